@@ -1,0 +1,25 @@
+# The two commands of the README: `make build` (compile policy_specs/ into generated/) and
+# `make test` (the whole test suite). Each creates .venv and installs the project when missing.
+PYTHON ?= python3
+VENV := .venv
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: build test check clean-venv
+
+build: $(STAMP)
+	$(VENV)/bin/dqmc build
+
+test: $(STAMP)
+	$(VENV)/bin/python -m pytest
+
+check: $(STAMP)
+	$(VENV)/bin/dqmc check policy_specs/
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/bin/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,368 @@
+"""IR nodes: frozen dataclasses for every concept a DQM policy states (design §3).
+
+Every node carries a `span` (where it was written) that is excluded from equality, so the YAML
+and DSL spellings of one policy compare equal. Children are tuples, in source order. Quantities
+are Decimal in billing units; how the author wrote them ("2 tubes") is kept for the documents.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Literal, Union
+
+from dqmc.source import NO_SPAN, Span
+
+# The closed set of NCPDP billing units (600-28: GM, ML, EA).
+BillingUnit = Literal["g", "mL", "each"]
+BILLING_UNITS: tuple[str, ...] = ("g", "mL", "each")
+NCPDP_UNIT = {"g": "GM", "mL": "ML", "each": "EA"}
+
+# The channels every policy knows without declaring them (design §3).
+DEFAULT_CHANNELS: tuple[tuple[str, str], ...] = (("retail", "Retail"), ("home_delivery", "Home Delivery"))
+
+PolicyType = Literal["per_days", "per_rx", "per_day", "mixed", "prior_authorization", "override_guideline"]
+POLICY_TYPES: tuple[str, ...] = ("per_days", "per_rx", "per_day", "mixed", "prior_authorization", "override_guideline")
+
+FactType = Literal["bool", "enum", "set", "number", "date"]
+FACT_TYPES: tuple[str, ...] = ("bool", "enum", "set", "number", "date")
+
+CompareOp = Literal["==", "!=", "<", "<=", ">", ">="]
+COMPARE_OPS: tuple[str, ...] = ("==", "!=", "<", "<=", ">", ">=")
+
+TimeUnit = Literal["days", "weeks", "months", "years"]
+TIME_UNITS: tuple[str, ...] = ("days", "weeks", "months", "years")
+
+SECTION_KINDS: tuple[str, ...] = ("overview", "dosing", "availability", "policy_statement", "other")
+
+
+def _span() -> Span:
+    return field(default=NO_SPAN, compare=False, repr=False)  # type: ignore[return-value]
+
+
+# ---------------------------------------------------------------------------------------------
+# Quantities and products
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Quantity:
+    """An amount in a billing unit; `packages`/`package` record an author's "2 tubes" form."""
+
+    amount: Decimal
+    unit: BillingUnit
+    packages: Decimal | None = None  # the count the author wrote, when written in packages
+    package: str | None = None  # the id of the package that count refers to
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Package:
+    """One package a product is sold in: its size in billing units and its own name."""
+
+    id: str
+    size: Quantity
+    description: str  # e.g. "30 gram tube"
+    noun: str | None = None  # what authors count in: "tube" lets a limit say "2 tubes"
+    ndcs: tuple[str, ...] = ()  # NDC-11s of this package, never invented
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Product:
+    """A product row of the policy: one strength and form, billed in one unit."""
+
+    id: str
+    brand: str
+    generic: str
+    strength: str | None
+    form: str
+    unit: BillingUnit
+    packages: tuple[Package, ...] = ()
+    ndcs: tuple[str, ...] = ()  # NDC-11s matching the product whatever the package
+    gpi: str | None = None  # GPI-14 or a GPI prefix, as the source states it
+    label: str | None = None  # the row name the document shows, e.g. "Triptan tablets"
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Group:
+    """Products whose paid quantities accumulate together against one limit."""
+
+    id: str
+    title: str
+    products: tuple[str, ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Channel:
+    """A dispensing channel a limit can be stated for (retail, home delivery, specialty...)."""
+
+    id: str
+    label: str
+    span: Span = _span()
+
+
+# ---------------------------------------------------------------------------------------------
+# Rules: the closed set of limit kinds real policies use
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PerWindow:
+    """`Q per N days`: paid quantity in a rolling N-day window, plus this claim, at most Q."""
+
+    quantity: Quantity
+    days: int
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PerFill:
+    """`Q per fill`: one claim's quantity at most Q (a "per Rx" limit)."""
+
+    quantity: Quantity
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PerDay:
+    """`Q per day [for up to M days]`: quantity / days supply at most Q, days supply at most M."""
+
+    quantity: Quantity
+    max_days: int | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FillsPerWindow:
+    """`K fills per N days`: at most K paid claims in a rolling N-day window, this one included."""
+
+    fills: int
+    days: int
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DaysSupplyMax:
+    """`days supply <= D`: one claim's days supply at most D."""
+
+    days: int
+    span: Span = _span()
+
+
+Rule = Union[PerWindow, PerFill, PerDay, FillsPerWindow, DaysSupplyMax]
+
+
+# Selectors: conditions that choose which rule applies to a claim.
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgeBand:
+    """The member's age in whole years on the date of service is within [min, max] inclusive."""
+
+    min_years: int | None = None
+    max_years: int | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PackageIs:
+    """The claim is for one named package of the product (limits that differ by package size)."""
+
+    package: str
+    span: Span = _span()
+
+
+Selector = Union[AgeBand, PackageIs]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Limit:
+    """A base limit: a product or group, a channel (None: every channel), a rule and when it applies."""
+
+    target: str  # product id or group id
+    channel: str | None
+    rule: Rule
+    when: tuple[Selector, ...] = ()
+    hard: bool = False  # a ceiling no override may pass
+    note: str | None = None  # a qualifier the document prints, e.g. "before chemotherapy"
+    span: Span = _span()
+
+
+# ---------------------------------------------------------------------------------------------
+# Facts and criteria
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Fact:
+    """A typed question an exception review answers."""
+
+    id: str
+    type: FactType
+    question: str
+    values: tuple[str, ...] = ()  # for enum and set facts
+    span: Span = _span()
+
+
+Value = Union[bool, str, Decimal, dt.date]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FactRef:
+    """A bool fact used as a condition on its own."""
+
+    fact: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Compare:
+    """`fact OP value`: equality for any type, ordering for numbers and dates."""
+
+    fact: str
+    op: CompareOp
+    value: Value
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InSet:
+    """`fact in {a, b}`: an enum fact's answer is one of the values."""
+
+    fact: str
+    values: tuple[str, ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Subset:
+    """`fact <= {a, b}`: every member of a set fact's answer is one of the values."""
+
+    fact: str
+    values: tuple[str, ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Not:
+    operand: Expr
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class And:
+    operands: tuple[Expr, ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Or:
+    operands: tuple[Expr, ...]
+    span: Span = _span()
+
+
+Expr = Union[FactRef, Compare, InSet, Subset, Not, And, Or]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Duration:
+    """How long an approval lasts: `fixed` for amount × unit, `one_time` for a single fill."""
+
+    kind: Literal["fixed", "one_time"]
+    amount: int = 0
+    unit: TimeUnit | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Approval:
+    """What a criterion approves for a product or group at one channel (None: every channel)."""
+
+    target: str
+    channel: str | None
+    rule: Rule
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Criterion:
+    """An exception criterion: a condition over facts and the limits it approves instead."""
+
+    id: str
+    title: str | None
+    when: Expr
+    approves: tuple[Approval, ...]
+    duration: Duration | None = None  # None: the policy's approval duration
+    renews: str | None = None  # for a renewal criterion: the id of the initial criterion
+    span: Span = _span()
+
+
+# ---------------------------------------------------------------------------------------------
+# Prose, references, history and the policy
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Section:
+    """A prose section of the published document, in the authors' own words."""
+
+    kind: str  # one of SECTION_KINDS
+    title: str
+    text: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reference:
+    text: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Revision:
+    """A row of the revision history table."""
+
+    type: str  # e.g. "New Policy", "Annual Revision"
+    date: dt.date
+    summary: str | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Policy:
+    """A whole policy: the unit the compiler checks, hashes and generates code and documents for."""
+
+    id: str
+    title: str
+    type: PolicyType
+    review_date: dt.date | None = None
+    effective_date: dt.date | None = None
+    approval_duration: Duration | None = None
+    reject_code: str = "76"
+    daily_rate_check: bool = False  # design §5 step 5, only where the policy declares it
+    channels: tuple[Channel, ...] = ()
+    products: tuple[Product, ...] = ()
+    groups: tuple[Group, ...] = ()
+    limits: tuple[Limit, ...] = ()
+    facts: tuple[Fact, ...] = ()
+    criteria: tuple[Criterion, ...] = ()
+    sections: tuple[Section, ...] = ()
+    references: tuple[Reference, ...] = ()
+    history: tuple[Revision, ...] = ()
+    span: Span = _span()
+
+    def product(self, product_id: str) -> Product | None:
+        return next((p for p in self.products if p.id == product_id), None)
+
+    def group(self, group_id: str) -> Group | None:
+        return next((g for g in self.groups if g.id == group_id), None)
+
+    def fact(self, fact_id: str) -> Fact | None:
+        return next((f for f in self.facts if f.id == fact_id), None)
+
+    def channel(self, channel_id: str) -> Channel | None:
+        return next((c for c in self.channels if c.id == channel_id), None)
+
+
+def default_channels() -> tuple[Channel, ...]:
+    return tuple(Channel(id=cid, label=label) for cid, label in DEFAULT_CHANNELS)
