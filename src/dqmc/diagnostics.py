@@ -80,6 +80,12 @@ CODES: dict[str, tuple[Severity, str]] = {
     "history.out-of-order": (Severity.ERROR, "revision history rows that are not in date order"),
     "duration.invalid": (Severity.ERROR, "an approval duration that is not positive"),
     # Policy-level.
+    "policy.missing-setting": (Severity.ERROR, "a required policy setting is missing"),
+    "policy.duplicate-setting": (Severity.ERROR, "a policy setting is given twice"),
+    "product.missing-field": (Severity.ERROR, "a product lacks a required field"),
+    "product.duplicate-field": (Severity.ERROR, "a product field is given twice"),
+    "criterion.missing-when": (Severity.ERROR, "a criterion has no condition"),
+    "criterion.duplicate-field": (Severity.ERROR, "a criterion field is given twice"),
     "policy.no-limits": (Severity.WARNING, "a policy with no limits"),
     "policy.reject-code": (Severity.ERROR, "a reject code that is not an NCPDP reject code form"),
 }

@@ -1,0 +1,1 @@
+"""Front ends: YAML and DSL specs lowered into the one IR."""

@@ -1,0 +1,203 @@
+"""Lowering shared by both front ends: unit words, package conversion, text and number literals."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from dqmc.diagnostics import Diagnostic
+from dqmc.ir import nodes
+from dqmc.source import NO_SPAN, Span
+
+# Words an author may write for each billing unit; the IR keeps only the unit.
+UNIT_WORDS: dict[str, nodes.BillingUnit] = {
+    "g": "g", "gram": "g", "grams": "g",
+    "mL": "mL", "milliliter": "mL", "milliliters": "mL",
+    "each": "each",
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RawQuantity:
+    """A quantity as written ("2 tubes"), before the product it limits tells what a tube is.
+
+    Front ends put it where the IR expects a Quantity; `resolve_quantities` replaces every one.
+    """
+
+    amount: Decimal
+    word: str
+    span: Span = NO_SPAN
+
+
+def parse_decimal(text: str) -> Decimal | None:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        return None
+    return value if value.is_finite() else None
+
+
+def parse_date(text: str, span: Span, diagnostics: list[Diagnostic]) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        diagnostics.append(Diagnostic(
+            "date.invalid", f"'{text}' is not a real calendar date; write YYYY-MM-DD", span))
+        return None
+
+
+def whole_number(text: str, what: str, span: Span, diagnostics: list[Diagnostic]) -> int:
+    if text.isdigit() and text.isascii():
+        return int(text)
+    diagnostics.append(Diagnostic(
+        "syntax.invalid-value", f"{what} must be a whole number, not '{text}'", span))
+    return 0
+
+
+def _plural_forms(noun: str) -> set[str]:
+    return {noun, noun + "s", noun + "es"}
+
+
+def _form_noun(product: nodes.Product) -> str | None:
+    words = product.form.split()
+    return words[-1].lower() if words else None
+
+
+def resolve_word(
+    amount: Decimal, word: str, products: list[nodes.Product], span: Span,
+    diagnostics: list[Diagnostic],
+) -> nodes.Quantity:
+    """Turn `amount word` into billing units for the given product(s) of one limit."""
+    if word in UNIT_WORDS:
+        return nodes.Quantity(amount=amount, unit=UNIT_WORDS[word], span=span)
+    for product in products:
+        for package in product.packages:
+            if package.noun and word in _plural_forms(package.noun):
+                return nodes.Quantity(
+                    amount=amount * package.size.amount, unit=package.size.unit,
+                    packages=amount, package=package.id, span=span)
+        noun = _form_noun(product)
+        if product.unit == "each" and noun and word.lower() in _plural_forms(noun):
+            return nodes.Quantity(amount=amount, unit="each", span=span)
+    known = sorted({n for p in products for pk in p.packages if pk.noun for n in [pk.noun]})
+    hint = "; this product's packages are counted as " + ", ".join(known) if known else ""
+    diagnostics.append(Diagnostic(
+        "unit.unknown",
+        f"unknown unit '{word}': write g, mL or each, or a package noun declared with "
+        f"`package ... as NOUN`{hint}", span))
+    fallback: nodes.BillingUnit = products[0].unit if products else "each"
+    return nodes.Quantity(amount=amount, unit=fallback, span=span)
+
+
+def _target_products(policy: nodes.Policy, target: str) -> list[nodes.Product]:
+    product = policy.product(target)
+    if product is not None:
+        return [product]
+    group = policy.group(target)
+    if group is not None:
+        return [p for pid in group.products if (p := policy.product(pid)) is not None]
+    return []
+
+
+def _resolve_rule(rule: nodes.Rule, products: list[nodes.Product],
+                  diagnostics: list[Diagnostic]) -> nodes.Rule:
+    quantity = getattr(rule, "quantity", None)
+    if not isinstance(quantity, RawQuantity):
+        return rule
+    if not products:
+        # The target is unknown; the checks report that. Keep a well-typed placeholder.
+        unit: nodes.BillingUnit = UNIT_WORDS.get(quantity.word, "each")
+        resolved = nodes.Quantity(amount=quantity.amount, unit=unit, span=quantity.span)
+    else:
+        resolved = resolve_word(quantity.amount, quantity.word, products, quantity.span, diagnostics)
+    return dataclasses.replace(rule, quantity=resolved)
+
+
+def resolve_quantities(policy: nodes.Policy) -> tuple[nodes.Policy, list[Diagnostic]]:
+    """Replace every RawQuantity of limits and approvals with billing-unit quantities."""
+    diagnostics: list[Diagnostic] = []
+    limits = tuple(
+        dataclasses.replace(limit, rule=_resolve_rule(
+            limit.rule, _target_products(policy, limit.target), diagnostics))
+        for limit in policy.limits)
+    criteria = tuple(
+        dataclasses.replace(criterion, approves=tuple(
+            dataclasses.replace(approval, rule=_resolve_rule(
+                approval.rule, _target_products(policy, approval.target), diagnostics))
+            for approval in criterion.approves))
+        for criterion in policy.criteria)
+    return dataclasses.replace(policy, limits=limits, criteria=criteria), diagnostics
+
+
+def billing_size(amount: Decimal, word: str, span: Span,
+                 diagnostics: list[Diagnostic]) -> nodes.Quantity:
+    """A package size, which must be written in a billing unit (g, mL or each)."""
+    if word not in UNIT_WORDS:
+        diagnostics.append(Diagnostic(
+            "unit.unknown", f"a package size is written in g, mL or each, not '{word}'", span))
+        return nodes.Quantity(amount=amount, unit="each", span=span)
+    return nodes.Quantity(amount=amount, unit=UNIT_WORDS[word], span=span)
+
+
+def product_unit(explicit: str | None, packages: tuple[nodes.Package, ...], product_id: str,
+                 span: Span, diagnostics: list[Diagnostic]) -> nodes.BillingUnit:
+    """The product's billing unit: declared, or else its packages' unit."""
+    if explicit is not None:
+        if explicit in UNIT_WORDS:
+            return UNIT_WORDS[explicit]
+        diagnostics.append(Diagnostic(
+            "unit.unknown", f"billing unit '{explicit}' is not one of g, mL, each", span))
+        return "each"
+    if packages:
+        return packages[0].size.unit
+    diagnostics.append(Diagnostic(
+        "product.missing-field",
+        f"product '{product_id}' needs a billing unit: add `unit g`, `unit mL` or `unit each`, "
+        "or a package with its size", span))
+    return "each"
+
+
+def dedent_long_string(raw: str) -> str:
+    """The text of a triple-quoted string: first newline dropped, common indent removed."""
+    import textwrap
+
+    body = raw[3:-3]
+    if body.startswith("\n"):
+        body = body[1:]
+    # The closing quotes usually sit on their own indented line: that indentation is not text.
+    head, _, last = body.rpartition("\n")
+    if last.strip() == "":
+        body = head
+    return textwrap.dedent(body)
+
+
+_ESCAPES = {"\\": "\\", '"': '"', "n": "\n", "t": "\t"}
+
+
+def unescape_string(raw: str, span: Span, diagnostics: list[Diagnostic]) -> str:
+    """The value of a "double-quoted" string: \\\\, \\", \\n, \\t and \\uXXXX escapes."""
+    body = raw[1:-1]
+    out: list[str] = []
+    i = 0
+    while i < len(body):
+        char = body[i]
+        if char != "\\":
+            out.append(char)
+            i += 1
+            continue
+        nxt = body[i + 1] if i + 1 < len(body) else ""
+        if nxt in _ESCAPES:
+            out.append(_ESCAPES[nxt])
+            i += 2
+        elif nxt == "u" and len(body) >= i + 6 and all(c in "0123456789abcdefABCDEF" for c in body[i + 2:i + 6]):
+            out.append(chr(int(body[i + 2:i + 6], 16)))
+            i += 6
+        else:
+            diagnostics.append(Diagnostic(
+                "syntax.invalid-value",
+                f"unknown escape '\\{nxt}' in a string; use \\\\, \\\", \\n, \\t or \\uXXXX", span))
+            out.append(nxt)
+            i += 2
+    return "".join(out)
