@@ -86,6 +86,11 @@ CODES: dict[str, tuple[Severity, str]] = {
     "product.duplicate-field": (Severity.ERROR, "a product field is given twice"),
     "criterion.missing-when": (Severity.ERROR, "a criterion has no condition"),
     "criterion.duplicate-field": (Severity.ERROR, "a criterion field is given twice"),
+    "policy.unknown-type": (Severity.ERROR, "a policy type the compiler does not know"),
+    "policy.twin-mismatch": (Severity.ERROR, "two spellings of one policy lower to different IR"),
+    "policy.duplicate-id": (Severity.ERROR, "two spec files define the same policy id"),
+    "product.invalid-ndc": (Severity.ERROR, "an NDC that is not 11 ASCII digits"),
+    "product.in-two-policies": (Severity.ERROR, "a product id or NDC covered by two policies"),
     "policy.no-limits": (Severity.WARNING, "a policy with no limits"),
     "policy.reject-code": (Severity.ERROR, "a reject code that is not an NCPDP reject code form"),
 }
