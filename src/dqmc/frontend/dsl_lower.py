@@ -128,7 +128,12 @@ class _ToIR(Transformer):
         )
 
     def set_type(self, meta, children):
-        return _Item("type", str(children[0]), self._span(meta))
+        token = children[0]
+        if str(token) not in nodes.POLICY_TYPES:
+            self.diagnostics.append(Diagnostic(
+                "policy.unknown-type", f"unknown policy type '{token}'; use one of "
+                f"{', '.join(nodes.POLICY_TYPES)}", self._tspan(token)))
+        return _Item("type", str(token), self._span(meta))
 
     def set_review_date(self, meta, children):
         return _Item("review_date", common.parse_date(
@@ -142,7 +147,12 @@ class _ToIR(Transformer):
         return _Item("approval_duration", children[0], self._span(meta))
 
     def set_reject_code(self, meta, children):
-        return _Item("reject_code", self._string(children[0]), self._span(meta))
+        code = self._string(children[0])
+        if not common.REJECT_CODE_PATTERN.match(code):
+            self.diagnostics.append(Diagnostic(
+                "policy.reject-code", f"reject code '{code}' is not an NCPDP reject code (2–3 "
+                "capital letters or digits, e.g. \"76\")", self._tspan(children[0])))
+        return _Item("reject_code", code, self._span(meta))
 
     def set_daily_rate_check(self, meta, children):
         return _Item("daily_rate_check", children[0], self._span(meta))

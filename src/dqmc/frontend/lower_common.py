@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from dqmc.diagnostics import Diagnostic
 from dqmc.ir import nodes
 from dqmc.source import NO_SPAN, Span
+
+REJECT_CODE_PATTERN = re.compile(r"[A-Z0-9]{2,3}\Z")  # NCPDP 511-FB codes: "76", "E7", "PZ"
 
 # Words an author may write for each billing unit; the IR keeps only the unit.
 UNIT_WORDS: dict[str, nodes.BillingUnit] = {

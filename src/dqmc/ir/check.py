@@ -13,16 +13,12 @@ from dqmc.ir import nodes
 from dqmc.source import Span
 
 ID_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(-[A-Za-z0-9_]+)*\Z")
-REJECT_CODE_PATTERN = re.compile(r"[A-Z0-9]{2,3}\Z")
 NDC_PATTERN = re.compile(r"[0-9]{11}\Z")
 MAX_WINDOW_DAYS = 3660  # ten years; longer windows are a typo, and cost history scans nothing useful
-# Words of the DSL grammar: an id spelled like one could not be written back as DSL.
-RESERVED_WORDS = frozenset(
-    "policy type review_date effective_date approvals last reject_code daily_rate_check channel "
-    "product brand generic strength form unit label gpi ndc package as group limit all when age "
-    "hard note per fill day days fills supply for up to fact bool number date enum set criterion "
-    "approve renews one time and or not in true false section reference revision weeks week "
-    "months month years year".split())
+# Words that, in some place of the DSL, are read as a keyword where a name could also stand
+# (`all` as a channel, `true`/`false` as enum values, `not`/`and`/`or`/`in` in conditions): an
+# id spelled like one could not be written back as DSL.
+RESERVED_WORDS = frozenset({"all", "true", "false", "not", "and", "or", "in"})
 # The most assignments the satisfiability check enumerates before it gives up (no finding).
 MAX_ASSIGNMENTS = 200_000
 
@@ -97,19 +93,11 @@ def _check_ids(policy: nodes.Policy) -> Iterator[Diagnostic]:
 
 
 def _check_settings(policy: nodes.Policy) -> Iterator[Diagnostic]:
-    if policy.type not in nodes.POLICY_TYPES:
-        yield Diagnostic(
-            "policy.unknown-type",
-            f"unknown policy type '{policy.type}'; use one of {', '.join(nodes.POLICY_TYPES)}",
-            policy.span)
-    if not REJECT_CODE_PATTERN.match(policy.reject_code):
-        yield Diagnostic(
-            "policy.reject-code",
-            f"reject code '{policy.reject_code}' is not an NCPDP reject code (2–3 capital "
-            "letters or digits, e.g. \"76\")", policy.span)
+    # The policy type and reject code are checked where they are read (DSL lowering, JSON
+    # Schema), which knows their exact position.
     if policy.approval_duration is not None:
         yield from _check_duration(policy.approval_duration)
-    if not policy.limits and policy.type not in ("override_guideline",):
+    if not policy.limits and policy.type != "override_guideline":
         yield Diagnostic("policy.no-limits",
                          f"policy '{policy.id}' states no limits; add a `limit` block", policy.span)
 
@@ -405,6 +393,8 @@ def _check_compare(fact: nodes.Fact, op: str, value: nodes.Value, span: Span) ->
         return
     if fact.type in ("bool", "enum") and op not in ("==", "!="):
         yield Diagnostic("fact.type-mismatch",
+                         f"'{op}' orders numbers and dates; an {fact.type} fact takes == or !="
+                         if fact.type == "enum" else
                          f"'{op}' orders numbers and dates; a {fact.type} fact takes == or !=", span)
     if fact.type == "enum" and value not in fact.values:
         yield from _check_values(fact, (value,), span)  # type: ignore[arg-type]

@@ -1,0 +1,241 @@
+"""Document emission: compiled policies → Markdown and HTML policy documents plus an index page.
+
+`emit_docs` returns `{path relative to generated/docs/: text}` and writes nothing; the build
+decides what to write. Output is deterministic: policies are ordered by id, the header carries the
+source and its content hash but no timestamp, and every file ends with one newline.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import yaml
+
+from dqmc.codegen import docs_view
+from dqmc.compiled import CompiledPolicy
+
+TEMPLATES_DIR = Path(__file__).with_name("templates")
+DOCS_CONFIG_FILE = "docs.config.yaml"  # at the repository root
+
+POLICY_MARKDOWN_TEMPLATE = "policy.md.j2"
+POLICY_HTML_TEMPLATE = "policy.html"
+INDEX_HTML_TEMPLATE = "index.html"
+INDEX_PATH = "index.html"
+
+# A policy id becomes a file name under generated/docs/, so it must not be able to leave it.
+_SAFE_POLICY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+class DocsConfigError(ValueError):
+    """The documents configuration file is missing, malformed, or has an unknown or missing key."""
+
+
+@dataclass(frozen=True, slots=True)
+class DocsConfig:
+    """The organisation's boilerplate printed in every published policy document."""
+
+    organization: str
+    document_heading: str
+    instructions_for_use: str
+    criteria_intro: str
+    footer: str
+    language: str = "en"
+
+
+@dataclass(frozen=True, slots=True)
+class Boilerplate:
+    """DocsConfig as the templates show it: prose split into paragraphs."""
+
+    organization: str
+    instructions_for_use: tuple[str, ...]
+    criteria_intro: tuple[str, ...]
+    footer: tuple[str, ...]
+    language: str
+
+
+_REQUIRED_KEYS = tuple(f.name for f in fields(DocsConfig) if f.name != "language")
+_KNOWN_KEYS = tuple(f.name for f in fields(DocsConfig))
+
+
+def load_docs_config(path: str | os.PathLike[str]) -> DocsConfig:
+    """Read and validate the YAML boilerplate file (its keys are documented at its top)."""
+    config_path = Path(path)
+    try:
+        data = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise DocsConfigError(f"{config_path}: cannot read: {error.strerror or error}") from error
+    except yaml.YAMLError as error:
+        raise DocsConfigError(f"{config_path}: not valid YAML: {error}") from error
+    return docs_config_from_mapping(data, origin=str(config_path))
+
+
+def docs_config_from_mapping(data: Any, *, origin: str = "<docs config>") -> DocsConfig:
+    """A DocsConfig from decoded YAML, naming every problem at once."""
+    if not isinstance(data, Mapping):
+        raise DocsConfigError(f"{origin}: expected a mapping of keys to text")
+    problems = [f"unknown key '{key}'" for key in data if key not in _KNOWN_KEYS]
+    problems += [f"missing key '{key}'" for key in _REQUIRED_KEYS if key not in data]
+    problems += [
+        f"key '{key}' must be non-empty text"
+        for key in _KNOWN_KEYS
+        if key in data and (not isinstance(data[key], str) or not data[key].strip())
+    ]
+    if problems:
+        raise DocsConfigError(f"{origin}: " + "; ".join(problems))
+    return DocsConfig(**{key: data[key].strip() for key in _KNOWN_KEYS if key in data})
+
+
+def boilerplate(config: DocsConfig) -> Boilerplate:
+    return Boilerplate(
+        organization=config.organization,
+        instructions_for_use=docs_view.paragraphs(config.instructions_for_use),
+        criteria_intro=docs_view.paragraphs(config.criteria_intro),
+        footer=docs_view.paragraphs(config.footer),
+        language=config.language,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Escaping
+
+
+_MARKDOWN_INLINE_SPECIALS = re.compile(r"[\\`*_\[\]|~$&]")
+_MARKDOWN_ANGLES = {"<": "&lt;", ">": "&gt;"}
+_MARKDOWN_BLOCK_START = re.compile(r"^(?:[#+\-=]|\d+[.)])")
+
+
+def md_escape(value: object) -> str:
+    """Spec text made inert inline Markdown: one line, no emphasis, links, HTML, or table breaks.
+
+    Every whitespace run (newlines included) becomes one space, so the text can sit in a table
+    cell or list item; characters Markdown would interpret are backslash-escaped, `<` and `>`
+    become entities (no raw HTML), and a line-start marker (`#`, `-`, `1.`) is neutralised.
+    """
+    text = " ".join(str(value).split())
+    text = _MARKDOWN_INLINE_SPECIALS.sub(lambda match: "\\" + match.group(0), text)
+    text = "".join(_MARKDOWN_ANGLES.get(char, char) for char in text)
+    block_start = _MARKDOWN_BLOCK_START.match(text)
+    if block_start:
+        marker = block_start.group(0)
+        text = f"{marker[:-1]}\\{marker[-1]}{text[len(marker):]}"
+    return text
+
+
+def md_table_row(cells: Sequence[str | Sequence[str]]) -> str:
+    """A Markdown table row; a cell of several entries shows them on separate lines (`<br>`)."""
+    rendered = []
+    for cell in cells:
+        if isinstance(cell, str):
+            rendered.append(md_escape(cell))
+        else:
+            rendered.append("<br>".join(md_escape(entry) for entry in cell) or docs_view.EMPTY_CELL)
+    return f"| {' | '.join(rendered)} |"
+
+
+def md_table_rule(column_count: int) -> str:
+    """The header separator row of a Markdown table with `column_count` columns."""
+    return "|" + "---|" * column_count
+
+
+def _comment_safe(text: str) -> str:
+    """Text that cannot end or nest an HTML comment (`--` becomes `- -`)."""
+    text = " ".join(text.split())
+    while "--" in text:
+        text = text.replace("--", "- -")
+    return text
+
+
+def generated_header(sources: Sequence[tuple[str, str]], version: str) -> str:
+    """`<!-- @generated by dqmc <version> from <source> (<hash>). DO NOT EDIT. -->`, one line."""
+    origin = ", ".join(f"{source} ({content_hash})" for source, content_hash in sources) or "no sources"
+    return f"<!-- {_comment_safe(f'@generated by dqmc {version} from {origin}. DO NOT EDIT.')} -->"
+
+
+# ---------------------------------------------------------------------------------------------
+# Rendering
+
+
+@functools.cache
+def docs_environment() -> jinja2.Environment:
+    """The Jinja environment for documents: strict, autoescaping `*.html` templates only."""
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=True),
+    )
+    environment.filters["md_escape"] = md_escape
+    environment.filters["md_table_row"] = md_table_row
+    environment.filters["md_table_rule"] = md_table_rule
+    environment.globals["empty_cell"] = docs_view.EMPTY_CELL
+    return environment
+
+
+def _finish(header: str, body: str) -> str:
+    return f"{header}\n{body.strip()}\n"
+
+
+def render_policy(
+    compiled: CompiledPolicy, config: DocsConfig, *, version: str
+) -> tuple[str, str]:
+    """One policy's (Markdown, HTML) documents."""
+    environment = docs_environment()
+    header = generated_header([(compiled.source, compiled.content_hash)], version)
+    context = {
+        "doc": docs_view.policy_document(compiled.policy, base_heading=config.document_heading),
+        "org": boilerplate(config),
+        "index_href": INDEX_PATH,
+    }
+    markdown = environment.get_template(POLICY_MARKDOWN_TEMPLATE).render(context)
+    html = environment.get_template(POLICY_HTML_TEMPLATE).render(context)
+    return _finish(header, markdown), _finish(header, html)
+
+
+def render_index(compiled: Sequence[CompiledPolicy], config: DocsConfig, *, version: str) -> str:
+    """The index page listing every policy, with relative links to its documents."""
+    entries = docs_view.index_entries(compiled)
+    by_id = {item.policy.id: item for item in compiled}
+    header = generated_header(
+        [(by_id[entry.id].source, by_id[entry.id].content_hash) for entry in entries], version
+    )
+    html = docs_environment().get_template(INDEX_HTML_TEMPLATE).render(
+        {"entries": entries, "org": boilerplate(config)}
+    )
+    return _finish(header, html)
+
+
+def emit_docs(
+    compiled: Sequence[CompiledPolicy], config: DocsConfig, *, version: str
+) -> dict[str, str]:
+    """Every document of `generated/docs/`: `<id>.md`, `<id>.html` per policy, and `index.html`.
+
+    Raises:
+        ValueError: a policy id is not a safe file name, or two policies share an id.
+    """
+    ids = [item.policy.id for item in compiled]
+    unsafe = [policy_id for policy_id in ids if not _SAFE_POLICY_ID.fullmatch(policy_id)]
+    if unsafe:
+        raise ValueError(f"policy ids cannot be document file names: {', '.join(map(repr, unsafe))}")
+    # Compared case-insensitively: on macOS and Windows "A.html" and "a.html" are one file.
+    folded = [policy_id.casefold() for policy_id in ids]
+    duplicates = sorted({policy_id for policy_id in ids if folded.count(policy_id.casefold()) > 1})
+    if duplicates:
+        raise ValueError(f"policy ids are not unique: {', '.join(duplicates)}")
+    if INDEX_PATH in (docs_view.document_paths(policy_id)[0] for policy_id in folded):
+        raise ValueError(f"a policy id would overwrite the index page {INDEX_PATH}")
+    documents: dict[str, str] = {INDEX_PATH: render_index(compiled, config, version=version)}
+    for item in compiled:
+        markdown, html = render_policy(item, config, version=version)
+        html_path, markdown_path = docs_view.document_paths(item.policy.id)
+        documents[html_path] = html
+        documents[markdown_path] = markdown
+    return dict(sorted(documents.items()))
