@@ -108,7 +108,9 @@ def boilerplate(config: DocsConfig) -> Boilerplate:
 
 _MARKDOWN_INLINE_SPECIALS = re.compile(r"[\\`*_\[\]|~$&]")
 _MARKDOWN_ANGLES = {"<": "&lt;", ">": "&gt;"}
-_MARKDOWN_BLOCK_START = re.compile(r"^(?:[#+\-=]|\d+[.)])")
+# At the start of a line these open a heading, list, rule or setext underline; an ordered-list
+# marker ("1." or "1)") only counts when a space or the end follows, so "0.05%" is left alone.
+_MARKDOWN_BLOCK_START = re.compile(r"^(?:[#+\-=]|\d{1,9}[.)](?=\s|$))")
 
 
 def md_escape(value: object) -> str:

@@ -492,7 +492,7 @@ def _fact_type(fact: nodes.Fact | None, expr: nodes.Expr) -> str:
 
 
 def _answer_statement(question: str, answer: bool) -> str:
-    return f"{question} — {'Yes' if answer else 'No'}"
+    return f"{sentence_case(question)} — {'Yes' if answer else 'No'}"
 
 
 LeafExpr = nodes.FactRef | nodes.Compare | nodes.InSet | nodes.Subset
@@ -519,15 +519,15 @@ def leaf_condition(expr: LeafExpr, policy: nodes.Policy, *, negated: bool) -> Co
                 words = _SET_COMPARISON_WORDS[effective]
             else:
                 words = _NUMBER_COMPARISON_WORDS[effective]
-            return ConditionView(f"{label} {words} {value_text(value)}", question)
+            return ConditionView(f"{sentence_case(label)} {words} {value_text(value)}", question)
         case nodes.InSet(values=values):
             listed = ", ".join(humanize(value) for value in values)
-            return ConditionView(f"{label} {verb} {'not ' if negated else ''}one of: {listed}", question)
+            return ConditionView(f"{sentence_case(label)} {verb} {'not ' if negated else ''}one of: {listed}", question)
         case nodes.Subset(values=values):
             listed = ", ".join(humanize(value) for value in values)
             if negated:
-                return ConditionView(f"{label} include something other than: {listed}", question)
-            return ConditionView(f"{label} {verb} only: {listed}", question)
+                return ConditionView(f"{sentence_case(label)} include something other than: {listed}", question)
+            return ConditionView(f"{sentence_case(label)} {verb} only: {listed}", question)
         case _:
             assert_never(expr)
 
@@ -574,7 +574,7 @@ def approval_views(criterion: nodes.Criterion, policy: nodes.Policy) -> tuple[Ap
                 continue
             phrase = rule_phrase(approval.rule, products)
             if approval.channel is None:
-                parts.append(f"{phrase} at every channel")
+                parts.append(f"{phrase} (all channels)")
             else:
                 parts.append(f"{phrase} at {channel_in_sentence(channel_label(policy, approval.channel))}")
         views.append(ApprovalView(target_name(policy, target), f"Approve {join_words(parts)}."))

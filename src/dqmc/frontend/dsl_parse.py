@@ -32,6 +32,9 @@ def parser() -> Lark:
         propagate_positions=True,
         maybe_placeholders=True,
         start=list(START_RULES),
+        # Building the LALR tables is most of a cold `dqmc check`; Lark keeps them in the
+        # temp folder, keyed by a hash of the grammar and these options.
+        cache=True,
     )
 
 

@@ -1,0 +1,55 @@
+"""The command line as users run it: exit codes, output shapes, no tracebacks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+
+def dqmc(*args: str, stdin: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "dqmc", *args], capture_output=True, text=True,
+                          input=stdin, cwd=cwd)
+
+
+def test_check_policy_specs_exits_0() -> None:
+    run = dqmc("check", "policy_specs/")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.strip().endswith("files") and run.stdout.startswith("0 errors")
+
+
+def test_check_json_format_lists_diagnostics(tmp_path: Path) -> None:
+    spec = tmp_path / "bad.dqm"
+    spec.write_text('policy p "T" {\n  type per_days\n  limit x {\n    retail 1 g per 30 days\n  }\n}\n')
+    run = dqmc("check", "--format", "json", str(spec))
+    assert run.returncode == 1
+    found = json.loads(run.stdout)
+    assert [(d["code"], d["line"], d["column"]) for d in found] == [("limit.unknown-product", 4, 5)]
+
+
+def test_usage_errors_exit_2() -> None:
+    assert dqmc("frobnicate").returncode == 2
+    run = dqmc("ir", "no/such/spec.dqm")
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+
+
+def test_ir_of_both_spellings_is_identical_text() -> None:
+    dsl, yaml_ = dqmc("ir", "policy_specs/anzupgo.dqm"), dqmc("ir", "policy_specs/anzupgo.yaml")
+    assert dsl.returncode == 0 and dsl.stdout == yaml_.stdout
+    document = json.loads(dsl.stdout)
+    assert document["content_hash"].startswith("sha256:")
+    assert document["policy"]["limits"][0]["rule"]["quantity"] == {
+        "amount": "30", "unit": "g", "packages": None, "package": None}
+
+
+def test_schema_command_prints_the_json_schema() -> None:
+    run = dqmc("schema")
+    schema = json.loads(run.stdout)
+    assert schema["$schema"].endswith("2020-12/schema")
+
+
+def test_python_dash_m_and_console_script_agree() -> None:
+    script = Path(sys.executable).with_name("dqmc")
+    run = subprocess.run([str(script), "--version"], capture_output=True, text=True)
+    assert run.stdout.strip() == dqmc("--version").stdout.strip()
