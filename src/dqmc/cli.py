@@ -214,6 +214,19 @@ def cmd_review(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_test(args: argparse.Namespace) -> int:
+    from dqmc.policytest import report, run_tests
+
+    result = _compile(args.paths)
+    if not result.ok:
+        _print_diagnostics(result, sys.stderr)
+        print("0 passed, 1 failed")
+        return EXIT_ERRORS
+    text, code = report(run_tests(result.compiled), args.min_coverage)
+    print(text)
+    return code
+
+
 # -- entry point --------------------------------------------------------------------------------
 
 
@@ -262,6 +275,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--request", required=True, help="JSON object, array or JSON Lines; - for stdin")
     p.add_argument("--interpret", action="store_true", help="use the IR interpreter")
     p.set_defaults(func=cmd_review)
+
+    p = sub.add_parser("test", help="run the policy tests kept next to specs, with coverage")
+    p.add_argument("paths", nargs="*", help=f"spec files or folders (default {DEFAULT_SPECS}/)")
+    p.add_argument("--min-coverage", type=float, metavar="PCT",
+                   help="fail when a policy's rule and branch coverage is below PCT")
+    p.set_defaults(func=cmd_test)
     return parser
 
 
