@@ -1,4 +1,4 @@
-"""Hand-built IR policies for the document tests: Anzupgo, every rule kind, and hostile spec text."""
+"""Hand-built IR policies for the document tests: Anzupgo, every rule kind, hostile spec text."""
 
 from __future__ import annotations
 
@@ -31,7 +31,9 @@ def at(line: int, col: int, end_col: int, file: str = ANZUPGO_SOURCE) -> Span:
 
 
 def grams(amount: int, line: int, col: int) -> nodes.Quantity:
-    return nodes.Quantity(amount=Decimal(amount), unit="g", span=at(line, col, col + len(f"{amount} g")))
+    return nodes.Quantity(
+        amount=Decimal(amount), unit="g", span=at(line, col, col + len(f"{amount} g"))
+    )
 
 
 def compiled(policy: nodes.Policy, source: str) -> CompiledPolicy:
@@ -122,9 +124,14 @@ def anzupgo_policy() -> nodes.Policy:
                     operands=(
                         nodes.FactRef(fact="needs_more", span=at(21, 10, 20)),
                         nodes.Compare(
-                            fact="diagnosis", op="==", value="chronic_hand_eczema", span=at(21, 25, 57)
+                            fact="diagnosis",
+                            op="==",
+                            value="chronic_hand_eczema",
+                            span=at(21, 25, 57),
                         ),
-                        nodes.InSet(fact="severity", values=("moderate", "severe"), span=at(22, 10, 41)),
+                        nodes.InSet(
+                            fact="severity", values=("moderate", "severe"), span=at(22, 10, 41)
+                        ),
                         nodes.Subset(fact="sites", values=("hands", "wrists"), span=at(22, 46, 70)),
                     ),
                     span=at(21, 10, 70),
@@ -133,13 +140,17 @@ def anzupgo_policy() -> nodes.Policy:
                     nodes.Approval(
                         target=product_id,
                         channel="retail",
-                        rule=nodes.PerWindow(quantity=grams(60, 24, 21), days=30, span=at(24, 21, 37)),
+                        rule=nodes.PerWindow(
+                            quantity=grams(60, 24, 21), days=30, span=at(24, 21, 37)
+                        ),
                         span=at(24, 7, 37),
                     ),
                     nodes.Approval(
                         target=product_id,
                         channel="home_delivery",
-                        rule=nodes.PerWindow(quantity=grams(180, 25, 21), days=90, span=at(25, 21, 38)),
+                        rule=nodes.PerWindow(
+                            quantity=grams(180, 25, 21), days=90, span=at(25, 21, 38)
+                        ),
                         span=at(25, 7, 38),
                     ),
                 ),
@@ -151,11 +162,12 @@ def anzupgo_policy() -> nodes.Policy:
                 kind="overview",
                 title="Overview",
                 text=(
-                    "Anzupgo (delgocitinib) is a Janus kinase (JAK) inhibitor applied to the skin. It\n"
-                    "treats moderate to severe chronic hand eczema in adults whose eczema did not\n"
-                    "respond well enough to topical corticosteroids, or who should not use them.\n\n"
-                    "Combining Anzupgo with other JAK inhibitors or with strong immunosuppressants\n"
-                    "is not recommended."
+                    "Anzupgo (delgocitinib) is a Janus kinase (JAK) inhibitor applied to the\n"
+                    "skin. It treats moderate to severe chronic hand eczema in adults whose\n"
+                    "eczema did not respond well enough to topical corticosteroids, or who\n"
+                    "should not use them.\n\n"
+                    "Combining Anzupgo with other JAK inhibitors or with strong\n"
+                    "immunosuppressants is not recommended."
                 ),
                 span=at(28, 3, 12),
             ),
@@ -180,8 +192,9 @@ def anzupgo_policy() -> nodes.Policy:
                 title="Policy Statement",
                 text=(
                     "This Drug Quantity Management program supports the safe, effective and\n"
-                    "economical use of Anzupgo. When a claim goes over the quantity limit at the\n"
-                    "point of service, the criteria below decide whether a larger quantity is covered."
+                    "economical use of Anzupgo. When a claim goes over the quantity limit at\n"
+                    "the point of service, the criteria below decide whether a larger\n"
+                    "quantity is covered."
                 ),
                 span=at(37, 3, 20),
             ),
@@ -197,9 +210,9 @@ def anzupgo_policy() -> nodes.Policy:
                 type="New Policy",
                 date=dt.date(2025, 11, 12),
                 summary=(
-                    "New policy. Quantity limits were set for Anzupgo 2% cream, with override\n"
-                    "criteria for patients who need more cream to treat moderate to severe chronic\n"
-                    "hand eczema on the hands and wrists only."
+                    "New policy. Quantity limits were set for Anzupgo 2% cream, with\n"
+                    "override criteria for patients who need more cream to treat moderate to\n"
+                    "severe chronic hand eczema on the hands and wrists only."
                 ),
                 span=at(45, 3, 60),
             ),
@@ -232,91 +245,206 @@ def all_rules_policy() -> nodes.Policy:
         approval_duration=nodes.Duration(kind="fixed", amount=6, unit="months"),
         channels=(*nodes.default_channels(), nodes.Channel(id="specialty", label="Specialty")),
         products=(
-            nodes.Product(id="rizatriptan-10mg", brand="Maxalt", generic="rizatriptan", strength="10 mg",
-                          form="tablet", unit="each"),
-            nodes.Product(id="sumatriptan-100mg", brand="Imitrex", generic="sumatriptan", strength="100 mg",
-                          form="tablet", unit="each"),
             nodes.Product(
-                id="ondansetron-film", brand="Zuplenz", generic="ondansetron", strength="8 mg",
-                form="oral soluble film", unit="each",
-                packages=(nodes.Package(id="carton-10", size=each(10), description="carton of 10 films",
-                                        noun="carton"),),
+                id="rizatriptan-10mg",
+                brand="Maxalt",
+                generic="rizatriptan",
+                strength="10 mg",
+                form="tablet",
+                unit="each",
             ),
-            nodes.Product(id="glucose-strips", brand="glucose test strip", generic="glucose test strip",
-                          strength=None, form="strip", unit="each", label="Blood glucose test strips"),
             nodes.Product(
-                id="clobetasol-cream", brand="Temovate", generic="clobetasol", strength="0.05%",
-                form="cream", unit="g",
+                id="sumatriptan-100mg",
+                brand="Imitrex",
+                generic="sumatriptan",
+                strength="100 mg",
+                form="tablet",
+                unit="each",
+            ),
+            nodes.Product(
+                id="ondansetron-film",
+                brand="Zuplenz",
+                generic="ondansetron",
+                strength="8 mg",
+                form="oral soluble film",
+                unit="each",
                 packages=(
-                    nodes.Package(id="tube-15g", size=nodes.Quantity(amount=Decimal(15), unit="g"),
-                                  description="15 gram tube", noun="tube"),
-                    nodes.Package(id="tube-60g", size=nodes.Quantity(amount=Decimal(60), unit="g"),
-                                  description="60 gram tube", noun="tube"),
+                    nodes.Package(
+                        id="carton-10",
+                        size=each(10),
+                        description="carton of 10 films",
+                        noun="carton",
+                    ),
                 ),
             ),
             nodes.Product(
-                id="semaglutide-pen", brand="Ozempic", generic="semaglutide", strength="2 mg/3 mL",
-                form="pen injector", unit="mL",
-                packages=(nodes.Package(id="pen-3ml", size=nodes.Quantity(amount=Decimal(3), unit="mL"),
-                                        description="3 mL pen", noun="pen"),),
+                id="glucose-strips",
+                brand="glucose test strip",
+                generic="glucose test strip",
+                strength=None,
+                form="strip",
+                unit="each",
+                label="Blood glucose test strips",
+            ),
+            nodes.Product(
+                id="clobetasol-cream",
+                brand="Temovate",
+                generic="clobetasol",
+                strength="0.05%",
+                form="cream",
+                unit="g",
+                packages=(
+                    nodes.Package(
+                        id="tube-15g",
+                        size=nodes.Quantity(amount=Decimal(15), unit="g"),
+                        description="15 gram tube",
+                        noun="tube",
+                    ),
+                    nodes.Package(
+                        id="tube-60g",
+                        size=nodes.Quantity(amount=Decimal(60), unit="g"),
+                        description="60 gram tube",
+                        noun="tube",
+                    ),
+                ),
+            ),
+            nodes.Product(
+                id="semaglutide-pen",
+                brand="Ozempic",
+                generic="semaglutide",
+                strength="2 mg/3 mL",
+                form="pen injector",
+                unit="mL",
+                packages=(
+                    nodes.Package(
+                        id="pen-3ml",
+                        size=nodes.Quantity(amount=Decimal(3), unit="mL"),
+                        description="3 mL pen",
+                        noun="pen",
+                    ),
+                ),
             ),
         ),
-        groups=(nodes.Group(id="triptans", title="Triptan tablets",
-                            products=("rizatriptan-10mg", "sumatriptan-100mg")),),
+        groups=(
+            nodes.Group(
+                id="triptans",
+                title="Triptan tablets",
+                products=("rizatriptan-10mg", "sumatriptan-100mg"),
+            ),
+        ),
         limits=(
-            nodes.Limit(target="triptans", channel="retail", rule=nodes.PerWindow(quantity=each(18), days=30)),
-            nodes.Limit(target="triptans", channel="home_delivery",
-                        rule=nodes.PerWindow(quantity=each(54), days=90)),
-            nodes.Limit(target="ondansetron-film", channel=None,
-                        rule=nodes.PerDay(quantity=each(2), max_days=5), note="for nausea from chemotherapy"),
-            nodes.Limit(target="ondansetron-film", channel=None,
-                        rule=nodes.FillsPerWindow(fills=2, days=365)),
-            nodes.Limit(target="ondansetron-film", channel="specialty",
-                        rule=nodes.PerFill(quantity=nodes.Quantity(amount=Decimal(30), unit="each",
-                                                                   packages=Decimal(3), package="carton-10"))),
-            nodes.Limit(target="glucose-strips", channel="retail",
-                        rule=nodes.PerWindow(quantity=each(300), days=30),
-                        when=(nodes.AgeBand(min_years=0, max_years=17),)),
-            nodes.Limit(target="glucose-strips", channel="retail",
-                        rule=nodes.PerWindow(quantity=each(100), days=30),
-                        when=(nodes.AgeBand(min_years=18),)),
+            nodes.Limit(
+                target="triptans",
+                channel="retail",
+                rule=nodes.PerWindow(quantity=each(18), days=30),
+            ),
+            nodes.Limit(
+                target="triptans",
+                channel="home_delivery",
+                rule=nodes.PerWindow(quantity=each(54), days=90),
+            ),
+            nodes.Limit(
+                target="ondansetron-film",
+                channel=None,
+                rule=nodes.PerDay(quantity=each(2), max_days=5),
+                note="for nausea from chemotherapy",
+            ),
+            nodes.Limit(
+                target="ondansetron-film",
+                channel=None,
+                rule=nodes.FillsPerWindow(fills=2, days=365),
+            ),
+            nodes.Limit(
+                target="ondansetron-film",
+                channel="specialty",
+                rule=nodes.PerFill(
+                    quantity=nodes.Quantity(
+                        amount=Decimal(30), unit="each", packages=Decimal(3), package="carton-10"
+                    )
+                ),
+            ),
+            nodes.Limit(
+                target="glucose-strips",
+                channel="retail",
+                rule=nodes.PerWindow(quantity=each(300), days=30),
+                when=(nodes.AgeBand(min_years=0, max_years=17),),
+            ),
+            nodes.Limit(
+                target="glucose-strips",
+                channel="retail",
+                rule=nodes.PerWindow(quantity=each(100), days=30),
+                when=(nodes.AgeBand(min_years=18),),
+            ),
             nodes.Limit(target="glucose-strips", channel=None, rule=nodes.DaysSupplyMax(days=90)),
-            nodes.Limit(target="clobetasol-cream", channel="retail",
-                        rule=nodes.PerFill(quantity=nodes.Quantity(amount=Decimal(30), unit="g",
-                                                                   packages=Decimal(2), package="tube-15g")),
-                        when=(nodes.PackageIs(package="tube-15g"),)),
-            nodes.Limit(target="clobetasol-cream", channel="retail",
-                        rule=nodes.PerFill(quantity=nodes.Quantity(amount=Decimal(60), unit="g")),
-                        when=(nodes.PackageIs(package="tube-60g"),)),
-            nodes.Limit(target="semaglutide-pen", channel=None, hard=True,
-                        rule=nodes.PerWindow(quantity=nodes.Quantity(amount=Decimal(3), unit="mL",
-                                                                     packages=Decimal(1), package="pen-3ml"),
-                                             days=28)),
+            nodes.Limit(
+                target="clobetasol-cream",
+                channel="retail",
+                rule=nodes.PerFill(
+                    quantity=nodes.Quantity(
+                        amount=Decimal(30), unit="g", packages=Decimal(2), package="tube-15g"
+                    )
+                ),
+                when=(nodes.PackageIs(package="tube-15g"),),
+            ),
+            nodes.Limit(
+                target="clobetasol-cream",
+                channel="retail",
+                rule=nodes.PerFill(quantity=nodes.Quantity(amount=Decimal(60), unit="g")),
+                when=(nodes.PackageIs(package="tube-60g"),),
+            ),
+            nodes.Limit(
+                target="semaglutide-pen",
+                channel=None,
+                hard=True,
+                rule=nodes.PerWindow(
+                    quantity=nodes.Quantity(
+                        amount=Decimal(3), unit="mL", packages=Decimal(1), package="pen-3ml"
+                    ),
+                    days=28,
+                ),
+            ),
         ),
         facts=(
-            nodes.Fact(id="receiving_chemo", type="bool", question="Is the patient receiving chemotherapy?"),
+            nodes.Fact(
+                id="receiving_chemo", type="bool", question="Is the patient receiving chemotherapy?"
+            ),
             nodes.Fact(id="cycles", type="number", question="How many chemotherapy cycles remain?"),
             nodes.Fact(id="chemo_start", type="date", question="When does the next cycle start?"),
-            nodes.Fact(id="indication", type="enum", question="What is the drug for?",
-                       values=("migraine", "cluster_headache", "other")),
-            nodes.Fact(id="prior_drugs", type="set", question="Which drugs were tried before?",
-                       values=("nsaid", "triptan", "opioid")),
+            nodes.Fact(
+                id="indication",
+                type="enum",
+                question="What is the drug for?",
+                values=("migraine", "cluster_headache", "other"),
+            ),
+            nodes.Fact(
+                id="prior_drugs",
+                type="set",
+                question="Which drugs were tried before?",
+                values=("nsaid", "triptan", "opioid"),
+            ),
             nodes.Fact(id="responded", type="bool", question="Did the patient respond to therapy?"),
         ),
         criteria=(
             nodes.Criterion(
                 id="chemo-nausea",
                 title="Nausea from chemotherapy",
-                when=nodes.Or(operands=(
-                    nodes.And(operands=(
-                        nodes.FactRef(fact="receiving_chemo"),
-                        nodes.Compare(fact="cycles", op=">=", value=Decimal(2)),
-                    )),
-                    nodes.Compare(fact="chemo_start", op="<=", value=dt.date(2026, 3, 1)),
-                )),
+                when=nodes.Or(
+                    operands=(
+                        nodes.And(
+                            operands=(
+                                nodes.FactRef(fact="receiving_chemo"),
+                                nodes.Compare(fact="cycles", op=">=", value=Decimal(2)),
+                            )
+                        ),
+                        nodes.Compare(fact="chemo_start", op="<=", value=dt.date(2026, 3, 1)),
+                    )
+                ),
                 approves=(
-                    nodes.Approval(target="ondansetron-film", channel=None,
-                                   rule=nodes.PerDay(quantity=each(3), max_days=7)),
+                    nodes.Approval(
+                        target="ondansetron-film",
+                        channel=None,
+                        rule=nodes.PerDay(quantity=each(3), max_days=7),
+                    ),
                 ),
                 duration=nodes.Duration(kind="one_time"),
             ),
@@ -326,45 +454,77 @@ def all_rules_policy() -> nodes.Policy:
                 renews="chemo-nausea",
                 when=nodes.Compare(fact="responded", op="==", value=True),
                 approves=(
-                    nodes.Approval(target="ondansetron-film", channel="retail",
-                                   rule=nodes.FillsPerWindow(fills=4, days=365)),
+                    nodes.Approval(
+                        target="ondansetron-film",
+                        channel="retail",
+                        rule=nodes.FillsPerWindow(fills=4, days=365),
+                    ),
                 ),
             ),
             nodes.Criterion(
                 id="more-triptans",
                 title=None,
-                when=nodes.And(operands=(
-                    nodes.Not(operand=nodes.Or(operands=(
-                        nodes.Compare(fact="indication", op="!=", value="migraine"),
-                        nodes.Not(operand=nodes.FactRef(fact="receiving_chemo")),
-                    ))),
-                    nodes.Not(operand=nodes.And(operands=(
-                        nodes.Subset(fact="prior_drugs", values=("nsaid",)),
-                        nodes.Compare(fact="cycles", op="<", value=Decimal("1.5")),
-                    ))),
-                    nodes.Not(operand=nodes.InSet(fact="indication", values=("other",))),
-                    nodes.Not(operand=nodes.Subset(fact="prior_drugs", values=("opioid",))),
-                    nodes.Compare(fact="prior_drugs", op="==", value="triptan"),
-                )),
+                when=nodes.And(
+                    operands=(
+                        nodes.Not(
+                            operand=nodes.Or(
+                                operands=(
+                                    nodes.Compare(fact="indication", op="!=", value="migraine"),
+                                    nodes.Not(operand=nodes.FactRef(fact="receiving_chemo")),
+                                )
+                            )
+                        ),
+                        nodes.Not(
+                            operand=nodes.And(
+                                operands=(
+                                    nodes.Subset(fact="prior_drugs", values=("nsaid",)),
+                                    nodes.Compare(fact="cycles", op="<", value=Decimal("1.5")),
+                                )
+                            )
+                        ),
+                        nodes.Not(operand=nodes.InSet(fact="indication", values=("other",))),
+                        nodes.Not(operand=nodes.Subset(fact="prior_drugs", values=("opioid",))),
+                        nodes.Compare(fact="prior_drugs", op="==", value="triptan"),
+                    )
+                ),
                 approves=(
-                    nodes.Approval(target="triptans", channel="retail",
-                                   rule=nodes.PerWindow(quantity=each(27), days=30)),
-                    nodes.Approval(target="semaglutide-pen", channel="specialty",
-                                   rule=nodes.PerDay(quantity=nodes.Quantity(amount=Decimal(1), unit="mL"))),
-                    nodes.Approval(target="semaglutide-pen", channel="home_delivery",
-                                   rule=nodes.PerWindow(quantity=nodes.Quantity(amount=Decimal(6), unit="mL",
-                                                                                packages=Decimal(2),
-                                                                                package="pen-3ml"), days=28)),
-                    nodes.Approval(target="glucose-strips", channel="retail",
-                                   rule=nodes.DaysSupplyMax(days=100)),
+                    nodes.Approval(
+                        target="triptans",
+                        channel="retail",
+                        rule=nodes.PerWindow(quantity=each(27), days=30),
+                    ),
+                    nodes.Approval(
+                        target="semaglutide-pen",
+                        channel="specialty",
+                        rule=nodes.PerDay(quantity=nodes.Quantity(amount=Decimal(1), unit="mL")),
+                    ),
+                    nodes.Approval(
+                        target="semaglutide-pen",
+                        channel="home_delivery",
+                        rule=nodes.PerWindow(
+                            quantity=nodes.Quantity(
+                                amount=Decimal(6), unit="mL", packages=Decimal(2), package="pen-3ml"
+                            ),
+                            days=28,
+                        ),
+                    ),
+                    nodes.Approval(
+                        target="glucose-strips",
+                        channel="retail",
+                        rule=nodes.DaysSupplyMax(days=100),
+                    ),
                 ),
                 duration=nodes.Duration(kind="fixed", amount=2, unit="weeks"),
             ),
         ),
         sections=(
             nodes.Section(kind="other", title="Notes", text="Counts are per member."),
-            nodes.Section(kind="policy_statement", title="Policy Statement", text="Limits apply per claim."),
-            nodes.Section(kind="overview", title="Overview", text="A sample with every kind of limit."),
+            nodes.Section(
+                kind="policy_statement", title="Policy Statement", text="Limits apply per claim."
+            ),
+            nodes.Section(
+                kind="overview", title="Overview", text="A sample with every kind of limit."
+            ),
         ),
         references=(nodes.Reference(text="Sample reference."),),
         history=(
@@ -381,7 +541,10 @@ def all_rules_compiled() -> CompiledPolicy:
 # ---------------------------------------------------------------------------------------------
 # Hostile spec text: markup, template syntax, table breakers, quotes and newlines everywhere
 
-HOSTILE = "<script>alert(1)</script> {{ 7*7 }} {% if %} a|b `tick` \"dq\" 'sq' *em* _u_ [x](y) #h\nsecond line"
+HOSTILE = (
+    "<script>alert(1)</script> {{ 7*7 }} {% if %} a|b `tick` \"dq\" 'sq' *em* _u_ [x](y) #h\n"
+    "second line"
+)
 HOSTILE_SOURCE = "policy_specs/hostile-->.yaml"
 
 
@@ -395,15 +558,29 @@ def hostile_policy() -> nodes.Policy:
         channels=(nodes.Channel(id="retail", label=HOSTILE),),
         products=(
             nodes.Product(
-                id="p", brand=HOSTILE, generic="g|x", strength="1%|<b>", form=HOSTILE, unit="g",
-                packages=(nodes.Package(id="pk", size=nodes.Quantity(amount=Decimal(5), unit="g"),
-                                        description=HOSTILE, noun="tube"),),
+                id="p",
+                brand=HOSTILE,
+                generic="g|x",
+                strength="1%|<b>",
+                form=HOSTILE,
+                unit="g",
+                packages=(
+                    nodes.Package(
+                        id="pk",
+                        size=nodes.Quantity(amount=Decimal(5), unit="g"),
+                        description=HOSTILE,
+                        noun="tube",
+                    ),
+                ),
             ),
         ),
         limits=(
-            nodes.Limit(target="p", channel="retail",
-                        rule=nodes.PerWindow(quantity=nodes.Quantity(amount=Decimal(5), unit="g"), days=30),
-                        note=HOSTILE),
+            nodes.Limit(
+                target="p",
+                channel="retail",
+                rule=nodes.PerWindow(quantity=nodes.Quantity(amount=Decimal(5), unit="g"), days=30),
+                note=HOSTILE,
+            ),
         ),
         facts=(
             nodes.Fact(id="f", type="bool", question=HOSTILE),
@@ -411,15 +588,26 @@ def hostile_policy() -> nodes.Policy:
         ),
         criteria=(
             nodes.Criterion(
-                id="c", title=HOSTILE,
-                when=nodes.And(operands=(nodes.FactRef(fact="f"), nodes.InSet(fact="e", values=("a_b",)))),
-                approves=(nodes.Approval(target="p", channel="retail",
-                                         rule=nodes.PerWindow(quantity=nodes.Quantity(amount=Decimal(10),
-                                                                                      unit="g"), days=30)),),
+                id="c",
+                title=HOSTILE,
+                when=nodes.And(
+                    operands=(nodes.FactRef(fact="f"), nodes.InSet(fact="e", values=("a_b",)))
+                ),
+                approves=(
+                    nodes.Approval(
+                        target="p",
+                        channel="retail",
+                        rule=nodes.PerWindow(
+                            quantity=nodes.Quantity(amount=Decimal(10), unit="g"), days=30
+                        ),
+                    ),
+                ),
             ),
         ),
-        sections=tuple(nodes.Section(kind=kind, title=HOSTILE, text=HOSTILE + "\n\n" + HOSTILE)
-                       for kind in nodes.SECTION_KINDS),
+        sections=tuple(
+            nodes.Section(kind=kind, title=HOSTILE, text=HOSTILE + "\n\n" + HOSTILE)
+            for kind in nodes.SECTION_KINDS
+        ),
         references=(nodes.Reference(text=HOSTILE),),
         history=(nodes.Revision(type=HOSTILE, date=dt.date(2026, 1, 1), summary=HOSTILE),),
     )

@@ -41,12 +41,20 @@ _VOWELS = "aeiou"
 
 _NEGATED_OP: dict[str, str] = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
 _NUMBER_COMPARISON_WORDS: dict[str, str] = {
-    "==": "is", "!=": "is not", "<": "is less than", "<=": "is at most",
-    ">": "is more than", ">=": "is at least",
+    "==": "is",
+    "!=": "is not",
+    "<": "is less than",
+    "<=": "is at most",
+    ">": "is more than",
+    ">=": "is at least",
 }
 _DATE_COMPARISON_WORDS: dict[str, str] = {
-    "==": "is", "!=": "is not", "<": "is before", "<=": "is on or before",
-    ">": "is after", ">=": "is on or after",
+    "==": "is",
+    "!=": "is not",
+    "<": "is before",
+    "<=": "is on or before",
+    ">": "is after",
+    ">=": "is on or after",
 }
 _SET_COMPARISON_WORDS: dict[str, str] = {"==": "include", "!=": "do not include"}
 
@@ -75,7 +83,7 @@ class SectionView:
 
 @dataclass(frozen=True, slots=True)
 class LimitColumn:
-    """A column of the quantity-limits table: a channel (None: all) and a window (None: other rules)."""
+    """A quantity-table column: a channel (None: all) and a window (None: every other rule)."""
 
     channel: str | None
     days: int | None
@@ -186,7 +194,9 @@ class IndexEntry:
 
 
 def date_view(value: dt.date) -> DateView:
-    return DateView(text=f"{value.month:02d}/{value.day:02d}/{value.year:04d}", iso=value.isoformat())
+    return DateView(
+        text=f"{value.month:02d}/{value.day:02d}/{value.year:04d}", iso=value.isoformat()
+    )
 
 
 def paragraphs(text: str) -> tuple[str, ...]:
@@ -195,9 +205,19 @@ def paragraphs(text: str) -> tuple[str, ...]:
     return tuple(collapsed for block in blocks if (collapsed := " ".join(block.split())))
 
 
+def one_line(text: str) -> str:
+    """Text for a heading or a name: each run of whitespace, newlines included, becomes a space."""
+    return " ".join(text.split())
+
+
 def humanize(identifier: str) -> str:
-    """An id or enum value as words: `chronic_hand_eczema` → "chronic hand eczema"."""
+    """An id as words: `needs_more` → "needs more", `extra-fill` → "extra fill"."""
     return " ".join(identifier.replace("_", " ").replace("-", " ").split())
+
+
+def value_words(value: str) -> str:
+    """An enum value as words: `chronic_hand_eczema` → "chronic hand eczema" (hyphens are kept)."""
+    return " ".join(value.replace("_", " ").split())
 
 
 def sentence_case(text: str) -> str:
@@ -215,7 +235,7 @@ def plural(noun: str, count: Decimal | int) -> str:
     head, comma, tail = noun.partition(",")
     stripped = head.rstrip()
     before, space, last = stripped.rpartition(" ")
-    return f"{before}{space}{_plural_word(last)}{head[len(stripped):]}{comma}{tail}"
+    return f"{before}{space}{_plural_word(last)}{head[len(stripped) :]}{comma}{tail}"
 
 
 def _plural_word(word: str) -> str:
@@ -237,14 +257,14 @@ def counted(count: Decimal | int, noun: str) -> str:
 
 
 def join_words(items: Sequence[str]) -> str:
-    """"a", "a and b", "a, b and c"."""
+    """Items joined as prose: "a", "a and b", "a, b and c"."""
     if len(items) <= 2:
         return " and ".join(items)
     return f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 def duration_phrase(duration: nodes.Duration) -> str:
-    """"1 year", "6 months", or "a one-time approval"."""
+    """How long an approval lasts, in words: "1 year", "6 months", "a one-time approval"."""
     if duration.kind == "one_time":
         return "a one-time approval"
     unit = (duration.unit or "days").removesuffix("s")
@@ -259,14 +279,16 @@ def product_name(product: nodes.Product) -> str:
     """The row name: the author's label, else "Brand (generic strength form)"."""
     if product.label:
         return product.label
-    description = " ".join(part for part in (product.generic, product.strength, product.form) if part)
+    description = " ".join(
+        part for part in (product.generic, product.strength, product.form) if part
+    )
     if product.brand.casefold() == product.generic.casefold():
         return description
     return f"{product.brand} ({description})"
 
 
 def strength_and_form(product: nodes.Product) -> str:
-    """"2% cream, 30 gram tube": strength, form and the packages it comes in."""
+    """Strength, form and the packages it comes in: "2% cream, 30 gram tube"."""
     text = " ".join(part for part in (product.strength, product.form) if part)
     packages = [package.description for package in product.packages]
     return f"{text}, {join_words_or(packages)}" if packages else text
@@ -305,7 +327,7 @@ def target_strength_and_form(policy: nodes.Policy, target: str) -> str:
 
 
 def find_package(package_id: str | None, products: Sequence[nodes.Product]) -> nodes.Package | None:
-    """The package a quantity or selector names; with no id, the one package of a one-package product."""
+    """The package a quantity or selector names; with no id, a one-package product's package."""
     packages = [package for product in products for package in product.packages]
     if package_id is None:
         return packages[0] if len(packages) == 1 else None
@@ -318,8 +340,10 @@ def each_noun(products: Sequence[nodes.Product]) -> str:
     return forms[0] if len(forms) == 1 else _EACH_FALLBACK_NOUN
 
 
-def amount_phrase(amount: Decimal, unit: nodes.BillingUnit, products: Sequence[nodes.Product]) -> str:
-    """"30 grams", "1 mL", "60 tablets"."""
+def amount_phrase(
+    amount: Decimal, unit: nodes.BillingUnit, products: Sequence[nodes.Product]
+) -> str:
+    """An amount in its billing unit, in words: "30 grams", "1 mL", "60 tablets"."""
     if unit == "each":
         return counted(amount, each_noun(products))
     singular, plural_noun = _UNIT_NOUNS[unit]
@@ -356,7 +380,7 @@ def rule_phrase(rule: nodes.Rule, products: Sequence[nodes.Product]) -> str:
 
 
 def selector_phrase(selector: nodes.Selector, products: Sequence[nodes.Product]) -> str:
-    """"ages 0–17", "ages 18 and older", "30 gram tube"."""
+    """When a limit applies, in words: "ages 0–17", "ages 18 and older", "30 gram tube"."""
     match selector:
         case nodes.AgeBand(min_years=low, max_years=high):
             if low is not None and high is not None:
@@ -373,7 +397,9 @@ def selector_phrase(selector: nodes.Selector, products: Sequence[nodes.Product])
             assert_never(selector)
 
 
-def limit_entry(limit: nodes.Limit, products: Sequence[nodes.Product], *, in_window_column: bool) -> str:
+def limit_entry(
+    limit: nodes.Limit, products: Sequence[nodes.Product], *, in_window_column: bool
+) -> str:
     """A limit as one table-cell entry; a window column's header already says "per N days"."""
     if in_window_column and isinstance(limit.rule, nodes.PerWindow):
         core = quantity_phrase(limit.rule.quantity, products)
@@ -400,14 +426,18 @@ def channel_label(policy: nodes.Policy, channel_id: str) -> str:
 
 
 def channel_in_sentence(label: str) -> str:
-    """"Home Delivery" → "home delivery"; words in capitals ("CVS") keep them."""
+    """A channel label inside a sentence: "Home Delivery" → "home delivery", but "CVS" stays."""
     words = label.split(" ")
-    return " ".join(word.lower() if word[:1].isupper() and word[1:].islower() else word for word in words)
+    return " ".join(
+        word.lower() if word[:1].isupper() and word[1:].islower() else word for word in words
+    )
 
 
 def channel_order(policy: nodes.Policy) -> tuple[str | None, ...]:
     """All-channel rules first, then the declared channels, then any other channel a rule names."""
-    declared = [channel.id for channel in policy.channels] or [cid for cid, _ in nodes.DEFAULT_CHANNELS]
+    declared = [channel.id for channel in policy.channels] or [
+        cid for cid, _ in nodes.DEFAULT_CHANNELS
+    ]
     used = [limit.channel for limit in policy.limits if limit.channel is not None]
     return (None, *dict.fromkeys([*declared, *used]))
 
@@ -445,7 +475,9 @@ def limits_table(policy: nodes.Policy) -> LimitsTable | None:
         dict.fromkeys(column_key(limit) for limit in policy.limits),
         key=lambda key: (rank[key[0]], key[1] is None, key[1] or 0),
     )
-    columns = tuple(LimitColumn(channel, days, column_header(policy, channel, days)) for channel, days in keys)
+    columns = tuple(
+        LimitColumn(channel, days, column_header(policy, channel, days)) for channel, days in keys
+    )
     rows = []
     for target in table_targets(policy):
         products = target_products(policy, target)
@@ -457,7 +489,9 @@ def limits_table(policy: nodes.Policy) -> LimitsTable | None:
             )
             for column in columns
         )
-        rows.append(LimitRow(target_name(policy, target), target_strength_and_form(policy, target), cells))
+        rows.append(
+            LimitRow(target_name(policy, target), target_strength_and_form(policy, target), cells)
+        )
     return LimitsTable(LIMITS_TABLE_CAPTION, columns, tuple(rows))
 
 
@@ -472,7 +506,7 @@ def value_text(value: nodes.Value) -> str:
         return decimal_text(value)
     if isinstance(value, dt.date):
         return date_view(value).text
-    return humanize(value)
+    return value_words(value)
 
 
 def _fact_type(fact: nodes.Fact | None, expr: nodes.Expr) -> str:
@@ -521,12 +555,17 @@ def leaf_condition(expr: LeafExpr, policy: nodes.Policy, *, negated: bool) -> Co
                 words = _NUMBER_COMPARISON_WORDS[effective]
             return ConditionView(f"{sentence_case(label)} {words} {value_text(value)}", question)
         case nodes.InSet(values=values):
-            listed = ", ".join(humanize(value) for value in values)
-            return ConditionView(f"{sentence_case(label)} {verb} {'not ' if negated else ''}one of: {listed}", question)
+            listed = ", ".join(value_words(value) for value in values)
+            return ConditionView(
+                f"{sentence_case(label)} {verb} {'not ' if negated else ''}one of: {listed}",
+                question,
+            )
         case nodes.Subset(values=values):
-            listed = ", ".join(humanize(value) for value in values)
+            listed = ", ".join(value_words(value) for value in values)
             if negated:
-                return ConditionView(f"{sentence_case(label)} include something other than: {listed}", question)
+                return ConditionView(
+                    f"{sentence_case(label)} include something other than: {listed}", question
+                )
             return ConditionView(f"{sentence_case(label)} {verb} only: {listed}", question)
         case _:
             assert_never(expr)
@@ -540,7 +579,9 @@ _GROUP_LEADS: dict[tuple[str, bool], str] = {
 }
 
 
-def condition_view(expr: nodes.Expr, policy: nodes.Policy, *, negated: bool = False) -> ConditionView:
+def condition_view(
+    expr: nodes.Expr, policy: nodes.Policy, *, negated: bool = False
+) -> ConditionView:
     """A condition as a readable tree: AND/OR become nested lists, NOT is folded into the words."""
     match expr:
         case nodes.And(operands=operands) | nodes.Or(operands=operands):
@@ -576,7 +617,9 @@ def approval_views(criterion: nodes.Criterion, policy: nodes.Policy) -> tuple[Ap
             if approval.channel is None:
                 parts.append(f"{phrase} (all channels)")
             else:
-                parts.append(f"{phrase} at {channel_in_sentence(channel_label(policy, approval.channel))}")
+                parts.append(
+                    f"{phrase} at {channel_in_sentence(channel_label(policy, approval.channel))}"
+                )
         views.append(ApprovalView(target_name(policy, target), f"Approve {join_words(parts)}."))
     return tuple(views)
 
@@ -589,7 +632,11 @@ def criterion_view(number: int, criterion: nodes.Criterion, policy: nodes.Policy
     renewed = next((c for c in policy.criteria if c.id == criterion.renews), None)
     renewal_of = None
     if criterion.renews is not None:
-        renewal_of = criterion_heading(renewed) if renewed is not None else sentence_case(humanize(criterion.renews))
+        renewal_of = (
+            criterion_heading(renewed)
+            if renewed is not None
+            else sentence_case(humanize(criterion.renews))
+        )
     if renewal_of is not None and criterion.title is None:
         heading = f"Renewal of {renewal_of}"
     elif renewal_of is not None:
@@ -628,16 +675,16 @@ def criterion_view(number: int, criterion: nodes.Criterion, policy: nodes.Policy
 
 
 def availability_items(policy: nodes.Policy) -> tuple[str, ...]:
-    """"Anzupgo (delgocitinib 2% cream): 30 gram tube", one line per product sold in packages."""
+    """One line per product sold in packages: "Anzupgo (delgocitinib 2% cream): 30 gram tube"."""
     return tuple(
-        f"{product_name(product)}: {join_words_or([package.description for package in product.packages])}"
+        f"{product_name(product)}: {join_words_or([p.description for p in product.packages])}"
         for product in policy.products
         if product.packages
     )
 
 
 def section_views(policy: nodes.Policy) -> tuple[tuple[SectionView, ...], tuple[SectionView, ...]]:
-    """(sections before the quantity table, sections after the criteria), packages listed under Availability."""
+    """(sections before the quantity table, sections after the criteria), with the packages."""
     rank = {kind: index for index, kind in enumerate(LEADING_SECTION_KINDS)}
     leading_sections = sorted(
         (section for section in policy.sections if section.kind in rank), key=lambda s: rank[s.kind]
@@ -660,6 +707,16 @@ def section_views(policy: nodes.Policy) -> tuple[tuple[SectionView, ...], tuple[
     return tuple(leading), trailing
 
 
+def policy_duration_sentence(duration: nodes.Duration | None) -> str | None:
+    """The sentence under Criteria giving the policy's approval duration, if it sets one."""
+    if duration is None:
+        return None
+    if duration.kind == "one_time":
+        return "Approvals are one-time approvals unless a criterion says otherwise."
+    phrase = duration_phrase(duration)
+    return f"Approvals are provided for {phrase} unless a criterion says otherwise."
+
+
 def document_heading(base_heading: str, policy: nodes.Policy) -> str:
     """The configured heading, followed by the policy's kind: "... POLICY – PER DAYS"."""
     suffix = HEADING_SUFFIX_BY_POLICY_TYPE.get(policy.type)
@@ -669,33 +726,26 @@ def document_heading(base_heading: str, policy: nodes.Policy) -> str:
 def policy_document(policy: nodes.Policy, *, base_heading: str) -> PolicyDocument:
     """The view model of one policy's published document."""
     leading, trailing = section_views(policy)
-    duration = policy.approval_duration
-    if duration is None:
-        approval_duration_sentence = None
-    elif duration.kind == "one_time":
-        approval_duration_sentence = "Approvals are one-time approvals unless a criterion says otherwise."
-    else:
-        approval_duration_sentence = (
-            f"Approvals are provided for {duration_phrase(duration)} unless a criterion says otherwise."
-        )
     return PolicyDocument(
         id=policy.id,
         heading=document_heading(base_heading, policy),
-        title=policy.title,
+        title=one_line(policy.title),
         products_line="; ".join(product_name(product) for product in policy.products),
         review_date=date_view(policy.review_date) if policy.review_date else None,
         effective_date=date_view(policy.effective_date) if policy.effective_date else None,
         leading_sections=leading,
         limits_table=limits_table(policy),
-        approval_duration_sentence=approval_duration_sentence,
+        approval_duration_sentence=policy_duration_sentence(policy.approval_duration),
         criteria=tuple(
             criterion_view(number, criterion, policy)
             for number, criterion in enumerate(policy.criteria, start=1)
         ),
         trailing_sections=trailing,
-        references=tuple(" ".join(reference.text.split()) for reference in policy.references),
+        references=tuple(one_line(reference.text) for reference in policy.references),
         history=tuple(
-            RevisionView(revision.type, " ".join((revision.summary or "").split()), date_view(revision.date))
+            RevisionView(
+                one_line(revision.type), one_line(revision.summary or ""), date_view(revision.date)
+            )
             for revision in policy.history
         ),
     )
@@ -715,7 +765,7 @@ def index_entries(compiled: Sequence[CompiledPolicy]) -> tuple[IndexEntry, ...]:
         entries.append(
             IndexEntry(
                 id=policy.id,
-                title=policy.title,
+                title=one_line(policy.title),
                 products=tuple(product_name(product) for product in policy.products),
                 review_date=date_view(policy.review_date) if policy.review_date else None,
                 html_href=quote(html_path),

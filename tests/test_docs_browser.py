@@ -1,0 +1,505 @@
+"""End to end: generated HTML documents opened in headless Chromium and read as laid out.
+
+Chromium is driven over the DevTools protocol on `--remote-debugging-pipe` (JSON messages ending
+in NUL on file descriptors 3 and 4), with the standard library only. Network requests are caught
+two ways: every `Network.requestWillBeSent` of the page, and a local proxy that each page's
+browser context must use (Chromium's own background traffic goes to a separate sink proxy, so it
+cannot be mistaken for the page's). Content-Security-Policy is bypassed while testing, so the
+markup itself must request nothing; a canary page proves that both detectors do fire.
+
+Needs the Debian package `chromium`. Without it the tests are skipped, except under CI (the CI
+environment variable set), where they fail. Set DQMC_DOCS_SCREENSHOT_DIR to keep the screenshots
+and printed PDFs for a look.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import fcntl
+import json
+import os
+import select
+import shutil
+import signal
+import socket
+import struct
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from docs_samples import all_rules_compiled, anzupgo_compiled
+
+from dqmc import __version__
+from dqmc.codegen import docs_view
+from dqmc.codegen.docs_emit import DOCS_CONFIG_FILE, emit_docs, load_docs_config
+from dqmc.ir import nodes
+from dqmc.ir.canonical import decimal_text
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+VIEWPORT = (1280, 1000)
+COMMAND_TIMEOUT = 30.0
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-extensions",
+    "--disable-default-apps",
+    "--hide-scrollbars",
+    "--mute-audio",
+    f"--window-size={VIEWPORT[0]},{VIEWPORT[1]}",
+)
+
+# Reads the quantity table cell by cell with each cell's box as laid out, plus what else the
+# tests compare: approval sentences, the CSP meta element and the links.
+READ_PAGE_SCRIPT = """
+(() => {
+  const box = (element) => {
+    const r = element.getBoundingClientRect();
+    return {x: r.left, y: r.top, width: r.width, height: r.height};
+  };
+  const table = document.getElementById("quantity-limits");
+  const csp = document.querySelector('meta[http-equiv="Content-Security-Policy"]');
+  return {
+    viewportWidth: document.documentElement.clientWidth,
+    scrollWidth: document.documentElement.scrollWidth,
+    table: table ? box(table) : null,
+    cells: table ? [...table.querySelectorAll("th, td")].map((cell) => ({
+      tag: cell.tagName.toLowerCase(), text: cell.innerText, ...box(cell),
+    })) : [],
+    approvals: [...document.querySelectorAll(".approval")].map((element) => element.innerText),
+    csp: csp ? csp.getAttribute("content") : null,
+    links: [...document.querySelectorAll("a[href]")].map((a) => a.href),
+  };
+})()
+"""
+
+
+# ---------------------------------------------------------------------------------------------
+# A recording proxy and a DevTools client over a pipe
+
+
+class RecordingProxy:
+    """A local listener posing as an HTTP proxy: records each connection's first line, drops it."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.server.settimeout(0.1)  # so the accept loop notices close() promptly
+        self.address = f"http://127.0.0.1:{self.server.getsockname()[1]}"
+        self.connections: list[str] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                connection, _ = self.server.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            with connection:
+                connection.settimeout(2)
+                try:
+                    first_line = connection.recv(4096).split(b"\r\n", 1)[0].decode("latin-1")
+                except OSError:
+                    first_line = "<no request line>"
+                with self._lock:
+                    self.connections.append(first_line)
+
+    def taken(self) -> list[str]:
+        """The connections recorded since the last call."""
+        with self._lock:
+            taken, self.connections = self.connections, []
+        return taken
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.server.close()
+
+
+class DevToolsPipe:
+    """Chromium with --remote-debugging-pipe: commands to its fd 3, replies from its fd 4."""
+
+    def __init__(self, executable: str, profile_dir: Path, log_path: Path, proxy: str) -> None:
+        command_read, self._command_write = os.pipe()
+        self._reply_read, reply_write = os.pipe()
+        # Keep the child's ends above 4, so the dup2 below cannot overwrite one with the other.
+        child_command = fcntl.fcntl(command_read, fcntl.F_DUPFD_CLOEXEC, 10)
+        child_reply = fcntl.fcntl(reply_write, fcntl.F_DUPFD_CLOEXEC, 10)
+        os.close(command_read)
+        os.close(reply_write)
+        log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        argv = [
+            executable,
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={profile_dir}",
+            "--remote-debugging-pipe",
+            f"--proxy-server={proxy}",
+            "--proxy-bypass-list=<-loopback>",
+            "about:blank",
+        ]
+        try:
+            self.pid = os.posix_spawn(
+                executable,
+                argv,
+                dict(os.environ),
+                file_actions=[
+                    (os.POSIX_SPAWN_DUP2, devnull, 0),
+                    (os.POSIX_SPAWN_DUP2, log, 1),
+                    (os.POSIX_SPAWN_DUP2, log, 2),
+                    (os.POSIX_SPAWN_DUP2, child_command, 3),
+                    (os.POSIX_SPAWN_DUP2, child_reply, 4),
+                ],
+                setpgroup=0,  # its own process group, so cleanup reaches its helpers and only them
+            )
+        finally:
+            for descriptor in (child_command, child_reply, log, devnull):
+                os.close(descriptor)
+        self.log_path = log_path
+        self.events: list[dict[str, Any]] = []
+        self._buffer = b""
+        self._next_id = 0
+
+    def _read_message(self, deadline: float) -> dict[str, Any]:
+        while b"\0" not in self._buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"no DevTools message in time; log: {self._log_tail()}")
+            ready, _, _ = select.select([self._reply_read], [], [], remaining)
+            if ready:
+                chunk = os.read(self._reply_read, 1 << 20)
+                if not chunk:
+                    raise RuntimeError(
+                        f"chromium closed the DevTools pipe; log: {self._log_tail()}"
+                    )
+                self._buffer += chunk
+        raw, self._buffer = self._buffer.split(b"\0", 1)
+        return json.loads(raw)
+
+    def send(
+        self, method: str, params: dict[str, Any] | None = None, session: str | None = None
+    ) -> Any:
+        self._next_id += 1
+        message: dict[str, Any] = {"id": self._next_id, "method": method, "params": params or {}}
+        if session is not None:
+            message["sessionId"] = session
+        os.write(self._command_write, json.dumps(message).encode() + b"\0")
+        deadline = time.monotonic() + COMMAND_TIMEOUT
+        while True:
+            reply = self._read_message(deadline)
+            if reply.get("id") == self._next_id:
+                if "error" in reply:
+                    raise RuntimeError(f"{method} failed: {reply['error']}")
+                return reply.get("result", {})
+            self.events.append(reply)
+
+    def wait_for_event(self, method: str, session: str, **match: Any) -> dict[str, Any]:
+        deadline = time.monotonic() + COMMAND_TIMEOUT
+        seen = 0
+        while True:
+            for event in self.events[seen:]:
+                params = event.get("params", {})
+                if (
+                    event.get("method") == method
+                    and event.get("sessionId") == session
+                    and all(params.get(key) == value for key, value in match.items())
+                ):
+                    return event
+            seen = len(self.events)
+            self.events.append(self._read_message(deadline))
+
+    def session_events(self, session: str, method: str) -> list[dict[str, Any]]:
+        return [
+            e["params"]
+            for e in self.events
+            if e.get("sessionId") == session and e.get("method") == method
+        ]
+
+    def _log_tail(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-2000:]
+        except OSError:
+            return "<no log>"
+
+    def close(self) -> None:
+        try:
+            self.send("Browser.close")
+        except (OSError, RuntimeError, TimeoutError):
+            pass
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if os.waitpid(self.pid, os.WNOHANG) != (0, 0):
+                break
+            time.sleep(0.05)
+        else:
+            os.killpg(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+        os.close(self._command_write)
+        os.close(self._reply_read)
+
+
+# ---------------------------------------------------------------------------------------------
+# Opening a page
+
+
+@dataclasses.dataclass(frozen=True)
+class PageVisit:
+    """What the browser saw of one page: its layout, its requests, and pictures of it."""
+
+    url: str
+    layout: dict[str, Any]
+    requested_urls: list[str]
+    proxy_connections: list[str]
+    exceptions: list[str]
+    screenshot: Path
+    pdf: bytes
+
+
+def visit(
+    browser: DevToolsPipe, page_proxy: RecordingProxy, page: Path, screenshot: Path
+) -> PageVisit:
+    """Open `page` in a fresh browser context behind `page_proxy`, read it, picture it, close it."""
+    context = browser.send(
+        "Target.createBrowserContext",
+        {"proxyServer": page_proxy.address, "proxyBypassList": "<-loopback>"},
+    )["browserContextId"]
+    target = browser.send(
+        "Target.createTarget", {"url": "about:blank", "browserContextId": context}
+    )["targetId"]
+    session = browser.send("Target.attachToTarget", {"targetId": target, "flatten": True})[
+        "sessionId"
+    ]
+    try:
+        for domain in ("Page.enable", "Network.enable", "Runtime.enable"):
+            browser.send(domain, session=session)
+        browser.send("Page.setLifecycleEventsEnabled", {"enabled": True}, session=session)
+        browser.send("Page.setBypassCSP", {"enabled": True}, session=session)
+        browser.send(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": VIEWPORT[0], "height": VIEWPORT[1], "deviceScaleFactor": 1, "mobile": False},
+            session=session,
+        )
+        url = page.resolve().as_uri()
+        # Lifecycle events of this navigation only (enabling them replays about:blank's).
+        loader = browser.send("Page.navigate", {"url": url}, session=session)["loaderId"]
+        browser.wait_for_event("Page.lifecycleEvent", session, loaderId=loader, name="load")
+        browser.wait_for_event("Page.lifecycleEvent", session, loaderId=loader, name="networkIdle")
+        layout = browser.send(
+            "Runtime.evaluate",
+            {"expression": READ_PAGE_SCRIPT, "returnByValue": True},
+            session=session,
+        )["result"]["value"]
+        shot = browser.send(
+            "Page.captureScreenshot",
+            {"format": "png", "captureBeyondViewport": True},
+            session=session,
+        )
+        screenshot.write_bytes(base64.b64decode(shot["data"]))
+        pdf = browser.send(
+            "Page.printToPDF", {"printBackground": True, "preferCSSPageSize": True}, session=session
+        )
+        return PageVisit(
+            url=url,
+            layout=layout,
+            requested_urls=[
+                e["request"]["url"]
+                for e in browser.session_events(session, "Network.requestWillBeSent")
+            ],
+            proxy_connections=page_proxy.taken(),
+            exceptions=[
+                e["exceptionDetails"].get("text", "")
+                for e in browser.session_events(session, "Runtime.exceptionThrown")
+            ],
+            screenshot=screenshot,
+            pdf=base64.b64decode(pdf["data"]),
+        )
+    finally:
+        browser.send("Target.closeTarget", {"targetId": target})
+        browser.send("Target.disposeBrowserContext", {"browserContextId": context})
+
+
+def chromium_executable() -> str:
+    executable = shutil.which("chromium")
+    if executable is not None:
+        return executable
+    if os.environ.get("CI"):
+        pytest.fail("chromium is required under CI: apt-get install -y chromium")
+    pytest.skip("chromium is not installed (apt-get install -y chromium)")
+
+
+@dataclasses.dataclass(frozen=True)
+class Session:
+    docs_dir: Path
+    documents: dict[str, str]
+    visits: dict[str, PageVisit]
+    canary: PageVisit
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
+    executable = chromium_executable()
+    root = tmp_path_factory.mktemp("docs-browser")
+    docs_dir = root / "docs"
+    docs_dir.mkdir()
+    config = load_docs_config(REPO_ROOT / DOCS_CONFIG_FILE)
+    documents = emit_docs([anzupgo_compiled(), all_rules_compiled()], config, version=__version__)
+    for relative, text in documents.items():
+        (docs_dir / relative).write_text(text, encoding="utf-8")
+    canary = root / "canary.html"
+    canary.write_text(
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>canary</title>'
+        '<link rel="stylesheet" href="https://docs-canary.invalid/style.css"></head>'
+        '<body><img alt="" src="http://docs-canary.invalid/pixel.png"></body></html>',
+        encoding="utf-8",
+    )
+    background_sink, page_proxy = RecordingProxy(), RecordingProxy()
+    profile = root / "profile"
+    profile.mkdir()
+    browser = DevToolsPipe(executable, profile, root / "chromium.log", background_sink.address)
+    try:
+        shots = root / "screenshots"
+        shots.mkdir()
+        visits = {
+            name: visit(browser, page_proxy, docs_dir / name, shots / f"{Path(name).stem}.png")
+            for name in sorted(documents)
+            if name.endswith(".html")
+        }
+        canary_visit = visit(browser, page_proxy, canary, shots / "canary.png")
+        yield Session(docs_dir, documents, visits, canary_visit)
+    finally:
+        browser.close()
+        background_sink.close()
+        page_proxy.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# The tests
+
+
+def laid_out_grid(layout: dict[str, Any]) -> list[list[str]]:
+    """The quantity table's cell texts, rows by their top edge and cells by their left edge."""
+    rows: dict[int, list[tuple[float, str]]] = {}
+    for cell in layout["cells"]:
+        assert cell["width"] > 0 and cell["height"] > 0, f"cell not laid out: {cell}"
+        rows.setdefault(round(cell["y"]), []).append((cell["x"], cell["text"].strip()))
+    return [[text for _, text in sorted(cells)] for _, cells in sorted(rows.items())]
+
+
+def test_anzupgo_table_as_laid_out_matches_the_ir(session: Session) -> None:
+    policy = anzupgo_compiled().policy
+    grid = laid_out_grid(session.visits[f"{policy.id}.html"].layout)
+    header, product_row = grid
+    assert product_row[0].startswith(policy.products[0].brand)
+    labels = {channel.id: channel.label for channel in policy.channels}
+    for limit in policy.limits:
+        assert isinstance(limit.rule, nodes.PerWindow) and limit.channel is not None
+        column = header.index(
+            f"{labels[limit.channel]} Maximum Quantity per {limit.rule.days} Days"
+        )
+        assert product_row[column] == f"{decimal_text(limit.rule.quantity.amount)} grams"
+    assert product_row[2:] == ["30 grams", "90 grams"]
+    approvals = session.visits[f"{policy.id}.html"].layout["approvals"]
+    assert len(approvals) == 1
+    assert (
+        "60 grams per 30 days at retail and 180 grams per 90 days at home delivery" in approvals[0]
+    )
+
+
+def test_every_limits_table_as_laid_out_matches_its_view(session: Session) -> None:
+    for item in (anzupgo_compiled(), all_rules_compiled()):
+        table = docs_view.limits_table(item.policy)
+        assert table is not None
+        expected = [["Product", "Strength and Form", *(column.header for column in table.columns)]]
+        expected += [
+            [
+                row.product,
+                row.strength_and_form,
+                *("\n".join(cell) if cell else docs_view.EMPTY_CELL for cell in row.cells),
+            ]
+            for row in table.rows
+        ]
+        layout = session.visits[f"{item.policy.id}.html"].layout
+        assert laid_out_grid(layout) == expected
+        assert layout["scrollWidth"] <= layout["viewportWidth"], "the page scrolls sideways"
+        assert layout["table"]["x"] + layout["table"]["width"] <= layout["viewportWidth"]
+
+
+def test_no_page_makes_a_network_request(session: Session) -> None:
+    assert set(session.visits) == {"anzupgo-dqm.html", "index.html", "sample-all-rules.html"}
+    for name, page in session.visits.items():
+        assert page.requested_urls == [page.url], name  # the document itself, from the file system
+        assert page.proxy_connections == [], name
+        assert page.exceptions == [], name
+        assert page.layout["csp"] == "default-src 'none'; style-src 'unsafe-inline'", name
+
+
+def test_the_detectors_catch_a_page_that_does_load_remote_resources(session: Session) -> None:
+    remote = [url for url in session.canary.requested_urls if url != session.canary.url]
+    assert sorted(remote) == [
+        "http://docs-canary.invalid/pixel.png",
+        "https://docs-canary.invalid/style.css",
+    ]
+    assert any("docs-canary.invalid" in line for line in session.canary.proxy_connections)
+
+
+def test_index_links_open_the_generated_documents(session: Session) -> None:
+    links = session.visits["index.html"].layout["links"]
+    assert links, "the index links to the policies"
+    for link in links:
+        assert link.startswith("file://")
+        assert Path(link.removeprefix("file://")).is_file(), link
+    expected = {
+        (session.docs_dir / name).resolve().as_uri()
+        for name in session.documents
+        if name != "index.html"
+    }
+    assert set(links) == expected
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data.startswith(PNG_SIGNATURE) and data[12:16] == b"IHDR"
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
+def test_screenshots_are_non_empty_pngs(session: Session) -> None:
+    for name, page in session.visits.items():
+        data = page.screenshot.read_bytes()
+        width, height = png_size(data)
+        assert width == VIEWPORT[0], name
+        assert height > 0 and len(data) > 10_000, name
+        keep = os.environ.get("DQMC_DOCS_SCREENSHOT_DIR")
+        if keep:
+            Path(keep).mkdir(parents=True, exist_ok=True)
+            shutil.copy(page.screenshot, Path(keep) / page.screenshot.name)
+            (Path(keep) / f"{page.screenshot.stem}.pdf").write_bytes(page.pdf)
+
+
+def test_pages_print_to_pdf(session: Session) -> None:
+    for name, page in session.visits.items():
+        assert page.pdf.startswith(b"%PDF-"), name
+        assert b"/Type /Page" in page.pdf or b"/Type/Page" in page.pdf, name
+
+
+def test_missing_chromium_skips_locally_but_fails_under_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception):
+        chromium_executable()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="chromium is required under CI"):
+        chromium_executable()
