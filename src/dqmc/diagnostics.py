@@ -59,6 +59,8 @@ CODES: dict[str, tuple[Severity, str]] = {
     "criterion.unknown-channel": (Severity.ERROR, "an approval names a channel the policy does not know"),
     "criterion.channel-not-in-base": (Severity.ERROR, "an approval for a channel with no base limit"),
     "criterion.approves-less": (Severity.WARNING, "an approval below the base limit it replaces"),
+    "criterion.approves-nothing": (Severity.WARNING, "a criterion with no approval"),
+    "section.unknown-kind": (Severity.ERROR, "a prose section of an unknown kind"),
     "criterion.unsatisfiable": (Severity.ERROR, "a condition that can never be true"),
     "criterion.renews-unknown": (Severity.ERROR, "a renewal criterion names an unknown criterion"),
     "fact.unknown": (Severity.ERROR, "a condition uses a fact not declared"),

@@ -104,6 +104,19 @@ def _target_products(policy: nodes.Policy, target: str) -> list[nodes.Product]:
     return []
 
 
+def _selected_packages(products: list[nodes.Product],
+                       when: tuple[nodes.Selector, ...]) -> list[nodes.Product]:
+    """Products narrowed to the package a `when package ID` selector names, if any.
+
+    "2 boxes" under `when package large` counts boxes of that package, not the product's first.
+    """
+    chosen = {s.package for s in when if isinstance(s, nodes.PackageIs)}
+    if not chosen:
+        return products
+    return [dataclasses.replace(p, packages=tuple(pk for pk in p.packages if pk.id in chosen))
+            for p in products]
+
+
 def _resolve_rule(rule: nodes.Rule, products: list[nodes.Product],
                   diagnostics: list[Diagnostic]) -> nodes.Rule:
     quantity = getattr(rule, "quantity", None)
@@ -123,7 +136,8 @@ def resolve_quantities(policy: nodes.Policy) -> tuple[nodes.Policy, list[Diagnos
     diagnostics: list[Diagnostic] = []
     limits = tuple(
         dataclasses.replace(limit, rule=_resolve_rule(
-            limit.rule, _target_products(policy, limit.target), diagnostics))
+            limit.rule, _selected_packages(_target_products(policy, limit.target), limit.when),
+            diagnostics))
         for limit in policy.limits)
     criteria = tuple(
         dataclasses.replace(criterion, approves=tuple(

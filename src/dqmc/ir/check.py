@@ -34,7 +34,17 @@ def check_policy(policy: nodes.Policy) -> list[Diagnostic]:
     found += _check_facts(policy)
     found += _check_criteria(policy)
     found += _check_history(policy)
+    found += _check_sections(policy)
     return found
+
+
+def _check_sections(policy: nodes.Policy) -> Iterator[Diagnostic]:
+    for section in policy.sections:
+        if section.kind not in nodes.SECTION_KINDS:
+            yield Diagnostic(
+                "section.unknown-kind",
+                f"unknown section kind '{section.kind}'; use one of "
+                f"{', '.join(nodes.SECTION_KINDS)}", section.span)
 
 
 # -- ids --------------------------------------------------------------------------------------
@@ -187,8 +197,8 @@ def _target_packages(policy: nodes.Policy, target: str) -> list[nodes.Package]:
     return [pk for p in members if p is not None for pk in p.packages]
 
 
-def _check_rule(policy: nodes.Policy, target: str, rule: nodes.Rule,
-                is_base: bool) -> Iterator[Diagnostic]:
+def _check_rule(policy: nodes.Policy, target: str, rule: nodes.Rule, is_base: bool,
+                when: tuple[nodes.Selector, ...] = ()) -> Iterator[Diagnostic]:
     quantity = getattr(rule, "quantity", None)
     if quantity is not None:
         if quantity.amount <= 0:
@@ -201,7 +211,10 @@ def _check_rule(policy: nodes.Policy, target: str, rule: nodes.Rule,
                 f"this limit is in {quantity.unit} but '{target}' is billed in {unit}; write the "
                 f"quantity in {unit} or in its packages", quantity.span)
         elif is_base and not isinstance(rule, nodes.PerDay):
-            sizes = {pk.size.amount for pk in _target_packages(policy, target)}
+            # Under `when package ID` only that package's size counts.
+            chosen = {s.package for s in when if isinstance(s, nodes.PackageIs)}
+            sizes = {pk.size.amount for pk in _target_packages(policy, target)
+                     if not chosen or pk.id in chosen}
             if sizes and quantity.amount > 0 and not any(quantity.amount % s == 0 for s in sizes):
                 shown = ", ".join(f"{_num(s)} {quantity.unit}" for s in sorted(sizes))
                 yield Diagnostic(
@@ -251,7 +264,7 @@ def _check_limits(policy: nodes.Policy) -> Iterator[Diagnostic]:
                              f"this rule for '{limit.target}' is already stated; remove one",
                              limit.span)
         seen.add(limit)
-        yield from _check_rule(policy, limit.target, limit.rule, is_base=True)
+        yield from _check_rule(policy, limit.target, limit.rule, is_base=True, when=limit.when)
         packages = {pk.id for pk in _target_packages(policy, limit.target)}
         for selector in limit.when:
             if isinstance(selector, nodes.PackageIs) and selector.package not in packages:
@@ -284,6 +297,11 @@ def _check_rates(policy: nodes.Policy) -> Iterator[Diagnostic]:
     for target, limits in by_target.items():
         unit = _target_unit(policy, target)
         limits = [l for l in limits if l.rule.quantity.unit == unit]  # type: ignore[union-attr]
+        per_channel: dict[str | None, int] = {}
+        for l in limits:
+            per_channel[l.channel] = per_channel.get(l.channel, 0) + 1
+        if len(per_channel) < 2 or max(per_channel.values()) > 1:
+            continue  # one channel, or several rules in one: no single rate per channel to compare
         rates = {_daily_rate(l.rule) for l in limits}
         if len(rates) > 1:
             described = "; ".join(
@@ -413,6 +431,10 @@ def _check_criteria(policy: nodes.Policy) -> Iterator[Diagnostic]:
                              "check for contradicting tests of the same fact", criterion.when.span)
         if criterion.duration is not None:
             yield from _check_duration(criterion.duration)
+        if not criterion.approves and policy.limits:
+            yield Diagnostic("criterion.approves-nothing",
+                             f"criterion '{criterion.id}' approves nothing; add `approve PRODUCT "
+                             "{ CHANNEL RULE }`", criterion.span)
         if criterion.renews is not None and (criterion.renews not in criteria_ids
                                              or criterion.renews == criterion.id):
             yield Diagnostic("criterion.renews-unknown",
