@@ -1,0 +1,666 @@
+"""The IR interpreter: the reference evaluator and exception review, walking a policy's IR per call.
+
+It is written to be read next to design §5 and §6, not to be fast; the generated modules
+(`dqmc.codegen.python_emit`) implement the same semantics specialised per policy, and the two
+must agree on every field of every decision (tests/test_differential.py). Both read input and
+write decisions through `dqmc.runtime`, which fixes the reject codes of malformed input, the
+wording of messages and traces, and how rule checks become one decision (`runtime.conclude`:
+the first failing rule decides; max allowed now is the smallest any rule allows, in whole
+packages when the claim's package or the product's only package size is known). For reviews
+the runtime also keeps the bookkeeping (`runtime.review_policy`); the interpreter supplies the
+value of each criterion by walking its condition.
+
+Decisions the design leaves open, made here and mirrored by the generated code:
+
+* Dispatch across policies (`evaluate_many`, like the generated registry): by product id, else
+  by NDC, the first policy in policy-id order; a product id and an NDC of different policies
+  → 21; neither known → not_applicable.
+* Order: validate the claim (runtime) → match the product (by `product` id and/or `ndc`; both
+  given must agree, and an NDC a product does not list is refused when the product lists NDCs
+  → 21) → its billing unit (PZ) → the channel: one the policy does not know is U7, one it knows
+  without a limit for the product is not_applicable → the base limits whose selectors match
+  (an age band with no birth date on the claim → 09; a package selector with no package known
+  from the NDC or the claim's `package` → 21; no limit left → not_applicable) → authorizations
+  → every rule of the chosen set → the daily-rate check when the policy declares it → decide.
+* Scope: a rule on a product counts that product's history; a rule on a group counts every
+  product of the group. Explicit authorization limits, and the fills a `max_fills`
+  authorization has used, count the product's group (or the product when it has none).
+  History counts when paid, dated in the window, in scope by `product` or `ndc`, and not the
+  claim itself (same `claim_id`: a rebill).
+* Authorizations: one applies when it covers the product (its `products` name the product,
+  its group or one of its NDCs), is active, its inclusive dates contain the date of service,
+  its `channels` (if any) include the claim's, it grants rules for this product and channel
+  (explicit `limits` first, else the approvals of its criterion), and it has fills left. Its
+  rules replace the base rules that are not `hard`; hard rules always apply. When several
+  apply, the most generous wins: one under which the claim pays beats one under which it does
+  not, then the larger max allowed now (no quantity bound counts as largest), then the earlier
+  in the claim's list.
+* Rules: a window rule allows limit − prior (not below 0); per fill, the limit; per day, the
+  daily limit × the days supply (capped at `max_days`), and a days supply over `max_days` fails;
+  K fills per N days counts paid claims in the window plus this one, and allows 0 once K are
+  used; a days-supply cap bounds no quantity. The daily-rate check (policy flag) tests
+  requested ÷ days supply ≤ limit ÷ window for every window rule applied, and allows
+  limit × days supply ÷ window rounded down to 0.001.
+* Reviews: criteria are three-valued over the answers; unanswered or unusable answers are
+  unknown. A renewal criterion also needs the request's `prior_authorization` to be an
+  authorization under the criterion it renews (or under itself) for the product, effective on
+  or before the request date; an unreadable prior authorization is unknown, not absent. A
+  request naming another policy, an unknown product or channel, or unreadable fields is
+  answered needs_information with the problems listed, never approved. An approval runs from
+  the request date for the criterion's duration (else the policy's, else 1 year); a one-time
+  approval is `max_fills: 1`, usable for its stated duration or 30 days.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from functools import partial
+
+from dqmc import runtime as rt
+from dqmc.compiled import CompiledPolicy
+from dqmc.ir import nodes
+from dqmc.ir.canonical import decimal_text
+
+# ---------------------------------------------------------------------------------------------
+# Public API
+
+
+def evaluate(compiled: CompiledPolicy, claim: object) -> dict:
+    """The decision for one claim under one policy, as JSON data (design §5); never raises."""
+    with rt.evaluation_context():
+        parsed = rt.parse_claim(claim)
+        if isinstance(parsed, rt.Rejection):
+            return rt.rejected_input(parsed, compiled.policy.id, compiled.content_hash,
+                                     location(compiled.policy))
+        return _decide_claim(compiled, parsed)
+
+
+def decide(compiled: CompiledPolicy, claim: object) -> rt.Decision:
+    """The typed decision for one claim under one policy."""
+    return rt.Decision.from_dict(evaluate(compiled, claim))
+
+
+def evaluate_many(compiled: Sequence[CompiledPolicy], claim: object) -> dict:
+    """The decision across policies, dispatched by product id or NDC like the generated registry.
+
+    Policies are consulted in policy-id order; the first that names the product (or NDC) decides.
+    """
+    with rt.evaluation_context():
+        parsed = rt.parse_claim(claim)
+        if isinstance(parsed, rt.Rejection):
+            return rt.rejected_input(parsed, None, None, None)
+        by_product: dict[str, CompiledPolicy] = {}
+        by_ndc: dict[str, CompiledPolicy] = {}
+        for item in sorted(compiled, key=lambda c: c.policy.id):
+            for product in item.policy.products:
+                by_product.setdefault(product.id, item)
+                for ndc in product_ndcs(product):
+                    by_ndc.setdefault(ndc, item)
+        named = by_product.get(parsed.product) if parsed.product is not None else None
+        coded = by_ndc.get(parsed.ndc) if parsed.ndc is not None else None
+        if named is not None and coded is not None and named is not coded:
+            detail = f"product {parsed.product} and ndc {parsed.ndc} belong to different policies"
+            return rt.rejected_input(
+                rt.Rejection(rt.CODE_PRODUCT, "PRODUCT/NDC MISMATCH", detail),
+                None, None, None, claim=parsed, steps=(rt.validated_step(None),), step="match")
+        chosen = named or coded
+        if chosen is None:
+            reason = ("match", "skip", f"no policy covers {_product_named(parsed)}", None)
+            return rt.not_applicable(parsed, None, None, (rt.validated_step(None),), reason)
+        return _decide_claim(chosen, parsed)
+
+
+def decide_many(compiled: Sequence[CompiledPolicy], claim: object) -> rt.Decision:
+    """The typed decision across policies."""
+    return rt.Decision.from_dict(evaluate_many(compiled, claim))
+
+
+def review(compiled: CompiledPolicy, request: object) -> dict:
+    """The answer to one exception request under one policy, as JSON data (design §6)."""
+    return decide_review(compiled, request).to_dict()
+
+
+def review_many(compiled: Sequence[CompiledPolicy], request: object) -> dict:
+    """The answer to an exception request, dispatched by its `policy` id or else its `product`."""
+    ordered = sorted(compiled, key=lambda c: c.policy.id)
+    chosen = None
+    if isinstance(request, (dict, rt.ReviewRequest)):
+        policy_id = request.get("policy") if isinstance(request, dict) else request.policy
+        product = request.get("product") if isinstance(request, dict) else request.product
+        if type(policy_id) is str:
+            chosen = next((c for c in ordered if c.policy.id == policy_id), None)
+        elif type(product) is str:
+            chosen = next((c for c in ordered if product in review_targets(c.policy)), None)
+    if chosen is None:
+        return rt.review_refused(
+            (rt.Problem("policy", "no policy matches the request's policy or product"),),
+            None, None).to_dict()
+    return review(chosen, request)
+
+
+# ---------------------------------------------------------------------------------------------
+# IR helpers (also used by the Python generator, so both read the IR the same way)
+
+
+def location(node: object) -> str:
+    """`file:line` of an IR node, as traces cite it."""
+    return node.span.location()  # type: ignore[attr-defined]
+
+
+def known_channels(policy: nodes.Policy) -> tuple[str, ...]:
+    """The default channels, then the ones the policy declares, without repeats."""
+    ids = [channel_id for channel_id, _ in nodes.DEFAULT_CHANNELS]
+    ids += [c.id for c in policy.channels if c.id not in ids]
+    return tuple(ids)
+
+
+def product_ndcs(product: nodes.Product) -> tuple[str, ...]:
+    """Every NDC of a product: its own list, then each package's."""
+    found = list(product.ndcs)
+    for package in product.packages:
+        found += [ndc for ndc in package.ndcs if ndc not in found]
+    return tuple(found)
+
+
+def group_of(policy: nodes.Policy, product_id: str) -> nodes.Group | None:
+    return next((g for g in policy.groups if product_id in g.products), None)
+
+
+def scope_products(policy: nodes.Policy, target: str) -> tuple[str, ...]:
+    """The products whose history counts against a rule on `target` (a product or a group)."""
+    group = policy.group(target)
+    return group.products if group is not None else (target,)
+
+
+def scope_ndcs(policy: nodes.Policy, products: Sequence[str]) -> tuple[str, ...]:
+    found: list[str] = []
+    for product_id in products:
+        product = policy.product(product_id)
+        if product is not None:
+            found += [ndc for ndc in product_ndcs(product) if ndc not in found]
+    return tuple(found)
+
+
+def package_size(product: nodes.Product, package: nodes.Package | None) -> Decimal | None:
+    """The package size that max allowed is counted in: the claim's package, or the only size."""
+    if package is not None:
+        return package.size.amount
+    sizes = sorted({p.size.amount for p in product.packages})
+    return sizes[0] if len(sizes) == 1 else None
+
+
+RuleFields = tuple[str, Decimal | None, str | None, int | None, int | None, int | None]
+
+
+def rule_fields(rule: nodes.Rule) -> RuleFields:
+    """(kind, quantity, unit, days, fills, max_days) of a rule; days is 1 for a per-day rule."""
+    if isinstance(rule, nodes.PerWindow):
+        return "per_window", rule.quantity.amount, rule.quantity.unit, rule.days, None, None
+    if isinstance(rule, nodes.PerFill):
+        return "per_fill", rule.quantity.amount, rule.quantity.unit, None, None, None
+    if isinstance(rule, nodes.PerDay):
+        return "per_day", rule.quantity.amount, rule.quantity.unit, 1, None, rule.max_days
+    if isinstance(rule, nodes.FillsPerWindow):
+        return "fills_per_window", None, None, rule.days, rule.fills, None
+    return "days_supply_max", None, None, rule.days, None, None
+
+
+def rule_text(rule: nodes.Rule) -> str:
+    """A rule as the trace and the review result word it: "30 g per 30 days"."""
+    return rt.rule_text(*rule_fields(rule))
+
+
+def rule_message(rule: nodes.Rule) -> str:
+    """A rule as a 526-FQ message line: "QL 30 G PER 30 DAYS"."""
+    return rt.rule_message(*rule_fields(rule))
+
+
+def condition_text(expr: nodes.Expr) -> str:
+    """A condition as the DSL writes it, e.g. `severity in {moderate, severe}`."""
+    if isinstance(expr, nodes.FactRef):
+        return expr.fact
+    if isinstance(expr, nodes.Compare):
+        return f"{expr.fact} {expr.op} {value_text(expr.value)}"
+    if isinstance(expr, nodes.InSet):
+        return f"{expr.fact} in {{{', '.join(expr.values)}}}"
+    if isinstance(expr, nodes.Subset):
+        return f"{expr.fact} <= {{{', '.join(expr.values)}}}"
+    if isinstance(expr, nodes.Not):
+        inner = condition_text(expr.operand)
+        compound = isinstance(expr.operand, (nodes.And, nodes.Or))
+        return f"not ({inner})" if compound else f"not {inner}"
+    if isinstance(expr, nodes.And):
+        return " and ".join(f"({condition_text(e)})" if isinstance(e, nodes.Or)
+                            else condition_text(e) for e in expr.operands)
+    return " or ".join(condition_text(e) for e in expr.operands)  # type: ignore[union-attr]
+
+
+def value_text(value: nodes.Value) -> str:
+    if value is True or value is False:
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        return decimal_text(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def condition_facts(expr: nodes.Expr) -> tuple[str, ...]:
+    """The facts a condition reads, in order of first use."""
+    if isinstance(expr, (nodes.FactRef, nodes.Compare, nodes.InSet, nodes.Subset)):
+        return (expr.fact,)
+    operands = (expr.operand,) if isinstance(expr, nodes.Not) else expr.operands  # type: ignore[union-attr]
+    found: list[str] = []
+    for operand in operands:
+        found += [f for f in condition_facts(operand) if f not in found]
+    return tuple(found)
+
+
+def approval_duration(policy: nodes.Policy, criterion: nodes.Criterion) -> nodes.Duration:
+    """How long an approval under this criterion lasts: its own, the policy's, else 1 year."""
+    return (criterion.duration or policy.approval_duration
+            or nodes.Duration(kind="fixed", amount=1, unit="years"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Evaluation
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """A rule in force for a claim: what it says, whose history counts, and where it came from."""
+
+    rule: nodes.Rule
+    products: tuple[str, ...]
+    ndcs: tuple[str, ...]
+    limit: rt.AppliedLimit
+    source: str | None
+    hard: bool = False
+
+    @property
+    def text(self) -> str:
+        return self.limit.text + (" (hard)" if self.hard else "")
+
+
+def _product_named(claim: rt.Claim) -> str:
+    return f"product {claim.product}" if claim.product is not None else f"ndc {claim.ndc}"
+
+
+def _decide_claim(compiled: CompiledPolicy, claim: rt.Claim) -> dict:
+    policy = compiled.policy
+    policy_id, policy_hash = policy.id, compiled.content_hash
+    steps = [rt.validated_step(location(policy))]
+
+    def refuse(code: str, text: str, detail: str, source: str | None, step: str) -> dict:
+        return rt.rejected_input(rt.Rejection(code, rt.message(text), detail), policy_id,
+                                 policy_hash, source, claim=claim, steps=steps, step=step)
+
+    def skip(step: str, detail: str, source: str | None) -> dict:
+        reason = (step, "skip", detail, source)
+        return rt.not_applicable(claim, policy_id, policy_hash, steps, reason)
+
+    # Step 2: match the product, its unit and the channel.
+    matched = _match_product(policy, claim)
+    if matched is None:
+        return skip("match", f"no product of this policy is {_product_named(claim)}",
+                    location(policy))
+    if isinstance(matched, rt.Rejection):
+        return refuse(matched.code, matched.message, matched.detail, location(policy), "match")
+    product, package = matched
+    if claim.unit != product.unit:
+        return refuse(rt.CODE_UNIT_MISMATCH, f"UNIT MUST BE {rt.unit_message(product.unit)}",
+                      f"unit {claim.unit} is not {product.unit}, the billing unit of {product.id}",
+                      location(product), "match")
+    channel = claim.channel
+    if channel not in known_channels(policy):
+        return refuse(rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
+                      f"channel {channel} is not one of {', '.join(known_channels(policy))}",
+                      location(policy), "match")
+    steps.append(rt.matched_step(product.id, channel, location(product)))
+
+    # Step 3: the base limits in force for this product, channel and claim.
+    group = group_of(policy, product.id)
+    targets = (product.id,) if group is None else (product.id, group.id)
+    candidates = [lim for lim in policy.limits
+                  if lim.target in targets and lim.channel in (None, channel)]
+    if not candidates:
+        return skip("select", f"no limit for {product.id} at {channel}", location(policy))
+    selected = []
+    for lim in candidates:
+        chosen = _selectors_hold(lim, claim, package)
+        if isinstance(chosen, rt.Rejection):
+            return refuse(chosen.code, chosen.message, chosen.detail, location(lim), "select")
+        if chosen:
+            selected.append(lim)
+    if not selected:
+        return skip("select", f"no limit for {product.id} at {channel} applies to this claim",
+                    location(candidates[0]))
+    base = [_base_rule(policy, lim) for lim in selected]
+    hard = [r for r in base if r.hard]
+
+    # Paid history that can count: reversals never do, and neither does the claim itself.
+    history = [e for e in claim.history
+               if e.status == "paid" and (claim.claim_id is None or e.claim_id != claim.claim_id)]
+
+    # Step 3 (cont.): authorizations on file replace the soft base rules.
+    cover = set(targets) | set(product_ndcs(product))
+    own_scope = scope_products(policy, group.id) if group is not None else (product.id,)
+    options: list[tuple[rt.Authorization, list[_Rule]]] = []
+    for authorization in claim.authorizations:
+        if not cover.intersection(authorization.products):
+            continue
+        granted, why, source = _authorization_rules(policy, authorization, product, targets,
+                                                    channel, own_scope, claim, history)
+        steps.append(rt.authorization_step(authorization, granted is not None, why, source))
+        if granted is not None:
+            options.append((authorization, granted + hard))
+
+    if options:
+        evaluated = [(authorization, rules, _checks(policy, rules, claim, history))
+                     for authorization, rules in options]
+        # max() keeps the first of equals, so ties go to the earlier authorization.
+        authorization, rules, checks = max(evaluated, key=lambda option: _generosity(option[2]))
+        criterion = policy_criterion(policy, authorization.criterion)
+        source = location(criterion) if criterion is not None else None
+        steps.append(rt.select_step([r.text for r in rules], authorization, source))
+    else:
+        rules = base
+        checks = _checks(policy, rules, claim, history)
+        steps.append(rt.select_step([r.text for r in rules], None, rules[0].source))
+
+    # Steps 4-6: every check, then the decision.
+    return rt.conclude(claim, policy_id, policy_hash, policy.reject_code, product.unit,
+                       package_size(product, package), steps, checks)
+
+
+def policy_criterion(policy: nodes.Policy, criterion_id: str | None) -> nodes.Criterion | None:
+    return next((c for c in policy.criteria if c.id == criterion_id), None)
+
+
+def _match_product(policy: nodes.Policy, claim: rt.Claim
+                   ) -> tuple[nodes.Product, nodes.Package | None] | rt.Rejection | None:
+    """The claim's product and package in this policy; None when the policy does not cover it."""
+    by_ndc: dict[str, tuple[nodes.Product, nodes.Package | None]] = {}
+    for product in policy.products:
+        for ndc in product.ndcs:
+            by_ndc.setdefault(ndc, (product, None))
+        for package in product.packages:
+            for ndc in package.ndcs:
+                by_ndc.setdefault(ndc, (product, package))
+    coded = by_ndc.get(claim.ndc) if claim.ndc is not None else None
+    if claim.product is not None:
+        product = policy.product(claim.product)
+        if product is None:
+            if coded is None:
+                return None
+            return rt.Rejection(rt.CODE_PRODUCT, "PRODUCT/NDC MISMATCH",
+                                f"ndc {claim.ndc} is {coded[0].id}, not {claim.product}")
+        if coded is not None and coded[0] is not product:
+            return rt.Rejection(rt.CODE_PRODUCT, "PRODUCT/NDC MISMATCH",
+                                f"ndc {claim.ndc} is {coded[0].id}, not {claim.product}")
+        if coded is None and claim.ndc is not None and product_ndcs(product):
+            return rt.Rejection(rt.CODE_PRODUCT, "NDC NOT FOR PRODUCT",
+                                f"ndc {claim.ndc} is not an NDC of {product.id}")
+    elif coded is None:
+        return None
+    else:
+        product = coded[0]
+    package = coded[1] if coded is not None else None
+    if claim.package is not None:
+        named = next((p for p in product.packages if p.id == claim.package), None)
+        if named is None:
+            return rt.Rejection(rt.CODE_PRODUCT, "UNKNOWN PACKAGE",
+                                f"package {claim.package} is not a package of {product.id}")
+        if package is not None and named is not package:
+            return rt.Rejection(rt.CODE_PRODUCT, "PACKAGE/NDC MISMATCH",
+                                f"ndc {claim.ndc} is package {package.id}, not {claim.package}")
+        package = named
+    return product, package
+
+
+def _selectors_hold(limit: nodes.Limit, claim: rt.Claim,
+                    package: nodes.Package | None) -> bool | rt.Rejection:
+    """Whether every selector of a limit holds for the claim; a Rejection if one cannot be told."""
+    for selector in limit.when:
+        if isinstance(selector, nodes.AgeBand):
+            if claim.birth_date is None:
+                return rt.Rejection(rt.CODE_BIRTH_DATE, "M/I DATE OF BIRTH",
+                                    f"the limit at {location(limit)} depends on age and the claim "
+                                    "has no member.birth_date")
+            age = rt.age_on(claim.birth_date, claim.date_of_service)
+            if selector.min_years is not None and age < selector.min_years:
+                return False
+            if selector.max_years is not None and age > selector.max_years:
+                return False
+        else:
+            if package is None:
+                return rt.Rejection(rt.CODE_PRODUCT, "PACKAGE NOT IDENTIFIED",
+                                    f"the limit at {location(limit)} depends on the package and "
+                                    "neither the ndc nor the claim's package names one")
+            if package.id != selector.package:
+                return False
+    return True
+
+
+def _applied(rule: nodes.Rule, source: str, authorization_id: str | None) -> rt.AppliedLimit:
+    kind, quantity, unit, days, _, _ = rule_fields(rule)
+    return rt.AppliedLimit(kind, quantity, unit, days, rule_text(rule), source, authorization_id)
+
+
+def _base_rule(policy: nodes.Policy, limit: nodes.Limit) -> _Rule:
+    products = scope_products(policy, limit.target)
+    return _Rule(limit.rule, products, scope_ndcs(policy, products),
+                 _applied(limit.rule, "base", None), location(limit), limit.hard)
+
+
+def _authorization_rules(policy: nodes.Policy, authorization: rt.Authorization,
+                         product: nodes.Product, targets: tuple[str, ...], channel: str,
+                         own_scope: tuple[str, ...], claim: rt.Claim,
+                         history: list[rt.HistoryEntry]
+                         ) -> tuple[list[_Rule] | None, str, str | None]:
+    """(the rules it grants or None, why, the spec location behind it) for one authorization."""
+    criterion = policy_criterion(policy, authorization.criterion)
+    source = location(criterion) if criterion is not None else None
+    day = claim.date_of_service
+    if authorization.status == "revoked":
+        return None, "revoked", source
+    if day < authorization.effective_from:
+        return None, f"not effective until {authorization.effective_from.isoformat()}", source
+    if day > authorization.effective_through:
+        return None, f"expired on {authorization.effective_through.isoformat()}", source
+    if authorization.channels and channel not in authorization.channels:
+        return None, f"not for channel {channel}", source
+    if authorization.limits:
+        granted = next((g for g in authorization.limits if g.channel == channel), None)
+        if granted is None:
+            return None, f"grants no limit at {channel}", source
+        if granted.unit != product.unit:
+            why = f"grants {granted.unit}, but {product.id} is billed in {product.unit}"
+            return None, why, source
+        quantity = nodes.Quantity(amount=granted.quantity, unit=product.unit)
+        rule: nodes.Rule = (nodes.PerFill(quantity=quantity) if granted.days is None
+                            else nodes.PerWindow(quantity=quantity, days=granted.days))
+        rules = [_Rule(rule, own_scope, scope_ndcs(policy, own_scope),
+                       _applied(rule, "override", authorization.id), source)]
+    else:
+        if criterion is None:
+            return None, f"criterion {authorization.criterion} is not in this policy", source
+        approvals = [a for a in criterion.approves
+                     if a.target in targets and a.channel in (None, channel)]
+        if not approvals:
+            why = f"criterion {criterion.id} approves nothing for {product.id} at {channel}"
+            return None, why, source
+        rules = []
+        for approval in approvals:
+            products = scope_products(policy, approval.target)
+            rules.append(_Rule(approval.rule, products, scope_ndcs(policy, products),
+                               _applied(approval.rule, "override", authorization.id),
+                               location(approval)))
+    if authorization.max_fills is not None:
+        ndcs = scope_ndcs(policy, own_scope)
+        first, last = authorization.effective_from, authorization.effective_through
+        used = sum(1 for e in history if first <= e.date_of_service <= last
+                   and (e.product in own_scope or e.ndc in ndcs))
+        if used >= authorization.max_fills:
+            return None, f"used {used} of {authorization.max_fills} fills", source
+    return rules, "applies: " + "; ".join(r.text for r in rules), source
+
+
+def _generosity(checks: Sequence[rt.RuleCheck]) -> tuple[bool, bool, Decimal]:
+    """Orders rule sets from least to most generous for one claim (see the module docstring)."""
+    bounds = [c.allowed for c in checks if c.allowed is not None]
+    unbounded = not bounds
+    return (all(c.passed for c in checks), unbounded, min(bounds) if bounds else rt.ZERO)
+
+
+def _checks(policy: nodes.Policy, rules: Sequence[_Rule], claim: rt.Claim,
+            history: Sequence[rt.HistoryEntry]) -> list[rt.RuleCheck]:
+    checks = [_check(r, claim, history) for r in rules]
+    if policy.daily_rate_check:
+        checks += [_daily_rate(r, claim) for r in rules if isinstance(r.rule, nodes.PerWindow)]
+    return checks
+
+
+def _in_window(rule: _Rule, history: Sequence[rt.HistoryEntry], start: date,
+               end: date) -> list[rt.HistoryEntry]:
+    return [e for e in history if start <= e.date_of_service <= end
+            and (e.product in rule.products or e.ndc in rule.ndcs)]
+
+
+def _check(r: _Rule, claim: rt.Claim, history: Sequence[rt.HistoryEntry]) -> rt.RuleCheck:
+    rule = r.rule
+    requested, days_supply, end = claim.quantity, claim.days_supply, claim.date_of_service
+    message = rt.rule_message(*rule_fields(rule))
+    if isinstance(rule, nodes.PerWindow):
+        limit, unit = rule.quantity.amount, rule.quantity.unit
+        start = rt.window_start(end, rule.days)
+        prior = sum((e.quantity for e in _in_window(r, history, start, end)), rt.ZERO)
+        passed = prior + requested <= limit
+        return rt.RuleCheck("accumulate", passed, r.limit, max(limit - prior, rt.ZERO), prior,
+                            start, end,
+                            rt.window_detail(start, end, prior, requested, limit, unit, passed),
+                            r.source, message)
+    if isinstance(rule, nodes.PerFill):
+        limit, unit = rule.quantity.amount, rule.quantity.unit
+        passed = requested <= limit
+        return rt.RuleCheck("per_fill", passed, r.limit, limit, None, None, None,
+                            rt.per_fill_detail(requested, limit, unit, passed), r.source, message)
+    if isinstance(rule, nodes.PerDay):
+        daily, unit = rule.quantity.amount, rule.quantity.unit
+        days = days_supply if rule.max_days is None else min(days_supply, rule.max_days)
+        passed = (requested <= daily * days_supply
+                  and (rule.max_days is None or days_supply <= rule.max_days))
+        return rt.RuleCheck("per_day", passed, r.limit, daily * days, None, None, None,
+                            rt.per_day_detail(requested, days_supply, daily, unit, rule.max_days,
+                                              passed),
+                            r.source, message)
+    if isinstance(rule, nodes.FillsPerWindow):
+        start = rt.window_start(end, rule.days)
+        counted = _in_window(r, history, start, end)
+        passed = len(counted) + 1 <= rule.fills
+        prior = sum((e.quantity for e in counted), rt.ZERO)
+        allowed = None if len(counted) < rule.fills else rt.ZERO
+        return rt.RuleCheck("fills", passed, r.limit, allowed, prior, start, end,
+                            rt.fills_detail(start, end, len(counted), rule.fills, passed),
+                            r.source, message)
+    passed = days_supply <= rule.days
+    return rt.RuleCheck("days_supply", passed, r.limit, None, None, None, None,
+                        rt.days_supply_detail(days_supply, rule.days, passed), r.source, message)
+
+
+def _daily_rate(r: _Rule, claim: rt.Claim) -> rt.RuleCheck:
+    rule = r.rule
+    assert isinstance(rule, nodes.PerWindow)
+    limit, unit, days = rule.quantity.amount, rule.quantity.unit, rule.days
+    requested, days_supply = claim.quantity, claim.days_supply
+    passed = requested * days <= limit * days_supply
+    return rt.RuleCheck("daily_rate", passed, r.limit,
+                        rt.daily_rate_allowed(limit, days, days_supply), None, None, None,
+                        rt.daily_rate_detail(requested, days_supply, limit, days, unit, passed),
+                        r.source, rt.daily_rate_message(limit, unit, days))
+
+
+# ---------------------------------------------------------------------------------------------
+# Review
+
+
+def decide_review(compiled: CompiledPolicy, request: object) -> rt.ReviewResult:
+    """The typed answer to an exception request; never raises on request data."""
+    policy = compiled.policy
+    criteria = [rt.ReviewCriterion(c.id, partial(_truth, c.when), c.renews, approved_limits(c),
+                                   duration_fields(approval_duration(policy, c)))
+                for c in policy.criteria]
+    return rt.review_policy(request, policy_id=policy.id, policy_hash=compiled.content_hash,
+                            facts=review_facts(policy), channels=known_channels(policy),
+                            targets=review_targets(policy), criteria=criteria)
+
+
+def review_facts(policy: nodes.Policy) -> dict[str, tuple[str, tuple[str, ...], str]]:
+    """fact id → (type, values, question), as `runtime.review_policy` reads answers."""
+    return {f.id: (f.type, f.values, f.question) for f in policy.facts}
+
+
+def review_targets(policy: nodes.Policy) -> dict[str, tuple[str, ...]]:
+    """Every name a request may give a product by (id, group id, NDC) → (target, its group)."""
+    found: dict[str, tuple[str, ...]] = {}
+    for product in policy.products:
+        group = group_of(policy, product.id)
+        related = (product.id,) if group is None else (product.id, group.id)
+        found.setdefault(product.id, related)
+        for ndc in product_ndcs(product):
+            found.setdefault(ndc, related)
+    for group in policy.groups:
+        found.setdefault(group.id, (group.id,))
+    return found
+
+
+def approved_limits(criterion: nodes.Criterion) -> tuple[rt.ApprovedLimit, ...]:
+    """What a criterion approves, as the review result lists it."""
+    found = []
+    for approval in criterion.approves:
+        kind, quantity, unit, days, _, _ = rule_fields(approval.rule)
+        found.append(rt.ApprovedLimit(approval.target, approval.channel, kind, quantity, unit, days,
+                                      rule_text(approval.rule)))
+    return tuple(found)
+
+
+def duration_fields(duration: nodes.Duration) -> tuple[str, int, str | None]:
+    return duration.kind, duration.amount, duration.unit
+
+
+def _truth(expr: nodes.Expr, answers: dict[str, object]) -> rt.Node:
+    """The three-valued value of a condition, with the leaves that explain it."""
+    if isinstance(expr, nodes.And):
+        return rt.all_of(*(_truth(e, answers) for e in expr.operands))
+    if isinstance(expr, nodes.Or):
+        return rt.any_of(*(_truth(e, answers) for e in expr.operands))
+    label = (condition_text(expr), condition_facts(expr))
+    if isinstance(expr, nodes.Not):
+        return rt.negation(_truth(expr.operand, answers), label)
+    answer = answers.get(expr.fact)
+    if answer is None:
+        return rt.leaf(None, label)
+    if isinstance(expr, nodes.FactRef):
+        return rt.leaf(answer is True, label)
+    if isinstance(expr, nodes.InSet):
+        return rt.leaf(answer in expr.values, label)
+    if isinstance(expr, nodes.Subset):
+        return rt.leaf(answer <= frozenset(expr.values), label)  # type: ignore[operator]
+    return rt.leaf(_compare(answer, expr.op, expr.value), label)
+
+
+def _compare(answer: object, op: str, value: object) -> bool:
+    if op == "==":
+        return answer == value
+    if op == "!=":
+        return answer != value
+    if op == "<":
+        return answer < value  # type: ignore[operator]
+    if op == "<=":
+        return answer <= value  # type: ignore[operator]
+    if op == ">":
+        return answer > value  # type: ignore[operator]
+    return answer >= value  # type: ignore[operator]

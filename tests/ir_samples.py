@@ -1,0 +1,424 @@
+"""IR policies built by hand for the evaluator tests, the Anzupgo worked cases, and a loader."""
+
+# The NDCs here are test fixtures in the 99999 labeler range, not real products' identifiers.
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.util
+import itertools
+import sys
+from collections.abc import Sequence
+from decimal import Decimal
+from pathlib import Path
+from types import ModuleType
+
+from dqmc.compiled import CompiledPolicy
+from dqmc.ir import nodes
+from dqmc.ir.canonical import content_hash
+from dqmc.source import Span
+
+
+def _at(file: str):
+    def span(line: int, col: int = 3, width: int = 20) -> Span:
+        return Span(file, line, col, line, col + width)
+    return span
+
+
+def _q(amount: str, unit: str, span: Span) -> nodes.Quantity:
+    return nodes.Quantity(amount=Decimal(amount), unit=unit, span=span)  # type: ignore[arg-type]
+
+
+def _compiled(policy: nodes.Policy, source: str) -> CompiledPolicy:
+    return CompiledPolicy(policy=policy, source=source, content_hash=content_hash(policy))
+
+
+DEFAULT_CHANNELS = (nodes.Channel(id="retail", label="Retail"),
+                    nodes.Channel(id="home_delivery", label="Home Delivery"))
+
+# ---------------------------------------------------------------------------------------------
+# Anzupgo, the reference policy (design §3, §5)
+
+ANZUPGO_FILE = "policy_specs/anzupgo.dqm"
+_a = _at(ANZUPGO_FILE)
+
+ANZUPGO_POLICY = nodes.Policy(
+    id="anzupgo-dqm",
+    title="Dermatology – Anzupgo Drug Quantity Management Policy – Per Days",
+    type="per_days",
+    review_date=dt.date(2025, 11, 12),
+    approval_duration=nodes.Duration(kind="fixed", amount=1, unit="years", span=_a(6)),
+    channels=DEFAULT_CHANNELS,
+    products=(
+        nodes.Product(
+            id="anzupgo-2pct-cream", brand="Anzupgo", generic="delgocitinib", strength="2%",
+            form="cream", unit="g",
+            packages=(nodes.Package(id="tube-30g", size=_q("30", "g", _a(13, 20)),
+                                    description="30 gram tube", noun="tube", span=_a(13, 5)),),
+            span=_a(8)),
+    ),
+    limits=(
+        nodes.Limit(target="anzupgo-2pct-cream", channel="retail",
+                    rule=nodes.PerWindow(quantity=_q("30", "g", _a(17, 19)), days=30,
+                                         span=_a(17, 19)),
+                    span=_a(17, 5)),
+        nodes.Limit(target="anzupgo-2pct-cream", channel="home_delivery",
+                    rule=nodes.PerWindow(quantity=_q("90", "g", _a(18, 19)), days=90,
+                                         span=_a(18, 19)),
+                    span=_a(18, 5)),
+    ),
+    facts=(
+        nodes.Fact(id="needs_more", type="bool",
+                   question="Does the patient require an additional quantity?", span=_a(21)),
+        nodes.Fact(id="diagnosis", type="enum", question="What condition is being treated?",
+                   values=("chronic_hand_eczema", "other"), span=_a(22)),
+        nodes.Fact(id="severity", type="enum", question="How severe is the chronic hand eczema?",
+                   values=("mild", "moderate", "severe"), span=_a(23)),
+        nodes.Fact(id="sites", type="set", question="Which body sites are treated?",
+                   values=("hands", "wrists", "other"), span=_a(24)),
+    ),
+    criteria=(
+        nodes.Criterion(
+            id="additional-quantity",
+            title="Additional quantity for moderate to severe chronic hand eczema",
+            when=nodes.And(operands=(
+                nodes.FactRef(fact="needs_more", span=_a(27, 10)),
+                nodes.Compare(fact="diagnosis", op="==", value="chronic_hand_eczema",
+                              span=_a(27, 25)),
+                nodes.InSet(fact="severity", values=("moderate", "severe"), span=_a(28, 10)),
+                nodes.Subset(fact="sites", values=("hands", "wrists"), span=_a(28, 45)),
+            ), span=_a(27, 10)),
+            approves=(
+                nodes.Approval(target="anzupgo-2pct-cream", channel="retail",
+                               rule=nodes.PerWindow(quantity=_q("60", "g", _a(30, 21)), days=30),
+                               span=_a(30, 7)),
+                nodes.Approval(target="anzupgo-2pct-cream", channel="home_delivery",
+                               rule=nodes.PerWindow(quantity=_q("180", "g", _a(31, 21)), days=90),
+                               span=_a(31, 7)),
+            ),
+            span=_a(26)),
+    ),
+    span=_a(3, 1),
+)
+ANZUPGO = _compiled(ANZUPGO_POLICY, ANZUPGO_FILE)
+
+# ---------------------------------------------------------------------------------------------
+# Every rule kind and selector: a group, NDCs per package, age bands, package-specific limits,
+# a limit for every channel, a declared channel, a hard ceiling, one-time, initial and renewal
+# criteria with every kind of condition.
+
+KITCHEN_FILE = "policy_specs/kitchen-sink.yaml"
+_k = _at(KITCHEN_FILE)
+
+TABS_10_BOTTLE_30_NDC = "99999001030"
+TABS_10_BOTTLE_90_NDC = "99999001090"
+TABS_20_NDC = "99999002030"
+SOLUTION_NDC = "99999003150"
+
+KITCHEN_POLICY = nodes.Policy(
+    id="kitchen-sink",
+    title="Kitchen Sink – Every Limit Kind – Mixed",
+    type="mixed",
+    effective_date=dt.date(2024, 1, 1),
+    approval_duration=nodes.Duration(kind="fixed", amount=6, unit="months", span=_k(5)),
+    reject_code="76",
+    channels=DEFAULT_CHANNELS + (nodes.Channel(id="specialty", label="Specialty", span=_k(7)),),
+    products=(
+        nodes.Product(
+            id="tabs-10mg", brand="Tabexa", generic="tabexamine", strength="10 mg", form="tablet",
+            unit="each",
+            packages=(
+                nodes.Package(id="bottle-30", size=_q("30", "each", _k(12)),
+                              description="bottle of 30", noun="bottle",
+                              ndcs=(TABS_10_BOTTLE_30_NDC,), span=_k(12)),
+                nodes.Package(id="bottle-90", size=_q("90", "each", _k(13)),
+                              description="bottle of 90", ndcs=(TABS_10_BOTTLE_90_NDC,),
+                              span=_k(13)),
+            ),
+            span=_k(10)),
+        nodes.Product(id="tabs-20mg", brand="Tabexa", generic="tabexamine", strength="20 mg",
+                      form="tablet", unit="each", ndcs=(TABS_20_NDC,),
+                      packages=(nodes.Package(id="bottle-30-20", size=_q("30", "each", _k(16)),
+                                              description="bottle of 30", span=_k(16)),),
+                      span=_k(15)),
+        nodes.Product(id="oral-solution", brand="Solvix", generic="solvixate", strength="5 mg/5 mL",
+                      form="solution", unit="mL",
+                      packages=(nodes.Package(id="bottle-150ml", size=_q("150", "mL", _k(19)),
+                                              description="150 mL bottle", ndcs=(SOLUTION_NDC,),
+                                              span=_k(19)),),
+                      span=_k(18)),
+        nodes.Product(id="test-strips", brand="StripIt", generic="glucose test strip",
+                      strength=None, form="strip", unit="each", span=_k(21)),
+    ),
+    groups=(nodes.Group(id="tabexa", title="Tabexa tablets", products=("tabs-10mg", "tabs-20mg"),
+                        span=_k(24)),),
+    limits=(
+        nodes.Limit(target="tabexa", channel="retail",
+                    rule=nodes.PerWindow(quantity=_q("60", "each", _k(27)), days=30), span=_k(27)),
+        nodes.Limit(target="tabexa", channel="home_delivery",
+                    rule=nodes.PerWindow(quantity=_q("180", "each", _k(28)), days=90), span=_k(28)),
+        nodes.Limit(target="tabs-10mg", channel=None, rule=nodes.DaysSupplyMax(days=90),
+                    span=_k(29)),
+        nodes.Limit(target="tabs-10mg", channel=None, rule=nodes.FillsPerWindow(fills=2, days=365),
+                    when=(nodes.PackageIs(package="bottle-90", span=_k(30)),), span=_k(30)),
+        nodes.Limit(target="tabs-20mg", channel="retail",
+                    rule=nodes.PerDay(quantity=_q("2", "each", _k(31)), max_days=10), span=_k(31)),
+        nodes.Limit(target="oral-solution", channel=None,
+                    rule=nodes.PerDay(quantity=_q("10", "mL", _k(32))), hard=True,
+                    note="the labelled maximum dose", span=_k(32)),
+        nodes.Limit(target="oral-solution", channel="specialty",
+                    rule=nodes.PerFill(quantity=_q("150", "mL", _k(33))), span=_k(33)),
+        nodes.Limit(target="oral-solution", channel="retail",
+                    rule=nodes.PerWindow(quantity=_q("150", "mL", _k(34)), days=30), span=_k(34)),
+        nodes.Limit(target="test-strips", channel=None,
+                    rule=nodes.PerWindow(quantity=_q("300", "each", _k(35)), days=30),
+                    when=(nodes.AgeBand(max_years=17, span=_k(35)),), span=_k(35)),
+        nodes.Limit(target="test-strips", channel=None,
+                    rule=nodes.PerWindow(quantity=_q("150", "each", _k(36)), days=30),
+                    when=(nodes.AgeBand(min_years=18, span=_k(36)),), span=_k(36)),
+        nodes.Limit(target="test-strips", channel="retail",
+                    rule=nodes.FillsPerWindow(fills=1, days=23),
+                    when=(nodes.AgeBand(min_years=65, max_years=120, span=_k(37)),), span=_k(37)),
+    ),
+    facts=(
+        nodes.Fact(id="loading_dose", type="bool", question="Is this a titration or loading dose?",
+                   span=_k(40)),
+        nodes.Fact(id="diagnosis", type="enum", question="What is the diagnosis?",
+                   values=("migraine", "cluster_headache", "other"), span=_k(41)),
+        nodes.Fact(id="tried", type="set", question="Which treatments were tried?",
+                   values=("nsaid", "acetaminophen", "triptan"), span=_k(42)),
+        nodes.Fact(id="crcl", type="number", question="What is the creatinine clearance (mL/min)?",
+                   span=_k(43)),
+        nodes.Fact(id="started", type="date", question="When did the therapy start?", span=_k(44)),
+        nodes.Fact(id="improved", type="bool", question="Has the pain improved on therapy?",
+                   span=_k(45)),
+        nodes.Fact(id="adverse_effects", type="bool",
+                   question="Are there treatment-limiting adverse effects?", span=_k(46)),
+    ),
+    criteria=(
+        nodes.Criterion(
+            id="titration", title="Titration or loading dose",
+            when=nodes.And(operands=(
+                nodes.FactRef(fact="loading_dose", span=_k(50)),
+                nodes.Compare(fact="crcl", op=">=", value=Decimal(30), span=_k(50)),
+            ), span=_k(50)),
+            approves=(nodes.Approval(
+                target="tabexa", channel="retail",
+                rule=nodes.PerWindow(quantity=_q("120", "each", _k(51)), days=30), span=_k(51)),),
+            duration=nodes.Duration(kind="one_time", span=_k(52)),
+            span=_k(49)),
+        nodes.Criterion(
+            id="initial", title="Migraine, after first-line treatments",
+            when=nodes.And(operands=(
+                nodes.InSet(fact="diagnosis", values=("migraine", "cluster_headache"), span=_k(55)),
+                nodes.Or(operands=(
+                    nodes.Subset(fact="tried", values=("nsaid", "acetaminophen"), span=_k(56)),
+                    nodes.Compare(fact="started", op="<", value=dt.date(2024, 1, 1), span=_k(56)),
+                ), span=_k(56)),
+                nodes.Not(operand=nodes.Compare(fact="crcl", op="<", value=Decimal(15),
+                                                span=_k(57)), span=_k(57)),
+                nodes.Compare(fact="diagnosis", op="!=", value="other", span=_k(58)),
+            ), span=_k(55)),
+            approves=(
+                nodes.Approval(target="tabexa", channel="retail",
+                               rule=nodes.PerWindow(quantity=_q("90", "each", _k(59)), days=30),
+                               span=_k(59)),
+                nodes.Approval(target="tabexa", channel="home_delivery",
+                               rule=nodes.PerWindow(quantity=_q("270", "each", _k(60)), days=90),
+                               span=_k(60)),
+                nodes.Approval(target="oral-solution", channel=None,
+                               rule=nodes.PerDay(quantity=_q("20", "mL", _k(61))), span=_k(61)),
+                nodes.Approval(target="test-strips", channel=None,
+                               rule=nodes.PerWindow(quantity=_q("450", "each", _k(62)), days=30),
+                               span=_k(62)),
+            ),
+            span=_k(54)),
+        nodes.Criterion(
+            id="renewal", title="Renewal: still benefits",
+            when=nodes.And(operands=(
+                nodes.Compare(fact="improved", op="==", value=True, span=_k(65)),
+                nodes.Not(operand=nodes.FactRef(fact="adverse_effects", span=_k(65)), span=_k(65)),
+            ), span=_k(65)),
+            approves=(
+                nodes.Approval(target="tabexa", channel="retail",
+                               rule=nodes.PerWindow(quantity=_q("90", "each", _k(66)), days=30),
+                               span=_k(66)),
+                nodes.Approval(target="tabexa", channel="home_delivery",
+                               rule=nodes.PerWindow(quantity=_q("270", "each", _k(67)), days=90),
+                               span=_k(67)),
+            ),
+            duration=nodes.Duration(kind="fixed", amount=12, unit="months", span=_k(68)),
+            renews="initial",
+            span=_k(64)),
+    ),
+    span=_k(1, 1),
+)
+KITCHEN = _compiled(KITCHEN_POLICY, KITCHEN_FILE)
+
+# ---------------------------------------------------------------------------------------------
+# A policy that declares the daily-rate check and its own reject code.
+
+DAILY_FILE = "policy_specs/daily-cream.dqm"
+_d = _at(DAILY_FILE)
+
+DAILY_POLICY = nodes.Policy(
+    id="daily-cream",
+    title="Daily Cream – Per Days with Daily Rate",
+    type="per_days",
+    approval_duration=nodes.Duration(kind="fixed", amount=8, unit="weeks", span=_d(4)),
+    reject_code="75",
+    daily_rate_check=True,
+    channels=DEFAULT_CHANNELS,
+    products=(nodes.Product(id="daily-cream", brand="Dailex", generic="dailexone", strength="1%",
+                            form="cream", unit="g",
+                            packages=(nodes.Package(id="tube-45g", size=_q("45", "g", _d(7)),
+                                                    description="45 gram tube", noun="tube",
+                                                    span=_d(7)),),
+                            span=_d(6)),),
+    limits=(
+        nodes.Limit(target="daily-cream", channel="retail",
+                    rule=nodes.PerWindow(quantity=_q("45", "g", _d(10)), days=30), span=_d(10)),
+        nodes.Limit(target="daily-cream", channel="home_delivery",
+                    rule=nodes.PerWindow(quantity=_q("135", "g", _d(11)), days=90), span=_d(11)),
+    ),
+    facts=(nodes.Fact(id="body_area", type="number",
+                      question="What share of body area is treated (%)?", span=_d(13)),),
+    criteria=(
+        nodes.Criterion(
+            id="large-area", title="Large treated area",
+            when=nodes.Compare(fact="body_area", op=">", value=Decimal("10.5"), span=_d(15)),
+            approves=(nodes.Approval(target="daily-cream", channel=None,
+                                     rule=nodes.PerWindow(quantity=_q("90", "g", _d(16)), days=30),
+                                     span=_d(16)),),
+            span=_d(14)),
+    ),
+    span=_d(1, 1),
+)
+DAILY = _compiled(DAILY_POLICY, DAILY_FILE)
+
+ALL = (ANZUPGO, KITCHEN, DAILY)
+
+
+# ---------------------------------------------------------------------------------------------
+# The worked cases of design §5 for Anzupgo, and two more: (name, claim, expected fields)
+
+DOS = "2026-03-01"
+ACTIVE_OVERRIDE = {"id": "pa-7", "criterion": "additional-quantity",
+                   "products": ["anzupgo-2pct-cream"], "effective_from": "2026-01-15",
+                   "effective_through": "2027-01-14"}
+
+
+def anzupgo_claim(quantity: object = "30", days_supply: object = 30, channel: str = "retail",
+                  history: Sequence[dict] = (), authorizations: Sequence[dict] = (),
+                  **changes: object) -> dict:
+    claim = {"claim_id": "c-1", "date_of_service": DOS, "product": "anzupgo-2pct-cream",
+             "ndc": None, "quantity": quantity, "unit": "g", "days_supply": days_supply,
+             "channel": channel,
+             "member": {"birth_date": "1980-04-02"}, "history": _listed(history),
+             "authorizations": _listed(authorizations)}
+    claim.update(changes)
+    return {k: v for k, v in claim.items() if v is not _DROP}
+
+
+_DROP = object()
+
+
+def _listed(value: object) -> object:
+    return list(value) if isinstance(value, (list, tuple)) else value  # anything else as it is
+
+
+def paid_fill(days_before: int, quantity: str = "30", status: str = "paid", channel: str = "retail",
+              claim_id: str = "c-0") -> dict:
+    day = dt.date.fromisoformat(DOS) - dt.timedelta(days=days_before)
+    return {"claim_id": claim_id, "date_of_service": day.isoformat(),
+            "product": "anzupgo-2pct-cream", "quantity": quantity, "days_supply": 30,
+            "channel": channel, "status": status}
+
+
+ANZUPGO_CASES = [
+    ("1 retail 30 g", anzupgo_claim(),
+     {"outcome": "paid", "reject_code": None, "max_allowed_quantity": "30",
+      "max_allowed_packages": 1}),
+    ("2 retail 60 g", anzupgo_claim("60"),
+     {"outcome": "rejected", "reject_code": "76",
+      "messages": ["QL 30 G PER 30 DAYS", "MAX ALLOWED NOW 30 G"],
+      "limit": {"quantity": "30", "unit": "g", "days": 30, "source": "base",
+                "authorization_id": None, "kind": "per_window", "text": "30 g per 30 days"}}),
+    ("3 retail 60 g with override", anzupgo_claim("60", authorizations=[ACTIVE_OVERRIDE]),
+     {"outcome": "paid", "limit": {"quantity": "60", "unit": "g", "days": 30, "source": "override",
+                                   "authorization_id": "pa-7", "kind": "per_window",
+                                   "text": "60 g per 30 days"}}),
+    ("4 retail 30 g 20 days after 30 g", anzupgo_claim(history=[paid_fill(20)]),
+     {"outcome": "rejected", "reject_code": "76", "prior_quantity": "30", "total_quantity": "60",
+      "max_allowed_quantity": "0", "max_allowed_packages": 0,
+      "messages": ["QL 30 G PER 30 DAYS", "MAX ALLOWED NOW 0 G"],
+      "window": {"start": "2026-01-31", "end": "2026-03-01"}}),
+    ("5 retail 30 g 30 days after 30 g", anzupgo_claim(history=[paid_fill(30)]),
+     {"outcome": "paid", "prior_quantity": "0"}),
+    ("6 home delivery 90 g", anzupgo_claim("90", 90, "home_delivery"), {"outcome": "paid"}),
+    ("7 home delivery 180 g", anzupgo_claim("180", 90, "home_delivery"),
+     {"outcome": "rejected", "reject_code": "76", "max_allowed_quantity": "90",
+      "limit": {"quantity": "90", "unit": "g", "days": 90, "source": "base",
+                "authorization_id": None, "kind": "per_window", "text": "90 g per 90 days"}}),
+    ("8 home delivery 180 g with override", anzupgo_claim("180", 90, "home_delivery",
+                                                         authorizations=[ACTIVE_OVERRIDE]),
+     {"outcome": "paid", "max_allowed_quantity": "180"}),
+    ("9 retail 60 g, override ended the day before",
+     anzupgo_claim("60", authorizations=[dict(ACTIVE_OVERRIDE, effective_from="2025-03-01",
+                                              effective_through="2026-02-28")]),
+     {"outcome": "rejected", "reject_code": "76"}),
+    ("10 retail 30 g for 14 days", anzupgo_claim("30", 14), {"outcome": "paid"}),
+    ("11 retail 30 g after a reversal", anzupgo_claim(history=[paid_fill(5, status="reversed")]),
+     {"outcome": "paid", "prior_quantity": "0"}),
+    ("12a retail 0 g", anzupgo_claim("0"), {"outcome": "rejected", "reject_code": "E7"}),
+    ("12b retail, no quantity", anzupgo_claim(_DROP), {"outcome": "rejected", "reject_code": "E7"}),
+    ("13 retail, days supply 0", anzupgo_claim("30", 0),
+     {"outcome": "rejected", "reject_code": "19"}),
+    ("14 a product no policy covers", anzupgo_claim(product="ointment-x"),
+     {"outcome": "not_applicable", "reject_code": None}),
+    ("home delivery 90 g ten days after a retail 30 g",
+     anzupgo_claim("90", 90, "home_delivery", history=[paid_fill(10)]),
+     {"outcome": "rejected", "reject_code": "76", "prior_quantity": "30",
+      "max_allowed_quantity": "60", "max_allowed_packages": 2,
+      "messages": ["QL 90 G PER 90 DAYS", "MAX ALLOWED NOW 60 G"]}),
+    ("a rebill does not count against itself",
+     anzupgo_claim(history=[paid_fill(5, claim_id="c-1")]),
+     {"outcome": "paid", "prior_quantity": "0"}),
+]
+
+
+# ---------------------------------------------------------------------------------------------
+# Generated code under test: written to a folder, imported under a name no other test uses
+
+_serial = itertools.count(1)
+
+
+def write_package(compiled: Sequence[CompiledPolicy], root: Path) -> Path:
+    """Write emit_python_package's files under root (as generated/python/ holds them)."""
+    from dqmc import __version__
+    from dqmc.codegen.python_emit import emit_python_package
+
+    for rel, text in emit_python_package(compiled, version=__version__).items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return root
+
+
+def import_package(root: Path) -> ModuleType:
+    """The generated dqm_policies package under root, imported under a fresh unique name."""
+    name = f"_generated_under_test_{next(_serial)}"
+    folder = root / "dqm_policies"
+    spec = importlib.util.spec_from_file_location(name, folder / "__init__.py",
+                                                  submodule_search_locations=[str(folder)])
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def policy_module(package: ModuleType, policy_id: str) -> ModuleType:
+    """The generated module of one policy, imported through the package's registry."""
+    row = next(r for r in package.policies() if r["id"] == policy_id)
+    return importlib.import_module(f"{package.__name__}.{row['module']}")
