@@ -117,8 +117,9 @@ def cmd_build(args: argparse.Namespace) -> int:
         print(f"{_summary(result.diagnostics, len(result.files))}; {out_dir}/ left untouched",
               file=sys.stderr)
         return EXIT_ERRORS
-    if result.diagnostics:
-        _print_diagnostics(result, sys.stderr)
+    warnings = [d for d in result.diagnostics if d.severity is Severity.WARNING]
+    if warnings:  # notes are for `dqmc check`; a build only repeats what needs attention
+        print(render_all(warnings, result.sources), file=sys.stderr)
     try:
         outputs = artifacts(result.compiled)
     except BuildError as exc:

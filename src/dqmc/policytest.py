@@ -93,8 +93,18 @@ def tests_file_for(spec_source: str) -> Path:
     return path.with_name(path.name.rsplit(".", 1)[0] + TESTS_SUFFIX)
 
 
+class _CaseLoader(yaml.SafeLoader):
+    """Safe loading with dates left as text: a test may well send an impossible date."""
+
+
+_CaseLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def load_cases(path: Path) -> list[dict[str, Any]]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = yaml.load(path.read_text(encoding="utf-8"), Loader=_CaseLoader)  # noqa: S506 (safe)
     if not isinstance(data, dict) or not isinstance(data.get("cases"), list):
         raise ValueError("a tests file is a mapping with a `cases` list")
     cases = []
@@ -166,10 +176,16 @@ def run_case(case: dict[str, Any], implementations: dict[str, tuple[Decide, Deci
 
 
 def run_tests(compiled: Sequence[CompiledPolicy]) -> TestRun:
+    import importlib
+
     from dqmc import interpreter
+    from dqmc.codegen.python_emit import module_names
     from dqmc.generated_loader import load_generated
 
-    generated = load_generated(compiled)
+    registry = load_generated(compiled)
+    # A policy's tests run on that policy's own module, as the interpreter runs that policy.
+    modules = dict(zip((c.policy.id for c in compiled),
+                       module_names([c.policy.id for c in compiled])))
     cases_out: list[CaseResult] = []
     coverage: list[Coverage] = []
     problems: list[str] = []
@@ -183,6 +199,7 @@ def run_tests(compiled: Sequence[CompiledPolicy]) -> TestRun:
         except (OSError, ValueError, yaml.YAMLError) as exc:
             problems.append(f"{path.as_posix()}: {exc}")
             continue
+        generated = importlib.import_module(f"{registry.__name__}.{modules[item.policy.id]}")
         implementations = {
             "generated": (generated.evaluate, generated.review),
             "interpreter": (lambda c, i=item: interpreter.evaluate(i, c),
@@ -297,7 +314,7 @@ def coverage_of(item: CompiledPolicy, decisions: list[dict], requests: list[dict
             cov.items[f"criterion {criterion.id} {label}"] = value in outcomes
         for leaf in _leaves(criterion.when):
             seen = {truth(leaf, facts) for facts in answers}
-            line = leaf.span.location()
+            line = f"{leaf.span.location()}:{leaf.span.col}"  # several tests share a line
             cov.items[f"criterion {criterion.id} condition at {line} true"] = True in seen
             cov.items[f"criterion {criterion.id} condition at {line} false"] = False in seen
     return cov

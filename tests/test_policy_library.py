@@ -1,0 +1,50 @@
+"""The policy library: every spec compiles, builds, and passes its policy tests with full coverage."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from conftest import REPO
+from dqmc.pipeline import compile_paths
+from dqmc.policytest import run_tests
+
+
+def test_library_specs_compile_without_errors() -> None:
+    result = compile_paths(["policy_specs"])
+    assert result.ok, [d.concise() for d in result.diagnostics if d.is_error]
+    assert len(result.compiled) == 8  # Anzupgo and the seven policies of shared/policies
+
+
+def test_policy_tests_pass_on_both_implementations_with_full_coverage() -> None:
+    run = run_tests(compile_paths(["policy_specs"]).compiled)
+    failures = [(c.file, c.name, c.failures) for c in run.cases if not c.passed]
+    assert failures == [] and run.problems == []
+    assert run.passed >= 150
+    below = {c.policy_id: c.missed() for c in run.coverage if c.percent < 100}
+    assert below == {}
+
+
+def test_dqmc_test_command_prints_the_summary_line_and_honours_min_coverage() -> None:
+    run = subprocess.run([sys.executable, "-m", "dqmc", "test", "policy_specs/anzupgo.dqm",
+                          "--min-coverage", "100"], cwd=REPO, capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.strip().splitlines()[-1] == "30 passed, 0 failed"
+
+
+def test_a_failing_expectation_is_reported_with_a_readable_diff(tmp_path) -> None:
+    spec = tmp_path / "anzupgo.dqm"
+    spec.write_text((REPO / "policy_specs/anzupgo.dqm").read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "anzupgo.tests.yaml").write_text(
+        "cases:\n"
+        "  - name: wrong on purpose\n"
+        "    claim: {claim_id: c1, date_of_service: '2026-03-01', product: anzupgo-2pct-cream,\n"
+        "            quantity: '30', unit: g, days_supply: 30, channel: retail}\n"
+        "    expect: {outcome: rejected, max_allowed_quantity: '0'}\n", encoding="utf-8")
+    run = subprocess.run([sys.executable, "-m", "dqmc", "test", str(spec), "--min-coverage", "50"],
+                         cwd=REPO, capture_output=True, text=True)
+    assert run.returncode == 1
+    assert 'outcome: expected "rejected", got "paid"' in run.stdout
+    assert 'max_allowed_quantity: expected "0", got "30"' in run.stdout
+    assert "coverage below --min-coverage 50%" in run.stdout
+    assert run.stdout.strip().splitlines()[-1] == "0 passed, 1 failed"
