@@ -1,0 +1,234 @@
+"""`dqmc fmt`: comments survive, `--check` writes nothing, broken files stay untouched."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dqmc import fmt
+from dqmc.fmt import InternalFormatError, format_files, format_paths, format_source
+from dqmc.source import SourceFile
+
+
+def formatted(text: str) -> str:
+    result, diagnostics = format_source(SourceFile("test.dqm", text))
+    assert result is not None, diagnostics
+    return result
+
+
+MESSY = '''# File header comment.
+
+# Second paragraph of the header.
+policy p "Title # not a comment" {   # on the header line
+  # before the type
+  type per_days  # trailing the type
+  reject_code "76"  # the default, which is not printed
+
+  # moved with the fact it precedes
+  fact ok: bool "OK?"
+  product a { brand "b" generic "g" form "tablet" unit each   # trailing the unit
+    # before the closing brace of the product
+  }
+  limit a {
+    # before the first limit line
+    retail 1 each per 2 days # trailing a limit line
+    all 3 each per fill
+    # last in the limit block
+  }
+  criterion c {
+    when ok and # inside a condition
+      not ok
+    approve a { retail 2 each per fill } # after an approve block
+  }
+  # before the policy's closing brace
+} # after the policy's closing brace
+# at the end of the file
+'''
+
+MESSY_FORMATTED = '''# File header comment.
+
+# Second paragraph of the header.
+policy p "Title # not a comment" {  # on the header line
+  # before the type
+  type per_days  # trailing the type
+
+  product a {
+    brand "b"
+    generic "g"
+    form "tablet"
+    unit each  # trailing the unit
+    # before the closing brace of the product
+  }
+
+  limit a {
+    # before the first limit line
+    retail 1 tablet per 2 days  # trailing a limit line
+    all    3 tablets per fill
+    # last in the limit block
+  }
+  # the default, which is not printed
+
+  # moved with the fact it precedes
+  fact ok: bool "OK?"
+
+  criterion c {
+    when ok and not ok  # inside a condition
+    approve a {
+      retail 2 tablets per fill
+    }  # after an approve block
+  }
+  # before the policy's closing brace
+}  # after the policy's closing brace
+# at the end of the file
+'''
+
+
+def test_comments_are_kept_full_line_trailing_inside_blocks_and_at_the_end() -> None:
+    assert formatted(MESSY) == MESSY_FORMATTED
+    assert formatted(MESSY_FORMATTED) == MESSY_FORMATTED
+
+
+def test_a_comment_before_a_reordered_item_moves_with_it() -> None:
+    text = ('policy p "t" {\n  type per_days\n  # about the fact\n  fact ok: bool "OK?"\n'
+            '  # about the product\n  product a { brand "b" generic "g" form "f" unit g }\n}\n')
+    assert formatted(text) == (
+        'policy p "t" {\n  type per_days\n\n  # about the product\n  product a {\n'
+        '    brand "b"\n    generic "g"\n    form "f"\n    unit g\n  }\n\n'
+        '  # about the fact\n  fact ok: bool "OK?"\n}\n')
+
+
+def test_a_note_under_the_last_item_of_a_kind_stays_with_it() -> None:
+    text = ('policy p "t" {\n  type per_days\n\n  fact ok: bool "q"\n'
+            '  # left out: a fact the source cannot be read for\n\n'
+            '  # ---- references ----\n  reference "r"\n}\n')
+    assert formatted(text) == text
+
+
+def test_a_hash_inside_strings_is_not_a_comment() -> None:
+    text = ('policy p "a # b" {\n  type per_days\n\n  reference """\n    # a heading in prose\n'
+            '    text\n    """\n}\n')
+    assert formatted(text) == text
+
+
+def test_comments_in_an_empty_block_go_before_what_follows() -> None:
+    text = ('policy p "t" {\n  type per_days\n'
+            '  product a { brand "b" generic "g" form "f" unit g }\n'
+            '  limit a {\n    # nothing here yet\n  }\n  fact ok: bool "q"\n}\n')
+    assert '  # nothing here yet\n  fact ok: bool "q"\n' in formatted(text)
+
+
+CANONICAL = 'policy p "t" {\n  type per_days\n}\n'
+UNFORMATTED = 'policy p "t" { type per_days }\n'
+BROKEN = 'policy p "t" { type per_days\n'
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_check_reports_files_that_would_change_and_writes_nothing(tmp_path: Path) -> None:
+    messy = write(tmp_path, "messy.dqm", UNFORMATTED)
+    clean = write(tmp_path, "clean.dqm", CANONICAL)
+    report = format_files([tmp_path], check=True)
+    assert report.changed == [str(messy)]
+    assert report.unchanged == [str(clean)]
+    assert report.exit_code == 1
+    assert messy.read_text(encoding="utf-8") == UNFORMATTED
+
+
+def test_check_passes_when_everything_is_formatted(tmp_path: Path) -> None:
+    write(tmp_path, "clean.dqm", CANONICAL)
+    report = format_files([tmp_path], check=True)
+    assert report.changed == [] and report.exit_code == 0
+
+
+def test_format_rewrites_only_files_whose_text_changes(tmp_path: Path, monkeypatch) -> None:
+    messy = write(tmp_path, "messy.dqm", UNFORMATTED)
+    clean = write(tmp_path, "clean.dqm", CANONICAL)
+    written: list[Path] = []
+    real_write = fmt._write_atomically
+    monkeypatch.setattr(fmt, "_write_atomically",
+                        lambda path, text: (written.append(path), real_write(path, text)))
+    report = format_files([messy, clean], check=False)
+    assert written == [messy]
+    assert report.changed == [str(messy)] and report.exit_code == 0
+    assert messy.read_text(encoding="utf-8") == CANONICAL
+    assert clean.read_text(encoding="utf-8") == CANONICAL
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clean.dqm", "messy.dqm"]  # no temp left
+
+
+def test_a_file_with_syntax_errors_is_left_untouched(tmp_path: Path) -> None:
+    broken = write(tmp_path, "broken.dqm", BROKEN)
+    report = format_files([broken], check=False)
+    assert broken.read_text(encoding="utf-8") == BROKEN
+    assert [d.code for d in report.diagnostics] == ["syntax.unexpected-eof"]
+    assert report.changed == [] and report.exit_code == 1
+    assert str(broken) in report.sources
+
+
+def test_a_printer_that_would_change_the_policy_is_refused(tmp_path: Path, monkeypatch) -> None:
+    messy = write(tmp_path, "messy.dqm", UNFORMATTED)
+    monkeypatch.setattr(fmt, "print_policy",
+                        lambda policy, comments: CANONICAL.replace("per_days", "per_rx"))
+    report = format_files([messy], check=False)
+    assert messy.read_text(encoding="utf-8") == UNFORMATTED
+    assert report.exit_code == 2
+    assert report.internal_errors[0].startswith(
+        f"{messy}: the formatted text lowers to a different policy")
+
+
+def test_a_printer_that_would_lose_a_comment_is_refused(monkeypatch) -> None:
+    monkeypatch.setattr(fmt, "print_policy", lambda policy, comments: CANONICAL)
+    with pytest.raises(InternalFormatError, match="comment"):
+        format_source(SourceFile("c.dqm", "# keep me\n" + CANONICAL))
+
+
+def test_paths_that_are_not_dsl_specs_are_reported(tmp_path: Path) -> None:
+    yaml_spec = write(tmp_path, "policy.yaml", "policy: {}\n")
+    undecodable = tmp_path / "latin1.dqm"
+    undecodable.write_bytes(b'policy p "caf\xe9" { type per_days }\n')
+    report = format_files([yaml_spec, tmp_path / "missing.dqm", undecodable], check=True)
+    codes = sorted(d.code for d in report.diagnostics)
+    assert codes == ["io.encoding", "io.read", "io.unknown-kind"]
+    assert report.exit_code == 1
+
+
+def test_a_folder_is_searched_recursively_in_sorted_order(tmp_path: Path) -> None:
+    nested = tmp_path / "b"
+    nested.mkdir()
+    second = write(nested, "z.dqm", UNFORMATTED)
+    first = write(tmp_path, "a.dqm", UNFORMATTED)
+    write(tmp_path, "notes.txt", "not a spec")
+    assert format_files([tmp_path], check=True).changed == [str(first), str(second)]
+
+
+def test_format_paths_says_what_it_did_and_returns_the_exit_code(tmp_path: Path) -> None:
+    messy = write(tmp_path, "messy.dqm", UNFORMATTED)
+    write(tmp_path, "clean.dqm", CANONICAL)
+    broken = write(tmp_path, "broken.dqm", BROKEN)
+    out, err = io.StringIO(), io.StringIO()
+    assert format_paths([tmp_path], check=True, out=out, err=err) == 1
+    assert out.getvalue() == (f"would reformat {messy}\n"
+                              "1 file would be reformatted, 1 already formatted\n")
+    assert f"{broken}:2:1: error[syntax.unexpected-eof]" in err.getvalue()
+    broken.unlink()
+    out = io.StringIO()
+    assert format_paths([tmp_path], check=False, out=out, err=err) == 0
+    assert out.getvalue() == f"reformatted {messy}\n1 file reformatted, 1 already formatted\n"
+    assert format_paths([tmp_path], check=True, out=io.StringIO(), err=err) == 0
+
+
+def test_the_command_line_formats_and_checks(tmp_path: Path) -> None:
+    messy = write(tmp_path, "messy.dqm", UNFORMATTED)
+    command = [sys.executable, "-m", "dqmc", "fmt"]
+    checked = subprocess.run([*command, "--check", str(messy)], capture_output=True, text=True)
+    assert (checked.returncode, messy.read_text(encoding="utf-8")) == (1, UNFORMATTED)
+    assert f"would reformat {messy}" in checked.stdout
+    formatted = subprocess.run([*command, str(messy)], capture_output=True, text=True)
+    assert (formatted.returncode, messy.read_text(encoding="utf-8")) == (0, CANONICAL)
