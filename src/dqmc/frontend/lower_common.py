@@ -12,6 +12,11 @@ from dqmc.diagnostics import Diagnostic
 from dqmc.ir import nodes
 from dqmc.source import NO_SPAN, Span
 
+# The largest spec a front end reads (the pipeline's file limit too): far above any real policy,
+# well below what makes parsing slow. Text compiled from memory (`compile_text`) is held to it
+# as well, so an editor integration cannot be handed an unbounded document.
+MAX_SPEC_BYTES = 1 << 20
+
 REJECT_CODE_PATTERN = re.compile(r"[A-Z0-9]{2,3}\Z")  # NCPDP 511-FB codes: "76", "E7", "PZ"
 
 # Words an author may write for each billing unit; the IR keeps only the unit.
@@ -32,6 +37,48 @@ class RawQuantity:
     amount: Decimal
     word: str
     span: Span = NO_SPAN
+
+
+# -- characters spec text may not hold ----------------------------------------------------------
+#
+# Spec text may hold any character (the printers round-trip controls and bidi controls as
+# escapes, and every generator escapes or neutralises them), with two exceptions:
+# - lone surrogates (U+D800-U+DFFF, from a `\uD800` escape in either front end) are not
+#   characters at all: they cannot be written as UTF-8, and used to end `dqmc check` in an
+#   internal error (UnicodeEncodeError while hashing the IR). Refused wherever text is read.
+# - raw bidirectional embedding, override and isolate controls in a DSL file (U+202A-U+202E,
+#   U+2066-U+2069), comments included: invisible, they make the source display in another order
+#   than the parser reads it ("Trojan Source", CVE-2021-42574), so a reviewer could approve a
+#   limit other than the one compiled. Written as `\u202e` escapes they are visible and allowed.
+BIDI_CONTROLS = {
+    "\u202a": "LEFT-TO-RIGHT EMBEDDING", "\u202b": "RIGHT-TO-LEFT EMBEDDING",
+    "\u202c": "POP DIRECTIONAL FORMATTING", "\u202d": "LEFT-TO-RIGHT OVERRIDE",
+    "\u202e": "RIGHT-TO-LEFT OVERRIDE", "\u2066": "LEFT-TO-RIGHT ISOLATE",
+    "\u2067": "RIGHT-TO-LEFT ISOLATE", "\u2068": "FIRST STRONG ISOLATE",
+    "\u2069": "POP DIRECTIONAL ISOLATE",
+}
+BIDI_PATTERN = re.compile("[\u202a-\u202e\u2066-\u2069]")
+FORBIDDEN_TEXT = re.compile("[\ud800-\udfff]")
+
+
+def describe_char(char: str) -> str:
+    """A refused character as a message shows it, without printing the character itself."""
+    code = f"U+{ord(char):04X}"
+    if char in BIDI_CONTROLS:
+        return (f"{code} ({BIDI_CONTROLS[char]}), an invisible control that makes text display "
+                "in another order than it is stored")
+    if "\ud800" <= char <= "\udfff":
+        return (f"{code}, half of a UTF-16 surrogate pair and not a character (write the "
+                "character itself instead of escapes)")
+    return f"the control character {code}"
+
+
+def forbidden_char(text: str) -> tuple[int, str] | None:
+    """(index, description) of the first character spec text may not hold, or None."""
+    match = FORBIDDEN_TEXT.search(text)
+    if match is None:
+        return None
+    return match.start(), describe_char(match.group())
 
 
 def parse_decimal(text: str) -> Decimal | None:
@@ -75,12 +122,16 @@ def resolve_word(
     """Turn `amount word` into billing units for the given product(s) of one limit."""
     if word in UNIT_WORDS:
         return nodes.Quantity(amount=amount, unit=UNIT_WORDS[word], span=span)
+    # Exact nouns and "-s" plurals first, across every package, then "-es": with packages
+    # `as tub` and `as tube`, "2 tubes" means tubes, not tubs.
+    for plural in (lambda n: {n, n + "s"}, _plural_forms):
+        for product in products:
+            for package in product.packages:
+                if package.noun and word in plural(package.noun):
+                    return nodes.Quantity(
+                        amount=amount * package.size.amount, unit=package.size.unit,
+                        packages=amount, package=package.id, span=span)
     for product in products:
-        for package in product.packages:
-            if package.noun and word in _plural_forms(package.noun):
-                return nodes.Quantity(
-                    amount=amount * package.size.amount, unit=package.size.unit,
-                    packages=amount, package=package.id, span=span)
         noun = _form_noun(product)
         if product.unit == "each" and noun and word.lower() in _plural_forms(noun):
             return nodes.Quantity(amount=amount, unit="each", span=span)
