@@ -225,20 +225,9 @@ def run_tests(compiled: Sequence[CompiledPolicy]) -> TestRun:
 
 
 def _rule_text(rule: nodes.Rule) -> str:
-    from dqmc.ir.canonical import decimal_text
+    from dqmc.frontend.dsl_print import format_rule
 
-    match rule:
-        case nodes.PerWindow(quantity=q, days=d):
-            return f"{decimal_text(q.amount)} {q.unit} per {d} days"
-        case nodes.PerFill(quantity=q):
-            return f"{decimal_text(q.amount)} {q.unit} per fill"
-        case nodes.PerDay(quantity=q, max_days=m):
-            return f"{decimal_text(q.amount)} {q.unit} per day" + (f" for up to {m} days" if m else "")
-        case nodes.FillsPerWindow(fills=f, days=d):
-            return f"{f} fills per {d} days"
-        case nodes.DaysSupplyMax(days=d):
-            return f"days supply <= {d}"
-    raise AssertionError(rule)
+    return format_rule(rule)
 
 
 def _leaves(expr: nodes.Expr) -> list[nodes.Expr]:
