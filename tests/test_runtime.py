@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import ast
+import copy
 import datetime as dt
+import json
+import pickle
+import subprocess
+import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -332,3 +337,60 @@ def test_the_runtime_imports_only_the_standard_library() -> None:
                 if isinstance(node, ast.ImportFrom) and node.module}
     assert modules <= {"__future__", "calendar", "collections", "contextlib", "dataclasses",
                        "datetime", "decimal", "math", "re", "typing"}
+
+
+def test_the_runtime_loads_without_heavy_imports() -> None:
+    # A service's first decision pays for every import of the runtime (cold start).
+    script = (
+        "import importlib.util, json, sys\n"
+        f"spec = importlib.util.spec_from_file_location('runtime_alone', {rt.__file__!r})\n"
+        "module = importlib.util.module_from_spec(spec)\n"
+        "before = set(sys.modules)\n"
+        "spec.loader.exec_module(module)\n"
+        "print(json.dumps(sorted(set(sys.modules) - before)))\n")
+    run = subprocess.run([sys.executable, "-I", "-c", script], capture_output=True, text=True,
+                         check=True)
+    loaded = set(json.loads(run.stdout))
+    assert loaded <= {"__future__", "_datetime", "_decimal", "collections", "collections.abc",
+                      "datetime", "decimal", "math", "numbers"}, loaded
+
+
+def test_value_classes_are_frozen_comparable_hashable_and_copyable() -> None:
+    claim = rt.parse_claim(CLAIM)
+    assert isinstance(claim, rt.Claim)
+    with pytest.raises(AttributeError):
+        claim.quantity = Decimal(1)  # type: ignore[misc]
+    assert copy.deepcopy(claim) == claim and pickle.loads(pickle.dumps(claim)) == claim
+    assert hash(copy.copy(claim)) == hash(claim)
+    assert claim != rt.parse_claim(dict(CLAIM, quantity="31"))
+    assert rt.Problem("a", "b") != ("a", "b")
+    assert repr(rt.Problem("a", "b")) == "Problem(field='a', reason='b')"
+    with pytest.raises(TypeError):
+        # keywords only, as the dataclass was
+        rt.HistoryEntry(dt.date(2026, 1, 1), Decimal(1), "paid")  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("value", ["30", "030", "30.5", "30.000", "0.001", "9999999.999", 30, 1,
+                                   9999999, "0", "-1", "1e3", " 30", "٣٠", "", 0, 10 ** 7, True,
+                                   30.0, Decimal(30), None, [30]])
+def test_quantities_in_thousandths(value: object) -> None:
+    quantity = rt.read_quantity(value)
+    milli = rt.read_milli(value)
+    if type(value) not in (str, int):
+        assert milli is None  # other types go through read_quantity and rt.milli
+    elif quantity is None:
+        assert milli is None
+    else:
+        assert milli == rt.milli(quantity) and Decimal(milli) / 1000 == quantity
+        assert rt.milli_text(milli) == rt.quantity_text(quantity)
+        assert rt.MILLI.get(value, milli) == milli  # type: ignore[call-overload]
+
+
+def test_texts_of_thousandths_and_ordinals() -> None:
+    for milli in (0, 1, 10, 500, 1000, 12500, 30000, 9999999999, 123456789012345001):
+        assert rt.milli_text(milli) == rt.quantity_text(Decimal(milli) / 1000)
+    for day in (dt.date.min, dt.date(2024, 2, 29), dt.date.max):
+        assert rt.day_text(day.toordinal()) == day.isoformat()
+        assert rt.read_ordinal(day.isoformat()) == day.toordinal()
+    assert rt.read_ordinal("2026-02-29") is None and rt.read_ordinal(dt.date(2026, 1, 1)) is None
+    assert rt.age_between(dt.date(2008, 2, 29).toordinal(), dt.date(2026, 3, 1).toordinal()) == 18

@@ -6,8 +6,9 @@
 # reading claims and review requests, the reject codes of malformed input, the wording of messages
 # and trace steps, how a set of rule checks becomes one decision, and the bookkeeping of reviews.
 # The rules themselves (which limits apply, what counts in a window, which authorization wins) are
-# decided by each evaluator: the interpreter on its own, generated modules with the table-driven
-# helpers at the end of this module.
+# decided by each evaluator: the interpreter walking the IR, generated modules through the
+# decision code at the end of this module, which reads their constant tables and takes claims
+# their own readers took apart into plain values (see "Support for generated policy modules").
 #
 # Input contract (design §5, §6). Plain dicts (decoded JSON) and instances of the classes below are
 # both accepted; parsing never raises and never guesses. The first problem found, in this order,
@@ -50,16 +51,100 @@
 
 from __future__ import annotations
 
-import calendar
-import contextlib
 import decimal
 import math
-import re
+from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any, NamedTuple
+
+# Imports are few and light on purpose: a service's first decision pays for them (cold start).
+# `dataclasses` (which imports inspect and ast), `typing`, `re` and `calendar` are each more
+# than the rest of this module takes to load, so value classes come from `_record` below,
+# texts are checked with str methods, and month lengths are computed here.
+
+# ---------------------------------------------------------------------------------------------
+# Value classes
+#
+# `@_record` is what `@dataclass(frozen=True, slots=True)` does for these classes: fields from
+# the class's annotations (in order, defaults from their values), an __init__ (keyword-only with
+# kw_only=True), and comparison, hashing and repr by fields; instances cannot be changed.
+# `@_named` makes a class a collections.namedtuple from its annotations, like typing.NamedTuple.
+
+_new = object.__new__
+_set = object.__setattr__
+
+
+class _Value:
+    """The methods every @_record class shares."""
+
+    __slots__ = ()
+    _fields: tuple[str, ...] = ()
+
+    def _values(self) -> tuple:
+        return tuple([getattr(self, name) for name in self._fields])
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._values() == other._values()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._fields)
+        return f"{self.__class__.__qualname__}({shown})"
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}")
+
+    def __reduce__(self) -> tuple:  # copy and pickle: set the slots as __init__ would
+        return _restore, (self.__class__, self._values())
+
+
+def _restore(cls: type, values: tuple) -> object:
+    value = _new(cls)
+    for name, item in zip(cls._fields, values):  # type: ignore[attr-defined]
+        _set(value, name, item)
+    return value
+
+
+def _record(*, kw_only: bool = False) -> Callable[[type], type]:
+    def build(cls: type) -> type:
+        # The class's own annotations, in order (inspect.get_annotations would import inspect).
+        names = tuple(cls.__dict__.get("__annotations__", {}))  # noqa: RUF063
+        defaults = {name: cls.__dict__[name] for name in names if name in cls.__dict__}
+        namespace = {key: value for key, value in cls.__dict__.items()
+                     if key not in names and key not in ("__dict__", "__weakref__")}
+        # Field names are this module's own identifiers, never data.
+        params = ", ".join(name + (f"=_default_{name}" if name in defaults else "")
+                           for name in names)
+        body = "".join(f"    _set(self, {name!r}, {name})\n" for name in names)
+        scope: dict[str, object] = {"_set": _set}
+        scope.update({f"_default_{name}": value for name, value in defaults.items()})
+        init = f"def __init__(self, {'*, ' if kw_only else ''}{params}):\n{body}"
+        exec(init, scope)  # noqa: S102  # as dataclasses does; the text holds only field names
+        namespace.update(__slots__=names, _fields=names, __init__=scope["__init__"])
+        made = type(cls.__name__, (_Value,), namespace)
+        made.__qualname__ = cls.__qualname__
+        return made
+
+    return build
+
+
+def _named(cls: type) -> type:
+    names = tuple(cls.__dict__.get("__annotations__", {}))  # noqa: RUF063  # as in _record
+    base = namedtuple(cls.__name__, names)  # type: ignore[misc]
+    namespace = {key: value for key, value in cls.__dict__.items()
+                 if key not in ("__dict__", "__weakref__", "__annotations__")}
+    made = type(cls.__name__, (base,), dict(namespace, __slots__=()))
+    made.__qualname__ = cls.__qualname__
+    return made
+
 
 # ---------------------------------------------------------------------------------------------
 # Reject codes (NCPDP 511-FB) and units
@@ -89,13 +174,36 @@ _CONTEXT = decimal.Context(
     prec=34, rounding=decimal.ROUND_HALF_EVEN, Emax=999999, Emin=-999999,
     traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow])
 
-_DECIMAL_TEXT = re.compile(r"[0-9]+(?:\.[0-9]+)?")
-_SIGNED_DECIMAL_TEXT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
-_DATE_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_NDC_TEXT = re.compile(r"[0-9]{11}")
 
 
-def evaluation_context() -> contextlib.AbstractContextManager:
+def _digits(text: str) -> bool:
+    """One or more ASCII digits (str.isdigit alone also accepts other scripts' digits)."""
+    return text.isdigit() and text.isascii()
+
+
+def _plain_decimal(text: str) -> bool:
+    """Digits, optionally a point and more digits: "30", "30.5"; no sign, exponent or space."""
+    whole, point, part = text.partition(".")
+    return _digits(whole) and (not point or _digits(part))
+
+
+def _date_text(text: str) -> bool:
+    """Written YYYY-MM-DD in ASCII digits."""
+    return (len(text) == 10 and text[4] == "-" and text[7] == "-"
+            and _digits(text[:4] + text[5:7] + text[8:]))
+
+
+class _KeepContext:
+    """A context manager that changes nothing (contextlib.nullcontext, without the import)."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *_: object) -> None:
+        return None
+
+
+def evaluation_context() -> object:
     """A decimal context fit for one evaluation, whatever the caller's thread has set.
 
     Evaluation adds, subtracts, multiplies and compares quantities of at most ten digits, which
@@ -109,7 +217,7 @@ def evaluation_context() -> contextlib.AbstractContextManager:
     return decimal.localcontext(_CONTEXT)
 
 
-_KEEP_CONTEXT = contextlib.nullcontext()
+_KEEP_CONTEXT = _KeepContext()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -142,7 +250,7 @@ def read_quantity(value: object) -> Decimal | None:
 
 
 def _read_quantity_text(text: str) -> Decimal | None:
-    if len(text) > 24 or not _DECIMAL_TEXT.fullmatch(text):
+    if len(text) > 24 or not _plain_decimal(text):
         return None
     return _bounded(Decimal(text))
 
@@ -175,7 +283,7 @@ def read_number(value: object) -> Decimal | None:
         return Decimal(repr(value)) if math.isfinite(value) else None  # type: ignore[arg-type]
     if kind is Decimal:
         return value if value.is_finite() else None  # type: ignore[union-attr,return-value]
-    if kind is str and len(value) <= 40 and _SIGNED_DECIMAL_TEXT.fullmatch(value):  # type: ignore[arg-type]
+    if kind is str and len(value) <= 40 and _plain_decimal(value.removeprefix("-")):  # type: ignore[union-attr]
         return Decimal(value)  # type: ignore[arg-type]
     return None
 
@@ -188,7 +296,7 @@ def read_date(value: object) -> date | None:
         if known is not None or value in _DATE_READ:
             return known
         parsed = None
-        if len(value) == 10 and _DATE_TEXT.fullmatch(value):  # type: ignore[arg-type]
+        if _date_text(value):  # type: ignore[arg-type]
             try:
                 parsed = date.fromisoformat(value)  # type: ignore[arg-type]
             except ValueError:
@@ -209,7 +317,7 @@ def read_days(value: object, maximum: int = MAX_DAYS_SUPPLY) -> int | None:
 
 def read_ndc(value: object) -> str | None:
     """An NDC-11: exactly eleven ASCII digits, no hyphens."""
-    if type(value) is str and len(value) == 11 and _NDC_TEXT.fullmatch(value):  # type: ignore[arg-type]
+    if type(value) is str and len(value) == 11 and _digits(value):  # type: ignore[arg-type]
         return value  # type: ignore[return-value]
     return None
 
@@ -293,7 +401,7 @@ def daily_rate_message(quantity: Decimal, unit: str, days: int) -> str:
 # Typed input: claims, history, authorizations
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_record(kw_only=True)
 class HistoryEntry:
     """One of the member's earlier claims; only `paid` entries count against a limit."""
 
@@ -306,13 +414,13 @@ class HistoryEntry:
     days_supply: int | None = None
     channel: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {"claim_id": self.claim_id, "date_of_service": _plain(self.date_of_service),
                 "product": self.product, "ndc": self.ndc, "quantity": _plain(self.quantity),
                 "days_supply": self.days_supply, "channel": self.channel, "status": self.status}
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_record(kw_only=True)
 class GrantedLimit:
     """An explicit limit an authorization carries for one channel: per window, or per fill."""
 
@@ -321,11 +429,11 @@ class GrantedLimit:
     unit: str
     days: int | None = None  # None: per fill
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {"quantity": _plain(self.quantity), "unit": self.unit, "days": self.days}
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_record(kw_only=True)
 class Authorization:
     """An approved exception on file: it names a criterion (or carries limits) for products."""
 
@@ -339,8 +447,8 @@ class Authorization:
     max_fills: int | None = None  # a one-time approval is max_fills 1
     limits: tuple[GrantedLimit, ...] = ()
 
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"id": self.id, "criterion": self.criterion,
+    def to_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {"id": self.id, "criterion": self.criterion,
                                "products": list(self.products),
                                "effective_from": _plain(self.effective_from),
                                "effective_through": _plain(self.effective_through)}
@@ -355,7 +463,7 @@ class Authorization:
         return out
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_record(kw_only=True)
 class Claim:
     """A point-of-service claim, as `parse_claim` accepted it."""
 
@@ -372,7 +480,7 @@ class Claim:
     history: tuple[HistoryEntry, ...] = ()
     authorizations: tuple[Authorization, ...] = ()
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {"claim_id": self.claim_id, "date_of_service": _plain(self.date_of_service),
                 "product": self.product, "ndc": self.ndc, "package": self.package,
                 "quantity": _plain(self.quantity), "unit": self.unit,
@@ -383,10 +491,8 @@ class Claim:
 
 
 # Parsing builds a Claim and a HistoryEntry per history row on every evaluation. Setting the
-# slots directly costs about half of the keyword-argument __init__ of a frozen dataclass; the
-# instances are the same (frozen, equal, hashable), only built faster.
-_new = object.__new__
-_set = object.__setattr__
+# slots directly costs about half of the keyword-argument __init__; the instances are the same
+# (frozen, equal, hashable), only built faster.
 
 
 def _history_entry(date_of_service: date, quantity: Decimal, status: str, claim_id: str | None,
@@ -424,7 +530,7 @@ def _claim(date_of_service: date, quantity: Decimal, unit: str, days_supply: int
     return claim
 
 
-@dataclass(frozen=True, slots=True)
+@_record()
 class Rejection:
     """Why input was refused: the reject code, a 526-FQ message line, a sentence for the trace."""
 
@@ -699,6 +805,13 @@ def age_on(birth_date: date, day: date) -> int:
     return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
 
 
+def _month_days(year: int, month: int) -> int:
+    """The number of days of a month (calendar.monthrange, without the import)."""
+    if month == 12:
+        return 31
+    return (date(year, month + 1, 1) - date(year, month, 1)).days
+
+
 def approval_through(start: date, amount: int, unit: str) -> date:
     """The last day of an approval of `amount` `unit` starting on `start` (inclusive both ends).
 
@@ -716,7 +829,7 @@ def approval_through(start: date, amount: int, unit: str) -> date:
     if year > 9999:
         return date.max
     month = month_index + 1
-    last_day = calendar.monthrange(year, month)[1]
+    last_day = _month_days(year, month)
     if start.day > last_day:  # no such day that month: the approval runs to the month's end
         return date(year, month, last_day)
     return date(year, month, start.day) - timedelta(days=1)
@@ -747,7 +860,7 @@ def approval_period(start: date, kind: str, amount: int,
 Step = tuple  # (step, result, detail, source)
 
 
-@dataclass(frozen=True, slots=True)
+@_record()
 class TraceStep:
     """One step of an evaluation: what was checked, how it came out, and the spec line behind it."""
 
@@ -756,12 +869,12 @@ class TraceStep:
     detail: str
     source: str | None  # "file:line" of the spec text that decided
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {"step": self.step, "result": self.result, "detail": self.detail,
                 "source": self.source}
 
 
-@dataclass(frozen=True, slots=True)
+@_record()
 class AppliedLimit:
     """The limit a decision reports: the rule that decided, and whether an authorization set it."""
 
@@ -773,13 +886,14 @@ class AppliedLimit:
     source: str = "base"  # or "override"
     authorization_id: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {"quantity": None if self.quantity is None else quantity_text(self.quantity),
                 "unit": self.unit, "days": self.days, "source": self.source,
                 "authorization_id": self.authorization_id, "kind": self.kind, "text": self.text}
 
 
-class RuleCheck(NamedTuple):
+@_named
+class RuleCheck:
     """One rule applied to one claim; `conclude` turns a list of them into a decision."""
 
     step: str  # the trace step: accumulate, per_fill, per_day, fills, days_supply, daily_rate
@@ -794,7 +908,7 @@ class RuleCheck(NamedTuple):
     message: str
 
 
-@dataclass(frozen=True, slots=True)
+@_record()
 class Decision:
     """The outcome for one claim, with every number that explains it (design §5)."""
 
@@ -814,7 +928,7 @@ class Decision:
     max_allowed_packages: int | None
     trace: tuple[TraceStep, ...]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         """The decision as JSON data; the field names are the contract of design §5."""
         return {
             "outcome": self.outcome,
@@ -835,7 +949,7 @@ class Decision:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Decision:
+    def from_dict(cls, data: Mapping[str, object]) -> Decision:
         """The typed view of a decision an evaluator returned as JSON data."""
         limit = data["limit"]
         window = data["window"]
@@ -862,13 +976,13 @@ def _decimal_or_none(text: str | None) -> Decimal | None:
     return None if text is None else Decimal(text)
 
 
-def _trace(steps: Sequence[Step]) -> list[dict[str, Any]]:
+def _trace(steps: Sequence[Step]) -> list[dict[str, object]]:
     return [{"step": s[0], "result": s[1], "detail": s[2], "source": s[3]} for s in steps]
 
 
 def rejected_input(rejection: Rejection, policy_id: str | None, policy_hash: str | None,
                    source: str | None, *, claim: Claim | None = None,
-                   steps: Sequence[Step] = (), step: str = "validate") -> dict[str, Any]:
+                   steps: Sequence[Step] = (), step: str = "validate") -> dict[str, object]:
     """A claim refused before any limit applied (malformed, or unusable for this policy)."""
     trace = _trace(steps)
     trace.append({"step": step, "result": "fail", "detail": rejection.detail, "source": source})
@@ -884,7 +998,7 @@ def rejected_input(rejection: Rejection, policy_id: str | None, policy_hash: str
 
 
 def not_applicable(claim: Claim, policy_id: str | None, policy_hash: str | None,
-                   steps: Sequence[Step], reason: Step) -> dict[str, Any]:
+                   steps: Sequence[Step], reason: Step) -> dict[str, object]:
     """No limit of this policy (or of any policy) applies to the claim: not a reject."""
     trace = _trace(steps)
     trace.append({"step": reason[0], "result": reason[1], "detail": reason[2], "source": reason[3]})
@@ -899,7 +1013,7 @@ def not_applicable(claim: Claim, policy_id: str | None, policy_hash: str | None,
 
 def conclude(claim: Claim, policy_id: str, policy_hash: str, reject_code: str, unit: str,
              package_size: Decimal | None, steps: Sequence[Step],
-             checks: Sequence[RuleCheck]) -> dict[str, Any]:
+             checks: Sequence[RuleCheck]) -> dict[str, object]:
     """The decision from every rule check: paid when all pass, else rejected by the first failure.
 
     Max allowed now is the smallest `allowed` of the checks; the reported limit, window and
@@ -1039,7 +1153,7 @@ def daily_rate_allowed(limit: Decimal, days: int, days_supply: int) -> Decimal:
 # Exception review (design §6)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_record(kw_only=True)
 class ReviewRequest:
     """An exception request: the answers to a policy's facts, for a product, on a date."""
 
@@ -1051,8 +1165,8 @@ class ReviewRequest:
     prior_authorization: Authorization | None = None
     authorization_id: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"policy": self.policy, "product": self.product,
+    def to_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {"policy": self.policy, "product": self.product,
                                "request_date": _plain(self.request_date),
                                "facts": ({k: _plain(v) for k, v in self.facts.items()}
                                          if isinstance(self.facts, Mapping) else self.facts)}
@@ -1065,18 +1179,18 @@ class ReviewRequest:
         return out
 
 
-@dataclass(frozen=True, slots=True)
+@_record()
 class Problem:
     """An input a review could not use: a request field, or a fact answer."""
 
     field: str  # "request_date", "facts.severity", ...
     reason: str
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {"field": self.field, "reason": self.reason}
 
 
-@dataclass(frozen=True, slots=True)
+@_record()
 class Unmet:
     """A condition of a criterion that the answers do not satisfy."""
 
@@ -1086,12 +1200,12 @@ class Unmet:
     questions: tuple[str, ...]
     answers: tuple[object, ...]  # JSON data, as the request gave them
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {"criterion": self.criterion, "condition": self.condition, "facts": list(self.facts),
                 "questions": list(self.questions), "answers": list(self.answers)}
 
 
-@dataclass(frozen=True, slots=True)
+@_record()
 class Missing:
     """A fact whose answer is missing (or unusable) and could change the outcome."""
 
@@ -1099,11 +1213,11 @@ class Missing:
     question: str
     criteria: tuple[str, ...]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {"fact": self.fact, "question": self.question, "criteria": list(self.criteria)}
 
 
-@dataclass(frozen=True, slots=True)
+@_record()
 class ApprovedLimit:
     """One limit an approval grants: what the authorization's criterion puts in place."""
 
@@ -1115,13 +1229,13 @@ class ApprovedLimit:
     days: int | None
     text: str
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {"target": self.target, "channel": self.channel, "kind": self.kind,
                 "quantity": None if self.quantity is None else quantity_text(self.quantity),
                 "unit": self.unit, "days": self.days, "text": self.text}
 
 
-@dataclass(frozen=True, slots=True)
+@_record()
 class ReviewResult:
     """The answer to an exception request (design §6)."""
 
@@ -1135,7 +1249,7 @@ class ReviewResult:
     missing: tuple[Missing, ...]
     invalid: tuple[Problem, ...]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {
             "outcome": self.outcome,
             "policy_id": self.policy_id,
@@ -1334,7 +1448,7 @@ def authorization_id_for(policy_id: str, criterion: str, product: str | None, st
 # checking the request, choosing the outcome, writing the authorization — is this one function.
 
 
-@dataclass(frozen=True, slots=True)
+@_record()
 class ReviewCriterion:
     """What a review needs to know about one criterion of a policy."""
 
@@ -1434,160 +1548,762 @@ def _renewable(criterion: ReviewCriterion, request: ReviewRequest,
 
 
 # ---------------------------------------------------------------------------------------------
-# Support for generated policy modules. A module compiles its limits into one check function
-# per rule; these helpers apply the authorization semantics of design §5 step 3 to such
-# functions through tables. (The interpreter implements the same semantics on its own.)
+# Support for generated policy modules
+#
+# A generated module reads a claim that arrives as plain decoded JSON straight into local values
+# and decides it from constant tables of its products, plans and rules; it builds no Claim or
+# HistoryEntry. Quantities on this path are whole thousandths (int): parsing bounds claim
+# quantities to three decimals, so integer arithmetic is exact, needs no decimal context and is
+# several times cheaper than Decimal. Dates are proleptic ordinals. Claims of any other shape
+# (typed instances, Mappings, tuples, Decimal or float quantities) and malformed ones go through
+# `parse_claim`, and their typed fields are converted to the same values, so both ways in reach
+# the same tables and the same decision code. The semantics are those of the interpreter
+# (dqmc.interpreter), implemented again here over precomputed tables; the differential tests
+# hold the two to agreement on every field.
+
+# Texts read before, by value: only usable values are kept (a miss re-reads through read_*).
+MILLI: dict[str, int] = {}  # quantity text → thousandths
+ORDINAL: dict[str, int] = {}  # date text → date.toordinal()
+_MILLI_TEXT: dict[int, str] = {}
+_DAY_TEXT: dict[int, str] = {}
+_THOUSAND = Decimal(1000)
+_FIRST_DAY = date.min.toordinal()
 
 
-class RuleEntry(NamedTuple):
-    """A rule a generated module applies: its check, its reported limit, its name in the trace."""
+def read_milli(value: object) -> int | None:
+    """A claim quantity in thousandths when it is JSON text or a JSON integer, else None."""
+    kind = value.__class__
+    if kind is str:
+        quantity = read_quantity(value)
+        if quantity is None:
+            return None
+        milli = int(_CONTEXT.multiply(quantity, _THOUSAND))
+        _remember(MILLI, value, milli)  # type: ignore[arg-type]
+        return milli
+    if kind is int:
+        return value * 1000 if 0 < value <= 9999999 else None  # type: ignore[operator]
+    return None
 
-    check: Callable[[Claim, Sequence[HistoryEntry], AppliedLimit], RuleCheck]
-    applied: AppliedLimit
+
+def read_ordinal(value: object) -> int | None:
+    """A date of service written YYYY-MM-DD as its ordinal, else None."""
+    if value.__class__ is not str:
+        return None
+    day = read_date(value)
+    if day is None:
+        return None
+    ordinal = day.toordinal()
+    _remember(ORDINAL, value, ordinal)  # type: ignore[arg-type]
+    return ordinal
+
+
+def milli(quantity: Decimal) -> int:
+    """A parsed quantity (at most three decimals) in thousandths."""
+    return int(_CONTEXT.multiply(quantity, _THOUSAND))
+
+
+def milli_text(value: int) -> str:
+    """Thousandths as quantity_text writes the quantity: 30000 → "30", 12500 → "12.5"."""
+    text = _MILLI_TEXT.get(value)
+    if text is None:
+        whole, part = divmod(value, 1000)
+        text = str(whole) if not part else f"{whole}.{part:03d}".rstrip("0")
+        _remember(_MILLI_TEXT, value, text)  # type: ignore[arg-type]
+    return text
+
+
+def day_text(ordinal: int) -> str:
+    """An ordinal as an ISO date."""
+    text = _DAY_TEXT.get(ordinal)
+    if text is None:
+        text = date.fromordinal(ordinal).isoformat()
+        _remember(_DAY_TEXT, ordinal, text)  # type: ignore[arg-type]
+    return text
+
+
+def step_json(step: Step) -> dict[str, object]:
+    """A trace step as the decision writes it. Generated modules keep their constant steps in
+    this form and copy them into each decision, which is cheaper than building them."""
+    return {"step": step[0], "result": step[1], "detail": step[2], "source": step[3]}
+
+
+def age_between(birth: int, day: int) -> int:
+    """age_on for two ordinals."""
+    return age_on(date.fromordinal(birth), date.fromordinal(day))
+
+
+@_named
+class Rule:
+    """A base limit or an approval as generated modules carry it: numbers in thousandths, texts
+    written once. Built by `rule()` when the module is imported."""
+
+    kind: str  # per_window, per_fill, per_day, fills_per_window, days_supply_max
+    limit: int | None  # the quantity in thousandths (per day: the daily quantity)
+    limit_text: str | None
+    unit: str | None
+    days: int | None  # the window; 1 for a per-day rule; None for a per-fill rule
+    fills: int | None
+    max_days: int | None
+    scope: frozenset[str]  # products whose history counts
+    ndcs: frozenset[str]  # and their NDCs
+    source: str | None  # "file:line" the trace cites
+    message: str  # the 526-FQ line stating the rule
     text: str  # as the select step lists it ("(hard)" marks a hard ceiling)
-    daily: Callable[[Claim, AppliedLimit], RuleCheck] | None  # the daily-rate check, if declared
-    hard: bool = False
-    source: str | None = None  # "file:line" of the rule
+    hard: bool
+    applied: dict[str, object]  # the decision's "limit" (copied into each decision)
+    daily_message: str | None  # the daily-rate check's line, when the policy declares it
 
 
-def run_checks(entries: Sequence[RuleEntry], claim: Claim,
-               history: Sequence[HistoryEntry]) -> list[RuleCheck]:
-    """Every rule's check, then every daily-rate check, in rule order."""
-    checks = [entry.check(claim, history, entry.applied) for entry in entries]
+def rule(kind: str, quantity: str | None, unit: str | None, days: int | None, fills: int | None,
+         max_days: int | None, scope: frozenset[str], ndcs: frozenset[str], source: str | None,
+         *, hard: bool = False, daily_rate: bool = False, origin: str = "base",
+         authorization_id: str | None = None) -> Rule:
+    """A Rule from its spec values (`quantity` as decimal text); `origin` is base or override."""
+    amount = None if quantity is None else Decimal(quantity)
+    # Texts of quantities normalise them, which rounds to the context's precision: an
+    # authorization's limits are read here while the caller's context is in force.
+    with decimal.localcontext(_CONTEXT):
+        text = rule_text(kind, amount, unit, days, fills, max_days)
+        limit_text = None if amount is None else quantity_text(amount)
+        line = rule_message(kind, amount, unit, days, fills, max_days)
+        daily = None
+        if daily_rate and kind == "per_window":
+            daily = daily_rate_message(amount, unit, days)  # type: ignore[arg-type]
+    applied = {"quantity": limit_text, "unit": unit, "days": days, "source": origin,
+               "authorization_id": authorization_id, "kind": kind, "text": text}
+    return Rule(kind, None if amount is None else milli(amount), limit_text, unit, days, fills,
+                max_days, scope, ndcs, source, line, text + (" (hard)" if hard else ""), hard,
+                applied, daily)
+
+
+@_named
+class Plan:
+    """The limits of one product at one channel, with what the trace says about them."""
+
+    matched: dict[str, object]  # the match step (step_json)
+    rules: tuple[Rule, ...]  # every base limit that may apply here
+    select: Callable[[int | None, str | None, int], object] | None  # picks among rules by selectors
+    selected: dict[str, object] | None  # the select step, when no selector decides
+    approvals: Mapping[str, tuple[Rule, ...]]  # criterion → the approvals that replace the base
+    first_source: str | None  # the first candidate limit's spec line
+    window: Rule | None  # the one rule, when it is a window rule alone (see `judge`)
+
+
+def plan(product_id: str, channel: str, location: str, rules: tuple[Rule, ...],
+         approvals: Mapping[str, tuple[Rule, ...]], select: Callable | None = None) -> Plan:
+    """A Plan; `select` is the module's selector function when any of the rules has selectors."""
+    selected = None if select is not None else step_json(
+        select_step([r.text for r in rules], None, rules[0].source))
+    window = None
+    if select is None and len(rules) == 1 and rules[0].kind == "per_window" and (
+            rules[0].daily_message is None):
+        window = rules[0]
+    return Plan(step_json(matched_step(product_id, channel, location)), rules, select, selected,
+                approvals, rules[0].source, window)
+
+
+@_named
+class Product:
+    """A product of a generated module: its unit, its names, its packages and its plans."""
+
+    id: str
+    unit: str
+    location: str
+    cover: frozenset[str]  # the ids an authorization may name it by
+    scope: frozenset[str]  # its group's products (or itself): explicit limits and fills count these
+    ndcs: frozenset[str]
+    lists_ndcs: bool  # an NDC it does not list is refused
+    sizes: Mapping[str, int]  # package id → size in thousandths
+    size: int | None  # the size when the claim names no package: the only one, if one
+    plans: Mapping[str, Plan]  # channel → its limits
+    reach: int  # the longest window of its base limits, in days (0: none counts history)
+    reach_scope: frozenset[str]  # every product those limits count
+    reach_ndcs: frozenset[str]
+
+
+_NONE: frozenset[str] = frozenset()
+
+
+def product(product_id: str, unit: str, location: str, *, group: str | None = None,
+            ndcs: tuple[str, ...] = (), scope: frozenset[str] | None = None,
+            scope_ndcs: frozenset[str] = _NONE, sizes: Mapping[str, str] | None = None,
+            plans: Mapping[str, tuple]) -> Product:
+    """A Product from its spec values: its group, its own NDCs, its group's products (scope)
+    and their NDCs, package sizes as decimal text, and per channel (base limits, criterion →
+    approvals[, selector function]). What an authorization may call it, the plans' steps and
+    the history it can count are worked out here."""
+    cover = frozenset((product_id,) + ((group,) if group is not None else ()) + ndcs)
+    millis = {package: milli(Decimal(size)) for package, size in (sizes or {}).items()}
+    distinct = set(millis.values())
+    made = {channel: plan(product_id, channel, location, *entry)
+            for channel, entry in plans.items()}
+    counting = [r for p in made.values() for r in p.rules
+                if r.kind in ("per_window", "fills_per_window")]
+    return Product(product_id, unit, location, cover,
+                   frozenset((product_id,)) if scope is None else scope, scope_ndcs, bool(ndcs),
+                   millis, distinct.pop() if len(distinct) == 1 else None, made,
+                   max((r.days for r in counting), default=0),  # type: ignore[type-var]
+                   frozenset().union(*(r.scope for r in counting)),
+                   frozenset().union(*(r.ndcs for r in counting)))
+
+
+@_named
+class Refusal:
+    """A selector that cannot be told from the claim: the reject, at the select step."""
+
+    code: str
+    text: str
+    detail: str
+    source: str
+
+
+# History as the checks read it: (ordinal, thousandths, product, ndc) of each paid entry that
+# may count — not the claim itself (a rebill), and dated and scoped where some rule looks.
+Kept = tuple
+
+
+def keep_history(entries: object, claim_id: str | None, end: int, reach: Product | None,
+                 everything: bool) -> list[Kept] | None:
+    """Read a claim's JSON history in one pass; None when an entry is not plain, valid JSON.
+
+    Every entry is checked as `parse_history_entry` checks it (a bad record must not hide a
+    fill); only the paid ones inside the product's reach are kept, unless `everything` (an
+    authorization on file may count fills at other dates and products).
+    """
+    if entries is None:
+        return []
+    if entries.__class__ is not list:
+        return None
+    if everything:
+        first, last, scope, ndcs = _FIRST_DAY, 10 ** 7, None, None
+    elif reach is None or not reach.reach:
+        first, last, scope, ndcs = 1, 0, None, None  # nothing counts: only check the entries
+    else:
+        first, last = end - reach.reach + 1, end
+        scope, ndcs = reach.reach_scope, reach.reach_ndcs
+    kept = []
+    read_day, read_amount, get = ORDINAL.get, MILLI.get, dict.get
+    # Required fields by subscript, optional ones by get: this loop is most of a long history's
+    # cost. A missing required field ends it with KeyError: the entry is malformed.
+    try:
+        for entry in entries:
+            if entry.__class__ is not dict:
+                return None
+            value = entry["date_of_service"]
+            day = read_day(value) if value.__class__ is str else None
+            if day is None:
+                day = read_ordinal(value)
+                if day is None:
+                    return None
+            value = entry["quantity"]
+            amount = read_amount(value) if value.__class__ is str else None
+            if amount is None:
+                amount = read_milli(value)
+                if amount is None:
+                    return None
+            status = entry["status"]
+            entry_id = get(entry, "claim_id")
+            if entry_id is not None and (entry_id.__class__ is not str or not entry_id):
+                return None
+            named = get(entry, "product")
+            ndc = get(entry, "ndc")
+            if named is None:
+                if ndc is None:
+                    return None
+            elif named.__class__ is not str or not named:
+                return None
+            if ndc is not None and read_ndc(ndc) is None:
+                return None
+            value = get(entry, "days_supply")
+            if value is not None and (value.__class__ is not int or not 1 <= value <= 999):
+                return None
+            value = get(entry, "channel")
+            if value is not None and (value.__class__ is not str or not value):
+                return None
+            if status == "paid":
+                if (first <= day <= last and (claim_id is None or entry_id != claim_id)
+                        and (scope is None or named in scope or ndc in ndcs)):  # type: ignore[operator]
+                    kept.append((day, amount, named, ndc))
+            elif status != "reversed":
+                return None
+    except KeyError:
+        return None
+    return kept
+
+
+def keep_typed(entries: Sequence[HistoryEntry], claim_id: str | None, end: int,
+               reach: Product | None, everything: bool) -> list[Kept]:
+    """keep_history for parsed entries."""
+    kept = []
     for entry in entries:
-        if entry.daily is not None:
-            checks.append(entry.daily(claim, entry.applied))
+        if entry.status == "paid" and (claim_id is None or entry.claim_id != claim_id):
+            kept.append((entry.date_of_service.toordinal(), milli(entry.quantity), entry.product,
+                         entry.ndc))
+    if everything:
+        return kept
+    if reach is None or not reach.reach:
+        return []
+    first, scope, ndcs = end - reach.reach + 1, reach.reach_scope, reach.reach_ndcs
+    return [k for k in kept if first <= k[0] <= end and (k[2] in scope or k[3] in ndcs)]
+
+
+# A rule applied to a claim: (step, passed, allowed or None, prior or None, window start (ISO
+# text) or None, detail, source, message, rule) — quantities in thousandths. `decision` turns a
+# list of them into the decision.
+Check = tuple
+
+
+def check_rules(rules: Sequence[Rule], requested: int, days_supply: int, end: int,
+                end_text: str, history: Sequence[Kept], daily_rate: bool) -> list[Check]:
+    """Every rule's check, then (where the policy declares it) every window rule's daily rate.
+
+    `end` is the date of service (an ordinal) and `end_text` the same date in ISO form.
+    """
+    checks = []
+    asked = _MILLI_TEXT.get(requested) or milli_text(requested)
+    for r in rules:
+        kind, limit, limit_text, unit = r.kind, r.limit, r.limit_text, r.unit
+        if kind == "per_window":
+            start = end - r.days + 1  # type: ignore[operator]
+            start = max(start, _FIRST_DAY)
+            scope, ndcs = r.scope, r.ndcs
+            prior = 0
+            for day, amount, named, ndc in history:
+                if start <= day <= end and (named in scope or ndc in ndcs):
+                    prior += amount
+            total = prior + requested
+            passed = total <= limit  # type: ignore[operator]
+            first = _DAY_TEXT.get(start) or day_text(start)
+            detail = (f"window {first}..{end_text}: prior {milli_text(prior) if prior else '0'}"
+                      f" {unit} + requested {asked} {unit} ="
+                      f" {_MILLI_TEXT.get(total) or milli_text(total)} {unit}"
+                      f" {'<=' if passed else '>'} {limit_text} {unit}")
+            checks.append(("accumulate", passed, limit - prior if prior < limit else 0, prior,  # type: ignore[operator]
+                           first, detail, r.source, r.message, r))
+        elif kind == "per_fill":
+            passed = requested <= limit  # type: ignore[operator]
+            checks.append((
+                "per_fill", passed, limit, None, None,
+                f"requested {asked} {unit} {'<=' if passed else '>'} {limit_text} {unit} per fill",
+                r.source, r.message, r))
+        elif kind == "per_day":
+            max_days = r.max_days
+            allows = limit * days_supply  # type: ignore[operator]
+            if max_days is None:
+                passed = requested <= allows
+                allowed = allows
+                tail = ""
+            else:
+                passed = requested <= allows and days_supply <= max_days
+                allowed = limit * min(days_supply, max_days)  # type: ignore[operator]
+                tail = f", for up to {_days(max_days)}"
+            detail = (f"requested {asked} {unit} for {days_supply} days supply, {limit_text}"
+                      f" {unit} per day allows {milli_text(allows)} {unit}{tail}"
+                      f"{'' if passed else ': exceeded'}")
+            checks.append(("per_day", passed, allowed, None, None, detail, r.source, r.message, r))
+        elif kind == "fills_per_window":
+            start = end - r.days + 1  # type: ignore[operator]
+            start = max(start, _FIRST_DAY)
+            scope, ndcs, fills = r.scope, r.ndcs, r.fills
+            count = prior = 0
+            for day, amount, named, ndc in history:
+                if start <= day <= end and (named in scope or ndc in ndcs):
+                    count += 1
+                    prior += amount
+            passed = count + 1 <= fills  # type: ignore[operator]
+            first = day_text(start)
+            detail = (f"window {first}..{end_text}: {count} prior fills + this claim"
+                      f" = {count + 1} {'<=' if passed else '>'} {fills}")
+            checks.append(("fills", passed, None if count < fills else 0, prior, first,  # type: ignore[operator]
+                           detail, r.source, r.message, r))
+        else:
+            passed = days_supply <= r.days  # type: ignore[operator]
+            checks.append(("days_supply", passed, None, None, None,
+                           f"days supply {days_supply} {'<=' if passed else '>'} {r.days}",
+                           r.source, r.message, r))
+    if daily_rate:
+        for r in rules:
+            if r.kind == "per_window":
+                limit, days = r.limit, r.days
+                passed = requested * days <= limit * days_supply  # type: ignore[operator]
+                detail = (f"requested {asked} {r.unit} / {days_supply} days"
+                          f" {'<=' if passed else '>'} {r.limit_text} {r.unit} / {days} days")
+                checks.append(("daily_rate", passed, limit * days_supply // days, None, None,  # type: ignore[operator]
+                               detail, r.source, r.daily_message, r))
     return checks
 
 
-def choose_override(claim: Claim, history: Sequence[HistoryEntry], steps: list[Step],
-                    hard: Sequence[RuleEntry], *, cover: frozenset[str], product: str, unit: str,
-                    channel: str, approvals: Mapping[str, tuple[RuleEntry, ...]],
-                    criteria_at: Mapping[str, str], own_scope: frozenset[str],
-                    own_ndcs: frozenset[str], daily_rate: bool) -> list[RuleCheck] | None:
+def decision(policy_id: str, policy_hash: str, reject_code: str, unit: str,
+             package_size: int | None, steps: Sequence[dict], checks: Sequence[Check],
+             channel: str, requested: int, end_text: str) -> dict[str, object]:
+    """`conclude` for checks in thousandths: paid when all pass, else the first failure rejects."""
+    failed = allowed = tightest = None
+    for check in checks:
+        if failed is None and not check[1]:
+            failed = check
+        bound = check[2]
+        if bound is not None and (allowed is None or bound < allowed):
+            allowed, tightest = bound, check
+    headline = failed or tightest or checks[0]
+    asked = _MILLI_TEXT.get(requested) or milli_text(requested)
+    prior = headline[3]
+    if prior:
+        prior_text, total_text = milli_text(prior), milli_text(prior + requested)
+    else:
+        prior_text, total_text = "0", asked
+    trace = [s.copy() for s in steps]
+    for check in checks:
+        trace.append({"step": check[0], "result": "pass" if check[1] else "fail",
+                      "detail": check[5], "source": check[6]})
+    if allowed is None:
+        allowed_text = packages = None
+        suffix = ""
+    else:
+        allowed_text = milli_text(allowed)
+        packages = allowed // package_size if package_size else None
+        suffix = f"; max allowed now {allowed_text} {unit}"
+    if failed is None:
+        outcome = "paid"
+        code = None
+        messages = [headline[7]]
+        trace.append({"step": "decide", "result": "pass", "detail": "paid" + suffix,
+                      "source": headline[6]})
+    else:
+        outcome = "rejected"
+        code = reject_code
+        messages = [failed[7]]
+        if allowed_text is not None:
+            messages.append(message(f"MAX ALLOWED NOW {allowed_text} {unit_message(unit)}"))
+        trace.append({"step": "decide", "result": "fail",
+                      "detail": f"rejected {reject_code}: {failed[8].applied['text']} exceeded"
+                                f"{suffix}",
+                      "source": failed[6]})
+    start = headline[4]
+    return {
+        "outcome": outcome,
+        "reject_code": code,
+        "messages": messages,
+        "policy_id": policy_id,
+        "policy_hash": policy_hash,
+        "channel": channel,
+        "limit": dict(headline[8].applied),
+        "window": None if start is None else {"start": start, "end": end_text},
+        "prior_quantity": prior_text,
+        "requested_quantity": asked,
+        "total_quantity": total_text,
+        "max_allowed_quantity": allowed_text,
+        "max_allowed_packages": packages,
+        "trace": trace,
+    }
+
+
+@_named
+class Policy:
+    """What the decision code needs to know about the policy of a generated module."""
+
+    id: str
+    hash: str
+    reject_code: str
+    daily_rate: bool  # the policy declares the daily-rate check
+    at: str  # the policy's spec line
+    channels: tuple[str, ...]  # every channel it knows
+    products: Mapping[str, Product]  # by product id
+    ndcs: Mapping[str, tuple[str, str | None]]  # NDC → (product id, package id or None)
+    criteria_at: Mapping[str, str]  # criterion id → its spec line
+    validated: dict[str, object]  # the validate step (step_json)
+
+
+def policy(policy_id: str, policy_hash: str, reject_code: str, daily_rate: bool, at: str,
+           channels: tuple[str, ...], products: Mapping[str, Product],
+           ndcs: Mapping[str, tuple[str, str | None]],
+           criteria_at: Mapping[str, str]) -> Policy:
+    return Policy(policy_id, policy_hash, reject_code, daily_rate, at, channels, products, ndcs,
+                  criteria_at, step_json(validated_step(at)))
+
+
+def decide_claim(policy: Policy, claim: Claim) -> dict[str, object]:
+    """The decision for a parsed claim (design §5, steps 2-6): match its product, unit and
+    channel, then `judge`. Generated modules decide here the claims that are not plain JSON,
+    and the ones their plain reader leaves (no product or limit of theirs, malformed)."""
+    requested, channel = milli(claim.quantity), claim.channel
+    product, ndc, package = claim.product, claim.ndc, claim.package
+    steps = [policy.validated]
+
+    def refuse(text: str, detail: str, code: str = CODE_PRODUCT,
+               source: str | None = policy.at) -> dict[str, object]:
+        return refused(policy.id, policy.hash, steps, "match", code, text, detail, source,
+                       channel, requested)
+
+    def skip(step: str, detail: str) -> dict[str, object]:
+        return skipped(policy.id, policy.hash, steps, (step, "skip", detail, policy.at), channel,
+                       requested)
+
+    coded = policy.ndcs.get(ndc) if ndc is not None else None
+    if product is not None:
+        item = policy.products.get(product)
+        if item is None:
+            if coded is None:
+                return skip("match", f"no product of this policy is product {product}")
+            return refuse("PRODUCT/NDC MISMATCH", f"ndc {ndc} is {coded[0]}, not {product}")
+        if coded is not None and coded[0] != product:
+            return refuse("PRODUCT/NDC MISMATCH", f"ndc {ndc} is {coded[0]}, not {product}")
+        if coded is None and ndc is not None and item.lists_ndcs:
+            return refuse("NDC NOT FOR PRODUCT", f"ndc {ndc} is not an NDC of {product}")
+    elif coded is None:
+        return skip("match", f"no product of this policy is ndc {ndc}")
+    else:
+        item = policy.products[coded[0]]
+    coded_package = coded[1] if coded is not None else None
+    if package is None:
+        package = coded_package
+    else:
+        if package not in item.sizes:
+            return refuse("UNKNOWN PACKAGE", f"package {package} is not a package of {item.id}")
+        if coded_package is not None and package != coded_package:
+            return refuse("PACKAGE/NDC MISMATCH",
+                          f"ndc {ndc} is package {coded_package}, not {package}")
+    if claim.unit != item.unit:
+        return refuse(f"UNIT MUST BE {unit_message(item.unit)}",
+                      f"unit {claim.unit} is not {item.unit}, the billing unit of {item.id}",
+                      CODE_UNIT_MISMATCH, item.location)
+    chosen = item.plans.get(channel)
+    if chosen is None:
+        if channel in policy.channels:
+            steps.append(step_json(matched_step(item.id, channel, item.location)))
+            return skip("select", f"no limit for {item.id} at {channel}")
+        return refuse("UNKNOWN CHANNEL",
+                      f"channel {channel} is not one of {', '.join(policy.channels)}",
+                      CODE_CHANNEL)
+    end = claim.date_of_service.toordinal()
+    birth = None if claim.birth_date is None else claim.birth_date.toordinal()
+    history = keep_typed(claim.history, claim.claim_id, end, item, bool(claim.authorizations))
+    return judge(policy, item, chosen, package, requested, claim.days_supply, end, day_text(end),
+                 birth, channel, history, claim.authorizations)
+
+
+def judge(policy: Policy, item: Product, chosen: Plan, package: str | None, requested: int,
+          days_supply: int, end: int, end_text: str, birth: int | None, channel: str,
+          history: Sequence[Kept] | None, authorizations: Sequence[Authorization] | None
+          ) -> dict[str, object]:
+    """Steps 3-6 of design §5 for a claim matched to a product and channel: select the limits,
+    apply authorizations, check every rule and decide.
+
+    Quantities are thousandths and dates ordinals (`end` is the date of service, `end_text` the
+    same date in ISO form); no history and no authorizations may be given as None.
+    """
+    history = history or ()
+    if chosen.window is not None and not authorizations:
+        return _decide_window(policy, item, chosen, chosen.window, package, requested, end,
+                              end_text, channel, history)
+    steps = [policy.validated, chosen.matched]
+    base = chosen.rules
+    if chosen.select is not None:
+        base = chosen.select(birth, package, end)
+        if base.__class__ is Refusal:
+            return refused(policy.id, policy.hash, steps, "select", base.code, base.text,
+                           base.detail, base.source, channel, requested)
+        if not base:
+            return skipped(policy.id, policy.hash, steps, (
+                "select", "skip", f"no limit for {item.id} at {channel} applies to this claim",
+                chosen.first_source), channel, requested)
+    checks = None
+    if authorizations:
+        checks = override(authorizations, steps, item, chosen, base, channel, requested,
+                          days_supply, end, end_text, history, policy.criteria_at,
+                          policy.daily_rate)
+    if checks is None:
+        steps.append(chosen.selected or step_json(
+            select_step([r.text for r in base], None, base[0].source)))
+        checks = check_rules(base, requested, days_supply, end, end_text, history,
+                             policy.daily_rate)
+    return decision(policy.id, policy.hash, policy.reject_code, item.unit,
+                    item.sizes.get(package, item.size), steps, checks, channel, requested,
+                    end_text)
+
+
+def _decide_window(policy: Policy, item: Product, chosen: Plan, r: Rule, package: str | None,
+                   requested: int, end: int, end_text: str, channel: str,
+                   history: Sequence[Kept]) -> dict[str, object]:
+    """`check_rules` and `decision` fused for the commonest plan: one window rule, no
+    authorization on file (most limits of real policies are "Q per N days" alone)."""
+    start = end - r.days + 1  # type: ignore[operator]
+    start = max(start, _FIRST_DAY)
+    prior = 0
+    if history:
+        scope, ndcs = r.scope, r.ndcs
+        for day, amount, named, ndc in history:
+            if start <= day <= end and (named in scope or ndc in ndcs):
+                prior += amount
+    limit, unit, source = r.limit, r.unit, r.source
+    total = prior + requested
+    asked = _MILLI_TEXT.get(requested) or milli_text(requested)
+    if prior:
+        prior_text, total_text = milli_text(prior), milli_text(total)
+    else:
+        prior_text, total_text = "0", asked
+    first = _DAY_TEXT.get(start) or day_text(start)
+    allowed = limit - prior if prior < limit else 0  # type: ignore[operator]
+    allowed_text = _MILLI_TEXT.get(allowed) or milli_text(allowed)
+    size = item.sizes.get(package, item.size) if package is not None else item.size
+    trace = [policy.validated.copy(), chosen.matched.copy(), chosen.selected.copy()]  # type: ignore[union-attr]
+    if total <= limit:  # type: ignore[operator]
+        trace.append({"step": "accumulate", "result": "pass",
+                      "detail": f"window {first}..{end_text}: prior {prior_text} {unit} + requested"
+                                f" {asked} {unit} = {total_text} {unit} <= {r.limit_text} {unit}",
+                      "source": source})
+        trace.append({"step": "decide", "result": "pass",
+                      "detail": f"paid; max allowed now {allowed_text} {item.unit}",
+                      "source": source})
+        outcome, code, messages = "paid", None, [r.message]
+    else:
+        trace.append({"step": "accumulate", "result": "fail",
+                      "detail": f"window {first}..{end_text}: prior {prior_text} {unit} + requested"
+                                f" {asked} {unit} = {total_text} {unit} > {r.limit_text} {unit}",
+                      "source": source})
+        code = policy.reject_code
+        trace.append({"step": "decide", "result": "fail",
+                      "detail": f"rejected {code}: {r.applied['text']} exceeded; max allowed now"
+                                f" {allowed_text} {item.unit}",
+                      "source": source})
+        outcome = "rejected"
+        messages = [r.message,
+                    message(f"MAX ALLOWED NOW {allowed_text} {unit_message(item.unit)}")]
+    return {
+        "outcome": outcome,
+        "reject_code": code,
+        "messages": messages,
+        "policy_id": policy.id,
+        "policy_hash": policy.hash,
+        "channel": channel,
+        "limit": r.applied.copy(),
+        "window": {"start": first, "end": end_text},
+        "prior_quantity": prior_text,
+        "requested_quantity": asked,
+        "total_quantity": total_text,
+        "max_allowed_quantity": allowed_text,
+        "max_allowed_packages": allowed // size if size else None,
+        "trace": trace,
+    }
+
+
+def refused(policy_id: str, policy_hash: str, steps: Sequence[dict], step: str, code: str,
+            text: str, detail: str, source: str | None, channel: str,
+            requested: int) -> dict[str, object]:
+    """`rejected_input` for a well-formed claim this policy cannot use (match and select steps)."""
+    trace = [s.copy() for s in steps]
+    trace.append({"step": step, "result": "fail", "detail": detail, "source": source})
+    trace.append({"step": "decide", "result": "fail", "detail": f"rejected {code}",
+                  "source": source})
+    return {"outcome": "rejected", "reject_code": code, "messages": [message(text)],
+            "policy_id": policy_id, "policy_hash": policy_hash, "channel": channel, "limit": None,
+            "window": None, "prior_quantity": None, "requested_quantity": milli_text(requested),
+            "total_quantity": None, "max_allowed_quantity": None, "max_allowed_packages": None,
+            "trace": trace}
+
+
+def skipped(policy_id: str | None, policy_hash: str | None, steps: Sequence[dict], reason: Step,
+            channel: str, requested: int) -> dict[str, object]:
+    """`not_applicable` for a claim read into local values."""
+    trace = [s.copy() for s in steps]
+    trace.append({"step": reason[0], "result": reason[1], "detail": reason[2], "source": reason[3]})
+    trace.append({"step": "decide", "result": "info", "detail": "not applicable",
+                  "source": reason[3]})
+    return {"outcome": "not_applicable", "reject_code": None, "messages": [],
+            "policy_id": policy_id, "policy_hash": policy_hash, "channel": channel,
+            "limit": None, "window": None, "prior_quantity": None,
+            "requested_quantity": milli_text(requested), "total_quantity": None,
+            "max_allowed_quantity": None, "max_allowed_packages": None, "trace": trace}
+
+
+def read_authorizations(raw: object) -> tuple[Authorization, ...] | None:
+    """A claim's JSON `authorizations`, each read by parse_authorization; None when any is bad."""
+    if raw is None:
+        return ()
+    if raw.__class__ is not list:
+        return None
+    found = []
+    for record in raw:  # type: ignore[attr-defined]
+        authorization = parse_authorization(record)
+        if authorization.__class__ is not Authorization:
+            return None
+        found.append(authorization)
+    return tuple(found)
+
+
+def override(authorizations: Sequence[Authorization], steps: list[dict], item: Product,
+             chosen: Plan, base: Sequence[Rule], channel: str, requested: int, days_supply: int,
+             end: int, end_text: str, history: Sequence[Kept], criteria_at: Mapping[str, str],
+             daily_rate: bool) -> list[Check] | None:
     """The checks under the most generous authorization that applies, or None when none does.
 
     Records an `authorize` step for every authorization that covers the product and, when one
-    applies, the `select` step naming it.
+    applies, the `select` step naming it. Hard base limits hold under every authorization; of
+    several that apply, the one under which the claim pays wins, then the larger max allowed
+    now (no quantity bound counts as largest), then the earlier in the claim's list.
     """
-    options = []
-    for authorization in claim.authorizations:
-        if cover.isdisjoint(authorization.products):
-            continue
-        entries, why, source = _grant(authorization, claim, history, product, unit, channel,
-                                      approvals, criteria_at, own_scope, own_ndcs, daily_rate)
-        steps.append(authorization_step(authorization, entries is not None, why, source))
-        if entries is not None:
-            options.append((authorization, (*entries, *hard)))
+    hard = tuple(r for r in base if r.hard)
     best = None
-    for authorization, entries in options:
-        checks = run_checks(entries, claim, history)
-        key = _generosity(checks)
+    for authorization in authorizations:
+        if item.cover.isdisjoint(authorization.products):
+            continue
+        rules, why, source = _granted(authorization, item, chosen, channel, end, history,
+                                      criteria_at, daily_rate)
+        steps.append(step_json(authorization_step(authorization, rules is not None, why, source)))
+        if rules is None:
+            continue
+        rules += hard
+        checks = check_rules(rules, requested, days_supply, end, end_text, history, daily_rate)
+        bounds = [c[2] for c in checks if c[2] is not None]
+        key = (all(c[1] for c in checks), not bounds, min(bounds) if bounds else 0)
         if best is None or key > best[0]:  # strictly better: ties stay with the earlier one
-            best = (key, authorization, entries, checks)
+            best = (key, authorization, rules, checks)
     if best is None:
         return None
-    _, authorization, entries, checks = best
-    steps.append(select_step([e.text for e in entries], authorization,
-                             criteria_at.get(authorization.criterion)))  # type: ignore[arg-type]
+    _, authorization, rules, checks = best
+    steps.append(step_json(select_step([r.text for r in rules], authorization,
+                                       criteria_at.get(authorization.criterion))))  # type: ignore[arg-type]
     return checks
 
 
-def _generosity(checks: Sequence[RuleCheck]) -> tuple[bool, bool, Decimal]:
-    bounds = [c.allowed for c in checks if c.allowed is not None]
-    return (all(c.passed for c in checks), not bounds, min(bounds) if bounds else ZERO)
-
-
-def _grant(authorization: Authorization, claim: Claim, history: Sequence[HistoryEntry],
-           product: str, unit: str, channel: str, approvals: Mapping[str, tuple[RuleEntry, ...]],
-           criteria_at: Mapping[str, str], own_scope: frozenset[str], own_ndcs: frozenset[str],
-           daily_rate: bool) -> tuple[tuple[RuleEntry, ...] | None, str, str | None]:
+def _granted(authorization: Authorization, item: Product, chosen: Plan, channel: str, end: int,
+             history: Sequence[Kept], criteria_at: Mapping[str, str],
+             daily_rate: bool) -> tuple[tuple[Rule, ...] | None, str, str | None]:
+    """(the rules an authorization grants here or None, why, the spec line behind it)."""
     criterion = authorization.criterion
     source = criteria_at.get(criterion)  # type: ignore[arg-type]
-    day = claim.date_of_service
     if authorization.status == "revoked":
         return None, "revoked", source
-    if day < authorization.effective_from:
-        return None, f"not effective until {authorization.effective_from.isoformat()}", source
-    if day > authorization.effective_through:
-        return None, f"expired on {authorization.effective_through.isoformat()}", source
+    first, last = authorization.effective_from, authorization.effective_through
+    if end < first.toordinal():
+        return None, f"not effective until {first.isoformat()}", source
+    if end > last.toordinal():
+        return None, f"expired on {last.isoformat()}", source
     if authorization.channels and channel not in authorization.channels:
         return None, f"not for channel {channel}", source
     if authorization.limits:
         granted = next((g for g in authorization.limits if g.channel == channel), None)
         if granted is None:
             return None, f"grants no limit at {channel}", source
-        if granted.unit != unit:
-            return None, f"grants {granted.unit}, but {product} is billed in {unit}", source
-        entries: tuple[RuleEntry, ...] = (
-            _granted_entry(granted, authorization.id, own_scope, own_ndcs, source, daily_rate),)
+        if granted.unit != item.unit:
+            return None, f"grants {granted.unit}, but {item.id} is billed in {item.unit}", source
+        rules: tuple[Rule, ...] = (rule(
+            "per_fill" if granted.days is None else "per_window", quantity_text(granted.quantity),
+            item.unit, granted.days, None, None, item.scope, item.ndcs, source,
+            daily_rate=daily_rate, origin="override", authorization_id=authorization.id),)
     else:
         if source is None:
             return None, f"criterion {criterion} is not in this policy", source
-        approved = approvals.get(criterion)  # type: ignore[arg-type]
+        approved = chosen.approvals.get(criterion)  # type: ignore[arg-type]
         if approved is None:
-            return (None, f"criterion {criterion} approves nothing for {product} at {channel}",
-                    source)
-        entries = tuple(e._replace(applied=_overridden(e.applied, authorization.id))
-                        for e in approved)
+            why = f"criterion {criterion} approves nothing for {item.id} at {channel}"
+            return None, why, source
+        rules = tuple(r._replace(applied=dict(r.applied, authorization_id=authorization.id))
+                      for r in approved)
     if authorization.max_fills is not None:
-        first, last = authorization.effective_from, authorization.effective_through
-        used = 0
-        for entry in history:
-            if first <= entry.date_of_service <= last and (
-                    entry.product in own_scope or entry.ndc in own_ndcs):
-                used += 1
+        first_day, last_day = first.toordinal(), last.toordinal()
+        scope, ndcs = item.scope, item.ndcs
+        used = sum(1 for day, _, named, ndc in history
+                   if first_day <= day <= last_day and (named in scope or ndc in ndcs))
         if used >= authorization.max_fills:
             return None, f"used {used} of {authorization.max_fills} fills", source
-    return entries, "applies: " + "; ".join(e.text for e in entries), source
-
-
-def _overridden(applied: AppliedLimit, authorization_id: str) -> AppliedLimit:
-    return AppliedLimit(applied.kind, applied.quantity, applied.unit, applied.days, applied.text,
-                        "override", authorization_id)
-
-
-def _granted_entry(granted: GrantedLimit, authorization_id: str, scope: frozenset[str],
-                   ndcs: frozenset[str], source: str | None, daily_rate: bool) -> RuleEntry:
-    """A rule for an authorization's explicit limit: per window when it has days, else per fill."""
-    limit, unit, days = granted.quantity, granted.unit, granted.days
-    if days is None:
-        text = rule_text("per_fill", limit, unit, None)
-        ql = rule_message("per_fill", limit, unit, None)
-
-        def per_fill(claim: Claim, history: Sequence[HistoryEntry],
-                     applied: AppliedLimit) -> RuleCheck:
-            passed = claim.quantity <= limit
-            return RuleCheck("per_fill", passed, applied, limit, None, None, None,
-                             per_fill_detail(claim.quantity, limit, unit, passed), source, ql)
-
-        return RuleEntry(per_fill, AppliedLimit("per_fill", limit, unit, None, text, "override",
-                                                authorization_id), text, None, False, source)
-    text = rule_text("per_window", limit, unit, days)
-    ql = rule_message("per_window", limit, unit, days)
-
-    def per_window(claim: Claim, history: Sequence[HistoryEntry],
-                   applied: AppliedLimit) -> RuleCheck:
-        end = claim.date_of_service
-        start = window_start(end, days)
-        prior = ZERO
-        for entry in history:
-            if start <= entry.date_of_service <= end and (
-                    entry.product in scope or entry.ndc in ndcs):
-                prior += entry.quantity
-        passed = prior + claim.quantity <= limit
-        return RuleCheck("accumulate", passed, applied, limit - prior if prior < limit else ZERO,
-                         prior, start, end,
-                         window_detail(start, end, prior, claim.quantity, limit, unit, passed),
-                         source, ql)
-
-    def daily(claim: Claim, applied: AppliedLimit) -> RuleCheck:
-        passed = claim.quantity * days <= limit * claim.days_supply
-        days_supply = claim.days_supply
-        return RuleCheck("daily_rate", passed, applied,
-                         daily_rate_allowed(limit, days, days_supply), None, None, None,
-                         daily_rate_detail(claim.quantity, days_supply, limit, days, unit, passed),
-                         source, daily_rate_message(limit, unit, days))
-
-    applied = AppliedLimit("per_window", limit, unit, days, text, "override", authorization_id)
-    return RuleEntry(per_window, applied, text, daily if daily_rate else None, False, source)
+    return rules, "applies: " + "; ".join(r.text for r in rules), source

@@ -1,23 +1,25 @@
-"""Python generator: checked policies (IR) → the standard-library package dqm_policies (design §7).
+"""Python generator: checked policies (IR) → the standard-library package dqm_policies (§7)."""
 
-Each policy becomes one module. Its limits and approvals compile into one check function per
-rule (constants hoisted, a `# file:line` comment above each); product matching, the unit and
-channel checks and limit selection are straight-line code per product and channel; each
-criterion becomes one three-valued condition function. What is not policy-specific — reading
-claims, writing decisions, the bookkeeping of authorizations and reviews — is
-`dqmc/runtime.py`, copied into the package as `_runtime.py`. The registry `__init__.py` holds
-a hoisted index of product ids, NDCs and policy ids to module names and imports a policy module
-only when a claim or request first needs it.
-
-Safety and determinism: spec text reaches code only through `lit()` (repr) — docstrings and
-comments included; identifiers come from ids through `identifier()`; every Python file passes
-`ast.parse`; policies are emitted in policy-id order and everything else in source order, so
-the output is byte-identical across runs, hash seeds and input orders.
-"""
+# Each policy becomes one module: a reader of plain-JSON claims written out for the policy
+# (`evaluate_plain`: fields straight into local values, quantities in thousandths, dates as
+# ordinals, the product, unit and channel looked up in the policy's constant tables), every limit
+# and approval as a constant rule record under its `# file:line` comment, every product with its
+# plan of limits per channel, a selector function wherever limits are chosen by age band or
+# package, and one three-valued condition function per criterion. The decision code those tables
+# drive (`judge`, `check_rules`, authorizations, and `decide_claim` for claims read by
+# `parse_claim`) is written once, in `dqmc/runtime.py`, copied into the package as `_runtime.py`:
+# repeating it in every module would make a 1,000-policy package several times larger to build
+# and to load, for no speed. The registry `__init__.py` holds a hoisted index of product ids,
+# NDCs and policy ids to module names and imports a policy module only when a claim or request
+# first needs it.
+#
+# Safety and determinism: spec text reaches code only through `lit()` (repr) — docstrings and
+# comments included; identifiers come from ids through `identifier()`; every Python file is
+# compiled before it is returned; policies are emitted in policy-id order and everything else in
+# source order, so the output is byte-identical across runs, hash seeds and input orders.
 
 from __future__ import annotations
 
-import ast
 import datetime as dt
 import hashlib
 import keyword
@@ -25,7 +27,7 @@ import posixpath
 import re
 import textwrap
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
@@ -63,8 +65,10 @@ def emit_python_package(compiled: Sequence[CompiledPolicy], *, version: str) -> 
                                       header=_header(version, *_combined_provenance(ordered)))
     for path, text in files.items():
         if path.endswith(".py"):
+            # Compiled rather than only parsed: a stricter check (names bound as the scopes
+            # allow, `return` only in functions) that is also cheaper than building the AST.
             try:
-                ast.parse(text, filename=path)
+                compile(text, path, "exec", dont_inherit=True)
             except SyntaxError as exc:  # pragma: no cover - a generator bug
                 raise EmitError(f"generated {path} is not valid Python: {exc}") from exc
     return dict(sorted(files.items()))
@@ -179,67 +183,30 @@ class Namer:
 
 @dataclass
 class RuleView:
-    """One rule (a base limit or an approval) compiled to a check function."""
+    """One rule (a base limit or an approval) as a constant the checks read."""
 
-    function: str
-    const: str  # the prefix of its constants: _LIMIT_1, _APPROVAL_2
+    name: str  # _LIMIT_1, _APPROVAL_2
     location: str  # comment text
-    doc: str
-    kind: str
-    quantity: str | None  # the name of its hoisted Decimal
-    quantity_value: str | None
-    unit: str
-    days: int | None
-    fills: int | None
-    max_days: int | None
-    in_scope: str  # a boolean expression over `entry`: does this history entry count?
-    scope_consts: list[tuple[str, str]]
-    source: str
-    message: str
-    applied: str  # the AppliedLimit it reports
-    select_text: str  # how the select step lists it (raw text; "(hard)" marks a hard ceiling)
-    hard: bool
-    daily: str | None  # the name of its daily-rate check, when the policy declares one
-    daily_message: str | None
+    doc: str  # comment text: what the rule says
+    call: str  # the rt.rule(...) expression
 
 
 @dataclass
-class ChannelView:
-    """The limits of one product at one channel: selection, authorizations, then the checks."""
+class SelectorView:
+    """The selection among one product's limits at one channel by age band and package."""
 
-    channel: str
     function: str
     doc: str
-    matched: str  # the name of its hoisted match step
-    matched_value: str
-    static_checks: list[str] | None  # the check calls when no selector applies
-    static_select: str | None  # the name of its hoisted select step, likewise
-    static_select_value: str | None
-    selection: list[str]  # statements that fill `base` when selectors apply
-    hard: str  # an expression for the hard ceilings among the base limits
-    approvals: str  # the name of its table: criterion → approvals that replace the base
-    approvals_value: str
+    lines: list[str]
 
 
 @dataclass
 class ProductView:
-    """One product: its unit and channel checks, and a ChannelView per channel with limits."""
+    """One product: its names, packages and, per channel with limits, its plan."""
 
-    function: str
-    const: str  # the prefix of its constants: _PRODUCT_1
+    name: str  # _PRODUCT_1
     location: str
-    at: str  # the location as a literal, for the trace
-    doc: str
-    product_id: str
-    unit: str
-    unit_message: str
-    unit_detail: str
-    sizes: str  # package id → size, for max allowed in whole packages
-    default_size: str
-    cover: str  # the ids an authorization may name it by
-    scope: str  # the products whose history counts for explicit limits and used fills
-    scope_ndcs: str
-    channels: list[ChannelView] = field(default_factory=list)
+    call: str  # the rt.product(...) expression
 
 
 @dataclass
@@ -263,10 +230,13 @@ class _PolicyEmitter:
         self.item = item
         self.policy = item.policy
         self.version = version
-        self.names = Namer(["evaluate", "decide", "evaluate_claim", "review", "decide_review"])
+        self.names = Namer(["evaluate", "evaluate_plain", "evaluate_claim", "decide", "review",
+                            "decide_review"])
         self.uses_date = False
         self.leaves: list[tuple[str, str]] = []  # (name, literal) of condition labels
         self.values: list[tuple[str, str]] = []  # (name, literal) of hoisted comparison values
+        self.sets: dict[tuple[str, ...], str] = {}  # frozenset contents → constant name
+        self.selectors: list[SelectorView] = []
 
     def render(self) -> str:
         policy, item = self.policy, self.item
@@ -295,61 +265,54 @@ class _PolicyEmitter:
             header=_header(self.version, item.source, item.content_hash),
             policy_id=lit(policy.id), policy_hash=lit(item.content_hash), title=lit(policy.title),
             source=lit(item.source), reject_code=lit(policy.reject_code), channels=lit(channels),
-            channel_list=lit(", ".join(channels)), at_policy=lit(interpreter.location(policy)),
+            at_policy=lit(interpreter.location(policy)),
             daily_rate=lit(policy.daily_rate_check), uses_date=self.uses_date,
-            rules=[*limits, *approvals.values()], products=products, criteria=criteria,
-            leaves=self.leaves, values=self.values,
+            sets=[(name, frozenset_lit(values)) for values, name in self.sets.items()],
+            rules=[*limits, *approvals.values()], selectors=self.selectors, products=products,
+            criteria=criteria, leaves=self.leaves, values=self.values, has_ndcs=bool(ndcs),
             ndcs=dict_lit((lit(k), lit(v)) for k, v in ndcs.items()),
-            products_with_ndcs=frozenset_lit(
-                [p.id for p in policy.products if interpreter.product_ndcs(p)]),
-            packages=dict_lit((lit(p.id), lit(tuple(pk.id for pk in p.packages)))
-                              for p in policy.products),
-            product_table=dict_lit((p.product_id, p.function) for p in products),
+            product_table=dict_lit((lit(p.id), v.name) for p, v in zip(policy.products, products)),
             facts=dict_lit((lit(k), lit(v)) for k, v in interpreter.review_facts(policy).items()),
             review_targets=dict_lit((lit(k), lit(v))
                                     for k, v in interpreter.review_targets(policy).items()),
             criteria_at=dict_lit((lit(c.id), lit(interpreter.location(c)))
                                  for c in policy.criteria))
 
+    def _set(self, values: Sequence[str]) -> str:
+        """The name of a hoisted frozenset with these members (one constant per distinct set)."""
+        key = tuple(values)
+        if key not in self.sets:
+            self.sets[key] = f"_SET_{len(self.sets) + 1}"
+        return self.sets[key]
+
     # -- rules --------------------------------------------------------------------------------
 
     def _rule(self, rule: nodes.Rule, target: str, channel: str | None, node: object, const: str,
               origin: str, hard: bool, criterion: str | None = None) -> RuleView:
-        """A rule's check function; `origin` is "base" for a limit, "override" for an approval."""
+        """A rule's constant; `origin` is "base" for a limit, "override" for an approval."""
         kind, quantity, unit, days, fills, max_days = interpreter.rule_fields(rule)
         products = interpreter.scope_products(self.policy, target)
-        ndcs = interpreter.scope_ndcs(self.policy, products)
-        scope_consts: list[tuple[str, str]] = []
-        if len(products) == 1:
-            in_scope = f"entry.product == {lit(products[0])}"
-        else:
-            scope_consts.append((f"{const}_SCOPE", frozenset_lit(products)))
-            in_scope = f"entry.product in {const}_SCOPE"
-        if ndcs:
-            scope_consts.append((f"{const}_NDCS", frozenset_lit(ndcs)))
-            in_scope = f"({in_scope} or entry.ndc in {const}_NDCS)"
-        where = "all" if channel is None else channel
-        named = f"{const.lower()}_{identifier(criterion)}" if criterion else const.lower()
-        function = self.names(f"{named}_{identifier(target)}_{identifier(where)}")
-        daily = daily_message = None
-        if self.policy.daily_rate_check and kind == "per_window":
-            daily = self.names(f"{function}_daily_rate")
-            daily_message = lit(rt.daily_rate_message(quantity, unit, days))  # type: ignore[arg-type]
-        text = interpreter.rule_text(rule)
         location = interpreter.location(node)
-        channel_text = "every channel" if channel is None else channel
+        options = ""
+        if hard:
+            options += ", hard=True"
+        if origin != "base":
+            options += f", origin={lit(origin)}"
+        if self.policy.daily_rate_check and kind == "per_window":
+            options += ", daily_rate=True"
+        quantity_text = None if quantity is None else decimal_text(quantity)
+        call = (f"rt.rule({lit(kind)}, {lit(quantity_text)}, {lit(unit)}, {lit(days)}, "
+                f"{lit(fills)}, {lit(max_days)},\n"
+                f"    {self._set(products)}, "
+                f"{self._set(interpreter.scope_ndcs(self.policy, products))}, "
+                f"{lit(location)}{options})")
+        where = "every channel" if channel is None else channel
+        named = f"criterion {criterion}: " if criterion else ""
         ceiling = " (hard ceiling)" if hard else ""
-        return RuleView(
-            function=function, const=const, location=comment(location),
-            doc=docstring(f"{target} at {channel_text}: {text}{ceiling}."),
-            kind=kind, quantity=None if quantity is None else f"{const}_QUANTITY",
-            quantity_value=None if quantity is None else lit(quantity), unit=lit(unit), days=days,
-            fills=fills, max_days=max_days, in_scope=in_scope, scope_consts=scope_consts,
-            source=lit(location), message=lit(interpreter.rule_message(rule)),
-            applied=(f"rt.AppliedLimit({lit(kind)}, {lit(quantity)}, {lit(unit)}, {lit(days)},\n"
-                     f"    {lit(text)}, {lit(origin)}, None)"),
-            select_text=text + (" (hard)" if hard else ""), hard=hard, daily=daily,
-            daily_message=daily_message)
+        return RuleView(name=const, location=comment(location),
+                        doc=comment(f"{named}{target} at {where}: "
+                                    f"{interpreter.rule_text(rule)}{ceiling}"),
+                        call=call)
 
     # -- products and channels ----------------------------------------------------------------
 
@@ -359,67 +322,44 @@ class _PolicyEmitter:
         group = interpreter.group_of(policy, product.id)
         targets = (product.id,) if group is None else (product.id, group.id)
         own_scope = interpreter.scope_products(policy, group.id if group else product.id)
-        prefix = f"_PRODUCT_{index}"
         location = interpreter.location(product)
-        cover = list(dict.fromkeys(targets + interpreter.product_ndcs(product)))
-        view = ProductView(
-            function=self.names(f"_product_{index}_{identifier(product.id)}"), const=prefix,
-            location=comment(location), at=lit(location),
-            doc=docstring(f"Product {product.id}, billed in {product.unit}."),
-            product_id=lit(product.id), unit=lit(product.unit),
-            unit_message=lit(rt.message(f"UNIT MUST BE {rt.unit_message(product.unit)}")),
-            unit_detail=lit(f" is not {product.unit}, the billing unit of {product.id}"),
-            sizes=dict_lit((lit(p.id), lit(p.size.amount)) for p in product.packages),
-            default_size=lit(interpreter.package_size(product, None)),
-            cover=frozenset_lit(cover), scope=frozenset_lit(own_scope),
-            scope_ndcs=frozenset_lit(interpreter.scope_ndcs(policy, own_scope)))
-        for c, channel in enumerate(interpreter.known_channels(policy), 1):
+        plans = []
+        for channel in interpreter.known_channels(policy):
             candidates = [(i, lim) for i, lim in enumerate(policy.limits)
                           if lim.target in targets and lim.channel in (None, channel)]
-            if candidates:
-                view.channels.append(self._channel(product, targets, channel, candidates, limits,
-                                                   approvals, view, f"{prefix}_AT_{c}"))
-        return view
+            if not candidates:
+                continue
+            table = []
+            for c, criterion in enumerate(policy.criteria):
+                chosen = [approvals[(c, a)].name for a, approval in enumerate(criterion.approves)
+                          if approval.target in targets and approval.channel in (None, channel)]
+                if chosen:
+                    table.append((lit(criterion.id), names_tuple(chosen)))
+            select = ""
+            if any(lim.when for _, lim in candidates):
+                select = ", " + self._selector(product, channel, candidates, limits)
+            rules = names_tuple([limits[i].name for i, _ in candidates])
+            plans.append(f"{lit(channel)}: ({rules}, {dict_lit(table, 4)}{select}),")
+        options = []
+        if group is not None:
+            options.append(f"group={lit(group.id)}, scope={self._set(own_scope)}")
+        if interpreter.product_ndcs(product):
+            options.append(f"ndcs={lit(interpreter.product_ndcs(product))}")
+        scope_ndcs = interpreter.scope_ndcs(policy, own_scope)
+        if scope_ndcs:
+            options.append(f"scope_ndcs={self._set(scope_ndcs)}")
+        if product.packages:
+            options.append("sizes=" + dict_lit((lit(p.id), lit(decimal_text(p.size.amount)))
+                                               for p in product.packages))
+        call = (f"rt.product(\n    {lit(product.id)}, {lit(product.unit)}, {lit(location)},\n"
+                + "".join(f"    {option},\n" for option in options)
+                + "    plans={" + "".join(f"\n        {plan}" for plan in plans) + "\n    })")
+        return ProductView(name=f"_PRODUCT_{index}", location=comment(location), call=call)
 
-    def _channel(self, product: nodes.Product, targets: tuple[str, ...], channel: str,
-                 candidates: list[tuple[int, nodes.Limit]], limits: list[RuleView],
-                 approvals: dict[tuple[int, int], RuleView], product_view: ProductView,
-                 prefix: str) -> ChannelView:
-        rules = [limits[i] for i, _ in candidates]
-        static_checks = static_select = static_select_value = None
-        selection: list[str] = []
-        if all(not lim.when for _, lim in candidates):
-            static_checks = [f"{r.function}(claim, history, {r.const})" for r in rules]
-            static_checks += [f"{r.daily}(claim, {r.const})" for r in rules if r.daily]
-            static_select = f"{prefix}_SELECT"
-            static_select_value = (
-                f"rt.select_step(\n    {lit(tuple(r.select_text for r in rules))},\n"
-                f"    None, {lit(interpreter.location(candidates[0][1]))})")
-            hard = names_tuple([f"{r.const}_RULE" for r in rules if r.hard])
-        else:
-            selection = self._selection(product, channel, candidates, limits)
-            hard = "[entry for entry in base if entry.hard]"
-        table = []
-        for c, criterion in enumerate(self.policy.criteria):
-            chosen = [approvals[(c, a)] for a, approval in enumerate(criterion.approves)
-                      if approval.target in targets and approval.channel in (None, channel)]
-            if chosen:
-                table.append((lit(criterion.id), names_tuple([f"{v.const}_RULE" for v in chosen])))
-        return ChannelView(
-            channel=lit(channel),
-            function=self.names(f"{product_view.function}_at_{identifier(channel)}"),
-            doc=docstring(f"{product.id} at {channel}: select the limits, apply authorizations, "
-                          "check."),
-            matched=f"{prefix}_MATCHED",
-            matched_value=(f"rt.matched_step(\n    {lit(product.id)}, {lit(channel)}, "
-                           f"{lit(interpreter.location(product))})"),
-            static_checks=static_checks, static_select=static_select,
-            static_select_value=static_select_value, selection=selection, hard=hard,
-            approvals=f"{prefix}_APPROVALS", approvals_value=dict_lit(table))
-
-    def _selection(self, product: nodes.Product, channel: str,
-                   candidates: list[tuple[int, nodes.Limit]], limits: list[RuleView]) -> list[str]:
-        """Statements appending each base limit whose selectors hold; refuse what cannot be told."""
+    def _selector(self, product: nodes.Product, channel: str,
+                  candidates: list[tuple[int, nodes.Limit]], limits: list[RuleView]) -> str:
+        """A function choosing the base limits whose selectors hold; refusing what cannot be told."""
+        function = self.names(f"_select_{identifier(product.id)}_{identifier(channel)}")
         lines = ["base = []"]
         for index, limit in candidates:
             location = interpreter.location(limit)
@@ -430,10 +370,10 @@ class _PolicyEmitter:
                 if isinstance(selector, nodes.AgeBand):
                     detail = (f"the limit at {location} depends on age and the claim has no "
                               "member.birth_date")
-                    lines.append(f"{pad}if claim.birth_date is None:")
+                    lines.append(f"{pad}if birth is None:")
                     lines += _refusal(pad + "    ", "CODE_BIRTH_DATE", "M/I DATE OF BIRTH", detail,
                                       location)
-                    age = "rt.age_on(claim.birth_date, claim.date_of_service)"
+                    age = "rt.age_between(birth, end)"
                     low, high = selector.min_years, selector.max_years
                     if low is not None and high is not None:
                         test = f"{lit(low)} <= {age} <= {lit(high)}"
@@ -452,15 +392,13 @@ class _PolicyEmitter:
                     test = f"package == {lit(selector.package)}"
                 lines.append(f"{pad}if {test}:")
                 depth += 1
-            lines.append(f"{'    ' * depth}base.append({limits[index].const}_RULE)")
-        if any(not limit.when for _, limit in candidates):
-            return lines  # a limit without selectors always applies
-        detail = f"no limit for {product.id} at {channel} applies to this claim"
-        lines += ["if not base:",
-                  "    return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (",
-                  f"        'select', 'skip', {lit(detail)},",
-                  f"        {lit(interpreter.location(candidates[0][1]))}))"]
-        return lines
+            lines.append(f"{'    ' * depth}base.append({limits[index].name})")
+        lines.append("return tuple(base)")
+        self.selectors.append(SelectorView(
+            function=function, lines=lines,
+            doc=docstring(f"The base limits of {product.id} at {channel} that the claim's age "
+                          "and package select.")))
+        return function
 
     # -- criteria -----------------------------------------------------------------------------
 
@@ -529,11 +467,11 @@ class _PolicyEmitter:
 
 
 def _refusal(pad: str, code: str, text: str, detail: str, location: str) -> list[str]:
-    """Lines of a `return _refuse(...)` at the select step, for a limit that cannot be told."""
-    indent = pad + " " * len("return _refuse(")
-    return [f"{pad}return _refuse(claim, steps, rt.{code}, {lit(text)},",
+    """Lines returning the rt.Refusal of a selector the claim cannot answer."""
+    indent = pad + " " * len("return rt.Refusal(")
+    return [f"{pad}return rt.Refusal(rt.{code}, {lit(text)},",
             f"{indent}{lit(detail)},",
-            f"{indent}{lit(location)}, 'select')"]
+            f"{indent}{lit(location)})"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -552,9 +490,12 @@ def _emit_registry(ordered: Sequence[CompiledPolicy], modules: Sequence[str], ve
         for name in interpreter.review_targets(item.policy):
             by_name.setdefault(name, module)
     by_policy = {item.policy.id: module for item, module in zip(ordered, modules, strict=True)}
-    listing = [dict_lit([("'id'", lit(item.policy.id)), ("'title'", lit(item.policy.title)),
-                         ("'content_hash'", lit(item.content_hash)), ("'source'", lit(item.source)),
-                         ("'module'", lit(module))], indent=4)
+    # The registry is imported on a service's first claim: keep it small. A review's name is
+    # looked up here first, then as a product id, then as an NDC, so only the names for which
+    # those tables would answer differently are listed.
+    by_name = {name: module for name, module in by_name.items()
+               if (by_product.get(name) or by_ndc.get(name)) != module}
+    listing = [lit((item.policy.id, item.policy.title, item.content_hash, item.source, module))
                for item, module in zip(ordered, modules, strict=True)]
 
     def table(mapping: dict[str, str]) -> str:
