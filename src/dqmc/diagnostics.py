@@ -123,7 +123,9 @@ class Diagnostic:
 
     def concise(self) -> str:
         s = self.span
-        return f"{s.file}:{s.line}:{s.col}: {self.severity.value}[{self.code}]: {self.message}"  # type: ignore[union-attr]
+        # A message may quote spec text (an id, a string): shown as the source line is, inert.
+        return _printable(f"{s.file}:{s.line}:{s.col}: {self.severity.value}[{self.code}]: "  # type: ignore[union-attr]
+                          f"{self.message}")
 
 
 def error(code: str, message: str, span: Span) -> Diagnostic:

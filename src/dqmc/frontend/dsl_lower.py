@@ -52,8 +52,17 @@ class _ToIR(Transformer):
 
     def _string(self, token: Token) -> str:
         if token.type == "LONG_STRING":
-            return common.dedent_long_string(str(token))
-        return common.unescape_string(str(token), self._tspan(token), self.diagnostics)
+            value = common.dedent_long_string(str(token))
+        else:
+            value = common.unescape_string(str(token), self._tspan(token), self.diagnostics)
+        # A `\uD800` escape gives a lone surrogate, which no UTF-8 output can hold (it used to
+        # end `dqmc check` in an internal error while hashing the IR); see lower_common.
+        if (found := common.forbidden_char(value)) is not None:
+            self.diagnostics.append(Diagnostic(
+                "syntax.invalid-value",
+                f"this text holds {found[1]}; remove it",
+                self._tspan(token)))
+        return value
 
     def _int(self, token: Token, what: str) -> int:
         return common.whole_number(str(token), what, self._tspan(token), self.diagnostics)
@@ -487,6 +496,40 @@ import datetime as _dt  # noqa: E402  (kept next to its one use)
 _EPOCH = _dt.date(1, 1, 1)  # placeholder after a date.invalid error; the compile stops there
 
 
+# The deepest a condition may nest (`not`, and `and`/`or` under parentheses). Real criteria
+# nest three or four levels; the limit exists because every later stage (the transformer, the
+# checks, the generators, the generated code, which Python refuses past 200 open brackets)
+# walks conditions recursively, so an unbounded `not not not ...` or `(a and (a and (...`
+# would end in a RecursionError instead of a diagnostic. Redundant parentheses around one
+# operand add no depth (the grammar inlines them) and are not counted.
+MAX_CONDITION_DEPTH = 32
+_CONDITION_RULES = frozenset({"not_", "and_expr", "or_expr"})
+
+
+def _too_deep(tree: Tree, source: SourceFile, line_offset: int,
+              col_offset: int) -> Diagnostic | None:
+    """A diagnostic at the first condition nested deeper than MAX_CONDITION_DEPTH, if any.
+
+    Iterative on purpose: the tree this guards against is too deep to recurse over.
+    """
+    stack: list[tuple[Tree, int]] = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if node.data in _CONDITION_RULES:
+            depth += 1
+            if depth > MAX_CONDITION_DEPTH:
+                meta = node.meta
+                span = shift_span(source.path, meta.line, meta.column, meta.line,
+                                  meta.column + 1, line_offset, col_offset)
+                return Diagnostic(
+                    "syntax.invalid-value",
+                    f"this condition nests more than {MAX_CONDITION_DEPTH} levels deep (`not`, "
+                    "or `and`/`or` inside parentheses); write it with fewer levels", span)
+        stack.extend((child, depth) for child in reversed(node.children)
+                     if isinstance(child, Tree))
+    return None
+
+
 def _transform(tree: Tree, source: SourceFile, line_offset: int = 0,
                col_offset: int = 0) -> tuple[Any, list[Diagnostic]]:
     transformer = _ToIR(source, line_offset, col_offset)
@@ -497,11 +540,44 @@ def _transform(tree: Tree, source: SourceFile, line_offset: int = 0,
     return result, transformer.diagnostics
 
 
-def lower_dsl(source: SourceFile) -> tuple[nodes.Policy | None, list[Diagnostic]]:
+def bidi_controls(source: SourceFile, limit: int = 50) -> list[Diagnostic]:
+    """A diagnostic at the first bidi control of each line that has one (at most `limit`).
+
+    Refused anywhere in the file, comments included: an invisible override can make a spec
+    display differently from what the parser reads ("Trojan Source", CVE-2021-42574), so a
+    reviewer could approve a limit other than the one compiled.
+    """
+    found: list[Diagnostic] = []
+    last_line = 0
+    for match in common.BIDI_PATTERN.finditer(source.text):
+        span = source.span(match.start(), match.end())
+        if span.line == last_line:
+            continue
+        last_line = span.line
+        found.append(Diagnostic(
+            "syntax.unexpected-char",
+            f"unexpected character {common.describe_char(match.group())}; remove it", span))
+        if len(found) >= limit:
+            break
+    return found
+
+
+def lower_dsl(source: SourceFile, max_bytes: int = common.MAX_SPEC_BYTES,
+              ) -> tuple[nodes.Policy | None, list[Diagnostic]]:
     """Parse and lower a whole `.dqm` file; quantities come out in billing units."""
+    # As load_yaml does: text compiled from memory skips the pipeline's file-size check.
+    size = len(source.text.encode("utf-8", "surrogatepass"))
+    if size > max_bytes:
+        return None, [Diagnostic(
+            "io.too-large", f"the file has {size} bytes; specs are limited to {max_bytes}",
+            Span.point(source.path, 1, 1))]
+    if bidi := bidi_controls(source):
+        return None, bidi
     tree, diagnostics = parse_text(source)
     if tree is None:
         return None, diagnostics
+    if (deep := _too_deep(tree, source, 0, 0)) is not None:
+        return None, [deep]
     policy, diagnostics = _transform(tree, source)
     policy, resolve_diagnostics = common.resolve_quantities(policy)
     return policy, diagnostics + resolve_diagnostics
@@ -518,4 +594,6 @@ def lower_fragment(source: SourceFile, start: str, text: str, line: int,
                                    col_offset=col - 1)
     if tree is None:
         return None, diagnostics
+    if (deep := _too_deep(tree, source, line - 1, col - 1)) is not None:
+        return None, [deep]
     return _transform(tree, source, line - 1, col - 1)

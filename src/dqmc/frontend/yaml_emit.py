@@ -7,6 +7,7 @@ every scalar goes through PyYAML's emitter, which quotes and escapes whatever ne
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any, Callable, Sequence, TypeVar
 
 import yaml
@@ -57,9 +58,30 @@ for _tag, _pattern, _first in CORE_SCHEMA_RESOLVERS:
     _Dumper.add_implicit_resolver(_tag, _pattern, list(_first))
 
 
+def _invisible(char: str) -> bool:
+    return not char.isprintable() and char != "\n"
+
+
+# Bidi controls, line separators and other invisible characters that PyYAML counts printable and
+# writes raw; after the dump they are escaped (only double-quoted scalars can hold them, below).
+_RAW_INVISIBLE = re.compile("[\x85\u00a0-\U0010ffff]")
+
+
+def _escape_invisible(match: re.Match[str]) -> str:
+    char = match.group()
+    if not _invisible(char):
+        return char
+    code = ord(char)
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
 def _represent_str(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:
     style = None
-    if _FRAGILE_BREAKS.intersection(text) or text == "\n" or text.endswith("\n\n"):
+    if any(_invisible(c) for c in text):
+        # A reviewer must see such characters in the file, not have the text reordered or
+        # hidden ("Trojan Source"): double quotes, where YAML escapes can spell them.
+        style = '"'
+    elif _FRAGILE_BREAKS.intersection(text) or text == "\n" or text.endswith("\n\n"):
         # Trailing blank lines would need a `|+` block, which also keeps the blank line that
         # separates it from the next section.
         style = '"'
@@ -96,6 +118,7 @@ def emit_yaml(policy: nodes.Policy) -> str:
     data = {key: value for key, value in sections if value or key == "policy"}
     text = yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True,
                      default_flow_style=False, width=_NO_WRAP)
+    text = _RAW_INVISIBLE.sub(_escape_invisible, text)
     # A blank line before each top-level key. Only those start in column 1: every other line
     # is nested, block scalar text included, and no block keeps trailing blank lines (`|+`).
     lines = text.splitlines(keepends=True)

@@ -11,6 +11,7 @@ from yaml.events import AliasEvent, MappingStartEvent, SequenceStartEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from dqmc.diagnostics import Diagnostic
+from dqmc.frontend.lower_common import forbidden_char
 from dqmc.source import SourceFile, Span
 
 DEFAULT_MAX_BYTES = 1 << 20  # 1 MiB, as the pipeline's read limit
@@ -206,6 +207,7 @@ class _Builder:
         self.spans[pointer] = _node_span(self.source, node)
         if isinstance(node, ScalarNode):
             self.scalars[pointer] = node
+            self._check_text(node)
             return self._scalar(node)
         self._check_collection_tag(node)
         if isinstance(node, SequenceNode):
@@ -223,6 +225,7 @@ class _Builder:
                     "yaml.syntax", "a key must be plain text, not a list or a mapping", key_span))
                 continue
             self._check_scalar_tag(key_node)
+            self._check_text(key_node)
             # Keys are text, as in JSON: `1:` and `true:` name the keys "1" and "true".
             key = key_node.value
             if key in first_seen:
@@ -236,6 +239,15 @@ class _Builder:
             self.spans[child + "#key"] = key_span
             out[key] = self.value(value_node, child)
         return out
+
+    def _check_text(self, node: ScalarNode) -> None:
+        # A "\ud800" escape gives a lone surrogate, which no UTF-8 output can hold (it used to
+        # end `dqmc check` in an internal error while hashing the IR): refuse it here, in place.
+        found = forbidden_char(node.value)
+        if found is not None:
+            self.diagnostics.append(Diagnostic(
+                "yaml.syntax", f"this text holds {found[1]}; remove it",
+                _node_span(self.source, node)))
 
     def _scalar(self, node: ScalarNode) -> Any:
         tag = node.tag
