@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 import re
 from decimal import Decimal
@@ -147,7 +148,7 @@ def _check_groups(policy: nodes.Policy) -> Iterator[Diagnostic]:
     for group in policy.groups:
         units = set()
         for member in group.products:
-            product = policy.product(member)
+            product = _lookup(policy)[0].get(member)
             if product is None:
                 yield Diagnostic(
                     "group.unknown-product",
@@ -176,24 +177,43 @@ def _known(items: Iterable[object]) -> str:
 # -- limits -----------------------------------------------------------------------------------
 
 
+# Products and groups by id for the last policy checked. Policy.product() searches linearly and
+# the limit checks ask once or twice per limit: a spec with thousands of products took seconds.
+# One entry, compared by identity (hashing a policy would cost as much as the search).
+_last_index: tuple[nodes.Policy, dict[str, nodes.Product], dict[str, nodes.Group]] | None = None
+
+
+def _lookup(policy: nodes.Policy) -> tuple[dict[str, nodes.Product], dict[str, nodes.Group]]:
+    global _last_index
+    cached = _last_index
+    if cached is None or cached[0] is not policy:
+        # First definition wins, as in Policy.product(): duplicates are reported separately.
+        cached = (policy, {p.id: p for p in reversed(policy.products)},
+                  {g.id: g for g in reversed(policy.groups)})
+        _last_index = cached
+    return cached[1], cached[2]
+
+
 def _target_unit(policy: nodes.Policy, target: str) -> nodes.BillingUnit | None:
-    product = policy.product(target)
+    products, groups = _lookup(policy)
+    product = products.get(target)
     if product is not None:
         return product.unit
-    group = policy.group(target)
+    group = groups.get(target)
     if group is not None:
         for member in group.products:
-            if (p := policy.product(member)) is not None:
+            if (p := products.get(member)) is not None:
                 return p.unit
     return None
 
 
 def _target_packages(policy: nodes.Policy, target: str) -> list[nodes.Package]:
-    product = policy.product(target)
+    products, groups = _lookup(policy)
+    product = products.get(target)
     if product is not None:
         return list(product.packages)
-    group = policy.group(target)
-    members = [policy.product(m) for m in group.products] if group else []
+    group = groups.get(target)
+    members = [products.get(m) for m in group.products] if group else []
     return [pk for p in members if p is not None for pk in p.packages]
 
 
@@ -488,9 +508,8 @@ def _approves_less(approval: nodes.Approval, base: list[nodes.Limit]) -> Iterato
 # -- satisfiability ---------------------------------------------------------------------------
 
 
-def _candidates(policy: nodes.Policy, fact_id: str, expr: nodes.Expr) -> list[object]:
+def _candidates_of(fact: nodes.Fact | None, fact_id: str, expr: nodes.Expr) -> list[object]:
     """Values of one fact that between them meet every truth combination of its tests."""
-    fact = policy.fact(fact_id)
     assert fact is not None
     if fact.type == "bool":
         return [True, False]
@@ -554,8 +573,17 @@ def _satisfiable(policy: nodes.Policy, expr: nodes.Expr) -> bool:
     Only the facts the condition uses vary, and a number or date fact only takes values around
     the constants it is compared with, so the search is exact. Too large a search → assume true.
     """
-    facts = sorted(set(_facts_of(expr)))
-    domains = [_candidates(policy, f, expr) for f in facts]
+    facts = tuple(sorted(set(_facts_of(expr))))
+    # The answer depends on the condition and the declarations of its facts only (IR equality
+    # ignores spans), and plans reuse criteria across many policies: remember it.
+    return _satisfiable_cached(expr, facts, tuple(policy.fact(f) for f in facts))
+
+
+@functools.lru_cache(maxsize=4096)
+def _satisfiable_cached(expr: nodes.Expr, facts: tuple[str, ...],
+                        declarations: tuple[nodes.Fact | None, ...]) -> bool:
+    by_id = dict(zip(facts, declarations))
+    domains = [_candidates_of(by_id[f], f, expr) for f in facts]
     size = 1
     for domain in domains:
         size *= len(domain)
