@@ -1,0 +1,337 @@
+"""`dqmc diff`: the IR-level diff, its sentences and verdicts, revision summaries and --against."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from dqmc import diff
+from dqmc.ir import nodes
+from dqmc.pipeline import compile_paths, compile_text
+
+LIVE = Path("policy_specs/anzupgo.dqm")
+BEFORE = Path("policy_specs/history/anzupgo-dqm/2025-11-11.dqm")
+
+RETAIL = ("Anzupgo (delgocitinib 2% cream): retail limit changed from 60 grams per 30 days to "
+          "30 grams per 30 days.")
+HOME = ("Anzupgo (delgocitinib 2% cream): home delivery limit changed from 180 grams per 90 days "
+        "to 90 grams per 90 days.")
+
+
+def policy_at(path: Path) -> nodes.Policy:
+    result = compile_paths([path])
+    assert result.ok, result.diagnostics
+    return result.compiled[0].policy
+
+
+def policy_from(text: str, name: str = "edited.dqm") -> nodes.Policy:
+    result = compile_text(name, text)
+    assert result.policy is not None and not [d for d in result.diagnostics
+                                              if d.severity.value == "error"], result.diagnostics
+    return result.policy
+
+
+def live_text() -> str:
+    return LIVE.read_text(encoding="utf-8")
+
+
+def edited(old: str, new: str) -> nodes.Policy:
+    text = live_text()
+    assert old in text
+    return policy_from(text.replace(old, new))
+
+
+def run_cli(*argv: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    parser = argparse.ArgumentParser()
+    diff.add_arguments(parser)
+    code = diff.run(parser.parse_args(list(argv)))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+# -- the Anzupgo revision ----------------------------------------------------------------------
+
+
+def test_anzupgo_revision_in_plain_words() -> None:
+    result = diff.diff_policies(policy_at(BEFORE), policy_at(LIVE))
+    summary = result.sentences(summary=True)
+    assert summary[:2] == [RETAIL, HOME]
+    criterion = next(s for s in summary if s.startswith("New criterion"))
+    assert "“Additional quantity for moderate to severe chronic hand eczema”" in criterion
+    assert ("approve 60 grams per 30 days at retail and 180 grams per 90 days at home delivery "
+            "for Anzupgo (delgocitinib 2% cream), for 1 year") in criterion
+    assert criterion.endswith("these were the limits before this revision.")
+    assert summary[-1] == ("For Anzupgo (delgocitinib 2% cream) at retail and home delivery, the "
+                           "new version is stricter at the point of service and looser on "
+                           "exception review.")
+    # The facts only the new criterion asks, the review date and the history row are in the
+    # full list but not in a history row's summary.
+    everything = result.sentences()
+    assert "The review date changed from none to 11/12/2025." in everything
+    assert not any("review question" in s or "Revision row" in s for s in summary)
+
+
+def test_anzupgo_revision_verdicts_and_json() -> None:
+    data = diff.diff_policies(policy_at(BEFORE), policy_at(LIVE)).to_data()
+    verdicts = {(v["target"], v["channel"]): (v["point_of_service"], v["on_review"])
+                for v in data["verdicts"]}
+    assert verdicts == {("anzupgo-2pct-cream", "retail"): ("stricter", "looser"),
+                        ("anzupgo-2pct-cream", "home_delivery"): ("stricter", "looser")}
+    limits = [c for c in data["changes"] if c["area"] == "limit"]
+    assert [(c["key"], c["old"]["quantity"]["amount"], c["new"]["quantity"]["amount"], c["effect"])
+            for c in limits] == [
+        (["anzupgo-2pct-cream", "retail", "per_window"], "60", "30", "stricter"),
+        (["anzupgo-2pct-cream", "home_delivery", "per_window"], "180", "90", "stricter")]
+    added = [c for c in data["changes"] if c["area"] == "criterion"]
+    assert [(c["kind"], c["key"], c["effect"]) for c in added] == [
+        ("added", ["additional-quantity"], "looser")]
+    json.dumps(data)  # JSON-ready all the way down
+
+
+def test_reverse_direction_is_looser() -> None:
+    result = diff.diff_policies(policy_at(LIVE), policy_at(BEFORE))
+    assert {(v.point_of_service, v.on_review) for v in result.verdicts} == {("looser", "stricter")}
+    assert any(s.startswith("Criterion “Additional quantity") and "was removed" in s
+               for s in result.sentences(summary=True))
+
+
+# -- what the diff ignores ---------------------------------------------------------------------
+
+
+def test_yaml_and_dsl_spellings_are_identical() -> None:
+    result = diff.diff_policies(policy_at(LIVE), policy_at(Path("policy_specs/anzupgo.yaml")))
+    assert result.identical and result.sentences() == [] and result.to_data()["verdicts"] != []
+
+
+def test_order_and_layout_do_not_matter() -> None:
+    text = live_text()
+    reordered = (text
+                 .replace("    retail        30 g per 30 days\n"
+                          "    home_delivery 90 g per 90 days\n",
+                          "    home_delivery   90 g per 90 days\n\n\n"
+                          "    retail 30 g per 30 days\n")
+                 .replace("severity in {moderate, severe} and sites <= {hands, wrists}",
+                          "sites <= {wrists, hands} and severity in {severe, moderate}"))
+    fact_lines = [line for line in text.splitlines(keepends=True) if line.startswith("  fact ")]
+    reordered = reordered.replace("".join(fact_lines), "".join(reversed(fact_lines)))
+    assert reordered != text
+    assert diff.diff_policies(policy_at(LIVE), policy_from(reordered)).identical
+
+
+# -- effects of single edits -------------------------------------------------------------------
+
+
+def verdict(result: diff.PolicyDiff, channel: str,
+            target: str = "anzupgo-2pct-cream") -> tuple[str, str]:
+    found = next(v for v in result.verdicts if (v.target, v.channel) == (target, channel))
+    return found.point_of_service, found.on_review
+
+
+def test_higher_limit_is_looser_and_a_burst_for_a_lower_rate_is_mixed() -> None:
+    looser = diff.diff_policies(policy_at(LIVE), edited("retail        30 g per 30 days",
+                                                       "retail        90 g per 30 days"))
+    assert verdict(looser, "retail") == ("looser", "unchanged")
+    assert verdict(looser, "home_delivery") == ("unchanged", "unchanged")
+    assert looser.sentences(summary=True)[-1] == ("For Anzupgo (delgocitinib 2% cream) at "
+                                                  "retail, the new version is looser.")
+    # 40 g per 60 days allows more in one fill but less per day than 30 g per 30 days.
+    mixed = diff.diff_policies(policy_at(LIVE), edited("retail        30 g per 30 days",
+                                                      "retail        40 g per 60 days"))
+    assert verdict(mixed, "retail") == ("mixed", "unchanged")
+    assert mixed.sentences()[0] == ("Anzupgo (delgocitinib 2% cream): retail limit changed from "
+                                    "30 grams per 30 days to 40 grams per 60 days.")
+
+
+def test_a_new_rule_is_stricter_and_a_removed_rule_looser() -> None:
+    added = edited("retail        30 g per 30 days",
+                   "retail        30 g per 30 days\n    retail days supply <= 30")
+    result = diff.diff_policies(policy_at(LIVE), added)
+    assert verdict(result, "retail") == ("stricter", "unchanged")
+    assert ("Anzupgo (delgocitinib 2% cream): retail limit of at most a 30-day supply per fill "
+            "added.") in result.sentences()
+    back = diff.diff_policies(added, policy_at(LIVE))
+    assert verdict(back, "retail") == ("looser", "unchanged")
+
+
+def test_a_hard_limit_is_stricter_on_review() -> None:
+    result = diff.diff_policies(policy_at(LIVE), edited("retail        30 g per 30 days",
+                                                       "retail        30 g per 30 days hard"))
+    assert verdict(result, "retail") == ("unchanged", "stricter")
+    assert "is now a hard limit" in result.sentences()[0]
+
+
+def test_condition_changes_are_worded_per_fact_and_ranked() -> None:
+    wider = diff.diff_policies(policy_at(LIVE), edited("severity in {moderate, severe}",
+                                                      "severity in {mild, moderate, severe}"))
+    assert verdict(wider, "retail") == ("unchanged", "looser")
+    assert wider.sentences()[0] == (
+        "Criterion “Additional quantity for moderate to severe chronic hand eczema” now requires "
+        "Severity is one of: mild, moderate, severe (before: Severity is one of: moderate, "
+        "severe).")
+    dropped = diff.diff_policies(policy_at(LIVE), edited(" and sites <= {hands, wrists}", ""))
+    assert verdict(dropped, "home_delivery") == ("unchanged", "looser")
+    assert any(s.endswith("no longer requires: Sites are only: hands, wrists.")
+               for s in dropped.sentences())
+    regrouped = diff.diff_policies(policy_at(LIVE), edited(
+        "when needs_more and diagnosis", "when (needs_more or severity == severe) and diagnosis"))
+    assert verdict(regrouped, "retail") == ("unchanged", "unknown")
+
+
+def test_approval_and_duration_changes() -> None:
+    result = diff.diff_policies(policy_at(LIVE), edited("      retail        60 g per 30 days\n",
+                                                       "      retail        90 g per 30 days\n"))
+    assert verdict(result, "retail") == ("unchanged", "looser")
+    assert result.sentences()[0] == (
+        "Criterion “Additional quantity for moderate to severe chronic hand eczema” now approves "
+        "90 grams per 30 days at retail for Anzupgo (delgocitinib 2% cream) (before: 60 grams per "
+        "30 days).")
+    shorter = diff.diff_policies(policy_at(LIVE), edited("approvals last 1 year",
+                                                        "approvals last 6 months"))
+    assert verdict(shorter, "retail") == ("unchanged", "stricter")
+    assert "Approvals now last 6 months (before: 1 year)." in shorter.sentences(summary=True)
+
+
+def test_products_added_and_described() -> None:
+    text = live_text().replace(
+        "  limit anzupgo-2pct-cream {",
+        '  product extra-cream {\n    brand "Extra"\n    generic "extranol"\n    form "cream"\n'
+        '    package jar-50g 50 g "50 gram jar"\n    ndc "12345678901"\n  }\n\n'
+        "  limit extra-cream {\n    retail 50 g per 30 days\n  }\n\n"
+        "  limit anzupgo-2pct-cream {").replace('brand "Anzupgo"', 'brand "Anzupgo®"')
+    result = diff.diff_policies(policy_at(LIVE), policy_from(text))
+    sentences = result.sentences()
+    assert "New product: Extra (extranol cream), sold as 50 gram jar." in sentences
+    assert "Extra (extranol cream): retail limit of 50 grams per 30 days added." in sentences
+    assert any(s.startswith("Anzupgo® (delgocitinib 2% cream): the brand changed from “Anzupgo”")
+               for s in sentences)
+    assert verdict(result, "retail") == ("unchanged", "unchanged")  # Anzupgo's own row
+    extra = next(v for v in result.verdicts if v.target == "extra-cream")
+    assert (extra.channel, extra.point_of_service) == ("retail", "stricter")
+
+
+def test_prose_and_references() -> None:
+    policy = policy_at(LIVE)
+    reference = policy.references[0].text
+    text = live_text().replace('section dosing "Dosing" """\n',
+                               'section dosing "Dosing" """\n    Store below 30 °C.\n')
+    text = text.replace(f'reference "{reference}"', f'reference "{reference} Updated."')
+    result = diff.diff_policies(policy, policy_from(text))
+    assert result.sentences(summary=True) == [
+        "The “Dosing” section was revised.",
+        f"Reference added: {reference} Updated.",
+        f"Reference removed: {reference}"]
+    assert all(v.point_of_service == v.on_review == "unchanged" for v in result.verdicts)
+    assert diff.diff_policies(policy, policy_from(text.replace("Store below 30 °C.\n", "")
+                                                  .replace(" Updated.", ""))).identical
+
+
+# -- revision history --------------------------------------------------------------------------
+
+
+def test_history_file_is_the_pre_revision_policy() -> None:
+    versions, problems = diff.load_history("anzupgo-dqm")
+    assert problems == []
+    assert [(v.last_day.isoformat(), v.source) for v in versions] == [
+        ("2025-11-11", "policy_specs/history/anzupgo-dqm/2025-11-11.dqm")]
+    before = versions[0].policy
+    assert before.criteria == () and before.facts == ()
+    rules = {(x.channel, x.rule.quantity.amount, x.rule.days) for x in before.limits}  # type: ignore[union-attr]
+    assert rules == {("retail", 60, 30), ("home_delivery", 180, 90)}
+
+
+def test_history_is_not_a_live_policy() -> None:
+    compiled = compile_paths(["policy_specs"]).compiled
+    assert [c.source for c in compiled if "history" in c.source] == []
+
+
+def test_revision_summaries_per_consecutive_pair() -> None:
+    before, live = policy_at(BEFORE), policy_at(LIVE)
+    wider = edited("severity in {moderate, severe}", "severity in {mild, moderate, severe}")
+    summaries = diff.revision_summaries([before, live, wider, wider])
+    assert len(summaries) == 3
+    assert summaries[0].startswith(f"{RETAIL} {HOME} New criterion")
+    assert "now requires Severity is one of: mild, moderate, severe" in summaries[1]
+    assert summaries[2] == "No changes other than the review date and history."
+
+
+def test_rows_without_a_summary_get_the_diff() -> None:
+    policy = policy_at(LIVE)  # the live spec leaves its one revision row to the diff
+    assert policy.history[0].summary is None
+    versions, problems = diff.load_history("anzupgo-dqm")
+    assert problems == [] and [v.last_day.isoformat() for v in versions] == ["2025-11-11"]
+    found = diff.summaries_for_revisions(policy, versions)
+    assert list(found) == [0] and found[0].startswith(RETAIL)
+    # A row the author wrote keeps the author's words.
+    text = live_text().replace('revision 2025-11-12 "New Policy"',
+                               'revision 2025-11-12 "New Policy" "Written by hand."')
+    assert diff.summaries_for_revisions(policy_from(text), versions) == {}
+
+
+def test_the_published_history_row_is_the_diff() -> None:
+    """The committed Anzupgo documents carry the generated summary in their history row."""
+    versions, _ = diff.load_history("anzupgo-dqm")
+    summary = diff.summaries_for_revisions(policy_at(LIVE), versions)[0]
+    markdown = Path("generated/docs/anzupgo-dqm.md").read_text(encoding="utf-8")
+    assert f"| New Policy | {summary} | 11/12/2025 |" in markdown
+    assert "stricter at the point of service" in summary
+
+
+def test_load_history_reports_misnamed_and_foreign_files(tmp_path: Path) -> None:
+    folder = tmp_path / "anzupgo-dqm"
+    folder.mkdir()
+    (folder / "old.dqm").write_text(BEFORE.read_text(encoding="utf-8"), encoding="utf-8")
+    (folder / "2024-01-01.dqm").write_text(
+        BEFORE.read_text(encoding="utf-8").replace("policy anzupgo-dqm", "policy other-dqm"),
+        encoding="utf-8")
+    versions, problems = diff.load_history("anzupgo-dqm", tmp_path)
+    assert versions == []
+    assert sorted(p.message.split(":")[0].split(" ")[0] for p in problems) == [
+        "2024-01-01.dqm", "old.dqm"]
+
+
+# -- command line ------------------------------------------------------------------------------
+
+
+def test_cli_text_and_json(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(str(BEFORE), str(LIVE), "--summary", capsys=capsys)
+    assert code == 0 and out.splitlines()[:2] == [RETAIL, HOME] and "stricter" in out
+    code, out, _ = run_cli(str(BEFORE), str(LIVE), "--format", "json", capsys=capsys)
+    assert code == 0 and json.loads(out)["summary"][0] == RETAIL
+    code, out, _ = run_cli(str(LIVE), "policy_specs/anzupgo.yaml", capsys=capsys)
+    assert (code, out) == (0, "No changes: both versions state the same policy.\n")
+
+
+def test_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_cli(str(LIVE), capsys=capsys)[0] == 2  # neither NEW nor --against
+    assert run_cli(str(LIVE), str(LIVE), "--against", "HEAD", capsys=capsys)[0] == 2
+    assert run_cli(str(LIVE), "no/such.dqm", capsys=capsys)[0] == 2
+    broken = tmp_path / "broken.dqm"
+    broken.write_text('policy p "T" {\n  type per_days\n  limit x {\n'
+                      '    retail 1 g per 30 days\n  }\n}\n')
+    code, _, err = run_cli(str(LIVE), str(broken), capsys=capsys)
+    assert code == 1 and "limit.unknown-product" in err
+
+
+def _in_git_checkout() -> bool:
+    probe = subprocess.run(["git", "rev-parse", "HEAD:./policy_specs/anzupgo.dqm"],
+                           capture_output=True, check=False)
+    return probe.returncode == 0
+
+
+@pytest.mark.skipif(not _in_git_checkout(), reason="needs a git checkout with history")
+def test_against_a_git_revision_reads_the_committed_text(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    committed = subprocess.run(["git", "show", "HEAD:policy_specs/anzupgo.dqm"],
+                               capture_output=True, check=True).stdout
+    copy = tmp_path / "anzupgo.dqm"
+    copy.write_bytes(committed)
+    code, via_git, _ = run_cli(str(LIVE), "--against", "HEAD", "--format", "json", capsys=capsys)
+    assert code == 0
+    code, via_file, _ = run_cli(str(copy), str(LIVE), "--format", "json", capsys=capsys)
+    assert code == 0 and json.loads(via_git) == json.loads(via_file)
+    code, _, err = run_cli(str(LIVE), "--against", "no-such-revision-xyz", capsys=capsys)
+    assert code == 2 and "cannot read policy_specs/anzupgo.dqm at no-such-revision-xyz" in err
