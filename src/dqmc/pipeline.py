@@ -150,14 +150,14 @@ def compile_paths(paths: Sequence[str | Path]) -> CompileResult:
             files.append(FileResult(None, display_path(path), None, read_problems))
         else:
             files.append(compile_source(source))
-    cross, compiled = _link([f for f in files if f.policy is not None and not has_errors(f.diagnostics)])
+    cross, compiled = link([f for f in files if f.policy is not None and not has_errors(f.diagnostics)])
     diagnostics = sorted_unique(problems + cross + [d for f in files for d in f.diagnostics])
     if has_errors(diagnostics):
         compiled = []
     return CompileResult(files, diagnostics, compiled)
 
 
-def _link(files: Iterable[FileResult]) -> tuple[list[Diagnostic], list[CompiledPolicy]]:
+def link(files: Iterable[FileResult]) -> tuple[list[Diagnostic], list[CompiledPolicy]]:
     """Cross-file checks: one policy per id (twin YAML/DSL spellings must agree), one owner per product."""
     problems: list[Diagnostic] = []
     by_id: dict[str, list[FileResult]] = {}
