@@ -54,3 +54,16 @@ def test_python_dash_m_and_console_script_agree() -> None:
     script = Path(sys.executable).with_name("dqmc")
     run = subprocess.run([str(script), "--version"], capture_output=True, text=True)
     assert run.stdout.strip() == dqmc("--version").stdout.strip()
+
+
+def test_eval_output_escapes_control_and_bidi_characters_echoed_from_claims() -> None:
+    claim = {"claim_id": "a", "product": "anzupgo-2pct-cream", "quantity": "30",
+             "unit": "g\u202e", "days_supply": 30, "date_of_service": "2026-01-10",
+             "channel": "ret\u202eail\x1b[2J"}
+    run = subprocess.run([sys.executable, "-m", "dqmc", "eval", "policy_specs/anzupgo.dqm",
+                          "--claims", "-"], input=json.dumps(claim), capture_output=True,
+                         text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert "\u202e" not in run.stdout and "\x1b" not in run.stdout
+    decision = json.loads(run.stdout)
+    assert decision["outcome"] == "rejected" and decision["channel"] == "ret\u202eail\x1b[2J"

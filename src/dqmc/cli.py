@@ -1,4 +1,5 @@
-"""The `dqmc` command line: check, build, ir, schema, fmt, convert, eval, review, test.
+"""The `dqmc` command line: check, build, ir, schema, fmt, convert, eval, review, test, new,
+lsp, diff, impact, synth.
 
 Exit codes: 0 clean (or warnings only), 1 errors in specs (or stale output, failed tests),
 2 usage or internal error. A user's mistake never shows a Python traceback.
@@ -7,6 +8,7 @@ Exit codes: 0 clean (or warnings only), 1 errors in specs (or stale output, fail
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
@@ -14,7 +16,8 @@ import traceback
 from pathlib import Path
 from typing import Any, Callable, Sequence, TextIO
 
-from dqmc import __version__
+from dqmc import __version__, watch
+from dqmc.report_formats import FORMATS as REPORT_FORMATS
 from dqmc.diagnostics import Diagnostic, Severity, render_all
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
@@ -83,8 +86,11 @@ def _read_json_inputs(path: str) -> list[Any]:
 
 
 def _dump(values: list[Any], out: TextIO) -> None:
+    from dqmc.build import visible_json
+
     payload: Any = values[0] if len(values) == 1 else values
-    print(json.dumps(payload, indent=2, ensure_ascii=False), file=out)
+    # Decisions echo claim text (ids, units); control and bidi characters in it stay escaped.
+    print(visible_json(json.dumps(payload, indent=2, ensure_ascii=False)), file=out)
 
 
 # -- commands -----------------------------------------------------------------------------------
@@ -92,26 +98,34 @@ def _dump(values: list[Any], out: TextIO) -> None:
 
 def cmd_check(args: argparse.Namespace) -> int:
     result = _compile(args.paths)
-    if args.format == "json":
-        print(json.dumps([_diagnostic_json(d) for d in result.diagnostics], indent=2))
+    if args.format != "text":
+        from dqmc.report_formats import render_report
+
+        print(render_report(result.diagnostics, args.format))
+        if args.format == "github":  # annotations are for the runner; the log wants a summary
+            print(_summary(result.diagnostics, len(result.files)))
     else:
         _print_diagnostics(result, sys.stdout)
         print(_summary(result.diagnostics, len(result.files)))
     return EXIT_OK if result.ok else EXIT_ERRORS
 
 
-def _diagnostic_json(d: Diagnostic) -> dict[str, Any]:
-    s = d.span
-    return {"file": s.file, "line": s.line, "column": s.col, "end_line": s.end_line,
-            "end_column": s.end_col, "severity": d.severity.value,  # type: ignore[union-attr]
-            "code": d.code, "message": d.message}
-
-
 def cmd_build(args: argparse.Namespace) -> int:
-    from dqmc.build import BuildError, artifacts, compare, write_tree
+    from dqmc.build import BuildError, artifacts, compare, load_histories, write_tree
+    from dqmc import build_cache
+    from dqmc.codegen.docs_emit import DOCS_CONFIG_FILE, DocsConfigError
 
-    result = _compile(args.paths)
+    if getattr(args, "watch", False):
+        return watch.run(args)
+
     out_dir = Path(args.out)
+    # Taken before compiling: an input edited during the build must not look recorded.
+    key = build_cache.current_key(args.paths or [DEFAULT_SPECS], out_dir, Path(DOCS_CONFIG_FILE))
+    if args.check and not getattr(args, "no_cache", False) and build_cache.known_up_to_date(key, out_dir):
+        print(f"{out_dir}/ is up to date (specs, compiler and files unchanged since the last "
+              f"build; --no-cache compiles anyway)")
+        return EXIT_OK
+    result = _compile(args.paths)
     if not result.ok:
         _print_diagnostics(result, sys.stderr)
         print(f"{_summary(result.diagnostics, len(result.files))}; {out_dir}/ left untouched",
@@ -120,19 +134,29 @@ def cmd_build(args: argparse.Namespace) -> int:
     warnings = [d for d in result.diagnostics if d.severity is Severity.WARNING]
     if warnings:  # notes are for `dqmc check`; a build only repeats what needs attention
         print(render_all(warnings, result.sources), file=sys.stderr)
+    histories, problems = load_histories(result.compiled)
+    if problems:  # a kept earlier version that does not compile cannot explain a revision
+        print(render_all(problems, result.sources), file=sys.stderr)
+        if any(d.severity is Severity.ERROR for d in problems):
+            print(f"errors in kept earlier versions; {out_dir}/ left untouched", file=sys.stderr)
+            return EXIT_ERRORS
     try:
-        outputs = artifacts(result.compiled)
+        outputs = artifacts(result.compiled, histories=histories)
+    except DocsConfigError as exc:
+        raise UsageError(str(exc)) from None
     except BuildError as exc:
         raise RuntimeError(str(exc)) from exc
     if args.check:
         staleness = compare(outputs, out_dir)
         if staleness.clean:
+            build_cache.remember(key, outputs)
             print(f"{out_dir}/ is up to date ({len(outputs)} files)")
             return EXIT_OK
         print("\n".join(staleness.lines(out_dir)))
         print(f"{out_dir}/ is out of date: run `dqmc build`")
         return EXIT_ERRORS
     changes = write_tree(outputs, out_dir)
+    build_cache.remember(key, outputs)
     changed = len(changes.stale) + len(changes.missing) + len(changes.orphaned)
     if changed:
         print("\n".join(changes.lines(out_dir)).replace("stale:", "updated:")
@@ -231,20 +255,39 @@ def cmd_test(args: argparse.Namespace) -> int:
 # -- entry point --------------------------------------------------------------------------------
 
 
-def build_parser() -> argparse.ArgumentParser:
+MODULE_COMMANDS = (
+    ("new", "dqmc.scaffold", "write a new spec and its tests file from a template"),
+    ("lsp", "dqmc.lsp", "run the language server for editors (needs dqmc[lsp])"),
+    ("diff", "dqmc.diff", "the semantic difference between two versions of a policy"),
+    ("impact", "dqmc.impact", "replay claims against two versions of a policy: what changes"),
+    ("synth", "dqmc.synth", "synthesise a claim history corpus for impact runs and benchmarks"),
+)
+
+
+def _command_name(argv: Sequence[str]) -> str | None:
+    """The subcommand in argv (the first word that is not an option), if any."""
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with `command`, only that module command's options are loaded."""
     parser = argparse.ArgumentParser(prog="dqmc", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"dqmc {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("check", help="parse, validate and check specs")
     p.add_argument("paths", nargs="*", help=f"spec files or folders (default {DEFAULT_SPECS}/)")
-    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--format", choices=REPORT_FORMATS, default="text",
+                   help="text for people; json, github (workflow annotations) or sarif for tools")
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("build", help="write generated/ atomically, or --check it")
     p.add_argument("paths", nargs="*", help=f"spec files or folders (default {DEFAULT_SPECS}/)")
     p.add_argument("--check", action="store_true", help="write nothing; exit 1 if out of date")
     p.add_argument("--out", default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT}/)")
+    p.add_argument("--no-cache", action="store_true",
+                   help="with --check, compile even when .dqmc-cache/ shows nothing changed")
+    watch.add_arguments(p)
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("ir", help="print the canonical IR JSON of a spec")
@@ -282,11 +325,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-coverage", type=float, metavar="PCT",
                    help="fail when a policy's rule and branch coverage is below PCT")
     p.set_defaults(func=cmd_test)
+
+    # Commands kept in their own modules: each adds its options and carries itself out. Only the
+    # module of the command being run is imported, so `dqmc check` starts as fast as before.
+    for name, module_name, help_text in MODULE_COMMANDS:
+        p = sub.add_parser(name, help=help_text)
+        if command in (None, name):
+            module = importlib.import_module(module_name)
+            module.add_arguments(p)
+            p.set_defaults(func=module.run)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(_command_name(argv))
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors and 0 on --help

@@ -68,9 +68,28 @@ _REQUIRED_KEYS = tuple(f.name for f in fields(DocsConfig) if f.name != "language
 _KNOWN_KEYS = tuple(f.name for f in fields(DocsConfig))
 
 
-def load_docs_config(path: str | os.PathLike[str]) -> DocsConfig:
-    """Read and validate the YAML boilerplate file (its keys are documented at its top)."""
+# Used when a project has no docs.config.yaml (e.g. one just made with `dqmc new`): neutral text
+# that names no organisation, so a first build works and nothing in it pretends to be a plan's.
+DEFAULT_DOCS_CONFIG = DocsConfig(
+    organization="Health Plan",
+    document_heading="DRUG QUANTITY MANAGEMENT POLICY",
+    instructions_for_use=(
+        "This policy explains how quantity limits apply to the drugs it names and when a larger "
+        "quantity can be approved. The member's plan documents decide what the plan covers."),
+    criteria_intro="A quantity above the limits in the table is covered when the criteria "
+                   "below are met.",
+    footer=f"Write the organisation's own boilerplate in {DOCS_CONFIG_FILE} to replace this text.",
+)
+
+
+def load_docs_config(path: str | os.PathLike[str], *, missing_ok: bool = False) -> DocsConfig:
+    """Read and validate the YAML boilerplate file (its keys are documented at its top).
+
+    With `missing_ok`, a file that does not exist gives DEFAULT_DOCS_CONFIG.
+    """
     config_path = Path(path)
+    if missing_ok and not config_path.exists():
+        return DEFAULT_DOCS_CONFIG
     try:
         data = yaml.safe_load(config_path.read_text(encoding="utf-8"))
     except OSError as error:
@@ -161,7 +180,9 @@ def md_table_rule(column_count: int) -> str:
 
 def _comment_safe(text: str) -> str:
     """Text that cannot end or nest an HTML comment (`--` becomes `- -`)."""
-    text = " ".join(text.split())
+    # A spec's file name reaches the header as it is: neutralise controls and bidi overrides as
+    # the templates' `finalize` does, so the first line of a document shows what it says.
+    text = " ".join(text.translate(_INVISIBLE).split())
     while "--" in text:
         text = text.replace("--", "- -")
     return text
@@ -179,6 +200,22 @@ def generated_header(sources: Sequence[tuple[str, str]], version: str) -> str:
 # Rendering
 
 
+# Characters spec text may hold (the front ends keep any text) that a document must not show raw:
+# control characters (NUL is a parse error in HTML and ESC starts terminal sequences when a
+# Markdown file is printed) and the bidi embedding, override and isolate controls, which would
+# make the published text display in another order than the spec states it ("Trojan Source").
+# Each becomes U+FFFD, as the diagnostics renderer shows them, so the reader sees something is
+# there. Tabs and line breaks are kept: paragraphs() and one_line() fold them.
+_INVISIBLE = dict.fromkeys(
+    [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), *range(0x7F, 0xA0),
+     *range(0x202A, 0x202F), *range(0x2066, 0x206A), *range(0xD800, 0xE000)], "\ufffd")
+
+
+def neutralize(value: object) -> object:
+    """Every `{{ ... }}` of a document template passes here before escaping (Jinja `finalize`)."""
+    return value.translate(_INVISIBLE) if isinstance(value, str) else value
+
+
 @functools.cache
 def docs_environment() -> jinja2.Environment:
     """The Jinja environment for documents: strict, autoescaping `*.html` templates only."""
@@ -189,6 +226,7 @@ def docs_environment() -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
         autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=True),
+        finalize=neutralize,
     )
     environment.filters["md_escape"] = md_escape
     environment.filters["md_table_row"] = md_table_row
@@ -201,12 +239,14 @@ def _finish(header: str, body: str) -> str:
     return f"{header}\n{body.strip()}\n"
 
 
-def render_policy(compiled: CompiledPolicy, config: DocsConfig, *, version: str) -> tuple[str, str]:
+def render_policy(compiled: CompiledPolicy, config: DocsConfig, *, version: str,
+                  revision_summaries: Mapping[int, str] | None = None) -> tuple[str, str]:
     """One policy's (Markdown, HTML) documents."""
     environment = docs_environment()
     header = generated_header([(compiled.source, compiled.content_hash)], version)
     context = {
-        "doc": docs_view.policy_document(compiled.policy, base_heading=config.document_heading),
+        "doc": docs_view.policy_document(compiled.policy, base_heading=config.document_heading,
+                                         revision_summaries=revision_summaries),
         "org": boilerplate(config),
         "index_href": INDEX_PATH,
     }
@@ -231,9 +271,13 @@ def render_index(compiled: Sequence[CompiledPolicy], config: DocsConfig, *, vers
 
 
 def emit_docs(
-    compiled: Sequence[CompiledPolicy], config: DocsConfig, *, version: str
+    compiled: Sequence[CompiledPolicy], config: DocsConfig, *, version: str,
+    revision_summaries: Mapping[str, Mapping[int, str]] | None = None,
 ) -> dict[str, str]:
     """Every document of `generated/docs/`: `<id>.md`, `<id>.html` per policy, and `index.html`.
+
+    `revision_summaries` holds, by policy id, generated summaries of revision rows (see
+    `docs_view.policy_document`).
 
     Raises:
         ValueError: a policy id is not a safe file name, or two policies share an id.
@@ -253,7 +297,10 @@ def emit_docs(
         raise ValueError(f"a policy id would overwrite the index page {INDEX_PATH}")
     documents: dict[str, str] = {INDEX_PATH: render_index(compiled, config, version=version)}
     for item in compiled:
-        markdown, html = render_policy(item, config, version=version)
+        markdown, html = render_policy(
+            item, config, version=version,
+            revision_summaries=(revision_summaries or {}).get(item.policy.id),
+        )
         html_path, markdown_path = docs_view.document_paths(item.policy.id)
         documents[html_path] = html
         documents[markdown_path] = markdown

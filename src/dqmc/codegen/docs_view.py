@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import assert_never
@@ -723,8 +723,14 @@ def document_heading(base_heading: str, policy: nodes.Policy) -> str:
     return f"{base_heading} – {suffix.upper()}" if suffix else base_heading
 
 
-def policy_document(policy: nodes.Policy, *, base_heading: str) -> PolicyDocument:
-    """The view model of one policy's published document."""
+def policy_document(policy: nodes.Policy, *, base_heading: str,
+                    revision_summaries: Mapping[int, str] | None = None) -> PolicyDocument:
+    """The view model of one policy's published document.
+
+    `revision_summaries` fills revision rows whose spec gives no summary, by index in
+    `policy.history` (the build computes them from kept earlier versions with `dqmc diff`).
+    """
+    generated = revision_summaries or {}
     leading, trailing = section_views(policy)
     return PolicyDocument(
         id=policy.id,
@@ -744,9 +750,11 @@ def policy_document(policy: nodes.Policy, *, base_heading: str) -> PolicyDocumen
         references=tuple(one_line(reference.text) for reference in policy.references),
         history=tuple(
             RevisionView(
-                one_line(revision.type), one_line(revision.summary or ""), date_view(revision.date)
+                one_line(revision.type),
+                one_line(revision.summary or generated.get(index, "")),
+                date_view(revision.date),
             )
-            for revision in policy.history
+            for index, revision in enumerate(policy.history)
         ),
     )
 
