@@ -3,8 +3,9 @@
 PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed-stamp
+BENCH_STAMP := $(VENV)/.bench-stamp
 
-.PHONY: build test check clean-venv
+.PHONY: build test check bench clean-venv
 
 build: $(STAMP)
 	$(VENV)/bin/dqmc build
@@ -15,10 +16,18 @@ test: $(STAMP)
 check: $(STAMP)
 	$(VENV)/bin/dqmc check policy_specs/
 
+# The benchmarks of bench/ (peers measured side by side in one run); see bench/RESULTS.md.
+bench: $(BENCH_STAMP)
+	$(VENV)/bin/python bench/run.py
+
+$(BENCH_STAMP): $(STAMP)
+	$(VENV)/bin/python -m pip install --quiet -e '.[test,spark,bench]'
+	touch $(BENCH_STAMP)
+
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet -e '.[test]'
+	$(VENV)/bin/python -m pip install --quiet -e '.[test,spark]'
 	touch $(STAMP)
 
 clean-venv:
