@@ -8,8 +8,8 @@ from decimal import Decimal
 
 from . import _runtime as rt
 
-__all__ = ["POLICY_ID", "POLICY_HASH", "TITLE", "SOURCE", "evaluate", "decide", "evaluate_claim",
-           "review", "decide_review"]
+__all__ = ["POLICY_ID", "POLICY_HASH", "TITLE", "SOURCE", "evaluate", "evaluate_plain",
+           "evaluate_claim", "decide", "review", "decide_review"]
 
 POLICY_ID = 'bcbsal-ql-guidelines'
 POLICY_HASH = 'sha256:cbefdef89be014227edaf87c26e656d27d98d28dfca1ef616db868c6a60b7d52'
@@ -17,20 +17,25 @@ TITLE = 'Drug Coverage Guidelines – Quantity Limits (Inhalers, Opioids and Oth
 SOURCE = 'policy_specs/bcbsal-ql-guidelines.dqm'
 REJECT_CODE = '76'
 CHANNELS = ('retail', 'home_delivery')
+DAILY_RATE = False  # whether the policy declares the daily-rate check
 
 _AT_POLICY = 'policy_specs/bcbsal-ql-guidelines.dqm:25'
-_CHANNEL_LIST = 'retail, home_delivery'
-_VALIDATED = rt.validated_step(_AT_POLICY)
-_ZERO = Decimal(0)
+# Texts read before (thousandths, ordinals): a hit skips parsing the value again.
+_MILLI = rt.MILLI.get
+_ORDINAL = rt.ORDINAL.get
+_UNIT = rt.UNIT_ALIASES.get
 
 
 def evaluate(claim: object) -> dict:
     """The decision for one claim, as JSON data (design §5); never raises on claim data."""
-    with rt.evaluation_context():
-        parsed = rt.parse_claim(claim)
-        if parsed.__class__ is rt.Rejection:
-            return rt.rejected_input(parsed, POLICY_ID, POLICY_HASH, _AT_POLICY)
-        return evaluate_claim(parsed)
+    if claim.__class__ is dict:
+        decided = evaluate_plain(claim)
+        if decided is not None:
+            return decided
+    parsed = rt.parse_claim(claim)
+    if parsed.__class__ is rt.Rejection:
+        return rt.rejected_input(parsed, POLICY_ID, POLICY_HASH, _AT_POLICY)
+    return evaluate_claim(parsed)
 
 
 def decide(claim: object) -> rt.Decision:
@@ -38,14 +43,90 @@ def decide(claim: object) -> rt.Decision:
     return rt.Decision.from_dict(evaluate(claim))
 
 
+def evaluate_plain(claim: dict) -> dict | None:
+    """The decision for a well-formed claim of plain JSON values that names a product, unit and
+    channel with limits here; None for any other claim, which `evaluate` then reads with
+    rt.parse_claim (it rejects the malformed ones) and decides through `evaluate_claim`."""
+    get = claim.get
+    claim_id = get("claim_id")
+    if claim_id is not None and (claim_id.__class__ is not str or not claim_id):
+        return None
+    value = get("quantity")
+    requested = _MILLI(value) if value.__class__ is str else None
+    if requested is None:
+        requested = rt.read_milli(value)
+        if requested is None:
+            return None
+    days_supply = get("days_supply")
+    if days_supply.__class__ is not int or not 1 <= days_supply <= 999:
+        return None
+    value_of_end = get("date_of_service")
+    end = _ORDINAL(value_of_end) if value_of_end.__class__ is str else None
+    if end is None:
+        end = rt.read_ordinal(value_of_end)
+        if end is None:
+            return None
+    product = get("product")
+    ndc = get("ndc")
+    if product is None:
+        if ndc is None:
+            return None
+    elif product.__class__ is not str or not product:
+        return None
+    if ndc is not None and rt.read_ndc(ndc) is None:
+        return None
+    unit = get("unit")
+    if unit.__class__ is not str or not unit:
+        return None
+    channel = get("channel")
+    if channel.__class__ is not str or not channel:
+        return None
+    package = get("package")
+    if package is not None and (package.__class__ is not str or not package):
+        return None
+    birth = None
+    member = get("member")
+    if member is not None:
+        if member.__class__ is not dict:
+            return None
+        value = member.get("birth_date")
+        if value is not None:
+            birth = _ORDINAL(value) if value.__class__ is str else None
+            if birth is None:
+                birth = rt.read_ordinal(value)
+                if birth is None:
+                    return None
+            if birth > end:
+                return None
+    authorizations = get("authorizations")
+    if authorizations:
+        authorizations = rt.read_authorizations(authorizations)
+        if authorizations is None:
+            return None
+    elif authorizations is not None and authorizations.__class__ is not list:
+        return None
+    item = _PRODUCTS.get(product)  # this policy lists no NDCs: a claim's NDC changes nothing
+    if item is None or (package is not None and package not in item.sizes):
+        return None
+    chosen = item.plans.get(channel)
+    if chosen is None or _UNIT(unit, unit) != item.unit:
+        return None
+    history = get("history")
+    if history:
+        history = rt.keep_history(history, claim_id, end, item, bool(authorizations))
+        if history is None:
+            return None
+    elif history is not None and history.__class__ is not list:
+        return None
+    # The date was read from this text, so the text is its ISO form.
+    return rt.judge(_POLICY, item, chosen, package, requested, days_supply, end, value_of_end,
+                    birth, channel, history, authorizations)
+
+
 def evaluate_claim(claim: rt.Claim) -> dict:
-    """The decision for a claim already parsed (the registry parses once, then calls this)."""
-    steps = [_VALIDATED]
-    matched = _match(claim, steps)
-    if matched.__class__ is dict:
-        return matched
-    decide_product, package = matched
-    return decide_product(claim, steps, package)
+    """The decision for a claim already parsed (the registry parses the claims that
+    `evaluate_plain` does not take, then calls this)."""
+    return rt.decide_claim(_POLICY, claim)
 
 
 def review(request: object) -> dict:
@@ -60,4611 +141,625 @@ def decide_review(request: object) -> rt.ReviewResult:
 
 
 # ---------------------------------------------------------------------------------------------
-# Matching a claim to a product of this policy
+# Rules: every limit and approval, with the products (and NDCs) whose history it counts
 
-# ndc → (product, package or None)
-_NDCS = {}
-_PRODUCTS_WITH_NDCS = frozenset()
-_PACKAGES = {
-    'al-qvar-40mcg': ('qvar40-box',),
-    'al-qvar-80mcg': ('qvar80-7_3g', 'qvar80-8_7g'),
-    'al-qnasl': ('qnasl-bottle',),
-    'al-qnasl-childrens': (),
-    'al-beconase-aq': ('beconase-bottle',),
-    'al-breo-ellipta': (),
-    'al-qualaquin-cap': (),
-    'al-quillivant-xr': (),
-    'al-methadone-5mg-5ml-soln': (),
-    'al-methadone-10mg-5ml-soln': (),
-    'al-methadose-tab': (),
-    'al-methadose-10mg-ml-conc': (),
-    'al-demerol-50mg-tab': (),
-    'al-demerol-100mg-tab': (),
-    'al-demerol-50mg-5ml-soln': (),
-    'al-magnacet-5-400mg-tab': (),
-    'al-magnacet-7_5-400mg-tab': (),
-    'al-magnacet-10-400mg-tab': (),
-    'al-maxalt-tab': (),
-    'al-metadate-cd': (),
-    'al-metadate-cd-60mg': (),
-    'al-mekinist-0_5mg-tab': (),
-    'al-mekinist-tab': (),
-    'al-betaseron': ('betaseron-kit',),
-    'al-bunavil-2_1mg-film': (),
-    'al-bunavil-4_2mg-film': (),
-    'al-bunavil-6_3mg-film': (),
-    'al-buprenorphine-tab': (),
-    'al-butrans': (),
-    'al-bydureon': (),
-    'al-crixivan-200mg-cap': (),
-    'al-crixivan-400mg-cap': (),
-    'al-cycloset-tab': (),
-    'al-cymbalta': (),
-    'al-cymbalta-60mg': (),
-    'al-diabenese-100mg-tab': (),
-    'al-diabenese-250mg-tab': (),
-}
-
-
-def _match(claim: rt.Claim, steps: list) -> tuple | dict:
-    """(the product's function, its package) for the claim, or the decision if it has none."""
-    coded = _NDCS.get(claim.ndc) if claim.ndc is not None else None
-    named = claim.product
-    if named is not None:
-        if named not in _DECIDE_PRODUCT:
-            if coded is None:
-                return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-                    "match", "skip", f"no product of this policy is product {named}", _AT_POLICY))
-            return _refuse(claim, steps, rt.CODE_PRODUCT, "PRODUCT/NDC MISMATCH",
-                           f"ndc {claim.ndc} is {coded[0]}, not {named}", _AT_POLICY, "match")
-        if coded is not None and coded[0] != named:
-            return _refuse(claim, steps, rt.CODE_PRODUCT, "PRODUCT/NDC MISMATCH",
-                           f"ndc {claim.ndc} is {coded[0]}, not {named}", _AT_POLICY, "match")
-        if coded is None and claim.ndc is not None and named in _PRODUCTS_WITH_NDCS:
-            return _refuse(claim, steps, rt.CODE_PRODUCT, "NDC NOT FOR PRODUCT",
-                           f"ndc {claim.ndc} is not an NDC of {named}", _AT_POLICY, "match")
-        product = named
-    elif coded is None:
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "match", "skip", f"no product of this policy is ndc {claim.ndc}", _AT_POLICY))
-    else:
-        product = coded[0]
-    package = coded[1] if coded is not None else None
-    if claim.package is not None:
-        if claim.package not in _PACKAGES[product]:
-            return _refuse(claim, steps, rt.CODE_PRODUCT, "UNKNOWN PACKAGE",
-                           f"package {claim.package} is not a package of {product}",
-                           _AT_POLICY, "match")
-        if package is not None and claim.package != package:
-            return _refuse(claim, steps, rt.CODE_PRODUCT, "PACKAGE/NDC MISMATCH",
-                           f"ndc {claim.ndc} is package {package}, not {claim.package}",
-                           _AT_POLICY, "match")
-        package = claim.package
-    return _DECIDE_PRODUCT[product], package
-
-
-def _refuse(claim: rt.Claim, steps: list, code: str, text: str, detail: str, source: str,
-            step: str) -> dict:
-    return rt.rejected_input(rt.Rejection(code, rt.message(text), detail), POLICY_ID, POLICY_HASH,
-                             source, claim=claim, steps=steps, step=step)
-
-
-def _countable(claim: rt.Claim) -> list[rt.HistoryEntry]:
-    """Paid history that can count: reversals never do, nor the claim itself (a rebill)."""
-    claim_id = claim.claim_id
-    if claim_id is None:
-        return [entry for entry in claim.history if entry.status == "paid"]
-    return [entry for entry in claim.history
-            if entry.status == "paid" and entry.claim_id != claim_id]
-
-
-# ---------------------------------------------------------------------------------------------
-# Rules: one check function per limit and per approval
-
-_LIMIT_1 = rt.AppliedLimit('per_window', Decimal('1'), 'each', 30,
-    '1 each per 30 days', 'base', None)
-_LIMIT_1_QUANTITY = Decimal('1')
-
+_SET_1 = frozenset(('al-qvar-40mcg',))
+_SET_2 = frozenset()
+_SET_3 = frozenset(('al-qvar-80mcg',))
+_SET_4 = frozenset(('al-qnasl',))
+_SET_5 = frozenset(('al-qnasl-childrens',))
+_SET_6 = frozenset(('al-beconase-aq',))
+_SET_7 = frozenset(('al-breo-ellipta',))
+_SET_8 = frozenset(('al-qualaquin-cap',))
+_SET_9 = frozenset(('al-quillivant-xr',))
+_SET_10 = frozenset(('al-methadone-5mg-5ml-soln',))
+_SET_11 = frozenset(('al-methadone-10mg-5ml-soln',))
+_SET_12 = frozenset(('al-methadose-tab',))
+_SET_13 = frozenset(('al-methadose-10mg-ml-conc',))
+_SET_14 = frozenset(('al-demerol-50mg-tab', 'al-demerol-100mg-tab'))
+_SET_15 = frozenset(('al-demerol-50mg-5ml-soln',))
+_SET_16 = frozenset(('al-magnacet-5-400mg-tab',))
+_SET_17 = frozenset(('al-magnacet-7_5-400mg-tab',))
+_SET_18 = frozenset(('al-magnacet-10-400mg-tab',))
+_SET_19 = frozenset(('al-maxalt-tab',))
+_SET_20 = frozenset(('al-metadate-cd',))
+_SET_21 = frozenset(('al-metadate-cd-60mg',))
+_SET_22 = frozenset(('al-mekinist-0_5mg-tab',))
+_SET_23 = frozenset(('al-mekinist-tab',))
+_SET_24 = frozenset(('al-betaseron',))
+_SET_25 = frozenset(('al-bunavil-2_1mg-film',))
+_SET_26 = frozenset(('al-bunavil-4_2mg-film', 'al-bunavil-6_3mg-film'))
+_SET_27 = frozenset(('al-buprenorphine-tab',))
+_SET_28 = frozenset(('al-butrans',))
+_SET_29 = frozenset(('al-bydureon',))
+_SET_30 = frozenset(('al-crixivan-200mg-cap',))
+_SET_31 = frozenset(('al-crixivan-400mg-cap',))
+_SET_32 = frozenset(('al-cycloset-tab',))
+_SET_33 = frozenset(('al-cymbalta',))
+_SET_34 = frozenset(('al-cymbalta-60mg',))
+_SET_35 = frozenset(('al-diabenese-100mg-tab',))
+_SET_36 = frozenset(('al-diabenese-250mg-tab',))
 
 # policy_specs/bcbsal-ql-guidelines.dqm:297
-def _limit_1_al_qvar_40mcg_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """al-qvar-40mcg at every channel: 1 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'al-qvar-40mcg'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_1_QUANTITY
-    allowed = _LIMIT_1_QUANTITY - prior if prior < _LIMIT_1_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_1_QUANTITY, 'each', passed),
-        'policy_specs/bcbsal-ql-guidelines.dqm:297', 'QL 1 EA PER 30 DAYS')
-
-
-_LIMIT_1_RULE = rt.RuleEntry(
-    _limit_1_al_qvar_40mcg_all, _LIMIT_1, '1 each per 30 days',
-    None, False, 'policy_specs/bcbsal-ql-guidelines.dqm:297')
-
-_LIMIT_2 = rt.AppliedLimit('per_window', Decimal('21.9'), 'g', 30,
-    '21.9 g per 30 days', 'base', None)
-_LIMIT_2_QUANTITY = Decimal('21.9')
-
+# al-qvar-40mcg at every channel: 1 each per 30 days
+_LIMIT_1 = rt.rule('per_window', '1', 'each', 30, None, None,
+    _SET_1, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:297')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:304
-def _limit_2_al_qvar_80mcg_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """al-qvar-80mcg at every channel: 21.9 g per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'al-qvar-80mcg'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_2_QUANTITY
-    allowed = _LIMIT_2_QUANTITY - prior if prior < _LIMIT_2_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_2_QUANTITY, 'g', passed),
-        'policy_specs/bcbsal-ql-guidelines.dqm:304', 'QL 21.9 G PER 30 DAYS')
-
-
-_LIMIT_2_RULE = rt.RuleEntry(
-    _limit_2_al_qvar_80mcg_all, _LIMIT_2, '21.9 g per 30 days',
-    None, False, 'policy_specs/bcbsal-ql-guidelines.dqm:304')
-
-_LIMIT_3 = rt.AppliedLimit('per_window', Decimal('17.4'), 'g', 30,
-    '17.4 g per 30 days', 'base', None)
-_LIMIT_3_QUANTITY = Decimal('17.4')
-
+# al-qvar-80mcg at every channel: 21.9 g per 30 days
+_LIMIT_2 = rt.rule('per_window', '21.9', 'g', 30, None, None,
+    _SET_3, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:304')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:305
-def _limit_3_al_qvar_80mcg_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """al-qvar-80mcg at every channel: 17.4 g per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'al-qvar-80mcg'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_3_QUANTITY
-    allowed = _LIMIT_3_QUANTITY - prior if prior < _LIMIT_3_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_3_QUANTITY, 'g', passed),
-        'policy_specs/bcbsal-ql-guidelines.dqm:305', 'QL 17.4 G PER 30 DAYS')
-
-
-_LIMIT_3_RULE = rt.RuleEntry(
-    _limit_3_al_qvar_80mcg_all, _LIMIT_3, '17.4 g per 30 days',
-    None, False, 'policy_specs/bcbsal-ql-guidelines.dqm:305')
-
-_LIMIT_4 = rt.AppliedLimit('per_window', Decimal('1'), 'each', 30,
-    '1 each per 30 days', 'base', None)
-_LIMIT_4_QUANTITY = Decimal('1')
-
+# al-qvar-80mcg at every channel: 17.4 g per 30 days
+_LIMIT_3 = rt.rule('per_window', '17.4', 'g', 30, None, None,
+    _SET_3, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:305')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:309
-def _limit_4_al_qnasl_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """al-qnasl at every channel: 1 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'al-qnasl'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_4_QUANTITY
-    allowed = _LIMIT_4_QUANTITY - prior if prior < _LIMIT_4_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_4_QUANTITY, 'each', passed),
-        'policy_specs/bcbsal-ql-guidelines.dqm:309', 'QL 1 EA PER 30 DAYS')
-
-
-_LIMIT_4_RULE = rt.RuleEntry(
-    _limit_4_al_qnasl_all, _LIMIT_4, '1 each per 30 days',
-    None, False, 'policy_specs/bcbsal-ql-guidelines.dqm:309')
-
-_LIMIT_5 = rt.AppliedLimit('per_window', Decimal('1'), 'each', 30,
-    '1 each per 30 days', 'base', None)
-_LIMIT_5_QUANTITY = Decimal('1')
-
+# al-qnasl at every channel: 1 each per 30 days
+_LIMIT_4 = rt.rule('per_window', '1', 'each', 30, None, None,
+    _SET_4, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:309')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:313
-def _limit_5_al_qnasl_childrens_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """al-qnasl-childrens at every channel: 1 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'al-qnasl-childrens'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_5_QUANTITY
-    allowed = _LIMIT_5_QUANTITY - prior if prior < _LIMIT_5_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_5_QUANTITY, 'each', passed),
-        'policy_specs/bcbsal-ql-guidelines.dqm:313', 'QL 1 EA PER 30 DAYS')
-
-
-_LIMIT_5_RULE = rt.RuleEntry(
-    _limit_5_al_qnasl_childrens_all, _LIMIT_5, '1 each per 30 days',
-    None, False, 'policy_specs/bcbsal-ql-guidelines.dqm:313')
-
-_LIMIT_6 = rt.AppliedLimit('per_window', Decimal('2'), 'each', 30,
-    '2 each per 30 days', 'base', None)
-_LIMIT_6_QUANTITY = Decimal('2')
-
+# al-qnasl-childrens at every channel: 1 each per 30 days
+_LIMIT_5 = rt.rule('per_window', '1', 'each', 30, None, None,
+    _SET_5, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:313')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:317
-def _limit_6_al_beconase_aq_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """al-beconase-aq at every channel: 2 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'al-beconase-aq'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_6_QUANTITY
-    allowed = _LIMIT_6_QUANTITY - prior if prior < _LIMIT_6_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_6_QUANTITY, 'each', passed),
-        'policy_specs/bcbsal-ql-guidelines.dqm:317', 'QL 2 EA PER 30 DAYS')
-
-
-_LIMIT_6_RULE = rt.RuleEntry(
-    _limit_6_al_beconase_aq_all, _LIMIT_6, '2 each per 30 days',
-    None, False, 'policy_specs/bcbsal-ql-guidelines.dqm:317')
-
-_LIMIT_7 = rt.AppliedLimit('per_day', Decimal('2'), 'each', 1,
-    '2 each per day', 'base', None)
-_LIMIT_7_QUANTITY = Decimal('2')
-
+# al-beconase-aq at every channel: 2 each per 30 days
+_LIMIT_6 = rt.rule('per_window', '2', 'each', 30, None, None,
+    _SET_6, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:317')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:324
-def _limit_7_al_breo_ellipta_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """al-breo-ellipta at every channel: 2 each per day."""
-    requested = claim.quantity
-    days_supply = claim.days_supply
-    passed = requested <= _LIMIT_7_QUANTITY * days_supply
-    allowed = _LIMIT_7_QUANTITY * days_supply
-    return rt.RuleCheck(
-        "per_day", passed, applied, allowed, None, None, None,
-        rt.per_day_detail(requested, days_supply, _LIMIT_7_QUANTITY, 'each', None,
-                          passed),
-        'policy_specs/bcbsal-ql-guidelines.dqm:324', 'QL 2 EA PER DAY')
-
-
-_LIMIT_7_RULE = rt.RuleEntry(
-    _limit_7_al_breo_ellipta_all, _LIMIT_7, '2 each per day',
-    None, False, 'policy_specs/bcbsal-ql-guidelines.dqm:324')
-
-_LIMIT_8 = rt.AppliedLimit('per_window', Decimal('42'), 'each', 90,
-    '42 each per 90 days', 'base', None)
-_LIMIT_8_QUANTITY = Decimal('42')
-
+# al-breo-ellipta at every channel: 2 each per day
+_LIMIT_7 = rt.rule('per_day', '2', 'each', 1, None, None,
+    _SET_7, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:324')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:328
-def _limit_8_al_qualaquin_cap_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """al-qualaquin-cap at every channel: 42 each per 90 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 90)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'al-qualaquin-cap'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_8_QUANTITY
-    allowed = _LIMIT_8_QUANTITY - prior if prior < _LIMIT_8_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_8_QUANTITY, 'each', passed),
-        'policy_specs/bcbsal-ql-guidelines.dqm:328', 'QL 42 EA PER 90 DAYS')
-
-
-_LIMIT_8_RULE = rt.RuleEntry(
-    _limit_8_al_qualaquin_cap_all, _LIMIT_8, '42 each per 90 days',
-    None, False, 'policy_specs/bcbsal-ql-guidelines.dqm:328')
-
-_LIMIT_9 = rt.AppliedLimit('per_window', Decimal('360'), 'mL', 30,
-    '360 mL per 30 days', 'base', None)
-_LIMIT_9_QUANTITY = Decimal('360')
-
+# al-qualaquin-cap at every channel: 42 each per 90 days
+_LIMIT_8 = rt.rule('per_window', '42', 'each', 90, None, None,
+    _SET_8, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:328')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:332
-def _limit_9_al_quillivant_xr_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """al-quillivant-xr at every channel: 360 mL per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'al-quillivant-xr'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_9_QUANTITY
-    allowed = _LIMIT_9_QUANTITY - prior if prior < _LIMIT_9_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_9_QUANTITY, 'mL', passed),
-        'policy_specs/bcbsal-ql-guidelines.dqm:332', 'QL 360 ML PER 30 DAYS')
-
-
-_LIMIT_9_RULE = rt.RuleEntry(
-    _limit_9_al_quillivant_xr_all, _LIMIT_9, '360 mL per 30 days',
-    None, False, 'policy_specs/bcbsal-ql-guidelines.dqm:332')
-
-_LIMIT_10 = rt.AppliedLimit('per_day', Decimal('30'), 'mL', 1,
-    '30 mL per day', 'base', None)
-_LIMIT_10_QUANTITY = Decimal('30')
-
+# al-quillivant-xr at every channel: 360 mL per 30 days
+_LIMIT_9 = rt.rule('per_window', '360', 'mL', 30, None, None,
+    _SET_9, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:332')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:336
-def _limit_10_al_methadone_5mg_5ml_soln_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """al-methadone-5mg-5ml-soln at every channel: 30 mL per day."""
-    requested = claim.quantity
-    days_supply = claim.days_supply
-    passed = requested <= _LIMIT_10_QUANTITY * days_supply
-    allowed = _LIMIT_10_QUANTITY * days_supply
-    return rt.RuleCheck(
-        "per_day", passed, applied, allowed, None, None, None,
-        rt.per_day_detail(requested, days_supply, _LIMIT_10_QUANTITY, 'mL', None,
-                          passed),
-        'policy_specs/bcbsal-ql-guidelines.dqm:336', 'QL 30 ML PER DAY')
-
-
-_LIMIT_10_RULE = rt.RuleEntry(
-    _limit_10_al_methadone_5mg_5ml_soln_all, _LIMIT_10, '30 mL per day',
-    None, False, 'policy_specs/bcbsal-ql-guidelines.dqm:336')
-
-_LIMIT_11 = rt.AppliedLimit('per_day', Decimal('15'), 'mL', 1,
-    '15 mL per day', 'base', None)
-_LIMIT_11_QUANTITY = Decimal('15')
-
+# al-methadone-5mg-5ml-soln at every channel: 30 mL per day
+_LIMIT_10 = rt.rule('per_day', '30', 'mL', 1, None, None,
+    _SET_10, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:336')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:340
-def _limit_11_al_methadone_10mg_5ml_soln_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """al-methadone-10mg-5ml-soln at every channel: 15 mL per day."""
-    requested = claim.quantity
-    days_supply = claim.days_supply
-    passed = requested <= _LIMIT_11_QUANTITY * days_supply
-    allowed = _LIMIT_11_QUANTITY * days_supply
-    return rt.RuleCheck(
-        "per_day", passed, applied, allowed, None, None, None,
-        rt.per_day_detail(requested, days_supply, _LIMIT_11_QUANTITY, 'mL', None,
-                          passed),
-        'policy_specs/bcbsal-ql-guidelines.dqm:340', 'QL 15 ML PER DAY')
-
-
-_LIMIT_11_RULE = rt.RuleEntry(
-    _limit_11_al_methadone_10mg_5ml_soln_all, _LIMIT_11, '15 mL per day',
-    None, False, 'policy_specs/bcbsal-ql-guidelines.dqm:340')
-
-_LIMIT_12 = rt.AppliedLimit('per_day', Decimal('3'), 'each', 1,
-    '3 each per day', 'base', None)
-_LIMIT_12_QUANTITY = Decimal('3')
-
+# al-methadone-10mg-5ml-soln at every channel: 15 mL per day
+_LIMIT_11 = rt.rule('per_day', '15', 'mL', 1, None, None,
+    _SET_11, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:340')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:344
-def _limit_12_al_methadose_tab_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """al-methadose-tab at every channel: 3 each per day."""
-    requested = claim.quantity
-    days_supply = claim.days_supply
-    passed = requested <= _LIMIT_12_QUANTITY * days_supply
-    allowed = _LIMIT_12_QUANTITY * days_supply
-    return rt.RuleCheck(
-        "per_day", passed, applied, allowed, None, None, None,
-        rt.per_day_detail(requested, days_supply, _LIMIT_12_QUANTITY, 'each', None,
-                          passed),
-        'policy_specs/bcbsal-ql-guidelines.dqm:344', 'QL 3 EA PER DAY')
-
-
-_LIMIT_12_RULE = rt.RuleEntry(
-    _limit_12_al_methadose_tab_all, _LIMIT_12, '3 each per day',
-    None, False, 'policy_specs/bcbsal-ql-guidelines.dqm:344')
-
-_LIMIT_13 = rt.AppliedLimit('per_day', Decimal('3'), 'mL', 1,
-    '3 mL per day', 'base', None)
-_LIMIT_13_QUANTITY = Decimal('3')
-
+# al-methadose-tab at every channel: 3 each per day
+_LIMIT_12 = rt.rule('per_day', '3', 'each', 1, None, None,
+    _SET_12, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:344')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:347
-def _limit_13_al_methadose_10mg_ml_conc_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """al-methadose-10mg-ml-conc at every channel: 3 mL per day."""
-    requested = claim.quantity
-    days_supply = claim.days_supply
-    passed = requested <= _LIMIT_13_QUANTITY * days_supply
-    allowed = _LIMIT_13_QUANTITY * days_supply
-    return rt.RuleCheck(
-        "per_day", passed, applied, allowed, None, None, None,
-        rt.per_day_detail(requested, days_supply, _LIMIT_13_QUANTITY, 'mL', None,
-                          passed),
-        'policy_specs/bcbsal-ql-guidelines.dqm:347', 'QL 3 ML PER DAY')
-
-
-_LIMIT_13_RULE = rt.RuleEntry(
-    _limit_13_al_methadose_10mg_ml_conc_all, _LIMIT_13, '3 mL per day',
-    None, False, 'policy_specs/bcbsal-ql-guidelines.dqm:347')
-
-_LIMIT_14 = rt.AppliedLimit('per_day', Decimal('8'), 'each', 1,
-    '8 each per day', 'base', None)
-_LIMIT_14_QUANTITY = Decimal('8')
-_LIMIT_14_SCOPE = frozenset(('al-demerol-50mg-tab', 'al-demerol-100mg-tab'))
-
+# al-methadose-10mg-ml-conc at every channel: 3 mL per day
+_LIMIT_13 = rt.rule('per_day', '3', 'mL', 1, None, None,
+    _SET_13, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:347')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:351
-def _limit_14_al_demerol_tabs_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """al-demerol-tabs at every channel: 8 each per day."""
-    requested = claim.quantity
-    days_supply = claim.days_supply
-    passed = requested <= _LIMIT_14_QUANTITY * days_supply
-    allowed = _LIMIT_14_QUANTITY * days_supply
-    return rt.RuleCheck(
-        "per_day", passed, applied, allowed, None, None, None,
-        rt.per_day_detail(requested, days_supply, _LIMIT_14_QUANTITY, 'each', None,
-                          passed),
-        'policy_specs/bcbsal-ql-guidelines.dqm:351', 'QL 8 EA PER DAY')
-
-
-_LIMIT_14_RULE = rt.RuleEntry(
-    _limit_14_al_demerol_tabs_all, _LIMIT_14, '8 each per day',
-    None, False, 'policy_specs/bcbsal-ql-guidelines.dqm:351')
-
-_LIMIT_15 = rt.AppliedLimit('per_day', Decimal('80'), 'mL', 1,
-    '80 mL per day', 'base', None)
-_LIMIT_15_QUANTITY = Decimal('80')
-
+# al-demerol-tabs at every channel: 8 each per day
+_LIMIT_14 = rt.rule('per_day', '8', 'each', 1, None, None,
+    _SET_14, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:351')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:355
-def _limit_15_al_demerol_50mg_5ml_soln_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """al-demerol-50mg-5ml-soln at every channel: 80 mL per day."""
-    requested = claim.quantity
-    days_supply = claim.days_supply
-    passed = requested <= _LIMIT_15_QUANTITY * days_supply
-    allowed = _LIMIT_15_QUANTITY * days_supply
-    return rt.RuleCheck(
-        "per_day", passed, applied, allowed, None, None, None,
-        rt.per_day_detail(requested, days_supply, _LIMIT_15_QUANTITY, 'mL', None,
-                          passed),
-        'policy_specs/bcbsal-ql-guidelines.dqm:355', 'QL 80 ML PER DAY')
-
-
-_LIMIT_15_RULE = rt.RuleEntry(
-    _limit_15_al_demerol_50mg_5ml_soln_all, _LIMIT_15, '80 mL per day',
-    None, False, 'policy_specs/bcbsal-ql-guidelines.dqm:355')
-
-_LIMIT_16 = rt.AppliedLimit('per_day', Decimal('10'), 'each', 1,
-    '10 each per day', 'base', None)
-_LIMIT_16_QUANTITY = Decimal('10')
-
+# al-demerol-50mg-5ml-soln at every channel: 80 mL per day
+_LIMIT_15 = rt.rule('per_day', '80', 'mL', 1, None, None,
+    _SET_15, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:355')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:359
-def _limit_16_al_magnacet_5_400mg_tab_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """al-magnacet-5-400mg-tab at every channel: 10 each per day."""
-    requested = claim.quantity
-    days_supply = claim.days_supply
-    passed = requested <= _LIMIT_16_QUANTITY * days_supply
-    allowed = _LIMIT_16_QUANTITY * days_supply
-    return rt.RuleCheck(
-        "per_day", passed, applied, allowed, None, None, None,
-        rt.per_day_detail(requested, days_supply, _LIMIT_16_QUANTITY, 'each', None,
-                          passed),
-        'policy_specs/bcbsal-ql-guidelines.dqm:359', 'QL 10 EA PER DAY')
-
-
-_LIMIT_16_RULE = rt.RuleEntry(
-    _limit_16_al_magnacet_5_400mg_tab_all, _LIMIT_16, '10 each per day',
-    None, False, 'policy_specs/bcbsal-ql-guidelines.dqm:359')
-
-_LIMIT_17 = rt.AppliedLimit('per_day', Decimal('8'), 'each', 1,
-    '8 each per day', 'base', None)
-_LIMIT_17_QUANTITY = Decimal('8')
-
+# al-magnacet-5-400mg-tab at every channel: 10 each per day
+_LIMIT_16 = rt.rule('per_day', '10', 'each', 1, None, None,
+    _SET_16, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:359')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:363
-def _limit_17_al_magnacet_7_5_400mg_tab_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """al-magnacet-7_5-400mg-tab at every channel: 8 each per day."""
-    requested = claim.quantity
-    days_supply = claim.days_supply
-    passed = requested <= _LIMIT_17_QUANTITY * days_supply
-    allowed = _LIMIT_17_QUANTITY * days_supply
-    return rt.RuleCheck(
-        "per_day", passed, applied, allowed, None, None, None,
-        rt.per_day_detail(requested, days_supply, _LIMIT_17_QUANTITY, 'each', None,
-                          passed),
-        'policy_specs/bcbsal-ql-guidelines.dqm:363', 'QL 8 EA PER DAY')
-
-
-_LIMIT_17_RULE = rt.RuleEntry(
-    _limit_17_al_magnacet_7_5_400mg_tab_all, _LIMIT_17, '8 each per day',
-    None, False, 'policy_specs/bcbsal-ql-guidelines.dqm:363')
-
-_LIMIT_18 = rt.AppliedLimit('per_day', Decimal('6'), 'each', 1,
-    '6 each per day', 'base', None)
-_LIMIT_18_QUANTITY = Decimal('6')
-
+# al-magnacet-7_5-400mg-tab at every channel: 8 each per day
+_LIMIT_17 = rt.rule('per_day', '8', 'each', 1, None, None,
+    _SET_17, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:363')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:367
-def _limit_18_al_magnacet_10_400mg_tab_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """al-magnacet-10-400mg-tab at every channel: 6 each per day."""
-    requested = claim.quantity
-    days_supply = claim.days_supply
-    passed = requested <= _LIMIT_18_QUANTITY * days_supply
-    allowed = _LIMIT_18_QUANTITY * days_supply
-    return rt.RuleCheck(
-        "per_day", passed, applied, allowed, None, None, None,
-        rt.per_day_detail(requested, days_supply, _LIMIT_18_QUANTITY, 'each', None,
-                          passed),
-        'policy_specs/bcbsal-ql-guidelines.dqm:367', 'QL 6 EA PER DAY')
-
-
-_LIMIT_18_RULE = rt.RuleEntry(
-    _limit_18_al_magnacet_10_400mg_tab_all, _LIMIT_18, '6 each per day',
-    None, False, 'policy_specs/bcbsal-ql-guidelines.dqm:367')
-
-_LIMIT_19 = rt.AppliedLimit('per_window', Decimal('18'), 'each', 30,
-    '18 each per 30 days', 'base', None)
-_LIMIT_19_QUANTITY = Decimal('18')
-
+# al-magnacet-10-400mg-tab at every channel: 6 each per day
+_LIMIT_18 = rt.rule('per_day', '6', 'each', 1, None, None,
+    _SET_18, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:367')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:371
-def _limit_19_al_maxalt_tab_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """al-maxalt-tab at every channel: 18 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'al-maxalt-tab'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_19_QUANTITY
-    allowed = _LIMIT_19_QUANTITY - prior if prior < _LIMIT_19_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_19_QUANTITY, 'each', passed),
-        'policy_specs/bcbsal-ql-guidelines.dqm:371', 'QL 18 EA PER 30 DAYS')
-
-
-_LIMIT_19_RULE = rt.RuleEntry(
-    _limit_19_al_maxalt_tab_all, _LIMIT_19, '18 each per 30 days',
-    None, False, 'policy_specs/bcbsal-ql-guidelines.dqm:371')
-
-_LIMIT_20 = rt.AppliedLimit('per_day', Decimal('2'), 'each', 1,
-    '2 each per day', 'base', None)
-_LIMIT_20_QUANTITY = Decimal('2')
-
+# al-maxalt-tab at every channel: 18 each per 30 days
+_LIMIT_19 = rt.rule('per_window', '18', 'each', 30, None, None,
+    _SET_19, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:371')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:375
-def _limit_20_al_metadate_cd_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """al-metadate-cd at every channel: 2 each per day."""
-    requested = claim.quantity
-    days_supply = claim.days_supply
-    passed = requested <= _LIMIT_20_QUANTITY * days_supply
-    allowed = _LIMIT_20_QUANTITY * days_supply
-    return rt.RuleCheck(
-        "per_day", passed, applied, allowed, None, None, None,
-        rt.per_day_detail(requested, days_supply, _LIMIT_20_QUANTITY, 'each', None,
-                          passed),
-        'policy_specs/bcbsal-ql-guidelines.dqm:375', 'QL 2 EA PER DAY')
-
-
-_LIMIT_20_RULE = rt.RuleEntry(
-    _limit_20_al_metadate_cd_all, _LIMIT_20, '2 each per day',
-    None, False, 'policy_specs/bcbsal-ql-guidelines.dqm:375')
-
-_LIMIT_21 = rt.AppliedLimit('per_day', Decimal('1'), 'each', 1,
-    '1 each per day', 'base', None)
-_LIMIT_21_QUANTITY = Decimal('1')
-
+# al-metadate-cd at every channel: 2 each per day
+_LIMIT_20 = rt.rule('per_day', '2', 'each', 1, None, None,
+    _SET_20, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:375')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:379
-def _limit_21_al_metadate_cd_60mg_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """al-metadate-cd-60mg at every channel: 1 each per day."""
-    requested = claim.quantity
-    days_supply = claim.days_supply
-    passed = requested <= _LIMIT_21_QUANTITY * days_supply
-    allowed = _LIMIT_21_QUANTITY * days_supply
-    return rt.RuleCheck(
-        "per_day", passed, applied, allowed, None, None, None,
-        rt.per_day_detail(requested, days_supply, _LIMIT_21_QUANTITY, 'each', None,
-                          passed),
-        'policy_specs/bcbsal-ql-guidelines.dqm:379', 'QL 1 EA PER DAY')
-
-
-_LIMIT_21_RULE = rt.RuleEntry(
-    _limit_21_al_metadate_cd_60mg_all, _LIMIT_21, '1 each per day',
-    None, False, 'policy_specs/bcbsal-ql-guidelines.dqm:379')
-
-_LIMIT_22 = rt.AppliedLimit('per_day', Decimal('3'), 'each', 1,
-    '3 each per day', 'base', None)
-_LIMIT_22_QUANTITY = Decimal('3')
-
+# al-metadate-cd-60mg at every channel: 1 each per day
+_LIMIT_21 = rt.rule('per_day', '1', 'each', 1, None, None,
+    _SET_21, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:379')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:383
-def _limit_22_al_mekinist_0_5mg_tab_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """al-mekinist-0_5mg-tab at every channel: 3 each per day."""
-    requested = claim.quantity
-    days_supply = claim.days_supply
-    passed = requested <= _LIMIT_22_QUANTITY * days_supply
-    allowed = _LIMIT_22_QUANTITY * days_supply
-    return rt.RuleCheck(
-        "per_day", passed, applied, allowed, None, None, None,
-        rt.per_day_detail(requested, days_supply, _LIMIT_22_QUANTITY, 'each', None,
-                          passed),
-        'policy_specs/bcbsal-ql-guidelines.dqm:383', 'QL 3 EA PER DAY')
-
-
-_LIMIT_22_RULE = rt.RuleEntry(
-    _limit_22_al_mekinist_0_5mg_tab_all, _LIMIT_22, '3 each per day',
-    None, False, 'policy_specs/bcbsal-ql-guidelines.dqm:383')
-
-_LIMIT_23 = rt.AppliedLimit('per_day', Decimal('1'), 'each', 1,
-    '1 each per day', 'base', None)
-_LIMIT_23_QUANTITY = Decimal('1')
-
+# al-mekinist-0_5mg-tab at every channel: 3 each per day
+_LIMIT_22 = rt.rule('per_day', '3', 'each', 1, None, None,
+    _SET_22, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:383')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:388
-def _limit_23_al_mekinist_tab_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """al-mekinist-tab at every channel: 1 each per day."""
-    requested = claim.quantity
-    days_supply = claim.days_supply
-    passed = requested <= _LIMIT_23_QUANTITY * days_supply
-    allowed = _LIMIT_23_QUANTITY * days_supply
-    return rt.RuleCheck(
-        "per_day", passed, applied, allowed, None, None, None,
-        rt.per_day_detail(requested, days_supply, _LIMIT_23_QUANTITY, 'each', None,
-                          passed),
-        'policy_specs/bcbsal-ql-guidelines.dqm:388', 'QL 1 EA PER DAY')
-
-
-_LIMIT_23_RULE = rt.RuleEntry(
-    _limit_23_al_mekinist_tab_all, _LIMIT_23, '1 each per day',
-    None, False, 'policy_specs/bcbsal-ql-guidelines.dqm:388')
-
-_LIMIT_24 = rt.AppliedLimit('per_window', Decimal('14'), 'each', 28,
-    '14 each per 28 days', 'base', None)
-_LIMIT_24_QUANTITY = Decimal('14')
-
+# al-mekinist-tab at every channel: 1 each per day
+_LIMIT_23 = rt.rule('per_day', '1', 'each', 1, None, None,
+    _SET_23, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:388')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:393
-def _limit_24_al_betaseron_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """al-betaseron at every channel: 14 each per 28 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 28)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'al-betaseron'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_24_QUANTITY
-    allowed = _LIMIT_24_QUANTITY - prior if prior < _LIMIT_24_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_24_QUANTITY, 'each', passed),
-        'policy_specs/bcbsal-ql-guidelines.dqm:393', 'QL 14 EA PER 28 DAYS')
-
-
-_LIMIT_24_RULE = rt.RuleEntry(
-    _limit_24_al_betaseron_all, _LIMIT_24, '14 each per 28 days',
-    None, False, 'policy_specs/bcbsal-ql-guidelines.dqm:393')
-
-_LIMIT_25 = rt.AppliedLimit('per_window', Decimal('14'), 'each', 28,
-    '14 each per 28 days', 'base', None)
-_LIMIT_25_QUANTITY = Decimal('14')
-
+# al-betaseron at every channel: 14 each per 28 days
+_LIMIT_24 = rt.rule('per_window', '14', 'each', 28, None, None,
+    _SET_24, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:393')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:394
-def _limit_25_al_betaseron_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """al-betaseron at every channel: 14 each per 28 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 28)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'al-betaseron'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_25_QUANTITY
-    allowed = _LIMIT_25_QUANTITY - prior if prior < _LIMIT_25_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_25_QUANTITY, 'each', passed),
-        'policy_specs/bcbsal-ql-guidelines.dqm:394', 'QL 14 EA PER 28 DAYS')
-
-
-_LIMIT_25_RULE = rt.RuleEntry(
-    _limit_25_al_betaseron_all, _LIMIT_25, '14 each per 28 days',
-    None, False, 'policy_specs/bcbsal-ql-guidelines.dqm:394')
-
-_LIMIT_26 = rt.AppliedLimit('per_day', Decimal('3'), 'each', 1,
-    '3 each per day', 'base', None)
-_LIMIT_26_QUANTITY = Decimal('3')
-
+# al-betaseron at every channel: 14 each per 28 days
+_LIMIT_25 = rt.rule('per_window', '14', 'each', 28, None, None,
+    _SET_24, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:394')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:398
-def _limit_26_al_bunavil_2_1mg_film_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """al-bunavil-2_1mg-film at every channel: 3 each per day."""
-    requested = claim.quantity
-    days_supply = claim.days_supply
-    passed = requested <= _LIMIT_26_QUANTITY * days_supply
-    allowed = _LIMIT_26_QUANTITY * days_supply
-    return rt.RuleCheck(
-        "per_day", passed, applied, allowed, None, None, None,
-        rt.per_day_detail(requested, days_supply, _LIMIT_26_QUANTITY, 'each', None,
-                          passed),
-        'policy_specs/bcbsal-ql-guidelines.dqm:398', 'QL 3 EA PER DAY')
-
-
-_LIMIT_26_RULE = rt.RuleEntry(
-    _limit_26_al_bunavil_2_1mg_film_all, _LIMIT_26, '3 each per day',
-    None, False, 'policy_specs/bcbsal-ql-guidelines.dqm:398')
-
-_LIMIT_27 = rt.AppliedLimit('per_day', Decimal('2'), 'each', 1,
-    '2 each per day', 'base', None)
-_LIMIT_27_QUANTITY = Decimal('2')
-_LIMIT_27_SCOPE = frozenset(('al-bunavil-4_2mg-film', 'al-bunavil-6_3mg-film'))
-
+# al-bunavil-2_1mg-film at every channel: 3 each per day
+_LIMIT_26 = rt.rule('per_day', '3', 'each', 1, None, None,
+    _SET_25, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:398')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:403
-def _limit_27_al_bunavil_4_2_6_3mg_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """al-bunavil-4_2-6_3mg at every channel: 2 each per day."""
-    requested = claim.quantity
-    days_supply = claim.days_supply
-    passed = requested <= _LIMIT_27_QUANTITY * days_supply
-    allowed = _LIMIT_27_QUANTITY * days_supply
-    return rt.RuleCheck(
-        "per_day", passed, applied, allowed, None, None, None,
-        rt.per_day_detail(requested, days_supply, _LIMIT_27_QUANTITY, 'each', None,
-                          passed),
-        'policy_specs/bcbsal-ql-guidelines.dqm:403', 'QL 2 EA PER DAY')
-
-
-_LIMIT_27_RULE = rt.RuleEntry(
-    _limit_27_al_bunavil_4_2_6_3mg_all, _LIMIT_27, '2 each per day',
-    None, False, 'policy_specs/bcbsal-ql-guidelines.dqm:403')
-
-_LIMIT_28 = rt.AppliedLimit('per_window', Decimal('5'), 'each', 90,
-    '5 each per 90 days', 'base', None)
-_LIMIT_28_QUANTITY = Decimal('5')
-
+# al-bunavil-4_2-6_3mg at every channel: 2 each per day
+_LIMIT_27 = rt.rule('per_day', '2', 'each', 1, None, None,
+    _SET_26, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:403')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:407
-def _limit_28_al_buprenorphine_tab_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """al-buprenorphine-tab at every channel: 5 each per 90 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 90)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'al-buprenorphine-tab'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_28_QUANTITY
-    allowed = _LIMIT_28_QUANTITY - prior if prior < _LIMIT_28_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_28_QUANTITY, 'each', passed),
-        'policy_specs/bcbsal-ql-guidelines.dqm:407', 'QL 5 EA PER 90 DAYS')
-
-
-_LIMIT_28_RULE = rt.RuleEntry(
-    _limit_28_al_buprenorphine_tab_all, _LIMIT_28, '5 each per 90 days',
-    None, False, 'policy_specs/bcbsal-ql-guidelines.dqm:407')
-
-_LIMIT_29 = rt.AppliedLimit('per_window', Decimal('4'), 'each', 30,
-    '4 each per 30 days', 'base', None)
-_LIMIT_29_QUANTITY = Decimal('4')
-
+# al-buprenorphine-tab at every channel: 5 each per 90 days
+_LIMIT_28 = rt.rule('per_window', '5', 'each', 90, None, None,
+    _SET_27, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:407')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:411
-def _limit_29_al_butrans_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """al-butrans at every channel: 4 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'al-butrans'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_29_QUANTITY
-    allowed = _LIMIT_29_QUANTITY - prior if prior < _LIMIT_29_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_29_QUANTITY, 'each', passed),
-        'policy_specs/bcbsal-ql-guidelines.dqm:411', 'QL 4 EA PER 30 DAYS')
-
-
-_LIMIT_29_RULE = rt.RuleEntry(
-    _limit_29_al_butrans_all, _LIMIT_29, '4 each per 30 days',
-    None, False, 'policy_specs/bcbsal-ql-guidelines.dqm:411')
-
-_LIMIT_30 = rt.AppliedLimit('per_window', Decimal('4'), 'each', 28,
-    '4 each per 28 days', 'base', None)
-_LIMIT_30_QUANTITY = Decimal('4')
-
+# al-butrans at every channel: 4 each per 30 days
+_LIMIT_29 = rt.rule('per_window', '4', 'each', 30, None, None,
+    _SET_28, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:411')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:415
-def _limit_30_al_bydureon_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """al-bydureon at every channel: 4 each per 28 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 28)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'al-bydureon'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_30_QUANTITY
-    allowed = _LIMIT_30_QUANTITY - prior if prior < _LIMIT_30_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_30_QUANTITY, 'each', passed),
-        'policy_specs/bcbsal-ql-guidelines.dqm:415', 'QL 4 EA PER 28 DAYS')
-
-
-_LIMIT_30_RULE = rt.RuleEntry(
-    _limit_30_al_bydureon_all, _LIMIT_30, '4 each per 28 days',
-    None, False, 'policy_specs/bcbsal-ql-guidelines.dqm:415')
-
-_LIMIT_31 = rt.AppliedLimit('per_day', Decimal('9'), 'each', 1,
-    '9 each per day', 'base', None)
-_LIMIT_31_QUANTITY = Decimal('9')
-
+# al-bydureon at every channel: 4 each per 28 days
+_LIMIT_30 = rt.rule('per_window', '4', 'each', 28, None, None,
+    _SET_29, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:415')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:419
-def _limit_31_al_crixivan_200mg_cap_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """al-crixivan-200mg-cap at every channel: 9 each per day."""
-    requested = claim.quantity
-    days_supply = claim.days_supply
-    passed = requested <= _LIMIT_31_QUANTITY * days_supply
-    allowed = _LIMIT_31_QUANTITY * days_supply
-    return rt.RuleCheck(
-        "per_day", passed, applied, allowed, None, None, None,
-        rt.per_day_detail(requested, days_supply, _LIMIT_31_QUANTITY, 'each', None,
-                          passed),
-        'policy_specs/bcbsal-ql-guidelines.dqm:419', 'QL 9 EA PER DAY')
-
-
-_LIMIT_31_RULE = rt.RuleEntry(
-    _limit_31_al_crixivan_200mg_cap_all, _LIMIT_31, '9 each per day',
-    None, False, 'policy_specs/bcbsal-ql-guidelines.dqm:419')
-
-_LIMIT_32 = rt.AppliedLimit('per_day', Decimal('6'), 'each', 1,
-    '6 each per day', 'base', None)
-_LIMIT_32_QUANTITY = Decimal('6')
-
+# al-crixivan-200mg-cap at every channel: 9 each per day
+_LIMIT_31 = rt.rule('per_day', '9', 'each', 1, None, None,
+    _SET_30, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:419')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:423
-def _limit_32_al_crixivan_400mg_cap_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """al-crixivan-400mg-cap at every channel: 6 each per day."""
-    requested = claim.quantity
-    days_supply = claim.days_supply
-    passed = requested <= _LIMIT_32_QUANTITY * days_supply
-    allowed = _LIMIT_32_QUANTITY * days_supply
-    return rt.RuleCheck(
-        "per_day", passed, applied, allowed, None, None, None,
-        rt.per_day_detail(requested, days_supply, _LIMIT_32_QUANTITY, 'each', None,
-                          passed),
-        'policy_specs/bcbsal-ql-guidelines.dqm:423', 'QL 6 EA PER DAY')
-
-
-_LIMIT_32_RULE = rt.RuleEntry(
-    _limit_32_al_crixivan_400mg_cap_all, _LIMIT_32, '6 each per day',
-    None, False, 'policy_specs/bcbsal-ql-guidelines.dqm:423')
-
-_LIMIT_33 = rt.AppliedLimit('per_window', Decimal('180'), 'each', 30,
-    '180 each per 30 days', 'base', None)
-_LIMIT_33_QUANTITY = Decimal('180')
-
+# al-crixivan-400mg-cap at every channel: 6 each per day
+_LIMIT_32 = rt.rule('per_day', '6', 'each', 1, None, None,
+    _SET_31, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:423')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:427
-def _limit_33_al_cycloset_tab_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """al-cycloset-tab at every channel: 180 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'al-cycloset-tab'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_33_QUANTITY
-    allowed = _LIMIT_33_QUANTITY - prior if prior < _LIMIT_33_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_33_QUANTITY, 'each', passed),
-        'policy_specs/bcbsal-ql-guidelines.dqm:427', 'QL 180 EA PER 30 DAYS')
-
-
-_LIMIT_33_RULE = rt.RuleEntry(
-    _limit_33_al_cycloset_tab_all, _LIMIT_33, '180 each per 30 days',
-    None, False, 'policy_specs/bcbsal-ql-guidelines.dqm:427')
-
-_LIMIT_34 = rt.AppliedLimit('per_day', Decimal('2'), 'each', 1,
-    '2 each per day', 'base', None)
-_LIMIT_34_QUANTITY = Decimal('2')
-
+# al-cycloset-tab at every channel: 180 each per 30 days
+_LIMIT_33 = rt.rule('per_window', '180', 'each', 30, None, None,
+    _SET_32, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:427')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:431
-def _limit_34_al_cymbalta_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """al-cymbalta at every channel: 2 each per day."""
-    requested = claim.quantity
-    days_supply = claim.days_supply
-    passed = requested <= _LIMIT_34_QUANTITY * days_supply
-    allowed = _LIMIT_34_QUANTITY * days_supply
-    return rt.RuleCheck(
-        "per_day", passed, applied, allowed, None, None, None,
-        rt.per_day_detail(requested, days_supply, _LIMIT_34_QUANTITY, 'each', None,
-                          passed),
-        'policy_specs/bcbsal-ql-guidelines.dqm:431', 'QL 2 EA PER DAY')
-
-
-_LIMIT_34_RULE = rt.RuleEntry(
-    _limit_34_al_cymbalta_all, _LIMIT_34, '2 each per day',
-    None, False, 'policy_specs/bcbsal-ql-guidelines.dqm:431')
-
-_LIMIT_35 = rt.AppliedLimit('per_day', Decimal('1'), 'each', 1,
-    '1 each per day', 'base', None)
-_LIMIT_35_QUANTITY = Decimal('1')
-
+# al-cymbalta at every channel: 2 each per day
+_LIMIT_34 = rt.rule('per_day', '2', 'each', 1, None, None,
+    _SET_33, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:431')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:435
-def _limit_35_al_cymbalta_60mg_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """al-cymbalta-60mg at every channel: 1 each per day."""
-    requested = claim.quantity
-    days_supply = claim.days_supply
-    passed = requested <= _LIMIT_35_QUANTITY * days_supply
-    allowed = _LIMIT_35_QUANTITY * days_supply
-    return rt.RuleCheck(
-        "per_day", passed, applied, allowed, None, None, None,
-        rt.per_day_detail(requested, days_supply, _LIMIT_35_QUANTITY, 'each', None,
-                          passed),
-        'policy_specs/bcbsal-ql-guidelines.dqm:435', 'QL 1 EA PER DAY')
-
-
-_LIMIT_35_RULE = rt.RuleEntry(
-    _limit_35_al_cymbalta_60mg_all, _LIMIT_35, '1 each per day',
-    None, False, 'policy_specs/bcbsal-ql-guidelines.dqm:435')
-
-_LIMIT_36 = rt.AppliedLimit('per_window', Decimal('60'), 'each', 30,
-    '60 each per 30 days', 'base', None)
-_LIMIT_36_QUANTITY = Decimal('60')
-
+# al-cymbalta-60mg at every channel: 1 each per day
+_LIMIT_35 = rt.rule('per_day', '1', 'each', 1, None, None,
+    _SET_34, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:435')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:439
-def _limit_36_al_diabenese_100mg_tab_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """al-diabenese-100mg-tab at every channel: 60 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'al-diabenese-100mg-tab'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_36_QUANTITY
-    allowed = _LIMIT_36_QUANTITY - prior if prior < _LIMIT_36_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_36_QUANTITY, 'each', passed),
-        'policy_specs/bcbsal-ql-guidelines.dqm:439', 'QL 60 EA PER 30 DAYS')
-
-
-_LIMIT_36_RULE = rt.RuleEntry(
-    _limit_36_al_diabenese_100mg_tab_all, _LIMIT_36, '60 each per 30 days',
-    None, False, 'policy_specs/bcbsal-ql-guidelines.dqm:439')
-
-_LIMIT_37 = rt.AppliedLimit('per_window', Decimal('90'), 'each', 30,
-    '90 each per 30 days', 'base', None)
-_LIMIT_37_QUANTITY = Decimal('90')
-
+# al-diabenese-100mg-tab at every channel: 60 each per 30 days
+_LIMIT_36 = rt.rule('per_window', '60', 'each', 30, None, None,
+    _SET_35, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:439')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:443
-def _limit_37_al_diabenese_250mg_tab_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """al-diabenese-250mg-tab at every channel: 90 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'al-diabenese-250mg-tab'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_37_QUANTITY
-    allowed = _LIMIT_37_QUANTITY - prior if prior < _LIMIT_37_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_37_QUANTITY, 'each', passed),
-        'policy_specs/bcbsal-ql-guidelines.dqm:443', 'QL 90 EA PER 30 DAYS')
+# al-diabenese-250mg-tab at every channel: 90 each per 30 days
+_LIMIT_37 = rt.rule('per_window', '90', 'each', 30, None, None,
+    _SET_36, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:443')
 
 
-_LIMIT_37_RULE = rt.RuleEntry(
-    _limit_37_al_diabenese_250mg_tab_all, _LIMIT_37, '90 each per 30 days',
-    None, False, 'policy_specs/bcbsal-ql-guidelines.dqm:443')
+def _select_al_qvar_80mcg_retail(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
+    "The base limits of al-qvar-80mcg at retail that the claim's age and package select."
+    base = []
+    # policy_specs/bcbsal-ql-guidelines.dqm:304
+    if package is None:
+        return rt.Refusal(rt.CODE_PRODUCT, 'PACKAGE NOT IDENTIFIED',
+                          "the limit at policy_specs/bcbsal-ql-guidelines.dqm:304 depends on the package and neither the ndc nor the claim's package names one",
+                          'policy_specs/bcbsal-ql-guidelines.dqm:304')
+    if package == 'qvar80-7_3g':
+        base.append(_LIMIT_2)
+    # policy_specs/bcbsal-ql-guidelines.dqm:305
+    if package is None:
+        return rt.Refusal(rt.CODE_PRODUCT, 'PACKAGE NOT IDENTIFIED',
+                          "the limit at policy_specs/bcbsal-ql-guidelines.dqm:305 depends on the package and neither the ndc nor the claim's package names one",
+                          'policy_specs/bcbsal-ql-guidelines.dqm:305')
+    if package == 'qvar80-8_7g':
+        base.append(_LIMIT_3)
+    return tuple(base)
+
+
+def _select_al_qvar_80mcg_home_delivery(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
+    "The base limits of al-qvar-80mcg at home_delivery that the claim's age and package select."
+    base = []
+    # policy_specs/bcbsal-ql-guidelines.dqm:304
+    if package is None:
+        return rt.Refusal(rt.CODE_PRODUCT, 'PACKAGE NOT IDENTIFIED',
+                          "the limit at policy_specs/bcbsal-ql-guidelines.dqm:304 depends on the package and neither the ndc nor the claim's package names one",
+                          'policy_specs/bcbsal-ql-guidelines.dqm:304')
+    if package == 'qvar80-7_3g':
+        base.append(_LIMIT_2)
+    # policy_specs/bcbsal-ql-guidelines.dqm:305
+    if package is None:
+        return rt.Refusal(rt.CODE_PRODUCT, 'PACKAGE NOT IDENTIFIED',
+                          "the limit at policy_specs/bcbsal-ql-guidelines.dqm:305 depends on the package and neither the ndc nor the claim's package names one",
+                          'policy_specs/bcbsal-ql-guidelines.dqm:305')
+    if package == 'qvar80-8_7g':
+        base.append(_LIMIT_3)
+    return tuple(base)
 
 
 # ---------------------------------------------------------------------------------------------
-# Products: the unit and channel checks, then one function per channel with limits
-
-_PRODUCT_1 = 'al-qvar-40mcg'
-_PRODUCT_1_PACKAGE_SIZES = {'qvar40-box': Decimal('1')}
-_PRODUCT_1_COVER = frozenset(('al-qvar-40mcg',))
-_PRODUCT_1_SCOPE = frozenset(('al-qvar-40mcg',))
-_PRODUCT_1_SCOPE_NDCS = frozenset()
-
+# Products: units, packages (sizes) and, per channel with limits, the plan of limits and the
+# approvals that replace them
 
 # policy_specs/bcbsal-ql-guidelines.dqm:30
-def _product_1_al_qvar_40mcg(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product al-qvar-40mcg, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of al-qvar-40mcg',
-                       'policy_specs/bcbsal-ql-guidelines.dqm:30', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_1_AT_1_MATCHED)
-        return _product_1_al_qvar_40mcg_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_1_AT_2_MATCHED)
-        return _product_1_al_qvar_40mcg_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_1, channel, 'policy_specs/bcbsal-ql-guidelines.dqm:30'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_1} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_1_AT_1_MATCHED = rt.matched_step(
-    'al-qvar-40mcg', 'retail', 'policy_specs/bcbsal-ql-guidelines.dqm:30')
-_PRODUCT_1_AT_1_SELECT = rt.select_step(
-    ('1 each per 30 days',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:297')
-
-
-def _product_1_al_qvar_40mcg_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-qvar-40mcg at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_1_COVER, product=_PRODUCT_1,
-            unit='each', channel='retail', approvals=_PRODUCT_1_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_1_SCOPE,
-            own_ndcs=_PRODUCT_1_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_1_AT_1_SELECT)
-        checks = [
-            _limit_1_al_qvar_40mcg_all(claim, history, _LIMIT_1),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_1_PACKAGE_SIZES.get(package, Decimal('1')), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_1_AT_1_APPROVALS = {}
-
-
-_PRODUCT_1_AT_2_MATCHED = rt.matched_step(
-    'al-qvar-40mcg', 'home_delivery', 'policy_specs/bcbsal-ql-guidelines.dqm:30')
-_PRODUCT_1_AT_2_SELECT = rt.select_step(
-    ('1 each per 30 days',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:297')
-
-
-def _product_1_al_qvar_40mcg_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-qvar-40mcg at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_1_COVER, product=_PRODUCT_1,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_1_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_1_SCOPE,
-            own_ndcs=_PRODUCT_1_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_1_AT_2_SELECT)
-        checks = [
-            _limit_1_al_qvar_40mcg_all(claim, history, _LIMIT_1),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_1_PACKAGE_SIZES.get(package, Decimal('1')), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_1_AT_2_APPROVALS = {}
-
-_PRODUCT_2 = 'al-qvar-80mcg'
-_PRODUCT_2_PACKAGE_SIZES = {'qvar80-7_3g': Decimal('7.3'), 'qvar80-8_7g': Decimal('8.7')}
-_PRODUCT_2_COVER = frozenset(('al-qvar-80mcg',))
-_PRODUCT_2_SCOPE = frozenset(('al-qvar-80mcg',))
-_PRODUCT_2_SCOPE_NDCS = frozenset()
-
+_PRODUCT_1 = rt.product(
+    'al-qvar-40mcg', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:30',
+    sizes={'qvar40-box': '1'},
+    plans={
+        'retail': ((_LIMIT_1,), {}),
+        'home_delivery': ((_LIMIT_1,), {}),
+    })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:39
-def _product_2_al_qvar_80mcg(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product al-qvar-80mcg, billed in g."""
-    if claim.unit != 'g':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE G',
-                       f"unit {claim.unit}" + ' is not g, the billing unit of al-qvar-80mcg',
-                       'policy_specs/bcbsal-ql-guidelines.dqm:39', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_2_AT_1_MATCHED)
-        return _product_2_al_qvar_80mcg_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_2_AT_2_MATCHED)
-        return _product_2_al_qvar_80mcg_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_2, channel, 'policy_specs/bcbsal-ql-guidelines.dqm:39'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_2} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_2_AT_1_MATCHED = rt.matched_step(
-    'al-qvar-80mcg', 'retail', 'policy_specs/bcbsal-ql-guidelines.dqm:39')
-
-
-def _product_2_al_qvar_80mcg_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-qvar-80mcg at retail: select the limits, apply authorizations, check."""
-    base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:304
-    if package is None:
-        return _refuse(claim, steps, rt.CODE_PRODUCT, 'PACKAGE NOT IDENTIFIED',
-                       "the limit at policy_specs/bcbsal-ql-guidelines.dqm:304 depends on the package and neither the ndc nor the claim's package names one",
-                       'policy_specs/bcbsal-ql-guidelines.dqm:304', 'select')
-    if package == 'qvar80-7_3g':
-        base.append(_LIMIT_2_RULE)
-    # policy_specs/bcbsal-ql-guidelines.dqm:305
-    if package is None:
-        return _refuse(claim, steps, rt.CODE_PRODUCT, 'PACKAGE NOT IDENTIFIED',
-                       "the limit at policy_specs/bcbsal-ql-guidelines.dqm:305 depends on the package and neither the ndc nor the claim's package names one",
-                       'policy_specs/bcbsal-ql-guidelines.dqm:305', 'select')
-    if package == 'qvar80-8_7g':
-        base.append(_LIMIT_3_RULE)
-    if not base:
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            'select', 'skip', 'no limit for al-qvar-80mcg at retail applies to this claim',
-            'policy_specs/bcbsal-ql-guidelines.dqm:304'))
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, [entry for entry in base if entry.hard],
-            cover=_PRODUCT_2_COVER, product=_PRODUCT_2,
-            unit='g', channel='retail', approvals=_PRODUCT_2_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_2_SCOPE,
-            own_ndcs=_PRODUCT_2_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(rt.select_step([entry.text for entry in base], None, base[0].source))
-        checks = rt.run_checks(base, claim, history)
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'g',
-                       _PRODUCT_2_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_2_AT_1_APPROVALS = {}
-
-
-_PRODUCT_2_AT_2_MATCHED = rt.matched_step(
-    'al-qvar-80mcg', 'home_delivery', 'policy_specs/bcbsal-ql-guidelines.dqm:39')
-
-
-def _product_2_al_qvar_80mcg_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-qvar-80mcg at home_delivery: select the limits, apply authorizations, check."""
-    base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:304
-    if package is None:
-        return _refuse(claim, steps, rt.CODE_PRODUCT, 'PACKAGE NOT IDENTIFIED',
-                       "the limit at policy_specs/bcbsal-ql-guidelines.dqm:304 depends on the package and neither the ndc nor the claim's package names one",
-                       'policy_specs/bcbsal-ql-guidelines.dqm:304', 'select')
-    if package == 'qvar80-7_3g':
-        base.append(_LIMIT_2_RULE)
-    # policy_specs/bcbsal-ql-guidelines.dqm:305
-    if package is None:
-        return _refuse(claim, steps, rt.CODE_PRODUCT, 'PACKAGE NOT IDENTIFIED',
-                       "the limit at policy_specs/bcbsal-ql-guidelines.dqm:305 depends on the package and neither the ndc nor the claim's package names one",
-                       'policy_specs/bcbsal-ql-guidelines.dqm:305', 'select')
-    if package == 'qvar80-8_7g':
-        base.append(_LIMIT_3_RULE)
-    if not base:
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            'select', 'skip', 'no limit for al-qvar-80mcg at home_delivery applies to this claim',
-            'policy_specs/bcbsal-ql-guidelines.dqm:304'))
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, [entry for entry in base if entry.hard],
-            cover=_PRODUCT_2_COVER, product=_PRODUCT_2,
-            unit='g', channel='home_delivery', approvals=_PRODUCT_2_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_2_SCOPE,
-            own_ndcs=_PRODUCT_2_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(rt.select_step([entry.text for entry in base], None, base[0].source))
-        checks = rt.run_checks(base, claim, history)
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'g',
-                       _PRODUCT_2_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_2_AT_2_APPROVALS = {}
-
-_PRODUCT_3 = 'al-qnasl'
-_PRODUCT_3_PACKAGE_SIZES = {'qnasl-bottle': Decimal('1')}
-_PRODUCT_3_COVER = frozenset(('al-qnasl',))
-_PRODUCT_3_SCOPE = frozenset(('al-qnasl',))
-_PRODUCT_3_SCOPE_NDCS = frozenset()
-
+_PRODUCT_2 = rt.product(
+    'al-qvar-80mcg', 'g', 'policy_specs/bcbsal-ql-guidelines.dqm:39',
+    sizes={'qvar80-7_3g': '7.3', 'qvar80-8_7g': '8.7'},
+    plans={
+        'retail': ((_LIMIT_2, _LIMIT_3), {}, _select_al_qvar_80mcg_retail),
+        'home_delivery': ((_LIMIT_2, _LIMIT_3), {}, _select_al_qvar_80mcg_home_delivery),
+    })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:48
-def _product_3_al_qnasl(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product al-qnasl, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of al-qnasl',
-                       'policy_specs/bcbsal-ql-guidelines.dqm:48', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_3_AT_1_MATCHED)
-        return _product_3_al_qnasl_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_3_AT_2_MATCHED)
-        return _product_3_al_qnasl_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_3, channel, 'policy_specs/bcbsal-ql-guidelines.dqm:48'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_3} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_3_AT_1_MATCHED = rt.matched_step(
-    'al-qnasl', 'retail', 'policy_specs/bcbsal-ql-guidelines.dqm:48')
-_PRODUCT_3_AT_1_SELECT = rt.select_step(
-    ('1 each per 30 days',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:309')
-
-
-def _product_3_al_qnasl_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-qnasl at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_3_COVER, product=_PRODUCT_3,
-            unit='each', channel='retail', approvals=_PRODUCT_3_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_3_SCOPE,
-            own_ndcs=_PRODUCT_3_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_3_AT_1_SELECT)
-        checks = [
-            _limit_4_al_qnasl_all(claim, history, _LIMIT_4),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_3_PACKAGE_SIZES.get(package, Decimal('1')), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_3_AT_1_APPROVALS = {}
-
-
-_PRODUCT_3_AT_2_MATCHED = rt.matched_step(
-    'al-qnasl', 'home_delivery', 'policy_specs/bcbsal-ql-guidelines.dqm:48')
-_PRODUCT_3_AT_2_SELECT = rt.select_step(
-    ('1 each per 30 days',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:309')
-
-
-def _product_3_al_qnasl_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-qnasl at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_3_COVER, product=_PRODUCT_3,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_3_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_3_SCOPE,
-            own_ndcs=_PRODUCT_3_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_3_AT_2_SELECT)
-        checks = [
-            _limit_4_al_qnasl_all(claim, history, _LIMIT_4),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_3_PACKAGE_SIZES.get(package, Decimal('1')), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_3_AT_2_APPROVALS = {}
-
-_PRODUCT_4 = 'al-qnasl-childrens'
-_PRODUCT_4_PACKAGE_SIZES = {}
-_PRODUCT_4_COVER = frozenset(('al-qnasl-childrens',))
-_PRODUCT_4_SCOPE = frozenset(('al-qnasl-childrens',))
-_PRODUCT_4_SCOPE_NDCS = frozenset()
-
+_PRODUCT_3 = rt.product(
+    'al-qnasl', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:48',
+    sizes={'qnasl-bottle': '1'},
+    plans={
+        'retail': ((_LIMIT_4,), {}),
+        'home_delivery': ((_LIMIT_4,), {}),
+    })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:55
-def _product_4_al_qnasl_childrens(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product al-qnasl-childrens, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of al-qnasl-childrens',
-                       'policy_specs/bcbsal-ql-guidelines.dqm:55', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_4_AT_1_MATCHED)
-        return _product_4_al_qnasl_childrens_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_4_AT_2_MATCHED)
-        return _product_4_al_qnasl_childrens_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_4, channel, 'policy_specs/bcbsal-ql-guidelines.dqm:55'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_4} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_4_AT_1_MATCHED = rt.matched_step(
-    'al-qnasl-childrens', 'retail', 'policy_specs/bcbsal-ql-guidelines.dqm:55')
-_PRODUCT_4_AT_1_SELECT = rt.select_step(
-    ('1 each per 30 days',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:313')
-
-
-def _product_4_al_qnasl_childrens_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-qnasl-childrens at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_4_COVER, product=_PRODUCT_4,
-            unit='each', channel='retail', approvals=_PRODUCT_4_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_4_SCOPE,
-            own_ndcs=_PRODUCT_4_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_4_AT_1_SELECT)
-        checks = [
-            _limit_5_al_qnasl_childrens_all(claim, history, _LIMIT_5),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_4_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_4_AT_1_APPROVALS = {}
-
-
-_PRODUCT_4_AT_2_MATCHED = rt.matched_step(
-    'al-qnasl-childrens', 'home_delivery', 'policy_specs/bcbsal-ql-guidelines.dqm:55')
-_PRODUCT_4_AT_2_SELECT = rt.select_step(
-    ('1 each per 30 days',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:313')
-
-
-def _product_4_al_qnasl_childrens_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-qnasl-childrens at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_4_COVER, product=_PRODUCT_4,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_4_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_4_SCOPE,
-            own_ndcs=_PRODUCT_4_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_4_AT_2_SELECT)
-        checks = [
-            _limit_5_al_qnasl_childrens_all(claim, history, _LIMIT_5),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_4_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_4_AT_2_APPROVALS = {}
-
-_PRODUCT_5 = 'al-beconase-aq'
-_PRODUCT_5_PACKAGE_SIZES = {'beconase-bottle': Decimal('1')}
-_PRODUCT_5_COVER = frozenset(('al-beconase-aq',))
-_PRODUCT_5_SCOPE = frozenset(('al-beconase-aq',))
-_PRODUCT_5_SCOPE_NDCS = frozenset()
-
+_PRODUCT_4 = rt.product(
+    'al-qnasl-childrens', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:55',
+    plans={
+        'retail': ((_LIMIT_5,), {}),
+        'home_delivery': ((_LIMIT_5,), {}),
+    })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:62
-def _product_5_al_beconase_aq(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product al-beconase-aq, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of al-beconase-aq',
-                       'policy_specs/bcbsal-ql-guidelines.dqm:62', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_5_AT_1_MATCHED)
-        return _product_5_al_beconase_aq_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_5_AT_2_MATCHED)
-        return _product_5_al_beconase_aq_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_5, channel, 'policy_specs/bcbsal-ql-guidelines.dqm:62'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_5} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_5_AT_1_MATCHED = rt.matched_step(
-    'al-beconase-aq', 'retail', 'policy_specs/bcbsal-ql-guidelines.dqm:62')
-_PRODUCT_5_AT_1_SELECT = rt.select_step(
-    ('2 each per 30 days',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:317')
-
-
-def _product_5_al_beconase_aq_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-beconase-aq at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_5_COVER, product=_PRODUCT_5,
-            unit='each', channel='retail', approvals=_PRODUCT_5_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_5_SCOPE,
-            own_ndcs=_PRODUCT_5_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_5_AT_1_SELECT)
-        checks = [
-            _limit_6_al_beconase_aq_all(claim, history, _LIMIT_6),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_5_PACKAGE_SIZES.get(package, Decimal('1')), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_5_AT_1_APPROVALS = {}
-
-
-_PRODUCT_5_AT_2_MATCHED = rt.matched_step(
-    'al-beconase-aq', 'home_delivery', 'policy_specs/bcbsal-ql-guidelines.dqm:62')
-_PRODUCT_5_AT_2_SELECT = rt.select_step(
-    ('2 each per 30 days',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:317')
-
-
-def _product_5_al_beconase_aq_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-beconase-aq at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_5_COVER, product=_PRODUCT_5,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_5_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_5_SCOPE,
-            own_ndcs=_PRODUCT_5_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_5_AT_2_SELECT)
-        checks = [
-            _limit_6_al_beconase_aq_all(claim, history, _LIMIT_6),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_5_PACKAGE_SIZES.get(package, Decimal('1')), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_5_AT_2_APPROVALS = {}
-
-_PRODUCT_6 = 'al-breo-ellipta'
-_PRODUCT_6_PACKAGE_SIZES = {}
-_PRODUCT_6_COVER = frozenset(('al-breo-ellipta',))
-_PRODUCT_6_SCOPE = frozenset(('al-breo-ellipta',))
-_PRODUCT_6_SCOPE_NDCS = frozenset()
-
+_PRODUCT_5 = rt.product(
+    'al-beconase-aq', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:62',
+    sizes={'beconase-bottle': '1'},
+    plans={
+        'retail': ((_LIMIT_6,), {}),
+        'home_delivery': ((_LIMIT_6,), {}),
+    })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:69
-def _product_6_al_breo_ellipta(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product al-breo-ellipta, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of al-breo-ellipta',
-                       'policy_specs/bcbsal-ql-guidelines.dqm:69', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_6_AT_1_MATCHED)
-        return _product_6_al_breo_ellipta_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_6_AT_2_MATCHED)
-        return _product_6_al_breo_ellipta_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_6, channel, 'policy_specs/bcbsal-ql-guidelines.dqm:69'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_6} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_6_AT_1_MATCHED = rt.matched_step(
-    'al-breo-ellipta', 'retail', 'policy_specs/bcbsal-ql-guidelines.dqm:69')
-_PRODUCT_6_AT_1_SELECT = rt.select_step(
-    ('2 each per day',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:324')
-
-
-def _product_6_al_breo_ellipta_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-breo-ellipta at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_6_COVER, product=_PRODUCT_6,
-            unit='each', channel='retail', approvals=_PRODUCT_6_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_6_SCOPE,
-            own_ndcs=_PRODUCT_6_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_6_AT_1_SELECT)
-        checks = [
-            _limit_7_al_breo_ellipta_all(claim, history, _LIMIT_7),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_6_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_6_AT_1_APPROVALS = {}
-
-
-_PRODUCT_6_AT_2_MATCHED = rt.matched_step(
-    'al-breo-ellipta', 'home_delivery', 'policy_specs/bcbsal-ql-guidelines.dqm:69')
-_PRODUCT_6_AT_2_SELECT = rt.select_step(
-    ('2 each per day',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:324')
-
-
-def _product_6_al_breo_ellipta_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-breo-ellipta at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_6_COVER, product=_PRODUCT_6,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_6_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_6_SCOPE,
-            own_ndcs=_PRODUCT_6_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_6_AT_2_SELECT)
-        checks = [
-            _limit_7_al_breo_ellipta_all(claim, history, _LIMIT_7),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_6_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_6_AT_2_APPROVALS = {}
-
-_PRODUCT_7 = 'al-qualaquin-cap'
-_PRODUCT_7_PACKAGE_SIZES = {}
-_PRODUCT_7_COVER = frozenset(('al-qualaquin-cap',))
-_PRODUCT_7_SCOPE = frozenset(('al-qualaquin-cap',))
-_PRODUCT_7_SCOPE_NDCS = frozenset()
-
+_PRODUCT_6 = rt.product(
+    'al-breo-ellipta', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:69',
+    plans={
+        'retail': ((_LIMIT_7,), {}),
+        'home_delivery': ((_LIMIT_7,), {}),
+    })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:77
-def _product_7_al_qualaquin_cap(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product al-qualaquin-cap, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of al-qualaquin-cap',
-                       'policy_specs/bcbsal-ql-guidelines.dqm:77', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_7_AT_1_MATCHED)
-        return _product_7_al_qualaquin_cap_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_7_AT_2_MATCHED)
-        return _product_7_al_qualaquin_cap_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_7, channel, 'policy_specs/bcbsal-ql-guidelines.dqm:77'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_7} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_7_AT_1_MATCHED = rt.matched_step(
-    'al-qualaquin-cap', 'retail', 'policy_specs/bcbsal-ql-guidelines.dqm:77')
-_PRODUCT_7_AT_1_SELECT = rt.select_step(
-    ('42 each per 90 days',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:328')
-
-
-def _product_7_al_qualaquin_cap_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-qualaquin-cap at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_7_COVER, product=_PRODUCT_7,
-            unit='each', channel='retail', approvals=_PRODUCT_7_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_7_SCOPE,
-            own_ndcs=_PRODUCT_7_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_7_AT_1_SELECT)
-        checks = [
-            _limit_8_al_qualaquin_cap_all(claim, history, _LIMIT_8),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_7_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_7_AT_1_APPROVALS = {}
-
-
-_PRODUCT_7_AT_2_MATCHED = rt.matched_step(
-    'al-qualaquin-cap', 'home_delivery', 'policy_specs/bcbsal-ql-guidelines.dqm:77')
-_PRODUCT_7_AT_2_SELECT = rt.select_step(
-    ('42 each per 90 days',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:328')
-
-
-def _product_7_al_qualaquin_cap_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-qualaquin-cap at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_7_COVER, product=_PRODUCT_7,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_7_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_7_SCOPE,
-            own_ndcs=_PRODUCT_7_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_7_AT_2_SELECT)
-        checks = [
-            _limit_8_al_qualaquin_cap_all(claim, history, _LIMIT_8),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_7_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_7_AT_2_APPROVALS = {}
-
-_PRODUCT_8 = 'al-quillivant-xr'
-_PRODUCT_8_PACKAGE_SIZES = {}
-_PRODUCT_8_COVER = frozenset(('al-quillivant-xr',))
-_PRODUCT_8_SCOPE = frozenset(('al-quillivant-xr',))
-_PRODUCT_8_SCOPE_NDCS = frozenset()
-
+_PRODUCT_7 = rt.product(
+    'al-qualaquin-cap', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:77',
+    plans={
+        'retail': ((_LIMIT_8,), {}),
+        'home_delivery': ((_LIMIT_8,), {}),
+    })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:83
-def _product_8_al_quillivant_xr(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product al-quillivant-xr, billed in mL."""
-    if claim.unit != 'mL':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE ML',
-                       f"unit {claim.unit}" + ' is not mL, the billing unit of al-quillivant-xr',
-                       'policy_specs/bcbsal-ql-guidelines.dqm:83', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_8_AT_1_MATCHED)
-        return _product_8_al_quillivant_xr_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_8_AT_2_MATCHED)
-        return _product_8_al_quillivant_xr_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_8, channel, 'policy_specs/bcbsal-ql-guidelines.dqm:83'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_8} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_8_AT_1_MATCHED = rt.matched_step(
-    'al-quillivant-xr', 'retail', 'policy_specs/bcbsal-ql-guidelines.dqm:83')
-_PRODUCT_8_AT_1_SELECT = rt.select_step(
-    ('360 mL per 30 days',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:332')
-
-
-def _product_8_al_quillivant_xr_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-quillivant-xr at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_8_COVER, product=_PRODUCT_8,
-            unit='mL', channel='retail', approvals=_PRODUCT_8_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_8_SCOPE,
-            own_ndcs=_PRODUCT_8_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_8_AT_1_SELECT)
-        checks = [
-            _limit_9_al_quillivant_xr_all(claim, history, _LIMIT_9),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'mL',
-                       _PRODUCT_8_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_8_AT_1_APPROVALS = {}
-
-
-_PRODUCT_8_AT_2_MATCHED = rt.matched_step(
-    'al-quillivant-xr', 'home_delivery', 'policy_specs/bcbsal-ql-guidelines.dqm:83')
-_PRODUCT_8_AT_2_SELECT = rt.select_step(
-    ('360 mL per 30 days',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:332')
-
-
-def _product_8_al_quillivant_xr_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-quillivant-xr at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_8_COVER, product=_PRODUCT_8,
-            unit='mL', channel='home_delivery', approvals=_PRODUCT_8_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_8_SCOPE,
-            own_ndcs=_PRODUCT_8_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_8_AT_2_SELECT)
-        checks = [
-            _limit_9_al_quillivant_xr_all(claim, history, _LIMIT_9),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'mL',
-                       _PRODUCT_8_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_8_AT_2_APPROVALS = {}
-
-_PRODUCT_9 = 'al-methadone-5mg-5ml-soln'
-_PRODUCT_9_PACKAGE_SIZES = {}
-_PRODUCT_9_COVER = frozenset(('al-methadone-5mg-5ml-soln',))
-_PRODUCT_9_SCOPE = frozenset(('al-methadone-5mg-5ml-soln',))
-_PRODUCT_9_SCOPE_NDCS = frozenset()
-
+_PRODUCT_8 = rt.product(
+    'al-quillivant-xr', 'mL', 'policy_specs/bcbsal-ql-guidelines.dqm:83',
+    plans={
+        'retail': ((_LIMIT_9,), {}),
+        'home_delivery': ((_LIMIT_9,), {}),
+    })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:89
-def _product_9_al_methadone_5mg_5ml_soln(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product al-methadone-5mg-5ml-soln, billed in mL."""
-    if claim.unit != 'mL':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE ML',
-                       f"unit {claim.unit}" + ' is not mL, the billing unit of al-methadone-5mg-5ml-soln',
-                       'policy_specs/bcbsal-ql-guidelines.dqm:89', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_9_AT_1_MATCHED)
-        return _product_9_al_methadone_5mg_5ml_soln_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_9_AT_2_MATCHED)
-        return _product_9_al_methadone_5mg_5ml_soln_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_9, channel, 'policy_specs/bcbsal-ql-guidelines.dqm:89'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_9} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_9_AT_1_MATCHED = rt.matched_step(
-    'al-methadone-5mg-5ml-soln', 'retail', 'policy_specs/bcbsal-ql-guidelines.dqm:89')
-_PRODUCT_9_AT_1_SELECT = rt.select_step(
-    ('30 mL per day',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:336')
-
-
-def _product_9_al_methadone_5mg_5ml_soln_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-methadone-5mg-5ml-soln at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_9_COVER, product=_PRODUCT_9,
-            unit='mL', channel='retail', approvals=_PRODUCT_9_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_9_SCOPE,
-            own_ndcs=_PRODUCT_9_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_9_AT_1_SELECT)
-        checks = [
-            _limit_10_al_methadone_5mg_5ml_soln_all(claim, history, _LIMIT_10),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'mL',
-                       _PRODUCT_9_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_9_AT_1_APPROVALS = {}
-
-
-_PRODUCT_9_AT_2_MATCHED = rt.matched_step(
-    'al-methadone-5mg-5ml-soln', 'home_delivery', 'policy_specs/bcbsal-ql-guidelines.dqm:89')
-_PRODUCT_9_AT_2_SELECT = rt.select_step(
-    ('30 mL per day',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:336')
-
-
-def _product_9_al_methadone_5mg_5ml_soln_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-methadone-5mg-5ml-soln at home_delivery: select the limits, apply authorizations,
-    check.
-    """
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_9_COVER, product=_PRODUCT_9,
-            unit='mL', channel='home_delivery', approvals=_PRODUCT_9_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_9_SCOPE,
-            own_ndcs=_PRODUCT_9_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_9_AT_2_SELECT)
-        checks = [
-            _limit_10_al_methadone_5mg_5ml_soln_all(claim, history, _LIMIT_10),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'mL',
-                       _PRODUCT_9_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_9_AT_2_APPROVALS = {}
-
-_PRODUCT_10 = 'al-methadone-10mg-5ml-soln'
-_PRODUCT_10_PACKAGE_SIZES = {}
-_PRODUCT_10_COVER = frozenset(('al-methadone-10mg-5ml-soln',))
-_PRODUCT_10_SCOPE = frozenset(('al-methadone-10mg-5ml-soln',))
-_PRODUCT_10_SCOPE_NDCS = frozenset()
-
+_PRODUCT_9 = rt.product(
+    'al-methadone-5mg-5ml-soln', 'mL', 'policy_specs/bcbsal-ql-guidelines.dqm:89',
+    plans={
+        'retail': ((_LIMIT_10,), {}),
+        'home_delivery': ((_LIMIT_10,), {}),
+    })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:96
-def _product_10_al_methadone_10mg_5ml_soln(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product al-methadone-10mg-5ml-soln, billed in mL."""
-    if claim.unit != 'mL':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE ML',
-                       f"unit {claim.unit}" + ' is not mL, the billing unit of al-methadone-10mg-5ml-soln',
-                       'policy_specs/bcbsal-ql-guidelines.dqm:96', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_10_AT_1_MATCHED)
-        return _product_10_al_methadone_10mg_5ml_soln_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_10_AT_2_MATCHED)
-        return _product_10_al_methadone_10mg_5ml_soln_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_10, channel, 'policy_specs/bcbsal-ql-guidelines.dqm:96'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_10} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_10_AT_1_MATCHED = rt.matched_step(
-    'al-methadone-10mg-5ml-soln', 'retail', 'policy_specs/bcbsal-ql-guidelines.dqm:96')
-_PRODUCT_10_AT_1_SELECT = rt.select_step(
-    ('15 mL per day',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:340')
-
-
-def _product_10_al_methadone_10mg_5ml_soln_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-methadone-10mg-5ml-soln at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_10_COVER, product=_PRODUCT_10,
-            unit='mL', channel='retail', approvals=_PRODUCT_10_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_10_SCOPE,
-            own_ndcs=_PRODUCT_10_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_10_AT_1_SELECT)
-        checks = [
-            _limit_11_al_methadone_10mg_5ml_soln_all(claim, history, _LIMIT_11),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'mL',
-                       _PRODUCT_10_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_10_AT_1_APPROVALS = {}
-
-
-_PRODUCT_10_AT_2_MATCHED = rt.matched_step(
-    'al-methadone-10mg-5ml-soln', 'home_delivery', 'policy_specs/bcbsal-ql-guidelines.dqm:96')
-_PRODUCT_10_AT_2_SELECT = rt.select_step(
-    ('15 mL per day',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:340')
-
-
-def _product_10_al_methadone_10mg_5ml_soln_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-methadone-10mg-5ml-soln at home_delivery: select the limits, apply authorizations,
-    check.
-    """
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_10_COVER, product=_PRODUCT_10,
-            unit='mL', channel='home_delivery', approvals=_PRODUCT_10_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_10_SCOPE,
-            own_ndcs=_PRODUCT_10_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_10_AT_2_SELECT)
-        checks = [
-            _limit_11_al_methadone_10mg_5ml_soln_all(claim, history, _LIMIT_11),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'mL',
-                       _PRODUCT_10_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_10_AT_2_APPROVALS = {}
-
-_PRODUCT_11 = 'al-methadose-tab'
-_PRODUCT_11_PACKAGE_SIZES = {}
-_PRODUCT_11_COVER = frozenset(('al-methadose-tab',))
-_PRODUCT_11_SCOPE = frozenset(('al-methadose-tab',))
-_PRODUCT_11_SCOPE_NDCS = frozenset()
-
+_PRODUCT_10 = rt.product(
+    'al-methadone-10mg-5ml-soln', 'mL', 'policy_specs/bcbsal-ql-guidelines.dqm:96',
+    plans={
+        'retail': ((_LIMIT_11,), {}),
+        'home_delivery': ((_LIMIT_11,), {}),
+    })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:103
-def _product_11_al_methadose_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product al-methadose-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of al-methadose-tab',
-                       'policy_specs/bcbsal-ql-guidelines.dqm:103', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_11_AT_1_MATCHED)
-        return _product_11_al_methadose_tab_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_11_AT_2_MATCHED)
-        return _product_11_al_methadose_tab_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_11, channel, 'policy_specs/bcbsal-ql-guidelines.dqm:103'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_11} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_11_AT_1_MATCHED = rt.matched_step(
-    'al-methadose-tab', 'retail', 'policy_specs/bcbsal-ql-guidelines.dqm:103')
-_PRODUCT_11_AT_1_SELECT = rt.select_step(
-    ('3 each per day',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:344')
-
-
-def _product_11_al_methadose_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-methadose-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_11_COVER, product=_PRODUCT_11,
-            unit='each', channel='retail', approvals=_PRODUCT_11_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_11_SCOPE,
-            own_ndcs=_PRODUCT_11_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_11_AT_1_SELECT)
-        checks = [
-            _limit_12_al_methadose_tab_all(claim, history, _LIMIT_12),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_11_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_11_AT_1_APPROVALS = {}
-
-
-_PRODUCT_11_AT_2_MATCHED = rt.matched_step(
-    'al-methadose-tab', 'home_delivery', 'policy_specs/bcbsal-ql-guidelines.dqm:103')
-_PRODUCT_11_AT_2_SELECT = rt.select_step(
-    ('3 each per day',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:344')
-
-
-def _product_11_al_methadose_tab_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-methadose-tab at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_11_COVER, product=_PRODUCT_11,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_11_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_11_SCOPE,
-            own_ndcs=_PRODUCT_11_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_11_AT_2_SELECT)
-        checks = [
-            _limit_12_al_methadose_tab_all(claim, history, _LIMIT_12),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_11_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_11_AT_2_APPROVALS = {}
-
-_PRODUCT_12 = 'al-methadose-10mg-ml-conc'
-_PRODUCT_12_PACKAGE_SIZES = {}
-_PRODUCT_12_COVER = frozenset(('al-methadose-10mg-ml-conc',))
-_PRODUCT_12_SCOPE = frozenset(('al-methadose-10mg-ml-conc',))
-_PRODUCT_12_SCOPE_NDCS = frozenset()
-
+_PRODUCT_11 = rt.product(
+    'al-methadose-tab', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:103',
+    plans={
+        'retail': ((_LIMIT_12,), {}),
+        'home_delivery': ((_LIMIT_12,), {}),
+    })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:109
-def _product_12_al_methadose_10mg_ml_conc(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product al-methadose-10mg-ml-conc, billed in mL."""
-    if claim.unit != 'mL':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE ML',
-                       f"unit {claim.unit}" + ' is not mL, the billing unit of al-methadose-10mg-ml-conc',
-                       'policy_specs/bcbsal-ql-guidelines.dqm:109', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_12_AT_1_MATCHED)
-        return _product_12_al_methadose_10mg_ml_conc_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_12_AT_2_MATCHED)
-        return _product_12_al_methadose_10mg_ml_conc_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_12, channel, 'policy_specs/bcbsal-ql-guidelines.dqm:109'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_12} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_12_AT_1_MATCHED = rt.matched_step(
-    'al-methadose-10mg-ml-conc', 'retail', 'policy_specs/bcbsal-ql-guidelines.dqm:109')
-_PRODUCT_12_AT_1_SELECT = rt.select_step(
-    ('3 mL per day',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:347')
-
-
-def _product_12_al_methadose_10mg_ml_conc_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-methadose-10mg-ml-conc at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_12_COVER, product=_PRODUCT_12,
-            unit='mL', channel='retail', approvals=_PRODUCT_12_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_12_SCOPE,
-            own_ndcs=_PRODUCT_12_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_12_AT_1_SELECT)
-        checks = [
-            _limit_13_al_methadose_10mg_ml_conc_all(claim, history, _LIMIT_13),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'mL',
-                       _PRODUCT_12_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_12_AT_1_APPROVALS = {}
-
-
-_PRODUCT_12_AT_2_MATCHED = rt.matched_step(
-    'al-methadose-10mg-ml-conc', 'home_delivery', 'policy_specs/bcbsal-ql-guidelines.dqm:109')
-_PRODUCT_12_AT_2_SELECT = rt.select_step(
-    ('3 mL per day',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:347')
-
-
-def _product_12_al_methadose_10mg_ml_conc_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-methadose-10mg-ml-conc at home_delivery: select the limits, apply authorizations,
-    check.
-    """
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_12_COVER, product=_PRODUCT_12,
-            unit='mL', channel='home_delivery', approvals=_PRODUCT_12_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_12_SCOPE,
-            own_ndcs=_PRODUCT_12_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_12_AT_2_SELECT)
-        checks = [
-            _limit_13_al_methadose_10mg_ml_conc_all(claim, history, _LIMIT_13),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'mL',
-                       _PRODUCT_12_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_12_AT_2_APPROVALS = {}
-
-_PRODUCT_13 = 'al-demerol-50mg-tab'
-_PRODUCT_13_PACKAGE_SIZES = {}
-_PRODUCT_13_COVER = frozenset(('al-demerol-50mg-tab', 'al-demerol-tabs'))
-_PRODUCT_13_SCOPE = frozenset(('al-demerol-50mg-tab', 'al-demerol-100mg-tab'))
-_PRODUCT_13_SCOPE_NDCS = frozenset()
-
+_PRODUCT_12 = rt.product(
+    'al-methadose-10mg-ml-conc', 'mL', 'policy_specs/bcbsal-ql-guidelines.dqm:109',
+    plans={
+        'retail': ((_LIMIT_13,), {}),
+        'home_delivery': ((_LIMIT_13,), {}),
+    })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:116
-def _product_13_al_demerol_50mg_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product al-demerol-50mg-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of al-demerol-50mg-tab',
-                       'policy_specs/bcbsal-ql-guidelines.dqm:116', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_13_AT_1_MATCHED)
-        return _product_13_al_demerol_50mg_tab_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_13_AT_2_MATCHED)
-        return _product_13_al_demerol_50mg_tab_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_13, channel, 'policy_specs/bcbsal-ql-guidelines.dqm:116'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_13} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_13_AT_1_MATCHED = rt.matched_step(
-    'al-demerol-50mg-tab', 'retail', 'policy_specs/bcbsal-ql-guidelines.dqm:116')
-_PRODUCT_13_AT_1_SELECT = rt.select_step(
-    ('8 each per day',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:351')
-
-
-def _product_13_al_demerol_50mg_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-demerol-50mg-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_13_COVER, product=_PRODUCT_13,
-            unit='each', channel='retail', approvals=_PRODUCT_13_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_13_SCOPE,
-            own_ndcs=_PRODUCT_13_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_13_AT_1_SELECT)
-        checks = [
-            _limit_14_al_demerol_tabs_all(claim, history, _LIMIT_14),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_13_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_13_AT_1_APPROVALS = {}
-
-
-_PRODUCT_13_AT_2_MATCHED = rt.matched_step(
-    'al-demerol-50mg-tab', 'home_delivery', 'policy_specs/bcbsal-ql-guidelines.dqm:116')
-_PRODUCT_13_AT_2_SELECT = rt.select_step(
-    ('8 each per day',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:351')
-
-
-def _product_13_al_demerol_50mg_tab_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-demerol-50mg-tab at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_13_COVER, product=_PRODUCT_13,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_13_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_13_SCOPE,
-            own_ndcs=_PRODUCT_13_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_13_AT_2_SELECT)
-        checks = [
-            _limit_14_al_demerol_tabs_all(claim, history, _LIMIT_14),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_13_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_13_AT_2_APPROVALS = {}
-
-_PRODUCT_14 = 'al-demerol-100mg-tab'
-_PRODUCT_14_PACKAGE_SIZES = {}
-_PRODUCT_14_COVER = frozenset(('al-demerol-100mg-tab', 'al-demerol-tabs'))
-_PRODUCT_14_SCOPE = frozenset(('al-demerol-50mg-tab', 'al-demerol-100mg-tab'))
-_PRODUCT_14_SCOPE_NDCS = frozenset()
-
+_PRODUCT_13 = rt.product(
+    'al-demerol-50mg-tab', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:116',
+    group='al-demerol-tabs', scope=_SET_14,
+    plans={
+        'retail': ((_LIMIT_14,), {}),
+        'home_delivery': ((_LIMIT_14,), {}),
+    })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:123
-def _product_14_al_demerol_100mg_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product al-demerol-100mg-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of al-demerol-100mg-tab',
-                       'policy_specs/bcbsal-ql-guidelines.dqm:123', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_14_AT_1_MATCHED)
-        return _product_14_al_demerol_100mg_tab_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_14_AT_2_MATCHED)
-        return _product_14_al_demerol_100mg_tab_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_14, channel, 'policy_specs/bcbsal-ql-guidelines.dqm:123'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_14} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_14_AT_1_MATCHED = rt.matched_step(
-    'al-demerol-100mg-tab', 'retail', 'policy_specs/bcbsal-ql-guidelines.dqm:123')
-_PRODUCT_14_AT_1_SELECT = rt.select_step(
-    ('8 each per day',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:351')
-
-
-def _product_14_al_demerol_100mg_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-demerol-100mg-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_14_COVER, product=_PRODUCT_14,
-            unit='each', channel='retail', approvals=_PRODUCT_14_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_14_SCOPE,
-            own_ndcs=_PRODUCT_14_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_14_AT_1_SELECT)
-        checks = [
-            _limit_14_al_demerol_tabs_all(claim, history, _LIMIT_14),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_14_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_14_AT_1_APPROVALS = {}
-
-
-_PRODUCT_14_AT_2_MATCHED = rt.matched_step(
-    'al-demerol-100mg-tab', 'home_delivery', 'policy_specs/bcbsal-ql-guidelines.dqm:123')
-_PRODUCT_14_AT_2_SELECT = rt.select_step(
-    ('8 each per day',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:351')
-
-
-def _product_14_al_demerol_100mg_tab_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-demerol-100mg-tab at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_14_COVER, product=_PRODUCT_14,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_14_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_14_SCOPE,
-            own_ndcs=_PRODUCT_14_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_14_AT_2_SELECT)
-        checks = [
-            _limit_14_al_demerol_tabs_all(claim, history, _LIMIT_14),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_14_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_14_AT_2_APPROVALS = {}
-
-_PRODUCT_15 = 'al-demerol-50mg-5ml-soln'
-_PRODUCT_15_PACKAGE_SIZES = {}
-_PRODUCT_15_COVER = frozenset(('al-demerol-50mg-5ml-soln',))
-_PRODUCT_15_SCOPE = frozenset(('al-demerol-50mg-5ml-soln',))
-_PRODUCT_15_SCOPE_NDCS = frozenset()
-
+_PRODUCT_14 = rt.product(
+    'al-demerol-100mg-tab', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:123',
+    group='al-demerol-tabs', scope=_SET_14,
+    plans={
+        'retail': ((_LIMIT_14,), {}),
+        'home_delivery': ((_LIMIT_14,), {}),
+    })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:130
-def _product_15_al_demerol_50mg_5ml_soln(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product al-demerol-50mg-5ml-soln, billed in mL."""
-    if claim.unit != 'mL':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE ML',
-                       f"unit {claim.unit}" + ' is not mL, the billing unit of al-demerol-50mg-5ml-soln',
-                       'policy_specs/bcbsal-ql-guidelines.dqm:130', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_15_AT_1_MATCHED)
-        return _product_15_al_demerol_50mg_5ml_soln_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_15_AT_2_MATCHED)
-        return _product_15_al_demerol_50mg_5ml_soln_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_15, channel, 'policy_specs/bcbsal-ql-guidelines.dqm:130'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_15} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_15_AT_1_MATCHED = rt.matched_step(
-    'al-demerol-50mg-5ml-soln', 'retail', 'policy_specs/bcbsal-ql-guidelines.dqm:130')
-_PRODUCT_15_AT_1_SELECT = rt.select_step(
-    ('80 mL per day',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:355')
-
-
-def _product_15_al_demerol_50mg_5ml_soln_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-demerol-50mg-5ml-soln at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_15_COVER, product=_PRODUCT_15,
-            unit='mL', channel='retail', approvals=_PRODUCT_15_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_15_SCOPE,
-            own_ndcs=_PRODUCT_15_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_15_AT_1_SELECT)
-        checks = [
-            _limit_15_al_demerol_50mg_5ml_soln_all(claim, history, _LIMIT_15),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'mL',
-                       _PRODUCT_15_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_15_AT_1_APPROVALS = {}
-
-
-_PRODUCT_15_AT_2_MATCHED = rt.matched_step(
-    'al-demerol-50mg-5ml-soln', 'home_delivery', 'policy_specs/bcbsal-ql-guidelines.dqm:130')
-_PRODUCT_15_AT_2_SELECT = rt.select_step(
-    ('80 mL per day',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:355')
-
-
-def _product_15_al_demerol_50mg_5ml_soln_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-demerol-50mg-5ml-soln at home_delivery: select the limits, apply authorizations,
-    check.
-    """
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_15_COVER, product=_PRODUCT_15,
-            unit='mL', channel='home_delivery', approvals=_PRODUCT_15_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_15_SCOPE,
-            own_ndcs=_PRODUCT_15_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_15_AT_2_SELECT)
-        checks = [
-            _limit_15_al_demerol_50mg_5ml_soln_all(claim, history, _LIMIT_15),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'mL',
-                       _PRODUCT_15_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_15_AT_2_APPROVALS = {}
-
-_PRODUCT_16 = 'al-magnacet-5-400mg-tab'
-_PRODUCT_16_PACKAGE_SIZES = {}
-_PRODUCT_16_COVER = frozenset(('al-magnacet-5-400mg-tab',))
-_PRODUCT_16_SCOPE = frozenset(('al-magnacet-5-400mg-tab',))
-_PRODUCT_16_SCOPE_NDCS = frozenset()
-
+_PRODUCT_15 = rt.product(
+    'al-demerol-50mg-5ml-soln', 'mL', 'policy_specs/bcbsal-ql-guidelines.dqm:130',
+    plans={
+        'retail': ((_LIMIT_15,), {}),
+        'home_delivery': ((_LIMIT_15,), {}),
+    })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:137
-def _product_16_al_magnacet_5_400mg_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product al-magnacet-5-400mg-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of al-magnacet-5-400mg-tab',
-                       'policy_specs/bcbsal-ql-guidelines.dqm:137', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_16_AT_1_MATCHED)
-        return _product_16_al_magnacet_5_400mg_tab_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_16_AT_2_MATCHED)
-        return _product_16_al_magnacet_5_400mg_tab_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_16, channel, 'policy_specs/bcbsal-ql-guidelines.dqm:137'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_16} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_16_AT_1_MATCHED = rt.matched_step(
-    'al-magnacet-5-400mg-tab', 'retail', 'policy_specs/bcbsal-ql-guidelines.dqm:137')
-_PRODUCT_16_AT_1_SELECT = rt.select_step(
-    ('10 each per day',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:359')
-
-
-def _product_16_al_magnacet_5_400mg_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-magnacet-5-400mg-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_16_COVER, product=_PRODUCT_16,
-            unit='each', channel='retail', approvals=_PRODUCT_16_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_16_SCOPE,
-            own_ndcs=_PRODUCT_16_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_16_AT_1_SELECT)
-        checks = [
-            _limit_16_al_magnacet_5_400mg_tab_all(claim, history, _LIMIT_16),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_16_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_16_AT_1_APPROVALS = {}
-
-
-_PRODUCT_16_AT_2_MATCHED = rt.matched_step(
-    'al-magnacet-5-400mg-tab', 'home_delivery', 'policy_specs/bcbsal-ql-guidelines.dqm:137')
-_PRODUCT_16_AT_2_SELECT = rt.select_step(
-    ('10 each per day',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:359')
-
-
-def _product_16_al_magnacet_5_400mg_tab_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-magnacet-5-400mg-tab at home_delivery: select the limits, apply authorizations,
-    check.
-    """
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_16_COVER, product=_PRODUCT_16,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_16_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_16_SCOPE,
-            own_ndcs=_PRODUCT_16_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_16_AT_2_SELECT)
-        checks = [
-            _limit_16_al_magnacet_5_400mg_tab_all(claim, history, _LIMIT_16),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_16_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_16_AT_2_APPROVALS = {}
-
-_PRODUCT_17 = 'al-magnacet-7_5-400mg-tab'
-_PRODUCT_17_PACKAGE_SIZES = {}
-_PRODUCT_17_COVER = frozenset(('al-magnacet-7_5-400mg-tab',))
-_PRODUCT_17_SCOPE = frozenset(('al-magnacet-7_5-400mg-tab',))
-_PRODUCT_17_SCOPE_NDCS = frozenset()
-
+_PRODUCT_16 = rt.product(
+    'al-magnacet-5-400mg-tab', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:137',
+    plans={
+        'retail': ((_LIMIT_16,), {}),
+        'home_delivery': ((_LIMIT_16,), {}),
+    })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:144
-def _product_17_al_magnacet_7_5_400mg_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product al-magnacet-7_5-400mg-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of al-magnacet-7_5-400mg-tab',
-                       'policy_specs/bcbsal-ql-guidelines.dqm:144', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_17_AT_1_MATCHED)
-        return _product_17_al_magnacet_7_5_400mg_tab_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_17_AT_2_MATCHED)
-        return _product_17_al_magnacet_7_5_400mg_tab_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_17, channel, 'policy_specs/bcbsal-ql-guidelines.dqm:144'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_17} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_17_AT_1_MATCHED = rt.matched_step(
-    'al-magnacet-7_5-400mg-tab', 'retail', 'policy_specs/bcbsal-ql-guidelines.dqm:144')
-_PRODUCT_17_AT_1_SELECT = rt.select_step(
-    ('8 each per day',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:363')
-
-
-def _product_17_al_magnacet_7_5_400mg_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-magnacet-7_5-400mg-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_17_COVER, product=_PRODUCT_17,
-            unit='each', channel='retail', approvals=_PRODUCT_17_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_17_SCOPE,
-            own_ndcs=_PRODUCT_17_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_17_AT_1_SELECT)
-        checks = [
-            _limit_17_al_magnacet_7_5_400mg_tab_all(claim, history, _LIMIT_17),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_17_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_17_AT_1_APPROVALS = {}
-
-
-_PRODUCT_17_AT_2_MATCHED = rt.matched_step(
-    'al-magnacet-7_5-400mg-tab', 'home_delivery', 'policy_specs/bcbsal-ql-guidelines.dqm:144')
-_PRODUCT_17_AT_2_SELECT = rt.select_step(
-    ('8 each per day',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:363')
-
-
-def _product_17_al_magnacet_7_5_400mg_tab_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-magnacet-7_5-400mg-tab at home_delivery: select the limits, apply authorizations,
-    check.
-    """
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_17_COVER, product=_PRODUCT_17,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_17_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_17_SCOPE,
-            own_ndcs=_PRODUCT_17_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_17_AT_2_SELECT)
-        checks = [
-            _limit_17_al_magnacet_7_5_400mg_tab_all(claim, history, _LIMIT_17),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_17_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_17_AT_2_APPROVALS = {}
-
-_PRODUCT_18 = 'al-magnacet-10-400mg-tab'
-_PRODUCT_18_PACKAGE_SIZES = {}
-_PRODUCT_18_COVER = frozenset(('al-magnacet-10-400mg-tab',))
-_PRODUCT_18_SCOPE = frozenset(('al-magnacet-10-400mg-tab',))
-_PRODUCT_18_SCOPE_NDCS = frozenset()
-
+_PRODUCT_17 = rt.product(
+    'al-magnacet-7_5-400mg-tab', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:144',
+    plans={
+        'retail': ((_LIMIT_17,), {}),
+        'home_delivery': ((_LIMIT_17,), {}),
+    })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:151
-def _product_18_al_magnacet_10_400mg_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product al-magnacet-10-400mg-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of al-magnacet-10-400mg-tab',
-                       'policy_specs/bcbsal-ql-guidelines.dqm:151', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_18_AT_1_MATCHED)
-        return _product_18_al_magnacet_10_400mg_tab_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_18_AT_2_MATCHED)
-        return _product_18_al_magnacet_10_400mg_tab_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_18, channel, 'policy_specs/bcbsal-ql-guidelines.dqm:151'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_18} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_18_AT_1_MATCHED = rt.matched_step(
-    'al-magnacet-10-400mg-tab', 'retail', 'policy_specs/bcbsal-ql-guidelines.dqm:151')
-_PRODUCT_18_AT_1_SELECT = rt.select_step(
-    ('6 each per day',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:367')
-
-
-def _product_18_al_magnacet_10_400mg_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-magnacet-10-400mg-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_18_COVER, product=_PRODUCT_18,
-            unit='each', channel='retail', approvals=_PRODUCT_18_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_18_SCOPE,
-            own_ndcs=_PRODUCT_18_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_18_AT_1_SELECT)
-        checks = [
-            _limit_18_al_magnacet_10_400mg_tab_all(claim, history, _LIMIT_18),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_18_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_18_AT_1_APPROVALS = {}
-
-
-_PRODUCT_18_AT_2_MATCHED = rt.matched_step(
-    'al-magnacet-10-400mg-tab', 'home_delivery', 'policy_specs/bcbsal-ql-guidelines.dqm:151')
-_PRODUCT_18_AT_2_SELECT = rt.select_step(
-    ('6 each per day',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:367')
-
-
-def _product_18_al_magnacet_10_400mg_tab_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-magnacet-10-400mg-tab at home_delivery: select the limits, apply authorizations,
-    check.
-    """
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_18_COVER, product=_PRODUCT_18,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_18_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_18_SCOPE,
-            own_ndcs=_PRODUCT_18_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_18_AT_2_SELECT)
-        checks = [
-            _limit_18_al_magnacet_10_400mg_tab_all(claim, history, _LIMIT_18),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_18_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_18_AT_2_APPROVALS = {}
-
-_PRODUCT_19 = 'al-maxalt-tab'
-_PRODUCT_19_PACKAGE_SIZES = {}
-_PRODUCT_19_COVER = frozenset(('al-maxalt-tab',))
-_PRODUCT_19_SCOPE = frozenset(('al-maxalt-tab',))
-_PRODUCT_19_SCOPE_NDCS = frozenset()
-
+_PRODUCT_18 = rt.product(
+    'al-magnacet-10-400mg-tab', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:151',
+    plans={
+        'retail': ((_LIMIT_18,), {}),
+        'home_delivery': ((_LIMIT_18,), {}),
+    })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:158
-def _product_19_al_maxalt_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product al-maxalt-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of al-maxalt-tab',
-                       'policy_specs/bcbsal-ql-guidelines.dqm:158', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_19_AT_1_MATCHED)
-        return _product_19_al_maxalt_tab_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_19_AT_2_MATCHED)
-        return _product_19_al_maxalt_tab_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_19, channel, 'policy_specs/bcbsal-ql-guidelines.dqm:158'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_19} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_19_AT_1_MATCHED = rt.matched_step(
-    'al-maxalt-tab', 'retail', 'policy_specs/bcbsal-ql-guidelines.dqm:158')
-_PRODUCT_19_AT_1_SELECT = rt.select_step(
-    ('18 each per 30 days',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:371')
-
-
-def _product_19_al_maxalt_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-maxalt-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_19_COVER, product=_PRODUCT_19,
-            unit='each', channel='retail', approvals=_PRODUCT_19_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_19_SCOPE,
-            own_ndcs=_PRODUCT_19_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_19_AT_1_SELECT)
-        checks = [
-            _limit_19_al_maxalt_tab_all(claim, history, _LIMIT_19),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_19_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_19_AT_1_APPROVALS = {}
-
-
-_PRODUCT_19_AT_2_MATCHED = rt.matched_step(
-    'al-maxalt-tab', 'home_delivery', 'policy_specs/bcbsal-ql-guidelines.dqm:158')
-_PRODUCT_19_AT_2_SELECT = rt.select_step(
-    ('18 each per 30 days',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:371')
-
-
-def _product_19_al_maxalt_tab_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-maxalt-tab at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_19_COVER, product=_PRODUCT_19,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_19_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_19_SCOPE,
-            own_ndcs=_PRODUCT_19_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_19_AT_2_SELECT)
-        checks = [
-            _limit_19_al_maxalt_tab_all(claim, history, _LIMIT_19),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_19_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_19_AT_2_APPROVALS = {}
-
-_PRODUCT_20 = 'al-metadate-cd'
-_PRODUCT_20_PACKAGE_SIZES = {}
-_PRODUCT_20_COVER = frozenset(('al-metadate-cd',))
-_PRODUCT_20_SCOPE = frozenset(('al-metadate-cd',))
-_PRODUCT_20_SCOPE_NDCS = frozenset()
-
+_PRODUCT_19 = rt.product(
+    'al-maxalt-tab', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:158',
+    plans={
+        'retail': ((_LIMIT_19,), {}),
+        'home_delivery': ((_LIMIT_19,), {}),
+    })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:165
-def _product_20_al_metadate_cd(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product al-metadate-cd, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of al-metadate-cd',
-                       'policy_specs/bcbsal-ql-guidelines.dqm:165', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_20_AT_1_MATCHED)
-        return _product_20_al_metadate_cd_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_20_AT_2_MATCHED)
-        return _product_20_al_metadate_cd_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_20, channel, 'policy_specs/bcbsal-ql-guidelines.dqm:165'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_20} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_20_AT_1_MATCHED = rt.matched_step(
-    'al-metadate-cd', 'retail', 'policy_specs/bcbsal-ql-guidelines.dqm:165')
-_PRODUCT_20_AT_1_SELECT = rt.select_step(
-    ('2 each per day',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:375')
-
-
-def _product_20_al_metadate_cd_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-metadate-cd at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_20_COVER, product=_PRODUCT_20,
-            unit='each', channel='retail', approvals=_PRODUCT_20_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_20_SCOPE,
-            own_ndcs=_PRODUCT_20_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_20_AT_1_SELECT)
-        checks = [
-            _limit_20_al_metadate_cd_all(claim, history, _LIMIT_20),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_20_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_20_AT_1_APPROVALS = {}
-
-
-_PRODUCT_20_AT_2_MATCHED = rt.matched_step(
-    'al-metadate-cd', 'home_delivery', 'policy_specs/bcbsal-ql-guidelines.dqm:165')
-_PRODUCT_20_AT_2_SELECT = rt.select_step(
-    ('2 each per day',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:375')
-
-
-def _product_20_al_metadate_cd_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-metadate-cd at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_20_COVER, product=_PRODUCT_20,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_20_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_20_SCOPE,
-            own_ndcs=_PRODUCT_20_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_20_AT_2_SELECT)
-        checks = [
-            _limit_20_al_metadate_cd_all(claim, history, _LIMIT_20),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_20_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_20_AT_2_APPROVALS = {}
-
-_PRODUCT_21 = 'al-metadate-cd-60mg'
-_PRODUCT_21_PACKAGE_SIZES = {}
-_PRODUCT_21_COVER = frozenset(('al-metadate-cd-60mg',))
-_PRODUCT_21_SCOPE = frozenset(('al-metadate-cd-60mg',))
-_PRODUCT_21_SCOPE_NDCS = frozenset()
-
+_PRODUCT_20 = rt.product(
+    'al-metadate-cd', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:165',
+    plans={
+        'retail': ((_LIMIT_20,), {}),
+        'home_delivery': ((_LIMIT_20,), {}),
+    })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:172
-def _product_21_al_metadate_cd_60mg(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product al-metadate-cd-60mg, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of al-metadate-cd-60mg',
-                       'policy_specs/bcbsal-ql-guidelines.dqm:172', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_21_AT_1_MATCHED)
-        return _product_21_al_metadate_cd_60mg_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_21_AT_2_MATCHED)
-        return _product_21_al_metadate_cd_60mg_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_21, channel, 'policy_specs/bcbsal-ql-guidelines.dqm:172'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_21} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_21_AT_1_MATCHED = rt.matched_step(
-    'al-metadate-cd-60mg', 'retail', 'policy_specs/bcbsal-ql-guidelines.dqm:172')
-_PRODUCT_21_AT_1_SELECT = rt.select_step(
-    ('1 each per day',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:379')
-
-
-def _product_21_al_metadate_cd_60mg_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-metadate-cd-60mg at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_21_COVER, product=_PRODUCT_21,
-            unit='each', channel='retail', approvals=_PRODUCT_21_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_21_SCOPE,
-            own_ndcs=_PRODUCT_21_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_21_AT_1_SELECT)
-        checks = [
-            _limit_21_al_metadate_cd_60mg_all(claim, history, _LIMIT_21),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_21_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_21_AT_1_APPROVALS = {}
-
-
-_PRODUCT_21_AT_2_MATCHED = rt.matched_step(
-    'al-metadate-cd-60mg', 'home_delivery', 'policy_specs/bcbsal-ql-guidelines.dqm:172')
-_PRODUCT_21_AT_2_SELECT = rt.select_step(
-    ('1 each per day',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:379')
-
-
-def _product_21_al_metadate_cd_60mg_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-metadate-cd-60mg at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_21_COVER, product=_PRODUCT_21,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_21_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_21_SCOPE,
-            own_ndcs=_PRODUCT_21_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_21_AT_2_SELECT)
-        checks = [
-            _limit_21_al_metadate_cd_60mg_all(claim, history, _LIMIT_21),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_21_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_21_AT_2_APPROVALS = {}
-
-_PRODUCT_22 = 'al-mekinist-0_5mg-tab'
-_PRODUCT_22_PACKAGE_SIZES = {}
-_PRODUCT_22_COVER = frozenset(('al-mekinist-0_5mg-tab',))
-_PRODUCT_22_SCOPE = frozenset(('al-mekinist-0_5mg-tab',))
-_PRODUCT_22_SCOPE_NDCS = frozenset()
-
+_PRODUCT_21 = rt.product(
+    'al-metadate-cd-60mg', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:172',
+    plans={
+        'retail': ((_LIMIT_21,), {}),
+        'home_delivery': ((_LIMIT_21,), {}),
+    })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:179
-def _product_22_al_mekinist_0_5mg_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product al-mekinist-0_5mg-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of al-mekinist-0_5mg-tab',
-                       'policy_specs/bcbsal-ql-guidelines.dqm:179', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_22_AT_1_MATCHED)
-        return _product_22_al_mekinist_0_5mg_tab_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_22_AT_2_MATCHED)
-        return _product_22_al_mekinist_0_5mg_tab_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_22, channel, 'policy_specs/bcbsal-ql-guidelines.dqm:179'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_22} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_22_AT_1_MATCHED = rt.matched_step(
-    'al-mekinist-0_5mg-tab', 'retail', 'policy_specs/bcbsal-ql-guidelines.dqm:179')
-_PRODUCT_22_AT_1_SELECT = rt.select_step(
-    ('3 each per day',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:383')
-
-
-def _product_22_al_mekinist_0_5mg_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-mekinist-0_5mg-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_22_COVER, product=_PRODUCT_22,
-            unit='each', channel='retail', approvals=_PRODUCT_22_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_22_SCOPE,
-            own_ndcs=_PRODUCT_22_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_22_AT_1_SELECT)
-        checks = [
-            _limit_22_al_mekinist_0_5mg_tab_all(claim, history, _LIMIT_22),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_22_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_22_AT_1_APPROVALS = {}
-
-
-_PRODUCT_22_AT_2_MATCHED = rt.matched_step(
-    'al-mekinist-0_5mg-tab', 'home_delivery', 'policy_specs/bcbsal-ql-guidelines.dqm:179')
-_PRODUCT_22_AT_2_SELECT = rt.select_step(
-    ('3 each per day',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:383')
-
-
-def _product_22_al_mekinist_0_5mg_tab_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-mekinist-0_5mg-tab at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_22_COVER, product=_PRODUCT_22,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_22_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_22_SCOPE,
-            own_ndcs=_PRODUCT_22_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_22_AT_2_SELECT)
-        checks = [
-            _limit_22_al_mekinist_0_5mg_tab_all(claim, history, _LIMIT_22),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_22_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_22_AT_2_APPROVALS = {}
-
-_PRODUCT_23 = 'al-mekinist-tab'
-_PRODUCT_23_PACKAGE_SIZES = {}
-_PRODUCT_23_COVER = frozenset(('al-mekinist-tab',))
-_PRODUCT_23_SCOPE = frozenset(('al-mekinist-tab',))
-_PRODUCT_23_SCOPE_NDCS = frozenset()
-
+_PRODUCT_22 = rt.product(
+    'al-mekinist-0_5mg-tab', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:179',
+    plans={
+        'retail': ((_LIMIT_22,), {}),
+        'home_delivery': ((_LIMIT_22,), {}),
+    })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:187
-def _product_23_al_mekinist_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product al-mekinist-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of al-mekinist-tab',
-                       'policy_specs/bcbsal-ql-guidelines.dqm:187', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_23_AT_1_MATCHED)
-        return _product_23_al_mekinist_tab_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_23_AT_2_MATCHED)
-        return _product_23_al_mekinist_tab_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_23, channel, 'policy_specs/bcbsal-ql-guidelines.dqm:187'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_23} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_23_AT_1_MATCHED = rt.matched_step(
-    'al-mekinist-tab', 'retail', 'policy_specs/bcbsal-ql-guidelines.dqm:187')
-_PRODUCT_23_AT_1_SELECT = rt.select_step(
-    ('1 each per day',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:388')
-
-
-def _product_23_al_mekinist_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-mekinist-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_23_COVER, product=_PRODUCT_23,
-            unit='each', channel='retail', approvals=_PRODUCT_23_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_23_SCOPE,
-            own_ndcs=_PRODUCT_23_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_23_AT_1_SELECT)
-        checks = [
-            _limit_23_al_mekinist_tab_all(claim, history, _LIMIT_23),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_23_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_23_AT_1_APPROVALS = {}
-
-
-_PRODUCT_23_AT_2_MATCHED = rt.matched_step(
-    'al-mekinist-tab', 'home_delivery', 'policy_specs/bcbsal-ql-guidelines.dqm:187')
-_PRODUCT_23_AT_2_SELECT = rt.select_step(
-    ('1 each per day',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:388')
-
-
-def _product_23_al_mekinist_tab_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-mekinist-tab at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_23_COVER, product=_PRODUCT_23,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_23_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_23_SCOPE,
-            own_ndcs=_PRODUCT_23_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_23_AT_2_SELECT)
-        checks = [
-            _limit_23_al_mekinist_tab_all(claim, history, _LIMIT_23),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_23_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_23_AT_2_APPROVALS = {}
-
-_PRODUCT_24 = 'al-betaseron'
-_PRODUCT_24_PACKAGE_SIZES = {'betaseron-kit': Decimal('14')}
-_PRODUCT_24_COVER = frozenset(('al-betaseron',))
-_PRODUCT_24_SCOPE = frozenset(('al-betaseron',))
-_PRODUCT_24_SCOPE_NDCS = frozenset()
-
+_PRODUCT_23 = rt.product(
+    'al-mekinist-tab', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:187',
+    plans={
+        'retail': ((_LIMIT_23,), {}),
+        'home_delivery': ((_LIMIT_23,), {}),
+    })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:195
-def _product_24_al_betaseron(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product al-betaseron, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of al-betaseron',
-                       'policy_specs/bcbsal-ql-guidelines.dqm:195', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_24_AT_1_MATCHED)
-        return _product_24_al_betaseron_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_24_AT_2_MATCHED)
-        return _product_24_al_betaseron_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_24, channel, 'policy_specs/bcbsal-ql-guidelines.dqm:195'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_24} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_24_AT_1_MATCHED = rt.matched_step(
-    'al-betaseron', 'retail', 'policy_specs/bcbsal-ql-guidelines.dqm:195')
-_PRODUCT_24_AT_1_SELECT = rt.select_step(
-    ('14 each per 28 days', '14 each per 28 days'),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:393')
-
-
-def _product_24_al_betaseron_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-betaseron at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_24_COVER, product=_PRODUCT_24,
-            unit='each', channel='retail', approvals=_PRODUCT_24_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_24_SCOPE,
-            own_ndcs=_PRODUCT_24_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_24_AT_1_SELECT)
-        checks = [
-            _limit_24_al_betaseron_all(claim, history, _LIMIT_24),
-            _limit_25_al_betaseron_all(claim, history, _LIMIT_25),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_24_PACKAGE_SIZES.get(package, Decimal('14')), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_24_AT_1_APPROVALS = {}
-
-
-_PRODUCT_24_AT_2_MATCHED = rt.matched_step(
-    'al-betaseron', 'home_delivery', 'policy_specs/bcbsal-ql-guidelines.dqm:195')
-_PRODUCT_24_AT_2_SELECT = rt.select_step(
-    ('14 each per 28 days', '14 each per 28 days'),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:393')
-
-
-def _product_24_al_betaseron_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-betaseron at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_24_COVER, product=_PRODUCT_24,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_24_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_24_SCOPE,
-            own_ndcs=_PRODUCT_24_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_24_AT_2_SELECT)
-        checks = [
-            _limit_24_al_betaseron_all(claim, history, _LIMIT_24),
-            _limit_25_al_betaseron_all(claim, history, _LIMIT_25),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_24_PACKAGE_SIZES.get(package, Decimal('14')), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_24_AT_2_APPROVALS = {}
-
-_PRODUCT_25 = 'al-bunavil-2_1mg-film'
-_PRODUCT_25_PACKAGE_SIZES = {}
-_PRODUCT_25_COVER = frozenset(('al-bunavil-2_1mg-film',))
-_PRODUCT_25_SCOPE = frozenset(('al-bunavil-2_1mg-film',))
-_PRODUCT_25_SCOPE_NDCS = frozenset()
-
+_PRODUCT_24 = rt.product(
+    'al-betaseron', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:195',
+    sizes={'betaseron-kit': '14'},
+    plans={
+        'retail': ((_LIMIT_24, _LIMIT_25), {}),
+        'home_delivery': ((_LIMIT_24, _LIMIT_25), {}),
+    })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:201
-def _product_25_al_bunavil_2_1mg_film(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product al-bunavil-2_1mg-film, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of al-bunavil-2_1mg-film',
-                       'policy_specs/bcbsal-ql-guidelines.dqm:201', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_25_AT_1_MATCHED)
-        return _product_25_al_bunavil_2_1mg_film_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_25_AT_2_MATCHED)
-        return _product_25_al_bunavil_2_1mg_film_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_25, channel, 'policy_specs/bcbsal-ql-guidelines.dqm:201'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_25} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_25_AT_1_MATCHED = rt.matched_step(
-    'al-bunavil-2_1mg-film', 'retail', 'policy_specs/bcbsal-ql-guidelines.dqm:201')
-_PRODUCT_25_AT_1_SELECT = rt.select_step(
-    ('3 each per day',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:398')
-
-
-def _product_25_al_bunavil_2_1mg_film_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-bunavil-2_1mg-film at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_25_COVER, product=_PRODUCT_25,
-            unit='each', channel='retail', approvals=_PRODUCT_25_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_25_SCOPE,
-            own_ndcs=_PRODUCT_25_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_25_AT_1_SELECT)
-        checks = [
-            _limit_26_al_bunavil_2_1mg_film_all(claim, history, _LIMIT_26),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_25_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_25_AT_1_APPROVALS = {}
-
-
-_PRODUCT_25_AT_2_MATCHED = rt.matched_step(
-    'al-bunavil-2_1mg-film', 'home_delivery', 'policy_specs/bcbsal-ql-guidelines.dqm:201')
-_PRODUCT_25_AT_2_SELECT = rt.select_step(
-    ('3 each per day',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:398')
-
-
-def _product_25_al_bunavil_2_1mg_film_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-bunavil-2_1mg-film at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_25_COVER, product=_PRODUCT_25,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_25_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_25_SCOPE,
-            own_ndcs=_PRODUCT_25_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_25_AT_2_SELECT)
-        checks = [
-            _limit_26_al_bunavil_2_1mg_film_all(claim, history, _LIMIT_26),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_25_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_25_AT_2_APPROVALS = {}
-
-_PRODUCT_26 = 'al-bunavil-4_2mg-film'
-_PRODUCT_26_PACKAGE_SIZES = {}
-_PRODUCT_26_COVER = frozenset(('al-bunavil-4_2mg-film', 'al-bunavil-4_2-6_3mg'))
-_PRODUCT_26_SCOPE = frozenset(('al-bunavil-4_2mg-film', 'al-bunavil-6_3mg-film'))
-_PRODUCT_26_SCOPE_NDCS = frozenset()
-
+_PRODUCT_25 = rt.product(
+    'al-bunavil-2_1mg-film', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:201',
+    plans={
+        'retail': ((_LIMIT_26,), {}),
+        'home_delivery': ((_LIMIT_26,), {}),
+    })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:208
-def _product_26_al_bunavil_4_2mg_film(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product al-bunavil-4_2mg-film, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of al-bunavil-4_2mg-film',
-                       'policy_specs/bcbsal-ql-guidelines.dqm:208', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_26_AT_1_MATCHED)
-        return _product_26_al_bunavil_4_2mg_film_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_26_AT_2_MATCHED)
-        return _product_26_al_bunavil_4_2mg_film_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_26, channel, 'policy_specs/bcbsal-ql-guidelines.dqm:208'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_26} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_26_AT_1_MATCHED = rt.matched_step(
-    'al-bunavil-4_2mg-film', 'retail', 'policy_specs/bcbsal-ql-guidelines.dqm:208')
-_PRODUCT_26_AT_1_SELECT = rt.select_step(
-    ('2 each per day',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:403')
-
-
-def _product_26_al_bunavil_4_2mg_film_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-bunavil-4_2mg-film at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_26_COVER, product=_PRODUCT_26,
-            unit='each', channel='retail', approvals=_PRODUCT_26_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_26_SCOPE,
-            own_ndcs=_PRODUCT_26_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_26_AT_1_SELECT)
-        checks = [
-            _limit_27_al_bunavil_4_2_6_3mg_all(claim, history, _LIMIT_27),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_26_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_26_AT_1_APPROVALS = {}
-
-
-_PRODUCT_26_AT_2_MATCHED = rt.matched_step(
-    'al-bunavil-4_2mg-film', 'home_delivery', 'policy_specs/bcbsal-ql-guidelines.dqm:208')
-_PRODUCT_26_AT_2_SELECT = rt.select_step(
-    ('2 each per day',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:403')
-
-
-def _product_26_al_bunavil_4_2mg_film_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-bunavil-4_2mg-film at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_26_COVER, product=_PRODUCT_26,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_26_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_26_SCOPE,
-            own_ndcs=_PRODUCT_26_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_26_AT_2_SELECT)
-        checks = [
-            _limit_27_al_bunavil_4_2_6_3mg_all(claim, history, _LIMIT_27),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_26_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_26_AT_2_APPROVALS = {}
-
-_PRODUCT_27 = 'al-bunavil-6_3mg-film'
-_PRODUCT_27_PACKAGE_SIZES = {}
-_PRODUCT_27_COVER = frozenset(('al-bunavil-6_3mg-film', 'al-bunavil-4_2-6_3mg'))
-_PRODUCT_27_SCOPE = frozenset(('al-bunavil-4_2mg-film', 'al-bunavil-6_3mg-film'))
-_PRODUCT_27_SCOPE_NDCS = frozenset()
-
+_PRODUCT_26 = rt.product(
+    'al-bunavil-4_2mg-film', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:208',
+    group='al-bunavil-4_2-6_3mg', scope=_SET_26,
+    plans={
+        'retail': ((_LIMIT_27,), {}),
+        'home_delivery': ((_LIMIT_27,), {}),
+    })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:215
-def _product_27_al_bunavil_6_3mg_film(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product al-bunavil-6_3mg-film, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of al-bunavil-6_3mg-film',
-                       'policy_specs/bcbsal-ql-guidelines.dqm:215', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_27_AT_1_MATCHED)
-        return _product_27_al_bunavil_6_3mg_film_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_27_AT_2_MATCHED)
-        return _product_27_al_bunavil_6_3mg_film_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_27, channel, 'policy_specs/bcbsal-ql-guidelines.dqm:215'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_27} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_27_AT_1_MATCHED = rt.matched_step(
-    'al-bunavil-6_3mg-film', 'retail', 'policy_specs/bcbsal-ql-guidelines.dqm:215')
-_PRODUCT_27_AT_1_SELECT = rt.select_step(
-    ('2 each per day',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:403')
-
-
-def _product_27_al_bunavil_6_3mg_film_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-bunavil-6_3mg-film at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_27_COVER, product=_PRODUCT_27,
-            unit='each', channel='retail', approvals=_PRODUCT_27_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_27_SCOPE,
-            own_ndcs=_PRODUCT_27_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_27_AT_1_SELECT)
-        checks = [
-            _limit_27_al_bunavil_4_2_6_3mg_all(claim, history, _LIMIT_27),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_27_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_27_AT_1_APPROVALS = {}
-
-
-_PRODUCT_27_AT_2_MATCHED = rt.matched_step(
-    'al-bunavil-6_3mg-film', 'home_delivery', 'policy_specs/bcbsal-ql-guidelines.dqm:215')
-_PRODUCT_27_AT_2_SELECT = rt.select_step(
-    ('2 each per day',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:403')
-
-
-def _product_27_al_bunavil_6_3mg_film_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-bunavil-6_3mg-film at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_27_COVER, product=_PRODUCT_27,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_27_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_27_SCOPE,
-            own_ndcs=_PRODUCT_27_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_27_AT_2_SELECT)
-        checks = [
-            _limit_27_al_bunavil_4_2_6_3mg_all(claim, history, _LIMIT_27),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_27_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_27_AT_2_APPROVALS = {}
-
-_PRODUCT_28 = 'al-buprenorphine-tab'
-_PRODUCT_28_PACKAGE_SIZES = {}
-_PRODUCT_28_COVER = frozenset(('al-buprenorphine-tab',))
-_PRODUCT_28_SCOPE = frozenset(('al-buprenorphine-tab',))
-_PRODUCT_28_SCOPE_NDCS = frozenset()
-
+_PRODUCT_27 = rt.product(
+    'al-bunavil-6_3mg-film', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:215',
+    group='al-bunavil-4_2-6_3mg', scope=_SET_26,
+    plans={
+        'retail': ((_LIMIT_27,), {}),
+        'home_delivery': ((_LIMIT_27,), {}),
+    })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:222
-def _product_28_al_buprenorphine_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product al-buprenorphine-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of al-buprenorphine-tab',
-                       'policy_specs/bcbsal-ql-guidelines.dqm:222', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_28_AT_1_MATCHED)
-        return _product_28_al_buprenorphine_tab_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_28_AT_2_MATCHED)
-        return _product_28_al_buprenorphine_tab_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_28, channel, 'policy_specs/bcbsal-ql-guidelines.dqm:222'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_28} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_28_AT_1_MATCHED = rt.matched_step(
-    'al-buprenorphine-tab', 'retail', 'policy_specs/bcbsal-ql-guidelines.dqm:222')
-_PRODUCT_28_AT_1_SELECT = rt.select_step(
-    ('5 each per 90 days',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:407')
-
-
-def _product_28_al_buprenorphine_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-buprenorphine-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_28_COVER, product=_PRODUCT_28,
-            unit='each', channel='retail', approvals=_PRODUCT_28_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_28_SCOPE,
-            own_ndcs=_PRODUCT_28_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_28_AT_1_SELECT)
-        checks = [
-            _limit_28_al_buprenorphine_tab_all(claim, history, _LIMIT_28),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_28_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_28_AT_1_APPROVALS = {}
-
-
-_PRODUCT_28_AT_2_MATCHED = rt.matched_step(
-    'al-buprenorphine-tab', 'home_delivery', 'policy_specs/bcbsal-ql-guidelines.dqm:222')
-_PRODUCT_28_AT_2_SELECT = rt.select_step(
-    ('5 each per 90 days',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:407')
-
-
-def _product_28_al_buprenorphine_tab_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-buprenorphine-tab at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_28_COVER, product=_PRODUCT_28,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_28_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_28_SCOPE,
-            own_ndcs=_PRODUCT_28_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_28_AT_2_SELECT)
-        checks = [
-            _limit_28_al_buprenorphine_tab_all(claim, history, _LIMIT_28),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_28_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_28_AT_2_APPROVALS = {}
-
-_PRODUCT_29 = 'al-butrans'
-_PRODUCT_29_PACKAGE_SIZES = {}
-_PRODUCT_29_COVER = frozenset(('al-butrans',))
-_PRODUCT_29_SCOPE = frozenset(('al-butrans',))
-_PRODUCT_29_SCOPE_NDCS = frozenset()
-
+_PRODUCT_28 = rt.product(
+    'al-buprenorphine-tab', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:222',
+    plans={
+        'retail': ((_LIMIT_28,), {}),
+        'home_delivery': ((_LIMIT_28,), {}),
+    })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:228
-def _product_29_al_butrans(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product al-butrans, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of al-butrans',
-                       'policy_specs/bcbsal-ql-guidelines.dqm:228', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_29_AT_1_MATCHED)
-        return _product_29_al_butrans_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_29_AT_2_MATCHED)
-        return _product_29_al_butrans_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_29, channel, 'policy_specs/bcbsal-ql-guidelines.dqm:228'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_29} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_29_AT_1_MATCHED = rt.matched_step(
-    'al-butrans', 'retail', 'policy_specs/bcbsal-ql-guidelines.dqm:228')
-_PRODUCT_29_AT_1_SELECT = rt.select_step(
-    ('4 each per 30 days',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:411')
-
-
-def _product_29_al_butrans_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-butrans at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_29_COVER, product=_PRODUCT_29,
-            unit='each', channel='retail', approvals=_PRODUCT_29_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_29_SCOPE,
-            own_ndcs=_PRODUCT_29_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_29_AT_1_SELECT)
-        checks = [
-            _limit_29_al_butrans_all(claim, history, _LIMIT_29),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_29_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_29_AT_1_APPROVALS = {}
-
-
-_PRODUCT_29_AT_2_MATCHED = rt.matched_step(
-    'al-butrans', 'home_delivery', 'policy_specs/bcbsal-ql-guidelines.dqm:228')
-_PRODUCT_29_AT_2_SELECT = rt.select_step(
-    ('4 each per 30 days',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:411')
-
-
-def _product_29_al_butrans_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-butrans at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_29_COVER, product=_PRODUCT_29,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_29_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_29_SCOPE,
-            own_ndcs=_PRODUCT_29_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_29_AT_2_SELECT)
-        checks = [
-            _limit_29_al_butrans_all(claim, history, _LIMIT_29),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_29_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_29_AT_2_APPROVALS = {}
-
-_PRODUCT_30 = 'al-bydureon'
-_PRODUCT_30_PACKAGE_SIZES = {}
-_PRODUCT_30_COVER = frozenset(('al-bydureon',))
-_PRODUCT_30_SCOPE = frozenset(('al-bydureon',))
-_PRODUCT_30_SCOPE_NDCS = frozenset()
-
+_PRODUCT_29 = rt.product(
+    'al-butrans', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:228',
+    plans={
+        'retail': ((_LIMIT_29,), {}),
+        'home_delivery': ((_LIMIT_29,), {}),
+    })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:235
-def _product_30_al_bydureon(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product al-bydureon, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of al-bydureon',
-                       'policy_specs/bcbsal-ql-guidelines.dqm:235', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_30_AT_1_MATCHED)
-        return _product_30_al_bydureon_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_30_AT_2_MATCHED)
-        return _product_30_al_bydureon_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_30, channel, 'policy_specs/bcbsal-ql-guidelines.dqm:235'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_30} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_30_AT_1_MATCHED = rt.matched_step(
-    'al-bydureon', 'retail', 'policy_specs/bcbsal-ql-guidelines.dqm:235')
-_PRODUCT_30_AT_1_SELECT = rt.select_step(
-    ('4 each per 28 days',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:415')
-
-
-def _product_30_al_bydureon_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-bydureon at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_30_COVER, product=_PRODUCT_30,
-            unit='each', channel='retail', approvals=_PRODUCT_30_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_30_SCOPE,
-            own_ndcs=_PRODUCT_30_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_30_AT_1_SELECT)
-        checks = [
-            _limit_30_al_bydureon_all(claim, history, _LIMIT_30),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_30_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_30_AT_1_APPROVALS = {}
-
-
-_PRODUCT_30_AT_2_MATCHED = rt.matched_step(
-    'al-bydureon', 'home_delivery', 'policy_specs/bcbsal-ql-guidelines.dqm:235')
-_PRODUCT_30_AT_2_SELECT = rt.select_step(
-    ('4 each per 28 days',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:415')
-
-
-def _product_30_al_bydureon_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-bydureon at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_30_COVER, product=_PRODUCT_30,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_30_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_30_SCOPE,
-            own_ndcs=_PRODUCT_30_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_30_AT_2_SELECT)
-        checks = [
-            _limit_30_al_bydureon_all(claim, history, _LIMIT_30),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_30_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_30_AT_2_APPROVALS = {}
-
-_PRODUCT_31 = 'al-crixivan-200mg-cap'
-_PRODUCT_31_PACKAGE_SIZES = {}
-_PRODUCT_31_COVER = frozenset(('al-crixivan-200mg-cap',))
-_PRODUCT_31_SCOPE = frozenset(('al-crixivan-200mg-cap',))
-_PRODUCT_31_SCOPE_NDCS = frozenset()
-
+_PRODUCT_30 = rt.product(
+    'al-bydureon', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:235',
+    plans={
+        'retail': ((_LIMIT_30,), {}),
+        'home_delivery': ((_LIMIT_30,), {}),
+    })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:241
-def _product_31_al_crixivan_200mg_cap(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product al-crixivan-200mg-cap, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of al-crixivan-200mg-cap',
-                       'policy_specs/bcbsal-ql-guidelines.dqm:241', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_31_AT_1_MATCHED)
-        return _product_31_al_crixivan_200mg_cap_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_31_AT_2_MATCHED)
-        return _product_31_al_crixivan_200mg_cap_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_31, channel, 'policy_specs/bcbsal-ql-guidelines.dqm:241'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_31} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_31_AT_1_MATCHED = rt.matched_step(
-    'al-crixivan-200mg-cap', 'retail', 'policy_specs/bcbsal-ql-guidelines.dqm:241')
-_PRODUCT_31_AT_1_SELECT = rt.select_step(
-    ('9 each per day',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:419')
-
-
-def _product_31_al_crixivan_200mg_cap_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-crixivan-200mg-cap at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_31_COVER, product=_PRODUCT_31,
-            unit='each', channel='retail', approvals=_PRODUCT_31_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_31_SCOPE,
-            own_ndcs=_PRODUCT_31_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_31_AT_1_SELECT)
-        checks = [
-            _limit_31_al_crixivan_200mg_cap_all(claim, history, _LIMIT_31),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_31_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_31_AT_1_APPROVALS = {}
-
-
-_PRODUCT_31_AT_2_MATCHED = rt.matched_step(
-    'al-crixivan-200mg-cap', 'home_delivery', 'policy_specs/bcbsal-ql-guidelines.dqm:241')
-_PRODUCT_31_AT_2_SELECT = rt.select_step(
-    ('9 each per day',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:419')
-
-
-def _product_31_al_crixivan_200mg_cap_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-crixivan-200mg-cap at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_31_COVER, product=_PRODUCT_31,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_31_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_31_SCOPE,
-            own_ndcs=_PRODUCT_31_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_31_AT_2_SELECT)
-        checks = [
-            _limit_31_al_crixivan_200mg_cap_all(claim, history, _LIMIT_31),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_31_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_31_AT_2_APPROVALS = {}
-
-_PRODUCT_32 = 'al-crixivan-400mg-cap'
-_PRODUCT_32_PACKAGE_SIZES = {}
-_PRODUCT_32_COVER = frozenset(('al-crixivan-400mg-cap',))
-_PRODUCT_32_SCOPE = frozenset(('al-crixivan-400mg-cap',))
-_PRODUCT_32_SCOPE_NDCS = frozenset()
-
+_PRODUCT_31 = rt.product(
+    'al-crixivan-200mg-cap', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:241',
+    plans={
+        'retail': ((_LIMIT_31,), {}),
+        'home_delivery': ((_LIMIT_31,), {}),
+    })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:248
-def _product_32_al_crixivan_400mg_cap(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product al-crixivan-400mg-cap, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of al-crixivan-400mg-cap',
-                       'policy_specs/bcbsal-ql-guidelines.dqm:248', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_32_AT_1_MATCHED)
-        return _product_32_al_crixivan_400mg_cap_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_32_AT_2_MATCHED)
-        return _product_32_al_crixivan_400mg_cap_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_32, channel, 'policy_specs/bcbsal-ql-guidelines.dqm:248'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_32} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_32_AT_1_MATCHED = rt.matched_step(
-    'al-crixivan-400mg-cap', 'retail', 'policy_specs/bcbsal-ql-guidelines.dqm:248')
-_PRODUCT_32_AT_1_SELECT = rt.select_step(
-    ('6 each per day',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:423')
-
-
-def _product_32_al_crixivan_400mg_cap_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-crixivan-400mg-cap at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_32_COVER, product=_PRODUCT_32,
-            unit='each', channel='retail', approvals=_PRODUCT_32_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_32_SCOPE,
-            own_ndcs=_PRODUCT_32_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_32_AT_1_SELECT)
-        checks = [
-            _limit_32_al_crixivan_400mg_cap_all(claim, history, _LIMIT_32),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_32_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_32_AT_1_APPROVALS = {}
-
-
-_PRODUCT_32_AT_2_MATCHED = rt.matched_step(
-    'al-crixivan-400mg-cap', 'home_delivery', 'policy_specs/bcbsal-ql-guidelines.dqm:248')
-_PRODUCT_32_AT_2_SELECT = rt.select_step(
-    ('6 each per day',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:423')
-
-
-def _product_32_al_crixivan_400mg_cap_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-crixivan-400mg-cap at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_32_COVER, product=_PRODUCT_32,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_32_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_32_SCOPE,
-            own_ndcs=_PRODUCT_32_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_32_AT_2_SELECT)
-        checks = [
-            _limit_32_al_crixivan_400mg_cap_all(claim, history, _LIMIT_32),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_32_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_32_AT_2_APPROVALS = {}
-
-_PRODUCT_33 = 'al-cycloset-tab'
-_PRODUCT_33_PACKAGE_SIZES = {}
-_PRODUCT_33_COVER = frozenset(('al-cycloset-tab',))
-_PRODUCT_33_SCOPE = frozenset(('al-cycloset-tab',))
-_PRODUCT_33_SCOPE_NDCS = frozenset()
-
+_PRODUCT_32 = rt.product(
+    'al-crixivan-400mg-cap', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:248',
+    plans={
+        'retail': ((_LIMIT_32,), {}),
+        'home_delivery': ((_LIMIT_32,), {}),
+    })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:255
-def _product_33_al_cycloset_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product al-cycloset-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of al-cycloset-tab',
-                       'policy_specs/bcbsal-ql-guidelines.dqm:255', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_33_AT_1_MATCHED)
-        return _product_33_al_cycloset_tab_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_33_AT_2_MATCHED)
-        return _product_33_al_cycloset_tab_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_33, channel, 'policy_specs/bcbsal-ql-guidelines.dqm:255'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_33} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_33_AT_1_MATCHED = rt.matched_step(
-    'al-cycloset-tab', 'retail', 'policy_specs/bcbsal-ql-guidelines.dqm:255')
-_PRODUCT_33_AT_1_SELECT = rt.select_step(
-    ('180 each per 30 days',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:427')
-
-
-def _product_33_al_cycloset_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-cycloset-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_33_COVER, product=_PRODUCT_33,
-            unit='each', channel='retail', approvals=_PRODUCT_33_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_33_SCOPE,
-            own_ndcs=_PRODUCT_33_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_33_AT_1_SELECT)
-        checks = [
-            _limit_33_al_cycloset_tab_all(claim, history, _LIMIT_33),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_33_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_33_AT_1_APPROVALS = {}
-
-
-_PRODUCT_33_AT_2_MATCHED = rt.matched_step(
-    'al-cycloset-tab', 'home_delivery', 'policy_specs/bcbsal-ql-guidelines.dqm:255')
-_PRODUCT_33_AT_2_SELECT = rt.select_step(
-    ('180 each per 30 days',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:427')
-
-
-def _product_33_al_cycloset_tab_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-cycloset-tab at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_33_COVER, product=_PRODUCT_33,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_33_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_33_SCOPE,
-            own_ndcs=_PRODUCT_33_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_33_AT_2_SELECT)
-        checks = [
-            _limit_33_al_cycloset_tab_all(claim, history, _LIMIT_33),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_33_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_33_AT_2_APPROVALS = {}
-
-_PRODUCT_34 = 'al-cymbalta'
-_PRODUCT_34_PACKAGE_SIZES = {}
-_PRODUCT_34_COVER = frozenset(('al-cymbalta',))
-_PRODUCT_34_SCOPE = frozenset(('al-cymbalta',))
-_PRODUCT_34_SCOPE_NDCS = frozenset()
-
+_PRODUCT_33 = rt.product(
+    'al-cycloset-tab', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:255',
+    plans={
+        'retail': ((_LIMIT_33,), {}),
+        'home_delivery': ((_LIMIT_33,), {}),
+    })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:262
-def _product_34_al_cymbalta(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product al-cymbalta, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of al-cymbalta',
-                       'policy_specs/bcbsal-ql-guidelines.dqm:262', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_34_AT_1_MATCHED)
-        return _product_34_al_cymbalta_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_34_AT_2_MATCHED)
-        return _product_34_al_cymbalta_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_34, channel, 'policy_specs/bcbsal-ql-guidelines.dqm:262'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_34} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_34_AT_1_MATCHED = rt.matched_step(
-    'al-cymbalta', 'retail', 'policy_specs/bcbsal-ql-guidelines.dqm:262')
-_PRODUCT_34_AT_1_SELECT = rt.select_step(
-    ('2 each per day',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:431')
-
-
-def _product_34_al_cymbalta_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-cymbalta at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_34_COVER, product=_PRODUCT_34,
-            unit='each', channel='retail', approvals=_PRODUCT_34_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_34_SCOPE,
-            own_ndcs=_PRODUCT_34_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_34_AT_1_SELECT)
-        checks = [
-            _limit_34_al_cymbalta_all(claim, history, _LIMIT_34),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_34_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_34_AT_1_APPROVALS = {}
-
-
-_PRODUCT_34_AT_2_MATCHED = rt.matched_step(
-    'al-cymbalta', 'home_delivery', 'policy_specs/bcbsal-ql-guidelines.dqm:262')
-_PRODUCT_34_AT_2_SELECT = rt.select_step(
-    ('2 each per day',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:431')
-
-
-def _product_34_al_cymbalta_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-cymbalta at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_34_COVER, product=_PRODUCT_34,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_34_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_34_SCOPE,
-            own_ndcs=_PRODUCT_34_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_34_AT_2_SELECT)
-        checks = [
-            _limit_34_al_cymbalta_all(claim, history, _LIMIT_34),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_34_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_34_AT_2_APPROVALS = {}
-
-_PRODUCT_35 = 'al-cymbalta-60mg'
-_PRODUCT_35_PACKAGE_SIZES = {}
-_PRODUCT_35_COVER = frozenset(('al-cymbalta-60mg',))
-_PRODUCT_35_SCOPE = frozenset(('al-cymbalta-60mg',))
-_PRODUCT_35_SCOPE_NDCS = frozenset()
-
+_PRODUCT_34 = rt.product(
+    'al-cymbalta', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:262',
+    plans={
+        'retail': ((_LIMIT_34,), {}),
+        'home_delivery': ((_LIMIT_34,), {}),
+    })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:269
-def _product_35_al_cymbalta_60mg(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product al-cymbalta-60mg, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of al-cymbalta-60mg',
-                       'policy_specs/bcbsal-ql-guidelines.dqm:269', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_35_AT_1_MATCHED)
-        return _product_35_al_cymbalta_60mg_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_35_AT_2_MATCHED)
-        return _product_35_al_cymbalta_60mg_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_35, channel, 'policy_specs/bcbsal-ql-guidelines.dqm:269'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_35} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_35_AT_1_MATCHED = rt.matched_step(
-    'al-cymbalta-60mg', 'retail', 'policy_specs/bcbsal-ql-guidelines.dqm:269')
-_PRODUCT_35_AT_1_SELECT = rt.select_step(
-    ('1 each per day',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:435')
-
-
-def _product_35_al_cymbalta_60mg_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-cymbalta-60mg at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_35_COVER, product=_PRODUCT_35,
-            unit='each', channel='retail', approvals=_PRODUCT_35_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_35_SCOPE,
-            own_ndcs=_PRODUCT_35_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_35_AT_1_SELECT)
-        checks = [
-            _limit_35_al_cymbalta_60mg_all(claim, history, _LIMIT_35),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_35_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_35_AT_1_APPROVALS = {}
-
-
-_PRODUCT_35_AT_2_MATCHED = rt.matched_step(
-    'al-cymbalta-60mg', 'home_delivery', 'policy_specs/bcbsal-ql-guidelines.dqm:269')
-_PRODUCT_35_AT_2_SELECT = rt.select_step(
-    ('1 each per day',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:435')
-
-
-def _product_35_al_cymbalta_60mg_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-cymbalta-60mg at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_35_COVER, product=_PRODUCT_35,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_35_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_35_SCOPE,
-            own_ndcs=_PRODUCT_35_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_35_AT_2_SELECT)
-        checks = [
-            _limit_35_al_cymbalta_60mg_all(claim, history, _LIMIT_35),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_35_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_35_AT_2_APPROVALS = {}
-
-_PRODUCT_36 = 'al-diabenese-100mg-tab'
-_PRODUCT_36_PACKAGE_SIZES = {}
-_PRODUCT_36_COVER = frozenset(('al-diabenese-100mg-tab',))
-_PRODUCT_36_SCOPE = frozenset(('al-diabenese-100mg-tab',))
-_PRODUCT_36_SCOPE_NDCS = frozenset()
-
+_PRODUCT_35 = rt.product(
+    'al-cymbalta-60mg', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:269',
+    plans={
+        'retail': ((_LIMIT_35,), {}),
+        'home_delivery': ((_LIMIT_35,), {}),
+    })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:276
-def _product_36_al_diabenese_100mg_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product al-diabenese-100mg-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of al-diabenese-100mg-tab',
-                       'policy_specs/bcbsal-ql-guidelines.dqm:276', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_36_AT_1_MATCHED)
-        return _product_36_al_diabenese_100mg_tab_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_36_AT_2_MATCHED)
-        return _product_36_al_diabenese_100mg_tab_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_36, channel, 'policy_specs/bcbsal-ql-guidelines.dqm:276'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_36} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_36_AT_1_MATCHED = rt.matched_step(
-    'al-diabenese-100mg-tab', 'retail', 'policy_specs/bcbsal-ql-guidelines.dqm:276')
-_PRODUCT_36_AT_1_SELECT = rt.select_step(
-    ('60 each per 30 days',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:439')
-
-
-def _product_36_al_diabenese_100mg_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-diabenese-100mg-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_36_COVER, product=_PRODUCT_36,
-            unit='each', channel='retail', approvals=_PRODUCT_36_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_36_SCOPE,
-            own_ndcs=_PRODUCT_36_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_36_AT_1_SELECT)
-        checks = [
-            _limit_36_al_diabenese_100mg_tab_all(claim, history, _LIMIT_36),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_36_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_36_AT_1_APPROVALS = {}
-
-
-_PRODUCT_36_AT_2_MATCHED = rt.matched_step(
-    'al-diabenese-100mg-tab', 'home_delivery', 'policy_specs/bcbsal-ql-guidelines.dqm:276')
-_PRODUCT_36_AT_2_SELECT = rt.select_step(
-    ('60 each per 30 days',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:439')
-
-
-def _product_36_al_diabenese_100mg_tab_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-diabenese-100mg-tab at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_36_COVER, product=_PRODUCT_36,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_36_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_36_SCOPE,
-            own_ndcs=_PRODUCT_36_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_36_AT_2_SELECT)
-        checks = [
-            _limit_36_al_diabenese_100mg_tab_all(claim, history, _LIMIT_36),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_36_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_36_AT_2_APPROVALS = {}
-
-_PRODUCT_37 = 'al-diabenese-250mg-tab'
-_PRODUCT_37_PACKAGE_SIZES = {}
-_PRODUCT_37_COVER = frozenset(('al-diabenese-250mg-tab',))
-_PRODUCT_37_SCOPE = frozenset(('al-diabenese-250mg-tab',))
-_PRODUCT_37_SCOPE_NDCS = frozenset()
-
+_PRODUCT_36 = rt.product(
+    'al-diabenese-100mg-tab', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:276',
+    plans={
+        'retail': ((_LIMIT_36,), {}),
+        'home_delivery': ((_LIMIT_36,), {}),
+    })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:283
-def _product_37_al_diabenese_250mg_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product al-diabenese-250mg-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of al-diabenese-250mg-tab',
-                       'policy_specs/bcbsal-ql-guidelines.dqm:283', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_37_AT_1_MATCHED)
-        return _product_37_al_diabenese_250mg_tab_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_37_AT_2_MATCHED)
-        return _product_37_al_diabenese_250mg_tab_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_37, channel, 'policy_specs/bcbsal-ql-guidelines.dqm:283'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_37} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
+_PRODUCT_37 = rt.product(
+    'al-diabenese-250mg-tab', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:283',
+    plans={
+        'retail': ((_LIMIT_37,), {}),
+        'home_delivery': ((_LIMIT_37,), {}),
+    })
 
-
-_PRODUCT_37_AT_1_MATCHED = rt.matched_step(
-    'al-diabenese-250mg-tab', 'retail', 'policy_specs/bcbsal-ql-guidelines.dqm:283')
-_PRODUCT_37_AT_1_SELECT = rt.select_step(
-    ('90 each per 30 days',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:443')
-
-
-def _product_37_al_diabenese_250mg_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-diabenese-250mg-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_37_COVER, product=_PRODUCT_37,
-            unit='each', channel='retail', approvals=_PRODUCT_37_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_37_SCOPE,
-            own_ndcs=_PRODUCT_37_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_37_AT_1_SELECT)
-        checks = [
-            _limit_37_al_diabenese_250mg_tab_all(claim, history, _LIMIT_37),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_37_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_37_AT_1_APPROVALS = {}
-
-
-_PRODUCT_37_AT_2_MATCHED = rt.matched_step(
-    'al-diabenese-250mg-tab', 'home_delivery', 'policy_specs/bcbsal-ql-guidelines.dqm:283')
-_PRODUCT_37_AT_2_SELECT = rt.select_step(
-    ('90 each per 30 days',),
-    None, 'policy_specs/bcbsal-ql-guidelines.dqm:443')
-
-
-def _product_37_al_diabenese_250mg_tab_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """al-diabenese-250mg-tab at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_37_COVER, product=_PRODUCT_37,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_37_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_37_SCOPE,
-            own_ndcs=_PRODUCT_37_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_37_AT_2_SELECT)
-        checks = [
-            _limit_37_al_diabenese_250mg_tab_all(claim, history, _LIMIT_37),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_37_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_37_AT_2_APPROVALS = {}
-
-
-_DECIDE_PRODUCT = {
-    'al-qvar-40mcg': _product_1_al_qvar_40mcg,
-    'al-qvar-80mcg': _product_2_al_qvar_80mcg,
-    'al-qnasl': _product_3_al_qnasl,
-    'al-qnasl-childrens': _product_4_al_qnasl_childrens,
-    'al-beconase-aq': _product_5_al_beconase_aq,
-    'al-breo-ellipta': _product_6_al_breo_ellipta,
-    'al-qualaquin-cap': _product_7_al_qualaquin_cap,
-    'al-quillivant-xr': _product_8_al_quillivant_xr,
-    'al-methadone-5mg-5ml-soln': _product_9_al_methadone_5mg_5ml_soln,
-    'al-methadone-10mg-5ml-soln': _product_10_al_methadone_10mg_5ml_soln,
-    'al-methadose-tab': _product_11_al_methadose_tab,
-    'al-methadose-10mg-ml-conc': _product_12_al_methadose_10mg_ml_conc,
-    'al-demerol-50mg-tab': _product_13_al_demerol_50mg_tab,
-    'al-demerol-100mg-tab': _product_14_al_demerol_100mg_tab,
-    'al-demerol-50mg-5ml-soln': _product_15_al_demerol_50mg_5ml_soln,
-    'al-magnacet-5-400mg-tab': _product_16_al_magnacet_5_400mg_tab,
-    'al-magnacet-7_5-400mg-tab': _product_17_al_magnacet_7_5_400mg_tab,
-    'al-magnacet-10-400mg-tab': _product_18_al_magnacet_10_400mg_tab,
-    'al-maxalt-tab': _product_19_al_maxalt_tab,
-    'al-metadate-cd': _product_20_al_metadate_cd,
-    'al-metadate-cd-60mg': _product_21_al_metadate_cd_60mg,
-    'al-mekinist-0_5mg-tab': _product_22_al_mekinist_0_5mg_tab,
-    'al-mekinist-tab': _product_23_al_mekinist_tab,
-    'al-betaseron': _product_24_al_betaseron,
-    'al-bunavil-2_1mg-film': _product_25_al_bunavil_2_1mg_film,
-    'al-bunavil-4_2mg-film': _product_26_al_bunavil_4_2mg_film,
-    'al-bunavil-6_3mg-film': _product_27_al_bunavil_6_3mg_film,
-    'al-buprenorphine-tab': _product_28_al_buprenorphine_tab,
-    'al-butrans': _product_29_al_butrans,
-    'al-bydureon': _product_30_al_bydureon,
-    'al-crixivan-200mg-cap': _product_31_al_crixivan_200mg_cap,
-    'al-crixivan-400mg-cap': _product_32_al_crixivan_400mg_cap,
-    'al-cycloset-tab': _product_33_al_cycloset_tab,
-    'al-cymbalta': _product_34_al_cymbalta,
-    'al-cymbalta-60mg': _product_35_al_cymbalta_60mg,
-    'al-diabenese-100mg-tab': _product_36_al_diabenese_100mg_tab,
-    'al-diabenese-250mg-tab': _product_37_al_diabenese_250mg_tab,
+_PRODUCTS = {
+    'al-qvar-40mcg': _PRODUCT_1,
+    'al-qvar-80mcg': _PRODUCT_2,
+    'al-qnasl': _PRODUCT_3,
+    'al-qnasl-childrens': _PRODUCT_4,
+    'al-beconase-aq': _PRODUCT_5,
+    'al-breo-ellipta': _PRODUCT_6,
+    'al-qualaquin-cap': _PRODUCT_7,
+    'al-quillivant-xr': _PRODUCT_8,
+    'al-methadone-5mg-5ml-soln': _PRODUCT_9,
+    'al-methadone-10mg-5ml-soln': _PRODUCT_10,
+    'al-methadose-tab': _PRODUCT_11,
+    'al-methadose-10mg-ml-conc': _PRODUCT_12,
+    'al-demerol-50mg-tab': _PRODUCT_13,
+    'al-demerol-100mg-tab': _PRODUCT_14,
+    'al-demerol-50mg-5ml-soln': _PRODUCT_15,
+    'al-magnacet-5-400mg-tab': _PRODUCT_16,
+    'al-magnacet-7_5-400mg-tab': _PRODUCT_17,
+    'al-magnacet-10-400mg-tab': _PRODUCT_18,
+    'al-maxalt-tab': _PRODUCT_19,
+    'al-metadate-cd': _PRODUCT_20,
+    'al-metadate-cd-60mg': _PRODUCT_21,
+    'al-mekinist-0_5mg-tab': _PRODUCT_22,
+    'al-mekinist-tab': _PRODUCT_23,
+    'al-betaseron': _PRODUCT_24,
+    'al-bunavil-2_1mg-film': _PRODUCT_25,
+    'al-bunavil-4_2mg-film': _PRODUCT_26,
+    'al-bunavil-6_3mg-film': _PRODUCT_27,
+    'al-buprenorphine-tab': _PRODUCT_28,
+    'al-butrans': _PRODUCT_29,
+    'al-bydureon': _PRODUCT_30,
+    'al-crixivan-200mg-cap': _PRODUCT_31,
+    'al-crixivan-400mg-cap': _PRODUCT_32,
+    'al-cycloset-tab': _PRODUCT_33,
+    'al-cymbalta': _PRODUCT_34,
+    'al-cymbalta-60mg': _PRODUCT_35,
+    'al-diabenese-100mg-tab': _PRODUCT_36,
+    'al-diabenese-250mg-tab': _PRODUCT_37,
 }
+# ndc → (product, package or None)
+_NDCS = {}
+# criterion → its spec line, for the trace of the authorizations that name it
+_CRITERIA_AT = {}
+_POLICY = rt.policy(POLICY_ID, POLICY_HASH, REJECT_CODE, DAILY_RATE, _AT_POLICY, CHANNELS,
+                    _PRODUCTS, _NDCS, _CRITERIA_AT)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -4714,7 +809,6 @@ _REVIEW_TARGETS = {
     'al-demerol-tabs': ('al-demerol-tabs',),
     'al-bunavil-4_2-6_3mg': ('al-bunavil-4_2-6_3mg',),
 }
-_CRITERIA_AT = {}
 
 
 _CRITERIA = (

@@ -8,8 +8,8 @@ from decimal import Decimal
 
 from . import _runtime as rt
 
-__all__ = ["POLICY_ID", "POLICY_HASH", "TITLE", "SOURCE", "evaluate", "decide", "evaluate_claim",
-           "review", "decide_review"]
+__all__ = ["POLICY_ID", "POLICY_HASH", "TITLE", "SOURCE", "evaluate", "evaluate_plain",
+           "evaluate_claim", "decide", "review", "decide_review"]
 
 POLICY_ID = 'jhhc-ehp-quantity-limits'
 POLICY_HASH = 'sha256:160eea7cc50047d4c34871689cfcedeeb905eb682f75fdb513d23478e1992365'
@@ -17,20 +17,25 @@ TITLE = 'Quantity Limits – Johns Hopkins HealthCare EHP (Retail and Mail)'
 SOURCE = 'policy_specs/jhhc-ehp-quantity-limits.dqm'
 REJECT_CODE = '76'
 CHANNELS = ('retail', 'home_delivery', 'mail')
+DAILY_RATE = False  # whether the policy declares the daily-rate check
 
 _AT_POLICY = 'policy_specs/jhhc-ehp-quantity-limits.dqm:26'
-_CHANNEL_LIST = 'retail, home_delivery, mail'
-_VALIDATED = rt.validated_step(_AT_POLICY)
-_ZERO = Decimal(0)
+# Texts read before (thousandths, ordinals): a hit skips parsing the value again.
+_MILLI = rt.MILLI.get
+_ORDINAL = rt.ORDINAL.get
+_UNIT = rt.UNIT_ALIASES.get
 
 
 def evaluate(claim: object) -> dict:
     """The decision for one claim, as JSON data (design §5); never raises on claim data."""
-    with rt.evaluation_context():
-        parsed = rt.parse_claim(claim)
-        if parsed.__class__ is rt.Rejection:
-            return rt.rejected_input(parsed, POLICY_ID, POLICY_HASH, _AT_POLICY)
-        return evaluate_claim(parsed)
+    if claim.__class__ is dict:
+        decided = evaluate_plain(claim)
+        if decided is not None:
+            return decided
+    parsed = rt.parse_claim(claim)
+    if parsed.__class__ is rt.Rejection:
+        return rt.rejected_input(parsed, POLICY_ID, POLICY_HASH, _AT_POLICY)
+    return evaluate_claim(parsed)
 
 
 def decide(claim: object) -> rt.Decision:
@@ -38,14 +43,90 @@ def decide(claim: object) -> rt.Decision:
     return rt.Decision.from_dict(evaluate(claim))
 
 
+def evaluate_plain(claim: dict) -> dict | None:
+    """The decision for a well-formed claim of plain JSON values that names a product, unit and
+    channel with limits here; None for any other claim, which `evaluate` then reads with
+    rt.parse_claim (it rejects the malformed ones) and decides through `evaluate_claim`."""
+    get = claim.get
+    claim_id = get("claim_id")
+    if claim_id is not None and (claim_id.__class__ is not str or not claim_id):
+        return None
+    value = get("quantity")
+    requested = _MILLI(value) if value.__class__ is str else None
+    if requested is None:
+        requested = rt.read_milli(value)
+        if requested is None:
+            return None
+    days_supply = get("days_supply")
+    if days_supply.__class__ is not int or not 1 <= days_supply <= 999:
+        return None
+    value_of_end = get("date_of_service")
+    end = _ORDINAL(value_of_end) if value_of_end.__class__ is str else None
+    if end is None:
+        end = rt.read_ordinal(value_of_end)
+        if end is None:
+            return None
+    product = get("product")
+    ndc = get("ndc")
+    if product is None:
+        if ndc is None:
+            return None
+    elif product.__class__ is not str or not product:
+        return None
+    if ndc is not None and rt.read_ndc(ndc) is None:
+        return None
+    unit = get("unit")
+    if unit.__class__ is not str or not unit:
+        return None
+    channel = get("channel")
+    if channel.__class__ is not str or not channel:
+        return None
+    package = get("package")
+    if package is not None and (package.__class__ is not str or not package):
+        return None
+    birth = None
+    member = get("member")
+    if member is not None:
+        if member.__class__ is not dict:
+            return None
+        value = member.get("birth_date")
+        if value is not None:
+            birth = _ORDINAL(value) if value.__class__ is str else None
+            if birth is None:
+                birth = rt.read_ordinal(value)
+                if birth is None:
+                    return None
+            if birth > end:
+                return None
+    authorizations = get("authorizations")
+    if authorizations:
+        authorizations = rt.read_authorizations(authorizations)
+        if authorizations is None:
+            return None
+    elif authorizations is not None and authorizations.__class__ is not list:
+        return None
+    item = _PRODUCTS.get(product)  # this policy lists no NDCs: a claim's NDC changes nothing
+    if item is None or (package is not None and package not in item.sizes):
+        return None
+    chosen = item.plans.get(channel)
+    if chosen is None or _UNIT(unit, unit) != item.unit:
+        return None
+    history = get("history")
+    if history:
+        history = rt.keep_history(history, claim_id, end, item, bool(authorizations))
+        if history is None:
+            return None
+    elif history is not None and history.__class__ is not list:
+        return None
+    # The date was read from this text, so the text is its ISO form.
+    return rt.judge(_POLICY, item, chosen, package, requested, days_supply, end, value_of_end,
+                    birth, channel, history, authorizations)
+
+
 def evaluate_claim(claim: rt.Claim) -> dict:
-    """The decision for a claim already parsed (the registry parses once, then calls this)."""
-    steps = [_VALIDATED]
-    matched = _match(claim, steps)
-    if matched.__class__ is dict:
-        return matched
-    decide_product, package = matched
-    return decide_product(claim, steps, package)
+    """The decision for a claim already parsed (the registry parses the claims that
+    `evaluate_plain` does not take, then calls this)."""
+    return rt.decide_claim(_POLICY, claim)
 
 
 def review(request: object) -> dict:
@@ -60,5792 +141,735 @@ def decide_review(request: object) -> rt.ReviewResult:
 
 
 # ---------------------------------------------------------------------------------------------
-# Matching a claim to a product of this policy
+# Rules: every limit and approval, with the products (and NDCs) whose history it counts
 
-# ndc → (product, package or None)
-_NDCS = {}
-_PRODUCTS_WITH_NDCS = frozenset()
-_PACKAGES = {
-    'jh-aciphex': (),
-    'jh-prevacid': (),
-    'jh-prilosec': (),
-    'jh-protonix': (),
-    'jh-ambien': (),
-    'jh-dalmane': (),
-    'jh-prosom': (),
-    'jh-restoril': (),
-    'jh-caverject': (),
-    'jh-amerge-tab': (),
-    'jh-axert-tab': (),
-    'jh-frova-tab': (),
-    'jh-imitrex-tab': (),
-    'jh-maxalt-tab': (),
-    'jh-relpax-tab': (),
-    'jh-sumatriptan-tab': (),
-    'jh-treximet-tab': (),
-    'jh-zomig-tab': (),
-    'jh-imitrex-statdose': ('statdose-kit',),
-    'jh-imitrex-inj-vial': (),
-    'jh-imitrex-nasal': ('imitrex-nasal-box',),
-    'jh-migranal': ('migranal-kit',),
-    'jh-zomig-nasal': ('zomig-nasal-box',),
-    'jh-aloxi-cap': (),
-    'jh-anzemet-tab': (),
-    'jh-anzemet-inj': ('anzemet-vial',),
-    'jh-diclegis-tab': (),
-    'jh-kytril-soln': (),
-    'jh-kytril-tab': (),
-    'jh-kytril-inj': ('kytril-vial',),
-    'jh-marinol-cap': (),
-    'jh-zofran-4mg-tab': (),
-    'jh-zofran-8mg-tab': (),
-    'jh-zofran-24mg-tab': (),
-    'jh-zofran-soln': (),
-    'jh-zofran-inj': (),
-    'jh-valtrex': (),
-    'jh-tamiflu-cap': (),
-    'jh-tamiflu-susp': (),
-    'jh-lysteda-tab': (),
-    'jh-vivitrol': (),
-    'jh-abilify-tab': (),
-    'jh-seroquel-xr-tab': (),
-}
-
-
-def _match(claim: rt.Claim, steps: list) -> tuple | dict:
-    """(the product's function, its package) for the claim, or the decision if it has none."""
-    coded = _NDCS.get(claim.ndc) if claim.ndc is not None else None
-    named = claim.product
-    if named is not None:
-        if named not in _DECIDE_PRODUCT:
-            if coded is None:
-                return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-                    "match", "skip", f"no product of this policy is product {named}", _AT_POLICY))
-            return _refuse(claim, steps, rt.CODE_PRODUCT, "PRODUCT/NDC MISMATCH",
-                           f"ndc {claim.ndc} is {coded[0]}, not {named}", _AT_POLICY, "match")
-        if coded is not None and coded[0] != named:
-            return _refuse(claim, steps, rt.CODE_PRODUCT, "PRODUCT/NDC MISMATCH",
-                           f"ndc {claim.ndc} is {coded[0]}, not {named}", _AT_POLICY, "match")
-        if coded is None and claim.ndc is not None and named in _PRODUCTS_WITH_NDCS:
-            return _refuse(claim, steps, rt.CODE_PRODUCT, "NDC NOT FOR PRODUCT",
-                           f"ndc {claim.ndc} is not an NDC of {named}", _AT_POLICY, "match")
-        product = named
-    elif coded is None:
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "match", "skip", f"no product of this policy is ndc {claim.ndc}", _AT_POLICY))
-    else:
-        product = coded[0]
-    package = coded[1] if coded is not None else None
-    if claim.package is not None:
-        if claim.package not in _PACKAGES[product]:
-            return _refuse(claim, steps, rt.CODE_PRODUCT, "UNKNOWN PACKAGE",
-                           f"package {claim.package} is not a package of {product}",
-                           _AT_POLICY, "match")
-        if package is not None and claim.package != package:
-            return _refuse(claim, steps, rt.CODE_PRODUCT, "PACKAGE/NDC MISMATCH",
-                           f"ndc {claim.ndc} is package {package}, not {claim.package}",
-                           _AT_POLICY, "match")
-        package = claim.package
-    return _DECIDE_PRODUCT[product], package
-
-
-def _refuse(claim: rt.Claim, steps: list, code: str, text: str, detail: str, source: str,
-            step: str) -> dict:
-    return rt.rejected_input(rt.Rejection(code, rt.message(text), detail), POLICY_ID, POLICY_HASH,
-                             source, claim=claim, steps=steps, step=step)
-
-
-def _countable(claim: rt.Claim) -> list[rt.HistoryEntry]:
-    """Paid history that can count: reversals never do, nor the claim itself (a rebill)."""
-    claim_id = claim.claim_id
-    if claim_id is None:
-        return [entry for entry in claim.history if entry.status == "paid"]
-    return [entry for entry in claim.history
-            if entry.status == "paid" and entry.claim_id != claim_id]
-
-
-# ---------------------------------------------------------------------------------------------
-# Rules: one check function per limit and per approval
-
-_LIMIT_1 = rt.AppliedLimit('per_window', Decimal('30'), 'each', 30,
-    '30 each per 30 days', 'base', None)
-_LIMIT_1_QUANTITY = Decimal('30')
-_LIMIT_1_SCOPE = frozenset(('jh-aciphex', 'jh-prevacid', 'jh-prilosec', 'jh-protonix'))
-
+_SET_1 = frozenset(('jh-aciphex', 'jh-prevacid', 'jh-prilosec', 'jh-protonix'))
+_SET_2 = frozenset()
+_SET_3 = frozenset(('jh-ambien', 'jh-dalmane', 'jh-prosom', 'jh-restoril'))
+_SET_4 = frozenset(('jh-caverject',))
+_SET_5 = frozenset(('jh-amerge-tab', 'jh-axert-tab', 'jh-frova-tab', 'jh-imitrex-tab', 'jh-maxalt-tab', 'jh-relpax-tab', 'jh-sumatriptan-tab', 'jh-treximet-tab', 'jh-zomig-tab'))
+_SET_6 = frozenset(('jh-imitrex-statdose',))
+_SET_7 = frozenset(('jh-imitrex-inj-vial',))
+_SET_8 = frozenset(('jh-imitrex-nasal',))
+_SET_9 = frozenset(('jh-migranal',))
+_SET_10 = frozenset(('jh-zomig-nasal',))
+_SET_11 = frozenset(('jh-aloxi-cap',))
+_SET_12 = frozenset(('jh-anzemet-tab',))
+_SET_13 = frozenset(('jh-anzemet-inj',))
+_SET_14 = frozenset(('jh-diclegis-tab',))
+_SET_15 = frozenset(('jh-kytril-soln',))
+_SET_16 = frozenset(('jh-kytril-tab',))
+_SET_17 = frozenset(('jh-kytril-inj',))
+_SET_18 = frozenset(('jh-marinol-cap',))
+_SET_19 = frozenset(('jh-zofran-4mg-tab', 'jh-zofran-8mg-tab'))
+_SET_20 = frozenset(('jh-zofran-24mg-tab',))
+_SET_21 = frozenset(('jh-zofran-soln',))
+_SET_22 = frozenset(('jh-zofran-inj',))
+_SET_23 = frozenset(('jh-valtrex',))
+_SET_24 = frozenset(('jh-tamiflu-cap',))
+_SET_25 = frozenset(('jh-tamiflu-susp',))
+_SET_26 = frozenset(('jh-lysteda-tab',))
+_SET_27 = frozenset(('jh-vivitrol',))
+_SET_28 = frozenset(('jh-abilify-tab',))
+_SET_29 = frozenset(('jh-seroquel-xr-tab',))
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:332
-def _limit_1_jh_ppi_class_retail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """jh-ppi-class at retail: 30 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product in _LIMIT_1_SCOPE):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_1_QUANTITY
-    allowed = _LIMIT_1_QUANTITY - prior if prior < _LIMIT_1_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_1_QUANTITY, 'each', passed),
-        'policy_specs/jhhc-ehp-quantity-limits.dqm:332', 'QL 30 EA PER 30 DAYS')
-
-
-_LIMIT_1_RULE = rt.RuleEntry(
-    _limit_1_jh_ppi_class_retail, _LIMIT_1, '30 each per 30 days',
-    None, False, 'policy_specs/jhhc-ehp-quantity-limits.dqm:332')
-
-_LIMIT_2 = rt.AppliedLimit('per_window', Decimal('90'), 'each', 90,
-    '90 each per 90 days', 'base', None)
-_LIMIT_2_QUANTITY = Decimal('90')
-_LIMIT_2_SCOPE = frozenset(('jh-aciphex', 'jh-prevacid', 'jh-prilosec', 'jh-protonix'))
-
+# jh-ppi-class at retail: 30 each per 30 days
+_LIMIT_1 = rt.rule('per_window', '30', 'each', 30, None, None,
+    _SET_1, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:332')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:333
-def _limit_2_jh_ppi_class_mail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """jh-ppi-class at mail: 90 each per 90 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 90)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product in _LIMIT_2_SCOPE):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_2_QUANTITY
-    allowed = _LIMIT_2_QUANTITY - prior if prior < _LIMIT_2_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_2_QUANTITY, 'each', passed),
-        'policy_specs/jhhc-ehp-quantity-limits.dqm:333', 'QL 90 EA PER 90 DAYS')
-
-
-_LIMIT_2_RULE = rt.RuleEntry(
-    _limit_2_jh_ppi_class_mail, _LIMIT_2, '90 each per 90 days',
-    None, False, 'policy_specs/jhhc-ehp-quantity-limits.dqm:333')
-
-_LIMIT_3 = rt.AppliedLimit('per_window', Decimal('30'), 'each', 30,
-    '30 each per 30 days', 'base', None)
-_LIMIT_3_QUANTITY = Decimal('30')
-_LIMIT_3_SCOPE = frozenset(('jh-ambien', 'jh-dalmane', 'jh-prosom', 'jh-restoril'))
-
+# jh-ppi-class at mail: 90 each per 90 days
+_LIMIT_2 = rt.rule('per_window', '90', 'each', 90, None, None,
+    _SET_1, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:333')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:337
-def _limit_3_jh_sedative_hypnotic_class_retail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """jh-sedative-hypnotic-class at retail: 30 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product in _LIMIT_3_SCOPE):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_3_QUANTITY
-    allowed = _LIMIT_3_QUANTITY - prior if prior < _LIMIT_3_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_3_QUANTITY, 'each', passed),
-        'policy_specs/jhhc-ehp-quantity-limits.dqm:337', 'QL 30 EA PER 30 DAYS')
-
-
-_LIMIT_3_RULE = rt.RuleEntry(
-    _limit_3_jh_sedative_hypnotic_class_retail, _LIMIT_3, '30 each per 30 days',
-    None, False, 'policy_specs/jhhc-ehp-quantity-limits.dqm:337')
-
-_LIMIT_4 = rt.AppliedLimit('per_window', Decimal('90'), 'each', 90,
-    '90 each per 90 days', 'base', None)
-_LIMIT_4_QUANTITY = Decimal('90')
-_LIMIT_4_SCOPE = frozenset(('jh-ambien', 'jh-dalmane', 'jh-prosom', 'jh-restoril'))
-
+# jh-sedative-hypnotic-class at retail: 30 each per 30 days
+_LIMIT_3 = rt.rule('per_window', '30', 'each', 30, None, None,
+    _SET_3, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:337')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:338
-def _limit_4_jh_sedative_hypnotic_class_mail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """jh-sedative-hypnotic-class at mail: 90 each per 90 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 90)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product in _LIMIT_4_SCOPE):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_4_QUANTITY
-    allowed = _LIMIT_4_QUANTITY - prior if prior < _LIMIT_4_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_4_QUANTITY, 'each', passed),
-        'policy_specs/jhhc-ehp-quantity-limits.dqm:338', 'QL 90 EA PER 90 DAYS')
-
-
-_LIMIT_4_RULE = rt.RuleEntry(
-    _limit_4_jh_sedative_hypnotic_class_mail, _LIMIT_4, '90 each per 90 days',
-    None, False, 'policy_specs/jhhc-ehp-quantity-limits.dqm:338')
-
-_LIMIT_5 = rt.AppliedLimit('per_window', Decimal('6'), 'each', 30,
-    '6 each per 30 days', 'base', None)
-_LIMIT_5_QUANTITY = Decimal('6')
-
+# jh-sedative-hypnotic-class at mail: 90 each per 90 days
+_LIMIT_4 = rt.rule('per_window', '90', 'each', 90, None, None,
+    _SET_3, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:338')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:342
-def _limit_5_jh_caverject_retail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """jh-caverject at retail: 6 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'jh-caverject'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_5_QUANTITY
-    allowed = _LIMIT_5_QUANTITY - prior if prior < _LIMIT_5_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_5_QUANTITY, 'each', passed),
-        'policy_specs/jhhc-ehp-quantity-limits.dqm:342', 'QL 6 EA PER 30 DAYS')
-
-
-_LIMIT_5_RULE = rt.RuleEntry(
-    _limit_5_jh_caverject_retail, _LIMIT_5, '6 each per 30 days',
-    None, False, 'policy_specs/jhhc-ehp-quantity-limits.dqm:342')
-
-_LIMIT_6 = rt.AppliedLimit('per_window', Decimal('18'), 'each', 90,
-    '18 each per 90 days', 'base', None)
-_LIMIT_6_QUANTITY = Decimal('18')
-
+# jh-caverject at retail: 6 each per 30 days
+_LIMIT_5 = rt.rule('per_window', '6', 'each', 30, None, None,
+    _SET_4, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:342')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:343
-def _limit_6_jh_caverject_mail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """jh-caverject at mail: 18 each per 90 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 90)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'jh-caverject'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_6_QUANTITY
-    allowed = _LIMIT_6_QUANTITY - prior if prior < _LIMIT_6_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_6_QUANTITY, 'each', passed),
-        'policy_specs/jhhc-ehp-quantity-limits.dqm:343', 'QL 18 EA PER 90 DAYS')
-
-
-_LIMIT_6_RULE = rt.RuleEntry(
-    _limit_6_jh_caverject_mail, _LIMIT_6, '18 each per 90 days',
-    None, False, 'policy_specs/jhhc-ehp-quantity-limits.dqm:343')
-
-_LIMIT_7 = rt.AppliedLimit('per_window', Decimal('16'), 'each', 30,
-    '16 each per 30 days', 'base', None)
-_LIMIT_7_QUANTITY = Decimal('16')
-_LIMIT_7_SCOPE = frozenset(('jh-amerge-tab', 'jh-axert-tab', 'jh-frova-tab', 'jh-imitrex-tab', 'jh-maxalt-tab', 'jh-relpax-tab', 'jh-sumatriptan-tab', 'jh-treximet-tab', 'jh-zomig-tab'))
-
+# jh-caverject at mail: 18 each per 90 days
+_LIMIT_6 = rt.rule('per_window', '18', 'each', 90, None, None,
+    _SET_4, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:343')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:347
-def _limit_7_jh_triptan_tablets_retail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """jh-triptan-tablets at retail: 16 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product in _LIMIT_7_SCOPE):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_7_QUANTITY
-    allowed = _LIMIT_7_QUANTITY - prior if prior < _LIMIT_7_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_7_QUANTITY, 'each', passed),
-        'policy_specs/jhhc-ehp-quantity-limits.dqm:347', 'QL 16 EA PER 30 DAYS')
-
-
-_LIMIT_7_RULE = rt.RuleEntry(
-    _limit_7_jh_triptan_tablets_retail, _LIMIT_7, '16 each per 30 days',
-    None, False, 'policy_specs/jhhc-ehp-quantity-limits.dqm:347')
-
-_LIMIT_8 = rt.AppliedLimit('per_window', Decimal('48'), 'each', 90,
-    '48 each per 90 days', 'base', None)
-_LIMIT_8_QUANTITY = Decimal('48')
-_LIMIT_8_SCOPE = frozenset(('jh-amerge-tab', 'jh-axert-tab', 'jh-frova-tab', 'jh-imitrex-tab', 'jh-maxalt-tab', 'jh-relpax-tab', 'jh-sumatriptan-tab', 'jh-treximet-tab', 'jh-zomig-tab'))
-
+# jh-triptan-tablets at retail: 16 each per 30 days
+_LIMIT_7 = rt.rule('per_window', '16', 'each', 30, None, None,
+    _SET_5, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:347')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:348
-def _limit_8_jh_triptan_tablets_mail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """jh-triptan-tablets at mail: 48 each per 90 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 90)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product in _LIMIT_8_SCOPE):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_8_QUANTITY
-    allowed = _LIMIT_8_QUANTITY - prior if prior < _LIMIT_8_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_8_QUANTITY, 'each', passed),
-        'policy_specs/jhhc-ehp-quantity-limits.dqm:348', 'QL 48 EA PER 90 DAYS')
-
-
-_LIMIT_8_RULE = rt.RuleEntry(
-    _limit_8_jh_triptan_tablets_mail, _LIMIT_8, '48 each per 90 days',
-    None, False, 'policy_specs/jhhc-ehp-quantity-limits.dqm:348')
-
-_LIMIT_9 = rt.AppliedLimit('per_window', Decimal('8'), 'each', 30,
-    '8 each per 30 days', 'base', None)
-_LIMIT_9_QUANTITY = Decimal('8')
-
+# jh-triptan-tablets at mail: 48 each per 90 days
+_LIMIT_8 = rt.rule('per_window', '48', 'each', 90, None, None,
+    _SET_5, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:348')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:352
-def _limit_9_jh_imitrex_statdose_retail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """jh-imitrex-statdose at retail: 8 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'jh-imitrex-statdose'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_9_QUANTITY
-    allowed = _LIMIT_9_QUANTITY - prior if prior < _LIMIT_9_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_9_QUANTITY, 'each', passed),
-        'policy_specs/jhhc-ehp-quantity-limits.dqm:352', 'QL 8 EA PER 30 DAYS')
-
-
-_LIMIT_9_RULE = rt.RuleEntry(
-    _limit_9_jh_imitrex_statdose_retail, _LIMIT_9, '8 each per 30 days',
-    None, False, 'policy_specs/jhhc-ehp-quantity-limits.dqm:352')
-
-_LIMIT_10 = rt.AppliedLimit('per_window', Decimal('24'), 'each', 90,
-    '24 each per 90 days', 'base', None)
-_LIMIT_10_QUANTITY = Decimal('24')
-
+# jh-imitrex-statdose at retail: 8 each per 30 days
+_LIMIT_9 = rt.rule('per_window', '8', 'each', 30, None, None,
+    _SET_6, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:352')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:353
-def _limit_10_jh_imitrex_statdose_mail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """jh-imitrex-statdose at mail: 24 each per 90 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 90)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'jh-imitrex-statdose'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_10_QUANTITY
-    allowed = _LIMIT_10_QUANTITY - prior if prior < _LIMIT_10_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_10_QUANTITY, 'each', passed),
-        'policy_specs/jhhc-ehp-quantity-limits.dqm:353', 'QL 24 EA PER 90 DAYS')
-
-
-_LIMIT_10_RULE = rt.RuleEntry(
-    _limit_10_jh_imitrex_statdose_mail, _LIMIT_10, '24 each per 90 days',
-    None, False, 'policy_specs/jhhc-ehp-quantity-limits.dqm:353')
-
-_LIMIT_11 = rt.AppliedLimit('per_window', Decimal('8'), 'each', 30,
-    '8 each per 30 days', 'base', None)
-_LIMIT_11_QUANTITY = Decimal('8')
-
+# jh-imitrex-statdose at mail: 24 each per 90 days
+_LIMIT_10 = rt.rule('per_window', '24', 'each', 90, None, None,
+    _SET_6, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:353')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:357
-def _limit_11_jh_imitrex_inj_vial_retail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """jh-imitrex-inj-vial at retail: 8 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'jh-imitrex-inj-vial'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_11_QUANTITY
-    allowed = _LIMIT_11_QUANTITY - prior if prior < _LIMIT_11_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_11_QUANTITY, 'each', passed),
-        'policy_specs/jhhc-ehp-quantity-limits.dqm:357', 'QL 8 EA PER 30 DAYS')
-
-
-_LIMIT_11_RULE = rt.RuleEntry(
-    _limit_11_jh_imitrex_inj_vial_retail, _LIMIT_11, '8 each per 30 days',
-    None, False, 'policy_specs/jhhc-ehp-quantity-limits.dqm:357')
-
-_LIMIT_12 = rt.AppliedLimit('per_window', Decimal('24'), 'each', 90,
-    '24 each per 90 days', 'base', None)
-_LIMIT_12_QUANTITY = Decimal('24')
-
+# jh-imitrex-inj-vial at retail: 8 each per 30 days
+_LIMIT_11 = rt.rule('per_window', '8', 'each', 30, None, None,
+    _SET_7, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:357')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:358
-def _limit_12_jh_imitrex_inj_vial_mail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """jh-imitrex-inj-vial at mail: 24 each per 90 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 90)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'jh-imitrex-inj-vial'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_12_QUANTITY
-    allowed = _LIMIT_12_QUANTITY - prior if prior < _LIMIT_12_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_12_QUANTITY, 'each', passed),
-        'policy_specs/jhhc-ehp-quantity-limits.dqm:358', 'QL 24 EA PER 90 DAYS')
-
-
-_LIMIT_12_RULE = rt.RuleEntry(
-    _limit_12_jh_imitrex_inj_vial_mail, _LIMIT_12, '24 each per 90 days',
-    None, False, 'policy_specs/jhhc-ehp-quantity-limits.dqm:358')
-
-_LIMIT_13 = rt.AppliedLimit('per_window', Decimal('12'), 'each', 30,
-    '12 each per 30 days', 'base', None)
-_LIMIT_13_QUANTITY = Decimal('12')
-
+# jh-imitrex-inj-vial at mail: 24 each per 90 days
+_LIMIT_12 = rt.rule('per_window', '24', 'each', 90, None, None,
+    _SET_7, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:358')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:362
-def _limit_13_jh_imitrex_nasal_retail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """jh-imitrex-nasal at retail: 12 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'jh-imitrex-nasal'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_13_QUANTITY
-    allowed = _LIMIT_13_QUANTITY - prior if prior < _LIMIT_13_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_13_QUANTITY, 'each', passed),
-        'policy_specs/jhhc-ehp-quantity-limits.dqm:362', 'QL 12 EA PER 30 DAYS')
-
-
-_LIMIT_13_RULE = rt.RuleEntry(
-    _limit_13_jh_imitrex_nasal_retail, _LIMIT_13, '12 each per 30 days',
-    None, False, 'policy_specs/jhhc-ehp-quantity-limits.dqm:362')
-
-_LIMIT_14 = rt.AppliedLimit('per_window', Decimal('36'), 'each', 90,
-    '36 each per 90 days', 'base', None)
-_LIMIT_14_QUANTITY = Decimal('36')
-
+# jh-imitrex-nasal at retail: 12 each per 30 days
+_LIMIT_13 = rt.rule('per_window', '12', 'each', 30, None, None,
+    _SET_8, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:362')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:363
-def _limit_14_jh_imitrex_nasal_mail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """jh-imitrex-nasal at mail: 36 each per 90 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 90)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'jh-imitrex-nasal'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_14_QUANTITY
-    allowed = _LIMIT_14_QUANTITY - prior if prior < _LIMIT_14_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_14_QUANTITY, 'each', passed),
-        'policy_specs/jhhc-ehp-quantity-limits.dqm:363', 'QL 36 EA PER 90 DAYS')
-
-
-_LIMIT_14_RULE = rt.RuleEntry(
-    _limit_14_jh_imitrex_nasal_mail, _LIMIT_14, '36 each per 90 days',
-    None, False, 'policy_specs/jhhc-ehp-quantity-limits.dqm:363')
-
-_LIMIT_15 = rt.AppliedLimit('per_window', Decimal('8'), 'each', 30,
-    '8 each per 30 days', 'base', None)
-_LIMIT_15_QUANTITY = Decimal('8')
-
+# jh-imitrex-nasal at mail: 36 each per 90 days
+_LIMIT_14 = rt.rule('per_window', '36', 'each', 90, None, None,
+    _SET_8, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:363')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:371
-def _limit_15_jh_migranal_retail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """jh-migranal at retail: 8 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'jh-migranal'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_15_QUANTITY
-    allowed = _LIMIT_15_QUANTITY - prior if prior < _LIMIT_15_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_15_QUANTITY, 'each', passed),
-        'policy_specs/jhhc-ehp-quantity-limits.dqm:371', 'QL 8 EA PER 30 DAYS')
-
-
-_LIMIT_15_RULE = rt.RuleEntry(
-    _limit_15_jh_migranal_retail, _LIMIT_15, '8 each per 30 days',
-    None, False, 'policy_specs/jhhc-ehp-quantity-limits.dqm:371')
-
-_LIMIT_16 = rt.AppliedLimit('per_window', Decimal('16'), 'each', 90,
-    '16 each per 90 days', 'base', None)
-_LIMIT_16_QUANTITY = Decimal('16')
-
+# jh-migranal at retail: 8 each per 30 days
+_LIMIT_15 = rt.rule('per_window', '8', 'each', 30, None, None,
+    _SET_9, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:371')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:372
-def _limit_16_jh_migranal_mail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """jh-migranal at mail: 16 each per 90 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 90)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'jh-migranal'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_16_QUANTITY
-    allowed = _LIMIT_16_QUANTITY - prior if prior < _LIMIT_16_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_16_QUANTITY, 'each', passed),
-        'policy_specs/jhhc-ehp-quantity-limits.dqm:372', 'QL 16 EA PER 90 DAYS')
-
-
-_LIMIT_16_RULE = rt.RuleEntry(
-    _limit_16_jh_migranal_mail, _LIMIT_16, '16 each per 90 days',
-    None, False, 'policy_specs/jhhc-ehp-quantity-limits.dqm:372')
-
-_LIMIT_17 = rt.AppliedLimit('per_window', Decimal('12'), 'each', 30,
-    '12 each per 30 days', 'base', None)
-_LIMIT_17_QUANTITY = Decimal('12')
-
+# jh-migranal at mail: 16 each per 90 days
+_LIMIT_16 = rt.rule('per_window', '16', 'each', 90, None, None,
+    _SET_9, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:372')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:376
-def _limit_17_jh_zomig_nasal_retail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """jh-zomig-nasal at retail: 12 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'jh-zomig-nasal'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_17_QUANTITY
-    allowed = _LIMIT_17_QUANTITY - prior if prior < _LIMIT_17_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_17_QUANTITY, 'each', passed),
-        'policy_specs/jhhc-ehp-quantity-limits.dqm:376', 'QL 12 EA PER 30 DAYS')
-
-
-_LIMIT_17_RULE = rt.RuleEntry(
-    _limit_17_jh_zomig_nasal_retail, _LIMIT_17, '12 each per 30 days',
-    None, False, 'policy_specs/jhhc-ehp-quantity-limits.dqm:376')
-
-_LIMIT_18 = rt.AppliedLimit('per_window', Decimal('36'), 'each', 90,
-    '36 each per 90 days', 'base', None)
-_LIMIT_18_QUANTITY = Decimal('36')
-
+# jh-zomig-nasal at retail: 12 each per 30 days
+_LIMIT_17 = rt.rule('per_window', '12', 'each', 30, None, None,
+    _SET_10, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:376')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:377
-def _limit_18_jh_zomig_nasal_mail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """jh-zomig-nasal at mail: 36 each per 90 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 90)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'jh-zomig-nasal'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_18_QUANTITY
-    allowed = _LIMIT_18_QUANTITY - prior if prior < _LIMIT_18_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_18_QUANTITY, 'each', passed),
-        'policy_specs/jhhc-ehp-quantity-limits.dqm:377', 'QL 36 EA PER 90 DAYS')
-
-
-_LIMIT_18_RULE = rt.RuleEntry(
-    _limit_18_jh_zomig_nasal_mail, _LIMIT_18, '36 each per 90 days',
-    None, False, 'policy_specs/jhhc-ehp-quantity-limits.dqm:377')
-
-_LIMIT_19 = rt.AppliedLimit('per_window', Decimal('3'), 'each', 30,
-    '3 each per 30 days', 'base', None)
-_LIMIT_19_QUANTITY = Decimal('3')
-
+# jh-zomig-nasal at mail: 36 each per 90 days
+_LIMIT_18 = rt.rule('per_window', '36', 'each', 90, None, None,
+    _SET_10, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:377')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:381
-def _limit_19_jh_aloxi_cap_retail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """jh-aloxi-cap at retail: 3 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'jh-aloxi-cap'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_19_QUANTITY
-    allowed = _LIMIT_19_QUANTITY - prior if prior < _LIMIT_19_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_19_QUANTITY, 'each', passed),
-        'policy_specs/jhhc-ehp-quantity-limits.dqm:381', 'QL 3 EA PER 30 DAYS')
-
-
-_LIMIT_19_RULE = rt.RuleEntry(
-    _limit_19_jh_aloxi_cap_retail, _LIMIT_19, '3 each per 30 days',
-    None, False, 'policy_specs/jhhc-ehp-quantity-limits.dqm:381')
-
-_LIMIT_20 = rt.AppliedLimit('per_window', Decimal('3'), 'each', 90,
-    '3 each per 90 days', 'base', None)
-_LIMIT_20_QUANTITY = Decimal('3')
-
+# jh-aloxi-cap at retail: 3 each per 30 days
+_LIMIT_19 = rt.rule('per_window', '3', 'each', 30, None, None,
+    _SET_11, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:381')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:382
-def _limit_20_jh_aloxi_cap_mail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """jh-aloxi-cap at mail: 3 each per 90 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 90)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'jh-aloxi-cap'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_20_QUANTITY
-    allowed = _LIMIT_20_QUANTITY - prior if prior < _LIMIT_20_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_20_QUANTITY, 'each', passed),
-        'policy_specs/jhhc-ehp-quantity-limits.dqm:382', 'QL 3 EA PER 90 DAYS')
-
-
-_LIMIT_20_RULE = rt.RuleEntry(
-    _limit_20_jh_aloxi_cap_mail, _LIMIT_20, '3 each per 90 days',
-    None, False, 'policy_specs/jhhc-ehp-quantity-limits.dqm:382')
-
-_LIMIT_21 = rt.AppliedLimit('per_window', Decimal('3'), 'each', 30,
-    '3 each per 30 days', 'base', None)
-_LIMIT_21_QUANTITY = Decimal('3')
-
+# jh-aloxi-cap at mail: 3 each per 90 days
+_LIMIT_20 = rt.rule('per_window', '3', 'each', 90, None, None,
+    _SET_11, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:382')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:386
-def _limit_21_jh_anzemet_tab_retail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """jh-anzemet-tab at retail: 3 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'jh-anzemet-tab'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_21_QUANTITY
-    allowed = _LIMIT_21_QUANTITY - prior if prior < _LIMIT_21_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_21_QUANTITY, 'each', passed),
-        'policy_specs/jhhc-ehp-quantity-limits.dqm:386', 'QL 3 EA PER 30 DAYS')
-
-
-_LIMIT_21_RULE = rt.RuleEntry(
-    _limit_21_jh_anzemet_tab_retail, _LIMIT_21, '3 each per 30 days',
-    None, False, 'policy_specs/jhhc-ehp-quantity-limits.dqm:386')
-
-_LIMIT_22 = rt.AppliedLimit('per_window', Decimal('3'), 'each', 90,
-    '3 each per 90 days', 'base', None)
-_LIMIT_22_QUANTITY = Decimal('3')
-
+# jh-anzemet-tab at retail: 3 each per 30 days
+_LIMIT_21 = rt.rule('per_window', '3', 'each', 30, None, None,
+    _SET_12, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:386')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:387
-def _limit_22_jh_anzemet_tab_mail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """jh-anzemet-tab at mail: 3 each per 90 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 90)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'jh-anzemet-tab'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_22_QUANTITY
-    allowed = _LIMIT_22_QUANTITY - prior if prior < _LIMIT_22_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_22_QUANTITY, 'each', passed),
-        'policy_specs/jhhc-ehp-quantity-limits.dqm:387', 'QL 3 EA PER 90 DAYS')
-
-
-_LIMIT_22_RULE = rt.RuleEntry(
-    _limit_22_jh_anzemet_tab_mail, _LIMIT_22, '3 each per 90 days',
-    None, False, 'policy_specs/jhhc-ehp-quantity-limits.dqm:387')
-
-_LIMIT_23 = rt.AppliedLimit('per_window', Decimal('1.875'), 'mL', 30,
-    '1.875 mL per 30 days', 'base', None)
-_LIMIT_23_QUANTITY = Decimal('1.875')
-
+# jh-anzemet-tab at mail: 3 each per 90 days
+_LIMIT_22 = rt.rule('per_window', '3', 'each', 90, None, None,
+    _SET_12, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:387')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:391
-def _limit_23_jh_anzemet_inj_retail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """jh-anzemet-inj at retail: 1.875 mL per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'jh-anzemet-inj'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_23_QUANTITY
-    allowed = _LIMIT_23_QUANTITY - prior if prior < _LIMIT_23_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_23_QUANTITY, 'mL', passed),
-        'policy_specs/jhhc-ehp-quantity-limits.dqm:391', 'QL 1.875 ML PER 30 DAYS')
-
-
-_LIMIT_23_RULE = rt.RuleEntry(
-    _limit_23_jh_anzemet_inj_retail, _LIMIT_23, '1.875 mL per 30 days',
-    None, False, 'policy_specs/jhhc-ehp-quantity-limits.dqm:391')
-
-_LIMIT_24 = rt.AppliedLimit('per_window', Decimal('1.875'), 'mL', 90,
-    '1.875 mL per 90 days', 'base', None)
-_LIMIT_24_QUANTITY = Decimal('1.875')
-
+# jh-anzemet-inj at retail: 1.875 mL per 30 days
+_LIMIT_23 = rt.rule('per_window', '1.875', 'mL', 30, None, None,
+    _SET_13, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:391')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:392
-def _limit_24_jh_anzemet_inj_mail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """jh-anzemet-inj at mail: 1.875 mL per 90 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 90)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'jh-anzemet-inj'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_24_QUANTITY
-    allowed = _LIMIT_24_QUANTITY - prior if prior < _LIMIT_24_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_24_QUANTITY, 'mL', passed),
-        'policy_specs/jhhc-ehp-quantity-limits.dqm:392', 'QL 1.875 ML PER 90 DAYS')
-
-
-_LIMIT_24_RULE = rt.RuleEntry(
-    _limit_24_jh_anzemet_inj_mail, _LIMIT_24, '1.875 mL per 90 days',
-    None, False, 'policy_specs/jhhc-ehp-quantity-limits.dqm:392')
-
-_LIMIT_25 = rt.AppliedLimit('per_window', Decimal('120'), 'each', 365,
-    '120 each per 365 days', 'base', None)
-_LIMIT_25_QUANTITY = Decimal('120')
-
+# jh-anzemet-inj at mail: 1.875 mL per 90 days
+_LIMIT_24 = rt.rule('per_window', '1.875', 'mL', 90, None, None,
+    _SET_13, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:392')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:398
-def _limit_25_jh_diclegis_tab_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """jh-diclegis-tab at every channel: 120 each per 365 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 365)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'jh-diclegis-tab'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_25_QUANTITY
-    allowed = _LIMIT_25_QUANTITY - prior if prior < _LIMIT_25_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_25_QUANTITY, 'each', passed),
-        'policy_specs/jhhc-ehp-quantity-limits.dqm:398', 'QL 120 EA PER 365 DAYS')
-
-
-_LIMIT_25_RULE = rt.RuleEntry(
-    _limit_25_jh_diclegis_tab_all, _LIMIT_25, '120 each per 365 days',
-    None, False, 'policy_specs/jhhc-ehp-quantity-limits.dqm:398')
-
-_LIMIT_26 = rt.AppliedLimit('per_window', Decimal('30'), 'mL', 30,
-    '30 mL per 30 days', 'base', None)
-_LIMIT_26_QUANTITY = Decimal('30')
-
+# jh-diclegis-tab at every channel: 120 each per 365 days
+_LIMIT_25 = rt.rule('per_window', '120', 'each', 365, None, None,
+    _SET_14, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:398')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:402
-def _limit_26_jh_kytril_soln_retail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """jh-kytril-soln at retail: 30 mL per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'jh-kytril-soln'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_26_QUANTITY
-    allowed = _LIMIT_26_QUANTITY - prior if prior < _LIMIT_26_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_26_QUANTITY, 'mL', passed),
-        'policy_specs/jhhc-ehp-quantity-limits.dqm:402', 'QL 30 ML PER 30 DAYS')
-
-
-_LIMIT_26_RULE = rt.RuleEntry(
-    _limit_26_jh_kytril_soln_retail, _LIMIT_26, '30 mL per 30 days',
-    None, False, 'policy_specs/jhhc-ehp-quantity-limits.dqm:402')
-
-_LIMIT_27 = rt.AppliedLimit('per_window', Decimal('30'), 'mL', 90,
-    '30 mL per 90 days', 'base', None)
-_LIMIT_27_QUANTITY = Decimal('30')
-
+# jh-kytril-soln at retail: 30 mL per 30 days
+_LIMIT_26 = rt.rule('per_window', '30', 'mL', 30, None, None,
+    _SET_15, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:402')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:403
-def _limit_27_jh_kytril_soln_mail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """jh-kytril-soln at mail: 30 mL per 90 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 90)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'jh-kytril-soln'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_27_QUANTITY
-    allowed = _LIMIT_27_QUANTITY - prior if prior < _LIMIT_27_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_27_QUANTITY, 'mL', passed),
-        'policy_specs/jhhc-ehp-quantity-limits.dqm:403', 'QL 30 ML PER 90 DAYS')
-
-
-_LIMIT_27_RULE = rt.RuleEntry(
-    _limit_27_jh_kytril_soln_mail, _LIMIT_27, '30 mL per 90 days',
-    None, False, 'policy_specs/jhhc-ehp-quantity-limits.dqm:403')
-
-_LIMIT_28 = rt.AppliedLimit('per_window', Decimal('6'), 'each', 30,
-    '6 each per 30 days', 'base', None)
-_LIMIT_28_QUANTITY = Decimal('6')
-
+# jh-kytril-soln at mail: 30 mL per 90 days
+_LIMIT_27 = rt.rule('per_window', '30', 'mL', 90, None, None,
+    _SET_15, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:403')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:407
-def _limit_28_jh_kytril_tab_retail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """jh-kytril-tab at retail: 6 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'jh-kytril-tab'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_28_QUANTITY
-    allowed = _LIMIT_28_QUANTITY - prior if prior < _LIMIT_28_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_28_QUANTITY, 'each', passed),
-        'policy_specs/jhhc-ehp-quantity-limits.dqm:407', 'QL 6 EA PER 30 DAYS')
-
-
-_LIMIT_28_RULE = rt.RuleEntry(
-    _limit_28_jh_kytril_tab_retail, _LIMIT_28, '6 each per 30 days',
-    None, False, 'policy_specs/jhhc-ehp-quantity-limits.dqm:407')
-
-_LIMIT_29 = rt.AppliedLimit('per_window', Decimal('6'), 'each', 90,
-    '6 each per 90 days', 'base', None)
-_LIMIT_29_QUANTITY = Decimal('6')
-
+# jh-kytril-tab at retail: 6 each per 30 days
+_LIMIT_28 = rt.rule('per_window', '6', 'each', 30, None, None,
+    _SET_16, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:407')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:408
-def _limit_29_jh_kytril_tab_mail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """jh-kytril-tab at mail: 6 each per 90 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 90)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'jh-kytril-tab'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_29_QUANTITY
-    allowed = _LIMIT_29_QUANTITY - prior if prior < _LIMIT_29_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_29_QUANTITY, 'each', passed),
-        'policy_specs/jhhc-ehp-quantity-limits.dqm:408', 'QL 6 EA PER 90 DAYS')
-
-
-_LIMIT_29_RULE = rt.RuleEntry(
-    _limit_29_jh_kytril_tab_mail, _LIMIT_29, '6 each per 90 days',
-    None, False, 'policy_specs/jhhc-ehp-quantity-limits.dqm:408')
-
-_LIMIT_30 = rt.AppliedLimit('per_window', Decimal('6'), 'mL', 30,
-    '6 mL per 30 days', 'base', None)
-_LIMIT_30_QUANTITY = Decimal('6')
-
+# jh-kytril-tab at mail: 6 each per 90 days
+_LIMIT_29 = rt.rule('per_window', '6', 'each', 90, None, None,
+    _SET_16, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:408')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:412
-def _limit_30_jh_kytril_inj_retail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """jh-kytril-inj at retail: 6 mL per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'jh-kytril-inj'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_30_QUANTITY
-    allowed = _LIMIT_30_QUANTITY - prior if prior < _LIMIT_30_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_30_QUANTITY, 'mL', passed),
-        'policy_specs/jhhc-ehp-quantity-limits.dqm:412', 'QL 6 ML PER 30 DAYS')
-
-
-_LIMIT_30_RULE = rt.RuleEntry(
-    _limit_30_jh_kytril_inj_retail, _LIMIT_30, '6 mL per 30 days',
-    None, False, 'policy_specs/jhhc-ehp-quantity-limits.dqm:412')
-
-_LIMIT_31 = rt.AppliedLimit('per_window', Decimal('6'), 'mL', 90,
-    '6 mL per 90 days', 'base', None)
-_LIMIT_31_QUANTITY = Decimal('6')
-
+# jh-kytril-inj at retail: 6 mL per 30 days
+_LIMIT_30 = rt.rule('per_window', '6', 'mL', 30, None, None,
+    _SET_17, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:412')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:413
-def _limit_31_jh_kytril_inj_mail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """jh-kytril-inj at mail: 6 mL per 90 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 90)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'jh-kytril-inj'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_31_QUANTITY
-    allowed = _LIMIT_31_QUANTITY - prior if prior < _LIMIT_31_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_31_QUANTITY, 'mL', passed),
-        'policy_specs/jhhc-ehp-quantity-limits.dqm:413', 'QL 6 ML PER 90 DAYS')
-
-
-_LIMIT_31_RULE = rt.RuleEntry(
-    _limit_31_jh_kytril_inj_mail, _LIMIT_31, '6 mL per 90 days',
-    None, False, 'policy_specs/jhhc-ehp-quantity-limits.dqm:413')
-
-_LIMIT_32 = rt.AppliedLimit('per_window', Decimal('60'), 'each', 30,
-    '60 each per 30 days', 'base', None)
-_LIMIT_32_QUANTITY = Decimal('60')
-
+# jh-kytril-inj at mail: 6 mL per 90 days
+_LIMIT_31 = rt.rule('per_window', '6', 'mL', 90, None, None,
+    _SET_17, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:413')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:417
-def _limit_32_jh_marinol_cap_retail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """jh-marinol-cap at retail: 60 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'jh-marinol-cap'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_32_QUANTITY
-    allowed = _LIMIT_32_QUANTITY - prior if prior < _LIMIT_32_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_32_QUANTITY, 'each', passed),
-        'policy_specs/jhhc-ehp-quantity-limits.dqm:417', 'QL 60 EA PER 30 DAYS')
-
-
-_LIMIT_32_RULE = rt.RuleEntry(
-    _limit_32_jh_marinol_cap_retail, _LIMIT_32, '60 each per 30 days',
-    None, False, 'policy_specs/jhhc-ehp-quantity-limits.dqm:417')
-
-_LIMIT_33 = rt.AppliedLimit('per_window', Decimal('60'), 'each', 90,
-    '60 each per 90 days', 'base', None)
-_LIMIT_33_QUANTITY = Decimal('60')
-
+# jh-marinol-cap at retail: 60 each per 30 days
+_LIMIT_32 = rt.rule('per_window', '60', 'each', 30, None, None,
+    _SET_18, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:417')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:418
-def _limit_33_jh_marinol_cap_mail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """jh-marinol-cap at mail: 60 each per 90 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 90)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'jh-marinol-cap'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_33_QUANTITY
-    allowed = _LIMIT_33_QUANTITY - prior if prior < _LIMIT_33_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_33_QUANTITY, 'each', passed),
-        'policy_specs/jhhc-ehp-quantity-limits.dqm:418', 'QL 60 EA PER 90 DAYS')
-
-
-_LIMIT_33_RULE = rt.RuleEntry(
-    _limit_33_jh_marinol_cap_mail, _LIMIT_33, '60 each per 90 days',
-    None, False, 'policy_specs/jhhc-ehp-quantity-limits.dqm:418')
-
-_LIMIT_34 = rt.AppliedLimit('per_window', Decimal('12'), 'each', 30,
-    '12 each per 30 days', 'base', None)
-_LIMIT_34_QUANTITY = Decimal('12')
-_LIMIT_34_SCOPE = frozenset(('jh-zofran-4mg-tab', 'jh-zofran-8mg-tab'))
-
+# jh-marinol-cap at mail: 60 each per 90 days
+_LIMIT_33 = rt.rule('per_window', '60', 'each', 90, None, None,
+    _SET_18, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:418')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:422
-def _limit_34_jh_zofran_4_8mg_tabs_retail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """jh-zofran-4-8mg-tabs at retail: 12 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product in _LIMIT_34_SCOPE):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_34_QUANTITY
-    allowed = _LIMIT_34_QUANTITY - prior if prior < _LIMIT_34_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_34_QUANTITY, 'each', passed),
-        'policy_specs/jhhc-ehp-quantity-limits.dqm:422', 'QL 12 EA PER 30 DAYS')
-
-
-_LIMIT_34_RULE = rt.RuleEntry(
-    _limit_34_jh_zofran_4_8mg_tabs_retail, _LIMIT_34, '12 each per 30 days',
-    None, False, 'policy_specs/jhhc-ehp-quantity-limits.dqm:422')
-
-_LIMIT_35 = rt.AppliedLimit('per_window', Decimal('12'), 'each', 90,
-    '12 each per 90 days', 'base', None)
-_LIMIT_35_QUANTITY = Decimal('12')
-_LIMIT_35_SCOPE = frozenset(('jh-zofran-4mg-tab', 'jh-zofran-8mg-tab'))
-
+# jh-zofran-4-8mg-tabs at retail: 12 each per 30 days
+_LIMIT_34 = rt.rule('per_window', '12', 'each', 30, None, None,
+    _SET_19, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:422')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:423
-def _limit_35_jh_zofran_4_8mg_tabs_mail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """jh-zofran-4-8mg-tabs at mail: 12 each per 90 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 90)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product in _LIMIT_35_SCOPE):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_35_QUANTITY
-    allowed = _LIMIT_35_QUANTITY - prior if prior < _LIMIT_35_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_35_QUANTITY, 'each', passed),
-        'policy_specs/jhhc-ehp-quantity-limits.dqm:423', 'QL 12 EA PER 90 DAYS')
-
-
-_LIMIT_35_RULE = rt.RuleEntry(
-    _limit_35_jh_zofran_4_8mg_tabs_mail, _LIMIT_35, '12 each per 90 days',
-    None, False, 'policy_specs/jhhc-ehp-quantity-limits.dqm:423')
-
-_LIMIT_36 = rt.AppliedLimit('per_window', Decimal('3'), 'each', 30,
-    '3 each per 30 days', 'base', None)
-_LIMIT_36_QUANTITY = Decimal('3')
-
+# jh-zofran-4-8mg-tabs at mail: 12 each per 90 days
+_LIMIT_35 = rt.rule('per_window', '12', 'each', 90, None, None,
+    _SET_19, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:423')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:427
-def _limit_36_jh_zofran_24mg_tab_retail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """jh-zofran-24mg-tab at retail: 3 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'jh-zofran-24mg-tab'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_36_QUANTITY
-    allowed = _LIMIT_36_QUANTITY - prior if prior < _LIMIT_36_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_36_QUANTITY, 'each', passed),
-        'policy_specs/jhhc-ehp-quantity-limits.dqm:427', 'QL 3 EA PER 30 DAYS')
-
-
-_LIMIT_36_RULE = rt.RuleEntry(
-    _limit_36_jh_zofran_24mg_tab_retail, _LIMIT_36, '3 each per 30 days',
-    None, False, 'policy_specs/jhhc-ehp-quantity-limits.dqm:427')
-
-_LIMIT_37 = rt.AppliedLimit('per_window', Decimal('3'), 'each', 90,
-    '3 each per 90 days', 'base', None)
-_LIMIT_37_QUANTITY = Decimal('3')
-
+# jh-zofran-24mg-tab at retail: 3 each per 30 days
+_LIMIT_36 = rt.rule('per_window', '3', 'each', 30, None, None,
+    _SET_20, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:427')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:428
-def _limit_37_jh_zofran_24mg_tab_mail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """jh-zofran-24mg-tab at mail: 3 each per 90 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 90)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'jh-zofran-24mg-tab'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_37_QUANTITY
-    allowed = _LIMIT_37_QUANTITY - prior if prior < _LIMIT_37_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_37_QUANTITY, 'each', passed),
-        'policy_specs/jhhc-ehp-quantity-limits.dqm:428', 'QL 3 EA PER 90 DAYS')
-
-
-_LIMIT_37_RULE = rt.RuleEntry(
-    _limit_37_jh_zofran_24mg_tab_mail, _LIMIT_37, '3 each per 90 days',
-    None, False, 'policy_specs/jhhc-ehp-quantity-limits.dqm:428')
-
-_LIMIT_38 = rt.AppliedLimit('per_window', Decimal('60'), 'mL', 30,
-    '60 mL per 30 days', 'base', None)
-_LIMIT_38_QUANTITY = Decimal('60')
-
+# jh-zofran-24mg-tab at mail: 3 each per 90 days
+_LIMIT_37 = rt.rule('per_window', '3', 'each', 90, None, None,
+    _SET_20, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:428')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:432
-def _limit_38_jh_zofran_soln_retail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """jh-zofran-soln at retail: 60 mL per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'jh-zofran-soln'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_38_QUANTITY
-    allowed = _LIMIT_38_QUANTITY - prior if prior < _LIMIT_38_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_38_QUANTITY, 'mL', passed),
-        'policy_specs/jhhc-ehp-quantity-limits.dqm:432', 'QL 60 ML PER 30 DAYS')
-
-
-_LIMIT_38_RULE = rt.RuleEntry(
-    _limit_38_jh_zofran_soln_retail, _LIMIT_38, '60 mL per 30 days',
-    None, False, 'policy_specs/jhhc-ehp-quantity-limits.dqm:432')
-
-_LIMIT_39 = rt.AppliedLimit('per_window', Decimal('60'), 'mL', 90,
-    '60 mL per 90 days', 'base', None)
-_LIMIT_39_QUANTITY = Decimal('60')
-
+# jh-zofran-soln at retail: 60 mL per 30 days
+_LIMIT_38 = rt.rule('per_window', '60', 'mL', 30, None, None,
+    _SET_21, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:432')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:433
-def _limit_39_jh_zofran_soln_mail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """jh-zofran-soln at mail: 60 mL per 90 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 90)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'jh-zofran-soln'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_39_QUANTITY
-    allowed = _LIMIT_39_QUANTITY - prior if prior < _LIMIT_39_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_39_QUANTITY, 'mL', passed),
-        'policy_specs/jhhc-ehp-quantity-limits.dqm:433', 'QL 60 ML PER 90 DAYS')
-
-
-_LIMIT_39_RULE = rt.RuleEntry(
-    _limit_39_jh_zofran_soln_mail, _LIMIT_39, '60 mL per 90 days',
-    None, False, 'policy_specs/jhhc-ehp-quantity-limits.dqm:433')
-
-_LIMIT_40 = rt.AppliedLimit('per_window', Decimal('120'), 'mL', 30,
-    '120 mL per 30 days', 'base', None)
-_LIMIT_40_QUANTITY = Decimal('120')
-
+# jh-zofran-soln at mail: 60 mL per 90 days
+_LIMIT_39 = rt.rule('per_window', '60', 'mL', 90, None, None,
+    _SET_21, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:433')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:437
-def _limit_40_jh_zofran_inj_retail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """jh-zofran-inj at retail: 120 mL per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'jh-zofran-inj'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_40_QUANTITY
-    allowed = _LIMIT_40_QUANTITY - prior if prior < _LIMIT_40_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_40_QUANTITY, 'mL', passed),
-        'policy_specs/jhhc-ehp-quantity-limits.dqm:437', 'QL 120 ML PER 30 DAYS')
-
-
-_LIMIT_40_RULE = rt.RuleEntry(
-    _limit_40_jh_zofran_inj_retail, _LIMIT_40, '120 mL per 30 days',
-    None, False, 'policy_specs/jhhc-ehp-quantity-limits.dqm:437')
-
-_LIMIT_41 = rt.AppliedLimit('per_window', Decimal('120'), 'mL', 90,
-    '120 mL per 90 days', 'base', None)
-_LIMIT_41_QUANTITY = Decimal('120')
-
+# jh-zofran-inj at retail: 120 mL per 30 days
+_LIMIT_40 = rt.rule('per_window', '120', 'mL', 30, None, None,
+    _SET_22, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:437')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:438
-def _limit_41_jh_zofran_inj_mail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """jh-zofran-inj at mail: 120 mL per 90 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 90)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'jh-zofran-inj'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_41_QUANTITY
-    allowed = _LIMIT_41_QUANTITY - prior if prior < _LIMIT_41_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_41_QUANTITY, 'mL', passed),
-        'policy_specs/jhhc-ehp-quantity-limits.dqm:438', 'QL 120 ML PER 90 DAYS')
-
-
-_LIMIT_41_RULE = rt.RuleEntry(
-    _limit_41_jh_zofran_inj_mail, _LIMIT_41, '120 mL per 90 days',
-    None, False, 'policy_specs/jhhc-ehp-quantity-limits.dqm:438')
-
-_LIMIT_42 = rt.AppliedLimit('per_window', Decimal('60'), 'each', 30,
-    '60 each per 30 days', 'base', None)
-_LIMIT_42_QUANTITY = Decimal('60')
-
+# jh-zofran-inj at mail: 120 mL per 90 days
+_LIMIT_41 = rt.rule('per_window', '120', 'mL', 90, None, None,
+    _SET_22, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:438')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:442
-def _limit_42_jh_valtrex_retail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """jh-valtrex at retail: 60 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'jh-valtrex'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_42_QUANTITY
-    allowed = _LIMIT_42_QUANTITY - prior if prior < _LIMIT_42_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_42_QUANTITY, 'each', passed),
-        'policy_specs/jhhc-ehp-quantity-limits.dqm:442', 'QL 60 EA PER 30 DAYS')
-
-
-_LIMIT_42_RULE = rt.RuleEntry(
-    _limit_42_jh_valtrex_retail, _LIMIT_42, '60 each per 30 days',
-    None, False, 'policy_specs/jhhc-ehp-quantity-limits.dqm:442')
-
-_LIMIT_43 = rt.AppliedLimit('per_window', Decimal('180'), 'each', 90,
-    '180 each per 90 days', 'base', None)
-_LIMIT_43_QUANTITY = Decimal('180')
-
+# jh-valtrex at retail: 60 each per 30 days
+_LIMIT_42 = rt.rule('per_window', '60', 'each', 30, None, None,
+    _SET_23, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:442')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:443
-def _limit_43_jh_valtrex_mail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """jh-valtrex at mail: 180 each per 90 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 90)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'jh-valtrex'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_43_QUANTITY
-    allowed = _LIMIT_43_QUANTITY - prior if prior < _LIMIT_43_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_43_QUANTITY, 'each', passed),
-        'policy_specs/jhhc-ehp-quantity-limits.dqm:443', 'QL 180 EA PER 90 DAYS')
-
-
-_LIMIT_43_RULE = rt.RuleEntry(
-    _limit_43_jh_valtrex_mail, _LIMIT_43, '180 each per 90 days',
-    None, False, 'policy_specs/jhhc-ehp-quantity-limits.dqm:443')
-
-_LIMIT_44 = rt.AppliedLimit('days_supply_max', None, None, 10,
-    'days supply at most 10', 'base', None)
-
+# jh-valtrex at mail: 180 each per 90 days
+_LIMIT_43 = rt.rule('per_window', '180', 'each', 90, None, None,
+    _SET_23, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:443')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:450
-def _limit_44_jh_tamiflu_cap_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """jh-tamiflu-cap at every channel: days supply at most 10."""
-    days_supply = claim.days_supply
-    passed = days_supply <= 10
-    return rt.RuleCheck(
-        "days_supply", passed, applied, None, None, None, None,
-        rt.days_supply_detail(days_supply, 10, passed),
-        'policy_specs/jhhc-ehp-quantity-limits.dqm:450', 'DAYS SUPPLY LIMIT 10')
-
-
-_LIMIT_44_RULE = rt.RuleEntry(
-    _limit_44_jh_tamiflu_cap_all, _LIMIT_44, 'days supply at most 10',
-    None, False, 'policy_specs/jhhc-ehp-quantity-limits.dqm:450')
-
-_LIMIT_45 = rt.AppliedLimit('fills_per_window', None, None, 180,
-    '1 fill per 180 days', 'base', None)
-
+# jh-tamiflu-cap at every channel: days supply at most 10
+_LIMIT_44 = rt.rule('days_supply_max', None, None, 10, None, None,
+    _SET_24, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:450')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:451
-def _limit_45_jh_tamiflu_cap_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """jh-tamiflu-cap at every channel: 1 fill per 180 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 180)
-    fills = 0
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'jh-tamiflu-cap'):
-            fills += 1
-            prior += entry.quantity
-    passed = fills + 1 <= 1
-    return rt.RuleCheck(
-        "fills", passed, applied, None if fills < 1 else _ZERO, prior, start, end,
-        rt.fills_detail(start, end, fills, 1, passed),
-        'policy_specs/jhhc-ehp-quantity-limits.dqm:451', 'QL 1 FILL PER 180 DAYS')
-
-
-_LIMIT_45_RULE = rt.RuleEntry(
-    _limit_45_jh_tamiflu_cap_all, _LIMIT_45, '1 fill per 180 days',
-    None, False, 'policy_specs/jhhc-ehp-quantity-limits.dqm:451')
-
-_LIMIT_46 = rt.AppliedLimit('days_supply_max', None, None, 10,
-    'days supply at most 10', 'base', None)
-
+# jh-tamiflu-cap at every channel: 1 fill per 180 days
+_LIMIT_45 = rt.rule('fills_per_window', None, None, 180, 1, None,
+    _SET_24, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:451')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:454
-def _limit_46_jh_tamiflu_susp_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """jh-tamiflu-susp at every channel: days supply at most 10."""
-    days_supply = claim.days_supply
-    passed = days_supply <= 10
-    return rt.RuleCheck(
-        "days_supply", passed, applied, None, None, None, None,
-        rt.days_supply_detail(days_supply, 10, passed),
-        'policy_specs/jhhc-ehp-quantity-limits.dqm:454', 'DAYS SUPPLY LIMIT 10')
-
-
-_LIMIT_46_RULE = rt.RuleEntry(
-    _limit_46_jh_tamiflu_susp_all, _LIMIT_46, 'days supply at most 10',
-    None, False, 'policy_specs/jhhc-ehp-quantity-limits.dqm:454')
-
-_LIMIT_47 = rt.AppliedLimit('fills_per_window', None, None, 180,
-    '1 fill per 180 days', 'base', None)
-
+# jh-tamiflu-susp at every channel: days supply at most 10
+_LIMIT_46 = rt.rule('days_supply_max', None, None, 10, None, None,
+    _SET_25, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:454')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:455
-def _limit_47_jh_tamiflu_susp_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """jh-tamiflu-susp at every channel: 1 fill per 180 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 180)
-    fills = 0
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'jh-tamiflu-susp'):
-            fills += 1
-            prior += entry.quantity
-    passed = fills + 1 <= 1
-    return rt.RuleCheck(
-        "fills", passed, applied, None if fills < 1 else _ZERO, prior, start, end,
-        rt.fills_detail(start, end, fills, 1, passed),
-        'policy_specs/jhhc-ehp-quantity-limits.dqm:455', 'QL 1 FILL PER 180 DAYS')
-
-
-_LIMIT_47_RULE = rt.RuleEntry(
-    _limit_47_jh_tamiflu_susp_all, _LIMIT_47, '1 fill per 180 days',
-    None, False, 'policy_specs/jhhc-ehp-quantity-limits.dqm:455')
-
-_LIMIT_48 = rt.AppliedLimit('per_window', Decimal('30'), 'each', 30,
-    '30 each per 30 days', 'base', None)
-_LIMIT_48_QUANTITY = Decimal('30')
-
+# jh-tamiflu-susp at every channel: 1 fill per 180 days
+_LIMIT_47 = rt.rule('fills_per_window', None, None, 180, 1, None,
+    _SET_25, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:455')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:459
-def _limit_48_jh_lysteda_tab_retail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """jh-lysteda-tab at retail: 30 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'jh-lysteda-tab'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_48_QUANTITY
-    allowed = _LIMIT_48_QUANTITY - prior if prior < _LIMIT_48_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_48_QUANTITY, 'each', passed),
-        'policy_specs/jhhc-ehp-quantity-limits.dqm:459', 'QL 30 EA PER 30 DAYS')
-
-
-_LIMIT_48_RULE = rt.RuleEntry(
-    _limit_48_jh_lysteda_tab_retail, _LIMIT_48, '30 each per 30 days',
-    None, False, 'policy_specs/jhhc-ehp-quantity-limits.dqm:459')
-
-_LIMIT_49 = rt.AppliedLimit('per_window', Decimal('30'), 'each', 90,
-    '30 each per 90 days', 'base', None)
-_LIMIT_49_QUANTITY = Decimal('30')
-
+# jh-lysteda-tab at retail: 30 each per 30 days
+_LIMIT_48 = rt.rule('per_window', '30', 'each', 30, None, None,
+    _SET_26, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:459')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:460
-def _limit_49_jh_lysteda_tab_mail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """jh-lysteda-tab at mail: 30 each per 90 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 90)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'jh-lysteda-tab'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_49_QUANTITY
-    allowed = _LIMIT_49_QUANTITY - prior if prior < _LIMIT_49_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_49_QUANTITY, 'each', passed),
-        'policy_specs/jhhc-ehp-quantity-limits.dqm:460', 'QL 30 EA PER 90 DAYS')
-
-
-_LIMIT_49_RULE = rt.RuleEntry(
-    _limit_49_jh_lysteda_tab_mail, _LIMIT_49, '30 each per 90 days',
-    None, False, 'policy_specs/jhhc-ehp-quantity-limits.dqm:460')
-
-_LIMIT_50 = rt.AppliedLimit('per_window', Decimal('1'), 'each', 30,
-    '1 each per 30 days', 'base', None)
-_LIMIT_50_QUANTITY = Decimal('1')
-
+# jh-lysteda-tab at mail: 30 each per 90 days
+_LIMIT_49 = rt.rule('per_window', '30', 'each', 90, None, None,
+    _SET_26, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:460')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:466
-def _limit_50_jh_vivitrol_retail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """jh-vivitrol at retail: 1 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'jh-vivitrol'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_50_QUANTITY
-    allowed = _LIMIT_50_QUANTITY - prior if prior < _LIMIT_50_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_50_QUANTITY, 'each', passed),
-        'policy_specs/jhhc-ehp-quantity-limits.dqm:466', 'QL 1 EA PER 30 DAYS')
-
-
-_LIMIT_50_RULE = rt.RuleEntry(
-    _limit_50_jh_vivitrol_retail, _LIMIT_50, '1 each per 30 days',
-    None, False, 'policy_specs/jhhc-ehp-quantity-limits.dqm:466')
-
-_LIMIT_51 = rt.AppliedLimit('per_window', Decimal('30'), 'each', 30,
-    '30 each per 30 days', 'base', None)
-_LIMIT_51_QUANTITY = Decimal('30')
-
+# jh-vivitrol at retail: 1 each per 30 days
+_LIMIT_50 = rt.rule('per_window', '1', 'each', 30, None, None,
+    _SET_27, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:466')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:470
-def _limit_51_jh_abilify_tab_retail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """jh-abilify-tab at retail: 30 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'jh-abilify-tab'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_51_QUANTITY
-    allowed = _LIMIT_51_QUANTITY - prior if prior < _LIMIT_51_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_51_QUANTITY, 'each', passed),
-        'policy_specs/jhhc-ehp-quantity-limits.dqm:470', 'QL 30 EA PER 30 DAYS')
-
-
-_LIMIT_51_RULE = rt.RuleEntry(
-    _limit_51_jh_abilify_tab_retail, _LIMIT_51, '30 each per 30 days',
-    None, False, 'policy_specs/jhhc-ehp-quantity-limits.dqm:470')
-
-_LIMIT_52 = rt.AppliedLimit('per_window', Decimal('90'), 'each', 90,
-    '90 each per 90 days', 'base', None)
-_LIMIT_52_QUANTITY = Decimal('90')
-
+# jh-abilify-tab at retail: 30 each per 30 days
+_LIMIT_51 = rt.rule('per_window', '30', 'each', 30, None, None,
+    _SET_28, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:470')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:471
-def _limit_52_jh_abilify_tab_mail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """jh-abilify-tab at mail: 90 each per 90 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 90)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'jh-abilify-tab'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_52_QUANTITY
-    allowed = _LIMIT_52_QUANTITY - prior if prior < _LIMIT_52_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_52_QUANTITY, 'each', passed),
-        'policy_specs/jhhc-ehp-quantity-limits.dqm:471', 'QL 90 EA PER 90 DAYS')
-
-
-_LIMIT_52_RULE = rt.RuleEntry(
-    _limit_52_jh_abilify_tab_mail, _LIMIT_52, '90 each per 90 days',
-    None, False, 'policy_specs/jhhc-ehp-quantity-limits.dqm:471')
-
-_LIMIT_53 = rt.AppliedLimit('per_window', Decimal('30'), 'each', 30,
-    '30 each per 30 days', 'base', None)
-_LIMIT_53_QUANTITY = Decimal('30')
-
+# jh-abilify-tab at mail: 90 each per 90 days
+_LIMIT_52 = rt.rule('per_window', '90', 'each', 90, None, None,
+    _SET_28, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:471')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:475
-def _limit_53_jh_seroquel_xr_tab_retail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """jh-seroquel-xr-tab at retail: 30 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'jh-seroquel-xr-tab'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_53_QUANTITY
-    allowed = _LIMIT_53_QUANTITY - prior if prior < _LIMIT_53_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_53_QUANTITY, 'each', passed),
-        'policy_specs/jhhc-ehp-quantity-limits.dqm:475', 'QL 30 EA PER 30 DAYS')
-
-
-_LIMIT_53_RULE = rt.RuleEntry(
-    _limit_53_jh_seroquel_xr_tab_retail, _LIMIT_53, '30 each per 30 days',
-    None, False, 'policy_specs/jhhc-ehp-quantity-limits.dqm:475')
-
-_LIMIT_54 = rt.AppliedLimit('per_window', Decimal('90'), 'each', 90,
-    '90 each per 90 days', 'base', None)
-_LIMIT_54_QUANTITY = Decimal('90')
-
+# jh-seroquel-xr-tab at retail: 30 each per 30 days
+_LIMIT_53 = rt.rule('per_window', '30', 'each', 30, None, None,
+    _SET_29, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:475')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:476
-def _limit_54_jh_seroquel_xr_tab_mail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """jh-seroquel-xr-tab at mail: 90 each per 90 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 90)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'jh-seroquel-xr-tab'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_54_QUANTITY
-    allowed = _LIMIT_54_QUANTITY - prior if prior < _LIMIT_54_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_54_QUANTITY, 'each', passed),
-        'policy_specs/jhhc-ehp-quantity-limits.dqm:476', 'QL 90 EA PER 90 DAYS')
-
-
-_LIMIT_54_RULE = rt.RuleEntry(
-    _limit_54_jh_seroquel_xr_tab_mail, _LIMIT_54, '90 each per 90 days',
-    None, False, 'policy_specs/jhhc-ehp-quantity-limits.dqm:476')
+# jh-seroquel-xr-tab at mail: 90 each per 90 days
+_LIMIT_54 = rt.rule('per_window', '90', 'each', 90, None, None,
+    _SET_29, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:476')
 
 
 # ---------------------------------------------------------------------------------------------
-# Products: the unit and channel checks, then one function per channel with limits
-
-_PRODUCT_1 = 'jh-aciphex'
-_PRODUCT_1_PACKAGE_SIZES = {}
-_PRODUCT_1_COVER = frozenset(('jh-aciphex', 'jh-ppi-class'))
-_PRODUCT_1_SCOPE = frozenset(('jh-aciphex', 'jh-prevacid', 'jh-prilosec', 'jh-protonix'))
-_PRODUCT_1_SCOPE_NDCS = frozenset()
-
+# Products: units, packages (sizes) and, per channel with limits, the plan of limits and the
+# approvals that replace them
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:33
-def _product_1_jh_aciphex(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product jh-aciphex, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of jh-aciphex',
-                       'policy_specs/jhhc-ehp-quantity-limits.dqm:33', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_1_AT_1_MATCHED)
-        return _product_1_jh_aciphex_at_retail(claim, steps, package)
-    if channel == 'mail':
-        steps.append(_PRODUCT_1_AT_3_MATCHED)
-        return _product_1_jh_aciphex_at_mail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_1, channel, 'policy_specs/jhhc-ehp-quantity-limits.dqm:33'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_1} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_1_AT_1_MATCHED = rt.matched_step(
-    'jh-aciphex', 'retail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:33')
-_PRODUCT_1_AT_1_SELECT = rt.select_step(
-    ('30 each per 30 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:332')
-
-
-def _product_1_jh_aciphex_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-aciphex at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_1_COVER, product=_PRODUCT_1,
-            unit='each', channel='retail', approvals=_PRODUCT_1_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_1_SCOPE,
-            own_ndcs=_PRODUCT_1_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_1_AT_1_SELECT)
-        checks = [
-            _limit_1_jh_ppi_class_retail(claim, history, _LIMIT_1),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_1_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_1_AT_1_APPROVALS = {}
-
-
-_PRODUCT_1_AT_3_MATCHED = rt.matched_step(
-    'jh-aciphex', 'mail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:33')
-_PRODUCT_1_AT_3_SELECT = rt.select_step(
-    ('90 each per 90 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:333')
-
-
-def _product_1_jh_aciphex_at_mail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-aciphex at mail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_1_COVER, product=_PRODUCT_1,
-            unit='each', channel='mail', approvals=_PRODUCT_1_AT_3_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_1_SCOPE,
-            own_ndcs=_PRODUCT_1_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_1_AT_3_SELECT)
-        checks = [
-            _limit_2_jh_ppi_class_mail(claim, history, _LIMIT_2),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_1_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_1_AT_3_APPROVALS = {}
-
-_PRODUCT_2 = 'jh-prevacid'
-_PRODUCT_2_PACKAGE_SIZES = {}
-_PRODUCT_2_COVER = frozenset(('jh-prevacid', 'jh-ppi-class'))
-_PRODUCT_2_SCOPE = frozenset(('jh-aciphex', 'jh-prevacid', 'jh-prilosec', 'jh-protonix'))
-_PRODUCT_2_SCOPE_NDCS = frozenset()
-
+_PRODUCT_1 = rt.product(
+    'jh-aciphex', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:33',
+    group='jh-ppi-class', scope=_SET_1,
+    plans={
+        'retail': ((_LIMIT_1,), {}),
+        'mail': ((_LIMIT_2,), {}),
+    })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:39
-def _product_2_jh_prevacid(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product jh-prevacid, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of jh-prevacid',
-                       'policy_specs/jhhc-ehp-quantity-limits.dqm:39', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_2_AT_1_MATCHED)
-        return _product_2_jh_prevacid_at_retail(claim, steps, package)
-    if channel == 'mail':
-        steps.append(_PRODUCT_2_AT_3_MATCHED)
-        return _product_2_jh_prevacid_at_mail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_2, channel, 'policy_specs/jhhc-ehp-quantity-limits.dqm:39'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_2} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_2_AT_1_MATCHED = rt.matched_step(
-    'jh-prevacid', 'retail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:39')
-_PRODUCT_2_AT_1_SELECT = rt.select_step(
-    ('30 each per 30 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:332')
-
-
-def _product_2_jh_prevacid_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-prevacid at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_2_COVER, product=_PRODUCT_2,
-            unit='each', channel='retail', approvals=_PRODUCT_2_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_2_SCOPE,
-            own_ndcs=_PRODUCT_2_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_2_AT_1_SELECT)
-        checks = [
-            _limit_1_jh_ppi_class_retail(claim, history, _LIMIT_1),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_2_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_2_AT_1_APPROVALS = {}
-
-
-_PRODUCT_2_AT_3_MATCHED = rt.matched_step(
-    'jh-prevacid', 'mail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:39')
-_PRODUCT_2_AT_3_SELECT = rt.select_step(
-    ('90 each per 90 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:333')
-
-
-def _product_2_jh_prevacid_at_mail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-prevacid at mail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_2_COVER, product=_PRODUCT_2,
-            unit='each', channel='mail', approvals=_PRODUCT_2_AT_3_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_2_SCOPE,
-            own_ndcs=_PRODUCT_2_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_2_AT_3_SELECT)
-        checks = [
-            _limit_2_jh_ppi_class_mail(claim, history, _LIMIT_2),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_2_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_2_AT_3_APPROVALS = {}
-
-_PRODUCT_3 = 'jh-prilosec'
-_PRODUCT_3_PACKAGE_SIZES = {}
-_PRODUCT_3_COVER = frozenset(('jh-prilosec', 'jh-ppi-class'))
-_PRODUCT_3_SCOPE = frozenset(('jh-aciphex', 'jh-prevacid', 'jh-prilosec', 'jh-protonix'))
-_PRODUCT_3_SCOPE_NDCS = frozenset()
-
+_PRODUCT_2 = rt.product(
+    'jh-prevacid', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:39',
+    group='jh-ppi-class', scope=_SET_1,
+    plans={
+        'retail': ((_LIMIT_1,), {}),
+        'mail': ((_LIMIT_2,), {}),
+    })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:46
-def _product_3_jh_prilosec(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product jh-prilosec, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of jh-prilosec',
-                       'policy_specs/jhhc-ehp-quantity-limits.dqm:46', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_3_AT_1_MATCHED)
-        return _product_3_jh_prilosec_at_retail(claim, steps, package)
-    if channel == 'mail':
-        steps.append(_PRODUCT_3_AT_3_MATCHED)
-        return _product_3_jh_prilosec_at_mail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_3, channel, 'policy_specs/jhhc-ehp-quantity-limits.dqm:46'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_3} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_3_AT_1_MATCHED = rt.matched_step(
-    'jh-prilosec', 'retail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:46')
-_PRODUCT_3_AT_1_SELECT = rt.select_step(
-    ('30 each per 30 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:332')
-
-
-def _product_3_jh_prilosec_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-prilosec at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_3_COVER, product=_PRODUCT_3,
-            unit='each', channel='retail', approvals=_PRODUCT_3_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_3_SCOPE,
-            own_ndcs=_PRODUCT_3_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_3_AT_1_SELECT)
-        checks = [
-            _limit_1_jh_ppi_class_retail(claim, history, _LIMIT_1),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_3_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_3_AT_1_APPROVALS = {}
-
-
-_PRODUCT_3_AT_3_MATCHED = rt.matched_step(
-    'jh-prilosec', 'mail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:46')
-_PRODUCT_3_AT_3_SELECT = rt.select_step(
-    ('90 each per 90 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:333')
-
-
-def _product_3_jh_prilosec_at_mail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-prilosec at mail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_3_COVER, product=_PRODUCT_3,
-            unit='each', channel='mail', approvals=_PRODUCT_3_AT_3_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_3_SCOPE,
-            own_ndcs=_PRODUCT_3_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_3_AT_3_SELECT)
-        checks = [
-            _limit_2_jh_ppi_class_mail(claim, history, _LIMIT_2),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_3_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_3_AT_3_APPROVALS = {}
-
-_PRODUCT_4 = 'jh-protonix'
-_PRODUCT_4_PACKAGE_SIZES = {}
-_PRODUCT_4_COVER = frozenset(('jh-protonix', 'jh-ppi-class'))
-_PRODUCT_4_SCOPE = frozenset(('jh-aciphex', 'jh-prevacid', 'jh-prilosec', 'jh-protonix'))
-_PRODUCT_4_SCOPE_NDCS = frozenset()
-
+_PRODUCT_3 = rt.product(
+    'jh-prilosec', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:46',
+    group='jh-ppi-class', scope=_SET_1,
+    plans={
+        'retail': ((_LIMIT_1,), {}),
+        'mail': ((_LIMIT_2,), {}),
+    })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:52
-def _product_4_jh_protonix(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product jh-protonix, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of jh-protonix',
-                       'policy_specs/jhhc-ehp-quantity-limits.dqm:52', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_4_AT_1_MATCHED)
-        return _product_4_jh_protonix_at_retail(claim, steps, package)
-    if channel == 'mail':
-        steps.append(_PRODUCT_4_AT_3_MATCHED)
-        return _product_4_jh_protonix_at_mail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_4, channel, 'policy_specs/jhhc-ehp-quantity-limits.dqm:52'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_4} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_4_AT_1_MATCHED = rt.matched_step(
-    'jh-protonix', 'retail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:52')
-_PRODUCT_4_AT_1_SELECT = rt.select_step(
-    ('30 each per 30 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:332')
-
-
-def _product_4_jh_protonix_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-protonix at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_4_COVER, product=_PRODUCT_4,
-            unit='each', channel='retail', approvals=_PRODUCT_4_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_4_SCOPE,
-            own_ndcs=_PRODUCT_4_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_4_AT_1_SELECT)
-        checks = [
-            _limit_1_jh_ppi_class_retail(claim, history, _LIMIT_1),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_4_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_4_AT_1_APPROVALS = {}
-
-
-_PRODUCT_4_AT_3_MATCHED = rt.matched_step(
-    'jh-protonix', 'mail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:52')
-_PRODUCT_4_AT_3_SELECT = rt.select_step(
-    ('90 each per 90 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:333')
-
-
-def _product_4_jh_protonix_at_mail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-protonix at mail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_4_COVER, product=_PRODUCT_4,
-            unit='each', channel='mail', approvals=_PRODUCT_4_AT_3_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_4_SCOPE,
-            own_ndcs=_PRODUCT_4_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_4_AT_3_SELECT)
-        checks = [
-            _limit_2_jh_ppi_class_mail(claim, history, _LIMIT_2),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_4_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_4_AT_3_APPROVALS = {}
-
-_PRODUCT_5 = 'jh-ambien'
-_PRODUCT_5_PACKAGE_SIZES = {}
-_PRODUCT_5_COVER = frozenset(('jh-ambien', 'jh-sedative-hypnotic-class'))
-_PRODUCT_5_SCOPE = frozenset(('jh-ambien', 'jh-dalmane', 'jh-prosom', 'jh-restoril'))
-_PRODUCT_5_SCOPE_NDCS = frozenset()
-
+_PRODUCT_4 = rt.product(
+    'jh-protonix', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:52',
+    group='jh-ppi-class', scope=_SET_1,
+    plans={
+        'retail': ((_LIMIT_1,), {}),
+        'mail': ((_LIMIT_2,), {}),
+    })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:58
-def _product_5_jh_ambien(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product jh-ambien, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of jh-ambien',
-                       'policy_specs/jhhc-ehp-quantity-limits.dqm:58', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_5_AT_1_MATCHED)
-        return _product_5_jh_ambien_at_retail(claim, steps, package)
-    if channel == 'mail':
-        steps.append(_PRODUCT_5_AT_3_MATCHED)
-        return _product_5_jh_ambien_at_mail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_5, channel, 'policy_specs/jhhc-ehp-quantity-limits.dqm:58'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_5} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_5_AT_1_MATCHED = rt.matched_step(
-    'jh-ambien', 'retail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:58')
-_PRODUCT_5_AT_1_SELECT = rt.select_step(
-    ('30 each per 30 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:337')
-
-
-def _product_5_jh_ambien_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-ambien at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_5_COVER, product=_PRODUCT_5,
-            unit='each', channel='retail', approvals=_PRODUCT_5_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_5_SCOPE,
-            own_ndcs=_PRODUCT_5_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_5_AT_1_SELECT)
-        checks = [
-            _limit_3_jh_sedative_hypnotic_class_retail(claim, history, _LIMIT_3),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_5_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_5_AT_1_APPROVALS = {}
-
-
-_PRODUCT_5_AT_3_MATCHED = rt.matched_step(
-    'jh-ambien', 'mail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:58')
-_PRODUCT_5_AT_3_SELECT = rt.select_step(
-    ('90 each per 90 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:338')
-
-
-def _product_5_jh_ambien_at_mail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-ambien at mail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_5_COVER, product=_PRODUCT_5,
-            unit='each', channel='mail', approvals=_PRODUCT_5_AT_3_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_5_SCOPE,
-            own_ndcs=_PRODUCT_5_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_5_AT_3_SELECT)
-        checks = [
-            _limit_4_jh_sedative_hypnotic_class_mail(claim, history, _LIMIT_4),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_5_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_5_AT_3_APPROVALS = {}
-
-_PRODUCT_6 = 'jh-dalmane'
-_PRODUCT_6_PACKAGE_SIZES = {}
-_PRODUCT_6_COVER = frozenset(('jh-dalmane', 'jh-sedative-hypnotic-class'))
-_PRODUCT_6_SCOPE = frozenset(('jh-ambien', 'jh-dalmane', 'jh-prosom', 'jh-restoril'))
-_PRODUCT_6_SCOPE_NDCS = frozenset()
-
+_PRODUCT_5 = rt.product(
+    'jh-ambien', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:58',
+    group='jh-sedative-hypnotic-class', scope=_SET_3,
+    plans={
+        'retail': ((_LIMIT_3,), {}),
+        'mail': ((_LIMIT_4,), {}),
+    })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:64
-def _product_6_jh_dalmane(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product jh-dalmane, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of jh-dalmane',
-                       'policy_specs/jhhc-ehp-quantity-limits.dqm:64', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_6_AT_1_MATCHED)
-        return _product_6_jh_dalmane_at_retail(claim, steps, package)
-    if channel == 'mail':
-        steps.append(_PRODUCT_6_AT_3_MATCHED)
-        return _product_6_jh_dalmane_at_mail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_6, channel, 'policy_specs/jhhc-ehp-quantity-limits.dqm:64'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_6} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_6_AT_1_MATCHED = rt.matched_step(
-    'jh-dalmane', 'retail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:64')
-_PRODUCT_6_AT_1_SELECT = rt.select_step(
-    ('30 each per 30 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:337')
-
-
-def _product_6_jh_dalmane_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-dalmane at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_6_COVER, product=_PRODUCT_6,
-            unit='each', channel='retail', approvals=_PRODUCT_6_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_6_SCOPE,
-            own_ndcs=_PRODUCT_6_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_6_AT_1_SELECT)
-        checks = [
-            _limit_3_jh_sedative_hypnotic_class_retail(claim, history, _LIMIT_3),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_6_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_6_AT_1_APPROVALS = {}
-
-
-_PRODUCT_6_AT_3_MATCHED = rt.matched_step(
-    'jh-dalmane', 'mail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:64')
-_PRODUCT_6_AT_3_SELECT = rt.select_step(
-    ('90 each per 90 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:338')
-
-
-def _product_6_jh_dalmane_at_mail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-dalmane at mail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_6_COVER, product=_PRODUCT_6,
-            unit='each', channel='mail', approvals=_PRODUCT_6_AT_3_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_6_SCOPE,
-            own_ndcs=_PRODUCT_6_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_6_AT_3_SELECT)
-        checks = [
-            _limit_4_jh_sedative_hypnotic_class_mail(claim, history, _LIMIT_4),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_6_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_6_AT_3_APPROVALS = {}
-
-_PRODUCT_7 = 'jh-prosom'
-_PRODUCT_7_PACKAGE_SIZES = {}
-_PRODUCT_7_COVER = frozenset(('jh-prosom', 'jh-sedative-hypnotic-class'))
-_PRODUCT_7_SCOPE = frozenset(('jh-ambien', 'jh-dalmane', 'jh-prosom', 'jh-restoril'))
-_PRODUCT_7_SCOPE_NDCS = frozenset()
-
+_PRODUCT_6 = rt.product(
+    'jh-dalmane', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:64',
+    group='jh-sedative-hypnotic-class', scope=_SET_3,
+    plans={
+        'retail': ((_LIMIT_3,), {}),
+        'mail': ((_LIMIT_4,), {}),
+    })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:70
-def _product_7_jh_prosom(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product jh-prosom, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of jh-prosom',
-                       'policy_specs/jhhc-ehp-quantity-limits.dqm:70', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_7_AT_1_MATCHED)
-        return _product_7_jh_prosom_at_retail(claim, steps, package)
-    if channel == 'mail':
-        steps.append(_PRODUCT_7_AT_3_MATCHED)
-        return _product_7_jh_prosom_at_mail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_7, channel, 'policy_specs/jhhc-ehp-quantity-limits.dqm:70'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_7} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_7_AT_1_MATCHED = rt.matched_step(
-    'jh-prosom', 'retail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:70')
-_PRODUCT_7_AT_1_SELECT = rt.select_step(
-    ('30 each per 30 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:337')
-
-
-def _product_7_jh_prosom_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-prosom at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_7_COVER, product=_PRODUCT_7,
-            unit='each', channel='retail', approvals=_PRODUCT_7_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_7_SCOPE,
-            own_ndcs=_PRODUCT_7_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_7_AT_1_SELECT)
-        checks = [
-            _limit_3_jh_sedative_hypnotic_class_retail(claim, history, _LIMIT_3),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_7_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_7_AT_1_APPROVALS = {}
-
-
-_PRODUCT_7_AT_3_MATCHED = rt.matched_step(
-    'jh-prosom', 'mail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:70')
-_PRODUCT_7_AT_3_SELECT = rt.select_step(
-    ('90 each per 90 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:338')
-
-
-def _product_7_jh_prosom_at_mail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-prosom at mail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_7_COVER, product=_PRODUCT_7,
-            unit='each', channel='mail', approvals=_PRODUCT_7_AT_3_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_7_SCOPE,
-            own_ndcs=_PRODUCT_7_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_7_AT_3_SELECT)
-        checks = [
-            _limit_4_jh_sedative_hypnotic_class_mail(claim, history, _LIMIT_4),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_7_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_7_AT_3_APPROVALS = {}
-
-_PRODUCT_8 = 'jh-restoril'
-_PRODUCT_8_PACKAGE_SIZES = {}
-_PRODUCT_8_COVER = frozenset(('jh-restoril', 'jh-sedative-hypnotic-class'))
-_PRODUCT_8_SCOPE = frozenset(('jh-ambien', 'jh-dalmane', 'jh-prosom', 'jh-restoril'))
-_PRODUCT_8_SCOPE_NDCS = frozenset()
-
+_PRODUCT_7 = rt.product(
+    'jh-prosom', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:70',
+    group='jh-sedative-hypnotic-class', scope=_SET_3,
+    plans={
+        'retail': ((_LIMIT_3,), {}),
+        'mail': ((_LIMIT_4,), {}),
+    })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:76
-def _product_8_jh_restoril(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product jh-restoril, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of jh-restoril',
-                       'policy_specs/jhhc-ehp-quantity-limits.dqm:76', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_8_AT_1_MATCHED)
-        return _product_8_jh_restoril_at_retail(claim, steps, package)
-    if channel == 'mail':
-        steps.append(_PRODUCT_8_AT_3_MATCHED)
-        return _product_8_jh_restoril_at_mail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_8, channel, 'policy_specs/jhhc-ehp-quantity-limits.dqm:76'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_8} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_8_AT_1_MATCHED = rt.matched_step(
-    'jh-restoril', 'retail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:76')
-_PRODUCT_8_AT_1_SELECT = rt.select_step(
-    ('30 each per 30 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:337')
-
-
-def _product_8_jh_restoril_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-restoril at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_8_COVER, product=_PRODUCT_8,
-            unit='each', channel='retail', approvals=_PRODUCT_8_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_8_SCOPE,
-            own_ndcs=_PRODUCT_8_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_8_AT_1_SELECT)
-        checks = [
-            _limit_3_jh_sedative_hypnotic_class_retail(claim, history, _LIMIT_3),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_8_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_8_AT_1_APPROVALS = {}
-
-
-_PRODUCT_8_AT_3_MATCHED = rt.matched_step(
-    'jh-restoril', 'mail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:76')
-_PRODUCT_8_AT_3_SELECT = rt.select_step(
-    ('90 each per 90 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:338')
-
-
-def _product_8_jh_restoril_at_mail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-restoril at mail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_8_COVER, product=_PRODUCT_8,
-            unit='each', channel='mail', approvals=_PRODUCT_8_AT_3_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_8_SCOPE,
-            own_ndcs=_PRODUCT_8_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_8_AT_3_SELECT)
-        checks = [
-            _limit_4_jh_sedative_hypnotic_class_mail(claim, history, _LIMIT_4),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_8_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_8_AT_3_APPROVALS = {}
-
-_PRODUCT_9 = 'jh-caverject'
-_PRODUCT_9_PACKAGE_SIZES = {}
-_PRODUCT_9_COVER = frozenset(('jh-caverject',))
-_PRODUCT_9_SCOPE = frozenset(('jh-caverject',))
-_PRODUCT_9_SCOPE_NDCS = frozenset()
-
+_PRODUCT_8 = rt.product(
+    'jh-restoril', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:76',
+    group='jh-sedative-hypnotic-class', scope=_SET_3,
+    plans={
+        'retail': ((_LIMIT_3,), {}),
+        'mail': ((_LIMIT_4,), {}),
+    })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:83
-def _product_9_jh_caverject(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product jh-caverject, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of jh-caverject',
-                       'policy_specs/jhhc-ehp-quantity-limits.dqm:83', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_9_AT_1_MATCHED)
-        return _product_9_jh_caverject_at_retail(claim, steps, package)
-    if channel == 'mail':
-        steps.append(_PRODUCT_9_AT_3_MATCHED)
-        return _product_9_jh_caverject_at_mail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_9, channel, 'policy_specs/jhhc-ehp-quantity-limits.dqm:83'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_9} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_9_AT_1_MATCHED = rt.matched_step(
-    'jh-caverject', 'retail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:83')
-_PRODUCT_9_AT_1_SELECT = rt.select_step(
-    ('6 each per 30 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:342')
-
-
-def _product_9_jh_caverject_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-caverject at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_9_COVER, product=_PRODUCT_9,
-            unit='each', channel='retail', approvals=_PRODUCT_9_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_9_SCOPE,
-            own_ndcs=_PRODUCT_9_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_9_AT_1_SELECT)
-        checks = [
-            _limit_5_jh_caverject_retail(claim, history, _LIMIT_5),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_9_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_9_AT_1_APPROVALS = {}
-
-
-_PRODUCT_9_AT_3_MATCHED = rt.matched_step(
-    'jh-caverject', 'mail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:83')
-_PRODUCT_9_AT_3_SELECT = rt.select_step(
-    ('18 each per 90 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:343')
-
-
-def _product_9_jh_caverject_at_mail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-caverject at mail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_9_COVER, product=_PRODUCT_9,
-            unit='each', channel='mail', approvals=_PRODUCT_9_AT_3_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_9_SCOPE,
-            own_ndcs=_PRODUCT_9_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_9_AT_3_SELECT)
-        checks = [
-            _limit_6_jh_caverject_mail(claim, history, _LIMIT_6),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_9_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_9_AT_3_APPROVALS = {}
-
-_PRODUCT_10 = 'jh-amerge-tab'
-_PRODUCT_10_PACKAGE_SIZES = {}
-_PRODUCT_10_COVER = frozenset(('jh-amerge-tab', 'jh-triptan-tablets'))
-_PRODUCT_10_SCOPE = frozenset(('jh-amerge-tab', 'jh-axert-tab', 'jh-frova-tab', 'jh-imitrex-tab', 'jh-maxalt-tab', 'jh-relpax-tab', 'jh-sumatriptan-tab', 'jh-treximet-tab', 'jh-zomig-tab'))
-_PRODUCT_10_SCOPE_NDCS = frozenset()
-
+_PRODUCT_9 = rt.product(
+    'jh-caverject', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:83',
+    plans={
+        'retail': ((_LIMIT_5,), {}),
+        'mail': ((_LIMIT_6,), {}),
+    })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:91
-def _product_10_jh_amerge_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product jh-amerge-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of jh-amerge-tab',
-                       'policy_specs/jhhc-ehp-quantity-limits.dqm:91', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_10_AT_1_MATCHED)
-        return _product_10_jh_amerge_tab_at_retail(claim, steps, package)
-    if channel == 'mail':
-        steps.append(_PRODUCT_10_AT_3_MATCHED)
-        return _product_10_jh_amerge_tab_at_mail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_10, channel, 'policy_specs/jhhc-ehp-quantity-limits.dqm:91'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_10} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_10_AT_1_MATCHED = rt.matched_step(
-    'jh-amerge-tab', 'retail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:91')
-_PRODUCT_10_AT_1_SELECT = rt.select_step(
-    ('16 each per 30 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:347')
-
-
-def _product_10_jh_amerge_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-amerge-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_10_COVER, product=_PRODUCT_10,
-            unit='each', channel='retail', approvals=_PRODUCT_10_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_10_SCOPE,
-            own_ndcs=_PRODUCT_10_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_10_AT_1_SELECT)
-        checks = [
-            _limit_7_jh_triptan_tablets_retail(claim, history, _LIMIT_7),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_10_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_10_AT_1_APPROVALS = {}
-
-
-_PRODUCT_10_AT_3_MATCHED = rt.matched_step(
-    'jh-amerge-tab', 'mail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:91')
-_PRODUCT_10_AT_3_SELECT = rt.select_step(
-    ('48 each per 90 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:348')
-
-
-def _product_10_jh_amerge_tab_at_mail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-amerge-tab at mail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_10_COVER, product=_PRODUCT_10,
-            unit='each', channel='mail', approvals=_PRODUCT_10_AT_3_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_10_SCOPE,
-            own_ndcs=_PRODUCT_10_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_10_AT_3_SELECT)
-        checks = [
-            _limit_8_jh_triptan_tablets_mail(claim, history, _LIMIT_8),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_10_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_10_AT_3_APPROVALS = {}
-
-_PRODUCT_11 = 'jh-axert-tab'
-_PRODUCT_11_PACKAGE_SIZES = {}
-_PRODUCT_11_COVER = frozenset(('jh-axert-tab', 'jh-triptan-tablets'))
-_PRODUCT_11_SCOPE = frozenset(('jh-amerge-tab', 'jh-axert-tab', 'jh-frova-tab', 'jh-imitrex-tab', 'jh-maxalt-tab', 'jh-relpax-tab', 'jh-sumatriptan-tab', 'jh-treximet-tab', 'jh-zomig-tab'))
-_PRODUCT_11_SCOPE_NDCS = frozenset()
-
+_PRODUCT_10 = rt.product(
+    'jh-amerge-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:91',
+    group='jh-triptan-tablets', scope=_SET_5,
+    plans={
+        'retail': ((_LIMIT_7,), {}),
+        'mail': ((_LIMIT_8,), {}),
+    })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:97
-def _product_11_jh_axert_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product jh-axert-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of jh-axert-tab',
-                       'policy_specs/jhhc-ehp-quantity-limits.dqm:97', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_11_AT_1_MATCHED)
-        return _product_11_jh_axert_tab_at_retail(claim, steps, package)
-    if channel == 'mail':
-        steps.append(_PRODUCT_11_AT_3_MATCHED)
-        return _product_11_jh_axert_tab_at_mail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_11, channel, 'policy_specs/jhhc-ehp-quantity-limits.dqm:97'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_11} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_11_AT_1_MATCHED = rt.matched_step(
-    'jh-axert-tab', 'retail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:97')
-_PRODUCT_11_AT_1_SELECT = rt.select_step(
-    ('16 each per 30 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:347')
-
-
-def _product_11_jh_axert_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-axert-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_11_COVER, product=_PRODUCT_11,
-            unit='each', channel='retail', approvals=_PRODUCT_11_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_11_SCOPE,
-            own_ndcs=_PRODUCT_11_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_11_AT_1_SELECT)
-        checks = [
-            _limit_7_jh_triptan_tablets_retail(claim, history, _LIMIT_7),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_11_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_11_AT_1_APPROVALS = {}
-
-
-_PRODUCT_11_AT_3_MATCHED = rt.matched_step(
-    'jh-axert-tab', 'mail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:97')
-_PRODUCT_11_AT_3_SELECT = rt.select_step(
-    ('48 each per 90 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:348')
-
-
-def _product_11_jh_axert_tab_at_mail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-axert-tab at mail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_11_COVER, product=_PRODUCT_11,
-            unit='each', channel='mail', approvals=_PRODUCT_11_AT_3_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_11_SCOPE,
-            own_ndcs=_PRODUCT_11_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_11_AT_3_SELECT)
-        checks = [
-            _limit_8_jh_triptan_tablets_mail(claim, history, _LIMIT_8),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_11_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_11_AT_3_APPROVALS = {}
-
-_PRODUCT_12 = 'jh-frova-tab'
-_PRODUCT_12_PACKAGE_SIZES = {}
-_PRODUCT_12_COVER = frozenset(('jh-frova-tab', 'jh-triptan-tablets'))
-_PRODUCT_12_SCOPE = frozenset(('jh-amerge-tab', 'jh-axert-tab', 'jh-frova-tab', 'jh-imitrex-tab', 'jh-maxalt-tab', 'jh-relpax-tab', 'jh-sumatriptan-tab', 'jh-treximet-tab', 'jh-zomig-tab'))
-_PRODUCT_12_SCOPE_NDCS = frozenset()
-
+_PRODUCT_11 = rt.product(
+    'jh-axert-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:97',
+    group='jh-triptan-tablets', scope=_SET_5,
+    plans={
+        'retail': ((_LIMIT_7,), {}),
+        'mail': ((_LIMIT_8,), {}),
+    })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:103
-def _product_12_jh_frova_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product jh-frova-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of jh-frova-tab',
-                       'policy_specs/jhhc-ehp-quantity-limits.dqm:103', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_12_AT_1_MATCHED)
-        return _product_12_jh_frova_tab_at_retail(claim, steps, package)
-    if channel == 'mail':
-        steps.append(_PRODUCT_12_AT_3_MATCHED)
-        return _product_12_jh_frova_tab_at_mail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_12, channel, 'policy_specs/jhhc-ehp-quantity-limits.dqm:103'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_12} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_12_AT_1_MATCHED = rt.matched_step(
-    'jh-frova-tab', 'retail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:103')
-_PRODUCT_12_AT_1_SELECT = rt.select_step(
-    ('16 each per 30 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:347')
-
-
-def _product_12_jh_frova_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-frova-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_12_COVER, product=_PRODUCT_12,
-            unit='each', channel='retail', approvals=_PRODUCT_12_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_12_SCOPE,
-            own_ndcs=_PRODUCT_12_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_12_AT_1_SELECT)
-        checks = [
-            _limit_7_jh_triptan_tablets_retail(claim, history, _LIMIT_7),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_12_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_12_AT_1_APPROVALS = {}
-
-
-_PRODUCT_12_AT_3_MATCHED = rt.matched_step(
-    'jh-frova-tab', 'mail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:103')
-_PRODUCT_12_AT_3_SELECT = rt.select_step(
-    ('48 each per 90 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:348')
-
-
-def _product_12_jh_frova_tab_at_mail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-frova-tab at mail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_12_COVER, product=_PRODUCT_12,
-            unit='each', channel='mail', approvals=_PRODUCT_12_AT_3_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_12_SCOPE,
-            own_ndcs=_PRODUCT_12_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_12_AT_3_SELECT)
-        checks = [
-            _limit_8_jh_triptan_tablets_mail(claim, history, _LIMIT_8),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_12_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_12_AT_3_APPROVALS = {}
-
-_PRODUCT_13 = 'jh-imitrex-tab'
-_PRODUCT_13_PACKAGE_SIZES = {}
-_PRODUCT_13_COVER = frozenset(('jh-imitrex-tab', 'jh-triptan-tablets'))
-_PRODUCT_13_SCOPE = frozenset(('jh-amerge-tab', 'jh-axert-tab', 'jh-frova-tab', 'jh-imitrex-tab', 'jh-maxalt-tab', 'jh-relpax-tab', 'jh-sumatriptan-tab', 'jh-treximet-tab', 'jh-zomig-tab'))
-_PRODUCT_13_SCOPE_NDCS = frozenset()
-
+_PRODUCT_12 = rt.product(
+    'jh-frova-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:103',
+    group='jh-triptan-tablets', scope=_SET_5,
+    plans={
+        'retail': ((_LIMIT_7,), {}),
+        'mail': ((_LIMIT_8,), {}),
+    })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:109
-def _product_13_jh_imitrex_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product jh-imitrex-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of jh-imitrex-tab',
-                       'policy_specs/jhhc-ehp-quantity-limits.dqm:109', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_13_AT_1_MATCHED)
-        return _product_13_jh_imitrex_tab_at_retail(claim, steps, package)
-    if channel == 'mail':
-        steps.append(_PRODUCT_13_AT_3_MATCHED)
-        return _product_13_jh_imitrex_tab_at_mail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_13, channel, 'policy_specs/jhhc-ehp-quantity-limits.dqm:109'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_13} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_13_AT_1_MATCHED = rt.matched_step(
-    'jh-imitrex-tab', 'retail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:109')
-_PRODUCT_13_AT_1_SELECT = rt.select_step(
-    ('16 each per 30 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:347')
-
-
-def _product_13_jh_imitrex_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-imitrex-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_13_COVER, product=_PRODUCT_13,
-            unit='each', channel='retail', approvals=_PRODUCT_13_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_13_SCOPE,
-            own_ndcs=_PRODUCT_13_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_13_AT_1_SELECT)
-        checks = [
-            _limit_7_jh_triptan_tablets_retail(claim, history, _LIMIT_7),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_13_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_13_AT_1_APPROVALS = {}
-
-
-_PRODUCT_13_AT_3_MATCHED = rt.matched_step(
-    'jh-imitrex-tab', 'mail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:109')
-_PRODUCT_13_AT_3_SELECT = rt.select_step(
-    ('48 each per 90 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:348')
-
-
-def _product_13_jh_imitrex_tab_at_mail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-imitrex-tab at mail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_13_COVER, product=_PRODUCT_13,
-            unit='each', channel='mail', approvals=_PRODUCT_13_AT_3_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_13_SCOPE,
-            own_ndcs=_PRODUCT_13_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_13_AT_3_SELECT)
-        checks = [
-            _limit_8_jh_triptan_tablets_mail(claim, history, _LIMIT_8),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_13_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_13_AT_3_APPROVALS = {}
-
-_PRODUCT_14 = 'jh-maxalt-tab'
-_PRODUCT_14_PACKAGE_SIZES = {}
-_PRODUCT_14_COVER = frozenset(('jh-maxalt-tab', 'jh-triptan-tablets'))
-_PRODUCT_14_SCOPE = frozenset(('jh-amerge-tab', 'jh-axert-tab', 'jh-frova-tab', 'jh-imitrex-tab', 'jh-maxalt-tab', 'jh-relpax-tab', 'jh-sumatriptan-tab', 'jh-treximet-tab', 'jh-zomig-tab'))
-_PRODUCT_14_SCOPE_NDCS = frozenset()
-
+_PRODUCT_13 = rt.product(
+    'jh-imitrex-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:109',
+    group='jh-triptan-tablets', scope=_SET_5,
+    plans={
+        'retail': ((_LIMIT_7,), {}),
+        'mail': ((_LIMIT_8,), {}),
+    })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:115
-def _product_14_jh_maxalt_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product jh-maxalt-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of jh-maxalt-tab',
-                       'policy_specs/jhhc-ehp-quantity-limits.dqm:115', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_14_AT_1_MATCHED)
-        return _product_14_jh_maxalt_tab_at_retail(claim, steps, package)
-    if channel == 'mail':
-        steps.append(_PRODUCT_14_AT_3_MATCHED)
-        return _product_14_jh_maxalt_tab_at_mail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_14, channel, 'policy_specs/jhhc-ehp-quantity-limits.dqm:115'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_14} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_14_AT_1_MATCHED = rt.matched_step(
-    'jh-maxalt-tab', 'retail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:115')
-_PRODUCT_14_AT_1_SELECT = rt.select_step(
-    ('16 each per 30 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:347')
-
-
-def _product_14_jh_maxalt_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-maxalt-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_14_COVER, product=_PRODUCT_14,
-            unit='each', channel='retail', approvals=_PRODUCT_14_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_14_SCOPE,
-            own_ndcs=_PRODUCT_14_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_14_AT_1_SELECT)
-        checks = [
-            _limit_7_jh_triptan_tablets_retail(claim, history, _LIMIT_7),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_14_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_14_AT_1_APPROVALS = {}
-
-
-_PRODUCT_14_AT_3_MATCHED = rt.matched_step(
-    'jh-maxalt-tab', 'mail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:115')
-_PRODUCT_14_AT_3_SELECT = rt.select_step(
-    ('48 each per 90 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:348')
-
-
-def _product_14_jh_maxalt_tab_at_mail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-maxalt-tab at mail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_14_COVER, product=_PRODUCT_14,
-            unit='each', channel='mail', approvals=_PRODUCT_14_AT_3_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_14_SCOPE,
-            own_ndcs=_PRODUCT_14_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_14_AT_3_SELECT)
-        checks = [
-            _limit_8_jh_triptan_tablets_mail(claim, history, _LIMIT_8),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_14_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_14_AT_3_APPROVALS = {}
-
-_PRODUCT_15 = 'jh-relpax-tab'
-_PRODUCT_15_PACKAGE_SIZES = {}
-_PRODUCT_15_COVER = frozenset(('jh-relpax-tab', 'jh-triptan-tablets'))
-_PRODUCT_15_SCOPE = frozenset(('jh-amerge-tab', 'jh-axert-tab', 'jh-frova-tab', 'jh-imitrex-tab', 'jh-maxalt-tab', 'jh-relpax-tab', 'jh-sumatriptan-tab', 'jh-treximet-tab', 'jh-zomig-tab'))
-_PRODUCT_15_SCOPE_NDCS = frozenset()
-
+_PRODUCT_14 = rt.product(
+    'jh-maxalt-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:115',
+    group='jh-triptan-tablets', scope=_SET_5,
+    plans={
+        'retail': ((_LIMIT_7,), {}),
+        'mail': ((_LIMIT_8,), {}),
+    })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:121
-def _product_15_jh_relpax_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product jh-relpax-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of jh-relpax-tab',
-                       'policy_specs/jhhc-ehp-quantity-limits.dqm:121', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_15_AT_1_MATCHED)
-        return _product_15_jh_relpax_tab_at_retail(claim, steps, package)
-    if channel == 'mail':
-        steps.append(_PRODUCT_15_AT_3_MATCHED)
-        return _product_15_jh_relpax_tab_at_mail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_15, channel, 'policy_specs/jhhc-ehp-quantity-limits.dqm:121'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_15} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_15_AT_1_MATCHED = rt.matched_step(
-    'jh-relpax-tab', 'retail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:121')
-_PRODUCT_15_AT_1_SELECT = rt.select_step(
-    ('16 each per 30 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:347')
-
-
-def _product_15_jh_relpax_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-relpax-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_15_COVER, product=_PRODUCT_15,
-            unit='each', channel='retail', approvals=_PRODUCT_15_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_15_SCOPE,
-            own_ndcs=_PRODUCT_15_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_15_AT_1_SELECT)
-        checks = [
-            _limit_7_jh_triptan_tablets_retail(claim, history, _LIMIT_7),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_15_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_15_AT_1_APPROVALS = {}
-
-
-_PRODUCT_15_AT_3_MATCHED = rt.matched_step(
-    'jh-relpax-tab', 'mail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:121')
-_PRODUCT_15_AT_3_SELECT = rt.select_step(
-    ('48 each per 90 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:348')
-
-
-def _product_15_jh_relpax_tab_at_mail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-relpax-tab at mail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_15_COVER, product=_PRODUCT_15,
-            unit='each', channel='mail', approvals=_PRODUCT_15_AT_3_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_15_SCOPE,
-            own_ndcs=_PRODUCT_15_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_15_AT_3_SELECT)
-        checks = [
-            _limit_8_jh_triptan_tablets_mail(claim, history, _LIMIT_8),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_15_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_15_AT_3_APPROVALS = {}
-
-_PRODUCT_16 = 'jh-sumatriptan-tab'
-_PRODUCT_16_PACKAGE_SIZES = {}
-_PRODUCT_16_COVER = frozenset(('jh-sumatriptan-tab', 'jh-triptan-tablets'))
-_PRODUCT_16_SCOPE = frozenset(('jh-amerge-tab', 'jh-axert-tab', 'jh-frova-tab', 'jh-imitrex-tab', 'jh-maxalt-tab', 'jh-relpax-tab', 'jh-sumatriptan-tab', 'jh-treximet-tab', 'jh-zomig-tab'))
-_PRODUCT_16_SCOPE_NDCS = frozenset()
-
+_PRODUCT_15 = rt.product(
+    'jh-relpax-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:121',
+    group='jh-triptan-tablets', scope=_SET_5,
+    plans={
+        'retail': ((_LIMIT_7,), {}),
+        'mail': ((_LIMIT_8,), {}),
+    })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:127
-def _product_16_jh_sumatriptan_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product jh-sumatriptan-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of jh-sumatriptan-tab',
-                       'policy_specs/jhhc-ehp-quantity-limits.dqm:127', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_16_AT_1_MATCHED)
-        return _product_16_jh_sumatriptan_tab_at_retail(claim, steps, package)
-    if channel == 'mail':
-        steps.append(_PRODUCT_16_AT_3_MATCHED)
-        return _product_16_jh_sumatriptan_tab_at_mail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_16, channel, 'policy_specs/jhhc-ehp-quantity-limits.dqm:127'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_16} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_16_AT_1_MATCHED = rt.matched_step(
-    'jh-sumatriptan-tab', 'retail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:127')
-_PRODUCT_16_AT_1_SELECT = rt.select_step(
-    ('16 each per 30 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:347')
-
-
-def _product_16_jh_sumatriptan_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-sumatriptan-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_16_COVER, product=_PRODUCT_16,
-            unit='each', channel='retail', approvals=_PRODUCT_16_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_16_SCOPE,
-            own_ndcs=_PRODUCT_16_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_16_AT_1_SELECT)
-        checks = [
-            _limit_7_jh_triptan_tablets_retail(claim, history, _LIMIT_7),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_16_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_16_AT_1_APPROVALS = {}
-
-
-_PRODUCT_16_AT_3_MATCHED = rt.matched_step(
-    'jh-sumatriptan-tab', 'mail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:127')
-_PRODUCT_16_AT_3_SELECT = rt.select_step(
-    ('48 each per 90 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:348')
-
-
-def _product_16_jh_sumatriptan_tab_at_mail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-sumatriptan-tab at mail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_16_COVER, product=_PRODUCT_16,
-            unit='each', channel='mail', approvals=_PRODUCT_16_AT_3_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_16_SCOPE,
-            own_ndcs=_PRODUCT_16_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_16_AT_3_SELECT)
-        checks = [
-            _limit_8_jh_triptan_tablets_mail(claim, history, _LIMIT_8),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_16_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_16_AT_3_APPROVALS = {}
-
-_PRODUCT_17 = 'jh-treximet-tab'
-_PRODUCT_17_PACKAGE_SIZES = {}
-_PRODUCT_17_COVER = frozenset(('jh-treximet-tab', 'jh-triptan-tablets'))
-_PRODUCT_17_SCOPE = frozenset(('jh-amerge-tab', 'jh-axert-tab', 'jh-frova-tab', 'jh-imitrex-tab', 'jh-maxalt-tab', 'jh-relpax-tab', 'jh-sumatriptan-tab', 'jh-treximet-tab', 'jh-zomig-tab'))
-_PRODUCT_17_SCOPE_NDCS = frozenset()
-
+_PRODUCT_16 = rt.product(
+    'jh-sumatriptan-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:127',
+    group='jh-triptan-tablets', scope=_SET_5,
+    plans={
+        'retail': ((_LIMIT_7,), {}),
+        'mail': ((_LIMIT_8,), {}),
+    })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:133
-def _product_17_jh_treximet_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product jh-treximet-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of jh-treximet-tab',
-                       'policy_specs/jhhc-ehp-quantity-limits.dqm:133', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_17_AT_1_MATCHED)
-        return _product_17_jh_treximet_tab_at_retail(claim, steps, package)
-    if channel == 'mail':
-        steps.append(_PRODUCT_17_AT_3_MATCHED)
-        return _product_17_jh_treximet_tab_at_mail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_17, channel, 'policy_specs/jhhc-ehp-quantity-limits.dqm:133'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_17} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_17_AT_1_MATCHED = rt.matched_step(
-    'jh-treximet-tab', 'retail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:133')
-_PRODUCT_17_AT_1_SELECT = rt.select_step(
-    ('16 each per 30 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:347')
-
-
-def _product_17_jh_treximet_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-treximet-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_17_COVER, product=_PRODUCT_17,
-            unit='each', channel='retail', approvals=_PRODUCT_17_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_17_SCOPE,
-            own_ndcs=_PRODUCT_17_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_17_AT_1_SELECT)
-        checks = [
-            _limit_7_jh_triptan_tablets_retail(claim, history, _LIMIT_7),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_17_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_17_AT_1_APPROVALS = {}
-
-
-_PRODUCT_17_AT_3_MATCHED = rt.matched_step(
-    'jh-treximet-tab', 'mail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:133')
-_PRODUCT_17_AT_3_SELECT = rt.select_step(
-    ('48 each per 90 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:348')
-
-
-def _product_17_jh_treximet_tab_at_mail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-treximet-tab at mail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_17_COVER, product=_PRODUCT_17,
-            unit='each', channel='mail', approvals=_PRODUCT_17_AT_3_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_17_SCOPE,
-            own_ndcs=_PRODUCT_17_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_17_AT_3_SELECT)
-        checks = [
-            _limit_8_jh_triptan_tablets_mail(claim, history, _LIMIT_8),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_17_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_17_AT_3_APPROVALS = {}
-
-_PRODUCT_18 = 'jh-zomig-tab'
-_PRODUCT_18_PACKAGE_SIZES = {}
-_PRODUCT_18_COVER = frozenset(('jh-zomig-tab', 'jh-triptan-tablets'))
-_PRODUCT_18_SCOPE = frozenset(('jh-amerge-tab', 'jh-axert-tab', 'jh-frova-tab', 'jh-imitrex-tab', 'jh-maxalt-tab', 'jh-relpax-tab', 'jh-sumatriptan-tab', 'jh-treximet-tab', 'jh-zomig-tab'))
-_PRODUCT_18_SCOPE_NDCS = frozenset()
-
+_PRODUCT_17 = rt.product(
+    'jh-treximet-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:133',
+    group='jh-triptan-tablets', scope=_SET_5,
+    plans={
+        'retail': ((_LIMIT_7,), {}),
+        'mail': ((_LIMIT_8,), {}),
+    })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:139
-def _product_18_jh_zomig_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product jh-zomig-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of jh-zomig-tab',
-                       'policy_specs/jhhc-ehp-quantity-limits.dqm:139', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_18_AT_1_MATCHED)
-        return _product_18_jh_zomig_tab_at_retail(claim, steps, package)
-    if channel == 'mail':
-        steps.append(_PRODUCT_18_AT_3_MATCHED)
-        return _product_18_jh_zomig_tab_at_mail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_18, channel, 'policy_specs/jhhc-ehp-quantity-limits.dqm:139'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_18} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_18_AT_1_MATCHED = rt.matched_step(
-    'jh-zomig-tab', 'retail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:139')
-_PRODUCT_18_AT_1_SELECT = rt.select_step(
-    ('16 each per 30 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:347')
-
-
-def _product_18_jh_zomig_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-zomig-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_18_COVER, product=_PRODUCT_18,
-            unit='each', channel='retail', approvals=_PRODUCT_18_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_18_SCOPE,
-            own_ndcs=_PRODUCT_18_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_18_AT_1_SELECT)
-        checks = [
-            _limit_7_jh_triptan_tablets_retail(claim, history, _LIMIT_7),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_18_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_18_AT_1_APPROVALS = {}
-
-
-_PRODUCT_18_AT_3_MATCHED = rt.matched_step(
-    'jh-zomig-tab', 'mail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:139')
-_PRODUCT_18_AT_3_SELECT = rt.select_step(
-    ('48 each per 90 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:348')
-
-
-def _product_18_jh_zomig_tab_at_mail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-zomig-tab at mail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_18_COVER, product=_PRODUCT_18,
-            unit='each', channel='mail', approvals=_PRODUCT_18_AT_3_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_18_SCOPE,
-            own_ndcs=_PRODUCT_18_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_18_AT_3_SELECT)
-        checks = [
-            _limit_8_jh_triptan_tablets_mail(claim, history, _LIMIT_8),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_18_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_18_AT_3_APPROVALS = {}
-
-_PRODUCT_19 = 'jh-imitrex-statdose'
-_PRODUCT_19_PACKAGE_SIZES = {'statdose-kit': Decimal('4')}
-_PRODUCT_19_COVER = frozenset(('jh-imitrex-statdose',))
-_PRODUCT_19_SCOPE = frozenset(('jh-imitrex-statdose',))
-_PRODUCT_19_SCOPE_NDCS = frozenset()
-
+_PRODUCT_18 = rt.product(
+    'jh-zomig-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:139',
+    group='jh-triptan-tablets', scope=_SET_5,
+    plans={
+        'retail': ((_LIMIT_7,), {}),
+        'mail': ((_LIMIT_8,), {}),
+    })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:147
-def _product_19_jh_imitrex_statdose(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product jh-imitrex-statdose, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of jh-imitrex-statdose',
-                       'policy_specs/jhhc-ehp-quantity-limits.dqm:147', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_19_AT_1_MATCHED)
-        return _product_19_jh_imitrex_statdose_at_retail(claim, steps, package)
-    if channel == 'mail':
-        steps.append(_PRODUCT_19_AT_3_MATCHED)
-        return _product_19_jh_imitrex_statdose_at_mail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_19, channel, 'policy_specs/jhhc-ehp-quantity-limits.dqm:147'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_19} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_19_AT_1_MATCHED = rt.matched_step(
-    'jh-imitrex-statdose', 'retail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:147')
-_PRODUCT_19_AT_1_SELECT = rt.select_step(
-    ('8 each per 30 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:352')
-
-
-def _product_19_jh_imitrex_statdose_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-imitrex-statdose at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_19_COVER, product=_PRODUCT_19,
-            unit='each', channel='retail', approvals=_PRODUCT_19_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_19_SCOPE,
-            own_ndcs=_PRODUCT_19_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_19_AT_1_SELECT)
-        checks = [
-            _limit_9_jh_imitrex_statdose_retail(claim, history, _LIMIT_9),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_19_PACKAGE_SIZES.get(package, Decimal('4')), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_19_AT_1_APPROVALS = {}
-
-
-_PRODUCT_19_AT_3_MATCHED = rt.matched_step(
-    'jh-imitrex-statdose', 'mail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:147')
-_PRODUCT_19_AT_3_SELECT = rt.select_step(
-    ('24 each per 90 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:353')
-
-
-def _product_19_jh_imitrex_statdose_at_mail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-imitrex-statdose at mail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_19_COVER, product=_PRODUCT_19,
-            unit='each', channel='mail', approvals=_PRODUCT_19_AT_3_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_19_SCOPE,
-            own_ndcs=_PRODUCT_19_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_19_AT_3_SELECT)
-        checks = [
-            _limit_10_jh_imitrex_statdose_mail(claim, history, _LIMIT_10),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_19_PACKAGE_SIZES.get(package, Decimal('4')), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_19_AT_3_APPROVALS = {}
-
-_PRODUCT_20 = 'jh-imitrex-inj-vial'
-_PRODUCT_20_PACKAGE_SIZES = {}
-_PRODUCT_20_COVER = frozenset(('jh-imitrex-inj-vial',))
-_PRODUCT_20_SCOPE = frozenset(('jh-imitrex-inj-vial',))
-_PRODUCT_20_SCOPE_NDCS = frozenset()
-
+_PRODUCT_19 = rt.product(
+    'jh-imitrex-statdose', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:147',
+    sizes={'statdose-kit': '4'},
+    plans={
+        'retail': ((_LIMIT_9,), {}),
+        'mail': ((_LIMIT_10,), {}),
+    })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:156
-def _product_20_jh_imitrex_inj_vial(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product jh-imitrex-inj-vial, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of jh-imitrex-inj-vial',
-                       'policy_specs/jhhc-ehp-quantity-limits.dqm:156', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_20_AT_1_MATCHED)
-        return _product_20_jh_imitrex_inj_vial_at_retail(claim, steps, package)
-    if channel == 'mail':
-        steps.append(_PRODUCT_20_AT_3_MATCHED)
-        return _product_20_jh_imitrex_inj_vial_at_mail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_20, channel, 'policy_specs/jhhc-ehp-quantity-limits.dqm:156'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_20} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_20_AT_1_MATCHED = rt.matched_step(
-    'jh-imitrex-inj-vial', 'retail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:156')
-_PRODUCT_20_AT_1_SELECT = rt.select_step(
-    ('8 each per 30 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:357')
-
-
-def _product_20_jh_imitrex_inj_vial_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-imitrex-inj-vial at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_20_COVER, product=_PRODUCT_20,
-            unit='each', channel='retail', approvals=_PRODUCT_20_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_20_SCOPE,
-            own_ndcs=_PRODUCT_20_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_20_AT_1_SELECT)
-        checks = [
-            _limit_11_jh_imitrex_inj_vial_retail(claim, history, _LIMIT_11),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_20_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_20_AT_1_APPROVALS = {}
-
-
-_PRODUCT_20_AT_3_MATCHED = rt.matched_step(
-    'jh-imitrex-inj-vial', 'mail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:156')
-_PRODUCT_20_AT_3_SELECT = rt.select_step(
-    ('24 each per 90 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:358')
-
-
-def _product_20_jh_imitrex_inj_vial_at_mail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-imitrex-inj-vial at mail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_20_COVER, product=_PRODUCT_20,
-            unit='each', channel='mail', approvals=_PRODUCT_20_AT_3_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_20_SCOPE,
-            own_ndcs=_PRODUCT_20_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_20_AT_3_SELECT)
-        checks = [
-            _limit_12_jh_imitrex_inj_vial_mail(claim, history, _LIMIT_12),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_20_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_20_AT_3_APPROVALS = {}
-
-_PRODUCT_21 = 'jh-imitrex-nasal'
-_PRODUCT_21_PACKAGE_SIZES = {'imitrex-nasal-box': Decimal('6')}
-_PRODUCT_21_COVER = frozenset(('jh-imitrex-nasal',))
-_PRODUCT_21_SCOPE = frozenset(('jh-imitrex-nasal',))
-_PRODUCT_21_SCOPE_NDCS = frozenset()
-
+_PRODUCT_20 = rt.product(
+    'jh-imitrex-inj-vial', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:156',
+    plans={
+        'retail': ((_LIMIT_11,), {}),
+        'mail': ((_LIMIT_12,), {}),
+    })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:164
-def _product_21_jh_imitrex_nasal(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product jh-imitrex-nasal, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of jh-imitrex-nasal',
-                       'policy_specs/jhhc-ehp-quantity-limits.dqm:164', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_21_AT_1_MATCHED)
-        return _product_21_jh_imitrex_nasal_at_retail(claim, steps, package)
-    if channel == 'mail':
-        steps.append(_PRODUCT_21_AT_3_MATCHED)
-        return _product_21_jh_imitrex_nasal_at_mail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_21, channel, 'policy_specs/jhhc-ehp-quantity-limits.dqm:164'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_21} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_21_AT_1_MATCHED = rt.matched_step(
-    'jh-imitrex-nasal', 'retail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:164')
-_PRODUCT_21_AT_1_SELECT = rt.select_step(
-    ('12 each per 30 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:362')
-
-
-def _product_21_jh_imitrex_nasal_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-imitrex-nasal at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_21_COVER, product=_PRODUCT_21,
-            unit='each', channel='retail', approvals=_PRODUCT_21_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_21_SCOPE,
-            own_ndcs=_PRODUCT_21_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_21_AT_1_SELECT)
-        checks = [
-            _limit_13_jh_imitrex_nasal_retail(claim, history, _LIMIT_13),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_21_PACKAGE_SIZES.get(package, Decimal('6')), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_21_AT_1_APPROVALS = {}
-
-
-_PRODUCT_21_AT_3_MATCHED = rt.matched_step(
-    'jh-imitrex-nasal', 'mail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:164')
-_PRODUCT_21_AT_3_SELECT = rt.select_step(
-    ('36 each per 90 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:363')
-
-
-def _product_21_jh_imitrex_nasal_at_mail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-imitrex-nasal at mail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_21_COVER, product=_PRODUCT_21,
-            unit='each', channel='mail', approvals=_PRODUCT_21_AT_3_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_21_SCOPE,
-            own_ndcs=_PRODUCT_21_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_21_AT_3_SELECT)
-        checks = [
-            _limit_14_jh_imitrex_nasal_mail(claim, history, _LIMIT_14),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_21_PACKAGE_SIZES.get(package, Decimal('6')), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_21_AT_3_APPROVALS = {}
-
-_PRODUCT_22 = 'jh-migranal'
-_PRODUCT_22_PACKAGE_SIZES = {'migranal-kit': Decimal('8')}
-_PRODUCT_22_COVER = frozenset(('jh-migranal',))
-_PRODUCT_22_SCOPE = frozenset(('jh-migranal',))
-_PRODUCT_22_SCOPE_NDCS = frozenset()
-
+_PRODUCT_21 = rt.product(
+    'jh-imitrex-nasal', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:164',
+    sizes={'imitrex-nasal-box': '6'},
+    plans={
+        'retail': ((_LIMIT_13,), {}),
+        'mail': ((_LIMIT_14,), {}),
+    })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:171
-def _product_22_jh_migranal(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product jh-migranal, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of jh-migranal',
-                       'policy_specs/jhhc-ehp-quantity-limits.dqm:171', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_22_AT_1_MATCHED)
-        return _product_22_jh_migranal_at_retail(claim, steps, package)
-    if channel == 'mail':
-        steps.append(_PRODUCT_22_AT_3_MATCHED)
-        return _product_22_jh_migranal_at_mail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_22, channel, 'policy_specs/jhhc-ehp-quantity-limits.dqm:171'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_22} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_22_AT_1_MATCHED = rt.matched_step(
-    'jh-migranal', 'retail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:171')
-_PRODUCT_22_AT_1_SELECT = rt.select_step(
-    ('8 each per 30 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:371')
-
-
-def _product_22_jh_migranal_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-migranal at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_22_COVER, product=_PRODUCT_22,
-            unit='each', channel='retail', approvals=_PRODUCT_22_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_22_SCOPE,
-            own_ndcs=_PRODUCT_22_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_22_AT_1_SELECT)
-        checks = [
-            _limit_15_jh_migranal_retail(claim, history, _LIMIT_15),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_22_PACKAGE_SIZES.get(package, Decimal('8')), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_22_AT_1_APPROVALS = {}
-
-
-_PRODUCT_22_AT_3_MATCHED = rt.matched_step(
-    'jh-migranal', 'mail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:171')
-_PRODUCT_22_AT_3_SELECT = rt.select_step(
-    ('16 each per 90 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:372')
-
-
-def _product_22_jh_migranal_at_mail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-migranal at mail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_22_COVER, product=_PRODUCT_22,
-            unit='each', channel='mail', approvals=_PRODUCT_22_AT_3_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_22_SCOPE,
-            own_ndcs=_PRODUCT_22_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_22_AT_3_SELECT)
-        checks = [
-            _limit_16_jh_migranal_mail(claim, history, _LIMIT_16),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_22_PACKAGE_SIZES.get(package, Decimal('8')), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_22_AT_3_APPROVALS = {}
-
-_PRODUCT_23 = 'jh-zomig-nasal'
-_PRODUCT_23_PACKAGE_SIZES = {'zomig-nasal-box': Decimal('6')}
-_PRODUCT_23_COVER = frozenset(('jh-zomig-nasal',))
-_PRODUCT_23_SCOPE = frozenset(('jh-zomig-nasal',))
-_PRODUCT_23_SCOPE_NDCS = frozenset()
-
+_PRODUCT_22 = rt.product(
+    'jh-migranal', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:171',
+    sizes={'migranal-kit': '8'},
+    plans={
+        'retail': ((_LIMIT_15,), {}),
+        'mail': ((_LIMIT_16,), {}),
+    })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:178
-def _product_23_jh_zomig_nasal(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product jh-zomig-nasal, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of jh-zomig-nasal',
-                       'policy_specs/jhhc-ehp-quantity-limits.dqm:178', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_23_AT_1_MATCHED)
-        return _product_23_jh_zomig_nasal_at_retail(claim, steps, package)
-    if channel == 'mail':
-        steps.append(_PRODUCT_23_AT_3_MATCHED)
-        return _product_23_jh_zomig_nasal_at_mail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_23, channel, 'policy_specs/jhhc-ehp-quantity-limits.dqm:178'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_23} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_23_AT_1_MATCHED = rt.matched_step(
-    'jh-zomig-nasal', 'retail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:178')
-_PRODUCT_23_AT_1_SELECT = rt.select_step(
-    ('12 each per 30 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:376')
-
-
-def _product_23_jh_zomig_nasal_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-zomig-nasal at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_23_COVER, product=_PRODUCT_23,
-            unit='each', channel='retail', approvals=_PRODUCT_23_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_23_SCOPE,
-            own_ndcs=_PRODUCT_23_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_23_AT_1_SELECT)
-        checks = [
-            _limit_17_jh_zomig_nasal_retail(claim, history, _LIMIT_17),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_23_PACKAGE_SIZES.get(package, Decimal('6')), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_23_AT_1_APPROVALS = {}
-
-
-_PRODUCT_23_AT_3_MATCHED = rt.matched_step(
-    'jh-zomig-nasal', 'mail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:178')
-_PRODUCT_23_AT_3_SELECT = rt.select_step(
-    ('36 each per 90 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:377')
-
-
-def _product_23_jh_zomig_nasal_at_mail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-zomig-nasal at mail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_23_COVER, product=_PRODUCT_23,
-            unit='each', channel='mail', approvals=_PRODUCT_23_AT_3_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_23_SCOPE,
-            own_ndcs=_PRODUCT_23_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_23_AT_3_SELECT)
-        checks = [
-            _limit_18_jh_zomig_nasal_mail(claim, history, _LIMIT_18),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_23_PACKAGE_SIZES.get(package, Decimal('6')), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_23_AT_3_APPROVALS = {}
-
-_PRODUCT_24 = 'jh-aloxi-cap'
-_PRODUCT_24_PACKAGE_SIZES = {}
-_PRODUCT_24_COVER = frozenset(('jh-aloxi-cap',))
-_PRODUCT_24_SCOPE = frozenset(('jh-aloxi-cap',))
-_PRODUCT_24_SCOPE_NDCS = frozenset()
-
+_PRODUCT_23 = rt.product(
+    'jh-zomig-nasal', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:178',
+    sizes={'zomig-nasal-box': '6'},
+    plans={
+        'retail': ((_LIMIT_17,), {}),
+        'mail': ((_LIMIT_18,), {}),
+    })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:187
-def _product_24_jh_aloxi_cap(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product jh-aloxi-cap, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of jh-aloxi-cap',
-                       'policy_specs/jhhc-ehp-quantity-limits.dqm:187', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_24_AT_1_MATCHED)
-        return _product_24_jh_aloxi_cap_at_retail(claim, steps, package)
-    if channel == 'mail':
-        steps.append(_PRODUCT_24_AT_3_MATCHED)
-        return _product_24_jh_aloxi_cap_at_mail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_24, channel, 'policy_specs/jhhc-ehp-quantity-limits.dqm:187'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_24} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_24_AT_1_MATCHED = rt.matched_step(
-    'jh-aloxi-cap', 'retail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:187')
-_PRODUCT_24_AT_1_SELECT = rt.select_step(
-    ('3 each per 30 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:381')
-
-
-def _product_24_jh_aloxi_cap_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-aloxi-cap at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_24_COVER, product=_PRODUCT_24,
-            unit='each', channel='retail', approvals=_PRODUCT_24_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_24_SCOPE,
-            own_ndcs=_PRODUCT_24_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_24_AT_1_SELECT)
-        checks = [
-            _limit_19_jh_aloxi_cap_retail(claim, history, _LIMIT_19),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_24_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_24_AT_1_APPROVALS = {}
-
-
-_PRODUCT_24_AT_3_MATCHED = rt.matched_step(
-    'jh-aloxi-cap', 'mail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:187')
-_PRODUCT_24_AT_3_SELECT = rt.select_step(
-    ('3 each per 90 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:382')
-
-
-def _product_24_jh_aloxi_cap_at_mail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-aloxi-cap at mail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_24_COVER, product=_PRODUCT_24,
-            unit='each', channel='mail', approvals=_PRODUCT_24_AT_3_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_24_SCOPE,
-            own_ndcs=_PRODUCT_24_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_24_AT_3_SELECT)
-        checks = [
-            _limit_20_jh_aloxi_cap_mail(claim, history, _LIMIT_20),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_24_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_24_AT_3_APPROVALS = {}
-
-_PRODUCT_25 = 'jh-anzemet-tab'
-_PRODUCT_25_PACKAGE_SIZES = {}
-_PRODUCT_25_COVER = frozenset(('jh-anzemet-tab',))
-_PRODUCT_25_SCOPE = frozenset(('jh-anzemet-tab',))
-_PRODUCT_25_SCOPE_NDCS = frozenset()
-
+_PRODUCT_24 = rt.product(
+    'jh-aloxi-cap', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:187',
+    plans={
+        'retail': ((_LIMIT_19,), {}),
+        'mail': ((_LIMIT_20,), {}),
+    })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:193
-def _product_25_jh_anzemet_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product jh-anzemet-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of jh-anzemet-tab',
-                       'policy_specs/jhhc-ehp-quantity-limits.dqm:193', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_25_AT_1_MATCHED)
-        return _product_25_jh_anzemet_tab_at_retail(claim, steps, package)
-    if channel == 'mail':
-        steps.append(_PRODUCT_25_AT_3_MATCHED)
-        return _product_25_jh_anzemet_tab_at_mail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_25, channel, 'policy_specs/jhhc-ehp-quantity-limits.dqm:193'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_25} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_25_AT_1_MATCHED = rt.matched_step(
-    'jh-anzemet-tab', 'retail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:193')
-_PRODUCT_25_AT_1_SELECT = rt.select_step(
-    ('3 each per 30 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:386')
-
-
-def _product_25_jh_anzemet_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-anzemet-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_25_COVER, product=_PRODUCT_25,
-            unit='each', channel='retail', approvals=_PRODUCT_25_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_25_SCOPE,
-            own_ndcs=_PRODUCT_25_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_25_AT_1_SELECT)
-        checks = [
-            _limit_21_jh_anzemet_tab_retail(claim, history, _LIMIT_21),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_25_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_25_AT_1_APPROVALS = {}
-
-
-_PRODUCT_25_AT_3_MATCHED = rt.matched_step(
-    'jh-anzemet-tab', 'mail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:193')
-_PRODUCT_25_AT_3_SELECT = rt.select_step(
-    ('3 each per 90 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:387')
-
-
-def _product_25_jh_anzemet_tab_at_mail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-anzemet-tab at mail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_25_COVER, product=_PRODUCT_25,
-            unit='each', channel='mail', approvals=_PRODUCT_25_AT_3_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_25_SCOPE,
-            own_ndcs=_PRODUCT_25_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_25_AT_3_SELECT)
-        checks = [
-            _limit_22_jh_anzemet_tab_mail(claim, history, _LIMIT_22),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_25_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_25_AT_3_APPROVALS = {}
-
-_PRODUCT_26 = 'jh-anzemet-inj'
-_PRODUCT_26_PACKAGE_SIZES = {'anzemet-vial': Decimal('0.625')}
-_PRODUCT_26_COVER = frozenset(('jh-anzemet-inj',))
-_PRODUCT_26_SCOPE = frozenset(('jh-anzemet-inj',))
-_PRODUCT_26_SCOPE_NDCS = frozenset()
-
+_PRODUCT_25 = rt.product(
+    'jh-anzemet-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:193',
+    plans={
+        'retail': ((_LIMIT_21,), {}),
+        'mail': ((_LIMIT_22,), {}),
+    })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:200
-def _product_26_jh_anzemet_inj(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product jh-anzemet-inj, billed in mL."""
-    if claim.unit != 'mL':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE ML',
-                       f"unit {claim.unit}" + ' is not mL, the billing unit of jh-anzemet-inj',
-                       'policy_specs/jhhc-ehp-quantity-limits.dqm:200', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_26_AT_1_MATCHED)
-        return _product_26_jh_anzemet_inj_at_retail(claim, steps, package)
-    if channel == 'mail':
-        steps.append(_PRODUCT_26_AT_3_MATCHED)
-        return _product_26_jh_anzemet_inj_at_mail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_26, channel, 'policy_specs/jhhc-ehp-quantity-limits.dqm:200'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_26} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_26_AT_1_MATCHED = rt.matched_step(
-    'jh-anzemet-inj', 'retail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:200')
-_PRODUCT_26_AT_1_SELECT = rt.select_step(
-    ('1.875 mL per 30 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:391')
-
-
-def _product_26_jh_anzemet_inj_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-anzemet-inj at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_26_COVER, product=_PRODUCT_26,
-            unit='mL', channel='retail', approvals=_PRODUCT_26_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_26_SCOPE,
-            own_ndcs=_PRODUCT_26_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_26_AT_1_SELECT)
-        checks = [
-            _limit_23_jh_anzemet_inj_retail(claim, history, _LIMIT_23),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'mL',
-                       _PRODUCT_26_PACKAGE_SIZES.get(package, Decimal('0.625')), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_26_AT_1_APPROVALS = {}
-
-
-_PRODUCT_26_AT_3_MATCHED = rt.matched_step(
-    'jh-anzemet-inj', 'mail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:200')
-_PRODUCT_26_AT_3_SELECT = rt.select_step(
-    ('1.875 mL per 90 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:392')
-
-
-def _product_26_jh_anzemet_inj_at_mail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-anzemet-inj at mail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_26_COVER, product=_PRODUCT_26,
-            unit='mL', channel='mail', approvals=_PRODUCT_26_AT_3_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_26_SCOPE,
-            own_ndcs=_PRODUCT_26_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_26_AT_3_SELECT)
-        checks = [
-            _limit_24_jh_anzemet_inj_mail(claim, history, _LIMIT_24),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'mL',
-                       _PRODUCT_26_PACKAGE_SIZES.get(package, Decimal('0.625')), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_26_AT_3_APPROVALS = {}
-
-_PRODUCT_27 = 'jh-diclegis-tab'
-_PRODUCT_27_PACKAGE_SIZES = {}
-_PRODUCT_27_COVER = frozenset(('jh-diclegis-tab',))
-_PRODUCT_27_SCOPE = frozenset(('jh-diclegis-tab',))
-_PRODUCT_27_SCOPE_NDCS = frozenset()
-
+_PRODUCT_26 = rt.product(
+    'jh-anzemet-inj', 'mL', 'policy_specs/jhhc-ehp-quantity-limits.dqm:200',
+    sizes={'anzemet-vial': '0.625'},
+    plans={
+        'retail': ((_LIMIT_23,), {}),
+        'mail': ((_LIMIT_24,), {}),
+    })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:206
-def _product_27_jh_diclegis_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product jh-diclegis-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of jh-diclegis-tab',
-                       'policy_specs/jhhc-ehp-quantity-limits.dqm:206', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_27_AT_1_MATCHED)
-        return _product_27_jh_diclegis_tab_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_27_AT_2_MATCHED)
-        return _product_27_jh_diclegis_tab_at_home_delivery(claim, steps, package)
-    if channel == 'mail':
-        steps.append(_PRODUCT_27_AT_3_MATCHED)
-        return _product_27_jh_diclegis_tab_at_mail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_27, channel, 'policy_specs/jhhc-ehp-quantity-limits.dqm:206'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_27} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_27_AT_1_MATCHED = rt.matched_step(
-    'jh-diclegis-tab', 'retail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:206')
-_PRODUCT_27_AT_1_SELECT = rt.select_step(
-    ('120 each per 365 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:398')
-
-
-def _product_27_jh_diclegis_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-diclegis-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_27_COVER, product=_PRODUCT_27,
-            unit='each', channel='retail', approvals=_PRODUCT_27_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_27_SCOPE,
-            own_ndcs=_PRODUCT_27_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_27_AT_1_SELECT)
-        checks = [
-            _limit_25_jh_diclegis_tab_all(claim, history, _LIMIT_25),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_27_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_27_AT_1_APPROVALS = {}
-
-
-_PRODUCT_27_AT_2_MATCHED = rt.matched_step(
-    'jh-diclegis-tab', 'home_delivery', 'policy_specs/jhhc-ehp-quantity-limits.dqm:206')
-_PRODUCT_27_AT_2_SELECT = rt.select_step(
-    ('120 each per 365 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:398')
-
-
-def _product_27_jh_diclegis_tab_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-diclegis-tab at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_27_COVER, product=_PRODUCT_27,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_27_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_27_SCOPE,
-            own_ndcs=_PRODUCT_27_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_27_AT_2_SELECT)
-        checks = [
-            _limit_25_jh_diclegis_tab_all(claim, history, _LIMIT_25),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_27_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_27_AT_2_APPROVALS = {}
-
-
-_PRODUCT_27_AT_3_MATCHED = rt.matched_step(
-    'jh-diclegis-tab', 'mail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:206')
-_PRODUCT_27_AT_3_SELECT = rt.select_step(
-    ('120 each per 365 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:398')
-
-
-def _product_27_jh_diclegis_tab_at_mail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-diclegis-tab at mail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_27_COVER, product=_PRODUCT_27,
-            unit='each', channel='mail', approvals=_PRODUCT_27_AT_3_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_27_SCOPE,
-            own_ndcs=_PRODUCT_27_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_27_AT_3_SELECT)
-        checks = [
-            _limit_25_jh_diclegis_tab_all(claim, history, _LIMIT_25),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_27_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_27_AT_3_APPROVALS = {}
-
-_PRODUCT_28 = 'jh-kytril-soln'
-_PRODUCT_28_PACKAGE_SIZES = {}
-_PRODUCT_28_COVER = frozenset(('jh-kytril-soln',))
-_PRODUCT_28_SCOPE = frozenset(('jh-kytril-soln',))
-_PRODUCT_28_SCOPE_NDCS = frozenset()
-
+_PRODUCT_27 = rt.product(
+    'jh-diclegis-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:206',
+    plans={
+        'retail': ((_LIMIT_25,), {}),
+        'home_delivery': ((_LIMIT_25,), {}),
+        'mail': ((_LIMIT_25,), {}),
+    })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:212
-def _product_28_jh_kytril_soln(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product jh-kytril-soln, billed in mL."""
-    if claim.unit != 'mL':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE ML',
-                       f"unit {claim.unit}" + ' is not mL, the billing unit of jh-kytril-soln',
-                       'policy_specs/jhhc-ehp-quantity-limits.dqm:212', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_28_AT_1_MATCHED)
-        return _product_28_jh_kytril_soln_at_retail(claim, steps, package)
-    if channel == 'mail':
-        steps.append(_PRODUCT_28_AT_3_MATCHED)
-        return _product_28_jh_kytril_soln_at_mail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_28, channel, 'policy_specs/jhhc-ehp-quantity-limits.dqm:212'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_28} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_28_AT_1_MATCHED = rt.matched_step(
-    'jh-kytril-soln', 'retail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:212')
-_PRODUCT_28_AT_1_SELECT = rt.select_step(
-    ('30 mL per 30 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:402')
-
-
-def _product_28_jh_kytril_soln_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-kytril-soln at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_28_COVER, product=_PRODUCT_28,
-            unit='mL', channel='retail', approvals=_PRODUCT_28_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_28_SCOPE,
-            own_ndcs=_PRODUCT_28_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_28_AT_1_SELECT)
-        checks = [
-            _limit_26_jh_kytril_soln_retail(claim, history, _LIMIT_26),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'mL',
-                       _PRODUCT_28_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_28_AT_1_APPROVALS = {}
-
-
-_PRODUCT_28_AT_3_MATCHED = rt.matched_step(
-    'jh-kytril-soln', 'mail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:212')
-_PRODUCT_28_AT_3_SELECT = rt.select_step(
-    ('30 mL per 90 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:403')
-
-
-def _product_28_jh_kytril_soln_at_mail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-kytril-soln at mail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_28_COVER, product=_PRODUCT_28,
-            unit='mL', channel='mail', approvals=_PRODUCT_28_AT_3_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_28_SCOPE,
-            own_ndcs=_PRODUCT_28_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_28_AT_3_SELECT)
-        checks = [
-            _limit_27_jh_kytril_soln_mail(claim, history, _LIMIT_27),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'mL',
-                       _PRODUCT_28_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_28_AT_3_APPROVALS = {}
-
-_PRODUCT_29 = 'jh-kytril-tab'
-_PRODUCT_29_PACKAGE_SIZES = {}
-_PRODUCT_29_COVER = frozenset(('jh-kytril-tab',))
-_PRODUCT_29_SCOPE = frozenset(('jh-kytril-tab',))
-_PRODUCT_29_SCOPE_NDCS = frozenset()
-
+_PRODUCT_28 = rt.product(
+    'jh-kytril-soln', 'mL', 'policy_specs/jhhc-ehp-quantity-limits.dqm:212',
+    plans={
+        'retail': ((_LIMIT_26,), {}),
+        'mail': ((_LIMIT_27,), {}),
+    })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:218
-def _product_29_jh_kytril_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product jh-kytril-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of jh-kytril-tab',
-                       'policy_specs/jhhc-ehp-quantity-limits.dqm:218', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_29_AT_1_MATCHED)
-        return _product_29_jh_kytril_tab_at_retail(claim, steps, package)
-    if channel == 'mail':
-        steps.append(_PRODUCT_29_AT_3_MATCHED)
-        return _product_29_jh_kytril_tab_at_mail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_29, channel, 'policy_specs/jhhc-ehp-quantity-limits.dqm:218'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_29} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_29_AT_1_MATCHED = rt.matched_step(
-    'jh-kytril-tab', 'retail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:218')
-_PRODUCT_29_AT_1_SELECT = rt.select_step(
-    ('6 each per 30 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:407')
-
-
-def _product_29_jh_kytril_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-kytril-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_29_COVER, product=_PRODUCT_29,
-            unit='each', channel='retail', approvals=_PRODUCT_29_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_29_SCOPE,
-            own_ndcs=_PRODUCT_29_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_29_AT_1_SELECT)
-        checks = [
-            _limit_28_jh_kytril_tab_retail(claim, history, _LIMIT_28),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_29_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_29_AT_1_APPROVALS = {}
-
-
-_PRODUCT_29_AT_3_MATCHED = rt.matched_step(
-    'jh-kytril-tab', 'mail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:218')
-_PRODUCT_29_AT_3_SELECT = rt.select_step(
-    ('6 each per 90 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:408')
-
-
-def _product_29_jh_kytril_tab_at_mail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-kytril-tab at mail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_29_COVER, product=_PRODUCT_29,
-            unit='each', channel='mail', approvals=_PRODUCT_29_AT_3_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_29_SCOPE,
-            own_ndcs=_PRODUCT_29_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_29_AT_3_SELECT)
-        checks = [
-            _limit_29_jh_kytril_tab_mail(claim, history, _LIMIT_29),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_29_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_29_AT_3_APPROVALS = {}
-
-_PRODUCT_30 = 'jh-kytril-inj'
-_PRODUCT_30_PACKAGE_SIZES = {'kytril-vial': Decimal('1')}
-_PRODUCT_30_COVER = frozenset(('jh-kytril-inj',))
-_PRODUCT_30_SCOPE = frozenset(('jh-kytril-inj',))
-_PRODUCT_30_SCOPE_NDCS = frozenset()
-
+_PRODUCT_29 = rt.product(
+    'jh-kytril-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:218',
+    plans={
+        'retail': ((_LIMIT_28,), {}),
+        'mail': ((_LIMIT_29,), {}),
+    })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:225
-def _product_30_jh_kytril_inj(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product jh-kytril-inj, billed in mL."""
-    if claim.unit != 'mL':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE ML',
-                       f"unit {claim.unit}" + ' is not mL, the billing unit of jh-kytril-inj',
-                       'policy_specs/jhhc-ehp-quantity-limits.dqm:225', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_30_AT_1_MATCHED)
-        return _product_30_jh_kytril_inj_at_retail(claim, steps, package)
-    if channel == 'mail':
-        steps.append(_PRODUCT_30_AT_3_MATCHED)
-        return _product_30_jh_kytril_inj_at_mail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_30, channel, 'policy_specs/jhhc-ehp-quantity-limits.dqm:225'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_30} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_30_AT_1_MATCHED = rt.matched_step(
-    'jh-kytril-inj', 'retail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:225')
-_PRODUCT_30_AT_1_SELECT = rt.select_step(
-    ('6 mL per 30 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:412')
-
-
-def _product_30_jh_kytril_inj_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-kytril-inj at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_30_COVER, product=_PRODUCT_30,
-            unit='mL', channel='retail', approvals=_PRODUCT_30_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_30_SCOPE,
-            own_ndcs=_PRODUCT_30_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_30_AT_1_SELECT)
-        checks = [
-            _limit_30_jh_kytril_inj_retail(claim, history, _LIMIT_30),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'mL',
-                       _PRODUCT_30_PACKAGE_SIZES.get(package, Decimal('1')), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_30_AT_1_APPROVALS = {}
-
-
-_PRODUCT_30_AT_3_MATCHED = rt.matched_step(
-    'jh-kytril-inj', 'mail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:225')
-_PRODUCT_30_AT_3_SELECT = rt.select_step(
-    ('6 mL per 90 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:413')
-
-
-def _product_30_jh_kytril_inj_at_mail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-kytril-inj at mail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_30_COVER, product=_PRODUCT_30,
-            unit='mL', channel='mail', approvals=_PRODUCT_30_AT_3_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_30_SCOPE,
-            own_ndcs=_PRODUCT_30_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_30_AT_3_SELECT)
-        checks = [
-            _limit_31_jh_kytril_inj_mail(claim, history, _LIMIT_31),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'mL',
-                       _PRODUCT_30_PACKAGE_SIZES.get(package, Decimal('1')), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_30_AT_3_APPROVALS = {}
-
-_PRODUCT_31 = 'jh-marinol-cap'
-_PRODUCT_31_PACKAGE_SIZES = {}
-_PRODUCT_31_COVER = frozenset(('jh-marinol-cap',))
-_PRODUCT_31_SCOPE = frozenset(('jh-marinol-cap',))
-_PRODUCT_31_SCOPE_NDCS = frozenset()
-
+_PRODUCT_30 = rt.product(
+    'jh-kytril-inj', 'mL', 'policy_specs/jhhc-ehp-quantity-limits.dqm:225',
+    sizes={'kytril-vial': '1'},
+    plans={
+        'retail': ((_LIMIT_30,), {}),
+        'mail': ((_LIMIT_31,), {}),
+    })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:231
-def _product_31_jh_marinol_cap(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product jh-marinol-cap, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of jh-marinol-cap',
-                       'policy_specs/jhhc-ehp-quantity-limits.dqm:231', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_31_AT_1_MATCHED)
-        return _product_31_jh_marinol_cap_at_retail(claim, steps, package)
-    if channel == 'mail':
-        steps.append(_PRODUCT_31_AT_3_MATCHED)
-        return _product_31_jh_marinol_cap_at_mail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_31, channel, 'policy_specs/jhhc-ehp-quantity-limits.dqm:231'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_31} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_31_AT_1_MATCHED = rt.matched_step(
-    'jh-marinol-cap', 'retail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:231')
-_PRODUCT_31_AT_1_SELECT = rt.select_step(
-    ('60 each per 30 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:417')
-
-
-def _product_31_jh_marinol_cap_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-marinol-cap at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_31_COVER, product=_PRODUCT_31,
-            unit='each', channel='retail', approvals=_PRODUCT_31_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_31_SCOPE,
-            own_ndcs=_PRODUCT_31_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_31_AT_1_SELECT)
-        checks = [
-            _limit_32_jh_marinol_cap_retail(claim, history, _LIMIT_32),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_31_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_31_AT_1_APPROVALS = {}
-
-
-_PRODUCT_31_AT_3_MATCHED = rt.matched_step(
-    'jh-marinol-cap', 'mail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:231')
-_PRODUCT_31_AT_3_SELECT = rt.select_step(
-    ('60 each per 90 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:418')
-
-
-def _product_31_jh_marinol_cap_at_mail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-marinol-cap at mail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_31_COVER, product=_PRODUCT_31,
-            unit='each', channel='mail', approvals=_PRODUCT_31_AT_3_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_31_SCOPE,
-            own_ndcs=_PRODUCT_31_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_31_AT_3_SELECT)
-        checks = [
-            _limit_33_jh_marinol_cap_mail(claim, history, _LIMIT_33),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_31_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_31_AT_3_APPROVALS = {}
-
-_PRODUCT_32 = 'jh-zofran-4mg-tab'
-_PRODUCT_32_PACKAGE_SIZES = {}
-_PRODUCT_32_COVER = frozenset(('jh-zofran-4mg-tab', 'jh-zofran-4-8mg-tabs'))
-_PRODUCT_32_SCOPE = frozenset(('jh-zofran-4mg-tab', 'jh-zofran-8mg-tab'))
-_PRODUCT_32_SCOPE_NDCS = frozenset()
-
+_PRODUCT_31 = rt.product(
+    'jh-marinol-cap', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:231',
+    plans={
+        'retail': ((_LIMIT_32,), {}),
+        'mail': ((_LIMIT_33,), {}),
+    })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:237
-def _product_32_jh_zofran_4mg_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product jh-zofran-4mg-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of jh-zofran-4mg-tab',
-                       'policy_specs/jhhc-ehp-quantity-limits.dqm:237', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_32_AT_1_MATCHED)
-        return _product_32_jh_zofran_4mg_tab_at_retail(claim, steps, package)
-    if channel == 'mail':
-        steps.append(_PRODUCT_32_AT_3_MATCHED)
-        return _product_32_jh_zofran_4mg_tab_at_mail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_32, channel, 'policy_specs/jhhc-ehp-quantity-limits.dqm:237'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_32} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_32_AT_1_MATCHED = rt.matched_step(
-    'jh-zofran-4mg-tab', 'retail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:237')
-_PRODUCT_32_AT_1_SELECT = rt.select_step(
-    ('12 each per 30 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:422')
-
-
-def _product_32_jh_zofran_4mg_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-zofran-4mg-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_32_COVER, product=_PRODUCT_32,
-            unit='each', channel='retail', approvals=_PRODUCT_32_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_32_SCOPE,
-            own_ndcs=_PRODUCT_32_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_32_AT_1_SELECT)
-        checks = [
-            _limit_34_jh_zofran_4_8mg_tabs_retail(claim, history, _LIMIT_34),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_32_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_32_AT_1_APPROVALS = {}
-
-
-_PRODUCT_32_AT_3_MATCHED = rt.matched_step(
-    'jh-zofran-4mg-tab', 'mail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:237')
-_PRODUCT_32_AT_3_SELECT = rt.select_step(
-    ('12 each per 90 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:423')
-
-
-def _product_32_jh_zofran_4mg_tab_at_mail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-zofran-4mg-tab at mail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_32_COVER, product=_PRODUCT_32,
-            unit='each', channel='mail', approvals=_PRODUCT_32_AT_3_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_32_SCOPE,
-            own_ndcs=_PRODUCT_32_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_32_AT_3_SELECT)
-        checks = [
-            _limit_35_jh_zofran_4_8mg_tabs_mail(claim, history, _LIMIT_35),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_32_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_32_AT_3_APPROVALS = {}
-
-_PRODUCT_33 = 'jh-zofran-8mg-tab'
-_PRODUCT_33_PACKAGE_SIZES = {}
-_PRODUCT_33_COVER = frozenset(('jh-zofran-8mg-tab', 'jh-zofran-4-8mg-tabs'))
-_PRODUCT_33_SCOPE = frozenset(('jh-zofran-4mg-tab', 'jh-zofran-8mg-tab'))
-_PRODUCT_33_SCOPE_NDCS = frozenset()
-
+_PRODUCT_32 = rt.product(
+    'jh-zofran-4mg-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:237',
+    group='jh-zofran-4-8mg-tabs', scope=_SET_19,
+    plans={
+        'retail': ((_LIMIT_34,), {}),
+        'mail': ((_LIMIT_35,), {}),
+    })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:244
-def _product_33_jh_zofran_8mg_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product jh-zofran-8mg-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of jh-zofran-8mg-tab',
-                       'policy_specs/jhhc-ehp-quantity-limits.dqm:244', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_33_AT_1_MATCHED)
-        return _product_33_jh_zofran_8mg_tab_at_retail(claim, steps, package)
-    if channel == 'mail':
-        steps.append(_PRODUCT_33_AT_3_MATCHED)
-        return _product_33_jh_zofran_8mg_tab_at_mail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_33, channel, 'policy_specs/jhhc-ehp-quantity-limits.dqm:244'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_33} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_33_AT_1_MATCHED = rt.matched_step(
-    'jh-zofran-8mg-tab', 'retail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:244')
-_PRODUCT_33_AT_1_SELECT = rt.select_step(
-    ('12 each per 30 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:422')
-
-
-def _product_33_jh_zofran_8mg_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-zofran-8mg-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_33_COVER, product=_PRODUCT_33,
-            unit='each', channel='retail', approvals=_PRODUCT_33_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_33_SCOPE,
-            own_ndcs=_PRODUCT_33_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_33_AT_1_SELECT)
-        checks = [
-            _limit_34_jh_zofran_4_8mg_tabs_retail(claim, history, _LIMIT_34),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_33_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_33_AT_1_APPROVALS = {}
-
-
-_PRODUCT_33_AT_3_MATCHED = rt.matched_step(
-    'jh-zofran-8mg-tab', 'mail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:244')
-_PRODUCT_33_AT_3_SELECT = rt.select_step(
-    ('12 each per 90 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:423')
-
-
-def _product_33_jh_zofran_8mg_tab_at_mail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-zofran-8mg-tab at mail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_33_COVER, product=_PRODUCT_33,
-            unit='each', channel='mail', approvals=_PRODUCT_33_AT_3_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_33_SCOPE,
-            own_ndcs=_PRODUCT_33_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_33_AT_3_SELECT)
-        checks = [
-            _limit_35_jh_zofran_4_8mg_tabs_mail(claim, history, _LIMIT_35),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_33_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_33_AT_3_APPROVALS = {}
-
-_PRODUCT_34 = 'jh-zofran-24mg-tab'
-_PRODUCT_34_PACKAGE_SIZES = {}
-_PRODUCT_34_COVER = frozenset(('jh-zofran-24mg-tab',))
-_PRODUCT_34_SCOPE = frozenset(('jh-zofran-24mg-tab',))
-_PRODUCT_34_SCOPE_NDCS = frozenset()
-
+_PRODUCT_33 = rt.product(
+    'jh-zofran-8mg-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:244',
+    group='jh-zofran-4-8mg-tabs', scope=_SET_19,
+    plans={
+        'retail': ((_LIMIT_34,), {}),
+        'mail': ((_LIMIT_35,), {}),
+    })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:251
-def _product_34_jh_zofran_24mg_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product jh-zofran-24mg-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of jh-zofran-24mg-tab',
-                       'policy_specs/jhhc-ehp-quantity-limits.dqm:251', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_34_AT_1_MATCHED)
-        return _product_34_jh_zofran_24mg_tab_at_retail(claim, steps, package)
-    if channel == 'mail':
-        steps.append(_PRODUCT_34_AT_3_MATCHED)
-        return _product_34_jh_zofran_24mg_tab_at_mail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_34, channel, 'policy_specs/jhhc-ehp-quantity-limits.dqm:251'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_34} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_34_AT_1_MATCHED = rt.matched_step(
-    'jh-zofran-24mg-tab', 'retail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:251')
-_PRODUCT_34_AT_1_SELECT = rt.select_step(
-    ('3 each per 30 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:427')
-
-
-def _product_34_jh_zofran_24mg_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-zofran-24mg-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_34_COVER, product=_PRODUCT_34,
-            unit='each', channel='retail', approvals=_PRODUCT_34_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_34_SCOPE,
-            own_ndcs=_PRODUCT_34_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_34_AT_1_SELECT)
-        checks = [
-            _limit_36_jh_zofran_24mg_tab_retail(claim, history, _LIMIT_36),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_34_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_34_AT_1_APPROVALS = {}
-
-
-_PRODUCT_34_AT_3_MATCHED = rt.matched_step(
-    'jh-zofran-24mg-tab', 'mail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:251')
-_PRODUCT_34_AT_3_SELECT = rt.select_step(
-    ('3 each per 90 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:428')
-
-
-def _product_34_jh_zofran_24mg_tab_at_mail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-zofran-24mg-tab at mail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_34_COVER, product=_PRODUCT_34,
-            unit='each', channel='mail', approvals=_PRODUCT_34_AT_3_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_34_SCOPE,
-            own_ndcs=_PRODUCT_34_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_34_AT_3_SELECT)
-        checks = [
-            _limit_37_jh_zofran_24mg_tab_mail(claim, history, _LIMIT_37),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_34_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_34_AT_3_APPROVALS = {}
-
-_PRODUCT_35 = 'jh-zofran-soln'
-_PRODUCT_35_PACKAGE_SIZES = {}
-_PRODUCT_35_COVER = frozenset(('jh-zofran-soln',))
-_PRODUCT_35_SCOPE = frozenset(('jh-zofran-soln',))
-_PRODUCT_35_SCOPE_NDCS = frozenset()
-
+_PRODUCT_34 = rt.product(
+    'jh-zofran-24mg-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:251',
+    plans={
+        'retail': ((_LIMIT_36,), {}),
+        'mail': ((_LIMIT_37,), {}),
+    })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:258
-def _product_35_jh_zofran_soln(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product jh-zofran-soln, billed in mL."""
-    if claim.unit != 'mL':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE ML',
-                       f"unit {claim.unit}" + ' is not mL, the billing unit of jh-zofran-soln',
-                       'policy_specs/jhhc-ehp-quantity-limits.dqm:258', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_35_AT_1_MATCHED)
-        return _product_35_jh_zofran_soln_at_retail(claim, steps, package)
-    if channel == 'mail':
-        steps.append(_PRODUCT_35_AT_3_MATCHED)
-        return _product_35_jh_zofran_soln_at_mail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_35, channel, 'policy_specs/jhhc-ehp-quantity-limits.dqm:258'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_35} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_35_AT_1_MATCHED = rt.matched_step(
-    'jh-zofran-soln', 'retail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:258')
-_PRODUCT_35_AT_1_SELECT = rt.select_step(
-    ('60 mL per 30 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:432')
-
-
-def _product_35_jh_zofran_soln_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-zofran-soln at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_35_COVER, product=_PRODUCT_35,
-            unit='mL', channel='retail', approvals=_PRODUCT_35_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_35_SCOPE,
-            own_ndcs=_PRODUCT_35_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_35_AT_1_SELECT)
-        checks = [
-            _limit_38_jh_zofran_soln_retail(claim, history, _LIMIT_38),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'mL',
-                       _PRODUCT_35_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_35_AT_1_APPROVALS = {}
-
-
-_PRODUCT_35_AT_3_MATCHED = rt.matched_step(
-    'jh-zofran-soln', 'mail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:258')
-_PRODUCT_35_AT_3_SELECT = rt.select_step(
-    ('60 mL per 90 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:433')
-
-
-def _product_35_jh_zofran_soln_at_mail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-zofran-soln at mail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_35_COVER, product=_PRODUCT_35,
-            unit='mL', channel='mail', approvals=_PRODUCT_35_AT_3_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_35_SCOPE,
-            own_ndcs=_PRODUCT_35_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_35_AT_3_SELECT)
-        checks = [
-            _limit_39_jh_zofran_soln_mail(claim, history, _LIMIT_39),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'mL',
-                       _PRODUCT_35_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_35_AT_3_APPROVALS = {}
-
-_PRODUCT_36 = 'jh-zofran-inj'
-_PRODUCT_36_PACKAGE_SIZES = {}
-_PRODUCT_36_COVER = frozenset(('jh-zofran-inj',))
-_PRODUCT_36_SCOPE = frozenset(('jh-zofran-inj',))
-_PRODUCT_36_SCOPE_NDCS = frozenset()
-
+_PRODUCT_35 = rt.product(
+    'jh-zofran-soln', 'mL', 'policy_specs/jhhc-ehp-quantity-limits.dqm:258',
+    plans={
+        'retail': ((_LIMIT_38,), {}),
+        'mail': ((_LIMIT_39,), {}),
+    })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:264
-def _product_36_jh_zofran_inj(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product jh-zofran-inj, billed in mL."""
-    if claim.unit != 'mL':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE ML',
-                       f"unit {claim.unit}" + ' is not mL, the billing unit of jh-zofran-inj',
-                       'policy_specs/jhhc-ehp-quantity-limits.dqm:264', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_36_AT_1_MATCHED)
-        return _product_36_jh_zofran_inj_at_retail(claim, steps, package)
-    if channel == 'mail':
-        steps.append(_PRODUCT_36_AT_3_MATCHED)
-        return _product_36_jh_zofran_inj_at_mail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_36, channel, 'policy_specs/jhhc-ehp-quantity-limits.dqm:264'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_36} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_36_AT_1_MATCHED = rt.matched_step(
-    'jh-zofran-inj', 'retail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:264')
-_PRODUCT_36_AT_1_SELECT = rt.select_step(
-    ('120 mL per 30 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:437')
-
-
-def _product_36_jh_zofran_inj_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-zofran-inj at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_36_COVER, product=_PRODUCT_36,
-            unit='mL', channel='retail', approvals=_PRODUCT_36_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_36_SCOPE,
-            own_ndcs=_PRODUCT_36_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_36_AT_1_SELECT)
-        checks = [
-            _limit_40_jh_zofran_inj_retail(claim, history, _LIMIT_40),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'mL',
-                       _PRODUCT_36_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_36_AT_1_APPROVALS = {}
-
-
-_PRODUCT_36_AT_3_MATCHED = rt.matched_step(
-    'jh-zofran-inj', 'mail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:264')
-_PRODUCT_36_AT_3_SELECT = rt.select_step(
-    ('120 mL per 90 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:438')
-
-
-def _product_36_jh_zofran_inj_at_mail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-zofran-inj at mail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_36_COVER, product=_PRODUCT_36,
-            unit='mL', channel='mail', approvals=_PRODUCT_36_AT_3_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_36_SCOPE,
-            own_ndcs=_PRODUCT_36_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_36_AT_3_SELECT)
-        checks = [
-            _limit_41_jh_zofran_inj_mail(claim, history, _LIMIT_41),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'mL',
-                       _PRODUCT_36_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_36_AT_3_APPROVALS = {}
-
-_PRODUCT_37 = 'jh-valtrex'
-_PRODUCT_37_PACKAGE_SIZES = {}
-_PRODUCT_37_COVER = frozenset(('jh-valtrex',))
-_PRODUCT_37_SCOPE = frozenset(('jh-valtrex',))
-_PRODUCT_37_SCOPE_NDCS = frozenset()
-
+_PRODUCT_36 = rt.product(
+    'jh-zofran-inj', 'mL', 'policy_specs/jhhc-ehp-quantity-limits.dqm:264',
+    plans={
+        'retail': ((_LIMIT_40,), {}),
+        'mail': ((_LIMIT_41,), {}),
+    })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:272
-def _product_37_jh_valtrex(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product jh-valtrex, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of jh-valtrex',
-                       'policy_specs/jhhc-ehp-quantity-limits.dqm:272', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_37_AT_1_MATCHED)
-        return _product_37_jh_valtrex_at_retail(claim, steps, package)
-    if channel == 'mail':
-        steps.append(_PRODUCT_37_AT_3_MATCHED)
-        return _product_37_jh_valtrex_at_mail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_37, channel, 'policy_specs/jhhc-ehp-quantity-limits.dqm:272'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_37} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_37_AT_1_MATCHED = rt.matched_step(
-    'jh-valtrex', 'retail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:272')
-_PRODUCT_37_AT_1_SELECT = rt.select_step(
-    ('60 each per 30 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:442')
-
-
-def _product_37_jh_valtrex_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-valtrex at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_37_COVER, product=_PRODUCT_37,
-            unit='each', channel='retail', approvals=_PRODUCT_37_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_37_SCOPE,
-            own_ndcs=_PRODUCT_37_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_37_AT_1_SELECT)
-        checks = [
-            _limit_42_jh_valtrex_retail(claim, history, _LIMIT_42),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_37_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_37_AT_1_APPROVALS = {}
-
-
-_PRODUCT_37_AT_3_MATCHED = rt.matched_step(
-    'jh-valtrex', 'mail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:272')
-_PRODUCT_37_AT_3_SELECT = rt.select_step(
-    ('180 each per 90 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:443')
-
-
-def _product_37_jh_valtrex_at_mail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-valtrex at mail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_37_COVER, product=_PRODUCT_37,
-            unit='each', channel='mail', approvals=_PRODUCT_37_AT_3_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_37_SCOPE,
-            own_ndcs=_PRODUCT_37_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_37_AT_3_SELECT)
-        checks = [
-            _limit_43_jh_valtrex_mail(claim, history, _LIMIT_43),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_37_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_37_AT_3_APPROVALS = {}
-
-_PRODUCT_38 = 'jh-tamiflu-cap'
-_PRODUCT_38_PACKAGE_SIZES = {}
-_PRODUCT_38_COVER = frozenset(('jh-tamiflu-cap',))
-_PRODUCT_38_SCOPE = frozenset(('jh-tamiflu-cap',))
-_PRODUCT_38_SCOPE_NDCS = frozenset()
-
+_PRODUCT_37 = rt.product(
+    'jh-valtrex', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:272',
+    plans={
+        'retail': ((_LIMIT_42,), {}),
+        'mail': ((_LIMIT_43,), {}),
+    })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:280
-def _product_38_jh_tamiflu_cap(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product jh-tamiflu-cap, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of jh-tamiflu-cap',
-                       'policy_specs/jhhc-ehp-quantity-limits.dqm:280', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_38_AT_1_MATCHED)
-        return _product_38_jh_tamiflu_cap_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_38_AT_2_MATCHED)
-        return _product_38_jh_tamiflu_cap_at_home_delivery(claim, steps, package)
-    if channel == 'mail':
-        steps.append(_PRODUCT_38_AT_3_MATCHED)
-        return _product_38_jh_tamiflu_cap_at_mail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_38, channel, 'policy_specs/jhhc-ehp-quantity-limits.dqm:280'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_38} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_38_AT_1_MATCHED = rt.matched_step(
-    'jh-tamiflu-cap', 'retail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:280')
-_PRODUCT_38_AT_1_SELECT = rt.select_step(
-    ('days supply at most 10', '1 fill per 180 days'),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:450')
-
-
-def _product_38_jh_tamiflu_cap_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-tamiflu-cap at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_38_COVER, product=_PRODUCT_38,
-            unit='each', channel='retail', approvals=_PRODUCT_38_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_38_SCOPE,
-            own_ndcs=_PRODUCT_38_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_38_AT_1_SELECT)
-        checks = [
-            _limit_44_jh_tamiflu_cap_all(claim, history, _LIMIT_44),
-            _limit_45_jh_tamiflu_cap_all(claim, history, _LIMIT_45),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_38_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_38_AT_1_APPROVALS = {}
-
-
-_PRODUCT_38_AT_2_MATCHED = rt.matched_step(
-    'jh-tamiflu-cap', 'home_delivery', 'policy_specs/jhhc-ehp-quantity-limits.dqm:280')
-_PRODUCT_38_AT_2_SELECT = rt.select_step(
-    ('days supply at most 10', '1 fill per 180 days'),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:450')
-
-
-def _product_38_jh_tamiflu_cap_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-tamiflu-cap at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_38_COVER, product=_PRODUCT_38,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_38_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_38_SCOPE,
-            own_ndcs=_PRODUCT_38_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_38_AT_2_SELECT)
-        checks = [
-            _limit_44_jh_tamiflu_cap_all(claim, history, _LIMIT_44),
-            _limit_45_jh_tamiflu_cap_all(claim, history, _LIMIT_45),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_38_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_38_AT_2_APPROVALS = {}
-
-
-_PRODUCT_38_AT_3_MATCHED = rt.matched_step(
-    'jh-tamiflu-cap', 'mail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:280')
-_PRODUCT_38_AT_3_SELECT = rt.select_step(
-    ('days supply at most 10', '1 fill per 180 days'),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:450')
-
-
-def _product_38_jh_tamiflu_cap_at_mail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-tamiflu-cap at mail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_38_COVER, product=_PRODUCT_38,
-            unit='each', channel='mail', approvals=_PRODUCT_38_AT_3_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_38_SCOPE,
-            own_ndcs=_PRODUCT_38_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_38_AT_3_SELECT)
-        checks = [
-            _limit_44_jh_tamiflu_cap_all(claim, history, _LIMIT_44),
-            _limit_45_jh_tamiflu_cap_all(claim, history, _LIMIT_45),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_38_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_38_AT_3_APPROVALS = {}
-
-_PRODUCT_39 = 'jh-tamiflu-susp'
-_PRODUCT_39_PACKAGE_SIZES = {}
-_PRODUCT_39_COVER = frozenset(('jh-tamiflu-susp',))
-_PRODUCT_39_SCOPE = frozenset(('jh-tamiflu-susp',))
-_PRODUCT_39_SCOPE_NDCS = frozenset()
-
+_PRODUCT_38 = rt.product(
+    'jh-tamiflu-cap', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:280',
+    plans={
+        'retail': ((_LIMIT_44, _LIMIT_45), {}),
+        'home_delivery': ((_LIMIT_44, _LIMIT_45), {}),
+        'mail': ((_LIMIT_44, _LIMIT_45), {}),
+    })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:286
-def _product_39_jh_tamiflu_susp(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product jh-tamiflu-susp, billed in mL."""
-    if claim.unit != 'mL':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE ML',
-                       f"unit {claim.unit}" + ' is not mL, the billing unit of jh-tamiflu-susp',
-                       'policy_specs/jhhc-ehp-quantity-limits.dqm:286', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_39_AT_1_MATCHED)
-        return _product_39_jh_tamiflu_susp_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_39_AT_2_MATCHED)
-        return _product_39_jh_tamiflu_susp_at_home_delivery(claim, steps, package)
-    if channel == 'mail':
-        steps.append(_PRODUCT_39_AT_3_MATCHED)
-        return _product_39_jh_tamiflu_susp_at_mail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_39, channel, 'policy_specs/jhhc-ehp-quantity-limits.dqm:286'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_39} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_39_AT_1_MATCHED = rt.matched_step(
-    'jh-tamiflu-susp', 'retail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:286')
-_PRODUCT_39_AT_1_SELECT = rt.select_step(
-    ('days supply at most 10', '1 fill per 180 days'),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:454')
-
-
-def _product_39_jh_tamiflu_susp_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-tamiflu-susp at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_39_COVER, product=_PRODUCT_39,
-            unit='mL', channel='retail', approvals=_PRODUCT_39_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_39_SCOPE,
-            own_ndcs=_PRODUCT_39_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_39_AT_1_SELECT)
-        checks = [
-            _limit_46_jh_tamiflu_susp_all(claim, history, _LIMIT_46),
-            _limit_47_jh_tamiflu_susp_all(claim, history, _LIMIT_47),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'mL',
-                       _PRODUCT_39_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_39_AT_1_APPROVALS = {}
-
-
-_PRODUCT_39_AT_2_MATCHED = rt.matched_step(
-    'jh-tamiflu-susp', 'home_delivery', 'policy_specs/jhhc-ehp-quantity-limits.dqm:286')
-_PRODUCT_39_AT_2_SELECT = rt.select_step(
-    ('days supply at most 10', '1 fill per 180 days'),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:454')
-
-
-def _product_39_jh_tamiflu_susp_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-tamiflu-susp at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_39_COVER, product=_PRODUCT_39,
-            unit='mL', channel='home_delivery', approvals=_PRODUCT_39_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_39_SCOPE,
-            own_ndcs=_PRODUCT_39_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_39_AT_2_SELECT)
-        checks = [
-            _limit_46_jh_tamiflu_susp_all(claim, history, _LIMIT_46),
-            _limit_47_jh_tamiflu_susp_all(claim, history, _LIMIT_47),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'mL',
-                       _PRODUCT_39_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_39_AT_2_APPROVALS = {}
-
-
-_PRODUCT_39_AT_3_MATCHED = rt.matched_step(
-    'jh-tamiflu-susp', 'mail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:286')
-_PRODUCT_39_AT_3_SELECT = rt.select_step(
-    ('days supply at most 10', '1 fill per 180 days'),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:454')
-
-
-def _product_39_jh_tamiflu_susp_at_mail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-tamiflu-susp at mail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_39_COVER, product=_PRODUCT_39,
-            unit='mL', channel='mail', approvals=_PRODUCT_39_AT_3_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_39_SCOPE,
-            own_ndcs=_PRODUCT_39_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_39_AT_3_SELECT)
-        checks = [
-            _limit_46_jh_tamiflu_susp_all(claim, history, _LIMIT_46),
-            _limit_47_jh_tamiflu_susp_all(claim, history, _LIMIT_47),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'mL',
-                       _PRODUCT_39_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_39_AT_3_APPROVALS = {}
-
-_PRODUCT_40 = 'jh-lysteda-tab'
-_PRODUCT_40_PACKAGE_SIZES = {}
-_PRODUCT_40_COVER = frozenset(('jh-lysteda-tab',))
-_PRODUCT_40_SCOPE = frozenset(('jh-lysteda-tab',))
-_PRODUCT_40_SCOPE_NDCS = frozenset()
-
+_PRODUCT_39 = rt.product(
+    'jh-tamiflu-susp', 'mL', 'policy_specs/jhhc-ehp-quantity-limits.dqm:286',
+    plans={
+        'retail': ((_LIMIT_46, _LIMIT_47), {}),
+        'home_delivery': ((_LIMIT_46, _LIMIT_47), {}),
+        'mail': ((_LIMIT_46, _LIMIT_47), {}),
+    })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:292
-def _product_40_jh_lysteda_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product jh-lysteda-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of jh-lysteda-tab',
-                       'policy_specs/jhhc-ehp-quantity-limits.dqm:292', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_40_AT_1_MATCHED)
-        return _product_40_jh_lysteda_tab_at_retail(claim, steps, package)
-    if channel == 'mail':
-        steps.append(_PRODUCT_40_AT_3_MATCHED)
-        return _product_40_jh_lysteda_tab_at_mail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_40, channel, 'policy_specs/jhhc-ehp-quantity-limits.dqm:292'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_40} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_40_AT_1_MATCHED = rt.matched_step(
-    'jh-lysteda-tab', 'retail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:292')
-_PRODUCT_40_AT_1_SELECT = rt.select_step(
-    ('30 each per 30 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:459')
-
-
-def _product_40_jh_lysteda_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-lysteda-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_40_COVER, product=_PRODUCT_40,
-            unit='each', channel='retail', approvals=_PRODUCT_40_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_40_SCOPE,
-            own_ndcs=_PRODUCT_40_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_40_AT_1_SELECT)
-        checks = [
-            _limit_48_jh_lysteda_tab_retail(claim, history, _LIMIT_48),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_40_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_40_AT_1_APPROVALS = {}
-
-
-_PRODUCT_40_AT_3_MATCHED = rt.matched_step(
-    'jh-lysteda-tab', 'mail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:292')
-_PRODUCT_40_AT_3_SELECT = rt.select_step(
-    ('30 each per 90 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:460')
-
-
-def _product_40_jh_lysteda_tab_at_mail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-lysteda-tab at mail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_40_COVER, product=_PRODUCT_40,
-            unit='each', channel='mail', approvals=_PRODUCT_40_AT_3_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_40_SCOPE,
-            own_ndcs=_PRODUCT_40_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_40_AT_3_SELECT)
-        checks = [
-            _limit_49_jh_lysteda_tab_mail(claim, history, _LIMIT_49),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_40_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_40_AT_3_APPROVALS = {}
-
-_PRODUCT_41 = 'jh-vivitrol'
-_PRODUCT_41_PACKAGE_SIZES = {}
-_PRODUCT_41_COVER = frozenset(('jh-vivitrol',))
-_PRODUCT_41_SCOPE = frozenset(('jh-vivitrol',))
-_PRODUCT_41_SCOPE_NDCS = frozenset()
-
+_PRODUCT_40 = rt.product(
+    'jh-lysteda-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:292',
+    plans={
+        'retail': ((_LIMIT_48,), {}),
+        'mail': ((_LIMIT_49,), {}),
+    })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:299
-def _product_41_jh_vivitrol(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product jh-vivitrol, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of jh-vivitrol',
-                       'policy_specs/jhhc-ehp-quantity-limits.dqm:299', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_41_AT_1_MATCHED)
-        return _product_41_jh_vivitrol_at_retail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_41, channel, 'policy_specs/jhhc-ehp-quantity-limits.dqm:299'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_41} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_41_AT_1_MATCHED = rt.matched_step(
-    'jh-vivitrol', 'retail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:299')
-_PRODUCT_41_AT_1_SELECT = rt.select_step(
-    ('1 each per 30 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:466')
-
-
-def _product_41_jh_vivitrol_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-vivitrol at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_41_COVER, product=_PRODUCT_41,
-            unit='each', channel='retail', approvals=_PRODUCT_41_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_41_SCOPE,
-            own_ndcs=_PRODUCT_41_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_41_AT_1_SELECT)
-        checks = [
-            _limit_50_jh_vivitrol_retail(claim, history, _LIMIT_50),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_41_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_41_AT_1_APPROVALS = {}
-
-_PRODUCT_42 = 'jh-abilify-tab'
-_PRODUCT_42_PACKAGE_SIZES = {}
-_PRODUCT_42_COVER = frozenset(('jh-abilify-tab',))
-_PRODUCT_42_SCOPE = frozenset(('jh-abilify-tab',))
-_PRODUCT_42_SCOPE_NDCS = frozenset()
-
+_PRODUCT_41 = rt.product(
+    'jh-vivitrol', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:299',
+    plans={
+        'retail': ((_LIMIT_50,), {}),
+    })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:306
-def _product_42_jh_abilify_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product jh-abilify-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of jh-abilify-tab',
-                       'policy_specs/jhhc-ehp-quantity-limits.dqm:306', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_42_AT_1_MATCHED)
-        return _product_42_jh_abilify_tab_at_retail(claim, steps, package)
-    if channel == 'mail':
-        steps.append(_PRODUCT_42_AT_3_MATCHED)
-        return _product_42_jh_abilify_tab_at_mail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_42, channel, 'policy_specs/jhhc-ehp-quantity-limits.dqm:306'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_42} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_42_AT_1_MATCHED = rt.matched_step(
-    'jh-abilify-tab', 'retail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:306')
-_PRODUCT_42_AT_1_SELECT = rt.select_step(
-    ('30 each per 30 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:470')
-
-
-def _product_42_jh_abilify_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-abilify-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_42_COVER, product=_PRODUCT_42,
-            unit='each', channel='retail', approvals=_PRODUCT_42_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_42_SCOPE,
-            own_ndcs=_PRODUCT_42_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_42_AT_1_SELECT)
-        checks = [
-            _limit_51_jh_abilify_tab_retail(claim, history, _LIMIT_51),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_42_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_42_AT_1_APPROVALS = {}
-
-
-_PRODUCT_42_AT_3_MATCHED = rt.matched_step(
-    'jh-abilify-tab', 'mail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:306')
-_PRODUCT_42_AT_3_SELECT = rt.select_step(
-    ('90 each per 90 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:471')
-
-
-def _product_42_jh_abilify_tab_at_mail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-abilify-tab at mail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_42_COVER, product=_PRODUCT_42,
-            unit='each', channel='mail', approvals=_PRODUCT_42_AT_3_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_42_SCOPE,
-            own_ndcs=_PRODUCT_42_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_42_AT_3_SELECT)
-        checks = [
-            _limit_52_jh_abilify_tab_mail(claim, history, _LIMIT_52),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_42_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_42_AT_3_APPROVALS = {}
-
-_PRODUCT_43 = 'jh-seroquel-xr-tab'
-_PRODUCT_43_PACKAGE_SIZES = {}
-_PRODUCT_43_COVER = frozenset(('jh-seroquel-xr-tab',))
-_PRODUCT_43_SCOPE = frozenset(('jh-seroquel-xr-tab',))
-_PRODUCT_43_SCOPE_NDCS = frozenset()
-
+_PRODUCT_42 = rt.product(
+    'jh-abilify-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:306',
+    plans={
+        'retail': ((_LIMIT_51,), {}),
+        'mail': ((_LIMIT_52,), {}),
+    })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:312
-def _product_43_jh_seroquel_xr_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product jh-seroquel-xr-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of jh-seroquel-xr-tab',
-                       'policy_specs/jhhc-ehp-quantity-limits.dqm:312', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_43_AT_1_MATCHED)
-        return _product_43_jh_seroquel_xr_tab_at_retail(claim, steps, package)
-    if channel == 'mail':
-        steps.append(_PRODUCT_43_AT_3_MATCHED)
-        return _product_43_jh_seroquel_xr_tab_at_mail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_43, channel, 'policy_specs/jhhc-ehp-quantity-limits.dqm:312'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_43} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
+_PRODUCT_43 = rt.product(
+    'jh-seroquel-xr-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:312',
+    plans={
+        'retail': ((_LIMIT_53,), {}),
+        'mail': ((_LIMIT_54,), {}),
+    })
 
-
-_PRODUCT_43_AT_1_MATCHED = rt.matched_step(
-    'jh-seroquel-xr-tab', 'retail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:312')
-_PRODUCT_43_AT_1_SELECT = rt.select_step(
-    ('30 each per 30 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:475')
-
-
-def _product_43_jh_seroquel_xr_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-seroquel-xr-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_43_COVER, product=_PRODUCT_43,
-            unit='each', channel='retail', approvals=_PRODUCT_43_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_43_SCOPE,
-            own_ndcs=_PRODUCT_43_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_43_AT_1_SELECT)
-        checks = [
-            _limit_53_jh_seroquel_xr_tab_retail(claim, history, _LIMIT_53),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_43_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_43_AT_1_APPROVALS = {}
-
-
-_PRODUCT_43_AT_3_MATCHED = rt.matched_step(
-    'jh-seroquel-xr-tab', 'mail', 'policy_specs/jhhc-ehp-quantity-limits.dqm:312')
-_PRODUCT_43_AT_3_SELECT = rt.select_step(
-    ('90 each per 90 days',),
-    None, 'policy_specs/jhhc-ehp-quantity-limits.dqm:476')
-
-
-def _product_43_jh_seroquel_xr_tab_at_mail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """jh-seroquel-xr-tab at mail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_43_COVER, product=_PRODUCT_43,
-            unit='each', channel='mail', approvals=_PRODUCT_43_AT_3_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_43_SCOPE,
-            own_ndcs=_PRODUCT_43_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_43_AT_3_SELECT)
-        checks = [
-            _limit_54_jh_seroquel_xr_tab_mail(claim, history, _LIMIT_54),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_43_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_43_AT_3_APPROVALS = {}
-
-
-_DECIDE_PRODUCT = {
-    'jh-aciphex': _product_1_jh_aciphex,
-    'jh-prevacid': _product_2_jh_prevacid,
-    'jh-prilosec': _product_3_jh_prilosec,
-    'jh-protonix': _product_4_jh_protonix,
-    'jh-ambien': _product_5_jh_ambien,
-    'jh-dalmane': _product_6_jh_dalmane,
-    'jh-prosom': _product_7_jh_prosom,
-    'jh-restoril': _product_8_jh_restoril,
-    'jh-caverject': _product_9_jh_caverject,
-    'jh-amerge-tab': _product_10_jh_amerge_tab,
-    'jh-axert-tab': _product_11_jh_axert_tab,
-    'jh-frova-tab': _product_12_jh_frova_tab,
-    'jh-imitrex-tab': _product_13_jh_imitrex_tab,
-    'jh-maxalt-tab': _product_14_jh_maxalt_tab,
-    'jh-relpax-tab': _product_15_jh_relpax_tab,
-    'jh-sumatriptan-tab': _product_16_jh_sumatriptan_tab,
-    'jh-treximet-tab': _product_17_jh_treximet_tab,
-    'jh-zomig-tab': _product_18_jh_zomig_tab,
-    'jh-imitrex-statdose': _product_19_jh_imitrex_statdose,
-    'jh-imitrex-inj-vial': _product_20_jh_imitrex_inj_vial,
-    'jh-imitrex-nasal': _product_21_jh_imitrex_nasal,
-    'jh-migranal': _product_22_jh_migranal,
-    'jh-zomig-nasal': _product_23_jh_zomig_nasal,
-    'jh-aloxi-cap': _product_24_jh_aloxi_cap,
-    'jh-anzemet-tab': _product_25_jh_anzemet_tab,
-    'jh-anzemet-inj': _product_26_jh_anzemet_inj,
-    'jh-diclegis-tab': _product_27_jh_diclegis_tab,
-    'jh-kytril-soln': _product_28_jh_kytril_soln,
-    'jh-kytril-tab': _product_29_jh_kytril_tab,
-    'jh-kytril-inj': _product_30_jh_kytril_inj,
-    'jh-marinol-cap': _product_31_jh_marinol_cap,
-    'jh-zofran-4mg-tab': _product_32_jh_zofran_4mg_tab,
-    'jh-zofran-8mg-tab': _product_33_jh_zofran_8mg_tab,
-    'jh-zofran-24mg-tab': _product_34_jh_zofran_24mg_tab,
-    'jh-zofran-soln': _product_35_jh_zofran_soln,
-    'jh-zofran-inj': _product_36_jh_zofran_inj,
-    'jh-valtrex': _product_37_jh_valtrex,
-    'jh-tamiflu-cap': _product_38_jh_tamiflu_cap,
-    'jh-tamiflu-susp': _product_39_jh_tamiflu_susp,
-    'jh-lysteda-tab': _product_40_jh_lysteda_tab,
-    'jh-vivitrol': _product_41_jh_vivitrol,
-    'jh-abilify-tab': _product_42_jh_abilify_tab,
-    'jh-seroquel-xr-tab': _product_43_jh_seroquel_xr_tab,
+_PRODUCTS = {
+    'jh-aciphex': _PRODUCT_1,
+    'jh-prevacid': _PRODUCT_2,
+    'jh-prilosec': _PRODUCT_3,
+    'jh-protonix': _PRODUCT_4,
+    'jh-ambien': _PRODUCT_5,
+    'jh-dalmane': _PRODUCT_6,
+    'jh-prosom': _PRODUCT_7,
+    'jh-restoril': _PRODUCT_8,
+    'jh-caverject': _PRODUCT_9,
+    'jh-amerge-tab': _PRODUCT_10,
+    'jh-axert-tab': _PRODUCT_11,
+    'jh-frova-tab': _PRODUCT_12,
+    'jh-imitrex-tab': _PRODUCT_13,
+    'jh-maxalt-tab': _PRODUCT_14,
+    'jh-relpax-tab': _PRODUCT_15,
+    'jh-sumatriptan-tab': _PRODUCT_16,
+    'jh-treximet-tab': _PRODUCT_17,
+    'jh-zomig-tab': _PRODUCT_18,
+    'jh-imitrex-statdose': _PRODUCT_19,
+    'jh-imitrex-inj-vial': _PRODUCT_20,
+    'jh-imitrex-nasal': _PRODUCT_21,
+    'jh-migranal': _PRODUCT_22,
+    'jh-zomig-nasal': _PRODUCT_23,
+    'jh-aloxi-cap': _PRODUCT_24,
+    'jh-anzemet-tab': _PRODUCT_25,
+    'jh-anzemet-inj': _PRODUCT_26,
+    'jh-diclegis-tab': _PRODUCT_27,
+    'jh-kytril-soln': _PRODUCT_28,
+    'jh-kytril-tab': _PRODUCT_29,
+    'jh-kytril-inj': _PRODUCT_30,
+    'jh-marinol-cap': _PRODUCT_31,
+    'jh-zofran-4mg-tab': _PRODUCT_32,
+    'jh-zofran-8mg-tab': _PRODUCT_33,
+    'jh-zofran-24mg-tab': _PRODUCT_34,
+    'jh-zofran-soln': _PRODUCT_35,
+    'jh-zofran-inj': _PRODUCT_36,
+    'jh-valtrex': _PRODUCT_37,
+    'jh-tamiflu-cap': _PRODUCT_38,
+    'jh-tamiflu-susp': _PRODUCT_39,
+    'jh-lysteda-tab': _PRODUCT_40,
+    'jh-vivitrol': _PRODUCT_41,
+    'jh-abilify-tab': _PRODUCT_42,
+    'jh-seroquel-xr-tab': _PRODUCT_43,
 }
+# ndc → (product, package or None)
+_NDCS = {}
+# criterion → its spec line, for the trace of the authorizations that name it
+_CRITERIA_AT = {}
+_POLICY = rt.policy(POLICY_ID, POLICY_HASH, REJECT_CODE, DAILY_RATE, _AT_POLICY, CHANNELS,
+                    _PRODUCTS, _NDCS, _CRITERIA_AT)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -5903,7 +927,6 @@ _REVIEW_TARGETS = {
     'jh-triptan-tablets': ('jh-triptan-tablets',),
     'jh-zofran-4-8mg-tabs': ('jh-zofran-4-8mg-tabs',),
 }
-_CRITERIA_AT = {}
 
 
 _CRITERIA = (

@@ -8,8 +8,8 @@ from decimal import Decimal
 
 from . import _runtime as rt
 
-__all__ = ["POLICY_ID", "POLICY_HASH", "TITLE", "SOURCE", "evaluate", "decide", "evaluate_claim",
-           "review", "decide_review"]
+__all__ = ["POLICY_ID", "POLICY_HASH", "TITLE", "SOURCE", "evaluate", "evaluate_plain",
+           "evaluate_claim", "decide", "review", "decide_review"]
 
 POLICY_ID = 'lehigh-caremark-dqm'
 POLICY_HASH = 'sha256:23e1f5b8f78616d328505573e62b1d5701d6c7b9e81de93545cd10cdc2c23ec8'
@@ -17,20 +17,25 @@ TITLE = 'Drug Quantity Management Program – CVS Caremark (Lehigh County employ
 SOURCE = 'policy_specs/lehigh-caremark-dqm.dqm'
 REJECT_CODE = '76'
 CHANNELS = ('retail', 'home_delivery')
+DAILY_RATE = False  # whether the policy declares the daily-rate check
 
 _AT_POLICY = 'policy_specs/lehigh-caremark-dqm.dqm:23'
-_CHANNEL_LIST = 'retail, home_delivery'
-_VALIDATED = rt.validated_step(_AT_POLICY)
-_ZERO = Decimal(0)
+# Texts read before (thousandths, ordinals): a hit skips parsing the value again.
+_MILLI = rt.MILLI.get
+_ORDINAL = rt.ORDINAL.get
+_UNIT = rt.UNIT_ALIASES.get
 
 
 def evaluate(claim: object) -> dict:
     """The decision for one claim, as JSON data (design §5); never raises on claim data."""
-    with rt.evaluation_context():
-        parsed = rt.parse_claim(claim)
-        if parsed.__class__ is rt.Rejection:
-            return rt.rejected_input(parsed, POLICY_ID, POLICY_HASH, _AT_POLICY)
-        return evaluate_claim(parsed)
+    if claim.__class__ is dict:
+        decided = evaluate_plain(claim)
+        if decided is not None:
+            return decided
+    parsed = rt.parse_claim(claim)
+    if parsed.__class__ is rt.Rejection:
+        return rt.rejected_input(parsed, POLICY_ID, POLICY_HASH, _AT_POLICY)
+    return evaluate_claim(parsed)
 
 
 def decide(claim: object) -> rt.Decision:
@@ -38,14 +43,90 @@ def decide(claim: object) -> rt.Decision:
     return rt.Decision.from_dict(evaluate(claim))
 
 
+def evaluate_plain(claim: dict) -> dict | None:
+    """The decision for a well-formed claim of plain JSON values that names a product, unit and
+    channel with limits here; None for any other claim, which `evaluate` then reads with
+    rt.parse_claim (it rejects the malformed ones) and decides through `evaluate_claim`."""
+    get = claim.get
+    claim_id = get("claim_id")
+    if claim_id is not None and (claim_id.__class__ is not str or not claim_id):
+        return None
+    value = get("quantity")
+    requested = _MILLI(value) if value.__class__ is str else None
+    if requested is None:
+        requested = rt.read_milli(value)
+        if requested is None:
+            return None
+    days_supply = get("days_supply")
+    if days_supply.__class__ is not int or not 1 <= days_supply <= 999:
+        return None
+    value_of_end = get("date_of_service")
+    end = _ORDINAL(value_of_end) if value_of_end.__class__ is str else None
+    if end is None:
+        end = rt.read_ordinal(value_of_end)
+        if end is None:
+            return None
+    product = get("product")
+    ndc = get("ndc")
+    if product is None:
+        if ndc is None:
+            return None
+    elif product.__class__ is not str or not product:
+        return None
+    if ndc is not None and rt.read_ndc(ndc) is None:
+        return None
+    unit = get("unit")
+    if unit.__class__ is not str or not unit:
+        return None
+    channel = get("channel")
+    if channel.__class__ is not str or not channel:
+        return None
+    package = get("package")
+    if package is not None and (package.__class__ is not str or not package):
+        return None
+    birth = None
+    member = get("member")
+    if member is not None:
+        if member.__class__ is not dict:
+            return None
+        value = member.get("birth_date")
+        if value is not None:
+            birth = _ORDINAL(value) if value.__class__ is str else None
+            if birth is None:
+                birth = rt.read_ordinal(value)
+                if birth is None:
+                    return None
+            if birth > end:
+                return None
+    authorizations = get("authorizations")
+    if authorizations:
+        authorizations = rt.read_authorizations(authorizations)
+        if authorizations is None:
+            return None
+    elif authorizations is not None and authorizations.__class__ is not list:
+        return None
+    item = _PRODUCTS.get(product)  # this policy lists no NDCs: a claim's NDC changes nothing
+    if item is None or (package is not None and package not in item.sizes):
+        return None
+    chosen = item.plans.get(channel)
+    if chosen is None or _UNIT(unit, unit) != item.unit:
+        return None
+    history = get("history")
+    if history:
+        history = rt.keep_history(history, claim_id, end, item, bool(authorizations))
+        if history is None:
+            return None
+    elif history is not None and history.__class__ is not list:
+        return None
+    # The date was read from this text, so the text is its ISO form.
+    return rt.judge(_POLICY, item, chosen, package, requested, days_supply, end, value_of_end,
+                    birth, channel, history, authorizations)
+
+
 def evaluate_claim(claim: rt.Claim) -> dict:
-    """The decision for a claim already parsed (the registry parses once, then calls this)."""
-    steps = [_VALIDATED]
-    matched = _match(claim, steps)
-    if matched.__class__ is dict:
-        return matched
-    decide_product, package = matched
-    return decide_product(claim, steps, package)
+    """The decision for a claim already parsed (the registry parses the claims that
+    `evaluate_plain` does not take, then calls this)."""
+    return rt.decide_claim(_POLICY, claim)
 
 
 def review(request: object) -> dict:
@@ -60,3474 +141,587 @@ def decide_review(request: object) -> rt.ReviewResult:
 
 
 # ---------------------------------------------------------------------------------------------
-# Matching a claim to a product of this policy
+# Rules: every limit and approval, with the products (and NDCs) whose history it counts
 
-# ndc → (product, package or None)
-_NDCS = {}
-_PRODUCTS_WITH_NDCS = frozenset()
-_PACKAGES = {
-    'lh-celexa-10mg-tab': (),
-    'lh-celexa-20mg-tab': (),
-    'lh-celexa-30mg-tab': (),
-    'lh-effexor-xr-225mg': (),
-    'lh-effexor-xr-150mg': (),
-    'lh-effexor-xr-37_5mg': (),
-    'lh-lexapro-5mg-tab': (),
-    'lh-lexapro-10mg-tab': (),
-    'lh-lexapro-20mg-tab': (),
-    'lh-lexapro-susp': ('lexapro-bottle',),
-    'lh-paxil-10mg-tab': (),
-    'lh-paxil-20mg-tab': (),
-    'lh-paxil-30mg-tab': (),
-    'lh-paxil-40mg-tab': (),
-    'lh-paxil-cr-12_5mg-tab': (),
-    'lh-paxil-cr-25mg-tab': (),
-    'lh-pristiq-50mg-tab': (),
-    'lh-pristiq-100mg-tab': (),
-    'lh-prozac-10mg-cap': (),
-    'lh-prozac-20mg-cap': (),
-    'lh-prozac-weekly-90mg-cap': (),
-    'lh-anzemet-50mg-tab': (),
-    'lh-anzemet-100mg-tab': (),
-    'lh-cesamet-1mg-cap': (),
-    'lh-emend-40mg-cap': (),
-    'lh-emend-80mg-cap': (),
-    'lh-emend-125mg-cap': (),
-    'lh-emend-pack': ('emend-pack',),
-    'lh-kytril-1mg-tab': (),
-    'lh-kytril-susp': ('kytril-bottle',),
-    'lh-sancuso-patch': (),
-    'lh-zofran-4mg-tab': (),
-    'lh-zofran-8mg-tab': (),
-    'lh-zofran-24mg-tab': (),
-    'lh-zofran-susp': ('zofran-bottle',),
-    'lh-relenza': ('relenza-kit',),
-    'lh-tamiflu-30mg-cap': (),
-    'lh-tamiflu-45mg-cap': (),
-    'lh-tamiflu-75mg-cap': (),
-    'lh-tamiflu-susp': ('tamiflu-bottle',),
-    'lh-lotrel-2_5-10mg-cap': (),
-    'lh-lotrel-5-10mg-cap': (),
-    'lh-norvasc-2_5mg-tab': (),
-    'lh-norvasc-5mg-tab': (),
-}
-
-
-def _match(claim: rt.Claim, steps: list) -> tuple | dict:
-    """(the product's function, its package) for the claim, or the decision if it has none."""
-    coded = _NDCS.get(claim.ndc) if claim.ndc is not None else None
-    named = claim.product
-    if named is not None:
-        if named not in _DECIDE_PRODUCT:
-            if coded is None:
-                return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-                    "match", "skip", f"no product of this policy is product {named}", _AT_POLICY))
-            return _refuse(claim, steps, rt.CODE_PRODUCT, "PRODUCT/NDC MISMATCH",
-                           f"ndc {claim.ndc} is {coded[0]}, not {named}", _AT_POLICY, "match")
-        if coded is not None and coded[0] != named:
-            return _refuse(claim, steps, rt.CODE_PRODUCT, "PRODUCT/NDC MISMATCH",
-                           f"ndc {claim.ndc} is {coded[0]}, not {named}", _AT_POLICY, "match")
-        if coded is None and claim.ndc is not None and named in _PRODUCTS_WITH_NDCS:
-            return _refuse(claim, steps, rt.CODE_PRODUCT, "NDC NOT FOR PRODUCT",
-                           f"ndc {claim.ndc} is not an NDC of {named}", _AT_POLICY, "match")
-        product = named
-    elif coded is None:
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "match", "skip", f"no product of this policy is ndc {claim.ndc}", _AT_POLICY))
-    else:
-        product = coded[0]
-    package = coded[1] if coded is not None else None
-    if claim.package is not None:
-        if claim.package not in _PACKAGES[product]:
-            return _refuse(claim, steps, rt.CODE_PRODUCT, "UNKNOWN PACKAGE",
-                           f"package {claim.package} is not a package of {product}",
-                           _AT_POLICY, "match")
-        if package is not None and claim.package != package:
-            return _refuse(claim, steps, rt.CODE_PRODUCT, "PACKAGE/NDC MISMATCH",
-                           f"ndc {claim.ndc} is package {package}, not {claim.package}",
-                           _AT_POLICY, "match")
-        package = claim.package
-    return _DECIDE_PRODUCT[product], package
-
-
-def _refuse(claim: rt.Claim, steps: list, code: str, text: str, detail: str, source: str,
-            step: str) -> dict:
-    return rt.rejected_input(rt.Rejection(code, rt.message(text), detail), POLICY_ID, POLICY_HASH,
-                             source, claim=claim, steps=steps, step=step)
-
-
-def _countable(claim: rt.Claim) -> list[rt.HistoryEntry]:
-    """Paid history that can count: reversals never do, nor the claim itself (a rebill)."""
-    claim_id = claim.claim_id
-    if claim_id is None:
-        return [entry for entry in claim.history if entry.status == "paid"]
-    return [entry for entry in claim.history
-            if entry.status == "paid" and entry.claim_id != claim_id]
-
-
-# ---------------------------------------------------------------------------------------------
-# Rules: one check function per limit and per approval
-
-_LIMIT_1 = rt.AppliedLimit('per_window', Decimal('30'), 'each', 30,
-    '30 each per 30 days', 'base', None)
-_LIMIT_1_QUANTITY = Decimal('30')
-_LIMIT_1_SCOPE = frozenset(('lh-celexa-10mg-tab', 'lh-celexa-20mg-tab', 'lh-celexa-30mg-tab'))
-
+_SET_1 = frozenset(('lh-celexa-10mg-tab', 'lh-celexa-20mg-tab', 'lh-celexa-30mg-tab'))
+_SET_2 = frozenset()
+_SET_3 = frozenset(('lh-effexor-xr-225mg',))
+_SET_4 = frozenset(('lh-effexor-xr-150mg',))
+_SET_5 = frozenset(('lh-effexor-xr-37_5mg',))
+_SET_6 = frozenset(('lh-lexapro-5mg-tab', 'lh-lexapro-10mg-tab', 'lh-lexapro-20mg-tab'))
+_SET_7 = frozenset(('lh-lexapro-susp',))
+_SET_8 = frozenset(('lh-paxil-10mg-tab', 'lh-paxil-20mg-tab', 'lh-paxil-30mg-tab', 'lh-paxil-40mg-tab'))
+_SET_9 = frozenset(('lh-paxil-cr-12_5mg-tab', 'lh-paxil-cr-25mg-tab'))
+_SET_10 = frozenset(('lh-pristiq-50mg-tab', 'lh-pristiq-100mg-tab'))
+_SET_11 = frozenset(('lh-prozac-10mg-cap', 'lh-prozac-20mg-cap'))
+_SET_12 = frozenset(('lh-prozac-weekly-90mg-cap',))
+_SET_13 = frozenset(('lh-anzemet-50mg-tab', 'lh-anzemet-100mg-tab'))
+_SET_14 = frozenset(('lh-cesamet-1mg-cap',))
+_SET_15 = frozenset(('lh-emend-40mg-cap', 'lh-emend-80mg-cap'))
+_SET_16 = frozenset(('lh-emend-125mg-cap',))
+_SET_17 = frozenset(('lh-emend-pack',))
+_SET_18 = frozenset(('lh-kytril-1mg-tab',))
+_SET_19 = frozenset(('lh-kytril-susp',))
+_SET_20 = frozenset(('lh-sancuso-patch',))
+_SET_21 = frozenset(('lh-zofran-4mg-tab', 'lh-zofran-8mg-tab'))
+_SET_22 = frozenset(('lh-zofran-24mg-tab',))
+_SET_23 = frozenset(('lh-zofran-susp',))
+_SET_24 = frozenset(('lh-relenza',))
+_SET_25 = frozenset(('lh-tamiflu-30mg-cap', 'lh-tamiflu-45mg-cap', 'lh-tamiflu-75mg-cap'))
+_SET_26 = frozenset(('lh-tamiflu-susp',))
+_SET_27 = frozenset(('lh-lotrel-2_5-10mg-cap', 'lh-lotrel-5-10mg-cap'))
+_SET_28 = frozenset(('lh-norvasc-2_5mg-tab', 'lh-norvasc-5mg-tab'))
 
 # policy_specs/lehigh-caremark-dqm.dqm:368
-def _limit_1_lh_celexa_tabs_retail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """lh-celexa-tabs at retail: 30 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product in _LIMIT_1_SCOPE):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_1_QUANTITY
-    allowed = _LIMIT_1_QUANTITY - prior if prior < _LIMIT_1_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_1_QUANTITY, 'each', passed),
-        'policy_specs/lehigh-caremark-dqm.dqm:368', 'QL 30 EA PER 30 DAYS')
-
-
-_LIMIT_1_RULE = rt.RuleEntry(
-    _limit_1_lh_celexa_tabs_retail, _LIMIT_1, '30 each per 30 days',
-    None, False, 'policy_specs/lehigh-caremark-dqm.dqm:368')
-
-_LIMIT_2 = rt.AppliedLimit('per_window', Decimal('30'), 'each', 30,
-    '30 each per 30 days', 'base', None)
-_LIMIT_2_QUANTITY = Decimal('30')
-
+# lh-celexa-tabs at retail: 30 each per 30 days
+_LIMIT_1 = rt.rule('per_window', '30', 'each', 30, None, None,
+    _SET_1, _SET_2, 'policy_specs/lehigh-caremark-dqm.dqm:368')
 
 # policy_specs/lehigh-caremark-dqm.dqm:374
-def _limit_2_lh_effexor_xr_225mg_retail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """lh-effexor-xr-225mg at retail: 30 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'lh-effexor-xr-225mg'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_2_QUANTITY
-    allowed = _LIMIT_2_QUANTITY - prior if prior < _LIMIT_2_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_2_QUANTITY, 'each', passed),
-        'policy_specs/lehigh-caremark-dqm.dqm:374', 'QL 30 EA PER 30 DAYS')
-
-
-_LIMIT_2_RULE = rt.RuleEntry(
-    _limit_2_lh_effexor_xr_225mg_retail, _LIMIT_2, '30 each per 30 days',
-    None, False, 'policy_specs/lehigh-caremark-dqm.dqm:374')
-
-_LIMIT_3 = rt.AppliedLimit('per_window', Decimal('60'), 'each', 30,
-    '60 each per 30 days', 'base', None)
-_LIMIT_3_QUANTITY = Decimal('60')
-
+# lh-effexor-xr-225mg at retail: 30 each per 30 days
+_LIMIT_2 = rt.rule('per_window', '30', 'each', 30, None, None,
+    _SET_3, _SET_2, 'policy_specs/lehigh-caremark-dqm.dqm:374')
 
 # policy_specs/lehigh-caremark-dqm.dqm:377
-def _limit_3_lh_effexor_xr_150mg_retail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """lh-effexor-xr-150mg at retail: 60 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'lh-effexor-xr-150mg'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_3_QUANTITY
-    allowed = _LIMIT_3_QUANTITY - prior if prior < _LIMIT_3_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_3_QUANTITY, 'each', passed),
-        'policy_specs/lehigh-caremark-dqm.dqm:377', 'QL 60 EA PER 30 DAYS')
-
-
-_LIMIT_3_RULE = rt.RuleEntry(
-    _limit_3_lh_effexor_xr_150mg_retail, _LIMIT_3, '60 each per 30 days',
-    None, False, 'policy_specs/lehigh-caremark-dqm.dqm:377')
-
-_LIMIT_4 = rt.AppliedLimit('per_window', Decimal('90'), 'each', 30,
-    '90 each per 30 days', 'base', None)
-_LIMIT_4_QUANTITY = Decimal('90')
-
+# lh-effexor-xr-150mg at retail: 60 each per 30 days
+_LIMIT_3 = rt.rule('per_window', '60', 'each', 30, None, None,
+    _SET_4, _SET_2, 'policy_specs/lehigh-caremark-dqm.dqm:377')
 
 # policy_specs/lehigh-caremark-dqm.dqm:380
-def _limit_4_lh_effexor_xr_37_5mg_retail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """lh-effexor-xr-37_5mg at retail: 90 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'lh-effexor-xr-37_5mg'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_4_QUANTITY
-    allowed = _LIMIT_4_QUANTITY - prior if prior < _LIMIT_4_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_4_QUANTITY, 'each', passed),
-        'policy_specs/lehigh-caremark-dqm.dqm:380', 'QL 90 EA PER 30 DAYS')
-
-
-_LIMIT_4_RULE = rt.RuleEntry(
-    _limit_4_lh_effexor_xr_37_5mg_retail, _LIMIT_4, '90 each per 30 days',
-    None, False, 'policy_specs/lehigh-caremark-dqm.dqm:380')
-
-_LIMIT_5 = rt.AppliedLimit('per_window', Decimal('30'), 'each', 30,
-    '30 each per 30 days', 'base', None)
-_LIMIT_5_QUANTITY = Decimal('30')
-_LIMIT_5_SCOPE = frozenset(('lh-lexapro-5mg-tab', 'lh-lexapro-10mg-tab', 'lh-lexapro-20mg-tab'))
-
+# lh-effexor-xr-37_5mg at retail: 90 each per 30 days
+_LIMIT_4 = rt.rule('per_window', '90', 'each', 30, None, None,
+    _SET_5, _SET_2, 'policy_specs/lehigh-caremark-dqm.dqm:380')
 
 # policy_specs/lehigh-caremark-dqm.dqm:384
-def _limit_5_lh_lexapro_tabs_retail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """lh-lexapro-tabs at retail: 30 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product in _LIMIT_5_SCOPE):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_5_QUANTITY
-    allowed = _LIMIT_5_QUANTITY - prior if prior < _LIMIT_5_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_5_QUANTITY, 'each', passed),
-        'policy_specs/lehigh-caremark-dqm.dqm:384', 'QL 30 EA PER 30 DAYS')
-
-
-_LIMIT_5_RULE = rt.RuleEntry(
-    _limit_5_lh_lexapro_tabs_retail, _LIMIT_5, '30 each per 30 days',
-    None, False, 'policy_specs/lehigh-caremark-dqm.dqm:384')
-
-_LIMIT_6 = rt.AppliedLimit('per_window', Decimal('720'), 'mL', 30,
-    '720 mL per 30 days', 'base', None)
-_LIMIT_6_QUANTITY = Decimal('720')
-
+# lh-lexapro-tabs at retail: 30 each per 30 days
+_LIMIT_5 = rt.rule('per_window', '30', 'each', 30, None, None,
+    _SET_6, _SET_2, 'policy_specs/lehigh-caremark-dqm.dqm:384')
 
 # policy_specs/lehigh-caremark-dqm.dqm:388
-def _limit_6_lh_lexapro_susp_retail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """lh-lexapro-susp at retail: 720 mL per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'lh-lexapro-susp'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_6_QUANTITY
-    allowed = _LIMIT_6_QUANTITY - prior if prior < _LIMIT_6_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_6_QUANTITY, 'mL', passed),
-        'policy_specs/lehigh-caremark-dqm.dqm:388', 'QL 720 ML PER 30 DAYS')
-
-
-_LIMIT_6_RULE = rt.RuleEntry(
-    _limit_6_lh_lexapro_susp_retail, _LIMIT_6, '720 mL per 30 days',
-    None, False, 'policy_specs/lehigh-caremark-dqm.dqm:388')
-
-_LIMIT_7 = rt.AppliedLimit('per_window', Decimal('30'), 'each', 30,
-    '30 each per 30 days', 'base', None)
-_LIMIT_7_QUANTITY = Decimal('30')
-_LIMIT_7_SCOPE = frozenset(('lh-paxil-10mg-tab', 'lh-paxil-20mg-tab', 'lh-paxil-30mg-tab', 'lh-paxil-40mg-tab'))
-
+# lh-lexapro-susp at retail: 720 mL per 30 days
+_LIMIT_6 = rt.rule('per_window', '720', 'mL', 30, None, None,
+    _SET_7, _SET_2, 'policy_specs/lehigh-caremark-dqm.dqm:388')
 
 # policy_specs/lehigh-caremark-dqm.dqm:392
-def _limit_7_lh_paxil_tabs_retail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """lh-paxil-tabs at retail: 30 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product in _LIMIT_7_SCOPE):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_7_QUANTITY
-    allowed = _LIMIT_7_QUANTITY - prior if prior < _LIMIT_7_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_7_QUANTITY, 'each', passed),
-        'policy_specs/lehigh-caremark-dqm.dqm:392', 'QL 30 EA PER 30 DAYS')
-
-
-_LIMIT_7_RULE = rt.RuleEntry(
-    _limit_7_lh_paxil_tabs_retail, _LIMIT_7, '30 each per 30 days',
-    None, False, 'policy_specs/lehigh-caremark-dqm.dqm:392')
-
-_LIMIT_8 = rt.AppliedLimit('per_window', Decimal('30'), 'each', 30,
-    '30 each per 30 days', 'base', None)
-_LIMIT_8_QUANTITY = Decimal('30')
-_LIMIT_8_SCOPE = frozenset(('lh-paxil-cr-12_5mg-tab', 'lh-paxil-cr-25mg-tab'))
-
+# lh-paxil-tabs at retail: 30 each per 30 days
+_LIMIT_7 = rt.rule('per_window', '30', 'each', 30, None, None,
+    _SET_8, _SET_2, 'policy_specs/lehigh-caremark-dqm.dqm:392')
 
 # policy_specs/lehigh-caremark-dqm.dqm:396
-def _limit_8_lh_paxil_cr_tabs_retail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """lh-paxil-cr-tabs at retail: 30 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product in _LIMIT_8_SCOPE):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_8_QUANTITY
-    allowed = _LIMIT_8_QUANTITY - prior if prior < _LIMIT_8_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_8_QUANTITY, 'each', passed),
-        'policy_specs/lehigh-caremark-dqm.dqm:396', 'QL 30 EA PER 30 DAYS')
-
-
-_LIMIT_8_RULE = rt.RuleEntry(
-    _limit_8_lh_paxil_cr_tabs_retail, _LIMIT_8, '30 each per 30 days',
-    None, False, 'policy_specs/lehigh-caremark-dqm.dqm:396')
-
-_LIMIT_9 = rt.AppliedLimit('per_window', Decimal('30'), 'each', 30,
-    '30 each per 30 days', 'base', None)
-_LIMIT_9_QUANTITY = Decimal('30')
-_LIMIT_9_SCOPE = frozenset(('lh-pristiq-50mg-tab', 'lh-pristiq-100mg-tab'))
-
+# lh-paxil-cr-tabs at retail: 30 each per 30 days
+_LIMIT_8 = rt.rule('per_window', '30', 'each', 30, None, None,
+    _SET_9, _SET_2, 'policy_specs/lehigh-caremark-dqm.dqm:396')
 
 # policy_specs/lehigh-caremark-dqm.dqm:400
-def _limit_9_lh_pristiq_tabs_retail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """lh-pristiq-tabs at retail: 30 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product in _LIMIT_9_SCOPE):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_9_QUANTITY
-    allowed = _LIMIT_9_QUANTITY - prior if prior < _LIMIT_9_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_9_QUANTITY, 'each', passed),
-        'policy_specs/lehigh-caremark-dqm.dqm:400', 'QL 30 EA PER 30 DAYS')
-
-
-_LIMIT_9_RULE = rt.RuleEntry(
-    _limit_9_lh_pristiq_tabs_retail, _LIMIT_9, '30 each per 30 days',
-    None, False, 'policy_specs/lehigh-caremark-dqm.dqm:400')
-
-_LIMIT_10 = rt.AppliedLimit('per_window', Decimal('30'), 'each', 30,
-    '30 each per 30 days', 'base', None)
-_LIMIT_10_QUANTITY = Decimal('30')
-_LIMIT_10_SCOPE = frozenset(('lh-prozac-10mg-cap', 'lh-prozac-20mg-cap'))
-
+# lh-pristiq-tabs at retail: 30 each per 30 days
+_LIMIT_9 = rt.rule('per_window', '30', 'each', 30, None, None,
+    _SET_10, _SET_2, 'policy_specs/lehigh-caremark-dqm.dqm:400')
 
 # policy_specs/lehigh-caremark-dqm.dqm:404
-def _limit_10_lh_prozac_caps_retail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """lh-prozac-caps at retail: 30 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product in _LIMIT_10_SCOPE):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_10_QUANTITY
-    allowed = _LIMIT_10_QUANTITY - prior if prior < _LIMIT_10_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_10_QUANTITY, 'each', passed),
-        'policy_specs/lehigh-caremark-dqm.dqm:404', 'QL 30 EA PER 30 DAYS')
-
-
-_LIMIT_10_RULE = rt.RuleEntry(
-    _limit_10_lh_prozac_caps_retail, _LIMIT_10, '30 each per 30 days',
-    None, False, 'policy_specs/lehigh-caremark-dqm.dqm:404')
-
-_LIMIT_11 = rt.AppliedLimit('per_window', Decimal('4'), 'each', 30,
-    '4 each per 30 days', 'base', None)
-_LIMIT_11_QUANTITY = Decimal('4')
-
+# lh-prozac-caps at retail: 30 each per 30 days
+_LIMIT_10 = rt.rule('per_window', '30', 'each', 30, None, None,
+    _SET_11, _SET_2, 'policy_specs/lehigh-caremark-dqm.dqm:404')
 
 # policy_specs/lehigh-caremark-dqm.dqm:408
-def _limit_11_lh_prozac_weekly_90mg_cap_retail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """lh-prozac-weekly-90mg-cap at retail: 4 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'lh-prozac-weekly-90mg-cap'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_11_QUANTITY
-    allowed = _LIMIT_11_QUANTITY - prior if prior < _LIMIT_11_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_11_QUANTITY, 'each', passed),
-        'policy_specs/lehigh-caremark-dqm.dqm:408', 'QL 4 EA PER 30 DAYS')
-
-
-_LIMIT_11_RULE = rt.RuleEntry(
-    _limit_11_lh_prozac_weekly_90mg_cap_retail, _LIMIT_11, '4 each per 30 days',
-    None, False, 'policy_specs/lehigh-caremark-dqm.dqm:408')
-
-_LIMIT_12 = rt.AppliedLimit('per_fill', Decimal('5'), 'each', None,
-    '5 each per fill', 'base', None)
-_LIMIT_12_QUANTITY = Decimal('5')
-_LIMIT_12_SCOPE = frozenset(('lh-anzemet-50mg-tab', 'lh-anzemet-100mg-tab'))
-
+# lh-prozac-weekly-90mg-cap at retail: 4 each per 30 days
+_LIMIT_11 = rt.rule('per_window', '4', 'each', 30, None, None,
+    _SET_12, _SET_2, 'policy_specs/lehigh-caremark-dqm.dqm:408')
 
 # policy_specs/lehigh-caremark-dqm.dqm:412
-def _limit_12_lh_anzemet_tabs_retail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """lh-anzemet-tabs at retail: 5 each per fill."""
-    requested = claim.quantity
-    passed = requested <= _LIMIT_12_QUANTITY
-    return rt.RuleCheck(
-        "per_fill", passed, applied, _LIMIT_12_QUANTITY, None, None, None,
-        rt.per_fill_detail(requested, _LIMIT_12_QUANTITY, 'each', passed),
-        'policy_specs/lehigh-caremark-dqm.dqm:412', 'QL 5 EA PER FILL')
-
-
-_LIMIT_12_RULE = rt.RuleEntry(
-    _limit_12_lh_anzemet_tabs_retail, _LIMIT_12, '5 each per fill',
-    None, False, 'policy_specs/lehigh-caremark-dqm.dqm:412')
-
-_LIMIT_13 = rt.AppliedLimit('per_fill', Decimal('6'), 'each', None,
-    '6 each per fill', 'base', None)
-_LIMIT_13_QUANTITY = Decimal('6')
-
+# lh-anzemet-tabs at retail: 5 each per fill
+_LIMIT_12 = rt.rule('per_fill', '5', 'each', None, None, None,
+    _SET_13, _SET_2, 'policy_specs/lehigh-caremark-dqm.dqm:412')
 
 # policy_specs/lehigh-caremark-dqm.dqm:416
-def _limit_13_lh_cesamet_1mg_cap_retail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """lh-cesamet-1mg-cap at retail: 6 each per fill."""
-    requested = claim.quantity
-    passed = requested <= _LIMIT_13_QUANTITY
-    return rt.RuleCheck(
-        "per_fill", passed, applied, _LIMIT_13_QUANTITY, None, None, None,
-        rt.per_fill_detail(requested, _LIMIT_13_QUANTITY, 'each', passed),
-        'policy_specs/lehigh-caremark-dqm.dqm:416', 'QL 6 EA PER FILL')
-
-
-_LIMIT_13_RULE = rt.RuleEntry(
-    _limit_13_lh_cesamet_1mg_cap_retail, _LIMIT_13, '6 each per fill',
-    None, False, 'policy_specs/lehigh-caremark-dqm.dqm:416')
-
-_LIMIT_14 = rt.AppliedLimit('per_fill', Decimal('8'), 'each', None,
-    '8 each per fill', 'base', None)
-_LIMIT_14_QUANTITY = Decimal('8')
-_LIMIT_14_SCOPE = frozenset(('lh-emend-40mg-cap', 'lh-emend-80mg-cap'))
-
+# lh-cesamet-1mg-cap at retail: 6 each per fill
+_LIMIT_13 = rt.rule('per_fill', '6', 'each', None, None, None,
+    _SET_14, _SET_2, 'policy_specs/lehigh-caremark-dqm.dqm:416')
 
 # policy_specs/lehigh-caremark-dqm.dqm:420
-def _limit_14_lh_emend_40_80mg_caps_retail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """lh-emend-40-80mg-caps at retail: 8 each per fill."""
-    requested = claim.quantity
-    passed = requested <= _LIMIT_14_QUANTITY
-    return rt.RuleCheck(
-        "per_fill", passed, applied, _LIMIT_14_QUANTITY, None, None, None,
-        rt.per_fill_detail(requested, _LIMIT_14_QUANTITY, 'each', passed),
-        'policy_specs/lehigh-caremark-dqm.dqm:420', 'QL 8 EA PER FILL')
-
-
-_LIMIT_14_RULE = rt.RuleEntry(
-    _limit_14_lh_emend_40_80mg_caps_retail, _LIMIT_14, '8 each per fill',
-    None, False, 'policy_specs/lehigh-caremark-dqm.dqm:420')
-
-_LIMIT_15 = rt.AppliedLimit('per_fill', Decimal('4'), 'each', None,
-    '4 each per fill', 'base', None)
-_LIMIT_15_QUANTITY = Decimal('4')
-
+# lh-emend-40-80mg-caps at retail: 8 each per fill
+_LIMIT_14 = rt.rule('per_fill', '8', 'each', None, None, None,
+    _SET_15, _SET_2, 'policy_specs/lehigh-caremark-dqm.dqm:420')
 
 # policy_specs/lehigh-caremark-dqm.dqm:424
-def _limit_15_lh_emend_125mg_cap_retail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """lh-emend-125mg-cap at retail: 4 each per fill."""
-    requested = claim.quantity
-    passed = requested <= _LIMIT_15_QUANTITY
-    return rt.RuleCheck(
-        "per_fill", passed, applied, _LIMIT_15_QUANTITY, None, None, None,
-        rt.per_fill_detail(requested, _LIMIT_15_QUANTITY, 'each', passed),
-        'policy_specs/lehigh-caremark-dqm.dqm:424', 'QL 4 EA PER FILL')
-
-
-_LIMIT_15_RULE = rt.RuleEntry(
-    _limit_15_lh_emend_125mg_cap_retail, _LIMIT_15, '4 each per fill',
-    None, False, 'policy_specs/lehigh-caremark-dqm.dqm:424')
-
-_LIMIT_16 = rt.AppliedLimit('per_fill', Decimal('4'), 'each', None,
-    '4 each per fill', 'base', None)
-_LIMIT_16_QUANTITY = Decimal('4')
-
+# lh-emend-125mg-cap at retail: 4 each per fill
+_LIMIT_15 = rt.rule('per_fill', '4', 'each', None, None, None,
+    _SET_16, _SET_2, 'policy_specs/lehigh-caremark-dqm.dqm:424')
 
 # policy_specs/lehigh-caremark-dqm.dqm:428
-def _limit_16_lh_emend_pack_retail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """lh-emend-pack at retail: 4 each per fill."""
-    requested = claim.quantity
-    passed = requested <= _LIMIT_16_QUANTITY
-    return rt.RuleCheck(
-        "per_fill", passed, applied, _LIMIT_16_QUANTITY, None, None, None,
-        rt.per_fill_detail(requested, _LIMIT_16_QUANTITY, 'each', passed),
-        'policy_specs/lehigh-caremark-dqm.dqm:428', 'QL 4 EA PER FILL')
-
-
-_LIMIT_16_RULE = rt.RuleEntry(
-    _limit_16_lh_emend_pack_retail, _LIMIT_16, '4 each per fill',
-    None, False, 'policy_specs/lehigh-caremark-dqm.dqm:428')
-
-_LIMIT_17 = rt.AppliedLimit('per_fill', Decimal('8'), 'each', None,
-    '8 each per fill', 'base', None)
-_LIMIT_17_QUANTITY = Decimal('8')
-
+# lh-emend-pack at retail: 4 each per fill
+_LIMIT_16 = rt.rule('per_fill', '4', 'each', None, None, None,
+    _SET_17, _SET_2, 'policy_specs/lehigh-caremark-dqm.dqm:428')
 
 # policy_specs/lehigh-caremark-dqm.dqm:432
-def _limit_17_lh_kytril_1mg_tab_retail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """lh-kytril-1mg-tab at retail: 8 each per fill."""
-    requested = claim.quantity
-    passed = requested <= _LIMIT_17_QUANTITY
-    return rt.RuleCheck(
-        "per_fill", passed, applied, _LIMIT_17_QUANTITY, None, None, None,
-        rt.per_fill_detail(requested, _LIMIT_17_QUANTITY, 'each', passed),
-        'policy_specs/lehigh-caremark-dqm.dqm:432', 'QL 8 EA PER FILL')
-
-
-_LIMIT_17_RULE = rt.RuleEntry(
-    _limit_17_lh_kytril_1mg_tab_retail, _LIMIT_17, '8 each per fill',
-    None, False, 'policy_specs/lehigh-caremark-dqm.dqm:432')
-
-_LIMIT_18 = rt.AppliedLimit('per_fill', Decimal('60'), 'mL', None,
-    '60 mL per fill', 'base', None)
-_LIMIT_18_QUANTITY = Decimal('60')
-
+# lh-kytril-1mg-tab at retail: 8 each per fill
+_LIMIT_17 = rt.rule('per_fill', '8', 'each', None, None, None,
+    _SET_18, _SET_2, 'policy_specs/lehigh-caremark-dqm.dqm:432')
 
 # policy_specs/lehigh-caremark-dqm.dqm:436
-def _limit_18_lh_kytril_susp_retail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """lh-kytril-susp at retail: 60 mL per fill."""
-    requested = claim.quantity
-    passed = requested <= _LIMIT_18_QUANTITY
-    return rt.RuleCheck(
-        "per_fill", passed, applied, _LIMIT_18_QUANTITY, None, None, None,
-        rt.per_fill_detail(requested, _LIMIT_18_QUANTITY, 'mL', passed),
-        'policy_specs/lehigh-caremark-dqm.dqm:436', 'QL 60 ML PER FILL')
-
-
-_LIMIT_18_RULE = rt.RuleEntry(
-    _limit_18_lh_kytril_susp_retail, _LIMIT_18, '60 mL per fill',
-    None, False, 'policy_specs/lehigh-caremark-dqm.dqm:436')
-
-_LIMIT_19 = rt.AppliedLimit('per_fill', Decimal('1'), 'each', None,
-    '1 each per fill', 'base', None)
-_LIMIT_19_QUANTITY = Decimal('1')
-
+# lh-kytril-susp at retail: 60 mL per fill
+_LIMIT_18 = rt.rule('per_fill', '60', 'mL', None, None, None,
+    _SET_19, _SET_2, 'policy_specs/lehigh-caremark-dqm.dqm:436')
 
 # policy_specs/lehigh-caremark-dqm.dqm:440
-def _limit_19_lh_sancuso_patch_retail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """lh-sancuso-patch at retail: 1 each per fill."""
-    requested = claim.quantity
-    passed = requested <= _LIMIT_19_QUANTITY
-    return rt.RuleCheck(
-        "per_fill", passed, applied, _LIMIT_19_QUANTITY, None, None, None,
-        rt.per_fill_detail(requested, _LIMIT_19_QUANTITY, 'each', passed),
-        'policy_specs/lehigh-caremark-dqm.dqm:440', 'QL 1 EA PER FILL')
-
-
-_LIMIT_19_RULE = rt.RuleEntry(
-    _limit_19_lh_sancuso_patch_retail, _LIMIT_19, '1 each per fill',
-    None, False, 'policy_specs/lehigh-caremark-dqm.dqm:440')
-
-_LIMIT_20 = rt.AppliedLimit('per_fill', Decimal('24'), 'each', None,
-    '24 each per fill', 'base', None)
-_LIMIT_20_QUANTITY = Decimal('24')
-_LIMIT_20_SCOPE = frozenset(('lh-zofran-4mg-tab', 'lh-zofran-8mg-tab'))
-
+# lh-sancuso-patch at retail: 1 each per fill
+_LIMIT_19 = rt.rule('per_fill', '1', 'each', None, None, None,
+    _SET_20, _SET_2, 'policy_specs/lehigh-caremark-dqm.dqm:440')
 
 # policy_specs/lehigh-caremark-dqm.dqm:444
-def _limit_20_lh_zofran_4_8mg_tabs_retail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """lh-zofran-4-8mg-tabs at retail: 24 each per fill."""
-    requested = claim.quantity
-    passed = requested <= _LIMIT_20_QUANTITY
-    return rt.RuleCheck(
-        "per_fill", passed, applied, _LIMIT_20_QUANTITY, None, None, None,
-        rt.per_fill_detail(requested, _LIMIT_20_QUANTITY, 'each', passed),
-        'policy_specs/lehigh-caremark-dqm.dqm:444', 'QL 24 EA PER FILL')
-
-
-_LIMIT_20_RULE = rt.RuleEntry(
-    _limit_20_lh_zofran_4_8mg_tabs_retail, _LIMIT_20, '24 each per fill',
-    None, False, 'policy_specs/lehigh-caremark-dqm.dqm:444')
-
-_LIMIT_21 = rt.AppliedLimit('per_fill', Decimal('4'), 'each', None,
-    '4 each per fill', 'base', None)
-_LIMIT_21_QUANTITY = Decimal('4')
-
+# lh-zofran-4-8mg-tabs at retail: 24 each per fill
+_LIMIT_20 = rt.rule('per_fill', '24', 'each', None, None, None,
+    _SET_21, _SET_2, 'policy_specs/lehigh-caremark-dqm.dqm:444')
 
 # policy_specs/lehigh-caremark-dqm.dqm:448
-def _limit_21_lh_zofran_24mg_tab_retail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """lh-zofran-24mg-tab at retail: 4 each per fill."""
-    requested = claim.quantity
-    passed = requested <= _LIMIT_21_QUANTITY
-    return rt.RuleCheck(
-        "per_fill", passed, applied, _LIMIT_21_QUANTITY, None, None, None,
-        rt.per_fill_detail(requested, _LIMIT_21_QUANTITY, 'each', passed),
-        'policy_specs/lehigh-caremark-dqm.dqm:448', 'QL 4 EA PER FILL')
-
-
-_LIMIT_21_RULE = rt.RuleEntry(
-    _limit_21_lh_zofran_24mg_tab_retail, _LIMIT_21, '4 each per fill',
-    None, False, 'policy_specs/lehigh-caremark-dqm.dqm:448')
-
-_LIMIT_22 = rt.AppliedLimit('per_fill', Decimal('250'), 'mL', None,
-    '250 mL per fill', 'base', None)
-_LIMIT_22_QUANTITY = Decimal('250')
-
+# lh-zofran-24mg-tab at retail: 4 each per fill
+_LIMIT_21 = rt.rule('per_fill', '4', 'each', None, None, None,
+    _SET_22, _SET_2, 'policy_specs/lehigh-caremark-dqm.dqm:448')
 
 # policy_specs/lehigh-caremark-dqm.dqm:452
-def _limit_22_lh_zofran_susp_retail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """lh-zofran-susp at retail: 250 mL per fill."""
-    requested = claim.quantity
-    passed = requested <= _LIMIT_22_QUANTITY
-    return rt.RuleCheck(
-        "per_fill", passed, applied, _LIMIT_22_QUANTITY, None, None, None,
-        rt.per_fill_detail(requested, _LIMIT_22_QUANTITY, 'mL', passed),
-        'policy_specs/lehigh-caremark-dqm.dqm:452', 'QL 250 ML PER FILL')
-
-
-_LIMIT_22_RULE = rt.RuleEntry(
-    _limit_22_lh_zofran_susp_retail, _LIMIT_22, '250 mL per fill',
-    None, False, 'policy_specs/lehigh-caremark-dqm.dqm:452')
-
-_LIMIT_23 = rt.AppliedLimit('per_fill', Decimal('1'), 'each', None,
-    '1 each per fill', 'base', None)
-_LIMIT_23_QUANTITY = Decimal('1')
-
+# lh-zofran-susp at retail: 250 mL per fill
+_LIMIT_22 = rt.rule('per_fill', '250', 'mL', None, None, None,
+    _SET_23, _SET_2, 'policy_specs/lehigh-caremark-dqm.dqm:452')
 
 # policy_specs/lehigh-caremark-dqm.dqm:456
-def _limit_23_lh_relenza_retail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """lh-relenza at retail: 1 each per fill."""
-    requested = claim.quantity
-    passed = requested <= _LIMIT_23_QUANTITY
-    return rt.RuleCheck(
-        "per_fill", passed, applied, _LIMIT_23_QUANTITY, None, None, None,
-        rt.per_fill_detail(requested, _LIMIT_23_QUANTITY, 'each', passed),
-        'policy_specs/lehigh-caremark-dqm.dqm:456', 'QL 1 EA PER FILL')
-
-
-_LIMIT_23_RULE = rt.RuleEntry(
-    _limit_23_lh_relenza_retail, _LIMIT_23, '1 each per fill',
-    None, False, 'policy_specs/lehigh-caremark-dqm.dqm:456')
-
-_LIMIT_24 = rt.AppliedLimit('fills_per_window', None, None, 365,
-    '2 fills per 365 days', 'base', None)
-
+# lh-relenza at retail: 1 each per fill
+_LIMIT_23 = rt.rule('per_fill', '1', 'each', None, None, None,
+    _SET_24, _SET_2, 'policy_specs/lehigh-caremark-dqm.dqm:456')
 
 # policy_specs/lehigh-caremark-dqm.dqm:457
-def _limit_24_lh_relenza_retail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """lh-relenza at retail: 2 fills per 365 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 365)
-    fills = 0
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'lh-relenza'):
-            fills += 1
-            prior += entry.quantity
-    passed = fills + 1 <= 2
-    return rt.RuleCheck(
-        "fills", passed, applied, None if fills < 2 else _ZERO, prior, start, end,
-        rt.fills_detail(start, end, fills, 2, passed),
-        'policy_specs/lehigh-caremark-dqm.dqm:457', 'QL 2 FILLS PER 365 DAYS')
-
-
-_LIMIT_24_RULE = rt.RuleEntry(
-    _limit_24_lh_relenza_retail, _LIMIT_24, '2 fills per 365 days',
-    None, False, 'policy_specs/lehigh-caremark-dqm.dqm:457')
-
-_LIMIT_25 = rt.AppliedLimit('per_fill', Decimal('10'), 'each', None,
-    '10 each per fill', 'base', None)
-_LIMIT_25_QUANTITY = Decimal('10')
-_LIMIT_25_SCOPE = frozenset(('lh-tamiflu-30mg-cap', 'lh-tamiflu-45mg-cap', 'lh-tamiflu-75mg-cap'))
-
+# lh-relenza at retail: 2 fills per 365 days
+_LIMIT_24 = rt.rule('fills_per_window', None, None, 365, 2, None,
+    _SET_24, _SET_2, 'policy_specs/lehigh-caremark-dqm.dqm:457')
 
 # policy_specs/lehigh-caremark-dqm.dqm:461
-def _limit_25_lh_tamiflu_caps_retail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """lh-tamiflu-caps at retail: 10 each per fill."""
-    requested = claim.quantity
-    passed = requested <= _LIMIT_25_QUANTITY
-    return rt.RuleCheck(
-        "per_fill", passed, applied, _LIMIT_25_QUANTITY, None, None, None,
-        rt.per_fill_detail(requested, _LIMIT_25_QUANTITY, 'each', passed),
-        'policy_specs/lehigh-caremark-dqm.dqm:461', 'QL 10 EA PER FILL')
-
-
-_LIMIT_25_RULE = rt.RuleEntry(
-    _limit_25_lh_tamiflu_caps_retail, _LIMIT_25, '10 each per fill',
-    None, False, 'policy_specs/lehigh-caremark-dqm.dqm:461')
-
-_LIMIT_26 = rt.AppliedLimit('fills_per_window', None, None, 365,
-    '2 fills per 365 days', 'base', None)
-_LIMIT_26_SCOPE = frozenset(('lh-tamiflu-30mg-cap', 'lh-tamiflu-45mg-cap', 'lh-tamiflu-75mg-cap'))
-
+# lh-tamiflu-caps at retail: 10 each per fill
+_LIMIT_25 = rt.rule('per_fill', '10', 'each', None, None, None,
+    _SET_25, _SET_2, 'policy_specs/lehigh-caremark-dqm.dqm:461')
 
 # policy_specs/lehigh-caremark-dqm.dqm:462
-def _limit_26_lh_tamiflu_caps_retail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """lh-tamiflu-caps at retail: 2 fills per 365 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 365)
-    fills = 0
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product in _LIMIT_26_SCOPE):
-            fills += 1
-            prior += entry.quantity
-    passed = fills + 1 <= 2
-    return rt.RuleCheck(
-        "fills", passed, applied, None if fills < 2 else _ZERO, prior, start, end,
-        rt.fills_detail(start, end, fills, 2, passed),
-        'policy_specs/lehigh-caremark-dqm.dqm:462', 'QL 2 FILLS PER 365 DAYS')
-
-
-_LIMIT_26_RULE = rt.RuleEntry(
-    _limit_26_lh_tamiflu_caps_retail, _LIMIT_26, '2 fills per 365 days',
-    None, False, 'policy_specs/lehigh-caremark-dqm.dqm:462')
-
-_LIMIT_27 = rt.AppliedLimit('per_fill', Decimal('75'), 'mL', None,
-    '75 mL per fill', 'base', None)
-_LIMIT_27_QUANTITY = Decimal('75')
-
+# lh-tamiflu-caps at retail: 2 fills per 365 days
+_LIMIT_26 = rt.rule('fills_per_window', None, None, 365, 2, None,
+    _SET_25, _SET_2, 'policy_specs/lehigh-caremark-dqm.dqm:462')
 
 # policy_specs/lehigh-caremark-dqm.dqm:467
-def _limit_27_lh_tamiflu_susp_retail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """lh-tamiflu-susp at retail: 75 mL per fill."""
-    requested = claim.quantity
-    passed = requested <= _LIMIT_27_QUANTITY
-    return rt.RuleCheck(
-        "per_fill", passed, applied, _LIMIT_27_QUANTITY, None, None, None,
-        rt.per_fill_detail(requested, _LIMIT_27_QUANTITY, 'mL', passed),
-        'policy_specs/lehigh-caremark-dqm.dqm:467', 'QL 75 ML PER FILL')
-
-
-_LIMIT_27_RULE = rt.RuleEntry(
-    _limit_27_lh_tamiflu_susp_retail, _LIMIT_27, '75 mL per fill',
-    None, False, 'policy_specs/lehigh-caremark-dqm.dqm:467')
-
-_LIMIT_28 = rt.AppliedLimit('fills_per_window', None, None, 365,
-    '2 fills per 365 days', 'base', None)
-
+# lh-tamiflu-susp at retail: 75 mL per fill
+_LIMIT_27 = rt.rule('per_fill', '75', 'mL', None, None, None,
+    _SET_26, _SET_2, 'policy_specs/lehigh-caremark-dqm.dqm:467')
 
 # policy_specs/lehigh-caremark-dqm.dqm:468
-def _limit_28_lh_tamiflu_susp_retail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """lh-tamiflu-susp at retail: 2 fills per 365 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 365)
-    fills = 0
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'lh-tamiflu-susp'):
-            fills += 1
-            prior += entry.quantity
-    passed = fills + 1 <= 2
-    return rt.RuleCheck(
-        "fills", passed, applied, None if fills < 2 else _ZERO, prior, start, end,
-        rt.fills_detail(start, end, fills, 2, passed),
-        'policy_specs/lehigh-caremark-dqm.dqm:468', 'QL 2 FILLS PER 365 DAYS')
-
-
-_LIMIT_28_RULE = rt.RuleEntry(
-    _limit_28_lh_tamiflu_susp_retail, _LIMIT_28, '2 fills per 365 days',
-    None, False, 'policy_specs/lehigh-caremark-dqm.dqm:468')
-
-_LIMIT_29 = rt.AppliedLimit('per_fill', Decimal('30'), 'each', None,
-    '30 each per fill', 'base', None)
-_LIMIT_29_QUANTITY = Decimal('30')
-_LIMIT_29_SCOPE = frozenset(('lh-lotrel-2_5-10mg-cap', 'lh-lotrel-5-10mg-cap'))
-
+# lh-tamiflu-susp at retail: 2 fills per 365 days
+_LIMIT_28 = rt.rule('fills_per_window', None, None, 365, 2, None,
+    _SET_26, _SET_2, 'policy_specs/lehigh-caremark-dqm.dqm:468')
 
 # policy_specs/lehigh-caremark-dqm.dqm:472
-def _limit_29_lh_lotrel_caps_retail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """lh-lotrel-caps at retail: 30 each per fill."""
-    requested = claim.quantity
-    passed = requested <= _LIMIT_29_QUANTITY
-    return rt.RuleCheck(
-        "per_fill", passed, applied, _LIMIT_29_QUANTITY, None, None, None,
-        rt.per_fill_detail(requested, _LIMIT_29_QUANTITY, 'each', passed),
-        'policy_specs/lehigh-caremark-dqm.dqm:472', 'QL 30 EA PER FILL')
-
-
-_LIMIT_29_RULE = rt.RuleEntry(
-    _limit_29_lh_lotrel_caps_retail, _LIMIT_29, '30 each per fill',
-    None, False, 'policy_specs/lehigh-caremark-dqm.dqm:472')
-
-_LIMIT_30 = rt.AppliedLimit('per_fill', Decimal('30'), 'each', None,
-    '30 each per fill', 'base', None)
-_LIMIT_30_QUANTITY = Decimal('30')
-_LIMIT_30_SCOPE = frozenset(('lh-norvasc-2_5mg-tab', 'lh-norvasc-5mg-tab'))
-
+# lh-lotrel-caps at retail: 30 each per fill
+_LIMIT_29 = rt.rule('per_fill', '30', 'each', None, None, None,
+    _SET_27, _SET_2, 'policy_specs/lehigh-caremark-dqm.dqm:472')
 
 # policy_specs/lehigh-caremark-dqm.dqm:476
-def _limit_30_lh_norvasc_tabs_retail(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """lh-norvasc-tabs at retail: 30 each per fill."""
-    requested = claim.quantity
-    passed = requested <= _LIMIT_30_QUANTITY
-    return rt.RuleCheck(
-        "per_fill", passed, applied, _LIMIT_30_QUANTITY, None, None, None,
-        rt.per_fill_detail(requested, _LIMIT_30_QUANTITY, 'each', passed),
-        'policy_specs/lehigh-caremark-dqm.dqm:476', 'QL 30 EA PER FILL')
-
-
-_LIMIT_30_RULE = rt.RuleEntry(
-    _limit_30_lh_norvasc_tabs_retail, _LIMIT_30, '30 each per fill',
-    None, False, 'policy_specs/lehigh-caremark-dqm.dqm:476')
+# lh-norvasc-tabs at retail: 30 each per fill
+_LIMIT_30 = rt.rule('per_fill', '30', 'each', None, None, None,
+    _SET_28, _SET_2, 'policy_specs/lehigh-caremark-dqm.dqm:476')
 
 
 # ---------------------------------------------------------------------------------------------
-# Products: the unit and channel checks, then one function per channel with limits
-
-_PRODUCT_1 = 'lh-celexa-10mg-tab'
-_PRODUCT_1_PACKAGE_SIZES = {}
-_PRODUCT_1_COVER = frozenset(('lh-celexa-10mg-tab', 'lh-celexa-tabs'))
-_PRODUCT_1_SCOPE = frozenset(('lh-celexa-10mg-tab', 'lh-celexa-20mg-tab', 'lh-celexa-30mg-tab'))
-_PRODUCT_1_SCOPE_NDCS = frozenset()
-
+# Products: units, packages (sizes) and, per channel with limits, the plan of limits and the
+# approvals that replace them
 
 # policy_specs/lehigh-caremark-dqm.dqm:27
-def _product_1_lh_celexa_10mg_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product lh-celexa-10mg-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of lh-celexa-10mg-tab',
-                       'policy_specs/lehigh-caremark-dqm.dqm:27', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_1_AT_1_MATCHED)
-        return _product_1_lh_celexa_10mg_tab_at_retail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_1, channel, 'policy_specs/lehigh-caremark-dqm.dqm:27'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_1} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_1_AT_1_MATCHED = rt.matched_step(
-    'lh-celexa-10mg-tab', 'retail', 'policy_specs/lehigh-caremark-dqm.dqm:27')
-_PRODUCT_1_AT_1_SELECT = rt.select_step(
-    ('30 each per 30 days',),
-    None, 'policy_specs/lehigh-caremark-dqm.dqm:368')
-
-
-def _product_1_lh_celexa_10mg_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """lh-celexa-10mg-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_1_COVER, product=_PRODUCT_1,
-            unit='each', channel='retail', approvals=_PRODUCT_1_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_1_SCOPE,
-            own_ndcs=_PRODUCT_1_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_1_AT_1_SELECT)
-        checks = [
-            _limit_1_lh_celexa_tabs_retail(claim, history, _LIMIT_1),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_1_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_1_AT_1_APPROVALS = {}
-
-_PRODUCT_2 = 'lh-celexa-20mg-tab'
-_PRODUCT_2_PACKAGE_SIZES = {}
-_PRODUCT_2_COVER = frozenset(('lh-celexa-20mg-tab', 'lh-celexa-tabs'))
-_PRODUCT_2_SCOPE = frozenset(('lh-celexa-10mg-tab', 'lh-celexa-20mg-tab', 'lh-celexa-30mg-tab'))
-_PRODUCT_2_SCOPE_NDCS = frozenset()
-
+_PRODUCT_1 = rt.product(
+    'lh-celexa-10mg-tab', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:27',
+    group='lh-celexa-tabs', scope=_SET_1,
+    plans={
+        'retail': ((_LIMIT_1,), {}),
+    })
 
 # policy_specs/lehigh-caremark-dqm.dqm:34
-def _product_2_lh_celexa_20mg_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product lh-celexa-20mg-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of lh-celexa-20mg-tab',
-                       'policy_specs/lehigh-caremark-dqm.dqm:34', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_2_AT_1_MATCHED)
-        return _product_2_lh_celexa_20mg_tab_at_retail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_2, channel, 'policy_specs/lehigh-caremark-dqm.dqm:34'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_2} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_2_AT_1_MATCHED = rt.matched_step(
-    'lh-celexa-20mg-tab', 'retail', 'policy_specs/lehigh-caremark-dqm.dqm:34')
-_PRODUCT_2_AT_1_SELECT = rt.select_step(
-    ('30 each per 30 days',),
-    None, 'policy_specs/lehigh-caremark-dqm.dqm:368')
-
-
-def _product_2_lh_celexa_20mg_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """lh-celexa-20mg-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_2_COVER, product=_PRODUCT_2,
-            unit='each', channel='retail', approvals=_PRODUCT_2_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_2_SCOPE,
-            own_ndcs=_PRODUCT_2_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_2_AT_1_SELECT)
-        checks = [
-            _limit_1_lh_celexa_tabs_retail(claim, history, _LIMIT_1),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_2_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_2_AT_1_APPROVALS = {}
-
-_PRODUCT_3 = 'lh-celexa-30mg-tab'
-_PRODUCT_3_PACKAGE_SIZES = {}
-_PRODUCT_3_COVER = frozenset(('lh-celexa-30mg-tab', 'lh-celexa-tabs'))
-_PRODUCT_3_SCOPE = frozenset(('lh-celexa-10mg-tab', 'lh-celexa-20mg-tab', 'lh-celexa-30mg-tab'))
-_PRODUCT_3_SCOPE_NDCS = frozenset()
-
+_PRODUCT_2 = rt.product(
+    'lh-celexa-20mg-tab', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:34',
+    group='lh-celexa-tabs', scope=_SET_1,
+    plans={
+        'retail': ((_LIMIT_1,), {}),
+    })
 
 # policy_specs/lehigh-caremark-dqm.dqm:41
-def _product_3_lh_celexa_30mg_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product lh-celexa-30mg-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of lh-celexa-30mg-tab',
-                       'policy_specs/lehigh-caremark-dqm.dqm:41', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_3_AT_1_MATCHED)
-        return _product_3_lh_celexa_30mg_tab_at_retail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_3, channel, 'policy_specs/lehigh-caremark-dqm.dqm:41'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_3} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_3_AT_1_MATCHED = rt.matched_step(
-    'lh-celexa-30mg-tab', 'retail', 'policy_specs/lehigh-caremark-dqm.dqm:41')
-_PRODUCT_3_AT_1_SELECT = rt.select_step(
-    ('30 each per 30 days',),
-    None, 'policy_specs/lehigh-caremark-dqm.dqm:368')
-
-
-def _product_3_lh_celexa_30mg_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """lh-celexa-30mg-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_3_COVER, product=_PRODUCT_3,
-            unit='each', channel='retail', approvals=_PRODUCT_3_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_3_SCOPE,
-            own_ndcs=_PRODUCT_3_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_3_AT_1_SELECT)
-        checks = [
-            _limit_1_lh_celexa_tabs_retail(claim, history, _LIMIT_1),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_3_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_3_AT_1_APPROVALS = {}
-
-_PRODUCT_4 = 'lh-effexor-xr-225mg'
-_PRODUCT_4_PACKAGE_SIZES = {}
-_PRODUCT_4_COVER = frozenset(('lh-effexor-xr-225mg',))
-_PRODUCT_4_SCOPE = frozenset(('lh-effexor-xr-225mg',))
-_PRODUCT_4_SCOPE_NDCS = frozenset()
-
+_PRODUCT_3 = rt.product(
+    'lh-celexa-30mg-tab', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:41',
+    group='lh-celexa-tabs', scope=_SET_1,
+    plans={
+        'retail': ((_LIMIT_1,), {}),
+    })
 
 # policy_specs/lehigh-caremark-dqm.dqm:50
-def _product_4_lh_effexor_xr_225mg(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product lh-effexor-xr-225mg, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of lh-effexor-xr-225mg',
-                       'policy_specs/lehigh-caremark-dqm.dqm:50', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_4_AT_1_MATCHED)
-        return _product_4_lh_effexor_xr_225mg_at_retail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_4, channel, 'policy_specs/lehigh-caremark-dqm.dqm:50'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_4} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_4_AT_1_MATCHED = rt.matched_step(
-    'lh-effexor-xr-225mg', 'retail', 'policy_specs/lehigh-caremark-dqm.dqm:50')
-_PRODUCT_4_AT_1_SELECT = rt.select_step(
-    ('30 each per 30 days',),
-    None, 'policy_specs/lehigh-caremark-dqm.dqm:374')
-
-
-def _product_4_lh_effexor_xr_225mg_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """lh-effexor-xr-225mg at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_4_COVER, product=_PRODUCT_4,
-            unit='each', channel='retail', approvals=_PRODUCT_4_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_4_SCOPE,
-            own_ndcs=_PRODUCT_4_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_4_AT_1_SELECT)
-        checks = [
-            _limit_2_lh_effexor_xr_225mg_retail(claim, history, _LIMIT_2),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_4_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_4_AT_1_APPROVALS = {}
-
-_PRODUCT_5 = 'lh-effexor-xr-150mg'
-_PRODUCT_5_PACKAGE_SIZES = {}
-_PRODUCT_5_COVER = frozenset(('lh-effexor-xr-150mg',))
-_PRODUCT_5_SCOPE = frozenset(('lh-effexor-xr-150mg',))
-_PRODUCT_5_SCOPE_NDCS = frozenset()
-
+_PRODUCT_4 = rt.product(
+    'lh-effexor-xr-225mg', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:50',
+    plans={
+        'retail': ((_LIMIT_2,), {}),
+    })
 
 # policy_specs/lehigh-caremark-dqm.dqm:57
-def _product_5_lh_effexor_xr_150mg(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product lh-effexor-xr-150mg, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of lh-effexor-xr-150mg',
-                       'policy_specs/lehigh-caremark-dqm.dqm:57', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_5_AT_1_MATCHED)
-        return _product_5_lh_effexor_xr_150mg_at_retail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_5, channel, 'policy_specs/lehigh-caremark-dqm.dqm:57'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_5} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_5_AT_1_MATCHED = rt.matched_step(
-    'lh-effexor-xr-150mg', 'retail', 'policy_specs/lehigh-caremark-dqm.dqm:57')
-_PRODUCT_5_AT_1_SELECT = rt.select_step(
-    ('60 each per 30 days',),
-    None, 'policy_specs/lehigh-caremark-dqm.dqm:377')
-
-
-def _product_5_lh_effexor_xr_150mg_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """lh-effexor-xr-150mg at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_5_COVER, product=_PRODUCT_5,
-            unit='each', channel='retail', approvals=_PRODUCT_5_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_5_SCOPE,
-            own_ndcs=_PRODUCT_5_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_5_AT_1_SELECT)
-        checks = [
-            _limit_3_lh_effexor_xr_150mg_retail(claim, history, _LIMIT_3),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_5_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_5_AT_1_APPROVALS = {}
-
-_PRODUCT_6 = 'lh-effexor-xr-37_5mg'
-_PRODUCT_6_PACKAGE_SIZES = {}
-_PRODUCT_6_COVER = frozenset(('lh-effexor-xr-37_5mg',))
-_PRODUCT_6_SCOPE = frozenset(('lh-effexor-xr-37_5mg',))
-_PRODUCT_6_SCOPE_NDCS = frozenset()
-
+_PRODUCT_5 = rt.product(
+    'lh-effexor-xr-150mg', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:57',
+    plans={
+        'retail': ((_LIMIT_3,), {}),
+    })
 
 # policy_specs/lehigh-caremark-dqm.dqm:64
-def _product_6_lh_effexor_xr_37_5mg(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product lh-effexor-xr-37_5mg, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of lh-effexor-xr-37_5mg',
-                       'policy_specs/lehigh-caremark-dqm.dqm:64', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_6_AT_1_MATCHED)
-        return _product_6_lh_effexor_xr_37_5mg_at_retail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_6, channel, 'policy_specs/lehigh-caremark-dqm.dqm:64'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_6} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_6_AT_1_MATCHED = rt.matched_step(
-    'lh-effexor-xr-37_5mg', 'retail', 'policy_specs/lehigh-caremark-dqm.dqm:64')
-_PRODUCT_6_AT_1_SELECT = rt.select_step(
-    ('90 each per 30 days',),
-    None, 'policy_specs/lehigh-caremark-dqm.dqm:380')
-
-
-def _product_6_lh_effexor_xr_37_5mg_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """lh-effexor-xr-37_5mg at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_6_COVER, product=_PRODUCT_6,
-            unit='each', channel='retail', approvals=_PRODUCT_6_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_6_SCOPE,
-            own_ndcs=_PRODUCT_6_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_6_AT_1_SELECT)
-        checks = [
-            _limit_4_lh_effexor_xr_37_5mg_retail(claim, history, _LIMIT_4),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_6_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_6_AT_1_APPROVALS = {}
-
-_PRODUCT_7 = 'lh-lexapro-5mg-tab'
-_PRODUCT_7_PACKAGE_SIZES = {}
-_PRODUCT_7_COVER = frozenset(('lh-lexapro-5mg-tab', 'lh-lexapro-tabs'))
-_PRODUCT_7_SCOPE = frozenset(('lh-lexapro-5mg-tab', 'lh-lexapro-10mg-tab', 'lh-lexapro-20mg-tab'))
-_PRODUCT_7_SCOPE_NDCS = frozenset()
-
+_PRODUCT_6 = rt.product(
+    'lh-effexor-xr-37_5mg', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:64',
+    plans={
+        'retail': ((_LIMIT_4,), {}),
+    })
 
 # policy_specs/lehigh-caremark-dqm.dqm:71
-def _product_7_lh_lexapro_5mg_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product lh-lexapro-5mg-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of lh-lexapro-5mg-tab',
-                       'policy_specs/lehigh-caremark-dqm.dqm:71', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_7_AT_1_MATCHED)
-        return _product_7_lh_lexapro_5mg_tab_at_retail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_7, channel, 'policy_specs/lehigh-caremark-dqm.dqm:71'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_7} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_7_AT_1_MATCHED = rt.matched_step(
-    'lh-lexapro-5mg-tab', 'retail', 'policy_specs/lehigh-caremark-dqm.dqm:71')
-_PRODUCT_7_AT_1_SELECT = rt.select_step(
-    ('30 each per 30 days',),
-    None, 'policy_specs/lehigh-caremark-dqm.dqm:384')
-
-
-def _product_7_lh_lexapro_5mg_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """lh-lexapro-5mg-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_7_COVER, product=_PRODUCT_7,
-            unit='each', channel='retail', approvals=_PRODUCT_7_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_7_SCOPE,
-            own_ndcs=_PRODUCT_7_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_7_AT_1_SELECT)
-        checks = [
-            _limit_5_lh_lexapro_tabs_retail(claim, history, _LIMIT_5),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_7_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_7_AT_1_APPROVALS = {}
-
-_PRODUCT_8 = 'lh-lexapro-10mg-tab'
-_PRODUCT_8_PACKAGE_SIZES = {}
-_PRODUCT_8_COVER = frozenset(('lh-lexapro-10mg-tab', 'lh-lexapro-tabs'))
-_PRODUCT_8_SCOPE = frozenset(('lh-lexapro-5mg-tab', 'lh-lexapro-10mg-tab', 'lh-lexapro-20mg-tab'))
-_PRODUCT_8_SCOPE_NDCS = frozenset()
-
+_PRODUCT_7 = rt.product(
+    'lh-lexapro-5mg-tab', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:71',
+    group='lh-lexapro-tabs', scope=_SET_6,
+    plans={
+        'retail': ((_LIMIT_5,), {}),
+    })
 
 # policy_specs/lehigh-caremark-dqm.dqm:78
-def _product_8_lh_lexapro_10mg_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product lh-lexapro-10mg-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of lh-lexapro-10mg-tab',
-                       'policy_specs/lehigh-caremark-dqm.dqm:78', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_8_AT_1_MATCHED)
-        return _product_8_lh_lexapro_10mg_tab_at_retail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_8, channel, 'policy_specs/lehigh-caremark-dqm.dqm:78'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_8} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_8_AT_1_MATCHED = rt.matched_step(
-    'lh-lexapro-10mg-tab', 'retail', 'policy_specs/lehigh-caremark-dqm.dqm:78')
-_PRODUCT_8_AT_1_SELECT = rt.select_step(
-    ('30 each per 30 days',),
-    None, 'policy_specs/lehigh-caremark-dqm.dqm:384')
-
-
-def _product_8_lh_lexapro_10mg_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """lh-lexapro-10mg-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_8_COVER, product=_PRODUCT_8,
-            unit='each', channel='retail', approvals=_PRODUCT_8_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_8_SCOPE,
-            own_ndcs=_PRODUCT_8_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_8_AT_1_SELECT)
-        checks = [
-            _limit_5_lh_lexapro_tabs_retail(claim, history, _LIMIT_5),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_8_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_8_AT_1_APPROVALS = {}
-
-_PRODUCT_9 = 'lh-lexapro-20mg-tab'
-_PRODUCT_9_PACKAGE_SIZES = {}
-_PRODUCT_9_COVER = frozenset(('lh-lexapro-20mg-tab', 'lh-lexapro-tabs'))
-_PRODUCT_9_SCOPE = frozenset(('lh-lexapro-5mg-tab', 'lh-lexapro-10mg-tab', 'lh-lexapro-20mg-tab'))
-_PRODUCT_9_SCOPE_NDCS = frozenset()
-
+_PRODUCT_8 = rt.product(
+    'lh-lexapro-10mg-tab', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:78',
+    group='lh-lexapro-tabs', scope=_SET_6,
+    plans={
+        'retail': ((_LIMIT_5,), {}),
+    })
 
 # policy_specs/lehigh-caremark-dqm.dqm:85
-def _product_9_lh_lexapro_20mg_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product lh-lexapro-20mg-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of lh-lexapro-20mg-tab',
-                       'policy_specs/lehigh-caremark-dqm.dqm:85', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_9_AT_1_MATCHED)
-        return _product_9_lh_lexapro_20mg_tab_at_retail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_9, channel, 'policy_specs/lehigh-caremark-dqm.dqm:85'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_9} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_9_AT_1_MATCHED = rt.matched_step(
-    'lh-lexapro-20mg-tab', 'retail', 'policy_specs/lehigh-caremark-dqm.dqm:85')
-_PRODUCT_9_AT_1_SELECT = rt.select_step(
-    ('30 each per 30 days',),
-    None, 'policy_specs/lehigh-caremark-dqm.dqm:384')
-
-
-def _product_9_lh_lexapro_20mg_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """lh-lexapro-20mg-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_9_COVER, product=_PRODUCT_9,
-            unit='each', channel='retail', approvals=_PRODUCT_9_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_9_SCOPE,
-            own_ndcs=_PRODUCT_9_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_9_AT_1_SELECT)
-        checks = [
-            _limit_5_lh_lexapro_tabs_retail(claim, history, _LIMIT_5),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_9_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_9_AT_1_APPROVALS = {}
-
-_PRODUCT_10 = 'lh-lexapro-susp'
-_PRODUCT_10_PACKAGE_SIZES = {'lexapro-bottle': Decimal('240')}
-_PRODUCT_10_COVER = frozenset(('lh-lexapro-susp',))
-_PRODUCT_10_SCOPE = frozenset(('lh-lexapro-susp',))
-_PRODUCT_10_SCOPE_NDCS = frozenset()
-
+_PRODUCT_9 = rt.product(
+    'lh-lexapro-20mg-tab', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:85',
+    group='lh-lexapro-tabs', scope=_SET_6,
+    plans={
+        'retail': ((_LIMIT_5,), {}),
+    })
 
 # policy_specs/lehigh-caremark-dqm.dqm:93
-def _product_10_lh_lexapro_susp(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product lh-lexapro-susp, billed in mL."""
-    if claim.unit != 'mL':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE ML',
-                       f"unit {claim.unit}" + ' is not mL, the billing unit of lh-lexapro-susp',
-                       'policy_specs/lehigh-caremark-dqm.dqm:93', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_10_AT_1_MATCHED)
-        return _product_10_lh_lexapro_susp_at_retail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_10, channel, 'policy_specs/lehigh-caremark-dqm.dqm:93'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_10} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_10_AT_1_MATCHED = rt.matched_step(
-    'lh-lexapro-susp', 'retail', 'policy_specs/lehigh-caremark-dqm.dqm:93')
-_PRODUCT_10_AT_1_SELECT = rt.select_step(
-    ('720 mL per 30 days',),
-    None, 'policy_specs/lehigh-caremark-dqm.dqm:388')
-
-
-def _product_10_lh_lexapro_susp_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """lh-lexapro-susp at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_10_COVER, product=_PRODUCT_10,
-            unit='mL', channel='retail', approvals=_PRODUCT_10_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_10_SCOPE,
-            own_ndcs=_PRODUCT_10_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_10_AT_1_SELECT)
-        checks = [
-            _limit_6_lh_lexapro_susp_retail(claim, history, _LIMIT_6),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'mL',
-                       _PRODUCT_10_PACKAGE_SIZES.get(package, Decimal('240')), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_10_AT_1_APPROVALS = {}
-
-_PRODUCT_11 = 'lh-paxil-10mg-tab'
-_PRODUCT_11_PACKAGE_SIZES = {}
-_PRODUCT_11_COVER = frozenset(('lh-paxil-10mg-tab', 'lh-paxil-tabs'))
-_PRODUCT_11_SCOPE = frozenset(('lh-paxil-10mg-tab', 'lh-paxil-20mg-tab', 'lh-paxil-30mg-tab', 'lh-paxil-40mg-tab'))
-_PRODUCT_11_SCOPE_NDCS = frozenset()
-
+_PRODUCT_10 = rt.product(
+    'lh-lexapro-susp', 'mL', 'policy_specs/lehigh-caremark-dqm.dqm:93',
+    sizes={'lexapro-bottle': '240'},
+    plans={
+        'retail': ((_LIMIT_6,), {}),
+    })
 
 # policy_specs/lehigh-caremark-dqm.dqm:99
-def _product_11_lh_paxil_10mg_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product lh-paxil-10mg-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of lh-paxil-10mg-tab',
-                       'policy_specs/lehigh-caremark-dqm.dqm:99', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_11_AT_1_MATCHED)
-        return _product_11_lh_paxil_10mg_tab_at_retail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_11, channel, 'policy_specs/lehigh-caremark-dqm.dqm:99'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_11} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_11_AT_1_MATCHED = rt.matched_step(
-    'lh-paxil-10mg-tab', 'retail', 'policy_specs/lehigh-caremark-dqm.dqm:99')
-_PRODUCT_11_AT_1_SELECT = rt.select_step(
-    ('30 each per 30 days',),
-    None, 'policy_specs/lehigh-caremark-dqm.dqm:392')
-
-
-def _product_11_lh_paxil_10mg_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """lh-paxil-10mg-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_11_COVER, product=_PRODUCT_11,
-            unit='each', channel='retail', approvals=_PRODUCT_11_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_11_SCOPE,
-            own_ndcs=_PRODUCT_11_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_11_AT_1_SELECT)
-        checks = [
-            _limit_7_lh_paxil_tabs_retail(claim, history, _LIMIT_7),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_11_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_11_AT_1_APPROVALS = {}
-
-_PRODUCT_12 = 'lh-paxil-20mg-tab'
-_PRODUCT_12_PACKAGE_SIZES = {}
-_PRODUCT_12_COVER = frozenset(('lh-paxil-20mg-tab', 'lh-paxil-tabs'))
-_PRODUCT_12_SCOPE = frozenset(('lh-paxil-10mg-tab', 'lh-paxil-20mg-tab', 'lh-paxil-30mg-tab', 'lh-paxil-40mg-tab'))
-_PRODUCT_12_SCOPE_NDCS = frozenset()
-
+_PRODUCT_11 = rt.product(
+    'lh-paxil-10mg-tab', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:99',
+    group='lh-paxil-tabs', scope=_SET_8,
+    plans={
+        'retail': ((_LIMIT_7,), {}),
+    })
 
 # policy_specs/lehigh-caremark-dqm.dqm:106
-def _product_12_lh_paxil_20mg_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product lh-paxil-20mg-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of lh-paxil-20mg-tab',
-                       'policy_specs/lehigh-caremark-dqm.dqm:106', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_12_AT_1_MATCHED)
-        return _product_12_lh_paxil_20mg_tab_at_retail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_12, channel, 'policy_specs/lehigh-caremark-dqm.dqm:106'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_12} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_12_AT_1_MATCHED = rt.matched_step(
-    'lh-paxil-20mg-tab', 'retail', 'policy_specs/lehigh-caremark-dqm.dqm:106')
-_PRODUCT_12_AT_1_SELECT = rt.select_step(
-    ('30 each per 30 days',),
-    None, 'policy_specs/lehigh-caremark-dqm.dqm:392')
-
-
-def _product_12_lh_paxil_20mg_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """lh-paxil-20mg-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_12_COVER, product=_PRODUCT_12,
-            unit='each', channel='retail', approvals=_PRODUCT_12_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_12_SCOPE,
-            own_ndcs=_PRODUCT_12_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_12_AT_1_SELECT)
-        checks = [
-            _limit_7_lh_paxil_tabs_retail(claim, history, _LIMIT_7),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_12_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_12_AT_1_APPROVALS = {}
-
-_PRODUCT_13 = 'lh-paxil-30mg-tab'
-_PRODUCT_13_PACKAGE_SIZES = {}
-_PRODUCT_13_COVER = frozenset(('lh-paxil-30mg-tab', 'lh-paxil-tabs'))
-_PRODUCT_13_SCOPE = frozenset(('lh-paxil-10mg-tab', 'lh-paxil-20mg-tab', 'lh-paxil-30mg-tab', 'lh-paxil-40mg-tab'))
-_PRODUCT_13_SCOPE_NDCS = frozenset()
-
+_PRODUCT_12 = rt.product(
+    'lh-paxil-20mg-tab', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:106',
+    group='lh-paxil-tabs', scope=_SET_8,
+    plans={
+        'retail': ((_LIMIT_7,), {}),
+    })
 
 # policy_specs/lehigh-caremark-dqm.dqm:113
-def _product_13_lh_paxil_30mg_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product lh-paxil-30mg-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of lh-paxil-30mg-tab',
-                       'policy_specs/lehigh-caremark-dqm.dqm:113', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_13_AT_1_MATCHED)
-        return _product_13_lh_paxil_30mg_tab_at_retail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_13, channel, 'policy_specs/lehigh-caremark-dqm.dqm:113'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_13} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_13_AT_1_MATCHED = rt.matched_step(
-    'lh-paxil-30mg-tab', 'retail', 'policy_specs/lehigh-caremark-dqm.dqm:113')
-_PRODUCT_13_AT_1_SELECT = rt.select_step(
-    ('30 each per 30 days',),
-    None, 'policy_specs/lehigh-caremark-dqm.dqm:392')
-
-
-def _product_13_lh_paxil_30mg_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """lh-paxil-30mg-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_13_COVER, product=_PRODUCT_13,
-            unit='each', channel='retail', approvals=_PRODUCT_13_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_13_SCOPE,
-            own_ndcs=_PRODUCT_13_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_13_AT_1_SELECT)
-        checks = [
-            _limit_7_lh_paxil_tabs_retail(claim, history, _LIMIT_7),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_13_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_13_AT_1_APPROVALS = {}
-
-_PRODUCT_14 = 'lh-paxil-40mg-tab'
-_PRODUCT_14_PACKAGE_SIZES = {}
-_PRODUCT_14_COVER = frozenset(('lh-paxil-40mg-tab', 'lh-paxil-tabs'))
-_PRODUCT_14_SCOPE = frozenset(('lh-paxil-10mg-tab', 'lh-paxil-20mg-tab', 'lh-paxil-30mg-tab', 'lh-paxil-40mg-tab'))
-_PRODUCT_14_SCOPE_NDCS = frozenset()
-
+_PRODUCT_13 = rt.product(
+    'lh-paxil-30mg-tab', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:113',
+    group='lh-paxil-tabs', scope=_SET_8,
+    plans={
+        'retail': ((_LIMIT_7,), {}),
+    })
 
 # policy_specs/lehigh-caremark-dqm.dqm:120
-def _product_14_lh_paxil_40mg_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product lh-paxil-40mg-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of lh-paxil-40mg-tab',
-                       'policy_specs/lehigh-caremark-dqm.dqm:120', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_14_AT_1_MATCHED)
-        return _product_14_lh_paxil_40mg_tab_at_retail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_14, channel, 'policy_specs/lehigh-caremark-dqm.dqm:120'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_14} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_14_AT_1_MATCHED = rt.matched_step(
-    'lh-paxil-40mg-tab', 'retail', 'policy_specs/lehigh-caremark-dqm.dqm:120')
-_PRODUCT_14_AT_1_SELECT = rt.select_step(
-    ('30 each per 30 days',),
-    None, 'policy_specs/lehigh-caremark-dqm.dqm:392')
-
-
-def _product_14_lh_paxil_40mg_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """lh-paxil-40mg-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_14_COVER, product=_PRODUCT_14,
-            unit='each', channel='retail', approvals=_PRODUCT_14_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_14_SCOPE,
-            own_ndcs=_PRODUCT_14_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_14_AT_1_SELECT)
-        checks = [
-            _limit_7_lh_paxil_tabs_retail(claim, history, _LIMIT_7),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_14_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_14_AT_1_APPROVALS = {}
-
-_PRODUCT_15 = 'lh-paxil-cr-12_5mg-tab'
-_PRODUCT_15_PACKAGE_SIZES = {}
-_PRODUCT_15_COVER = frozenset(('lh-paxil-cr-12_5mg-tab', 'lh-paxil-cr-tabs'))
-_PRODUCT_15_SCOPE = frozenset(('lh-paxil-cr-12_5mg-tab', 'lh-paxil-cr-25mg-tab'))
-_PRODUCT_15_SCOPE_NDCS = frozenset()
-
+_PRODUCT_14 = rt.product(
+    'lh-paxil-40mg-tab', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:120',
+    group='lh-paxil-tabs', scope=_SET_8,
+    plans={
+        'retail': ((_LIMIT_7,), {}),
+    })
 
 # policy_specs/lehigh-caremark-dqm.dqm:127
-def _product_15_lh_paxil_cr_12_5mg_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product lh-paxil-cr-12_5mg-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of lh-paxil-cr-12_5mg-tab',
-                       'policy_specs/lehigh-caremark-dqm.dqm:127', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_15_AT_1_MATCHED)
-        return _product_15_lh_paxil_cr_12_5mg_tab_at_retail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_15, channel, 'policy_specs/lehigh-caremark-dqm.dqm:127'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_15} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_15_AT_1_MATCHED = rt.matched_step(
-    'lh-paxil-cr-12_5mg-tab', 'retail', 'policy_specs/lehigh-caremark-dqm.dqm:127')
-_PRODUCT_15_AT_1_SELECT = rt.select_step(
-    ('30 each per 30 days',),
-    None, 'policy_specs/lehigh-caremark-dqm.dqm:396')
-
-
-def _product_15_lh_paxil_cr_12_5mg_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """lh-paxil-cr-12_5mg-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_15_COVER, product=_PRODUCT_15,
-            unit='each', channel='retail', approvals=_PRODUCT_15_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_15_SCOPE,
-            own_ndcs=_PRODUCT_15_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_15_AT_1_SELECT)
-        checks = [
-            _limit_8_lh_paxil_cr_tabs_retail(claim, history, _LIMIT_8),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_15_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_15_AT_1_APPROVALS = {}
-
-_PRODUCT_16 = 'lh-paxil-cr-25mg-tab'
-_PRODUCT_16_PACKAGE_SIZES = {}
-_PRODUCT_16_COVER = frozenset(('lh-paxil-cr-25mg-tab', 'lh-paxil-cr-tabs'))
-_PRODUCT_16_SCOPE = frozenset(('lh-paxil-cr-12_5mg-tab', 'lh-paxil-cr-25mg-tab'))
-_PRODUCT_16_SCOPE_NDCS = frozenset()
-
+_PRODUCT_15 = rt.product(
+    'lh-paxil-cr-12_5mg-tab', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:127',
+    group='lh-paxil-cr-tabs', scope=_SET_9,
+    plans={
+        'retail': ((_LIMIT_8,), {}),
+    })
 
 # policy_specs/lehigh-caremark-dqm.dqm:134
-def _product_16_lh_paxil_cr_25mg_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product lh-paxil-cr-25mg-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of lh-paxil-cr-25mg-tab',
-                       'policy_specs/lehigh-caremark-dqm.dqm:134', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_16_AT_1_MATCHED)
-        return _product_16_lh_paxil_cr_25mg_tab_at_retail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_16, channel, 'policy_specs/lehigh-caremark-dqm.dqm:134'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_16} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_16_AT_1_MATCHED = rt.matched_step(
-    'lh-paxil-cr-25mg-tab', 'retail', 'policy_specs/lehigh-caremark-dqm.dqm:134')
-_PRODUCT_16_AT_1_SELECT = rt.select_step(
-    ('30 each per 30 days',),
-    None, 'policy_specs/lehigh-caremark-dqm.dqm:396')
-
-
-def _product_16_lh_paxil_cr_25mg_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """lh-paxil-cr-25mg-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_16_COVER, product=_PRODUCT_16,
-            unit='each', channel='retail', approvals=_PRODUCT_16_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_16_SCOPE,
-            own_ndcs=_PRODUCT_16_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_16_AT_1_SELECT)
-        checks = [
-            _limit_8_lh_paxil_cr_tabs_retail(claim, history, _LIMIT_8),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_16_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_16_AT_1_APPROVALS = {}
-
-_PRODUCT_17 = 'lh-pristiq-50mg-tab'
-_PRODUCT_17_PACKAGE_SIZES = {}
-_PRODUCT_17_COVER = frozenset(('lh-pristiq-50mg-tab', 'lh-pristiq-tabs'))
-_PRODUCT_17_SCOPE = frozenset(('lh-pristiq-50mg-tab', 'lh-pristiq-100mg-tab'))
-_PRODUCT_17_SCOPE_NDCS = frozenset()
-
+_PRODUCT_16 = rt.product(
+    'lh-paxil-cr-25mg-tab', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:134',
+    group='lh-paxil-cr-tabs', scope=_SET_9,
+    plans={
+        'retail': ((_LIMIT_8,), {}),
+    })
 
 # policy_specs/lehigh-caremark-dqm.dqm:141
-def _product_17_lh_pristiq_50mg_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product lh-pristiq-50mg-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of lh-pristiq-50mg-tab',
-                       'policy_specs/lehigh-caremark-dqm.dqm:141', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_17_AT_1_MATCHED)
-        return _product_17_lh_pristiq_50mg_tab_at_retail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_17, channel, 'policy_specs/lehigh-caremark-dqm.dqm:141'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_17} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_17_AT_1_MATCHED = rt.matched_step(
-    'lh-pristiq-50mg-tab', 'retail', 'policy_specs/lehigh-caremark-dqm.dqm:141')
-_PRODUCT_17_AT_1_SELECT = rt.select_step(
-    ('30 each per 30 days',),
-    None, 'policy_specs/lehigh-caremark-dqm.dqm:400')
-
-
-def _product_17_lh_pristiq_50mg_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """lh-pristiq-50mg-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_17_COVER, product=_PRODUCT_17,
-            unit='each', channel='retail', approvals=_PRODUCT_17_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_17_SCOPE,
-            own_ndcs=_PRODUCT_17_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_17_AT_1_SELECT)
-        checks = [
-            _limit_9_lh_pristiq_tabs_retail(claim, history, _LIMIT_9),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_17_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_17_AT_1_APPROVALS = {}
-
-_PRODUCT_18 = 'lh-pristiq-100mg-tab'
-_PRODUCT_18_PACKAGE_SIZES = {}
-_PRODUCT_18_COVER = frozenset(('lh-pristiq-100mg-tab', 'lh-pristiq-tabs'))
-_PRODUCT_18_SCOPE = frozenset(('lh-pristiq-50mg-tab', 'lh-pristiq-100mg-tab'))
-_PRODUCT_18_SCOPE_NDCS = frozenset()
-
+_PRODUCT_17 = rt.product(
+    'lh-pristiq-50mg-tab', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:141',
+    group='lh-pristiq-tabs', scope=_SET_10,
+    plans={
+        'retail': ((_LIMIT_9,), {}),
+    })
 
 # policy_specs/lehigh-caremark-dqm.dqm:148
-def _product_18_lh_pristiq_100mg_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product lh-pristiq-100mg-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of lh-pristiq-100mg-tab',
-                       'policy_specs/lehigh-caremark-dqm.dqm:148', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_18_AT_1_MATCHED)
-        return _product_18_lh_pristiq_100mg_tab_at_retail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_18, channel, 'policy_specs/lehigh-caremark-dqm.dqm:148'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_18} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_18_AT_1_MATCHED = rt.matched_step(
-    'lh-pristiq-100mg-tab', 'retail', 'policy_specs/lehigh-caremark-dqm.dqm:148')
-_PRODUCT_18_AT_1_SELECT = rt.select_step(
-    ('30 each per 30 days',),
-    None, 'policy_specs/lehigh-caremark-dqm.dqm:400')
-
-
-def _product_18_lh_pristiq_100mg_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """lh-pristiq-100mg-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_18_COVER, product=_PRODUCT_18,
-            unit='each', channel='retail', approvals=_PRODUCT_18_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_18_SCOPE,
-            own_ndcs=_PRODUCT_18_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_18_AT_1_SELECT)
-        checks = [
-            _limit_9_lh_pristiq_tabs_retail(claim, history, _LIMIT_9),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_18_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_18_AT_1_APPROVALS = {}
-
-_PRODUCT_19 = 'lh-prozac-10mg-cap'
-_PRODUCT_19_PACKAGE_SIZES = {}
-_PRODUCT_19_COVER = frozenset(('lh-prozac-10mg-cap', 'lh-prozac-caps'))
-_PRODUCT_19_SCOPE = frozenset(('lh-prozac-10mg-cap', 'lh-prozac-20mg-cap'))
-_PRODUCT_19_SCOPE_NDCS = frozenset()
-
+_PRODUCT_18 = rt.product(
+    'lh-pristiq-100mg-tab', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:148',
+    group='lh-pristiq-tabs', scope=_SET_10,
+    plans={
+        'retail': ((_LIMIT_9,), {}),
+    })
 
 # policy_specs/lehigh-caremark-dqm.dqm:155
-def _product_19_lh_prozac_10mg_cap(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product lh-prozac-10mg-cap, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of lh-prozac-10mg-cap',
-                       'policy_specs/lehigh-caremark-dqm.dqm:155', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_19_AT_1_MATCHED)
-        return _product_19_lh_prozac_10mg_cap_at_retail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_19, channel, 'policy_specs/lehigh-caremark-dqm.dqm:155'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_19} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_19_AT_1_MATCHED = rt.matched_step(
-    'lh-prozac-10mg-cap', 'retail', 'policy_specs/lehigh-caremark-dqm.dqm:155')
-_PRODUCT_19_AT_1_SELECT = rt.select_step(
-    ('30 each per 30 days',),
-    None, 'policy_specs/lehigh-caremark-dqm.dqm:404')
-
-
-def _product_19_lh_prozac_10mg_cap_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """lh-prozac-10mg-cap at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_19_COVER, product=_PRODUCT_19,
-            unit='each', channel='retail', approvals=_PRODUCT_19_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_19_SCOPE,
-            own_ndcs=_PRODUCT_19_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_19_AT_1_SELECT)
-        checks = [
-            _limit_10_lh_prozac_caps_retail(claim, history, _LIMIT_10),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_19_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_19_AT_1_APPROVALS = {}
-
-_PRODUCT_20 = 'lh-prozac-20mg-cap'
-_PRODUCT_20_PACKAGE_SIZES = {}
-_PRODUCT_20_COVER = frozenset(('lh-prozac-20mg-cap', 'lh-prozac-caps'))
-_PRODUCT_20_SCOPE = frozenset(('lh-prozac-10mg-cap', 'lh-prozac-20mg-cap'))
-_PRODUCT_20_SCOPE_NDCS = frozenset()
-
+_PRODUCT_19 = rt.product(
+    'lh-prozac-10mg-cap', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:155',
+    group='lh-prozac-caps', scope=_SET_11,
+    plans={
+        'retail': ((_LIMIT_10,), {}),
+    })
 
 # policy_specs/lehigh-caremark-dqm.dqm:162
-def _product_20_lh_prozac_20mg_cap(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product lh-prozac-20mg-cap, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of lh-prozac-20mg-cap',
-                       'policy_specs/lehigh-caremark-dqm.dqm:162', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_20_AT_1_MATCHED)
-        return _product_20_lh_prozac_20mg_cap_at_retail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_20, channel, 'policy_specs/lehigh-caremark-dqm.dqm:162'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_20} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_20_AT_1_MATCHED = rt.matched_step(
-    'lh-prozac-20mg-cap', 'retail', 'policy_specs/lehigh-caremark-dqm.dqm:162')
-_PRODUCT_20_AT_1_SELECT = rt.select_step(
-    ('30 each per 30 days',),
-    None, 'policy_specs/lehigh-caremark-dqm.dqm:404')
-
-
-def _product_20_lh_prozac_20mg_cap_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """lh-prozac-20mg-cap at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_20_COVER, product=_PRODUCT_20,
-            unit='each', channel='retail', approvals=_PRODUCT_20_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_20_SCOPE,
-            own_ndcs=_PRODUCT_20_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_20_AT_1_SELECT)
-        checks = [
-            _limit_10_lh_prozac_caps_retail(claim, history, _LIMIT_10),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_20_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_20_AT_1_APPROVALS = {}
-
-_PRODUCT_21 = 'lh-prozac-weekly-90mg-cap'
-_PRODUCT_21_PACKAGE_SIZES = {}
-_PRODUCT_21_COVER = frozenset(('lh-prozac-weekly-90mg-cap',))
-_PRODUCT_21_SCOPE = frozenset(('lh-prozac-weekly-90mg-cap',))
-_PRODUCT_21_SCOPE_NDCS = frozenset()
-
+_PRODUCT_20 = rt.product(
+    'lh-prozac-20mg-cap', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:162',
+    group='lh-prozac-caps', scope=_SET_11,
+    plans={
+        'retail': ((_LIMIT_10,), {}),
+    })
 
 # policy_specs/lehigh-caremark-dqm.dqm:169
-def _product_21_lh_prozac_weekly_90mg_cap(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product lh-prozac-weekly-90mg-cap, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of lh-prozac-weekly-90mg-cap',
-                       'policy_specs/lehigh-caremark-dqm.dqm:169', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_21_AT_1_MATCHED)
-        return _product_21_lh_prozac_weekly_90mg_cap_at_retail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_21, channel, 'policy_specs/lehigh-caremark-dqm.dqm:169'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_21} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_21_AT_1_MATCHED = rt.matched_step(
-    'lh-prozac-weekly-90mg-cap', 'retail', 'policy_specs/lehigh-caremark-dqm.dqm:169')
-_PRODUCT_21_AT_1_SELECT = rt.select_step(
-    ('4 each per 30 days',),
-    None, 'policy_specs/lehigh-caremark-dqm.dqm:408')
-
-
-def _product_21_lh_prozac_weekly_90mg_cap_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """lh-prozac-weekly-90mg-cap at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_21_COVER, product=_PRODUCT_21,
-            unit='each', channel='retail', approvals=_PRODUCT_21_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_21_SCOPE,
-            own_ndcs=_PRODUCT_21_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_21_AT_1_SELECT)
-        checks = [
-            _limit_11_lh_prozac_weekly_90mg_cap_retail(claim, history, _LIMIT_11),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_21_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_21_AT_1_APPROVALS = {}
-
-_PRODUCT_22 = 'lh-anzemet-50mg-tab'
-_PRODUCT_22_PACKAGE_SIZES = {}
-_PRODUCT_22_COVER = frozenset(('lh-anzemet-50mg-tab', 'lh-anzemet-tabs'))
-_PRODUCT_22_SCOPE = frozenset(('lh-anzemet-50mg-tab', 'lh-anzemet-100mg-tab'))
-_PRODUCT_22_SCOPE_NDCS = frozenset()
-
+_PRODUCT_21 = rt.product(
+    'lh-prozac-weekly-90mg-cap', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:169',
+    plans={
+        'retail': ((_LIMIT_11,), {}),
+    })
 
 # policy_specs/lehigh-caremark-dqm.dqm:178
-def _product_22_lh_anzemet_50mg_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product lh-anzemet-50mg-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of lh-anzemet-50mg-tab',
-                       'policy_specs/lehigh-caremark-dqm.dqm:178', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_22_AT_1_MATCHED)
-        return _product_22_lh_anzemet_50mg_tab_at_retail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_22, channel, 'policy_specs/lehigh-caremark-dqm.dqm:178'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_22} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_22_AT_1_MATCHED = rt.matched_step(
-    'lh-anzemet-50mg-tab', 'retail', 'policy_specs/lehigh-caremark-dqm.dqm:178')
-_PRODUCT_22_AT_1_SELECT = rt.select_step(
-    ('5 each per fill',),
-    None, 'policy_specs/lehigh-caremark-dqm.dqm:412')
-
-
-def _product_22_lh_anzemet_50mg_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """lh-anzemet-50mg-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_22_COVER, product=_PRODUCT_22,
-            unit='each', channel='retail', approvals=_PRODUCT_22_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_22_SCOPE,
-            own_ndcs=_PRODUCT_22_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_22_AT_1_SELECT)
-        checks = [
-            _limit_12_lh_anzemet_tabs_retail(claim, history, _LIMIT_12),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_22_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_22_AT_1_APPROVALS = {}
-
-_PRODUCT_23 = 'lh-anzemet-100mg-tab'
-_PRODUCT_23_PACKAGE_SIZES = {}
-_PRODUCT_23_COVER = frozenset(('lh-anzemet-100mg-tab', 'lh-anzemet-tabs'))
-_PRODUCT_23_SCOPE = frozenset(('lh-anzemet-50mg-tab', 'lh-anzemet-100mg-tab'))
-_PRODUCT_23_SCOPE_NDCS = frozenset()
-
+_PRODUCT_22 = rt.product(
+    'lh-anzemet-50mg-tab', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:178',
+    group='lh-anzemet-tabs', scope=_SET_13,
+    plans={
+        'retail': ((_LIMIT_12,), {}),
+    })
 
 # policy_specs/lehigh-caremark-dqm.dqm:185
-def _product_23_lh_anzemet_100mg_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product lh-anzemet-100mg-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of lh-anzemet-100mg-tab',
-                       'policy_specs/lehigh-caremark-dqm.dqm:185', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_23_AT_1_MATCHED)
-        return _product_23_lh_anzemet_100mg_tab_at_retail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_23, channel, 'policy_specs/lehigh-caremark-dqm.dqm:185'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_23} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_23_AT_1_MATCHED = rt.matched_step(
-    'lh-anzemet-100mg-tab', 'retail', 'policy_specs/lehigh-caremark-dqm.dqm:185')
-_PRODUCT_23_AT_1_SELECT = rt.select_step(
-    ('5 each per fill',),
-    None, 'policy_specs/lehigh-caremark-dqm.dqm:412')
-
-
-def _product_23_lh_anzemet_100mg_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """lh-anzemet-100mg-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_23_COVER, product=_PRODUCT_23,
-            unit='each', channel='retail', approvals=_PRODUCT_23_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_23_SCOPE,
-            own_ndcs=_PRODUCT_23_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_23_AT_1_SELECT)
-        checks = [
-            _limit_12_lh_anzemet_tabs_retail(claim, history, _LIMIT_12),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_23_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_23_AT_1_APPROVALS = {}
-
-_PRODUCT_24 = 'lh-cesamet-1mg-cap'
-_PRODUCT_24_PACKAGE_SIZES = {}
-_PRODUCT_24_COVER = frozenset(('lh-cesamet-1mg-cap',))
-_PRODUCT_24_SCOPE = frozenset(('lh-cesamet-1mg-cap',))
-_PRODUCT_24_SCOPE_NDCS = frozenset()
-
+_PRODUCT_23 = rt.product(
+    'lh-anzemet-100mg-tab', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:185',
+    group='lh-anzemet-tabs', scope=_SET_13,
+    plans={
+        'retail': ((_LIMIT_12,), {}),
+    })
 
 # policy_specs/lehigh-caremark-dqm.dqm:192
-def _product_24_lh_cesamet_1mg_cap(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product lh-cesamet-1mg-cap, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of lh-cesamet-1mg-cap',
-                       'policy_specs/lehigh-caremark-dqm.dqm:192', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_24_AT_1_MATCHED)
-        return _product_24_lh_cesamet_1mg_cap_at_retail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_24, channel, 'policy_specs/lehigh-caremark-dqm.dqm:192'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_24} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_24_AT_1_MATCHED = rt.matched_step(
-    'lh-cesamet-1mg-cap', 'retail', 'policy_specs/lehigh-caremark-dqm.dqm:192')
-_PRODUCT_24_AT_1_SELECT = rt.select_step(
-    ('6 each per fill',),
-    None, 'policy_specs/lehigh-caremark-dqm.dqm:416')
-
-
-def _product_24_lh_cesamet_1mg_cap_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """lh-cesamet-1mg-cap at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_24_COVER, product=_PRODUCT_24,
-            unit='each', channel='retail', approvals=_PRODUCT_24_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_24_SCOPE,
-            own_ndcs=_PRODUCT_24_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_24_AT_1_SELECT)
-        checks = [
-            _limit_13_lh_cesamet_1mg_cap_retail(claim, history, _LIMIT_13),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_24_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_24_AT_1_APPROVALS = {}
-
-_PRODUCT_25 = 'lh-emend-40mg-cap'
-_PRODUCT_25_PACKAGE_SIZES = {}
-_PRODUCT_25_COVER = frozenset(('lh-emend-40mg-cap', 'lh-emend-40-80mg-caps'))
-_PRODUCT_25_SCOPE = frozenset(('lh-emend-40mg-cap', 'lh-emend-80mg-cap'))
-_PRODUCT_25_SCOPE_NDCS = frozenset()
-
+_PRODUCT_24 = rt.product(
+    'lh-cesamet-1mg-cap', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:192',
+    plans={
+        'retail': ((_LIMIT_13,), {}),
+    })
 
 # policy_specs/lehigh-caremark-dqm.dqm:199
-def _product_25_lh_emend_40mg_cap(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product lh-emend-40mg-cap, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of lh-emend-40mg-cap',
-                       'policy_specs/lehigh-caremark-dqm.dqm:199', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_25_AT_1_MATCHED)
-        return _product_25_lh_emend_40mg_cap_at_retail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_25, channel, 'policy_specs/lehigh-caremark-dqm.dqm:199'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_25} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_25_AT_1_MATCHED = rt.matched_step(
-    'lh-emend-40mg-cap', 'retail', 'policy_specs/lehigh-caremark-dqm.dqm:199')
-_PRODUCT_25_AT_1_SELECT = rt.select_step(
-    ('8 each per fill',),
-    None, 'policy_specs/lehigh-caremark-dqm.dqm:420')
-
-
-def _product_25_lh_emend_40mg_cap_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """lh-emend-40mg-cap at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_25_COVER, product=_PRODUCT_25,
-            unit='each', channel='retail', approvals=_PRODUCT_25_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_25_SCOPE,
-            own_ndcs=_PRODUCT_25_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_25_AT_1_SELECT)
-        checks = [
-            _limit_14_lh_emend_40_80mg_caps_retail(claim, history, _LIMIT_14),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_25_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_25_AT_1_APPROVALS = {}
-
-_PRODUCT_26 = 'lh-emend-80mg-cap'
-_PRODUCT_26_PACKAGE_SIZES = {}
-_PRODUCT_26_COVER = frozenset(('lh-emend-80mg-cap', 'lh-emend-40-80mg-caps'))
-_PRODUCT_26_SCOPE = frozenset(('lh-emend-40mg-cap', 'lh-emend-80mg-cap'))
-_PRODUCT_26_SCOPE_NDCS = frozenset()
-
+_PRODUCT_25 = rt.product(
+    'lh-emend-40mg-cap', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:199',
+    group='lh-emend-40-80mg-caps', scope=_SET_15,
+    plans={
+        'retail': ((_LIMIT_14,), {}),
+    })
 
 # policy_specs/lehigh-caremark-dqm.dqm:206
-def _product_26_lh_emend_80mg_cap(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product lh-emend-80mg-cap, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of lh-emend-80mg-cap',
-                       'policy_specs/lehigh-caremark-dqm.dqm:206', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_26_AT_1_MATCHED)
-        return _product_26_lh_emend_80mg_cap_at_retail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_26, channel, 'policy_specs/lehigh-caremark-dqm.dqm:206'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_26} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_26_AT_1_MATCHED = rt.matched_step(
-    'lh-emend-80mg-cap', 'retail', 'policy_specs/lehigh-caremark-dqm.dqm:206')
-_PRODUCT_26_AT_1_SELECT = rt.select_step(
-    ('8 each per fill',),
-    None, 'policy_specs/lehigh-caremark-dqm.dqm:420')
-
-
-def _product_26_lh_emend_80mg_cap_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """lh-emend-80mg-cap at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_26_COVER, product=_PRODUCT_26,
-            unit='each', channel='retail', approvals=_PRODUCT_26_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_26_SCOPE,
-            own_ndcs=_PRODUCT_26_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_26_AT_1_SELECT)
-        checks = [
-            _limit_14_lh_emend_40_80mg_caps_retail(claim, history, _LIMIT_14),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_26_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_26_AT_1_APPROVALS = {}
-
-_PRODUCT_27 = 'lh-emend-125mg-cap'
-_PRODUCT_27_PACKAGE_SIZES = {}
-_PRODUCT_27_COVER = frozenset(('lh-emend-125mg-cap',))
-_PRODUCT_27_SCOPE = frozenset(('lh-emend-125mg-cap',))
-_PRODUCT_27_SCOPE_NDCS = frozenset()
-
+_PRODUCT_26 = rt.product(
+    'lh-emend-80mg-cap', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:206',
+    group='lh-emend-40-80mg-caps', scope=_SET_15,
+    plans={
+        'retail': ((_LIMIT_14,), {}),
+    })
 
 # policy_specs/lehigh-caremark-dqm.dqm:213
-def _product_27_lh_emend_125mg_cap(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product lh-emend-125mg-cap, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of lh-emend-125mg-cap',
-                       'policy_specs/lehigh-caremark-dqm.dqm:213', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_27_AT_1_MATCHED)
-        return _product_27_lh_emend_125mg_cap_at_retail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_27, channel, 'policy_specs/lehigh-caremark-dqm.dqm:213'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_27} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_27_AT_1_MATCHED = rt.matched_step(
-    'lh-emend-125mg-cap', 'retail', 'policy_specs/lehigh-caremark-dqm.dqm:213')
-_PRODUCT_27_AT_1_SELECT = rt.select_step(
-    ('4 each per fill',),
-    None, 'policy_specs/lehigh-caremark-dqm.dqm:424')
-
-
-def _product_27_lh_emend_125mg_cap_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """lh-emend-125mg-cap at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_27_COVER, product=_PRODUCT_27,
-            unit='each', channel='retail', approvals=_PRODUCT_27_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_27_SCOPE,
-            own_ndcs=_PRODUCT_27_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_27_AT_1_SELECT)
-        checks = [
-            _limit_15_lh_emend_125mg_cap_retail(claim, history, _LIMIT_15),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_27_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_27_AT_1_APPROVALS = {}
-
-_PRODUCT_28 = 'lh-emend-pack'
-_PRODUCT_28_PACKAGE_SIZES = {'emend-pack': Decimal('1')}
-_PRODUCT_28_COVER = frozenset(('lh-emend-pack',))
-_PRODUCT_28_SCOPE = frozenset(('lh-emend-pack',))
-_PRODUCT_28_SCOPE_NDCS = frozenset()
-
+_PRODUCT_27 = rt.product(
+    'lh-emend-125mg-cap', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:213',
+    plans={
+        'retail': ((_LIMIT_15,), {}),
+    })
 
 # policy_specs/lehigh-caremark-dqm.dqm:222
-def _product_28_lh_emend_pack(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product lh-emend-pack, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of lh-emend-pack',
-                       'policy_specs/lehigh-caremark-dqm.dqm:222', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_28_AT_1_MATCHED)
-        return _product_28_lh_emend_pack_at_retail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_28, channel, 'policy_specs/lehigh-caremark-dqm.dqm:222'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_28} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_28_AT_1_MATCHED = rt.matched_step(
-    'lh-emend-pack', 'retail', 'policy_specs/lehigh-caremark-dqm.dqm:222')
-_PRODUCT_28_AT_1_SELECT = rt.select_step(
-    ('4 each per fill',),
-    None, 'policy_specs/lehigh-caremark-dqm.dqm:428')
-
-
-def _product_28_lh_emend_pack_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """lh-emend-pack at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_28_COVER, product=_PRODUCT_28,
-            unit='each', channel='retail', approvals=_PRODUCT_28_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_28_SCOPE,
-            own_ndcs=_PRODUCT_28_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_28_AT_1_SELECT)
-        checks = [
-            _limit_16_lh_emend_pack_retail(claim, history, _LIMIT_16),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_28_PACKAGE_SIZES.get(package, Decimal('1')), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_28_AT_1_APPROVALS = {}
-
-_PRODUCT_29 = 'lh-kytril-1mg-tab'
-_PRODUCT_29_PACKAGE_SIZES = {}
-_PRODUCT_29_COVER = frozenset(('lh-kytril-1mg-tab',))
-_PRODUCT_29_SCOPE = frozenset(('lh-kytril-1mg-tab',))
-_PRODUCT_29_SCOPE_NDCS = frozenset()
-
+_PRODUCT_28 = rt.product(
+    'lh-emend-pack', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:222',
+    sizes={'emend-pack': '1'},
+    plans={
+        'retail': ((_LIMIT_16,), {}),
+    })
 
 # policy_specs/lehigh-caremark-dqm.dqm:229
-def _product_29_lh_kytril_1mg_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product lh-kytril-1mg-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of lh-kytril-1mg-tab',
-                       'policy_specs/lehigh-caremark-dqm.dqm:229', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_29_AT_1_MATCHED)
-        return _product_29_lh_kytril_1mg_tab_at_retail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_29, channel, 'policy_specs/lehigh-caremark-dqm.dqm:229'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_29} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_29_AT_1_MATCHED = rt.matched_step(
-    'lh-kytril-1mg-tab', 'retail', 'policy_specs/lehigh-caremark-dqm.dqm:229')
-_PRODUCT_29_AT_1_SELECT = rt.select_step(
-    ('8 each per fill',),
-    None, 'policy_specs/lehigh-caremark-dqm.dqm:432')
-
-
-def _product_29_lh_kytril_1mg_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """lh-kytril-1mg-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_29_COVER, product=_PRODUCT_29,
-            unit='each', channel='retail', approvals=_PRODUCT_29_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_29_SCOPE,
-            own_ndcs=_PRODUCT_29_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_29_AT_1_SELECT)
-        checks = [
-            _limit_17_lh_kytril_1mg_tab_retail(claim, history, _LIMIT_17),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_29_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_29_AT_1_APPROVALS = {}
-
-_PRODUCT_30 = 'lh-kytril-susp'
-_PRODUCT_30_PACKAGE_SIZES = {'kytril-bottle': Decimal('30')}
-_PRODUCT_30_COVER = frozenset(('lh-kytril-susp',))
-_PRODUCT_30_SCOPE = frozenset(('lh-kytril-susp',))
-_PRODUCT_30_SCOPE_NDCS = frozenset()
-
+_PRODUCT_29 = rt.product(
+    'lh-kytril-1mg-tab', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:229',
+    plans={
+        'retail': ((_LIMIT_17,), {}),
+    })
 
 # policy_specs/lehigh-caremark-dqm.dqm:237
-def _product_30_lh_kytril_susp(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product lh-kytril-susp, billed in mL."""
-    if claim.unit != 'mL':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE ML',
-                       f"unit {claim.unit}" + ' is not mL, the billing unit of lh-kytril-susp',
-                       'policy_specs/lehigh-caremark-dqm.dqm:237', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_30_AT_1_MATCHED)
-        return _product_30_lh_kytril_susp_at_retail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_30, channel, 'policy_specs/lehigh-caremark-dqm.dqm:237'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_30} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_30_AT_1_MATCHED = rt.matched_step(
-    'lh-kytril-susp', 'retail', 'policy_specs/lehigh-caremark-dqm.dqm:237')
-_PRODUCT_30_AT_1_SELECT = rt.select_step(
-    ('60 mL per fill',),
-    None, 'policy_specs/lehigh-caremark-dqm.dqm:436')
-
-
-def _product_30_lh_kytril_susp_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """lh-kytril-susp at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_30_COVER, product=_PRODUCT_30,
-            unit='mL', channel='retail', approvals=_PRODUCT_30_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_30_SCOPE,
-            own_ndcs=_PRODUCT_30_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_30_AT_1_SELECT)
-        checks = [
-            _limit_18_lh_kytril_susp_retail(claim, history, _LIMIT_18),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'mL',
-                       _PRODUCT_30_PACKAGE_SIZES.get(package, Decimal('30')), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_30_AT_1_APPROVALS = {}
-
-_PRODUCT_31 = 'lh-sancuso-patch'
-_PRODUCT_31_PACKAGE_SIZES = {}
-_PRODUCT_31_COVER = frozenset(('lh-sancuso-patch',))
-_PRODUCT_31_SCOPE = frozenset(('lh-sancuso-patch',))
-_PRODUCT_31_SCOPE_NDCS = frozenset()
-
+_PRODUCT_30 = rt.product(
+    'lh-kytril-susp', 'mL', 'policy_specs/lehigh-caremark-dqm.dqm:237',
+    sizes={'kytril-bottle': '30'},
+    plans={
+        'retail': ((_LIMIT_18,), {}),
+    })
 
 # policy_specs/lehigh-caremark-dqm.dqm:243
-def _product_31_lh_sancuso_patch(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product lh-sancuso-patch, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of lh-sancuso-patch',
-                       'policy_specs/lehigh-caremark-dqm.dqm:243', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_31_AT_1_MATCHED)
-        return _product_31_lh_sancuso_patch_at_retail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_31, channel, 'policy_specs/lehigh-caremark-dqm.dqm:243'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_31} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_31_AT_1_MATCHED = rt.matched_step(
-    'lh-sancuso-patch', 'retail', 'policy_specs/lehigh-caremark-dqm.dqm:243')
-_PRODUCT_31_AT_1_SELECT = rt.select_step(
-    ('1 each per fill',),
-    None, 'policy_specs/lehigh-caremark-dqm.dqm:440')
-
-
-def _product_31_lh_sancuso_patch_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """lh-sancuso-patch at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_31_COVER, product=_PRODUCT_31,
-            unit='each', channel='retail', approvals=_PRODUCT_31_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_31_SCOPE,
-            own_ndcs=_PRODUCT_31_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_31_AT_1_SELECT)
-        checks = [
-            _limit_19_lh_sancuso_patch_retail(claim, history, _LIMIT_19),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_31_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_31_AT_1_APPROVALS = {}
-
-_PRODUCT_32 = 'lh-zofran-4mg-tab'
-_PRODUCT_32_PACKAGE_SIZES = {}
-_PRODUCT_32_COVER = frozenset(('lh-zofran-4mg-tab', 'lh-zofran-4-8mg-tabs'))
-_PRODUCT_32_SCOPE = frozenset(('lh-zofran-4mg-tab', 'lh-zofran-8mg-tab'))
-_PRODUCT_32_SCOPE_NDCS = frozenset()
-
+_PRODUCT_31 = rt.product(
+    'lh-sancuso-patch', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:243',
+    plans={
+        'retail': ((_LIMIT_19,), {}),
+    })
 
 # policy_specs/lehigh-caremark-dqm.dqm:249
-def _product_32_lh_zofran_4mg_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product lh-zofran-4mg-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of lh-zofran-4mg-tab',
-                       'policy_specs/lehigh-caremark-dqm.dqm:249', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_32_AT_1_MATCHED)
-        return _product_32_lh_zofran_4mg_tab_at_retail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_32, channel, 'policy_specs/lehigh-caremark-dqm.dqm:249'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_32} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_32_AT_1_MATCHED = rt.matched_step(
-    'lh-zofran-4mg-tab', 'retail', 'policy_specs/lehigh-caremark-dqm.dqm:249')
-_PRODUCT_32_AT_1_SELECT = rt.select_step(
-    ('24 each per fill',),
-    None, 'policy_specs/lehigh-caremark-dqm.dqm:444')
-
-
-def _product_32_lh_zofran_4mg_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """lh-zofran-4mg-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_32_COVER, product=_PRODUCT_32,
-            unit='each', channel='retail', approvals=_PRODUCT_32_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_32_SCOPE,
-            own_ndcs=_PRODUCT_32_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_32_AT_1_SELECT)
-        checks = [
-            _limit_20_lh_zofran_4_8mg_tabs_retail(claim, history, _LIMIT_20),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_32_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_32_AT_1_APPROVALS = {}
-
-_PRODUCT_33 = 'lh-zofran-8mg-tab'
-_PRODUCT_33_PACKAGE_SIZES = {}
-_PRODUCT_33_COVER = frozenset(('lh-zofran-8mg-tab', 'lh-zofran-4-8mg-tabs'))
-_PRODUCT_33_SCOPE = frozenset(('lh-zofran-4mg-tab', 'lh-zofran-8mg-tab'))
-_PRODUCT_33_SCOPE_NDCS = frozenset()
-
+_PRODUCT_32 = rt.product(
+    'lh-zofran-4mg-tab', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:249',
+    group='lh-zofran-4-8mg-tabs', scope=_SET_21,
+    plans={
+        'retail': ((_LIMIT_20,), {}),
+    })
 
 # policy_specs/lehigh-caremark-dqm.dqm:256
-def _product_33_lh_zofran_8mg_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product lh-zofran-8mg-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of lh-zofran-8mg-tab',
-                       'policy_specs/lehigh-caremark-dqm.dqm:256', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_33_AT_1_MATCHED)
-        return _product_33_lh_zofran_8mg_tab_at_retail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_33, channel, 'policy_specs/lehigh-caremark-dqm.dqm:256'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_33} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_33_AT_1_MATCHED = rt.matched_step(
-    'lh-zofran-8mg-tab', 'retail', 'policy_specs/lehigh-caremark-dqm.dqm:256')
-_PRODUCT_33_AT_1_SELECT = rt.select_step(
-    ('24 each per fill',),
-    None, 'policy_specs/lehigh-caremark-dqm.dqm:444')
-
-
-def _product_33_lh_zofran_8mg_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """lh-zofran-8mg-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_33_COVER, product=_PRODUCT_33,
-            unit='each', channel='retail', approvals=_PRODUCT_33_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_33_SCOPE,
-            own_ndcs=_PRODUCT_33_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_33_AT_1_SELECT)
-        checks = [
-            _limit_20_lh_zofran_4_8mg_tabs_retail(claim, history, _LIMIT_20),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_33_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_33_AT_1_APPROVALS = {}
-
-_PRODUCT_34 = 'lh-zofran-24mg-tab'
-_PRODUCT_34_PACKAGE_SIZES = {}
-_PRODUCT_34_COVER = frozenset(('lh-zofran-24mg-tab',))
-_PRODUCT_34_SCOPE = frozenset(('lh-zofran-24mg-tab',))
-_PRODUCT_34_SCOPE_NDCS = frozenset()
-
+_PRODUCT_33 = rt.product(
+    'lh-zofran-8mg-tab', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:256',
+    group='lh-zofran-4-8mg-tabs', scope=_SET_21,
+    plans={
+        'retail': ((_LIMIT_20,), {}),
+    })
 
 # policy_specs/lehigh-caremark-dqm.dqm:263
-def _product_34_lh_zofran_24mg_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product lh-zofran-24mg-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of lh-zofran-24mg-tab',
-                       'policy_specs/lehigh-caremark-dqm.dqm:263', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_34_AT_1_MATCHED)
-        return _product_34_lh_zofran_24mg_tab_at_retail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_34, channel, 'policy_specs/lehigh-caremark-dqm.dqm:263'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_34} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_34_AT_1_MATCHED = rt.matched_step(
-    'lh-zofran-24mg-tab', 'retail', 'policy_specs/lehigh-caremark-dqm.dqm:263')
-_PRODUCT_34_AT_1_SELECT = rt.select_step(
-    ('4 each per fill',),
-    None, 'policy_specs/lehigh-caremark-dqm.dqm:448')
-
-
-def _product_34_lh_zofran_24mg_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """lh-zofran-24mg-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_34_COVER, product=_PRODUCT_34,
-            unit='each', channel='retail', approvals=_PRODUCT_34_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_34_SCOPE,
-            own_ndcs=_PRODUCT_34_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_34_AT_1_SELECT)
-        checks = [
-            _limit_21_lh_zofran_24mg_tab_retail(claim, history, _LIMIT_21),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_34_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_34_AT_1_APPROVALS = {}
-
-_PRODUCT_35 = 'lh-zofran-susp'
-_PRODUCT_35_PACKAGE_SIZES = {'zofran-bottle': Decimal('50')}
-_PRODUCT_35_COVER = frozenset(('lh-zofran-susp',))
-_PRODUCT_35_SCOPE = frozenset(('lh-zofran-susp',))
-_PRODUCT_35_SCOPE_NDCS = frozenset()
-
+_PRODUCT_34 = rt.product(
+    'lh-zofran-24mg-tab', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:263',
+    plans={
+        'retail': ((_LIMIT_21,), {}),
+    })
 
 # policy_specs/lehigh-caremark-dqm.dqm:271
-def _product_35_lh_zofran_susp(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product lh-zofran-susp, billed in mL."""
-    if claim.unit != 'mL':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE ML',
-                       f"unit {claim.unit}" + ' is not mL, the billing unit of lh-zofran-susp',
-                       'policy_specs/lehigh-caremark-dqm.dqm:271', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_35_AT_1_MATCHED)
-        return _product_35_lh_zofran_susp_at_retail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_35, channel, 'policy_specs/lehigh-caremark-dqm.dqm:271'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_35} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_35_AT_1_MATCHED = rt.matched_step(
-    'lh-zofran-susp', 'retail', 'policy_specs/lehigh-caremark-dqm.dqm:271')
-_PRODUCT_35_AT_1_SELECT = rt.select_step(
-    ('250 mL per fill',),
-    None, 'policy_specs/lehigh-caremark-dqm.dqm:452')
-
-
-def _product_35_lh_zofran_susp_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """lh-zofran-susp at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_35_COVER, product=_PRODUCT_35,
-            unit='mL', channel='retail', approvals=_PRODUCT_35_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_35_SCOPE,
-            own_ndcs=_PRODUCT_35_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_35_AT_1_SELECT)
-        checks = [
-            _limit_22_lh_zofran_susp_retail(claim, history, _LIMIT_22),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'mL',
-                       _PRODUCT_35_PACKAGE_SIZES.get(package, Decimal('50')), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_35_AT_1_APPROVALS = {}
-
-_PRODUCT_36 = 'lh-relenza'
-_PRODUCT_36_PACKAGE_SIZES = {'relenza-kit': Decimal('1')}
-_PRODUCT_36_COVER = frozenset(('lh-relenza',))
-_PRODUCT_36_SCOPE = frozenset(('lh-relenza',))
-_PRODUCT_36_SCOPE_NDCS = frozenset()
-
+_PRODUCT_35 = rt.product(
+    'lh-zofran-susp', 'mL', 'policy_specs/lehigh-caremark-dqm.dqm:271',
+    sizes={'zofran-bottle': '50'},
+    plans={
+        'retail': ((_LIMIT_22,), {}),
+    })
 
 # policy_specs/lehigh-caremark-dqm.dqm:281
-def _product_36_lh_relenza(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product lh-relenza, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of lh-relenza',
-                       'policy_specs/lehigh-caremark-dqm.dqm:281', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_36_AT_1_MATCHED)
-        return _product_36_lh_relenza_at_retail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_36, channel, 'policy_specs/lehigh-caremark-dqm.dqm:281'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_36} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_36_AT_1_MATCHED = rt.matched_step(
-    'lh-relenza', 'retail', 'policy_specs/lehigh-caremark-dqm.dqm:281')
-_PRODUCT_36_AT_1_SELECT = rt.select_step(
-    ('1 each per fill', '2 fills per 365 days'),
-    None, 'policy_specs/lehigh-caremark-dqm.dqm:456')
-
-
-def _product_36_lh_relenza_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """lh-relenza at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_36_COVER, product=_PRODUCT_36,
-            unit='each', channel='retail', approvals=_PRODUCT_36_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_36_SCOPE,
-            own_ndcs=_PRODUCT_36_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_36_AT_1_SELECT)
-        checks = [
-            _limit_23_lh_relenza_retail(claim, history, _LIMIT_23),
-            _limit_24_lh_relenza_retail(claim, history, _LIMIT_24),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_36_PACKAGE_SIZES.get(package, Decimal('1')), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_36_AT_1_APPROVALS = {}
-
-_PRODUCT_37 = 'lh-tamiflu-30mg-cap'
-_PRODUCT_37_PACKAGE_SIZES = {}
-_PRODUCT_37_COVER = frozenset(('lh-tamiflu-30mg-cap', 'lh-tamiflu-caps'))
-_PRODUCT_37_SCOPE = frozenset(('lh-tamiflu-30mg-cap', 'lh-tamiflu-45mg-cap', 'lh-tamiflu-75mg-cap'))
-_PRODUCT_37_SCOPE_NDCS = frozenset()
-
+_PRODUCT_36 = rt.product(
+    'lh-relenza', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:281',
+    sizes={'relenza-kit': '1'},
+    plans={
+        'retail': ((_LIMIT_23, _LIMIT_24), {}),
+    })
 
 # policy_specs/lehigh-caremark-dqm.dqm:288
-def _product_37_lh_tamiflu_30mg_cap(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product lh-tamiflu-30mg-cap, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of lh-tamiflu-30mg-cap',
-                       'policy_specs/lehigh-caremark-dqm.dqm:288', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_37_AT_1_MATCHED)
-        return _product_37_lh_tamiflu_30mg_cap_at_retail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_37, channel, 'policy_specs/lehigh-caremark-dqm.dqm:288'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_37} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_37_AT_1_MATCHED = rt.matched_step(
-    'lh-tamiflu-30mg-cap', 'retail', 'policy_specs/lehigh-caremark-dqm.dqm:288')
-_PRODUCT_37_AT_1_SELECT = rt.select_step(
-    ('10 each per fill', '2 fills per 365 days'),
-    None, 'policy_specs/lehigh-caremark-dqm.dqm:461')
-
-
-def _product_37_lh_tamiflu_30mg_cap_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """lh-tamiflu-30mg-cap at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_37_COVER, product=_PRODUCT_37,
-            unit='each', channel='retail', approvals=_PRODUCT_37_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_37_SCOPE,
-            own_ndcs=_PRODUCT_37_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_37_AT_1_SELECT)
-        checks = [
-            _limit_25_lh_tamiflu_caps_retail(claim, history, _LIMIT_25),
-            _limit_26_lh_tamiflu_caps_retail(claim, history, _LIMIT_26),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_37_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_37_AT_1_APPROVALS = {}
-
-_PRODUCT_38 = 'lh-tamiflu-45mg-cap'
-_PRODUCT_38_PACKAGE_SIZES = {}
-_PRODUCT_38_COVER = frozenset(('lh-tamiflu-45mg-cap', 'lh-tamiflu-caps'))
-_PRODUCT_38_SCOPE = frozenset(('lh-tamiflu-30mg-cap', 'lh-tamiflu-45mg-cap', 'lh-tamiflu-75mg-cap'))
-_PRODUCT_38_SCOPE_NDCS = frozenset()
-
+_PRODUCT_37 = rt.product(
+    'lh-tamiflu-30mg-cap', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:288',
+    group='lh-tamiflu-caps', scope=_SET_25,
+    plans={
+        'retail': ((_LIMIT_25, _LIMIT_26), {}),
+    })
 
 # policy_specs/lehigh-caremark-dqm.dqm:295
-def _product_38_lh_tamiflu_45mg_cap(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product lh-tamiflu-45mg-cap, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of lh-tamiflu-45mg-cap',
-                       'policy_specs/lehigh-caremark-dqm.dqm:295', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_38_AT_1_MATCHED)
-        return _product_38_lh_tamiflu_45mg_cap_at_retail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_38, channel, 'policy_specs/lehigh-caremark-dqm.dqm:295'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_38} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_38_AT_1_MATCHED = rt.matched_step(
-    'lh-tamiflu-45mg-cap', 'retail', 'policy_specs/lehigh-caremark-dqm.dqm:295')
-_PRODUCT_38_AT_1_SELECT = rt.select_step(
-    ('10 each per fill', '2 fills per 365 days'),
-    None, 'policy_specs/lehigh-caremark-dqm.dqm:461')
-
-
-def _product_38_lh_tamiflu_45mg_cap_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """lh-tamiflu-45mg-cap at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_38_COVER, product=_PRODUCT_38,
-            unit='each', channel='retail', approvals=_PRODUCT_38_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_38_SCOPE,
-            own_ndcs=_PRODUCT_38_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_38_AT_1_SELECT)
-        checks = [
-            _limit_25_lh_tamiflu_caps_retail(claim, history, _LIMIT_25),
-            _limit_26_lh_tamiflu_caps_retail(claim, history, _LIMIT_26),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_38_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_38_AT_1_APPROVALS = {}
-
-_PRODUCT_39 = 'lh-tamiflu-75mg-cap'
-_PRODUCT_39_PACKAGE_SIZES = {}
-_PRODUCT_39_COVER = frozenset(('lh-tamiflu-75mg-cap', 'lh-tamiflu-caps'))
-_PRODUCT_39_SCOPE = frozenset(('lh-tamiflu-30mg-cap', 'lh-tamiflu-45mg-cap', 'lh-tamiflu-75mg-cap'))
-_PRODUCT_39_SCOPE_NDCS = frozenset()
-
+_PRODUCT_38 = rt.product(
+    'lh-tamiflu-45mg-cap', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:295',
+    group='lh-tamiflu-caps', scope=_SET_25,
+    plans={
+        'retail': ((_LIMIT_25, _LIMIT_26), {}),
+    })
 
 # policy_specs/lehigh-caremark-dqm.dqm:302
-def _product_39_lh_tamiflu_75mg_cap(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product lh-tamiflu-75mg-cap, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of lh-tamiflu-75mg-cap',
-                       'policy_specs/lehigh-caremark-dqm.dqm:302', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_39_AT_1_MATCHED)
-        return _product_39_lh_tamiflu_75mg_cap_at_retail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_39, channel, 'policy_specs/lehigh-caremark-dqm.dqm:302'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_39} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_39_AT_1_MATCHED = rt.matched_step(
-    'lh-tamiflu-75mg-cap', 'retail', 'policy_specs/lehigh-caremark-dqm.dqm:302')
-_PRODUCT_39_AT_1_SELECT = rt.select_step(
-    ('10 each per fill', '2 fills per 365 days'),
-    None, 'policy_specs/lehigh-caremark-dqm.dqm:461')
-
-
-def _product_39_lh_tamiflu_75mg_cap_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """lh-tamiflu-75mg-cap at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_39_COVER, product=_PRODUCT_39,
-            unit='each', channel='retail', approvals=_PRODUCT_39_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_39_SCOPE,
-            own_ndcs=_PRODUCT_39_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_39_AT_1_SELECT)
-        checks = [
-            _limit_25_lh_tamiflu_caps_retail(claim, history, _LIMIT_25),
-            _limit_26_lh_tamiflu_caps_retail(claim, history, _LIMIT_26),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_39_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_39_AT_1_APPROVALS = {}
-
-_PRODUCT_40 = 'lh-tamiflu-susp'
-_PRODUCT_40_PACKAGE_SIZES = {'tamiflu-bottle': Decimal('75')}
-_PRODUCT_40_COVER = frozenset(('lh-tamiflu-susp',))
-_PRODUCT_40_SCOPE = frozenset(('lh-tamiflu-susp',))
-_PRODUCT_40_SCOPE_NDCS = frozenset()
-
+_PRODUCT_39 = rt.product(
+    'lh-tamiflu-75mg-cap', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:302',
+    group='lh-tamiflu-caps', scope=_SET_25,
+    plans={
+        'retail': ((_LIMIT_25, _LIMIT_26), {}),
+    })
 
 # policy_specs/lehigh-caremark-dqm.dqm:310
-def _product_40_lh_tamiflu_susp(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product lh-tamiflu-susp, billed in mL."""
-    if claim.unit != 'mL':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE ML',
-                       f"unit {claim.unit}" + ' is not mL, the billing unit of lh-tamiflu-susp',
-                       'policy_specs/lehigh-caremark-dqm.dqm:310', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_40_AT_1_MATCHED)
-        return _product_40_lh_tamiflu_susp_at_retail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_40, channel, 'policy_specs/lehigh-caremark-dqm.dqm:310'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_40} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_40_AT_1_MATCHED = rt.matched_step(
-    'lh-tamiflu-susp', 'retail', 'policy_specs/lehigh-caremark-dqm.dqm:310')
-_PRODUCT_40_AT_1_SELECT = rt.select_step(
-    ('75 mL per fill', '2 fills per 365 days'),
-    None, 'policy_specs/lehigh-caremark-dqm.dqm:467')
-
-
-def _product_40_lh_tamiflu_susp_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """lh-tamiflu-susp at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_40_COVER, product=_PRODUCT_40,
-            unit='mL', channel='retail', approvals=_PRODUCT_40_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_40_SCOPE,
-            own_ndcs=_PRODUCT_40_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_40_AT_1_SELECT)
-        checks = [
-            _limit_27_lh_tamiflu_susp_retail(claim, history, _LIMIT_27),
-            _limit_28_lh_tamiflu_susp_retail(claim, history, _LIMIT_28),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'mL',
-                       _PRODUCT_40_PACKAGE_SIZES.get(package, Decimal('75')), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_40_AT_1_APPROVALS = {}
-
-_PRODUCT_41 = 'lh-lotrel-2_5-10mg-cap'
-_PRODUCT_41_PACKAGE_SIZES = {}
-_PRODUCT_41_COVER = frozenset(('lh-lotrel-2_5-10mg-cap', 'lh-lotrel-caps'))
-_PRODUCT_41_SCOPE = frozenset(('lh-lotrel-2_5-10mg-cap', 'lh-lotrel-5-10mg-cap'))
-_PRODUCT_41_SCOPE_NDCS = frozenset()
-
+_PRODUCT_40 = rt.product(
+    'lh-tamiflu-susp', 'mL', 'policy_specs/lehigh-caremark-dqm.dqm:310',
+    sizes={'tamiflu-bottle': '75'},
+    plans={
+        'retail': ((_LIMIT_27, _LIMIT_28), {}),
+    })
 
 # policy_specs/lehigh-caremark-dqm.dqm:318
-def _product_41_lh_lotrel_2_5_10mg_cap(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product lh-lotrel-2_5-10mg-cap, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of lh-lotrel-2_5-10mg-cap',
-                       'policy_specs/lehigh-caremark-dqm.dqm:318', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_41_AT_1_MATCHED)
-        return _product_41_lh_lotrel_2_5_10mg_cap_at_retail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_41, channel, 'policy_specs/lehigh-caremark-dqm.dqm:318'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_41} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_41_AT_1_MATCHED = rt.matched_step(
-    'lh-lotrel-2_5-10mg-cap', 'retail', 'policy_specs/lehigh-caremark-dqm.dqm:318')
-_PRODUCT_41_AT_1_SELECT = rt.select_step(
-    ('30 each per fill',),
-    None, 'policy_specs/lehigh-caremark-dqm.dqm:472')
-
-
-def _product_41_lh_lotrel_2_5_10mg_cap_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """lh-lotrel-2_5-10mg-cap at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_41_COVER, product=_PRODUCT_41,
-            unit='each', channel='retail', approvals=_PRODUCT_41_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_41_SCOPE,
-            own_ndcs=_PRODUCT_41_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_41_AT_1_SELECT)
-        checks = [
-            _limit_29_lh_lotrel_caps_retail(claim, history, _LIMIT_29),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_41_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_41_AT_1_APPROVALS = {}
-
-_PRODUCT_42 = 'lh-lotrel-5-10mg-cap'
-_PRODUCT_42_PACKAGE_SIZES = {}
-_PRODUCT_42_COVER = frozenset(('lh-lotrel-5-10mg-cap', 'lh-lotrel-caps'))
-_PRODUCT_42_SCOPE = frozenset(('lh-lotrel-2_5-10mg-cap', 'lh-lotrel-5-10mg-cap'))
-_PRODUCT_42_SCOPE_NDCS = frozenset()
-
+_PRODUCT_41 = rt.product(
+    'lh-lotrel-2_5-10mg-cap', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:318',
+    group='lh-lotrel-caps', scope=_SET_27,
+    plans={
+        'retail': ((_LIMIT_29,), {}),
+    })
 
 # policy_specs/lehigh-caremark-dqm.dqm:325
-def _product_42_lh_lotrel_5_10mg_cap(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product lh-lotrel-5-10mg-cap, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of lh-lotrel-5-10mg-cap',
-                       'policy_specs/lehigh-caremark-dqm.dqm:325', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_42_AT_1_MATCHED)
-        return _product_42_lh_lotrel_5_10mg_cap_at_retail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_42, channel, 'policy_specs/lehigh-caremark-dqm.dqm:325'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_42} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_42_AT_1_MATCHED = rt.matched_step(
-    'lh-lotrel-5-10mg-cap', 'retail', 'policy_specs/lehigh-caremark-dqm.dqm:325')
-_PRODUCT_42_AT_1_SELECT = rt.select_step(
-    ('30 each per fill',),
-    None, 'policy_specs/lehigh-caremark-dqm.dqm:472')
-
-
-def _product_42_lh_lotrel_5_10mg_cap_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """lh-lotrel-5-10mg-cap at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_42_COVER, product=_PRODUCT_42,
-            unit='each', channel='retail', approvals=_PRODUCT_42_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_42_SCOPE,
-            own_ndcs=_PRODUCT_42_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_42_AT_1_SELECT)
-        checks = [
-            _limit_29_lh_lotrel_caps_retail(claim, history, _LIMIT_29),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_42_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_42_AT_1_APPROVALS = {}
-
-_PRODUCT_43 = 'lh-norvasc-2_5mg-tab'
-_PRODUCT_43_PACKAGE_SIZES = {}
-_PRODUCT_43_COVER = frozenset(('lh-norvasc-2_5mg-tab', 'lh-norvasc-tabs'))
-_PRODUCT_43_SCOPE = frozenset(('lh-norvasc-2_5mg-tab', 'lh-norvasc-5mg-tab'))
-_PRODUCT_43_SCOPE_NDCS = frozenset()
-
+_PRODUCT_42 = rt.product(
+    'lh-lotrel-5-10mg-cap', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:325',
+    group='lh-lotrel-caps', scope=_SET_27,
+    plans={
+        'retail': ((_LIMIT_29,), {}),
+    })
 
 # policy_specs/lehigh-caremark-dqm.dqm:332
-def _product_43_lh_norvasc_2_5mg_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product lh-norvasc-2_5mg-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of lh-norvasc-2_5mg-tab',
-                       'policy_specs/lehigh-caremark-dqm.dqm:332', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_43_AT_1_MATCHED)
-        return _product_43_lh_norvasc_2_5mg_tab_at_retail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_43, channel, 'policy_specs/lehigh-caremark-dqm.dqm:332'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_43} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_43_AT_1_MATCHED = rt.matched_step(
-    'lh-norvasc-2_5mg-tab', 'retail', 'policy_specs/lehigh-caremark-dqm.dqm:332')
-_PRODUCT_43_AT_1_SELECT = rt.select_step(
-    ('30 each per fill',),
-    None, 'policy_specs/lehigh-caremark-dqm.dqm:476')
-
-
-def _product_43_lh_norvasc_2_5mg_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """lh-norvasc-2_5mg-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_43_COVER, product=_PRODUCT_43,
-            unit='each', channel='retail', approvals=_PRODUCT_43_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_43_SCOPE,
-            own_ndcs=_PRODUCT_43_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_43_AT_1_SELECT)
-        checks = [
-            _limit_30_lh_norvasc_tabs_retail(claim, history, _LIMIT_30),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_43_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_43_AT_1_APPROVALS = {}
-
-_PRODUCT_44 = 'lh-norvasc-5mg-tab'
-_PRODUCT_44_PACKAGE_SIZES = {}
-_PRODUCT_44_COVER = frozenset(('lh-norvasc-5mg-tab', 'lh-norvasc-tabs'))
-_PRODUCT_44_SCOPE = frozenset(('lh-norvasc-2_5mg-tab', 'lh-norvasc-5mg-tab'))
-_PRODUCT_44_SCOPE_NDCS = frozenset()
-
+_PRODUCT_43 = rt.product(
+    'lh-norvasc-2_5mg-tab', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:332',
+    group='lh-norvasc-tabs', scope=_SET_28,
+    plans={
+        'retail': ((_LIMIT_30,), {}),
+    })
 
 # policy_specs/lehigh-caremark-dqm.dqm:339
-def _product_44_lh_norvasc_5mg_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product lh-norvasc-5mg-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of lh-norvasc-5mg-tab',
-                       'policy_specs/lehigh-caremark-dqm.dqm:339', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_44_AT_1_MATCHED)
-        return _product_44_lh_norvasc_5mg_tab_at_retail(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_44, channel, 'policy_specs/lehigh-caremark-dqm.dqm:339'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_44} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
+_PRODUCT_44 = rt.product(
+    'lh-norvasc-5mg-tab', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:339',
+    group='lh-norvasc-tabs', scope=_SET_28,
+    plans={
+        'retail': ((_LIMIT_30,), {}),
+    })
 
-
-_PRODUCT_44_AT_1_MATCHED = rt.matched_step(
-    'lh-norvasc-5mg-tab', 'retail', 'policy_specs/lehigh-caremark-dqm.dqm:339')
-_PRODUCT_44_AT_1_SELECT = rt.select_step(
-    ('30 each per fill',),
-    None, 'policy_specs/lehigh-caremark-dqm.dqm:476')
-
-
-def _product_44_lh_norvasc_5mg_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """lh-norvasc-5mg-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_44_COVER, product=_PRODUCT_44,
-            unit='each', channel='retail', approvals=_PRODUCT_44_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_44_SCOPE,
-            own_ndcs=_PRODUCT_44_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_44_AT_1_SELECT)
-        checks = [
-            _limit_30_lh_norvasc_tabs_retail(claim, history, _LIMIT_30),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_44_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_44_AT_1_APPROVALS = {}
-
-
-_DECIDE_PRODUCT = {
-    'lh-celexa-10mg-tab': _product_1_lh_celexa_10mg_tab,
-    'lh-celexa-20mg-tab': _product_2_lh_celexa_20mg_tab,
-    'lh-celexa-30mg-tab': _product_3_lh_celexa_30mg_tab,
-    'lh-effexor-xr-225mg': _product_4_lh_effexor_xr_225mg,
-    'lh-effexor-xr-150mg': _product_5_lh_effexor_xr_150mg,
-    'lh-effexor-xr-37_5mg': _product_6_lh_effexor_xr_37_5mg,
-    'lh-lexapro-5mg-tab': _product_7_lh_lexapro_5mg_tab,
-    'lh-lexapro-10mg-tab': _product_8_lh_lexapro_10mg_tab,
-    'lh-lexapro-20mg-tab': _product_9_lh_lexapro_20mg_tab,
-    'lh-lexapro-susp': _product_10_lh_lexapro_susp,
-    'lh-paxil-10mg-tab': _product_11_lh_paxil_10mg_tab,
-    'lh-paxil-20mg-tab': _product_12_lh_paxil_20mg_tab,
-    'lh-paxil-30mg-tab': _product_13_lh_paxil_30mg_tab,
-    'lh-paxil-40mg-tab': _product_14_lh_paxil_40mg_tab,
-    'lh-paxil-cr-12_5mg-tab': _product_15_lh_paxil_cr_12_5mg_tab,
-    'lh-paxil-cr-25mg-tab': _product_16_lh_paxil_cr_25mg_tab,
-    'lh-pristiq-50mg-tab': _product_17_lh_pristiq_50mg_tab,
-    'lh-pristiq-100mg-tab': _product_18_lh_pristiq_100mg_tab,
-    'lh-prozac-10mg-cap': _product_19_lh_prozac_10mg_cap,
-    'lh-prozac-20mg-cap': _product_20_lh_prozac_20mg_cap,
-    'lh-prozac-weekly-90mg-cap': _product_21_lh_prozac_weekly_90mg_cap,
-    'lh-anzemet-50mg-tab': _product_22_lh_anzemet_50mg_tab,
-    'lh-anzemet-100mg-tab': _product_23_lh_anzemet_100mg_tab,
-    'lh-cesamet-1mg-cap': _product_24_lh_cesamet_1mg_cap,
-    'lh-emend-40mg-cap': _product_25_lh_emend_40mg_cap,
-    'lh-emend-80mg-cap': _product_26_lh_emend_80mg_cap,
-    'lh-emend-125mg-cap': _product_27_lh_emend_125mg_cap,
-    'lh-emend-pack': _product_28_lh_emend_pack,
-    'lh-kytril-1mg-tab': _product_29_lh_kytril_1mg_tab,
-    'lh-kytril-susp': _product_30_lh_kytril_susp,
-    'lh-sancuso-patch': _product_31_lh_sancuso_patch,
-    'lh-zofran-4mg-tab': _product_32_lh_zofran_4mg_tab,
-    'lh-zofran-8mg-tab': _product_33_lh_zofran_8mg_tab,
-    'lh-zofran-24mg-tab': _product_34_lh_zofran_24mg_tab,
-    'lh-zofran-susp': _product_35_lh_zofran_susp,
-    'lh-relenza': _product_36_lh_relenza,
-    'lh-tamiflu-30mg-cap': _product_37_lh_tamiflu_30mg_cap,
-    'lh-tamiflu-45mg-cap': _product_38_lh_tamiflu_45mg_cap,
-    'lh-tamiflu-75mg-cap': _product_39_lh_tamiflu_75mg_cap,
-    'lh-tamiflu-susp': _product_40_lh_tamiflu_susp,
-    'lh-lotrel-2_5-10mg-cap': _product_41_lh_lotrel_2_5_10mg_cap,
-    'lh-lotrel-5-10mg-cap': _product_42_lh_lotrel_5_10mg_cap,
-    'lh-norvasc-2_5mg-tab': _product_43_lh_norvasc_2_5mg_tab,
-    'lh-norvasc-5mg-tab': _product_44_lh_norvasc_5mg_tab,
+_PRODUCTS = {
+    'lh-celexa-10mg-tab': _PRODUCT_1,
+    'lh-celexa-20mg-tab': _PRODUCT_2,
+    'lh-celexa-30mg-tab': _PRODUCT_3,
+    'lh-effexor-xr-225mg': _PRODUCT_4,
+    'lh-effexor-xr-150mg': _PRODUCT_5,
+    'lh-effexor-xr-37_5mg': _PRODUCT_6,
+    'lh-lexapro-5mg-tab': _PRODUCT_7,
+    'lh-lexapro-10mg-tab': _PRODUCT_8,
+    'lh-lexapro-20mg-tab': _PRODUCT_9,
+    'lh-lexapro-susp': _PRODUCT_10,
+    'lh-paxil-10mg-tab': _PRODUCT_11,
+    'lh-paxil-20mg-tab': _PRODUCT_12,
+    'lh-paxil-30mg-tab': _PRODUCT_13,
+    'lh-paxil-40mg-tab': _PRODUCT_14,
+    'lh-paxil-cr-12_5mg-tab': _PRODUCT_15,
+    'lh-paxil-cr-25mg-tab': _PRODUCT_16,
+    'lh-pristiq-50mg-tab': _PRODUCT_17,
+    'lh-pristiq-100mg-tab': _PRODUCT_18,
+    'lh-prozac-10mg-cap': _PRODUCT_19,
+    'lh-prozac-20mg-cap': _PRODUCT_20,
+    'lh-prozac-weekly-90mg-cap': _PRODUCT_21,
+    'lh-anzemet-50mg-tab': _PRODUCT_22,
+    'lh-anzemet-100mg-tab': _PRODUCT_23,
+    'lh-cesamet-1mg-cap': _PRODUCT_24,
+    'lh-emend-40mg-cap': _PRODUCT_25,
+    'lh-emend-80mg-cap': _PRODUCT_26,
+    'lh-emend-125mg-cap': _PRODUCT_27,
+    'lh-emend-pack': _PRODUCT_28,
+    'lh-kytril-1mg-tab': _PRODUCT_29,
+    'lh-kytril-susp': _PRODUCT_30,
+    'lh-sancuso-patch': _PRODUCT_31,
+    'lh-zofran-4mg-tab': _PRODUCT_32,
+    'lh-zofran-8mg-tab': _PRODUCT_33,
+    'lh-zofran-24mg-tab': _PRODUCT_34,
+    'lh-zofran-susp': _PRODUCT_35,
+    'lh-relenza': _PRODUCT_36,
+    'lh-tamiflu-30mg-cap': _PRODUCT_37,
+    'lh-tamiflu-45mg-cap': _PRODUCT_38,
+    'lh-tamiflu-75mg-cap': _PRODUCT_39,
+    'lh-tamiflu-susp': _PRODUCT_40,
+    'lh-lotrel-2_5-10mg-cap': _PRODUCT_41,
+    'lh-lotrel-5-10mg-cap': _PRODUCT_42,
+    'lh-norvasc-2_5mg-tab': _PRODUCT_43,
+    'lh-norvasc-5mg-tab': _PRODUCT_44,
 }
+# ndc → (product, package or None)
+_NDCS = {}
+# criterion → its spec line, for the trace of the authorizations that name it
+_CRITERIA_AT = {}
+_POLICY = rt.policy(POLICY_ID, POLICY_HASH, REJECT_CODE, DAILY_RATE, _AT_POLICY, CHANNELS,
+                    _PRODUCTS, _NDCS, _CRITERIA_AT)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -3594,7 +788,6 @@ _REVIEW_TARGETS = {
     'lh-lotrel-caps': ('lh-lotrel-caps',),
     'lh-norvasc-tabs': ('lh-norvasc-tabs',),
 }
-_CRITERIA_AT = {}
 
 
 _CRITERIA = (

@@ -8,8 +8,8 @@ from decimal import Decimal
 
 from . import _runtime as rt
 
-__all__ = ["POLICY_ID", "POLICY_HASH", "TITLE", "SOURCE", "evaluate", "decide", "evaluate_claim",
-           "review", "decide_review"]
+__all__ = ["POLICY_ID", "POLICY_HASH", "TITLE", "SOURCE", "evaluate", "evaluate_plain",
+           "evaluate_claim", "decide", "review", "decide_review"]
 
 POLICY_ID = 'mn-dhs-ubrelvy'
 POLICY_HASH = 'sha256:f19f694bd234ee2adfb8a9ea6feb5ed0f2e6dac3b734350f154530deb34655d3'
@@ -17,20 +17,25 @@ TITLE = 'Ubrelvy (ubrogepant) – Prior Authorization Criteria and Quantity Limi
 SOURCE = 'policy_specs/mn-dhs-ubrelvy.yaml'
 REJECT_CODE = '76'
 CHANNELS = ('retail', 'home_delivery')
+DAILY_RATE = False  # whether the policy declares the daily-rate check
 
 _AT_POLICY = 'policy_specs/mn-dhs-ubrelvy.yaml:16'
-_CHANNEL_LIST = 'retail, home_delivery'
-_VALIDATED = rt.validated_step(_AT_POLICY)
-_ZERO = Decimal(0)
+# Texts read before (thousandths, ordinals): a hit skips parsing the value again.
+_MILLI = rt.MILLI.get
+_ORDINAL = rt.ORDINAL.get
+_UNIT = rt.UNIT_ALIASES.get
 
 
 def evaluate(claim: object) -> dict:
     """The decision for one claim, as JSON data (design §5); never raises on claim data."""
-    with rt.evaluation_context():
-        parsed = rt.parse_claim(claim)
-        if parsed.__class__ is rt.Rejection:
-            return rt.rejected_input(parsed, POLICY_ID, POLICY_HASH, _AT_POLICY)
-        return evaluate_claim(parsed)
+    if claim.__class__ is dict:
+        decided = evaluate_plain(claim)
+        if decided is not None:
+            return decided
+    parsed = rt.parse_claim(claim)
+    if parsed.__class__ is rt.Rejection:
+        return rt.rejected_input(parsed, POLICY_ID, POLICY_HASH, _AT_POLICY)
+    return evaluate_claim(parsed)
 
 
 def decide(claim: object) -> rt.Decision:
@@ -38,14 +43,90 @@ def decide(claim: object) -> rt.Decision:
     return rt.Decision.from_dict(evaluate(claim))
 
 
+def evaluate_plain(claim: dict) -> dict | None:
+    """The decision for a well-formed claim of plain JSON values that names a product, unit and
+    channel with limits here; None for any other claim, which `evaluate` then reads with
+    rt.parse_claim (it rejects the malformed ones) and decides through `evaluate_claim`."""
+    get = claim.get
+    claim_id = get("claim_id")
+    if claim_id is not None and (claim_id.__class__ is not str or not claim_id):
+        return None
+    value = get("quantity")
+    requested = _MILLI(value) if value.__class__ is str else None
+    if requested is None:
+        requested = rt.read_milli(value)
+        if requested is None:
+            return None
+    days_supply = get("days_supply")
+    if days_supply.__class__ is not int or not 1 <= days_supply <= 999:
+        return None
+    value_of_end = get("date_of_service")
+    end = _ORDINAL(value_of_end) if value_of_end.__class__ is str else None
+    if end is None:
+        end = rt.read_ordinal(value_of_end)
+        if end is None:
+            return None
+    product = get("product")
+    ndc = get("ndc")
+    if product is None:
+        if ndc is None:
+            return None
+    elif product.__class__ is not str or not product:
+        return None
+    if ndc is not None and rt.read_ndc(ndc) is None:
+        return None
+    unit = get("unit")
+    if unit.__class__ is not str or not unit:
+        return None
+    channel = get("channel")
+    if channel.__class__ is not str or not channel:
+        return None
+    package = get("package")
+    if package is not None and (package.__class__ is not str or not package):
+        return None
+    birth = None
+    member = get("member")
+    if member is not None:
+        if member.__class__ is not dict:
+            return None
+        value = member.get("birth_date")
+        if value is not None:
+            birth = _ORDINAL(value) if value.__class__ is str else None
+            if birth is None:
+                birth = rt.read_ordinal(value)
+                if birth is None:
+                    return None
+            if birth > end:
+                return None
+    authorizations = get("authorizations")
+    if authorizations:
+        authorizations = rt.read_authorizations(authorizations)
+        if authorizations is None:
+            return None
+    elif authorizations is not None and authorizations.__class__ is not list:
+        return None
+    item = _PRODUCTS.get(product)  # this policy lists no NDCs: a claim's NDC changes nothing
+    if item is None or (package is not None and package not in item.sizes):
+        return None
+    chosen = item.plans.get(channel)
+    if chosen is None or _UNIT(unit, unit) != item.unit:
+        return None
+    history = get("history")
+    if history:
+        history = rt.keep_history(history, claim_id, end, item, bool(authorizations))
+        if history is None:
+            return None
+    elif history is not None and history.__class__ is not list:
+        return None
+    # The date was read from this text, so the text is its ISO form.
+    return rt.judge(_POLICY, item, chosen, package, requested, days_supply, end, value_of_end,
+                    birth, channel, history, authorizations)
+
+
 def evaluate_claim(claim: rt.Claim) -> dict:
-    """The decision for a claim already parsed (the registry parses once, then calls this)."""
-    steps = [_VALIDATED]
-    matched = _match(claim, steps)
-    if matched.__class__ is dict:
-        return matched
-    decide_product, package = matched
-    return decide_product(claim, steps, package)
+    """The decision for a claim already parsed (the registry parses the claims that
+    `evaluate_plain` does not take, then calls this)."""
+    return rt.decide_claim(_POLICY, claim)
 
 
 def review(request: object) -> dict:
@@ -60,354 +141,59 @@ def decide_review(request: object) -> rt.ReviewResult:
 
 
 # ---------------------------------------------------------------------------------------------
-# Matching a claim to a product of this policy
+# Rules: every limit and approval, with the products (and NDCs) whose history it counts
 
-# ndc → (product, package or None)
-_NDCS = {}
-_PRODUCTS_WITH_NDCS = frozenset()
-_PACKAGES = {'mn-ubrelvy-50mg-tab': (), 'mn-ubrelvy-100mg-tab': ()}
-
-
-def _match(claim: rt.Claim, steps: list) -> tuple | dict:
-    """(the product's function, its package) for the claim, or the decision if it has none."""
-    coded = _NDCS.get(claim.ndc) if claim.ndc is not None else None
-    named = claim.product
-    if named is not None:
-        if named not in _DECIDE_PRODUCT:
-            if coded is None:
-                return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-                    "match", "skip", f"no product of this policy is product {named}", _AT_POLICY))
-            return _refuse(claim, steps, rt.CODE_PRODUCT, "PRODUCT/NDC MISMATCH",
-                           f"ndc {claim.ndc} is {coded[0]}, not {named}", _AT_POLICY, "match")
-        if coded is not None and coded[0] != named:
-            return _refuse(claim, steps, rt.CODE_PRODUCT, "PRODUCT/NDC MISMATCH",
-                           f"ndc {claim.ndc} is {coded[0]}, not {named}", _AT_POLICY, "match")
-        if coded is None and claim.ndc is not None and named in _PRODUCTS_WITH_NDCS:
-            return _refuse(claim, steps, rt.CODE_PRODUCT, "NDC NOT FOR PRODUCT",
-                           f"ndc {claim.ndc} is not an NDC of {named}", _AT_POLICY, "match")
-        product = named
-    elif coded is None:
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "match", "skip", f"no product of this policy is ndc {claim.ndc}", _AT_POLICY))
-    else:
-        product = coded[0]
-    package = coded[1] if coded is not None else None
-    if claim.package is not None:
-        if claim.package not in _PACKAGES[product]:
-            return _refuse(claim, steps, rt.CODE_PRODUCT, "UNKNOWN PACKAGE",
-                           f"package {claim.package} is not a package of {product}",
-                           _AT_POLICY, "match")
-        if package is not None and claim.package != package:
-            return _refuse(claim, steps, rt.CODE_PRODUCT, "PACKAGE/NDC MISMATCH",
-                           f"ndc {claim.ndc} is package {package}, not {claim.package}",
-                           _AT_POLICY, "match")
-        package = claim.package
-    return _DECIDE_PRODUCT[product], package
-
-
-def _refuse(claim: rt.Claim, steps: list, code: str, text: str, detail: str, source: str,
-            step: str) -> dict:
-    return rt.rejected_input(rt.Rejection(code, rt.message(text), detail), POLICY_ID, POLICY_HASH,
-                             source, claim=claim, steps=steps, step=step)
-
-
-def _countable(claim: rt.Claim) -> list[rt.HistoryEntry]:
-    """Paid history that can count: reversals never do, nor the claim itself (a rebill)."""
-    claim_id = claim.claim_id
-    if claim_id is None:
-        return [entry for entry in claim.history if entry.status == "paid"]
-    return [entry for entry in claim.history
-            if entry.status == "paid" and entry.claim_id != claim_id]
-
-
-# ---------------------------------------------------------------------------------------------
-# Rules: one check function per limit and per approval
-
-_LIMIT_1 = rt.AppliedLimit('per_window', Decimal('16'), 'each', 30,
-    '16 each per 30 days', 'base', None)
-_LIMIT_1_QUANTITY = Decimal('16')
-_LIMIT_1_SCOPE = frozenset(('mn-ubrelvy-50mg-tab', 'mn-ubrelvy-100mg-tab'))
-
+_SET_1 = frozenset(('mn-ubrelvy-50mg-tab', 'mn-ubrelvy-100mg-tab'))
+_SET_2 = frozenset()
 
 # policy_specs/mn-dhs-ubrelvy.yaml:53
-def _limit_1_mn_ubrelvy_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """mn-ubrelvy at every channel: 16 each per 30 days (hard ceiling)."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product in _LIMIT_1_SCOPE):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_1_QUANTITY
-    allowed = _LIMIT_1_QUANTITY - prior if prior < _LIMIT_1_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_1_QUANTITY, 'each', passed),
-        'policy_specs/mn-dhs-ubrelvy.yaml:53', 'QL 16 EA PER 30 DAYS')
-
-
-_LIMIT_1_RULE = rt.RuleEntry(
-    _limit_1_mn_ubrelvy_all, _LIMIT_1, '16 each per 30 days (hard)',
-    None, True, 'policy_specs/mn-dhs-ubrelvy.yaml:53')
-
-_APPROVAL_1 = rt.AppliedLimit('per_window', Decimal('16'), 'each', 30,
-    '16 each per 30 days', 'override', None)
-_APPROVAL_1_QUANTITY = Decimal('16')
-_APPROVAL_1_SCOPE = frozenset(('mn-ubrelvy-50mg-tab', 'mn-ubrelvy-100mg-tab'))
-
+# mn-ubrelvy at every channel: 16 each per 30 days (hard ceiling)
+_LIMIT_1 = rt.rule('per_window', '16', 'each', 30, None, None,
+    _SET_1, _SET_2, 'policy_specs/mn-dhs-ubrelvy.yaml:53', hard=True)
 
 # policy_specs/mn-dhs-ubrelvy.yaml:125
-def _approval_1_renewal_mn_ubrelvy_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """mn-ubrelvy at every channel: 16 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product in _APPROVAL_1_SCOPE):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _APPROVAL_1_QUANTITY
-    allowed = _APPROVAL_1_QUANTITY - prior if prior < _APPROVAL_1_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _APPROVAL_1_QUANTITY, 'each', passed),
-        'policy_specs/mn-dhs-ubrelvy.yaml:125', 'QL 16 EA PER 30 DAYS')
-
-
-_APPROVAL_1_RULE = rt.RuleEntry(
-    _approval_1_renewal_mn_ubrelvy_all, _APPROVAL_1, '16 each per 30 days',
-    None, False, 'policy_specs/mn-dhs-ubrelvy.yaml:125')
-
-_APPROVAL_2 = rt.AppliedLimit('per_window', Decimal('16'), 'each', 30,
-    '16 each per 30 days', 'override', None)
-_APPROVAL_2_QUANTITY = Decimal('16')
-_APPROVAL_2_SCOPE = frozenset(('mn-ubrelvy-50mg-tab', 'mn-ubrelvy-100mg-tab'))
-
+# criterion renewal: mn-ubrelvy at every channel: 16 each per 30 days
+_APPROVAL_1 = rt.rule('per_window', '16', 'each', 30, None, None,
+    _SET_1, _SET_2, 'policy_specs/mn-dhs-ubrelvy.yaml:125', origin='override')
 
 # policy_specs/mn-dhs-ubrelvy.yaml:141
-def _approval_2_initial_mn_ubrelvy_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """mn-ubrelvy at every channel: 16 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product in _APPROVAL_2_SCOPE):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _APPROVAL_2_QUANTITY
-    allowed = _APPROVAL_2_QUANTITY - prior if prior < _APPROVAL_2_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _APPROVAL_2_QUANTITY, 'each', passed),
-        'policy_specs/mn-dhs-ubrelvy.yaml:141', 'QL 16 EA PER 30 DAYS')
-
-
-_APPROVAL_2_RULE = rt.RuleEntry(
-    _approval_2_initial_mn_ubrelvy_all, _APPROVAL_2, '16 each per 30 days',
-    None, False, 'policy_specs/mn-dhs-ubrelvy.yaml:141')
+# criterion initial: mn-ubrelvy at every channel: 16 each per 30 days
+_APPROVAL_2 = rt.rule('per_window', '16', 'each', 30, None, None,
+    _SET_1, _SET_2, 'policy_specs/mn-dhs-ubrelvy.yaml:141', origin='override')
 
 
 # ---------------------------------------------------------------------------------------------
-# Products: the unit and channel checks, then one function per channel with limits
-
-_PRODUCT_1 = 'mn-ubrelvy-50mg-tab'
-_PRODUCT_1_PACKAGE_SIZES = {}
-_PRODUCT_1_COVER = frozenset(('mn-ubrelvy-50mg-tab', 'mn-ubrelvy'))
-_PRODUCT_1_SCOPE = frozenset(('mn-ubrelvy-50mg-tab', 'mn-ubrelvy-100mg-tab'))
-_PRODUCT_1_SCOPE_NDCS = frozenset()
-
+# Products: units, packages (sizes) and, per channel with limits, the plan of limits and the
+# approvals that replace them
 
 # policy_specs/mn-dhs-ubrelvy.yaml:23
-def _product_1_mn_ubrelvy_50mg_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product mn-ubrelvy-50mg-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of mn-ubrelvy-50mg-tab',
-                       'policy_specs/mn-dhs-ubrelvy.yaml:23', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_1_AT_1_MATCHED)
-        return _product_1_mn_ubrelvy_50mg_tab_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_1_AT_2_MATCHED)
-        return _product_1_mn_ubrelvy_50mg_tab_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_1, channel, 'policy_specs/mn-dhs-ubrelvy.yaml:23'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_1} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_1_AT_1_MATCHED = rt.matched_step(
-    'mn-ubrelvy-50mg-tab', 'retail', 'policy_specs/mn-dhs-ubrelvy.yaml:23')
-_PRODUCT_1_AT_1_SELECT = rt.select_step(
-    ('16 each per 30 days (hard)',),
-    None, 'policy_specs/mn-dhs-ubrelvy.yaml:53')
-
-
-def _product_1_mn_ubrelvy_50mg_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """mn-ubrelvy-50mg-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (_LIMIT_1_RULE,),
-            cover=_PRODUCT_1_COVER, product=_PRODUCT_1,
-            unit='each', channel='retail', approvals=_PRODUCT_1_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_1_SCOPE,
-            own_ndcs=_PRODUCT_1_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_1_AT_1_SELECT)
-        checks = [
-            _limit_1_mn_ubrelvy_all(claim, history, _LIMIT_1),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_1_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_1_AT_1_APPROVALS = {'renewal': (_APPROVAL_1_RULE,), 'initial': (_APPROVAL_2_RULE,)}
-
-
-_PRODUCT_1_AT_2_MATCHED = rt.matched_step(
-    'mn-ubrelvy-50mg-tab', 'home_delivery', 'policy_specs/mn-dhs-ubrelvy.yaml:23')
-_PRODUCT_1_AT_2_SELECT = rt.select_step(
-    ('16 each per 30 days (hard)',),
-    None, 'policy_specs/mn-dhs-ubrelvy.yaml:53')
-
-
-def _product_1_mn_ubrelvy_50mg_tab_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """mn-ubrelvy-50mg-tab at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (_LIMIT_1_RULE,),
-            cover=_PRODUCT_1_COVER, product=_PRODUCT_1,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_1_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_1_SCOPE,
-            own_ndcs=_PRODUCT_1_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_1_AT_2_SELECT)
-        checks = [
-            _limit_1_mn_ubrelvy_all(claim, history, _LIMIT_1),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_1_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_1_AT_2_APPROVALS = {'renewal': (_APPROVAL_1_RULE,), 'initial': (_APPROVAL_2_RULE,)}
-
-_PRODUCT_2 = 'mn-ubrelvy-100mg-tab'
-_PRODUCT_2_PACKAGE_SIZES = {}
-_PRODUCT_2_COVER = frozenset(('mn-ubrelvy-100mg-tab', 'mn-ubrelvy'))
-_PRODUCT_2_SCOPE = frozenset(('mn-ubrelvy-50mg-tab', 'mn-ubrelvy-100mg-tab'))
-_PRODUCT_2_SCOPE_NDCS = frozenset()
-
+_PRODUCT_1 = rt.product(
+    'mn-ubrelvy-50mg-tab', 'each', 'policy_specs/mn-dhs-ubrelvy.yaml:23',
+    group='mn-ubrelvy', scope=_SET_1,
+    plans={
+        'retail': ((_LIMIT_1,), {'renewal': (_APPROVAL_1,), 'initial': (_APPROVAL_2,)}),
+        'home_delivery': ((_LIMIT_1,), {'renewal': (_APPROVAL_1,), 'initial': (_APPROVAL_2,)}),
+    })
 
 # policy_specs/mn-dhs-ubrelvy.yaml:29
-def _product_2_mn_ubrelvy_100mg_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product mn-ubrelvy-100mg-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of mn-ubrelvy-100mg-tab',
-                       'policy_specs/mn-dhs-ubrelvy.yaml:29', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_2_AT_1_MATCHED)
-        return _product_2_mn_ubrelvy_100mg_tab_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_2_AT_2_MATCHED)
-        return _product_2_mn_ubrelvy_100mg_tab_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_2, channel, 'policy_specs/mn-dhs-ubrelvy.yaml:29'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_2} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
+_PRODUCT_2 = rt.product(
+    'mn-ubrelvy-100mg-tab', 'each', 'policy_specs/mn-dhs-ubrelvy.yaml:29',
+    group='mn-ubrelvy', scope=_SET_1,
+    plans={
+        'retail': ((_LIMIT_1,), {'renewal': (_APPROVAL_1,), 'initial': (_APPROVAL_2,)}),
+        'home_delivery': ((_LIMIT_1,), {'renewal': (_APPROVAL_1,), 'initial': (_APPROVAL_2,)}),
+    })
 
-
-_PRODUCT_2_AT_1_MATCHED = rt.matched_step(
-    'mn-ubrelvy-100mg-tab', 'retail', 'policy_specs/mn-dhs-ubrelvy.yaml:29')
-_PRODUCT_2_AT_1_SELECT = rt.select_step(
-    ('16 each per 30 days (hard)',),
-    None, 'policy_specs/mn-dhs-ubrelvy.yaml:53')
-
-
-def _product_2_mn_ubrelvy_100mg_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """mn-ubrelvy-100mg-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (_LIMIT_1_RULE,),
-            cover=_PRODUCT_2_COVER, product=_PRODUCT_2,
-            unit='each', channel='retail', approvals=_PRODUCT_2_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_2_SCOPE,
-            own_ndcs=_PRODUCT_2_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_2_AT_1_SELECT)
-        checks = [
-            _limit_1_mn_ubrelvy_all(claim, history, _LIMIT_1),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_2_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_2_AT_1_APPROVALS = {'renewal': (_APPROVAL_1_RULE,), 'initial': (_APPROVAL_2_RULE,)}
-
-
-_PRODUCT_2_AT_2_MATCHED = rt.matched_step(
-    'mn-ubrelvy-100mg-tab', 'home_delivery', 'policy_specs/mn-dhs-ubrelvy.yaml:29')
-_PRODUCT_2_AT_2_SELECT = rt.select_step(
-    ('16 each per 30 days (hard)',),
-    None, 'policy_specs/mn-dhs-ubrelvy.yaml:53')
-
-
-def _product_2_mn_ubrelvy_100mg_tab_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """mn-ubrelvy-100mg-tab at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (_LIMIT_1_RULE,),
-            cover=_PRODUCT_2_COVER, product=_PRODUCT_2,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_2_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_2_SCOPE,
-            own_ndcs=_PRODUCT_2_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_2_AT_2_SELECT)
-        checks = [
-            _limit_1_mn_ubrelvy_all(claim, history, _LIMIT_1),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_2_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_2_AT_2_APPROVALS = {'renewal': (_APPROVAL_1_RULE,), 'initial': (_APPROVAL_2_RULE,)}
-
-
-_DECIDE_PRODUCT = {
-    'mn-ubrelvy-50mg-tab': _product_1_mn_ubrelvy_50mg_tab,
-    'mn-ubrelvy-100mg-tab': _product_2_mn_ubrelvy_100mg_tab,
+_PRODUCTS = {'mn-ubrelvy-50mg-tab': _PRODUCT_1, 'mn-ubrelvy-100mg-tab': _PRODUCT_2}
+# ndc → (product, package or None)
+_NDCS = {}
+# criterion → its spec line, for the trace of the authorizations that name it
+_CRITERIA_AT = {
+    'renewal': 'policy_specs/mn-dhs-ubrelvy.yaml:107',
+    'initial': 'policy_specs/mn-dhs-ubrelvy.yaml:126',
 }
+_POLICY = rt.policy(POLICY_ID, POLICY_HASH, REJECT_CODE, DAILY_RATE, _AT_POLICY, CHANNELS,
+                    _PRODUCTS, _NDCS, _CRITERIA_AT)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -433,10 +219,6 @@ _REVIEW_TARGETS = {
     'mn-ubrelvy-50mg-tab': ('mn-ubrelvy-50mg-tab', 'mn-ubrelvy'),
     'mn-ubrelvy-100mg-tab': ('mn-ubrelvy-100mg-tab', 'mn-ubrelvy'),
     'mn-ubrelvy': ('mn-ubrelvy',),
-}
-_CRITERIA_AT = {
-    'renewal': 'policy_specs/mn-dhs-ubrelvy.yaml:107',
-    'initial': 'policy_specs/mn-dhs-ubrelvy.yaml:126',
 }
 _LEAF_1 = ('age >= 18', ('age',))
 _LEAF_2 = ('diagnosis in {migraine_with_aura, migraine_without_aura}', ('diagnosis',))

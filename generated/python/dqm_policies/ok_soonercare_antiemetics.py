@@ -8,8 +8,8 @@ from decimal import Decimal
 
 from . import _runtime as rt
 
-__all__ = ["POLICY_ID", "POLICY_HASH", "TITLE", "SOURCE", "evaluate", "decide", "evaluate_claim",
-           "review", "decide_review"]
+__all__ = ["POLICY_ID", "POLICY_HASH", "TITLE", "SOURCE", "evaluate", "evaluate_plain",
+           "evaluate_claim", "decide", "review", "decide_review"]
 
 POLICY_ID = 'ok-soonercare-antiemetics'
 POLICY_HASH = 'sha256:e90daa17b06df972ed375b4d92792e7f9ff76ded4bbb3016e70c664226202431'
@@ -17,20 +17,25 @@ TITLE = 'Antiemetics – SoonerCare Quantity Limits (Oklahoma Health Care Author
 SOURCE = 'policy_specs/ok-soonercare-antiemetics.dqm'
 REJECT_CODE = '76'
 CHANNELS = ('retail', 'home_delivery')
+DAILY_RATE = False  # whether the policy declares the daily-rate check
 
 _AT_POLICY = 'policy_specs/ok-soonercare-antiemetics.dqm:19'
-_CHANNEL_LIST = 'retail, home_delivery'
-_VALIDATED = rt.validated_step(_AT_POLICY)
-_ZERO = Decimal(0)
+# Texts read before (thousandths, ordinals): a hit skips parsing the value again.
+_MILLI = rt.MILLI.get
+_ORDINAL = rt.ORDINAL.get
+_UNIT = rt.UNIT_ALIASES.get
 
 
 def evaluate(claim: object) -> dict:
     """The decision for one claim, as JSON data (design §5); never raises on claim data."""
-    with rt.evaluation_context():
-        parsed = rt.parse_claim(claim)
-        if parsed.__class__ is rt.Rejection:
-            return rt.rejected_input(parsed, POLICY_ID, POLICY_HASH, _AT_POLICY)
-        return evaluate_claim(parsed)
+    if claim.__class__ is dict:
+        decided = evaluate_plain(claim)
+        if decided is not None:
+            return decided
+    parsed = rt.parse_claim(claim)
+    if parsed.__class__ is rt.Rejection:
+        return rt.rejected_input(parsed, POLICY_ID, POLICY_HASH, _AT_POLICY)
+    return evaluate_claim(parsed)
 
 
 def decide(claim: object) -> rt.Decision:
@@ -38,14 +43,90 @@ def decide(claim: object) -> rt.Decision:
     return rt.Decision.from_dict(evaluate(claim))
 
 
+def evaluate_plain(claim: dict) -> dict | None:
+    """The decision for a well-formed claim of plain JSON values that names a product, unit and
+    channel with limits here; None for any other claim, which `evaluate` then reads with
+    rt.parse_claim (it rejects the malformed ones) and decides through `evaluate_claim`."""
+    get = claim.get
+    claim_id = get("claim_id")
+    if claim_id is not None and (claim_id.__class__ is not str or not claim_id):
+        return None
+    value = get("quantity")
+    requested = _MILLI(value) if value.__class__ is str else None
+    if requested is None:
+        requested = rt.read_milli(value)
+        if requested is None:
+            return None
+    days_supply = get("days_supply")
+    if days_supply.__class__ is not int or not 1 <= days_supply <= 999:
+        return None
+    value_of_end = get("date_of_service")
+    end = _ORDINAL(value_of_end) if value_of_end.__class__ is str else None
+    if end is None:
+        end = rt.read_ordinal(value_of_end)
+        if end is None:
+            return None
+    product = get("product")
+    ndc = get("ndc")
+    if product is None:
+        if ndc is None:
+            return None
+    elif product.__class__ is not str or not product:
+        return None
+    if ndc is not None and rt.read_ndc(ndc) is None:
+        return None
+    unit = get("unit")
+    if unit.__class__ is not str or not unit:
+        return None
+    channel = get("channel")
+    if channel.__class__ is not str or not channel:
+        return None
+    package = get("package")
+    if package is not None and (package.__class__ is not str or not package):
+        return None
+    birth = None
+    member = get("member")
+    if member is not None:
+        if member.__class__ is not dict:
+            return None
+        value = member.get("birth_date")
+        if value is not None:
+            birth = _ORDINAL(value) if value.__class__ is str else None
+            if birth is None:
+                birth = rt.read_ordinal(value)
+                if birth is None:
+                    return None
+            if birth > end:
+                return None
+    authorizations = get("authorizations")
+    if authorizations:
+        authorizations = rt.read_authorizations(authorizations)
+        if authorizations is None:
+            return None
+    elif authorizations is not None and authorizations.__class__ is not list:
+        return None
+    item = _PRODUCTS.get(product)  # this policy lists no NDCs: a claim's NDC changes nothing
+    if item is None or (package is not None and package not in item.sizes):
+        return None
+    chosen = item.plans.get(channel)
+    if chosen is None or _UNIT(unit, unit) != item.unit:
+        return None
+    history = get("history")
+    if history:
+        history = rt.keep_history(history, claim_id, end, item, bool(authorizations))
+        if history is None:
+            return None
+    elif history is not None and history.__class__ is not list:
+        return None
+    # The date was read from this text, so the text is its ISO form.
+    return rt.judge(_POLICY, item, chosen, package, requested, days_supply, end, value_of_end,
+                    birth, channel, history, authorizations)
+
+
 def evaluate_claim(claim: rt.Claim) -> dict:
-    """The decision for a claim already parsed (the registry parses once, then calls this)."""
-    steps = [_VALIDATED]
-    matched = _match(claim, steps)
-    if matched.__class__ is dict:
-        return matched
-    decide_product, package = matched
-    return decide_product(claim, steps, package)
+    """The decision for a claim already parsed (the registry parses the claims that
+    `evaluate_plain` does not take, then calls this)."""
+    return rt.decide_claim(_POLICY, claim)
 
 
 def review(request: object) -> dict:
@@ -60,2159 +141,278 @@ def decide_review(request: object) -> rt.ReviewResult:
 
 
 # ---------------------------------------------------------------------------------------------
-# Matching a claim to a product of this policy
+# Rules: every limit and approval, with the products (and NDCs) whose history it counts
 
-# ndc → (product, package or None)
-_NDCS = {}
-_PRODUCTS_WITH_NDCS = frozenset()
-_PACKAGES = {
-    'ok-aloxi-0075mg-vial': ('vial-1_5ml',),
-    'ok-aloxi-025mg-vial': ('vial-5ml',),
-    'ok-anzemet-50mg-tab': (),
-    'ok-anzemet-100mg-tab': (),
-    'ok-emend-125-80mg-pack': ('pack-125-80',),
-    'ok-emend-40mg-cap': ('pack-40',),
-    'ok-emend-80mg-cap': ('pack-80',),
-    'ok-emend-125mg-cap': ('pack-125',),
-    'ok-emend-fosaprepitant-115mg-vial': (),
-    'ok-granisol-1mg-5ml-soln': (),
-    'ok-kytril-1mg-tab': (),
-    'ok-sancuso-3_1mg-patch': (),
-    'ok-zofran-4mg-tab': (),
-    'ok-zofran-8mg-tab': (),
-    'ok-zofran-24mg-tab': (),
-    'ok-zofran-4mg-5ml-soln': (),
-    'ok-zofran-odt-4mg': (),
-    'ok-zofran-odt-8mg': (),
-}
-
-
-def _match(claim: rt.Claim, steps: list) -> tuple | dict:
-    """(the product's function, its package) for the claim, or the decision if it has none."""
-    coded = _NDCS.get(claim.ndc) if claim.ndc is not None else None
-    named = claim.product
-    if named is not None:
-        if named not in _DECIDE_PRODUCT:
-            if coded is None:
-                return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-                    "match", "skip", f"no product of this policy is product {named}", _AT_POLICY))
-            return _refuse(claim, steps, rt.CODE_PRODUCT, "PRODUCT/NDC MISMATCH",
-                           f"ndc {claim.ndc} is {coded[0]}, not {named}", _AT_POLICY, "match")
-        if coded is not None and coded[0] != named:
-            return _refuse(claim, steps, rt.CODE_PRODUCT, "PRODUCT/NDC MISMATCH",
-                           f"ndc {claim.ndc} is {coded[0]}, not {named}", _AT_POLICY, "match")
-        if coded is None and claim.ndc is not None and named in _PRODUCTS_WITH_NDCS:
-            return _refuse(claim, steps, rt.CODE_PRODUCT, "NDC NOT FOR PRODUCT",
-                           f"ndc {claim.ndc} is not an NDC of {named}", _AT_POLICY, "match")
-        product = named
-    elif coded is None:
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "match", "skip", f"no product of this policy is ndc {claim.ndc}", _AT_POLICY))
-    else:
-        product = coded[0]
-    package = coded[1] if coded is not None else None
-    if claim.package is not None:
-        if claim.package not in _PACKAGES[product]:
-            return _refuse(claim, steps, rt.CODE_PRODUCT, "UNKNOWN PACKAGE",
-                           f"package {claim.package} is not a package of {product}",
-                           _AT_POLICY, "match")
-        if package is not None and claim.package != package:
-            return _refuse(claim, steps, rt.CODE_PRODUCT, "PACKAGE/NDC MISMATCH",
-                           f"ndc {claim.ndc} is package {package}, not {claim.package}",
-                           _AT_POLICY, "match")
-        package = claim.package
-    return _DECIDE_PRODUCT[product], package
-
-
-def _refuse(claim: rt.Claim, steps: list, code: str, text: str, detail: str, source: str,
-            step: str) -> dict:
-    return rt.rejected_input(rt.Rejection(code, rt.message(text), detail), POLICY_ID, POLICY_HASH,
-                             source, claim=claim, steps=steps, step=step)
-
-
-def _countable(claim: rt.Claim) -> list[rt.HistoryEntry]:
-    """Paid history that can count: reversals never do, nor the claim itself (a rebill)."""
-    claim_id = claim.claim_id
-    if claim_id is None:
-        return [entry for entry in claim.history if entry.status == "paid"]
-    return [entry for entry in claim.history
-            if entry.status == "paid" and entry.claim_id != claim_id]
-
-
-# ---------------------------------------------------------------------------------------------
-# Rules: one check function per limit and per approval
-
-_LIMIT_1 = rt.AppliedLimit('per_window', Decimal('6'), 'mL', 28,
-    '6 mL per 28 days', 'base', None)
-_LIMIT_1_QUANTITY = Decimal('6')
-
+_SET_1 = frozenset(('ok-aloxi-0075mg-vial',))
+_SET_2 = frozenset()
+_SET_3 = frozenset(('ok-aloxi-025mg-vial',))
+_SET_4 = frozenset(('ok-anzemet-50mg-tab', 'ok-anzemet-100mg-tab'))
+_SET_5 = frozenset(('ok-emend-125-80mg-pack',))
+_SET_6 = frozenset(('ok-emend-40mg-cap', 'ok-emend-80mg-cap', 'ok-emend-125mg-cap'))
+_SET_7 = frozenset(('ok-emend-fosaprepitant-115mg-vial',))
+_SET_8 = frozenset(('ok-granisol-1mg-5ml-soln',))
+_SET_9 = frozenset(('ok-kytril-1mg-tab',))
+_SET_10 = frozenset(('ok-sancuso-3_1mg-patch',))
+_SET_11 = frozenset(('ok-zofran-4mg-tab', 'ok-zofran-8mg-tab'))
+_SET_12 = frozenset(('ok-zofran-24mg-tab',))
+_SET_13 = frozenset(('ok-zofran-4mg-5ml-soln',))
+_SET_14 = frozenset(('ok-zofran-odt-4mg', 'ok-zofran-odt-8mg'))
 
 # policy_specs/ok-soonercare-antiemetics.dqm:177
-def _limit_1_ok_aloxi_0075mg_vial_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """ok-aloxi-0075mg-vial at every channel: 6 mL per 28 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 28)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'ok-aloxi-0075mg-vial'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_1_QUANTITY
-    allowed = _LIMIT_1_QUANTITY - prior if prior < _LIMIT_1_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_1_QUANTITY, 'mL', passed),
-        'policy_specs/ok-soonercare-antiemetics.dqm:177', 'QL 6 ML PER 28 DAYS')
-
-
-_LIMIT_1_RULE = rt.RuleEntry(
-    _limit_1_ok_aloxi_0075mg_vial_all, _LIMIT_1, '6 mL per 28 days',
-    None, False, 'policy_specs/ok-soonercare-antiemetics.dqm:177')
-
-_LIMIT_2 = rt.AppliedLimit('per_window', Decimal('20'), 'mL', 28,
-    '20 mL per 28 days', 'base', None)
-_LIMIT_2_QUANTITY = Decimal('20')
-
+# ok-aloxi-0075mg-vial at every channel: 6 mL per 28 days
+_LIMIT_1 = rt.rule('per_window', '6', 'mL', 28, None, None,
+    _SET_1, _SET_2, 'policy_specs/ok-soonercare-antiemetics.dqm:177')
 
 # policy_specs/ok-soonercare-antiemetics.dqm:181
-def _limit_2_ok_aloxi_025mg_vial_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """ok-aloxi-025mg-vial at every channel: 20 mL per 28 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 28)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'ok-aloxi-025mg-vial'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_2_QUANTITY
-    allowed = _LIMIT_2_QUANTITY - prior if prior < _LIMIT_2_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_2_QUANTITY, 'mL', passed),
-        'policy_specs/ok-soonercare-antiemetics.dqm:181', 'QL 20 ML PER 28 DAYS')
-
-
-_LIMIT_2_RULE = rt.RuleEntry(
-    _limit_2_ok_aloxi_025mg_vial_all, _LIMIT_2, '20 mL per 28 days',
-    None, False, 'policy_specs/ok-soonercare-antiemetics.dqm:181')
-
-_LIMIT_3 = rt.AppliedLimit('per_day', Decimal('2'), 'each', 1,
-    '2 each per day for up to 5 days', 'base', None)
-_LIMIT_3_QUANTITY = Decimal('2')
-_LIMIT_3_SCOPE = frozenset(('ok-anzemet-50mg-tab', 'ok-anzemet-100mg-tab'))
-
+# ok-aloxi-025mg-vial at every channel: 20 mL per 28 days
+_LIMIT_2 = rt.rule('per_window', '20', 'mL', 28, None, None,
+    _SET_3, _SET_2, 'policy_specs/ok-soonercare-antiemetics.dqm:181')
 
 # policy_specs/ok-soonercare-antiemetics.dqm:185
-def _limit_3_ok_anzemet_tablets_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """ok-anzemet-tablets at every channel: 2 each per day for up to 5 days."""
-    requested = claim.quantity
-    days_supply = claim.days_supply
-    passed = requested <= _LIMIT_3_QUANTITY * days_supply and days_supply <= 5
-    allowed = _LIMIT_3_QUANTITY * min(days_supply, 5)
-    return rt.RuleCheck(
-        "per_day", passed, applied, allowed, None, None, None,
-        rt.per_day_detail(requested, days_supply, _LIMIT_3_QUANTITY, 'each', 5,
-                          passed),
-        'policy_specs/ok-soonercare-antiemetics.dqm:185', 'QL 2 EA PER DAY UP TO 5 DAYS')
-
-
-_LIMIT_3_RULE = rt.RuleEntry(
-    _limit_3_ok_anzemet_tablets_all, _LIMIT_3, '2 each per day for up to 5 days',
-    None, False, 'policy_specs/ok-soonercare-antiemetics.dqm:185')
-
-_LIMIT_4 = rt.AppliedLimit('per_window', Decimal('2'), 'each', 30,
-    '2 each per 30 days', 'base', None)
-_LIMIT_4_QUANTITY = Decimal('2')
-
+# ok-anzemet-tablets at every channel: 2 each per day for up to 5 days
+_LIMIT_3 = rt.rule('per_day', '2', 'each', 1, None, 5,
+    _SET_4, _SET_2, 'policy_specs/ok-soonercare-antiemetics.dqm:185')
 
 # policy_specs/ok-soonercare-antiemetics.dqm:189
-def _limit_4_ok_emend_125_80mg_pack_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """ok-emend-125-80mg-pack at every channel: 2 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'ok-emend-125-80mg-pack'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_4_QUANTITY
-    allowed = _LIMIT_4_QUANTITY - prior if prior < _LIMIT_4_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_4_QUANTITY, 'each', passed),
-        'policy_specs/ok-soonercare-antiemetics.dqm:189', 'QL 2 EA PER 30 DAYS')
-
-
-_LIMIT_4_RULE = rt.RuleEntry(
-    _limit_4_ok_emend_125_80mg_pack_all, _LIMIT_4, '2 each per 30 days',
-    None, False, 'policy_specs/ok-soonercare-antiemetics.dqm:189')
-
-_LIMIT_5 = rt.AppliedLimit('per_window', Decimal('1'), 'each', 30,
-    '1 each per 30 days', 'base', None)
-_LIMIT_5_QUANTITY = Decimal('1')
-_LIMIT_5_SCOPE = frozenset(('ok-emend-40mg-cap', 'ok-emend-80mg-cap', 'ok-emend-125mg-cap'))
-
+# ok-emend-125-80mg-pack at every channel: 2 each per 30 days
+_LIMIT_4 = rt.rule('per_window', '2', 'each', 30, None, None,
+    _SET_5, _SET_2, 'policy_specs/ok-soonercare-antiemetics.dqm:189')
 
 # policy_specs/ok-soonercare-antiemetics.dqm:193
-def _limit_5_ok_emend_capsules_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """ok-emend-capsules at every channel: 1 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product in _LIMIT_5_SCOPE):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_5_QUANTITY
-    allowed = _LIMIT_5_QUANTITY - prior if prior < _LIMIT_5_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_5_QUANTITY, 'each', passed),
-        'policy_specs/ok-soonercare-antiemetics.dqm:193', 'QL 1 EA PER 30 DAYS')
-
-
-_LIMIT_5_RULE = rt.RuleEntry(
-    _limit_5_ok_emend_capsules_all, _LIMIT_5, '1 each per 30 days',
-    None, False, 'policy_specs/ok-soonercare-antiemetics.dqm:193')
-
-_LIMIT_6 = rt.AppliedLimit('per_window', Decimal('1'), 'each', 30,
-    '1 each per 30 days', 'base', None)
-_LIMIT_6_QUANTITY = Decimal('1')
-
+# ok-emend-capsules at every channel: 1 each per 30 days
+_LIMIT_5 = rt.rule('per_window', '1', 'each', 30, None, None,
+    _SET_6, _SET_2, 'policy_specs/ok-soonercare-antiemetics.dqm:193')
 
 # policy_specs/ok-soonercare-antiemetics.dqm:197
-def _limit_6_ok_emend_fosaprepitant_115mg_vial_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """ok-emend-fosaprepitant-115mg-vial at every channel: 1 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'ok-emend-fosaprepitant-115mg-vial'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_6_QUANTITY
-    allowed = _LIMIT_6_QUANTITY - prior if prior < _LIMIT_6_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_6_QUANTITY, 'each', passed),
-        'policy_specs/ok-soonercare-antiemetics.dqm:197', 'QL 1 EA PER 30 DAYS')
-
-
-_LIMIT_6_RULE = rt.RuleEntry(
-    _limit_6_ok_emend_fosaprepitant_115mg_vial_all, _LIMIT_6, '1 each per 30 days',
-    None, False, 'policy_specs/ok-soonercare-antiemetics.dqm:197')
-
-_LIMIT_7 = rt.AppliedLimit('per_window', Decimal('30'), 'mL', 10,
-    '30 mL per 10 days', 'base', None)
-_LIMIT_7_QUANTITY = Decimal('30')
-
+# ok-emend-fosaprepitant-115mg-vial at every channel: 1 each per 30 days
+_LIMIT_6 = rt.rule('per_window', '1', 'each', 30, None, None,
+    _SET_7, _SET_2, 'policy_specs/ok-soonercare-antiemetics.dqm:197')
 
 # policy_specs/ok-soonercare-antiemetics.dqm:201
-def _limit_7_ok_granisol_1mg_5ml_soln_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """ok-granisol-1mg-5ml-soln at every channel: 30 mL per 10 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 10)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'ok-granisol-1mg-5ml-soln'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_7_QUANTITY
-    allowed = _LIMIT_7_QUANTITY - prior if prior < _LIMIT_7_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_7_QUANTITY, 'mL', passed),
-        'policy_specs/ok-soonercare-antiemetics.dqm:201', 'QL 30 ML PER 10 DAYS')
-
-
-_LIMIT_7_RULE = rt.RuleEntry(
-    _limit_7_ok_granisol_1mg_5ml_soln_all, _LIMIT_7, '30 mL per 10 days',
-    None, False, 'policy_specs/ok-soonercare-antiemetics.dqm:201')
-
-_LIMIT_8 = rt.AppliedLimit('per_day', Decimal('2'), 'each', 1,
-    '2 each per day for up to 10 days', 'base', None)
-_LIMIT_8_QUANTITY = Decimal('2')
-
+# ok-granisol-1mg-5ml-soln at every channel: 30 mL per 10 days
+_LIMIT_7 = rt.rule('per_window', '30', 'mL', 10, None, None,
+    _SET_8, _SET_2, 'policy_specs/ok-soonercare-antiemetics.dqm:201')
 
 # policy_specs/ok-soonercare-antiemetics.dqm:205
-def _limit_8_ok_kytril_1mg_tab_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """ok-kytril-1mg-tab at every channel: 2 each per day for up to 10 days."""
-    requested = claim.quantity
-    days_supply = claim.days_supply
-    passed = requested <= _LIMIT_8_QUANTITY * days_supply and days_supply <= 10
-    allowed = _LIMIT_8_QUANTITY * min(days_supply, 10)
-    return rt.RuleCheck(
-        "per_day", passed, applied, allowed, None, None, None,
-        rt.per_day_detail(requested, days_supply, _LIMIT_8_QUANTITY, 'each', 10,
-                          passed),
-        'policy_specs/ok-soonercare-antiemetics.dqm:205', 'QL 2 EA PER DAY UP TO 10 DAYS')
-
-
-_LIMIT_8_RULE = rt.RuleEntry(
-    _limit_8_ok_kytril_1mg_tab_all, _LIMIT_8, '2 each per day for up to 10 days',
-    None, False, 'policy_specs/ok-soonercare-antiemetics.dqm:205')
-
-_LIMIT_9 = rt.AppliedLimit('per_window', Decimal('1'), 'each', 21,
-    '1 each per 21 days', 'base', None)
-_LIMIT_9_QUANTITY = Decimal('1')
-
+# ok-kytril-1mg-tab at every channel: 2 each per day for up to 10 days
+_LIMIT_8 = rt.rule('per_day', '2', 'each', 1, None, 10,
+    _SET_9, _SET_2, 'policy_specs/ok-soonercare-antiemetics.dqm:205')
 
 # policy_specs/ok-soonercare-antiemetics.dqm:209
-def _limit_9_ok_sancuso_3_1mg_patch_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """ok-sancuso-3_1mg-patch at every channel: 1 each per 21 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 21)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'ok-sancuso-3_1mg-patch'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_9_QUANTITY
-    allowed = _LIMIT_9_QUANTITY - prior if prior < _LIMIT_9_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_9_QUANTITY, 'each', passed),
-        'policy_specs/ok-soonercare-antiemetics.dqm:209', 'QL 1 EA PER 21 DAYS')
-
-
-_LIMIT_9_RULE = rt.RuleEntry(
-    _limit_9_ok_sancuso_3_1mg_patch_all, _LIMIT_9, '1 each per 21 days',
-    None, False, 'policy_specs/ok-soonercare-antiemetics.dqm:209')
-
-_LIMIT_10 = rt.AppliedLimit('per_window', Decimal('12'), 'each', 30,
-    '12 each per 30 days', 'base', None)
-_LIMIT_10_QUANTITY = Decimal('12')
-_LIMIT_10_SCOPE = frozenset(('ok-zofran-4mg-tab', 'ok-zofran-8mg-tab'))
-
+# ok-sancuso-3_1mg-patch at every channel: 1 each per 21 days
+_LIMIT_9 = rt.rule('per_window', '1', 'each', 21, None, None,
+    _SET_10, _SET_2, 'policy_specs/ok-soonercare-antiemetics.dqm:209')
 
 # policy_specs/ok-soonercare-antiemetics.dqm:213
-def _limit_10_ok_zofran_4_8mg_tabs_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """ok-zofran-4-8mg-tabs at every channel: 12 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product in _LIMIT_10_SCOPE):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_10_QUANTITY
-    allowed = _LIMIT_10_QUANTITY - prior if prior < _LIMIT_10_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_10_QUANTITY, 'each', passed),
-        'policy_specs/ok-soonercare-antiemetics.dqm:213', 'QL 12 EA PER 30 DAYS')
-
-
-_LIMIT_10_RULE = rt.RuleEntry(
-    _limit_10_ok_zofran_4_8mg_tabs_all, _LIMIT_10, '12 each per 30 days',
-    None, False, 'policy_specs/ok-soonercare-antiemetics.dqm:213')
-
-_LIMIT_11 = rt.AppliedLimit('per_day', Decimal('1'), 'each', 1,
-    '1 each per day for up to 30 days', 'base', None)
-_LIMIT_11_QUANTITY = Decimal('1')
-
+# ok-zofran-4-8mg-tabs at every channel: 12 each per 30 days
+_LIMIT_10 = rt.rule('per_window', '12', 'each', 30, None, None,
+    _SET_11, _SET_2, 'policy_specs/ok-soonercare-antiemetics.dqm:213')
 
 # policy_specs/ok-soonercare-antiemetics.dqm:220
-def _limit_11_ok_zofran_24mg_tab_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """ok-zofran-24mg-tab at every channel: 1 each per day for up to 30 days."""
-    requested = claim.quantity
-    days_supply = claim.days_supply
-    passed = requested <= _LIMIT_11_QUANTITY * days_supply and days_supply <= 30
-    allowed = _LIMIT_11_QUANTITY * min(days_supply, 30)
-    return rt.RuleCheck(
-        "per_day", passed, applied, allowed, None, None, None,
-        rt.per_day_detail(requested, days_supply, _LIMIT_11_QUANTITY, 'each', 30,
-                          passed),
-        'policy_specs/ok-soonercare-antiemetics.dqm:220', 'QL 1 EA PER DAY UP TO 30 DAYS')
-
-
-_LIMIT_11_RULE = rt.RuleEntry(
-    _limit_11_ok_zofran_24mg_tab_all, _LIMIT_11, '1 each per day for up to 30 days',
-    None, False, 'policy_specs/ok-soonercare-antiemetics.dqm:220')
-
-_LIMIT_12 = rt.AppliedLimit('per_window', Decimal('50'), 'mL', 28,
-    '50 mL per 28 days', 'base', None)
-_LIMIT_12_QUANTITY = Decimal('50')
-
+# ok-zofran-24mg-tab at every channel: 1 each per day for up to 30 days
+_LIMIT_11 = rt.rule('per_day', '1', 'each', 1, None, 30,
+    _SET_12, _SET_2, 'policy_specs/ok-soonercare-antiemetics.dqm:220')
 
 # policy_specs/ok-soonercare-antiemetics.dqm:224
-def _limit_12_ok_zofran_4mg_5ml_soln_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """ok-zofran-4mg-5ml-soln at every channel: 50 mL per 28 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 28)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'ok-zofran-4mg-5ml-soln'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_12_QUANTITY
-    allowed = _LIMIT_12_QUANTITY - prior if prior < _LIMIT_12_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_12_QUANTITY, 'mL', passed),
-        'policy_specs/ok-soonercare-antiemetics.dqm:224', 'QL 50 ML PER 28 DAYS')
-
-
-_LIMIT_12_RULE = rt.RuleEntry(
-    _limit_12_ok_zofran_4mg_5ml_soln_all, _LIMIT_12, '50 mL per 28 days',
-    None, False, 'policy_specs/ok-soonercare-antiemetics.dqm:224')
-
-_LIMIT_13 = rt.AppliedLimit('per_window', Decimal('12'), 'each', 30,
-    '12 each per 30 days', 'base', None)
-_LIMIT_13_QUANTITY = Decimal('12')
-_LIMIT_13_SCOPE = frozenset(('ok-zofran-odt-4mg', 'ok-zofran-odt-8mg'))
-
+# ok-zofran-4mg-5ml-soln at every channel: 50 mL per 28 days
+_LIMIT_12 = rt.rule('per_window', '50', 'mL', 28, None, None,
+    _SET_13, _SET_2, 'policy_specs/ok-soonercare-antiemetics.dqm:224')
 
 # policy_specs/ok-soonercare-antiemetics.dqm:228
-def _limit_13_ok_zofran_odt_4_8mg_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """ok-zofran-odt-4-8mg at every channel: 12 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product in _LIMIT_13_SCOPE):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_13_QUANTITY
-    allowed = _LIMIT_13_QUANTITY - prior if prior < _LIMIT_13_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_13_QUANTITY, 'each', passed),
-        'policy_specs/ok-soonercare-antiemetics.dqm:228', 'QL 12 EA PER 30 DAYS')
-
-
-_LIMIT_13_RULE = rt.RuleEntry(
-    _limit_13_ok_zofran_odt_4_8mg_all, _LIMIT_13, '12 each per 30 days',
-    None, False, 'policy_specs/ok-soonercare-antiemetics.dqm:228')
+# ok-zofran-odt-4-8mg at every channel: 12 each per 30 days
+_LIMIT_13 = rt.rule('per_window', '12', 'each', 30, None, None,
+    _SET_14, _SET_2, 'policy_specs/ok-soonercare-antiemetics.dqm:228')
 
 
 # ---------------------------------------------------------------------------------------------
-# Products: the unit and channel checks, then one function per channel with limits
-
-_PRODUCT_1 = 'ok-aloxi-0075mg-vial'
-_PRODUCT_1_PACKAGE_SIZES = {'vial-1_5ml': Decimal('1.5')}
-_PRODUCT_1_COVER = frozenset(('ok-aloxi-0075mg-vial',))
-_PRODUCT_1_SCOPE = frozenset(('ok-aloxi-0075mg-vial',))
-_PRODUCT_1_SCOPE_NDCS = frozenset()
-
+# Products: units, packages (sizes) and, per channel with limits, the plan of limits and the
+# approvals that replace them
 
 # policy_specs/ok-soonercare-antiemetics.dqm:25
-def _product_1_ok_aloxi_0075mg_vial(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product ok-aloxi-0075mg-vial, billed in mL."""
-    if claim.unit != 'mL':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE ML',
-                       f"unit {claim.unit}" + ' is not mL, the billing unit of ok-aloxi-0075mg-vial',
-                       'policy_specs/ok-soonercare-antiemetics.dqm:25', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_1_AT_1_MATCHED)
-        return _product_1_ok_aloxi_0075mg_vial_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_1_AT_2_MATCHED)
-        return _product_1_ok_aloxi_0075mg_vial_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_1, channel, 'policy_specs/ok-soonercare-antiemetics.dqm:25'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_1} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_1_AT_1_MATCHED = rt.matched_step(
-    'ok-aloxi-0075mg-vial', 'retail', 'policy_specs/ok-soonercare-antiemetics.dqm:25')
-_PRODUCT_1_AT_1_SELECT = rt.select_step(
-    ('6 mL per 28 days',),
-    None, 'policy_specs/ok-soonercare-antiemetics.dqm:177')
-
-
-def _product_1_ok_aloxi_0075mg_vial_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """ok-aloxi-0075mg-vial at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_1_COVER, product=_PRODUCT_1,
-            unit='mL', channel='retail', approvals=_PRODUCT_1_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_1_SCOPE,
-            own_ndcs=_PRODUCT_1_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_1_AT_1_SELECT)
-        checks = [
-            _limit_1_ok_aloxi_0075mg_vial_all(claim, history, _LIMIT_1),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'mL',
-                       _PRODUCT_1_PACKAGE_SIZES.get(package, Decimal('1.5')), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_1_AT_1_APPROVALS = {}
-
-
-_PRODUCT_1_AT_2_MATCHED = rt.matched_step(
-    'ok-aloxi-0075mg-vial', 'home_delivery', 'policy_specs/ok-soonercare-antiemetics.dqm:25')
-_PRODUCT_1_AT_2_SELECT = rt.select_step(
-    ('6 mL per 28 days',),
-    None, 'policy_specs/ok-soonercare-antiemetics.dqm:177')
-
-
-def _product_1_ok_aloxi_0075mg_vial_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """ok-aloxi-0075mg-vial at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_1_COVER, product=_PRODUCT_1,
-            unit='mL', channel='home_delivery', approvals=_PRODUCT_1_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_1_SCOPE,
-            own_ndcs=_PRODUCT_1_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_1_AT_2_SELECT)
-        checks = [
-            _limit_1_ok_aloxi_0075mg_vial_all(claim, history, _LIMIT_1),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'mL',
-                       _PRODUCT_1_PACKAGE_SIZES.get(package, Decimal('1.5')), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_1_AT_2_APPROVALS = {}
-
-_PRODUCT_2 = 'ok-aloxi-025mg-vial'
-_PRODUCT_2_PACKAGE_SIZES = {'vial-5ml': Decimal('5')}
-_PRODUCT_2_COVER = frozenset(('ok-aloxi-025mg-vial',))
-_PRODUCT_2_SCOPE = frozenset(('ok-aloxi-025mg-vial',))
-_PRODUCT_2_SCOPE_NDCS = frozenset()
-
+_PRODUCT_1 = rt.product(
+    'ok-aloxi-0075mg-vial', 'mL', 'policy_specs/ok-soonercare-antiemetics.dqm:25',
+    sizes={'vial-1_5ml': '1.5'},
+    plans={
+        'retail': ((_LIMIT_1,), {}),
+        'home_delivery': ((_LIMIT_1,), {}),
+    })
 
 # policy_specs/ok-soonercare-antiemetics.dqm:32
-def _product_2_ok_aloxi_025mg_vial(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product ok-aloxi-025mg-vial, billed in mL."""
-    if claim.unit != 'mL':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE ML',
-                       f"unit {claim.unit}" + ' is not mL, the billing unit of ok-aloxi-025mg-vial',
-                       'policy_specs/ok-soonercare-antiemetics.dqm:32', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_2_AT_1_MATCHED)
-        return _product_2_ok_aloxi_025mg_vial_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_2_AT_2_MATCHED)
-        return _product_2_ok_aloxi_025mg_vial_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_2, channel, 'policy_specs/ok-soonercare-antiemetics.dqm:32'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_2} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_2_AT_1_MATCHED = rt.matched_step(
-    'ok-aloxi-025mg-vial', 'retail', 'policy_specs/ok-soonercare-antiemetics.dqm:32')
-_PRODUCT_2_AT_1_SELECT = rt.select_step(
-    ('20 mL per 28 days',),
-    None, 'policy_specs/ok-soonercare-antiemetics.dqm:181')
-
-
-def _product_2_ok_aloxi_025mg_vial_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """ok-aloxi-025mg-vial at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_2_COVER, product=_PRODUCT_2,
-            unit='mL', channel='retail', approvals=_PRODUCT_2_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_2_SCOPE,
-            own_ndcs=_PRODUCT_2_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_2_AT_1_SELECT)
-        checks = [
-            _limit_2_ok_aloxi_025mg_vial_all(claim, history, _LIMIT_2),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'mL',
-                       _PRODUCT_2_PACKAGE_SIZES.get(package, Decimal('5')), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_2_AT_1_APPROVALS = {}
-
-
-_PRODUCT_2_AT_2_MATCHED = rt.matched_step(
-    'ok-aloxi-025mg-vial', 'home_delivery', 'policy_specs/ok-soonercare-antiemetics.dqm:32')
-_PRODUCT_2_AT_2_SELECT = rt.select_step(
-    ('20 mL per 28 days',),
-    None, 'policy_specs/ok-soonercare-antiemetics.dqm:181')
-
-
-def _product_2_ok_aloxi_025mg_vial_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """ok-aloxi-025mg-vial at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_2_COVER, product=_PRODUCT_2,
-            unit='mL', channel='home_delivery', approvals=_PRODUCT_2_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_2_SCOPE,
-            own_ndcs=_PRODUCT_2_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_2_AT_2_SELECT)
-        checks = [
-            _limit_2_ok_aloxi_025mg_vial_all(claim, history, _LIMIT_2),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'mL',
-                       _PRODUCT_2_PACKAGE_SIZES.get(package, Decimal('5')), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_2_AT_2_APPROVALS = {}
-
-_PRODUCT_3 = 'ok-anzemet-50mg-tab'
-_PRODUCT_3_PACKAGE_SIZES = {}
-_PRODUCT_3_COVER = frozenset(('ok-anzemet-50mg-tab', 'ok-anzemet-tablets'))
-_PRODUCT_3_SCOPE = frozenset(('ok-anzemet-50mg-tab', 'ok-anzemet-100mg-tab'))
-_PRODUCT_3_SCOPE_NDCS = frozenset()
-
+_PRODUCT_2 = rt.product(
+    'ok-aloxi-025mg-vial', 'mL', 'policy_specs/ok-soonercare-antiemetics.dqm:32',
+    sizes={'vial-5ml': '5'},
+    plans={
+        'retail': ((_LIMIT_2,), {}),
+        'home_delivery': ((_LIMIT_2,), {}),
+    })
 
 # policy_specs/ok-soonercare-antiemetics.dqm:39
-def _product_3_ok_anzemet_50mg_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product ok-anzemet-50mg-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of ok-anzemet-50mg-tab',
-                       'policy_specs/ok-soonercare-antiemetics.dqm:39', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_3_AT_1_MATCHED)
-        return _product_3_ok_anzemet_50mg_tab_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_3_AT_2_MATCHED)
-        return _product_3_ok_anzemet_50mg_tab_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_3, channel, 'policy_specs/ok-soonercare-antiemetics.dqm:39'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_3} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_3_AT_1_MATCHED = rt.matched_step(
-    'ok-anzemet-50mg-tab', 'retail', 'policy_specs/ok-soonercare-antiemetics.dqm:39')
-_PRODUCT_3_AT_1_SELECT = rt.select_step(
-    ('2 each per day for up to 5 days',),
-    None, 'policy_specs/ok-soonercare-antiemetics.dqm:185')
-
-
-def _product_3_ok_anzemet_50mg_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """ok-anzemet-50mg-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_3_COVER, product=_PRODUCT_3,
-            unit='each', channel='retail', approvals=_PRODUCT_3_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_3_SCOPE,
-            own_ndcs=_PRODUCT_3_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_3_AT_1_SELECT)
-        checks = [
-            _limit_3_ok_anzemet_tablets_all(claim, history, _LIMIT_3),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_3_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_3_AT_1_APPROVALS = {}
-
-
-_PRODUCT_3_AT_2_MATCHED = rt.matched_step(
-    'ok-anzemet-50mg-tab', 'home_delivery', 'policy_specs/ok-soonercare-antiemetics.dqm:39')
-_PRODUCT_3_AT_2_SELECT = rt.select_step(
-    ('2 each per day for up to 5 days',),
-    None, 'policy_specs/ok-soonercare-antiemetics.dqm:185')
-
-
-def _product_3_ok_anzemet_50mg_tab_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """ok-anzemet-50mg-tab at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_3_COVER, product=_PRODUCT_3,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_3_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_3_SCOPE,
-            own_ndcs=_PRODUCT_3_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_3_AT_2_SELECT)
-        checks = [
-            _limit_3_ok_anzemet_tablets_all(claim, history, _LIMIT_3),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_3_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_3_AT_2_APPROVALS = {}
-
-_PRODUCT_4 = 'ok-anzemet-100mg-tab'
-_PRODUCT_4_PACKAGE_SIZES = {}
-_PRODUCT_4_COVER = frozenset(('ok-anzemet-100mg-tab', 'ok-anzemet-tablets'))
-_PRODUCT_4_SCOPE = frozenset(('ok-anzemet-50mg-tab', 'ok-anzemet-100mg-tab'))
-_PRODUCT_4_SCOPE_NDCS = frozenset()
-
+_PRODUCT_3 = rt.product(
+    'ok-anzemet-50mg-tab', 'each', 'policy_specs/ok-soonercare-antiemetics.dqm:39',
+    group='ok-anzemet-tablets', scope=_SET_4,
+    plans={
+        'retail': ((_LIMIT_3,), {}),
+        'home_delivery': ((_LIMIT_3,), {}),
+    })
 
 # policy_specs/ok-soonercare-antiemetics.dqm:46
-def _product_4_ok_anzemet_100mg_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product ok-anzemet-100mg-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of ok-anzemet-100mg-tab',
-                       'policy_specs/ok-soonercare-antiemetics.dqm:46', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_4_AT_1_MATCHED)
-        return _product_4_ok_anzemet_100mg_tab_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_4_AT_2_MATCHED)
-        return _product_4_ok_anzemet_100mg_tab_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_4, channel, 'policy_specs/ok-soonercare-antiemetics.dqm:46'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_4} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_4_AT_1_MATCHED = rt.matched_step(
-    'ok-anzemet-100mg-tab', 'retail', 'policy_specs/ok-soonercare-antiemetics.dqm:46')
-_PRODUCT_4_AT_1_SELECT = rt.select_step(
-    ('2 each per day for up to 5 days',),
-    None, 'policy_specs/ok-soonercare-antiemetics.dqm:185')
-
-
-def _product_4_ok_anzemet_100mg_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """ok-anzemet-100mg-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_4_COVER, product=_PRODUCT_4,
-            unit='each', channel='retail', approvals=_PRODUCT_4_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_4_SCOPE,
-            own_ndcs=_PRODUCT_4_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_4_AT_1_SELECT)
-        checks = [
-            _limit_3_ok_anzemet_tablets_all(claim, history, _LIMIT_3),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_4_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_4_AT_1_APPROVALS = {}
-
-
-_PRODUCT_4_AT_2_MATCHED = rt.matched_step(
-    'ok-anzemet-100mg-tab', 'home_delivery', 'policy_specs/ok-soonercare-antiemetics.dqm:46')
-_PRODUCT_4_AT_2_SELECT = rt.select_step(
-    ('2 each per day for up to 5 days',),
-    None, 'policy_specs/ok-soonercare-antiemetics.dqm:185')
-
-
-def _product_4_ok_anzemet_100mg_tab_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """ok-anzemet-100mg-tab at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_4_COVER, product=_PRODUCT_4,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_4_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_4_SCOPE,
-            own_ndcs=_PRODUCT_4_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_4_AT_2_SELECT)
-        checks = [
-            _limit_3_ok_anzemet_tablets_all(claim, history, _LIMIT_3),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_4_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_4_AT_2_APPROVALS = {}
-
-_PRODUCT_5 = 'ok-emend-125-80mg-pack'
-_PRODUCT_5_PACKAGE_SIZES = {'pack-125-80': Decimal('1')}
-_PRODUCT_5_COVER = frozenset(('ok-emend-125-80mg-pack',))
-_PRODUCT_5_SCOPE = frozenset(('ok-emend-125-80mg-pack',))
-_PRODUCT_5_SCOPE_NDCS = frozenset()
-
+_PRODUCT_4 = rt.product(
+    'ok-anzemet-100mg-tab', 'each', 'policy_specs/ok-soonercare-antiemetics.dqm:46',
+    group='ok-anzemet-tablets', scope=_SET_4,
+    plans={
+        'retail': ((_LIMIT_3,), {}),
+        'home_delivery': ((_LIMIT_3,), {}),
+    })
 
 # policy_specs/ok-soonercare-antiemetics.dqm:57
-def _product_5_ok_emend_125_80mg_pack(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product ok-emend-125-80mg-pack, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of ok-emend-125-80mg-pack',
-                       'policy_specs/ok-soonercare-antiemetics.dqm:57', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_5_AT_1_MATCHED)
-        return _product_5_ok_emend_125_80mg_pack_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_5_AT_2_MATCHED)
-        return _product_5_ok_emend_125_80mg_pack_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_5, channel, 'policy_specs/ok-soonercare-antiemetics.dqm:57'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_5} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_5_AT_1_MATCHED = rt.matched_step(
-    'ok-emend-125-80mg-pack', 'retail', 'policy_specs/ok-soonercare-antiemetics.dqm:57')
-_PRODUCT_5_AT_1_SELECT = rt.select_step(
-    ('2 each per 30 days',),
-    None, 'policy_specs/ok-soonercare-antiemetics.dqm:189')
-
-
-def _product_5_ok_emend_125_80mg_pack_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """ok-emend-125-80mg-pack at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_5_COVER, product=_PRODUCT_5,
-            unit='each', channel='retail', approvals=_PRODUCT_5_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_5_SCOPE,
-            own_ndcs=_PRODUCT_5_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_5_AT_1_SELECT)
-        checks = [
-            _limit_4_ok_emend_125_80mg_pack_all(claim, history, _LIMIT_4),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_5_PACKAGE_SIZES.get(package, Decimal('1')), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_5_AT_1_APPROVALS = {}
-
-
-_PRODUCT_5_AT_2_MATCHED = rt.matched_step(
-    'ok-emend-125-80mg-pack', 'home_delivery', 'policy_specs/ok-soonercare-antiemetics.dqm:57')
-_PRODUCT_5_AT_2_SELECT = rt.select_step(
-    ('2 each per 30 days',),
-    None, 'policy_specs/ok-soonercare-antiemetics.dqm:189')
-
-
-def _product_5_ok_emend_125_80mg_pack_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """ok-emend-125-80mg-pack at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_5_COVER, product=_PRODUCT_5,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_5_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_5_SCOPE,
-            own_ndcs=_PRODUCT_5_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_5_AT_2_SELECT)
-        checks = [
-            _limit_4_ok_emend_125_80mg_pack_all(claim, history, _LIMIT_4),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_5_PACKAGE_SIZES.get(package, Decimal('1')), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_5_AT_2_APPROVALS = {}
-
-_PRODUCT_6 = 'ok-emend-40mg-cap'
-_PRODUCT_6_PACKAGE_SIZES = {'pack-40': Decimal('1')}
-_PRODUCT_6_COVER = frozenset(('ok-emend-40mg-cap', 'ok-emend-capsules'))
-_PRODUCT_6_SCOPE = frozenset(('ok-emend-40mg-cap', 'ok-emend-80mg-cap', 'ok-emend-125mg-cap'))
-_PRODUCT_6_SCOPE_NDCS = frozenset()
-
+_PRODUCT_5 = rt.product(
+    'ok-emend-125-80mg-pack', 'each', 'policy_specs/ok-soonercare-antiemetics.dqm:57',
+    sizes={'pack-125-80': '1'},
+    plans={
+        'retail': ((_LIMIT_4,), {}),
+        'home_delivery': ((_LIMIT_4,), {}),
+    })
 
 # policy_specs/ok-soonercare-antiemetics.dqm:69
-def _product_6_ok_emend_40mg_cap(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product ok-emend-40mg-cap, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of ok-emend-40mg-cap',
-                       'policy_specs/ok-soonercare-antiemetics.dqm:69', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_6_AT_1_MATCHED)
-        return _product_6_ok_emend_40mg_cap_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_6_AT_2_MATCHED)
-        return _product_6_ok_emend_40mg_cap_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_6, channel, 'policy_specs/ok-soonercare-antiemetics.dqm:69'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_6} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_6_AT_1_MATCHED = rt.matched_step(
-    'ok-emend-40mg-cap', 'retail', 'policy_specs/ok-soonercare-antiemetics.dqm:69')
-_PRODUCT_6_AT_1_SELECT = rt.select_step(
-    ('1 each per 30 days',),
-    None, 'policy_specs/ok-soonercare-antiemetics.dqm:193')
-
-
-def _product_6_ok_emend_40mg_cap_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """ok-emend-40mg-cap at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_6_COVER, product=_PRODUCT_6,
-            unit='each', channel='retail', approvals=_PRODUCT_6_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_6_SCOPE,
-            own_ndcs=_PRODUCT_6_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_6_AT_1_SELECT)
-        checks = [
-            _limit_5_ok_emend_capsules_all(claim, history, _LIMIT_5),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_6_PACKAGE_SIZES.get(package, Decimal('1')), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_6_AT_1_APPROVALS = {}
-
-
-_PRODUCT_6_AT_2_MATCHED = rt.matched_step(
-    'ok-emend-40mg-cap', 'home_delivery', 'policy_specs/ok-soonercare-antiemetics.dqm:69')
-_PRODUCT_6_AT_2_SELECT = rt.select_step(
-    ('1 each per 30 days',),
-    None, 'policy_specs/ok-soonercare-antiemetics.dqm:193')
-
-
-def _product_6_ok_emend_40mg_cap_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """ok-emend-40mg-cap at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_6_COVER, product=_PRODUCT_6,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_6_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_6_SCOPE,
-            own_ndcs=_PRODUCT_6_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_6_AT_2_SELECT)
-        checks = [
-            _limit_5_ok_emend_capsules_all(claim, history, _LIMIT_5),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_6_PACKAGE_SIZES.get(package, Decimal('1')), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_6_AT_2_APPROVALS = {}
-
-_PRODUCT_7 = 'ok-emend-80mg-cap'
-_PRODUCT_7_PACKAGE_SIZES = {'pack-80': Decimal('1')}
-_PRODUCT_7_COVER = frozenset(('ok-emend-80mg-cap', 'ok-emend-capsules'))
-_PRODUCT_7_SCOPE = frozenset(('ok-emend-40mg-cap', 'ok-emend-80mg-cap', 'ok-emend-125mg-cap'))
-_PRODUCT_7_SCOPE_NDCS = frozenset()
-
+_PRODUCT_6 = rt.product(
+    'ok-emend-40mg-cap', 'each', 'policy_specs/ok-soonercare-antiemetics.dqm:69',
+    group='ok-emend-capsules', scope=_SET_6,
+    sizes={'pack-40': '1'},
+    plans={
+        'retail': ((_LIMIT_5,), {}),
+        'home_delivery': ((_LIMIT_5,), {}),
+    })
 
 # policy_specs/ok-soonercare-antiemetics.dqm:76
-def _product_7_ok_emend_80mg_cap(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product ok-emend-80mg-cap, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of ok-emend-80mg-cap',
-                       'policy_specs/ok-soonercare-antiemetics.dqm:76', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_7_AT_1_MATCHED)
-        return _product_7_ok_emend_80mg_cap_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_7_AT_2_MATCHED)
-        return _product_7_ok_emend_80mg_cap_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_7, channel, 'policy_specs/ok-soonercare-antiemetics.dqm:76'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_7} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_7_AT_1_MATCHED = rt.matched_step(
-    'ok-emend-80mg-cap', 'retail', 'policy_specs/ok-soonercare-antiemetics.dqm:76')
-_PRODUCT_7_AT_1_SELECT = rt.select_step(
-    ('1 each per 30 days',),
-    None, 'policy_specs/ok-soonercare-antiemetics.dqm:193')
-
-
-def _product_7_ok_emend_80mg_cap_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """ok-emend-80mg-cap at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_7_COVER, product=_PRODUCT_7,
-            unit='each', channel='retail', approvals=_PRODUCT_7_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_7_SCOPE,
-            own_ndcs=_PRODUCT_7_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_7_AT_1_SELECT)
-        checks = [
-            _limit_5_ok_emend_capsules_all(claim, history, _LIMIT_5),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_7_PACKAGE_SIZES.get(package, Decimal('1')), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_7_AT_1_APPROVALS = {}
-
-
-_PRODUCT_7_AT_2_MATCHED = rt.matched_step(
-    'ok-emend-80mg-cap', 'home_delivery', 'policy_specs/ok-soonercare-antiemetics.dqm:76')
-_PRODUCT_7_AT_2_SELECT = rt.select_step(
-    ('1 each per 30 days',),
-    None, 'policy_specs/ok-soonercare-antiemetics.dqm:193')
-
-
-def _product_7_ok_emend_80mg_cap_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """ok-emend-80mg-cap at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_7_COVER, product=_PRODUCT_7,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_7_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_7_SCOPE,
-            own_ndcs=_PRODUCT_7_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_7_AT_2_SELECT)
-        checks = [
-            _limit_5_ok_emend_capsules_all(claim, history, _LIMIT_5),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_7_PACKAGE_SIZES.get(package, Decimal('1')), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_7_AT_2_APPROVALS = {}
-
-_PRODUCT_8 = 'ok-emend-125mg-cap'
-_PRODUCT_8_PACKAGE_SIZES = {'pack-125': Decimal('1')}
-_PRODUCT_8_COVER = frozenset(('ok-emend-125mg-cap', 'ok-emend-capsules'))
-_PRODUCT_8_SCOPE = frozenset(('ok-emend-40mg-cap', 'ok-emend-80mg-cap', 'ok-emend-125mg-cap'))
-_PRODUCT_8_SCOPE_NDCS = frozenset()
-
+_PRODUCT_7 = rt.product(
+    'ok-emend-80mg-cap', 'each', 'policy_specs/ok-soonercare-antiemetics.dqm:76',
+    group='ok-emend-capsules', scope=_SET_6,
+    sizes={'pack-80': '1'},
+    plans={
+        'retail': ((_LIMIT_5,), {}),
+        'home_delivery': ((_LIMIT_5,), {}),
+    })
 
 # policy_specs/ok-soonercare-antiemetics.dqm:83
-def _product_8_ok_emend_125mg_cap(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product ok-emend-125mg-cap, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of ok-emend-125mg-cap',
-                       'policy_specs/ok-soonercare-antiemetics.dqm:83', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_8_AT_1_MATCHED)
-        return _product_8_ok_emend_125mg_cap_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_8_AT_2_MATCHED)
-        return _product_8_ok_emend_125mg_cap_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_8, channel, 'policy_specs/ok-soonercare-antiemetics.dqm:83'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_8} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_8_AT_1_MATCHED = rt.matched_step(
-    'ok-emend-125mg-cap', 'retail', 'policy_specs/ok-soonercare-antiemetics.dqm:83')
-_PRODUCT_8_AT_1_SELECT = rt.select_step(
-    ('1 each per 30 days',),
-    None, 'policy_specs/ok-soonercare-antiemetics.dqm:193')
-
-
-def _product_8_ok_emend_125mg_cap_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """ok-emend-125mg-cap at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_8_COVER, product=_PRODUCT_8,
-            unit='each', channel='retail', approvals=_PRODUCT_8_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_8_SCOPE,
-            own_ndcs=_PRODUCT_8_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_8_AT_1_SELECT)
-        checks = [
-            _limit_5_ok_emend_capsules_all(claim, history, _LIMIT_5),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_8_PACKAGE_SIZES.get(package, Decimal('1')), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_8_AT_1_APPROVALS = {}
-
-
-_PRODUCT_8_AT_2_MATCHED = rt.matched_step(
-    'ok-emend-125mg-cap', 'home_delivery', 'policy_specs/ok-soonercare-antiemetics.dqm:83')
-_PRODUCT_8_AT_2_SELECT = rt.select_step(
-    ('1 each per 30 days',),
-    None, 'policy_specs/ok-soonercare-antiemetics.dqm:193')
-
-
-def _product_8_ok_emend_125mg_cap_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """ok-emend-125mg-cap at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_8_COVER, product=_PRODUCT_8,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_8_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_8_SCOPE,
-            own_ndcs=_PRODUCT_8_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_8_AT_2_SELECT)
-        checks = [
-            _limit_5_ok_emend_capsules_all(claim, history, _LIMIT_5),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_8_PACKAGE_SIZES.get(package, Decimal('1')), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_8_AT_2_APPROVALS = {}
-
-_PRODUCT_9 = 'ok-emend-fosaprepitant-115mg-vial'
-_PRODUCT_9_PACKAGE_SIZES = {}
-_PRODUCT_9_COVER = frozenset(('ok-emend-fosaprepitant-115mg-vial',))
-_PRODUCT_9_SCOPE = frozenset(('ok-emend-fosaprepitant-115mg-vial',))
-_PRODUCT_9_SCOPE_NDCS = frozenset()
-
+_PRODUCT_8 = rt.product(
+    'ok-emend-125mg-cap', 'each', 'policy_specs/ok-soonercare-antiemetics.dqm:83',
+    group='ok-emend-capsules', scope=_SET_6,
+    sizes={'pack-125': '1'},
+    plans={
+        'retail': ((_LIMIT_5,), {}),
+        'home_delivery': ((_LIMIT_5,), {}),
+    })
 
 # policy_specs/ok-soonercare-antiemetics.dqm:90
-def _product_9_ok_emend_fosaprepitant_115mg_vial(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product ok-emend-fosaprepitant-115mg-vial, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of ok-emend-fosaprepitant-115mg-vial',
-                       'policy_specs/ok-soonercare-antiemetics.dqm:90', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_9_AT_1_MATCHED)
-        return _product_9_ok_emend_fosaprepitant_115mg_vial_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_9_AT_2_MATCHED)
-        return _product_9_ok_emend_fosaprepitant_115mg_vial_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_9, channel, 'policy_specs/ok-soonercare-antiemetics.dqm:90'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_9} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_9_AT_1_MATCHED = rt.matched_step(
-    'ok-emend-fosaprepitant-115mg-vial', 'retail', 'policy_specs/ok-soonercare-antiemetics.dqm:90')
-_PRODUCT_9_AT_1_SELECT = rt.select_step(
-    ('1 each per 30 days',),
-    None, 'policy_specs/ok-soonercare-antiemetics.dqm:197')
-
-
-def _product_9_ok_emend_fosaprepitant_115mg_vial_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """ok-emend-fosaprepitant-115mg-vial at retail: select the limits, apply authorizations,
-    check.
-    """
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_9_COVER, product=_PRODUCT_9,
-            unit='each', channel='retail', approvals=_PRODUCT_9_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_9_SCOPE,
-            own_ndcs=_PRODUCT_9_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_9_AT_1_SELECT)
-        checks = [
-            _limit_6_ok_emend_fosaprepitant_115mg_vial_all(claim, history, _LIMIT_6),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_9_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_9_AT_1_APPROVALS = {}
-
-
-_PRODUCT_9_AT_2_MATCHED = rt.matched_step(
-    'ok-emend-fosaprepitant-115mg-vial', 'home_delivery', 'policy_specs/ok-soonercare-antiemetics.dqm:90')
-_PRODUCT_9_AT_2_SELECT = rt.select_step(
-    ('1 each per 30 days',),
-    None, 'policy_specs/ok-soonercare-antiemetics.dqm:197')
-
-
-def _product_9_ok_emend_fosaprepitant_115mg_vial_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """ok-emend-fosaprepitant-115mg-vial at home_delivery: select the limits, apply
-    authorizations, check.
-    """
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_9_COVER, product=_PRODUCT_9,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_9_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_9_SCOPE,
-            own_ndcs=_PRODUCT_9_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_9_AT_2_SELECT)
-        checks = [
-            _limit_6_ok_emend_fosaprepitant_115mg_vial_all(claim, history, _LIMIT_6),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_9_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_9_AT_2_APPROVALS = {}
-
-_PRODUCT_10 = 'ok-granisol-1mg-5ml-soln'
-_PRODUCT_10_PACKAGE_SIZES = {}
-_PRODUCT_10_COVER = frozenset(('ok-granisol-1mg-5ml-soln',))
-_PRODUCT_10_SCOPE = frozenset(('ok-granisol-1mg-5ml-soln',))
-_PRODUCT_10_SCOPE_NDCS = frozenset()
-
+_PRODUCT_9 = rt.product(
+    'ok-emend-fosaprepitant-115mg-vial', 'each', 'policy_specs/ok-soonercare-antiemetics.dqm:90',
+    plans={
+        'retail': ((_LIMIT_6,), {}),
+        'home_delivery': ((_LIMIT_6,), {}),
+    })
 
 # policy_specs/ok-soonercare-antiemetics.dqm:97
-def _product_10_ok_granisol_1mg_5ml_soln(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product ok-granisol-1mg-5ml-soln, billed in mL."""
-    if claim.unit != 'mL':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE ML',
-                       f"unit {claim.unit}" + ' is not mL, the billing unit of ok-granisol-1mg-5ml-soln',
-                       'policy_specs/ok-soonercare-antiemetics.dqm:97', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_10_AT_1_MATCHED)
-        return _product_10_ok_granisol_1mg_5ml_soln_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_10_AT_2_MATCHED)
-        return _product_10_ok_granisol_1mg_5ml_soln_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_10, channel, 'policy_specs/ok-soonercare-antiemetics.dqm:97'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_10} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_10_AT_1_MATCHED = rt.matched_step(
-    'ok-granisol-1mg-5ml-soln', 'retail', 'policy_specs/ok-soonercare-antiemetics.dqm:97')
-_PRODUCT_10_AT_1_SELECT = rt.select_step(
-    ('30 mL per 10 days',),
-    None, 'policy_specs/ok-soonercare-antiemetics.dqm:201')
-
-
-def _product_10_ok_granisol_1mg_5ml_soln_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """ok-granisol-1mg-5ml-soln at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_10_COVER, product=_PRODUCT_10,
-            unit='mL', channel='retail', approvals=_PRODUCT_10_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_10_SCOPE,
-            own_ndcs=_PRODUCT_10_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_10_AT_1_SELECT)
-        checks = [
-            _limit_7_ok_granisol_1mg_5ml_soln_all(claim, history, _LIMIT_7),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'mL',
-                       _PRODUCT_10_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_10_AT_1_APPROVALS = {}
-
-
-_PRODUCT_10_AT_2_MATCHED = rt.matched_step(
-    'ok-granisol-1mg-5ml-soln', 'home_delivery', 'policy_specs/ok-soonercare-antiemetics.dqm:97')
-_PRODUCT_10_AT_2_SELECT = rt.select_step(
-    ('30 mL per 10 days',),
-    None, 'policy_specs/ok-soonercare-antiemetics.dqm:201')
-
-
-def _product_10_ok_granisol_1mg_5ml_soln_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """ok-granisol-1mg-5ml-soln at home_delivery: select the limits, apply authorizations,
-    check.
-    """
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_10_COVER, product=_PRODUCT_10,
-            unit='mL', channel='home_delivery', approvals=_PRODUCT_10_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_10_SCOPE,
-            own_ndcs=_PRODUCT_10_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_10_AT_2_SELECT)
-        checks = [
-            _limit_7_ok_granisol_1mg_5ml_soln_all(claim, history, _LIMIT_7),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'mL',
-                       _PRODUCT_10_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_10_AT_2_APPROVALS = {}
-
-_PRODUCT_11 = 'ok-kytril-1mg-tab'
-_PRODUCT_11_PACKAGE_SIZES = {}
-_PRODUCT_11_COVER = frozenset(('ok-kytril-1mg-tab',))
-_PRODUCT_11_SCOPE = frozenset(('ok-kytril-1mg-tab',))
-_PRODUCT_11_SCOPE_NDCS = frozenset()
-
+_PRODUCT_10 = rt.product(
+    'ok-granisol-1mg-5ml-soln', 'mL', 'policy_specs/ok-soonercare-antiemetics.dqm:97',
+    plans={
+        'retail': ((_LIMIT_7,), {}),
+        'home_delivery': ((_LIMIT_7,), {}),
+    })
 
 # policy_specs/ok-soonercare-antiemetics.dqm:104
-def _product_11_ok_kytril_1mg_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product ok-kytril-1mg-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of ok-kytril-1mg-tab',
-                       'policy_specs/ok-soonercare-antiemetics.dqm:104', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_11_AT_1_MATCHED)
-        return _product_11_ok_kytril_1mg_tab_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_11_AT_2_MATCHED)
-        return _product_11_ok_kytril_1mg_tab_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_11, channel, 'policy_specs/ok-soonercare-antiemetics.dqm:104'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_11} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_11_AT_1_MATCHED = rt.matched_step(
-    'ok-kytril-1mg-tab', 'retail', 'policy_specs/ok-soonercare-antiemetics.dqm:104')
-_PRODUCT_11_AT_1_SELECT = rt.select_step(
-    ('2 each per day for up to 10 days',),
-    None, 'policy_specs/ok-soonercare-antiemetics.dqm:205')
-
-
-def _product_11_ok_kytril_1mg_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """ok-kytril-1mg-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_11_COVER, product=_PRODUCT_11,
-            unit='each', channel='retail', approvals=_PRODUCT_11_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_11_SCOPE,
-            own_ndcs=_PRODUCT_11_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_11_AT_1_SELECT)
-        checks = [
-            _limit_8_ok_kytril_1mg_tab_all(claim, history, _LIMIT_8),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_11_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_11_AT_1_APPROVALS = {}
-
-
-_PRODUCT_11_AT_2_MATCHED = rt.matched_step(
-    'ok-kytril-1mg-tab', 'home_delivery', 'policy_specs/ok-soonercare-antiemetics.dqm:104')
-_PRODUCT_11_AT_2_SELECT = rt.select_step(
-    ('2 each per day for up to 10 days',),
-    None, 'policy_specs/ok-soonercare-antiemetics.dqm:205')
-
-
-def _product_11_ok_kytril_1mg_tab_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """ok-kytril-1mg-tab at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_11_COVER, product=_PRODUCT_11,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_11_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_11_SCOPE,
-            own_ndcs=_PRODUCT_11_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_11_AT_2_SELECT)
-        checks = [
-            _limit_8_ok_kytril_1mg_tab_all(claim, history, _LIMIT_8),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_11_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_11_AT_2_APPROVALS = {}
-
-_PRODUCT_12 = 'ok-sancuso-3_1mg-patch'
-_PRODUCT_12_PACKAGE_SIZES = {}
-_PRODUCT_12_COVER = frozenset(('ok-sancuso-3_1mg-patch',))
-_PRODUCT_12_SCOPE = frozenset(('ok-sancuso-3_1mg-patch',))
-_PRODUCT_12_SCOPE_NDCS = frozenset()
-
+_PRODUCT_11 = rt.product(
+    'ok-kytril-1mg-tab', 'each', 'policy_specs/ok-soonercare-antiemetics.dqm:104',
+    plans={
+        'retail': ((_LIMIT_8,), {}),
+        'home_delivery': ((_LIMIT_8,), {}),
+    })
 
 # policy_specs/ok-soonercare-antiemetics.dqm:111
-def _product_12_ok_sancuso_3_1mg_patch(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product ok-sancuso-3_1mg-patch, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of ok-sancuso-3_1mg-patch',
-                       'policy_specs/ok-soonercare-antiemetics.dqm:111', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_12_AT_1_MATCHED)
-        return _product_12_ok_sancuso_3_1mg_patch_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_12_AT_2_MATCHED)
-        return _product_12_ok_sancuso_3_1mg_patch_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_12, channel, 'policy_specs/ok-soonercare-antiemetics.dqm:111'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_12} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_12_AT_1_MATCHED = rt.matched_step(
-    'ok-sancuso-3_1mg-patch', 'retail', 'policy_specs/ok-soonercare-antiemetics.dqm:111')
-_PRODUCT_12_AT_1_SELECT = rt.select_step(
-    ('1 each per 21 days',),
-    None, 'policy_specs/ok-soonercare-antiemetics.dqm:209')
-
-
-def _product_12_ok_sancuso_3_1mg_patch_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """ok-sancuso-3_1mg-patch at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_12_COVER, product=_PRODUCT_12,
-            unit='each', channel='retail', approvals=_PRODUCT_12_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_12_SCOPE,
-            own_ndcs=_PRODUCT_12_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_12_AT_1_SELECT)
-        checks = [
-            _limit_9_ok_sancuso_3_1mg_patch_all(claim, history, _LIMIT_9),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_12_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_12_AT_1_APPROVALS = {}
-
-
-_PRODUCT_12_AT_2_MATCHED = rt.matched_step(
-    'ok-sancuso-3_1mg-patch', 'home_delivery', 'policy_specs/ok-soonercare-antiemetics.dqm:111')
-_PRODUCT_12_AT_2_SELECT = rt.select_step(
-    ('1 each per 21 days',),
-    None, 'policy_specs/ok-soonercare-antiemetics.dqm:209')
-
-
-def _product_12_ok_sancuso_3_1mg_patch_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """ok-sancuso-3_1mg-patch at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_12_COVER, product=_PRODUCT_12,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_12_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_12_SCOPE,
-            own_ndcs=_PRODUCT_12_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_12_AT_2_SELECT)
-        checks = [
-            _limit_9_ok_sancuso_3_1mg_patch_all(claim, history, _LIMIT_9),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_12_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_12_AT_2_APPROVALS = {}
-
-_PRODUCT_13 = 'ok-zofran-4mg-tab'
-_PRODUCT_13_PACKAGE_SIZES = {}
-_PRODUCT_13_COVER = frozenset(('ok-zofran-4mg-tab', 'ok-zofran-4-8mg-tabs'))
-_PRODUCT_13_SCOPE = frozenset(('ok-zofran-4mg-tab', 'ok-zofran-8mg-tab'))
-_PRODUCT_13_SCOPE_NDCS = frozenset()
-
+_PRODUCT_12 = rt.product(
+    'ok-sancuso-3_1mg-patch', 'each', 'policy_specs/ok-soonercare-antiemetics.dqm:111',
+    plans={
+        'retail': ((_LIMIT_9,), {}),
+        'home_delivery': ((_LIMIT_9,), {}),
+    })
 
 # policy_specs/ok-soonercare-antiemetics.dqm:118
-def _product_13_ok_zofran_4mg_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product ok-zofran-4mg-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of ok-zofran-4mg-tab',
-                       'policy_specs/ok-soonercare-antiemetics.dqm:118', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_13_AT_1_MATCHED)
-        return _product_13_ok_zofran_4mg_tab_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_13_AT_2_MATCHED)
-        return _product_13_ok_zofran_4mg_tab_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_13, channel, 'policy_specs/ok-soonercare-antiemetics.dqm:118'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_13} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_13_AT_1_MATCHED = rt.matched_step(
-    'ok-zofran-4mg-tab', 'retail', 'policy_specs/ok-soonercare-antiemetics.dqm:118')
-_PRODUCT_13_AT_1_SELECT = rt.select_step(
-    ('12 each per 30 days',),
-    None, 'policy_specs/ok-soonercare-antiemetics.dqm:213')
-
-
-def _product_13_ok_zofran_4mg_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """ok-zofran-4mg-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_13_COVER, product=_PRODUCT_13,
-            unit='each', channel='retail', approvals=_PRODUCT_13_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_13_SCOPE,
-            own_ndcs=_PRODUCT_13_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_13_AT_1_SELECT)
-        checks = [
-            _limit_10_ok_zofran_4_8mg_tabs_all(claim, history, _LIMIT_10),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_13_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_13_AT_1_APPROVALS = {}
-
-
-_PRODUCT_13_AT_2_MATCHED = rt.matched_step(
-    'ok-zofran-4mg-tab', 'home_delivery', 'policy_specs/ok-soonercare-antiemetics.dqm:118')
-_PRODUCT_13_AT_2_SELECT = rt.select_step(
-    ('12 each per 30 days',),
-    None, 'policy_specs/ok-soonercare-antiemetics.dqm:213')
-
-
-def _product_13_ok_zofran_4mg_tab_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """ok-zofran-4mg-tab at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_13_COVER, product=_PRODUCT_13,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_13_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_13_SCOPE,
-            own_ndcs=_PRODUCT_13_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_13_AT_2_SELECT)
-        checks = [
-            _limit_10_ok_zofran_4_8mg_tabs_all(claim, history, _LIMIT_10),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_13_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_13_AT_2_APPROVALS = {}
-
-_PRODUCT_14 = 'ok-zofran-8mg-tab'
-_PRODUCT_14_PACKAGE_SIZES = {}
-_PRODUCT_14_COVER = frozenset(('ok-zofran-8mg-tab', 'ok-zofran-4-8mg-tabs'))
-_PRODUCT_14_SCOPE = frozenset(('ok-zofran-4mg-tab', 'ok-zofran-8mg-tab'))
-_PRODUCT_14_SCOPE_NDCS = frozenset()
-
+_PRODUCT_13 = rt.product(
+    'ok-zofran-4mg-tab', 'each', 'policy_specs/ok-soonercare-antiemetics.dqm:118',
+    group='ok-zofran-4-8mg-tabs', scope=_SET_11,
+    plans={
+        'retail': ((_LIMIT_10,), {}),
+        'home_delivery': ((_LIMIT_10,), {}),
+    })
 
 # policy_specs/ok-soonercare-antiemetics.dqm:125
-def _product_14_ok_zofran_8mg_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product ok-zofran-8mg-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of ok-zofran-8mg-tab',
-                       'policy_specs/ok-soonercare-antiemetics.dqm:125', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_14_AT_1_MATCHED)
-        return _product_14_ok_zofran_8mg_tab_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_14_AT_2_MATCHED)
-        return _product_14_ok_zofran_8mg_tab_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_14, channel, 'policy_specs/ok-soonercare-antiemetics.dqm:125'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_14} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_14_AT_1_MATCHED = rt.matched_step(
-    'ok-zofran-8mg-tab', 'retail', 'policy_specs/ok-soonercare-antiemetics.dqm:125')
-_PRODUCT_14_AT_1_SELECT = rt.select_step(
-    ('12 each per 30 days',),
-    None, 'policy_specs/ok-soonercare-antiemetics.dqm:213')
-
-
-def _product_14_ok_zofran_8mg_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """ok-zofran-8mg-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_14_COVER, product=_PRODUCT_14,
-            unit='each', channel='retail', approvals=_PRODUCT_14_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_14_SCOPE,
-            own_ndcs=_PRODUCT_14_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_14_AT_1_SELECT)
-        checks = [
-            _limit_10_ok_zofran_4_8mg_tabs_all(claim, history, _LIMIT_10),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_14_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_14_AT_1_APPROVALS = {}
-
-
-_PRODUCT_14_AT_2_MATCHED = rt.matched_step(
-    'ok-zofran-8mg-tab', 'home_delivery', 'policy_specs/ok-soonercare-antiemetics.dqm:125')
-_PRODUCT_14_AT_2_SELECT = rt.select_step(
-    ('12 each per 30 days',),
-    None, 'policy_specs/ok-soonercare-antiemetics.dqm:213')
-
-
-def _product_14_ok_zofran_8mg_tab_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """ok-zofran-8mg-tab at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_14_COVER, product=_PRODUCT_14,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_14_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_14_SCOPE,
-            own_ndcs=_PRODUCT_14_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_14_AT_2_SELECT)
-        checks = [
-            _limit_10_ok_zofran_4_8mg_tabs_all(claim, history, _LIMIT_10),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_14_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_14_AT_2_APPROVALS = {}
-
-_PRODUCT_15 = 'ok-zofran-24mg-tab'
-_PRODUCT_15_PACKAGE_SIZES = {}
-_PRODUCT_15_COVER = frozenset(('ok-zofran-24mg-tab',))
-_PRODUCT_15_SCOPE = frozenset(('ok-zofran-24mg-tab',))
-_PRODUCT_15_SCOPE_NDCS = frozenset()
-
+_PRODUCT_14 = rt.product(
+    'ok-zofran-8mg-tab', 'each', 'policy_specs/ok-soonercare-antiemetics.dqm:125',
+    group='ok-zofran-4-8mg-tabs', scope=_SET_11,
+    plans={
+        'retail': ((_LIMIT_10,), {}),
+        'home_delivery': ((_LIMIT_10,), {}),
+    })
 
 # policy_specs/ok-soonercare-antiemetics.dqm:132
-def _product_15_ok_zofran_24mg_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product ok-zofran-24mg-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of ok-zofran-24mg-tab',
-                       'policy_specs/ok-soonercare-antiemetics.dqm:132', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_15_AT_1_MATCHED)
-        return _product_15_ok_zofran_24mg_tab_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_15_AT_2_MATCHED)
-        return _product_15_ok_zofran_24mg_tab_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_15, channel, 'policy_specs/ok-soonercare-antiemetics.dqm:132'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_15} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_15_AT_1_MATCHED = rt.matched_step(
-    'ok-zofran-24mg-tab', 'retail', 'policy_specs/ok-soonercare-antiemetics.dqm:132')
-_PRODUCT_15_AT_1_SELECT = rt.select_step(
-    ('1 each per day for up to 30 days',),
-    None, 'policy_specs/ok-soonercare-antiemetics.dqm:220')
-
-
-def _product_15_ok_zofran_24mg_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """ok-zofran-24mg-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_15_COVER, product=_PRODUCT_15,
-            unit='each', channel='retail', approvals=_PRODUCT_15_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_15_SCOPE,
-            own_ndcs=_PRODUCT_15_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_15_AT_1_SELECT)
-        checks = [
-            _limit_11_ok_zofran_24mg_tab_all(claim, history, _LIMIT_11),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_15_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_15_AT_1_APPROVALS = {}
-
-
-_PRODUCT_15_AT_2_MATCHED = rt.matched_step(
-    'ok-zofran-24mg-tab', 'home_delivery', 'policy_specs/ok-soonercare-antiemetics.dqm:132')
-_PRODUCT_15_AT_2_SELECT = rt.select_step(
-    ('1 each per day for up to 30 days',),
-    None, 'policy_specs/ok-soonercare-antiemetics.dqm:220')
-
-
-def _product_15_ok_zofran_24mg_tab_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """ok-zofran-24mg-tab at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_15_COVER, product=_PRODUCT_15,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_15_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_15_SCOPE,
-            own_ndcs=_PRODUCT_15_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_15_AT_2_SELECT)
-        checks = [
-            _limit_11_ok_zofran_24mg_tab_all(claim, history, _LIMIT_11),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_15_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_15_AT_2_APPROVALS = {}
-
-_PRODUCT_16 = 'ok-zofran-4mg-5ml-soln'
-_PRODUCT_16_PACKAGE_SIZES = {}
-_PRODUCT_16_COVER = frozenset(('ok-zofran-4mg-5ml-soln',))
-_PRODUCT_16_SCOPE = frozenset(('ok-zofran-4mg-5ml-soln',))
-_PRODUCT_16_SCOPE_NDCS = frozenset()
-
+_PRODUCT_15 = rt.product(
+    'ok-zofran-24mg-tab', 'each', 'policy_specs/ok-soonercare-antiemetics.dqm:132',
+    plans={
+        'retail': ((_LIMIT_11,), {}),
+        'home_delivery': ((_LIMIT_11,), {}),
+    })
 
 # policy_specs/ok-soonercare-antiemetics.dqm:139
-def _product_16_ok_zofran_4mg_5ml_soln(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product ok-zofran-4mg-5ml-soln, billed in mL."""
-    if claim.unit != 'mL':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE ML',
-                       f"unit {claim.unit}" + ' is not mL, the billing unit of ok-zofran-4mg-5ml-soln',
-                       'policy_specs/ok-soonercare-antiemetics.dqm:139', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_16_AT_1_MATCHED)
-        return _product_16_ok_zofran_4mg_5ml_soln_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_16_AT_2_MATCHED)
-        return _product_16_ok_zofran_4mg_5ml_soln_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_16, channel, 'policy_specs/ok-soonercare-antiemetics.dqm:139'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_16} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_16_AT_1_MATCHED = rt.matched_step(
-    'ok-zofran-4mg-5ml-soln', 'retail', 'policy_specs/ok-soonercare-antiemetics.dqm:139')
-_PRODUCT_16_AT_1_SELECT = rt.select_step(
-    ('50 mL per 28 days',),
-    None, 'policy_specs/ok-soonercare-antiemetics.dqm:224')
-
-
-def _product_16_ok_zofran_4mg_5ml_soln_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """ok-zofran-4mg-5ml-soln at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_16_COVER, product=_PRODUCT_16,
-            unit='mL', channel='retail', approvals=_PRODUCT_16_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_16_SCOPE,
-            own_ndcs=_PRODUCT_16_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_16_AT_1_SELECT)
-        checks = [
-            _limit_12_ok_zofran_4mg_5ml_soln_all(claim, history, _LIMIT_12),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'mL',
-                       _PRODUCT_16_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_16_AT_1_APPROVALS = {}
-
-
-_PRODUCT_16_AT_2_MATCHED = rt.matched_step(
-    'ok-zofran-4mg-5ml-soln', 'home_delivery', 'policy_specs/ok-soonercare-antiemetics.dqm:139')
-_PRODUCT_16_AT_2_SELECT = rt.select_step(
-    ('50 mL per 28 days',),
-    None, 'policy_specs/ok-soonercare-antiemetics.dqm:224')
-
-
-def _product_16_ok_zofran_4mg_5ml_soln_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """ok-zofran-4mg-5ml-soln at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_16_COVER, product=_PRODUCT_16,
-            unit='mL', channel='home_delivery', approvals=_PRODUCT_16_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_16_SCOPE,
-            own_ndcs=_PRODUCT_16_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_16_AT_2_SELECT)
-        checks = [
-            _limit_12_ok_zofran_4mg_5ml_soln_all(claim, history, _LIMIT_12),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'mL',
-                       _PRODUCT_16_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_16_AT_2_APPROVALS = {}
-
-_PRODUCT_17 = 'ok-zofran-odt-4mg'
-_PRODUCT_17_PACKAGE_SIZES = {}
-_PRODUCT_17_COVER = frozenset(('ok-zofran-odt-4mg', 'ok-zofran-odt-4-8mg'))
-_PRODUCT_17_SCOPE = frozenset(('ok-zofran-odt-4mg', 'ok-zofran-odt-8mg'))
-_PRODUCT_17_SCOPE_NDCS = frozenset()
-
+_PRODUCT_16 = rt.product(
+    'ok-zofran-4mg-5ml-soln', 'mL', 'policy_specs/ok-soonercare-antiemetics.dqm:139',
+    plans={
+        'retail': ((_LIMIT_12,), {}),
+        'home_delivery': ((_LIMIT_12,), {}),
+    })
 
 # policy_specs/ok-soonercare-antiemetics.dqm:146
-def _product_17_ok_zofran_odt_4mg(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product ok-zofran-odt-4mg, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of ok-zofran-odt-4mg',
-                       'policy_specs/ok-soonercare-antiemetics.dqm:146', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_17_AT_1_MATCHED)
-        return _product_17_ok_zofran_odt_4mg_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_17_AT_2_MATCHED)
-        return _product_17_ok_zofran_odt_4mg_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_17, channel, 'policy_specs/ok-soonercare-antiemetics.dqm:146'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_17} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_17_AT_1_MATCHED = rt.matched_step(
-    'ok-zofran-odt-4mg', 'retail', 'policy_specs/ok-soonercare-antiemetics.dqm:146')
-_PRODUCT_17_AT_1_SELECT = rt.select_step(
-    ('12 each per 30 days',),
-    None, 'policy_specs/ok-soonercare-antiemetics.dqm:228')
-
-
-def _product_17_ok_zofran_odt_4mg_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """ok-zofran-odt-4mg at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_17_COVER, product=_PRODUCT_17,
-            unit='each', channel='retail', approvals=_PRODUCT_17_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_17_SCOPE,
-            own_ndcs=_PRODUCT_17_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_17_AT_1_SELECT)
-        checks = [
-            _limit_13_ok_zofran_odt_4_8mg_all(claim, history, _LIMIT_13),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_17_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_17_AT_1_APPROVALS = {}
-
-
-_PRODUCT_17_AT_2_MATCHED = rt.matched_step(
-    'ok-zofran-odt-4mg', 'home_delivery', 'policy_specs/ok-soonercare-antiemetics.dqm:146')
-_PRODUCT_17_AT_2_SELECT = rt.select_step(
-    ('12 each per 30 days',),
-    None, 'policy_specs/ok-soonercare-antiemetics.dqm:228')
-
-
-def _product_17_ok_zofran_odt_4mg_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """ok-zofran-odt-4mg at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_17_COVER, product=_PRODUCT_17,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_17_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_17_SCOPE,
-            own_ndcs=_PRODUCT_17_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_17_AT_2_SELECT)
-        checks = [
-            _limit_13_ok_zofran_odt_4_8mg_all(claim, history, _LIMIT_13),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_17_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_17_AT_2_APPROVALS = {}
-
-_PRODUCT_18 = 'ok-zofran-odt-8mg'
-_PRODUCT_18_PACKAGE_SIZES = {}
-_PRODUCT_18_COVER = frozenset(('ok-zofran-odt-8mg', 'ok-zofran-odt-4-8mg'))
-_PRODUCT_18_SCOPE = frozenset(('ok-zofran-odt-4mg', 'ok-zofran-odt-8mg'))
-_PRODUCT_18_SCOPE_NDCS = frozenset()
-
+_PRODUCT_17 = rt.product(
+    'ok-zofran-odt-4mg', 'each', 'policy_specs/ok-soonercare-antiemetics.dqm:146',
+    group='ok-zofran-odt-4-8mg', scope=_SET_14,
+    plans={
+        'retail': ((_LIMIT_13,), {}),
+        'home_delivery': ((_LIMIT_13,), {}),
+    })
 
 # policy_specs/ok-soonercare-antiemetics.dqm:153
-def _product_18_ok_zofran_odt_8mg(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product ok-zofran-odt-8mg, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of ok-zofran-odt-8mg',
-                       'policy_specs/ok-soonercare-antiemetics.dqm:153', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_18_AT_1_MATCHED)
-        return _product_18_ok_zofran_odt_8mg_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_18_AT_2_MATCHED)
-        return _product_18_ok_zofran_odt_8mg_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_18, channel, 'policy_specs/ok-soonercare-antiemetics.dqm:153'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_18} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
+_PRODUCT_18 = rt.product(
+    'ok-zofran-odt-8mg', 'each', 'policy_specs/ok-soonercare-antiemetics.dqm:153',
+    group='ok-zofran-odt-4-8mg', scope=_SET_14,
+    plans={
+        'retail': ((_LIMIT_13,), {}),
+        'home_delivery': ((_LIMIT_13,), {}),
+    })
 
-
-_PRODUCT_18_AT_1_MATCHED = rt.matched_step(
-    'ok-zofran-odt-8mg', 'retail', 'policy_specs/ok-soonercare-antiemetics.dqm:153')
-_PRODUCT_18_AT_1_SELECT = rt.select_step(
-    ('12 each per 30 days',),
-    None, 'policy_specs/ok-soonercare-antiemetics.dqm:228')
-
-
-def _product_18_ok_zofran_odt_8mg_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """ok-zofran-odt-8mg at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_18_COVER, product=_PRODUCT_18,
-            unit='each', channel='retail', approvals=_PRODUCT_18_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_18_SCOPE,
-            own_ndcs=_PRODUCT_18_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_18_AT_1_SELECT)
-        checks = [
-            _limit_13_ok_zofran_odt_4_8mg_all(claim, history, _LIMIT_13),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_18_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_18_AT_1_APPROVALS = {}
-
-
-_PRODUCT_18_AT_2_MATCHED = rt.matched_step(
-    'ok-zofran-odt-8mg', 'home_delivery', 'policy_specs/ok-soonercare-antiemetics.dqm:153')
-_PRODUCT_18_AT_2_SELECT = rt.select_step(
-    ('12 each per 30 days',),
-    None, 'policy_specs/ok-soonercare-antiemetics.dqm:228')
-
-
-def _product_18_ok_zofran_odt_8mg_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """ok-zofran-odt-8mg at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_18_COVER, product=_PRODUCT_18,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_18_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_18_SCOPE,
-            own_ndcs=_PRODUCT_18_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_18_AT_2_SELECT)
-        checks = [
-            _limit_13_ok_zofran_odt_4_8mg_all(claim, history, _LIMIT_13),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_18_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_18_AT_2_APPROVALS = {}
-
-
-_DECIDE_PRODUCT = {
-    'ok-aloxi-0075mg-vial': _product_1_ok_aloxi_0075mg_vial,
-    'ok-aloxi-025mg-vial': _product_2_ok_aloxi_025mg_vial,
-    'ok-anzemet-50mg-tab': _product_3_ok_anzemet_50mg_tab,
-    'ok-anzemet-100mg-tab': _product_4_ok_anzemet_100mg_tab,
-    'ok-emend-125-80mg-pack': _product_5_ok_emend_125_80mg_pack,
-    'ok-emend-40mg-cap': _product_6_ok_emend_40mg_cap,
-    'ok-emend-80mg-cap': _product_7_ok_emend_80mg_cap,
-    'ok-emend-125mg-cap': _product_8_ok_emend_125mg_cap,
-    'ok-emend-fosaprepitant-115mg-vial': _product_9_ok_emend_fosaprepitant_115mg_vial,
-    'ok-granisol-1mg-5ml-soln': _product_10_ok_granisol_1mg_5ml_soln,
-    'ok-kytril-1mg-tab': _product_11_ok_kytril_1mg_tab,
-    'ok-sancuso-3_1mg-patch': _product_12_ok_sancuso_3_1mg_patch,
-    'ok-zofran-4mg-tab': _product_13_ok_zofran_4mg_tab,
-    'ok-zofran-8mg-tab': _product_14_ok_zofran_8mg_tab,
-    'ok-zofran-24mg-tab': _product_15_ok_zofran_24mg_tab,
-    'ok-zofran-4mg-5ml-soln': _product_16_ok_zofran_4mg_5ml_soln,
-    'ok-zofran-odt-4mg': _product_17_ok_zofran_odt_4mg,
-    'ok-zofran-odt-8mg': _product_18_ok_zofran_odt_8mg,
+_PRODUCTS = {
+    'ok-aloxi-0075mg-vial': _PRODUCT_1,
+    'ok-aloxi-025mg-vial': _PRODUCT_2,
+    'ok-anzemet-50mg-tab': _PRODUCT_3,
+    'ok-anzemet-100mg-tab': _PRODUCT_4,
+    'ok-emend-125-80mg-pack': _PRODUCT_5,
+    'ok-emend-40mg-cap': _PRODUCT_6,
+    'ok-emend-80mg-cap': _PRODUCT_7,
+    'ok-emend-125mg-cap': _PRODUCT_8,
+    'ok-emend-fosaprepitant-115mg-vial': _PRODUCT_9,
+    'ok-granisol-1mg-5ml-soln': _PRODUCT_10,
+    'ok-kytril-1mg-tab': _PRODUCT_11,
+    'ok-sancuso-3_1mg-patch': _PRODUCT_12,
+    'ok-zofran-4mg-tab': _PRODUCT_13,
+    'ok-zofran-8mg-tab': _PRODUCT_14,
+    'ok-zofran-24mg-tab': _PRODUCT_15,
+    'ok-zofran-4mg-5ml-soln': _PRODUCT_16,
+    'ok-zofran-odt-4mg': _PRODUCT_17,
+    'ok-zofran-odt-8mg': _PRODUCT_18,
 }
+# ndc → (product, package or None)
+_NDCS = {}
+# criterion → its spec line, for the trace of the authorizations that name it
+_CRITERIA_AT = {}
+_POLICY = rt.policy(POLICY_ID, POLICY_HASH, REJECT_CODE, DAILY_RATE, _AT_POLICY, CHANNELS,
+                    _PRODUCTS, _NDCS, _CRITERIA_AT)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -2245,7 +445,6 @@ _REVIEW_TARGETS = {
     'ok-zofran-4-8mg-tabs': ('ok-zofran-4-8mg-tabs',),
     'ok-zofran-odt-4-8mg': ('ok-zofran-odt-4-8mg',),
 }
-_CRITERIA_AT = {}
 
 
 _CRITERIA = (

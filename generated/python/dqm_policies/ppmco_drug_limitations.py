@@ -8,8 +8,8 @@ from decimal import Decimal
 
 from . import _runtime as rt
 
-__all__ = ["POLICY_ID", "POLICY_HASH", "TITLE", "SOURCE", "evaluate", "decide", "evaluate_claim",
-           "review", "decide_review"]
+__all__ = ["POLICY_ID", "POLICY_HASH", "TITLE", "SOURCE", "evaluate", "evaluate_plain",
+           "evaluate_claim", "decide", "review", "decide_review"]
 
 POLICY_ID = 'ppmco-drug-limitations'
 POLICY_HASH = 'sha256:7b63111c4b24a319b6b05afd736dbe73a0d621d8d6961f34abeb97c8076551ef'
@@ -17,20 +17,25 @@ TITLE = 'Drug Limitations – Priority Partners (Maryland Medicaid MCO)'
 SOURCE = 'policy_specs/ppmco-drug-limitations.yaml'
 REJECT_CODE = '76'
 CHANNELS = ('retail', 'home_delivery')
+DAILY_RATE = False  # whether the policy declares the daily-rate check
 
 _AT_POLICY = 'policy_specs/ppmco-drug-limitations.yaml:24'
-_CHANNEL_LIST = 'retail, home_delivery'
-_VALIDATED = rt.validated_step(_AT_POLICY)
-_ZERO = Decimal(0)
+# Texts read before (thousandths, ordinals): a hit skips parsing the value again.
+_MILLI = rt.MILLI.get
+_ORDINAL = rt.ORDINAL.get
+_UNIT = rt.UNIT_ALIASES.get
 
 
 def evaluate(claim: object) -> dict:
     """The decision for one claim, as JSON data (design §5); never raises on claim data."""
-    with rt.evaluation_context():
-        parsed = rt.parse_claim(claim)
-        if parsed.__class__ is rt.Rejection:
-            return rt.rejected_input(parsed, POLICY_ID, POLICY_HASH, _AT_POLICY)
-        return evaluate_claim(parsed)
+    if claim.__class__ is dict:
+        decided = evaluate_plain(claim)
+        if decided is not None:
+            return decided
+    parsed = rt.parse_claim(claim)
+    if parsed.__class__ is rt.Rejection:
+        return rt.rejected_input(parsed, POLICY_ID, POLICY_HASH, _AT_POLICY)
+    return evaluate_claim(parsed)
 
 
 def decide(claim: object) -> rt.Decision:
@@ -38,14 +43,90 @@ def decide(claim: object) -> rt.Decision:
     return rt.Decision.from_dict(evaluate(claim))
 
 
+def evaluate_plain(claim: dict) -> dict | None:
+    """The decision for a well-formed claim of plain JSON values that names a product, unit and
+    channel with limits here; None for any other claim, which `evaluate` then reads with
+    rt.parse_claim (it rejects the malformed ones) and decides through `evaluate_claim`."""
+    get = claim.get
+    claim_id = get("claim_id")
+    if claim_id is not None and (claim_id.__class__ is not str or not claim_id):
+        return None
+    value = get("quantity")
+    requested = _MILLI(value) if value.__class__ is str else None
+    if requested is None:
+        requested = rt.read_milli(value)
+        if requested is None:
+            return None
+    days_supply = get("days_supply")
+    if days_supply.__class__ is not int or not 1 <= days_supply <= 999:
+        return None
+    value_of_end = get("date_of_service")
+    end = _ORDINAL(value_of_end) if value_of_end.__class__ is str else None
+    if end is None:
+        end = rt.read_ordinal(value_of_end)
+        if end is None:
+            return None
+    product = get("product")
+    ndc = get("ndc")
+    if product is None:
+        if ndc is None:
+            return None
+    elif product.__class__ is not str or not product:
+        return None
+    if ndc is not None and rt.read_ndc(ndc) is None:
+        return None
+    unit = get("unit")
+    if unit.__class__ is not str or not unit:
+        return None
+    channel = get("channel")
+    if channel.__class__ is not str or not channel:
+        return None
+    package = get("package")
+    if package is not None and (package.__class__ is not str or not package):
+        return None
+    birth = None
+    member = get("member")
+    if member is not None:
+        if member.__class__ is not dict:
+            return None
+        value = member.get("birth_date")
+        if value is not None:
+            birth = _ORDINAL(value) if value.__class__ is str else None
+            if birth is None:
+                birth = rt.read_ordinal(value)
+                if birth is None:
+                    return None
+            if birth > end:
+                return None
+    authorizations = get("authorizations")
+    if authorizations:
+        authorizations = rt.read_authorizations(authorizations)
+        if authorizations is None:
+            return None
+    elif authorizations is not None and authorizations.__class__ is not list:
+        return None
+    item = _PRODUCTS.get(product)  # this policy lists no NDCs: a claim's NDC changes nothing
+    if item is None or (package is not None and package not in item.sizes):
+        return None
+    chosen = item.plans.get(channel)
+    if chosen is None or _UNIT(unit, unit) != item.unit:
+        return None
+    history = get("history")
+    if history:
+        history = rt.keep_history(history, claim_id, end, item, bool(authorizations))
+        if history is None:
+            return None
+    elif history is not None and history.__class__ is not list:
+        return None
+    # The date was read from this text, so the text is its ISO form.
+    return rt.judge(_POLICY, item, chosen, package, requested, days_supply, end, value_of_end,
+                    birth, channel, history, authorizations)
+
+
 def evaluate_claim(claim: rt.Claim) -> dict:
-    """The decision for a claim already parsed (the registry parses once, then calls this)."""
-    steps = [_VALIDATED]
-    matched = _match(claim, steps)
-    if matched.__class__ is dict:
-        return matched
-    decide_product, package = matched
-    return decide_product(claim, steps, package)
+    """The decision for a claim already parsed (the registry parses the claims that
+    `evaluate_plain` does not take, then calls this)."""
+    return rt.decide_claim(_POLICY, claim)
 
 
 def review(request: object) -> dict:
@@ -60,4649 +141,643 @@ def decide_review(request: object) -> rt.ReviewResult:
 
 
 # ---------------------------------------------------------------------------------------------
-# Matching a claim to a product of this policy
+# Rules: every limit and approval, with the products (and NDCs) whose history it counts
 
-# ndc → (product, package or None)
-_NDCS = {}
-_PRODUCTS_WITH_NDCS = frozenset()
-_PACKAGES = {
-    'pp-aranesp': (),
-    'pp-combivent-respimat': (),
-    'pp-depo-provera': (),
-    'pp-diflucan-150mg-tab': (),
-    'pp-duragesic-25mcg': (),
-    'pp-duragesic-50mcg': (),
-    'pp-duragesic-75mcg': (),
-    'pp-duragesic-100mcg': (),
-    'pp-epogen': (),
-    'pp-flovent-diskus': (),
-    'pp-freestyle-strips': (),
-    'pp-precision-xtra-strips': (),
-    'pp-humalog-vial': (),
-    'pp-humulin-vial': (),
-    'pp-imitrex-tab': (),
-    'pp-imitrex-nasal': (),
-    'pp-imitrex-inj': (),
-    'pp-insulin-syringes-needles': (),
-    'pp-kytril-1mg-tab': (),
-    'pp-kytril-1mg-5ml-susp': (),
-    'pp-lantus-vial': (),
-    'pp-lovenox': (),
-    'pp-lysteda-tab': (),
-    'pp-maxalt-tab': (),
-    'pp-mobic-tab': (),
-    'pp-next-choice-tab': (),
-    'pp-novolin-vial': (),
-    'pp-novolog-vial': (),
-    'pp-omeprazole-tab': (),
-    'pp-omeprazole-cap': (),
-    'pp-oxycodone-ir-15mg-tab': (),
-    'pp-oxycodone-ir-20mg-tab': (),
-    'pp-oxycodone-ir-30mg-tab': (),
-    'pp-pantoprazole-dr-tab': (),
-    'pp-plan-b-one-step': (),
-    'pp-prevpac': (),
-    'pp-proair-hfa': (),
-    'pp-procrit': (),
-}
-
-
-def _match(claim: rt.Claim, steps: list) -> tuple | dict:
-    """(the product's function, its package) for the claim, or the decision if it has none."""
-    coded = _NDCS.get(claim.ndc) if claim.ndc is not None else None
-    named = claim.product
-    if named is not None:
-        if named not in _DECIDE_PRODUCT:
-            if coded is None:
-                return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-                    "match", "skip", f"no product of this policy is product {named}", _AT_POLICY))
-            return _refuse(claim, steps, rt.CODE_PRODUCT, "PRODUCT/NDC MISMATCH",
-                           f"ndc {claim.ndc} is {coded[0]}, not {named}", _AT_POLICY, "match")
-        if coded is not None and coded[0] != named:
-            return _refuse(claim, steps, rt.CODE_PRODUCT, "PRODUCT/NDC MISMATCH",
-                           f"ndc {claim.ndc} is {coded[0]}, not {named}", _AT_POLICY, "match")
-        if coded is None and claim.ndc is not None and named in _PRODUCTS_WITH_NDCS:
-            return _refuse(claim, steps, rt.CODE_PRODUCT, "NDC NOT FOR PRODUCT",
-                           f"ndc {claim.ndc} is not an NDC of {named}", _AT_POLICY, "match")
-        product = named
-    elif coded is None:
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "match", "skip", f"no product of this policy is ndc {claim.ndc}", _AT_POLICY))
-    else:
-        product = coded[0]
-    package = coded[1] if coded is not None else None
-    if claim.package is not None:
-        if claim.package not in _PACKAGES[product]:
-            return _refuse(claim, steps, rt.CODE_PRODUCT, "UNKNOWN PACKAGE",
-                           f"package {claim.package} is not a package of {product}",
-                           _AT_POLICY, "match")
-        if package is not None and claim.package != package:
-            return _refuse(claim, steps, rt.CODE_PRODUCT, "PACKAGE/NDC MISMATCH",
-                           f"ndc {claim.ndc} is package {package}, not {claim.package}",
-                           _AT_POLICY, "match")
-        package = claim.package
-    return _DECIDE_PRODUCT[product], package
-
-
-def _refuse(claim: rt.Claim, steps: list, code: str, text: str, detail: str, source: str,
-            step: str) -> dict:
-    return rt.rejected_input(rt.Rejection(code, rt.message(text), detail), POLICY_ID, POLICY_HASH,
-                             source, claim=claim, steps=steps, step=step)
-
-
-def _countable(claim: rt.Claim) -> list[rt.HistoryEntry]:
-    """Paid history that can count: reversals never do, nor the claim itself (a rebill)."""
-    claim_id = claim.claim_id
-    if claim_id is None:
-        return [entry for entry in claim.history if entry.status == "paid"]
-    return [entry for entry in claim.history
-            if entry.status == "paid" and entry.claim_id != claim_id]
-
-
-# ---------------------------------------------------------------------------------------------
-# Rules: one check function per limit and per approval
-
-_LIMIT_1 = rt.AppliedLimit('per_window', Decimal('4'), 'each', 30,
-    '4 each per 30 days', 'base', None)
-_LIMIT_1_QUANTITY = Decimal('4')
-
+_SET_1 = frozenset(('pp-aranesp',))
+_SET_2 = frozenset()
+_SET_3 = frozenset(('pp-combivent-respimat',))
+_SET_4 = frozenset(('pp-depo-provera',))
+_SET_5 = frozenset(('pp-diflucan-150mg-tab',))
+_SET_6 = frozenset(('pp-duragesic-25mcg', 'pp-duragesic-50mcg', 'pp-duragesic-75mcg', 'pp-duragesic-100mcg'))
+_SET_7 = frozenset(('pp-epogen',))
+_SET_8 = frozenset(('pp-flovent-diskus',))
+_SET_9 = frozenset(('pp-freestyle-strips', 'pp-precision-xtra-strips'))
+_SET_10 = frozenset(('pp-humalog-vial', 'pp-humulin-vial'))
+_SET_11 = frozenset(('pp-imitrex-tab',))
+_SET_12 = frozenset(('pp-imitrex-nasal',))
+_SET_13 = frozenset(('pp-imitrex-inj',))
+_SET_14 = frozenset(('pp-insulin-syringes-needles',))
+_SET_15 = frozenset(('pp-kytril-1mg-tab',))
+_SET_16 = frozenset(('pp-kytril-1mg-5ml-susp',))
+_SET_17 = frozenset(('pp-lantus-vial',))
+_SET_18 = frozenset(('pp-lovenox',))
+_SET_19 = frozenset(('pp-lysteda-tab',))
+_SET_20 = frozenset(('pp-maxalt-tab',))
+_SET_21 = frozenset(('pp-mobic-tab',))
+_SET_22 = frozenset(('pp-next-choice-tab',))
+_SET_23 = frozenset(('pp-novolin-vial',))
+_SET_24 = frozenset(('pp-novolog-vial',))
+_SET_25 = frozenset(('pp-omeprazole-tab', 'pp-omeprazole-cap'))
+_SET_26 = frozenset(('pp-oxycodone-ir-15mg-tab', 'pp-oxycodone-ir-20mg-tab', 'pp-oxycodone-ir-30mg-tab'))
+_SET_27 = frozenset(('pp-pantoprazole-dr-tab',))
+_SET_28 = frozenset(('pp-plan-b-one-step',))
+_SET_29 = frozenset(('pp-prevpac',))
+_SET_30 = frozenset(('pp-proair-hfa',))
+_SET_31 = frozenset(('pp-procrit',))
 
 # policy_specs/ppmco-drug-limitations.yaml:272
-def _limit_1_pp_aranesp_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """pp-aranesp at every channel: 4 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'pp-aranesp'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_1_QUANTITY
-    allowed = _LIMIT_1_QUANTITY - prior if prior < _LIMIT_1_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_1_QUANTITY, 'each', passed),
-        'policy_specs/ppmco-drug-limitations.yaml:272', 'QL 4 EA PER 30 DAYS')
-
-
-_LIMIT_1_RULE = rt.RuleEntry(
-    _limit_1_pp_aranesp_all, _LIMIT_1, '4 each per 30 days',
-    None, False, 'policy_specs/ppmco-drug-limitations.yaml:272')
-
-_LIMIT_2 = rt.AppliedLimit('per_window', Decimal('2'), 'each', 30,
-    '2 each per 30 days', 'base', None)
-_LIMIT_2_QUANTITY = Decimal('2')
-
+# pp-aranesp at every channel: 4 each per 30 days
+_LIMIT_1 = rt.rule('per_window', '4', 'each', 30, None, None,
+    _SET_1, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:272')
 
 # policy_specs/ppmco-drug-limitations.yaml:275
-def _limit_2_pp_combivent_respimat_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """pp-combivent-respimat at every channel: 2 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'pp-combivent-respimat'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_2_QUANTITY
-    allowed = _LIMIT_2_QUANTITY - prior if prior < _LIMIT_2_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_2_QUANTITY, 'each', passed),
-        'policy_specs/ppmco-drug-limitations.yaml:275', 'QL 2 EA PER 30 DAYS')
-
-
-_LIMIT_2_RULE = rt.RuleEntry(
-    _limit_2_pp_combivent_respimat_all, _LIMIT_2, '2 each per 30 days',
-    None, False, 'policy_specs/ppmco-drug-limitations.yaml:275')
-
-_LIMIT_3 = rt.AppliedLimit('per_window', Decimal('1'), 'mL', 90,
-    '1 mL per 90 days', 'base', None)
-_LIMIT_3_QUANTITY = Decimal('1')
-
+# pp-combivent-respimat at every channel: 2 each per 30 days
+_LIMIT_2 = rt.rule('per_window', '2', 'each', 30, None, None,
+    _SET_3, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:275')
 
 # policy_specs/ppmco-drug-limitations.yaml:278
-def _limit_3_pp_depo_provera_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """pp-depo-provera at every channel: 1 mL per 90 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 90)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'pp-depo-provera'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_3_QUANTITY
-    allowed = _LIMIT_3_QUANTITY - prior if prior < _LIMIT_3_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_3_QUANTITY, 'mL', passed),
-        'policy_specs/ppmco-drug-limitations.yaml:278', 'QL 1 ML PER 90 DAYS')
-
-
-_LIMIT_3_RULE = rt.RuleEntry(
-    _limit_3_pp_depo_provera_all, _LIMIT_3, '1 mL per 90 days',
-    None, False, 'policy_specs/ppmco-drug-limitations.yaml:278')
-
-_LIMIT_4 = rt.AppliedLimit('per_window', Decimal('2'), 'each', 30,
-    '2 each per 30 days', 'base', None)
-_LIMIT_4_QUANTITY = Decimal('2')
-
+# pp-depo-provera at every channel: 1 mL per 90 days
+_LIMIT_3 = rt.rule('per_window', '1', 'mL', 90, None, None,
+    _SET_4, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:278')
 
 # policy_specs/ppmco-drug-limitations.yaml:281
-def _limit_4_pp_diflucan_150mg_tab_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """pp-diflucan-150mg-tab at every channel: 2 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'pp-diflucan-150mg-tab'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_4_QUANTITY
-    allowed = _LIMIT_4_QUANTITY - prior if prior < _LIMIT_4_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_4_QUANTITY, 'each', passed),
-        'policy_specs/ppmco-drug-limitations.yaml:281', 'QL 2 EA PER 30 DAYS')
-
-
-_LIMIT_4_RULE = rt.RuleEntry(
-    _limit_4_pp_diflucan_150mg_tab_all, _LIMIT_4, '2 each per 30 days',
-    None, False, 'policy_specs/ppmco-drug-limitations.yaml:281')
-
-_LIMIT_5 = rt.AppliedLimit('per_window', Decimal('10'), 'each', 30,
-    '10 each per 30 days', 'base', None)
-_LIMIT_5_QUANTITY = Decimal('10')
-_LIMIT_5_SCOPE = frozenset(('pp-duragesic-25mcg', 'pp-duragesic-50mcg', 'pp-duragesic-75mcg', 'pp-duragesic-100mcg'))
-
+# pp-diflucan-150mg-tab at every channel: 2 each per 30 days
+_LIMIT_4 = rt.rule('per_window', '2', 'each', 30, None, None,
+    _SET_5, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:281')
 
 # policy_specs/ppmco-drug-limitations.yaml:284
-def _limit_5_pp_duragesic_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """pp-duragesic at every channel: 10 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product in _LIMIT_5_SCOPE):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_5_QUANTITY
-    allowed = _LIMIT_5_QUANTITY - prior if prior < _LIMIT_5_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_5_QUANTITY, 'each', passed),
-        'policy_specs/ppmco-drug-limitations.yaml:284', 'QL 10 EA PER 30 DAYS')
-
-
-_LIMIT_5_RULE = rt.RuleEntry(
-    _limit_5_pp_duragesic_all, _LIMIT_5, '10 each per 30 days',
-    None, False, 'policy_specs/ppmco-drug-limitations.yaml:284')
-
-_LIMIT_6 = rt.AppliedLimit('per_window', Decimal('4'), 'each', 30,
-    '4 each per 30 days', 'base', None)
-_LIMIT_6_QUANTITY = Decimal('4')
-
+# pp-duragesic at every channel: 10 each per 30 days
+_LIMIT_5 = rt.rule('per_window', '10', 'each', 30, None, None,
+    _SET_6, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:284')
 
 # policy_specs/ppmco-drug-limitations.yaml:287
-def _limit_6_pp_epogen_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """pp-epogen at every channel: 4 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'pp-epogen'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_6_QUANTITY
-    allowed = _LIMIT_6_QUANTITY - prior if prior < _LIMIT_6_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_6_QUANTITY, 'each', passed),
-        'policy_specs/ppmco-drug-limitations.yaml:287', 'QL 4 EA PER 30 DAYS')
-
-
-_LIMIT_6_RULE = rt.RuleEntry(
-    _limit_6_pp_epogen_all, _LIMIT_6, '4 each per 30 days',
-    None, False, 'policy_specs/ppmco-drug-limitations.yaml:287')
-
-_LIMIT_7 = rt.AppliedLimit('per_window', Decimal('60'), 'each', 25,
-    '60 each per 25 days', 'base', None)
-_LIMIT_7_QUANTITY = Decimal('60')
-
+# pp-epogen at every channel: 4 each per 30 days
+_LIMIT_6 = rt.rule('per_window', '4', 'each', 30, None, None,
+    _SET_7, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:287')
 
 # policy_specs/ppmco-drug-limitations.yaml:290
-def _limit_7_pp_flovent_diskus_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """pp-flovent-diskus at every channel: 60 each per 25 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 25)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'pp-flovent-diskus'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_7_QUANTITY
-    allowed = _LIMIT_7_QUANTITY - prior if prior < _LIMIT_7_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_7_QUANTITY, 'each', passed),
-        'policy_specs/ppmco-drug-limitations.yaml:290', 'QL 60 EA PER 25 DAYS')
-
-
-_LIMIT_7_RULE = rt.RuleEntry(
-    _limit_7_pp_flovent_diskus_all, _LIMIT_7, '60 each per 25 days',
-    None, False, 'policy_specs/ppmco-drug-limitations.yaml:290')
-
-_LIMIT_8 = rt.AppliedLimit('per_window', Decimal('300'), 'each', 30,
-    '300 each per 30 days', 'base', None)
-_LIMIT_8_QUANTITY = Decimal('300')
-_LIMIT_8_SCOPE = frozenset(('pp-freestyle-strips', 'pp-precision-xtra-strips'))
-
+# pp-flovent-diskus at every channel: 60 each per 25 days
+_LIMIT_7 = rt.rule('per_window', '60', 'each', 25, None, None,
+    _SET_8, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:290')
 
 # policy_specs/ppmco-drug-limitations.yaml:294
-def _limit_8_pp_test_strips_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """pp-test-strips at every channel: 300 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product in _LIMIT_8_SCOPE):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_8_QUANTITY
-    allowed = _LIMIT_8_QUANTITY - prior if prior < _LIMIT_8_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_8_QUANTITY, 'each', passed),
-        'policy_specs/ppmco-drug-limitations.yaml:294', 'QL 300 EA PER 30 DAYS')
-
-
-_LIMIT_8_RULE = rt.RuleEntry(
-    _limit_8_pp_test_strips_all, _LIMIT_8, '300 each per 30 days',
-    None, False, 'policy_specs/ppmco-drug-limitations.yaml:294')
-
-_LIMIT_9 = rt.AppliedLimit('per_window', Decimal('150'), 'each', 30,
-    '150 each per 30 days', 'base', None)
-_LIMIT_9_QUANTITY = Decimal('150')
-_LIMIT_9_SCOPE = frozenset(('pp-freestyle-strips', 'pp-precision-xtra-strips'))
-
+# pp-test-strips at every channel: 300 each per 30 days
+_LIMIT_8 = rt.rule('per_window', '300', 'each', 30, None, None,
+    _SET_9, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:294')
 
 # policy_specs/ppmco-drug-limitations.yaml:294
-def _limit_9_pp_test_strips_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """pp-test-strips at every channel: 150 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product in _LIMIT_9_SCOPE):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_9_QUANTITY
-    allowed = _LIMIT_9_QUANTITY - prior if prior < _LIMIT_9_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_9_QUANTITY, 'each', passed),
-        'policy_specs/ppmco-drug-limitations.yaml:294', 'QL 150 EA PER 30 DAYS')
-
-
-_LIMIT_9_RULE = rt.RuleEntry(
-    _limit_9_pp_test_strips_all, _LIMIT_9, '150 each per 30 days',
-    None, False, 'policy_specs/ppmco-drug-limitations.yaml:294')
-
-_LIMIT_10 = rt.AppliedLimit('per_window', Decimal('3'), 'each', 30,
-    '3 each per 30 days', 'base', None)
-_LIMIT_10_QUANTITY = Decimal('3')
-_LIMIT_10_SCOPE = frozenset(('pp-humalog-vial', 'pp-humulin-vial'))
-
+# pp-test-strips at every channel: 150 each per 30 days
+_LIMIT_9 = rt.rule('per_window', '150', 'each', 30, None, None,
+    _SET_9, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:294')
 
 # policy_specs/ppmco-drug-limitations.yaml:299
-def _limit_10_pp_humalog_humulin_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """pp-humalog-humulin at every channel: 3 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product in _LIMIT_10_SCOPE):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_10_QUANTITY
-    allowed = _LIMIT_10_QUANTITY - prior if prior < _LIMIT_10_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_10_QUANTITY, 'each', passed),
-        'policy_specs/ppmco-drug-limitations.yaml:299', 'QL 3 EA PER 30 DAYS')
-
-
-_LIMIT_10_RULE = rt.RuleEntry(
-    _limit_10_pp_humalog_humulin_all, _LIMIT_10, '3 each per 30 days',
-    None, False, 'policy_specs/ppmco-drug-limitations.yaml:299')
-
-_LIMIT_11 = rt.AppliedLimit('per_window', Decimal('16'), 'each', 30,
-    '16 each per 30 days', 'base', None)
-_LIMIT_11_QUANTITY = Decimal('16')
-
+# pp-humalog-humulin at every channel: 3 each per 30 days
+_LIMIT_10 = rt.rule('per_window', '3', 'each', 30, None, None,
+    _SET_10, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:299')
 
 # policy_specs/ppmco-drug-limitations.yaml:302
-def _limit_11_pp_imitrex_tab_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """pp-imitrex-tab at every channel: 16 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'pp-imitrex-tab'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_11_QUANTITY
-    allowed = _LIMIT_11_QUANTITY - prior if prior < _LIMIT_11_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_11_QUANTITY, 'each', passed),
-        'policy_specs/ppmco-drug-limitations.yaml:302', 'QL 16 EA PER 30 DAYS')
-
-
-_LIMIT_11_RULE = rt.RuleEntry(
-    _limit_11_pp_imitrex_tab_all, _LIMIT_11, '16 each per 30 days',
-    None, False, 'policy_specs/ppmco-drug-limitations.yaml:302')
-
-_LIMIT_12 = rt.AppliedLimit('per_window', Decimal('12'), 'each', 30,
-    '12 each per 30 days', 'base', None)
-_LIMIT_12_QUANTITY = Decimal('12')
-
+# pp-imitrex-tab at every channel: 16 each per 30 days
+_LIMIT_11 = rt.rule('per_window', '16', 'each', 30, None, None,
+    _SET_11, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:302')
 
 # policy_specs/ppmco-drug-limitations.yaml:305
-def _limit_12_pp_imitrex_nasal_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """pp-imitrex-nasal at every channel: 12 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'pp-imitrex-nasal'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_12_QUANTITY
-    allowed = _LIMIT_12_QUANTITY - prior if prior < _LIMIT_12_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_12_QUANTITY, 'each', passed),
-        'policy_specs/ppmco-drug-limitations.yaml:305', 'QL 12 EA PER 30 DAYS')
-
-
-_LIMIT_12_RULE = rt.RuleEntry(
-    _limit_12_pp_imitrex_nasal_all, _LIMIT_12, '12 each per 30 days',
-    None, False, 'policy_specs/ppmco-drug-limitations.yaml:305')
-
-_LIMIT_13 = rt.AppliedLimit('per_window', Decimal('8'), 'each', 30,
-    '8 each per 30 days', 'base', None)
-_LIMIT_13_QUANTITY = Decimal('8')
-
+# pp-imitrex-nasal at every channel: 12 each per 30 days
+_LIMIT_12 = rt.rule('per_window', '12', 'each', 30, None, None,
+    _SET_12, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:305')
 
 # policy_specs/ppmco-drug-limitations.yaml:308
-def _limit_13_pp_imitrex_inj_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """pp-imitrex-inj at every channel: 8 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'pp-imitrex-inj'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_13_QUANTITY
-    allowed = _LIMIT_13_QUANTITY - prior if prior < _LIMIT_13_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_13_QUANTITY, 'each', passed),
-        'policy_specs/ppmco-drug-limitations.yaml:308', 'QL 8 EA PER 30 DAYS')
-
-
-_LIMIT_13_RULE = rt.RuleEntry(
-    _limit_13_pp_imitrex_inj_all, _LIMIT_13, '8 each per 30 days',
-    None, False, 'policy_specs/ppmco-drug-limitations.yaml:308')
-
-_LIMIT_14 = rt.AppliedLimit('per_window', Decimal('100'), 'each', 30,
-    '100 each per 30 days', 'base', None)
-_LIMIT_14_QUANTITY = Decimal('100')
-
+# pp-imitrex-inj at every channel: 8 each per 30 days
+_LIMIT_13 = rt.rule('per_window', '8', 'each', 30, None, None,
+    _SET_13, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:308')
 
 # policy_specs/ppmco-drug-limitations.yaml:311
-def _limit_14_pp_insulin_syringes_needles_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """pp-insulin-syringes-needles at every channel: 100 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'pp-insulin-syringes-needles'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_14_QUANTITY
-    allowed = _LIMIT_14_QUANTITY - prior if prior < _LIMIT_14_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_14_QUANTITY, 'each', passed),
-        'policy_specs/ppmco-drug-limitations.yaml:311', 'QL 100 EA PER 30 DAYS')
-
-
-_LIMIT_14_RULE = rt.RuleEntry(
-    _limit_14_pp_insulin_syringes_needles_all, _LIMIT_14, '100 each per 30 days',
-    None, False, 'policy_specs/ppmco-drug-limitations.yaml:311')
-
-_LIMIT_15 = rt.AppliedLimit('per_window', Decimal('6'), 'each', 30,
-    '6 each per 30 days', 'base', None)
-_LIMIT_15_QUANTITY = Decimal('6')
-
+# pp-insulin-syringes-needles at every channel: 100 each per 30 days
+_LIMIT_14 = rt.rule('per_window', '100', 'each', 30, None, None,
+    _SET_14, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:311')
 
 # policy_specs/ppmco-drug-limitations.yaml:314
-def _limit_15_pp_kytril_1mg_tab_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """pp-kytril-1mg-tab at every channel: 6 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'pp-kytril-1mg-tab'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_15_QUANTITY
-    allowed = _LIMIT_15_QUANTITY - prior if prior < _LIMIT_15_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_15_QUANTITY, 'each', passed),
-        'policy_specs/ppmco-drug-limitations.yaml:314', 'QL 6 EA PER 30 DAYS')
-
-
-_LIMIT_15_RULE = rt.RuleEntry(
-    _limit_15_pp_kytril_1mg_tab_all, _LIMIT_15, '6 each per 30 days',
-    None, False, 'policy_specs/ppmco-drug-limitations.yaml:314')
-
-_LIMIT_16 = rt.AppliedLimit('per_window', Decimal('30'), 'mL', 30,
-    '30 mL per 30 days', 'base', None)
-_LIMIT_16_QUANTITY = Decimal('30')
-
+# pp-kytril-1mg-tab at every channel: 6 each per 30 days
+_LIMIT_15 = rt.rule('per_window', '6', 'each', 30, None, None,
+    _SET_15, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:314')
 
 # policy_specs/ppmco-drug-limitations.yaml:317
-def _limit_16_pp_kytril_1mg_5ml_susp_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """pp-kytril-1mg-5ml-susp at every channel: 30 mL per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'pp-kytril-1mg-5ml-susp'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_16_QUANTITY
-    allowed = _LIMIT_16_QUANTITY - prior if prior < _LIMIT_16_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_16_QUANTITY, 'mL', passed),
-        'policy_specs/ppmco-drug-limitations.yaml:317', 'QL 30 ML PER 30 DAYS')
-
-
-_LIMIT_16_RULE = rt.RuleEntry(
-    _limit_16_pp_kytril_1mg_5ml_susp_all, _LIMIT_16, '30 mL per 30 days',
-    None, False, 'policy_specs/ppmco-drug-limitations.yaml:317')
-
-_LIMIT_17 = rt.AppliedLimit('per_window', Decimal('3'), 'each', 30,
-    '3 each per 30 days', 'base', None)
-_LIMIT_17_QUANTITY = Decimal('3')
-
+# pp-kytril-1mg-5ml-susp at every channel: 30 mL per 30 days
+_LIMIT_16 = rt.rule('per_window', '30', 'mL', 30, None, None,
+    _SET_16, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:317')
 
 # policy_specs/ppmco-drug-limitations.yaml:320
-def _limit_17_pp_lantus_vial_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """pp-lantus-vial at every channel: 3 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'pp-lantus-vial'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_17_QUANTITY
-    allowed = _LIMIT_17_QUANTITY - prior if prior < _LIMIT_17_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_17_QUANTITY, 'each', passed),
-        'policy_specs/ppmco-drug-limitations.yaml:320', 'QL 3 EA PER 30 DAYS')
-
-
-_LIMIT_17_RULE = rt.RuleEntry(
-    _limit_17_pp_lantus_vial_all, _LIMIT_17, '3 each per 30 days',
-    None, False, 'policy_specs/ppmco-drug-limitations.yaml:320')
-
-_LIMIT_18 = rt.AppliedLimit('days_supply_max', None, None, 14,
-    'days supply at most 14', 'base', None)
-
+# pp-lantus-vial at every channel: 3 each per 30 days
+_LIMIT_17 = rt.rule('per_window', '3', 'each', 30, None, None,
+    _SET_17, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:320')
 
 # policy_specs/ppmco-drug-limitations.yaml:327
-def _limit_18_pp_lovenox_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """pp-lovenox at every channel: days supply at most 14."""
-    days_supply = claim.days_supply
-    passed = days_supply <= 14
-    return rt.RuleCheck(
-        "days_supply", passed, applied, None, None, None, None,
-        rt.days_supply_detail(days_supply, 14, passed),
-        'policy_specs/ppmco-drug-limitations.yaml:327', 'DAYS SUPPLY LIMIT 14')
-
-
-_LIMIT_18_RULE = rt.RuleEntry(
-    _limit_18_pp_lovenox_all, _LIMIT_18, 'days supply at most 14',
-    None, False, 'policy_specs/ppmco-drug-limitations.yaml:327')
-
-_LIMIT_19 = rt.AppliedLimit('per_window', Decimal('30'), 'each', 30,
-    '30 each per 30 days', 'base', None)
-_LIMIT_19_QUANTITY = Decimal('30')
-
+# pp-lovenox at every channel: days supply at most 14
+_LIMIT_18 = rt.rule('days_supply_max', None, None, 14, None, None,
+    _SET_18, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:327')
 
 # policy_specs/ppmco-drug-limitations.yaml:330
-def _limit_19_pp_lysteda_tab_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """pp-lysteda-tab at every channel: 30 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'pp-lysteda-tab'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_19_QUANTITY
-    allowed = _LIMIT_19_QUANTITY - prior if prior < _LIMIT_19_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_19_QUANTITY, 'each', passed),
-        'policy_specs/ppmco-drug-limitations.yaml:330', 'QL 30 EA PER 30 DAYS')
-
-
-_LIMIT_19_RULE = rt.RuleEntry(
-    _limit_19_pp_lysteda_tab_all, _LIMIT_19, '30 each per 30 days',
-    None, False, 'policy_specs/ppmco-drug-limitations.yaml:330')
-
-_LIMIT_20 = rt.AppliedLimit('per_window', Decimal('16'), 'each', 30,
-    '16 each per 30 days', 'base', None)
-_LIMIT_20_QUANTITY = Decimal('16')
-
+# pp-lysteda-tab at every channel: 30 each per 30 days
+_LIMIT_19 = rt.rule('per_window', '30', 'each', 30, None, None,
+    _SET_19, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:330')
 
 # policy_specs/ppmco-drug-limitations.yaml:333
-def _limit_20_pp_maxalt_tab_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """pp-maxalt-tab at every channel: 16 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'pp-maxalt-tab'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_20_QUANTITY
-    allowed = _LIMIT_20_QUANTITY - prior if prior < _LIMIT_20_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_20_QUANTITY, 'each', passed),
-        'policy_specs/ppmco-drug-limitations.yaml:333', 'QL 16 EA PER 30 DAYS')
-
-
-_LIMIT_20_RULE = rt.RuleEntry(
-    _limit_20_pp_maxalt_tab_all, _LIMIT_20, '16 each per 30 days',
-    None, False, 'policy_specs/ppmco-drug-limitations.yaml:333')
-
-_LIMIT_21 = rt.AppliedLimit('per_window', Decimal('60'), 'each', 30,
-    '60 each per 30 days', 'base', None)
-_LIMIT_21_QUANTITY = Decimal('60')
-
+# pp-maxalt-tab at every channel: 16 each per 30 days
+_LIMIT_20 = rt.rule('per_window', '16', 'each', 30, None, None,
+    _SET_20, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:333')
 
 # policy_specs/ppmco-drug-limitations.yaml:336
-def _limit_21_pp_mobic_tab_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """pp-mobic-tab at every channel: 60 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'pp-mobic-tab'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_21_QUANTITY
-    allowed = _LIMIT_21_QUANTITY - prior if prior < _LIMIT_21_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_21_QUANTITY, 'each', passed),
-        'policy_specs/ppmco-drug-limitations.yaml:336', 'QL 60 EA PER 30 DAYS')
-
-
-_LIMIT_21_RULE = rt.RuleEntry(
-    _limit_21_pp_mobic_tab_all, _LIMIT_21, '60 each per 30 days',
-    None, False, 'policy_specs/ppmco-drug-limitations.yaml:336')
-
-_LIMIT_22 = rt.AppliedLimit('per_window', Decimal('4'), 'each', 365,
-    '4 each per 365 days', 'base', None)
-_LIMIT_22_QUANTITY = Decimal('4')
-
+# pp-mobic-tab at every channel: 60 each per 30 days
+_LIMIT_21 = rt.rule('per_window', '60', 'each', 30, None, None,
+    _SET_21, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:336')
 
 # policy_specs/ppmco-drug-limitations.yaml:339
-def _limit_22_pp_next_choice_tab_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """pp-next-choice-tab at every channel: 4 each per 365 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 365)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'pp-next-choice-tab'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_22_QUANTITY
-    allowed = _LIMIT_22_QUANTITY - prior if prior < _LIMIT_22_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_22_QUANTITY, 'each', passed),
-        'policy_specs/ppmco-drug-limitations.yaml:339', 'QL 4 EA PER 365 DAYS')
-
-
-_LIMIT_22_RULE = rt.RuleEntry(
-    _limit_22_pp_next_choice_tab_all, _LIMIT_22, '4 each per 365 days',
-    None, False, 'policy_specs/ppmco-drug-limitations.yaml:339')
-
-_LIMIT_23 = rt.AppliedLimit('per_window', Decimal('3'), 'each', 30,
-    '3 each per 30 days', 'base', None)
-_LIMIT_23_QUANTITY = Decimal('3')
-
+# pp-next-choice-tab at every channel: 4 each per 365 days
+_LIMIT_22 = rt.rule('per_window', '4', 'each', 365, None, None,
+    _SET_22, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:339')
 
 # policy_specs/ppmco-drug-limitations.yaml:343
-def _limit_23_pp_novolin_vial_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """pp-novolin-vial at every channel: 3 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'pp-novolin-vial'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_23_QUANTITY
-    allowed = _LIMIT_23_QUANTITY - prior if prior < _LIMIT_23_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_23_QUANTITY, 'each', passed),
-        'policy_specs/ppmco-drug-limitations.yaml:343', 'QL 3 EA PER 30 DAYS')
-
-
-_LIMIT_23_RULE = rt.RuleEntry(
-    _limit_23_pp_novolin_vial_all, _LIMIT_23, '3 each per 30 days',
-    None, False, 'policy_specs/ppmco-drug-limitations.yaml:343')
-
-_LIMIT_24 = rt.AppliedLimit('per_window', Decimal('3'), 'each', 30,
-    '3 each per 30 days', 'base', None)
-_LIMIT_24_QUANTITY = Decimal('3')
-
+# pp-novolin-vial at every channel: 3 each per 30 days
+_LIMIT_23 = rt.rule('per_window', '3', 'each', 30, None, None,
+    _SET_23, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:343')
 
 # policy_specs/ppmco-drug-limitations.yaml:345
-def _limit_24_pp_novolog_vial_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """pp-novolog-vial at every channel: 3 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'pp-novolog-vial'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_24_QUANTITY
-    allowed = _LIMIT_24_QUANTITY - prior if prior < _LIMIT_24_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_24_QUANTITY, 'each', passed),
-        'policy_specs/ppmco-drug-limitations.yaml:345', 'QL 3 EA PER 30 DAYS')
-
-
-_LIMIT_24_RULE = rt.RuleEntry(
-    _limit_24_pp_novolog_vial_all, _LIMIT_24, '3 each per 30 days',
-    None, False, 'policy_specs/ppmco-drug-limitations.yaml:345')
-
-_LIMIT_25 = rt.AppliedLimit('per_window', Decimal('68'), 'each', 30,
-    '68 each per 30 days', 'base', None)
-_LIMIT_25_QUANTITY = Decimal('68')
-_LIMIT_25_SCOPE = frozenset(('pp-omeprazole-tab', 'pp-omeprazole-cap'))
-
+# pp-novolog-vial at every channel: 3 each per 30 days
+_LIMIT_24 = rt.rule('per_window', '3', 'each', 30, None, None,
+    _SET_24, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:345')
 
 # policy_specs/ppmco-drug-limitations.yaml:348
-def _limit_25_pp_omeprazole_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """pp-omeprazole at every channel: 68 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product in _LIMIT_25_SCOPE):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_25_QUANTITY
-    allowed = _LIMIT_25_QUANTITY - prior if prior < _LIMIT_25_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_25_QUANTITY, 'each', passed),
-        'policy_specs/ppmco-drug-limitations.yaml:348', 'QL 68 EA PER 30 DAYS')
-
-
-_LIMIT_25_RULE = rt.RuleEntry(
-    _limit_25_pp_omeprazole_all, _LIMIT_25, '68 each per 30 days',
-    None, False, 'policy_specs/ppmco-drug-limitations.yaml:348')
-
-_LIMIT_26 = rt.AppliedLimit('per_window', Decimal('180'), 'each', 30,
-    '180 each per 30 days', 'base', None)
-_LIMIT_26_QUANTITY = Decimal('180')
-_LIMIT_26_SCOPE = frozenset(('pp-oxycodone-ir-15mg-tab', 'pp-oxycodone-ir-20mg-tab', 'pp-oxycodone-ir-30mg-tab'))
-
+# pp-omeprazole at every channel: 68 each per 30 days
+_LIMIT_25 = rt.rule('per_window', '68', 'each', 30, None, None,
+    _SET_25, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:348')
 
 # policy_specs/ppmco-drug-limitations.yaml:351
-def _limit_26_pp_oxycodone_ir_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """pp-oxycodone-ir at every channel: 180 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product in _LIMIT_26_SCOPE):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_26_QUANTITY
-    allowed = _LIMIT_26_QUANTITY - prior if prior < _LIMIT_26_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_26_QUANTITY, 'each', passed),
-        'policy_specs/ppmco-drug-limitations.yaml:351', 'QL 180 EA PER 30 DAYS')
-
-
-_LIMIT_26_RULE = rt.RuleEntry(
-    _limit_26_pp_oxycodone_ir_all, _LIMIT_26, '180 each per 30 days',
-    None, False, 'policy_specs/ppmco-drug-limitations.yaml:351')
-
-_LIMIT_27 = rt.AppliedLimit('per_window', Decimal('30'), 'each', 30,
-    '30 each per 30 days', 'base', None)
-_LIMIT_27_QUANTITY = Decimal('30')
-
+# pp-oxycodone-ir at every channel: 180 each per 30 days
+_LIMIT_26 = rt.rule('per_window', '180', 'each', 30, None, None,
+    _SET_26, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:351')
 
 # policy_specs/ppmco-drug-limitations.yaml:354
-def _limit_27_pp_pantoprazole_dr_tab_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """pp-pantoprazole-dr-tab at every channel: 30 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'pp-pantoprazole-dr-tab'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_27_QUANTITY
-    allowed = _LIMIT_27_QUANTITY - prior if prior < _LIMIT_27_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_27_QUANTITY, 'each', passed),
-        'policy_specs/ppmco-drug-limitations.yaml:354', 'QL 30 EA PER 30 DAYS')
-
-
-_LIMIT_27_RULE = rt.RuleEntry(
-    _limit_27_pp_pantoprazole_dr_tab_all, _LIMIT_27, '30 each per 30 days',
-    None, False, 'policy_specs/ppmco-drug-limitations.yaml:354')
-
-_LIMIT_28 = rt.AppliedLimit('per_window', Decimal('2'), 'each', 365,
-    '2 each per 365 days', 'base', None)
-_LIMIT_28_QUANTITY = Decimal('2')
-
+# pp-pantoprazole-dr-tab at every channel: 30 each per 30 days
+_LIMIT_27 = rt.rule('per_window', '30', 'each', 30, None, None,
+    _SET_27, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:354')
 
 # policy_specs/ppmco-drug-limitations.yaml:357
-def _limit_28_pp_plan_b_one_step_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """pp-plan-b-one-step at every channel: 2 each per 365 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 365)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'pp-plan-b-one-step'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_28_QUANTITY
-    allowed = _LIMIT_28_QUANTITY - prior if prior < _LIMIT_28_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_28_QUANTITY, 'each', passed),
-        'policy_specs/ppmco-drug-limitations.yaml:357', 'QL 2 EA PER 365 DAYS')
-
-
-_LIMIT_28_RULE = rt.RuleEntry(
-    _limit_28_pp_plan_b_one_step_all, _LIMIT_28, '2 each per 365 days',
-    None, False, 'policy_specs/ppmco-drug-limitations.yaml:357')
-
-_LIMIT_29 = rt.AppliedLimit('per_window', Decimal('1'), 'each', 14,
-    '1 each per 14 days', 'base', None)
-_LIMIT_29_QUANTITY = Decimal('1')
-
+# pp-plan-b-one-step at every channel: 2 each per 365 days
+_LIMIT_28 = rt.rule('per_window', '2', 'each', 365, None, None,
+    _SET_28, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:357')
 
 # policy_specs/ppmco-drug-limitations.yaml:360
-def _limit_29_pp_prevpac_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """pp-prevpac at every channel: 1 each per 14 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 14)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'pp-prevpac'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_29_QUANTITY
-    allowed = _LIMIT_29_QUANTITY - prior if prior < _LIMIT_29_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_29_QUANTITY, 'each', passed),
-        'policy_specs/ppmco-drug-limitations.yaml:360', 'QL 1 EA PER 14 DAYS')
-
-
-_LIMIT_29_RULE = rt.RuleEntry(
-    _limit_29_pp_prevpac_all, _LIMIT_29, '1 each per 14 days',
-    None, False, 'policy_specs/ppmco-drug-limitations.yaml:360')
-
-_LIMIT_30 = rt.AppliedLimit('per_window', Decimal('2'), 'each', 30,
-    '2 each per 30 days', 'base', None)
-_LIMIT_30_QUANTITY = Decimal('2')
-
+# pp-prevpac at every channel: 1 each per 14 days
+_LIMIT_29 = rt.rule('per_window', '1', 'each', 14, None, None,
+    _SET_29, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:360')
 
 # policy_specs/ppmco-drug-limitations.yaml:363
-def _limit_30_pp_proair_hfa_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """pp-proair-hfa at every channel: 2 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'pp-proair-hfa'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_30_QUANTITY
-    allowed = _LIMIT_30_QUANTITY - prior if prior < _LIMIT_30_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_30_QUANTITY, 'each', passed),
-        'policy_specs/ppmco-drug-limitations.yaml:363', 'QL 2 EA PER 30 DAYS')
-
-
-_LIMIT_30_RULE = rt.RuleEntry(
-    _limit_30_pp_proair_hfa_all, _LIMIT_30, '2 each per 30 days',
-    None, False, 'policy_specs/ppmco-drug-limitations.yaml:363')
-
-_LIMIT_31 = rt.AppliedLimit('per_window', Decimal('4'), 'each', 30,
-    '4 each per 30 days', 'base', None)
-_LIMIT_31_QUANTITY = Decimal('4')
-
+# pp-proair-hfa at every channel: 2 each per 30 days
+_LIMIT_30 = rt.rule('per_window', '2', 'each', 30, None, None,
+    _SET_30, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:363')
 
 # policy_specs/ppmco-drug-limitations.yaml:366
-def _limit_31_pp_procrit_all(
-        claim: rt.Claim, history: list, applied: rt.AppliedLimit) -> rt.RuleCheck:
-    """pp-procrit at every channel: 4 each per 30 days."""
-    end = claim.date_of_service
-    start = rt.window_start(end, 30)
-    prior = _ZERO
-    for entry in history:
-        if (start <= entry.date_of_service <= end
-                and entry.product == 'pp-procrit'):
-            prior += entry.quantity
-    requested = claim.quantity
-    passed = prior + requested <= _LIMIT_31_QUANTITY
-    allowed = _LIMIT_31_QUANTITY - prior if prior < _LIMIT_31_QUANTITY else _ZERO
-    return rt.RuleCheck(
-        "accumulate", passed, applied, allowed, prior, start, end,
-        rt.window_detail(start, end, prior, requested, _LIMIT_31_QUANTITY, 'each', passed),
-        'policy_specs/ppmco-drug-limitations.yaml:366', 'QL 4 EA PER 30 DAYS')
+# pp-procrit at every channel: 4 each per 30 days
+_LIMIT_31 = rt.rule('per_window', '4', 'each', 30, None, None,
+    _SET_31, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:366')
 
 
-_LIMIT_31_RULE = rt.RuleEntry(
-    _limit_31_pp_procrit_all, _LIMIT_31, '4 each per 30 days',
-    None, False, 'policy_specs/ppmco-drug-limitations.yaml:366')
+def _select_pp_freestyle_strips_retail(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
+    "The base limits of pp-freestyle-strips at retail that the claim's age and package select."
+    base = []
+    # policy_specs/ppmco-drug-limitations.yaml:294
+    if birth is None:
+        return rt.Refusal(rt.CODE_BIRTH_DATE, 'M/I DATE OF BIRTH',
+                          'the limit at policy_specs/ppmco-drug-limitations.yaml:294 depends on age and the claim has no member.birth_date',
+                          'policy_specs/ppmco-drug-limitations.yaml:294')
+    if 0 <= rt.age_between(birth, end) <= 17:
+        base.append(_LIMIT_8)
+    # policy_specs/ppmco-drug-limitations.yaml:294
+    if birth is None:
+        return rt.Refusal(rt.CODE_BIRTH_DATE, 'M/I DATE OF BIRTH',
+                          'the limit at policy_specs/ppmco-drug-limitations.yaml:294 depends on age and the claim has no member.birth_date',
+                          'policy_specs/ppmco-drug-limitations.yaml:294')
+    if rt.age_between(birth, end) >= 18:
+        base.append(_LIMIT_9)
+    return tuple(base)
+
+
+def _select_pp_freestyle_strips_home_delivery(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
+    "The base limits of pp-freestyle-strips at home_delivery that the claim's age and package select."
+    base = []
+    # policy_specs/ppmco-drug-limitations.yaml:294
+    if birth is None:
+        return rt.Refusal(rt.CODE_BIRTH_DATE, 'M/I DATE OF BIRTH',
+                          'the limit at policy_specs/ppmco-drug-limitations.yaml:294 depends on age and the claim has no member.birth_date',
+                          'policy_specs/ppmco-drug-limitations.yaml:294')
+    if 0 <= rt.age_between(birth, end) <= 17:
+        base.append(_LIMIT_8)
+    # policy_specs/ppmco-drug-limitations.yaml:294
+    if birth is None:
+        return rt.Refusal(rt.CODE_BIRTH_DATE, 'M/I DATE OF BIRTH',
+                          'the limit at policy_specs/ppmco-drug-limitations.yaml:294 depends on age and the claim has no member.birth_date',
+                          'policy_specs/ppmco-drug-limitations.yaml:294')
+    if rt.age_between(birth, end) >= 18:
+        base.append(_LIMIT_9)
+    return tuple(base)
+
+
+def _select_pp_precision_xtra_strips_retail(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
+    "The base limits of pp-precision-xtra-strips at retail that the claim's age and package select."
+    base = []
+    # policy_specs/ppmco-drug-limitations.yaml:294
+    if birth is None:
+        return rt.Refusal(rt.CODE_BIRTH_DATE, 'M/I DATE OF BIRTH',
+                          'the limit at policy_specs/ppmco-drug-limitations.yaml:294 depends on age and the claim has no member.birth_date',
+                          'policy_specs/ppmco-drug-limitations.yaml:294')
+    if 0 <= rt.age_between(birth, end) <= 17:
+        base.append(_LIMIT_8)
+    # policy_specs/ppmco-drug-limitations.yaml:294
+    if birth is None:
+        return rt.Refusal(rt.CODE_BIRTH_DATE, 'M/I DATE OF BIRTH',
+                          'the limit at policy_specs/ppmco-drug-limitations.yaml:294 depends on age and the claim has no member.birth_date',
+                          'policy_specs/ppmco-drug-limitations.yaml:294')
+    if rt.age_between(birth, end) >= 18:
+        base.append(_LIMIT_9)
+    return tuple(base)
+
+
+def _select_pp_precision_xtra_strips_home_delivery(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
+    "The base limits of pp-precision-xtra-strips at home_delivery that the claim's age and package select."
+    base = []
+    # policy_specs/ppmco-drug-limitations.yaml:294
+    if birth is None:
+        return rt.Refusal(rt.CODE_BIRTH_DATE, 'M/I DATE OF BIRTH',
+                          'the limit at policy_specs/ppmco-drug-limitations.yaml:294 depends on age and the claim has no member.birth_date',
+                          'policy_specs/ppmco-drug-limitations.yaml:294')
+    if 0 <= rt.age_between(birth, end) <= 17:
+        base.append(_LIMIT_8)
+    # policy_specs/ppmco-drug-limitations.yaml:294
+    if birth is None:
+        return rt.Refusal(rt.CODE_BIRTH_DATE, 'M/I DATE OF BIRTH',
+                          'the limit at policy_specs/ppmco-drug-limitations.yaml:294 depends on age and the claim has no member.birth_date',
+                          'policy_specs/ppmco-drug-limitations.yaml:294')
+    if rt.age_between(birth, end) >= 18:
+        base.append(_LIMIT_9)
+    return tuple(base)
 
 
 # ---------------------------------------------------------------------------------------------
-# Products: the unit and channel checks, then one function per channel with limits
-
-_PRODUCT_1 = 'pp-aranesp'
-_PRODUCT_1_PACKAGE_SIZES = {}
-_PRODUCT_1_COVER = frozenset(('pp-aranesp',))
-_PRODUCT_1_SCOPE = frozenset(('pp-aranesp',))
-_PRODUCT_1_SCOPE_NDCS = frozenset()
-
+# Products: units, packages (sizes) and, per channel with limits, the plan of limits and the
+# approvals that replace them
 
 # policy_specs/ppmco-drug-limitations.yaml:30
-def _product_1_pp_aranesp(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product pp-aranesp, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of pp-aranesp',
-                       'policy_specs/ppmco-drug-limitations.yaml:30', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_1_AT_1_MATCHED)
-        return _product_1_pp_aranesp_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_1_AT_2_MATCHED)
-        return _product_1_pp_aranesp_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_1, channel, 'policy_specs/ppmco-drug-limitations.yaml:30'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_1} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_1_AT_1_MATCHED = rt.matched_step(
-    'pp-aranesp', 'retail', 'policy_specs/ppmco-drug-limitations.yaml:30')
-_PRODUCT_1_AT_1_SELECT = rt.select_step(
-    ('4 each per 30 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:272')
-
-
-def _product_1_pp_aranesp_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-aranesp at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_1_COVER, product=_PRODUCT_1,
-            unit='each', channel='retail', approvals=_PRODUCT_1_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_1_SCOPE,
-            own_ndcs=_PRODUCT_1_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_1_AT_1_SELECT)
-        checks = [
-            _limit_1_pp_aranesp_all(claim, history, _LIMIT_1),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_1_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_1_AT_1_APPROVALS = {}
-
-
-_PRODUCT_1_AT_2_MATCHED = rt.matched_step(
-    'pp-aranesp', 'home_delivery', 'policy_specs/ppmco-drug-limitations.yaml:30')
-_PRODUCT_1_AT_2_SELECT = rt.select_step(
-    ('4 each per 30 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:272')
-
-
-def _product_1_pp_aranesp_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-aranesp at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_1_COVER, product=_PRODUCT_1,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_1_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_1_SCOPE,
-            own_ndcs=_PRODUCT_1_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_1_AT_2_SELECT)
-        checks = [
-            _limit_1_pp_aranesp_all(claim, history, _LIMIT_1),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_1_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_1_AT_2_APPROVALS = {}
-
-_PRODUCT_2 = 'pp-combivent-respimat'
-_PRODUCT_2_PACKAGE_SIZES = {}
-_PRODUCT_2_COVER = frozenset(('pp-combivent-respimat',))
-_PRODUCT_2_SCOPE = frozenset(('pp-combivent-respimat',))
-_PRODUCT_2_SCOPE_NDCS = frozenset()
-
+_PRODUCT_1 = rt.product(
+    'pp-aranesp', 'each', 'policy_specs/ppmco-drug-limitations.yaml:30',
+    plans={
+        'retail': ((_LIMIT_1,), {}),
+        'home_delivery': ((_LIMIT_1,), {}),
+    })
 
 # policy_specs/ppmco-drug-limitations.yaml:36
-def _product_2_pp_combivent_respimat(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product pp-combivent-respimat, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of pp-combivent-respimat',
-                       'policy_specs/ppmco-drug-limitations.yaml:36', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_2_AT_1_MATCHED)
-        return _product_2_pp_combivent_respimat_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_2_AT_2_MATCHED)
-        return _product_2_pp_combivent_respimat_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_2, channel, 'policy_specs/ppmco-drug-limitations.yaml:36'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_2} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_2_AT_1_MATCHED = rt.matched_step(
-    'pp-combivent-respimat', 'retail', 'policy_specs/ppmco-drug-limitations.yaml:36')
-_PRODUCT_2_AT_1_SELECT = rt.select_step(
-    ('2 each per 30 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:275')
-
-
-def _product_2_pp_combivent_respimat_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-combivent-respimat at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_2_COVER, product=_PRODUCT_2,
-            unit='each', channel='retail', approvals=_PRODUCT_2_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_2_SCOPE,
-            own_ndcs=_PRODUCT_2_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_2_AT_1_SELECT)
-        checks = [
-            _limit_2_pp_combivent_respimat_all(claim, history, _LIMIT_2),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_2_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_2_AT_1_APPROVALS = {}
-
-
-_PRODUCT_2_AT_2_MATCHED = rt.matched_step(
-    'pp-combivent-respimat', 'home_delivery', 'policy_specs/ppmco-drug-limitations.yaml:36')
-_PRODUCT_2_AT_2_SELECT = rt.select_step(
-    ('2 each per 30 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:275')
-
-
-def _product_2_pp_combivent_respimat_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-combivent-respimat at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_2_COVER, product=_PRODUCT_2,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_2_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_2_SCOPE,
-            own_ndcs=_PRODUCT_2_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_2_AT_2_SELECT)
-        checks = [
-            _limit_2_pp_combivent_respimat_all(claim, history, _LIMIT_2),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_2_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_2_AT_2_APPROVALS = {}
-
-_PRODUCT_3 = 'pp-depo-provera'
-_PRODUCT_3_PACKAGE_SIZES = {}
-_PRODUCT_3_COVER = frozenset(('pp-depo-provera',))
-_PRODUCT_3_SCOPE = frozenset(('pp-depo-provera',))
-_PRODUCT_3_SCOPE_NDCS = frozenset()
-
+_PRODUCT_2 = rt.product(
+    'pp-combivent-respimat', 'each', 'policy_specs/ppmco-drug-limitations.yaml:36',
+    plans={
+        'retail': ((_LIMIT_2,), {}),
+        'home_delivery': ((_LIMIT_2,), {}),
+    })
 
 # policy_specs/ppmco-drug-limitations.yaml:41
-def _product_3_pp_depo_provera(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product pp-depo-provera, billed in mL."""
-    if claim.unit != 'mL':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE ML',
-                       f"unit {claim.unit}" + ' is not mL, the billing unit of pp-depo-provera',
-                       'policy_specs/ppmco-drug-limitations.yaml:41', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_3_AT_1_MATCHED)
-        return _product_3_pp_depo_provera_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_3_AT_2_MATCHED)
-        return _product_3_pp_depo_provera_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_3, channel, 'policy_specs/ppmco-drug-limitations.yaml:41'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_3} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_3_AT_1_MATCHED = rt.matched_step(
-    'pp-depo-provera', 'retail', 'policy_specs/ppmco-drug-limitations.yaml:41')
-_PRODUCT_3_AT_1_SELECT = rt.select_step(
-    ('1 mL per 90 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:278')
-
-
-def _product_3_pp_depo_provera_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-depo-provera at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_3_COVER, product=_PRODUCT_3,
-            unit='mL', channel='retail', approvals=_PRODUCT_3_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_3_SCOPE,
-            own_ndcs=_PRODUCT_3_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_3_AT_1_SELECT)
-        checks = [
-            _limit_3_pp_depo_provera_all(claim, history, _LIMIT_3),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'mL',
-                       _PRODUCT_3_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_3_AT_1_APPROVALS = {}
-
-
-_PRODUCT_3_AT_2_MATCHED = rt.matched_step(
-    'pp-depo-provera', 'home_delivery', 'policy_specs/ppmco-drug-limitations.yaml:41')
-_PRODUCT_3_AT_2_SELECT = rt.select_step(
-    ('1 mL per 90 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:278')
-
-
-def _product_3_pp_depo_provera_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-depo-provera at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_3_COVER, product=_PRODUCT_3,
-            unit='mL', channel='home_delivery', approvals=_PRODUCT_3_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_3_SCOPE,
-            own_ndcs=_PRODUCT_3_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_3_AT_2_SELECT)
-        checks = [
-            _limit_3_pp_depo_provera_all(claim, history, _LIMIT_3),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'mL',
-                       _PRODUCT_3_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_3_AT_2_APPROVALS = {}
-
-_PRODUCT_4 = 'pp-diflucan-150mg-tab'
-_PRODUCT_4_PACKAGE_SIZES = {}
-_PRODUCT_4_COVER = frozenset(('pp-diflucan-150mg-tab',))
-_PRODUCT_4_SCOPE = frozenset(('pp-diflucan-150mg-tab',))
-_PRODUCT_4_SCOPE_NDCS = frozenset()
-
+_PRODUCT_3 = rt.product(
+    'pp-depo-provera', 'mL', 'policy_specs/ppmco-drug-limitations.yaml:41',
+    plans={
+        'retail': ((_LIMIT_3,), {}),
+        'home_delivery': ((_LIMIT_3,), {}),
+    })
 
 # policy_specs/ppmco-drug-limitations.yaml:47
-def _product_4_pp_diflucan_150mg_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product pp-diflucan-150mg-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of pp-diflucan-150mg-tab',
-                       'policy_specs/ppmco-drug-limitations.yaml:47', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_4_AT_1_MATCHED)
-        return _product_4_pp_diflucan_150mg_tab_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_4_AT_2_MATCHED)
-        return _product_4_pp_diflucan_150mg_tab_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_4, channel, 'policy_specs/ppmco-drug-limitations.yaml:47'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_4} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_4_AT_1_MATCHED = rt.matched_step(
-    'pp-diflucan-150mg-tab', 'retail', 'policy_specs/ppmco-drug-limitations.yaml:47')
-_PRODUCT_4_AT_1_SELECT = rt.select_step(
-    ('2 each per 30 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:281')
-
-
-def _product_4_pp_diflucan_150mg_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-diflucan-150mg-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_4_COVER, product=_PRODUCT_4,
-            unit='each', channel='retail', approvals=_PRODUCT_4_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_4_SCOPE,
-            own_ndcs=_PRODUCT_4_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_4_AT_1_SELECT)
-        checks = [
-            _limit_4_pp_diflucan_150mg_tab_all(claim, history, _LIMIT_4),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_4_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_4_AT_1_APPROVALS = {}
-
-
-_PRODUCT_4_AT_2_MATCHED = rt.matched_step(
-    'pp-diflucan-150mg-tab', 'home_delivery', 'policy_specs/ppmco-drug-limitations.yaml:47')
-_PRODUCT_4_AT_2_SELECT = rt.select_step(
-    ('2 each per 30 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:281')
-
-
-def _product_4_pp_diflucan_150mg_tab_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-diflucan-150mg-tab at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_4_COVER, product=_PRODUCT_4,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_4_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_4_SCOPE,
-            own_ndcs=_PRODUCT_4_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_4_AT_2_SELECT)
-        checks = [
-            _limit_4_pp_diflucan_150mg_tab_all(claim, history, _LIMIT_4),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_4_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_4_AT_2_APPROVALS = {}
-
-_PRODUCT_5 = 'pp-duragesic-25mcg'
-_PRODUCT_5_PACKAGE_SIZES = {}
-_PRODUCT_5_COVER = frozenset(('pp-duragesic-25mcg', 'pp-duragesic'))
-_PRODUCT_5_SCOPE = frozenset(('pp-duragesic-25mcg', 'pp-duragesic-50mcg', 'pp-duragesic-75mcg', 'pp-duragesic-100mcg'))
-_PRODUCT_5_SCOPE_NDCS = frozenset()
-
+_PRODUCT_4 = rt.product(
+    'pp-diflucan-150mg-tab', 'each', 'policy_specs/ppmco-drug-limitations.yaml:47',
+    plans={
+        'retail': ((_LIMIT_4,), {}),
+        'home_delivery': ((_LIMIT_4,), {}),
+    })
 
 # policy_specs/ppmco-drug-limitations.yaml:53
-def _product_5_pp_duragesic_25mcg(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product pp-duragesic-25mcg, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of pp-duragesic-25mcg',
-                       'policy_specs/ppmco-drug-limitations.yaml:53', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_5_AT_1_MATCHED)
-        return _product_5_pp_duragesic_25mcg_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_5_AT_2_MATCHED)
-        return _product_5_pp_duragesic_25mcg_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_5, channel, 'policy_specs/ppmco-drug-limitations.yaml:53'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_5} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_5_AT_1_MATCHED = rt.matched_step(
-    'pp-duragesic-25mcg', 'retail', 'policy_specs/ppmco-drug-limitations.yaml:53')
-_PRODUCT_5_AT_1_SELECT = rt.select_step(
-    ('10 each per 30 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:284')
-
-
-def _product_5_pp_duragesic_25mcg_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-duragesic-25mcg at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_5_COVER, product=_PRODUCT_5,
-            unit='each', channel='retail', approvals=_PRODUCT_5_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_5_SCOPE,
-            own_ndcs=_PRODUCT_5_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_5_AT_1_SELECT)
-        checks = [
-            _limit_5_pp_duragesic_all(claim, history, _LIMIT_5),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_5_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_5_AT_1_APPROVALS = {}
-
-
-_PRODUCT_5_AT_2_MATCHED = rt.matched_step(
-    'pp-duragesic-25mcg', 'home_delivery', 'policy_specs/ppmco-drug-limitations.yaml:53')
-_PRODUCT_5_AT_2_SELECT = rt.select_step(
-    ('10 each per 30 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:284')
-
-
-def _product_5_pp_duragesic_25mcg_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-duragesic-25mcg at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_5_COVER, product=_PRODUCT_5,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_5_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_5_SCOPE,
-            own_ndcs=_PRODUCT_5_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_5_AT_2_SELECT)
-        checks = [
-            _limit_5_pp_duragesic_all(claim, history, _LIMIT_5),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_5_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_5_AT_2_APPROVALS = {}
-
-_PRODUCT_6 = 'pp-duragesic-50mcg'
-_PRODUCT_6_PACKAGE_SIZES = {}
-_PRODUCT_6_COVER = frozenset(('pp-duragesic-50mcg', 'pp-duragesic'))
-_PRODUCT_6_SCOPE = frozenset(('pp-duragesic-25mcg', 'pp-duragesic-50mcg', 'pp-duragesic-75mcg', 'pp-duragesic-100mcg'))
-_PRODUCT_6_SCOPE_NDCS = frozenset()
-
+_PRODUCT_5 = rt.product(
+    'pp-duragesic-25mcg', 'each', 'policy_specs/ppmco-drug-limitations.yaml:53',
+    group='pp-duragesic', scope=_SET_6,
+    plans={
+        'retail': ((_LIMIT_5,), {}),
+        'home_delivery': ((_LIMIT_5,), {}),
+    })
 
 # policy_specs/ppmco-drug-limitations.yaml:59
-def _product_6_pp_duragesic_50mcg(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product pp-duragesic-50mcg, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of pp-duragesic-50mcg',
-                       'policy_specs/ppmco-drug-limitations.yaml:59', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_6_AT_1_MATCHED)
-        return _product_6_pp_duragesic_50mcg_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_6_AT_2_MATCHED)
-        return _product_6_pp_duragesic_50mcg_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_6, channel, 'policy_specs/ppmco-drug-limitations.yaml:59'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_6} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_6_AT_1_MATCHED = rt.matched_step(
-    'pp-duragesic-50mcg', 'retail', 'policy_specs/ppmco-drug-limitations.yaml:59')
-_PRODUCT_6_AT_1_SELECT = rt.select_step(
-    ('10 each per 30 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:284')
-
-
-def _product_6_pp_duragesic_50mcg_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-duragesic-50mcg at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_6_COVER, product=_PRODUCT_6,
-            unit='each', channel='retail', approvals=_PRODUCT_6_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_6_SCOPE,
-            own_ndcs=_PRODUCT_6_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_6_AT_1_SELECT)
-        checks = [
-            _limit_5_pp_duragesic_all(claim, history, _LIMIT_5),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_6_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_6_AT_1_APPROVALS = {}
-
-
-_PRODUCT_6_AT_2_MATCHED = rt.matched_step(
-    'pp-duragesic-50mcg', 'home_delivery', 'policy_specs/ppmco-drug-limitations.yaml:59')
-_PRODUCT_6_AT_2_SELECT = rt.select_step(
-    ('10 each per 30 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:284')
-
-
-def _product_6_pp_duragesic_50mcg_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-duragesic-50mcg at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_6_COVER, product=_PRODUCT_6,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_6_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_6_SCOPE,
-            own_ndcs=_PRODUCT_6_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_6_AT_2_SELECT)
-        checks = [
-            _limit_5_pp_duragesic_all(claim, history, _LIMIT_5),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_6_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_6_AT_2_APPROVALS = {}
-
-_PRODUCT_7 = 'pp-duragesic-75mcg'
-_PRODUCT_7_PACKAGE_SIZES = {}
-_PRODUCT_7_COVER = frozenset(('pp-duragesic-75mcg', 'pp-duragesic'))
-_PRODUCT_7_SCOPE = frozenset(('pp-duragesic-25mcg', 'pp-duragesic-50mcg', 'pp-duragesic-75mcg', 'pp-duragesic-100mcg'))
-_PRODUCT_7_SCOPE_NDCS = frozenset()
-
+_PRODUCT_6 = rt.product(
+    'pp-duragesic-50mcg', 'each', 'policy_specs/ppmco-drug-limitations.yaml:59',
+    group='pp-duragesic', scope=_SET_6,
+    plans={
+        'retail': ((_LIMIT_5,), {}),
+        'home_delivery': ((_LIMIT_5,), {}),
+    })
 
 # policy_specs/ppmco-drug-limitations.yaml:65
-def _product_7_pp_duragesic_75mcg(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product pp-duragesic-75mcg, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of pp-duragesic-75mcg',
-                       'policy_specs/ppmco-drug-limitations.yaml:65', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_7_AT_1_MATCHED)
-        return _product_7_pp_duragesic_75mcg_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_7_AT_2_MATCHED)
-        return _product_7_pp_duragesic_75mcg_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_7, channel, 'policy_specs/ppmco-drug-limitations.yaml:65'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_7} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_7_AT_1_MATCHED = rt.matched_step(
-    'pp-duragesic-75mcg', 'retail', 'policy_specs/ppmco-drug-limitations.yaml:65')
-_PRODUCT_7_AT_1_SELECT = rt.select_step(
-    ('10 each per 30 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:284')
-
-
-def _product_7_pp_duragesic_75mcg_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-duragesic-75mcg at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_7_COVER, product=_PRODUCT_7,
-            unit='each', channel='retail', approvals=_PRODUCT_7_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_7_SCOPE,
-            own_ndcs=_PRODUCT_7_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_7_AT_1_SELECT)
-        checks = [
-            _limit_5_pp_duragesic_all(claim, history, _LIMIT_5),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_7_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_7_AT_1_APPROVALS = {}
-
-
-_PRODUCT_7_AT_2_MATCHED = rt.matched_step(
-    'pp-duragesic-75mcg', 'home_delivery', 'policy_specs/ppmco-drug-limitations.yaml:65')
-_PRODUCT_7_AT_2_SELECT = rt.select_step(
-    ('10 each per 30 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:284')
-
-
-def _product_7_pp_duragesic_75mcg_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-duragesic-75mcg at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_7_COVER, product=_PRODUCT_7,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_7_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_7_SCOPE,
-            own_ndcs=_PRODUCT_7_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_7_AT_2_SELECT)
-        checks = [
-            _limit_5_pp_duragesic_all(claim, history, _LIMIT_5),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_7_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_7_AT_2_APPROVALS = {}
-
-_PRODUCT_8 = 'pp-duragesic-100mcg'
-_PRODUCT_8_PACKAGE_SIZES = {}
-_PRODUCT_8_COVER = frozenset(('pp-duragesic-100mcg', 'pp-duragesic'))
-_PRODUCT_8_SCOPE = frozenset(('pp-duragesic-25mcg', 'pp-duragesic-50mcg', 'pp-duragesic-75mcg', 'pp-duragesic-100mcg'))
-_PRODUCT_8_SCOPE_NDCS = frozenset()
-
+_PRODUCT_7 = rt.product(
+    'pp-duragesic-75mcg', 'each', 'policy_specs/ppmco-drug-limitations.yaml:65',
+    group='pp-duragesic', scope=_SET_6,
+    plans={
+        'retail': ((_LIMIT_5,), {}),
+        'home_delivery': ((_LIMIT_5,), {}),
+    })
 
 # policy_specs/ppmco-drug-limitations.yaml:71
-def _product_8_pp_duragesic_100mcg(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product pp-duragesic-100mcg, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of pp-duragesic-100mcg',
-                       'policy_specs/ppmco-drug-limitations.yaml:71', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_8_AT_1_MATCHED)
-        return _product_8_pp_duragesic_100mcg_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_8_AT_2_MATCHED)
-        return _product_8_pp_duragesic_100mcg_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_8, channel, 'policy_specs/ppmco-drug-limitations.yaml:71'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_8} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_8_AT_1_MATCHED = rt.matched_step(
-    'pp-duragesic-100mcg', 'retail', 'policy_specs/ppmco-drug-limitations.yaml:71')
-_PRODUCT_8_AT_1_SELECT = rt.select_step(
-    ('10 each per 30 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:284')
-
-
-def _product_8_pp_duragesic_100mcg_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-duragesic-100mcg at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_8_COVER, product=_PRODUCT_8,
-            unit='each', channel='retail', approvals=_PRODUCT_8_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_8_SCOPE,
-            own_ndcs=_PRODUCT_8_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_8_AT_1_SELECT)
-        checks = [
-            _limit_5_pp_duragesic_all(claim, history, _LIMIT_5),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_8_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_8_AT_1_APPROVALS = {}
-
-
-_PRODUCT_8_AT_2_MATCHED = rt.matched_step(
-    'pp-duragesic-100mcg', 'home_delivery', 'policy_specs/ppmco-drug-limitations.yaml:71')
-_PRODUCT_8_AT_2_SELECT = rt.select_step(
-    ('10 each per 30 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:284')
-
-
-def _product_8_pp_duragesic_100mcg_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-duragesic-100mcg at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_8_COVER, product=_PRODUCT_8,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_8_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_8_SCOPE,
-            own_ndcs=_PRODUCT_8_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_8_AT_2_SELECT)
-        checks = [
-            _limit_5_pp_duragesic_all(claim, history, _LIMIT_5),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_8_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_8_AT_2_APPROVALS = {}
-
-_PRODUCT_9 = 'pp-epogen'
-_PRODUCT_9_PACKAGE_SIZES = {}
-_PRODUCT_9_COVER = frozenset(('pp-epogen',))
-_PRODUCT_9_SCOPE = frozenset(('pp-epogen',))
-_PRODUCT_9_SCOPE_NDCS = frozenset()
-
+_PRODUCT_8 = rt.product(
+    'pp-duragesic-100mcg', 'each', 'policy_specs/ppmco-drug-limitations.yaml:71',
+    group='pp-duragesic', scope=_SET_6,
+    plans={
+        'retail': ((_LIMIT_5,), {}),
+        'home_delivery': ((_LIMIT_5,), {}),
+    })
 
 # policy_specs/ppmco-drug-limitations.yaml:78
-def _product_9_pp_epogen(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product pp-epogen, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of pp-epogen',
-                       'policy_specs/ppmco-drug-limitations.yaml:78', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_9_AT_1_MATCHED)
-        return _product_9_pp_epogen_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_9_AT_2_MATCHED)
-        return _product_9_pp_epogen_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_9, channel, 'policy_specs/ppmco-drug-limitations.yaml:78'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_9} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_9_AT_1_MATCHED = rt.matched_step(
-    'pp-epogen', 'retail', 'policy_specs/ppmco-drug-limitations.yaml:78')
-_PRODUCT_9_AT_1_SELECT = rt.select_step(
-    ('4 each per 30 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:287')
-
-
-def _product_9_pp_epogen_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-epogen at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_9_COVER, product=_PRODUCT_9,
-            unit='each', channel='retail', approvals=_PRODUCT_9_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_9_SCOPE,
-            own_ndcs=_PRODUCT_9_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_9_AT_1_SELECT)
-        checks = [
-            _limit_6_pp_epogen_all(claim, history, _LIMIT_6),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_9_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_9_AT_1_APPROVALS = {}
-
-
-_PRODUCT_9_AT_2_MATCHED = rt.matched_step(
-    'pp-epogen', 'home_delivery', 'policy_specs/ppmco-drug-limitations.yaml:78')
-_PRODUCT_9_AT_2_SELECT = rt.select_step(
-    ('4 each per 30 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:287')
-
-
-def _product_9_pp_epogen_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-epogen at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_9_COVER, product=_PRODUCT_9,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_9_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_9_SCOPE,
-            own_ndcs=_PRODUCT_9_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_9_AT_2_SELECT)
-        checks = [
-            _limit_6_pp_epogen_all(claim, history, _LIMIT_6),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_9_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_9_AT_2_APPROVALS = {}
-
-_PRODUCT_10 = 'pp-flovent-diskus'
-_PRODUCT_10_PACKAGE_SIZES = {}
-_PRODUCT_10_COVER = frozenset(('pp-flovent-diskus',))
-_PRODUCT_10_SCOPE = frozenset(('pp-flovent-diskus',))
-_PRODUCT_10_SCOPE_NDCS = frozenset()
-
+_PRODUCT_9 = rt.product(
+    'pp-epogen', 'each', 'policy_specs/ppmco-drug-limitations.yaml:78',
+    plans={
+        'retail': ((_LIMIT_6,), {}),
+        'home_delivery': ((_LIMIT_6,), {}),
+    })
 
 # policy_specs/ppmco-drug-limitations.yaml:84
-def _product_10_pp_flovent_diskus(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product pp-flovent-diskus, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of pp-flovent-diskus',
-                       'policy_specs/ppmco-drug-limitations.yaml:84', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_10_AT_1_MATCHED)
-        return _product_10_pp_flovent_diskus_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_10_AT_2_MATCHED)
-        return _product_10_pp_flovent_diskus_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_10, channel, 'policy_specs/ppmco-drug-limitations.yaml:84'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_10} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_10_AT_1_MATCHED = rt.matched_step(
-    'pp-flovent-diskus', 'retail', 'policy_specs/ppmco-drug-limitations.yaml:84')
-_PRODUCT_10_AT_1_SELECT = rt.select_step(
-    ('60 each per 25 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:290')
-
-
-def _product_10_pp_flovent_diskus_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-flovent-diskus at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_10_COVER, product=_PRODUCT_10,
-            unit='each', channel='retail', approvals=_PRODUCT_10_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_10_SCOPE,
-            own_ndcs=_PRODUCT_10_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_10_AT_1_SELECT)
-        checks = [
-            _limit_7_pp_flovent_diskus_all(claim, history, _LIMIT_7),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_10_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_10_AT_1_APPROVALS = {}
-
-
-_PRODUCT_10_AT_2_MATCHED = rt.matched_step(
-    'pp-flovent-diskus', 'home_delivery', 'policy_specs/ppmco-drug-limitations.yaml:84')
-_PRODUCT_10_AT_2_SELECT = rt.select_step(
-    ('60 each per 25 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:290')
-
-
-def _product_10_pp_flovent_diskus_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-flovent-diskus at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_10_COVER, product=_PRODUCT_10,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_10_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_10_SCOPE,
-            own_ndcs=_PRODUCT_10_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_10_AT_2_SELECT)
-        checks = [
-            _limit_7_pp_flovent_diskus_all(claim, history, _LIMIT_7),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_10_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_10_AT_2_APPROVALS = {}
-
-_PRODUCT_11 = 'pp-freestyle-strips'
-_PRODUCT_11_PACKAGE_SIZES = {}
-_PRODUCT_11_COVER = frozenset(('pp-freestyle-strips', 'pp-test-strips'))
-_PRODUCT_11_SCOPE = frozenset(('pp-freestyle-strips', 'pp-precision-xtra-strips'))
-_PRODUCT_11_SCOPE_NDCS = frozenset()
-
+_PRODUCT_10 = rt.product(
+    'pp-flovent-diskus', 'each', 'policy_specs/ppmco-drug-limitations.yaml:84',
+    plans={
+        'retail': ((_LIMIT_7,), {}),
+        'home_delivery': ((_LIMIT_7,), {}),
+    })
 
 # policy_specs/ppmco-drug-limitations.yaml:89
-def _product_11_pp_freestyle_strips(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product pp-freestyle-strips, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of pp-freestyle-strips',
-                       'policy_specs/ppmco-drug-limitations.yaml:89', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_11_AT_1_MATCHED)
-        return _product_11_pp_freestyle_strips_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_11_AT_2_MATCHED)
-        return _product_11_pp_freestyle_strips_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_11, channel, 'policy_specs/ppmco-drug-limitations.yaml:89'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_11} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_11_AT_1_MATCHED = rt.matched_step(
-    'pp-freestyle-strips', 'retail', 'policy_specs/ppmco-drug-limitations.yaml:89')
-
-
-def _product_11_pp_freestyle_strips_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-freestyle-strips at retail: select the limits, apply authorizations, check."""
-    base = []
-    # policy_specs/ppmco-drug-limitations.yaml:294
-    if claim.birth_date is None:
-        return _refuse(claim, steps, rt.CODE_BIRTH_DATE, 'M/I DATE OF BIRTH',
-                       'the limit at policy_specs/ppmco-drug-limitations.yaml:294 depends on age and the claim has no member.birth_date',
-                       'policy_specs/ppmco-drug-limitations.yaml:294', 'select')
-    if 0 <= rt.age_on(claim.birth_date, claim.date_of_service) <= 17:
-        base.append(_LIMIT_8_RULE)
-    # policy_specs/ppmco-drug-limitations.yaml:294
-    if claim.birth_date is None:
-        return _refuse(claim, steps, rt.CODE_BIRTH_DATE, 'M/I DATE OF BIRTH',
-                       'the limit at policy_specs/ppmco-drug-limitations.yaml:294 depends on age and the claim has no member.birth_date',
-                       'policy_specs/ppmco-drug-limitations.yaml:294', 'select')
-    if rt.age_on(claim.birth_date, claim.date_of_service) >= 18:
-        base.append(_LIMIT_9_RULE)
-    if not base:
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            'select', 'skip', 'no limit for pp-freestyle-strips at retail applies to this claim',
-            'policy_specs/ppmco-drug-limitations.yaml:294'))
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, [entry for entry in base if entry.hard],
-            cover=_PRODUCT_11_COVER, product=_PRODUCT_11,
-            unit='each', channel='retail', approvals=_PRODUCT_11_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_11_SCOPE,
-            own_ndcs=_PRODUCT_11_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(rt.select_step([entry.text for entry in base], None, base[0].source))
-        checks = rt.run_checks(base, claim, history)
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_11_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_11_AT_1_APPROVALS = {}
-
-
-_PRODUCT_11_AT_2_MATCHED = rt.matched_step(
-    'pp-freestyle-strips', 'home_delivery', 'policy_specs/ppmco-drug-limitations.yaml:89')
-
-
-def _product_11_pp_freestyle_strips_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-freestyle-strips at home_delivery: select the limits, apply authorizations, check."""
-    base = []
-    # policy_specs/ppmco-drug-limitations.yaml:294
-    if claim.birth_date is None:
-        return _refuse(claim, steps, rt.CODE_BIRTH_DATE, 'M/I DATE OF BIRTH',
-                       'the limit at policy_specs/ppmco-drug-limitations.yaml:294 depends on age and the claim has no member.birth_date',
-                       'policy_specs/ppmco-drug-limitations.yaml:294', 'select')
-    if 0 <= rt.age_on(claim.birth_date, claim.date_of_service) <= 17:
-        base.append(_LIMIT_8_RULE)
-    # policy_specs/ppmco-drug-limitations.yaml:294
-    if claim.birth_date is None:
-        return _refuse(claim, steps, rt.CODE_BIRTH_DATE, 'M/I DATE OF BIRTH',
-                       'the limit at policy_specs/ppmco-drug-limitations.yaml:294 depends on age and the claim has no member.birth_date',
-                       'policy_specs/ppmco-drug-limitations.yaml:294', 'select')
-    if rt.age_on(claim.birth_date, claim.date_of_service) >= 18:
-        base.append(_LIMIT_9_RULE)
-    if not base:
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            'select', 'skip', 'no limit for pp-freestyle-strips at home_delivery applies to this claim',
-            'policy_specs/ppmco-drug-limitations.yaml:294'))
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, [entry for entry in base if entry.hard],
-            cover=_PRODUCT_11_COVER, product=_PRODUCT_11,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_11_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_11_SCOPE,
-            own_ndcs=_PRODUCT_11_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(rt.select_step([entry.text for entry in base], None, base[0].source))
-        checks = rt.run_checks(base, claim, history)
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_11_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_11_AT_2_APPROVALS = {}
-
-_PRODUCT_12 = 'pp-precision-xtra-strips'
-_PRODUCT_12_PACKAGE_SIZES = {}
-_PRODUCT_12_COVER = frozenset(('pp-precision-xtra-strips', 'pp-test-strips'))
-_PRODUCT_12_SCOPE = frozenset(('pp-freestyle-strips', 'pp-precision-xtra-strips'))
-_PRODUCT_12_SCOPE_NDCS = frozenset()
-
+_PRODUCT_11 = rt.product(
+    'pp-freestyle-strips', 'each', 'policy_specs/ppmco-drug-limitations.yaml:89',
+    group='pp-test-strips', scope=_SET_9,
+    plans={
+        'retail': ((_LIMIT_8, _LIMIT_9), {}, _select_pp_freestyle_strips_retail),
+        'home_delivery': ((_LIMIT_8, _LIMIT_9), {}, _select_pp_freestyle_strips_home_delivery),
+    })
 
 # policy_specs/ppmco-drug-limitations.yaml:94
-def _product_12_pp_precision_xtra_strips(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product pp-precision-xtra-strips, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of pp-precision-xtra-strips',
-                       'policy_specs/ppmco-drug-limitations.yaml:94', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_12_AT_1_MATCHED)
-        return _product_12_pp_precision_xtra_strips_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_12_AT_2_MATCHED)
-        return _product_12_pp_precision_xtra_strips_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_12, channel, 'policy_specs/ppmco-drug-limitations.yaml:94'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_12} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_12_AT_1_MATCHED = rt.matched_step(
-    'pp-precision-xtra-strips', 'retail', 'policy_specs/ppmco-drug-limitations.yaml:94')
-
-
-def _product_12_pp_precision_xtra_strips_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-precision-xtra-strips at retail: select the limits, apply authorizations, check."""
-    base = []
-    # policy_specs/ppmco-drug-limitations.yaml:294
-    if claim.birth_date is None:
-        return _refuse(claim, steps, rt.CODE_BIRTH_DATE, 'M/I DATE OF BIRTH',
-                       'the limit at policy_specs/ppmco-drug-limitations.yaml:294 depends on age and the claim has no member.birth_date',
-                       'policy_specs/ppmco-drug-limitations.yaml:294', 'select')
-    if 0 <= rt.age_on(claim.birth_date, claim.date_of_service) <= 17:
-        base.append(_LIMIT_8_RULE)
-    # policy_specs/ppmco-drug-limitations.yaml:294
-    if claim.birth_date is None:
-        return _refuse(claim, steps, rt.CODE_BIRTH_DATE, 'M/I DATE OF BIRTH',
-                       'the limit at policy_specs/ppmco-drug-limitations.yaml:294 depends on age and the claim has no member.birth_date',
-                       'policy_specs/ppmco-drug-limitations.yaml:294', 'select')
-    if rt.age_on(claim.birth_date, claim.date_of_service) >= 18:
-        base.append(_LIMIT_9_RULE)
-    if not base:
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            'select', 'skip', 'no limit for pp-precision-xtra-strips at retail applies to this claim',
-            'policy_specs/ppmco-drug-limitations.yaml:294'))
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, [entry for entry in base if entry.hard],
-            cover=_PRODUCT_12_COVER, product=_PRODUCT_12,
-            unit='each', channel='retail', approvals=_PRODUCT_12_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_12_SCOPE,
-            own_ndcs=_PRODUCT_12_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(rt.select_step([entry.text for entry in base], None, base[0].source))
-        checks = rt.run_checks(base, claim, history)
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_12_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_12_AT_1_APPROVALS = {}
-
-
-_PRODUCT_12_AT_2_MATCHED = rt.matched_step(
-    'pp-precision-xtra-strips', 'home_delivery', 'policy_specs/ppmco-drug-limitations.yaml:94')
-
-
-def _product_12_pp_precision_xtra_strips_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-precision-xtra-strips at home_delivery: select the limits, apply authorizations,
-    check.
-    """
-    base = []
-    # policy_specs/ppmco-drug-limitations.yaml:294
-    if claim.birth_date is None:
-        return _refuse(claim, steps, rt.CODE_BIRTH_DATE, 'M/I DATE OF BIRTH',
-                       'the limit at policy_specs/ppmco-drug-limitations.yaml:294 depends on age and the claim has no member.birth_date',
-                       'policy_specs/ppmco-drug-limitations.yaml:294', 'select')
-    if 0 <= rt.age_on(claim.birth_date, claim.date_of_service) <= 17:
-        base.append(_LIMIT_8_RULE)
-    # policy_specs/ppmco-drug-limitations.yaml:294
-    if claim.birth_date is None:
-        return _refuse(claim, steps, rt.CODE_BIRTH_DATE, 'M/I DATE OF BIRTH',
-                       'the limit at policy_specs/ppmco-drug-limitations.yaml:294 depends on age and the claim has no member.birth_date',
-                       'policy_specs/ppmco-drug-limitations.yaml:294', 'select')
-    if rt.age_on(claim.birth_date, claim.date_of_service) >= 18:
-        base.append(_LIMIT_9_RULE)
-    if not base:
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            'select', 'skip', 'no limit for pp-precision-xtra-strips at home_delivery applies to this claim',
-            'policy_specs/ppmco-drug-limitations.yaml:294'))
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, [entry for entry in base if entry.hard],
-            cover=_PRODUCT_12_COVER, product=_PRODUCT_12,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_12_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_12_SCOPE,
-            own_ndcs=_PRODUCT_12_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(rt.select_step([entry.text for entry in base], None, base[0].source))
-        checks = rt.run_checks(base, claim, history)
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_12_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_12_AT_2_APPROVALS = {}
-
-_PRODUCT_13 = 'pp-humalog-vial'
-_PRODUCT_13_PACKAGE_SIZES = {}
-_PRODUCT_13_COVER = frozenset(('pp-humalog-vial', 'pp-humalog-humulin'))
-_PRODUCT_13_SCOPE = frozenset(('pp-humalog-vial', 'pp-humulin-vial'))
-_PRODUCT_13_SCOPE_NDCS = frozenset()
-
+_PRODUCT_12 = rt.product(
+    'pp-precision-xtra-strips', 'each', 'policy_specs/ppmco-drug-limitations.yaml:94',
+    group='pp-test-strips', scope=_SET_9,
+    plans={
+        'retail': ((_LIMIT_8, _LIMIT_9), {}, _select_pp_precision_xtra_strips_retail),
+        'home_delivery': ((_LIMIT_8, _LIMIT_9), {}, _select_pp_precision_xtra_strips_home_delivery),
+    })
 
 # policy_specs/ppmco-drug-limitations.yaml:101
-def _product_13_pp_humalog_vial(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product pp-humalog-vial, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of pp-humalog-vial',
-                       'policy_specs/ppmco-drug-limitations.yaml:101', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_13_AT_1_MATCHED)
-        return _product_13_pp_humalog_vial_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_13_AT_2_MATCHED)
-        return _product_13_pp_humalog_vial_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_13, channel, 'policy_specs/ppmco-drug-limitations.yaml:101'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_13} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_13_AT_1_MATCHED = rt.matched_step(
-    'pp-humalog-vial', 'retail', 'policy_specs/ppmco-drug-limitations.yaml:101')
-_PRODUCT_13_AT_1_SELECT = rt.select_step(
-    ('3 each per 30 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:299')
-
-
-def _product_13_pp_humalog_vial_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-humalog-vial at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_13_COVER, product=_PRODUCT_13,
-            unit='each', channel='retail', approvals=_PRODUCT_13_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_13_SCOPE,
-            own_ndcs=_PRODUCT_13_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_13_AT_1_SELECT)
-        checks = [
-            _limit_10_pp_humalog_humulin_all(claim, history, _LIMIT_10),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_13_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_13_AT_1_APPROVALS = {}
-
-
-_PRODUCT_13_AT_2_MATCHED = rt.matched_step(
-    'pp-humalog-vial', 'home_delivery', 'policy_specs/ppmco-drug-limitations.yaml:101')
-_PRODUCT_13_AT_2_SELECT = rt.select_step(
-    ('3 each per 30 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:299')
-
-
-def _product_13_pp_humalog_vial_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-humalog-vial at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_13_COVER, product=_PRODUCT_13,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_13_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_13_SCOPE,
-            own_ndcs=_PRODUCT_13_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_13_AT_2_SELECT)
-        checks = [
-            _limit_10_pp_humalog_humulin_all(claim, history, _LIMIT_10),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_13_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_13_AT_2_APPROVALS = {}
-
-_PRODUCT_14 = 'pp-humulin-vial'
-_PRODUCT_14_PACKAGE_SIZES = {}
-_PRODUCT_14_COVER = frozenset(('pp-humulin-vial', 'pp-humalog-humulin'))
-_PRODUCT_14_SCOPE = frozenset(('pp-humalog-vial', 'pp-humulin-vial'))
-_PRODUCT_14_SCOPE_NDCS = frozenset()
-
+_PRODUCT_13 = rt.product(
+    'pp-humalog-vial', 'each', 'policy_specs/ppmco-drug-limitations.yaml:101',
+    group='pp-humalog-humulin', scope=_SET_10,
+    plans={
+        'retail': ((_LIMIT_10,), {}),
+        'home_delivery': ((_LIMIT_10,), {}),
+    })
 
 # policy_specs/ppmco-drug-limitations.yaml:106
-def _product_14_pp_humulin_vial(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product pp-humulin-vial, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of pp-humulin-vial',
-                       'policy_specs/ppmco-drug-limitations.yaml:106', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_14_AT_1_MATCHED)
-        return _product_14_pp_humulin_vial_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_14_AT_2_MATCHED)
-        return _product_14_pp_humulin_vial_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_14, channel, 'policy_specs/ppmco-drug-limitations.yaml:106'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_14} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_14_AT_1_MATCHED = rt.matched_step(
-    'pp-humulin-vial', 'retail', 'policy_specs/ppmco-drug-limitations.yaml:106')
-_PRODUCT_14_AT_1_SELECT = rt.select_step(
-    ('3 each per 30 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:299')
-
-
-def _product_14_pp_humulin_vial_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-humulin-vial at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_14_COVER, product=_PRODUCT_14,
-            unit='each', channel='retail', approvals=_PRODUCT_14_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_14_SCOPE,
-            own_ndcs=_PRODUCT_14_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_14_AT_1_SELECT)
-        checks = [
-            _limit_10_pp_humalog_humulin_all(claim, history, _LIMIT_10),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_14_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_14_AT_1_APPROVALS = {}
-
-
-_PRODUCT_14_AT_2_MATCHED = rt.matched_step(
-    'pp-humulin-vial', 'home_delivery', 'policy_specs/ppmco-drug-limitations.yaml:106')
-_PRODUCT_14_AT_2_SELECT = rt.select_step(
-    ('3 each per 30 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:299')
-
-
-def _product_14_pp_humulin_vial_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-humulin-vial at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_14_COVER, product=_PRODUCT_14,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_14_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_14_SCOPE,
-            own_ndcs=_PRODUCT_14_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_14_AT_2_SELECT)
-        checks = [
-            _limit_10_pp_humalog_humulin_all(claim, history, _LIMIT_10),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_14_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_14_AT_2_APPROVALS = {}
-
-_PRODUCT_15 = 'pp-imitrex-tab'
-_PRODUCT_15_PACKAGE_SIZES = {}
-_PRODUCT_15_COVER = frozenset(('pp-imitrex-tab',))
-_PRODUCT_15_SCOPE = frozenset(('pp-imitrex-tab',))
-_PRODUCT_15_SCOPE_NDCS = frozenset()
-
+_PRODUCT_14 = rt.product(
+    'pp-humulin-vial', 'each', 'policy_specs/ppmco-drug-limitations.yaml:106',
+    group='pp-humalog-humulin', scope=_SET_10,
+    plans={
+        'retail': ((_LIMIT_10,), {}),
+        'home_delivery': ((_LIMIT_10,), {}),
+    })
 
 # policy_specs/ppmco-drug-limitations.yaml:111
-def _product_15_pp_imitrex_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product pp-imitrex-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of pp-imitrex-tab',
-                       'policy_specs/ppmco-drug-limitations.yaml:111', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_15_AT_1_MATCHED)
-        return _product_15_pp_imitrex_tab_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_15_AT_2_MATCHED)
-        return _product_15_pp_imitrex_tab_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_15, channel, 'policy_specs/ppmco-drug-limitations.yaml:111'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_15} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_15_AT_1_MATCHED = rt.matched_step(
-    'pp-imitrex-tab', 'retail', 'policy_specs/ppmco-drug-limitations.yaml:111')
-_PRODUCT_15_AT_1_SELECT = rt.select_step(
-    ('16 each per 30 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:302')
-
-
-def _product_15_pp_imitrex_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-imitrex-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_15_COVER, product=_PRODUCT_15,
-            unit='each', channel='retail', approvals=_PRODUCT_15_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_15_SCOPE,
-            own_ndcs=_PRODUCT_15_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_15_AT_1_SELECT)
-        checks = [
-            _limit_11_pp_imitrex_tab_all(claim, history, _LIMIT_11),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_15_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_15_AT_1_APPROVALS = {}
-
-
-_PRODUCT_15_AT_2_MATCHED = rt.matched_step(
-    'pp-imitrex-tab', 'home_delivery', 'policy_specs/ppmco-drug-limitations.yaml:111')
-_PRODUCT_15_AT_2_SELECT = rt.select_step(
-    ('16 each per 30 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:302')
-
-
-def _product_15_pp_imitrex_tab_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-imitrex-tab at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_15_COVER, product=_PRODUCT_15,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_15_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_15_SCOPE,
-            own_ndcs=_PRODUCT_15_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_15_AT_2_SELECT)
-        checks = [
-            _limit_11_pp_imitrex_tab_all(claim, history, _LIMIT_11),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_15_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_15_AT_2_APPROVALS = {}
-
-_PRODUCT_16 = 'pp-imitrex-nasal'
-_PRODUCT_16_PACKAGE_SIZES = {}
-_PRODUCT_16_COVER = frozenset(('pp-imitrex-nasal',))
-_PRODUCT_16_SCOPE = frozenset(('pp-imitrex-nasal',))
-_PRODUCT_16_SCOPE_NDCS = frozenset()
-
+_PRODUCT_15 = rt.product(
+    'pp-imitrex-tab', 'each', 'policy_specs/ppmco-drug-limitations.yaml:111',
+    plans={
+        'retail': ((_LIMIT_11,), {}),
+        'home_delivery': ((_LIMIT_11,), {}),
+    })
 
 # policy_specs/ppmco-drug-limitations.yaml:116
-def _product_16_pp_imitrex_nasal(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product pp-imitrex-nasal, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of pp-imitrex-nasal',
-                       'policy_specs/ppmco-drug-limitations.yaml:116', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_16_AT_1_MATCHED)
-        return _product_16_pp_imitrex_nasal_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_16_AT_2_MATCHED)
-        return _product_16_pp_imitrex_nasal_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_16, channel, 'policy_specs/ppmco-drug-limitations.yaml:116'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_16} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_16_AT_1_MATCHED = rt.matched_step(
-    'pp-imitrex-nasal', 'retail', 'policy_specs/ppmco-drug-limitations.yaml:116')
-_PRODUCT_16_AT_1_SELECT = rt.select_step(
-    ('12 each per 30 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:305')
-
-
-def _product_16_pp_imitrex_nasal_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-imitrex-nasal at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_16_COVER, product=_PRODUCT_16,
-            unit='each', channel='retail', approvals=_PRODUCT_16_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_16_SCOPE,
-            own_ndcs=_PRODUCT_16_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_16_AT_1_SELECT)
-        checks = [
-            _limit_12_pp_imitrex_nasal_all(claim, history, _LIMIT_12),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_16_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_16_AT_1_APPROVALS = {}
-
-
-_PRODUCT_16_AT_2_MATCHED = rt.matched_step(
-    'pp-imitrex-nasal', 'home_delivery', 'policy_specs/ppmco-drug-limitations.yaml:116')
-_PRODUCT_16_AT_2_SELECT = rt.select_step(
-    ('12 each per 30 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:305')
-
-
-def _product_16_pp_imitrex_nasal_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-imitrex-nasal at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_16_COVER, product=_PRODUCT_16,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_16_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_16_SCOPE,
-            own_ndcs=_PRODUCT_16_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_16_AT_2_SELECT)
-        checks = [
-            _limit_12_pp_imitrex_nasal_all(claim, history, _LIMIT_12),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_16_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_16_AT_2_APPROVALS = {}
-
-_PRODUCT_17 = 'pp-imitrex-inj'
-_PRODUCT_17_PACKAGE_SIZES = {}
-_PRODUCT_17_COVER = frozenset(('pp-imitrex-inj',))
-_PRODUCT_17_SCOPE = frozenset(('pp-imitrex-inj',))
-_PRODUCT_17_SCOPE_NDCS = frozenset()
-
+_PRODUCT_16 = rt.product(
+    'pp-imitrex-nasal', 'each', 'policy_specs/ppmco-drug-limitations.yaml:116',
+    plans={
+        'retail': ((_LIMIT_12,), {}),
+        'home_delivery': ((_LIMIT_12,), {}),
+    })
 
 # policy_specs/ppmco-drug-limitations.yaml:121
-def _product_17_pp_imitrex_inj(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product pp-imitrex-inj, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of pp-imitrex-inj',
-                       'policy_specs/ppmco-drug-limitations.yaml:121', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_17_AT_1_MATCHED)
-        return _product_17_pp_imitrex_inj_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_17_AT_2_MATCHED)
-        return _product_17_pp_imitrex_inj_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_17, channel, 'policy_specs/ppmco-drug-limitations.yaml:121'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_17} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_17_AT_1_MATCHED = rt.matched_step(
-    'pp-imitrex-inj', 'retail', 'policy_specs/ppmco-drug-limitations.yaml:121')
-_PRODUCT_17_AT_1_SELECT = rt.select_step(
-    ('8 each per 30 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:308')
-
-
-def _product_17_pp_imitrex_inj_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-imitrex-inj at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_17_COVER, product=_PRODUCT_17,
-            unit='each', channel='retail', approvals=_PRODUCT_17_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_17_SCOPE,
-            own_ndcs=_PRODUCT_17_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_17_AT_1_SELECT)
-        checks = [
-            _limit_13_pp_imitrex_inj_all(claim, history, _LIMIT_13),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_17_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_17_AT_1_APPROVALS = {}
-
-
-_PRODUCT_17_AT_2_MATCHED = rt.matched_step(
-    'pp-imitrex-inj', 'home_delivery', 'policy_specs/ppmco-drug-limitations.yaml:121')
-_PRODUCT_17_AT_2_SELECT = rt.select_step(
-    ('8 each per 30 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:308')
-
-
-def _product_17_pp_imitrex_inj_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-imitrex-inj at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_17_COVER, product=_PRODUCT_17,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_17_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_17_SCOPE,
-            own_ndcs=_PRODUCT_17_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_17_AT_2_SELECT)
-        checks = [
-            _limit_13_pp_imitrex_inj_all(claim, history, _LIMIT_13),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_17_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_17_AT_2_APPROVALS = {}
-
-_PRODUCT_18 = 'pp-insulin-syringes-needles'
-_PRODUCT_18_PACKAGE_SIZES = {}
-_PRODUCT_18_COVER = frozenset(('pp-insulin-syringes-needles',))
-_PRODUCT_18_SCOPE = frozenset(('pp-insulin-syringes-needles',))
-_PRODUCT_18_SCOPE_NDCS = frozenset()
-
+_PRODUCT_17 = rt.product(
+    'pp-imitrex-inj', 'each', 'policy_specs/ppmco-drug-limitations.yaml:121',
+    plans={
+        'retail': ((_LIMIT_13,), {}),
+        'home_delivery': ((_LIMIT_13,), {}),
+    })
 
 # policy_specs/ppmco-drug-limitations.yaml:126
-def _product_18_pp_insulin_syringes_needles(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product pp-insulin-syringes-needles, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of pp-insulin-syringes-needles',
-                       'policy_specs/ppmco-drug-limitations.yaml:126', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_18_AT_1_MATCHED)
-        return _product_18_pp_insulin_syringes_needles_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_18_AT_2_MATCHED)
-        return _product_18_pp_insulin_syringes_needles_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_18, channel, 'policy_specs/ppmco-drug-limitations.yaml:126'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_18} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_18_AT_1_MATCHED = rt.matched_step(
-    'pp-insulin-syringes-needles', 'retail', 'policy_specs/ppmco-drug-limitations.yaml:126')
-_PRODUCT_18_AT_1_SELECT = rt.select_step(
-    ('100 each per 30 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:311')
-
-
-def _product_18_pp_insulin_syringes_needles_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-insulin-syringes-needles at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_18_COVER, product=_PRODUCT_18,
-            unit='each', channel='retail', approvals=_PRODUCT_18_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_18_SCOPE,
-            own_ndcs=_PRODUCT_18_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_18_AT_1_SELECT)
-        checks = [
-            _limit_14_pp_insulin_syringes_needles_all(claim, history, _LIMIT_14),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_18_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_18_AT_1_APPROVALS = {}
-
-
-_PRODUCT_18_AT_2_MATCHED = rt.matched_step(
-    'pp-insulin-syringes-needles', 'home_delivery', 'policy_specs/ppmco-drug-limitations.yaml:126')
-_PRODUCT_18_AT_2_SELECT = rt.select_step(
-    ('100 each per 30 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:311')
-
-
-def _product_18_pp_insulin_syringes_needles_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-insulin-syringes-needles at home_delivery: select the limits, apply authorizations,
-    check.
-    """
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_18_COVER, product=_PRODUCT_18,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_18_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_18_SCOPE,
-            own_ndcs=_PRODUCT_18_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_18_AT_2_SELECT)
-        checks = [
-            _limit_14_pp_insulin_syringes_needles_all(claim, history, _LIMIT_14),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_18_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_18_AT_2_APPROVALS = {}
-
-_PRODUCT_19 = 'pp-kytril-1mg-tab'
-_PRODUCT_19_PACKAGE_SIZES = {}
-_PRODUCT_19_COVER = frozenset(('pp-kytril-1mg-tab',))
-_PRODUCT_19_SCOPE = frozenset(('pp-kytril-1mg-tab',))
-_PRODUCT_19_SCOPE_NDCS = frozenset()
-
+_PRODUCT_18 = rt.product(
+    'pp-insulin-syringes-needles', 'each', 'policy_specs/ppmco-drug-limitations.yaml:126',
+    plans={
+        'retail': ((_LIMIT_14,), {}),
+        'home_delivery': ((_LIMIT_14,), {}),
+    })
 
 # policy_specs/ppmco-drug-limitations.yaml:132
-def _product_19_pp_kytril_1mg_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product pp-kytril-1mg-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of pp-kytril-1mg-tab',
-                       'policy_specs/ppmco-drug-limitations.yaml:132', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_19_AT_1_MATCHED)
-        return _product_19_pp_kytril_1mg_tab_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_19_AT_2_MATCHED)
-        return _product_19_pp_kytril_1mg_tab_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_19, channel, 'policy_specs/ppmco-drug-limitations.yaml:132'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_19} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_19_AT_1_MATCHED = rt.matched_step(
-    'pp-kytril-1mg-tab', 'retail', 'policy_specs/ppmco-drug-limitations.yaml:132')
-_PRODUCT_19_AT_1_SELECT = rt.select_step(
-    ('6 each per 30 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:314')
-
-
-def _product_19_pp_kytril_1mg_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-kytril-1mg-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_19_COVER, product=_PRODUCT_19,
-            unit='each', channel='retail', approvals=_PRODUCT_19_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_19_SCOPE,
-            own_ndcs=_PRODUCT_19_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_19_AT_1_SELECT)
-        checks = [
-            _limit_15_pp_kytril_1mg_tab_all(claim, history, _LIMIT_15),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_19_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_19_AT_1_APPROVALS = {}
-
-
-_PRODUCT_19_AT_2_MATCHED = rt.matched_step(
-    'pp-kytril-1mg-tab', 'home_delivery', 'policy_specs/ppmco-drug-limitations.yaml:132')
-_PRODUCT_19_AT_2_SELECT = rt.select_step(
-    ('6 each per 30 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:314')
-
-
-def _product_19_pp_kytril_1mg_tab_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-kytril-1mg-tab at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_19_COVER, product=_PRODUCT_19,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_19_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_19_SCOPE,
-            own_ndcs=_PRODUCT_19_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_19_AT_2_SELECT)
-        checks = [
-            _limit_15_pp_kytril_1mg_tab_all(claim, history, _LIMIT_15),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_19_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_19_AT_2_APPROVALS = {}
-
-_PRODUCT_20 = 'pp-kytril-1mg-5ml-susp'
-_PRODUCT_20_PACKAGE_SIZES = {}
-_PRODUCT_20_COVER = frozenset(('pp-kytril-1mg-5ml-susp',))
-_PRODUCT_20_SCOPE = frozenset(('pp-kytril-1mg-5ml-susp',))
-_PRODUCT_20_SCOPE_NDCS = frozenset()
-
+_PRODUCT_19 = rt.product(
+    'pp-kytril-1mg-tab', 'each', 'policy_specs/ppmco-drug-limitations.yaml:132',
+    plans={
+        'retail': ((_LIMIT_15,), {}),
+        'home_delivery': ((_LIMIT_15,), {}),
+    })
 
 # policy_specs/ppmco-drug-limitations.yaml:138
-def _product_20_pp_kytril_1mg_5ml_susp(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product pp-kytril-1mg-5ml-susp, billed in mL."""
-    if claim.unit != 'mL':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE ML',
-                       f"unit {claim.unit}" + ' is not mL, the billing unit of pp-kytril-1mg-5ml-susp',
-                       'policy_specs/ppmco-drug-limitations.yaml:138', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_20_AT_1_MATCHED)
-        return _product_20_pp_kytril_1mg_5ml_susp_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_20_AT_2_MATCHED)
-        return _product_20_pp_kytril_1mg_5ml_susp_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_20, channel, 'policy_specs/ppmco-drug-limitations.yaml:138'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_20} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_20_AT_1_MATCHED = rt.matched_step(
-    'pp-kytril-1mg-5ml-susp', 'retail', 'policy_specs/ppmco-drug-limitations.yaml:138')
-_PRODUCT_20_AT_1_SELECT = rt.select_step(
-    ('30 mL per 30 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:317')
-
-
-def _product_20_pp_kytril_1mg_5ml_susp_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-kytril-1mg-5ml-susp at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_20_COVER, product=_PRODUCT_20,
-            unit='mL', channel='retail', approvals=_PRODUCT_20_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_20_SCOPE,
-            own_ndcs=_PRODUCT_20_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_20_AT_1_SELECT)
-        checks = [
-            _limit_16_pp_kytril_1mg_5ml_susp_all(claim, history, _LIMIT_16),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'mL',
-                       _PRODUCT_20_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_20_AT_1_APPROVALS = {}
-
-
-_PRODUCT_20_AT_2_MATCHED = rt.matched_step(
-    'pp-kytril-1mg-5ml-susp', 'home_delivery', 'policy_specs/ppmco-drug-limitations.yaml:138')
-_PRODUCT_20_AT_2_SELECT = rt.select_step(
-    ('30 mL per 30 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:317')
-
-
-def _product_20_pp_kytril_1mg_5ml_susp_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-kytril-1mg-5ml-susp at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_20_COVER, product=_PRODUCT_20,
-            unit='mL', channel='home_delivery', approvals=_PRODUCT_20_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_20_SCOPE,
-            own_ndcs=_PRODUCT_20_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_20_AT_2_SELECT)
-        checks = [
-            _limit_16_pp_kytril_1mg_5ml_susp_all(claim, history, _LIMIT_16),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'mL',
-                       _PRODUCT_20_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_20_AT_2_APPROVALS = {}
-
-_PRODUCT_21 = 'pp-lantus-vial'
-_PRODUCT_21_PACKAGE_SIZES = {}
-_PRODUCT_21_COVER = frozenset(('pp-lantus-vial',))
-_PRODUCT_21_SCOPE = frozenset(('pp-lantus-vial',))
-_PRODUCT_21_SCOPE_NDCS = frozenset()
-
+_PRODUCT_20 = rt.product(
+    'pp-kytril-1mg-5ml-susp', 'mL', 'policy_specs/ppmco-drug-limitations.yaml:138',
+    plans={
+        'retail': ((_LIMIT_16,), {}),
+        'home_delivery': ((_LIMIT_16,), {}),
+    })
 
 # policy_specs/ppmco-drug-limitations.yaml:145
-def _product_21_pp_lantus_vial(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product pp-lantus-vial, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of pp-lantus-vial',
-                       'policy_specs/ppmco-drug-limitations.yaml:145', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_21_AT_1_MATCHED)
-        return _product_21_pp_lantus_vial_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_21_AT_2_MATCHED)
-        return _product_21_pp_lantus_vial_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_21, channel, 'policy_specs/ppmco-drug-limitations.yaml:145'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_21} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_21_AT_1_MATCHED = rt.matched_step(
-    'pp-lantus-vial', 'retail', 'policy_specs/ppmco-drug-limitations.yaml:145')
-_PRODUCT_21_AT_1_SELECT = rt.select_step(
-    ('3 each per 30 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:320')
-
-
-def _product_21_pp_lantus_vial_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-lantus-vial at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_21_COVER, product=_PRODUCT_21,
-            unit='each', channel='retail', approvals=_PRODUCT_21_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_21_SCOPE,
-            own_ndcs=_PRODUCT_21_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_21_AT_1_SELECT)
-        checks = [
-            _limit_17_pp_lantus_vial_all(claim, history, _LIMIT_17),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_21_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_21_AT_1_APPROVALS = {}
-
-
-_PRODUCT_21_AT_2_MATCHED = rt.matched_step(
-    'pp-lantus-vial', 'home_delivery', 'policy_specs/ppmco-drug-limitations.yaml:145')
-_PRODUCT_21_AT_2_SELECT = rt.select_step(
-    ('3 each per 30 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:320')
-
-
-def _product_21_pp_lantus_vial_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-lantus-vial at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_21_COVER, product=_PRODUCT_21,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_21_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_21_SCOPE,
-            own_ndcs=_PRODUCT_21_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_21_AT_2_SELECT)
-        checks = [
-            _limit_17_pp_lantus_vial_all(claim, history, _LIMIT_17),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_21_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_21_AT_2_APPROVALS = {}
-
-_PRODUCT_22 = 'pp-lovenox'
-_PRODUCT_22_PACKAGE_SIZES = {}
-_PRODUCT_22_COVER = frozenset(('pp-lovenox',))
-_PRODUCT_22_SCOPE = frozenset(('pp-lovenox',))
-_PRODUCT_22_SCOPE_NDCS = frozenset()
-
+_PRODUCT_21 = rt.product(
+    'pp-lantus-vial', 'each', 'policy_specs/ppmco-drug-limitations.yaml:145',
+    plans={
+        'retail': ((_LIMIT_17,), {}),
+        'home_delivery': ((_LIMIT_17,), {}),
+    })
 
 # policy_specs/ppmco-drug-limitations.yaml:150
-def _product_22_pp_lovenox(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product pp-lovenox, billed in mL."""
-    if claim.unit != 'mL':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE ML',
-                       f"unit {claim.unit}" + ' is not mL, the billing unit of pp-lovenox',
-                       'policy_specs/ppmco-drug-limitations.yaml:150', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_22_AT_1_MATCHED)
-        return _product_22_pp_lovenox_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_22_AT_2_MATCHED)
-        return _product_22_pp_lovenox_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_22, channel, 'policy_specs/ppmco-drug-limitations.yaml:150'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_22} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_22_AT_1_MATCHED = rt.matched_step(
-    'pp-lovenox', 'retail', 'policy_specs/ppmco-drug-limitations.yaml:150')
-_PRODUCT_22_AT_1_SELECT = rt.select_step(
-    ('days supply at most 14',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:327')
-
-
-def _product_22_pp_lovenox_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-lovenox at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_22_COVER, product=_PRODUCT_22,
-            unit='mL', channel='retail', approvals=_PRODUCT_22_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_22_SCOPE,
-            own_ndcs=_PRODUCT_22_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_22_AT_1_SELECT)
-        checks = [
-            _limit_18_pp_lovenox_all(claim, history, _LIMIT_18),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'mL',
-                       _PRODUCT_22_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_22_AT_1_APPROVALS = {}
-
-
-_PRODUCT_22_AT_2_MATCHED = rt.matched_step(
-    'pp-lovenox', 'home_delivery', 'policy_specs/ppmco-drug-limitations.yaml:150')
-_PRODUCT_22_AT_2_SELECT = rt.select_step(
-    ('days supply at most 14',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:327')
-
-
-def _product_22_pp_lovenox_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-lovenox at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_22_COVER, product=_PRODUCT_22,
-            unit='mL', channel='home_delivery', approvals=_PRODUCT_22_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_22_SCOPE,
-            own_ndcs=_PRODUCT_22_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_22_AT_2_SELECT)
-        checks = [
-            _limit_18_pp_lovenox_all(claim, history, _LIMIT_18),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'mL',
-                       _PRODUCT_22_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_22_AT_2_APPROVALS = {}
-
-_PRODUCT_23 = 'pp-lysteda-tab'
-_PRODUCT_23_PACKAGE_SIZES = {}
-_PRODUCT_23_COVER = frozenset(('pp-lysteda-tab',))
-_PRODUCT_23_SCOPE = frozenset(('pp-lysteda-tab',))
-_PRODUCT_23_SCOPE_NDCS = frozenset()
-
+_PRODUCT_22 = rt.product(
+    'pp-lovenox', 'mL', 'policy_specs/ppmco-drug-limitations.yaml:150',
+    plans={
+        'retail': ((_LIMIT_18,), {}),
+        'home_delivery': ((_LIMIT_18,), {}),
+    })
 
 # policy_specs/ppmco-drug-limitations.yaml:156
-def _product_23_pp_lysteda_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product pp-lysteda-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of pp-lysteda-tab',
-                       'policy_specs/ppmco-drug-limitations.yaml:156', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_23_AT_1_MATCHED)
-        return _product_23_pp_lysteda_tab_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_23_AT_2_MATCHED)
-        return _product_23_pp_lysteda_tab_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_23, channel, 'policy_specs/ppmco-drug-limitations.yaml:156'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_23} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_23_AT_1_MATCHED = rt.matched_step(
-    'pp-lysteda-tab', 'retail', 'policy_specs/ppmco-drug-limitations.yaml:156')
-_PRODUCT_23_AT_1_SELECT = rt.select_step(
-    ('30 each per 30 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:330')
-
-
-def _product_23_pp_lysteda_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-lysteda-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_23_COVER, product=_PRODUCT_23,
-            unit='each', channel='retail', approvals=_PRODUCT_23_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_23_SCOPE,
-            own_ndcs=_PRODUCT_23_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_23_AT_1_SELECT)
-        checks = [
-            _limit_19_pp_lysteda_tab_all(claim, history, _LIMIT_19),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_23_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_23_AT_1_APPROVALS = {}
-
-
-_PRODUCT_23_AT_2_MATCHED = rt.matched_step(
-    'pp-lysteda-tab', 'home_delivery', 'policy_specs/ppmco-drug-limitations.yaml:156')
-_PRODUCT_23_AT_2_SELECT = rt.select_step(
-    ('30 each per 30 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:330')
-
-
-def _product_23_pp_lysteda_tab_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-lysteda-tab at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_23_COVER, product=_PRODUCT_23,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_23_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_23_SCOPE,
-            own_ndcs=_PRODUCT_23_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_23_AT_2_SELECT)
-        checks = [
-            _limit_19_pp_lysteda_tab_all(claim, history, _LIMIT_19),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_23_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_23_AT_2_APPROVALS = {}
-
-_PRODUCT_24 = 'pp-maxalt-tab'
-_PRODUCT_24_PACKAGE_SIZES = {}
-_PRODUCT_24_COVER = frozenset(('pp-maxalt-tab',))
-_PRODUCT_24_SCOPE = frozenset(('pp-maxalt-tab',))
-_PRODUCT_24_SCOPE_NDCS = frozenset()
-
+_PRODUCT_23 = rt.product(
+    'pp-lysteda-tab', 'each', 'policy_specs/ppmco-drug-limitations.yaml:156',
+    plans={
+        'retail': ((_LIMIT_19,), {}),
+        'home_delivery': ((_LIMIT_19,), {}),
+    })
 
 # policy_specs/ppmco-drug-limitations.yaml:161
-def _product_24_pp_maxalt_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product pp-maxalt-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of pp-maxalt-tab',
-                       'policy_specs/ppmco-drug-limitations.yaml:161', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_24_AT_1_MATCHED)
-        return _product_24_pp_maxalt_tab_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_24_AT_2_MATCHED)
-        return _product_24_pp_maxalt_tab_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_24, channel, 'policy_specs/ppmco-drug-limitations.yaml:161'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_24} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_24_AT_1_MATCHED = rt.matched_step(
-    'pp-maxalt-tab', 'retail', 'policy_specs/ppmco-drug-limitations.yaml:161')
-_PRODUCT_24_AT_1_SELECT = rt.select_step(
-    ('16 each per 30 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:333')
-
-
-def _product_24_pp_maxalt_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-maxalt-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_24_COVER, product=_PRODUCT_24,
-            unit='each', channel='retail', approvals=_PRODUCT_24_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_24_SCOPE,
-            own_ndcs=_PRODUCT_24_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_24_AT_1_SELECT)
-        checks = [
-            _limit_20_pp_maxalt_tab_all(claim, history, _LIMIT_20),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_24_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_24_AT_1_APPROVALS = {}
-
-
-_PRODUCT_24_AT_2_MATCHED = rt.matched_step(
-    'pp-maxalt-tab', 'home_delivery', 'policy_specs/ppmco-drug-limitations.yaml:161')
-_PRODUCT_24_AT_2_SELECT = rt.select_step(
-    ('16 each per 30 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:333')
-
-
-def _product_24_pp_maxalt_tab_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-maxalt-tab at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_24_COVER, product=_PRODUCT_24,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_24_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_24_SCOPE,
-            own_ndcs=_PRODUCT_24_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_24_AT_2_SELECT)
-        checks = [
-            _limit_20_pp_maxalt_tab_all(claim, history, _LIMIT_20),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_24_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_24_AT_2_APPROVALS = {}
-
-_PRODUCT_25 = 'pp-mobic-tab'
-_PRODUCT_25_PACKAGE_SIZES = {}
-_PRODUCT_25_COVER = frozenset(('pp-mobic-tab',))
-_PRODUCT_25_SCOPE = frozenset(('pp-mobic-tab',))
-_PRODUCT_25_SCOPE_NDCS = frozenset()
-
+_PRODUCT_24 = rt.product(
+    'pp-maxalt-tab', 'each', 'policy_specs/ppmco-drug-limitations.yaml:161',
+    plans={
+        'retail': ((_LIMIT_20,), {}),
+        'home_delivery': ((_LIMIT_20,), {}),
+    })
 
 # policy_specs/ppmco-drug-limitations.yaml:166
-def _product_25_pp_mobic_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product pp-mobic-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of pp-mobic-tab',
-                       'policy_specs/ppmco-drug-limitations.yaml:166', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_25_AT_1_MATCHED)
-        return _product_25_pp_mobic_tab_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_25_AT_2_MATCHED)
-        return _product_25_pp_mobic_tab_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_25, channel, 'policy_specs/ppmco-drug-limitations.yaml:166'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_25} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_25_AT_1_MATCHED = rt.matched_step(
-    'pp-mobic-tab', 'retail', 'policy_specs/ppmco-drug-limitations.yaml:166')
-_PRODUCT_25_AT_1_SELECT = rt.select_step(
-    ('60 each per 30 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:336')
-
-
-def _product_25_pp_mobic_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-mobic-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_25_COVER, product=_PRODUCT_25,
-            unit='each', channel='retail', approvals=_PRODUCT_25_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_25_SCOPE,
-            own_ndcs=_PRODUCT_25_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_25_AT_1_SELECT)
-        checks = [
-            _limit_21_pp_mobic_tab_all(claim, history, _LIMIT_21),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_25_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_25_AT_1_APPROVALS = {}
-
-
-_PRODUCT_25_AT_2_MATCHED = rt.matched_step(
-    'pp-mobic-tab', 'home_delivery', 'policy_specs/ppmco-drug-limitations.yaml:166')
-_PRODUCT_25_AT_2_SELECT = rt.select_step(
-    ('60 each per 30 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:336')
-
-
-def _product_25_pp_mobic_tab_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-mobic-tab at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_25_COVER, product=_PRODUCT_25,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_25_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_25_SCOPE,
-            own_ndcs=_PRODUCT_25_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_25_AT_2_SELECT)
-        checks = [
-            _limit_21_pp_mobic_tab_all(claim, history, _LIMIT_21),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_25_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_25_AT_2_APPROVALS = {}
-
-_PRODUCT_26 = 'pp-next-choice-tab'
-_PRODUCT_26_PACKAGE_SIZES = {}
-_PRODUCT_26_COVER = frozenset(('pp-next-choice-tab',))
-_PRODUCT_26_SCOPE = frozenset(('pp-next-choice-tab',))
-_PRODUCT_26_SCOPE_NDCS = frozenset()
-
+_PRODUCT_25 = rt.product(
+    'pp-mobic-tab', 'each', 'policy_specs/ppmco-drug-limitations.yaml:166',
+    plans={
+        'retail': ((_LIMIT_21,), {}),
+        'home_delivery': ((_LIMIT_21,), {}),
+    })
 
 # policy_specs/ppmco-drug-limitations.yaml:171
-def _product_26_pp_next_choice_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product pp-next-choice-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of pp-next-choice-tab',
-                       'policy_specs/ppmco-drug-limitations.yaml:171', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_26_AT_1_MATCHED)
-        return _product_26_pp_next_choice_tab_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_26_AT_2_MATCHED)
-        return _product_26_pp_next_choice_tab_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_26, channel, 'policy_specs/ppmco-drug-limitations.yaml:171'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_26} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_26_AT_1_MATCHED = rt.matched_step(
-    'pp-next-choice-tab', 'retail', 'policy_specs/ppmco-drug-limitations.yaml:171')
-_PRODUCT_26_AT_1_SELECT = rt.select_step(
-    ('4 each per 365 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:339')
-
-
-def _product_26_pp_next_choice_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-next-choice-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_26_COVER, product=_PRODUCT_26,
-            unit='each', channel='retail', approvals=_PRODUCT_26_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_26_SCOPE,
-            own_ndcs=_PRODUCT_26_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_26_AT_1_SELECT)
-        checks = [
-            _limit_22_pp_next_choice_tab_all(claim, history, _LIMIT_22),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_26_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_26_AT_1_APPROVALS = {}
-
-
-_PRODUCT_26_AT_2_MATCHED = rt.matched_step(
-    'pp-next-choice-tab', 'home_delivery', 'policy_specs/ppmco-drug-limitations.yaml:171')
-_PRODUCT_26_AT_2_SELECT = rt.select_step(
-    ('4 each per 365 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:339')
-
-
-def _product_26_pp_next_choice_tab_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-next-choice-tab at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_26_COVER, product=_PRODUCT_26,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_26_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_26_SCOPE,
-            own_ndcs=_PRODUCT_26_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_26_AT_2_SELECT)
-        checks = [
-            _limit_22_pp_next_choice_tab_all(claim, history, _LIMIT_22),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_26_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_26_AT_2_APPROVALS = {}
-
-_PRODUCT_27 = 'pp-novolin-vial'
-_PRODUCT_27_PACKAGE_SIZES = {}
-_PRODUCT_27_COVER = frozenset(('pp-novolin-vial',))
-_PRODUCT_27_SCOPE = frozenset(('pp-novolin-vial',))
-_PRODUCT_27_SCOPE_NDCS = frozenset()
-
+_PRODUCT_26 = rt.product(
+    'pp-next-choice-tab', 'each', 'policy_specs/ppmco-drug-limitations.yaml:171',
+    plans={
+        'retail': ((_LIMIT_22,), {}),
+        'home_delivery': ((_LIMIT_22,), {}),
+    })
 
 # policy_specs/ppmco-drug-limitations.yaml:177
-def _product_27_pp_novolin_vial(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product pp-novolin-vial, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of pp-novolin-vial',
-                       'policy_specs/ppmco-drug-limitations.yaml:177', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_27_AT_1_MATCHED)
-        return _product_27_pp_novolin_vial_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_27_AT_2_MATCHED)
-        return _product_27_pp_novolin_vial_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_27, channel, 'policy_specs/ppmco-drug-limitations.yaml:177'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_27} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_27_AT_1_MATCHED = rt.matched_step(
-    'pp-novolin-vial', 'retail', 'policy_specs/ppmco-drug-limitations.yaml:177')
-_PRODUCT_27_AT_1_SELECT = rt.select_step(
-    ('3 each per 30 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:343')
-
-
-def _product_27_pp_novolin_vial_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-novolin-vial at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_27_COVER, product=_PRODUCT_27,
-            unit='each', channel='retail', approvals=_PRODUCT_27_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_27_SCOPE,
-            own_ndcs=_PRODUCT_27_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_27_AT_1_SELECT)
-        checks = [
-            _limit_23_pp_novolin_vial_all(claim, history, _LIMIT_23),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_27_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_27_AT_1_APPROVALS = {}
-
-
-_PRODUCT_27_AT_2_MATCHED = rt.matched_step(
-    'pp-novolin-vial', 'home_delivery', 'policy_specs/ppmco-drug-limitations.yaml:177')
-_PRODUCT_27_AT_2_SELECT = rt.select_step(
-    ('3 each per 30 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:343')
-
-
-def _product_27_pp_novolin_vial_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-novolin-vial at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_27_COVER, product=_PRODUCT_27,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_27_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_27_SCOPE,
-            own_ndcs=_PRODUCT_27_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_27_AT_2_SELECT)
-        checks = [
-            _limit_23_pp_novolin_vial_all(claim, history, _LIMIT_23),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_27_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_27_AT_2_APPROVALS = {}
-
-_PRODUCT_28 = 'pp-novolog-vial'
-_PRODUCT_28_PACKAGE_SIZES = {}
-_PRODUCT_28_COVER = frozenset(('pp-novolog-vial',))
-_PRODUCT_28_SCOPE = frozenset(('pp-novolog-vial',))
-_PRODUCT_28_SCOPE_NDCS = frozenset()
-
+_PRODUCT_27 = rt.product(
+    'pp-novolin-vial', 'each', 'policy_specs/ppmco-drug-limitations.yaml:177',
+    plans={
+        'retail': ((_LIMIT_23,), {}),
+        'home_delivery': ((_LIMIT_23,), {}),
+    })
 
 # policy_specs/ppmco-drug-limitations.yaml:182
-def _product_28_pp_novolog_vial(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product pp-novolog-vial, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of pp-novolog-vial',
-                       'policy_specs/ppmco-drug-limitations.yaml:182', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_28_AT_1_MATCHED)
-        return _product_28_pp_novolog_vial_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_28_AT_2_MATCHED)
-        return _product_28_pp_novolog_vial_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_28, channel, 'policy_specs/ppmco-drug-limitations.yaml:182'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_28} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_28_AT_1_MATCHED = rt.matched_step(
-    'pp-novolog-vial', 'retail', 'policy_specs/ppmco-drug-limitations.yaml:182')
-_PRODUCT_28_AT_1_SELECT = rt.select_step(
-    ('3 each per 30 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:345')
-
-
-def _product_28_pp_novolog_vial_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-novolog-vial at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_28_COVER, product=_PRODUCT_28,
-            unit='each', channel='retail', approvals=_PRODUCT_28_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_28_SCOPE,
-            own_ndcs=_PRODUCT_28_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_28_AT_1_SELECT)
-        checks = [
-            _limit_24_pp_novolog_vial_all(claim, history, _LIMIT_24),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_28_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_28_AT_1_APPROVALS = {}
-
-
-_PRODUCT_28_AT_2_MATCHED = rt.matched_step(
-    'pp-novolog-vial', 'home_delivery', 'policy_specs/ppmco-drug-limitations.yaml:182')
-_PRODUCT_28_AT_2_SELECT = rt.select_step(
-    ('3 each per 30 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:345')
-
-
-def _product_28_pp_novolog_vial_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-novolog-vial at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_28_COVER, product=_PRODUCT_28,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_28_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_28_SCOPE,
-            own_ndcs=_PRODUCT_28_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_28_AT_2_SELECT)
-        checks = [
-            _limit_24_pp_novolog_vial_all(claim, history, _LIMIT_24),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_28_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_28_AT_2_APPROVALS = {}
-
-_PRODUCT_29 = 'pp-omeprazole-tab'
-_PRODUCT_29_PACKAGE_SIZES = {}
-_PRODUCT_29_COVER = frozenset(('pp-omeprazole-tab', 'pp-omeprazole'))
-_PRODUCT_29_SCOPE = frozenset(('pp-omeprazole-tab', 'pp-omeprazole-cap'))
-_PRODUCT_29_SCOPE_NDCS = frozenset()
-
+_PRODUCT_28 = rt.product(
+    'pp-novolog-vial', 'each', 'policy_specs/ppmco-drug-limitations.yaml:182',
+    plans={
+        'retail': ((_LIMIT_24,), {}),
+        'home_delivery': ((_LIMIT_24,), {}),
+    })
 
 # policy_specs/ppmco-drug-limitations.yaml:187
-def _product_29_pp_omeprazole_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product pp-omeprazole-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of pp-omeprazole-tab',
-                       'policy_specs/ppmco-drug-limitations.yaml:187', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_29_AT_1_MATCHED)
-        return _product_29_pp_omeprazole_tab_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_29_AT_2_MATCHED)
-        return _product_29_pp_omeprazole_tab_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_29, channel, 'policy_specs/ppmco-drug-limitations.yaml:187'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_29} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_29_AT_1_MATCHED = rt.matched_step(
-    'pp-omeprazole-tab', 'retail', 'policy_specs/ppmco-drug-limitations.yaml:187')
-_PRODUCT_29_AT_1_SELECT = rt.select_step(
-    ('68 each per 30 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:348')
-
-
-def _product_29_pp_omeprazole_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-omeprazole-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_29_COVER, product=_PRODUCT_29,
-            unit='each', channel='retail', approvals=_PRODUCT_29_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_29_SCOPE,
-            own_ndcs=_PRODUCT_29_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_29_AT_1_SELECT)
-        checks = [
-            _limit_25_pp_omeprazole_all(claim, history, _LIMIT_25),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_29_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_29_AT_1_APPROVALS = {}
-
-
-_PRODUCT_29_AT_2_MATCHED = rt.matched_step(
-    'pp-omeprazole-tab', 'home_delivery', 'policy_specs/ppmco-drug-limitations.yaml:187')
-_PRODUCT_29_AT_2_SELECT = rt.select_step(
-    ('68 each per 30 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:348')
-
-
-def _product_29_pp_omeprazole_tab_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-omeprazole-tab at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_29_COVER, product=_PRODUCT_29,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_29_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_29_SCOPE,
-            own_ndcs=_PRODUCT_29_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_29_AT_2_SELECT)
-        checks = [
-            _limit_25_pp_omeprazole_all(claim, history, _LIMIT_25),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_29_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_29_AT_2_APPROVALS = {}
-
-_PRODUCT_30 = 'pp-omeprazole-cap'
-_PRODUCT_30_PACKAGE_SIZES = {}
-_PRODUCT_30_COVER = frozenset(('pp-omeprazole-cap', 'pp-omeprazole'))
-_PRODUCT_30_SCOPE = frozenset(('pp-omeprazole-tab', 'pp-omeprazole-cap'))
-_PRODUCT_30_SCOPE_NDCS = frozenset()
-
+_PRODUCT_29 = rt.product(
+    'pp-omeprazole-tab', 'each', 'policy_specs/ppmco-drug-limitations.yaml:187',
+    group='pp-omeprazole', scope=_SET_25,
+    plans={
+        'retail': ((_LIMIT_25,), {}),
+        'home_delivery': ((_LIMIT_25,), {}),
+    })
 
 # policy_specs/ppmco-drug-limitations.yaml:192
-def _product_30_pp_omeprazole_cap(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product pp-omeprazole-cap, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of pp-omeprazole-cap',
-                       'policy_specs/ppmco-drug-limitations.yaml:192', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_30_AT_1_MATCHED)
-        return _product_30_pp_omeprazole_cap_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_30_AT_2_MATCHED)
-        return _product_30_pp_omeprazole_cap_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_30, channel, 'policy_specs/ppmco-drug-limitations.yaml:192'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_30} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_30_AT_1_MATCHED = rt.matched_step(
-    'pp-omeprazole-cap', 'retail', 'policy_specs/ppmco-drug-limitations.yaml:192')
-_PRODUCT_30_AT_1_SELECT = rt.select_step(
-    ('68 each per 30 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:348')
-
-
-def _product_30_pp_omeprazole_cap_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-omeprazole-cap at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_30_COVER, product=_PRODUCT_30,
-            unit='each', channel='retail', approvals=_PRODUCT_30_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_30_SCOPE,
-            own_ndcs=_PRODUCT_30_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_30_AT_1_SELECT)
-        checks = [
-            _limit_25_pp_omeprazole_all(claim, history, _LIMIT_25),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_30_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_30_AT_1_APPROVALS = {}
-
-
-_PRODUCT_30_AT_2_MATCHED = rt.matched_step(
-    'pp-omeprazole-cap', 'home_delivery', 'policy_specs/ppmco-drug-limitations.yaml:192')
-_PRODUCT_30_AT_2_SELECT = rt.select_step(
-    ('68 each per 30 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:348')
-
-
-def _product_30_pp_omeprazole_cap_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-omeprazole-cap at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_30_COVER, product=_PRODUCT_30,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_30_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_30_SCOPE,
-            own_ndcs=_PRODUCT_30_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_30_AT_2_SELECT)
-        checks = [
-            _limit_25_pp_omeprazole_all(claim, history, _LIMIT_25),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_30_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_30_AT_2_APPROVALS = {}
-
-_PRODUCT_31 = 'pp-oxycodone-ir-15mg-tab'
-_PRODUCT_31_PACKAGE_SIZES = {}
-_PRODUCT_31_COVER = frozenset(('pp-oxycodone-ir-15mg-tab', 'pp-oxycodone-ir'))
-_PRODUCT_31_SCOPE = frozenset(('pp-oxycodone-ir-15mg-tab', 'pp-oxycodone-ir-20mg-tab', 'pp-oxycodone-ir-30mg-tab'))
-_PRODUCT_31_SCOPE_NDCS = frozenset()
-
+_PRODUCT_30 = rt.product(
+    'pp-omeprazole-cap', 'each', 'policy_specs/ppmco-drug-limitations.yaml:192',
+    group='pp-omeprazole', scope=_SET_25,
+    plans={
+        'retail': ((_LIMIT_25,), {}),
+        'home_delivery': ((_LIMIT_25,), {}),
+    })
 
 # policy_specs/ppmco-drug-limitations.yaml:197
-def _product_31_pp_oxycodone_ir_15mg_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product pp-oxycodone-ir-15mg-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of pp-oxycodone-ir-15mg-tab',
-                       'policy_specs/ppmco-drug-limitations.yaml:197', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_31_AT_1_MATCHED)
-        return _product_31_pp_oxycodone_ir_15mg_tab_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_31_AT_2_MATCHED)
-        return _product_31_pp_oxycodone_ir_15mg_tab_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_31, channel, 'policy_specs/ppmco-drug-limitations.yaml:197'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_31} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_31_AT_1_MATCHED = rt.matched_step(
-    'pp-oxycodone-ir-15mg-tab', 'retail', 'policy_specs/ppmco-drug-limitations.yaml:197')
-_PRODUCT_31_AT_1_SELECT = rt.select_step(
-    ('180 each per 30 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:351')
-
-
-def _product_31_pp_oxycodone_ir_15mg_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-oxycodone-ir-15mg-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_31_COVER, product=_PRODUCT_31,
-            unit='each', channel='retail', approvals=_PRODUCT_31_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_31_SCOPE,
-            own_ndcs=_PRODUCT_31_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_31_AT_1_SELECT)
-        checks = [
-            _limit_26_pp_oxycodone_ir_all(claim, history, _LIMIT_26),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_31_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_31_AT_1_APPROVALS = {}
-
-
-_PRODUCT_31_AT_2_MATCHED = rt.matched_step(
-    'pp-oxycodone-ir-15mg-tab', 'home_delivery', 'policy_specs/ppmco-drug-limitations.yaml:197')
-_PRODUCT_31_AT_2_SELECT = rt.select_step(
-    ('180 each per 30 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:351')
-
-
-def _product_31_pp_oxycodone_ir_15mg_tab_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-oxycodone-ir-15mg-tab at home_delivery: select the limits, apply authorizations,
-    check.
-    """
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_31_COVER, product=_PRODUCT_31,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_31_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_31_SCOPE,
-            own_ndcs=_PRODUCT_31_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_31_AT_2_SELECT)
-        checks = [
-            _limit_26_pp_oxycodone_ir_all(claim, history, _LIMIT_26),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_31_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_31_AT_2_APPROVALS = {}
-
-_PRODUCT_32 = 'pp-oxycodone-ir-20mg-tab'
-_PRODUCT_32_PACKAGE_SIZES = {}
-_PRODUCT_32_COVER = frozenset(('pp-oxycodone-ir-20mg-tab', 'pp-oxycodone-ir'))
-_PRODUCT_32_SCOPE = frozenset(('pp-oxycodone-ir-15mg-tab', 'pp-oxycodone-ir-20mg-tab', 'pp-oxycodone-ir-30mg-tab'))
-_PRODUCT_32_SCOPE_NDCS = frozenset()
-
+_PRODUCT_31 = rt.product(
+    'pp-oxycodone-ir-15mg-tab', 'each', 'policy_specs/ppmco-drug-limitations.yaml:197',
+    group='pp-oxycodone-ir', scope=_SET_26,
+    plans={
+        'retail': ((_LIMIT_26,), {}),
+        'home_delivery': ((_LIMIT_26,), {}),
+    })
 
 # policy_specs/ppmco-drug-limitations.yaml:203
-def _product_32_pp_oxycodone_ir_20mg_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product pp-oxycodone-ir-20mg-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of pp-oxycodone-ir-20mg-tab',
-                       'policy_specs/ppmco-drug-limitations.yaml:203', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_32_AT_1_MATCHED)
-        return _product_32_pp_oxycodone_ir_20mg_tab_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_32_AT_2_MATCHED)
-        return _product_32_pp_oxycodone_ir_20mg_tab_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_32, channel, 'policy_specs/ppmco-drug-limitations.yaml:203'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_32} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_32_AT_1_MATCHED = rt.matched_step(
-    'pp-oxycodone-ir-20mg-tab', 'retail', 'policy_specs/ppmco-drug-limitations.yaml:203')
-_PRODUCT_32_AT_1_SELECT = rt.select_step(
-    ('180 each per 30 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:351')
-
-
-def _product_32_pp_oxycodone_ir_20mg_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-oxycodone-ir-20mg-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_32_COVER, product=_PRODUCT_32,
-            unit='each', channel='retail', approvals=_PRODUCT_32_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_32_SCOPE,
-            own_ndcs=_PRODUCT_32_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_32_AT_1_SELECT)
-        checks = [
-            _limit_26_pp_oxycodone_ir_all(claim, history, _LIMIT_26),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_32_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_32_AT_1_APPROVALS = {}
-
-
-_PRODUCT_32_AT_2_MATCHED = rt.matched_step(
-    'pp-oxycodone-ir-20mg-tab', 'home_delivery', 'policy_specs/ppmco-drug-limitations.yaml:203')
-_PRODUCT_32_AT_2_SELECT = rt.select_step(
-    ('180 each per 30 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:351')
-
-
-def _product_32_pp_oxycodone_ir_20mg_tab_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-oxycodone-ir-20mg-tab at home_delivery: select the limits, apply authorizations,
-    check.
-    """
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_32_COVER, product=_PRODUCT_32,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_32_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_32_SCOPE,
-            own_ndcs=_PRODUCT_32_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_32_AT_2_SELECT)
-        checks = [
-            _limit_26_pp_oxycodone_ir_all(claim, history, _LIMIT_26),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_32_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_32_AT_2_APPROVALS = {}
-
-_PRODUCT_33 = 'pp-oxycodone-ir-30mg-tab'
-_PRODUCT_33_PACKAGE_SIZES = {}
-_PRODUCT_33_COVER = frozenset(('pp-oxycodone-ir-30mg-tab', 'pp-oxycodone-ir'))
-_PRODUCT_33_SCOPE = frozenset(('pp-oxycodone-ir-15mg-tab', 'pp-oxycodone-ir-20mg-tab', 'pp-oxycodone-ir-30mg-tab'))
-_PRODUCT_33_SCOPE_NDCS = frozenset()
-
+_PRODUCT_32 = rt.product(
+    'pp-oxycodone-ir-20mg-tab', 'each', 'policy_specs/ppmco-drug-limitations.yaml:203',
+    group='pp-oxycodone-ir', scope=_SET_26,
+    plans={
+        'retail': ((_LIMIT_26,), {}),
+        'home_delivery': ((_LIMIT_26,), {}),
+    })
 
 # policy_specs/ppmco-drug-limitations.yaml:209
-def _product_33_pp_oxycodone_ir_30mg_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product pp-oxycodone-ir-30mg-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of pp-oxycodone-ir-30mg-tab',
-                       'policy_specs/ppmco-drug-limitations.yaml:209', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_33_AT_1_MATCHED)
-        return _product_33_pp_oxycodone_ir_30mg_tab_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_33_AT_2_MATCHED)
-        return _product_33_pp_oxycodone_ir_30mg_tab_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_33, channel, 'policy_specs/ppmco-drug-limitations.yaml:209'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_33} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_33_AT_1_MATCHED = rt.matched_step(
-    'pp-oxycodone-ir-30mg-tab', 'retail', 'policy_specs/ppmco-drug-limitations.yaml:209')
-_PRODUCT_33_AT_1_SELECT = rt.select_step(
-    ('180 each per 30 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:351')
-
-
-def _product_33_pp_oxycodone_ir_30mg_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-oxycodone-ir-30mg-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_33_COVER, product=_PRODUCT_33,
-            unit='each', channel='retail', approvals=_PRODUCT_33_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_33_SCOPE,
-            own_ndcs=_PRODUCT_33_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_33_AT_1_SELECT)
-        checks = [
-            _limit_26_pp_oxycodone_ir_all(claim, history, _LIMIT_26),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_33_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_33_AT_1_APPROVALS = {}
-
-
-_PRODUCT_33_AT_2_MATCHED = rt.matched_step(
-    'pp-oxycodone-ir-30mg-tab', 'home_delivery', 'policy_specs/ppmco-drug-limitations.yaml:209')
-_PRODUCT_33_AT_2_SELECT = rt.select_step(
-    ('180 each per 30 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:351')
-
-
-def _product_33_pp_oxycodone_ir_30mg_tab_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-oxycodone-ir-30mg-tab at home_delivery: select the limits, apply authorizations,
-    check.
-    """
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_33_COVER, product=_PRODUCT_33,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_33_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_33_SCOPE,
-            own_ndcs=_PRODUCT_33_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_33_AT_2_SELECT)
-        checks = [
-            _limit_26_pp_oxycodone_ir_all(claim, history, _LIMIT_26),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_33_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_33_AT_2_APPROVALS = {}
-
-_PRODUCT_34 = 'pp-pantoprazole-dr-tab'
-_PRODUCT_34_PACKAGE_SIZES = {}
-_PRODUCT_34_COVER = frozenset(('pp-pantoprazole-dr-tab',))
-_PRODUCT_34_SCOPE = frozenset(('pp-pantoprazole-dr-tab',))
-_PRODUCT_34_SCOPE_NDCS = frozenset()
-
+_PRODUCT_33 = rt.product(
+    'pp-oxycodone-ir-30mg-tab', 'each', 'policy_specs/ppmco-drug-limitations.yaml:209',
+    group='pp-oxycodone-ir', scope=_SET_26,
+    plans={
+        'retail': ((_LIMIT_26,), {}),
+        'home_delivery': ((_LIMIT_26,), {}),
+    })
 
 # policy_specs/ppmco-drug-limitations.yaml:215
-def _product_34_pp_pantoprazole_dr_tab(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product pp-pantoprazole-dr-tab, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of pp-pantoprazole-dr-tab',
-                       'policy_specs/ppmco-drug-limitations.yaml:215', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_34_AT_1_MATCHED)
-        return _product_34_pp_pantoprazole_dr_tab_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_34_AT_2_MATCHED)
-        return _product_34_pp_pantoprazole_dr_tab_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_34, channel, 'policy_specs/ppmco-drug-limitations.yaml:215'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_34} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_34_AT_1_MATCHED = rt.matched_step(
-    'pp-pantoprazole-dr-tab', 'retail', 'policy_specs/ppmco-drug-limitations.yaml:215')
-_PRODUCT_34_AT_1_SELECT = rt.select_step(
-    ('30 each per 30 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:354')
-
-
-def _product_34_pp_pantoprazole_dr_tab_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-pantoprazole-dr-tab at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_34_COVER, product=_PRODUCT_34,
-            unit='each', channel='retail', approvals=_PRODUCT_34_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_34_SCOPE,
-            own_ndcs=_PRODUCT_34_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_34_AT_1_SELECT)
-        checks = [
-            _limit_27_pp_pantoprazole_dr_tab_all(claim, history, _LIMIT_27),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_34_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_34_AT_1_APPROVALS = {}
-
-
-_PRODUCT_34_AT_2_MATCHED = rt.matched_step(
-    'pp-pantoprazole-dr-tab', 'home_delivery', 'policy_specs/ppmco-drug-limitations.yaml:215')
-_PRODUCT_34_AT_2_SELECT = rt.select_step(
-    ('30 each per 30 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:354')
-
-
-def _product_34_pp_pantoprazole_dr_tab_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-pantoprazole-dr-tab at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_34_COVER, product=_PRODUCT_34,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_34_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_34_SCOPE,
-            own_ndcs=_PRODUCT_34_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_34_AT_2_SELECT)
-        checks = [
-            _limit_27_pp_pantoprazole_dr_tab_all(claim, history, _LIMIT_27),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_34_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_34_AT_2_APPROVALS = {}
-
-_PRODUCT_35 = 'pp-plan-b-one-step'
-_PRODUCT_35_PACKAGE_SIZES = {}
-_PRODUCT_35_COVER = frozenset(('pp-plan-b-one-step',))
-_PRODUCT_35_SCOPE = frozenset(('pp-plan-b-one-step',))
-_PRODUCT_35_SCOPE_NDCS = frozenset()
-
+_PRODUCT_34 = rt.product(
+    'pp-pantoprazole-dr-tab', 'each', 'policy_specs/ppmco-drug-limitations.yaml:215',
+    plans={
+        'retail': ((_LIMIT_27,), {}),
+        'home_delivery': ((_LIMIT_27,), {}),
+    })
 
 # policy_specs/ppmco-drug-limitations.yaml:220
-def _product_35_pp_plan_b_one_step(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product pp-plan-b-one-step, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of pp-plan-b-one-step',
-                       'policy_specs/ppmco-drug-limitations.yaml:220', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_35_AT_1_MATCHED)
-        return _product_35_pp_plan_b_one_step_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_35_AT_2_MATCHED)
-        return _product_35_pp_plan_b_one_step_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_35, channel, 'policy_specs/ppmco-drug-limitations.yaml:220'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_35} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_35_AT_1_MATCHED = rt.matched_step(
-    'pp-plan-b-one-step', 'retail', 'policy_specs/ppmco-drug-limitations.yaml:220')
-_PRODUCT_35_AT_1_SELECT = rt.select_step(
-    ('2 each per 365 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:357')
-
-
-def _product_35_pp_plan_b_one_step_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-plan-b-one-step at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_35_COVER, product=_PRODUCT_35,
-            unit='each', channel='retail', approvals=_PRODUCT_35_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_35_SCOPE,
-            own_ndcs=_PRODUCT_35_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_35_AT_1_SELECT)
-        checks = [
-            _limit_28_pp_plan_b_one_step_all(claim, history, _LIMIT_28),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_35_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_35_AT_1_APPROVALS = {}
-
-
-_PRODUCT_35_AT_2_MATCHED = rt.matched_step(
-    'pp-plan-b-one-step', 'home_delivery', 'policy_specs/ppmco-drug-limitations.yaml:220')
-_PRODUCT_35_AT_2_SELECT = rt.select_step(
-    ('2 each per 365 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:357')
-
-
-def _product_35_pp_plan_b_one_step_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-plan-b-one-step at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_35_COVER, product=_PRODUCT_35,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_35_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_35_SCOPE,
-            own_ndcs=_PRODUCT_35_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_35_AT_2_SELECT)
-        checks = [
-            _limit_28_pp_plan_b_one_step_all(claim, history, _LIMIT_28),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_35_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_35_AT_2_APPROVALS = {}
-
-_PRODUCT_36 = 'pp-prevpac'
-_PRODUCT_36_PACKAGE_SIZES = {}
-_PRODUCT_36_COVER = frozenset(('pp-prevpac',))
-_PRODUCT_36_SCOPE = frozenset(('pp-prevpac',))
-_PRODUCT_36_SCOPE_NDCS = frozenset()
-
+_PRODUCT_35 = rt.product(
+    'pp-plan-b-one-step', 'each', 'policy_specs/ppmco-drug-limitations.yaml:220',
+    plans={
+        'retail': ((_LIMIT_28,), {}),
+        'home_delivery': ((_LIMIT_28,), {}),
+    })
 
 # policy_specs/ppmco-drug-limitations.yaml:227
-def _product_36_pp_prevpac(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product pp-prevpac, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of pp-prevpac',
-                       'policy_specs/ppmco-drug-limitations.yaml:227', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_36_AT_1_MATCHED)
-        return _product_36_pp_prevpac_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_36_AT_2_MATCHED)
-        return _product_36_pp_prevpac_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_36, channel, 'policy_specs/ppmco-drug-limitations.yaml:227'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_36} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_36_AT_1_MATCHED = rt.matched_step(
-    'pp-prevpac', 'retail', 'policy_specs/ppmco-drug-limitations.yaml:227')
-_PRODUCT_36_AT_1_SELECT = rt.select_step(
-    ('1 each per 14 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:360')
-
-
-def _product_36_pp_prevpac_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-prevpac at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_36_COVER, product=_PRODUCT_36,
-            unit='each', channel='retail', approvals=_PRODUCT_36_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_36_SCOPE,
-            own_ndcs=_PRODUCT_36_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_36_AT_1_SELECT)
-        checks = [
-            _limit_29_pp_prevpac_all(claim, history, _LIMIT_29),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_36_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_36_AT_1_APPROVALS = {}
-
-
-_PRODUCT_36_AT_2_MATCHED = rt.matched_step(
-    'pp-prevpac', 'home_delivery', 'policy_specs/ppmco-drug-limitations.yaml:227')
-_PRODUCT_36_AT_2_SELECT = rt.select_step(
-    ('1 each per 14 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:360')
-
-
-def _product_36_pp_prevpac_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-prevpac at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_36_COVER, product=_PRODUCT_36,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_36_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_36_SCOPE,
-            own_ndcs=_PRODUCT_36_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_36_AT_2_SELECT)
-        checks = [
-            _limit_29_pp_prevpac_all(claim, history, _LIMIT_29),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_36_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_36_AT_2_APPROVALS = {}
-
-_PRODUCT_37 = 'pp-proair-hfa'
-_PRODUCT_37_PACKAGE_SIZES = {}
-_PRODUCT_37_COVER = frozenset(('pp-proair-hfa',))
-_PRODUCT_37_SCOPE = frozenset(('pp-proair-hfa',))
-_PRODUCT_37_SCOPE_NDCS = frozenset()
-
+_PRODUCT_36 = rt.product(
+    'pp-prevpac', 'each', 'policy_specs/ppmco-drug-limitations.yaml:227',
+    plans={
+        'retail': ((_LIMIT_29,), {}),
+        'home_delivery': ((_LIMIT_29,), {}),
+    })
 
 # policy_specs/ppmco-drug-limitations.yaml:233
-def _product_37_pp_proair_hfa(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product pp-proair-hfa, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of pp-proair-hfa',
-                       'policy_specs/ppmco-drug-limitations.yaml:233', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_37_AT_1_MATCHED)
-        return _product_37_pp_proair_hfa_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_37_AT_2_MATCHED)
-        return _product_37_pp_proair_hfa_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_37, channel, 'policy_specs/ppmco-drug-limitations.yaml:233'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_37} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
-
-
-_PRODUCT_37_AT_1_MATCHED = rt.matched_step(
-    'pp-proair-hfa', 'retail', 'policy_specs/ppmco-drug-limitations.yaml:233')
-_PRODUCT_37_AT_1_SELECT = rt.select_step(
-    ('2 each per 30 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:363')
-
-
-def _product_37_pp_proair_hfa_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-proair-hfa at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_37_COVER, product=_PRODUCT_37,
-            unit='each', channel='retail', approvals=_PRODUCT_37_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_37_SCOPE,
-            own_ndcs=_PRODUCT_37_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_37_AT_1_SELECT)
-        checks = [
-            _limit_30_pp_proair_hfa_all(claim, history, _LIMIT_30),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_37_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_37_AT_1_APPROVALS = {}
-
-
-_PRODUCT_37_AT_2_MATCHED = rt.matched_step(
-    'pp-proair-hfa', 'home_delivery', 'policy_specs/ppmco-drug-limitations.yaml:233')
-_PRODUCT_37_AT_2_SELECT = rt.select_step(
-    ('2 each per 30 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:363')
-
-
-def _product_37_pp_proair_hfa_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-proair-hfa at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_37_COVER, product=_PRODUCT_37,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_37_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_37_SCOPE,
-            own_ndcs=_PRODUCT_37_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_37_AT_2_SELECT)
-        checks = [
-            _limit_30_pp_proair_hfa_all(claim, history, _LIMIT_30),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_37_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_37_AT_2_APPROVALS = {}
-
-_PRODUCT_38 = 'pp-procrit'
-_PRODUCT_38_PACKAGE_SIZES = {}
-_PRODUCT_38_COVER = frozenset(('pp-procrit',))
-_PRODUCT_38_SCOPE = frozenset(('pp-procrit',))
-_PRODUCT_38_SCOPE_NDCS = frozenset()
-
+_PRODUCT_37 = rt.product(
+    'pp-proair-hfa', 'each', 'policy_specs/ppmco-drug-limitations.yaml:233',
+    plans={
+        'retail': ((_LIMIT_30,), {}),
+        'home_delivery': ((_LIMIT_30,), {}),
+    })
 
 # policy_specs/ppmco-drug-limitations.yaml:239
-def _product_38_pp_procrit(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """Product pp-procrit, billed in each."""
-    if claim.unit != 'each':
-        return _refuse(claim, steps, rt.CODE_UNIT_MISMATCH, 'UNIT MUST BE EA',
-                       f"unit {claim.unit}" + ' is not each, the billing unit of pp-procrit',
-                       'policy_specs/ppmco-drug-limitations.yaml:239', "match")
-    channel = claim.channel
-    if channel == 'retail':
-        steps.append(_PRODUCT_38_AT_1_MATCHED)
-        return _product_38_pp_procrit_at_retail(claim, steps, package)
-    if channel == 'home_delivery':
-        steps.append(_PRODUCT_38_AT_2_MATCHED)
-        return _product_38_pp_procrit_at_home_delivery(claim, steps, package)
-    if channel in CHANNELS:
-        steps.append(rt.matched_step(_PRODUCT_38, channel, 'policy_specs/ppmco-drug-limitations.yaml:239'))
-        return rt.not_applicable(claim, POLICY_ID, POLICY_HASH, steps, (
-            "select", "skip", f"no limit for {_PRODUCT_38} at {channel}", _AT_POLICY))
-    return _refuse(claim, steps, rt.CODE_CHANNEL, "UNKNOWN CHANNEL",
-                   f"channel {channel} is not one of {_CHANNEL_LIST}", _AT_POLICY, "match")
+_PRODUCT_38 = rt.product(
+    'pp-procrit', 'each', 'policy_specs/ppmco-drug-limitations.yaml:239',
+    plans={
+        'retail': ((_LIMIT_31,), {}),
+        'home_delivery': ((_LIMIT_31,), {}),
+    })
 
-
-_PRODUCT_38_AT_1_MATCHED = rt.matched_step(
-    'pp-procrit', 'retail', 'policy_specs/ppmco-drug-limitations.yaml:239')
-_PRODUCT_38_AT_1_SELECT = rt.select_step(
-    ('4 each per 30 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:366')
-
-
-def _product_38_pp_procrit_at_retail(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-procrit at retail: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_38_COVER, product=_PRODUCT_38,
-            unit='each', channel='retail', approvals=_PRODUCT_38_AT_1_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_38_SCOPE,
-            own_ndcs=_PRODUCT_38_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_38_AT_1_SELECT)
-        checks = [
-            _limit_31_pp_procrit_all(claim, history, _LIMIT_31),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_38_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_38_AT_1_APPROVALS = {}
-
-
-_PRODUCT_38_AT_2_MATCHED = rt.matched_step(
-    'pp-procrit', 'home_delivery', 'policy_specs/ppmco-drug-limitations.yaml:239')
-_PRODUCT_38_AT_2_SELECT = rt.select_step(
-    ('4 each per 30 days',),
-    None, 'policy_specs/ppmco-drug-limitations.yaml:366')
-
-
-def _product_38_pp_procrit_at_home_delivery(
-        claim: rt.Claim, steps: list, package: str | None) -> dict:
-    """pp-procrit at home_delivery: select the limits, apply authorizations, check."""
-    history = _countable(claim)
-    checks = None
-    if claim.authorizations:
-        checks = rt.choose_override(
-            claim, history, steps, (),
-            cover=_PRODUCT_38_COVER, product=_PRODUCT_38,
-            unit='each', channel='home_delivery', approvals=_PRODUCT_38_AT_2_APPROVALS,
-            criteria_at=_CRITERIA_AT, own_scope=_PRODUCT_38_SCOPE,
-            own_ndcs=_PRODUCT_38_SCOPE_NDCS, daily_rate=False)
-    if checks is None:
-        steps.append(_PRODUCT_38_AT_2_SELECT)
-        checks = [
-            _limit_31_pp_procrit_all(claim, history, _LIMIT_31),
-        ]
-    return rt.conclude(claim, POLICY_ID, POLICY_HASH, REJECT_CODE, 'each',
-                       _PRODUCT_38_PACKAGE_SIZES.get(package, None), steps, checks)
-
-
-# criterion → the approvals that replace the base limits here
-_PRODUCT_38_AT_2_APPROVALS = {}
-
-
-_DECIDE_PRODUCT = {
-    'pp-aranesp': _product_1_pp_aranesp,
-    'pp-combivent-respimat': _product_2_pp_combivent_respimat,
-    'pp-depo-provera': _product_3_pp_depo_provera,
-    'pp-diflucan-150mg-tab': _product_4_pp_diflucan_150mg_tab,
-    'pp-duragesic-25mcg': _product_5_pp_duragesic_25mcg,
-    'pp-duragesic-50mcg': _product_6_pp_duragesic_50mcg,
-    'pp-duragesic-75mcg': _product_7_pp_duragesic_75mcg,
-    'pp-duragesic-100mcg': _product_8_pp_duragesic_100mcg,
-    'pp-epogen': _product_9_pp_epogen,
-    'pp-flovent-diskus': _product_10_pp_flovent_diskus,
-    'pp-freestyle-strips': _product_11_pp_freestyle_strips,
-    'pp-precision-xtra-strips': _product_12_pp_precision_xtra_strips,
-    'pp-humalog-vial': _product_13_pp_humalog_vial,
-    'pp-humulin-vial': _product_14_pp_humulin_vial,
-    'pp-imitrex-tab': _product_15_pp_imitrex_tab,
-    'pp-imitrex-nasal': _product_16_pp_imitrex_nasal,
-    'pp-imitrex-inj': _product_17_pp_imitrex_inj,
-    'pp-insulin-syringes-needles': _product_18_pp_insulin_syringes_needles,
-    'pp-kytril-1mg-tab': _product_19_pp_kytril_1mg_tab,
-    'pp-kytril-1mg-5ml-susp': _product_20_pp_kytril_1mg_5ml_susp,
-    'pp-lantus-vial': _product_21_pp_lantus_vial,
-    'pp-lovenox': _product_22_pp_lovenox,
-    'pp-lysteda-tab': _product_23_pp_lysteda_tab,
-    'pp-maxalt-tab': _product_24_pp_maxalt_tab,
-    'pp-mobic-tab': _product_25_pp_mobic_tab,
-    'pp-next-choice-tab': _product_26_pp_next_choice_tab,
-    'pp-novolin-vial': _product_27_pp_novolin_vial,
-    'pp-novolog-vial': _product_28_pp_novolog_vial,
-    'pp-omeprazole-tab': _product_29_pp_omeprazole_tab,
-    'pp-omeprazole-cap': _product_30_pp_omeprazole_cap,
-    'pp-oxycodone-ir-15mg-tab': _product_31_pp_oxycodone_ir_15mg_tab,
-    'pp-oxycodone-ir-20mg-tab': _product_32_pp_oxycodone_ir_20mg_tab,
-    'pp-oxycodone-ir-30mg-tab': _product_33_pp_oxycodone_ir_30mg_tab,
-    'pp-pantoprazole-dr-tab': _product_34_pp_pantoprazole_dr_tab,
-    'pp-plan-b-one-step': _product_35_pp_plan_b_one_step,
-    'pp-prevpac': _product_36_pp_prevpac,
-    'pp-proair-hfa': _product_37_pp_proair_hfa,
-    'pp-procrit': _product_38_pp_procrit,
+_PRODUCTS = {
+    'pp-aranesp': _PRODUCT_1,
+    'pp-combivent-respimat': _PRODUCT_2,
+    'pp-depo-provera': _PRODUCT_3,
+    'pp-diflucan-150mg-tab': _PRODUCT_4,
+    'pp-duragesic-25mcg': _PRODUCT_5,
+    'pp-duragesic-50mcg': _PRODUCT_6,
+    'pp-duragesic-75mcg': _PRODUCT_7,
+    'pp-duragesic-100mcg': _PRODUCT_8,
+    'pp-epogen': _PRODUCT_9,
+    'pp-flovent-diskus': _PRODUCT_10,
+    'pp-freestyle-strips': _PRODUCT_11,
+    'pp-precision-xtra-strips': _PRODUCT_12,
+    'pp-humalog-vial': _PRODUCT_13,
+    'pp-humulin-vial': _PRODUCT_14,
+    'pp-imitrex-tab': _PRODUCT_15,
+    'pp-imitrex-nasal': _PRODUCT_16,
+    'pp-imitrex-inj': _PRODUCT_17,
+    'pp-insulin-syringes-needles': _PRODUCT_18,
+    'pp-kytril-1mg-tab': _PRODUCT_19,
+    'pp-kytril-1mg-5ml-susp': _PRODUCT_20,
+    'pp-lantus-vial': _PRODUCT_21,
+    'pp-lovenox': _PRODUCT_22,
+    'pp-lysteda-tab': _PRODUCT_23,
+    'pp-maxalt-tab': _PRODUCT_24,
+    'pp-mobic-tab': _PRODUCT_25,
+    'pp-next-choice-tab': _PRODUCT_26,
+    'pp-novolin-vial': _PRODUCT_27,
+    'pp-novolog-vial': _PRODUCT_28,
+    'pp-omeprazole-tab': _PRODUCT_29,
+    'pp-omeprazole-cap': _PRODUCT_30,
+    'pp-oxycodone-ir-15mg-tab': _PRODUCT_31,
+    'pp-oxycodone-ir-20mg-tab': _PRODUCT_32,
+    'pp-oxycodone-ir-30mg-tab': _PRODUCT_33,
+    'pp-pantoprazole-dr-tab': _PRODUCT_34,
+    'pp-plan-b-one-step': _PRODUCT_35,
+    'pp-prevpac': _PRODUCT_36,
+    'pp-proair-hfa': _PRODUCT_37,
+    'pp-procrit': _PRODUCT_38,
 }
+# ndc → (product, package or None)
+_NDCS = {}
+# criterion → its spec line, for the trace of the authorizations that name it
+_CRITERIA_AT = {}
+_POLICY = rt.policy(POLICY_ID, POLICY_HASH, REJECT_CODE, DAILY_RATE, _AT_POLICY, CHANNELS,
+                    _PRODUCTS, _NDCS, _CRITERIA_AT)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -4756,7 +831,6 @@ _REVIEW_TARGETS = {
     'pp-omeprazole': ('pp-omeprazole',),
     'pp-oxycodone-ir': ('pp-oxycodone-ir',),
 }
-_CRITERIA_AT = {}
 
 
 _CRITERIA = (
