@@ -251,15 +251,21 @@ def policies(draw: st.DrawFn) -> nodes.Policy:
         target = draw(targets)
         members = by_target[target]
         when = draw(_selectors(members))
+        # Now and then a channel where the product is not covered (`not covered`).
+        rule = (nodes.NotCovered() if draw(st.integers(0, 9)) == 0
+                else draw(_rules(members, when)))
         limit = nodes.Limit(
-            target=target, channel=draw(channels), rule=draw(_rules(members, when)),
+            target=target, channel=draw(channels), rule=rule,
             when=when, hard=draw(st.booleans()), note=draw(st.none() | texts))
         limits.append(limit)
 
     # Criteria approve only for a product and channel that have a base limit to replace.
     # Their conditions are well typed but not checked for satisfiability.
     facts = draw(_facts(fact_ids))
-    bases = sorted({(limit.target, limit.channel or "") for limit in limits})
+    # No approval where a product is not covered (`criterion.approves-not-covered`).
+    excluded = {limit.target for limit in limits if isinstance(limit.rule, nodes.NotCovered)}
+    bases = sorted({(limit.target, limit.channel or "") for limit in limits
+                    if limit.target not in excluded})
     conditions = exprs(facts) if facts else st.nothing()
     criteria = []
     for index, criterion_id in enumerate(criterion_ids if facts and bases else ()):
@@ -316,4 +322,8 @@ def policies(draw: st.DrawFn) -> nodes.Policy:
         if not any(dataclasses.replace(limit, note=None, hard=False)
                    == dataclasses.replace(other, note=None, hard=False) for other in unique):
             unique.append(limit)
+    # A `not covered` line and another rule for the same cell is `limit.not-covered-conflict`.
+    cells = {(l.target, l.channel, l.when) for l in unique if isinstance(l.rule, nodes.NotCovered)}
+    unique = [l for l in unique if isinstance(l.rule, nodes.NotCovered)
+              or (l.target, l.channel, l.when) not in cells]
     return dataclasses.replace(policy, limits=tuple(unique))

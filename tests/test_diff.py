@@ -335,3 +335,33 @@ def test_against_a_git_revision_reads_the_committed_text(
     assert code == 0 and json.loads(via_git) == json.loads(via_file)
     code, _, err = run_cli(str(LIVE), "--against", "no-such-revision-xyz", capsys=capsys)
     assert code == 2 and "cannot read policy_specs/anzupgo.dqm at no-such-revision-xyz" in err
+
+
+# -- `not covered` ------------------------------------------------------------------------------
+
+_MAIL_POLICY = '''policy p "T" {
+  type per_days
+  channel mail "Mail"
+  product cream {
+    brand "Brand"
+    generic "generic"
+    form "cream"
+    package tube-30g 30 g "30 gram tube" as tube
+  }
+  limit cream {
+    retail 30 g per 30 days
+    mail   90 g per 90 days
+  }
+}
+'''
+
+
+def test_a_channel_no_longer_covered_is_said_in_words() -> None:
+    before = policy_from(_MAIL_POLICY)
+    after = policy_from(_MAIL_POLICY.replace("mail   90 g per 90 days", "mail   not covered"))
+    forward = diff.diff_policies(before, after)
+    assert any(s.endswith("at mail is no longer covered: claims there are rejected.")
+               for s in forward.sentences()), forward.sentences()
+    assert any("mail limit of 90 grams per 90 days removed" in s for s in forward.sentences())
+    backward = diff.diff_policies(after, before).sentences()
+    assert any(s.endswith("at mail is no longer excluded as not covered.") for s in backward)

@@ -101,7 +101,8 @@ policy rich-policy "Rich: every node kind – \"quoted\" # not a comment" {
     home_delivery 18 each per 90 days
   }
   limit lotion {
-    all 240 mL per 30 days
+    retail        240 mL per 30 days
+    home_delivery not covered
   }
 
   fact has_migraine: bool "Does the patient have migraine?"

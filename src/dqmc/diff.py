@@ -636,6 +636,19 @@ class _Differ:
 
     def _limit_alone(self, key: tuple, limit: nodes.Limit, kind: str) -> None:
         subject, products = self._limit_subject(limit)
+        if isinstance(limit.rule, nodes.NotCovered):
+            policy = self.new if kind == "added" else self.old
+            where = (f"{_name(self.old, self.new, limit.target)} "
+                     f"{_at_channel(policy, limit.channel)}"
+                     f"{_selector_words(limit.when, products)}")
+            if kind == "added":
+                self.add("limit", kind, key[:2] + key[3:], f"{words.sentence_case(where)} is "
+                         "no longer covered: claims there are rejected.", new=limit,
+                         effect=STRICTER)
+            else:
+                self.add("limit", kind, key[:2] + key[3:], f"{words.sentence_case(where)} is "
+                         "no longer excluded as not covered.", old=limit, effect=LOOSER)
+            return
         rule = _rule_words(limit.rule, products) + (" (hard limit)" if limit.hard else "")
         if kind == "added":
             self.add("limit", kind, key[:2] + key[3:], f"{words.sentence_case(subject)} of "

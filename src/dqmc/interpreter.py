@@ -20,7 +20,9 @@ Decisions the design leaves open, made here and mirrored by the generated code:
   → 21) → its billing unit (PZ) → the channel: one the policy does not know is U7, one it knows
   without a limit for the product is not_applicable → the base limits whose selectors match
   (an age band with no birth date on the claim → 09; a package selector with no package known
-  from the NDC or the claim's `package` → 21; no limit left → not_applicable) → authorizations
+  from the NDC or the claim's `package` → 21; no limit left → not_applicable) → a selected
+  `not covered` line rejects with 70 (Product/Service Not Covered), whatever authorizations
+  the claim carries → authorizations
   → every rule of the chosen set → the daily-rate check when the policy declares it → decide.
 * Scope: a rule on a product counts that product's history; a rule on a group counts every
   product of the group. Explicit authorization limits, and the fills a `max_fills`
@@ -205,6 +207,8 @@ def rule_fields(rule: nodes.Rule) -> RuleFields:
         return "per_day", rule.quantity.amount, rule.quantity.unit, 1, None, rule.max_days
     if isinstance(rule, nodes.FillsPerWindow):
         return "fills_per_window", None, None, rule.days, rule.fills, None
+    if isinstance(rule, nodes.NotCovered):
+        return "not_covered", None, None, None, None, None
     return "days_supply_max", None, None, rule.days, None, None
 
 
@@ -338,6 +342,10 @@ def _decide_claim(compiled: CompiledPolicy, claim: rt.Claim) -> dict:
     if not selected:
         return skip("select", f"no limit for {product.id} at {channel} applies to this claim",
                     location(candidates[0]))
+    for lim in selected:
+        if isinstance(lim.rule, nodes.NotCovered):  # no authorization can make it covered
+            text, detail = rt.not_covered_texts(product.id, channel)
+            return refuse(rt.CODE_NOT_COVERED, text, detail, location(lim), "select")
     base = [_base_rule(policy, lim) for lim in selected]
     hard = [r for r in base if r.hard]
 

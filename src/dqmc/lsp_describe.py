@@ -45,6 +45,8 @@ def rule_text(rule: nodes.Rule) -> str:
             return f"{f} fill{'s' * (f != 1)} per {_days(d)}"
         case nodes.DaysSupplyMax(days=d):
             return f"days supply at most {d}"
+        case nodes.NotCovered():
+            return "not covered"
     raise AssertionError(rule)
 
 

@@ -158,6 +158,10 @@ CODE_UNIT_MISSING = "26"  # M/I Unit of Measure
 CODE_UNIT_MISMATCH = "PZ"  # Non-Matched Unit of Measure to Product/Service ID
 CODE_CHANNEL = "U7"  # M/I Pharmacy Service Type
 CODE_BIRTH_DATE = "09"  # M/I Date of Birth
+# NCPDP 70, Product/Service Not Covered: a limit line `not covered` (e.g. "not available by
+# mail"). domain.md §1.3 lists no code for a product a plan excludes at one channel; 76 (Plan
+# Limitations Exceeded) would tell the pharmacy a smaller quantity could pay, which is untrue.
+CODE_NOT_COVERED = "70"
 
 # The billing units (IR names) and their NCPDP 600-28 spellings, which claims may use as well.
 UNIT_ALIASES = {"g": "g", "mL": "mL", "each": "each", "GM": "g", "ML": "mL", "EA": "each"}
@@ -372,6 +376,8 @@ def rule_text(kind: str, quantity: Decimal | None, unit: str | None, days: int |
         return text if max_days is None else f"{text} for up to {_days(max_days)}"
     if kind == "fills_per_window":
         return f"{fills} fill{'' if fills == 1 else 's'} per {_days(days)}"  # type: ignore[arg-type]
+    if kind == "not_covered":
+        return "not covered"
     return f"days supply at most {days}"
 
 
@@ -388,9 +394,16 @@ def rule_message(kind: str, quantity: Decimal | None, unit: str | None, days: in
             text += f" UP TO {max_days} DAYS"
     elif kind == "fills_per_window":
         text = f"QL {fills} FILL{'' if fills == 1 else 'S'} PER {days} DAYS"
+    elif kind == "not_covered":
+        text = "NOT COVERED"
     else:
         text = f"DAYS SUPPLY LIMIT {days}"
     return message(text)
+
+
+def not_covered_texts(product_id: str, channel: str) -> tuple[str, str]:
+    """(message line, trace detail) of a claim at a channel where its product is not covered."""
+    return message(f"NOT COVERED AT {channel}"), f"{product_id} is not covered at {channel}"
 
 
 def daily_rate_message(quantity: Decimal, unit: str, days: int) -> str:
@@ -2106,6 +2119,11 @@ def judge(policy: Policy, item: Product, chosen: Plan, package: str | None, requ
             return skipped(policy.id, policy.hash, steps, (
                 "select", "skip", f"no limit for {item.id} at {channel} applies to this claim",
                 chosen.first_source), channel, requested)
+    for r in base:
+        if r.kind == "not_covered":  # before authorizations: none can make it covered
+            text, detail = not_covered_texts(item.id, channel)
+            return refused(policy.id, policy.hash, steps, "select", CODE_NOT_COVERED, text,
+                           detail, r.source, channel, requested)
     checks = None
     if authorizations:
         checks = override(authorizations, steps, item, chosen, base, channel, requested,

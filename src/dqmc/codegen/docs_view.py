@@ -33,6 +33,7 @@ LEADING_SECTION_KINDS: tuple[str, ...] = ("overview", "dosing", "availability", 
 LIMITS_TABLE_CAPTION = "Drug Quantity Limits"
 EMPTY_CELL = "—"  # what a table cell shows when no limit applies in its column
 HARD_LIMIT_QUALIFIER = "hard limit, no exceptions"
+NOT_COVERED_TEXT = "Not covered"
 
 _UNIT_NOUNS: dict[str, tuple[str, str]] = {"g": ("gram", "grams"), "mL": ("mL", "mL")}
 _EACH_FALLBACK_NOUN = "unit"
@@ -375,6 +376,8 @@ def rule_phrase(rule: nodes.Rule, products: Sequence[nodes.Product]) -> str:
             return f"at most {counted(fills, 'prescription')} per {counted(days, 'day')}"
         case nodes.DaysSupplyMax(days=days):
             return f"at most a {days}-day supply per fill"
+        case nodes.NotCovered():
+            return NOT_COVERED_TEXT
         case _:
             assert_never(rule)
 
@@ -471,13 +474,27 @@ def limits_table(policy: nodes.Policy) -> LimitsTable | None:
     if not policy.limits:
         return None
     rank = {channel: index for index, channel in enumerate(channel_order(policy))}
-    keys = sorted(
-        dict.fromkeys(column_key(limit) for limit in policy.limits),
-        key=lambda key: (rank[key[0]], key[1] is None, key[1] or 0),
-    )
+    # A `not covered` line has no window: it sits in its channel's first column (the Vivitrol
+    # row's "Mail" cell reads "Not covered"), and gets a column of its own only when no other
+    # limit opens one for that channel.
+    limited = [limit for limit in policy.limits if not isinstance(limit.rule, nodes.NotCovered)]
+    keys = list(dict.fromkeys(column_key(limit) for limit in limited))
+    keys += [(limit.channel, None) for limit in policy.limits
+             if isinstance(limit.rule, nodes.NotCovered)
+             and not any(channel == limit.channel for channel, _ in keys)]
+    keys = sorted(dict.fromkeys(keys), key=lambda key: (rank[key[0]], key[1] is None, key[1] or 0))
     columns = tuple(
         LimitColumn(channel, days, column_header(policy, channel, days)) for channel, days in keys
     )
+    first_column = {}
+    for channel, days in keys:
+        first_column.setdefault(channel, (channel, days))
+
+    def placed(limit: nodes.Limit) -> tuple[str | None, int | None]:
+        if isinstance(limit.rule, nodes.NotCovered):
+            return first_column[limit.channel]
+        return column_key(limit)
+
     rows = []
     for target in table_targets(policy):
         products = target_products(policy, target)
@@ -485,7 +502,7 @@ def limits_table(policy: nodes.Policy) -> LimitsTable | None:
             tuple(
                 limit_entry(limit, products, in_window_column=column.days is not None)
                 for limit in policy.limits
-                if limit.target == target and column_key(limit) == (column.channel, column.days)
+                if limit.target == target and placed(limit) == (column.channel, column.days)
             )
             for column in columns
         )

@@ -342,6 +342,9 @@ class _ToIR(Transformer):
     def days_supply_max(self, meta, children):
         return nodes.DaysSupplyMax(days=self._int(children[0], "a days supply"), span=self._span(meta))
 
+    def not_covered(self, meta, children):
+        return nodes.NotCovered(span=self._span(meta))
+
     # -- facts and criteria ------------------------------------------------------------------
     def fact(self, meta, children):
         fact_id, (fact_type, values), question = children

@@ -284,6 +284,17 @@ def _check_limits(policy: nodes.Policy) -> Iterator[Diagnostic]:
                              f"this rule for '{limit.target}' is already stated; remove one",
                              limit.span)
         seen.add(limit)
+        if isinstance(limit.rule, nodes.NotCovered):
+            # A claim there is rejected as not covered, so any other rule for the same claims
+            # could never decide anything: the spec says two things about one cell.
+            other = next((l for l in policy.limits if l.target == limit.target
+                          and l.channel == limit.channel and l.when == limit.when
+                          and not isinstance(l.rule, nodes.NotCovered)), None)
+            if other is not None:
+                yield Diagnostic(
+                    "limit.not-covered-conflict",
+                    f"'{limit.target}' is not covered at {limit.channel or 'any channel'} but "
+                    f"line {other.span.line} limits it there; keep one", limit.span)
         yield from _check_rule(policy, limit.target, limit.rule, is_base=True, when=limit.when)
         packages = {pk.id for pk in _target_packages(policy, limit.target)}
         for selector in limit.when:
@@ -473,8 +484,23 @@ def _check_criteria(policy: nodes.Policy) -> Iterator[Diagnostic]:
                     f"unknown channel '{approval.channel}'; use {', '.join(sorted(channels))} "
                     "or `all`", approval.span)
                 continue
+            if isinstance(approval.rule, nodes.NotCovered):
+                yield Diagnostic(
+                    "criterion.approves-not-covered",
+                    "an approval states what a criterion allows; `not covered` belongs to base "
+                    "limits", approval.span)
+                continue
             base = [l for l in policy.limits if l.target == approval.target and (
                 l.channel is None or approval.channel is None or l.channel == approval.channel)]
+            excluded = next((l for l in base if isinstance(l.rule, nodes.NotCovered)
+                             and not l.when), None)
+            if excluded is not None:
+                yield Diagnostic(
+                    "criterion.approves-not-covered",
+                    f"'{approval.target}' is not covered at "
+                    f"{excluded.channel or 'any channel'} (line {excluded.span.line}); no "
+                    "approval can make it covered", approval.span)
+                continue
             if not base:
                 yield Diagnostic(
                     "criterion.channel-not-in-base",

@@ -151,7 +151,15 @@ class DaysSupplyMax:
     span: Span = _span()
 
 
-Rule = Union[PerWindow, PerFill, PerDay, FillsPerWindow, DaysSupplyMax]
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NotCovered:
+    """`not covered`: the product is not available at the channel; a claim there is rejected and
+    no authorization can approve it (e.g. a drug "not available by mail")."""
+
+    span: Span = _span()
+
+
+Rule = Union[PerWindow, PerFill, PerDay, FillsPerWindow, DaysSupplyMax, NotCovered]
 
 
 # Selectors: conditions that choose which rule applies to a claim.
