@@ -91,6 +91,7 @@ def _products(draw: st.DrawFn, product_ids: list[str], pool: list[str]) -> list[
             ndcs=draw(ndcs),
             gpi=draw(st.none() | st.text(string.digits, min_size=2, max_size=14)),
             label=draw(st.none() | texts),
+            requires_authorization=draw(st.integers(0, 3)) == 0,
         ))
     return products
 
@@ -300,6 +301,7 @@ def policies(draw: st.DrawFn) -> nodes.Policy:
         approval_duration=draw(st.none() | durations),
         reject_code=draw(st.sampled_from(("76", "76", "79", "AG", "MR"))),
         daily_rate_check=draw(st.booleans()),
+        requires_authorization=draw(st.integers(0, 5)) == 0,
         channels=nodes.default_channels() + tuple(
             nodes.Channel(id=c, label=draw(texts)) for c in channel_ids),
         products=tuple(products),

@@ -365,3 +365,19 @@ def test_a_channel_no_longer_covered_is_said_in_words() -> None:
     assert any("mail limit of 90 grams per 90 days removed" in s for s in forward.sentences())
     backward = diff.diff_policies(after, before).sentences()
     assert any(s.endswith("at mail is no longer excluded as not covered.") for s in backward)
+
+
+def test_prior_authorization_required_is_said_in_words_and_is_stricter() -> None:
+    before = policy_from(_MAIL_POLICY)
+    after = policy_from(_MAIL_POLICY.replace('    form "cream"\n',
+                                             '    form "cream"\n    requires authorization\n'))
+    result = diff.diff_policies(before, after)
+    assert any(s.endswith("now needs prior authorization (claims without one are rejected with "
+                          "75).") for s in result.sentences()), result.sentences()
+    verdicts = {(v["target"], v["channel"]): v["point_of_service"]
+                for v in result.to_data()["verdicts"]}
+    assert set(verdicts.values()) == {"stricter"}, verdicts
+    policy_wide = policy_from(_MAIL_POLICY.replace("  type per_days\n",
+                                                   "  type per_days\n  requires authorization\n"))
+    assert "All products of the policy now need prior authorization (claims without one are " \
+           "rejected with 75)." in diff.diff_policies(before, policy_wide).sentences()

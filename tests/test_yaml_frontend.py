@@ -76,6 +76,7 @@ policy rich-policy "Rich: every node kind – \"quoted\" # not a comment" {
     generic "lotion"
     form "lotion"
     unit mL
+    requires authorization
   }
   group insulins "Insulin lispro: vials & pens": insulin-vial, insulin-pen
 
@@ -463,6 +464,7 @@ def test_rich_policy_covers_every_node_kind() -> None:
     assert every - seen == set()
     assert {d.kind for c in policy.criteria if (d := c.duration)} == {"fixed", "one_time"}
     assert {f.type for f in policy.facts} == set(nodes.FACT_TYPES)
+    assert any(p.requires_authorization for p in policy.products)
     quantities = [getattr(limit.rule, "quantity", None) for limit in policy.limits]
     assert any(q is not None and q.packages for q in quantities)
 

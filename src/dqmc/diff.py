@@ -495,6 +495,13 @@ class _Differ:
             self.add("policy", "changed", (), f"Claims over a limit are now rejected with code "
                      f"{new.reject_code} (before: {old.reject_code}).", field="reject_code",
                      old=old.reject_code, new=new.reject_code)
+        if old.requires_authorization != new.requires_authorization:
+            state = ("now need prior authorization (claims without one are rejected with 75)"
+                     if new.requires_authorization else "no longer need prior authorization")
+            self.add("policy", "changed", (), f"All products of the policy {state}.",
+                     field="requires_authorization", old=old.requires_authorization,
+                     new=new.requires_authorization,
+                     effect=STRICTER if new.requires_authorization else LOOSER)
         if old.daily_rate_check != new.daily_rate_check:
             state = "now checked" if new.daily_rate_check else "no longer checked"
             self.add("policy", "changed", (), f"The daily rate (quantity ÷ days supply) is {state} "
@@ -540,6 +547,13 @@ class _Differ:
                 self.add("product", "changed", (n.id,), f"{name}: the {label} changed from "
                          f"{_quote(before or 'none')} to {_quote(after or 'none')}.",
                          field=attr, old=before, new=after)
+        if o.requires_authorization != n.requires_authorization:
+            state = ("now needs prior authorization (claims without one are rejected with 75)"
+                     if n.requires_authorization else "no longer needs prior authorization")
+            self.add("product", "changed", (n.id,), f"{name} {state}.",
+                     field="requires_authorization", old=o.requires_authorization,
+                     new=n.requires_authorization,
+                     effect=STRICTER if n.requires_authorization else LOOSER)
         self._ndcs((n.id,), name, o.ndcs, n.ndcs)
         old_packages = {p.id: p for p in o.packages}
         new_packages = {p.id: p for p in n.packages}
@@ -1006,6 +1020,13 @@ def _policy_effects(old: nodes.Policy, new: nodes.Policy, target: str,
     has_window = any(isinstance(x.rule, nodes.PerWindow) for x in old_limits + new_limits)
     if old.daily_rate_check != new.daily_rate_check and has_window:
         effects.append(STRICTER if new.daily_rate_check else LOOSER)
+    def needs_authorization(policy: nodes.Policy) -> bool:
+        products = words.target_products(policy, target)
+        return bool(products) and all(policy.requires_authorization or p.requires_authorization
+                                      for p in products)
+
+    if needs_authorization(old) != needs_authorization(new):
+        effects.append(STRICTER if needs_authorization(new) else LOOSER)
     old_group, new_group = old.group(target), new.group(target)
     if old_group is not None and new_group is not None:
         if set(new_group.products) - set(old_group.products):

@@ -22,7 +22,11 @@ Decisions the design leaves open, made here and mirrored by the generated code:
   (an age band with no birth date on the claim → 09; a package selector with no package known
   from the NDC or the claim's `package` → 21; no limit left → not_applicable) → a selected
   `not covered` line rejects with 70 (Product/Service Not Covered), whatever authorizations
-  the claim carries → authorizations
+  the claim carries → prior authorization, where the product or the policy requires it: 75
+  (Prior Authorization Required) unless an authorization on the claim covers the product, is
+  active on the date of service at the claim's channel, and has fills left (it need not come
+  from this policy's criteria nor grant limits at this channel: a payer's PA program may sit
+  outside its quantity-limit policy, and the base limits then apply) → authorizations
   → every rule of the chosen set → the daily-rate check when the policy declares it → decide.
 * Scope: a rule on a product counts that product's history; a rule on a group counts every
   product of the group. Explicit authorization limits, and the fills a `max_fills`
@@ -352,10 +356,21 @@ def _decide_claim(compiled: CompiledPolicy, claim: rt.Claim) -> dict:
     # Paid history that can count: reversals never do, and neither does the claim itself.
     history = [e for e in claim.history
                if e.status == "paid" and (claim.claim_id is None or e.claim_id != claim.claim_id)]
-
-    # Step 3 (cont.): authorizations on file replace the soft base rules.
     cover = set(targets) | set(product_ndcs(product))
     own_scope = scope_products(policy, group.id) if group is not None else (product.id,)
+
+    # Prior authorization required: some authorization on the claim must cover the product.
+    required = authorization_source(policy, product)
+    if required is not None:
+        holder = next((a for a in claim.authorizations if _meets_requirement(
+            policy, a, cover, channel, own_scope, claim, history)), None)
+        if holder is None:
+            text, detail = rt.authorization_required_texts(
+                product.id, channel, claim.date_of_service.isoformat())
+            return refuse(rt.CODE_PRIOR_AUTHORIZATION, text, detail, required, "authorize")
+        steps.append(rt.authorization_held_step(holder.id, product.id, required))
+
+    # Step 3 (cont.): authorizations on file replace the soft base rules.
     options: list[tuple[rt.Authorization, list[_Rule]]] = []
     for authorization in claim.authorizations:
         if not cover.intersection(authorization.products):
@@ -382,6 +397,37 @@ def _decide_claim(compiled: CompiledPolicy, claim: rt.Claim) -> dict:
     # Steps 4-6: every check, then the decision.
     return rt.conclude(claim, policy_id, policy_hash, policy.reject_code, product.unit,
                        package_size(product, package), steps, checks)
+
+
+def authorization_source(policy: nodes.Policy, product: nodes.Product) -> str | None:
+    """The spec line that requires prior authorization for a product (its own `requires
+    authorization`, else the policy's), or None when none does."""
+    if product.requires_authorization:
+        return location(product)
+    if policy.requires_authorization:
+        return location(policy)
+    return None
+
+
+def _meets_requirement(policy: nodes.Policy, authorization: rt.Authorization, cover: set[str],
+                       channel: str, own_scope: tuple[str, ...], claim: rt.Claim,
+                       history: list[rt.HistoryEntry]) -> bool:
+    """Whether an authorization meets a prior authorization requirement (module docstring)."""
+    day = claim.date_of_service
+    if not cover.intersection(authorization.products) or authorization.status == "revoked":
+        return False
+    if not authorization.effective_from <= day <= authorization.effective_through:
+        return False
+    if authorization.channels and channel not in authorization.channels:
+        return False
+    if authorization.max_fills is not None:
+        ndcs = scope_ndcs(policy, own_scope)
+        first, last = authorization.effective_from, authorization.effective_through
+        used = sum(1 for e in history if first <= e.date_of_service <= last
+                   and (e.product in own_scope or e.ndc in ndcs))
+        if used >= authorization.max_fills:
+            return False
+    return True
 
 
 def policy_criterion(policy: nodes.Policy, criterion_id: str | None) -> nodes.Criterion | None:

@@ -37,6 +37,11 @@
 #       the entry ("BAD HISTORY ENTRY 2 C-0"), because a record we cannot read might hide a fill
 # ====  ==========================================================================================
 #
+# Well-formed claims are rejected with the policy's `reject_code` (76 unless it says otherwise)
+# for a limit exceeded, 70 (Product/Service Not Covered) at a channel where a `not covered` line
+# excludes the product, and 75 (Prior Authorization Required) for a product that requires
+# authorization when no active authorization on the claim covers it.
+#
 # History entries need `date_of_service`, `product` and/or `ndc`, `quantity` (as for claims) and
 # `status` (``paid`` or ``reversed``); `claim_id`, `days_supply` and `channel` are optional but
 # checked when present. Authorizations need `id`, `products` (product, group or NDC ids),
@@ -162,6 +167,7 @@ CODE_BIRTH_DATE = "09"  # M/I Date of Birth
 # mail"). domain.md §1.3 lists no code for a product a plan excludes at one channel; 76 (Plan
 # Limitations Exceeded) would tell the pharmacy a smaller quantity could pay, which is untrue.
 CODE_NOT_COVERED = "70"
+CODE_PRIOR_AUTHORIZATION = "75"  # Prior Authorization Required (domain.md §1.3)
 
 # The billing units (IR names) and their NCPDP 600-28 spellings, which claims may use as well.
 UNIT_ALIASES = {"g": "g", "mL": "mL", "each": "each", "GM": "g", "ML": "mL", "EA": "each"}
@@ -404,6 +410,21 @@ def rule_message(kind: str, quantity: Decimal | None, unit: str | None, days: in
 def not_covered_texts(product_id: str, channel: str) -> tuple[str, str]:
     """(message line, trace detail) of a claim at a channel where its product is not covered."""
     return message(f"NOT COVERED AT {channel}"), f"{product_id} is not covered at {channel}"
+
+
+def authorization_required_texts(product_id: str, channel: str, day: str) -> tuple[str, str]:
+    """(message line, trace detail) of a claim for a product that needs prior authorization
+    when no authorization on the claim covers it."""
+    return (message("PRIOR AUTHORIZATION REQUIRED"),
+            f"{product_id} requires prior authorization and no active authorization on the claim"
+            f" covers it at {channel} on {day}")
+
+
+def authorization_held_step(authorization_id: str, product_id: str, source: str | None) -> Step:
+    """The trace step of a prior authorization requirement that an authorization meets."""
+    return ("authorize", "pass",
+            f"prior authorization required for {product_id}: {authorization_id} covers it",
+            source)
 
 
 def daily_rate_message(quantity: Decimal, unit: str, days: int) -> str:
@@ -1732,6 +1753,7 @@ class Product:
     reach: int  # the longest window of its base limits, in days (0: none counts history)
     reach_scope: frozenset[str]  # every product those limits count
     reach_ndcs: frozenset[str]
+    authorization: str | None  # the spec line requiring prior authorization, or None
 
 
 _NONE: frozenset[str] = frozenset()
@@ -1740,9 +1762,10 @@ _NONE: frozenset[str] = frozenset()
 def product(product_id: str, unit: str, location: str, *, group: str | None = None,
             ndcs: tuple[str, ...] = (), scope: frozenset[str] | None = None,
             scope_ndcs: frozenset[str] = _NONE, sizes: Mapping[str, str] | None = None,
-            plans: Mapping[str, tuple]) -> Product:
+            authorization: str | None = None, plans: Mapping[str, tuple]) -> Product:
     """A Product from its spec values: its group, its own NDCs, its group's products (scope)
-    and their NDCs, package sizes as decimal text, and per channel (base limits, criterion →
+    and their NDCs, package sizes as decimal text, the spec line that requires prior
+    authorization for it (if any), and per channel (base limits, criterion →
     approvals[, selector function]). What an authorization may call it, the plans' steps and
     the history it can count are worked out here."""
     cover = frozenset((product_id,) + ((group,) if group is not None else ()) + ndcs)
@@ -1757,7 +1780,7 @@ def product(product_id: str, unit: str, location: str, *, group: str | None = No
                    millis, distinct.pop() if len(distinct) == 1 else None, made,
                    max((r.days for r in counting), default=0),  # type: ignore[type-var]
                    frozenset().union(*(r.scope for r in counting)),
-                   frozenset().union(*(r.ndcs for r in counting)))
+                   frozenset().union(*(r.ndcs for r in counting)), authorization)
 
 
 @_named
@@ -2105,7 +2128,7 @@ def judge(policy: Policy, item: Product, chosen: Plan, package: str | None, requ
     same date in ISO form); no history and no authorizations may be given as None.
     """
     history = history or ()
-    if chosen.window is not None and not authorizations:
+    if chosen.window is not None and not authorizations and item.authorization is None:
         return _decide_window(policy, item, chosen, chosen.window, package, requested, end,
                               end_text, channel, history)
     steps = [policy.validated, chosen.matched]
@@ -2124,6 +2147,14 @@ def judge(policy: Policy, item: Product, chosen: Plan, package: str | None, requ
             text, detail = not_covered_texts(item.id, channel)
             return refused(policy.id, policy.hash, steps, "select", CODE_NOT_COVERED, text,
                            detail, r.source, channel, requested)
+    if item.authorization is not None:
+        holder = next((a for a in authorizations or ()
+                       if _covers(a, item, channel, end, history)), None)
+        if holder is None:
+            text, detail = authorization_required_texts(item.id, channel, end_text)
+            return refused(policy.id, policy.hash, steps, "authorize", CODE_PRIOR_AUTHORIZATION,
+                           text, detail, item.authorization, channel, requested)
+        steps.append(step_json(authorization_held_step(holder.id, item.id, item.authorization)))
     checks = None
     if authorizations:
         checks = override(authorizations, steps, item, chosen, base, channel, requested,
@@ -2281,6 +2312,29 @@ def override(authorizations: Sequence[Authorization], steps: list[dict], item: P
     steps.append(step_json(select_step([r.text for r in rules], authorization,
                                        criteria_at.get(authorization.criterion))))  # type: ignore[arg-type]
     return checks
+
+
+def _covers(authorization: Authorization, item: Product, channel: str, end: int,
+            history: Sequence[Kept]) -> bool:
+    """Whether an authorization meets a prior authorization requirement: it names the product
+    (or its group or NDC), is active on the date of service at this channel and has fills left.
+    It need not come from this policy's criteria nor grant limits here (a payer's PA program may
+    sit outside its quantity-limit policy): then the base limits apply."""
+    if item.cover.isdisjoint(authorization.products) or authorization.status == "revoked":
+        return False
+    first = authorization.effective_from.toordinal()
+    last = authorization.effective_through.toordinal()
+    if not first <= end <= last:
+        return False
+    if authorization.channels and channel not in authorization.channels:
+        return False
+    if authorization.max_fills is not None:
+        scope, ndcs = item.scope, item.ndcs
+        used = sum(1 for day, _, named, ndc in history
+                   if first <= day <= last and (named in scope or ndc in ndcs))
+        if used >= authorization.max_fills:
+            return False
+    return True
 
 
 def _granted(authorization: Authorization, item: Product, chosen: Plan, channel: str, end: int,

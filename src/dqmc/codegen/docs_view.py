@@ -34,6 +34,7 @@ LIMITS_TABLE_CAPTION = "Drug Quantity Limits"
 EMPTY_CELL = "—"  # what a table cell shows when no limit applies in its column
 HARD_LIMIT_QUALIFIER = "hard limit, no exceptions"
 NOT_COVERED_TEXT = "Not covered"
+PRIOR_AUTHORIZATION_QUALIFIER = "prior authorization required"
 
 _UNIT_NOUNS: dict[str, tuple[str, str]] = {"g": ("gram", "grams"), "mL": ("mL", "mL")}
 _EACH_FALLBACK_NOUN = "unit"
@@ -506,9 +507,15 @@ def limits_table(policy: nodes.Policy) -> LimitsTable | None:
             )
             for column in columns
         )
-        rows.append(
-            LimitRow(target_name(policy, target), target_strength_and_form(policy, target), cells)
-        )
+        name = target_name(policy, target)
+        # A row whose every product needs prior authorization says so, as the source's
+        # "Mekinist (PA required)" rows do.
+        if products and all(
+            policy.requires_authorization or product.requires_authorization
+            for product in products
+        ):
+            name = f"{name} ({PRIOR_AUTHORIZATION_QUALIFIER})"
+        rows.append(LimitRow(name, target_strength_and_form(policy, target), cells))
     return LimitsTable(LIMITS_TABLE_CAPTION, columns, tuple(rows))
 
 

@@ -351,6 +351,9 @@ class _PolicyEmitter:
         if product.packages:
             options.append("sizes=" + dict_lit((lit(p.id), lit(decimal_text(p.size.amount)))
                                                for p in product.packages))
+        required = interpreter.authorization_source(policy, product)
+        if required is not None:
+            options.append(f"authorization={lit(required)}")
         call = (f"rt.product(\n    {lit(product.id)}, {lit(product.unit)}, {lit(location)},\n"
                 + "".join(f"    {option},\n" for option in options)
                 + "    plans={" + "".join(f"\n        {plan}" for plan in plans) + "\n    })")

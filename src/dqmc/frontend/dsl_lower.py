@@ -124,6 +124,7 @@ class _ToIR(Transformer):
             approval_duration=settings.get("approval_duration"),
             reject_code=settings.get("reject_code", "76"),
             daily_rate_check=settings.get("daily_rate_check", False),
+            requires_authorization=settings.get("requires_authorization", False),
             channels=nodes.default_channels() + tuple(lists["channel"]),
             products=tuple(lists["product"]),
             groups=tuple(lists["group"]),
@@ -165,6 +166,9 @@ class _ToIR(Transformer):
 
     def set_daily_rate_check(self, meta, children):
         return _Item("daily_rate_check", children[0], self._span(meta))
+
+    def set_requires_authorization(self, meta, children):
+        return _Item("requires_authorization", True, self._span(meta))
 
     def bool(self, meta, children):
         return str(children[0]) == "true"
@@ -208,6 +212,7 @@ class _ToIR(Transformer):
             ndcs=fields.get("ndc", ()),
             gpi=fields.get("gpi"),
             label=fields.get("label"),
+            requires_authorization=fields.get("requires_authorization", False),
             span=span,
         ), span)
 
@@ -234,6 +239,9 @@ class _ToIR(Transformer):
 
     def p_gpi(self, meta, children):
         return self._field("gpi", meta, self._string(children[0]))
+
+    def p_requires_authorization(self, meta, children):
+        return self._field("requires_authorization", meta, True)
 
     def p_ndcs(self, meta, children):
         return self._field("ndc", meta, children[0])

@@ -430,10 +430,12 @@ _SETTINGS = {
     "set_type": "type", "set_review_date": "review_date", "set_effective_date": "effective_date",
     "set_approval_duration": "approval_duration", "set_reject_code": "reject_code",
     "set_daily_rate_check": "daily_rate_check",
+    "set_requires_authorization": "requires_authorization",
 }
 _PRODUCT_FIELDS = {
     "p_brand": "brand", "p_generic": "generic", "p_strength": "strength", "p_form": "form",
     "p_unit": "unit", "p_label": "label", "p_gpi": "gpi", "p_ndcs": "ndc",
+    "p_requires_authorization": "requires_authorization",
 }
 _CRITERION_FIELDS = {"c_when": "when", "c_duration": "duration", "c_renews": "renews"}
 _SIMPLE_ITEMS = ("channel_decl", "group", "fact", "section", "reference", "revision")
@@ -676,6 +678,9 @@ class _Printer:
         if policy.daily_rate_check:
             out.append(_statement(("setting", "daily_rate_check"), INDENT,
                                   f"{pad}daily_rate_check true"))
+        if policy.requires_authorization:
+            out.append(_statement(("setting", "requires_authorization"), INDENT,
+                                  f"{pad}requires authorization"))
         return out
 
     def channels(self) -> list[_Statement]:
@@ -711,6 +716,9 @@ class _Printer:
             out.append(field("gpi", format_string(product.gpi)))
         if product.ndcs:
             out.append(field("ndc", _ndc_list(product.ndcs)))
+        if product.requires_authorization:
+            out.append(_statement(("product", index, "requires_authorization"), inner,
+                                  f"{pad}requires authorization"))
         for j, package in enumerate(product.packages):
             out.append(_statement(("package", index, j), inner, pad + _package(package)))
         out.append(_close(("product", index, _BLOCK_CLOSE), INDENT))

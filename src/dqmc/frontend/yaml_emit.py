@@ -143,6 +143,8 @@ def _settings(policy: nodes.Policy) -> dict[str, Any]:
         out["reject_code"] = policy.reject_code
     if policy.daily_rate_check:
         out["daily_rate_check"] = True
+    if policy.requires_authorization:
+        out["requires_authorization"] = True
     return out
 
 
@@ -167,6 +169,8 @@ def _product(product: nodes.Product) -> dict[str, Any]:
         out["gpi"] = product.gpi
     if product.ndcs:
         out["ndc"] = _Flow(product.ndcs)
+    if product.requires_authorization:
+        out["requires_authorization"] = True
     if product.packages:
         out["packages"] = {p.id: _package(p) for p in product.packages}
     return out

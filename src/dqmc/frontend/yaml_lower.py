@@ -99,7 +99,8 @@ class _Lowering:
         if "approval_duration" in settings:
             duration = self._dsl(at + "/approval_duration", "duration_start")
         # Settings left out keep the IR's defaults (reject code "76", no daily-rate check).
-        defaulted = {k: settings[k] for k in ("reject_code", "daily_rate_check") if k in settings}
+        defaulted = {k: settings[k] for k in ("reject_code", "daily_rate_check",
+                                              "requires_authorization") if k in settings}
         return nodes.Policy(
             id=settings["id"],
             title=settings["title"],
@@ -148,6 +149,7 @@ class _Lowering:
             ndcs=tuple(data.get("ndc", ())),
             gpi=data.get("gpi"),
             label=data.get("label"),
+            requires_authorization=data.get("requires_authorization", False),
             span=span,
         )
 

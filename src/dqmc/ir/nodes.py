@@ -82,6 +82,8 @@ class Product:
     ndcs: tuple[str, ...] = ()  # NDC-11s matching the product whatever the package
     gpi: str | None = None  # GPI-14 or a GPI prefix, as the source states it
     label: str | None = None  # the row name the document shows, e.g. "Triptan tablets"
+    # "(PA required)": a claim is rejected with 75 unless an active authorization covers it
+    requires_authorization: bool = False
     span: Span = _span()
 
 
@@ -348,6 +350,7 @@ class Policy:
     approval_duration: Duration | None = None
     reject_code: str = "76"
     daily_rate_check: bool = False  # design §5 step 5, only where the policy declares it
+    requires_authorization: bool = False  # every product needs prior authorization (75)
     channels: tuple[Channel, ...] = ()
     products: tuple[Product, ...] = ()
     groups: tuple[Group, ...] = ()
