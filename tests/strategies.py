@@ -52,6 +52,9 @@ _prose_lines = st.lists(
 prose = st.one_of(texts, _prose_lines.map("\n".join))
 
 dates = st.dates(min_value=dt.date(1, 1, 1), max_value=dt.date(9999, 12, 31))
+# Implementation dates around the differential tests' dates of service (2026-03-01 ± 30 days),
+# so that a `since` line applies to some claims and not to others.
+_since_dates = st.dates(min_value=dt.date(2026, 1, 1), max_value=dt.date(2026, 5, 1))
 # Amounts as authors write them: whole numbers and a few decimals, never negative (the grammar
 # has no sign), positive where a quantity is meant.
 amounts = st.builds(lambda digits, places: Decimal(digits).scaleb(-places),
@@ -257,7 +260,8 @@ def policies(draw: st.DrawFn) -> nodes.Policy:
                 else draw(_rules(members, when)))
         limit = nodes.Limit(
             target=target, channel=draw(channels), rule=rule,
-            when=when, hard=draw(st.booleans()), note=draw(st.none() | texts))
+            when=when, hard=draw(st.booleans()), note=draw(st.none() | texts),
+            since=draw(st.none() | _since_dates))
         limits.append(limit)
 
     # Criteria approve only for a product and channel that have a base limit to replace.

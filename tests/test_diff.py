@@ -381,3 +381,18 @@ def test_prior_authorization_required_is_said_in_words_and_is_stricter() -> None
                                                    "  type per_days\n  requires authorization\n"))
     assert "All products of the policy now need prior authorization (claims without one are " \
            "rejected with 75)." in diff.diff_policies(before, policy_wide).sentences()
+
+
+def test_an_implementation_date_is_said_in_words() -> None:
+    before = policy_from(_MAIL_POLICY)
+    after = policy_from(_MAIL_POLICY.replace("retail 30 g per 30 days",
+                                             "retail 30 g per 30 days since 2026-01-01"))
+    result = diff.diff_policies(before, after)
+    assert any(s.endswith("now applies only from 01/01/2026 (before: on every date).")
+               for s in result.sentences()), result.sentences()
+    verdicts = {v["channel"]: v["point_of_service"] for v in result.to_data()["verdicts"]}
+    assert verdicts.get("retail") == "looser", verdicts
+    later = policy_from(_MAIL_POLICY.replace("retail 30 g per 30 days",
+                                             "retail 30 g per 30 days since 2026-06-01"))
+    assert any(s.endswith("now applies from 01/01/2026 (before: from 06/01/2026).")
+               for s in diff.diff_policies(later, after).sentences())

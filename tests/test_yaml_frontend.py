@@ -90,7 +90,7 @@ policy rich-policy "Rich: every node kind – \"quoted\" # not a comment" {
     retail_90     2 fills per 90 days
     all           3 each per day for up to 5 days
     all           1 fill per 1 day
-    retail        2.5 each per day when age 12..17
+    retail        2.5 each per day when age 12..17 since 2024-01-01
   }
   limit insulins {
     all    40 mL per 30 days
@@ -386,7 +386,7 @@ def test_an_approval_with_a_selector_or_flag_is_an_error() -> None:
                            "      x: {retail: 60 g per 30 days hard}\n")
     code, line, col, message = only(diagnostics)
     assert (code, line, col) == ("syntax.invalid-value", 11, 19)
-    assert "selectors, `hard` and `note` belong to base limits" in message
+    assert "selectors, `hard`, `since` and `note` belong to base limits" in message
 
 
 def test_semantic_errors_in_values_keep_the_policy_and_their_positions() -> None:
@@ -465,6 +465,7 @@ def test_rich_policy_covers_every_node_kind() -> None:
     assert {d.kind for c in policy.criteria if (d := c.duration)} == {"fixed", "one_time"}
     assert {f.type for f in policy.facts} == set(nodes.FACT_TYPES)
     assert any(p.requires_authorization for p in policy.products)
+    assert any(limit.since is not None for limit in policy.limits)
     quantities = [getattr(limit.rule, "quantity", None) for limit in policy.limits]
     assert any(q is not None and q.packages for q in quantities)
 

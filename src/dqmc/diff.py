@@ -664,6 +664,8 @@ class _Differ:
                          "no longer excluded as not covered.", old=limit, effect=LOOSER)
             return
         rule = _rule_words(limit.rule, products) + (" (hard limit)" if limit.hard else "")
+        if limit.since is not None:
+            rule += f" (from {_date_words(limit.since)})"
         if kind == "added":
             self.add("limit", kind, key[:2] + key[3:], f"{words.sentence_case(subject)} of "
                      f"{rule} added.", new=limit, effect=STRICTER)
@@ -684,6 +686,17 @@ class _Differ:
                 "is no longer a hard limit (approved exceptions may pass it)"
             self.add("limit", "changed", short_key, f"{subject} of {rule} {state}.",
                      field="hard", old=o.hard, new=n.hard, effect=STRICTER if n.hard else LOOSER)
+        if o.since != n.since:
+            if n.since is None:
+                text = f"now applies on every date (before: from {_date_words(o.since)})"
+            elif o.since is None:
+                text = f"now applies only from {_date_words(n.since)} (before: on every date)"
+            else:
+                text = (f"now applies from {_date_words(n.since)} (before: from "
+                        f"{_date_words(o.since)})")
+            later = o.since is None or (n.since is not None and n.since > o.since)
+            self.add("limit", "changed", short_key, f"{subject} of {rule} {text}.",
+                     field="since", old=o.since, new=n.since, effect=LOOSER if later else STRICTER)
         if (o.note or "") != (n.note or ""):
             self.add("limit", "changed", short_key, f"{subject} of {rule}: the note changed "
                      f"from {_quote(o.note or 'none')} to {_quote(n.note or 'none')}.",
@@ -1007,6 +1020,9 @@ def _limit_effects(old: list[nodes.Limit], new: list[nodes.Limit]) -> tuple[list
         for o, n in pairs:
             changed = _canon(o.rule) != _canon(n.rule)
             service.append(rule_effect(o.rule, n.rule) if changed else None)
+            if o.since != n.since:  # a later implementation date leaves more claims free
+                later = o.since is None or (n.since is not None and n.since > o.since)
+                service.append(LOOSER if later else STRICTER)
             if o.hard != n.hard:
                 review.append(STRICTER if n.hard else LOOSER)
         service += [STRICTER] * len(added) + [LOOSER] * len(removed)

@@ -18,7 +18,8 @@ Decisions the design leaves open, made here and mirrored by the generated code:
 * Order: validate the claim (runtime) → match the product (by `product` id and/or `ndc`; both
   given must agree, and an NDC a product does not list is refused when the product lists NDCs
   → 21) → its billing unit (PZ) → the channel: one the policy does not know is U7, one it knows
-  without a limit for the product is not_applicable → the base limits whose selectors match
+  without a limit for the product is not_applicable → the base limits in force on the date of
+  service (`since DATE`: on or after DATE) whose selectors match
   (an age band with no birth date on the claim → 09; a package selector with no package known
   from the NDC or the claim's `package` → 21; no limit left → not_applicable) → a selected
   `not covered` line rejects with 70 (Product/Service Not Covered), whatever authorizations
@@ -477,7 +478,12 @@ def _match_product(policy: nodes.Policy, claim: rt.Claim
 
 def _selectors_hold(limit: nodes.Limit, claim: rt.Claim,
                     package: nodes.Package | None) -> bool | rt.Rejection:
-    """Whether every selector of a limit holds for the claim; a Rejection if one cannot be told."""
+    """Whether every selector of a limit holds for the claim; a Rejection if one cannot be told.
+
+    A rule implemented on a later date than the claim's does not apply, whatever else the claim
+    lacks: that is decided first."""
+    if limit.since is not None and claim.date_of_service < limit.since:
+        return False
     for selector in limit.when:
         if isinstance(selector, nodes.AgeBand):
             if claim.birth_date is None:

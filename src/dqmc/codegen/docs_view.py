@@ -34,6 +34,7 @@ LIMITS_TABLE_CAPTION = "Drug Quantity Limits"
 EMPTY_CELL = "—"  # what a table cell shows when no limit applies in its column
 HARD_LIMIT_QUALIFIER = "hard limit, no exceptions"
 NOT_COVERED_TEXT = "Not covered"
+IMPLEMENTATION_DATE_QUALIFIER = "implementation date"
 PRIOR_AUTHORIZATION_QUALIFIER = "prior authorization required"
 
 _UNIT_NOUNS: dict[str, tuple[str, str]] = {"g": ("gram", "grams"), "mL": ("mL", "mL")}
@@ -414,6 +415,8 @@ def limit_entry(
     qualifiers = [limit.note] if limit.note else []
     if limit.hard:
         qualifiers.append(HARD_LIMIT_QUALIFIER)
+    if limit.since is not None:
+        qualifiers.append(f"{IMPLEMENTATION_DATE_QUALIFIER} {date_view(limit.since).text}")
     return f"{text} ({'; '.join(qualifiers)})" if qualifiers else text
 
 

@@ -336,7 +336,7 @@ class _PolicyEmitter:
                 if chosen:
                     table.append((lit(criterion.id), names_tuple(chosen)))
             select = ""
-            if any(lim.when for _, lim in candidates):
+            if any(lim.when or lim.since is not None for _, lim in candidates):
                 select = ", " + self._selector(product, channel, candidates, limits)
             rules = names_tuple([limits[i].name for i, _ in candidates])
             plans.append(f"{lit(channel)}: ({rules}, {dict_lit(table, 4)}{select}),")
@@ -368,6 +368,11 @@ class _PolicyEmitter:
             location = interpreter.location(limit)
             lines.append(f"# {comment(location)}")
             depth = 0
+            if limit.since is not None:
+                # Decided first: a rule not yet implemented needs nothing else from the claim.
+                lines.append(f"if end >= {lit(limit.since.toordinal())}:  # since "
+                             f"{limit.since.isoformat()}")
+                depth = 1
             for selector in limit.when:
                 pad = "    " * depth
                 if isinstance(selector, nodes.AgeBand):
@@ -399,8 +404,8 @@ class _PolicyEmitter:
         lines.append("return tuple(base)")
         self.selectors.append(SelectorView(
             function=function, lines=lines,
-            doc=docstring(f"The base limits of {product.id} at {channel} that the claim's age "
-                          "and package select.")))
+            doc=docstring(f"The base limits of {product.id} at {channel} that the claim's date, "
+                          "age and package select.")))
         return function
 
     # -- criteria -----------------------------------------------------------------------------

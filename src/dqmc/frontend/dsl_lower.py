@@ -288,9 +288,15 @@ class _ToIR(Transformer):
         rule, selectors, *flags = children
         hard = any(f == ("hard", None) for f in flags)
         notes = [value for kind, value in flags if kind == "note"]
+        dates = [value for kind, value in flags if kind == "since"]
+        if len(dates) > 1:
+            self.diagnostics.append(Diagnostic(
+                "syntax.invalid-value", "a limit line has one `since` date; keep one",
+                self._span(meta)))
         return nodes.Limit(
             target="", channel=None, rule=rule, when=selectors or (), hard=hard,
-            note=notes[0] if notes else None, span=self._span(meta))
+            note=notes[0] if notes else None, since=dates[0] if dates else None,
+            span=self._span(meta))
 
     def channel_named(self, meta, children):
         return str(children[0])
@@ -322,6 +328,10 @@ class _ToIR(Transformer):
 
     def flag_note(self, meta, children):
         return ("note", self._string(children[0]))
+
+    def flag_since(self, meta, children):
+        return ("since", common.parse_date(str(children[0]), self._tspan(children[0]),
+                                           self.diagnostics))
 
     def quantity(self, meta, children):
         amount, word = children
@@ -416,11 +426,11 @@ class _ToIR(Transformer):
         target, *lines = children
         approvals = []
         for line in lines:
-            if line.when or line.hard or line.note:
+            if line.when or line.hard or line.note or line.since:
                 self.diagnostics.append(Diagnostic(
                     "syntax.invalid-value",
-                    "an approval line states a channel and a rule only; selectors, `hard` and "
-                    "`note` belong to base limits", line.span))
+                    "an approval line states a channel and a rule only; selectors, `hard`, "
+                    "`since` and `note` belong to base limits", line.span))
             approvals.append(nodes.Approval(target=str(target), channel=line.channel,
                                             rule=line.rule, span=line.span))
         return _Item("approve", approvals, self._span(meta))

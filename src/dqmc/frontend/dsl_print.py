@@ -243,7 +243,7 @@ def _selected_packages(products: Sequence[nodes.Product],
 
 
 def format_limit_tail(limit: nodes.Limit, products: Sequence[nodes.Product] = ()) -> str:
-    """A limit without target and channel: rule, selectors, `hard`, note.
+    """A limit without target and channel: rule, selectors, `hard`, `since`, note.
 
     This is the value of a YAML limit's `channel: TEXT` entry; `products` are the limit
     target's (the product, or a group's members), which name packages in quantities.
@@ -253,6 +253,8 @@ def format_limit_tail(limit: nodes.Limit, products: Sequence[nodes.Product] = ()
         parts.append("when " + " and ".join(format_selector(s) for s in limit.when))
     if limit.hard:
         parts.append("hard")
+    if limit.since is not None:
+        parts.append(f"since {limit.since.isoformat()}")
     if limit.note is not None:
         parts.append("note " + format_string(limit.note))
     return " ".join(parts)

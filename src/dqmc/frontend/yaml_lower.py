@@ -199,11 +199,11 @@ class _Lowering:
     def _approvals(self, at: str, approve: dict[str, Any]) -> Iterator[nodes.Approval]:
         for target, entries in approve.items():
             for line, span in self._lines(pointer_join(at, target), entries):
-                if line.when or line.hard or line.note is not None:
+                if line.when or line.hard or line.note is not None or line.since is not None:
                     self.diagnostics.append(Diagnostic(
                         "syntax.invalid-value",
-                        "an approval states a channel and a rule only; selectors, `hard` and "
-                        "`note` belong to base limits", line.span))
+                        "an approval states a channel and a rule only; selectors, `hard`, "
+                        "`since` and `note` belong to base limits", line.span))
                 yield nodes.Approval(target=target, channel=line.channel, rule=line.rule, span=span)
 
     # -- facts and criteria --------------------------------------------------------------------

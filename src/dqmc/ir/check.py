@@ -289,6 +289,7 @@ def _check_limits(policy: nodes.Policy) -> Iterator[Diagnostic]:
             # could never decide anything: the spec says two things about one cell.
             other = next((l for l in policy.limits if l.target == limit.target
                           and l.channel == limit.channel and l.when == limit.when
+                          and l.since == limit.since
                           and not isinstance(l.rule, nodes.NotCovered)), None)
             if other is not None:
                 yield Diagnostic(
@@ -493,7 +494,7 @@ def _check_criteria(policy: nodes.Policy) -> Iterator[Diagnostic]:
             base = [l for l in policy.limits if l.target == approval.target and (
                 l.channel is None or approval.channel is None or l.channel == approval.channel)]
             excluded = next((l for l in base if isinstance(l.rule, nodes.NotCovered)
-                             and not l.when), None)
+                             and not l.when and l.since is None), None)
             if excluded is not None:
                 yield Diagnostic(
                     "criterion.approves-not-covered",

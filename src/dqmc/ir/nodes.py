@@ -197,6 +197,7 @@ class Limit:
     when: tuple[Selector, ...] = ()
     hard: bool = False  # a ceiling no override may pass
     note: str | None = None  # a qualifier the document prints, e.g. "before chemotherapy"
+    since: dt.date | None = None  # the implementation date: claims dated before it ignore the rule
     span: Span = _span()
 
 
