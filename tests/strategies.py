@@ -124,7 +124,13 @@ def _quantities(draw: st.DrawFn, products: Sequence[nodes.Product],
 @st.composite
 def _rules(draw: st.DrawFn, products: Sequence[nodes.Product],
            when: Sequence[nodes.Selector] = ()) -> nodes.Rule:
-    """A rule of any kind; its quantity is still a RawQuantity, as the front ends build it."""
+    """A rule of any kind; its quantity is still a RawQuantity, as the front ends build it.
+
+    For products billed in different units (a mixed-unit group) only the unit-free kinds."""
+    if len({p.unit for p in products}) > 1:
+        if draw(st.booleans()):
+            return nodes.FillsPerWindow(fills=draw(st.integers(1, 12)), days=draw(day_counts))
+        return nodes.DaysSupplyMax(days=draw(day_counts))
     kind = draw(st.sampled_from(("window", "fill", "day", "fills", "days_supply")))
     quantity: Any = draw(_quantities(products, when))
     if kind == "window":
@@ -232,15 +238,16 @@ def policies(draw: st.DrawFn) -> nodes.Policy:
     criterion_ids = _take(pool, counts["criterion"])
     products = draw(_products(product_ids, pool))  # package ids come from what is left
 
-    # Groups take disjoint, non-empty sets of products of one billing unit (a product
-    # accumulates in one group, and one quantity limits them all).
+    # Groups take disjoint, non-empty sets of products (a product accumulates in one group),
+    # mostly of one billing unit; a group of mixed units gets only unit-free rules.
     unassigned = list(products)
     groups = []
     for group_id in group_ids:
         if not unassigned:
             break
         unit = draw(st.sampled_from(unassigned)).unit
-        alike = [p.id for p in unassigned if p.unit == unit]
+        mixed = draw(st.integers(0, 3)) == 0
+        alike = [p.id for p in unassigned if mixed or p.unit == unit]
         members = draw(st.lists(st.sampled_from(alike), min_size=1, unique=True))
         unassigned = [p for p in unassigned if p.id not in members]
         groups.append(nodes.Group(id=group_id, title=draw(texts), products=tuple(members)))

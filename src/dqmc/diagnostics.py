@@ -56,6 +56,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "limit.not-covered-conflict": (Severity.ERROR, "a product both not covered and limited at one channel"),
     "group.unknown-product": (Severity.ERROR, "an accumulation group names a product not defined"),
     "group.overlap": (Severity.ERROR, "a product belongs to two accumulation groups"),
+    "group.mixed-unit-quantity": (Severity.ERROR, "a quantity rule on a group whose products bill in different units"),
     "criterion.unknown-product": (Severity.ERROR, "an approval names a product or group not defined"),
     "criterion.unknown-channel": (Severity.ERROR, "an approval names a channel the policy does not know"),
     "criterion.channel-not-in-base": (Severity.ERROR, "an approval for a channel with no base limit"),

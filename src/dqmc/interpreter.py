@@ -31,7 +31,9 @@ Decisions the design leaves open, made here and mirrored by the generated code:
   → every rule of the chosen set → the daily-rate check when the policy declares it → decide.
 * Scope: a rule on a product counts that product's history; a rule on a group counts every
   product of the group. Explicit authorization limits, and the fills a `max_fills`
-  authorization has used, count the product's group (or the product when it has none).
+  authorization has used, count the product's group (or the product when it has none); in a
+  group whose products bill in different units (which only fill-count and days-supply rules
+  may limit), only the members billed in the product's unit.
   History counts when paid, dated in the window, in scope by `product` or `ndc`, and not the
   claim itself (same `claim_id`: a rebill).
 * Authorizations: one applies when it covers the product (its `products` name the product,
@@ -45,7 +47,8 @@ Decisions the design leaves open, made here and mirrored by the generated code:
 * Rules: a window rule allows limit − prior (not below 0); per fill, the limit; per day, the
   daily limit × the days supply (capped at `max_days`), and a days supply over `max_days` fails;
   K fills per N days counts paid claims in the window plus this one, and allows 0 once K are
-  used; a days-supply cap bounds no quantity. The daily-rate check (policy flag) tests
+  used (its prior quantity adds only the fills billed in the claim's unit, as a group may mix
+  units); a days-supply cap bounds no quantity. The daily-rate check (policy flag) tests
   requested ÷ days supply ≤ limit ÷ window for every window rule applied, and allows
   limit × days supply ÷ window rounded down to 0.001.
 * Reviews: criteria are three-valued over the answers; unanswered or unusable answers are
@@ -180,6 +183,17 @@ def scope_products(policy: nodes.Policy, target: str) -> tuple[str, ...]:
     """The products whose history counts against a rule on `target` (a product or a group)."""
     group = policy.group(target)
     return group.products if group is not None else (target,)
+
+
+def own_products(policy: nodes.Policy, product: nodes.Product) -> tuple[str, ...]:
+    """The products whose history an authorization's explicit limits and used fills count for
+    `product`: its group's members billed in its unit (all of them, unless the group mixes
+    units), else the product alone."""
+    group = group_of(policy, product.id)
+    if group is None:
+        return (product.id,)
+    return tuple(p for p in group.products
+                 if (member := policy.product(p)) is not None and member.unit == product.unit)
 
 
 def scope_ndcs(policy: nodes.Policy, products: Sequence[str]) -> tuple[str, ...]:
@@ -358,7 +372,8 @@ def _decide_claim(compiled: CompiledPolicy, claim: rt.Claim) -> dict:
     history = [e for e in claim.history
                if e.status == "paid" and (claim.claim_id is None or e.claim_id != claim.claim_id)]
     cover = set(targets) | set(product_ndcs(product))
-    own_scope = scope_products(policy, group.id) if group is not None else (product.id,)
+    own_scope = own_products(policy, product)
+    own = (own_scope, scope_ndcs(policy, own_scope))
 
     # Prior authorization required: some authorization on the claim must cover the product.
     required = authorization_source(policy, product)
@@ -383,7 +398,7 @@ def _decide_claim(compiled: CompiledPolicy, claim: rt.Claim) -> dict:
             options.append((authorization, granted + hard))
 
     if options:
-        evaluated = [(authorization, rules, _checks(policy, rules, claim, history))
+        evaluated = [(authorization, rules, _checks(policy, rules, claim, history, own))
                      for authorization, rules in options]
         # max() keeps the first of equals, so ties go to the earlier authorization.
         authorization, rules, checks = max(evaluated, key=lambda option: _generosity(option[2]))
@@ -392,7 +407,7 @@ def _decide_claim(compiled: CompiledPolicy, claim: rt.Claim) -> dict:
         steps.append(rt.select_step([r.text for r in rules], authorization, source))
     else:
         rules = base
-        checks = _checks(policy, rules, claim, history)
+        checks = _checks(policy, rules, claim, history, own)
         steps.append(rt.select_step([r.text for r in rules], None, rules[0].source))
 
     # Steps 4-6: every check, then the decision.
@@ -577,8 +592,10 @@ def _generosity(checks: Sequence[rt.RuleCheck]) -> tuple[bool, bool, Decimal]:
 
 
 def _checks(policy: nodes.Policy, rules: Sequence[_Rule], claim: rt.Claim,
-            history: Sequence[rt.HistoryEntry]) -> list[rt.RuleCheck]:
-    checks = [_check(r, claim, history) for r in rules]
+            history: Sequence[rt.HistoryEntry],
+            own: tuple[tuple[str, ...], tuple[str, ...]]) -> list[rt.RuleCheck]:
+    """Every rule's check; `own` is (products, NDCs) billed in the claim's unit (own_products)."""
+    checks = [_check(r, claim, history, own) for r in rules]
     if policy.daily_rate_check:
         checks += [_daily_rate(r, claim) for r in rules if isinstance(r.rule, nodes.PerWindow)]
     return checks
@@ -590,7 +607,8 @@ def _in_window(rule: _Rule, history: Sequence[rt.HistoryEntry], start: date,
             and (e.product in rule.products or e.ndc in rule.ndcs)]
 
 
-def _check(r: _Rule, claim: rt.Claim, history: Sequence[rt.HistoryEntry]) -> rt.RuleCheck:
+def _check(r: _Rule, claim: rt.Claim, history: Sequence[rt.HistoryEntry],
+           own: tuple[tuple[str, ...], tuple[str, ...]]) -> rt.RuleCheck:
     rule = r.rule
     requested, days_supply, end = claim.quantity, claim.days_supply, claim.date_of_service
     message = rt.rule_message(*rule_fields(rule))
@@ -621,7 +639,10 @@ def _check(r: _Rule, claim: rt.Claim, history: Sequence[rt.HistoryEntry]) -> rt.
         start = rt.window_start(end, rule.days)
         counted = _in_window(r, history, start, end)
         passed = len(counted) + 1 <= rule.fills
-        prior = sum((e.quantity for e in counted), rt.ZERO)
+        # Fills of a mixed-unit group count whatever their unit; their amounts add up only in
+        # the claim's unit.
+        prior = sum((e.quantity for e in counted if e.product in own[0] or e.ndc in own[1]),
+                    rt.ZERO)
         allowed = None if len(counted) < rule.fills else rt.ZERO
         return rt.RuleCheck("fills", passed, r.limit, allowed, prior, start, end,
                             rt.fills_detail(start, end, len(counted), rule.fills, passed),

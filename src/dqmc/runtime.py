@@ -1890,10 +1890,13 @@ Check = tuple
 
 
 def check_rules(rules: Sequence[Rule], requested: int, days_supply: int, end: int,
-                end_text: str, history: Sequence[Kept], daily_rate: bool) -> list[Check]:
+                end_text: str, history: Sequence[Kept], daily_rate: bool,
+                own: Product | None = None) -> list[Check]:
     """Every rule's check, then (where the policy declares it) every window rule's daily rate.
 
-    `end` is the date of service (an ordinal) and `end_text` the same date in ISO form.
+    `end` is the date of service (an ordinal) and `end_text` the same date in ISO form. A fill
+    count's prior quantity adds only the fills of `own`'s scope (the claim's product and the
+    members of its group billed in its unit): a group of mixed units counts fills, not amounts.
     """
     checks = []
     asked = _MILLI_TEXT.get(requested) or milli_text(requested)
@@ -1941,11 +1944,13 @@ def check_rules(rules: Sequence[Rule], requested: int, days_supply: int, end: in
             start = end - r.days + 1  # type: ignore[operator]
             start = max(start, _FIRST_DAY)
             scope, ndcs, fills = r.scope, r.ndcs, r.fills
+            same = (own.scope, own.ndcs) if own is not None else (scope, ndcs)
             count = prior = 0
             for day, amount, named, ndc in history:
                 if start <= day <= end and (named in scope or ndc in ndcs):
                     count += 1
-                    prior += amount
+                    if named in same[0] or ndc in same[1]:
+                        prior += amount
             passed = count + 1 <= fills  # type: ignore[operator]
             first = day_text(start)
             detail = (f"window {first}..{end_text}: {count} prior fills + this claim"
@@ -2164,7 +2169,7 @@ def judge(policy: Policy, item: Product, chosen: Plan, package: str | None, requ
         steps.append(chosen.selected or step_json(
             select_step([r.text for r in base], None, base[0].source)))
         checks = check_rules(base, requested, days_supply, end, end_text, history,
-                             policy.daily_rate)
+                             policy.daily_rate, item)
     return decision(policy.id, policy.hash, policy.reject_code, item.unit,
                     item.sizes.get(package, item.size), steps, checks, channel, requested,
                     end_text)
@@ -2301,7 +2306,8 @@ def override(authorizations: Sequence[Authorization], steps: list[dict], item: P
         if rules is None:
             continue
         rules += hard
-        checks = check_rules(rules, requested, days_supply, end, end_text, history, daily_rate)
+        checks = check_rules(rules, requested, days_supply, end, end_text, history, daily_rate,
+                             item)
         bounds = [c[2] for c in checks if c[2] is not None]
         key = (all(c[1] for c in checks), not bounds, min(bounds) if bounds else 0)
         if best is None or key > best[0]:  # strictly better: ties stay with the earlier one

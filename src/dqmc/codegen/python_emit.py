@@ -321,7 +321,7 @@ class _PolicyEmitter:
         policy = self.policy
         group = interpreter.group_of(policy, product.id)
         targets = (product.id,) if group is None else (product.id, group.id)
-        own_scope = interpreter.scope_products(policy, group.id if group else product.id)
+        own_scope = interpreter.own_products(policy, product)
         location = interpreter.location(product)
         plans = []
         for channel in interpreter.known_channels(policy):

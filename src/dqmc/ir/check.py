@@ -163,10 +163,27 @@ def _check_groups(policy: nodes.Policy) -> Iterator[Diagnostic]:
                     "accumulates in one group only", group.span)
             owner.setdefault(member, group.id)
         if len(units) > 1:
-            yield Diagnostic(
-                "unit.mismatch",
-                f"group '{group.id}' mixes billing units ({', '.join(sorted(units))}); products "
-                "that accumulate together must be billed in one unit", group.span)
+            # Fills and days supply are unit-free, so products billed in different units may
+            # share those rules (Tamiflu capsules and suspension: one course per 180 days); a
+            # quantity cannot add capsules to millilitres.
+            for rule, span in _group_rules(policy, group.id):
+                if getattr(rule, "quantity", None) is not None:
+                    yield Diagnostic(
+                        "group.mixed-unit-quantity",
+                        f"group '{group.id}' mixes billing units ({', '.join(sorted(units))}); "
+                        "only fill-count and days-supply rules may limit it, so limit each "
+                        "product's quantity on the product", span)
+
+
+def _group_rules(policy: nodes.Policy, group_id: str) -> Iterator[tuple[nodes.Rule, Span]]:
+    """Every base limit and approval stated for a group, with where it is written."""
+    for limit in policy.limits:
+        if limit.target == group_id:
+            yield limit.rule, limit.span
+    for criterion in policy.criteria:
+        for approval in criterion.approves:
+            if approval.target == group_id:
+                yield approval.rule, approval.span
 
 
 def _known(items: Iterable[object]) -> str:
