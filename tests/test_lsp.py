@@ -403,3 +403,18 @@ async def test_a_broken_document_never_crashes_the_server(
         text_document=types.TextDocumentIdentifier(uri=uri), position=at(good, "30 g per 30", 1)))
     assert answer is not None
     close_doc(client, uri)
+
+
+def test_hover_texts_name_prior_authorization_and_implementation_dates() -> None:
+    from dqmc import lsp_describe
+    from dqmc.pipeline import compile_paths
+
+    policy = compile_paths(["policy_specs/bcbsal-ql-guidelines.dqm"]).compiled[0].policy
+    mekinist = lsp_describe.describe_product(policy, policy.product("al-mekinist-0_5mg-tab"))
+    assert "Requires prior authorization" in mekinist
+    assert "(since 2014-01-01)" in mekinist
+    cymbalta = lsp_describe.describe_product(policy, policy.product("al-cymbalta"))
+    assert "prior authorization" not in cymbalta
+    butrans = next(limit for limit in policy.limits if limit.target == "al-butrans")
+    hover = lsp_describe.describe_rule_at(policy, butrans.span.line, butrans.span.col + 2)
+    assert hover is not None and hover.endswith("applies from 2011-04-01")

@@ -120,12 +120,16 @@ def _bullets(lines: Sequence[str]) -> list[str]:
 def _limits_of(policy: nodes.Policy, target: str) -> list[str]:
     return [limit_meaning(policy, target, limit.channel, limit.rule, limit.when)
             + (" (hard limit)" if limit.hard else "")
+            + (f" (since {limit.since.isoformat()})" if limit.since is not None else "")
             for limit in policy.limits if limit.target == target]
 
 
 def describe_product(policy: nodes.Policy, product: nodes.Product) -> str:
     lines = [f"**{product_name(product)}** — product `{product.id}`", "",
              f"{strength_and_form(product)}; billed in {product.unit}"]
+    if product.requires_authorization or policy.requires_authorization:
+        lines.append("Requires prior authorization: a claim without an active authorization "
+                     "is rejected with 75")
     for package in product.packages:
         noun = f", counted as {package.noun}" if package.noun else ""
         lines.append(f"- package `{package.id}`: {decimal_text(package.size.amount)} "
@@ -238,7 +242,9 @@ def describe_rule_at(policy: nodes.Policy, line: int, col: int) -> str | None:
         if inside(limit.span):
             kind = "hard limit" if limit.hard else "base limit"
             meaning = limit_meaning(policy, limit.target, limit.channel, limit.rule, limit.when)
-            return f"{meaning}\n\n{kind} of `{limit.target}`" + (
+            since = (f"; applies from {limit.since.isoformat()}"
+                     if limit.since is not None else "")
+            return f"{meaning}\n\n{kind} of `{limit.target}`{since}" + (
                 f"; {limit.note}" if limit.note else "")
     for criterion in policy.criteria:
         for approval in criterion.approves:
