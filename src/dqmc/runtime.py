@@ -415,9 +415,9 @@ def not_covered_texts(product_id: str, channel: str) -> tuple[str, str]:
 def authorization_required_texts(product_id: str, channel: str, day: str) -> tuple[str, str]:
     """(message line, trace detail) of a claim for a product that needs prior authorization
     when no authorization on the claim covers it."""
-    return (message("PRIOR AUTHORIZATION REQUIRED"),
-            f"{product_id} requires prior authorization and no active authorization on the claim"
-            f" covers it at {channel} on {day}")
+    detail = (f"{product_id} requires prior authorization and no active authorization on the"
+              f" claim covers it at {channel} on {day}")
+    return message("PRIOR AUTHORIZATION REQUIRED"), detail
 
 
 def authorization_held_step(authorization_id: str, product_id: str, source: str | None) -> Step:
