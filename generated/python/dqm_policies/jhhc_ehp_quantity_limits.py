@@ -174,601 +174,601 @@ _SET_28 = frozenset(('jh-seroquel-xr-tab',))
 _SET_29 = frozenset(('jh-tamiflu-cap',))
 _SET_30 = frozenset(('jh-tamiflu-susp',))
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:335
+# policy_specs/jhhc-ehp-quantity-limits.dqm:336
 # jh-ppi-class at retail: 30 each per 30 days
 _LIMIT_1 = rt.rule('per_window', '30', 'each', 30, None, None,
-    _SET_1, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:335')
-
-# policy_specs/jhhc-ehp-quantity-limits.dqm:336
-# jh-ppi-class at mail: 90 each per 90 days
-_LIMIT_2 = rt.rule('per_window', '90', 'each', 90, None, None,
     _SET_1, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:336')
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:340
-# jh-sedative-hypnotic-class at retail: 30 each per 30 days
-_LIMIT_3 = rt.rule('per_window', '30', 'each', 30, None, None,
-    _SET_3, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:340')
+# policy_specs/jhhc-ehp-quantity-limits.dqm:337
+# jh-ppi-class at mail: 90 each per 90 days
+_LIMIT_2 = rt.rule('per_window', '90', 'each', 90, None, None,
+    _SET_1, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:337')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:341
-# jh-sedative-hypnotic-class at mail: 90 each per 90 days
-_LIMIT_4 = rt.rule('per_window', '90', 'each', 90, None, None,
+# jh-sedative-hypnotic-class at retail: 30 each per 30 days
+_LIMIT_3 = rt.rule('per_window', '30', 'each', 30, None, None,
     _SET_3, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:341')
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:345
-# jh-caverject at retail: 6 each per 30 days
-_LIMIT_5 = rt.rule('per_window', '6', 'each', 30, None, None,
-    _SET_4, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:345')
+# policy_specs/jhhc-ehp-quantity-limits.dqm:342
+# jh-sedative-hypnotic-class at mail: 90 each per 90 days
+_LIMIT_4 = rt.rule('per_window', '90', 'each', 90, None, None,
+    _SET_3, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:342')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:346
-# jh-caverject at mail: 18 each per 90 days
-_LIMIT_6 = rt.rule('per_window', '18', 'each', 90, None, None,
+# jh-caverject at retail: 6 each per 30 days
+_LIMIT_5 = rt.rule('per_window', '6', 'each', 30, None, None,
     _SET_4, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:346')
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:350
-# jh-triptan-tablets at retail: 16 each per 30 days
-_LIMIT_7 = rt.rule('per_window', '16', 'each', 30, None, None,
-    _SET_5, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:350')
+# policy_specs/jhhc-ehp-quantity-limits.dqm:347
+# jh-caverject at mail: 18 each per 90 days
+_LIMIT_6 = rt.rule('per_window', '18', 'each', 90, None, None,
+    _SET_4, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:347')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:351
-# jh-triptan-tablets at mail: 48 each per 90 days
-_LIMIT_8 = rt.rule('per_window', '48', 'each', 90, None, None,
+# jh-triptan-tablets at retail: 16 each per 30 days
+_LIMIT_7 = rt.rule('per_window', '16', 'each', 30, None, None,
     _SET_5, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:351')
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:355
-# jh-imitrex-statdose at retail: 8 each per 30 days
-_LIMIT_9 = rt.rule('per_window', '8', 'each', 30, None, None,
-    _SET_6, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:355')
+# policy_specs/jhhc-ehp-quantity-limits.dqm:352
+# jh-triptan-tablets at mail: 48 each per 90 days
+_LIMIT_8 = rt.rule('per_window', '48', 'each', 90, None, None,
+    _SET_5, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:352')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:356
-# jh-imitrex-statdose at mail: 24 each per 90 days
-_LIMIT_10 = rt.rule('per_window', '24', 'each', 90, None, None,
+# jh-imitrex-statdose at retail: 8 each per 30 days
+_LIMIT_9 = rt.rule('per_window', '8', 'each', 30, None, None,
     _SET_6, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:356')
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:360
-# jh-imitrex-inj-vial at retail: 8 each per 30 days
-_LIMIT_11 = rt.rule('per_window', '8', 'each', 30, None, None,
-    _SET_7, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:360')
+# policy_specs/jhhc-ehp-quantity-limits.dqm:357
+# jh-imitrex-statdose at mail: 24 each per 90 days
+_LIMIT_10 = rt.rule('per_window', '24', 'each', 90, None, None,
+    _SET_6, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:357')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:361
-# jh-imitrex-inj-vial at mail: 24 each per 90 days
-_LIMIT_12 = rt.rule('per_window', '24', 'each', 90, None, None,
+# jh-imitrex-inj-vial at retail: 8 each per 30 days
+_LIMIT_11 = rt.rule('per_window', '8', 'each', 30, None, None,
     _SET_7, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:361')
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:365
-# jh-imitrex-nasal at retail: 12 each per 30 days
-_LIMIT_13 = rt.rule('per_window', '12', 'each', 30, None, None,
-    _SET_8, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:365')
+# policy_specs/jhhc-ehp-quantity-limits.dqm:362
+# jh-imitrex-inj-vial at mail: 24 each per 90 days
+_LIMIT_12 = rt.rule('per_window', '24', 'each', 90, None, None,
+    _SET_7, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:362')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:366
-# jh-imitrex-nasal at mail: 36 each per 90 days
-_LIMIT_14 = rt.rule('per_window', '36', 'each', 90, None, None,
+# jh-imitrex-nasal at retail: 12 each per 30 days
+_LIMIT_13 = rt.rule('per_window', '12', 'each', 30, None, None,
     _SET_8, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:366')
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:374
-# jh-migranal at retail: 8 each per 30 days
-_LIMIT_15 = rt.rule('per_window', '8', 'each', 30, None, None,
-    _SET_9, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:374')
+# policy_specs/jhhc-ehp-quantity-limits.dqm:367
+# jh-imitrex-nasal at mail: 36 each per 90 days
+_LIMIT_14 = rt.rule('per_window', '36', 'each', 90, None, None,
+    _SET_8, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:367')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:375
-# jh-migranal at mail: 16 each per 90 days
-_LIMIT_16 = rt.rule('per_window', '16', 'each', 90, None, None,
+# jh-migranal at retail: 8 each per 30 days
+_LIMIT_15 = rt.rule('per_window', '8', 'each', 30, None, None,
     _SET_9, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:375')
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:379
-# jh-zomig-nasal at retail: 12 each per 30 days
-_LIMIT_17 = rt.rule('per_window', '12', 'each', 30, None, None,
-    _SET_10, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:379')
+# policy_specs/jhhc-ehp-quantity-limits.dqm:376
+# jh-migranal at mail: 16 each per 90 days
+_LIMIT_16 = rt.rule('per_window', '16', 'each', 90, None, None,
+    _SET_9, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:376')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:380
-# jh-zomig-nasal at mail: 36 each per 90 days
-_LIMIT_18 = rt.rule('per_window', '36', 'each', 90, None, None,
+# jh-zomig-nasal at retail: 12 each per 30 days
+_LIMIT_17 = rt.rule('per_window', '12', 'each', 30, None, None,
     _SET_10, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:380')
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:384
-# jh-aloxi-cap at retail: 3 each per 30 days
-_LIMIT_19 = rt.rule('per_window', '3', 'each', 30, None, None,
-    _SET_11, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:384')
+# policy_specs/jhhc-ehp-quantity-limits.dqm:381
+# jh-zomig-nasal at mail: 36 each per 90 days
+_LIMIT_18 = rt.rule('per_window', '36', 'each', 90, None, None,
+    _SET_10, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:381')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:385
-# jh-aloxi-cap at mail: 3 each per 90 days
-_LIMIT_20 = rt.rule('per_window', '3', 'each', 90, None, None,
+# jh-aloxi-cap at retail: 3 each per 30 days
+_LIMIT_19 = rt.rule('per_window', '3', 'each', 30, None, None,
     _SET_11, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:385')
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:389
-# jh-anzemet-tab at retail: 3 each per 30 days
-_LIMIT_21 = rt.rule('per_window', '3', 'each', 30, None, None,
-    _SET_12, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:389')
+# policy_specs/jhhc-ehp-quantity-limits.dqm:386
+# jh-aloxi-cap at mail: 3 each per 90 days
+_LIMIT_20 = rt.rule('per_window', '3', 'each', 90, None, None,
+    _SET_11, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:386')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:390
-# jh-anzemet-tab at mail: 3 each per 90 days
-_LIMIT_22 = rt.rule('per_window', '3', 'each', 90, None, None,
+# jh-anzemet-tab at retail: 3 each per 30 days
+_LIMIT_21 = rt.rule('per_window', '3', 'each', 30, None, None,
     _SET_12, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:390')
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:394
-# jh-anzemet-inj at retail: 1.875 mL per 30 days
-_LIMIT_23 = rt.rule('per_window', '1.875', 'mL', 30, None, None,
-    _SET_13, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:394')
+# policy_specs/jhhc-ehp-quantity-limits.dqm:391
+# jh-anzemet-tab at mail: 3 each per 90 days
+_LIMIT_22 = rt.rule('per_window', '3', 'each', 90, None, None,
+    _SET_12, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:391')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:395
-# jh-anzemet-inj at mail: 1.875 mL per 90 days
-_LIMIT_24 = rt.rule('per_window', '1.875', 'mL', 90, None, None,
+# jh-anzemet-inj at retail: 1.875 mL per 30 days
+_LIMIT_23 = rt.rule('per_window', '1.875', 'mL', 30, None, None,
     _SET_13, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:395')
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:401
+# policy_specs/jhhc-ehp-quantity-limits.dqm:396
+# jh-anzemet-inj at mail: 1.875 mL per 90 days
+_LIMIT_24 = rt.rule('per_window', '1.875', 'mL', 90, None, None,
+    _SET_13, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:396')
+
+# policy_specs/jhhc-ehp-quantity-limits.dqm:402
 # jh-diclegis-tab at every channel: 120 each per 365 days
 _LIMIT_25 = rt.rule('per_window', '120', 'each', 365, None, None,
-    _SET_14, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:401')
-
-# policy_specs/jhhc-ehp-quantity-limits.dqm:405
-# jh-kytril-soln at retail: 30 mL per 30 days
-_LIMIT_26 = rt.rule('per_window', '30', 'mL', 30, None, None,
-    _SET_15, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:405')
+    _SET_14, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:402')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:406
-# jh-kytril-soln at mail: 30 mL per 90 days
-_LIMIT_27 = rt.rule('per_window', '30', 'mL', 90, None, None,
+# jh-kytril-soln at retail: 30 mL per 30 days
+_LIMIT_26 = rt.rule('per_window', '30', 'mL', 30, None, None,
     _SET_15, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:406')
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:410
-# jh-kytril-tab at retail: 6 each per 30 days
-_LIMIT_28 = rt.rule('per_window', '6', 'each', 30, None, None,
-    _SET_16, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:410')
+# policy_specs/jhhc-ehp-quantity-limits.dqm:407
+# jh-kytril-soln at mail: 30 mL per 90 days
+_LIMIT_27 = rt.rule('per_window', '30', 'mL', 90, None, None,
+    _SET_15, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:407')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:411
-# jh-kytril-tab at mail: 6 each per 90 days
-_LIMIT_29 = rt.rule('per_window', '6', 'each', 90, None, None,
+# jh-kytril-tab at retail: 6 each per 30 days
+_LIMIT_28 = rt.rule('per_window', '6', 'each', 30, None, None,
     _SET_16, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:411')
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:415
-# jh-kytril-inj at retail: 6 mL per 30 days
-_LIMIT_30 = rt.rule('per_window', '6', 'mL', 30, None, None,
-    _SET_17, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:415')
+# policy_specs/jhhc-ehp-quantity-limits.dqm:412
+# jh-kytril-tab at mail: 6 each per 90 days
+_LIMIT_29 = rt.rule('per_window', '6', 'each', 90, None, None,
+    _SET_16, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:412')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:416
-# jh-kytril-inj at mail: 6 mL per 90 days
-_LIMIT_31 = rt.rule('per_window', '6', 'mL', 90, None, None,
+# jh-kytril-inj at retail: 6 mL per 30 days
+_LIMIT_30 = rt.rule('per_window', '6', 'mL', 30, None, None,
     _SET_17, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:416')
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:420
-# jh-marinol-cap at retail: 60 each per 30 days
-_LIMIT_32 = rt.rule('per_window', '60', 'each', 30, None, None,
-    _SET_18, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:420')
+# policy_specs/jhhc-ehp-quantity-limits.dqm:417
+# jh-kytril-inj at mail: 6 mL per 90 days
+_LIMIT_31 = rt.rule('per_window', '6', 'mL', 90, None, None,
+    _SET_17, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:417')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:421
-# jh-marinol-cap at mail: 60 each per 90 days
-_LIMIT_33 = rt.rule('per_window', '60', 'each', 90, None, None,
+# jh-marinol-cap at retail: 60 each per 30 days
+_LIMIT_32 = rt.rule('per_window', '60', 'each', 30, None, None,
     _SET_18, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:421')
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:425
-# jh-zofran-4-8mg-tabs at retail: 12 each per 30 days
-_LIMIT_34 = rt.rule('per_window', '12', 'each', 30, None, None,
-    _SET_19, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:425')
+# policy_specs/jhhc-ehp-quantity-limits.dqm:422
+# jh-marinol-cap at mail: 60 each per 90 days
+_LIMIT_33 = rt.rule('per_window', '60', 'each', 90, None, None,
+    _SET_18, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:422')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:426
-# jh-zofran-4-8mg-tabs at mail: 12 each per 90 days
-_LIMIT_35 = rt.rule('per_window', '12', 'each', 90, None, None,
+# jh-zofran-4-8mg-tabs at retail: 12 each per 30 days
+_LIMIT_34 = rt.rule('per_window', '12', 'each', 30, None, None,
     _SET_19, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:426')
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:430
-# jh-zofran-24mg-tab at retail: 3 each per 30 days
-_LIMIT_36 = rt.rule('per_window', '3', 'each', 30, None, None,
-    _SET_20, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:430')
+# policy_specs/jhhc-ehp-quantity-limits.dqm:427
+# jh-zofran-4-8mg-tabs at mail: 12 each per 90 days
+_LIMIT_35 = rt.rule('per_window', '12', 'each', 90, None, None,
+    _SET_19, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:427')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:431
-# jh-zofran-24mg-tab at mail: 3 each per 90 days
-_LIMIT_37 = rt.rule('per_window', '3', 'each', 90, None, None,
+# jh-zofran-24mg-tab at retail: 3 each per 30 days
+_LIMIT_36 = rt.rule('per_window', '3', 'each', 30, None, None,
     _SET_20, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:431')
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:435
-# jh-zofran-soln at retail: 60 mL per 30 days
-_LIMIT_38 = rt.rule('per_window', '60', 'mL', 30, None, None,
-    _SET_21, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:435')
+# policy_specs/jhhc-ehp-quantity-limits.dqm:432
+# jh-zofran-24mg-tab at mail: 3 each per 90 days
+_LIMIT_37 = rt.rule('per_window', '3', 'each', 90, None, None,
+    _SET_20, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:432')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:436
-# jh-zofran-soln at mail: 60 mL per 90 days
-_LIMIT_39 = rt.rule('per_window', '60', 'mL', 90, None, None,
+# jh-zofran-soln at retail: 60 mL per 30 days
+_LIMIT_38 = rt.rule('per_window', '60', 'mL', 30, None, None,
     _SET_21, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:436')
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:440
-# jh-zofran-inj at retail: 120 mL per 30 days
-_LIMIT_40 = rt.rule('per_window', '120', 'mL', 30, None, None,
-    _SET_22, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:440')
+# policy_specs/jhhc-ehp-quantity-limits.dqm:437
+# jh-zofran-soln at mail: 60 mL per 90 days
+_LIMIT_39 = rt.rule('per_window', '60', 'mL', 90, None, None,
+    _SET_21, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:437')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:441
-# jh-zofran-inj at mail: 120 mL per 90 days
-_LIMIT_41 = rt.rule('per_window', '120', 'mL', 90, None, None,
+# jh-zofran-inj at retail: 120 mL per 30 days
+_LIMIT_40 = rt.rule('per_window', '120', 'mL', 30, None, None,
     _SET_22, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:441')
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:445
-# jh-valtrex at retail: 60 each per 30 days
-_LIMIT_42 = rt.rule('per_window', '60', 'each', 30, None, None,
-    _SET_23, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:445')
+# policy_specs/jhhc-ehp-quantity-limits.dqm:442
+# jh-zofran-inj at mail: 120 mL per 90 days
+_LIMIT_41 = rt.rule('per_window', '120', 'mL', 90, None, None,
+    _SET_22, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:442')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:446
-# jh-valtrex at mail: 180 each per 90 days
-_LIMIT_43 = rt.rule('per_window', '180', 'each', 90, None, None,
+# jh-valtrex at retail: 60 each per 30 days
+_LIMIT_42 = rt.rule('per_window', '60', 'each', 30, None, None,
     _SET_23, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:446')
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:452
-# jh-tamiflu at every channel: days supply at most 10
-_LIMIT_44 = rt.rule('days_supply_max', None, None, 10, None, None,
-    _SET_24, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:452')
+# policy_specs/jhhc-ehp-quantity-limits.dqm:447
+# jh-valtrex at mail: 180 each per 90 days
+_LIMIT_43 = rt.rule('per_window', '180', 'each', 90, None, None,
+    _SET_23, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:447')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:453
-# jh-tamiflu at every channel: 1 fill per 180 days
-_LIMIT_45 = rt.rule('fills_per_window', None, None, 180, 1, None,
+# jh-tamiflu at every channel: days supply at most 10
+_LIMIT_44 = rt.rule('days_supply_max', None, None, 10, None, None,
     _SET_24, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:453')
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:457
-# jh-lysteda-tab at retail: 30 each per 30 days
-_LIMIT_46 = rt.rule('per_window', '30', 'each', 30, None, None,
-    _SET_25, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:457')
+# policy_specs/jhhc-ehp-quantity-limits.dqm:454
+# jh-tamiflu at every channel: 1 fill per 180 days
+_LIMIT_45 = rt.rule('fills_per_window', None, None, 180, 1, None,
+    _SET_24, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:454')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:458
-# jh-lysteda-tab at mail: 30 each per 90 days
-_LIMIT_47 = rt.rule('per_window', '30', 'each', 90, None, None,
+# jh-lysteda-tab at retail: 30 each per 30 days
+_LIMIT_46 = rt.rule('per_window', '30', 'each', 30, None, None,
     _SET_25, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:458')
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:462
-# jh-vivitrol at retail: 1 each per 30 days
-_LIMIT_48 = rt.rule('per_window', '1', 'each', 30, None, None,
-    _SET_26, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:462')
+# policy_specs/jhhc-ehp-quantity-limits.dqm:459
+# jh-lysteda-tab at mail: 30 each per 90 days
+_LIMIT_47 = rt.rule('per_window', '30', 'each', 90, None, None,
+    _SET_25, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:459')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:463
-# jh-vivitrol at mail: not covered
-_LIMIT_49 = rt.rule('not_covered', None, None, None, None, None,
+# jh-vivitrol at retail: 1 each per 30 days
+_LIMIT_48 = rt.rule('per_window', '1', 'each', 30, None, None,
     _SET_26, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:463')
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:467
-# jh-abilify-tab at retail: 30 each per 30 days
-_LIMIT_50 = rt.rule('per_window', '30', 'each', 30, None, None,
-    _SET_27, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:467')
+# policy_specs/jhhc-ehp-quantity-limits.dqm:464
+# jh-vivitrol at mail: not covered
+_LIMIT_49 = rt.rule('not_covered', None, None, None, None, None,
+    _SET_26, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:464')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:468
-# jh-abilify-tab at mail: 90 each per 90 days
-_LIMIT_51 = rt.rule('per_window', '90', 'each', 90, None, None,
+# jh-abilify-tab at retail: 30 each per 30 days
+_LIMIT_50 = rt.rule('per_window', '30', 'each', 30, None, None,
     _SET_27, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:468')
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:472
-# jh-seroquel-xr-tab at retail: 30 each per 30 days
-_LIMIT_52 = rt.rule('per_window', '30', 'each', 30, None, None,
-    _SET_28, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:472')
+# policy_specs/jhhc-ehp-quantity-limits.dqm:469
+# jh-abilify-tab at mail: 90 each per 90 days
+_LIMIT_51 = rt.rule('per_window', '90', 'each', 90, None, None,
+    _SET_27, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:469')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:473
+# jh-seroquel-xr-tab at retail: 30 each per 30 days
+_LIMIT_52 = rt.rule('per_window', '30', 'each', 30, None, None,
+    _SET_28, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:473')
+
+# policy_specs/jhhc-ehp-quantity-limits.dqm:474
 # jh-seroquel-xr-tab at mail: 90 each per 90 days
 _LIMIT_53 = rt.rule('per_window', '90', 'each', 90, None, None,
-    _SET_28, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:473')
+    _SET_28, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:474')
 
 
 # ---------------------------------------------------------------------------------------------
 # Products: units, packages (sizes) and, per channel with limits, the plan of limits and the
 # approvals that replace them
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:33
+# policy_specs/jhhc-ehp-quantity-limits.dqm:34
 _PRODUCT_1 = rt.product(
-    'jh-aciphex', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:33',
+    'jh-aciphex', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:34',
     group='jh-ppi-class', scope=_SET_1,
     plans={
         'retail': ((_LIMIT_1,), {}),
         'mail': ((_LIMIT_2,), {}),
     })
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:39
+# policy_specs/jhhc-ehp-quantity-limits.dqm:40
 _PRODUCT_2 = rt.product(
-    'jh-prevacid', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:39',
+    'jh-prevacid', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:40',
     group='jh-ppi-class', scope=_SET_1,
     plans={
         'retail': ((_LIMIT_1,), {}),
         'mail': ((_LIMIT_2,), {}),
     })
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:46
+# policy_specs/jhhc-ehp-quantity-limits.dqm:47
 _PRODUCT_3 = rt.product(
-    'jh-prilosec', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:46',
+    'jh-prilosec', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:47',
     group='jh-ppi-class', scope=_SET_1,
     plans={
         'retail': ((_LIMIT_1,), {}),
         'mail': ((_LIMIT_2,), {}),
     })
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:52
+# policy_specs/jhhc-ehp-quantity-limits.dqm:53
 _PRODUCT_4 = rt.product(
-    'jh-protonix', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:52',
+    'jh-protonix', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:53',
     group='jh-ppi-class', scope=_SET_1,
     plans={
         'retail': ((_LIMIT_1,), {}),
         'mail': ((_LIMIT_2,), {}),
     })
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:58
+# policy_specs/jhhc-ehp-quantity-limits.dqm:59
 _PRODUCT_5 = rt.product(
-    'jh-ambien', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:58',
+    'jh-ambien', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:59',
     group='jh-sedative-hypnotic-class', scope=_SET_3,
     plans={
         'retail': ((_LIMIT_3,), {}),
         'mail': ((_LIMIT_4,), {}),
     })
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:64
+# policy_specs/jhhc-ehp-quantity-limits.dqm:65
 _PRODUCT_6 = rt.product(
-    'jh-dalmane', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:64',
+    'jh-dalmane', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:65',
     group='jh-sedative-hypnotic-class', scope=_SET_3,
     plans={
         'retail': ((_LIMIT_3,), {}),
         'mail': ((_LIMIT_4,), {}),
     })
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:70
+# policy_specs/jhhc-ehp-quantity-limits.dqm:71
 _PRODUCT_7 = rt.product(
-    'jh-prosom', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:70',
+    'jh-prosom', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:71',
     group='jh-sedative-hypnotic-class', scope=_SET_3,
     plans={
         'retail': ((_LIMIT_3,), {}),
         'mail': ((_LIMIT_4,), {}),
     })
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:76
+# policy_specs/jhhc-ehp-quantity-limits.dqm:77
 _PRODUCT_8 = rt.product(
-    'jh-restoril', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:76',
+    'jh-restoril', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:77',
     group='jh-sedative-hypnotic-class', scope=_SET_3,
     plans={
         'retail': ((_LIMIT_3,), {}),
         'mail': ((_LIMIT_4,), {}),
     })
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:83
+# policy_specs/jhhc-ehp-quantity-limits.dqm:84
 _PRODUCT_9 = rt.product(
-    'jh-caverject', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:83',
+    'jh-caverject', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:84',
     plans={
         'retail': ((_LIMIT_5,), {}),
         'mail': ((_LIMIT_6,), {}),
     })
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:91
+# policy_specs/jhhc-ehp-quantity-limits.dqm:92
 _PRODUCT_10 = rt.product(
-    'jh-amerge-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:91',
+    'jh-amerge-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:92',
     group='jh-triptan-tablets', scope=_SET_5,
     plans={
         'retail': ((_LIMIT_7,), {}),
         'mail': ((_LIMIT_8,), {}),
     })
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:97
+# policy_specs/jhhc-ehp-quantity-limits.dqm:98
 _PRODUCT_11 = rt.product(
-    'jh-axert-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:97',
+    'jh-axert-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:98',
     group='jh-triptan-tablets', scope=_SET_5,
     plans={
         'retail': ((_LIMIT_7,), {}),
         'mail': ((_LIMIT_8,), {}),
     })
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:103
+# policy_specs/jhhc-ehp-quantity-limits.dqm:104
 _PRODUCT_12 = rt.product(
-    'jh-frova-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:103',
+    'jh-frova-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:104',
     group='jh-triptan-tablets', scope=_SET_5,
     plans={
         'retail': ((_LIMIT_7,), {}),
         'mail': ((_LIMIT_8,), {}),
     })
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:109
+# policy_specs/jhhc-ehp-quantity-limits.dqm:110
 _PRODUCT_13 = rt.product(
-    'jh-imitrex-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:109',
+    'jh-imitrex-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:110',
     group='jh-triptan-tablets', scope=_SET_5,
     plans={
         'retail': ((_LIMIT_7,), {}),
         'mail': ((_LIMIT_8,), {}),
     })
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:115
+# policy_specs/jhhc-ehp-quantity-limits.dqm:116
 _PRODUCT_14 = rt.product(
-    'jh-maxalt-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:115',
+    'jh-maxalt-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:116',
     group='jh-triptan-tablets', scope=_SET_5,
     plans={
         'retail': ((_LIMIT_7,), {}),
         'mail': ((_LIMIT_8,), {}),
     })
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:121
+# policy_specs/jhhc-ehp-quantity-limits.dqm:122
 _PRODUCT_15 = rt.product(
-    'jh-relpax-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:121',
+    'jh-relpax-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:122',
     group='jh-triptan-tablets', scope=_SET_5,
     plans={
         'retail': ((_LIMIT_7,), {}),
         'mail': ((_LIMIT_8,), {}),
     })
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:127
+# policy_specs/jhhc-ehp-quantity-limits.dqm:128
 _PRODUCT_16 = rt.product(
-    'jh-sumatriptan-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:127',
+    'jh-sumatriptan-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:128',
     group='jh-triptan-tablets', scope=_SET_5,
     plans={
         'retail': ((_LIMIT_7,), {}),
         'mail': ((_LIMIT_8,), {}),
     })
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:133
+# policy_specs/jhhc-ehp-quantity-limits.dqm:134
 _PRODUCT_17 = rt.product(
-    'jh-treximet-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:133',
+    'jh-treximet-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:134',
     group='jh-triptan-tablets', scope=_SET_5,
     plans={
         'retail': ((_LIMIT_7,), {}),
         'mail': ((_LIMIT_8,), {}),
     })
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:139
+# policy_specs/jhhc-ehp-quantity-limits.dqm:140
 _PRODUCT_18 = rt.product(
-    'jh-zomig-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:139',
+    'jh-zomig-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:140',
     group='jh-triptan-tablets', scope=_SET_5,
     plans={
         'retail': ((_LIMIT_7,), {}),
         'mail': ((_LIMIT_8,), {}),
     })
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:147
+# policy_specs/jhhc-ehp-quantity-limits.dqm:148
 _PRODUCT_19 = rt.product(
-    'jh-imitrex-statdose', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:147',
+    'jh-imitrex-statdose', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:148',
     sizes={'statdose-kit': '4'},
     plans={
         'retail': ((_LIMIT_9,), {}),
         'mail': ((_LIMIT_10,), {}),
     })
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:156
+# policy_specs/jhhc-ehp-quantity-limits.dqm:157
 _PRODUCT_20 = rt.product(
-    'jh-imitrex-inj-vial', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:156',
+    'jh-imitrex-inj-vial', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:157',
     plans={
         'retail': ((_LIMIT_11,), {}),
         'mail': ((_LIMIT_12,), {}),
     })
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:164
+# policy_specs/jhhc-ehp-quantity-limits.dqm:165
 _PRODUCT_21 = rt.product(
-    'jh-imitrex-nasal', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:164',
+    'jh-imitrex-nasal', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:165',
     sizes={'imitrex-nasal-box': '6'},
     plans={
         'retail': ((_LIMIT_13,), {}),
         'mail': ((_LIMIT_14,), {}),
     })
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:171
+# policy_specs/jhhc-ehp-quantity-limits.dqm:172
 _PRODUCT_22 = rt.product(
-    'jh-migranal', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:171',
+    'jh-migranal', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:172',
     sizes={'migranal-kit': '8'},
     plans={
         'retail': ((_LIMIT_15,), {}),
         'mail': ((_LIMIT_16,), {}),
     })
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:178
+# policy_specs/jhhc-ehp-quantity-limits.dqm:179
 _PRODUCT_23 = rt.product(
-    'jh-zomig-nasal', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:178',
+    'jh-zomig-nasal', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:179',
     sizes={'zomig-nasal-box': '6'},
     plans={
         'retail': ((_LIMIT_17,), {}),
         'mail': ((_LIMIT_18,), {}),
     })
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:187
+# policy_specs/jhhc-ehp-quantity-limits.dqm:188
 _PRODUCT_24 = rt.product(
-    'jh-aloxi-cap', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:187',
+    'jh-aloxi-cap', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:188',
     plans={
         'retail': ((_LIMIT_19,), {}),
         'mail': ((_LIMIT_20,), {}),
     })
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:193
+# policy_specs/jhhc-ehp-quantity-limits.dqm:194
 _PRODUCT_25 = rt.product(
-    'jh-anzemet-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:193',
+    'jh-anzemet-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:194',
     plans={
         'retail': ((_LIMIT_21,), {}),
         'mail': ((_LIMIT_22,), {}),
     })
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:200
+# policy_specs/jhhc-ehp-quantity-limits.dqm:201
 _PRODUCT_26 = rt.product(
-    'jh-anzemet-inj', 'mL', 'policy_specs/jhhc-ehp-quantity-limits.dqm:200',
+    'jh-anzemet-inj', 'mL', 'policy_specs/jhhc-ehp-quantity-limits.dqm:201',
     sizes={'anzemet-vial': '0.625'},
     plans={
         'retail': ((_LIMIT_23,), {}),
         'mail': ((_LIMIT_24,), {}),
     })
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:206
+# policy_specs/jhhc-ehp-quantity-limits.dqm:207
 _PRODUCT_27 = rt.product(
-    'jh-diclegis-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:206',
+    'jh-diclegis-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:207',
     plans={
         'retail': ((_LIMIT_25,), {}),
         'home_delivery': ((_LIMIT_25,), {}),
         'mail': ((_LIMIT_25,), {}),
     })
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:212
+# policy_specs/jhhc-ehp-quantity-limits.dqm:213
 _PRODUCT_28 = rt.product(
-    'jh-kytril-soln', 'mL', 'policy_specs/jhhc-ehp-quantity-limits.dqm:212',
+    'jh-kytril-soln', 'mL', 'policy_specs/jhhc-ehp-quantity-limits.dqm:213',
     plans={
         'retail': ((_LIMIT_26,), {}),
         'mail': ((_LIMIT_27,), {}),
     })
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:218
+# policy_specs/jhhc-ehp-quantity-limits.dqm:219
 _PRODUCT_29 = rt.product(
-    'jh-kytril-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:218',
+    'jh-kytril-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:219',
     plans={
         'retail': ((_LIMIT_28,), {}),
         'mail': ((_LIMIT_29,), {}),
     })
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:225
+# policy_specs/jhhc-ehp-quantity-limits.dqm:226
 _PRODUCT_30 = rt.product(
-    'jh-kytril-inj', 'mL', 'policy_specs/jhhc-ehp-quantity-limits.dqm:225',
+    'jh-kytril-inj', 'mL', 'policy_specs/jhhc-ehp-quantity-limits.dqm:226',
     sizes={'kytril-vial': '1'},
     plans={
         'retail': ((_LIMIT_30,), {}),
         'mail': ((_LIMIT_31,), {}),
     })
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:231
+# policy_specs/jhhc-ehp-quantity-limits.dqm:232
 _PRODUCT_31 = rt.product(
-    'jh-marinol-cap', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:231',
+    'jh-marinol-cap', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:232',
     plans={
         'retail': ((_LIMIT_32,), {}),
         'mail': ((_LIMIT_33,), {}),
     })
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:237
+# policy_specs/jhhc-ehp-quantity-limits.dqm:238
 _PRODUCT_32 = rt.product(
-    'jh-zofran-4mg-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:237',
+    'jh-zofran-4mg-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:238',
     group='jh-zofran-4-8mg-tabs', scope=_SET_19,
     plans={
         'retail': ((_LIMIT_34,), {}),
         'mail': ((_LIMIT_35,), {}),
     })
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:244
+# policy_specs/jhhc-ehp-quantity-limits.dqm:245
 _PRODUCT_33 = rt.product(
-    'jh-zofran-8mg-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:244',
+    'jh-zofran-8mg-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:245',
     group='jh-zofran-4-8mg-tabs', scope=_SET_19,
     plans={
         'retail': ((_LIMIT_34,), {}),
         'mail': ((_LIMIT_35,), {}),
     })
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:251
+# policy_specs/jhhc-ehp-quantity-limits.dqm:252
 _PRODUCT_34 = rt.product(
-    'jh-zofran-24mg-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:251',
+    'jh-zofran-24mg-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:252',
     plans={
         'retail': ((_LIMIT_36,), {}),
         'mail': ((_LIMIT_37,), {}),
     })
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:258
+# policy_specs/jhhc-ehp-quantity-limits.dqm:259
 _PRODUCT_35 = rt.product(
-    'jh-zofran-soln', 'mL', 'policy_specs/jhhc-ehp-quantity-limits.dqm:258',
+    'jh-zofran-soln', 'mL', 'policy_specs/jhhc-ehp-quantity-limits.dqm:259',
     plans={
         'retail': ((_LIMIT_38,), {}),
         'mail': ((_LIMIT_39,), {}),
     })
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:264
+# policy_specs/jhhc-ehp-quantity-limits.dqm:265
 _PRODUCT_36 = rt.product(
-    'jh-zofran-inj', 'mL', 'policy_specs/jhhc-ehp-quantity-limits.dqm:264',
+    'jh-zofran-inj', 'mL', 'policy_specs/jhhc-ehp-quantity-limits.dqm:265',
     plans={
         'retail': ((_LIMIT_40,), {}),
         'mail': ((_LIMIT_41,), {}),
     })
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:272
+# policy_specs/jhhc-ehp-quantity-limits.dqm:273
 _PRODUCT_37 = rt.product(
-    'jh-valtrex', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:272',
+    'jh-valtrex', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:273',
     plans={
         'retail': ((_LIMIT_42,), {}),
         'mail': ((_LIMIT_43,), {}),
     })
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:280
+# policy_specs/jhhc-ehp-quantity-limits.dqm:281
 _PRODUCT_38 = rt.product(
-    'jh-tamiflu-cap', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:280',
+    'jh-tamiflu-cap', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:281',
     group='jh-tamiflu', scope=_SET_29,
     plans={
         'retail': ((_LIMIT_44, _LIMIT_45), {}),
@@ -776,9 +776,9 @@ _PRODUCT_38 = rt.product(
         'mail': ((_LIMIT_44, _LIMIT_45), {}),
     })
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:286
+# policy_specs/jhhc-ehp-quantity-limits.dqm:287
 _PRODUCT_39 = rt.product(
-    'jh-tamiflu-susp', 'mL', 'policy_specs/jhhc-ehp-quantity-limits.dqm:286',
+    'jh-tamiflu-susp', 'mL', 'policy_specs/jhhc-ehp-quantity-limits.dqm:287',
     group='jh-tamiflu', scope=_SET_30,
     plans={
         'retail': ((_LIMIT_44, _LIMIT_45), {}),
@@ -786,33 +786,33 @@ _PRODUCT_39 = rt.product(
         'mail': ((_LIMIT_44, _LIMIT_45), {}),
     })
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:292
+# policy_specs/jhhc-ehp-quantity-limits.dqm:293
 _PRODUCT_40 = rt.product(
-    'jh-lysteda-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:292',
+    'jh-lysteda-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:293',
     plans={
         'retail': ((_LIMIT_46,), {}),
         'mail': ((_LIMIT_47,), {}),
     })
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:299
+# policy_specs/jhhc-ehp-quantity-limits.dqm:300
 _PRODUCT_41 = rt.product(
-    'jh-vivitrol', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:299',
+    'jh-vivitrol', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:300',
     plans={
         'retail': ((_LIMIT_48,), {}),
         'mail': ((_LIMIT_49,), {}),
     })
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:306
+# policy_specs/jhhc-ehp-quantity-limits.dqm:307
 _PRODUCT_42 = rt.product(
-    'jh-abilify-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:306',
+    'jh-abilify-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:307',
     plans={
         'retail': ((_LIMIT_50,), {}),
         'mail': ((_LIMIT_51,), {}),
     })
 
-# policy_specs/jhhc-ehp-quantity-limits.dqm:312
+# policy_specs/jhhc-ehp-quantity-limits.dqm:313
 _PRODUCT_43 = rt.product(
-    'jh-seroquel-xr-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:312',
+    'jh-seroquel-xr-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:313',
     plans={
         'retail': ((_LIMIT_52,), {}),
         'mail': ((_LIMIT_53,), {}),
