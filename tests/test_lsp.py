@@ -405,7 +405,7 @@ async def test_a_broken_document_never_crashes_the_server(
     close_doc(client, uri)
 
 
-def test_hover_texts_name_prior_authorization_and_implementation_dates() -> None:
+async def test_hover_texts_name_prior_authorization_and_implementation_dates() -> None:
     from dqmc import lsp_describe
     from dqmc.pipeline import compile_paths
 
