@@ -141,15 +141,19 @@ def compile_text(path: str, text: str) -> FileResult:
     return compile_source(SourceFile(path, text))
 
 
+def compile_file(path: Path) -> FileResult:
+    """Read, lower and check one spec file (pure: the same file gives the same result)."""
+    source, read_problems = read_source(path)
+    if source is None:
+        return FileResult(None, display_path(path), None, read_problems)
+    return compile_source(source)
+
+
 def compile_paths(paths: Sequence[str | Path]) -> CompileResult:
+    from dqmc.parallel import ordered_map
+
     spec_paths, problems = discover(paths)
-    files: list[FileResult] = []
-    for path in spec_paths:
-        source, read_problems = read_source(path)
-        if source is None:
-            files.append(FileResult(None, display_path(path), None, read_problems))
-        else:
-            files.append(compile_source(source))
+    files = ordered_map(compile_file, spec_paths)
     cross, compiled = link([f for f in files if f.policy is not None and not has_errors(f.diagnostics)])
     diagnostics = sorted_unique(problems + cross + [d for f in files for d in f.diagnostics])
     if has_errors(diagnostics):

@@ -38,6 +38,7 @@ from dqmc import runtime as rt
 from dqmc.compiled import CompiledPolicy
 from dqmc.ir import nodes
 from dqmc.ir.canonical import decimal_text
+from dqmc.parallel import ordered_map
 
 PACKAGE = "dqm_policies"
 RUNTIME_MODULE = "_runtime"
@@ -63,15 +64,21 @@ def emit_python_package(compiled: Sequence[CompiledPolicy], *, version: str) -> 
     files[f"{PACKAGE}/{RUNTIME_MODULE}.py"] = _emit_runtime(version)
     files["pyproject.toml"] = _render("python_pyproject.toml.j2", version=version,
                                       header=_header(version, *_combined_provenance(ordered)))
-    for path, text in files.items():
-        if path.endswith(".py"):
-            # Compiled rather than only parsed: a stricter check (names bound as the scopes
-            # allow, `return` only in functions) that is also cheaper than building the AST.
-            try:
-                compile(text, path, "exec", dont_inherit=True)
-            except SyntaxError as exc:  # pragma: no cover - a generator bug
-                raise EmitError(f"generated {path} is not valid Python: {exc}") from exc
+    # Compiling is 60% of emitting a large package, and texts are cheap to send to a worker
+    # (policies are not: rendering stays in this process).
+    ordered_map(_check_compiles, [(p, t) for p, t in files.items() if p.endswith(".py")])
     return dict(sorted(files.items()))
+
+
+def _check_compiles(path_and_text: tuple[str, str]) -> None:
+    """EmitError unless Python compiles the generated module."""
+    # Compiled rather than only parsed: a stricter check (names bound as the scopes allow,
+    # `return` only in functions) that is also cheaper than building the AST.
+    path, text = path_and_text
+    try:
+        compile(text, path, "exec", dont_inherit=True)
+    except SyntaxError as exc:  # pragma: no cover - a generator bug
+        raise EmitError(f"generated {path} is not valid Python: {exc}") from exc
 
 
 def emit_policy_module(item: CompiledPolicy, *, version: str) -> str:
