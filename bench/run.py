@@ -148,8 +148,10 @@ def report(config: Config, command: str) -> str:
         "",
         ("`dqmc build SPECS --out DIR` in a new process, from an empty DIR, of N policies made by "
          "varying the library's real policies (policy_specs/ and the policy library; ids, product "
-         "ids and quantities changed, `bench/corpus.py`); peak is the process's maximum resident "
-         "memory (`getrusage(RUSAGE_CHILDREN).ru_maxrss`)."),
+         "ids and quantities changed, `bench/corpus.py`); peak is the largest resident "
+         "memory of one process (`getrusage(RUSAGE_CHILDREN).ru_maxrss`: the build or one of "
+         "its worker processes, not their sum; 1,000 policies summed about 690 MiB, sampled "
+         "with ps)."),
         "",
         build_text,
         "",
