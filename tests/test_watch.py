@@ -110,3 +110,15 @@ def test_dqmc_build_watch_rebuilds_on_save_until_interrupted(specs: Path, tmp_pa
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == 0
+
+
+def test_the_snapshot_holds_kept_earlier_versions(
+        specs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An edit of history/<id>/<date>.dqm changes a document's revision row: it must rebuild."""
+    monkeypatch.chdir(specs.parent)
+    kept = specs / "history" / "anzupgo-dqm"
+    kept.mkdir(parents=True)
+    shutil.copy(REPO / "policy_specs/history/anzupgo-dqm/2025-11-11.dqm", kept)
+    (kept / "notes.txt").write_text("x", encoding="utf-8")
+    assert list(snapshot([str(specs)])) == [(specs / "anzupgo.dqm").as_posix(),
+                                            (kept / "2025-11-11.dqm").as_posix()]

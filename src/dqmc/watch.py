@@ -15,7 +15,7 @@ Snapshot = dict[str, tuple[int, int]]  # path → (mtime in ns, size)
 
 def watched_files(paths: Iterable[str]) -> list[Path]:
     """The files whose change can change the build: the specs (as `dqmc build` finds them, one
-    level deep) and the documents' settings file."""
+    level deep), their kept earlier versions under history/, and the documents' settings file."""
     from dqmc.codegen.docs_emit import DOCS_CONFIG_FILE
     from dqmc.pipeline import is_spec
 
@@ -26,6 +26,10 @@ def watched_files(paths: Iterable[str]) -> list[Path]:
             files.update(p for p in path.iterdir() if p.is_file() and is_spec(p))
         elif path.is_file():
             files.add(path)
+    # Kept earlier versions write the documents' revision summaries (dqmc build reads them).
+    for folder in {f.parent / "history" for f in files}:
+        if folder.is_dir():
+            files.update(p for p in folder.rglob("*") if p.is_file() and is_spec(p))
     files.update(p for p in (Path(DOCS_CONFIG_FILE),) if p.is_file())
     return sorted(files)
 
