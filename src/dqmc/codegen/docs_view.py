@@ -499,14 +499,18 @@ def limits_table(policy: nodes.Policy) -> LimitsTable | None:
             return first_column[limit.channel]
         return column_key(limit)
 
+    by_target: dict[str, list[nodes.Limit]] = {}  # one pass: a row per product, not a scan each
+    for limit in policy.limits:
+        by_target.setdefault(limit.target, []).append(limit)
     rows = []
     for target in table_targets(policy):
         products = target_products(policy, target)
+        limits = by_target.get(target, [])
         cells = tuple(
             tuple(
                 limit_entry(limit, products, in_window_column=column.days is not None)
-                for limit in policy.limits
-                if limit.target == target and placed(limit) == (column.channel, column.days)
+                for limit in limits
+                if placed(limit) == (column.channel, column.days)
             )
             for column in columns
         )

@@ -244,6 +244,10 @@ class _PolicyEmitter:
         self.values: list[tuple[str, str]] = []  # (name, literal) of hoisted comparison values
         self.sets: dict[tuple[str, ...], str] = {}  # frozenset contents → constant name
         self.selectors: list[SelectorView] = []
+        # (index, limit) by target: each product looks up its own limits, not every limit.
+        self.limits_by_target: dict[str, list[tuple[int, nodes.Limit]]] = {}
+        for index, limit in enumerate(self.policy.limits):
+            self.limits_by_target.setdefault(limit.target, []).append((index, limit))
 
     def render(self) -> str:
         policy, item = self.policy, self.item
@@ -332,8 +336,9 @@ class _PolicyEmitter:
         location = interpreter.location(product)
         plans = []
         for channel in interpreter.known_channels(policy):
-            candidates = [(i, lim) for i, lim in enumerate(policy.limits)
-                          if lim.target in targets and lim.channel in (None, channel)]
+            candidates = sorted((i, lim) for target in targets
+                                for i, lim in self.limits_by_target.get(target, ())
+                                if lim.channel in (None, channel))
             if not candidates:
                 continue
             table = []

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Literal, Union
+from typing import Any, Literal, Union
 
 from dqmc.source import NO_SPAN, Span
 
@@ -364,16 +364,37 @@ class Policy:
     span: Span = _span()
 
     def product(self, product_id: str) -> Product | None:
-        return next((p for p in self.products if p.id == product_id), None)
+        return _by_id(self, "products").get(product_id)
 
     def group(self, group_id: str) -> Group | None:
-        return next((g for g in self.groups if g.id == group_id), None)
+        return _by_id(self, "groups").get(group_id)
 
     def fact(self, fact_id: str) -> Fact | None:
         return next((f for f in self.facts if f.id == fact_id), None)
 
     def channel(self, channel_id: str) -> Channel | None:
         return next((c for c in self.channels if c.id == channel_id), None)
+
+
+# Generators look products and groups up once per product and rule: a scan each time made a
+# policy of thousands of products quadratic. A Policy is frozen, so an index built once stays
+# right; it is kept by identity (hashing a Policy walks all of it) for the last few policies.
+_INDEXES: dict[tuple[int, str], tuple[Policy, dict[str, Any]]] = {}
+_INDEXES_KEPT = 64
+
+
+def _by_id(policy: Policy, attribute: str) -> dict[str, Any]:
+    key = (id(policy), attribute)
+    hit = _INDEXES.get(key)
+    if hit is not None and hit[0] is policy:
+        return hit[1]
+    index: dict[str, Any] = {}
+    for item in getattr(policy, attribute):
+        index.setdefault(item.id, item)  # the first of a duplicated id, as a scan would find
+    if len(_INDEXES) >= _INDEXES_KEPT:
+        _INDEXES.clear()
+    _INDEXES[key] = (policy, index)
+    return index
 
 
 def default_channels() -> tuple[Channel, ...]:
