@@ -282,7 +282,10 @@ DAILY_POLICY = nodes.Policy(
                     rule=nodes.PerWindow(quantity=_q("135", "g", _d(11)), days=90), span=_d(11)),
     ),
     facts=(nodes.Fact(id="body_area", type="number",
-                      question="What share of body area is treated (%)?", span=_d(13)),),
+                      question="What share of body area is treated (%)?", span=_d(13)),
+           nodes.Fact(id="prescriber_justifies", type="bool",
+                      question="Does the prescriber justify the quantity requested?",
+                      span=_d(18))),
     criteria=(
         nodes.Criterion(
             id="large-area", title="Large treated area",
@@ -291,6 +294,10 @@ DAILY_POLICY = nodes.Policy(
                                      rule=nodes.PerWindow(quantity=_q("90", "g", _d(16)), days=30),
                                      span=_d(16)),),
             span=_d(14)),
+        nodes.Criterion(
+            id="as-requested", title="Quantity the prescriber asks for",
+            when=nodes.FactRef(fact="prescriber_justifies", span=_d(20)),
+            approves=(), approves_requested=True, span=_d(19)),
     ),
     span=_d(1, 1),
 )

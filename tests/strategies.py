@@ -282,8 +282,10 @@ def policies(draw: st.DrawFn) -> nodes.Policy:
     criteria = []
     for index, criterion_id in enumerate(criterion_ids if facts and bases else ()):
         approves = []
+        # `approve requested` or stated limits, never both (`criterion.requested-and-limits`)
+        requested = draw(st.booleans())
         for target, channel in draw(st.lists(st.sampled_from(bases), min_size=1, max_size=3,
-                                             unique=True)):
+                                             unique=True)) if not requested else ():
             approves.append(nodes.Approval(target=target, channel=channel or None,
                                            rule=draw(_rules(by_target[target]))))
         criteria.append(nodes.Criterion(
@@ -293,6 +295,7 @@ def policies(draw: st.DrawFn) -> nodes.Policy:
             approves=tuple(approves),
             duration=draw(st.none() | durations),
             renews=draw(st.none() | st.sampled_from(criterion_ids[:index])) if index else None,
+            approves_requested=requested,
         ))
 
     review_date = draw(st.none() | dates)

@@ -305,19 +305,32 @@ def test_a_payable_claim_with_one_malformed_field_is_rejected(package,
 
 
 REQUEST_KEYS = ["policy", "product", "request_date", "facts", "channels", "channel",
-                "prior_authorization", "authorization_id"]
+                "prior_authorization", "authorization_id", "requested"]
 FACT_NAMES = ["needs_more", "diagnosis", "severity", "sites", "crcl", "loading_dose",
-              "body_area", "improved", "tried"]
+              "body_area", "improved", "tried", "prescriber_justifies"]
 FACTS = st.dictionaries(st.sampled_from(FACT_NAMES), JSON)
 
 
 REQUEST_SHAPED = st.fixed_dictionaries({"request_date": st.just("2026-01-15"),
                                         "facts": FACTS})
+# Requests an `approve requested` criterion (daily-cream's as-requested) can approve, with
+# requested limits well-formed or not.
+REQUESTED_LIMIT = st.one_of(JSON, st.fixed_dictionaries(
+    {"quantity": st.sampled_from(["90", "0", "1.5", 45, "x", None]),
+     "unit": st.sampled_from(["g", "GM", "mL", "each", None]),
+     "days": st.sampled_from([None, 30, 0, "30", True])},
+    optional={"through": st.sampled_from(["2026-03-01", "2026-01-14", "2026-13-01", 5])}))
+REQUEST_FOR_MORE = st.fixed_dictionaries(
+    {"request_date": st.just("2026-01-15"),
+     "facts": st.fixed_dictionaries({"prescriber_justifies": st.sampled_from([True, False, None])}),
+     "requested": REQUESTED_LIMIT},
+    optional={"product": st.sampled_from(["daily-cream", "anzupgo-2pct-cream", "tube-45g"]),
+              "channels": st.sampled_from([["retail"], ["retail", "home_delivery"], [], ["x"]])})
 
 
 @settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.one_of(JSON, st.dictionaries(st.sampled_from(REQUEST_KEYS), JSON, max_size=8),
-                 REQUEST_SHAPED))
+                 REQUEST_SHAPED, REQUEST_FOR_MORE))
 def test_arbitrary_review_requests_never_raise(package, value: object) -> None:
     for compiled in ALL:
         result = interpreter.review(compiled, value)

@@ -155,7 +155,7 @@ def test_numbers_and_dates_as_answers(evaluators) -> None:
                             ("ten", "needs_information"), (True, "needs_information"),
                             (float("nan"), "needs_information")]:
         result = review(DAILY, {"product": "daily-cream", "request_date": "2026-01-15",
-                                "facts": {"body_area": answer}})
+                                "facts": {"body_area": answer, "prescriber_justifies": False}})
         assert result["outcome"] == outcome, answer
     approved = review(DAILY, {"product": "daily-cream", "request_date": "2026-01-15",
                               "facts": {"body_area": 12}})
@@ -340,3 +340,87 @@ def test_write_package_is_importable_twice(tmp_path: Path) -> None:
     first = import_package(write_package([ANZUPGO], tmp_path / "a"))
     second = import_package(write_package([ANZUPGO], tmp_path / "b"))
     assert first.review(anzupgo_request()) == second.review(anzupgo_request())
+
+
+# ---------------------------------------------------------------------------------------------
+# `approve requested` (daily-cream's as-requested criterion; the policy's approvals last 8 weeks)
+
+ASKED = {"product": "daily-cream", "request_date": "2026-01-15", "channels": ["retail"],
+         "facts": {"body_area": 5, "prescriber_justifies": True},
+         "requested": {"quantity": "135", "unit": "g", "days": 30}}
+
+
+def test_approve_requested_grants_the_requested_limit(evaluators) -> None:
+    review, evaluate = evaluators
+    result = review(DAILY, ASKED)
+    assert result["outcome"] == "approved" and result["criterion"] == "as-requested"
+    authorization = result["authorization"]
+    assert authorization["limits"] == {"retail": {"quantity": "135", "unit": "g", "days": 30}}
+    assert authorization["channels"] == ["retail"]
+    assert authorization["effective_through"] == "2026-03-11"  # the policy's 8 weeks
+    assert [a["text"] for a in result["approved"]] == ["135 g per 30 days"]
+    claim = {"claim_id": "d-1", "date_of_service": "2026-02-01", "product": "daily-cream",
+             "quantity": "135", "unit": "g", "days_supply": 30, "channel": "retail",
+             "authorizations": [authorization]}
+    decision = evaluate(DAILY, claim)
+    assert decision["outcome"] == "paid"
+    assert decision["limit"]["source"] == "override" and decision["limit"]["quantity"] == "135"
+    assert evaluate(DAILY, dict(claim, quantity="136"))["outcome"] == "rejected"
+    # only at the channel requested: home delivery keeps its base limit of 135 g per 90 days
+    assert evaluate(DAILY, dict(claim, channel="home_delivery", quantity="136"))[
+        "outcome"] == "rejected"
+
+
+def test_approve_requested_per_fill_and_an_earlier_end(evaluators) -> None:
+    review, _ = evaluators
+    asked = dict(ASKED, requested={"quantity": "60", "unit": "GM", "through": "2026-02-01"})
+    result = review(DAILY, asked)
+    assert result["outcome"] == "approved"
+    assert result["authorization"]["limits"] == {
+        "retail": {"quantity": "60", "unit": "g", "days": None}}
+    assert result["authorization"]["effective_through"] == "2026-02-01"  # before 8 weeks end
+    later = dict(ASKED, requested={"quantity": "60", "unit": "g", "through": "2027-01-01"})
+    assert review(DAILY, later)["authorization"]["effective_through"] == "2026-03-11"
+
+
+def test_approve_requested_denied_or_undecided_like_any_criterion(evaluators) -> None:
+    review, _ = evaluators
+    denied = review(DAILY, dict(ASKED, facts={"body_area": 5, "prescriber_justifies": False}))
+    assert denied["outcome"] == "denied" and denied["authorization"] is None
+    undecided = review(DAILY, dict(ASKED, facts={"body_area": 5}))
+    assert undecided["outcome"] == "needs_information"
+    assert [m["fact"] for m in undecided["missing"]] == ["prescriber_justifies"]
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"requested": None}, "requested"),
+    ({"channels": None}, "channels"),
+    ({"requested": {"quantity": "135", "unit": "mL", "days": 30}}, "requested.unit"),
+    ({"requested": {"quantity": "0", "unit": "g"}}, "requested"),
+    ({"requested": {"quantity": "135", "unit": "g", "days": 0}}, "requested"),
+    ({"requested": {"quantity": "135", "unit": "g", "per": "month"}}, "requested"),
+    ({"requested": {"quantity": "135", "unit": "g", "through": "2026-01-14"}},
+     "requested.through"),
+    ({"requested": "135 g"}, "requested"),
+])
+def test_approve_requested_never_approves_an_incomplete_request(evaluators, change: dict,
+                                                                 field: str) -> None:
+    review, _ = evaluators
+    request = {k: v for k, v in dict(ASKED, **change).items() if v is not None}
+    result = review(DAILY, request)
+    assert result["outcome"] == "needs_information" and result["authorization"] is None
+    assert field in [p["field"] for p in result["invalid"]], result["invalid"]
+
+
+def test_approve_requested_with_no_stated_duration_needs_the_end_date() -> None:
+    import dataclasses
+    policy = dataclasses.replace(DAILY.policy, approval_duration=None)
+    compiled = dataclasses.replace(DAILY, policy=policy)
+    result = interpreter.review(compiled, ASKED)
+    assert result["outcome"] == "needs_information"
+    assert [p["field"] for p in result["invalid"]] == ["requested.through"]
+    through = dict(ASKED, requested=dict(ASKED["requested"], through="2026-04-30"))
+    approved = interpreter.review(compiled, through)
+    assert approved["outcome"] == "approved"
+    assert approved["authorization"]["effective_through"] == "2026-04-30"
+    assert "max_fills" not in approved["authorization"]

@@ -823,6 +823,13 @@ class _Differ:
                      f"{words.duration_phrase(after)} (before: {words.duration_phrase(before)}).",
                      field="duration", old=o.duration, new=n.duration,
                      effect=_duration_effect(before, after), in_summary=before != after)
+        if o.approves_requested != n.approves_requested:
+            text = (f"Criterion {name} now approves the quantity requested." if
+                    n.approves_requested else
+                    f"Criterion {name} no longer approves the quantity requested.")
+            self.add("criterion", "changed", key, text, field="approves_requested",
+                     old=o.approves_requested, new=n.approves_requested,
+                     effect=LOOSER if n.approves_requested else STRICTER)
         if o.renews != n.renews:
             text = (f"Criterion {name} now renews {_quote(n.renews)}." if n.renews
                     else f"Criterion {name} no longer renews {_quote(o.renews or '')}.")

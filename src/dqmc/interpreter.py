@@ -59,6 +59,11 @@ Decisions the design leaves open, made here and mirrored by the generated code:
   answered needs_information with the problems listed, never approved. An approval runs from
   the request date for the criterion's duration (else the policy's, else 1 year); a one-time
   approval is `max_fills: 1`, usable for its stated duration or 30 days.
+* `approve requested`: the approval carries explicit `limits`, one per channel the request
+  names, each the request's `requested` quantity and unit per its `days` (none: per fill); the
+  unit must be the product's billing unit. It ends with the stated duration, or the request's
+  `requested.through` if earlier; with no duration in the spec, `requested.through` is required
+  (no year is assumed). Without `requested` or `channels` the answer is needs_information.
 """
 
 from __future__ import annotations
@@ -282,10 +287,15 @@ def condition_facts(expr: nodes.Expr) -> tuple[str, ...]:
     return tuple(found)
 
 
-def approval_duration(policy: nodes.Policy, criterion: nodes.Criterion) -> nodes.Duration:
-    """How long an approval under this criterion lasts: its own, the policy's, else 1 year."""
-    return (criterion.duration or policy.approval_duration
-            or nodes.Duration(kind="fixed", amount=1, unit="years"))
+def approval_duration(policy: nodes.Policy, criterion: nodes.Criterion) -> nodes.Duration | None:
+    """How long an approval under this criterion lasts: its own, the policy's, else 1 year.
+
+    An `approve requested` criterion with neither has none: the request says when it ends.
+    """
+    stated = criterion.duration or policy.approval_duration
+    if stated is None and criterion.approves_requested:
+        return None
+    return stated or nodes.Duration(kind="fixed", amount=1, unit="years")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -672,11 +682,13 @@ def decide_review(compiled: CompiledPolicy, request: object) -> rt.ReviewResult:
     """The typed answer to an exception request; never raises on request data."""
     policy = compiled.policy
     criteria = [rt.ReviewCriterion(c.id, partial(_truth, c.when), c.renews, approved_limits(c),
-                                   duration_fields(approval_duration(policy, c)))
+                                   duration_fields(approval_duration(policy, c)),
+                                   c.approves_requested)
                 for c in policy.criteria]
     return rt.review_policy(request, policy_id=policy.id, policy_hash=compiled.content_hash,
                             facts=review_facts(policy), channels=known_channels(policy),
-                            targets=review_targets(policy), criteria=criteria)
+                            targets=review_targets(policy), criteria=criteria,
+                            units=review_units(policy))
 
 
 def review_facts(policy: nodes.Policy) -> dict[str, tuple[str, tuple[str, ...], str]]:
@@ -698,6 +710,17 @@ def review_targets(policy: nodes.Policy) -> dict[str, tuple[str, ...]]:
     return found
 
 
+def review_units(policy: nodes.Policy) -> dict[str, str]:
+    """Product or group id → the billing unit an `approve requested` limit must be stated in
+    (a group only when its members share one)."""
+    found = {p.id: p.unit for p in policy.products}
+    for group in policy.groups:
+        units = {found[p] for p in group.products if p in found}
+        if len(units) == 1:
+            found[group.id] = units.pop()
+    return found
+
+
 def approved_limits(criterion: nodes.Criterion) -> tuple[rt.ApprovedLimit, ...]:
     """What a criterion approves, as the review result lists it."""
     found = []
@@ -708,8 +731,8 @@ def approved_limits(criterion: nodes.Criterion) -> tuple[rt.ApprovedLimit, ...]:
     return tuple(found)
 
 
-def duration_fields(duration: nodes.Duration) -> tuple[str, int, str | None]:
-    return duration.kind, duration.amount, duration.unit
+def duration_fields(duration: nodes.Duration | None) -> tuple[str, int, str | None] | None:
+    return None if duration is None else (duration.kind, duration.amount, duration.unit)
 
 
 def _truth(expr: nodes.Expr, answers: dict[str, object]) -> rt.Node:

@@ -167,6 +167,11 @@ def describe_criterion(policy: nodes.Policy, criterion: nodes.Criterion) -> str:
         lines += ["", f"Renews `{criterion.renews}`"]
     approvals = [f"`{a.target}`: {approval_meaning(policy, criterion, a)}"
                  for a in criterion.approves]
+    if criterion.approves_requested:
+        through = ("until the date the request asks for"
+                   if criterion.duration is None and policy.approval_duration is None
+                   else _duration_text(policy, criterion))
+        approvals.append(f"approves the quantity requested at the channels requested {through}")
     if approvals:
         lines += [""] + _bullets(approvals)
     else:

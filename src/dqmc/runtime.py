@@ -1188,6 +1188,52 @@ def daily_rate_allowed(limit: Decimal, days: int, days_supply: int) -> Decimal:
 
 
 @_record(kw_only=True)
+class RequestedLimit:
+    """The limit an exception request asks for: what an `approve requested` criterion grants."""
+
+    quantity: Decimal
+    unit: str
+    days: int | None = None  # None: per fill
+    through: date | None = None  # the last day asked for, if the request says
+
+    def to_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {"quantity": _plain(self.quantity), "unit": self.unit,
+                                  "days": self.days}
+        if self.through is not None:
+            out["through"] = _plain(self.through)
+        return out
+
+
+REQUESTED_FIELDS = ("quantity", "unit", "days", "through")
+
+
+def parse_requested_limit(raw: object) -> RequestedLimit | str:
+    """A request's `requested` limit, or why it cannot be read."""
+    if isinstance(raw, RequestedLimit):
+        raw = raw.to_dict()
+    if not isinstance(raw, Mapping):
+        return "requested is not an object with quantity, unit and days"
+    unknown = [str(k) for k in raw if k not in REQUESTED_FIELDS]
+    if unknown:
+        return f"requested has unknown fields {', '.join(sorted(unknown))}"
+    quantity = read_quantity(raw.get("quantity"))
+    if quantity is None:
+        return _problem("requested.quantity", raw.get("quantity"), "a decimal > 0")
+    unit = UNIT_ALIASES.get(raw.get("unit")) if type(raw.get("unit")) is str else None  # type: ignore[arg-type]
+    if unit is None:
+        return _problem("requested.unit", raw.get("unit"), "g, mL or each")
+    days = raw.get("days")
+    if days is not None and read_days(days, 9999) is None:
+        return _problem("requested.days", days, "a whole number of days (none: per fill)")
+    through = raw.get("through")
+    if through is not None:
+        through = read_date(through)
+        if through is None:
+            return _problem("requested.through", raw.get("through"), "a date YYYY-MM-DD")
+    return RequestedLimit(quantity=quantity, unit=unit, days=days, through=through)  # type: ignore[arg-type]
+
+
+@_record(kw_only=True)
 class ReviewRequest:
     """An exception request: the answers to a policy's facts, for a product, on a date."""
 
@@ -1198,6 +1244,7 @@ class ReviewRequest:
     channels: tuple[str, ...] = ()
     prior_authorization: Authorization | None = None
     authorization_id: str | None = None
+    requested: RequestedLimit | None = None
 
     def to_dict(self) -> dict[str, object]:
         out: dict[str, object] = {"policy": self.policy, "product": self.product,
@@ -1210,6 +1257,8 @@ class ReviewRequest:
             out["prior_authorization"] = _as_data(self.prior_authorization)
         if self.authorization_id is not None:
             out["authorization_id"] = self.authorization_id
+        if self.requested is not None:
+            out["requested"] = self.requested.to_dict()
         return out
 
 
@@ -1301,7 +1350,8 @@ def parse_review_request(data: object) -> tuple[ReviewRequest | None, tuple[Prob
     """A typed request and the problems found; the request is None when it cannot be used at all.
 
     A missing or unreadable `request_date` or `facts` makes the request unusable. Other problems
-    (an unreadable `prior_authorization`, `channels` or `authorization_id`) drop that field.
+    (an unreadable `prior_authorization`, `channels`, `authorization_id` or `requested`) drop
+    that field.
     """
     if isinstance(data, ReviewRequest):
         data = data.to_dict()
@@ -1345,11 +1395,18 @@ def parse_review_request(data: object) -> tuple[ReviewRequest | None, tuple[Prob
     if authorization_id is not None and _text(authorization_id) is None:
         problems.append(Problem("authorization_id", "authorization_id is not a non-empty string"))
         authorization_id = None
+    requested = None
+    if data.get("requested") is not None:
+        read = parse_requested_limit(data.get("requested"))
+        if type(read) is str:
+            problems.append(Problem("requested", read))  # type: ignore[arg-type]
+        else:
+            requested = read
     if request_date is None or facts is None:
         return None, tuple(problems)
     request = ReviewRequest(request_date=request_date, facts=dict(facts), policy=policy,
                             product=product, channels=channels, prior_authorization=prior,  # type: ignore[arg-type]
-                            authorization_id=authorization_id)
+                            authorization_id=authorization_id, requested=requested)  # type: ignore[arg-type]
     return request, tuple(problems)
 
 
@@ -1490,18 +1547,23 @@ class ReviewCriterion:
     when: Callable[[Mapping[str, object]], Node]  # answers by fact id → three-valued node
     renews: str | None
     approves: tuple[ApprovedLimit, ...]
-    duration: tuple[str, int, str | None]  # (kind, amount, unit) in force for this criterion
+    # (kind, amount, unit) in force for this criterion; None only for `approve requested` with
+    # no duration in the spec: the request's `requested.through` ends the approval
+    duration: tuple[str, int, str | None] | None
+    requested: bool = False  # `approve requested`: it grants the request's `requested` limit
 
 
 def review_policy(request: object, *, policy_id: str, policy_hash: str,
                   facts: Mapping[str, tuple[str, tuple[str, ...], str]], channels: Sequence[str],
                   targets: Mapping[str, tuple[str, ...]],
-                  criteria: Sequence[ReviewCriterion]) -> ReviewResult:
+                  criteria: Sequence[ReviewCriterion],
+                  units: Mapping[str, str] | None = None) -> ReviewResult:
     """Decide an exception request; never raises on request data.
 
     `facts` maps each fact id to (type, values, question); `targets` maps every name a request
     may use for a product (its id, a group id, an NDC) to (the product or group id, then the
-    group it accumulates in, if any); `channels` are the channels the policy knows.
+    group it accumulates in, if any); `channels` are the channels the policy knows; `units`
+    maps a product or group id to the one billing unit its limits count in.
     """
     parsed, problems = parse_review_request(request)
     if parsed is None:
@@ -1538,7 +1600,8 @@ def review_policy(request: object, *, policy_id: str, policy_hash: str,
 
     outcomes = []
     for criterion in criteria:
-        if related and not any(a.target in related for a in criterion.approves):
+        if related and not criterion.requested and not any(a.target in related
+                                                           for a in criterion.approves):
             continue  # it approves nothing for the requested product
         node = criterion.when(answers)
         if criterion.renews is not None:
@@ -1554,20 +1617,64 @@ def review_policy(request: object, *, policy_id: str, policy_hash: str,
     if outcome != "approved":
         return ReviewResult(outcome, policy_id, policy_hash, None, None, (), unmet, missing, listed)
     criterion = next(c for c in criteria if c.id == chosen)
-    through, max_fills = approval_period(parsed.request_date, *criterion.duration)
     target = related[0] if related else None
-    approved = tuple(a for a in criterion.approves
-                     if (not related or a.target in related)
-                     and (not parsed.channels or a.channel is None or a.channel in parsed.channels))
+    granted: tuple[GrantedLimit, ...] = ()
+    if criterion.requested:
+        asked = _requested_problems(criterion, parsed, target, units or {})
+        if asked:
+            return review_refused(listed + asked, policy_id, policy_hash)
+        limit: RequestedLimit = parsed.requested  # type: ignore[assignment]
+        if criterion.duration is None:
+            through, max_fills = limit.through, None
+        else:
+            through, max_fills = approval_period(parsed.request_date, *criterion.duration)
+            if limit.through is not None and limit.through < through:  # type: ignore[operator]
+                through = limit.through
+        kind = "per_fill" if limit.days is None else "per_window"
+        text = rule_text(kind, limit.quantity, limit.unit, limit.days)
+        approved = tuple(ApprovedLimit(target, channel, kind, limit.quantity, limit.unit,  # type: ignore[arg-type]
+                                       limit.days, text) for channel in parsed.channels)
+        granted = tuple(GrantedLimit(channel=channel, quantity=limit.quantity, unit=limit.unit,
+                                     days=limit.days) for channel in parsed.channels)
+    else:
+        through, max_fills = approval_period(parsed.request_date, *criterion.duration)  # type: ignore[misc]
+        approved = tuple(a for a in criterion.approves
+                         if (not related or a.target in related)
+                         and (not parsed.channels or a.channel is None
+                              or a.channel in parsed.channels))
     products = ((target,) if target is not None
                 else tuple(dict.fromkeys(a.target for a in criterion.approves)))
     authorization = Authorization(
         id=parsed.authorization_id or authorization_id_for(policy_id, criterion.id, target,
                                                            parsed.request_date),
         products=products, effective_from=parsed.request_date, effective_through=through,  # type: ignore[arg-type]
-        criterion=criterion.id, channels=parsed.channels, max_fills=max_fills)
+        criterion=criterion.id, channels=parsed.channels, max_fills=max_fills, limits=granted)
     return ReviewResult("approved", policy_id, policy_hash, criterion.id, authorization, approved,
                         (), (), listed)
+
+
+def _requested_problems(criterion: ReviewCriterion, request: ReviewRequest, target: str | None,
+                        units: Mapping[str, str]) -> tuple[Problem, ...]:
+    """What an approval under an `approve requested` criterion still needs from the request."""
+    found = []
+    limit = request.requested
+    if limit is None:
+        found.append(Problem("requested", f"criterion {criterion.id} approves the quantity "
+                             "requested; give requested: quantity, unit and days (none: per fill)"))
+    if not request.channels:
+        found.append(Problem("channels", f"criterion {criterion.id} approves the quantity "
+                             "requested at the channels the request names; give channels"))
+    if limit is None:
+        return tuple(found)
+    billed = units.get(target) if target is not None else None
+    if billed is not None and limit.unit != billed:
+        found.append(Problem("requested.unit", f"{target} is billed in {billed}, not {limit.unit}"))
+    if limit.through is not None and limit.through < request.request_date:
+        found.append(Problem("requested.through", "requested.through is before the request date"))
+    elif limit.through is None and criterion.duration is None:
+        found.append(Problem("requested.through", "the policy states no approval duration; give "
+                             "the last day the request asks for"))
+    return tuple(found)
 
 
 def _renewable(criterion: ReviewCriterion, request: ReviewRequest,

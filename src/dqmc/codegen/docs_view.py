@@ -652,6 +652,9 @@ def approval_views(criterion: nodes.Criterion, policy: nodes.Policy) -> tuple[Ap
                     f"{phrase} at {channel_in_sentence(channel_label(policy, approval.channel))}"
                 )
         views.append(ApprovalView(target_name(policy, target), f"Approve {join_words(parts)}."))
+    if criterion.approves_requested:
+        views.append(ApprovalView("Quantity", "Approve the quantity requested, per the period "
+                                  "requested, at the channels requested."))
     return tuple(views)
 
 
@@ -681,7 +684,9 @@ def criterion_view(number: int, criterion: nodes.Criterion, policy: nodes.Policy
         lead, conditions = "Approve when the following is true:", (top,)
     duration = criterion.duration or policy.approval_duration
     duration_text = duration_phrase(duration) if duration is not None else None
-    if duration is None:
+    if duration is None and criterion.approves_requested:
+        duration_sentence = "The approval lasts until the date the request asks for."
+    elif duration is None:
         duration_sentence = None
     elif duration.kind == "one_time":
         duration_sentence = "This is a one-time approval."

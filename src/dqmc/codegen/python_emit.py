@@ -228,6 +228,7 @@ class CriterionView:
     renews: str
     approved: list[str]
     duration: str
+    requested: str
 
 
 class _PolicyEmitter:
@@ -286,6 +287,10 @@ class _PolicyEmitter:
             facts=dict_lit((lit(k), lit(v)) for k, v in interpreter.review_facts(policy).items()),
             review_targets=dict_lit((lit(k), lit(v))
                                     for k, v in interpreter.review_targets(policy).items()),
+            # only a policy with an `approve requested` criterion checks a requested unit
+            review_units=(dict_lit((lit(k), lit(v))
+                                   for k, v in interpreter.review_units(policy).items())
+                          if any(c.approves_requested for c in policy.criteria) else ""),
             criteria_at=dict_lit((lit(c.id), lit(interpreter.location(c)))
                                  for c in policy.criteria))
 
@@ -441,7 +446,8 @@ class _PolicyEmitter:
             function=function, location=comment(interpreter.location(criterion.when)),
             doc=docstring(f"Criterion {criterion.id}: {condition}"), lines=lines,
             id=lit(criterion.id), renews=lit(criterion.renews), approved=approved,
-            duration=lit(interpreter.duration_fields(duration)))
+            duration=lit(interpreter.duration_fields(duration)),
+            requested=lit(criterion.approves_requested))
 
     def _condition(self, expr: nodes.Expr, names: dict[str, str], depth: int) -> str:
         """A three-valued expression for a condition, one operand per line."""

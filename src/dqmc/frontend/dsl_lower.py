@@ -393,9 +393,17 @@ class _ToIR(Transformer):
         span = self._span(meta)
         fields: dict[str, Any] = {}
         approves: list[nodes.Approval] = []
+        requested: Span | None = None
         for item in items:
             if item.kind == "approve":
                 approves.extend(item.value)
+            elif item.kind == "requested" and requested is not None:
+                self.diagnostics.append(Diagnostic(
+                    "criterion.duplicate-field",
+                    f"criterion '{criterion_id}' already has 'approve requested'; keep one",
+                    item.span))
+            elif item.kind == "requested":
+                requested = item.span
             elif item.kind in fields:
                 self.diagnostics.append(Diagnostic(
                     "criterion.duplicate-field",
@@ -416,6 +424,7 @@ class _ToIR(Transformer):
             approves=tuple(approves),
             duration=fields.get("duration"),
             renews=fields.get("renews"),
+            approves_requested=requested is not None,
             span=span,
         ), span)
 
@@ -434,6 +443,9 @@ class _ToIR(Transformer):
             approvals.append(nodes.Approval(target=str(target), channel=line.channel,
                                             rule=line.rule, span=line.span))
         return _Item("approve", approvals, self._span(meta))
+
+    def c_approve_requested(self, meta, children):
+        return _Item("requested", True, self._span(meta))
 
     def c_duration(self, meta, children):
         return _Item("duration", children[0], self._span(meta))

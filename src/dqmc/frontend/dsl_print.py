@@ -439,7 +439,8 @@ _PRODUCT_FIELDS = {
     "p_unit": "unit", "p_label": "label", "p_gpi": "gpi", "p_ndcs": "ndc",
     "p_requires_authorization": "requires_authorization",
 }
-_CRITERION_FIELDS = {"c_when": "when", "c_duration": "duration", "c_renews": "renews"}
+_CRITERION_FIELDS = {"c_when": "when", "c_duration": "duration", "c_renews": "renews",
+                     "c_approve_requested": "requested"}
 _SIMPLE_ITEMS = ("channel_decl", "group", "fact", "section", "reference", "revision")
 _SIMPLE_KIND = {"channel_decl": "channel"}
 
@@ -779,6 +780,9 @@ class _Printer:
             out += [_statement(("approve", index, begin + n), inner + INDENT, line)
                     for n, line in enumerate(_aligned_lines(pairs, inner + INDENT))]
             out.append(_close(("approve-block", index, begin, end - begin, _BLOCK_CLOSE), inner))
+        if criterion.approves_requested:
+            out.append(_statement(("criterion", index, "requested"), inner,
+                                  f"{pad}approve requested"))
         if criterion.duration is not None:
             out.append(_statement(("criterion", index, "duration"), inner,
                                   f"{pad}approvals last {format_duration(criterion.duration)}"))

@@ -264,6 +264,11 @@ def _criterion(policy: nodes.Policy, criterion: nodes.Criterion) -> dict[str, An
     out["when"] = "\n".join(line[_CONDITION_INDENT:] for line in lines)
     if criterion.approves:
         out["approve"] = _limits(policy, criterion.approves, "approvals", _approval_text)
+    if criterion.approves_requested:
+        if criterion.approves:
+            raise YamlEmitError(f"criterion {criterion.id} approves both limits and the quantity "
+                                "requested; YAML says one or the other")
+        out["approve"] = "requested"
     if criterion.duration is not None:
         out["duration"] = format_duration(criterion.duration)
     if criterion.renews is not None:

@@ -217,13 +217,16 @@ class _Lowering:
         span = self.doc.key_span(at)
         when = self._dsl(at + "/when", "expr_start")
         duration = self._dsl(at + "/duration", "duration_start") if "duration" in data else None
+        approve = data.get("approve", {})
         return nodes.Criterion(
             id=criterion_id,
             title=data.get("title"),
             when=when if when is not None else nodes.And(operands=(), span=span),
-            approves=tuple(self._approvals(at + "/approve", data.get("approve", {}))),
+            approves=tuple(self._approvals(at + "/approve", approve)
+                           if isinstance(approve, dict) else ()),
             duration=duration,
             renews=data.get("renews"),
+            approves_requested=approve == "requested",
             span=span,
         )
 

@@ -20,6 +20,11 @@ _TAGGED = (
     nodes.FactRef, nodes.Compare, nodes.InSet, nodes.Subset, nodes.Not, nodes.And, nodes.Or,
 )
 
+# Fields added after policies were first published, left out of the JSON at their default so
+# that every policy that does not use them keeps its content hash.
+_NO_DEFAULT = object()
+_OMITTED_AT_DEFAULT = {(nodes.Criterion, "approves_requested"): False}
+
 
 def snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
@@ -41,6 +46,9 @@ def to_data(value: Any) -> Any:
             out["node"] = snake(type(value).__name__)
         for f in dataclasses.fields(value):
             if f.name == "span":
+                continue
+            default = _OMITTED_AT_DEFAULT.get((type(value), f.name), _NO_DEFAULT)
+            if default is not _NO_DEFAULT and getattr(value, f.name) == default:
                 continue
             out[f.name] = to_data(getattr(value, f.name))
         return out

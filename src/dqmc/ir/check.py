@@ -480,10 +480,15 @@ def _check_criteria(policy: nodes.Policy) -> Iterator[Diagnostic]:
                              "check for contradicting tests of the same fact", criterion.when.span)
         if criterion.duration is not None:
             yield from _check_duration(criterion.duration)
-        if not criterion.approves and policy.limits:
+        if not criterion.approves and not criterion.approves_requested and policy.limits:
             yield Diagnostic("criterion.approves-nothing",
                              f"criterion '{criterion.id}' approves nothing; add `approve PRODUCT "
-                             "{ CHANNEL RULE }`", criterion.span)
+                             "{ CHANNEL RULE }` or `approve requested`", criterion.span)
+        if criterion.approves and criterion.approves_requested:
+            yield Diagnostic("criterion.requested-and-limits",
+                             f"criterion '{criterion.id}' approves both the quantity requested "
+                             "and stated limits; keep one (a review could not say which applies)",
+                             criterion.span)
         if criterion.renews is not None and (criterion.renews not in criteria_ids
                                              or criterion.renews == criterion.id):
             yield Diagnostic("criterion.renews-unknown",

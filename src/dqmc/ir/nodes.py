@@ -306,6 +306,8 @@ class Criterion:
     approves: tuple[Approval, ...]
     duration: Duration | None = None  # None: the policy's approval duration
     renews: str | None = None  # for a renewal criterion: the id of the initial criterion
+    # `approve requested`: the approval grants the limit the exception request asks for
+    approves_requested: bool = False
     span: Span = _span()
 
 
