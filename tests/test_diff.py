@@ -396,3 +396,17 @@ def test_an_implementation_date_is_said_in_words() -> None:
                                              "retail 30 g per 30 days since 2026-06-01"))
     assert any(s.endswith("now applies from 01/01/2026 (before: from 06/01/2026).")
                for s in diff.diff_policies(later, after).sentences())
+
+
+def test_approving_the_quantity_requested_is_said_in_words_and_is_looser() -> None:
+    text = _MAIL_POLICY.replace("}\n}\n", '}\n  fact more: bool "More?"\n'
+                                '  criterion c {\n    when more\n    approve cream {\n'
+                                '      retail 60 g per 30 days\n    }\n  }\n}\n')
+    before = policy_from(text)
+    after = policy_from(text.replace("approve cream {\n      retail 60 g per 30 days\n    }",
+                                     "approve requested"))
+    forward = diff.diff_policies(before, after)
+    assert any(s.endswith("now approves the quantity requested.") for s in forward.sentences()), \
+        forward.sentences()
+    backward = diff.diff_policies(after, before).sentences()
+    assert any(s.endswith("no longer approves the quantity requested.") for s in backward)

@@ -418,3 +418,21 @@ async def test_hover_texts_name_prior_authorization_and_implementation_dates() -
     butrans = next(limit for limit in policy.limits if limit.target == "al-butrans")
     hover = lsp_describe.describe_rule_at(policy, butrans.span.line, butrans.span.col + 2)
     assert hover is not None and hover.endswith("applies from 2011-04-01")
+
+
+async def test_approve_requested_is_completed_and_described() -> None:
+    from dqmc import lsp_describe
+    from dqmc.lsp_complete import dsl_candidates
+    from dqmc.lsp_index import dsl_names
+    from dqmc.pipeline import compile_paths
+
+    typing = ('policy p "T" {\n  type per_days\n  product cream {\n    brand "B"\n'
+              '    generic "g"\n    form "cream"\n    unit g\n  }\n  fact a: bool "A?"\n'
+              '  criterion c {\n    when a\n    approve ')
+    labels = [c.label for c in dsl_candidates(typing, dsl_names(typing))]
+    assert labels == ["cream", "requested"]
+    policy = compile_paths(["policy_specs/lehigh-caremark-dqm.dqm"]).compiled[0].policy
+    hover = lsp_describe.describe_criterion(policy, policy.criteria[0])
+    assert "approves the quantity requested at the channels requested until the date the " \
+           "request asks for" in hover
+    assert "Approves nothing" not in hover

@@ -540,3 +540,22 @@ def test_generated_text_round_trips(anzupgo: nodes.Policy, text: str) -> None:
 def test_diagnostics_render_without_duplicates() -> None:
     _, diagnostics = lower(HEAD + "criteria:\n  c:\n    when: a and ) b\n")
     assert len(sorted_unique(diagnostics)) == len(diagnostics) == 1
+
+
+def test_approve_requested_lowers_like_the_dsl_and_round_trips() -> None:
+    policy, diagnostics = lower(HEAD + "criteria:\n  c:\n    when: a\n    approve: requested\n")
+    assert diagnostics == [] and policy is not None
+    [criterion] = policy.criteria
+    assert criterion.approves_requested and criterion.approves == ()
+    dsl = lower_dsl_text('policy p "T" {\n  type per_days\n  fact a: bool "A?"\n'
+                         '  criterion c {\n    when a\n    approve requested\n  }\n}\n')
+    assert dsl.criteria[0].approves_requested
+    emitted = emit_yaml(policy)
+    assert "approve: requested" in emitted
+    again, diagnostics = lower(emitted)
+    assert diagnostics == [] and again is not None and again.criteria[0].approves_requested
+
+
+def test_approve_other_than_limits_or_requested_is_refused() -> None:
+    _, diagnostics = lower(HEAD + "criteria:\n  c:\n    when: a\n    approve: everything\n")
+    assert diagnostics and all(d.code.startswith("schema") for d in diagnostics), diagnostics
