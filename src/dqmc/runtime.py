@@ -1304,7 +1304,7 @@ class Missing:
 class ApprovedLimit:
     """One limit an approval grants: what the authorization's criterion puts in place."""
 
-    target: str
+    target: str | None  # None: `approve requested` for a request that names no product
     channel: str | None  # None: every channel
     kind: str
     quantity: Decimal | None
@@ -1632,7 +1632,7 @@ def review_policy(request: object, *, policy_id: str, policy_hash: str,
                 through = limit.through
         kind = "per_fill" if limit.days is None else "per_window"
         text = rule_text(kind, limit.quantity, limit.unit, limit.days)
-        approved = tuple(ApprovedLimit(target, channel, kind, limit.quantity, limit.unit,  # type: ignore[arg-type]
+        approved = tuple(ApprovedLimit(target, channel, kind, limit.quantity, limit.unit,
                                        limit.days, text) for channel in parsed.channels)
         granted = tuple(GrantedLimit(channel=channel, quantity=limit.quantity, unit=limit.unit,
                                      days=limit.days) for channel in parsed.channels)
