@@ -79,11 +79,12 @@ def load_histories(compiled: Sequence[CompiledPolicy]
                    ) -> tuple[dict[str, list[EarlierVersion]], list[Diagnostic]]:
     """The kept earlier versions of each policy (`<spec folder>/history/<policy-id>/`), by id."""
     from dqmc.diff import load_history
+    from dqmc.pipeline import history_folder
 
     histories: dict[str, list[EarlierVersion]] = {}
     problems: list[Diagnostic] = []
     for item in compiled:
-        versions, found = load_history(item.policy.id, Path(item.source).parent / "history")
+        versions, found = load_history(item.policy.id, history_folder(Path(item.source)))
         problems += found
         if versions:
             histories[item.policy.id] = versions

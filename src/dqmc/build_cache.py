@@ -55,13 +55,10 @@ def compiler_fingerprint() -> str:
 
 def input_files(paths: Sequence[str], docs_config: Path) -> list[Path]:
     """Every file a build of `paths` reads: the specs, their kept earlier versions, the settings."""
-    from dqmc.pipeline import discover, is_spec
+    from dqmc.pipeline import discover, kept_version_files
 
     specs, _ = discover(paths)
-    files = set(specs)
-    for folder in {spec.parent / "history" for spec in specs}:
-        if folder.is_dir():
-            files.update(p for p in folder.rglob("*") if p.is_file() and is_spec(p))
+    files = set(specs) | set(kept_version_files(specs))
     if docs_config.is_file():
         files.add(docs_config)
     return sorted(files)

@@ -446,14 +446,17 @@ def _meets_requirement(policy: nodes.Policy, authorization: rt.Authorization, co
         return False
     if authorization.channels and channel not in authorization.channels:
         return False
-    if authorization.max_fills is not None:
-        ndcs = scope_ndcs(policy, own_scope)
-        first, last = authorization.effective_from, authorization.effective_through
-        used = sum(1 for e in history if first <= e.date_of_service <= last
-                   and (e.product in own_scope or e.ndc in ndcs))
-        if used >= authorization.max_fills:
-            return False
-    return True
+    return (authorization.max_fills is None
+            or _fills_used(policy, authorization, own_scope, history) < authorization.max_fills)
+
+
+def _fills_used(policy: nodes.Policy, authorization: rt.Authorization,
+                own_scope: tuple[str, ...], history: list[rt.HistoryEntry]) -> int:
+    """Paid fills of the product's scope inside the authorization's dates."""
+    ndcs = scope_ndcs(policy, own_scope)
+    first, last = authorization.effective_from, authorization.effective_through
+    return sum(1 for e in history if first <= e.date_of_service <= last
+               and (e.product in own_scope or e.ndc in ndcs))
 
 
 def policy_criterion(policy: nodes.Policy, criterion_id: str | None) -> nodes.Criterion | None:
@@ -585,10 +588,7 @@ def _authorization_rules(policy: nodes.Policy, authorization: rt.Authorization,
                                _applied(approval.rule, "override", authorization.id),
                                location(approval)))
     if authorization.max_fills is not None:
-        ndcs = scope_ndcs(policy, own_scope)
-        first, last = authorization.effective_from, authorization.effective_through
-        used = sum(1 for e in history if first <= e.date_of_service <= last
-                   and (e.product in own_scope or e.ndc in ndcs))
+        used = _fills_used(policy, authorization, own_scope, history)
         if used >= authorization.max_fills:
             return None, f"used {used} of {authorization.max_fills} fills", source
     return rules, "applies: " + "; ".join(r.text for r in rules), source

@@ -67,6 +67,23 @@ def is_spec(path: Path) -> bool:
     return name.endswith(DSL_SUFFIXES + YAML_SUFFIXES)
 
 
+HISTORY_FOLDER = "history"  # beside the specs: <folder>/history/<policy-id>/<last day>.dqm
+
+
+def history_folder(spec: Path) -> Path:
+    """Where a spec's kept earlier versions live (`dqmc diff`, revision summaries)."""
+    return spec.parent / HISTORY_FOLDER
+
+
+def kept_version_files(specs: Iterable[Path]) -> list[Path]:
+    """Every spec file kept under the history folders of these specs, sorted."""
+    found: set[Path] = set()
+    for folder in {history_folder(spec) for spec in specs}:
+        if folder.is_dir():
+            found.update(p for p in folder.rglob("*") if p.is_file() and is_spec(p))
+    return sorted(found)
+
+
 def discover(paths: Sequence[str | Path]) -> tuple[list[Path], list[Diagnostic]]:
     """Spec files under the given files and folders, sorted, each once.
 

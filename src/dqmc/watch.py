@@ -17,7 +17,7 @@ def watched_files(paths: Iterable[str]) -> list[Path]:
     """The files whose change can change the build: the specs (as `dqmc build` finds them, one
     level deep), their kept earlier versions under history/, and the documents' settings file."""
     from dqmc.codegen.docs_emit import DOCS_CONFIG_FILE
-    from dqmc.pipeline import is_spec
+    from dqmc.pipeline import is_spec, kept_version_files
 
     files: set[Path] = set()
     for raw in paths:
@@ -27,9 +27,7 @@ def watched_files(paths: Iterable[str]) -> list[Path]:
         elif path.is_file():
             files.add(path)
     # Kept earlier versions write the documents' revision summaries (dqmc build reads them).
-    for folder in {f.parent / "history" for f in files}:
-        if folder.is_dir():
-            files.update(p for p in folder.rglob("*") if p.is_file() and is_spec(p))
+    files.update(kept_version_files(list(files)))
     files.update(p for p in (Path(DOCS_CONFIG_FILE),) if p.is_file())
     return sorted(files)
 
