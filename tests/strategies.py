@@ -75,10 +75,11 @@ def _products(draw: st.DrawFn, product_ids: list[str], pool: list[str]) -> list[
     products = []
     for product_id in product_ids:
         unit = draw(st.sampled_from(nodes.BILLING_UNITS))
+        drug_file = draw(st.integers(0, 3)) == 0  # every package sized `from drug file`
         packages = tuple(
             nodes.Package(
                 id=package_id,
-                size=nodes.Quantity(amount=draw(amounts), unit=unit),
+                size=None if drug_file else nodes.Quantity(amount=draw(amounts), unit=unit),
                 description=draw(texts),
                 noun=draw(st.none() | nouns),
                 ndcs=draw(ndcs))
@@ -116,6 +117,10 @@ def _quantities(draw: st.DrawFn, products: Sequence[nodes.Product],
                                      if w not in _RESERVED and w not in common.UNIT_WORDS]))
         count = draw(st.one_of(st.integers(1, 12).map(Decimal), amounts))
         return common.RawQuantity(amount=count, word=word)
+    if products and all(p.drug_file_sized for p in products) and draw(st.booleans()):
+        # any package of products sized by the drug file
+        return common.RawQuantity(amount=draw(amounts), word=draw(st.sampled_from(
+            ("package", "packages"))))
     unit = products[0].unit
     words = [word for word, meant in common.UNIT_WORDS.items() if meant == unit]
     return common.RawQuantity(amount=draw(amounts), word=draw(st.sampled_from(words)))

@@ -118,6 +118,8 @@ def make_history_entry(pick: Chooser, names: dict[str, list]) -> object:
         entry["days_supply"] = pick.mostly(DAYS_SUPPLY, ODD_DAYS_SUPPLY, 30)
     if pick.chance(5):
         entry["channel"] = pick.mostly(names["channels"], [7, ""], 30)
+    if pick.chance(3):  # a drug file's package size (counts where the policy sizes no package)
+        entry["package_size"] = pick.mostly(["1", "3", "10", "8.5"], ["0", "abc", 2.5], 40)
     return entry
 
 
@@ -173,6 +175,8 @@ def make_claim(pick: Chooser, names: dict[str, list]) -> dict:
         record["member"] = {"birth_date": (BASE - dt.timedelta(days=age_days)).isoformat()}
     elif pick.chance(4):
         record["member"] = pick.choice([None, {}, "1980-01-01", {"birth_date": "2030-01-01"}])
+    if not pick.chance(3):
+        record["package_size"] = pick.mostly(["1", "3", "10", "8.5", 2], ["0", "x", -1, 1.5], 15)
     history = [make_history_entry(pick, names) for _ in range(pick.integer(0, 6))]
     if history or pick.chance(2):
         record["history"] = history if not pick.chance(200) else "not a list"
@@ -261,7 +265,7 @@ JSON = st.recursive(
                                                                       max_size=4),
     max_leaves=12)
 CLAIM_KEYS = ["claim_id", "date_of_service", "product", "ndc", "package", "quantity", "unit",
-              "days_supply", "channel", "member", "history", "authorizations"]
+              "days_supply", "channel", "member", "history", "authorizations", "package_size"]
 
 
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -286,6 +290,7 @@ MALFORMED_FIELDS = st.one_of(
               JSON.filter(lambda v: not (type(v) is str and re.fullmatch(r"\d{4}-\d\d-\d\d", v)))),
     st.tuples(st.sampled_from(["unit", "channel", "product"]),
               JSON.filter(lambda v: type(v) is not str)),
+    st.tuples(st.just("package_size"), JSON.filter(lambda v: v is not None and _not_a_quantity(v))),
     st.tuples(st.sampled_from(["history", "authorizations"]),
               st.lists(JSON.filter(lambda v: not isinstance(v, dict)), min_size=1, max_size=3)),
 )

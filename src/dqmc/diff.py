@@ -242,6 +242,13 @@ def _duration_words(duration: nodes.Duration | None) -> str:
     return words.duration_phrase(duration) if duration is not None else "no set duration"
 
 
+def _size_words(package: nodes.Package) -> str:
+    """`30 g`, or `its size from the drug file`."""
+    if package.size is None:
+        return "its size from the drug file"
+    return f"{decimal_text(package.size.amount)} {package.size.unit}"
+
+
 def _quote(text: str) -> str:
     return f"“{words.one_line(text)}”"
 
@@ -292,21 +299,29 @@ def _from_signs(*signs: int) -> str | None:
     return MIXED
 
 
+def _comparable(old: nodes.Quantity, new: nodes.Quantity) -> bool:
+    """Whether two amounts measure alike: one billing unit, or counts of one package whose
+    size the drug file gives (a count of such packages and an amount cannot be ranked)."""
+    if old.per_package or new.per_package:
+        return old.per_package and new.per_package and old.package == new.package
+    return old.unit == new.unit
+
+
 def rule_effect(old: nodes.Rule, new: nodes.Rule) -> str | None:
     """Stricter, looser or mixed from `old` to `new` (same kind): by quantity and daily rate."""
     match old, new:
         case nodes.PerWindow(), nodes.PerWindow():
-            if old.quantity.unit != new.quantity.unit:
+            if not _comparable(old.quantity, new.quantity):
                 return UNKNOWN
             old_amount, new_amount = old.quantity.amount, new.quantity.amount
             return _from_signs(_sign(old_amount, new_amount),
                                _sign(old_amount / old.days, new_amount / new.days))
         case nodes.PerFill(), nodes.PerFill():
-            if old.quantity.unit != new.quantity.unit:
+            if not _comparable(old.quantity, new.quantity):
                 return UNKNOWN
             return _from_signs(_sign(old.quantity.amount, new.quantity.amount))
         case nodes.PerDay(), nodes.PerDay():
-            if old.quantity.unit != new.quantity.unit:
+            if not _comparable(old.quantity, new.quantity):
                 return UNKNOWN
             return _from_signs(_sign(old.quantity.amount, new.quantity.amount),
                                _sign(old.max_days, new.max_days))
@@ -561,8 +576,7 @@ class _Differ:
             a, b = old_packages.get(pkg), new_packages.get(pkg)
             if a is None:
                 self.add("product", "added", (n.id, "package", pkg), f"{name}: new package "
-                         f"{b.description} ({decimal_text(b.size.amount)} {b.size.unit}).",
-                         field="package", new=b)
+                         f"{b.description} ({_size_words(b)}).", field="package", new=b)
             elif b is None:
                 self.add("product", "removed", (n.id, "package", pkg),
                          f"{name}: the {a.description} package was removed.",
@@ -570,9 +584,9 @@ class _Differ:
             else:
                 if a.size != b.size:
                     self.add("product", "changed", (n.id, "package", pkg), f"{name}: the "
-                             f"{b.description} package now holds {decimal_text(b.size.amount)} "
-                             f"{b.size.unit} (before: {decimal_text(a.size.amount)} "
-                             f"{a.size.unit}).", field="size", old=a.size, new=b.size)
+                             f"{b.description} package now holds {_size_words(b)} "
+                             f"(before: {_size_words(a)}).", field="size", old=a.size,
+                             new=b.size)
                 if words.one_line(a.description) != words.one_line(b.description):
                     self.add("product", "changed", (n.id, "package", pkg), f"{name}: the "
                              f"package {_quote(a.description)} is now described as "

@@ -68,6 +68,7 @@ Decisions the design leaves open, made here and mirrored by the generated code:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -211,10 +212,11 @@ def scope_ndcs(policy: nodes.Policy, products: Sequence[str]) -> tuple[str, ...]
 
 
 def package_size(product: nodes.Product, package: nodes.Package | None) -> Decimal | None:
-    """The package size that max allowed is counted in: the claim's package, or the only size."""
+    """The package size that max allowed is counted in: the claim's package, or the only size
+    (None for a size from the drug file: the claim's `package_size` says it)."""
     if package is not None:
-        return package.size.amount
-    sizes = sorted({p.size.amount for p in product.packages})
+        return None if package.size is None else package.size.amount
+    sizes = sorted({p.size.amount for p in product.packages if p.size is not None})
     return sizes[0] if len(sizes) == 1 else None
 
 
@@ -234,6 +236,20 @@ def rule_fields(rule: nodes.Rule) -> RuleFields:
     if isinstance(rule, nodes.NotCovered):
         return "not_covered", None, None, None, None, None
     return "days_supply_max", None, None, rule.days, None, None
+
+
+def drug_file_noun(policy: nodes.Policy, rule: nodes.Rule) -> str | None:
+    """The package noun a rule counts in when the drug file sizes that package, else None."""
+    quantity = getattr(rule, "quantity", None)
+    if quantity is None or not quantity.per_package:
+        return None
+    if quantity.package is None:
+        return "package"  # `4 packages`: any package of the product, whatever its size
+    for product in policy.products:
+        for package in product.packages:
+            if package.id == quantity.package and package.size is None and package.noun:
+                return package.noun
+    return quantity.package
 
 
 def rule_text(rule: nodes.Rule) -> str:
@@ -361,6 +377,24 @@ def _decide_claim(compiled: CompiledPolicy, claim: rt.Claim) -> dict:
                   if lim.target in targets and lim.channel in (None, channel)]
     if not candidates:
         return skip("select", f"no limit for {product.id} at {channel}", location(policy))
+    own_scope = own_products(policy, product)
+    own = (own_scope, scope_ndcs(policy, own_scope))
+    size = package_size(product, package)
+
+    # A package size from the drug file: the claim brings it, and prior fills are counted in
+    # packages of that size.
+    if product.drug_file_sized:
+        if claim.package_size is None:
+            return refuse(rt.CODE_PRODUCT, "PACKAGE SIZE NEEDED",
+                          f"the package size of {product.id} comes from the drug file; the claim"
+                          " has no package_size", location(product), "match")
+        size = claim.package_size
+        sized = rt.sized_history(claim.history, claim.claim_id, claim.ndc, own[0], own[1],
+                                 rt.milli(size))
+        if sized and isinstance(sized[0], int):
+            text, detail = rt.unsized_history_texts(sized[0], sized[1], product.id)  # type: ignore[arg-type]
+            return refuse(rt.CODE_RECORD, text, detail, location(product), "match")
+        claim = rt.with_history(claim, sized)  # type: ignore[arg-type]
     selected = []
     for lim in candidates:
         chosen = _selectors_hold(lim, claim, package)
@@ -375,15 +409,13 @@ def _decide_claim(compiled: CompiledPolicy, claim: rt.Claim) -> dict:
         if isinstance(lim.rule, nodes.NotCovered):  # no authorization can make it covered
             text, detail = rt.not_covered_texts(product.id, channel)
             return refuse(rt.CODE_NOT_COVERED, text, detail, location(lim), "select")
-    base = [_base_rule(policy, lim) for lim in selected]
+    base = [_sized(policy, _base_rule(policy, lim), size) for lim in selected]
     hard = [r for r in base if r.hard]
 
     # Paid history that can count: reversals never do, and neither does the claim itself.
     history = [e for e in claim.history
                if e.status == "paid" and (claim.claim_id is None or e.claim_id != claim.claim_id)]
     cover = set(targets) | set(product_ndcs(product))
-    own_scope = own_products(policy, product)
-    own = (own_scope, scope_ndcs(policy, own_scope))
 
     # Prior authorization required: some authorization on the claim must cover the product.
     required = authorization_source(policy, product)
@@ -402,7 +434,7 @@ def _decide_claim(compiled: CompiledPolicy, claim: rt.Claim) -> dict:
         if not cover.intersection(authorization.products):
             continue
         granted, why, source = _authorization_rules(policy, authorization, product, targets,
-                                                    channel, own_scope, claim, history)
+                                                    channel, own_scope, claim, history, size)
         steps.append(rt.authorization_step(authorization, granted is not None, why, source))
         if granted is not None:
             options.append((authorization, granted + hard))
@@ -421,8 +453,8 @@ def _decide_claim(compiled: CompiledPolicy, claim: rt.Claim) -> dict:
         steps.append(rt.select_step([r.text for r in rules], None, rules[0].source))
 
     # Steps 4-6: every check, then the decision.
-    return rt.conclude(claim, policy_id, policy_hash, policy.reject_code, product.unit,
-                       package_size(product, package), steps, checks)
+    return rt.conclude(claim, policy_id, policy_hash, policy.reject_code, product.unit, size,
+                       steps, checks)
 
 
 def authorization_source(policy: nodes.Policy, product: nodes.Product) -> str | None:
@@ -538,6 +570,24 @@ def _applied(rule: nodes.Rule, source: str, authorization_id: str | None) -> rt.
     return rt.AppliedLimit(kind, quantity, unit, days, rule_text(rule), source, authorization_id)
 
 
+def _sized(policy: nodes.Policy, r: _Rule, size: Decimal | None) -> _Rule:
+    """A rule counted in packages sized by the drug file, in billing units for a claim whose
+    package holds `size` (rt.sized_rule, for the IR): the count times the size, rounded down to
+    a thousandth. Other rules are returned as they are."""
+    quantity = getattr(r.rule, "quantity", None)
+    if quantity is None or not quantity.per_package or size is None:
+        return r
+    amount = Decimal(rt.milli_text(rt.milli(quantity.amount) * rt.milli(size) // 1000))
+    rule = dataclasses.replace(r.rule, quantity=nodes.Quantity(amount=amount, unit=quantity.unit))
+    note = rt.package_count_note(rt.quantity_text(quantity.amount),
+                                 drug_file_noun(policy, r.rule) or "", rt.quantity_text(size),
+                                 quantity.unit)
+    kind, _, unit, days, _, _ = rule_fields(rule)
+    limit = rt.AppliedLimit(kind, amount, unit, days, rule_text(rule) + note, r.limit.source,
+                            r.limit.authorization_id)
+    return dataclasses.replace(r, rule=rule, limit=limit)
+
+
 def _base_rule(policy: nodes.Policy, limit: nodes.Limit) -> _Rule:
     products = scope_products(policy, limit.target)
     return _Rule(limit.rule, products, scope_ndcs(policy, products),
@@ -547,9 +597,10 @@ def _base_rule(policy: nodes.Policy, limit: nodes.Limit) -> _Rule:
 def _authorization_rules(policy: nodes.Policy, authorization: rt.Authorization,
                          product: nodes.Product, targets: tuple[str, ...], channel: str,
                          own_scope: tuple[str, ...], claim: rt.Claim,
-                         history: list[rt.HistoryEntry]
+                         history: list[rt.HistoryEntry], size: Decimal | None = None
                          ) -> tuple[list[_Rule] | None, str, str | None]:
-    """(the rules it grants or None, why, the spec location behind it) for one authorization."""
+    """(the rules it grants or None, why, the spec location behind it) for one authorization;
+    `size` is the claim's package size, for approvals counted in drug-file packages."""
     criterion = policy_criterion(policy, authorization.criterion)
     source = location(criterion) if criterion is not None else None
     day = claim.date_of_service
@@ -584,9 +635,11 @@ def _authorization_rules(policy: nodes.Policy, authorization: rt.Authorization,
         rules = []
         for approval in approvals:
             products = scope_products(policy, approval.target)
-            rules.append(_Rule(approval.rule, products, scope_ndcs(policy, products),
-                               _applied(approval.rule, "override", authorization.id),
-                               location(approval)))
+            rules.append(_sized(policy, _Rule(approval.rule, products,
+                                              scope_ndcs(policy, products),
+                                              _applied(approval.rule, "override",
+                                                       authorization.id),
+                                              location(approval)), size))
     if authorization.max_fills is not None:
         used = _fills_used(policy, authorization, own_scope, history)
         if used >= authorization.max_fills:
@@ -681,7 +734,8 @@ def _daily_rate(r: _Rule, claim: rt.Claim) -> rt.RuleCheck:
 def decide_review(compiled: CompiledPolicy, request: object) -> rt.ReviewResult:
     """The typed answer to an exception request; never raises on request data."""
     policy = compiled.policy
-    criteria = [rt.ReviewCriterion(c.id, partial(_truth, c.when), c.renews, approved_limits(c),
+    criteria = [rt.ReviewCriterion(c.id, partial(_truth, c.when), c.renews,
+                                   approved_limits(policy, c),
                                    duration_fields(approval_duration(policy, c)),
                                    c.approves_requested)
                 for c in policy.criteria]
@@ -721,13 +775,21 @@ def review_units(policy: nodes.Policy) -> dict[str, str]:
     return found
 
 
-def approved_limits(criterion: nodes.Criterion) -> tuple[rt.ApprovedLimit, ...]:
-    """What a criterion approves, as the review result lists it."""
+def approved_limits(policy: nodes.Policy,
+                    criterion: nodes.Criterion) -> tuple[rt.ApprovedLimit, ...]:
+    """What a criterion approves, as the review result lists it. A count of packages sized by
+    the drug file is listed in the package's noun ("6 vial per 30 days"): its billing units
+    are known only claim by claim."""
     found = []
     for approval in criterion.approves:
-        kind, quantity, unit, days, _, _ = rule_fields(approval.rule)
+        kind, quantity, unit, days, fills, max_days = rule_fields(approval.rule)
+        text = rule_text(approval.rule)
+        noun = drug_file_noun(policy, approval.rule)
+        if noun is not None:
+            unit = noun
+            text = rt.rule_text(kind, quantity, noun, days, fills, max_days)
         found.append(rt.ApprovedLimit(approval.target, approval.channel, kind, quantity, unit, days,
-                                      rule_text(approval.rule)))
+                                      text))
     return tuple(found)
 
 

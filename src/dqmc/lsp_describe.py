@@ -50,10 +50,20 @@ def rule_text(rule: nodes.Rule) -> str:
     raise AssertionError(rule)
 
 
+def _size_text(package: nodes.Package) -> str:
+    """`30 g`, or where the size comes from when the spec does not give it."""
+    if package.size is None:
+        return "size from the drug file (the claim's package_size)"
+    return f"{decimal_text(package.size.amount)} {package.size.unit}"
+
+
 def package_count(quantity: nodes.Quantity, products: Sequence[nodes.Product]) -> str | None:
     """`1 tube`, `2.5 tubes (not a whole number of packages)`, or None when nothing counts it."""
     package = find_package(quantity.package, products)
-    if package is None or package.size.unit != quantity.unit or package.size.amount <= 0:
+    if package is not None and package.size is None and quantity.per_package:
+        return f"{counted(quantity.amount, package.noun or 'package')} (sizes from the drug file)"
+    if (package is None or package.size is None or package.size.unit != quantity.unit
+            or package.size.amount <= 0):
         return None
     count = quantity.amount / package.size.amount
     if package.noun:
@@ -132,8 +142,8 @@ def describe_product(policy: nodes.Policy, product: nodes.Product) -> str:
                      "is rejected with 75")
     for package in product.packages:
         noun = f", counted as {package.noun}" if package.noun else ""
-        lines.append(f"- package `{package.id}`: {decimal_text(package.size.amount)} "
-                     f"{package.size.unit} ({package.description}{noun})")
+        lines.append(f"- package `{package.id}`: {_size_text(package)} "
+                     f"({package.description}{noun})")
     limits = _limits_of(policy, product.id)
     groups = [g for g in policy.groups if product.id in g.products]
     for group in groups:
@@ -229,8 +239,8 @@ def describe(policy: nodes.Policy, occurrence: Occurrence) -> str | None:
             package = next((p for p in product.packages if p.id == name), None) if product else None
             if package is None:
                 return None
-            return (f"package `{name}` of `{product.id}`: {decimal_text(package.size.amount)} "  # type: ignore[union-attr]
-                    f"{package.size.unit}, {package.description}")
+            return (f"package `{name}` of `{product.id}`: {_size_text(package)}, "  # type: ignore[union-attr]
+                    f"{package.description}")
         case "policy":
             return (f"**{policy.title}** — policy `{policy.id}` ({policy.type}); "
                     f"{counted(len(policy.products), 'product')}, "

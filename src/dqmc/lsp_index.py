@@ -197,13 +197,15 @@ def _index_dsl(source: SourceFile) -> SpecIndex | None:
                 name = c.token(PRODUCT, head, True)
                 packages = []
                 for field_item in item.children[1:]:
-                    if _is_tree(field_item, "p_package"):
+                    # `package ID SIZE UNIT "desc" opts`, or `package ID from drug file "desc" opts`
+                    if _is_tree(field_item, "p_package") or _is_tree(field_item,
+                                                                     "p_package_drug_file"):
                         package = c.token(PACKAGE, field_item.children[0], True, owner=name.name)
-                        noun = field_item.children[4].children[0]
+                        noun = field_item.children[-1].children[0]
                         if noun is not None:
                             nouns.append(str(noun))
                         packages.append(OutlineItem(
-                            PACKAGE, package.name, _string_value(field_item.children[3]),
+                            PACKAGE, package.name, _string_value(field_item.children[-2]),
                             c.tree_span(field_item), package.span))
                 brand = next((_string_value(f.children[0]) for f in item.children[1:]
                               if _is_tree(f, "p_brand")), "")

@@ -25,7 +25,9 @@
 # 19    `days_supply` missing, not a JSON integer (booleans and floats are not), < 1 or > 999
 # 15    `date_of_service` missing or not a real calendar date written ``YYYY-MM-DD``
 # 21    neither `product` (a non-empty string) nor `ndc` given; `ndc` not exactly 11 ASCII digits;
-#       `product` not a non-empty string; `package` not a non-empty string
+#       `product` not a non-empty string; `package` not a non-empty string; `package_size`
+#       present but not a quantity as for `quantity` ("M/I PACKAGE SIZE"); no `package_size`
+#       for a product whose package size comes from the drug file ("PACKAGE SIZE NEEDED")
 # 26    `unit` missing or not a string (``g``/``mL``/``each`` or NCPDP ``GM``/``ML``/``EA``)
 # U7    `channel` missing or not a non-empty string (NCPDP U7, M/I Pharmacy Service Type: the
 #       channel stands for the pharmacy's service type); a channel the policy does not know is
@@ -43,8 +45,10 @@
 # authorization when no active authorization on the claim covers it.
 #
 # History entries need `date_of_service`, `product` and/or `ndc`, `quantity` (as for claims) and
-# `status` (``paid`` or ``reversed``); `claim_id`, `days_supply` and `channel` are optional but
-# checked when present. Authorizations need `id`, `products` (product, group or NDC ids),
+# `status` (``paid`` or ``reversed``); `claim_id`, `days_supply`, `channel` and `package_size` are
+# optional but checked when present. A paid entry of a product whose package size comes from the
+# drug file needs its `package_size` unless it has the claim's NDC (an NDC names one package);
+# without it the claim is rejected with 85, as for any entry that might hide a fill. Authorizations need `id`, `products` (product, group or NDC ids),
 # `effective_from` ≤ `effective_through`, and a `criterion` or explicit `limits`
 # (``{"retail": {"quantity": "60", "unit": "g", "days": 30}}``; without `days` a limit is per
 # fill); optional `channels`, `status` (``active``/``revoked``) and `max_fills` (≥ 1). Unknown keys
@@ -447,11 +451,13 @@ class HistoryEntry:
     ndc: str | None = None
     days_supply: int | None = None
     channel: str | None = None
+    package_size: Decimal | None = None  # billing units per package, from the drug file
 
     def to_dict(self) -> dict[str, object]:
         return {"claim_id": self.claim_id, "date_of_service": _plain(self.date_of_service),
                 "product": self.product, "ndc": self.ndc, "quantity": _plain(self.quantity),
-                "days_supply": self.days_supply, "channel": self.channel, "status": self.status}
+                "days_supply": self.days_supply, "channel": self.channel, "status": self.status,
+                "package_size": _plain(self.package_size)}
 
 
 @_record(kw_only=True)
@@ -513,10 +519,14 @@ class Claim:
     birth_date: date | None = None
     history: tuple[HistoryEntry, ...] = ()
     authorizations: tuple[Authorization, ...] = ()
+    # Billing units per package, from the payer's drug file (NCPDP claims do not carry it): needed
+    # for a product whose limits count packages sized `from drug file`.
+    package_size: Decimal | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {"claim_id": self.claim_id, "date_of_service": _plain(self.date_of_service),
                 "product": self.product, "ndc": self.ndc, "package": self.package,
+                "package_size": _plain(self.package_size),
                 "quantity": _plain(self.quantity), "unit": self.unit,
                 "days_supply": self.days_supply, "channel": self.channel,
                 "member": {"birth_date": _plain(self.birth_date)},
@@ -531,7 +541,7 @@ class Claim:
 
 def _history_entry(date_of_service: date, quantity: Decimal, status: str, claim_id: str | None,
                    product: str | None, ndc: str | None, days_supply: int | None,
-                   channel: str | None) -> HistoryEntry:
+                   channel: str | None, package_size: Decimal | None = None) -> HistoryEntry:
     entry = _new(HistoryEntry)
     _set(entry, "date_of_service", date_of_service)
     _set(entry, "quantity", quantity)
@@ -541,13 +551,14 @@ def _history_entry(date_of_service: date, quantity: Decimal, status: str, claim_
     _set(entry, "ndc", ndc)
     _set(entry, "days_supply", days_supply)
     _set(entry, "channel", channel)
+    _set(entry, "package_size", package_size)
     return entry
 
 
 def _claim(date_of_service: date, quantity: Decimal, unit: str, days_supply: int, channel: str,
            claim_id: str | None, product: str | None, ndc: str | None, package: str | None,
            birth_date: date | None, history: tuple[HistoryEntry, ...],
-           authorizations: tuple[Authorization, ...]) -> Claim:
+           authorizations: tuple[Authorization, ...], package_size: Decimal | None) -> Claim:
     claim = _new(Claim)
     _set(claim, "date_of_service", date_of_service)
     _set(claim, "quantity", quantity)
@@ -561,6 +572,7 @@ def _claim(date_of_service: date, quantity: Decimal, unit: str, days_supply: int
     _set(claim, "birth_date", birth_date)
     _set(claim, "history", history)
     _set(claim, "authorizations", authorizations)
+    _set(claim, "package_size", package_size)
     return claim
 
 
@@ -641,6 +653,12 @@ def parse_claim(data: object) -> Claim | Rejection:
     package = get("package")
     if package is not None and _text(package) is None:
         return _reject(CODE_PRODUCT, "M/I PACKAGE", "package is not a non-empty string")
+    package_size = get("package_size")
+    if package_size is not None:
+        package_size = read_quantity(package_size)
+        if package_size is None:
+            return _reject(CODE_PRODUCT, "M/I PACKAGE SIZE", _problem(
+                "package_size", get("package_size"), "a decimal > 0, at most 3 decimals"))
     birth_date = None
     member = get("member")
     if member is not None:
@@ -682,7 +700,8 @@ def parse_claim(data: object) -> Claim | Rejection:
             found.append(authorization)
         authorizations = tuple(found)  # type: ignore[arg-type]
     return _claim(date_of_service, quantity, UNIT_ALIASES.get(unit, unit), days_supply, channel,
-                  claim_id, product, ndc, package, birth_date, history, authorizations)
+                  claim_id, product, ndc, package, birth_date, history, authorizations,
+                  package_size)
 
 
 def _problem(name: str, value: object, wanted: str) -> str:
@@ -737,8 +756,14 @@ def parse_history_entry(data: object) -> HistoryEntry | str:
     status = get("status")
     if status != "paid" and status != "reversed":
         return _problem("status", status, "paid or reversed")
+    package_size = get("package_size")
+    if package_size is not None:
+        package_size = read_quantity(package_size)
+        if package_size is None:
+            return _problem("package_size", get("package_size"),
+                            "a decimal > 0 with at most 3 decimals")
     return _history_entry(date_of_service, quantity, status, claim_id, product, ndc,  # type: ignore[arg-type]
-                          days_supply, channel)
+                          days_supply, channel, package_size)
 
 
 def parse_authorization(data: object) -> Authorization | str:
@@ -1793,18 +1818,27 @@ class Rule:
     hard: bool
     applied: dict[str, object]  # the decision's "limit" (copied into each decision)
     daily_message: str | None  # the daily-rate check's line, when the policy declares it
+    # The package noun when `limit` counts packages sized by the drug file (thousandths of
+    # packages, not of billing units): `sized_rule` turns it into billing units for one claim.
+    noun: str | None
 
 
 def rule(kind: str, quantity: str | None, unit: str | None, days: int | None, fills: int | None,
          max_days: int | None, scope: frozenset[str], ndcs: frozenset[str], source: str | None,
          *, hard: bool = False, daily_rate: bool = False, origin: str = "base",
-         authorization_id: str | None = None) -> Rule:
-    """A Rule from its spec values (`quantity` as decimal text); `origin` is base or override."""
+         authorization_id: str | None = None, noun: str | None = None, note: str = "") -> Rule:
+    """A Rule from its spec values (`quantity` as decimal text); `origin` is base or override.
+
+    With `noun`, `quantity` counts packages whose size the drug file gives; `note` follows the
+    rule's text (`sized_rule` says there how many packages of which size the limit is)."""
     amount = None if quantity is None else Decimal(quantity)
     # Texts of quantities normalise them, which rounds to the context's precision: an
     # authorization's limits are read here while the caller's context is in force.
     with decimal.localcontext(_CONTEXT):
-        text = rule_text(kind, amount, unit, days, fills, max_days)
+        if noun is None:
+            text = rule_text(kind, amount, unit, days, fills, max_days) + note
+        else:
+            text = rule_text(kind, amount, noun, days, fills, max_days) + " (drug file sizes)"
         limit_text = None if amount is None else quantity_text(amount)
         line = rule_message(kind, amount, unit, days, fills, max_days)
         daily = None
@@ -1814,7 +1848,74 @@ def rule(kind: str, quantity: str | None, unit: str | None, days: int | None, fi
                "authorization_id": authorization_id, "kind": kind, "text": text}
     return Rule(kind, None if amount is None else milli(amount), limit_text, unit, days, fills,
                 max_days, scope, ndcs, source, line, text + (" (hard)" if hard else ""), hard,
-                applied, daily)
+                applied, daily, noun)
+
+
+def package_count_note(packages: str, noun: str, size: str, unit: str) -> str:
+    """What a limit counted in drug-file packages is for one claim: " (3 × 10 mL vial)"."""
+    return f" ({packages} × {size} {unit} {noun})"
+
+
+def sized_rule(r: Rule, size: int) -> Rule:
+    """A rule counted in packages sized by the drug file, in billing units for a claim whose
+    package holds `size` thousandths: the count times the size, rounded down to a thousandth
+    (a limit is never rounded up). Other rules are returned as they are."""
+    if r.noun is None:
+        return r
+    note = package_count_note(r.limit_text, r.noun, milli_text(size), r.unit)  # type: ignore[arg-type]
+    return rule(r.kind, milli_text(r.limit * size // 1000), r.unit, r.days, r.fills,  # type: ignore[operator]
+                r.max_days, r.scope, r.ndcs, r.source, hard=r.hard,
+                daily_rate=r.daily_message is not None, origin=r.applied["source"],  # type: ignore[arg-type]
+                authorization_id=r.applied["authorization_id"], note=note)  # type: ignore[arg-type]
+
+
+def sized_history_amount(amount: int, size: int, own_size: int) -> int:
+    """A prior fill of `amount` thousandths from packages of `own_size`, counted in packages of
+    the claim's `size`: rounded up to a thousandth (a prior fill is never counted short)."""
+    if own_size == size:
+        return amount
+    return -(-amount * size // own_size)
+
+
+def sized_history(entries: Sequence[HistoryEntry], claim_id: str | None, claim_ndc: str | None,
+                  scope: frozenset[str] | tuple[str, ...], ndcs: frozenset[str] | tuple[str, ...],
+                  size: int) -> tuple[HistoryEntry, ...] | tuple[int, HistoryEntry]:
+    """A claim's history with the paid fills of `scope` (products and NDCs counted in packages
+    sized by the drug file) converted to the claim's package size; or (index from 1, entry) of
+    the first such fill that has no `package_size` and not the claim's NDC."""
+    out = []
+    for index, entry in enumerate(entries, 1):
+        if (entry.status == "paid" and (claim_id is None or entry.claim_id != claim_id)
+                and (entry.product in scope or entry.ndc in ndcs)):
+            if entry.package_size is not None:
+                own = milli(entry.package_size)
+            elif entry.ndc is not None and entry.ndc == claim_ndc:
+                own = size
+            else:
+                return index, entry
+            if own != size:
+                amount = sized_history_amount(milli(entry.quantity), size, own)
+                entry = _history_entry(entry.date_of_service, Decimal(amount).scaleb(-3),
+                                       entry.status, entry.claim_id, entry.product, entry.ndc,
+                                       entry.days_supply, entry.channel, entry.package_size)
+        out.append(entry)
+    return tuple(out)
+
+
+def with_history(claim: Claim, history: tuple[HistoryEntry, ...]) -> Claim:
+    """The claim with another history (sized_history's)."""
+    return _claim(claim.date_of_service, claim.quantity, claim.unit, claim.days_supply,
+                  claim.channel, claim.claim_id, claim.product, claim.ndc, claim.package,
+                  claim.birth_date, history, claim.authorizations, claim.package_size)
+
+
+def unsized_history_texts(index: int, entry: HistoryEntry, product_id: str) -> tuple[str, str]:
+    """(message line, trace detail) when a prior fill cannot be counted in packages."""
+    label = entry.claim_id or ""
+    detail = (f"history entry {index}{f' ({label})' if label else ''}: package_size is missing;"
+              f" the package size of {product_id} comes from the drug file, and this fill has"
+              " another NDC than the claim (or none)")
+    return message(f"BAD HISTORY ENTRY {index} {label}".rstrip()), detail
 
 
 @_named
@@ -1843,6 +1944,28 @@ def plan(product_id: str, channel: str, location: str, rules: tuple[Rule, ...],
                 approvals, rules[0].source, window)
 
 
+def sized_plan(chosen: Plan, size: int) -> Plan:
+    """A plan whose rules count packages sized by the drug file, for a claim whose package holds
+    `size` thousandths of a billing unit (see `sized_rule`)."""
+    def sized(rules: Sequence[Rule]) -> tuple[Rule, ...]:
+        return tuple(sized_rule(r, size) for r in rules)
+
+    select = chosen.select
+    if select is not None:
+        pick = select
+
+        def select(birth: int | None, package: str | None, end: int) -> object:
+            rules = pick(birth, package, end)
+            return rules if rules.__class__ is Refusal else sized(rules)  # type: ignore[arg-type]
+
+    rules = sized(chosen.rules)
+    selected = None if select is not None else step_json(
+        select_step([r.text for r in rules], None, rules[0].source))
+    window = rules[0] if chosen.window is not None else None
+    return chosen._replace(rules=rules, select=select, selected=selected, window=window,
+                           approvals={c: sized(a) for c, a in chosen.approvals.items()})
+
+
 @_named
 class Product:
     """A product of a generated module: its unit, its names, its packages and its plans."""
@@ -1854,13 +1977,14 @@ class Product:
     scope: frozenset[str]  # its group's products (or itself): explicit limits and fills count these
     ndcs: frozenset[str]
     lists_ndcs: bool  # an NDC it does not list is refused
-    sizes: Mapping[str, int]  # package id → size in thousandths
+    sizes: Mapping[str, int | None]  # package id → size in thousandths (None: the drug file's)
     size: int | None  # the size when the claim names no package: the only one, if one
     plans: Mapping[str, Plan]  # channel → its limits
     reach: int  # the longest window of its base limits, in days (0: none counts history)
     reach_scope: frozenset[str]  # every product those limits count
     reach_ndcs: frozenset[str]
     authorization: str | None  # the spec line requiring prior authorization, or None
+    drug_file: bool  # its package size comes from the drug file: claims bring `package_size`
 
 
 _NONE: frozenset[str] = frozenset()
@@ -1868,7 +1992,7 @@ _NONE: frozenset[str] = frozenset()
 
 def product(product_id: str, unit: str, location: str, *, group: str | None = None,
             ndcs: tuple[str, ...] = (), scope: frozenset[str] | None = None,
-            scope_ndcs: frozenset[str] = _NONE, sizes: Mapping[str, str] | None = None,
+            scope_ndcs: frozenset[str] = _NONE, sizes: Mapping[str, str | None] | None = None,
             authorization: str | None = None, plans: Mapping[str, tuple]) -> Product:
     """A Product from its spec values: its group, its own NDCs, its group's products (scope)
     and their NDCs, package sizes as decimal text, the spec line that requires prior
@@ -1876,8 +2000,10 @@ def product(product_id: str, unit: str, location: str, *, group: str | None = No
     approvals[, selector function]). What an authorization may call it, the plans' steps and
     the history it can count are worked out here."""
     cover = frozenset((product_id,) + ((group,) if group is not None else ()) + ndcs)
-    millis = {package: milli(Decimal(size)) for package, size in (sizes or {}).items()}
+    millis = {package: None if size is None else milli(Decimal(size))
+              for package, size in (sizes or {}).items()}
     distinct = set(millis.values())
+    drug_file = None in distinct
     made = {channel: plan(product_id, channel, location, *entry)
             for channel, entry in plans.items()}
     counting = [r for p in made.values() for r in p.rules
@@ -1887,7 +2013,8 @@ def product(product_id: str, unit: str, location: str, *, group: str | None = No
                    millis, distinct.pop() if len(distinct) == 1 else None, made,
                    max((r.days for r in counting), default=0),  # type: ignore[type-var]
                    frozenset().union(*(r.scope for r in counting)),
-                   frozenset().union(*(r.ndcs for r in counting)), authorization)
+                   frozenset().union(*(r.ndcs for r in counting)), authorization,
+                   drug_file)
 
 
 @_named
@@ -1963,6 +2090,9 @@ def keep_history(entries: object, claim_id: str | None, end: int, reach: Product
             value = get(entry, "channel")
             if value is not None and (value.__class__ is not str or not value):
                 return None
+            value = get(entry, "package_size")
+            if value is not None and read_milli(value) is None:
+                return None  # malformed, or a float: the typed reader decides
             if status == "paid":
                 if (first <= day <= last and (claim_id is None or entry_id != claim_id)
                         and (scope is None or named in scope or ndc in ndcs)):  # type: ignore[operator]
@@ -2224,24 +2354,39 @@ def decide_claim(policy: Policy, claim: Claim) -> dict[str, object]:
                       CODE_CHANNEL)
     end = claim.date_of_service.toordinal()
     birth = None if claim.birth_date is None else claim.birth_date.toordinal()
-    history = keep_typed(claim.history, claim.claim_id, end, item, bool(claim.authorizations))
+    entries, size = claim.history, None
+    if item.drug_file:
+        steps.append(chosen.matched)
+        if claim.package_size is None:
+            return refuse("PACKAGE SIZE NEEDED",
+                          f"the package size of {item.id} comes from the drug file; the claim"
+                          " has no package_size", source=item.location)
+        size = milli(claim.package_size)
+        sized = sized_history(entries, claim.claim_id, claim.ndc, item.scope, item.ndcs, size)
+        if sized and sized[0].__class__ is int:
+            text, detail = unsized_history_texts(sized[0], sized[1], item.id)  # type: ignore[arg-type]
+            return refuse(text, detail, CODE_RECORD, item.location)
+        entries, chosen = sized, sized_plan(chosen, size)  # type: ignore[assignment]
+    history = keep_typed(entries, claim.claim_id, end, item, bool(claim.authorizations))
     return judge(policy, item, chosen, package, requested, claim.days_supply, end, day_text(end),
-                 birth, channel, history, claim.authorizations)
+                 birth, channel, history, claim.authorizations, size)
 
 
 def judge(policy: Policy, item: Product, chosen: Plan, package: str | None, requested: int,
           days_supply: int, end: int, end_text: str, birth: int | None, channel: str,
-          history: Sequence[Kept] | None, authorizations: Sequence[Authorization] | None
-          ) -> dict[str, object]:
+          history: Sequence[Kept] | None, authorizations: Sequence[Authorization] | None,
+          package_size: int | None = None) -> dict[str, object]:
     """Steps 3-6 of design §5 for a claim matched to a product and channel: select the limits,
     apply authorizations, check every rule and decide.
 
     Quantities are thousandths and dates ordinals (`end` is the date of service, `end_text` the
     same date in ISO form); no history and no authorizations may be given as None.
+    `package_size` is the claim's, for a product whose package size comes from the drug file.
     """
     history = history or ()
+    size = item.sizes.get(package, item.size) if package_size is None else package_size
     if chosen.window is not None and not authorizations and item.authorization is None:
-        return _decide_window(policy, item, chosen, chosen.window, package, requested, end,
+        return _decide_window(policy, item, chosen, chosen.window, size, requested, end,
                               end_text, channel, history)
     steps = [policy.validated, chosen.matched]
     base = chosen.rules
@@ -2277,12 +2422,11 @@ def judge(policy: Policy, item: Product, chosen: Plan, package: str | None, requ
             select_step([r.text for r in base], None, base[0].source)))
         checks = check_rules(base, requested, days_supply, end, end_text, history,
                              policy.daily_rate, item)
-    return decision(policy.id, policy.hash, policy.reject_code, item.unit,
-                    item.sizes.get(package, item.size), steps, checks, channel, requested,
-                    end_text)
+    return decision(policy.id, policy.hash, policy.reject_code, item.unit, size, steps, checks,
+                    channel, requested, end_text)
 
 
-def _decide_window(policy: Policy, item: Product, chosen: Plan, r: Rule, package: str | None,
+def _decide_window(policy: Policy, item: Product, chosen: Plan, r: Rule, size: int | None,
                    requested: int, end: int, end_text: str, channel: str,
                    history: Sequence[Kept]) -> dict[str, object]:
     """`check_rules` and `decision` fused for the commonest plan: one window rule, no
@@ -2305,7 +2449,6 @@ def _decide_window(policy: Policy, item: Product, chosen: Plan, r: Rule, package
     first = _DAY_TEXT.get(start) or day_text(start)
     allowed = limit - prior if prior < limit else 0  # type: ignore[operator]
     allowed_text = _MILLI_TEXT.get(allowed) or milli_text(allowed)
-    size = item.sizes.get(package, item.size) if package is not None else item.size
     trace = [policy.validated.copy(), chosen.matched.copy(), chosen.selected.copy()]  # type: ignore[union-attr]
     if total <= limit:  # type: ignore[operator]
         trace.append({"step": "accumulate", "result": "pass",

@@ -71,13 +71,16 @@ class ProductPlan:
 
 
 def product_plans(policies: Sequence[nodes.Policy]) -> list[ProductPlan]:
-    """One plan per product that has a base limit at some channel, in policy and product order."""
+    """One plan per product that has a base limit at some channel, in policy and product order
+    (but none for a product whose package size comes from the drug file)."""
     from dqmc.interpreter import group_of, known_channels, product_ndcs
 
     plans = []
     for policy in sorted(policies, key=lambda p: p.id):
         channels = known_channels(policy)
         for product in policy.products:
+            if product.drug_file_sized:
+                continue  # its claims need a package_size from the drug file, which files lack
             group = group_of(policy, product.id)
             targets = {product.id} | ({group.id} if group is not None else set())
             sizes = sorted({p.size.amount for p in product.packages})

@@ -84,6 +84,9 @@ def evaluate_plain(claim: dict) -> dict | None:
     package = get("package")
     if package is not None and (package.__class__ is not str or not package):
         return None
+    value = get("package_size")
+    if value is not None and rt.read_milli(value) is None:
+        return None
     birth = None
     member = get("member")
     if member is not None:

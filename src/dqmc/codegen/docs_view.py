@@ -358,9 +358,15 @@ def quantity_phrase(quantity: nodes.Quantity, products: Sequence[nodes.Product])
     amount = amount_phrase(quantity.amount, quantity.unit, products)
     if quantity.packages is None:
         return amount
+    if quantity.per_package and quantity.package is None:  # `4 packages`: any of them
+        kinds = list(dict.fromkeys(p.description for product in products
+                                   for p in product.packages))
+        return f"{counted(quantity.packages, 'package')} ({join_words_or(kinds)})"
     package = find_package(quantity.package, products)
     noun = package.noun if package is not None and package.noun else _PACKAGE_FALLBACK_NOUN
     packages = counted(quantity.packages, noun)
+    if quantity.per_package:  # the drug file sizes the package: no amount to add
+        return packages
     return packages if packages == amount else f"{packages} ({amount})"
 
 
@@ -713,10 +719,16 @@ def criterion_view(number: int, criterion: nodes.Criterion, policy: nodes.Policy
 def availability_items(policy: nodes.Policy) -> tuple[str, ...]:
     """One line per product sold in packages: "Anzupgo (delgocitinib 2% cream): 30 gram tube"."""
     return tuple(
-        f"{product_name(product)}: {join_words_or([p.description for p in product.packages])}"
+        f"{product_name(product)}: {join_words_or([_package_text(p) for p in product.packages])}"
         for product in policy.products
         if product.packages
     )
+
+
+def _package_text(package: nodes.Package) -> str:
+    if package.size is None:
+        return f"{package.description} (package size as listed in the drug file)"
+    return package.description
 
 
 def section_views(policy: nodes.Policy) -> tuple[tuple[SectionView, ...], tuple[SectionView, ...]]:

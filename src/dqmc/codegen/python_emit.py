@@ -282,6 +282,7 @@ class _PolicyEmitter:
             sets=[(name, frozenset_lit(values)) for values, name in self.sets.items()],
             rules=[*limits, *approvals.values()], selectors=self.selectors, products=products,
             criteria=criteria, leaves=self.leaves, values=self.values, has_ndcs=bool(ndcs),
+            drug_file=any(p.drug_file_sized for p in policy.products),
             ndcs=dict_lit((lit(k), lit(v)) for k, v in ndcs.items()),
             product_table=dict_lit((lit(p.id), v.name) for p, v in zip(policy.products, products)),
             facts=dict_lit((lit(k), lit(v)) for k, v in interpreter.review_facts(policy).items()),
@@ -316,6 +317,9 @@ class _PolicyEmitter:
             options += f", origin={lit(origin)}"
         if self.policy.daily_rate_check and kind == "per_window":
             options += ", daily_rate=True"
+        noun = interpreter.drug_file_noun(self.policy, rule)
+        if noun is not None:
+            options += f", noun={lit(noun)}"
         quantity_text = None if quantity is None else decimal_text(quantity)
         call = (f"rt.rule({lit(kind)}, {lit(quantity_text)}, {lit(unit)}, {lit(days)}, "
                 f"{lit(fills)}, {lit(max_days)},\n"
@@ -366,8 +370,9 @@ class _PolicyEmitter:
         if scope_ndcs:
             options.append(f"scope_ndcs={self._set(scope_ndcs)}")
         if product.packages:
-            options.append("sizes=" + dict_lit((lit(p.id), lit(decimal_text(p.size.amount)))
-                                               for p in product.packages))
+            options.append("sizes=" + dict_lit(
+                (lit(p.id), lit(None if p.size is None else decimal_text(p.size.amount)))
+                for p in product.packages))
         required = interpreter.authorization_source(policy, product)
         if required is not None:
             options.append(f"authorization={lit(required)}")
@@ -440,7 +445,7 @@ class _PolicyEmitter:
         approved = [f"rt.ApprovedLimit({lit(a.target)}, {lit(a.channel)}, {lit(a.kind)},\n"
                     f"                 {lit(a.quantity)}, {lit(a.unit)}, {lit(a.days)}, "
                     f"{lit(a.text)})"
-                    for a in interpreter.approved_limits(criterion)]
+                    for a in interpreter.approved_limits(self.policy, criterion)]
         condition = interpreter.condition_text(criterion.when)
         return CriterionView(
             function=function, location=comment(interpreter.location(criterion.when)),

@@ -256,6 +256,13 @@ class _ToIR(Transformer):
             id=str(package_id), size=size, description=self._string(description),
             noun=noun, ndcs=ndcs, span=span), span)
 
+    def p_package_drug_file(self, meta, children):
+        package_id, description, (noun, ndcs) = children
+        span = self._span(meta)
+        return _Item("package", nodes.Package(
+            id=str(package_id), size=None, description=self._string(description),
+            noun=noun, ndcs=ndcs, span=span), span)
+
     def package_opts(self, meta, children):
         noun, ndcs = children
         return (str(noun) if noun is not None else None, ndcs or ())

@@ -170,6 +170,8 @@ def format_quantity(q: nodes.Quantity, products: Sequence[nodes.Product] = ()) -
     (through `resolve_word`, the front ends' own resolution) to this very quantity. Otherwise
     the amount prints in billing units: the same amount, though no longer counted in packages.
     """
+    if q.per_package and q.package is None:
+        return f"{format_decimal(q.packages)} {'package' if q.packages == 1 else 'packages'}"
     if q.packages is not None and q.package is not None:
         for product in products:
             for package in product.packages:
@@ -178,6 +180,11 @@ def format_quantity(q: nodes.Quantity, products: Sequence[nodes.Product] = ()) -
                 for word in _package_words(package.noun, q.packages):
                     if _spells(q, q.packages, word, products):
                         return f"{format_decimal(q.packages)} {word}"
+        if q.per_package:
+            # A count of packages sized by the drug file has no billing-unit spelling: print the
+            # count in the package's noun as it is (only an IR built by hand gets here).
+            nouns = [pk.noun for p in products for pk in p.packages if pk.id == q.package]
+            return f"{format_decimal(q.packages)} {nouns[0] if nouns and nouns[0] else q.package}"
     elif q.unit == "each":
         # Authors count tablets and inhalers rather than "each"; the IR keeps no word for it.
         for product in products:
@@ -488,7 +495,7 @@ def _source_statements(policy: Tree[Token]) -> list[_SourceStatement]:
             add(item, ("product", index), ("product", index, _BLOCK_CLOSE))
             packages = 0
             for field in _subtrees(item):
-                if field.data == "p_package":
+                if field.data in ("p_package", "p_package_drug_file"):
                     add(field, ("package", index, packages))
                     packages += 1
                 else:
@@ -711,7 +718,7 @@ class _Printer:
             out.append(field("strength", format_string(product.strength)))
         out.append(field("form", format_string(product.form)))
         # The unit is implied by the first package; say it only when it is not.
-        if not product.packages or product.packages[0].size.unit != product.unit:
+        if _unit_unsaid(product):
             out.append(field("unit", product.unit))
         if product.label is not None:
             out.append(field("label", format_string(product.label)))
@@ -815,10 +822,16 @@ def _ndc_list(ndcs: Sequence[str]) -> str:
     return ", ".join(format_string(n) for n in ndcs)
 
 
+def _unit_unsaid(product: nodes.Product) -> bool:
+    """Whether the unit must be written: the first package sized in the spec implies it."""
+    sized = [p.size for p in product.packages if p.size is not None]
+    return not sized or sized[0].unit != product.unit
+
+
 def _package(package: nodes.Package) -> str:
     size = package.size
-    text = (f"package {format_id(package.id)} {format_decimal(size.amount)} {size.unit} "
-            f"{format_string(package.description)}")
+    amount = "from drug file" if size is None else f"{format_decimal(size.amount)} {size.unit}"
+    text = f"package {format_id(package.id)} {amount} {format_string(package.description)}"
     if package.noun is not None:
         text += f" as {format_id(package.noun)}"
     if package.ndcs:

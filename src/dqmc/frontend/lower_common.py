@@ -128,9 +128,19 @@ def resolve_word(
         for product in products:
             for package in product.packages:
                 if package.noun and word in plural(package.noun):
+                    if package.size is None:  # sized by the drug file: count packages
+                        return nodes.Quantity(
+                            amount=amount, unit=product.unit, packages=amount,
+                            package=package.id, per_package=True, span=span)
                     return nodes.Quantity(
                         amount=amount * package.size.amount, unit=package.size.unit,
                         packages=amount, package=package.id, span=span)
+    if word in ("package", "packages") and products and all(
+            p.drug_file_sized for p in products):
+        # "4 per month" of "vials or syringes": any of the products' packages, each counted
+        # as one, whatever size the drug file gives it.
+        return nodes.Quantity(amount=amount, unit=products[0].unit, packages=amount,
+                              per_package=True, span=span)
     for product in products:
         noun = _form_noun(product)
         if product.unit == "each" and noun and word.lower() in _plural_forms(noun):
@@ -229,12 +239,15 @@ def product_unit(explicit: str | None, packages: tuple[nodes.Package, ...], prod
         diagnostics.append(Diagnostic(
             "unit.unknown", f"billing unit '{explicit}' is not one of g, mL, each", span))
         return "each"
-    if packages:
-        return packages[0].size.unit
+    sized = [p for p in packages if p.size is not None]
+    if sized:
+        return sized[0].size.unit  # type: ignore[union-attr]
+    why = (" (a package sized `from drug file` does not say which)" if packages
+           else ", or a package with its size")
     diagnostics.append(Diagnostic(
         "product.missing-field",
-        f"product '{product_id}' needs a billing unit: add `unit g`, `unit mL` or `unit each`, "
-        "or a package with its size", span))
+        f"product '{product_id}' needs a billing unit: add `unit g`, `unit mL` or `unit each`"
+        f"{why}", span))
     return "each"
 
 

@@ -20,7 +20,7 @@ from dqmc.frontend.dsl_print import (
     format_rule,
 )
 from dqmc.frontend.yaml_load import CORE_SCHEMA_RESOLVERS, STR
-from dqmc.frontend.yaml_lower import ALL_CHANNELS
+from dqmc.frontend.yaml_lower import ALL_CHANNELS, DRUG_FILE_SIZE
 from dqmc.ir import nodes
 
 MODELINE = "# yaml-language-server: $schema=../grammar/policy.schema.json"
@@ -161,7 +161,8 @@ def _product(product: nodes.Product) -> dict[str, Any]:
         out["strength"] = product.strength
     out["form"] = product.form
     # The unit is implied by the first package; say it only when it is not.
-    if not product.packages or product.packages[0].size.unit != product.unit:
+    sized = [p.size for p in product.packages if p.size is not None]
+    if not sized or sized[0].unit != product.unit:  # else the first sized package implies it
         out["unit"] = product.unit
     if product.label is not None:
         out["label"] = product.label
@@ -178,7 +179,8 @@ def _product(product: nodes.Product) -> dict[str, Any]:
 
 def _package(package: nodes.Package) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "size": f"{format_decimal(package.size.amount)} {package.size.unit}",
+        "size": (DRUG_FILE_SIZE if package.size is None
+                 else f"{format_decimal(package.size.amount)} {package.size.unit}"),
         "description": package.description,
     }
     if package.noun is not None:

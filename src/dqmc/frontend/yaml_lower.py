@@ -32,6 +32,9 @@ ALL_CHANNELS = "all"  # the channel key for "every channel" (None in the IR), as
 # A package size: the schema's pattern, with the number and the unit word captured.
 _SIZE = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]+)\s*\Z")
 
+# `size: from drug file`: the claim brings the package's size from the payer's drug file.
+DRUG_FILE_SIZE = "from drug file"
+
 _NO_DATE = dt.date(1, 1, 1)  # stands in after a date.invalid error; the compile stops there
 
 
@@ -154,6 +157,11 @@ class _Lowering:
         )
 
     def _package(self, at: str, package_id: str, data: dict[str, Any]) -> nodes.Package:
+        if data["size"] == DRUG_FILE_SIZE:
+            return nodes.Package(
+                id=package_id, size=None, description=data["description"],
+                noun=data.get("noun"), ndcs=tuple(data.get("ndc", ())),
+                span=self.doc.key_span(at))
         fragment = self.doc.fragment(at + "/size")
         match = _SIZE.match(fragment.text) or _SIZE.match(data["size"])
         assert match is not None, "the schema's size pattern admits only what _SIZE matches"

@@ -23,7 +23,8 @@ _TAGGED = (
 # Fields added after policies were first published, left out of the JSON at their default so
 # that every policy that does not use them keeps its content hash.
 _NO_DEFAULT = object()
-_OMITTED_AT_DEFAULT = {(nodes.Criterion, "approves_requested"): False}
+_OMITTED_AT_DEFAULT = {(nodes.Criterion, "approves_requested"): False,
+                       (nodes.Quantity, "per_package"): False}
 
 
 def snake(name: str) -> str:

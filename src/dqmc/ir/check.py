@@ -130,7 +130,16 @@ def _check_products(policy: nodes.Policy) -> Iterator[Diagnostic]:
                     "product.invalid-ndc",
                     f"NDC '{ndc}' of product '{product.id}' must be 11 digits without hyphens "
                     "(5-4-2, e.g. 00574407205)", product.span)
+        drug_file = [p.id for p in product.packages if p.size is None]
+        if drug_file and len(drug_file) < len(product.packages):
+            yield Diagnostic(
+                "package.drug-file-mixed",
+                f"product '{product.id}' has packages sized in the spec and package "
+                f"'{drug_file[0]}' sized `from drug file`: limits would count two kinds of "
+                "package; size them all in the spec, or all from the drug file", product.span)
         for package in product.packages:
+            if package.size is None:
+                continue
             if package.size.amount <= 0:
                 yield Diagnostic("quantity.non-positive",
                                  f"package '{package.id}' must have a positive size",
@@ -224,6 +233,21 @@ def _target_unit(policy: nodes.Policy, target: str) -> nodes.BillingUnit | None:
     return None
 
 
+def _target_members(policy: nodes.Policy, target: str) -> list[str]:
+    """The known products a limit on `target` (a product or a group) counts."""
+    products, groups = _lookup(policy)
+    if target in products:
+        return [target]
+    group = groups.get(target)
+    return [m for m in group.products if m in products] if group else []
+
+
+def _drug_file_members(policy: nodes.Policy, target: str) -> list[str]:
+    """Those of them whose package size comes from the drug file."""
+    products = _lookup(policy)[0]
+    return [m for m in _target_members(policy, target) if products[m].drug_file_sized]
+
+
 def _target_packages(policy: nodes.Policy, target: str) -> list[nodes.Package]:
     products, groups = _lookup(policy)
     product = products.get(target)
@@ -242,7 +266,24 @@ def _check_rule(policy: nodes.Policy, target: str, rule: nodes.Rule, is_base: bo
             yield Diagnostic("quantity.non-positive",
                              "a limit quantity must be greater than 0", quantity.span)
         unit = _target_unit(policy, target)
-        if unit is not None and quantity.unit != unit:
+        drug_file = _drug_file_members(policy, target)
+        if drug_file and not quantity.per_package:
+            nouns = sorted({pk.noun for pk in _target_packages(policy, target)
+                            if pk.size is None and pk.noun})
+            words = ", ".join(f"`N {noun}s`" for noun in nouns) + (" or " if nouns else "")
+            yield Diagnostic(
+                "quantity.drug-file-count",
+                f"the package size of '{drug_file[0]}' comes from the drug file, so a limit on "
+                f"'{target}' counts its packages: write {words}`N packages`, not {quantity.unit}",
+                quantity.span)
+        elif quantity.per_package and len(drug_file) < len(_target_members(policy, target)):
+            sized = [m for m in _target_members(policy, target) if m not in drug_file]
+            yield Diagnostic(
+                "group.drug-file-mixed",
+                f"this limit counts packages sized by the drug file, but '{sized[0]}' of group "
+                f"'{target}' has its size in the spec; its packages cannot be counted alike",
+                quantity.span)
+        elif unit is not None and quantity.unit != unit:
             yield Diagnostic(
                 "unit.mismatch",
                 f"this limit is in {quantity.unit} but '{target}' is billed in {unit}; write the "
@@ -251,7 +292,7 @@ def _check_rule(policy: nodes.Policy, target: str, rule: nodes.Rule, is_base: bo
             # Under `when package ID` only that package's size counts.
             chosen = {s.package for s in when if isinstance(s, nodes.PackageIs)}
             sizes = {pk.size.amount for pk in _target_packages(policy, target)
-                     if not chosen or pk.id in chosen}
+                     if pk.size is not None and (not chosen or pk.id in chosen)}
             if sizes and quantity.amount > 0 and not any(quantity.amount % s == 0 for s in sizes):
                 shown = ", ".join(f"{_num(s)} {quantity.unit}" for s in sorted(sizes))
                 yield Diagnostic(

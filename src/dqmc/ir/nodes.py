@@ -53,6 +53,9 @@ class Quantity:
     unit: BillingUnit
     packages: Decimal | None = None  # the count the author wrote, when written in packages
     package: str | None = None  # the id of the package that count refers to
+    # True when `package`'s size comes from the drug file: `amount` then counts packages (equal
+    # to `packages`), and billing units are known only per claim (its `package_size`).
+    per_package: bool = False
     span: Span = _span()
 
 
@@ -61,7 +64,7 @@ class Package:
     """One package a product is sold in: its size in billing units and its own name."""
 
     id: str
-    size: Quantity
+    size: Quantity | None  # None: `from drug file`, the claim brings the size (`package_size`)
     description: str  # e.g. "30 gram tube"
     noun: str | None = None  # what authors count in: "tube" lets a limit say "2 tubes"
     ndcs: tuple[str, ...] = ()  # NDC-11s of this package, never invented
@@ -85,6 +88,11 @@ class Product:
     # "(PA required)": a claim is rejected with 75 unless an active authorization covers it
     requires_authorization: bool = False
     span: Span = _span()
+
+    @property
+    def drug_file_sized(self) -> bool:
+        """Whether its package size comes from the drug file: limits count its packages."""
+        return any(package.size is None for package in self.packages)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
