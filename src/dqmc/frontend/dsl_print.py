@@ -184,7 +184,8 @@ def format_quantity(q: nodes.Quantity, products: Sequence[nodes.Product] = ()) -
             # A count of packages sized by the drug file has no billing-unit spelling: print the
             # count in the package's noun as it is (only an IR built by hand gets here).
             nouns = [pk.noun for p in products for pk in p.packages if pk.id == q.package]
-            return f"{format_decimal(q.packages)} {nouns[0] if nouns and nouns[0] else q.package}"
+            noun = nouns[0] if nouns and nouns[0] else q.package
+            return f"{format_decimal(q.packages)} {_package_words(noun, q.packages)[0]}"
     elif q.unit == "each":
         # Authors count tablets and inhalers rather than "each"; the IR keeps no word for it.
         for product in products:
