@@ -345,3 +345,52 @@ def test_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run_cli(*old, "--new", str(tmp_path / "old.dqm"), "--claims", "nope.csv",
                            capsys=capsys)
     assert code == 2 and "no such claims file" in err
+
+
+VIAL_SPEC = '''policy v-dqm "Test vials" {
+  type per_days
+  product insulin {
+    brand "Insulin"
+    generic "insulin"
+    form "injection, vial"
+    unit mL
+    package vial from drug file "vial" as vial
+  }
+  limit insulin {
+    all 3 vials per 30 days
+  }
+}
+'''
+
+
+def test_package_size_column_reaches_claims_and_history(tmp_path: Path) -> None:
+    # Drug-file products count packages of the size each row brings; without the column every
+    # such claim would reject 21 in both versions and the replay would show no change.
+    (tmp_path / "old.dqm").write_text(VIAL_SPEC, encoding="utf-8")
+    (tmp_path / "new.dqm").write_text(VIAL_SPEC.replace("3 vials", "2 vials"), encoding="utf-8")
+    old, new = compile_paths([tmp_path / "old.dqm"]), compile_paths([tmp_path / "new.dqm"])
+    assert old.ok and new.ok, old.diagnostics + new.diagnostics
+    header = (*HEADER, "package_size")
+    rows = [("m1", "a", "2025-01-01", "insulin", "10", "mL", "30", "retail", "paid", "10"),
+            # 20 mL of 10 mL vials: 2 vials, on top of 1 in history: 3 ≤ 3, but 3 > 2.
+            ("m1", "b", "2025-01-05", "insulin", "20", "mL", "30", "retail", "paid", "10"),
+            ("m2", "a", "2025-01-01", "insulin", "10", "mL", "30", "retail", "paid", "")]
+    path = write_csv(tmp_path / "claims.csv", rows, header)
+    raw = list(impact.read_claims(path))
+    normalized = [impact.normalize_row(r, seq) for seq, r in enumerate(raw)]
+    assert all(not isinstance(r, str) for r in normalized)
+    assert normalized[0].package_size == "10" and normalized[2].package_size is None
+    replay = impact.Replay((load_generated(old.compiled).evaluate,
+                            load_generated(new.compiled).evaluate),
+                           impact.lookback_days([c.policy for c in [*old.compiled,
+                                                                    *new.compiled]]))
+    decided = {}
+    for member, member_rows in groupby(normalized, key=lambda r: r.member_id):
+        replay.start_member()
+        for row in member_rows:
+            decided[(member, row.claim_id)] = [(d["outcome"], d.get("reject_code"))
+                                               for d in replay.apply(row)]
+    assert decided[("m1", "a")] == [("paid", None), ("paid", None)]
+    assert decided[("m1", "b")] == [("paid", None), ("rejected", "76")]
+    # No size for a drug-file product: 21 in both versions, never paid.
+    assert decided[("m2", "a")] == [("rejected", "21"), ("rejected", "21")]

@@ -13,6 +13,9 @@ The replay (the same code on one machine and in Spark executors, `dqmc.spark_imp
   pays, and leaves it in place when it is rejected (a rejected rebill reverses nothing).
 * Only history inside the longest window of either version can count, so older entries are
   dropped as the member's dates advance: memory is bounded by one member's recent history.
+* A product whose packages are sized `from drug file` needs each row's `package_size` column
+  (billing units per package, as the processor's drug file gives it); rows without it are
+  rejected 21 by both versions, as the evaluator rejects such a claim.
 * The claims file carries no authorizations, so the replay shows the point of service; what a
   new criterion would approve on review is the diff's business.
 
@@ -75,6 +78,7 @@ class ClaimRow(NamedTuple):
     status: str
     birth_date: str | None
     package: str | None
+    package_size: Any  # as read, or None: billing units per package, from the drug file
 
     @property
     def product_key(self) -> str:
@@ -163,7 +167,7 @@ def normalize_row(raw: Mapping[str, Any], seq: int) -> ClaimRow | str:
                     _text(raw.get("ndc")), _quantity(raw.get("quantity")),
                     _text(raw.get("unit")), _days(raw.get("days_supply")),
                     _text(raw.get("channel")), status, _date_text(raw.get("birth_date")),
-                    _text(raw.get("package")))
+                    _text(raw.get("package")), _quantity(raw.get("package_size")))
 
 
 class _Position:
@@ -337,6 +341,8 @@ def claim_request(row: ClaimRow) -> dict[str, Any]:
         claim["ndc"] = row.ndc
     if row.package is not None:
         claim["package"] = row.package
+    if row.package_size is not None:
+        claim["package_size"] = row.package_size
     if row.birth_date is not None:
         claim["member"] = {"birth_date": row.birth_date}
     return claim
@@ -350,6 +356,8 @@ def _history_entry(row: ClaimRow) -> dict[str, Any]:
         entry["product"] = row.product
     if row.ndc is not None:
         entry["ndc"] = row.ndc
+    if row.package_size is not None:
+        entry["package_size"] = row.package_size
     return entry
 
 

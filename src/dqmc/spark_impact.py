@@ -43,7 +43,8 @@ from dqmc.synth import claims_format
 
 # The columns the replay reads; a file may lack the optional ones.
 INPUT_COLUMNS = ("member_id", "claim_id", "date_of_service", "product", "ndc", "quantity", "unit",
-                 "days_supply", "channel", "status", "birth_date", "package")
+                 "days_supply", "channel", "status", "birth_date", "package",
+                 "package_size")
 REQUIRED_COLUMNS = ("member_id", "status")
 
 # Executor side: generated packages imported in this worker process, by content digest.
