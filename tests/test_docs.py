@@ -165,6 +165,13 @@ def test_product_names_and_strength_and_form() -> None:
     )
     assert docs_view.product_name(generic) == "ondansetron tablet"
     assert docs_view.strength_and_form(generic) == "tablet"
+    # A form that names its package already is not followed by it again; other packages are.
+    vial = nodes.Package(id="vial", size=None, description="vial", noun="vial")
+    syringe = nodes.Package(id="syringe", size=None, description="prefilled syringe")
+    epo = dataclasses.replace(generic, form="injection, vial or syringe", packages=(vial, syringe))
+    assert docs_view.strength_and_form(epo) == "injection, vial or syringe, prefilled syringe"
+    vials = dataclasses.replace(generic, form="injection, vials", packages=(vial,))
+    assert docs_view.strength_and_form(vials) == "injection, vials, vial"
 
 
 def test_channel_labels_read_in_lower_case_inside_sentences() -> None:

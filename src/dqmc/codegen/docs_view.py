@@ -293,7 +293,10 @@ def product_name(product: nodes.Product) -> str:
 def strength_and_form(product: nodes.Product) -> str:
     """Strength, form and the packages it comes in: "2% cream, 30 gram tube"."""
     text = " ".join(part for part in (product.strength, product.form) if part)
-    packages = [package.description for package in product.packages]
+    # A form that already names the package ("injection, vial") is not followed by it again.
+    said = text.casefold()
+    packages = [package.description for package in product.packages
+                if not re.search(rf"\b{re.escape(package.description.casefold())}\b", said)]
     return f"{text}, {join_words_or(packages)}" if packages else text
 
 
