@@ -7,7 +7,7 @@ import sys
 
 from conftest import REPO
 from dqmc.pipeline import compile_paths
-from dqmc.policytest import run_tests
+from dqmc.policytest import coverage_of, run_tests
 
 
 def test_library_specs_compile_without_errors() -> None:
@@ -48,3 +48,15 @@ def test_a_failing_expectation_is_reported_with_a_readable_diff(tmp_path) -> Non
     assert 'max_allowed_quantity: expected "0", got "30"' in run.stdout
     assert "coverage below --min-coverage 50%" in run.stdout
     assert run.stdout.strip().splitlines()[-1] == "0 passed, 1 failed"
+
+
+def test_coverage_names_rules_as_the_spec_writes_them() -> None:
+    # With no cases, every rule is reported missed, named in the package's noun and with its
+    # selector: the two QVAR 80 mcg rows differ only by the package they select.
+    (bcbsal,) = compile_paths(["policy_specs/bcbsal-ql-guidelines.dqm"]).compiled
+    missed = coverage_of(bcbsal, [], []).missed()
+    assert [item.rsplit(" (", 1)[0] for item in missed if "al-qvar-80mcg" in item] == [
+        "rule al-qvar-80mcg all channels 3 boxes per 30 days when package qvar80-7_3g",
+        "rule al-qvar-80mcg all channels 2 boxes per 30 days when package qvar80-8_7g"]
+    assert any(item.startswith("rule al-qvar-40mcg all channels 1 box per 30 days")
+               for item in missed)

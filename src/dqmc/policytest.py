@@ -224,10 +224,16 @@ def run_tests(compiled: Sequence[CompiledPolicy]) -> TestRun:
 # -- coverage -----------------------------------------------------------------------------------
 
 
-def _rule_text(rule: nodes.Rule) -> str:
-    from dqmc.frontend.dsl_print import format_rule
+def _rule_text(policy: nodes.Policy, target: str, rule: nodes.Rule,
+               when: tuple[nodes.Selector, ...] = ()) -> str:
+    """The rule as the spec writes it: "2 boxes" in the package's noun, with its selectors."""
+    from dqmc.frontend import dsl_print
 
-    return format_rule(rule)
+    products = dsl_print._selected_packages(dsl_print._target_products(policy, target), when)
+    text = dsl_print.format_rule(rule, products)
+    if when:
+        text += " when " + " and ".join(dsl_print.format_selector(s) for s in when)
+    return text
 
 
 def _leaves(expr: nodes.Expr) -> list[nodes.Expr]:
@@ -284,11 +290,13 @@ def coverage_of(item: CompiledPolicy, decisions: list[dict], requests: list[dict
                         if d.get("outcome") in ("paid", "rejected") and d.get("reject_code") in (
                             None, policy.reject_code)}
     for limit in policy.limits:
-        where = f"{limit.target} {limit.channel or 'all channels'} {_rule_text(limit.rule)}"
+        where = (f"{limit.target} {limit.channel or 'all channels'} "
+                 f"{_rule_text(policy, limit.target, limit.rule, limit.when)}")
         cov.items[f"rule {where} ({limit.span.location()})"] = limit.span.location() in sources
     for criterion in policy.criteria:
         for approval in criterion.approves:
-            where = f"{approval.target} {approval.channel or 'all channels'} {_rule_text(approval.rule)}"
+            where = (f"{approval.target} {approval.channel or 'all channels'} "
+                     f"{_rule_text(policy, approval.target, approval.rule)}")
             cov.items[f"approved rule {where} ({approval.span.location()})"] = (
                 approval.span.location() in sources)
     limited = {l.channel for l in policy.limits}
