@@ -122,6 +122,15 @@ def test_order_and_layout_do_not_matter() -> None:
     assert diff.diff_policies(policy_at(LIVE), policy_from(reordered)).identical
 
 
+
+def test_the_word_an_each_count_is_written_in_is_not_a_change() -> None:
+    spec = ('policy p "t" {{ type per_days product pills {{ brand "B" generic "g" '
+            'form "tablet" unit each }} limit pills {{ all {} per 30 days }} }}')
+    tablets, each = policy_from(spec.format("60 tablets")), policy_from(spec.format("60 each"))
+    assert tablets.limits[0].rule.quantity.noun == "tablet"
+    assert diff.diff_policies(tablets, each).identical
+    assert not diff.diff_policies(tablets, policy_from(spec.format("61 tablets"))).identical
+
 # -- effects of single edits -------------------------------------------------------------------
 
 

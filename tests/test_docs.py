@@ -70,6 +70,12 @@ CREAM = ANZUPGO.products
         (quantity("60", "each"), (tablet(),), "60 tablets"),
         (quantity("1", "each"), (tablet(),), "1 tablet"),
         (quantity("4", "each"), (tablet(), tablet("capsule")), "4 units"),
+        # Written in the form's last word, the count reads in that word, as the source does.
+        (quantity("2", "each", noun="blister"), (tablet("inhalation powder, blister"),),
+         "2 blisters"),
+        (quantity("2", "each"), (tablet("inhalation powder, blister"),),
+         "2 inhalation powders, blister"),
+        (quantity("30", "each", noun="unit"), (tablet("oral dosage unit"),), "30 units"),
         (quantity("1", "mL"), (), "1 mL"),
         (quantity("7.5", "mL"), (), "7.5 mL"),
     ],

@@ -251,14 +251,26 @@ def test_quantities_in_packages_print_back_as_packages() -> None:
     assert "retail        2 tubes per 30 days" in text
 
 
-def test_a_count_of_each_prints_in_the_form_noun_where_it_lowers_back() -> None:
+def test_a_count_of_each_prints_in_the_form_noun_the_author_wrote_where_it_lowers_back() -> None:
     policy = lower(PACKAGED)
     pills = [policy.product("pills")]
-    assert format_quantity(quantity(2, "each"), pills) == "2 tablets"
-    assert format_quantity(quantity(1, "each"), pills) == "1 tablet"
-    assert format_quantity(quantity(2, "each")) == "2 each"
+    tablets = dataclasses.replace(quantity(2, "each"), noun="tablet")
+    assert format_quantity(tablets, pills) == "2 tablets"
+    assert format_quantity(dataclasses.replace(tablets, amount=Decimal(1)), pills) == "1 tablet"
+    # "2 each" stays "2 each": the IR keeps which word the author used.
+    assert format_quantity(quantity(2, "each"), pills) == "2 each"
+    assert format_quantity(tablets) == "2 each"  # no products: the word cannot lower back
     patches = [dataclasses.replace(pills[0], form="transdermal patch")]
-    assert format_quantity(quantity(3, "each"), patches) == "3 patches"
+    assert format_quantity(dataclasses.replace(tablets, amount=Decimal(3), noun="patch"),
+                           patches) == "3 patches"
+    assert format_quantity(tablets, patches) == "2 each"  # not a word of this product's form
+    # Lowering keeps the word: "2 tablets" of the pills and "2 each" differ only by it.
+    written = lower(PACKAGED.replace("  limit both {", "  limit pills {\n    retail 2 tablets per fill\n"
+                                     "    home_delivery 2 each per fill\n  }\n  limit both {"))
+    by_channel = {limit.channel: limit.rule.quantity for limit in written.limits
+                  if limit.target == "pills"}
+    assert by_channel["retail"].noun == "tablet" and by_channel["home_delivery"].noun is None
+    assert by_channel["retail"].amount == by_channel["home_delivery"].amount
 
 
 def test_a_package_count_under_a_package_selector_names_that_package() -> None:
@@ -335,7 +347,8 @@ def test_limits_with_selectors_round_trip_in_a_policy() -> None:
                    'package bottle-30 30 each "bottle" } }')
     policy = dataclasses.replace(policy, limits=tuple(limit for limit, _ in SELECTED))
     text = round_trip(policy)
-    assert "  limit x {\n    retail 1 tablet per fill when age 0..17\n" in text
+    # Built with no word for its `each` count, the quantity prints as "1 each".
+    assert "  limit x {\n    retail 1 each per fill when age 0..17\n" in text
     assert "    all    days supply <= 30 hard note \"n\"\n" in text
 
 

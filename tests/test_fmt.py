@@ -66,8 +66,8 @@ policy p "Title # not a comment" {  # on the header line
 
   limit a {
     # before the first limit line
-    retail 1 tablet per 2 days  # trailing a limit line
-    all    3 tablets per fill
+    retail 1 each per 2 days  # trailing a limit line
+    all    3 each per fill
     # last in the limit block
   }
   # the default, which is not printed
@@ -78,7 +78,7 @@ policy p "Title # not a comment" {  # on the header line
   criterion c {
     when ok and not ok  # inside a condition
     approve a {
-      retail 2 tablets per fill
+      retail 2 each per fill
     }  # after an approve block
   }
   # before the policy's closing brace

@@ -473,7 +473,7 @@ def test_rich_policy_covers_every_node_kind() -> None:
 def test_interleaved_channels_are_written_as_lines_and_grouped_ones_as_a_mapping() -> None:
     text = emit_yaml(lower_dsl_text(RICH_DSL))
     assert ("  sumatriptan-tab:\n"
-            "    - retail 9 tablets per 30 days\n"
+            "    - retail 9 each per 30 days\n"
             "    - retail 2 blisters per 30 days\n") in text
     assert ("  insulins:\n"
             "    all: 40 mL per 30 days\n"

@@ -365,7 +365,18 @@ def _duration_effect(old: nodes.Duration, new: nodes.Duration) -> str | None:
 
 
 def _canon(value: Any) -> str:
-    return json.dumps(to_data(value), sort_keys=True)
+    return json.dumps(_wordless(to_data(value)), sort_keys=True)
+
+
+def _wordless(data: Any) -> Any:
+    """Canonical data without the word an `each` count was written in: "60 tablets" and
+    "60 each" are one limit."""
+    if isinstance(data, dict):
+        return {k: _wordless(v) for k, v in data.items()
+                if not (k == "noun" and "amount" in data and "unit" in data)}
+    if isinstance(data, list):
+        return [_wordless(v) for v in data]
+    return data
 
 
 def _selectors_key(selectors: Sequence[nodes.Selector]) -> str:

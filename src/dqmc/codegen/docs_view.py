@@ -358,7 +358,10 @@ def amount_phrase(
 
 def quantity_phrase(quantity: nodes.Quantity, products: Sequence[nodes.Product]) -> str:
     """A quantity as it reads best: "30 grams", or "2 tubes (60 grams)" when written in packages."""
-    amount = amount_phrase(quantity.amount, quantity.unit, products)
+    if quantity.unit == "each" and quantity.noun is not None:
+        amount = counted(quantity.amount, quantity.noun)  # the word the spec (and source) used
+    else:
+        amount = amount_phrase(quantity.amount, quantity.unit, products)
     if quantity.packages is None:
         return amount
     if quantity.per_package and quantity.package is None:  # `4 packages`: any of them

@@ -186,15 +186,11 @@ def format_quantity(q: nodes.Quantity, products: Sequence[nodes.Product] = ()) -
             nouns = [pk.noun for p in products for pk in p.packages if pk.id == q.package]
             noun = nouns[0] if nouns and nouns[0] else q.package
             return f"{format_decimal(q.packages)} {_package_words(noun, q.packages)[0]}"
-    elif q.unit == "each":
-        # Authors count tablets and inhalers rather than "each"; the IR keeps no word for it.
-        for product in products:
-            words = product.form.split()
-            if product.unit != "each" or not words:
-                continue
-            for word in _package_words(words[-1].lower(), q.amount):
-                if _spells(q, q.amount, word, products):
-                    return f"{format_decimal(q.amount)} {word}"
+    elif q.unit == "each" and q.noun is not None:
+        # The author counted in the form's noun ("2 blisters"): print that word again.
+        for word in _package_words(q.noun, q.amount):
+            if _spells(q, q.amount, word, products):
+                return f"{format_decimal(q.amount)} {word}"
     return f"{format_decimal(q.amount)} {q.unit}"
 
 

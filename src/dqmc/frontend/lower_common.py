@@ -144,7 +144,7 @@ def resolve_word(
     for product in products:
         noun = _form_noun(product)
         if product.unit == "each" and noun and word.lower() in _plural_forms(noun):
-            return nodes.Quantity(amount=amount, unit="each", span=span)
+            return nodes.Quantity(amount=amount, unit="each", noun=noun, span=span)
     known = sorted({n for p in products for pk in p.packages if pk.noun for n in [pk.noun]})
     hint = "; this product's packages are counted as " + ", ".join(known) if known else ""
     diagnostics.append(Diagnostic(

@@ -24,7 +24,8 @@ _TAGGED = (
 # that every policy that does not use them keeps its content hash.
 _NO_DEFAULT = object()
 _OMITTED_AT_DEFAULT = {(nodes.Criterion, "approves_requested"): False,
-                       (nodes.Quantity, "per_package"): False}
+                       (nodes.Quantity, "per_package"): False,
+                       (nodes.Quantity, "noun"): None}
 
 
 def snake(name: str) -> str:

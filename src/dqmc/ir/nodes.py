@@ -56,6 +56,9 @@ class Quantity:
     # True when `package`'s size comes from the drug file: `amount` then counts packages (equal
     # to `packages`), and billing units are known only per claim (its `package_size`).
     per_package: bool = False
+    # The dosage-form word an author counted `each` in ("2 blisters": "blister"), so documents
+    # say what the source says; None for "2 each" and for amounts in g or mL.
+    noun: str | None = None
     span: Span = _span()
 
 
