@@ -303,7 +303,54 @@ DAILY_POLICY = nodes.Policy(
 )
 DAILY = _compiled(DAILY_POLICY, DAILY_FILE)
 
+# ---------------------------------------------------------------------------------------------
+# Therapy-duration rules: a group's course (syringes and vials in one unit, one of them by NDC),
+# a window rule beside it, a hard shorter course for children, and an approval of a longer one.
+
+THERAPY_FILE = "policy_specs/anticoagulant.dqm"
+_t = _at(THERAPY_FILE)
+THERAPY_SYRINGE_NDC = "99999004010"
+
+THERAPY_POLICY = nodes.Policy(
+    id="anticoagulant",
+    title="Anticoagulant – Therapy Duration",
+    type="per_days",
+    approval_duration=nodes.Duration(kind="fixed", amount=3, unit="months", span=_t(4)),
+    channels=DEFAULT_CHANNELS,
+    products=(
+        nodes.Product(id="clot-syringe", brand="Clotex", generic="clotexaparin",
+                      strength="40 mg/0.4 mL", form="injection, syringe", unit="mL",
+                      ndcs=(THERAPY_SYRINGE_NDC,), span=_t(6)),
+        nodes.Product(id="clot-vial", brand="Clotex", generic="clotexaparin",
+                      strength="300 mg/3 mL", form="injection, vial", unit="mL", span=_t(7)),
+    ),
+    groups=(nodes.Group(id="clotex", title="Clotex syringes or vials",
+                        products=("clot-syringe", "clot-vial"), span=_t(9)),),
+    limits=(
+        nodes.Limit(target="clotex", channel=None, rule=nodes.TherapyMax(days=14), span=_t(12)),
+        nodes.Limit(target="clot-syringe", channel="retail",
+                    rule=nodes.PerWindow(quantity=_q("12", "mL", _t(13)), days=30), span=_t(13)),
+        nodes.Limit(target="clot-vial", channel=None, rule=nodes.TherapyMax(days=7), hard=True,
+                    when=(nodes.AgeBand(max_years=17, span=_t(14)),), span=_t(14)),
+    ),
+    facts=(nodes.Fact(id="long_course", type="bool",
+                      question="Does the prescriber document a course longer than 14 days?",
+                      span=_t(16)),),
+    criteria=(
+        nodes.Criterion(
+            id="extended-course", title="Extended course",
+            when=nodes.FactRef(fact="long_course", span=_t(18)),
+            approves=(nodes.Approval(target="clotex", channel=None,
+                                     rule=nodes.TherapyMax(days=35), span=_t(19)),),
+            span=_t(17)),
+    ),
+    span=_t(1, 1),
+)
+THERAPY = _compiled(THERAPY_POLICY, THERAPY_FILE)
+
 ALL = (ANZUPGO, KITCHEN, DAILY)
+# The differential tests also decide claims under the therapy-duration sample.
+SAMPLES = ALL + (THERAPY,)
 
 
 # ---------------------------------------------------------------------------------------------

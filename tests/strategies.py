@@ -133,10 +133,15 @@ def _rules(draw: st.DrawFn, products: Sequence[nodes.Product],
 
     For products billed in different units (a mixed-unit group) only the unit-free kinds."""
     if len({p.unit for p in products}) > 1:
-        if draw(st.booleans()):
+        unit_free = draw(st.sampled_from(("fills", "days_supply", "therapy")))
+        if unit_free == "fills":
             return nodes.FillsPerWindow(fills=draw(st.integers(1, 12)), days=draw(day_counts))
+        if unit_free == "therapy":
+            return nodes.TherapyMax(days=draw(day_counts))
         return nodes.DaysSupplyMax(days=draw(day_counts))
-    kind = draw(st.sampled_from(("window", "fill", "day", "fills", "days_supply")))
+    kind = draw(st.sampled_from(("window", "fill", "day", "fills", "days_supply", "therapy")))
+    if kind == "therapy":
+        return nodes.TherapyMax(days=draw(day_counts))
     quantity: Any = draw(_quantities(products, when))
     if kind == "window":
         return nodes.PerWindow(quantity=quantity, days=draw(day_counts))

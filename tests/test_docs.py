@@ -116,6 +116,8 @@ def test_plural_inflects_the_head_word(noun: str, count: Decimal | int, expected
         (nodes.FillsPerWindow(fills=2, days=365), "at most 2 prescriptions per 365 days"),
         (nodes.FillsPerWindow(fills=1, days=23), "at most 1 prescription per 23 days"),
         (nodes.DaysSupplyMax(days=30), "at most a 30-day supply per fill"),
+        (nodes.TherapyMax(days=14), "at most 14 days of continuous therapy"),
+        (nodes.TherapyMax(days=1), "at most 1 day of continuous therapy"),
     ],
 )
 def test_every_rule_kind_reads_in_plain_words(rule: nodes.Rule, expected: str) -> None:

@@ -315,6 +315,8 @@ def quantity(amount: int, unit: nodes.BillingUnit = "g") -> nodes.Quantity:
     (nodes.FillsPerWindow(fills=2, days=365), "2 fills per 365 days"),
     (nodes.FillsPerWindow(fills=1, days=23), "1 fill per 23 days"),
     (nodes.DaysSupplyMax(days=34), "days supply <= 34"),
+    (nodes.TherapyMax(days=14), "therapy <= 14 days"),
+    (nodes.TherapyMax(days=1), "therapy <= 1 day"),
 ])
 def test_every_rule_kind(rule: nodes.Rule, text: str) -> None:
     assert format_rule(rule) == text

@@ -222,7 +222,9 @@ def test_messages_are_at_most_40_upper_case_ascii_characters() -> None:
     assert per_day == "QL 2 ML PER DAY UP TO 5 DAYS"
     assert rt.rule_message("fills_per_window", None, None, 23, fills=1) == "QL 1 FILL PER 23 DAYS"
     assert rt.rule_message("days_supply_max", None, None, 34) == "DAYS SUPPLY LIMIT 34"
-    for kind in ("per_window", "per_fill", "per_day", "fills_per_window", "days_supply_max"):
+    assert rt.rule_message("therapy_max", None, None, 14) == "THERAPY LIMIT 14 DAYS"
+    for kind in ("per_window", "per_fill", "per_day", "fills_per_window", "days_supply_max",
+                 "therapy_max"):
         line = rt.rule_message(kind, Decimal("1234567.125"), "each", 3660, fills=99, max_days=3660)
         assert len(line) <= 40 and line == line.upper()
 
@@ -235,6 +237,7 @@ def test_rule_texts() -> None:
     assert per_day == "2 each per day for up to 5 days"
     assert rt.rule_text("fills_per_window", None, None, 365, fills=2) == "2 fills per 365 days"
     assert rt.rule_text("days_supply_max", None, None, 90) == "days supply at most 90"
+    assert rt.rule_text("therapy_max", None, None, 1) == "therapy at most 1 day"
 
 
 @pytest.mark.parametrize("value, text", [

@@ -87,6 +87,7 @@ policy rich-policy "Rich: every node kind – \"quoted\" # not a comment" {
     specialty     1 blister per fill when package blister-9 and age ..17
                   note "children: \"low\" dose # 1"
     all           days supply <= 30
+    all           therapy <= 45 days
     retail_90     2 fills per 90 days
     all           3 each per day for up to 5 days
     all           1 fill per 1 day

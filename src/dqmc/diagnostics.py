@@ -54,6 +54,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "limit.unknown-package": (Severity.ERROR, "a rule selects a package the product does not have"),
     "limit.duplicate": (Severity.ERROR, "the same rule is given twice for one product and channel"),
     "limit.not-covered-conflict": (Severity.ERROR, "a product both not covered and limited at one channel"),
+    "limit.days-supply-under-therapy": (Severity.WARNING, "a days-supply cap that a therapy rule on the same claims makes redundant"),
     "group.unknown-product": (Severity.ERROR, "an accumulation group names a product not defined"),
     "group.overlap": (Severity.ERROR, "a product belongs to two accumulation groups"),
     "group.mixed-unit-quantity": (Severity.ERROR, "a quantity rule on a group whose products bill in different units"),

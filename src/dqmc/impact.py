@@ -46,6 +46,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from dqmc.interpreter import history_days
 from dqmc.ir import nodes
 from dqmc.synth import claims_format
 
@@ -319,14 +320,14 @@ def _read_run(path: Path) -> Iterator[ClaimRow]:
 
 
 def lookback_days(policies: Iterable[nodes.Policy]) -> int:
-    """The longest window any rule looks back over: older history can never count."""
+    """The longest history any rule reads (`interpreter.history_days`: a window rule its window,
+    a therapy rule D + 999 days): older history can never count."""
     longest = 1
     for policy in policies:
         rules = [limit.rule for limit in policy.limits]
         rules += [a.rule for c in policy.criteria for a in c.approves]
         for rule in rules:
-            if isinstance(rule, (nodes.PerWindow, nodes.FillsPerWindow)):
-                longest = max(longest, rule.days)
+            longest = max(longest, history_days(rule))
     return longest
 
 

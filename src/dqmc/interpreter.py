@@ -18,7 +18,10 @@ Decisions the design leaves open, made here and mirrored by the generated code:
 * Order: validate the claim (runtime) → match the product (by `product` id and/or `ndc`; both
   given must agree, and an NDC a product does not list is refused when the product lists NDCs
   → 21) → its billing unit (PZ) → the channel: one the policy does not know is U7, one it knows
-  without a limit for the product is not_applicable → the base limits in force on the date of
+  without a limit for the product is not_applicable → where a therapy rule (base or approved)
+  is stated at the channel, a paid prior fill of its scope dated within its look-back
+  (`history_days`) and on or before the date of service without a `days_supply` → 85 (its
+  supply cannot be measured) → the base limits in force on the date of
   service (`since DATE`: on or after DATE) whose selectors match
   (an age band with no birth date on the claim → 09; a package selector with no package known
   from the NDC or the claim's `package` → 21; no limit left → not_applicable) → a selected
@@ -32,8 +35,8 @@ Decisions the design leaves open, made here and mirrored by the generated code:
 * Scope: a rule on a product counts that product's history; a rule on a group counts every
   product of the group. Explicit authorization limits, and the fills a `max_fills`
   authorization has used, count the product's group (or the product when it has none); in a
-  group whose products bill in different units (which only fill-count and days-supply rules
-  may limit), only the members billed in the product's unit.
+  group whose products bill in different units (which only fill-count, days-supply and therapy
+  rules may limit), only the members billed in the product's unit.
   History counts when paid, dated in the window, in scope by `product` or `ndc`, and not the
   claim itself (same `claim_id`: a rebill).
 * Authorizations: one applies when it covers the product (its `products` name the product,
@@ -48,7 +51,12 @@ Decisions the design leaves open, made here and mirrored by the generated code:
   daily limit × the days supply (capped at `max_days`), and a days supply over `max_days` fails;
   K fills per N days counts paid claims in the window plus this one, and allows 0 once K are
   used (its prior quantity adds only the fills billed in the claim's unit, as a group may mix
-  units); a days-supply cap bounds no quantity. The daily-rate check (policy flag) tests
+  units); a days-supply cap bounds no quantity, nor does a therapy rule: the run of
+  contiguous or overlapping supply periods (each from its fill's date of service, for its days
+  supply; a fill starting on or before the day after the run's supply ends joins it) that holds
+  this claim's, counted from its first day through the last day of this claim's supply, at most
+  D days; fills dated after the claim, and fills whose supply ends before the D days preceding
+  it, take no part. The daily-rate check (policy flag) tests
   requested ÷ days supply ≤ limit ÷ window for every window rule applied, and allows
   limit × days supply ÷ window rounded down to 0.001.
 * Reviews: criteria are three-valued over the answers; unanswered or unusable answers are
@@ -235,7 +243,20 @@ def rule_fields(rule: nodes.Rule) -> RuleFields:
         return "fills_per_window", None, None, rule.days, rule.fills, None
     if isinstance(rule, nodes.NotCovered):
         return "not_covered", None, None, None, None, None
+    if isinstance(rule, nodes.TherapyMax):
+        return "therapy_max", None, None, rule.days, None, None
     return "days_supply_max", None, None, rule.days, None, None
+
+
+def history_days(rule: nodes.Rule) -> int:
+    """How many days of history (an inclusive window ending on the date of service) a rule
+    reads: a window rule its window, a therapy rule D + 999 (rt.therapy_history_days), the
+    others none."""
+    if isinstance(rule, (nodes.PerWindow, nodes.FillsPerWindow)):
+        return rule.days
+    if isinstance(rule, nodes.TherapyMax):
+        return rt.therapy_history_days(rule.days)
+    return 0
 
 
 def drug_file_noun(policy: nodes.Policy, rule: nodes.Rule) -> str | None:
@@ -395,6 +416,11 @@ def _decide_claim(compiled: CompiledPolicy, claim: rt.Claim) -> dict:
             text, detail = rt.unsized_history_texts(sized[0], sized[1], product.id)  # type: ignore[arg-type]
             return refuse(rt.CODE_RECORD, text, detail, location(product), "match")
         claim = rt.with_history(claim, sized)  # type: ignore[arg-type]
+    unmeasured = _unmeasured_supply(policy, product, targets, channel, claim)
+    if unmeasured is not None:
+        index, entry, source = unmeasured
+        text, detail = rt.missing_supply_texts(index, entry, source)
+        return refuse(rt.CODE_RECORD, text, detail, source, "match")
     selected = []
     for lim in candidates:
         chosen = _selectors_hold(lim, claim, package)
@@ -455,6 +481,31 @@ def _decide_claim(compiled: CompiledPolicy, claim: rt.Claim) -> dict:
     # Steps 4-6: every check, then the decision.
     return rt.conclude(claim, policy_id, policy_hash, policy.reject_code, product.unit, size,
                        steps, checks)
+
+
+def _unmeasured_supply(policy: nodes.Policy, product: nodes.Product, targets: tuple[str, ...],
+                       channel: str, claim: rt.Claim
+                       ) -> tuple[int, rt.HistoryEntry, str] | None:
+    """(index from 1, entry, the rule's spec line) of the first paid prior fill that a therapy
+    rule stated at this channel (base or approved, whatever its selectors) would measure but
+    that has no days_supply; None when there is none."""
+    rules = [lim for lim in policy.limits if lim.target in targets
+             and lim.channel in (None, channel) and isinstance(lim.rule, nodes.TherapyMax)]
+    rules += [a for c in policy.criteria for a in c.approves if a.target in targets
+              and a.channel in (None, channel) and isinstance(a.rule, nodes.TherapyMax)]
+    if not rules:
+        return None
+    products = {p for r in rules for p in scope_products(policy, r.target)}
+    ndcs = set(scope_ndcs(policy, sorted(products)))
+    day = claim.date_of_service
+    first = day.toordinal() - max(history_days(r.rule) for r in rules) + 1
+    for index, entry in enumerate(claim.history, 1):
+        if (entry.status == "paid" and entry.days_supply is None
+                and (claim.claim_id is None or entry.claim_id != claim.claim_id)
+                and (entry.product in products or entry.ndc in ndcs)
+                and first <= entry.date_of_service.toordinal() and entry.date_of_service <= day):
+            return index, entry, location(rules[0])
+    return None
 
 
 def authorization_source(policy: nodes.Policy, product: nodes.Product) -> str | None:
@@ -710,9 +761,34 @@ def _check(r: _Rule, claim: rt.Claim, history: Sequence[rt.HistoryEntry],
         return rt.RuleCheck("fills", passed, r.limit, allowed, prior, start, end,
                             rt.fills_detail(start, end, len(counted), rule.fills, passed),
                             r.source, message)
+    if isinstance(rule, nodes.TherapyMax):
+        return _therapy(r, rule, claim, history)
     passed = days_supply <= rule.days
     return rt.RuleCheck("days_supply", passed, r.limit, None, None, None, None,
                         rt.days_supply_detail(days_supply, rule.days, passed), r.source, message)
+
+
+def _therapy(r: _Rule, rule: nodes.TherapyMax, claim: rt.Claim,
+             history: Sequence[rt.HistoryEntry]) -> rt.RuleCheck:
+    """The course this claim continues: walking back from its date of service, any prior fill
+    of the rule's scope that starts earlier and whose supply (from its own date of service)
+    reaches the day before the course's first day moves that first day back to its own. Only
+    fills whose supply reaches one of the D days before the claim's date are consulted. Days
+    are ordinals: a supply may run past 9999-12-31."""
+    day = claim.date_of_service.toordinal()
+    spans = [(start, start + e.days_supply - 1) for e in history
+             if (e.product in r.products or e.ndc in r.ndcs) and e.days_supply is not None
+             and (start := e.date_of_service.toordinal()) <= day
+             and start + e.days_supply - 1 >= day - rule.days]
+    first = day
+    while True:
+        earlier = [start for start, last in spans if start < first and last >= first - 1]
+        if not earlier:
+            break
+        first = min(earlier)
+    passed, detail = rt.therapy_detail(first, day + claim.days_supply - 1, rule.days)
+    return rt.RuleCheck("therapy", passed, r.limit, None, None, None, None, detail, r.source,
+                        rt.rule_message(*rule_fields(rule)))
 
 
 def _daily_rate(r: _Rule, claim: rt.Claim) -> rt.RuleCheck:

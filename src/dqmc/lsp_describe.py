@@ -45,6 +45,9 @@ def rule_text(rule: nodes.Rule) -> str:
             return f"{f} fill{'s' * (f != 1)} per {_days(d)}"
         case nodes.DaysSupplyMax(days=d):
             return f"days supply at most {d}"
+        case nodes.TherapyMax(days=d):
+            return (f"continuous therapy at most {_days(d)} (the course this claim continues, "
+                    "through the last day of its supply)")
         case nodes.NotCovered():
             return "not covered"
     raise AssertionError(rule)

@@ -37,6 +37,8 @@
 #       only by a policy whose age bands need it
 # 85    `history` or `authorizations` not a list, or any entry of them malformed; the message names
 #       the entry ("BAD HISTORY ENTRY 2 C-0"), because a record we cannot read might hide a fill
+#       (also, by the policy: a paid prior fill a therapy rule must measure that has no
+#       `days_supply`, see `therapy_supplies`)
 # ====  ==========================================================================================
 #
 # Well-formed claims are rejected with the policy's `reject_code` (76 unless it says otherwise)
@@ -388,6 +390,8 @@ def rule_text(kind: str, quantity: Decimal | None, unit: str | None, days: int |
         return f"{fills} fill{'' if fills == 1 else 's'} per {_days(days)}"  # type: ignore[arg-type]
     if kind == "not_covered":
         return "not covered"
+    if kind == "therapy_max":
+        return f"therapy at most {_days(days)}"  # type: ignore[arg-type]
     return f"days supply at most {days}"
 
 
@@ -406,6 +410,8 @@ def rule_message(kind: str, quantity: Decimal | None, unit: str | None, days: in
         text = f"QL {fills} FILL{'' if fills == 1 else 'S'} PER {days} DAYS"
     elif kind == "not_covered":
         text = "NOT COVERED"
+    elif kind == "therapy_max":
+        text = f"THERAPY LIMIT {days} DAYS"
     else:
         text = f"DAYS SUPPLY LIMIT {days}"
     return message(text)
@@ -937,7 +943,7 @@ class TraceStep:
 class AppliedLimit:
     """The limit a decision reports: the rule that decided, and whether an authorization set it."""
 
-    kind: str  # per_window, per_fill, per_day, fills_per_window, days_supply_max
+    kind: str  # per_window, per_fill, per_day, fills_per_window, days_supply_max, therapy_max
     quantity: Decimal | None
     unit: str | None
     days: int | None  # the window; 1 for a per-day rule; None for a per-fill rule
@@ -955,7 +961,8 @@ class AppliedLimit:
 class RuleCheck:
     """One rule applied to one claim; `conclude` turns a list of them into a decision."""
 
-    step: str  # the trace step: accumulate, per_fill, per_day, fills, days_supply, daily_rate
+    step: str  # the trace step: accumulate, per_fill, per_day, fills, days_supply, therapy,
+    # daily_rate
     passed: bool
     limit: AppliedLimit
     allowed: Decimal | None  # the most this rule lets the claim have now; None: no quantity bound
@@ -1194,6 +1201,36 @@ def fills_detail(start: date, end: date, prior_fills: int, fills: int, passed: b
 
 def days_supply_detail(days_supply: int, days: int, passed: bool) -> str:
     return f"days supply {days_supply} {'<=' if passed else '>'} {days}"
+
+
+def therapy_detail(first: int, last: int, days: int) -> tuple[bool, str]:
+    """(passed, trace detail) of a therapy rule whose course runs from the ordinal `first` to
+    the last day of the claim's supply `last` (which may lie past 9999-12-31: the text then
+    stops there, the count does not)."""
+    length = last - first + 1
+    passed = length <= days
+    shown = date.max.isoformat() if last > _LAST_DAY else day_text(last)
+    return passed, (f"course {day_text(first)}..{shown} (through the end of this claim's supply):"
+                    f" {_days(length)} {'<=' if passed else '>'} {days}")
+
+
+def therapy_history_days(days: int) -> int:
+    """The history a `therapy <= D days` rule needs, as an inclusive window of days ending on
+    the date of service: D + 999. A course longer than D days covers each of the D days before
+    the claim's date, so only fills whose supply reaches one of them can decide it; a fill
+    reaches back at most its days supply, at most 999 (NCPDP 405-D5), so each such fill is
+    dated no earlier than the date of service − D − 998."""
+    return days + MAX_DAYS_SUPPLY
+
+
+def missing_supply_texts(index: int, entry: HistoryEntry, source: str | None
+                         ) -> tuple[str, str]:
+    """(message line, trace detail) when a prior fill a therapy rule measures has no
+    days_supply: the claim is rejected 85, as for any record that might hide a fill."""
+    label = entry.claim_id or ""
+    detail = (f"history entry {index}{f' ({label})' if label else ''}: days_supply is missing;"
+              f" the therapy rule at {source} measures each prior fill's supply")
+    return message(f"BAD HISTORY ENTRY {index} {label}".rstrip()), detail
 
 
 def daily_rate_detail(requested: Decimal, days_supply: int, limit: Decimal, days: int, unit: str,
@@ -1734,6 +1771,7 @@ _MILLI_TEXT: dict[int, str] = {}
 _DAY_TEXT: dict[int, str] = {}
 _THOUSAND = Decimal(1000)
 _FIRST_DAY = date.min.toordinal()
+_LAST_DAY = date.max.toordinal()
 
 
 def read_milli(value: object) -> int | None:
@@ -1803,7 +1841,7 @@ class Rule:
     """A base limit or an approval as generated modules carry it: numbers in thousandths, texts
     written once. Built by `rule()` when the module is imported."""
 
-    kind: str  # per_window, per_fill, per_day, fills_per_window, days_supply_max
+    kind: str  # per_window, per_fill, per_day, fills_per_window, days_supply_max, therapy_max
     limit: int | None  # the quantity in thousandths (per day: the daily quantity)
     limit_text: str | None
     unit: str | None
@@ -1929,6 +1967,9 @@ class Plan:
     approvals: Mapping[str, tuple[Rule, ...]]  # criterion → the approvals that replace the base
     first_source: str | None  # the first candidate limit's spec line
     window: Rule | None  # the one rule, when it is a window rule alone (see `judge`)
+    # When a therapy rule (base or approved) is stated here: (the days of history its longest
+    # look-back needs, every product and NDC those rules count, the first one's spec line).
+    therapy: tuple[int, frozenset[str], frozenset[str], str | None] | None
 
 
 def plan(product_id: str, channel: str, location: str, rules: tuple[Rule, ...],
@@ -1940,8 +1981,15 @@ def plan(product_id: str, channel: str, location: str, rules: tuple[Rule, ...],
     if select is None and len(rules) == 1 and rules[0].kind == "per_window" and (
             rules[0].daily_message is None):
         window = rules[0]
+    courses = [r for r in rules + tuple(r for a in approvals.values() for r in a)
+               if r.kind == "therapy_max"]
+    therapy = None
+    if courses:
+        therapy = (max(therapy_history_days(r.days) for r in courses),  # type: ignore[arg-type]
+                   frozenset().union(*(r.scope for r in courses)),
+                   frozenset().union(*(r.ndcs for r in courses)), courses[0].source)
     return Plan(step_json(matched_step(product_id, channel, location)), rules, select, selected,
-                approvals, rules[0].source, window)
+                approvals, rules[0].source, window, therapy)
 
 
 def sized_plan(chosen: Plan, size: int) -> Plan:
@@ -1985,6 +2033,7 @@ class Product:
     reach_ndcs: frozenset[str]
     authorization: str | None  # the spec line requiring prior authorization, or None
     drug_file: bool  # its package size comes from the drug file: claims bring `package_size`
+    therapy: bool  # a therapy rule is stated for it: claims are decided by `decide_claim`
 
 
 _NONE: frozenset[str] = frozenset()
@@ -2014,7 +2063,7 @@ def product(product_id: str, unit: str, location: str, *, group: str | None = No
                    max((r.days for r in counting), default=0),  # type: ignore[type-var]
                    frozenset().union(*(r.scope for r in counting)),
                    frozenset().union(*(r.ndcs for r in counting)), authorization,
-                   drug_file)
+                   drug_file, any(p.therapy is not None for p in made.values()))
 
 
 @_named
@@ -2120,6 +2169,27 @@ def keep_typed(entries: Sequence[HistoryEntry], claim_id: str | None, end: int,
     return [k for k in kept if first <= k[0] <= end and (k[2] in scope or k[3] in ndcs)]
 
 
+def therapy_supplies(entries: Sequence[HistoryEntry], claim_id: str | None, end: int,
+                     therapy: tuple[int, frozenset[str], frozenset[str], str | None]
+                     ) -> list[tuple[int, int, str | None, str | None]] | tuple[int, HistoryEntry]:
+    """The supply periods a plan's therapy rules measure: (first day, last day, product, ndc)
+    of each paid fill of their scope dated within the look-back (`Plan.therapy`) and on or
+    before the date of service `end`, not the claim itself; or (index from 1, entry) of the
+    first such fill without a days_supply (its supply cannot be measured: 85)."""
+    reach, scope, ndcs, _ = therapy
+    first = end - reach + 1
+    found = []
+    for index, entry in enumerate(entries, 1):
+        if (entry.status == "paid" and (claim_id is None or entry.claim_id != claim_id)
+                and (entry.product in scope or entry.ndc in ndcs)):
+            day = entry.date_of_service.toordinal()
+            if first <= day <= end:
+                if entry.days_supply is None:
+                    return index, entry
+                found.append((day, day + entry.days_supply - 1, entry.product, entry.ndc))
+    return found
+
+
 # A rule applied to a claim: (step, passed, allowed or None, prior or None, window start (ISO
 # text) or None, detail, source, message, rule) — quantities in thousandths. `decision` turns a
 # list of them into the decision.
@@ -2128,12 +2198,14 @@ Check = tuple
 
 def check_rules(rules: Sequence[Rule], requested: int, days_supply: int, end: int,
                 end_text: str, history: Sequence[Kept], daily_rate: bool,
-                own: Product | None = None) -> list[Check]:
+                own: Product | None = None, supplies: Sequence[tuple] | None = None
+                ) -> list[Check]:
     """Every rule's check, then (where the policy declares it) every window rule's daily rate.
 
     `end` is the date of service (an ordinal) and `end_text` the same date in ISO form. A fill
     count's prior quantity adds only the fills of `own`'s scope (the claim's product and the
     members of its group billed in its unit): a group of mixed units counts fills, not amounts.
+    `supplies` are the prior supply periods therapy rules measure (`therapy_supplies`).
     """
     checks = []
     asked = _MILLI_TEXT.get(requested) or milli_text(requested)
@@ -2194,6 +2266,8 @@ def check_rules(rules: Sequence[Rule], requested: int, days_supply: int, end: in
                       f" = {count + 1} {'<=' if passed else '>'} {fills}")
             checks.append(("fills", passed, None if count < fills else 0, prior, first,  # type: ignore[operator]
                            detail, r.source, r.message, r))
+        elif kind == "therapy_max":
+            checks.append(_therapy_check(r, days_supply, end, supplies or ()))
         else:
             passed = days_supply <= r.days  # type: ignore[operator]
             checks.append(("days_supply", passed, None, None, None,
@@ -2209,6 +2283,27 @@ def check_rules(rules: Sequence[Rule], requested: int, days_supply: int, end: in
                 checks.append(("daily_rate", passed, limit * days_supply // days, None, None,  # type: ignore[operator]
                                detail, r.source, r.daily_message, r))
     return checks
+
+
+def _therapy_check(r: Rule, days_supply: int, end: int, supplies: Sequence[tuple]) -> Check:
+    """A therapy rule: the run of contiguous or overlapping supply periods (each from its fill
+    date) that holds this claim's, from its first day to the last day of this claim's supply,
+    at most `r.days` days. Only fills whose supply reaches one of the `r.days` days before the
+    claim's date take part (`therapy_history_days`)."""
+    reach, scope, ndcs = end - r.days, r.scope, r.ndcs  # type: ignore[operator]
+    last = end + days_supply - 1
+    spans = sorted([(first, through) for first, through, named, ndc in supplies
+                    if through >= reach and (named in scope or ndc in ndcs)] + [(end, last)])
+    # Runs of spans in order of their first day; every span starts on or before `end`, and the
+    # claim's is among them, so the run still open at the end holds the claim.
+    start, covered = spans[0]
+    for first, through in spans:
+        if first > covered + 1:
+            start, covered = first, through
+        elif through > covered:
+            covered = through
+    passed, detail = therapy_detail(start, last, r.days)  # type: ignore[arg-type]
+    return ("therapy", passed, None, None, None, detail, r.source, r.message, r)
 
 
 def decision(policy_id: str, policy_hash: str, reject_code: str, unit: str,
@@ -2367,21 +2462,31 @@ def decide_claim(policy: Policy, claim: Claim) -> dict[str, object]:
             text, detail = unsized_history_texts(sized[0], sized[1], item.id)  # type: ignore[arg-type]
             return refuse(text, detail, CODE_RECORD, item.location)
         entries, chosen = sized, sized_plan(chosen, size)  # type: ignore[assignment]
+    supplies = None
+    if chosen.therapy is not None:
+        supplies = therapy_supplies(entries, claim.claim_id, end, chosen.therapy)
+        if supplies.__class__ is tuple:
+            if not item.drug_file:
+                steps.append(chosen.matched)
+            text, detail = missing_supply_texts(supplies[0], supplies[1], chosen.therapy[3])  # type: ignore[arg-type]
+            return refuse(text, detail, CODE_RECORD, chosen.therapy[3])
     history = keep_typed(entries, claim.claim_id, end, item, bool(claim.authorizations))
     return judge(policy, item, chosen, package, requested, claim.days_supply, end, day_text(end),
-                 birth, channel, history, claim.authorizations, size)
+                 birth, channel, history, claim.authorizations, size, supplies)  # type: ignore[arg-type]
 
 
 def judge(policy: Policy, item: Product, chosen: Plan, package: str | None, requested: int,
           days_supply: int, end: int, end_text: str, birth: int | None, channel: str,
           history: Sequence[Kept] | None, authorizations: Sequence[Authorization] | None,
-          package_size: int | None = None) -> dict[str, object]:
+          package_size: int | None = None, supplies: Sequence[tuple] | None = None
+          ) -> dict[str, object]:
     """Steps 3-6 of design §5 for a claim matched to a product and channel: select the limits,
     apply authorizations, check every rule and decide.
 
     Quantities are thousandths and dates ordinals (`end` is the date of service, `end_text` the
     same date in ISO form); no history and no authorizations may be given as None.
-    `package_size` is the claim's, for a product whose package size comes from the drug file.
+    `package_size` is the claim's, for a product whose package size comes from the drug file;
+    `supplies` the prior supply periods its therapy rules measure (`therapy_supplies`).
     """
     history = history or ()
     size = item.sizes.get(package, item.size) if package_size is None else package_size
@@ -2416,12 +2521,12 @@ def judge(policy: Policy, item: Product, chosen: Plan, package: str | None, requ
     if authorizations:
         checks = override(authorizations, steps, item, chosen, base, channel, requested,
                           days_supply, end, end_text, history, policy.criteria_at,
-                          policy.daily_rate)
+                          policy.daily_rate, supplies)
     if checks is None:
         steps.append(chosen.selected or step_json(
             select_step([r.text for r in base], None, base[0].source)))
         checks = check_rules(base, requested, days_supply, end, end_text, history,
-                             policy.daily_rate, item)
+                             policy.daily_rate, item, supplies)
     return decision(policy.id, policy.hash, policy.reject_code, item.unit, size, steps, checks,
                     channel, requested, end_text)
 
@@ -2537,7 +2642,7 @@ def read_authorizations(raw: object) -> tuple[Authorization, ...] | None:
 def override(authorizations: Sequence[Authorization], steps: list[dict], item: Product,
              chosen: Plan, base: Sequence[Rule], channel: str, requested: int, days_supply: int,
              end: int, end_text: str, history: Sequence[Kept], criteria_at: Mapping[str, str],
-             daily_rate: bool) -> list[Check] | None:
+             daily_rate: bool, supplies: Sequence[tuple] | None = None) -> list[Check] | None:
     """The checks under the most generous authorization that applies, or None when none does.
 
     Records an `authorize` step for every authorization that covers the product and, when one
@@ -2557,7 +2662,7 @@ def override(authorizations: Sequence[Authorization], steps: list[dict], item: P
             continue
         rules += hard
         checks = check_rules(rules, requested, days_supply, end, end_text, history, daily_rate,
-                             item)
+                             item, supplies)
         bounds = [c[2] for c in checks if c[2] is not None]
         key = (all(c[1] for c in checks), not bounds, min(bounds) if bounds else 0)
         if best is None or key > best[0]:  # strictly better: ties stay with the earlier one

@@ -390,6 +390,8 @@ def rule_phrase(rule: nodes.Rule, products: Sequence[nodes.Product]) -> str:
             return f"at most {counted(fills, 'prescription')} per {counted(days, 'day')}"
         case nodes.DaysSupplyMax(days=days):
             return f"at most a {days}-day supply per fill"
+        case nodes.TherapyMax(days=days):
+            return f"at most {counted(days, 'day')} of continuous therapy"
         case nodes.NotCovered():
             return NOT_COVERED_TEXT
         case _:

@@ -283,6 +283,9 @@ class _PolicyEmitter:
             rules=[*limits, *approvals.values()], selectors=self.selectors, products=products,
             criteria=criteria, leaves=self.leaves, values=self.values, has_ndcs=bool(ndcs),
             drug_file=any(p.drug_file_sized for p in policy.products),
+            therapy=any(isinstance(lim.rule, nodes.TherapyMax) for lim in policy.limits)
+            or any(isinstance(a.rule, nodes.TherapyMax) for c in policy.criteria
+                   for a in c.approves),
             ndcs=dict_lit((lit(k), lit(v)) for k, v in ndcs.items()),
             product_table=dict_lit((lit(p.id), v.name) for p, v in zip(policy.products, products)),
             facts=dict_lit((lit(k), lit(v)) for k, v in interpreter.review_facts(policy).items()),

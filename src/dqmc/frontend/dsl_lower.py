@@ -367,6 +367,10 @@ class _ToIR(Transformer):
     def days_supply_max(self, meta, children):
         return nodes.DaysSupplyMax(days=self._int(children[0], "a days supply"), span=self._span(meta))
 
+    def therapy_max(self, meta, children):
+        return nodes.TherapyMax(days=self._int(children[0], "a length of therapy in days"),
+                                span=self._span(meta))
+
     def not_covered(self, meta, children):
         return nodes.NotCovered(span=self._span(meta))
 

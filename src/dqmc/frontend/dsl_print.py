@@ -213,6 +213,8 @@ def format_rule(rule: nodes.Rule, products: Sequence[nodes.Product] = ()) -> str
             return f"{fills} per {_days(rule.days)}"
         case nodes.DaysSupplyMax():
             return f"days supply <= {rule.days}"
+        case nodes.TherapyMax():
+            return f"therapy <= {_days(rule.days)}"
         case nodes.NotCovered():
             return "not covered"
         case _:

@@ -180,8 +180,8 @@ def _check_groups(policy: nodes.Policy) -> Iterator[Diagnostic]:
                     yield Diagnostic(
                         "group.mixed-unit-quantity",
                         f"group '{group.id}' mixes billing units ({', '.join(sorted(units))}); "
-                        "only fill-count and days-supply rules may limit it, so limit each "
-                        "product's quantity on the product", span)
+                        "only fill-count, days-supply and therapy rules may limit it, so limit "
+                        "each product's quantity on the product", span)
 
 
 def _group_rules(policy: nodes.Policy, group_id: str) -> Iterator[tuple[nodes.Rule, Span]]:
@@ -304,8 +304,10 @@ def _check_rule(policy: nodes.Policy, target: str, rule: nodes.Rule, is_base: bo
         if value is None:
             continue
         if value <= 0:
-            yield Diagnostic("window.non-positive",
-                             f"{name.replace('_', ' ')} must be at least 1", rule.span)
+            what = ("a course of therapy must be at least 1 day"
+                    if isinstance(rule, nodes.TherapyMax)
+                    else f"{name.replace('_', ' ')} must be at least 1")
+            yield Diagnostic("window.non-positive", what, rule.span)
         elif value > MAX_WINDOW_DAYS and name != "fills":
             yield Diagnostic("window.too-long",
                              f"{value} days is longer than {MAX_WINDOW_DAYS} days; check the number",
@@ -371,6 +373,28 @@ def _check_limits(policy: nodes.Policy) -> Iterator[Diagnostic]:
                                      "an age band needs 0 <= from <= to (e.g. `age 0..17`)",
                                      selector.span)
     yield from _check_rates(policy)
+    yield from _check_therapy(policy)
+
+
+def _check_therapy(policy: nodes.Policy) -> Iterator[Diagnostic]:
+    """A `days supply <= D2` next to `therapy <= D days` (same target, channel, selectors and
+    date) with D2 >= D rejects nothing the course rule does not: a claim of more than D2 days
+    is itself a course of more than D days. Unless the cap is hard and the course rule is not
+    (an authorization lifts only the course), it is a leftover."""
+    courses = [l for l in policy.limits if isinstance(l.rule, nodes.TherapyMax)]
+    for cap in policy.limits:
+        if not isinstance(cap.rule, nodes.DaysSupplyMax):
+            continue
+        course = next((l for l in courses if l.target == cap.target and l.channel == cap.channel
+                       and l.when == cap.when and l.since == cap.since
+                       and l.rule.days <= cap.rule.days and (l.hard or not cap.hard)), None)
+        if course is not None:
+            yield Diagnostic(
+                "limit.days-supply-under-therapy",
+                f"`days supply <= {cap.rule.days}` adds nothing: `therapy <= "
+                f"{course.rule.days} days` (line {course.rule.span.line}) rejects every claim it "
+                "rejects, since one claim's supply is part of its course; remove the cap",
+                cap.rule.span)
 
 
 def _daily_rate(rule: nodes.Rule) -> Decimal | None:

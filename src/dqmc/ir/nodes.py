@@ -165,6 +165,15 @@ class DaysSupplyMax:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class TherapyMax:
+    """`therapy <= D days`: the course of therapy this claim continues, counted from its first
+    day to the last day of this claim's supply, at most D days (docs/language.md, *Therapy*)."""
+
+    days: int
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class NotCovered:
     """`not covered`: the product is not available at the channel; a claim there is rejected and
     no authorization can approve it (e.g. a drug "not available by mail")."""
@@ -172,7 +181,7 @@ class NotCovered:
     span: Span = _span()
 
 
-Rule = Union[PerWindow, PerFill, PerDay, FillsPerWindow, DaysSupplyMax, NotCovered]
+Rule = Union[PerWindow, PerFill, PerDay, FillsPerWindow, DaysSupplyMax, TherapyMax, NotCovered]
 
 
 # Selectors: conditions that choose which rule applies to a claim.
