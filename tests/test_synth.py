@@ -72,6 +72,14 @@ def test_usual_fills_follow_the_limits() -> None:
     assert all(Decimal(q) % 30 == 0 for _, q in quantities)  # whole 30 g tubes
 
 
+def test_a_usual_fill_fits_a_days_supply_cap_and_a_course_of_therapy() -> None:
+    from dqmc.ir import nodes
+
+    assert synth.usual_fill([nodes.DaysSupplyMax(days=10)], "retail", None).days_supply == 10
+    assert synth.usual_fill([nodes.TherapyMax(days=14)], "retail", None).days_supply == 14
+    assert synth.usual_fill([nodes.TherapyMax(days=120)], "home_delivery", None).days_supply == 90
+
+
 def test_behaviours_a_replay_must_handle() -> None:
     rows = list(synth.generate([ANZUPGO], 2000, seed=4))
     members = {m: list(group) for m, group in groupby(rows, key=lambda r: r["member_id"])}

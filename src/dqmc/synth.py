@@ -108,8 +108,8 @@ def usual_fill(rules: Sequence[nodes.Rule], channel: str, package: Decimal | Non
             quantity = rule.quantity.amount * days / rule.days
             break
     for rule in rules:
-        if isinstance(rule, nodes.DaysSupplyMax):
-            days = min(days, rule.days)
+        if isinstance(rule, (nodes.DaysSupplyMax, nodes.TherapyMax)):
+            days = min(days, rule.days)  # a course of therapy is at least one fill long
         elif isinstance(rule, nodes.PerDay) and rule.max_days is not None:
             days = min(days, rule.max_days)
         elif isinstance(rule, nodes.FillsPerWindow) and quantity is None:
