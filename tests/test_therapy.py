@@ -181,6 +181,22 @@ def test_the_diff_ranks_a_longer_course_looser() -> None:
     assert rule_effect(nodes.TherapyMax(days=14), nodes.TherapyMax(days=14)) is None
 
 
+def test_the_diff_ranks_a_cap_replaced_by_a_course_stricter() -> None:
+    from dqmc.diff import diff_policies
+
+    cap = lowered(DSL.replace("all therapy <= 14 days", "all days supply <= 14"), "t.dqm")
+    course = lowered(DSL, "t.dqm")
+
+    def verdict(old: nodes.Policy, new: nodes.Policy) -> str:
+        found = diff_policies(old, new).verdicts
+        return next(v.point_of_service for v in found if v.channel == "home_delivery")
+
+    assert verdict(cap, course) == STRICTER
+    assert verdict(course, cap) == LOOSER
+    shorter_cap = lowered(DSL.replace("all therapy <= 14 days", "all days supply <= 10"), "t.dqm")
+    assert verdict(shorter_cap, course) == "mixed"  # longer claims pay, long courses do not
+
+
 def test_history_window_is_d_plus_999_days() -> None:
     assert interpreter.history_days(nodes.TherapyMax(days=14)) == 14 + 999
     assert rt.therapy_history_days(14) == 1013

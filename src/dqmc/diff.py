@@ -1047,6 +1047,8 @@ def _limit_effects(old: list[nodes.Limit], new: list[nodes.Limit]) -> tuple[list
         return _selectors_key(limit.when), _snake(limit.rule)
 
     old_groups, new_groups = _grouped(old, key), _grouped(new, key)
+    every_added: list[nodes.Limit] = []
+    every_removed: list[nodes.Limit] = []
     for k in _keys_in_order(old_groups, new_groups):
         pairs, removed, added = pair_rules(old_groups.get(k, []), new_groups.get(k, []),
                                            lambda limit: limit.rule)
@@ -1058,8 +1060,36 @@ def _limit_effects(old: list[nodes.Limit], new: list[nodes.Limit]) -> tuple[list
                 service.append(LOOSER if later else STRICTER)
             if o.hard != n.hard:
                 review.append(STRICTER if n.hard else LOOSER)
-        service += [STRICTER] * len(added) + [LOOSER] * len(removed)
+        every_added += added
+        every_removed += removed
+    service += _cap_and_course(every_removed, every_added)
+    service += [STRICTER] * len(every_added) + [LOOSER] * len(every_removed)
     return service, review
+
+
+def _cap_and_course(removed: list[nodes.Limit], added: list[nodes.Limit]) -> list[str]:
+    """A days-supply cap replaced by a therapy rule on the same claims, or back: one ranked
+    change instead of a rule removed (looser) and one added (stricter). `therapy <= D days`
+    rejects every claim `days supply <= D2` (D2 >= D) does, and the second of two contiguous
+    claims too. The pairs found are taken out of `removed` and `added`."""
+    effects = []
+    for old in list(removed):
+        for new in added:
+            if (_selectors_key(old.when), old.since, old.hard) != (
+                    _selectors_key(new.when), new.since, new.hard):
+                continue
+            tighter = (isinstance(old.rule, nodes.DaysSupplyMax)
+                       and isinstance(new.rule, nodes.TherapyMax)
+                       and new.rule.days <= old.rule.days)
+            wider = (isinstance(old.rule, nodes.TherapyMax)
+                     and isinstance(new.rule, nodes.DaysSupplyMax)
+                     and new.rule.days >= old.rule.days)
+            if tighter or wider:
+                effects.append(STRICTER if tighter else LOOSER)
+                removed.remove(old)
+                added.remove(new)
+                break
+    return effects
 
 
 def _policy_effects(old: nodes.Policy, new: nodes.Policy, target: str,
