@@ -60,3 +60,28 @@ def test_coverage_names_rules_as_the_spec_writes_them() -> None:
         "rule al-qvar-80mcg all channels 2 boxes per 30 days when package qvar80-8_7g"]
     assert any(item.startswith("rule al-qvar-40mcg all channels 1 box per 30 days")
                for item in missed)
+
+
+def test_breo_page_7_is_a_distinct_document_version(tmp_path) -> None:
+    # BCBSAL's two stored pages disagree on Breo Ellipta (letter B: 2 blisters per day; page 7:
+    # 1 inhaler per month). The library encodes letter B; page 7 compiles as another version,
+    # and the diff says what separates them.
+    spec = REPO / "policy_specs/bcbsal-ql-guidelines.dqm"
+    text = spec.read_text(encoding="utf-8")
+    breo = '    form "inhalation powder, blister"\n    unit each\n  }'
+    assert breo in text and "all 2 blisters per day since 2014-01-01" in text
+    page_7 = (text.replace(breo, breo[:-4] + '\n    package inhaler from drug file "inhaler" '
+                           'as inhaler\n  }', 1)
+              .replace("all 2 blisters per day since 2014-01-01",
+                       "all 1 inhaler per 30 days since 2014-01-01"))
+    (tmp_path / "bcbsal-page-7.dqm").write_text(page_7, encoding="utf-8")
+    run = subprocess.run([sys.executable, "-m", "dqmc", "diff", str(spec),
+                          str(tmp_path / "bcbsal-page-7.dqm")],
+                         cwd=REPO, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert any("Breo Ellipta" in line and "1 inhaler per 30 days" in line and "added" in line
+               for line in lines)
+    assert any("Breo Ellipta" in line and "2 blisters per day" in line and "removed" in line
+               for line in lines)
+    assert all("Breo Ellipta" in line for line in lines if line.strip())

@@ -19,7 +19,7 @@ REJECT_CODE = '76'
 CHANNELS = ('retail', 'home_delivery')
 DAILY_RATE = False  # whether the policy declares the daily-rate check
 
-_AT_POLICY = 'policy_specs/bcbsal-ql-guidelines.dqm:30'
+_AT_POLICY = 'policy_specs/bcbsal-ql-guidelines.dqm:31'
 # Texts read before (thousandths, ordinals): a hit skips parsing the value again.
 _MILLI = rt.MILLI.get
 _ORDINAL = rt.ORDINAL.get
@@ -185,196 +185,196 @@ _SET_34 = frozenset(('al-cymbalta-60mg',))
 _SET_35 = frozenset(('al-diabenese-100mg-tab',))
 _SET_36 = frozenset(('al-diabenese-250mg-tab',))
 
-# policy_specs/bcbsal-ql-guidelines.dqm:319
+# policy_specs/bcbsal-ql-guidelines.dqm:320
 # al-qvar-40mcg at every channel: 1 g per 30 days
 _LIMIT_1 = rt.rule('per_window', '1', 'g', 30, None, None,
-    _SET_1, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:319', noun='box')
-
-# policy_specs/bcbsal-ql-guidelines.dqm:324
-# al-qvar-80mcg at every channel: 21.9 g per 30 days
-_LIMIT_2 = rt.rule('per_window', '21.9', 'g', 30, None, None,
-    _SET_3, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:324')
+    _SET_1, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:320', noun='box')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:325
-# al-qvar-80mcg at every channel: 17.4 g per 30 days
-_LIMIT_3 = rt.rule('per_window', '17.4', 'g', 30, None, None,
+# al-qvar-80mcg at every channel: 21.9 g per 30 days
+_LIMIT_2 = rt.rule('per_window', '21.9', 'g', 30, None, None,
     _SET_3, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:325')
 
-# policy_specs/bcbsal-ql-guidelines.dqm:329
+# policy_specs/bcbsal-ql-guidelines.dqm:326
+# al-qvar-80mcg at every channel: 17.4 g per 30 days
+_LIMIT_3 = rt.rule('per_window', '17.4', 'g', 30, None, None,
+    _SET_3, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:326')
+
+# policy_specs/bcbsal-ql-guidelines.dqm:330
 # al-qnasl at every channel: 1 g per 30 days
 _LIMIT_4 = rt.rule('per_window', '1', 'g', 30, None, None,
-    _SET_4, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:329', noun='bottle')
+    _SET_4, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:330', noun='bottle')
 
-# policy_specs/bcbsal-ql-guidelines.dqm:333
+# policy_specs/bcbsal-ql-guidelines.dqm:334
 # al-qnasl-childrens at every channel: 1 g per 30 days
 _LIMIT_5 = rt.rule('per_window', '1', 'g', 30, None, None,
-    _SET_5, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:333', noun='inhaler')
+    _SET_5, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:334', noun='inhaler')
 
-# policy_specs/bcbsal-ql-guidelines.dqm:337
+# policy_specs/bcbsal-ql-guidelines.dqm:338
 # al-beconase-aq at every channel: 2 g per 30 days
 _LIMIT_6 = rt.rule('per_window', '2', 'g', 30, None, None,
-    _SET_6, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:337', noun='bottle')
+    _SET_6, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:338', noun='bottle')
 
-# policy_specs/bcbsal-ql-guidelines.dqm:344
+# policy_specs/bcbsal-ql-guidelines.dqm:345
 # al-breo-ellipta at every channel: 2 each per day
 _LIMIT_7 = rt.rule('per_day', '2', 'each', 1, None, None,
-    _SET_7, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:344')
+    _SET_7, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:345')
 
-# policy_specs/bcbsal-ql-guidelines.dqm:348
+# policy_specs/bcbsal-ql-guidelines.dqm:349
 # al-qualaquin-cap at every channel: 42 each per 90 days
 _LIMIT_8 = rt.rule('per_window', '42', 'each', 90, None, None,
-    _SET_8, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:348')
+    _SET_8, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:349')
 
-# policy_specs/bcbsal-ql-guidelines.dqm:352
+# policy_specs/bcbsal-ql-guidelines.dqm:353
 # al-quillivant-xr at every channel: 360 mL per 30 days
 _LIMIT_9 = rt.rule('per_window', '360', 'mL', 30, None, None,
-    _SET_9, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:352')
+    _SET_9, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:353')
 
-# policy_specs/bcbsal-ql-guidelines.dqm:356
+# policy_specs/bcbsal-ql-guidelines.dqm:357
 # al-methadone-5mg-5ml-soln at every channel: 30 mL per day
 _LIMIT_10 = rt.rule('per_day', '30', 'mL', 1, None, None,
-    _SET_10, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:356')
+    _SET_10, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:357')
 
-# policy_specs/bcbsal-ql-guidelines.dqm:360
+# policy_specs/bcbsal-ql-guidelines.dqm:361
 # al-methadone-10mg-5ml-soln at every channel: 15 mL per day
 _LIMIT_11 = rt.rule('per_day', '15', 'mL', 1, None, None,
-    _SET_11, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:360')
+    _SET_11, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:361')
 
-# policy_specs/bcbsal-ql-guidelines.dqm:364
+# policy_specs/bcbsal-ql-guidelines.dqm:365
 # al-methadose-tab at every channel: 3 each per day
 _LIMIT_12 = rt.rule('per_day', '3', 'each', 1, None, None,
-    _SET_12, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:364')
+    _SET_12, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:365')
 
-# policy_specs/bcbsal-ql-guidelines.dqm:367
+# policy_specs/bcbsal-ql-guidelines.dqm:368
 # al-methadose-10mg-ml-conc at every channel: 3 mL per day
 _LIMIT_13 = rt.rule('per_day', '3', 'mL', 1, None, None,
-    _SET_13, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:367')
+    _SET_13, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:368')
 
-# policy_specs/bcbsal-ql-guidelines.dqm:371
+# policy_specs/bcbsal-ql-guidelines.dqm:372
 # al-demerol-tabs at every channel: 8 each per day
 _LIMIT_14 = rt.rule('per_day', '8', 'each', 1, None, None,
-    _SET_14, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:371')
+    _SET_14, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:372')
 
-# policy_specs/bcbsal-ql-guidelines.dqm:375
+# policy_specs/bcbsal-ql-guidelines.dqm:376
 # al-demerol-50mg-5ml-soln at every channel: 80 mL per day
 _LIMIT_15 = rt.rule('per_day', '80', 'mL', 1, None, None,
-    _SET_15, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:375')
+    _SET_15, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:376')
 
-# policy_specs/bcbsal-ql-guidelines.dqm:379
+# policy_specs/bcbsal-ql-guidelines.dqm:380
 # al-magnacet-5-400mg-tab at every channel: 10 each per day
 _LIMIT_16 = rt.rule('per_day', '10', 'each', 1, None, None,
-    _SET_16, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:379')
+    _SET_16, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:380')
 
-# policy_specs/bcbsal-ql-guidelines.dqm:383
+# policy_specs/bcbsal-ql-guidelines.dqm:384
 # al-magnacet-7_5-400mg-tab at every channel: 8 each per day
 _LIMIT_17 = rt.rule('per_day', '8', 'each', 1, None, None,
-    _SET_17, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:383')
+    _SET_17, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:384')
 
-# policy_specs/bcbsal-ql-guidelines.dqm:387
+# policy_specs/bcbsal-ql-guidelines.dqm:388
 # al-magnacet-10-400mg-tab at every channel: 6 each per day
 _LIMIT_18 = rt.rule('per_day', '6', 'each', 1, None, None,
-    _SET_18, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:387')
+    _SET_18, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:388')
 
-# policy_specs/bcbsal-ql-guidelines.dqm:391
+# policy_specs/bcbsal-ql-guidelines.dqm:392
 # al-maxalt-tab at every channel: 18 each per 30 days
 _LIMIT_19 = rt.rule('per_window', '18', 'each', 30, None, None,
-    _SET_19, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:391')
+    _SET_19, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:392')
 
-# policy_specs/bcbsal-ql-guidelines.dqm:395
+# policy_specs/bcbsal-ql-guidelines.dqm:396
 # al-metadate-cd at every channel: 2 each per day
 _LIMIT_20 = rt.rule('per_day', '2', 'each', 1, None, None,
-    _SET_20, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:395')
+    _SET_20, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:396')
 
-# policy_specs/bcbsal-ql-guidelines.dqm:399
+# policy_specs/bcbsal-ql-guidelines.dqm:400
 # al-metadate-cd-60mg at every channel: 1 each per day
 _LIMIT_21 = rt.rule('per_day', '1', 'each', 1, None, None,
-    _SET_21, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:399')
+    _SET_21, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:400')
 
-# policy_specs/bcbsal-ql-guidelines.dqm:403
+# policy_specs/bcbsal-ql-guidelines.dqm:404
 # al-mekinist-0_5mg-tab at every channel: 3 each per day
 _LIMIT_22 = rt.rule('per_day', '3', 'each', 1, None, None,
-    _SET_22, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:403')
+    _SET_22, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:404')
 
-# policy_specs/bcbsal-ql-guidelines.dqm:408
+# policy_specs/bcbsal-ql-guidelines.dqm:409
 # al-mekinist-tab at every channel: 1 each per day
 _LIMIT_23 = rt.rule('per_day', '1', 'each', 1, None, None,
-    _SET_23, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:408')
-
-# policy_specs/bcbsal-ql-guidelines.dqm:413
-# al-betaseron at every channel: 14 each per 28 days
-_LIMIT_24 = rt.rule('per_window', '14', 'each', 28, None, None,
-    _SET_24, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:413')
+    _SET_23, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:409')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:414
 # al-betaseron at every channel: 14 each per 28 days
-_LIMIT_25 = rt.rule('per_window', '14', 'each', 28, None, None,
+_LIMIT_24 = rt.rule('per_window', '14', 'each', 28, None, None,
     _SET_24, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:414')
 
-# policy_specs/bcbsal-ql-guidelines.dqm:418
+# policy_specs/bcbsal-ql-guidelines.dqm:415
+# al-betaseron at every channel: 14 each per 28 days
+_LIMIT_25 = rt.rule('per_window', '14', 'each', 28, None, None,
+    _SET_24, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:415')
+
+# policy_specs/bcbsal-ql-guidelines.dqm:419
 # al-bunavil-2_1mg-film at every channel: 3 each per day
 _LIMIT_26 = rt.rule('per_day', '3', 'each', 1, None, None,
-    _SET_25, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:418')
+    _SET_25, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:419')
 
-# policy_specs/bcbsal-ql-guidelines.dqm:423
+# policy_specs/bcbsal-ql-guidelines.dqm:424
 # al-bunavil-4_2-6_3mg at every channel: 2 each per day
 _LIMIT_27 = rt.rule('per_day', '2', 'each', 1, None, None,
-    _SET_26, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:423')
+    _SET_26, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:424')
 
-# policy_specs/bcbsal-ql-guidelines.dqm:427
+# policy_specs/bcbsal-ql-guidelines.dqm:428
 # al-buprenorphine-tab at every channel: 5 each per 90 days
 _LIMIT_28 = rt.rule('per_window', '5', 'each', 90, None, None,
-    _SET_27, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:427')
+    _SET_27, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:428')
 
-# policy_specs/bcbsal-ql-guidelines.dqm:431
+# policy_specs/bcbsal-ql-guidelines.dqm:432
 # al-butrans at every channel: 4 each per 30 days
 _LIMIT_29 = rt.rule('per_window', '4', 'each', 30, None, None,
-    _SET_28, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:431')
+    _SET_28, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:432')
 
-# policy_specs/bcbsal-ql-guidelines.dqm:435
+# policy_specs/bcbsal-ql-guidelines.dqm:436
 # al-bydureon at every channel: 4 each per 28 days
 _LIMIT_30 = rt.rule('per_window', '4', 'each', 28, None, None,
-    _SET_29, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:435')
+    _SET_29, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:436')
 
-# policy_specs/bcbsal-ql-guidelines.dqm:439
+# policy_specs/bcbsal-ql-guidelines.dqm:440
 # al-crixivan-200mg-cap at every channel: 9 each per day
 _LIMIT_31 = rt.rule('per_day', '9', 'each', 1, None, None,
-    _SET_30, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:439')
+    _SET_30, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:440')
 
-# policy_specs/bcbsal-ql-guidelines.dqm:443
+# policy_specs/bcbsal-ql-guidelines.dqm:444
 # al-crixivan-400mg-cap at every channel: 6 each per day
 _LIMIT_32 = rt.rule('per_day', '6', 'each', 1, None, None,
-    _SET_31, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:443')
+    _SET_31, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:444')
 
-# policy_specs/bcbsal-ql-guidelines.dqm:447
+# policy_specs/bcbsal-ql-guidelines.dqm:448
 # al-cycloset-tab at every channel: 180 each per 30 days
 _LIMIT_33 = rt.rule('per_window', '180', 'each', 30, None, None,
-    _SET_32, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:447')
+    _SET_32, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:448')
 
-# policy_specs/bcbsal-ql-guidelines.dqm:451
+# policy_specs/bcbsal-ql-guidelines.dqm:452
 # al-cymbalta at every channel: 2 each per day
 _LIMIT_34 = rt.rule('per_day', '2', 'each', 1, None, None,
-    _SET_33, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:451')
+    _SET_33, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:452')
 
-# policy_specs/bcbsal-ql-guidelines.dqm:455
+# policy_specs/bcbsal-ql-guidelines.dqm:456
 # al-cymbalta-60mg at every channel: 1 each per day
 _LIMIT_35 = rt.rule('per_day', '1', 'each', 1, None, None,
-    _SET_34, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:455')
+    _SET_34, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:456')
 
-# policy_specs/bcbsal-ql-guidelines.dqm:459
+# policy_specs/bcbsal-ql-guidelines.dqm:460
 # al-diabenese-100mg-tab at every channel: 60 each per 30 days
 _LIMIT_36 = rt.rule('per_window', '60', 'each', 30, None, None,
-    _SET_35, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:459')
+    _SET_35, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:460')
 
-# policy_specs/bcbsal-ql-guidelines.dqm:463
+# policy_specs/bcbsal-ql-guidelines.dqm:464
 # al-diabenese-250mg-tab at every channel: 90 each per 30 days
 _LIMIT_37 = rt.rule('per_window', '90', 'each', 30, None, None,
-    _SET_36, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:463')
+    _SET_36, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:464')
 
 
 def _select_al_qvar_40mcg_retail(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-qvar-40mcg at retail that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:319
+    # policy_specs/bcbsal-ql-guidelines.dqm:320
     if end >= 733260:  # since 2008-08-06
         base.append(_LIMIT_1)
     return tuple(base)
@@ -383,7 +383,7 @@ def _select_al_qvar_40mcg_retail(birth: int | None, package: str | None, end: in
 def _select_al_qvar_40mcg_home_delivery(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-qvar-40mcg at home_delivery that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:319
+    # policy_specs/bcbsal-ql-guidelines.dqm:320
     if end >= 733260:  # since 2008-08-06
         base.append(_LIMIT_1)
     return tuple(base)
@@ -392,20 +392,20 @@ def _select_al_qvar_40mcg_home_delivery(birth: int | None, package: str | None, 
 def _select_al_qvar_80mcg_retail(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-qvar-80mcg at retail that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:324
-    if end >= 733260:  # since 2008-08-06
-        if package is None:
-            return rt.Refusal(rt.CODE_PRODUCT, 'PACKAGE NOT IDENTIFIED',
-                              "the limit at policy_specs/bcbsal-ql-guidelines.dqm:324 depends on the package and neither the ndc nor the claim's package names one",
-                              'policy_specs/bcbsal-ql-guidelines.dqm:324')
-        if package == 'qvar80-7_3g':
-            base.append(_LIMIT_2)
     # policy_specs/bcbsal-ql-guidelines.dqm:325
     if end >= 733260:  # since 2008-08-06
         if package is None:
             return rt.Refusal(rt.CODE_PRODUCT, 'PACKAGE NOT IDENTIFIED',
                               "the limit at policy_specs/bcbsal-ql-guidelines.dqm:325 depends on the package and neither the ndc nor the claim's package names one",
                               'policy_specs/bcbsal-ql-guidelines.dqm:325')
+        if package == 'qvar80-7_3g':
+            base.append(_LIMIT_2)
+    # policy_specs/bcbsal-ql-guidelines.dqm:326
+    if end >= 733260:  # since 2008-08-06
+        if package is None:
+            return rt.Refusal(rt.CODE_PRODUCT, 'PACKAGE NOT IDENTIFIED',
+                              "the limit at policy_specs/bcbsal-ql-guidelines.dqm:326 depends on the package and neither the ndc nor the claim's package names one",
+                              'policy_specs/bcbsal-ql-guidelines.dqm:326')
         if package == 'qvar80-8_7g':
             base.append(_LIMIT_3)
     return tuple(base)
@@ -414,20 +414,20 @@ def _select_al_qvar_80mcg_retail(birth: int | None, package: str | None, end: in
 def _select_al_qvar_80mcg_home_delivery(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-qvar-80mcg at home_delivery that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:324
-    if end >= 733260:  # since 2008-08-06
-        if package is None:
-            return rt.Refusal(rt.CODE_PRODUCT, 'PACKAGE NOT IDENTIFIED',
-                              "the limit at policy_specs/bcbsal-ql-guidelines.dqm:324 depends on the package and neither the ndc nor the claim's package names one",
-                              'policy_specs/bcbsal-ql-guidelines.dqm:324')
-        if package == 'qvar80-7_3g':
-            base.append(_LIMIT_2)
     # policy_specs/bcbsal-ql-guidelines.dqm:325
     if end >= 733260:  # since 2008-08-06
         if package is None:
             return rt.Refusal(rt.CODE_PRODUCT, 'PACKAGE NOT IDENTIFIED',
                               "the limit at policy_specs/bcbsal-ql-guidelines.dqm:325 depends on the package and neither the ndc nor the claim's package names one",
                               'policy_specs/bcbsal-ql-guidelines.dqm:325')
+        if package == 'qvar80-7_3g':
+            base.append(_LIMIT_2)
+    # policy_specs/bcbsal-ql-guidelines.dqm:326
+    if end >= 733260:  # since 2008-08-06
+        if package is None:
+            return rt.Refusal(rt.CODE_PRODUCT, 'PACKAGE NOT IDENTIFIED',
+                              "the limit at policy_specs/bcbsal-ql-guidelines.dqm:326 depends on the package and neither the ndc nor the claim's package names one",
+                              'policy_specs/bcbsal-ql-guidelines.dqm:326')
         if package == 'qvar80-8_7g':
             base.append(_LIMIT_3)
     return tuple(base)
@@ -436,7 +436,7 @@ def _select_al_qvar_80mcg_home_delivery(birth: int | None, package: str | None, 
 def _select_al_qnasl_retail(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-qnasl at retail that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:329
+    # policy_specs/bcbsal-ql-guidelines.dqm:330
     if end >= 734685:  # since 2012-07-01
         base.append(_LIMIT_4)
     return tuple(base)
@@ -445,7 +445,7 @@ def _select_al_qnasl_retail(birth: int | None, package: str | None, end: int) ->
 def _select_al_qnasl_home_delivery(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-qnasl at home_delivery that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:329
+    # policy_specs/bcbsal-ql-guidelines.dqm:330
     if end >= 734685:  # since 2012-07-01
         base.append(_LIMIT_4)
     return tuple(base)
@@ -454,7 +454,7 @@ def _select_al_qnasl_home_delivery(birth: int | None, package: str | None, end: 
 def _select_al_qnasl_childrens_retail(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-qnasl-childrens at retail that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:333
+    # policy_specs/bcbsal-ql-guidelines.dqm:334
     if end >= 735689:  # since 2015-04-01
         base.append(_LIMIT_5)
     return tuple(base)
@@ -463,7 +463,7 @@ def _select_al_qnasl_childrens_retail(birth: int | None, package: str | None, en
 def _select_al_qnasl_childrens_home_delivery(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-qnasl-childrens at home_delivery that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:333
+    # policy_specs/bcbsal-ql-guidelines.dqm:334
     if end >= 735689:  # since 2015-04-01
         base.append(_LIMIT_5)
     return tuple(base)
@@ -472,7 +472,7 @@ def _select_al_qnasl_childrens_home_delivery(birth: int | None, package: str | N
 def _select_al_beconase_aq_retail(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-beconase-aq at retail that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:337
+    # policy_specs/bcbsal-ql-guidelines.dqm:338
     if end >= 730802:  # since 2001-11-13
         base.append(_LIMIT_6)
     return tuple(base)
@@ -481,7 +481,7 @@ def _select_al_beconase_aq_retail(birth: int | None, package: str | None, end: i
 def _select_al_beconase_aq_home_delivery(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-beconase-aq at home_delivery that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:337
+    # policy_specs/bcbsal-ql-guidelines.dqm:338
     if end >= 730802:  # since 2001-11-13
         base.append(_LIMIT_6)
     return tuple(base)
@@ -490,7 +490,7 @@ def _select_al_beconase_aq_home_delivery(birth: int | None, package: str | None,
 def _select_al_breo_ellipta_retail(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-breo-ellipta at retail that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:344
+    # policy_specs/bcbsal-ql-guidelines.dqm:345
     if end >= 735234:  # since 2014-01-01
         base.append(_LIMIT_7)
     return tuple(base)
@@ -499,7 +499,7 @@ def _select_al_breo_ellipta_retail(birth: int | None, package: str | None, end: 
 def _select_al_breo_ellipta_home_delivery(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-breo-ellipta at home_delivery that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:344
+    # policy_specs/bcbsal-ql-guidelines.dqm:345
     if end >= 735234:  # since 2014-01-01
         base.append(_LIMIT_7)
     return tuple(base)
@@ -508,7 +508,7 @@ def _select_al_breo_ellipta_home_delivery(birth: int | None, package: str | None
 def _select_al_qualaquin_cap_retail(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-qualaquin-cap at retail that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:348
+    # policy_specs/bcbsal-ql-guidelines.dqm:349
     if end >= 732797:  # since 2007-05-01
         base.append(_LIMIT_8)
     return tuple(base)
@@ -517,7 +517,7 @@ def _select_al_qualaquin_cap_retail(birth: int | None, package: str | None, end:
 def _select_al_qualaquin_cap_home_delivery(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-qualaquin-cap at home_delivery that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:348
+    # policy_specs/bcbsal-ql-guidelines.dqm:349
     if end >= 732797:  # since 2007-05-01
         base.append(_LIMIT_8)
     return tuple(base)
@@ -526,7 +526,7 @@ def _select_al_qualaquin_cap_home_delivery(birth: int | None, package: str | Non
 def _select_al_quillivant_xr_retail(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-quillivant-xr at retail that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:352
+    # policy_specs/bcbsal-ql-guidelines.dqm:353
     if end >= 734959:  # since 2013-04-01
         base.append(_LIMIT_9)
     return tuple(base)
@@ -535,7 +535,7 @@ def _select_al_quillivant_xr_retail(birth: int | None, package: str | None, end:
 def _select_al_quillivant_xr_home_delivery(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-quillivant-xr at home_delivery that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:352
+    # policy_specs/bcbsal-ql-guidelines.dqm:353
     if end >= 734959:  # since 2013-04-01
         base.append(_LIMIT_9)
     return tuple(base)
@@ -544,7 +544,7 @@ def _select_al_quillivant_xr_home_delivery(birth: int | None, package: str | Non
 def _select_al_methadone_5mg_5ml_soln_retail(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-methadone-5mg-5ml-soln at retail that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:356
+    # policy_specs/bcbsal-ql-guidelines.dqm:357
     if end >= 734869:  # since 2013-01-01
         base.append(_LIMIT_10)
     return tuple(base)
@@ -553,7 +553,7 @@ def _select_al_methadone_5mg_5ml_soln_retail(birth: int | None, package: str | N
 def _select_al_methadone_5mg_5ml_soln_home_delivery(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-methadone-5mg-5ml-soln at home_delivery that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:356
+    # policy_specs/bcbsal-ql-guidelines.dqm:357
     if end >= 734869:  # since 2013-01-01
         base.append(_LIMIT_10)
     return tuple(base)
@@ -562,7 +562,7 @@ def _select_al_methadone_5mg_5ml_soln_home_delivery(birth: int | None, package: 
 def _select_al_methadone_10mg_5ml_soln_retail(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-methadone-10mg-5ml-soln at retail that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:360
+    # policy_specs/bcbsal-ql-guidelines.dqm:361
     if end >= 734869:  # since 2013-01-01
         base.append(_LIMIT_11)
     return tuple(base)
@@ -571,7 +571,7 @@ def _select_al_methadone_10mg_5ml_soln_retail(birth: int | None, package: str | 
 def _select_al_methadone_10mg_5ml_soln_home_delivery(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-methadone-10mg-5ml-soln at home_delivery that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:360
+    # policy_specs/bcbsal-ql-guidelines.dqm:361
     if end >= 734869:  # since 2013-01-01
         base.append(_LIMIT_11)
     return tuple(base)
@@ -580,7 +580,7 @@ def _select_al_methadone_10mg_5ml_soln_home_delivery(birth: int | None, package:
 def _select_al_methadose_tab_retail(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-methadose-tab at retail that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:364
+    # policy_specs/bcbsal-ql-guidelines.dqm:365
     if end >= 734869:  # since 2013-01-01
         base.append(_LIMIT_12)
     return tuple(base)
@@ -589,7 +589,7 @@ def _select_al_methadose_tab_retail(birth: int | None, package: str | None, end:
 def _select_al_methadose_tab_home_delivery(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-methadose-tab at home_delivery that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:364
+    # policy_specs/bcbsal-ql-guidelines.dqm:365
     if end >= 734869:  # since 2013-01-01
         base.append(_LIMIT_12)
     return tuple(base)
@@ -598,7 +598,7 @@ def _select_al_methadose_tab_home_delivery(birth: int | None, package: str | Non
 def _select_al_methadose_10mg_ml_conc_retail(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-methadose-10mg-ml-conc at retail that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:367
+    # policy_specs/bcbsal-ql-guidelines.dqm:368
     if end >= 734869:  # since 2013-01-01
         base.append(_LIMIT_13)
     return tuple(base)
@@ -607,7 +607,7 @@ def _select_al_methadose_10mg_ml_conc_retail(birth: int | None, package: str | N
 def _select_al_methadose_10mg_ml_conc_home_delivery(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-methadose-10mg-ml-conc at home_delivery that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:367
+    # policy_specs/bcbsal-ql-guidelines.dqm:368
     if end >= 734869:  # since 2013-01-01
         base.append(_LIMIT_13)
     return tuple(base)
@@ -616,7 +616,7 @@ def _select_al_methadose_10mg_ml_conc_home_delivery(birth: int | None, package: 
 def _select_al_demerol_50mg_tab_retail(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-demerol-50mg-tab at retail that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:371
+    # policy_specs/bcbsal-ql-guidelines.dqm:372
     if end >= 734869:  # since 2013-01-01
         base.append(_LIMIT_14)
     return tuple(base)
@@ -625,7 +625,7 @@ def _select_al_demerol_50mg_tab_retail(birth: int | None, package: str | None, e
 def _select_al_demerol_50mg_tab_home_delivery(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-demerol-50mg-tab at home_delivery that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:371
+    # policy_specs/bcbsal-ql-guidelines.dqm:372
     if end >= 734869:  # since 2013-01-01
         base.append(_LIMIT_14)
     return tuple(base)
@@ -634,7 +634,7 @@ def _select_al_demerol_50mg_tab_home_delivery(birth: int | None, package: str | 
 def _select_al_demerol_100mg_tab_retail(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-demerol-100mg-tab at retail that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:371
+    # policy_specs/bcbsal-ql-guidelines.dqm:372
     if end >= 734869:  # since 2013-01-01
         base.append(_LIMIT_14)
     return tuple(base)
@@ -643,7 +643,7 @@ def _select_al_demerol_100mg_tab_retail(birth: int | None, package: str | None, 
 def _select_al_demerol_100mg_tab_home_delivery(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-demerol-100mg-tab at home_delivery that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:371
+    # policy_specs/bcbsal-ql-guidelines.dqm:372
     if end >= 734869:  # since 2013-01-01
         base.append(_LIMIT_14)
     return tuple(base)
@@ -652,7 +652,7 @@ def _select_al_demerol_100mg_tab_home_delivery(birth: int | None, package: str |
 def _select_al_demerol_50mg_5ml_soln_retail(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-demerol-50mg-5ml-soln at retail that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:375
+    # policy_specs/bcbsal-ql-guidelines.dqm:376
     if end >= 734869:  # since 2013-01-01
         base.append(_LIMIT_15)
     return tuple(base)
@@ -661,7 +661,7 @@ def _select_al_demerol_50mg_5ml_soln_retail(birth: int | None, package: str | No
 def _select_al_demerol_50mg_5ml_soln_home_delivery(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-demerol-50mg-5ml-soln at home_delivery that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:375
+    # policy_specs/bcbsal-ql-guidelines.dqm:376
     if end >= 734869:  # since 2013-01-01
         base.append(_LIMIT_15)
     return tuple(base)
@@ -670,7 +670,7 @@ def _select_al_demerol_50mg_5ml_soln_home_delivery(birth: int | None, package: s
 def _select_al_magnacet_5_400mg_tab_retail(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-magnacet-5-400mg-tab at retail that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:379
+    # policy_specs/bcbsal-ql-guidelines.dqm:380
     if end >= 731825:  # since 2004-09-01
         base.append(_LIMIT_16)
     return tuple(base)
@@ -679,7 +679,7 @@ def _select_al_magnacet_5_400mg_tab_retail(birth: int | None, package: str | Non
 def _select_al_magnacet_5_400mg_tab_home_delivery(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-magnacet-5-400mg-tab at home_delivery that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:379
+    # policy_specs/bcbsal-ql-guidelines.dqm:380
     if end >= 731825:  # since 2004-09-01
         base.append(_LIMIT_16)
     return tuple(base)
@@ -688,7 +688,7 @@ def _select_al_magnacet_5_400mg_tab_home_delivery(birth: int | None, package: st
 def _select_al_magnacet_7_5_400mg_tab_retail(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-magnacet-7_5-400mg-tab at retail that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:383
+    # policy_specs/bcbsal-ql-guidelines.dqm:384
     if end >= 731825:  # since 2004-09-01
         base.append(_LIMIT_17)
     return tuple(base)
@@ -697,7 +697,7 @@ def _select_al_magnacet_7_5_400mg_tab_retail(birth: int | None, package: str | N
 def _select_al_magnacet_7_5_400mg_tab_home_delivery(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-magnacet-7_5-400mg-tab at home_delivery that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:383
+    # policy_specs/bcbsal-ql-guidelines.dqm:384
     if end >= 731825:  # since 2004-09-01
         base.append(_LIMIT_17)
     return tuple(base)
@@ -706,7 +706,7 @@ def _select_al_magnacet_7_5_400mg_tab_home_delivery(birth: int | None, package: 
 def _select_al_magnacet_10_400mg_tab_retail(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-magnacet-10-400mg-tab at retail that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:387
+    # policy_specs/bcbsal-ql-guidelines.dqm:388
     if end >= 731825:  # since 2004-09-01
         base.append(_LIMIT_18)
     return tuple(base)
@@ -715,7 +715,7 @@ def _select_al_magnacet_10_400mg_tab_retail(birth: int | None, package: str | No
 def _select_al_magnacet_10_400mg_tab_home_delivery(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-magnacet-10-400mg-tab at home_delivery that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:387
+    # policy_specs/bcbsal-ql-guidelines.dqm:388
     if end >= 731825:  # since 2004-09-01
         base.append(_LIMIT_18)
     return tuple(base)
@@ -724,7 +724,7 @@ def _select_al_magnacet_10_400mg_tab_home_delivery(birth: int | None, package: s
 def _select_al_maxalt_tab_retail(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-maxalt-tab at retail that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:391
+    # policy_specs/bcbsal-ql-guidelines.dqm:392
     if end >= 732251:  # since 2005-11-01
         base.append(_LIMIT_19)
     return tuple(base)
@@ -733,7 +733,7 @@ def _select_al_maxalt_tab_retail(birth: int | None, package: str | None, end: in
 def _select_al_maxalt_tab_home_delivery(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-maxalt-tab at home_delivery that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:391
+    # policy_specs/bcbsal-ql-guidelines.dqm:392
     if end >= 732251:  # since 2005-11-01
         base.append(_LIMIT_19)
     return tuple(base)
@@ -742,7 +742,7 @@ def _select_al_maxalt_tab_home_delivery(birth: int | None, package: str | None, 
 def _select_al_metadate_cd_retail(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-metadate-cd at retail that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:395
+    # policy_specs/bcbsal-ql-guidelines.dqm:396
     if end >= 731947:  # since 2005-01-01
         base.append(_LIMIT_20)
     return tuple(base)
@@ -751,7 +751,7 @@ def _select_al_metadate_cd_retail(birth: int | None, package: str | None, end: i
 def _select_al_metadate_cd_home_delivery(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-metadate-cd at home_delivery that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:395
+    # policy_specs/bcbsal-ql-guidelines.dqm:396
     if end >= 731947:  # since 2005-01-01
         base.append(_LIMIT_20)
     return tuple(base)
@@ -760,7 +760,7 @@ def _select_al_metadate_cd_home_delivery(birth: int | None, package: str | None,
 def _select_al_metadate_cd_60mg_retail(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-metadate-cd-60mg at retail that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:399
+    # policy_specs/bcbsal-ql-guidelines.dqm:400
     if end >= 731947:  # since 2005-01-01
         base.append(_LIMIT_21)
     return tuple(base)
@@ -769,7 +769,7 @@ def _select_al_metadate_cd_60mg_retail(birth: int | None, package: str | None, e
 def _select_al_metadate_cd_60mg_home_delivery(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-metadate-cd-60mg at home_delivery that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:399
+    # policy_specs/bcbsal-ql-guidelines.dqm:400
     if end >= 731947:  # since 2005-01-01
         base.append(_LIMIT_21)
     return tuple(base)
@@ -778,7 +778,7 @@ def _select_al_metadate_cd_60mg_home_delivery(birth: int | None, package: str | 
 def _select_al_mekinist_0_5mg_tab_retail(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-mekinist-0_5mg-tab at retail that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:403
+    # policy_specs/bcbsal-ql-guidelines.dqm:404
     if end >= 735234:  # since 2014-01-01
         base.append(_LIMIT_22)
     return tuple(base)
@@ -787,7 +787,7 @@ def _select_al_mekinist_0_5mg_tab_retail(birth: int | None, package: str | None,
 def _select_al_mekinist_0_5mg_tab_home_delivery(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-mekinist-0_5mg-tab at home_delivery that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:403
+    # policy_specs/bcbsal-ql-guidelines.dqm:404
     if end >= 735234:  # since 2014-01-01
         base.append(_LIMIT_22)
     return tuple(base)
@@ -796,7 +796,7 @@ def _select_al_mekinist_0_5mg_tab_home_delivery(birth: int | None, package: str 
 def _select_al_mekinist_tab_retail(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-mekinist-tab at retail that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:408
+    # policy_specs/bcbsal-ql-guidelines.dqm:409
     if end >= 735234:  # since 2014-01-01
         base.append(_LIMIT_23)
     return tuple(base)
@@ -805,7 +805,7 @@ def _select_al_mekinist_tab_retail(birth: int | None, package: str | None, end: 
 def _select_al_mekinist_tab_home_delivery(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-mekinist-tab at home_delivery that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:408
+    # policy_specs/bcbsal-ql-guidelines.dqm:409
     if end >= 735234:  # since 2014-01-01
         base.append(_LIMIT_23)
     return tuple(base)
@@ -814,10 +814,10 @@ def _select_al_mekinist_tab_home_delivery(birth: int | None, package: str | None
 def _select_al_betaseron_retail(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-betaseron at retail that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:413
+    # policy_specs/bcbsal-ql-guidelines.dqm:414
     if end >= 734777:  # since 2012-10-01
         base.append(_LIMIT_24)
-    # policy_specs/bcbsal-ql-guidelines.dqm:414
+    # policy_specs/bcbsal-ql-guidelines.dqm:415
     if end >= 734777:  # since 2012-10-01
         base.append(_LIMIT_25)
     return tuple(base)
@@ -826,10 +826,10 @@ def _select_al_betaseron_retail(birth: int | None, package: str | None, end: int
 def _select_al_betaseron_home_delivery(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-betaseron at home_delivery that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:413
+    # policy_specs/bcbsal-ql-guidelines.dqm:414
     if end >= 734777:  # since 2012-10-01
         base.append(_LIMIT_24)
-    # policy_specs/bcbsal-ql-guidelines.dqm:414
+    # policy_specs/bcbsal-ql-guidelines.dqm:415
     if end >= 734777:  # since 2012-10-01
         base.append(_LIMIT_25)
     return tuple(base)
@@ -838,7 +838,7 @@ def _select_al_betaseron_home_delivery(birth: int | None, package: str | None, e
 def _select_al_bunavil_2_1mg_film_retail(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-bunavil-2_1mg-film at retail that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:418
+    # policy_specs/bcbsal-ql-guidelines.dqm:419
     if end >= 735599:  # since 2015-01-01
         base.append(_LIMIT_26)
     return tuple(base)
@@ -847,7 +847,7 @@ def _select_al_bunavil_2_1mg_film_retail(birth: int | None, package: str | None,
 def _select_al_bunavil_2_1mg_film_home_delivery(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-bunavil-2_1mg-film at home_delivery that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:418
+    # policy_specs/bcbsal-ql-guidelines.dqm:419
     if end >= 735599:  # since 2015-01-01
         base.append(_LIMIT_26)
     return tuple(base)
@@ -856,7 +856,7 @@ def _select_al_bunavil_2_1mg_film_home_delivery(birth: int | None, package: str 
 def _select_al_bunavil_4_2mg_film_retail(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-bunavil-4_2mg-film at retail that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:423
+    # policy_specs/bcbsal-ql-guidelines.dqm:424
     if end >= 735599:  # since 2015-01-01
         base.append(_LIMIT_27)
     return tuple(base)
@@ -865,7 +865,7 @@ def _select_al_bunavil_4_2mg_film_retail(birth: int | None, package: str | None,
 def _select_al_bunavil_4_2mg_film_home_delivery(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-bunavil-4_2mg-film at home_delivery that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:423
+    # policy_specs/bcbsal-ql-guidelines.dqm:424
     if end >= 735599:  # since 2015-01-01
         base.append(_LIMIT_27)
     return tuple(base)
@@ -874,7 +874,7 @@ def _select_al_bunavil_4_2mg_film_home_delivery(birth: int | None, package: str 
 def _select_al_bunavil_6_3mg_film_retail(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-bunavil-6_3mg-film at retail that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:423
+    # policy_specs/bcbsal-ql-guidelines.dqm:424
     if end >= 735599:  # since 2015-01-01
         base.append(_LIMIT_27)
     return tuple(base)
@@ -883,7 +883,7 @@ def _select_al_bunavil_6_3mg_film_retail(birth: int | None, package: str | None,
 def _select_al_bunavil_6_3mg_film_home_delivery(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-bunavil-6_3mg-film at home_delivery that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:423
+    # policy_specs/bcbsal-ql-guidelines.dqm:424
     if end >= 735599:  # since 2015-01-01
         base.append(_LIMIT_27)
     return tuple(base)
@@ -892,7 +892,7 @@ def _select_al_bunavil_6_3mg_film_home_delivery(birth: int | None, package: str 
 def _select_al_buprenorphine_tab_retail(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-buprenorphine-tab at retail that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:427
+    # policy_specs/bcbsal-ql-guidelines.dqm:428
     if end >= 736055:  # since 2016-04-01
         base.append(_LIMIT_28)
     return tuple(base)
@@ -901,7 +901,7 @@ def _select_al_buprenorphine_tab_retail(birth: int | None, package: str | None, 
 def _select_al_buprenorphine_tab_home_delivery(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-buprenorphine-tab at home_delivery that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:427
+    # policy_specs/bcbsal-ql-guidelines.dqm:428
     if end >= 736055:  # since 2016-04-01
         base.append(_LIMIT_28)
     return tuple(base)
@@ -910,7 +910,7 @@ def _select_al_buprenorphine_tab_home_delivery(birth: int | None, package: str |
 def _select_al_butrans_retail(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-butrans at retail that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:431
+    # policy_specs/bcbsal-ql-guidelines.dqm:432
     if end >= 734228:  # since 2011-04-01
         base.append(_LIMIT_29)
     return tuple(base)
@@ -919,7 +919,7 @@ def _select_al_butrans_retail(birth: int | None, package: str | None, end: int) 
 def _select_al_butrans_home_delivery(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-butrans at home_delivery that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:431
+    # policy_specs/bcbsal-ql-guidelines.dqm:432
     if end >= 734228:  # since 2011-04-01
         base.append(_LIMIT_29)
     return tuple(base)
@@ -928,7 +928,7 @@ def _select_al_butrans_home_delivery(birth: int | None, package: str | None, end
 def _select_al_bydureon_retail(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-bydureon at retail that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:435
+    # policy_specs/bcbsal-ql-guidelines.dqm:436
     if end >= 734594:  # since 2012-04-01
         base.append(_LIMIT_30)
     return tuple(base)
@@ -937,7 +937,7 @@ def _select_al_bydureon_retail(birth: int | None, package: str | None, end: int)
 def _select_al_bydureon_home_delivery(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-bydureon at home_delivery that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:435
+    # policy_specs/bcbsal-ql-guidelines.dqm:436
     if end >= 734594:  # since 2012-04-01
         base.append(_LIMIT_30)
     return tuple(base)
@@ -946,7 +946,7 @@ def _select_al_bydureon_home_delivery(birth: int | None, package: str | None, en
 def _select_al_crixivan_200mg_cap_retail(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-crixivan-200mg-cap at retail that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:439
+    # policy_specs/bcbsal-ql-guidelines.dqm:440
     if end >= 734685:  # since 2012-07-01
         base.append(_LIMIT_31)
     return tuple(base)
@@ -955,7 +955,7 @@ def _select_al_crixivan_200mg_cap_retail(birth: int | None, package: str | None,
 def _select_al_crixivan_200mg_cap_home_delivery(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-crixivan-200mg-cap at home_delivery that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:439
+    # policy_specs/bcbsal-ql-guidelines.dqm:440
     if end >= 734685:  # since 2012-07-01
         base.append(_LIMIT_31)
     return tuple(base)
@@ -964,7 +964,7 @@ def _select_al_crixivan_200mg_cap_home_delivery(birth: int | None, package: str 
 def _select_al_crixivan_400mg_cap_retail(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-crixivan-400mg-cap at retail that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:443
+    # policy_specs/bcbsal-ql-guidelines.dqm:444
     if end >= 734685:  # since 2012-07-01
         base.append(_LIMIT_32)
     return tuple(base)
@@ -973,7 +973,7 @@ def _select_al_crixivan_400mg_cap_retail(birth: int | None, package: str | None,
 def _select_al_crixivan_400mg_cap_home_delivery(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-crixivan-400mg-cap at home_delivery that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:443
+    # policy_specs/bcbsal-ql-guidelines.dqm:444
     if end >= 734685:  # since 2012-07-01
         base.append(_LIMIT_32)
     return tuple(base)
@@ -982,7 +982,7 @@ def _select_al_crixivan_400mg_cap_home_delivery(birth: int | None, package: str 
 def _select_al_cycloset_tab_retail(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-cycloset-tab at retail that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:447
+    # policy_specs/bcbsal-ql-guidelines.dqm:448
     if end >= 734594:  # since 2012-04-01
         base.append(_LIMIT_33)
     return tuple(base)
@@ -991,7 +991,7 @@ def _select_al_cycloset_tab_retail(birth: int | None, package: str | None, end: 
 def _select_al_cycloset_tab_home_delivery(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-cycloset-tab at home_delivery that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:447
+    # policy_specs/bcbsal-ql-guidelines.dqm:448
     if end >= 734594:  # since 2012-04-01
         base.append(_LIMIT_33)
     return tuple(base)
@@ -1000,7 +1000,7 @@ def _select_al_cycloset_tab_home_delivery(birth: int | None, package: str | None
 def _select_al_cymbalta_retail(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-cymbalta at retail that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:451
+    # policy_specs/bcbsal-ql-guidelines.dqm:452
     if end >= 731825:  # since 2004-09-01
         base.append(_LIMIT_34)
     return tuple(base)
@@ -1009,7 +1009,7 @@ def _select_al_cymbalta_retail(birth: int | None, package: str | None, end: int)
 def _select_al_cymbalta_home_delivery(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-cymbalta at home_delivery that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:451
+    # policy_specs/bcbsal-ql-guidelines.dqm:452
     if end >= 731825:  # since 2004-09-01
         base.append(_LIMIT_34)
     return tuple(base)
@@ -1018,7 +1018,7 @@ def _select_al_cymbalta_home_delivery(birth: int | None, package: str | None, en
 def _select_al_cymbalta_60mg_retail(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-cymbalta-60mg at retail that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:455
+    # policy_specs/bcbsal-ql-guidelines.dqm:456
     if end >= 731825:  # since 2004-09-01
         base.append(_LIMIT_35)
     return tuple(base)
@@ -1027,7 +1027,7 @@ def _select_al_cymbalta_60mg_retail(birth: int | None, package: str | None, end:
 def _select_al_cymbalta_60mg_home_delivery(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-cymbalta-60mg at home_delivery that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:455
+    # policy_specs/bcbsal-ql-guidelines.dqm:456
     if end >= 731825:  # since 2004-09-01
         base.append(_LIMIT_35)
     return tuple(base)
@@ -1036,7 +1036,7 @@ def _select_al_cymbalta_60mg_home_delivery(birth: int | None, package: str | Non
 def _select_al_diabenese_100mg_tab_retail(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-diabenese-100mg-tab at retail that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:459
+    # policy_specs/bcbsal-ql-guidelines.dqm:460
     if end >= 734594:  # since 2012-04-01
         base.append(_LIMIT_36)
     return tuple(base)
@@ -1045,7 +1045,7 @@ def _select_al_diabenese_100mg_tab_retail(birth: int | None, package: str | None
 def _select_al_diabenese_100mg_tab_home_delivery(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-diabenese-100mg-tab at home_delivery that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:459
+    # policy_specs/bcbsal-ql-guidelines.dqm:460
     if end >= 734594:  # since 2012-04-01
         base.append(_LIMIT_36)
     return tuple(base)
@@ -1054,7 +1054,7 @@ def _select_al_diabenese_100mg_tab_home_delivery(birth: int | None, package: str
 def _select_al_diabenese_250mg_tab_retail(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-diabenese-250mg-tab at retail that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:463
+    # policy_specs/bcbsal-ql-guidelines.dqm:464
     if end >= 734594:  # since 2012-04-01
         base.append(_LIMIT_37)
     return tuple(base)
@@ -1063,7 +1063,7 @@ def _select_al_diabenese_250mg_tab_retail(birth: int | None, package: str | None
 def _select_al_diabenese_250mg_tab_home_delivery(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-diabenese-250mg-tab at home_delivery that the claim's date, age and package select."
     base = []
-    # policy_specs/bcbsal-ql-guidelines.dqm:463
+    # policy_specs/bcbsal-ql-guidelines.dqm:464
     if end >= 734594:  # since 2012-04-01
         base.append(_LIMIT_37)
     return tuple(base)
@@ -1073,311 +1073,311 @@ def _select_al_diabenese_250mg_tab_home_delivery(birth: int | None, package: str
 # Products: units, packages (sizes) and, per channel with limits, the plan of limits and the
 # approvals that replace them
 
-# policy_specs/bcbsal-ql-guidelines.dqm:36
+# policy_specs/bcbsal-ql-guidelines.dqm:37
 _PRODUCT_1 = rt.product(
-    'al-qvar-40mcg', 'g', 'policy_specs/bcbsal-ql-guidelines.dqm:36',
+    'al-qvar-40mcg', 'g', 'policy_specs/bcbsal-ql-guidelines.dqm:37',
     sizes={'qvar40-box': None},
     plans={
         'retail': ((_LIMIT_1,), {}, _select_al_qvar_40mcg_retail),
         'home_delivery': ((_LIMIT_1,), {}, _select_al_qvar_40mcg_home_delivery),
     })
 
-# policy_specs/bcbsal-ql-guidelines.dqm:46
+# policy_specs/bcbsal-ql-guidelines.dqm:47
 _PRODUCT_2 = rt.product(
-    'al-qvar-80mcg', 'g', 'policy_specs/bcbsal-ql-guidelines.dqm:46',
+    'al-qvar-80mcg', 'g', 'policy_specs/bcbsal-ql-guidelines.dqm:47',
     sizes={'qvar80-7_3g': '7.3', 'qvar80-8_7g': '8.7'},
     plans={
         'retail': ((_LIMIT_2, _LIMIT_3), {}, _select_al_qvar_80mcg_retail),
         'home_delivery': ((_LIMIT_2, _LIMIT_3), {}, _select_al_qvar_80mcg_home_delivery),
     })
 
-# policy_specs/bcbsal-ql-guidelines.dqm:56
+# policy_specs/bcbsal-ql-guidelines.dqm:57
 _PRODUCT_3 = rt.product(
-    'al-qnasl', 'g', 'policy_specs/bcbsal-ql-guidelines.dqm:56',
+    'al-qnasl', 'g', 'policy_specs/bcbsal-ql-guidelines.dqm:57',
     sizes={'qnasl-bottle': None},
     plans={
         'retail': ((_LIMIT_4,), {}, _select_al_qnasl_retail),
         'home_delivery': ((_LIMIT_4,), {}, _select_al_qnasl_home_delivery),
     })
 
-# policy_specs/bcbsal-ql-guidelines.dqm:64
+# policy_specs/bcbsal-ql-guidelines.dqm:65
 _PRODUCT_4 = rt.product(
-    'al-qnasl-childrens', 'g', 'policy_specs/bcbsal-ql-guidelines.dqm:64',
+    'al-qnasl-childrens', 'g', 'policy_specs/bcbsal-ql-guidelines.dqm:65',
     sizes={'qnasl-childrens-inhaler': None},
     plans={
         'retail': ((_LIMIT_5,), {}, _select_al_qnasl_childrens_retail),
         'home_delivery': ((_LIMIT_5,), {}, _select_al_qnasl_childrens_home_delivery),
     })
 
-# policy_specs/bcbsal-ql-guidelines.dqm:75
+# policy_specs/bcbsal-ql-guidelines.dqm:76
 _PRODUCT_5 = rt.product(
-    'al-beconase-aq', 'g', 'policy_specs/bcbsal-ql-guidelines.dqm:75',
+    'al-beconase-aq', 'g', 'policy_specs/bcbsal-ql-guidelines.dqm:76',
     sizes={'beconase-bottle': None},
     plans={
         'retail': ((_LIMIT_6,), {}, _select_al_beconase_aq_retail),
         'home_delivery': ((_LIMIT_6,), {}, _select_al_beconase_aq_home_delivery),
     })
 
-# policy_specs/bcbsal-ql-guidelines.dqm:83
+# policy_specs/bcbsal-ql-guidelines.dqm:84
 _PRODUCT_6 = rt.product(
-    'al-breo-ellipta', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:83',
+    'al-breo-ellipta', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:84',
     plans={
         'retail': ((_LIMIT_7,), {}, _select_al_breo_ellipta_retail),
         'home_delivery': ((_LIMIT_7,), {}, _select_al_breo_ellipta_home_delivery),
     })
 
-# policy_specs/bcbsal-ql-guidelines.dqm:91
+# policy_specs/bcbsal-ql-guidelines.dqm:92
 _PRODUCT_7 = rt.product(
-    'al-qualaquin-cap', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:91',
+    'al-qualaquin-cap', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:92',
     plans={
         'retail': ((_LIMIT_8,), {}, _select_al_qualaquin_cap_retail),
         'home_delivery': ((_LIMIT_8,), {}, _select_al_qualaquin_cap_home_delivery),
     })
 
-# policy_specs/bcbsal-ql-guidelines.dqm:97
+# policy_specs/bcbsal-ql-guidelines.dqm:98
 _PRODUCT_8 = rt.product(
-    'al-quillivant-xr', 'mL', 'policy_specs/bcbsal-ql-guidelines.dqm:97',
+    'al-quillivant-xr', 'mL', 'policy_specs/bcbsal-ql-guidelines.dqm:98',
     plans={
         'retail': ((_LIMIT_9,), {}, _select_al_quillivant_xr_retail),
         'home_delivery': ((_LIMIT_9,), {}, _select_al_quillivant_xr_home_delivery),
     })
 
-# policy_specs/bcbsal-ql-guidelines.dqm:103
+# policy_specs/bcbsal-ql-guidelines.dqm:104
 _PRODUCT_9 = rt.product(
-    'al-methadone-5mg-5ml-soln', 'mL', 'policy_specs/bcbsal-ql-guidelines.dqm:103',
+    'al-methadone-5mg-5ml-soln', 'mL', 'policy_specs/bcbsal-ql-guidelines.dqm:104',
     plans={
         'retail': ((_LIMIT_10,), {}, _select_al_methadone_5mg_5ml_soln_retail),
         'home_delivery': ((_LIMIT_10,), {}, _select_al_methadone_5mg_5ml_soln_home_delivery),
     })
 
-# policy_specs/bcbsal-ql-guidelines.dqm:110
+# policy_specs/bcbsal-ql-guidelines.dqm:111
 _PRODUCT_10 = rt.product(
-    'al-methadone-10mg-5ml-soln', 'mL', 'policy_specs/bcbsal-ql-guidelines.dqm:110',
+    'al-methadone-10mg-5ml-soln', 'mL', 'policy_specs/bcbsal-ql-guidelines.dqm:111',
     plans={
         'retail': ((_LIMIT_11,), {}, _select_al_methadone_10mg_5ml_soln_retail),
         'home_delivery': ((_LIMIT_11,), {}, _select_al_methadone_10mg_5ml_soln_home_delivery),
     })
 
-# policy_specs/bcbsal-ql-guidelines.dqm:117
+# policy_specs/bcbsal-ql-guidelines.dqm:118
 _PRODUCT_11 = rt.product(
-    'al-methadose-tab', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:117',
+    'al-methadose-tab', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:118',
     plans={
         'retail': ((_LIMIT_12,), {}, _select_al_methadose_tab_retail),
         'home_delivery': ((_LIMIT_12,), {}, _select_al_methadose_tab_home_delivery),
     })
 
-# policy_specs/bcbsal-ql-guidelines.dqm:123
+# policy_specs/bcbsal-ql-guidelines.dqm:124
 _PRODUCT_12 = rt.product(
-    'al-methadose-10mg-ml-conc', 'mL', 'policy_specs/bcbsal-ql-guidelines.dqm:123',
+    'al-methadose-10mg-ml-conc', 'mL', 'policy_specs/bcbsal-ql-guidelines.dqm:124',
     plans={
         'retail': ((_LIMIT_13,), {}, _select_al_methadose_10mg_ml_conc_retail),
         'home_delivery': ((_LIMIT_13,), {}, _select_al_methadose_10mg_ml_conc_home_delivery),
     })
 
-# policy_specs/bcbsal-ql-guidelines.dqm:130
+# policy_specs/bcbsal-ql-guidelines.dqm:131
 _PRODUCT_13 = rt.product(
-    'al-demerol-50mg-tab', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:130',
+    'al-demerol-50mg-tab', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:131',
     group='al-demerol-tabs', scope=_SET_14,
     plans={
         'retail': ((_LIMIT_14,), {}, _select_al_demerol_50mg_tab_retail),
         'home_delivery': ((_LIMIT_14,), {}, _select_al_demerol_50mg_tab_home_delivery),
     })
 
-# policy_specs/bcbsal-ql-guidelines.dqm:137
+# policy_specs/bcbsal-ql-guidelines.dqm:138
 _PRODUCT_14 = rt.product(
-    'al-demerol-100mg-tab', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:137',
+    'al-demerol-100mg-tab', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:138',
     group='al-demerol-tabs', scope=_SET_14,
     plans={
         'retail': ((_LIMIT_14,), {}, _select_al_demerol_100mg_tab_retail),
         'home_delivery': ((_LIMIT_14,), {}, _select_al_demerol_100mg_tab_home_delivery),
     })
 
-# policy_specs/bcbsal-ql-guidelines.dqm:144
+# policy_specs/bcbsal-ql-guidelines.dqm:145
 _PRODUCT_15 = rt.product(
-    'al-demerol-50mg-5ml-soln', 'mL', 'policy_specs/bcbsal-ql-guidelines.dqm:144',
+    'al-demerol-50mg-5ml-soln', 'mL', 'policy_specs/bcbsal-ql-guidelines.dqm:145',
     plans={
         'retail': ((_LIMIT_15,), {}, _select_al_demerol_50mg_5ml_soln_retail),
         'home_delivery': ((_LIMIT_15,), {}, _select_al_demerol_50mg_5ml_soln_home_delivery),
     })
 
-# policy_specs/bcbsal-ql-guidelines.dqm:151
+# policy_specs/bcbsal-ql-guidelines.dqm:152
 _PRODUCT_16 = rt.product(
-    'al-magnacet-5-400mg-tab', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:151',
+    'al-magnacet-5-400mg-tab', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:152',
     plans={
         'retail': ((_LIMIT_16,), {}, _select_al_magnacet_5_400mg_tab_retail),
         'home_delivery': ((_LIMIT_16,), {}, _select_al_magnacet_5_400mg_tab_home_delivery),
     })
 
-# policy_specs/bcbsal-ql-guidelines.dqm:158
+# policy_specs/bcbsal-ql-guidelines.dqm:159
 _PRODUCT_17 = rt.product(
-    'al-magnacet-7_5-400mg-tab', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:158',
+    'al-magnacet-7_5-400mg-tab', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:159',
     plans={
         'retail': ((_LIMIT_17,), {}, _select_al_magnacet_7_5_400mg_tab_retail),
         'home_delivery': ((_LIMIT_17,), {}, _select_al_magnacet_7_5_400mg_tab_home_delivery),
     })
 
-# policy_specs/bcbsal-ql-guidelines.dqm:165
+# policy_specs/bcbsal-ql-guidelines.dqm:166
 _PRODUCT_18 = rt.product(
-    'al-magnacet-10-400mg-tab', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:165',
+    'al-magnacet-10-400mg-tab', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:166',
     plans={
         'retail': ((_LIMIT_18,), {}, _select_al_magnacet_10_400mg_tab_retail),
         'home_delivery': ((_LIMIT_18,), {}, _select_al_magnacet_10_400mg_tab_home_delivery),
     })
 
-# policy_specs/bcbsal-ql-guidelines.dqm:172
+# policy_specs/bcbsal-ql-guidelines.dqm:173
 _PRODUCT_19 = rt.product(
-    'al-maxalt-tab', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:172',
+    'al-maxalt-tab', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:173',
     plans={
         'retail': ((_LIMIT_19,), {}, _select_al_maxalt_tab_retail),
         'home_delivery': ((_LIMIT_19,), {}, _select_al_maxalt_tab_home_delivery),
     })
 
-# policy_specs/bcbsal-ql-guidelines.dqm:179
+# policy_specs/bcbsal-ql-guidelines.dqm:180
 _PRODUCT_20 = rt.product(
-    'al-metadate-cd', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:179',
+    'al-metadate-cd', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:180',
     plans={
         'retail': ((_LIMIT_20,), {}, _select_al_metadate_cd_retail),
         'home_delivery': ((_LIMIT_20,), {}, _select_al_metadate_cd_home_delivery),
     })
 
-# policy_specs/bcbsal-ql-guidelines.dqm:186
+# policy_specs/bcbsal-ql-guidelines.dqm:187
 _PRODUCT_21 = rt.product(
-    'al-metadate-cd-60mg', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:186',
+    'al-metadate-cd-60mg', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:187',
     plans={
         'retail': ((_LIMIT_21,), {}, _select_al_metadate_cd_60mg_retail),
         'home_delivery': ((_LIMIT_21,), {}, _select_al_metadate_cd_60mg_home_delivery),
     })
 
-# policy_specs/bcbsal-ql-guidelines.dqm:193
+# policy_specs/bcbsal-ql-guidelines.dqm:194
 _PRODUCT_22 = rt.product(
-    'al-mekinist-0_5mg-tab', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:193',
-    authorization='policy_specs/bcbsal-ql-guidelines.dqm:193',
+    'al-mekinist-0_5mg-tab', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:194',
+    authorization='policy_specs/bcbsal-ql-guidelines.dqm:194',
     plans={
         'retail': ((_LIMIT_22,), {}, _select_al_mekinist_0_5mg_tab_retail),
         'home_delivery': ((_LIMIT_22,), {}, _select_al_mekinist_0_5mg_tab_home_delivery),
     })
 
-# policy_specs/bcbsal-ql-guidelines.dqm:202
+# policy_specs/bcbsal-ql-guidelines.dqm:203
 _PRODUCT_23 = rt.product(
-    'al-mekinist-tab', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:202',
-    authorization='policy_specs/bcbsal-ql-guidelines.dqm:202',
+    'al-mekinist-tab', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:203',
+    authorization='policy_specs/bcbsal-ql-guidelines.dqm:203',
     plans={
         'retail': ((_LIMIT_23,), {}, _select_al_mekinist_tab_retail),
         'home_delivery': ((_LIMIT_23,), {}, _select_al_mekinist_tab_home_delivery),
     })
 
-# policy_specs/bcbsal-ql-guidelines.dqm:211
+# policy_specs/bcbsal-ql-guidelines.dqm:212
 _PRODUCT_24 = rt.product(
-    'al-betaseron', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:211',
+    'al-betaseron', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:212',
     sizes={'betaseron-kit': '14'},
     plans={
         'retail': ((_LIMIT_24, _LIMIT_25), {}, _select_al_betaseron_retail),
         'home_delivery': ((_LIMIT_24, _LIMIT_25), {}, _select_al_betaseron_home_delivery),
     })
 
-# policy_specs/bcbsal-ql-guidelines.dqm:217
+# policy_specs/bcbsal-ql-guidelines.dqm:218
 _PRODUCT_25 = rt.product(
-    'al-bunavil-2_1mg-film', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:217',
-    authorization='policy_specs/bcbsal-ql-guidelines.dqm:217',
+    'al-bunavil-2_1mg-film', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:218',
+    authorization='policy_specs/bcbsal-ql-guidelines.dqm:218',
     plans={
         'retail': ((_LIMIT_26,), {}, _select_al_bunavil_2_1mg_film_retail),
         'home_delivery': ((_LIMIT_26,), {}, _select_al_bunavil_2_1mg_film_home_delivery),
     })
 
-# policy_specs/bcbsal-ql-guidelines.dqm:225
+# policy_specs/bcbsal-ql-guidelines.dqm:226
 _PRODUCT_26 = rt.product(
-    'al-bunavil-4_2mg-film', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:225',
+    'al-bunavil-4_2mg-film', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:226',
     group='al-bunavil-4_2-6_3mg', scope=_SET_26,
     plans={
         'retail': ((_LIMIT_27,), {}, _select_al_bunavil_4_2mg_film_retail),
         'home_delivery': ((_LIMIT_27,), {}, _select_al_bunavil_4_2mg_film_home_delivery),
     })
 
-# policy_specs/bcbsal-ql-guidelines.dqm:232
+# policy_specs/bcbsal-ql-guidelines.dqm:233
 _PRODUCT_27 = rt.product(
-    'al-bunavil-6_3mg-film', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:232',
+    'al-bunavil-6_3mg-film', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:233',
     group='al-bunavil-4_2-6_3mg', scope=_SET_26,
     plans={
         'retail': ((_LIMIT_27,), {}, _select_al_bunavil_6_3mg_film_retail),
         'home_delivery': ((_LIMIT_27,), {}, _select_al_bunavil_6_3mg_film_home_delivery),
     })
 
-# policy_specs/bcbsal-ql-guidelines.dqm:239
+# policy_specs/bcbsal-ql-guidelines.dqm:240
 _PRODUCT_28 = rt.product(
-    'al-buprenorphine-tab', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:239',
-    authorization='policy_specs/bcbsal-ql-guidelines.dqm:239',
+    'al-buprenorphine-tab', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:240',
+    authorization='policy_specs/bcbsal-ql-guidelines.dqm:240',
     plans={
         'retail': ((_LIMIT_28,), {}, _select_al_buprenorphine_tab_retail),
         'home_delivery': ((_LIMIT_28,), {}, _select_al_buprenorphine_tab_home_delivery),
     })
 
-# policy_specs/bcbsal-ql-guidelines.dqm:246
+# policy_specs/bcbsal-ql-guidelines.dqm:247
 _PRODUCT_29 = rt.product(
-    'al-butrans', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:246',
+    'al-butrans', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:247',
     plans={
         'retail': ((_LIMIT_29,), {}, _select_al_butrans_retail),
         'home_delivery': ((_LIMIT_29,), {}, _select_al_butrans_home_delivery),
     })
 
-# policy_specs/bcbsal-ql-guidelines.dqm:257
+# policy_specs/bcbsal-ql-guidelines.dqm:258
 _PRODUCT_30 = rt.product(
-    'al-bydureon', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:257',
+    'al-bydureon', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:258',
     plans={
         'retail': ((_LIMIT_30,), {}, _select_al_bydureon_retail),
         'home_delivery': ((_LIMIT_30,), {}, _select_al_bydureon_home_delivery),
     })
 
-# policy_specs/bcbsal-ql-guidelines.dqm:263
+# policy_specs/bcbsal-ql-guidelines.dqm:264
 _PRODUCT_31 = rt.product(
-    'al-crixivan-200mg-cap', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:263',
+    'al-crixivan-200mg-cap', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:264',
     plans={
         'retail': ((_LIMIT_31,), {}, _select_al_crixivan_200mg_cap_retail),
         'home_delivery': ((_LIMIT_31,), {}, _select_al_crixivan_200mg_cap_home_delivery),
     })
 
-# policy_specs/bcbsal-ql-guidelines.dqm:270
+# policy_specs/bcbsal-ql-guidelines.dqm:271
 _PRODUCT_32 = rt.product(
-    'al-crixivan-400mg-cap', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:270',
+    'al-crixivan-400mg-cap', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:271',
     plans={
         'retail': ((_LIMIT_32,), {}, _select_al_crixivan_400mg_cap_retail),
         'home_delivery': ((_LIMIT_32,), {}, _select_al_crixivan_400mg_cap_home_delivery),
     })
 
-# policy_specs/bcbsal-ql-guidelines.dqm:277
+# policy_specs/bcbsal-ql-guidelines.dqm:278
 _PRODUCT_33 = rt.product(
-    'al-cycloset-tab', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:277',
+    'al-cycloset-tab', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:278',
     plans={
         'retail': ((_LIMIT_33,), {}, _select_al_cycloset_tab_retail),
         'home_delivery': ((_LIMIT_33,), {}, _select_al_cycloset_tab_home_delivery),
     })
 
-# policy_specs/bcbsal-ql-guidelines.dqm:284
+# policy_specs/bcbsal-ql-guidelines.dqm:285
 _PRODUCT_34 = rt.product(
-    'al-cymbalta', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:284',
+    'al-cymbalta', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:285',
     plans={
         'retail': ((_LIMIT_34,), {}, _select_al_cymbalta_retail),
         'home_delivery': ((_LIMIT_34,), {}, _select_al_cymbalta_home_delivery),
     })
 
-# policy_specs/bcbsal-ql-guidelines.dqm:291
+# policy_specs/bcbsal-ql-guidelines.dqm:292
 _PRODUCT_35 = rt.product(
-    'al-cymbalta-60mg', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:291',
+    'al-cymbalta-60mg', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:292',
     plans={
         'retail': ((_LIMIT_35,), {}, _select_al_cymbalta_60mg_retail),
         'home_delivery': ((_LIMIT_35,), {}, _select_al_cymbalta_60mg_home_delivery),
     })
 
-# policy_specs/bcbsal-ql-guidelines.dqm:298
+# policy_specs/bcbsal-ql-guidelines.dqm:299
 _PRODUCT_36 = rt.product(
-    'al-diabenese-100mg-tab', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:298',
+    'al-diabenese-100mg-tab', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:299',
     plans={
         'retail': ((_LIMIT_36,), {}, _select_al_diabenese_100mg_tab_retail),
         'home_delivery': ((_LIMIT_36,), {}, _select_al_diabenese_100mg_tab_home_delivery),
     })
 
-# policy_specs/bcbsal-ql-guidelines.dqm:305
+# policy_specs/bcbsal-ql-guidelines.dqm:306
 _PRODUCT_37 = rt.product(
-    'al-diabenese-250mg-tab', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:305',
+    'al-diabenese-250mg-tab', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:306',
     plans={
         'retail': ((_LIMIT_37,), {}, _select_al_diabenese_250mg_tab_retail),
         'home_delivery': ((_LIMIT_37,), {}, _select_al_diabenese_250mg_tab_home_delivery),

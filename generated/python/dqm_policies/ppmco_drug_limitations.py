@@ -19,7 +19,7 @@ REJECT_CODE = '76'
 CHANNELS = ('retail', 'home_delivery')
 DAILY_RATE = False  # whether the policy declares the daily-rate check
 
-_AT_POLICY = 'policy_specs/ppmco-drug-limitations.yaml:26'
+_AT_POLICY = 'policy_specs/ppmco-drug-limitations.yaml:23'
 # Texts read before (thousandths, ordinals): a hit skips parsing the value again.
 _MILLI = rt.MILLI.get
 _ORDINAL = rt.ORDINAL.get
@@ -182,177 +182,177 @@ _SET_29 = frozenset(('pp-prevpac',))
 _SET_30 = frozenset(('pp-proair-hfa',))
 _SET_31 = frozenset(('pp-procrit',))
 
-# policy_specs/ppmco-drug-limitations.yaml:300
+# policy_specs/ppmco-drug-limitations.yaml:297
 # pp-aranesp at every channel: 4 mL per 30 days
 _LIMIT_1 = rt.rule('per_window', '4', 'mL', 30, None, None,
-    _SET_1, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:300', noun='package')
+    _SET_1, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:297', noun='package')
 
-# policy_specs/ppmco-drug-limitations.yaml:303
+# policy_specs/ppmco-drug-limitations.yaml:300
 # pp-combivent-respimat at every channel: 2 g per 30 days
 _LIMIT_2 = rt.rule('per_window', '2', 'g', 30, None, None,
-    _SET_3, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:303', noun='inhaler')
+    _SET_3, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:300', noun='inhaler')
 
-# policy_specs/ppmco-drug-limitations.yaml:306
+# policy_specs/ppmco-drug-limitations.yaml:303
 # pp-depo-provera at every channel: 1 mL per 90 days
 _LIMIT_3 = rt.rule('per_window', '1', 'mL', 90, None, None,
-    _SET_4, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:306')
+    _SET_4, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:303')
 
-# policy_specs/ppmco-drug-limitations.yaml:309
+# policy_specs/ppmco-drug-limitations.yaml:306
 # pp-diflucan-150mg-tab at every channel: 2 each per 30 days
 _LIMIT_4 = rt.rule('per_window', '2', 'each', 30, None, None,
-    _SET_5, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:309')
+    _SET_5, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:306')
 
-# policy_specs/ppmco-drug-limitations.yaml:312
+# policy_specs/ppmco-drug-limitations.yaml:309
 # pp-duragesic at every channel: 10 each per 30 days
 _LIMIT_5 = rt.rule('per_window', '10', 'each', 30, None, None,
-    _SET_6, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:312')
+    _SET_6, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:309')
 
-# policy_specs/ppmco-drug-limitations.yaml:315
+# policy_specs/ppmco-drug-limitations.yaml:312
 # pp-epogen at every channel: 4 mL per 30 days
 _LIMIT_6 = rt.rule('per_window', '4', 'mL', 30, None, None,
-    _SET_7, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:315', noun='package')
+    _SET_7, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:312', noun='package')
 
-# policy_specs/ppmco-drug-limitations.yaml:318
+# policy_specs/ppmco-drug-limitations.yaml:315
 # pp-flovent-diskus at every channel: 60 each per 25 days
 _LIMIT_7 = rt.rule('per_window', '60', 'each', 25, None, None,
-    _SET_8, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:318')
+    _SET_8, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:315')
 
-# policy_specs/ppmco-drug-limitations.yaml:322
+# policy_specs/ppmco-drug-limitations.yaml:319
 # pp-test-strips at every channel: 300 each per 30 days
 _LIMIT_8 = rt.rule('per_window', '300', 'each', 30, None, None,
-    _SET_9, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:322')
+    _SET_9, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:319')
 
-# policy_specs/ppmco-drug-limitations.yaml:322
+# policy_specs/ppmco-drug-limitations.yaml:319
 # pp-test-strips at every channel: 150 each per 30 days
 _LIMIT_9 = rt.rule('per_window', '150', 'each', 30, None, None,
-    _SET_9, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:322')
+    _SET_9, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:319')
 
-# policy_specs/ppmco-drug-limitations.yaml:327
+# policy_specs/ppmco-drug-limitations.yaml:324
 # pp-humalog-humulin at every channel: 3 mL per 30 days
 _LIMIT_10 = rt.rule('per_window', '3', 'mL', 30, None, None,
-    _SET_10, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:327', noun='vial')
+    _SET_10, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:324', noun='vial')
 
-# policy_specs/ppmco-drug-limitations.yaml:330
+# policy_specs/ppmco-drug-limitations.yaml:327
 # pp-imitrex-tab at every channel: 16 each per 30 days
 _LIMIT_11 = rt.rule('per_window', '16', 'each', 30, None, None,
-    _SET_11, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:330')
+    _SET_11, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:327')
 
-# policy_specs/ppmco-drug-limitations.yaml:333
+# policy_specs/ppmco-drug-limitations.yaml:330
 # pp-imitrex-nasal at every channel: 12 each per 30 days
 _LIMIT_12 = rt.rule('per_window', '12', 'each', 30, None, None,
-    _SET_12, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:333')
+    _SET_12, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:330')
 
-# policy_specs/ppmco-drug-limitations.yaml:336
+# policy_specs/ppmco-drug-limitations.yaml:333
 # pp-imitrex-inj at every channel: 8 each per 30 days
 _LIMIT_13 = rt.rule('per_window', '8', 'each', 30, None, None,
-    _SET_13, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:336')
+    _SET_13, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:333')
 
-# policy_specs/ppmco-drug-limitations.yaml:339
+# policy_specs/ppmco-drug-limitations.yaml:336
 # pp-insulin-syringes-needles at every channel: 100 each per 30 days
 _LIMIT_14 = rt.rule('per_window', '100', 'each', 30, None, None,
-    _SET_14, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:339')
+    _SET_14, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:336')
 
-# policy_specs/ppmco-drug-limitations.yaml:342
+# policy_specs/ppmco-drug-limitations.yaml:339
 # pp-kytril-1mg-tab at every channel: 6 each per 30 days
 _LIMIT_15 = rt.rule('per_window', '6', 'each', 30, None, None,
-    _SET_15, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:342')
+    _SET_15, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:339')
 
-# policy_specs/ppmco-drug-limitations.yaml:345
+# policy_specs/ppmco-drug-limitations.yaml:342
 # pp-kytril-1mg-5ml-susp at every channel: 30 mL per 30 days
 _LIMIT_16 = rt.rule('per_window', '30', 'mL', 30, None, None,
-    _SET_16, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:345')
+    _SET_16, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:342')
 
-# policy_specs/ppmco-drug-limitations.yaml:348
+# policy_specs/ppmco-drug-limitations.yaml:345
 # pp-lantus-vial at every channel: 3 mL per 30 days
 _LIMIT_17 = rt.rule('per_window', '3', 'mL', 30, None, None,
-    _SET_17, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:348', noun='vial')
+    _SET_17, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:345', noun='vial')
 
-# policy_specs/ppmco-drug-limitations.yaml:357
+# policy_specs/ppmco-drug-limitations.yaml:354
 # pp-lovenox at every channel: therapy at most 14 days
 _LIMIT_18 = rt.rule('therapy_max', None, None, 14, None, None,
-    _SET_18, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:357')
+    _SET_18, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:354')
 
-# policy_specs/ppmco-drug-limitations.yaml:360
+# policy_specs/ppmco-drug-limitations.yaml:357
 # pp-lysteda-tab at every channel: 30 each per 30 days
 _LIMIT_19 = rt.rule('per_window', '30', 'each', 30, None, None,
-    _SET_19, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:360')
+    _SET_19, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:357')
 
-# policy_specs/ppmco-drug-limitations.yaml:363
+# policy_specs/ppmco-drug-limitations.yaml:360
 # pp-maxalt-tab at every channel: 16 each per 30 days
 _LIMIT_20 = rt.rule('per_window', '16', 'each', 30, None, None,
-    _SET_20, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:363')
+    _SET_20, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:360')
 
-# policy_specs/ppmco-drug-limitations.yaml:366
+# policy_specs/ppmco-drug-limitations.yaml:363
 # pp-mobic-tab at every channel: 60 each per 30 days
 _LIMIT_21 = rt.rule('per_window', '60', 'each', 30, None, None,
-    _SET_21, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:366')
+    _SET_21, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:363')
 
-# policy_specs/ppmco-drug-limitations.yaml:369
+# policy_specs/ppmco-drug-limitations.yaml:366
 # pp-next-choice-tab at every channel: 4 each per 365 days
 _LIMIT_22 = rt.rule('per_window', '4', 'each', 365, None, None,
-    _SET_22, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:369')
+    _SET_22, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:366')
 
-# policy_specs/ppmco-drug-limitations.yaml:373
+# policy_specs/ppmco-drug-limitations.yaml:370
 # pp-novolin-vial at every channel: 3 mL per 30 days
 _LIMIT_23 = rt.rule('per_window', '3', 'mL', 30, None, None,
-    _SET_23, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:373', noun='vial')
+    _SET_23, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:370', noun='vial')
 
-# policy_specs/ppmco-drug-limitations.yaml:375
+# policy_specs/ppmco-drug-limitations.yaml:372
 # pp-novolog-vial at every channel: 3 mL per 30 days
 _LIMIT_24 = rt.rule('per_window', '3', 'mL', 30, None, None,
-    _SET_24, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:375', noun='vial')
+    _SET_24, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:372', noun='vial')
 
-# policy_specs/ppmco-drug-limitations.yaml:378
+# policy_specs/ppmco-drug-limitations.yaml:375
 # pp-omeprazole at every channel: 68 each per 30 days
 _LIMIT_25 = rt.rule('per_window', '68', 'each', 30, None, None,
-    _SET_25, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:378')
+    _SET_25, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:375')
 
-# policy_specs/ppmco-drug-limitations.yaml:381
+# policy_specs/ppmco-drug-limitations.yaml:378
 # pp-oxycodone-ir at every channel: 180 each per 30 days
 _LIMIT_26 = rt.rule('per_window', '180', 'each', 30, None, None,
-    _SET_26, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:381')
+    _SET_26, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:378')
 
-# policy_specs/ppmco-drug-limitations.yaml:384
+# policy_specs/ppmco-drug-limitations.yaml:381
 # pp-pantoprazole-dr-tab at every channel: 30 each per 30 days
 _LIMIT_27 = rt.rule('per_window', '30', 'each', 30, None, None,
-    _SET_27, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:384')
+    _SET_27, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:381')
 
-# policy_specs/ppmco-drug-limitations.yaml:387
+# policy_specs/ppmco-drug-limitations.yaml:384
 # pp-plan-b-one-step at every channel: 2 each per 365 days
 _LIMIT_28 = rt.rule('per_window', '2', 'each', 365, None, None,
-    _SET_28, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:387')
+    _SET_28, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:384')
 
-# policy_specs/ppmco-drug-limitations.yaml:390
+# policy_specs/ppmco-drug-limitations.yaml:387
 # pp-prevpac at every channel: 1 each per 14 days
 _LIMIT_29 = rt.rule('per_window', '1', 'each', 14, None, None,
-    _SET_29, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:390', noun='pack')
+    _SET_29, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:387', noun='pack')
 
-# policy_specs/ppmco-drug-limitations.yaml:393
+# policy_specs/ppmco-drug-limitations.yaml:390
 # pp-proair-hfa at every channel: 2 g per 30 days
 _LIMIT_30 = rt.rule('per_window', '2', 'g', 30, None, None,
-    _SET_30, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:393', noun='inhaler')
+    _SET_30, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:390', noun='inhaler')
 
-# policy_specs/ppmco-drug-limitations.yaml:396
+# policy_specs/ppmco-drug-limitations.yaml:393
 # pp-procrit at every channel: 4 mL per 30 days
 _LIMIT_31 = rt.rule('per_window', '4', 'mL', 30, None, None,
-    _SET_31, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:396', noun='package')
+    _SET_31, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:393', noun='package')
 
 
 def _select_pp_freestyle_strips_retail(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of pp-freestyle-strips at retail that the claim's date, age and package select."
     base = []
-    # policy_specs/ppmco-drug-limitations.yaml:322
+    # policy_specs/ppmco-drug-limitations.yaml:319
     if birth is None:
         return rt.Refusal(rt.CODE_BIRTH_DATE, 'M/I DATE OF BIRTH',
-                          'the limit at policy_specs/ppmco-drug-limitations.yaml:322 depends on age and the claim has no member.birth_date',
-                          'policy_specs/ppmco-drug-limitations.yaml:322')
+                          'the limit at policy_specs/ppmco-drug-limitations.yaml:319 depends on age and the claim has no member.birth_date',
+                          'policy_specs/ppmco-drug-limitations.yaml:319')
     if 0 <= rt.age_between(birth, end) <= 17:
         base.append(_LIMIT_8)
-    # policy_specs/ppmco-drug-limitations.yaml:322
+    # policy_specs/ppmco-drug-limitations.yaml:319
     if birth is None:
         return rt.Refusal(rt.CODE_BIRTH_DATE, 'M/I DATE OF BIRTH',
-                          'the limit at policy_specs/ppmco-drug-limitations.yaml:322 depends on age and the claim has no member.birth_date',
-                          'policy_specs/ppmco-drug-limitations.yaml:322')
+                          'the limit at policy_specs/ppmco-drug-limitations.yaml:319 depends on age and the claim has no member.birth_date',
+                          'policy_specs/ppmco-drug-limitations.yaml:319')
     if rt.age_between(birth, end) >= 18:
         base.append(_LIMIT_9)
     return tuple(base)
@@ -361,18 +361,18 @@ def _select_pp_freestyle_strips_retail(birth: int | None, package: str | None, e
 def _select_pp_freestyle_strips_home_delivery(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of pp-freestyle-strips at home_delivery that the claim's date, age and package select."
     base = []
-    # policy_specs/ppmco-drug-limitations.yaml:322
+    # policy_specs/ppmco-drug-limitations.yaml:319
     if birth is None:
         return rt.Refusal(rt.CODE_BIRTH_DATE, 'M/I DATE OF BIRTH',
-                          'the limit at policy_specs/ppmco-drug-limitations.yaml:322 depends on age and the claim has no member.birth_date',
-                          'policy_specs/ppmco-drug-limitations.yaml:322')
+                          'the limit at policy_specs/ppmco-drug-limitations.yaml:319 depends on age and the claim has no member.birth_date',
+                          'policy_specs/ppmco-drug-limitations.yaml:319')
     if 0 <= rt.age_between(birth, end) <= 17:
         base.append(_LIMIT_8)
-    # policy_specs/ppmco-drug-limitations.yaml:322
+    # policy_specs/ppmco-drug-limitations.yaml:319
     if birth is None:
         return rt.Refusal(rt.CODE_BIRTH_DATE, 'M/I DATE OF BIRTH',
-                          'the limit at policy_specs/ppmco-drug-limitations.yaml:322 depends on age and the claim has no member.birth_date',
-                          'policy_specs/ppmco-drug-limitations.yaml:322')
+                          'the limit at policy_specs/ppmco-drug-limitations.yaml:319 depends on age and the claim has no member.birth_date',
+                          'policy_specs/ppmco-drug-limitations.yaml:319')
     if rt.age_between(birth, end) >= 18:
         base.append(_LIMIT_9)
     return tuple(base)
@@ -381,18 +381,18 @@ def _select_pp_freestyle_strips_home_delivery(birth: int | None, package: str | 
 def _select_pp_precision_xtra_strips_retail(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of pp-precision-xtra-strips at retail that the claim's date, age and package select."
     base = []
-    # policy_specs/ppmco-drug-limitations.yaml:322
+    # policy_specs/ppmco-drug-limitations.yaml:319
     if birth is None:
         return rt.Refusal(rt.CODE_BIRTH_DATE, 'M/I DATE OF BIRTH',
-                          'the limit at policy_specs/ppmco-drug-limitations.yaml:322 depends on age and the claim has no member.birth_date',
-                          'policy_specs/ppmco-drug-limitations.yaml:322')
+                          'the limit at policy_specs/ppmco-drug-limitations.yaml:319 depends on age and the claim has no member.birth_date',
+                          'policy_specs/ppmco-drug-limitations.yaml:319')
     if 0 <= rt.age_between(birth, end) <= 17:
         base.append(_LIMIT_8)
-    # policy_specs/ppmco-drug-limitations.yaml:322
+    # policy_specs/ppmco-drug-limitations.yaml:319
     if birth is None:
         return rt.Refusal(rt.CODE_BIRTH_DATE, 'M/I DATE OF BIRTH',
-                          'the limit at policy_specs/ppmco-drug-limitations.yaml:322 depends on age and the claim has no member.birth_date',
-                          'policy_specs/ppmco-drug-limitations.yaml:322')
+                          'the limit at policy_specs/ppmco-drug-limitations.yaml:319 depends on age and the claim has no member.birth_date',
+                          'policy_specs/ppmco-drug-limitations.yaml:319')
     if rt.age_between(birth, end) >= 18:
         base.append(_LIMIT_9)
     return tuple(base)
@@ -401,18 +401,18 @@ def _select_pp_precision_xtra_strips_retail(birth: int | None, package: str | No
 def _select_pp_precision_xtra_strips_home_delivery(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of pp-precision-xtra-strips at home_delivery that the claim's date, age and package select."
     base = []
-    # policy_specs/ppmco-drug-limitations.yaml:322
+    # policy_specs/ppmco-drug-limitations.yaml:319
     if birth is None:
         return rt.Refusal(rt.CODE_BIRTH_DATE, 'M/I DATE OF BIRTH',
-                          'the limit at policy_specs/ppmco-drug-limitations.yaml:322 depends on age and the claim has no member.birth_date',
-                          'policy_specs/ppmco-drug-limitations.yaml:322')
+                          'the limit at policy_specs/ppmco-drug-limitations.yaml:319 depends on age and the claim has no member.birth_date',
+                          'policy_specs/ppmco-drug-limitations.yaml:319')
     if 0 <= rt.age_between(birth, end) <= 17:
         base.append(_LIMIT_8)
-    # policy_specs/ppmco-drug-limitations.yaml:322
+    # policy_specs/ppmco-drug-limitations.yaml:319
     if birth is None:
         return rt.Refusal(rt.CODE_BIRTH_DATE, 'M/I DATE OF BIRTH',
-                          'the limit at policy_specs/ppmco-drug-limitations.yaml:322 depends on age and the claim has no member.birth_date',
-                          'policy_specs/ppmco-drug-limitations.yaml:322')
+                          'the limit at policy_specs/ppmco-drug-limitations.yaml:319 depends on age and the claim has no member.birth_date',
+                          'policy_specs/ppmco-drug-limitations.yaml:319')
     if rt.age_between(birth, end) >= 18:
         base.append(_LIMIT_9)
     return tuple(base)
@@ -422,114 +422,114 @@ def _select_pp_precision_xtra_strips_home_delivery(birth: int | None, package: s
 # Products: units, packages (sizes) and, per channel with limits, the plan of limits and the
 # approvals that replace them
 
-# policy_specs/ppmco-drug-limitations.yaml:32
+# policy_specs/ppmco-drug-limitations.yaml:29
 _PRODUCT_1 = rt.product(
-    'pp-aranesp', 'mL', 'policy_specs/ppmco-drug-limitations.yaml:32',
+    'pp-aranesp', 'mL', 'policy_specs/ppmco-drug-limitations.yaml:29',
     sizes={'vial': None, 'syringe': None},
     plans={
         'retail': ((_LIMIT_1,), {}),
         'home_delivery': ((_LIMIT_1,), {}),
     })
 
-# policy_specs/ppmco-drug-limitations.yaml:42
+# policy_specs/ppmco-drug-limitations.yaml:39
 _PRODUCT_2 = rt.product(
-    'pp-combivent-respimat', 'g', 'policy_specs/ppmco-drug-limitations.yaml:42',
+    'pp-combivent-respimat', 'g', 'policy_specs/ppmco-drug-limitations.yaml:39',
     sizes={'inhaler': None},
     plans={
         'retail': ((_LIMIT_2,), {}),
         'home_delivery': ((_LIMIT_2,), {}),
     })
 
-# policy_specs/ppmco-drug-limitations.yaml:49
+# policy_specs/ppmco-drug-limitations.yaml:46
 _PRODUCT_3 = rt.product(
-    'pp-depo-provera', 'mL', 'policy_specs/ppmco-drug-limitations.yaml:49',
+    'pp-depo-provera', 'mL', 'policy_specs/ppmco-drug-limitations.yaml:46',
     plans={
         'retail': ((_LIMIT_3,), {}),
         'home_delivery': ((_LIMIT_3,), {}),
     })
 
-# policy_specs/ppmco-drug-limitations.yaml:55
+# policy_specs/ppmco-drug-limitations.yaml:52
 _PRODUCT_4 = rt.product(
-    'pp-diflucan-150mg-tab', 'each', 'policy_specs/ppmco-drug-limitations.yaml:55',
+    'pp-diflucan-150mg-tab', 'each', 'policy_specs/ppmco-drug-limitations.yaml:52',
     plans={
         'retail': ((_LIMIT_4,), {}),
         'home_delivery': ((_LIMIT_4,), {}),
     })
 
-# policy_specs/ppmco-drug-limitations.yaml:61
+# policy_specs/ppmco-drug-limitations.yaml:58
 _PRODUCT_5 = rt.product(
-    'pp-duragesic-25mcg', 'each', 'policy_specs/ppmco-drug-limitations.yaml:61',
+    'pp-duragesic-25mcg', 'each', 'policy_specs/ppmco-drug-limitations.yaml:58',
     group='pp-duragesic', scope=_SET_6,
     plans={
         'retail': ((_LIMIT_5,), {}),
         'home_delivery': ((_LIMIT_5,), {}),
     })
 
-# policy_specs/ppmco-drug-limitations.yaml:67
+# policy_specs/ppmco-drug-limitations.yaml:64
 _PRODUCT_6 = rt.product(
-    'pp-duragesic-50mcg', 'each', 'policy_specs/ppmco-drug-limitations.yaml:67',
+    'pp-duragesic-50mcg', 'each', 'policy_specs/ppmco-drug-limitations.yaml:64',
     group='pp-duragesic', scope=_SET_6,
     plans={
         'retail': ((_LIMIT_5,), {}),
         'home_delivery': ((_LIMIT_5,), {}),
     })
 
-# policy_specs/ppmco-drug-limitations.yaml:73
+# policy_specs/ppmco-drug-limitations.yaml:70
 _PRODUCT_7 = rt.product(
-    'pp-duragesic-75mcg', 'each', 'policy_specs/ppmco-drug-limitations.yaml:73',
+    'pp-duragesic-75mcg', 'each', 'policy_specs/ppmco-drug-limitations.yaml:70',
     group='pp-duragesic', scope=_SET_6,
     plans={
         'retail': ((_LIMIT_5,), {}),
         'home_delivery': ((_LIMIT_5,), {}),
     })
 
-# policy_specs/ppmco-drug-limitations.yaml:79
+# policy_specs/ppmco-drug-limitations.yaml:76
 _PRODUCT_8 = rt.product(
-    'pp-duragesic-100mcg', 'each', 'policy_specs/ppmco-drug-limitations.yaml:79',
+    'pp-duragesic-100mcg', 'each', 'policy_specs/ppmco-drug-limitations.yaml:76',
     group='pp-duragesic', scope=_SET_6,
     plans={
         'retail': ((_LIMIT_5,), {}),
         'home_delivery': ((_LIMIT_5,), {}),
     })
 
-# policy_specs/ppmco-drug-limitations.yaml:86
+# policy_specs/ppmco-drug-limitations.yaml:83
 _PRODUCT_9 = rt.product(
-    'pp-epogen', 'mL', 'policy_specs/ppmco-drug-limitations.yaml:86',
+    'pp-epogen', 'mL', 'policy_specs/ppmco-drug-limitations.yaml:83',
     sizes={'vial': None, 'syringe': None},
     plans={
         'retail': ((_LIMIT_6,), {}),
         'home_delivery': ((_LIMIT_6,), {}),
     })
 
-# policy_specs/ppmco-drug-limitations.yaml:95
+# policy_specs/ppmco-drug-limitations.yaml:92
 _PRODUCT_10 = rt.product(
-    'pp-flovent-diskus', 'each', 'policy_specs/ppmco-drug-limitations.yaml:95',
+    'pp-flovent-diskus', 'each', 'policy_specs/ppmco-drug-limitations.yaml:92',
     plans={
         'retail': ((_LIMIT_7,), {}),
         'home_delivery': ((_LIMIT_7,), {}),
     })
 
-# policy_specs/ppmco-drug-limitations.yaml:100
+# policy_specs/ppmco-drug-limitations.yaml:97
 _PRODUCT_11 = rt.product(
-    'pp-freestyle-strips', 'each', 'policy_specs/ppmco-drug-limitations.yaml:100',
+    'pp-freestyle-strips', 'each', 'policy_specs/ppmco-drug-limitations.yaml:97',
     group='pp-test-strips', scope=_SET_9,
     plans={
         'retail': ((_LIMIT_8, _LIMIT_9), {}, _select_pp_freestyle_strips_retail),
         'home_delivery': ((_LIMIT_8, _LIMIT_9), {}, _select_pp_freestyle_strips_home_delivery),
     })
 
-# policy_specs/ppmco-drug-limitations.yaml:105
+# policy_specs/ppmco-drug-limitations.yaml:102
 _PRODUCT_12 = rt.product(
-    'pp-precision-xtra-strips', 'each', 'policy_specs/ppmco-drug-limitations.yaml:105',
+    'pp-precision-xtra-strips', 'each', 'policy_specs/ppmco-drug-limitations.yaml:102',
     group='pp-test-strips', scope=_SET_9,
     plans={
         'retail': ((_LIMIT_8, _LIMIT_9), {}, _select_pp_precision_xtra_strips_retail),
         'home_delivery': ((_LIMIT_8, _LIMIT_9), {}, _select_pp_precision_xtra_strips_home_delivery),
     })
 
-# policy_specs/ppmco-drug-limitations.yaml:111
+# policy_specs/ppmco-drug-limitations.yaml:108
 _PRODUCT_13 = rt.product(
-    'pp-humalog-vial', 'mL', 'policy_specs/ppmco-drug-limitations.yaml:111',
+    'pp-humalog-vial', 'mL', 'policy_specs/ppmco-drug-limitations.yaml:108',
     group='pp-humalog-humulin', scope=_SET_10,
     sizes={'vial': None},
     plans={
@@ -537,9 +537,9 @@ _PRODUCT_13 = rt.product(
         'home_delivery': ((_LIMIT_10,), {}),
     })
 
-# policy_specs/ppmco-drug-limitations.yaml:118
+# policy_specs/ppmco-drug-limitations.yaml:115
 _PRODUCT_14 = rt.product(
-    'pp-humulin-vial', 'mL', 'policy_specs/ppmco-drug-limitations.yaml:118',
+    'pp-humulin-vial', 'mL', 'policy_specs/ppmco-drug-limitations.yaml:115',
     group='pp-humalog-humulin', scope=_SET_10,
     sizes={'vial': None},
     plans={
@@ -547,203 +547,203 @@ _PRODUCT_14 = rt.product(
         'home_delivery': ((_LIMIT_10,), {}),
     })
 
-# policy_specs/ppmco-drug-limitations.yaml:125
+# policy_specs/ppmco-drug-limitations.yaml:122
 _PRODUCT_15 = rt.product(
-    'pp-imitrex-tab', 'each', 'policy_specs/ppmco-drug-limitations.yaml:125',
+    'pp-imitrex-tab', 'each', 'policy_specs/ppmco-drug-limitations.yaml:122',
     plans={
         'retail': ((_LIMIT_11,), {}),
         'home_delivery': ((_LIMIT_11,), {}),
     })
 
-# policy_specs/ppmco-drug-limitations.yaml:130
+# policy_specs/ppmco-drug-limitations.yaml:127
 _PRODUCT_16 = rt.product(
-    'pp-imitrex-nasal', 'each', 'policy_specs/ppmco-drug-limitations.yaml:130',
+    'pp-imitrex-nasal', 'each', 'policy_specs/ppmco-drug-limitations.yaml:127',
     plans={
         'retail': ((_LIMIT_12,), {}),
         'home_delivery': ((_LIMIT_12,), {}),
     })
 
-# policy_specs/ppmco-drug-limitations.yaml:135
+# policy_specs/ppmco-drug-limitations.yaml:132
 _PRODUCT_17 = rt.product(
-    'pp-imitrex-inj', 'each', 'policy_specs/ppmco-drug-limitations.yaml:135',
+    'pp-imitrex-inj', 'each', 'policy_specs/ppmco-drug-limitations.yaml:132',
     plans={
         'retail': ((_LIMIT_13,), {}),
         'home_delivery': ((_LIMIT_13,), {}),
     })
 
-# policy_specs/ppmco-drug-limitations.yaml:140
+# policy_specs/ppmco-drug-limitations.yaml:137
 _PRODUCT_18 = rt.product(
-    'pp-insulin-syringes-needles', 'each', 'policy_specs/ppmco-drug-limitations.yaml:140',
+    'pp-insulin-syringes-needles', 'each', 'policy_specs/ppmco-drug-limitations.yaml:137',
     plans={
         'retail': ((_LIMIT_14,), {}),
         'home_delivery': ((_LIMIT_14,), {}),
     })
 
-# policy_specs/ppmco-drug-limitations.yaml:146
+# policy_specs/ppmco-drug-limitations.yaml:143
 _PRODUCT_19 = rt.product(
-    'pp-kytril-1mg-tab', 'each', 'policy_specs/ppmco-drug-limitations.yaml:146',
+    'pp-kytril-1mg-tab', 'each', 'policy_specs/ppmco-drug-limitations.yaml:143',
     plans={
         'retail': ((_LIMIT_15,), {}),
         'home_delivery': ((_LIMIT_15,), {}),
     })
 
-# policy_specs/ppmco-drug-limitations.yaml:152
+# policy_specs/ppmco-drug-limitations.yaml:149
 _PRODUCT_20 = rt.product(
-    'pp-kytril-1mg-5ml-susp', 'mL', 'policy_specs/ppmco-drug-limitations.yaml:152',
+    'pp-kytril-1mg-5ml-susp', 'mL', 'policy_specs/ppmco-drug-limitations.yaml:149',
     plans={
         'retail': ((_LIMIT_16,), {}),
         'home_delivery': ((_LIMIT_16,), {}),
     })
 
-# policy_specs/ppmco-drug-limitations.yaml:159
+# policy_specs/ppmco-drug-limitations.yaml:156
 _PRODUCT_21 = rt.product(
-    'pp-lantus-vial', 'mL', 'policy_specs/ppmco-drug-limitations.yaml:159',
+    'pp-lantus-vial', 'mL', 'policy_specs/ppmco-drug-limitations.yaml:156',
     sizes={'vial': None},
     plans={
         'retail': ((_LIMIT_17,), {}),
         'home_delivery': ((_LIMIT_17,), {}),
     })
 
-# policy_specs/ppmco-drug-limitations.yaml:166
+# policy_specs/ppmco-drug-limitations.yaml:163
 _PRODUCT_22 = rt.product(
-    'pp-lovenox', 'mL', 'policy_specs/ppmco-drug-limitations.yaml:166',
+    'pp-lovenox', 'mL', 'policy_specs/ppmco-drug-limitations.yaml:163',
     plans={
         'retail': ((_LIMIT_18,), {}),
         'home_delivery': ((_LIMIT_18,), {}),
     })
 
-# policy_specs/ppmco-drug-limitations.yaml:172
+# policy_specs/ppmco-drug-limitations.yaml:169
 _PRODUCT_23 = rt.product(
-    'pp-lysteda-tab', 'each', 'policy_specs/ppmco-drug-limitations.yaml:172',
+    'pp-lysteda-tab', 'each', 'policy_specs/ppmco-drug-limitations.yaml:169',
     plans={
         'retail': ((_LIMIT_19,), {}),
         'home_delivery': ((_LIMIT_19,), {}),
     })
 
-# policy_specs/ppmco-drug-limitations.yaml:177
+# policy_specs/ppmco-drug-limitations.yaml:174
 _PRODUCT_24 = rt.product(
-    'pp-maxalt-tab', 'each', 'policy_specs/ppmco-drug-limitations.yaml:177',
+    'pp-maxalt-tab', 'each', 'policy_specs/ppmco-drug-limitations.yaml:174',
     plans={
         'retail': ((_LIMIT_20,), {}),
         'home_delivery': ((_LIMIT_20,), {}),
     })
 
-# policy_specs/ppmco-drug-limitations.yaml:182
+# policy_specs/ppmco-drug-limitations.yaml:179
 _PRODUCT_25 = rt.product(
-    'pp-mobic-tab', 'each', 'policy_specs/ppmco-drug-limitations.yaml:182',
+    'pp-mobic-tab', 'each', 'policy_specs/ppmco-drug-limitations.yaml:179',
     plans={
         'retail': ((_LIMIT_21,), {}),
         'home_delivery': ((_LIMIT_21,), {}),
     })
 
-# policy_specs/ppmco-drug-limitations.yaml:187
+# policy_specs/ppmco-drug-limitations.yaml:184
 _PRODUCT_26 = rt.product(
-    'pp-next-choice-tab', 'each', 'policy_specs/ppmco-drug-limitations.yaml:187',
+    'pp-next-choice-tab', 'each', 'policy_specs/ppmco-drug-limitations.yaml:184',
     plans={
         'retail': ((_LIMIT_22,), {}),
         'home_delivery': ((_LIMIT_22,), {}),
     })
 
-# policy_specs/ppmco-drug-limitations.yaml:193
+# policy_specs/ppmco-drug-limitations.yaml:190
 _PRODUCT_27 = rt.product(
-    'pp-novolin-vial', 'mL', 'policy_specs/ppmco-drug-limitations.yaml:193',
+    'pp-novolin-vial', 'mL', 'policy_specs/ppmco-drug-limitations.yaml:190',
     sizes={'vial': None},
     plans={
         'retail': ((_LIMIT_23,), {}),
         'home_delivery': ((_LIMIT_23,), {}),
     })
 
-# policy_specs/ppmco-drug-limitations.yaml:200
+# policy_specs/ppmco-drug-limitations.yaml:197
 _PRODUCT_28 = rt.product(
-    'pp-novolog-vial', 'mL', 'policy_specs/ppmco-drug-limitations.yaml:200',
+    'pp-novolog-vial', 'mL', 'policy_specs/ppmco-drug-limitations.yaml:197',
     sizes={'vial': None},
     plans={
         'retail': ((_LIMIT_24,), {}),
         'home_delivery': ((_LIMIT_24,), {}),
     })
 
-# policy_specs/ppmco-drug-limitations.yaml:207
+# policy_specs/ppmco-drug-limitations.yaml:204
 _PRODUCT_29 = rt.product(
-    'pp-omeprazole-tab', 'each', 'policy_specs/ppmco-drug-limitations.yaml:207',
+    'pp-omeprazole-tab', 'each', 'policy_specs/ppmco-drug-limitations.yaml:204',
     group='pp-omeprazole', scope=_SET_25,
     plans={
         'retail': ((_LIMIT_25,), {}),
         'home_delivery': ((_LIMIT_25,), {}),
     })
 
-# policy_specs/ppmco-drug-limitations.yaml:212
+# policy_specs/ppmco-drug-limitations.yaml:209
 _PRODUCT_30 = rt.product(
-    'pp-omeprazole-cap', 'each', 'policy_specs/ppmco-drug-limitations.yaml:212',
+    'pp-omeprazole-cap', 'each', 'policy_specs/ppmco-drug-limitations.yaml:209',
     group='pp-omeprazole', scope=_SET_25,
     plans={
         'retail': ((_LIMIT_25,), {}),
         'home_delivery': ((_LIMIT_25,), {}),
     })
 
-# policy_specs/ppmco-drug-limitations.yaml:217
+# policy_specs/ppmco-drug-limitations.yaml:214
 _PRODUCT_31 = rt.product(
-    'pp-oxycodone-ir-15mg-tab', 'each', 'policy_specs/ppmco-drug-limitations.yaml:217',
+    'pp-oxycodone-ir-15mg-tab', 'each', 'policy_specs/ppmco-drug-limitations.yaml:214',
     group='pp-oxycodone-ir', scope=_SET_26,
     plans={
         'retail': ((_LIMIT_26,), {}),
         'home_delivery': ((_LIMIT_26,), {}),
     })
 
-# policy_specs/ppmco-drug-limitations.yaml:223
+# policy_specs/ppmco-drug-limitations.yaml:220
 _PRODUCT_32 = rt.product(
-    'pp-oxycodone-ir-20mg-tab', 'each', 'policy_specs/ppmco-drug-limitations.yaml:223',
+    'pp-oxycodone-ir-20mg-tab', 'each', 'policy_specs/ppmco-drug-limitations.yaml:220',
     group='pp-oxycodone-ir', scope=_SET_26,
     plans={
         'retail': ((_LIMIT_26,), {}),
         'home_delivery': ((_LIMIT_26,), {}),
     })
 
-# policy_specs/ppmco-drug-limitations.yaml:229
+# policy_specs/ppmco-drug-limitations.yaml:226
 _PRODUCT_33 = rt.product(
-    'pp-oxycodone-ir-30mg-tab', 'each', 'policy_specs/ppmco-drug-limitations.yaml:229',
+    'pp-oxycodone-ir-30mg-tab', 'each', 'policy_specs/ppmco-drug-limitations.yaml:226',
     group='pp-oxycodone-ir', scope=_SET_26,
     plans={
         'retail': ((_LIMIT_26,), {}),
         'home_delivery': ((_LIMIT_26,), {}),
     })
 
-# policy_specs/ppmco-drug-limitations.yaml:235
+# policy_specs/ppmco-drug-limitations.yaml:232
 _PRODUCT_34 = rt.product(
-    'pp-pantoprazole-dr-tab', 'each', 'policy_specs/ppmco-drug-limitations.yaml:235',
+    'pp-pantoprazole-dr-tab', 'each', 'policy_specs/ppmco-drug-limitations.yaml:232',
     plans={
         'retail': ((_LIMIT_27,), {}),
         'home_delivery': ((_LIMIT_27,), {}),
     })
 
-# policy_specs/ppmco-drug-limitations.yaml:240
+# policy_specs/ppmco-drug-limitations.yaml:237
 _PRODUCT_35 = rt.product(
-    'pp-plan-b-one-step', 'each', 'policy_specs/ppmco-drug-limitations.yaml:240',
+    'pp-plan-b-one-step', 'each', 'policy_specs/ppmco-drug-limitations.yaml:237',
     plans={
         'retail': ((_LIMIT_28,), {}),
         'home_delivery': ((_LIMIT_28,), {}),
     })
 
-# policy_specs/ppmco-drug-limitations.yaml:248
+# policy_specs/ppmco-drug-limitations.yaml:245
 _PRODUCT_36 = rt.product(
-    'pp-prevpac', 'each', 'policy_specs/ppmco-drug-limitations.yaml:248',
+    'pp-prevpac', 'each', 'policy_specs/ppmco-drug-limitations.yaml:245',
     sizes={'pack': None},
     plans={
         'retail': ((_LIMIT_29,), {}),
         'home_delivery': ((_LIMIT_29,), {}),
     })
 
-# policy_specs/ppmco-drug-limitations.yaml:256
+# policy_specs/ppmco-drug-limitations.yaml:253
 _PRODUCT_37 = rt.product(
-    'pp-proair-hfa', 'g', 'policy_specs/ppmco-drug-limitations.yaml:256',
+    'pp-proair-hfa', 'g', 'policy_specs/ppmco-drug-limitations.yaml:253',
     sizes={'inhaler': None},
     plans={
         'retail': ((_LIMIT_30,), {}),
         'home_delivery': ((_LIMIT_30,), {}),
     })
 
-# policy_specs/ppmco-drug-limitations.yaml:264
+# policy_specs/ppmco-drug-limitations.yaml:261
 _PRODUCT_38 = rt.product(
-    'pp-procrit', 'mL', 'policy_specs/ppmco-drug-limitations.yaml:264',
+    'pp-procrit', 'mL', 'policy_specs/ppmco-drug-limitations.yaml:261',
     sizes={'vial': None, 'syringe': None},
     plans={
         'retail': ((_LIMIT_31,), {}),
