@@ -298,14 +298,18 @@ def policies(draw: st.DrawFn) -> nodes.Policy:
                                              unique=True)) if not requested else ():
             approves.append(nodes.Approval(target=target, channel=channel or None,
                                            rule=draw(_rules(by_target[target]))))
+        renews = draw(st.none() | st.sampled_from(criterion_ids[:index])) if index else None
+        # a renewal serving initial requests only is `criterion.renews-initial-only`
+        serves = draw(st.sampled_from((None, "renewal") if renews else (None, *nodes.SERVES)))
         criteria.append(nodes.Criterion(
             id=criterion_id,
             title=draw(st.none() | texts),
             when=draw(conditions),
             approves=tuple(approves),
             duration=draw(st.none() | durations),
-            renews=draw(st.none() | st.sampled_from(criterion_ids[:index])) if index else None,
+            renews=renews,
             approves_requested=requested,
+            serves=serves,
         ))
 
     review_date = draw(st.none() | dates)

@@ -419,3 +419,20 @@ def test_approving_the_quantity_requested_is_said_in_words_and_is_looser() -> No
         forward.sentences()
     backward = diff.diff_policies(after, before).sentences()
     assert any(s.endswith("no longer approves the quantity requested.") for s in backward)
+
+
+@pytest.mark.parametrize("before, after, effect", [
+    ("", "    for renewal requests\n", diff.STRICTER),
+    ("    for initial requests\n", "", diff.LOOSER),
+    ("    for initial requests\n", "    for renewal requests\n", diff.UNKNOWN),
+])
+def test_which_requests_a_criterion_serves_is_said_in_words(before: str, after: str,
+                                                            effect: str) -> None:
+    text = _MAIL_POLICY.replace("}\n}\n", '}\n  fact more: bool "More?"\n'
+                                '  criterion c {\nFOR    when more\n    approve cream {\n'
+                                '      retail 60 g per 30 days\n    }\n  }\n}\n')
+    result = diff.diff_policies(policy_from(text.replace("FOR", before)),
+                                policy_from(text.replace("FOR", after)))
+    [change] = [c for c in result.changes if c.field == "serves"]
+    assert change.effect == effect
+    assert "now serves" in change.sentence, change.sentence

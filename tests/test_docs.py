@@ -373,6 +373,22 @@ def test_titled_renewal_and_missing_durations() -> None:
     assert document.approval_duration_sentence is None
 
 
+def test_criteria_for_initial_or_renewal_requests_say_so() -> None:
+    policy = all_rules_policy()
+    chemo, renewal = (dataclasses.replace(policy.criteria[0], serves="initial"),
+                      dataclasses.replace(policy.criteria[1], serves="renewal"))
+    policy = dataclasses.replace(policy, criteria=(chemo, renewal, *policy.criteria[2:]))
+    document = docs_view.policy_document(policy, base_heading="H")
+    assert [c.serves for c in document.criteria] == [
+        "For initial requests only (no earlier authorization for the drug).",
+        "For renewal requests only (an earlier authorization for the drug).", None]
+    documents = emit_docs([compiled(policy, "policy_specs/sample-all-rules.yaml")],
+                          SAMPLE_CONFIG, version="9.9")
+    for name in ("sample-all-rules.md", "sample-all-rules.html"):
+        assert "For renewal requests only (an earlier authorization for the drug)." \
+            in documents[name]
+
+
 # ---------------------------------------------------------------------------------------------
 # Sections and the whole document
 

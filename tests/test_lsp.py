@@ -436,3 +436,24 @@ async def test_approve_requested_is_completed_and_described() -> None:
     assert "approves the quantity requested at the channels requested until the date the " \
            "request asks for" in hover
     assert "Approves nothing" not in hover
+
+
+async def test_for_requests_is_completed_and_described() -> None:
+    from dqmc import lsp_describe
+    from dqmc.lsp_complete import dsl_candidates, yaml_candidates
+    from dqmc.lsp_index import Names, dsl_names
+    from dqmc.pipeline import compile_text
+
+    head = ('policy p "T" {\n  type per_days\n  fact a: bool "A?"\n'
+            '  criterion c {\n    ')
+    assert "for" in [c.label for c in dsl_candidates(head, dsl_names(head))]
+    typing = head + "for "
+    assert [c.label for c in dsl_candidates(typing, dsl_names(typing))] == ["initial", "renewal"]
+    typing += "renewal "
+    assert [c.label for c in dsl_candidates(typing, dsl_names(typing))] == ["requests"]
+    yaml_text = "criteria:\n  c:\n    for: "
+    assert [c.label for c in yaml_candidates(yaml_text, Names())] == ["initial", "renewal"]
+    policy = compile_text("p.dqm", head + "for renewal requests\n    when a\n  }\n}\n").policy
+    assert policy is not None
+    hover = lsp_describe.describe_criterion(policy, policy.criteria[0])
+    assert "Serves renewal requests only" in hover

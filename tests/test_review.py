@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +23,7 @@ from ir_samples import (
 from dqmc import interpreter
 from dqmc import runtime as rt
 from dqmc.compiled import CompiledPolicy
+from dqmc.ir.canonical import content_hash
 
 ANSWERS = {"needs_more": True, "diagnosis": "chronic_hand_eczema", "severity": "severe",
            "sites": ["hands"]}
@@ -424,3 +426,99 @@ def test_approve_requested_with_no_stated_duration_needs_the_end_date() -> None:
     assert approved["outcome"] == "approved"
     assert approved["authorization"]["effective_through"] == "2026-04-30"
     assert "max_fills" not in approved["authorization"]
+
+
+# ---------------------------------------------------------------------------------------------
+# `for initial requests` / `for renewal requests`: which requests a criterion is tried for
+
+
+def _served(policy_id: str, serves: dict[str, str | None]) -> CompiledPolicy:
+    """Kitchen sink with `initial` and `renewal` marked as the request kinds they serve."""
+    criteria = tuple(dataclasses.replace(c, serves=serves.get(c.id, c.serves))
+                     for c in KITCHEN.policy.criteria)
+    policy = dataclasses.replace(KITCHEN.policy, id=policy_id, criteria=criteria)
+    return CompiledPolicy(policy=policy, source=KITCHEN.source, content_hash=content_hash(policy))
+
+
+SERVED = _served("kitchen-served", {"initial": "initial", "renewal": "renewal"})
+RENEWAL_ONLY = _served("kitchen-renewal-only",
+                       {"initial": "renewal", "renewal": "renewal", "titration": "renewal"})
+INITIAL_FACTS = {"diagnosis": "migraine", "tried": ["nsaid"], "started": "2023-05-01",
+                 "crcl": 60, "loading_dose": False}
+
+
+@pytest.fixture(scope="module")
+def served_package(tmp_path_factory: pytest.TempPathFactory):
+    return import_package(write_package((SERVED, RENEWAL_ONLY),
+                                        tmp_path_factory.mktemp("served") / "python"))
+
+
+def served_review(policy: CompiledPolicy, package, **request: object) -> dict:
+    request = {"product": "tabs-10mg", "request_date": "2026-01-15", **request}
+    return both_agree(policy, request, package)
+
+
+def test_an_initial_request_is_tried_against_initial_criteria_only(served_package) -> None:
+    both = {**INITIAL_FACTS, **RENEWAL_FACTS, "diagnosis": "migraine"}
+    approved = served_review(SERVED, served_package, facts=both)
+    assert approved["outcome"] == "approved" and approved["criterion"] == "initial"
+    denied = served_review(SERVED, served_package, facts=dict(both, crcl=10))
+    assert denied["outcome"] == "denied"
+    # the renewal criterion serves renewal requests: it is not listed as failing
+    assert {u["criterion"] for u in denied["unmet"]} == {"titration", "initial"}
+
+
+def test_a_renewal_request_failing_the_renewal_is_denied_though_initial_holds(
+        served_package) -> None:
+    facts = dict(INITIAL_FACTS, improved=False, adverse_effects=False)
+    assert KITCHEN.policy.criteria[1].id == "initial"
+    today = interpreter.review(KITCHEN, {"product": "tabs-10mg", "request_date": "2026-01-15",
+                                         "facts": facts, "prior_authorization": INITIAL_APPROVAL})
+    assert today["criterion"] == "initial"  # unmarked: the initial criterion still approves
+    denied = served_review(SERVED, served_package, facts=facts,
+                           prior_authorization=INITIAL_APPROVAL)
+    assert denied["outcome"] == "denied"
+    assert [(u["criterion"], u["condition"]) for u in denied["unmet"]
+            if u["criterion"] != "titration"] == [("renewal", "improved == true")]
+    renewed = served_review(SERVED, served_package, facts=dict(facts, improved=True),
+                            prior_authorization=INITIAL_APPROVAL)
+    assert renewed["outcome"] == "approved" and renewed["criterion"] == "renewal"
+
+
+@pytest.mark.parametrize("prior, kind", [
+    (INITIAL_APPROVAL, "renewal"),
+    (dict(INITIAL_APPROVAL, criterion="titration"), "renewal"),  # any earlier authorization
+    (dict(INITIAL_APPROVAL, status="revoked"), "renewal"),  # it was granted
+    (dict(INITIAL_APPROVAL, products=["tabexa"]), "renewal"),  # the product's group
+    (dict(INITIAL_APPROVAL, products=["test-strips"]), "initial"),  # another product
+    (dict(INITIAL_APPROVAL, effective_from="2026-02-01", effective_through="2026-12-31"),
+     "initial"),  # not earlier
+])
+def test_which_requests_are_renewal_requests(served_package, prior: dict, kind: str) -> None:
+    facts = dict(INITIAL_FACTS, improved=False, adverse_effects=False)
+    result = served_review(SERVED, served_package, facts=facts, prior_authorization=prior)
+    # initial's condition holds and renewal's fails: the kind of request decides
+    assert result["outcome"] == ("approved" if kind == "initial" else "denied")
+
+
+def test_an_unreadable_prior_authorization_leaves_the_kind_of_request_open(served_package) -> None:
+    broken = dict(INITIAL_APPROVAL, effective_through="2025-01-01")
+    facts = dict(INITIAL_FACTS, improved=False, adverse_effects=False)
+    result = served_review(SERVED, served_package, facts=facts, prior_authorization=broken)
+    assert result["outcome"] == "needs_information"
+    assert [m["fact"] for m in result["missing"]] == ["prior_authorization"]
+    # the renewal criterion `renews initial`: its more precise question is asked
+    assert result["missing"][0]["question"] == rt.RENEWAL_QUESTION
+    failing = served_review(SERVED, served_package, facts=dict(facts, crcl=10),
+                            prior_authorization=broken)
+    assert failing["outcome"] == "denied"  # neither could hold, whatever the request is
+
+
+def test_no_criterion_serves_the_request_is_denied_saying_why(served_package) -> None:
+    result = served_review(RENEWAL_ONLY, served_package,
+                           facts={**INITIAL_FACTS, **RENEWAL_FACTS, "diagnosis": "migraine"})
+    assert result["outcome"] == "denied"
+    assert {(u["criterion"], u["condition"], tuple(u["facts"])) for u in result["unmet"]} == {
+        (c, rt.SERVES_CONDITION["renewal"], ("prior_authorization",))
+        for c in ("titration", "initial", "renewal")}
+    assert result["unmet"][0]["questions"] == [rt.EARLIER_QUESTION]

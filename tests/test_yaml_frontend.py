@@ -560,3 +560,21 @@ def test_approve_requested_lowers_like_the_dsl_and_round_trips() -> None:
 def test_approve_other_than_limits_or_requested_is_refused() -> None:
     _, diagnostics = lower(HEAD + "criteria:\n  c:\n    when: a\n    approve: everything\n")
     assert diagnostics and all(d.code.startswith("schema") for d in diagnostics), diagnostics
+
+
+def test_for_requests_lowers_like_the_dsl_and_round_trips() -> None:
+    policy, diagnostics = lower(HEAD + "criteria:\n  c:\n    for: renewal\n    when: a\n")
+    assert diagnostics == [] and policy is not None
+    assert policy.criteria[0].serves == "renewal"
+    dsl = lower_dsl_text('policy p "T" {\n  type per_days\n  fact a: bool "A?"\n'
+                         '  criterion c {\n    for renewal requests\n    when a\n  }\n}\n')
+    assert dsl.criteria == policy.criteria
+    emitted = emit_yaml(policy)
+    assert "for: renewal" in emitted
+    again, diagnostics = lower(emitted)
+    assert diagnostics == [] and again is not None and again.criteria == policy.criteria
+
+
+def test_for_other_than_initial_or_renewal_is_refused() -> None:
+    _, diagnostics = lower(HEAD + "criteria:\n  c:\n    for: first\n    when: a\n")
+    assert diagnostics and all(d.code.startswith("schema") for d in diagnostics), diagnostics

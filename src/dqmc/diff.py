@@ -790,6 +790,8 @@ class _Differ:
                 how_long = ("as a one-time approval" if duration.kind == "one_time"
                             else f"for {words.duration_phrase(duration)}")
                 renews = f" (renewal of {_quote(n.renews)})" if n.renews else ""
+                if n.serves:
+                    renews += f" (for {n.serves} requests only)"
                 # The common revision: lower the base limits and keep the old ones on review.
                 former = "; these were the limits before this revision" \
                     if self._were_base_limits(n.approves) else ""
@@ -861,6 +863,13 @@ class _Differ:
                     else f"Criterion {name} no longer renews {_quote(o.renews or '')}.")
             self.add("criterion", "changed", key, text, field="renews", old=o.renews,
                      new=n.renews, effect=UNKNOWN)
+        if o.serves != n.serves:
+            text = (f"Criterion {name} now serves {n.serves} requests only (before: "
+                    f"{_serves_words(o.serves)})." if n.serves else
+                    f"Criterion {name} now serves initial and renewal requests (before: "
+                    f"{o.serves} requests only).")
+            self.add("criterion", "changed", key, text, field="serves", old=o.serves,
+                     new=n.serves, effect=_serves_effect(o.serves, n.serves))
 
     def _condition(self, o: nodes.Criterion, n: nodes.Criterion) -> None:
         if _expr_key(o.when) == _expr_key(n.when):
@@ -1144,7 +1153,20 @@ def _review_effects(old: nodes.Policy, new: nodes.Policy, old_approved: dict[str
         effects += _condition_effects(o.when, n.when)
         if o.renews != n.renews:
             effects.append(UNKNOWN)
+        if o.serves != n.serves:
+            effects.append(_serves_effect(o.serves, n.serves))
     return effects
+
+
+def _serves_words(serves: str | None) -> str:
+    return "initial and renewal requests" if serves is None else f"{serves} requests only"
+
+
+def _serves_effect(old: str | None, new: str | None) -> str:
+    """Serving fewer kinds of request approves less; initial ↔ renewal cannot be ranked."""
+    if old is None:
+        return STRICTER
+    return LOOSER if new is None else UNKNOWN
 
 
 def _condition_effects(old: nodes.Expr, new: nodes.Expr) -> list[str | None]:

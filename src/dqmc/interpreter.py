@@ -62,7 +62,12 @@ Decisions the design leaves open, made here and mirrored by the generated code:
 * Reviews: criteria are three-valued over the answers; unanswered or unusable answers are
   unknown. A renewal criterion also needs the request's `prior_authorization` to be an
   authorization under the criterion it renews (or under itself) for the product, effective on
-  or before the request date; an unreadable prior authorization is unknown, not absent. A
+  or before the request date; an unreadable prior authorization is unknown, not absent.
+  A criterion `for initial requests` is tried only when the request has no earlier
+  authorization for the product (a `prior_authorization` covering it, begun on or before the
+  request date), one `for renewal requests` only when it has; when no criterion serves the
+  request it is denied, each criterion's unmet condition being the kind of request it serves;
+  an unreadable prior authorization makes such criteria unknown. A
   request naming another policy, an unknown product or channel, or unreadable fields is
   answered needs_information with the problems listed, never approved. An approval runs from
   the request date for the criterion's duration (else the policy's, else 1 year); a one-time
@@ -813,7 +818,7 @@ def decide_review(compiled: CompiledPolicy, request: object) -> rt.ReviewResult:
     criteria = [rt.ReviewCriterion(c.id, partial(_truth, c.when), c.renews,
                                    approved_limits(policy, c),
                                    duration_fields(approval_duration(policy, c)),
-                                   c.approves_requested)
+                                   c.approves_requested, c.serves)
                 for c in policy.criteria]
     return rt.review_policy(request, policy_id=policy.id, policy_hash=compiled.content_hash,
                             facts=review_facts(policy), channels=known_channels(policy),

@@ -169,6 +169,8 @@ def _ids_in_context(ctx: _Context, names: Names, start: str) -> list[Candidate]:
         return _ids(names, PRODUCT, GROUP)
     if t1 == "renews":
         return _ids(names, CRITERION)
+    if t1 == "for" and ctx.block == "criterion":
+        return _serves()
     if t1 == "type" and ctx.block == "policy":
         return [Candidate(t, TYPE, "policy type") for t in nodes.POLICY_TYPES]
     if t1 == "unit" and ctx.block == "product":
@@ -270,6 +272,8 @@ def yaml_candidates(text_before: str, names: Names) -> list[Candidate]:
         return dsl_candidates(_unquoted(value.lstrip()), names, "expr_start")
     if top == "criteria" and key == "renews":
         return _ids(names, CRITERION)
+    if top == "criteria" and key == "for":
+        return _serves()
     if top == "facts" and key == "type":
         return [Candidate(t, TYPE, "fact type") for t in _FACT_TYPES]
     if top == "policy" and key == "type":
@@ -279,6 +283,12 @@ def yaml_candidates(text_before: str, names: Names) -> list[Candidate]:
     if rule_level:
         return dsl_candidates(_unquoted(value.lstrip()), names, "limit_tail_start")
     return []
+
+
+def _serves() -> list[Candidate]:
+    """The kinds of request a criterion may serve (`for initial requests`)."""
+    return [Candidate("initial", VALUE, "requests without an earlier authorization"),
+            Candidate("renewal", VALUE, "requests with an earlier authorization")]
 
 
 def _unquoted(text: str) -> str:

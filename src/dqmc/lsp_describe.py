@@ -178,6 +178,8 @@ def describe_criterion(policy: nodes.Policy, criterion: nodes.Criterion) -> str:
         lines += ["", f"When `{condition}`"]
     if criterion.renews:
         lines += ["", f"Renews `{criterion.renews}`"]
+    if criterion.serves:
+        lines += ["", f"Serves {criterion.serves} requests only"]
     approvals = [f"`{a.target}`: {approval_meaning(policy, criterion, a)}"
                  for a in criterion.approves]
     if criterion.approves_requested:

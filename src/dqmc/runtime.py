@@ -1590,6 +1590,14 @@ def renewal_condition(renews: str) -> str:
     return f"an earlier authorization under {renews}"
 
 
+# `for initial requests` / `for renewal requests`: which requests a criterion serves. A renewal
+# request brings an earlier authorization for the product; the question and condition texts
+# explain an undecided one (an unreadable `prior_authorization`).
+EARLIER_QUESTION = "Is there an earlier authorization for the product?"
+SERVES_CONDITION = {"initial": "an initial request (no earlier authorization for the product)",
+                    "renewal": "a renewal request (an earlier authorization for the product)"}
+
+
 def authorization_id_for(policy_id: str, criterion: str, product: str | None, start: date) -> str:
     """A deterministic id for an approval, when the request does not bring its own."""
     return f"{policy_id}/{criterion}/{product or 'all'}/{start.isoformat()}"
@@ -1613,6 +1621,7 @@ class ReviewCriterion:
     # no duration in the spec: the request's `requested.through` ends the approval
     duration: tuple[str, int, str | None] | None
     requested: bool = False  # `approve requested`: it grants the request's `requested` limit
+    serves: str | None = None  # "initial" or "renewal": the only requests it is tried for
 
 
 def review_policy(request: object, *, policy_id: str, policy_hash: str,
@@ -1660,18 +1669,34 @@ def review_policy(request: object, *, policy_id: str, policy_hash: str,
     if parsed.prior_authorization is not None:
         shown[PRIOR_AUTHORIZATION] = parsed.prior_authorization.id
 
+    # None: cannot tell (the prior authorization is unreadable)
+    renewal = None if prior_broken else _earlier_authorization(parsed, related)
     outcomes = []
+    passed_over = []  # criteria that serve only the other kind of request
     for criterion in criteria:
         if related and not criterion.requested and not any(a.target in related
                                                            for a in criterion.approves):
             continue  # it approves nothing for the requested product
+        if criterion.serves is not None and renewal is not None \
+                and (criterion.serves == "renewal") is not renewal:
+            passed_over.append(criterion)
+            continue  # not tried for this kind of request
         node = criterion.when(answers)
+        if criterion.serves is not None and renewal is None:
+            questions.setdefault(PRIOR_AUTHORIZATION, EARLIER_QUESTION)
+            node = all_of(leaf(None, (SERVES_CONDITION[criterion.serves],
+                                      (PRIOR_AUTHORIZATION,))), node)
         if criterion.renews is not None:
             questions[PRIOR_AUTHORIZATION] = RENEWAL_QUESTION
             eligible = None if prior_broken else _renewable(criterion, parsed, related)
             condition = (renewal_condition(criterion.renews), (PRIOR_AUTHORIZATION,))
             node = all_of(leaf(eligible, condition), node)
         outcomes.append((criterion.id, node))
+    if not outcomes and passed_over:  # no criterion serves this kind of request
+        questions[PRIOR_AUTHORIZATION] = EARLIER_QUESTION
+        outcomes = [(c.id, leaf(False, (SERVES_CONDITION[c.serves],  # type: ignore[index]
+                                         (PRIOR_AUTHORIZATION,))))
+                    for c in passed_over]
     outcome, chosen, unmet, missing = review_verdict(outcomes, questions, shown)
     listed = tuple([p for p in problems if p.field == PRIOR_AUTHORIZATION] + blocking + invalid)
     if blocking:
@@ -1745,7 +1770,15 @@ def _renewable(criterion: ReviewCriterion, request: ReviewRequest,
     prior = request.prior_authorization
     if prior is None or prior.criterion not in (criterion.renews, criterion.id):
         return False
-    if prior.effective_from > request.request_date:
+    return _earlier_authorization(request, related)
+
+
+def _earlier_authorization(request: ReviewRequest, related: tuple[str, ...]) -> bool:
+    """Whether the request is a renewal request: its prior authorization covers the product (or
+    its group, or any product when the request names none) and began on or before the request
+    date. Its criterion, dates of end and status do not matter: it was granted."""
+    prior = request.prior_authorization
+    if prior is None or prior.effective_from > request.request_date:
         return False
     return not related or any(name in related for name in prior.products)
 

@@ -145,6 +145,7 @@ class CriterionView:
     id: str
     heading: str
     renewal_of: str | None  # the heading of the criterion this one renews
+    serves: str | None  # "For renewal requests only ...", when the criterion says `for`
     lead: str  # e.g. "Approve when all of the following are true:"
     conditions: tuple[ConditionView, ...]
     condition_lines: tuple[ConditionLine, ...]
@@ -672,6 +673,12 @@ def approval_views(criterion: nodes.Criterion, policy: nodes.Policy) -> tuple[Ap
     return tuple(views)
 
 
+SERVES_SENTENCE = {
+    "initial": "For initial requests only (no earlier authorization for the drug).",
+    "renewal": "For renewal requests only (an earlier authorization for the drug).",
+}
+
+
 def criterion_heading(criterion: nodes.Criterion) -> str:
     return criterion.title or sentence_case(humanize(criterion.id))
 
@@ -711,6 +718,7 @@ def criterion_view(number: int, criterion: nodes.Criterion, policy: nodes.Policy
         id=criterion.id,
         heading=heading,
         renewal_of=renewal_of,
+        serves=SERVES_SENTENCE.get(criterion.serves or ""),
         lead=lead,
         conditions=conditions,
         condition_lines=flatten_conditions(conditions),

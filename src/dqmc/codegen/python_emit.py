@@ -229,6 +229,7 @@ class CriterionView:
     approved: list[str]
     duration: str
     requested: str
+    serves: str
 
 
 class _PolicyEmitter:
@@ -455,7 +456,7 @@ class _PolicyEmitter:
             doc=docstring(f"Criterion {criterion.id}: {condition}"), lines=lines,
             id=lit(criterion.id), renews=lit(criterion.renews), approved=approved,
             duration=lit(interpreter.duration_fields(duration)),
-            requested=lit(criterion.approves_requested))
+            requested=lit(criterion.approves_requested), serves=lit(criterion.serves))
 
     def _condition(self, expr: nodes.Expr, names: dict[str, str], depth: int) -> str:
         """A three-valued expression for a condition, one operand per line."""

@@ -436,6 +436,7 @@ class _ToIR(Transformer):
             duration=fields.get("duration"),
             renews=fields.get("renews"),
             approves_requested=requested is not None,
+            serves=fields.get("for"),
             span=span,
         ), span)
 
@@ -463,6 +464,15 @@ class _ToIR(Transformer):
 
     def c_renews(self, meta, children):
         return _Item("renews", str(children[0]), self._span(meta))
+
+    def c_for(self, meta, children):
+        token = children[0]
+        if str(token) not in nodes.SERVES:
+            self.diagnostics.append(Diagnostic(
+                "criterion.unknown-requests", f"'{token}' is not a kind of request; write "
+                "`for initial requests` or `for renewal requests`", self._tspan(token)))
+            return _Item("for", None, self._span(meta))
+        return _Item("for", str(token), self._span(meta))
 
     def fixed_duration(self, meta, children):
         amount, unit = children

@@ -446,7 +446,7 @@ _PRODUCT_FIELDS = {
     "p_requires_authorization": "requires_authorization",
 }
 _CRITERION_FIELDS = {"c_when": "when", "c_duration": "duration", "c_renews": "renews",
-                     "c_approve_requested": "requested"}
+                     "c_approve_requested": "requested", "c_for": "for"}
 _SIMPLE_ITEMS = ("channel_decl", "group", "fact", "section", "reference", "revision")
 _SIMPLE_KIND = {"channel_decl": "channel"}
 
@@ -773,6 +773,9 @@ class _Printer:
         out = [_statement(("criterion", index), INDENT,
                           f"{' ' * INDENT}criterion {format_id(criterion.id)}{title} {{",
                           opens=True)]
+        if criterion.serves is not None:
+            out.append(_statement(("criterion", index, "for"), inner,
+                                  f"{pad}for {criterion.serves} requests"))
         out.append(_Statement(("criterion", index, "when"), inner,
                               tuple(condition_lines(criterion.when, "when ", inner))))
         approves = criterion.approves

@@ -260,6 +260,8 @@ def _criterion(policy: nodes.Policy, criterion: nodes.Criterion) -> dict[str, An
     out: dict[str, Any] = {}
     if criterion.title is not None:
         out["title"] = criterion.title
+    if criterion.serves is not None:
+        out["for"] = criterion.serves
     # A long condition breaks before `and`/`or` as in the DSL, into a `|` block (the DSL reads
     # line breaks as spaces).
     lines = condition_lines(criterion.when, "", _CONDITION_INDENT)

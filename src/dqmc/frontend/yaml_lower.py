@@ -235,6 +235,7 @@ class _Lowering:
             duration=duration,
             renews=data.get("renews"),
             approves_requested=approve == "requested",
+            serves=data.get("for"),
             span=span,
         )
 

@@ -25,7 +25,8 @@ _TAGGED = (
 _NO_DEFAULT = object()
 _OMITTED_AT_DEFAULT = {(nodes.Criterion, "approves_requested"): False,
                        (nodes.Quantity, "per_package"): False,
-                       (nodes.Quantity, "noun"): None}
+                       (nodes.Quantity, "noun"): None,
+                       (nodes.Criterion, "serves"): None}
 
 
 def snake(name: str) -> str:

@@ -559,6 +559,12 @@ def _check_criteria(policy: nodes.Policy) -> Iterator[Diagnostic]:
             yield Diagnostic("criterion.renews-unknown",
                              f"criterion '{criterion.id}' renews '{criterion.renews}', which is "
                              "not another criterion of this policy", criterion.span)
+        if criterion.renews is not None and criterion.serves == "initial":
+            yield Diagnostic("criterion.renews-initial-only",
+                             f"criterion '{criterion.id}' renews '{criterion.renews}' but serves "
+                             "initial requests only: a request with the earlier authorization a "
+                             "renewal needs is a renewal request, so it could never approve; "
+                             "write `for renewal requests` or drop `renews`", criterion.span)
         for approval in criterion.approves:
             if approval.target not in targets:
                 yield Diagnostic(
@@ -597,6 +603,21 @@ def _check_criteria(policy: nodes.Policy) -> Iterator[Diagnostic]:
                     approval.span)
             yield from _check_rule(policy, approval.target, approval.rule, is_base=False)
             yield from _approves_less(approval, base)
+    yield from _check_initial_served(policy)
+
+
+def _check_initial_served(policy: nodes.Policy) -> Iterator[Diagnostic]:
+    """A warning when every criterion serves renewal requests only: no request without an earlier
+    authorization can be approved. Not an error: the first authorization may come from outside
+    the policy (a payer's PA program), but usually `for initial requests` was forgotten."""
+    if not policy.criteria or any(c.serves != "renewal" for c in policy.criteria):
+        return
+    first = policy.criteria[0]
+    yield Diagnostic("criterion.no-initial",
+                     f"every criterion serves renewal requests only (from '{first.id}' on): a "
+                     "request without an earlier authorization is always denied; add a criterion "
+                     "`for initial requests` (or unmarked) unless the first authorization comes "
+                     "from outside this policy", first.span)
 
 
 def _approves_less(approval: nodes.Approval, base: list[nodes.Limit]) -> Iterator[Diagnostic]:

@@ -36,6 +36,11 @@ TIME_UNITS: tuple[str, ...] = ("days", "weeks", "months", "years")
 
 SECTION_KINDS: tuple[str, ...] = ("overview", "dosing", "availability", "policy_statement", "other")
 
+# Which exception requests a criterion serves: a renewal request brings an earlier authorization
+# for the product (`prior_authorization`), an initial request does not. None: both.
+Serves = Literal["initial", "renewal"]
+SERVES: tuple[str, ...] = ("initial", "renewal")
+
 
 def _span() -> Span:
     return field(default=NO_SPAN, compare=False, repr=False)  # type: ignore[return-value]
@@ -328,6 +333,8 @@ class Criterion:
     renews: str | None = None  # for a renewal criterion: the id of the initial criterion
     # `approve requested`: the approval grants the limit the exception request asks for
     approves_requested: bool = False
+    # `for initial requests` / `for renewal requests`: the only requests it is tried for
+    serves: Serves | None = None
     span: Span = _span()
 
 
