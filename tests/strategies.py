@@ -52,6 +52,7 @@ _prose_lines = st.lists(
 prose = st.one_of(texts, _prose_lines.map("\n".join))
 
 dates = st.dates(min_value=dt.date(1, 1, 1), max_value=dt.date(9999, 12, 31))
+policy_dates = dates | dates.map(lambda day: nodes.Month(day.year, day.month))
 # Implementation dates around the differential tests' dates of service (2026-03-01 ± 30 days),
 # so that a `since` line applies to some claims and not to others.
 _since_dates = st.dates(min_value=dt.date(2026, 1, 1), max_value=dt.date(2026, 5, 1))
@@ -316,9 +317,11 @@ def policies(draw: st.DrawFn) -> nodes.Policy:
     effective_date = draw(st.none() | dates)
     if review_date and effective_date and effective_date < review_date:
         review_date, effective_date = effective_date, review_date
+    if review_date and draw(st.booleans()):  # a month the source gives without a day
+        review_date = nodes.Month(review_date.year, review_date.month)
     revisions = sorted(draw(st.lists(st.builds(
         lambda date, kind, summary: nodes.Revision(type=kind, date=date, summary=summary),
-        dates, texts, st.none() | prose), max_size=3)), key=lambda r: r.date)
+        policy_dates, texts, st.none() | prose), max_size=3)), key=lambda r: nodes.date_key(r.date))
 
     policy = nodes.Policy(
         id=draw(ids),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import datetime as dt
 import json
 import subprocess
 from pathlib import Path
@@ -436,3 +438,31 @@ def test_which_requests_a_criterion_serves_is_said_in_words(before: str, after: 
     [change] = [c for c in result.changes if c.field == "serves"]
     assert change.effect == effect
     assert "now serves" in change.sentence, change.sentence
+
+
+def test_month_dates_are_said_as_months_and_order_before_their_days() -> None:
+    text = _MAIL_POLICY.replace("}\n}\n", '}\n  revision REV "New Policy"\n}\n')
+    before = policy_from(text.replace("REV", "2020-07"))
+    after = policy_from(text.replace("REV", "2020-07-15"))
+    sentences = diff.diff_policies(before, after).sentences()
+    assert "Revision row July 2020 (New Policy) removed." in sentences
+    assert "Revision row 07/15/2020 (New Policy) added." in sentences
+    dated = dataclasses.replace(before, review_date=nodes.Month(2020, 7))
+    assert "The review date changed from July 2020 to none." in \
+        diff.diff_policies(dated, before).sentences()
+    # a month precedes every day within it, and follows the days of the months before
+    assert sorted([dt.date(2020, 7, 1), nodes.Month(2020, 7), dt.date(2020, 6, 30)],
+                  key=nodes.date_key) == [dt.date(2020, 6, 30), nodes.Month(2020, 7),
+                                          dt.date(2020, 7, 1)]
+    assert nodes.Month(2020, 7) < dt.date(2020, 7, 1) and dt.date(2020, 6, 30) < nodes.Month(2020, 7)
+    # "after the review date" only when surely so, whatever day the month stands for
+    assert not nodes.surely_after(dt.date(2020, 7, 31), nodes.Month(2020, 7))
+    assert nodes.surely_after(dt.date(2020, 8, 1), nodes.Month(2020, 7))
+
+
+def test_a_revision_in_the_review_month_is_not_after_it_and_the_next_month_is() -> None:
+    text = _MAIL_POLICY.replace("}\n}\n", '}\n  revision REV "New Policy"\n}\n').replace(
+        "type per_days", "type per_days\n  review_date 2020-07")
+    assert policy_from(text.replace("REV", "2020-07-31")).review_date == nodes.Month(2020, 7)
+    result = compile_text("edited.dqm", text.replace("REV", "2020-08-01"))
+    assert [d.code for d in result.diagnostics] == ["date.order"]

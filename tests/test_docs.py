@@ -191,6 +191,8 @@ def test_dates_print_as_in_the_reference() -> None:
     assert docs_view.date_view(dt.date(2025, 11, 12)) == docs_view.DateView(
         "11/12/2025", "2025-11-12"
     )
+    # a month the source gives without a day prints as the source does, and no day is invented
+    assert docs_view.date_view(nodes.Month(2020, 7)) == docs_view.DateView("July 2020", "2020-07")
 
 
 def test_paragraphs_split_on_blank_lines_and_join_wrapped_lines() -> None:

@@ -154,6 +154,11 @@ def test_strings_comments_and_dates_hide_the_keywords_inside_them() -> None:
         ("revision", "keyword.declaration.dqm"), ("2025-11-12", "constant.numeric.date.dqm"),
         ('"New policy per days"', "string.quoted.double.dqm"),
         ("# per fill", "comment.line.number-sign.dqm")]
+    assert tokenize("  review_date 2020-07") == [
+        ("review_date", "keyword.other.setting.dqm"), ("2020-07", "constant.numeric.date.dqm")]
+    assert tokenize("    for renewal requests") == [
+        ("for", "keyword.control.dqm"), ("renewal", "constant.language.dqm"),
+        ("requests", "keyword.control.dqm")]
     assert tokenize("  age 0..17") == [
         ("age", "keyword.control.dqm"), ("0", "constant.numeric.dqm"),
         ("..", "keyword.operator.range.dqm"), ("17", "constant.numeric.dqm")]

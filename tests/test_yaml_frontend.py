@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import time
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from dqmc.frontend.yaml_emit import MODELINE, YamlEmitError, emit_yaml
 from dqmc.frontend.yaml_load import LoadLimits, load_yaml
 from dqmc.frontend.yaml_lower import lower_yaml
 from dqmc.ir import nodes
+from dqmc.ir.canonical import canonical_json
 from dqmc.source import SourceFile
 
 HEAD = """\
@@ -157,7 +159,7 @@ policy rich-policy "Rich: every node kind – \"quoted\" # not a comment" {
   section policy_statement "Policy Statement" "yes"
   reference "Ω ® – ✓ 𝄞 and a ' quote"
   reference "2025-01-01"
-  revision 2024-06-01 "New Policy"
+  revision 2024-06 "New Policy"
   revision 2025-01-31 "Annual Revision" "Summary: changed # things"
 }
 '''
@@ -578,3 +580,27 @@ def test_for_requests_lowers_like_the_dsl_and_round_trips() -> None:
 def test_for_other_than_initial_or_renewal_is_refused() -> None:
     _, diagnostics = lower(HEAD + "criteria:\n  c:\n    for: first\n    when: a\n")
     assert diagnostics and all(d.code.startswith("schema") for d in diagnostics), diagnostics
+
+
+def test_a_month_review_and_revision_date_lowers_like_the_dsl_and_round_trips() -> None:
+    text = HEAD.replace("type: per_days}", "type: per_days, review_date: 2020-07}") + (
+        "history:\n  - {date: 2020-07, type: New Policy}\n  - {date: 2020-06-30, type: Draft}\n")
+    policy, diagnostics = lower(text)
+    assert diagnostics == [] and policy is not None
+    assert policy.review_date == nodes.Month(2020, 7)
+    assert [r.date for r in policy.history] == [nodes.Month(2020, 7), dt.date(2020, 6, 30)]
+    dsl = lower_dsl_text('policy p "T" {\n  type per_days\n  review_date 2020-07\n'
+                         '  revision 2020-07 "New Policy"\n}\n')
+    assert dsl.review_date == policy.review_date and dsl.history[0] == policy.history[0]
+    emitted = emit_yaml(policy)
+    assert "review_date: 2020-07\n" in emitted and "date: 2020-07\n" in emitted
+    again, diagnostics = lower(emitted)
+    assert diagnostics == [] and again == policy
+    assert '"review_date": "2020-07"' in canonical_json(policy)
+
+
+@pytest.mark.parametrize("setting, code", [("effective_date: 2020-07", "schema"),
+                                           ("review_date: 2020-00", "date.invalid")])
+def test_a_month_is_refused_where_a_day_is_needed(setting: str, code: str) -> None:
+    _, diagnostics = lower(HEAD.replace("type: per_days}", f"type: per_days, {setting}}}"))
+    assert diagnostics and diagnostics[0].code.startswith(code), diagnostics

@@ -270,7 +270,7 @@ def _values_words(values: Sequence[str]) -> str:
     return words.join_words_or([words.value_words(v) for v in values])
 
 
-def _date_words(value: dt.date | None) -> str:
+def _date_words(value: nodes.PolicyDate | None) -> str:
     return words.date_view(value).text if value is not None else "none"
 
 
@@ -946,7 +946,7 @@ class _Differ:
         old, new = keyed(self.old), keyed(self.new)
         for key in _keys_in_order(old, new):
             o, n = old.get(key), new.get(key)
-            label = f"{words.date_view(dt.date.fromisoformat(key[0])).text} ({key[1]})"
+            label = f"{words.date_view((o or n).date).text} ({key[1]})"  # type: ignore[union-attr]
             if o is None:
                 self.add("history", "added", key, f"Revision row {label} added.", new=n,
                          in_summary=False)

@@ -197,7 +197,11 @@ class IndexEntry:
 # Words and numbers
 
 
-def date_view(value: dt.date) -> DateView:
+def date_view(value: nodes.PolicyDate) -> DateView:
+    """MM/DD/YYYY for a day; "July 2020" for a month the source gives without a day."""
+    if isinstance(value, nodes.Month):
+        return DateView(text=f"{nodes.MONTH_NAMES[value.month - 1]} {value.year:04d}",
+                        iso=value.isoformat())
     return DateView(
         text=f"{value.month:02d}/{value.day:02d}/{value.year:04d}", iso=value.isoformat()
     )

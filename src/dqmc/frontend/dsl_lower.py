@@ -146,7 +146,7 @@ class _ToIR(Transformer):
         return _Item("type", str(token), self._span(meta))
 
     def set_review_date(self, meta, children):
-        return _Item("review_date", common.parse_date(
+        return _Item("review_date", common.parse_policy_date(
             str(children[0]), self._tspan(children[0]), self.diagnostics), self._span(meta))
 
     def set_effective_date(self, meta, children):
@@ -540,7 +540,8 @@ class _ToIR(Transformer):
         span = self._span(meta)
         return _Item("revision", nodes.Revision(
             type=self._string(rev_type),
-            date=common.parse_date(str(date), self._tspan(date), self.diagnostics) or _EPOCH,
+            date=common.parse_policy_date(str(date), self._tspan(date), self.diagnostics)
+            or _EPOCH,
             summary=self._string(summary) if summary is not None else None,
             span=span), span)
 

@@ -89,13 +89,36 @@ def parse_decimal(text: str) -> Decimal | None:
     return value if value.is_finite() else None
 
 
+_MONTH_ONLY = re.compile(r"([0-9]{4})-([0-9]{2})")
+
+
 def parse_date(text: str, span: Span, diagnostics: list[Diagnostic]) -> dt.date | None:
+    """A calendar date, YYYY-MM-DD; a month alone is refused here (it decides claims or answers)."""
+    if _MONTH_ONLY.fullmatch(text):
+        diagnostics.append(Diagnostic(
+            "date.month-only", f"'{text}' gives no day; this date needs one (YYYY-MM-DD): only "
+            "review and revision dates may be a month", span))
+        return None
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
         diagnostics.append(Diagnostic(
             "date.invalid", f"'{text}' is not a real calendar date; write YYYY-MM-DD", span))
         return None
+
+
+def parse_policy_date(text: str, span: Span,
+                      diagnostics: list[Diagnostic]) -> nodes.PolicyDate | None:
+    """A review or revision date: YYYY-MM-DD, or YYYY-MM when the source gives no day."""
+    month = _MONTH_ONLY.fullmatch(text)
+    if month is None:
+        return parse_date(text, span, diagnostics)
+    year, number = int(month.group(1)), int(month.group(2))
+    if year < 1 or not 1 <= number <= 12:
+        diagnostics.append(Diagnostic(
+            "date.invalid", f"'{text}' is not a real month; write YYYY-MM (or YYYY-MM-DD)", span))
+        return None
+    return nodes.Month(year, number)
 
 
 def whole_number(text: str, what: str, span: Span, diagnostics: list[Diagnostic]) -> int:

@@ -7,6 +7,7 @@ every scalar goes through PyYAML's emitter, which quotes and escapes whatever ne
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import re
 from typing import Any, Callable, Sequence, TypeVar
 
@@ -134,7 +135,7 @@ def _settings(policy: nodes.Policy) -> dict[str, Any]:
     out: dict[str, Any] = {"id": policy.id, "title": policy.title, "type": policy.type}
     if policy.review_date is not None:
         # Dates go to PyYAML as dates so they print unquoted; the loader reads them as text.
-        out["review_date"] = policy.review_date
+        out["review_date"] = _date(policy.review_date)
     if policy.effective_date is not None:
         out["effective_date"] = policy.effective_date
     if policy.approval_duration is not None:
@@ -280,8 +281,13 @@ def _criterion(policy: nodes.Policy, criterion: nodes.Criterion) -> dict[str, An
     return out
 
 
+def _date(value: nodes.PolicyDate) -> dt.date | str:
+    """A day as a YAML date; a month as its text, 2020-07 (a plain scalar YAML reads as text)."""
+    return value.isoformat() if isinstance(value, nodes.Month) else value
+
+
 def _revision(revision: nodes.Revision) -> dict[str, Any]:
-    out: dict[str, Any] = {"date": revision.date, "type": revision.type}
+    out: dict[str, Any] = {"date": _date(revision.date), "type": revision.type}
     if revision.summary is not None:
         out["summary"] = revision.summary
     return out

@@ -108,7 +108,10 @@ class _Lowering:
             id=settings["id"],
             title=settings["title"],
             type=settings["type"],
-            review_date=self._optional_date(settings, at, "review_date"),
+            review_date=(common.parse_policy_date(settings["review_date"],
+                                                  self.doc.span(pointer_join(at, "review_date")),
+                                                  self.diagnostics)
+                         if "review_date" in settings else None),
             effective_date=self._optional_date(settings, at, "effective_date"),
             approval_duration=duration,
             **defaulted,
@@ -248,7 +251,8 @@ class _Lowering:
         at = f"/history/{index}"
         return nodes.Revision(
             type=data["type"],
-            date=self._date(at + "/date", data["date"]) or _NO_DATE,
+            date=common.parse_policy_date(data["date"], self.doc.span(at + "/date"),
+                                          self.diagnostics) or _NO_DATE,
             summary=data.get("summary"),
             span=self.doc.span(at),
         )

@@ -43,6 +43,8 @@ def decimal_text(value: Decimal) -> str:
 
 def to_data(value: Any) -> Any:
     """A JSON-ready value for any IR node or field value; spans are left out."""
+    if isinstance(value, nodes.Month):
+        return value.isoformat()
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         out: dict[str, Any] = {}
         if isinstance(value, _TAGGED):

@@ -749,12 +749,15 @@ def _check_history(policy: nodes.Policy) -> Iterator[Diagnostic]:
                          "history; list revisions oldest first or newest first", culprit.span)
     if policy.review_date is not None:
         for revision in policy.history:
-            if revision.date > policy.review_date:
+            if nodes.surely_after(revision.date, policy.review_date):
                 yield Diagnostic(
                     "date.order",
                     f"revision of {revision.date.isoformat()} is after the review date "
                     f"{policy.review_date.isoformat()}; update the review date", revision.span)
-    if (policy.effective_date is not None and policy.review_date is not None
-            and policy.effective_date > policy.review_date + dt.timedelta(days=3660)):
+    review = policy.review_date
+    if (policy.effective_date is not None and review is not None
+            and nodes.surely_after(policy.effective_date,
+                                   review + dt.timedelta(days=3660) if isinstance(review, dt.date)
+                                   else nodes.Month(review.year + 10, review.month))):
         yield Diagnostic("date.order", "the effective date is more than ten years after the "
                          "review date; check both", policy.span)

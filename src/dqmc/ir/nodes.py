@@ -42,6 +42,63 @@ Serves = Literal["initial", "renewal"]
 SERVES: tuple[str, ...] = ("initial", "renewal")
 
 
+MONTH_NAMES: tuple[str, ...] = ("January", "February", "March", "April", "May", "June", "July",
+                                 "August", "September", "October", "November", "December")
+
+
+@dataclass(frozen=True, slots=True)
+class Month:
+    """A date the source gives to the month only ("July 2020"): a review or revision date. No day
+    is ever invented for it. It orders before every day of its month (`date_key`); `surely_after`
+    compares at the coarser precision of the two."""
+
+    year: int
+    month: int
+
+    def isoformat(self) -> str:
+        return f"{self.year:04d}-{self.month:02d}"
+
+    def __str__(self) -> str:
+        return self.isoformat()
+
+    def __lt__(self, other: object) -> bool:
+        return _date_compare(self, other, lambda a, b: a < b)
+
+    def __le__(self, other: object) -> bool:
+        return _date_compare(self, other, lambda a, b: a <= b)
+
+    def __gt__(self, other: object) -> bool:
+        return _date_compare(self, other, lambda a, b: a > b)
+
+    def __ge__(self, other: object) -> bool:
+        return _date_compare(self, other, lambda a, b: a >= b)
+
+
+# A review or revision date: a day, or a month when the source gives no day.
+PolicyDate = Union[dt.date, Month]
+
+
+def date_key(value: PolicyDate) -> tuple[int, int, int]:
+    """The order of policy dates: by day, a month before every day within it."""
+    if isinstance(value, Month):
+        return (value.year, value.month, 0)
+    return (value.year, value.month, value.day)
+
+
+def _date_compare(left: Month, right: object, op: Any) -> Any:
+    if not isinstance(right, (Month, dt.date)):
+        return NotImplemented
+    return op(date_key(left), date_key(right))
+
+
+def surely_after(later: PolicyDate, earlier: PolicyDate) -> bool:
+    """Whether `later` is after `earlier` whatever days the month-only ones stand for: compared
+    at the coarser precision of the two (2020-07-15 is not surely after 2020-07)."""
+    if isinstance(later, Month) or isinstance(earlier, Month):
+        return (later.year, later.month) > (earlier.year, earlier.month)
+    return later > earlier
+
+
 def _span() -> Span:
     return field(default=NO_SPAN, compare=False, repr=False)  # type: ignore[return-value]
 
@@ -363,7 +420,7 @@ class Revision:
     """A row of the revision history table."""
 
     type: str  # e.g. "New Policy", "Annual Revision"
-    date: dt.date
+    date: PolicyDate
     summary: str | None = None
     span: Span = _span()
 
@@ -375,7 +432,7 @@ class Policy:
     id: str
     title: str
     type: PolicyType
-    review_date: dt.date | None = None
+    review_date: PolicyDate | None = None
     effective_date: dt.date | None = None
     approval_duration: Duration | None = None
     reject_code: str = "76"
