@@ -85,3 +85,13 @@ def test_breo_page_7_is_a_distinct_document_version(tmp_path) -> None:
     assert any("Breo Ellipta" in line and "2 blisters per day" in line and "removed" in line
                for line in lines)
     assert all("Breo Ellipta" in line for line in lines if line.strip())
+
+
+def test_minnesota_ubrelvy_document_prints_the_month_its_source_is_dated() -> None:
+    markdown = (REPO / "generated/docs/mn-dhs-ubrelvy.md").read_text(encoding="utf-8")
+    page = (REPO / "generated/docs/mn-dhs-ubrelvy.html").read_text(encoding="utf-8")
+    assert "**Review date:** July 2020\n" in markdown
+    assert '<time datetime="2020-07">July 2020</time>' in page
+    assert "2020-07-01" not in markdown + page and "07/01/2020" not in markdown + page
+    # and the criteria say which requests they serve
+    assert "For renewal requests only (an earlier authorization for the drug)." in markdown
