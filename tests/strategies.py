@@ -97,6 +97,8 @@ def _products(draw: st.DrawFn, product_ids: list[str], pool: list[str]) -> list[
             gpi=draw(st.none() | st.text(string.digits, min_size=2, max_size=14)),
             label=draw(st.none() | texts),
             requires_authorization=draw(st.integers(0, 3)) == 0,
+            dose=draw(st.none() | st.builds(lambda amount: nodes.Quantity(amount=amount, unit=unit),
+                                             st.sampled_from(("1", "2", "0.5")).map(Decimal))),
         ))
     return products
 

@@ -466,3 +466,16 @@ def test_a_revision_in_the_review_month_is_not_after_it_and_the_next_month_is() 
     assert policy_from(text.replace("REV", "2020-07-31")).review_date == nodes.Month(2020, 7)
     result = compile_text("edited.dqm", text.replace("REV", "2020-08-01"))
     assert [d.code for d in result.diagnostics] == ["date.order"]
+
+
+def test_a_dose_change_is_said_and_limits_in_doses_rank_by_billing_units() -> None:
+    text = ('policy p "T" {\n  type per_days\n  product x {\n    brand "A"\n    generic "g"\n'
+            '    form "tablet"\n    unit each\n    dose DOSE each\n  }\n'
+            '  limit x {\n    all 16 doses per 30 days\n  }\n}\n')
+    result = diff.diff_policies(policy_from(text.replace("DOSE", "1")),
+                                policy_from(text.replace("DOSE", "2")))
+    sentences = result.sentences()
+    assert any(s.endswith("one dose is now 2 tablets (before: 1 tablet).") for s in sentences), \
+        sentences
+    [limit] = [c for c in result.changes if c.area == "limit"]
+    assert limit.effect == diff.LOOSER  # 16 doses are 32 tablets now, not 16

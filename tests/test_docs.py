@@ -187,6 +187,15 @@ def test_channel_labels_read_in_lower_case_inside_sentences() -> None:
     assert docs_view.channel_in_sentence("CVS Specialty") == "CVS specialty"
 
 
+def test_a_limit_in_doses_prints_the_doses_and_the_billing_amount() -> None:
+    tablet = nodes.Product(id="t", brand="B", generic="g", strength=None, form="tablet",
+                           unit="each", dose=nodes.Quantity(amount=Decimal(1), unit="each"))
+    quantity = nodes.Quantity(amount=Decimal(16), unit="each", doses=Decimal(16))
+    assert docs_view.quantity_phrase(quantity, [tablet]) == "16 doses (16 tablets)"
+    one = nodes.Quantity(amount=Decimal(2), unit="each", doses=Decimal(1))
+    assert docs_view.quantity_phrase(one, [tablet]) == "1 dose (2 tablets)"
+
+
 def test_dates_print_as_in_the_reference() -> None:
     assert docs_view.date_view(dt.date(2025, 11, 12)) == docs_view.DateView(
         "11/12/2025", "2025-11-12"

@@ -457,3 +457,19 @@ async def test_for_requests_is_completed_and_described() -> None:
     assert policy is not None
     hover = lsp_describe.describe_criterion(policy, policy.criteria[0])
     assert "Serves renewal requests only" in hover
+
+
+async def test_doses_are_completed_and_described() -> None:
+    from dqmc import lsp_describe
+    from dqmc.lsp_complete import dsl_candidates
+    from dqmc.lsp_index import dsl_names
+    from dqmc.pipeline import compile_text
+
+    head = ('policy p "T" {\n  type per_days\n  product x {\n    brand "A"\n    generic "g"\n'
+            '    form "tablet"\n    unit each\n    dose 1 each\n  }\n  limit x {\n    all 16 ')
+    labels = [c.label for c in dsl_candidates(head, dsl_names(head))]
+    assert "doses" in labels and "dose" in labels
+    policy = compile_text("p.dqm", head + "doses per 30 days\n  }\n}\n").policy
+    assert policy is not None
+    hover = lsp_describe.describe_product(policy, policy.products[0])
+    assert "One dose: 1 each (limits may count doses)" in hover

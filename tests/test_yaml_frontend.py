@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -604,3 +605,22 @@ def test_a_month_review_and_revision_date_lowers_like_the_dsl_and_round_trips() 
 def test_a_month_is_refused_where_a_day_is_needed(setting: str, code: str) -> None:
     _, diagnostics = lower(HEAD.replace("type: per_days}", f"type: per_days, {setting}}}"))
     assert diagnostics and diagnostics[0].code.startswith(code), diagnostics
+
+
+def test_doses_lower_like_the_dsl_and_round_trip() -> None:
+    text = HEAD.replace("form: cream, unit: g}", "form: tablet, unit: each, dose: 2 each}") + (
+        "limits:\n  x:\n    all: 16 doses per 30 days\n")
+    policy, diagnostics = lower(text)
+    assert diagnostics == [] and policy is not None
+    assert policy.products[0].dose == nodes.Quantity(amount=Decimal(2), unit="each")
+    rule = policy.limits[0].rule
+    assert isinstance(rule, nodes.PerWindow)
+    assert (rule.quantity.amount, rule.quantity.unit, rule.quantity.doses) == (32, "each", 16)
+    dsl = lower_dsl_text('policy p "T" {\n  type per_days\n  product x {\n    brand "A"\n'
+                         '    generic "g"\n    form "tablet"\n    unit each\n    dose 2 each\n'
+                         '  }\n  limit x {\n    all 16 doses per 30 days\n  }\n}\n')
+    assert dsl.products == policy.products and dsl.limits == policy.limits
+    emitted = emit_yaml(policy)
+    assert "dose: 2 each" in emitted and "all: 16 doses per 30 days" in emitted
+    again, diagnostics = lower(emitted)
+    assert diagnostics == [] and again == policy

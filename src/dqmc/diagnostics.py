@@ -89,6 +89,8 @@ CODES: dict[str, tuple[Severity, str]] = {
     "age.invalid-band": (Severity.ERROR, "an age band whose bounds are reversed or negative"),
     # Dates and history.
     "date.invalid": (Severity.ERROR, "a date that is not a real calendar date"),
+    "quantity.dose-mixed": (Severity.ERROR, "a limit in doses over products whose doses differ"),
+    "product.dose-unit": (Severity.ERROR, "a dose not in the product's billing unit, or not positive"),
     "date.month-only": (Severity.ERROR, "a month without a day where a day is needed"),
     "date.order": (Severity.ERROR, "dates that are out of order"),
     "history.out-of-order": (Severity.ERROR, "revision history rows that are not in date order"),

@@ -270,6 +270,11 @@ def _values_words(values: Sequence[str]) -> str:
     return words.join_words_or([words.value_words(v) for v in values])
 
 
+def _dose_words(dose: nodes.Quantity | None, product: nodes.Product) -> str:
+    return "not stated" if dose is None else words.amount_phrase(dose.amount, dose.unit,
+                                                                 [product])
+
+
 def _date_words(value: nodes.PolicyDate | None) -> str:
     return words.date_view(value).text if value is not None else "none"
 
@@ -581,6 +586,11 @@ class _Differ:
                      field="requires_authorization", old=o.requires_authorization,
                      new=n.requires_authorization,
                      effect=STRICTER if n.requires_authorization else LOOSER)
+        if o.dose != n.dose:
+            # limits written in doses change their amounts with it, and say so themselves
+            self.add("product", "changed", (n.id,), f"{name}: one dose is now "
+                     f"{_dose_words(n.dose, n)} (before: {_dose_words(o.dose, o)}).",
+                     field="dose", old=o.dose, new=n.dose)
         self._ndcs((n.id,), name, o.ndcs, n.ndcs)
         old_packages = {p.id: p for p in o.packages}
         new_packages = {p.id: p for p in n.packages}

@@ -143,6 +143,9 @@ def describe_product(policy: nodes.Policy, product: nodes.Product) -> str:
     if product.requires_authorization or policy.requires_authorization:
         lines.append("Requires prior authorization: a claim without an active authorization "
                      "is rejected with 75")
+    if product.dose is not None:
+        lines.append(f"One dose: {product.dose.amount.normalize():f} {product.dose.unit} "
+                     "(limits may count doses)")
     for package in product.packages:
         noun = f", counted as {package.noun}" if package.noun else ""
         lines.append(f"- package `{package.id}`: {_size_text(package)} "

@@ -197,6 +197,8 @@ def _index_dsl(source: SourceFile) -> SpecIndex | None:
                 name = c.token(PRODUCT, head, True)
                 packages = []
                 for field_item in item.children[1:]:
+                    if _is_tree(field_item, "p_dose"):  # `dose 1 each`: limits may count doses
+                        nouns.append(DOSE_NOUN)
                     # `package ID SIZE UNIT "desc" opts`, or `package ID from drug file "desc" opts`
                     if _is_tree(field_item, "p_package") or _is_tree(field_item,
                                                                      "p_package_drug_file"):
@@ -338,6 +340,8 @@ class _YamlIndexer:
     def product(self, product: str, fields: Any) -> OutlineItem:
         at = pointer_join("/products", product)
         name = self.key(PRODUCT, at, product, True)
+        if isinstance(fields, dict) and "dose" in fields:  # limits may count doses
+            self.nouns.append(DOSE_NOUN)
         packages = []
         for package, package_fields in _mapping(
                 fields.get("packages") if isinstance(fields, dict) else None):
@@ -449,6 +453,8 @@ _DSL_DEFINITIONS = {
 }
 _DSL_FACT_VALUES = re.compile(rf"\bfact\s+({_ID})\s*:\s*(?:enum|set)\s*\{{([^}}]*)\}}")
 # In masked text the package's "description" is blank, so `as NOUN` follows the unit word.
+_DSL_DOSE = re.compile(r"\bdose\s+[0-9]")
+DOSE_NOUN = "dose"  # a product's `dose` lets quantities count "doses", as a package noun would
 _DSL_PACKAGE_NOUN = re.compile(rf"\bpackage\s+{_ID}\s+[0-9.]+\s+{_ID}\s+as\s+({_ID})")
 
 
@@ -470,6 +476,8 @@ def dsl_names(text: str) -> Names:
     for match in _DSL_FACT_VALUES.finditer(masked):
         names.values[match.group(1)] = [v.strip() for v in match.group(2).split(",") if v.strip()]
     names.nouns = list(dict.fromkeys(m.group(1) for m in _DSL_PACKAGE_NOUN.finditer(masked)))
+    if _DSL_DOSE.search(masked):
+        names.nouns.append(DOSE_NOUN)
     return names
 
 

@@ -367,6 +367,8 @@ def quantity_phrase(quantity: nodes.Quantity, products: Sequence[nodes.Product])
         amount = counted(quantity.amount, quantity.noun)  # the word the spec (and source) used
     else:
         amount = amount_phrase(quantity.amount, quantity.unit, products)
+    if quantity.doses is not None:  # "16 doses (16 tablets)"
+        return f"{counted(quantity.doses, 'dose')} ({amount})"
     if quantity.packages is None:
         return amount
     if quantity.per_package and quantity.package is None:  # `4 packages`: any of them

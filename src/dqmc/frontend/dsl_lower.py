@@ -213,6 +213,7 @@ class _ToIR(Transformer):
             gpi=fields.get("gpi"),
             label=fields.get("label"),
             requires_authorization=fields.get("requires_authorization", False),
+            dose=fields.get("dose"),
             span=span,
         ), span)
 
@@ -230,6 +231,12 @@ class _ToIR(Transformer):
 
     def p_form(self, meta, children):
         return self._field("form", meta, self._string(children[0]))
+
+    def p_dose(self, meta, children):
+        amount, word = children
+        size = common.billing_size(self._decimal(amount), str(word), self._tspan(word),
+                                   self.diagnostics)
+        return self._field("dose", meta, dataclasses.replace(size, span=self._tspan(amount)))
 
     def p_unit(self, meta, children):
         return self._field("unit", meta, str(children[0]))

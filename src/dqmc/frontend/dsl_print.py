@@ -170,6 +170,8 @@ def format_quantity(q: nodes.Quantity, products: Sequence[nodes.Product] = ()) -
     (through `resolve_word`, the front ends' own resolution) to this very quantity. Otherwise
     the amount prints in billing units: the same amount, though no longer counted in packages.
     """
+    if q.doses is not None:
+        return f"{format_decimal(q.doses)} {'dose' if q.doses == 1 else 'doses'}"
     if q.per_package and q.package is None:
         return f"{format_decimal(q.packages)} {'package' if q.packages == 1 else 'packages'}"
     if q.packages is not None and q.package is not None:
@@ -443,7 +445,7 @@ _SETTINGS = {
 _PRODUCT_FIELDS = {
     "p_brand": "brand", "p_generic": "generic", "p_strength": "strength", "p_form": "form",
     "p_unit": "unit", "p_label": "label", "p_gpi": "gpi", "p_ndcs": "ndc",
-    "p_requires_authorization": "requires_authorization",
+    "p_requires_authorization": "requires_authorization", "p_dose": "dose",
 }
 _CRITERION_FIELDS = {"c_when": "when", "c_duration": "duration", "c_renews": "renews",
                      "c_approve_requested": "requested", "c_for": "for"}
@@ -728,6 +730,8 @@ class _Printer:
         if product.requires_authorization:
             out.append(_statement(("product", index, "requires_authorization"), inner,
                                   f"{pad}requires authorization"))
+        if product.dose is not None:
+            out.append(field("dose", f"{format_decimal(product.dose.amount)} {product.dose.unit}"))
         for j, package in enumerate(product.packages):
             out.append(_statement(("package", index, j), inner, pad + _package(package)))
         out.append(_close(("product", index, _BLOCK_CLOSE), INDENT))

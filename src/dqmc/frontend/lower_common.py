@@ -164,12 +164,27 @@ def resolve_word(
         # as one, whatever size the drug file gives it.
         return nodes.Quantity(amount=amount, unit=products[0].unit, packages=amount,
                               per_package=True, span=span)
+    if word in ("dose", "doses") and products and all(p.dose is not None for p in products):
+        doses = {(p.dose.amount, p.dose.unit) for p in products}  # type: ignore[union-attr]
+        if len(doses) > 1:
+            diagnostics.append(Diagnostic(
+                "quantity.dose-mixed",
+                "these products' doses differ (" + ", ".join(
+                    f"{p.id}: {p.dose.amount.normalize():f} {p.dose.unit}"  # type: ignore[union-attr]
+                    for p in products) + "); a limit in doses needs one dose size: write the "
+                "limit in billing units or on each product", span))
+        dose = products[0].dose
+        assert dose is not None
+        return nodes.Quantity(amount=amount * dose.amount, unit=dose.unit, doses=amount,
+                              span=span)
     for product in products:
         noun = _form_noun(product)
         if product.unit == "each" and noun and word.lower() in _plural_forms(noun):
             return nodes.Quantity(amount=amount, unit="each", noun=noun, span=span)
     known = sorted({n for p in products for pk in p.packages if pk.noun for n in [pk.noun]})
     hint = "; this product's packages are counted as " + ", ".join(known) if known else ""
+    if word in ("dose", "doses"):
+        hint = "; to count doses, give every product its dose (`dose 1 each`)"
     diagnostics.append(Diagnostic(
         "unit.unknown",
         f"unknown unit '{word}': write g, mL or each, or a package noun declared with "

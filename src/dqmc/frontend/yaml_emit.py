@@ -173,6 +173,8 @@ def _product(product: nodes.Product) -> dict[str, Any]:
         out["ndc"] = _Flow(product.ndcs)
     if product.requires_authorization:
         out["requires_authorization"] = True
+    if product.dose is not None:
+        out["dose"] = f"{format_decimal(product.dose.amount)} {product.dose.unit}"
     if product.packages:
         out["packages"] = {p.id: _package(p) for p in product.packages}
     return out

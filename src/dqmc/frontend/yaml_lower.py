@@ -156,8 +156,17 @@ class _Lowering:
             gpi=data.get("gpi"),
             label=data.get("label"),
             requires_authorization=data.get("requires_authorization", False),
+            dose=self._dose(at + "/dose") if "dose" in data else None,
             span=span,
         )
+
+    def _dose(self, at: str) -> nodes.Quantity:
+        fragment = self.doc.fragment(at)
+        match = _SIZE.match(fragment.text)
+        assert match is not None, "the schema's dose pattern admits only what _SIZE matches"
+        size = common.billing_size(Decimal(match[1]), match[2], fragment.span(*match.span(2)),
+                                   self.diagnostics)
+        return dataclasses.replace(size, span=fragment.span(match.start(1), match.end(2)))
 
     def _package(self, at: str, package_id: str, data: dict[str, Any]) -> nodes.Package:
         if data["size"] == DRUG_FILE_SIZE:

@@ -26,7 +26,9 @@ _NO_DEFAULT = object()
 _OMITTED_AT_DEFAULT = {(nodes.Criterion, "approves_requested"): False,
                        (nodes.Quantity, "per_package"): False,
                        (nodes.Quantity, "noun"): None,
-                       (nodes.Criterion, "serves"): None}
+                       (nodes.Criterion, "serves"): None,
+                       (nodes.Quantity, "doses"): None,
+                       (nodes.Product, "dose"): None}
 
 
 def snake(name: str) -> str:

@@ -130,6 +130,12 @@ def _check_products(policy: nodes.Policy) -> Iterator[Diagnostic]:
                     "product.invalid-ndc",
                     f"NDC '{ndc}' of product '{product.id}' must be 11 digits without hyphens "
                     "(5-4-2, e.g. 00574407205)", product.span)
+        dose = product.dose
+        if dose is not None and (dose.unit != product.unit or dose.amount <= 0):
+            yield Diagnostic(
+                "product.dose-unit",
+                f"a dose of '{product.id}' is a positive amount of its billing unit "
+                f"({product.unit}), not {dose.amount.normalize():f} {dose.unit}", dose.span)
         drug_file = [p.id for p in product.packages if p.size is None]
         if drug_file and len(drug_file) < len(product.packages):
             yield Diagnostic(

@@ -121,6 +121,7 @@ class Quantity:
     # The dosage-form word an author counted `each` in ("2 blisters": "blister"), so documents
     # say what the source says; None for "2 each" and for amounts in g or mL.
     noun: str | None = None
+    doses: Decimal | None = None  # the count the author wrote in doses (`16 doses`)
     span: Span = _span()
 
 
@@ -152,6 +153,8 @@ class Product:
     label: str | None = None  # the row name the document shows, e.g. "Triptan tablets"
     # "(PA required)": a claim is rejected with 75 unless an active authorization covers it
     requires_authorization: bool = False
+    # `dose 1 each`: one dose in billing units, so that limits may count doses ("16 doses")
+    dose: Quantity | None = None
     span: Span = _span()
 
     @property
