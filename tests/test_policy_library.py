@@ -93,5 +93,7 @@ def test_minnesota_ubrelvy_document_prints_the_month_its_source_is_dated() -> No
     assert "**Review date:** July 2020\n" in markdown
     assert '<time datetime="2020-07">July 2020</time>' in page
     assert "2020-07-01" not in markdown + page and "07/01/2020" not in markdown + page
+    # the limit reads in doses, as the page says it, with the tablets it counts
+    assert "16 doses (16 tablets) (hard limit, no exceptions)" in markdown
     # and the criteria say which requests they serve
     assert "For renewal requests only (an earlier authorization for the drug)." in markdown
