@@ -234,6 +234,9 @@ durations = st.one_of(
     st.builds(lambda n, unit: nodes.Duration(kind="fixed", amount=n, unit=unit),
               st.integers(1, 36), st.sampled_from(nodes.TIME_UNITS)),
     st.just(nodes.Duration(kind="one_time")))
+# `approve requested` criteria may also last until the date the request gives
+requested_durations = durations | st.sampled_from(
+    [nodes.Duration(kind=kind) for kind in nodes.REQUESTED_DURATIONS])  # type: ignore[arg-type]
 
 
 @st.composite
@@ -309,7 +312,7 @@ def policies(draw: st.DrawFn) -> nodes.Policy:
             title=draw(st.none() | texts),
             when=draw(conditions),
             approves=tuple(approves),
-            duration=draw(st.none() | durations),
+            duration=draw(st.none() | (requested_durations if requested else durations)),
             renews=renews,
             approves_requested=requested,
             serves=serves,

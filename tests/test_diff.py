@@ -479,3 +479,23 @@ def test_a_dose_change_is_said_and_limits_in_doses_rank_by_billing_units() -> No
         sentences
     [limit] = [c for c in result.changes if c.area == "limit"]
     assert limit.effect == diff.LOOSER  # 16 doses are 32 tablets now, not 16
+
+
+def test_durations_as_requested_are_said_in_words_and_ranked() -> None:
+    text = _MAIL_POLICY.replace("}\n}\n", '}\n  fact more: bool "More?"\n'
+                                '  criterion c {\n    when more\n    approve requested\n'
+                                '    approvals last one time\n  }\n}\n')
+    once = policy_from(text)
+    either = policy_from(text.replace("last one time", "last one time or as requested"))
+    dated = policy_from(text.replace("last one time", "last as requested"))
+    forward = diff.diff_policies(once, either)
+    assert any(s.endswith("now last once, or until the date the request asks for (before: a "
+                          "one-time approval).") for s in forward.sentences()), forward.sentences()
+
+    def effects(old: nodes.Policy, new: nodes.Policy) -> list[str | None]:
+        return [c.effect for c in diff.diff_policies(old, new).changes if c.field == "duration"]
+
+    assert effects(once, either) == ["looser"]
+    assert effects(either, once) == ["stricter"]
+    # an end date the request gives cannot be ranked against one fill
+    assert effects(once, dated) == ["unknown"]

@@ -473,3 +473,22 @@ async def test_doses_are_completed_and_described() -> None:
     assert policy is not None
     hover = lsp_describe.describe_product(policy, policy.products[0])
     assert "One dose: 1 each (limits may count doses)" in hover
+
+
+async def test_durations_as_requested_are_completed_and_described() -> None:
+    from dqmc import lsp_describe
+    from dqmc.lsp_complete import dsl_candidates
+    from dqmc.lsp_index import dsl_names
+    from dqmc.pipeline import compile_text
+
+    typing = ('policy p "T" {\n  type per_days\n  fact a: bool "A?"\n'
+              '  criterion c {\n    when a\n    approve requested\n    approvals last ')
+    labels = [c.label for c in dsl_candidates(typing, dsl_names(typing))]
+    assert "as" in labels and "one" in labels
+    labels = [c.label for c in dsl_candidates(typing + "one time ", dsl_names(typing))]
+    assert "or" in labels
+    text = typing + "one time or as requested\n  }\n}\n"
+    policy = compile_text("t.dqm", text).policy
+    assert policy is not None
+    hover = lsp_describe.describe_criterion(policy, policy.criteria[0])
+    assert "for one fill, or until the date the request asks for" in hover

@@ -522,3 +522,86 @@ def test_no_criterion_serves_the_request_is_denied_saying_why(served_package) ->
         (c, rt.SERVES_CONDITION["renewal"], ("prior_authorization",))
         for c in ("titration", "initial", "renewal")}
     assert result["unmet"][0]["questions"] == [rt.EARLIER_QUESTION]
+
+
+# `approvals last as requested` and `one time or as requested` (daily-cream's as-requested
+# criterion with its own duration; the policy's 8 weeks no longer applies to it)
+
+def _lasting(kind: str) -> CompiledPolicy:
+    import dataclasses
+
+    from dqmc.ir import nodes
+    from dqmc.ir.canonical import content_hash
+    policy = DAILY.policy
+    criteria = tuple(dataclasses.replace(c, duration=nodes.Duration(kind=kind))  # type: ignore[arg-type]
+                     if c.approves_requested else c for c in policy.criteria)
+    policy = dataclasses.replace(policy, id=f"daily-cream-{kind.replace('_', '-')}",
+                                 criteria=criteria)
+    return CompiledPolicy(policy=policy, source=DAILY.source, content_hash=content_hash(policy))
+
+
+AS_REQUESTED, ONCE_OR_REQUESTED = _lasting("as_requested"), _lasting("one_time_or_requested")
+
+
+@pytest.fixture(scope="module")
+def lasting_package(tmp_path_factory: pytest.TempPathFactory):
+    return import_package(write_package([AS_REQUESTED, ONCE_OR_REQUESTED],
+                                        tmp_path_factory.mktemp("lasting") / "python"))
+
+
+@pytest.fixture(params=["interpreter", "generated"])
+def lasting_review(request: pytest.FixtureRequest, lasting_package) -> Review:
+    if request.param == "interpreter":
+        return interpreter.review
+    return lambda c, r: policy_module(lasting_package, c.policy.id).review(r)
+
+
+def _asking(through: str | None) -> dict:
+    asked = {"quantity": "135", "unit": "g", "days": 30}
+    if through is not None:
+        asked["through"] = through
+    return dict(ASKED, requested=asked)
+
+
+def test_as_requested_lasts_through_the_requested_date(lasting_review) -> None:
+    for through in ("2026-01-15", "2026-03-11", "2027-06-30"):  # past the policy's 8 weeks too
+        result = lasting_review(AS_REQUESTED, _asking(through))
+        assert result["outcome"] == "approved", result
+        assert result["authorization"]["effective_through"] == through
+        assert "max_fills" not in result["authorization"]
+
+
+def test_as_requested_needs_the_through_date(lasting_review) -> None:
+    result = lasting_review(AS_REQUESTED, _asking(None))
+    assert result["outcome"] == "needs_information" and result["authorization"] is None
+    assert [p["field"] for p in result["invalid"]] == ["requested.through"]
+    assert "last as requested" in str(result["invalid"][0])
+
+
+@pytest.mark.parametrize("compiled", [AS_REQUESTED, ONCE_OR_REQUESTED],
+                         ids=["as-requested", "one-time-or-as-requested"])
+def test_a_through_date_before_the_request_needs_information(lasting_review,
+                                                              compiled: CompiledPolicy) -> None:
+    result = lasting_review(compiled, _asking("2026-01-14"))
+    assert result["outcome"] == "needs_information" and result["authorization"] is None
+    assert [p["field"] for p in result["invalid"]] == ["requested.through"]
+
+
+def test_one_time_or_as_requested(lasting_review) -> None:
+    dated = lasting_review(ONCE_OR_REQUESTED, _asking("2026-09-30"))
+    assert dated["outcome"] == "approved"
+    assert dated["authorization"]["effective_through"] == "2026-09-30"
+    assert "max_fills" not in dated["authorization"]
+    once = lasting_review(ONCE_OR_REQUESTED, _asking(None))
+    assert once["outcome"] == "approved"
+    assert once["authorization"]["max_fills"] == 1
+    assert once["authorization"]["effective_through"] == "2026-02-13"  # one fill within 30 days
+
+
+def test_lasting_as_requested_agrees_and_never_raises(lasting_package) -> None:
+    for compiled in (AS_REQUESTED, ONCE_OR_REQUESTED):
+        module = policy_module(lasting_package, compiled.policy.id)
+        for requested in (None, "x", {"quantity": "1", "unit": "g", "through": "soon"},
+                          {"quantity": "1", "unit": "g", "through": "2026-01-15"}, [], 7):
+            request = dict(ASKED, requested=requested)
+            assert module.review(request) == interpreter.review(compiled, request)

@@ -624,3 +624,24 @@ def test_doses_lower_like_the_dsl_and_round_trip() -> None:
     assert "dose: 2 each" in emitted and "all: 16 doses per 30 days" in emitted
     again, diagnostics = lower(emitted)
     assert diagnostics == [] and again == policy
+
+
+@pytest.mark.parametrize("text, kind", [("as requested", "as_requested"),
+                                        ("one time or as requested", "one_time_or_requested")])
+def test_durations_as_requested_lower_like_the_dsl_and_round_trip(text: str, kind: str) -> None:
+    from dqmc.frontend.dsl_print import print_policy
+
+    policy, diagnostics = lower(HEAD + "criteria:\n  c:\n    when: a\n    approve: requested\n"
+                                f"    duration: {text}\n")
+    assert diagnostics == [] and policy is not None
+    assert policy.criteria[0].duration is not None and policy.criteria[0].duration.kind == kind
+    dsl_text = ('policy p "T" {\n  type per_days\n  fact a: bool "A?"\n  criterion c {\n'
+                f'    when a\n    approve requested\n    approvals last {text}\n  }}\n}}\n')
+    dsl = lower_dsl_text(dsl_text)
+    assert dsl.criteria[0].duration is not None and dsl.criteria[0].duration.kind == kind
+    assert f"approvals last {text}\n" in print_policy(dsl)
+    emitted = emit_yaml(policy)
+    assert f"duration: {text}\n" in emitted
+    again, diagnostics = lower(emitted)
+    assert diagnostics == [] and again is not None
+    assert again.criteria[0].duration.kind == kind  # type: ignore[union-attr]

@@ -68,6 +68,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "criterion.approves-less": (Severity.WARNING, "an approval below the base limit it replaces"),
     "criterion.approves-nothing": (Severity.WARNING, "a criterion with no approval"),
     "criterion.requested-and-limits": (Severity.ERROR, "a criterion approving both stated limits and the quantity requested"),
+    "criterion.as-requested-without-requested": (Severity.ERROR, "an approval lasting as requested in a criterion that does not approve requested"),
     "section.unknown-kind": (Severity.ERROR, "a prose section of an unknown kind"),
     "criterion.unsatisfiable": (Severity.ERROR, "a condition that can never be true"),
     "criterion.renews-unknown": (Severity.ERROR, "a renewal criterion names an unknown criterion"),

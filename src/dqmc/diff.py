@@ -363,6 +363,16 @@ def _effective_duration(policy: nodes.Policy, criterion: nodes.Criterion) -> nod
 
 
 def _duration_effect(old: nodes.Duration, new: nodes.Duration) -> str | None:
+    if old.kind in nodes.REQUESTED_DURATIONS or new.kind in nodes.REQUESTED_DURATIONS:
+        # The request's end date cannot be ranked against a stated length; adding it to a
+        # one-time approval only allows more.
+        if old.kind == new.kind:
+            return None
+        if (old.kind, new.kind) == ("one_time", "one_time_or_requested"):
+            return LOOSER
+        if (old.kind, new.kind) == ("one_time_or_requested", "one_time"):
+            return STRICTER
+        return UNKNOWN
     return _from_signs(_sign(_duration_days(old), _duration_days(new)))
 
 
@@ -798,6 +808,8 @@ class _Differ:
             if o is None:
                 duration = _effective_duration(self.new, n)
                 how_long = ("as a one-time approval" if duration.kind == "one_time"
+                            else words.duration_phrase(duration)
+                            if duration.kind in nodes.REQUESTED_DURATIONS
                             else f"for {words.duration_phrase(duration)}")
                 renews = f" (renewal of {_quote(n.renews)})" if n.renews else ""
                 if n.serves:

@@ -77,6 +77,9 @@ Decisions the design leaves open, made here and mirrored by the generated code:
   unit must be the product's billing unit. It ends with the stated duration, or the request's
   `requested.through` if earlier; with no duration in the spec, `requested.through` is required
   (no year is assumed). Without `requested` or `channels` the answer is needs_information.
+  `approvals last as requested` ends on `requested.through`, which is then required;
+  `one time or as requested` ends there when the request gives it, else is one fill. A
+  `requested.through` before the request date is needs_information.
 """
 
 from __future__ import annotations

@@ -105,6 +105,10 @@ def _duration_text(policy: nodes.Policy, criterion: nodes.Criterion) -> str:
         return "with no approval duration set"
     if duration.kind == "one_time":
         return "for one fill"
+    if duration.kind == "as_requested":
+        return "until the date the request asks for"
+    if duration.kind == "one_time_or_requested":
+        return "for one fill, or until the date the request asks for"
     return f"for {format_duration(duration)}"
 
 

@@ -1711,10 +1711,11 @@ def review_policy(request: object, *, policy_id: str, policy_hash: str,
         if asked:
             return review_refused(listed + asked, policy_id, policy_hash)
         limit: RequestedLimit = parsed.requested  # type: ignore[assignment]
-        if criterion.duration is None:
+        duration = _requested_duration(criterion.duration, limit)
+        if duration is None:
             through, max_fills = limit.through, None
         else:
-            through, max_fills = approval_period(parsed.request_date, *criterion.duration)
+            through, max_fills = approval_period(parsed.request_date, *duration)
             if limit.through is not None and limit.through < through:  # type: ignore[operator]
                 through = limit.through
         kind = "per_fill" if limit.days is None else "per_window"
@@ -1740,6 +1741,18 @@ def review_policy(request: object, *, policy_id: str, policy_hash: str,
                         (), (), listed)
 
 
+def _requested_duration(duration: tuple[str, int, str | None] | None,
+                        limit: RequestedLimit) -> tuple[str, int, str | None] | None:
+    """The stated duration an `approve requested` approval runs for; None: it ends on the
+    request's `requested.through`. `as requested` always ends there; `one time or as requested`
+    does when the request gives the date, and is one fill when it does not."""
+    if duration is None or duration[0] == "as_requested":
+        return None
+    if duration[0] == "one_time_or_requested":
+        return None if limit.through is not None else ("one_time", 0, None)
+    return duration
+
+
 def _requested_problems(criterion: ReviewCriterion, request: ReviewRequest, target: str | None,
                         units: Mapping[str, str]) -> tuple[Problem, ...]:
     """What an approval under an `approve requested` criterion still needs from the request."""
@@ -1761,6 +1774,9 @@ def _requested_problems(criterion: ReviewCriterion, request: ReviewRequest, targ
     elif limit.through is None and criterion.duration is None:
         found.append(Problem("requested.through", "the policy states no approval duration; give "
                              "the last day the request asks for"))
+    elif limit.through is None and criterion.duration[0] == "as_requested":  # type: ignore[index]
+        found.append(Problem("requested.through", f"approvals under criterion {criterion.id} "
+                             "last as requested; give the last day the request asks for"))
     return tuple(found)
 
 

@@ -275,6 +275,10 @@ def duration_phrase(duration: nodes.Duration) -> str:
     """How long an approval lasts, in words: "1 year", "6 months", "a one-time approval"."""
     if duration.kind == "one_time":
         return "a one-time approval"
+    if duration.kind == "as_requested":
+        return "until the date the request asks for"
+    if duration.kind == "one_time_or_requested":
+        return "once, or until the date the request asks for"
     unit = (duration.unit or "days").removesuffix("s")
     return counted(duration.amount, unit)
 
@@ -711,12 +715,15 @@ def criterion_view(number: int, criterion: nodes.Criterion, policy: nodes.Policy
         lead, conditions = "Approve when the following is true:", (top,)
     duration = criterion.duration or policy.approval_duration
     duration_text = duration_phrase(duration) if duration is not None else None
-    if duration is None and criterion.approves_requested:
+    if criterion.approves_requested and (duration is None or duration.kind == "as_requested"):
         duration_sentence = "The approval lasts until the date the request asks for."
     elif duration is None:
         duration_sentence = None
     elif duration.kind == "one_time":
         duration_sentence = "This is a one-time approval."
+    elif duration.kind == "one_time_or_requested":
+        duration_sentence = ("This is a one-time approval, unless the request asks for an end "
+                             "date: then the approval lasts until that date.")
     else:
         duration_sentence = f"Approvals under this criterion last {duration_text}."
     return CriterionView(
@@ -783,6 +790,12 @@ def policy_duration_sentence(duration: nodes.Duration | None) -> str | None:
         return None
     if duration.kind == "one_time":
         return "Approvals are one-time approvals unless a criterion says otherwise."
+    if duration.kind == "as_requested":
+        return ("Approvals last until the date the request asks for unless a criterion says "
+                "otherwise.")
+    if duration.kind == "one_time_or_requested":
+        return ("Approvals are one-time approvals, or last until the date the request asks for, "
+                "unless a criterion says otherwise.")
     phrase = duration_phrase(duration)
     return f"Approvals are provided for {phrase} unless a criterion says otherwise."
 

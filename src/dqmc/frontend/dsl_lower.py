@@ -489,6 +489,12 @@ class _ToIR(Transformer):
     def one_time_duration(self, meta, children):
         return nodes.Duration(kind="one_time", span=self._span(meta))
 
+    def as_requested_duration(self, meta, children):
+        return nodes.Duration(kind="as_requested", span=self._span(meta))
+
+    def one_time_or_requested_duration(self, meta, children):
+        return nodes.Duration(kind="one_time_or_requested", span=self._span(meta))
+
     def time_unit(self, meta, children):
         word = str(children[0])
         return word if word.endswith("s") else word + "s"

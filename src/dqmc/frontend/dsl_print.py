@@ -271,6 +271,8 @@ def format_limit_tail(limit: nodes.Limit, products: Sequence[nodes.Product] = ()
 def format_duration(duration: nodes.Duration) -> str:
     if duration.kind == "one_time":
         return "one time"
+    if duration.kind in nodes.REQUESTED_DURATIONS:
+        return nodes.REQUESTED_DURATIONS[duration.kind]
     if duration.unit is None:
         raise PrintError("a fixed duration needs a unit")
     unit = duration.unit[:-1] if duration.amount == 1 else duration.unit

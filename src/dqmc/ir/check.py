@@ -555,6 +555,15 @@ def _check_criteria(policy: nodes.Policy) -> Iterator[Diagnostic]:
             yield Diagnostic("criterion.approves-nothing",
                              f"criterion '{criterion.id}' approves nothing; add `approve PRODUCT "
                              "{ CHANNEL RULE }` or `approve requested`", criterion.span)
+        duration = criterion.duration or policy.approval_duration
+        if (duration is not None and duration.kind in nodes.REQUESTED_DURATIONS
+                and not criterion.approves_requested):
+            inherited = "" if criterion.duration is not None else " (the policy's duration)"
+            yield Diagnostic("criterion.as-requested-without-requested",
+                             f"criterion '{criterion.id}' lasts `{nodes.REQUESTED_DURATIONS[duration.kind]}`"
+                             f"{inherited}, but only a criterion that says `approve requested` "
+                             "has a request whose end date it could use; add `approve requested` "
+                             "or state a fixed duration", duration.span)
         if criterion.approves and criterion.approves_requested:
             yield Diagnostic("criterion.requested-and-limits",
                              f"criterion '{criterion.id}' approves both the quantity requested "

@@ -363,12 +363,19 @@ Expr = Union[FactRef, Compare, InSet, Subset, Not, And, Or]
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Duration:
-    """How long an approval lasts: `fixed` for amount × unit, `one_time` for a single fill."""
+    """How long an approval lasts: `fixed` for amount × unit, `one_time` for a single fill,
+    `as_requested` until the review request's `requested.through`, `one_time_or_requested` until
+    that date when the request gives one, else a single fill."""
 
-    kind: Literal["fixed", "one_time"]
+    kind: Literal["fixed", "one_time", "as_requested", "one_time_or_requested"]
     amount: int = 0
     unit: TimeUnit | None = None
     span: Span = _span()
+
+
+# Durations whose end date the review request gives (`requested.through`), with their DSL text.
+REQUESTED_DURATIONS = {"as_requested": "as requested",
+                       "one_time_or_requested": "one time or as requested"}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
