@@ -338,6 +338,7 @@ def policies(draw: st.DrawFn) -> nodes.Policy:
         reject_code=draw(st.sampled_from(("76", "76", "79", "AG", "MR"))),
         daily_rate_check=draw(st.booleans()),
         requires_authorization=draw(st.integers(0, 5)) == 0,
+        fallback=bool(criteria) and draw(st.integers(0, 5)) == 0,  # needs criteria
         channels=nodes.default_channels() + tuple(
             nodes.Channel(id=c, label=draw(texts)) for c in channel_ids),
         products=tuple(products),

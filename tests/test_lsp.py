@@ -492,3 +492,11 @@ async def test_durations_as_requested_are_completed_and_described() -> None:
     assert policy is not None
     hover = lsp_describe.describe_criterion(policy, policy.criteria[0])
     assert "for one fill, or until the date the request asks for" in hover
+
+
+async def test_the_fallback_marker_is_completed() -> None:
+    from dqmc.lsp_complete import dsl_candidates
+    from dqmc.lsp_index import dsl_names
+
+    typing = 'policy p "T" {\n  type override_guideline\n  '
+    assert "applies" in [c.label for c in dsl_candidates(typing, dsl_names(typing))]

@@ -106,6 +106,8 @@ CODES: dict[str, tuple[Severity, str]] = {
     "policy.unknown-type": (Severity.ERROR, "a policy type the compiler does not know"),
     "policy.twin-mismatch": (Severity.ERROR, "two spellings of one policy lower to different IR"),
     "policy.duplicate-id": (Severity.ERROR, "two spec files define the same policy id"),
+    "policy.fallback-without-criteria": (Severity.ERROR, "a fallback guideline with no criteria"),
+    "policy.second-fallback": (Severity.ERROR, "two fallback guidelines in one build"),
     "product.invalid-ndc": (Severity.ERROR, "an NDC that is not 11 ASCII digits"),
     "product.in-two-policies": (Severity.ERROR, "a product id or NDC covered by two policies"),
     "policy.no-limits": (Severity.WARNING, "a policy with no limits"),

@@ -550,6 +550,13 @@ class _Differ:
                      "against each window limit.", field="daily_rate_check",
                      old=old.daily_rate_check, new=new.daily_rate_check,
                      effect=STRICTER if new.daily_rate_check else LOOSER)
+        if old.fallback != new.fallback:
+            # Requests for products whose own policy has no criteria could not be approved there.
+            text = ("The policy now also reviews requests for any product without criteria of its "
+                    "own." if new.fallback else "The policy no longer reviews requests for products "
+                    "without criteria of their own.")
+            self.add("policy", "changed", (), text, field="fallback", old=old.fallback,
+                     new=new.fallback, effect=LOOSER if new.fallback else STRICTER)
 
     def _channels(self) -> None:
         old = {c.id: c for c in self.old.channels}

@@ -165,12 +165,36 @@ def review_many(compiled: Sequence[CompiledPolicy], request: object) -> dict:
         if type(policy_id) is str:
             chosen = next((c for c in ordered if c.policy.id == policy_id), None)
         elif type(product) is str:
+            fallback, routes = fallback_routes(ordered)
+            if product in routes:
+                return decide_review(fallback, request, routed=routes[product]).to_dict()  # type: ignore[arg-type]
             chosen = next((c for c in ordered if product in review_targets(c.policy)), None)
     if chosen is None:
         return rt.review_refused(
             (rt.Problem("policy", "no policy matches the request's policy or product"),),
             None, None).to_dict()
     return review(chosen, request)
+
+
+def fallback_routes(ordered: Sequence[CompiledPolicy]) -> tuple[
+        CompiledPolicy | None, dict[str, tuple[tuple[str, ...], str | None]]]:
+    """The fallback guideline, and each name a request may give a product by (as review
+    dispatch reads it: the first policy in id order that knows the name) whose policy has no
+    criteria → (its review target, its billing unit): the requests the fallback reviews."""
+    fallback = next((c for c in ordered if c.policy.fallback and c.policy.criteria), None)
+    routes: dict[str, tuple[tuple[str, ...], str | None]] = {}
+    if fallback is None:
+        return None, routes
+    seen: set[str] = set()
+    for item in ordered:
+        units = review_units(item.policy)
+        for name, related in review_targets(item.policy).items():
+            if name in seen:
+                continue
+            seen.add(name)
+            if not item.policy.criteria and item is not fallback:
+                routes[name] = (related, units.get(related[0]))
+    return fallback, routes
 
 
 # ---------------------------------------------------------------------------------------------
@@ -815,8 +839,10 @@ def _daily_rate(r: _Rule, claim: rt.Claim) -> rt.RuleCheck:
 # Review
 
 
-def decide_review(compiled: CompiledPolicy, request: object) -> rt.ReviewResult:
-    """The typed answer to an exception request; never raises on request data."""
+def decide_review(compiled: CompiledPolicy, request: object, *,
+                  routed: tuple[tuple[str, ...], str | None] | None = None) -> rt.ReviewResult:
+    """The typed answer to an exception request; never raises on request data. `routed`: the
+    request is for another policy's product, sent here as to the fallback guideline."""
     policy = compiled.policy
     criteria = [rt.ReviewCriterion(c.id, partial(_truth, c.when), c.renews,
                                    approved_limits(policy, c),
@@ -826,7 +852,7 @@ def decide_review(compiled: CompiledPolicy, request: object) -> rt.ReviewResult:
     return rt.review_policy(request, policy_id=policy.id, policy_hash=compiled.content_hash,
                             facts=review_facts(policy), channels=known_channels(policy),
                             targets=review_targets(policy), criteria=criteria,
-                            units=review_units(policy))
+                            units=review_units(policy), routed=routed)
 
 
 def review_facts(policy: nodes.Policy) -> dict[str, tuple[str, tuple[str, ...], str]]:

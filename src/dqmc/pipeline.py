@@ -206,12 +206,23 @@ def link(files: Iterable[FileResult]) -> tuple[list[Diagnostic], list[CompiledPo
                     other.policy.span))
         compiled.append(CompiledPolicy(primary.policy, primary.path, content_hash(primary.policy)))
     problems += _check_product_owners(compiled)
+    problems += _check_one_fallback(compiled)
     return problems, compiled
 
 
 def _twin_order(result: FileResult) -> tuple[int, str]:
     # The DSL spelling is the primary source of twins: its spans go into traces and headers.
     return (0 if result.path.endswith(DSL_SUFFIXES) else 1, result.path)
+
+
+def _check_one_fallback(compiled: list[CompiledPolicy]) -> list[Diagnostic]:
+    """A request routed to "the" fallback guideline must find exactly one."""
+    fallbacks = [c.policy for c in compiled if c.policy.fallback]
+    return [Diagnostic("policy.second-fallback",
+                       f"policy '{policy.id}' applies to any product without its own criteria, "
+                       f"as policy '{fallbacks[0].id}' already does; a request could not say "
+                       "which reviews it: keep one", policy.span)
+            for policy in fallbacks[1:]]
 
 
 def _check_product_owners(compiled: list[CompiledPolicy]) -> list[Diagnostic]:

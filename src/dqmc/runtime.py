@@ -1628,13 +1628,16 @@ def review_policy(request: object, *, policy_id: str, policy_hash: str,
                   facts: Mapping[str, tuple[str, tuple[str, ...], str]], channels: Sequence[str],
                   targets: Mapping[str, tuple[str, ...]],
                   criteria: Sequence[ReviewCriterion],
-                  units: Mapping[str, str] | None = None) -> ReviewResult:
+                  units: Mapping[str, str] | None = None,
+                  routed: tuple[tuple[str, ...], str | None] | None = None) -> ReviewResult:
     """Decide an exception request; never raises on request data.
 
     `facts` maps each fact id to (type, values, question); `targets` maps every name a request
     may use for a product (its id, a group id, an NDC) to (the product or group id, then the
     group it accumulates in, if any); `channels` are the channels the policy knows; `units`
-    maps a product or group id to the one billing unit its limits count in.
+    maps a product or group id to the one billing unit its limits count in. `routed` is set
+    when this is the fallback guideline and the registry sent it a request for another policy's
+    product: that product's (product or group id, its group) and billing unit.
     """
     parsed, problems = parse_review_request(request)
     if parsed is None:
@@ -1646,6 +1649,10 @@ def review_policy(request: object, *, policy_id: str, policy_hash: str,
     related: tuple[str, ...] = ()
     if parsed.product is not None:
         related = targets.get(parsed.product, ())
+        if not related and routed is not None:
+            related = routed[0]
+            if routed[1] is not None:
+                units = {**(units or {}), related[0]: routed[1]}
         if not related:
             blocking.append(Problem("product", f"{parsed.product} is not a product of this policy"))
     for channel in parsed.channels:

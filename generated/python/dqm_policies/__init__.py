@@ -248,6 +248,10 @@ _BY_POLICY = {
     'ppmco-drug-limitations': 'ppmco_drug_limitations',
     'wha-ql-general': 'wha_ql_general',
 }
+# the fallback guideline's module, and the names of products whose policy has no criteria →
+# (their review target, billing unit): a request naming no policy for one goes to the fallback
+_FALLBACK = None
+_ROUTED = {}
 # (id, title, content hash, source, module) of each policy: a constant, loaded as it is stored
 _POLICIES = (
     ('anzupgo-dqm', 'Dermatology – Anzupgo Drug Quantity Management Policy – Per Days', 'sha256:02df99743d869541b6ee73ad4b647d7cfe5d28168e388ae51ef9157989b47d75', 'policy_specs/anzupgo.dqm', 'anzupgo_dqm'),
@@ -321,6 +325,8 @@ def decide_review(request: object) -> rt.ReviewResult:
         product = request.get("product") if isinstance(request, dict) else request.product
         if type(policy) is str:
             chosen = _BY_POLICY.get(policy)
+        elif type(product) is str and product in _ROUTED:
+            return _module(_FALLBACK).decide_review(request, routed=_ROUTED[product])
         elif type(product) is str:
             chosen = (_BY_NAME.get(product) or _BY_PRODUCT.get(product)
                       or _BY_NDC.get(product))

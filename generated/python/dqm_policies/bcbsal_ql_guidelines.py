@@ -139,10 +139,12 @@ def review(request: object) -> dict:
     return decide_review(request).to_dict()
 
 
-def decide_review(request: object) -> rt.ReviewResult:
-    """The typed answer to one exception request."""
+def decide_review(request: object, *, routed: tuple | None = None) -> rt.ReviewResult:
+    """The typed answer to one exception request (`routed`: another policy's product, sent here
+    by the registry as to the fallback guideline)."""
     return rt.review_policy(request, policy_id=POLICY_ID, policy_hash=POLICY_HASH, facts=_FACTS,
-                            channels=CHANNELS, targets=_REVIEW_TARGETS, criteria=_CRITERIA)
+                            channels=CHANNELS, targets=_REVIEW_TARGETS, criteria=_CRITERIA,
+                            routed=routed)
 
 
 # ---------------------------------------------------------------------------------------------

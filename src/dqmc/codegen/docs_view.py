@@ -174,6 +174,7 @@ class PolicyDocument:
     leading_sections: tuple[SectionView, ...]
     limits_table: LimitsTable | None
     approval_duration_sentence: str | None
+    fallback_sentence: str | None  # a fallback guideline says which requests it reviews
     criteria: tuple[CriterionView, ...]
     trailing_sections: tuple[SectionView, ...]
     references: tuple[str, ...]
@@ -784,6 +785,10 @@ def section_views(policy: nodes.Policy) -> tuple[tuple[SectionView, ...], tuple[
     return tuple(leading), trailing
 
 
+FALLBACK_SENTENCE = ("These criteria also decide exception requests for any product whose own "
+                     "quantity-limit policy has no criteria.")
+
+
 def policy_duration_sentence(duration: nodes.Duration | None) -> str | None:
     """The sentence under Criteria giving the policy's approval duration, if it sets one."""
     if duration is None:
@@ -825,6 +830,7 @@ def policy_document(policy: nodes.Policy, *, base_heading: str,
         leading_sections=leading,
         limits_table=limits_table(policy),
         approval_duration_sentence=policy_duration_sentence(policy.approval_duration),
+        fallback_sentence=FALLBACK_SENTENCE if policy.fallback else None,
         criteria=tuple(
             criterion_view(number, criterion, policy)
             for number, criterion in enumerate(policy.criteria, start=1)

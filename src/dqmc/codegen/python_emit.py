@@ -532,13 +532,16 @@ def _emit_registry(ordered: Sequence[CompiledPolicy], modules: Sequence[str], ve
                if (by_product.get(name) or by_ndc.get(name)) != module}
     listing = [lit((item.policy.id, item.policy.title, item.content_hash, item.source, module))
                for item, module in zip(ordered, modules, strict=True)]
+    fallback, routes = interpreter.fallback_routes(ordered)
+    fallback_module = (modules[list(ordered).index(fallback)] if fallback is not None else None)
 
     def table(mapping: dict[str, str]) -> str:
         return dict_lit((lit(k), lit(v)) for k, v in mapping.items())
 
     return _render("python_init.py.j2", header=_header(version, *_combined_provenance(ordered)),
                    by_product=table(by_product), by_ndc=table(by_ndc), by_name=table(by_name),
-                   by_policy=table(by_policy), listing=listing)
+                   by_policy=table(by_policy), listing=listing, fallback=lit(fallback_module),
+                   routed=dict_lit((lit(k), lit(v)) for k, v in routes.items()))
 
 
 def _emit_runtime(version: str) -> str:

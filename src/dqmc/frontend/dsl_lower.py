@@ -125,6 +125,7 @@ class _ToIR(Transformer):
             reject_code=settings.get("reject_code", "76"),
             daily_rate_check=settings.get("daily_rate_check", False),
             requires_authorization=settings.get("requires_authorization", False),
+            fallback=settings.get("fallback", False),
             channels=nodes.default_channels() + tuple(lists["channel"]),
             products=tuple(lists["product"]),
             groups=tuple(lists["group"]),
@@ -169,6 +170,9 @@ class _ToIR(Transformer):
 
     def set_requires_authorization(self, meta, children):
         return _Item("requires_authorization", True, self._span(meta))
+
+    def set_fallback(self, meta, children):
+        return _Item("fallback", True, self._span(meta))
 
     def bool(self, meta, children):
         return str(children[0]) == "true"

@@ -443,6 +443,7 @@ _SETTINGS = {
     "set_approval_duration": "approval_duration", "set_reject_code": "reject_code",
     "set_daily_rate_check": "daily_rate_check",
     "set_requires_authorization": "requires_authorization",
+    "set_fallback": "fallback",
 }
 _PRODUCT_FIELDS = {
     "p_brand": "brand", "p_generic": "generic", "p_strength": "strength", "p_form": "form",
@@ -694,6 +695,9 @@ class _Printer:
         if policy.requires_authorization:
             out.append(_statement(("setting", "requires_authorization"), INDENT,
                                   f"{pad}requires authorization"))
+        if policy.fallback:
+            out.append(_statement(("setting", "fallback"), INDENT,
+                                  f"{pad}applies to any product without its own criteria"))
         return out
 
     def channels(self) -> list[_Statement]:

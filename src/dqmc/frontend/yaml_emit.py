@@ -146,6 +146,8 @@ def _settings(policy: nodes.Policy) -> dict[str, Any]:
         out["daily_rate_check"] = True
     if policy.requires_authorization:
         out["requires_authorization"] = True
+    if policy.fallback:
+        out["applies_to"] = "fallback"
     return out
 
 

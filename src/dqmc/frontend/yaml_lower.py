@@ -115,6 +115,7 @@ class _Lowering:
             effective_date=self._optional_date(settings, at, "effective_date"),
             approval_duration=duration,
             **defaulted,
+            fallback=settings.get("applies_to") == "fallback",
             channels=nodes.default_channels() + tuple(self._channels(data.get("channels", {}))),
             products=tuple(self._product(pid, p) for pid, p in data.get("products", {}).items()),
             groups=tuple(self._group(gid, g) for gid, g in data.get("groups", {}).items()),

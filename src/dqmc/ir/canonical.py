@@ -28,7 +28,8 @@ _OMITTED_AT_DEFAULT = {(nodes.Criterion, "approves_requested"): False,
                        (nodes.Quantity, "noun"): None,
                        (nodes.Criterion, "serves"): None,
                        (nodes.Quantity, "doses"): None,
-                       (nodes.Product, "dose"): None}
+                       (nodes.Product, "dose"): None,
+                       (nodes.Policy, "fallback"): False}
 
 
 def snake(name: str) -> str:

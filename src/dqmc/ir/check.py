@@ -108,6 +108,11 @@ def _check_settings(policy: nodes.Policy) -> Iterator[Diagnostic]:
     # Schema), which knows their exact position.
     if policy.approval_duration is not None:
         yield from _check_duration(policy.approval_duration)
+    if policy.fallback and not policy.criteria:
+        yield Diagnostic("policy.fallback-without-criteria",
+                         f"policy '{policy.id}' applies to any product without its own criteria "
+                         "but has no criteria itself, so it could only answer no; add a "
+                         "`criterion`", policy.span)
     if not policy.limits and policy.type != "override_guideline":
         yield Diagnostic("policy.no-limits",
                          f"policy '{policy.id}' states no limits; add a `limit` block", policy.span)

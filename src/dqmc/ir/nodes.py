@@ -448,6 +448,10 @@ class Policy:
     reject_code: str = "76"
     daily_rate_check: bool = False  # design §5 step 5, only where the policy declares it
     requires_authorization: bool = False  # every product needs prior authorization (75)
+    # a fallback guideline: a request naming no policy, for a product whose own policy has no
+    # criteria, is reviewed under this policy (DSL `applies to any product without its own
+    # criteria`, YAML `applies_to: fallback`)
+    fallback: bool = False
     channels: tuple[Channel, ...] = ()
     products: tuple[Product, ...] = ()
     groups: tuple[Group, ...] = ()
