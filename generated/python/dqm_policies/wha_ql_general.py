@@ -19,7 +19,7 @@ REJECT_CODE = '76'
 CHANNELS = ('retail', 'home_delivery')
 DAILY_RATE = False  # whether the policy declares the daily-rate check
 
-_AT_POLICY = 'policy_specs/wha-ql-general.yaml:23'
+_AT_POLICY = 'policy_specs/wha-ql-general.yaml:29'
 # Texts read before (thousandths, ordinals): a hit skips parsing the value again.
 _MILLI = rt.MILLI.get
 _ORDINAL = rt.ORDINAL.get
@@ -159,8 +159,8 @@ _PRODUCTS = {}
 _NDCS = {}
 # criterion → its spec line, for the trace of the authorizations that name it
 _CRITERIA_AT = {
-    'titration-or-loading-dose': 'policy_specs/wha-ql-general.yaml:78',
-    'quantity-exception': 'policy_specs/wha-ql-general.yaml:90',
+    'titration-or-loading-dose': 'policy_specs/wha-ql-general.yaml:84',
+    'quantity-exception': 'policy_specs/wha-ql-general.yaml:96',
 }
 _POLICY = rt.policy(POLICY_ID, POLICY_HASH, REJECT_CODE, DAILY_RATE, _AT_POLICY, CHANNELS,
                     _PRODUCTS, _NDCS, _CRITERIA_AT)
@@ -208,7 +208,7 @@ _LEAF_18 = ('supported_by_compendium', ('supported_by_compendium',))
 _LEAF_19 = ('supported_by_two_articles', ('supported_by_two_articles',))
 
 
-# policy_specs/wha-ql-general.yaml:81
+# policy_specs/wha-ql-general.yaml:87
 def _when_titration_or_loading_dose(answers: dict) -> tuple:
     """Criterion titration-or-loading-dose: not exceeds_apap_4g_per_day and
     (fda_approved_indication or off_label_criteria_met) and titration_or_loading_dose and
@@ -240,7 +240,7 @@ def _when_titration_or_loading_dose(answers: dict) -> tuple:
     )
 
 
-# policy_specs/wha-ql-general.yaml:93
+# policy_specs/wha-ql-general.yaml:99
 def _when_quantity_exception(answers: dict) -> tuple:
     """Criterion quantity-exception: not exceeds_apap_4g_per_day and (fda_approved_indication
     or off_label_criteria_met) and (strength_not_available or dose_alternating_schedule or
