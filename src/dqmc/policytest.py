@@ -227,13 +227,10 @@ def run_tests(compiled: Sequence[CompiledPolicy]) -> TestRun:
 def _rule_text(policy: nodes.Policy, target: str, rule: nodes.Rule,
                when: tuple[nodes.Selector, ...] = ()) -> str:
     """The rule as the spec writes it: "2 boxes" in the package's noun, with its selectors."""
-    from dqmc.frontend import dsl_print
+    from dqmc.frontend.dsl_print import format_rule_when
+    from dqmc.frontend.lower_common import target_products
 
-    products = dsl_print._selected_packages(dsl_print._target_products(policy, target), when)
-    text = dsl_print.format_rule(rule, products)
-    if when:
-        text += " when " + " and ".join(dsl_print.format_selector(s) for s in when)
-    return text
+    return format_rule_when(rule, target_products(policy, target), when)
 
 
 def _leaves(expr: nodes.Expr) -> list[nodes.Expr]:

@@ -239,15 +239,14 @@ def format_selector(selector: nodes.Selector) -> str:
             assert_never(selector)
 
 
-def _selected_packages(products: Sequence[nodes.Product],
-                       when: Sequence[nodes.Selector]) -> list[nodes.Product]:
-    # As lower_common resolves a limit's quantity: under `when package ID`, "2 boxes" counts
-    # boxes of the selected package only, so only those packages can name the count.
-    chosen = {s.package for s in when if isinstance(s, nodes.PackageIs)}
-    if not chosen:
-        return list(products)
-    return [dataclasses.replace(p, packages=tuple(pk for pk in p.packages if pk.id in chosen))
-            for p in products]
+def format_rule_when(rule: nodes.Rule, products: Sequence[nodes.Product],
+                     when: Sequence[nodes.Selector] = ()) -> str:
+    """A rule and its selectors (`3 boxes per 30 days when package large`): under `when package
+    ID` only that package's noun can name the count, as lowering resolves it."""
+    text = format_rule(rule, common.selected_packages(products, when))
+    if when:
+        text += " when " + " and ".join(format_selector(s) for s in when)
+    return text
 
 
 def format_limit_tail(limit: nodes.Limit, products: Sequence[nodes.Product] = ()) -> str:
@@ -256,9 +255,7 @@ def format_limit_tail(limit: nodes.Limit, products: Sequence[nodes.Product] = ()
     This is the value of a YAML limit's `channel: TEXT` entry; `products` are the limit
     target's (the product, or a group's members), which name packages in quantities.
     """
-    parts = [format_rule(limit.rule, _selected_packages(products, limit.when))]
-    if limit.when:
-        parts.append("when " + " and ".join(format_selector(s) for s in limit.when))
+    parts = [format_rule_when(limit.rule, products, limit.when)]
     if limit.hard:
         parts.append("hard")
     if limit.since is not None:
@@ -605,17 +602,6 @@ def _close(key: Key, indent: int) -> _Statement:
     return _Statement(key, indent, (" " * indent + "}",), closes=True)
 
 
-def _target_products(policy: nodes.Policy, target: str) -> list[nodes.Product]:
-    # The products a limit's quantity is resolved against, as lower_common resolves them.
-    product = policy.product(target)
-    if product is not None:
-        return [product]
-    group = policy.group(target)
-    if group is None:
-        return []
-    return [p for pid in group.products if (p := policy.product(pid)) is not None]
-
-
 def _aligned_lines(pairs: Sequence[tuple[str, str]], indent: int) -> list[str]:
     """Channel column padded to one width, as a policy table lines up its columns."""
     width = max(len(channel) for channel, _ in pairs) + 1
@@ -756,7 +742,7 @@ class _Printer:
         blocks = []
         for begin, end in _runs(limits, lambda limit: limit.target):
             target = limits[begin].target
-            products = _target_products(self.policy, target)
+            products = common.target_products(self.policy, target)
             pairs = [(_channel_text(limit.channel), format_limit_tail(limit, products))
                      for limit in limits[begin:end]]
             lines = _aligned_lines(pairs, INDENT * 2)
@@ -791,7 +777,7 @@ class _Printer:
         approves = criterion.approves
         for begin, end in _runs(approves, lambda approval: approval.target):
             target = approves[begin].target
-            products = _target_products(self.policy, target)
+            products = common.target_products(self.policy, target)
             pairs = [(_channel_text(a.channel), format_rule(a.rule, products))
                      for a in approves[begin:end]]
             out.append(_statement(("approve-block", index, begin), inner,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -193,34 +194,27 @@ def resolve_word(
     return nodes.Quantity(amount=amount, unit=fallback, span=span)
 
 
-def _target_products(policy: nodes.Policy, target: str,
-                     index: tuple[dict, dict] | None = None) -> list[nodes.Product]:
-    # `index` (products and groups by id, first definition winning as Policy.product() does)
-    # spares a linear search per limit: with thousands of products a spec took seconds.
-    products, groups = index if index is not None else _index(policy)
-    product = products.get(target)
+def target_products(policy: nodes.Policy, target: str) -> list[nodes.Product]:
+    """The products a limit's target names (the product, or its group's members): its quantity
+    is resolved against them, and printers and reports word it through them."""
+    product = policy.product(target)
     if product is not None:
         return [product]
-    group = groups.get(target)
+    group = policy.group(target)
     if group is not None:
-        return [p for pid in group.products if (p := products.get(pid)) is not None]
+        return [p for pid in group.products if (p := policy.product(pid)) is not None]
     return []
 
 
-def _index(policy: nodes.Policy) -> tuple[dict, dict]:
-    return ({p.id: p for p in reversed(policy.products)},
-            {g.id: g for g in reversed(policy.groups)})
-
-
-def _selected_packages(products: list[nodes.Product],
-                       when: tuple[nodes.Selector, ...]) -> list[nodes.Product]:
+def selected_packages(products: Sequence[nodes.Product],
+                      when: Sequence[nodes.Selector]) -> list[nodes.Product]:
     """Products narrowed to the package a `when package ID` selector names, if any.
 
     "2 boxes" under `when package large` counts boxes of that package, not the product's first.
     """
     chosen = {s.package for s in when if isinstance(s, nodes.PackageIs)}
     if not chosen:
-        return products
+        return list(products)
     return [dataclasses.replace(p, packages=tuple(pk for pk in p.packages if pk.id in chosen))
             for p in products]
 
@@ -242,17 +236,16 @@ def _resolve_rule(rule: nodes.Rule, products: list[nodes.Product],
 def resolve_quantities(policy: nodes.Policy) -> tuple[nodes.Policy, list[Diagnostic]]:
     """Replace every RawQuantity of limits and approvals with billing-unit quantities."""
     diagnostics: list[Diagnostic] = []
-    index = _index(policy)
     limits = tuple(
         dataclasses.replace(limit, rule=_resolve_rule(
-            limit.rule, _selected_packages(_target_products(policy, limit.target, index),
+            limit.rule, selected_packages(target_products(policy, limit.target),
                                            limit.when),
             diagnostics))
         for limit in policy.limits)
     criteria = tuple(
         dataclasses.replace(criterion, approves=tuple(
             dataclasses.replace(approval, rule=_resolve_rule(
-                approval.rule, _target_products(policy, approval.target, index), diagnostics))
+                approval.rule, target_products(policy, approval.target), diagnostics))
             for approval in criterion.approves))
         for criterion in policy.criteria)
     return dataclasses.replace(policy, limits=limits, criteria=criteria), diagnostics

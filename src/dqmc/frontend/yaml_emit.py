@@ -20,6 +20,7 @@ from dqmc.frontend.dsl_print import (
     format_limit_tail,
     format_rule,
 )
+from dqmc.frontend import lower_common as common
 from dqmc.frontend.yaml_load import CORE_SCHEMA_RESOLVERS, STR
 from dqmc.frontend.yaml_lower import ALL_CHANNELS, DRUG_FILE_SIZE
 from dqmc.ir import nodes
@@ -198,16 +199,6 @@ def _package(package: nodes.Package) -> dict[str, Any]:
 # -- limits and approvals ------------------------------------------------------------------------
 
 
-def _target_products(policy: nodes.Policy, target: str) -> list[nodes.Product]:
-    """The products a rule's packages are counted in, as lower_common resolves them."""
-    product = policy.product(target)
-    if product is not None:
-        return [product]
-    group = policy.group(target)
-    members = group.products if group is not None else ()
-    return [p for pid in members if (p := policy.product(pid)) is not None]
-
-
 def _channel_key(channel: str | None) -> str:
     return ALL_CHANNELS if channel is None else channel
 
@@ -222,7 +213,7 @@ def _limits(policy: nodes.Policy, lines: Sequence[_Line], what: str,
             raise YamlEmitError(
                 f"the {what} of '{target}' come in two separate runs; a YAML spec lists each "
                 f"product's {what} together: put them next to each other first")
-        products = _target_products(policy, target)
+        products = common.target_products(policy, target)
         by_channel: dict[str, list[str]] = {}
         for line in run:
             by_channel.setdefault(_channel_key(line.channel), []).append(text(line, products))
