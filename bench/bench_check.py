@@ -60,7 +60,7 @@ def main() -> None:
                                  capture_output=True, text=True, check=False)
             assert run.returncode == 0, run.stdout + run.stderr
 
-        from dqmc.pipeline import compile_paths
+        from dqmc.lang.pipeline import compile_paths
 
         def warm() -> None:
             assert compile_paths([spec]).ok

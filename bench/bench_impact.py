@@ -2,7 +2,7 @@
 
 Run: .venv/bin/python bench/bench_impact.py [--claims 100000 1000000] [--sort] [--format csv]
 
-Each replay runs in a fresh process (the command's own code path, `dqmc.impact.run`), so its
+Each replay runs in a fresh process (the command's own code path, `dqmc.revisions.impact.run`), so its
 peak RSS is its own; files are generated first (seeded, the Anzupgo revision's shape) and not
 timed. Memory that stays flat from 100,000 to 1,000,000 claims is the point: the replay holds
 one member's recent history, not the file.
@@ -28,7 +28,7 @@ CLAIMS_PER_MEMBER = 6  # a little under the generator's average, so there are al
 
 def child(argv: list[str]) -> int:
     """Run `dqmc impact` in this process, as the console script would."""
-    from dqmc import impact
+    from dqmc.revisions import impact
 
     parser = argparse.ArgumentParser()
     impact.add_arguments(parser)
@@ -36,8 +36,8 @@ def child(argv: list[str]) -> int:
 
 
 def make_file(folder: Path, claims: int, kind: str) -> Path:
-    from dqmc import synth
-    from dqmc.pipeline import compile_paths
+    from dqmc.lang.pipeline import compile_paths
+    from dqmc.revisions import synth
 
     policy = compile_paths([NEW]).compiled[0].policy
     path = folder / f"claims-{claims}.{kind}"

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from dqmc.pipeline import compile_paths, is_spec
+from dqmc.lang.pipeline import compile_paths, is_spec
 
 REPO = Path(__file__).resolve().parents[1]
 LIBRARY = Path("/work/library")  # the policy library's checkout, next to this repository

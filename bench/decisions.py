@@ -38,7 +38,7 @@ class Setup:
 
 def setup() -> Setup:
     from dqmc import interpreter
-    from dqmc.pipeline import compile_paths
+    from dqmc.lang.pipeline import compile_paths
 
     folder = tempfile.TemporaryDirectory(prefix="dqmc-bench-")
     out = Path(folder.name) / "generated"

@@ -6,10 +6,10 @@ import datetime as dt
 from decimal import Decimal
 
 from dqmc.codegen.docs_emit import DocsConfig
-from dqmc.compiled import CompiledPolicy
-from dqmc.ir import nodes
-from dqmc.ir.canonical import content_hash
-from dqmc.source import Span
+from dqmc.lang.compiled import CompiledPolicy
+from dqmc.lang.ir import nodes
+from dqmc.lang.ir.canonical import content_hash
+from dqmc.lang.source import Span
 
 ANZUPGO_SOURCE = "policy_specs/anzupgo.dqm"
 SAMPLE_VERSION = "0.0.0+docs-test"  # a fixed version, so golden files do not change with releases

@@ -13,10 +13,10 @@ from decimal import Decimal
 from pathlib import Path
 from types import ModuleType
 
-from dqmc.compiled import CompiledPolicy
-from dqmc.ir import nodes
-from dqmc.ir.canonical import content_hash
-from dqmc.source import Span
+from dqmc.lang.compiled import CompiledPolicy
+from dqmc.lang.ir import nodes
+from dqmc.lang.ir.canonical import content_hash
+from dqmc.lang.source import Span
 
 
 def _at(file: str):

@@ -58,7 +58,7 @@ def test_the_peers_that_are_installed_agree_with_the_hand_written_answer() -> No
 
 
 def test_corpus_variants_are_distinct_policies_that_compile(tmp_path: Path) -> None:
-    from dqmc.pipeline import compile_paths
+    from dqmc.lang.pipeline import compile_paths
 
     pool = corpus.templates()
     assert {t.policy_id for t in pool} >= {"anzupgo-dqm", "bcbsal-ql-guidelines"}

@@ -1,6 +1,6 @@
 """Safe builds (issue 7 §5, issue 3 §5): `dqmc build` is all or nothing, serial, and stable.
 
-Fault injection at every file write of `dqmc.build.write_tree` (an exception, or SIGKILL in a
+Fault injection at every file write of `dqmc.build.tree.write_tree` (an exception, or SIGKILL in a
 subprocess) must leave the output folder byte for byte as it was, and the next build must clear
 what a killed one left. Concurrent builds never leave (or show a reader) a mixed tree. A spec
 with errors leaves the previous artifacts untouched and says so; unchanged files are not
@@ -25,11 +25,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
-
-import dqmc.build as build
 from conftest import REPO
-from dqmc.build import artifacts, write_tree
-from dqmc.pipeline import compile_paths, is_spec
+
+import dqmc.build.tree as build
+from dqmc.build.tree import artifacts, write_tree
+from dqmc.lang.pipeline import compile_paths, is_spec
 
 SPECS = REPO / "policy_specs"
 
@@ -194,7 +194,7 @@ def test_a_first_build_that_fails_leaves_no_output_folder(tmp_path: Path,
 KILLER = r"""
 import base64, json, os, signal, sys
 from pathlib import Path
-import dqmc.build as build
+import dqmc.build.tree as build
 
 job = json.load(open(sys.argv[1]))
 outputs = {k: base64.b64decode(v) for k, v in job["outputs"].items()}
@@ -311,7 +311,7 @@ def test_recovery_touches_only_this_output_folders_temporary_trees(tmp_path: Pat
 WRITER = r"""
 import base64, json, sys, time
 from pathlib import Path
-from dqmc.build import write_tree
+from dqmc.build.tree import write_tree
 
 job = json.load(open(sys.argv[1]))
 outputs = {k: base64.b64decode(v) for k, v in job["outputs"].items()}
@@ -583,8 +583,8 @@ def test_every_python_file_parses_and_every_header_names_its_source_and_hash() -
                 first_line = text.split("\n", 1)[0]
                 assert all(f"{c.source} ({c.content_hash})" in first_line
                            for c in result.compiled)
-            elif path.endswith("_runtime.py"):
-                assert match.group(2) == "src/dqmc/runtime.py"
+            elif "/_runtime/" in path:  # the runtime package, copied file by file
+                assert match.group(2) == f"src/dqmc/runtime/{Path(path).name}", path
             else:  # made from every policy: their folder and a hash over all of them
                 assert match.group(2) == "policy_specs/", path
         first_line = text.split("\n", 1)[0]

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from dqmc import diff
-from dqmc.ir import nodes
-from dqmc.pipeline import compile_paths, compile_text
+from dqmc.lang.ir import nodes
+from dqmc.lang.pipeline import compile_paths, compile_text
+from dqmc.revisions import diff
 
 LIVE = Path("policy_specs/anzupgo.dqm")
 BEFORE = Path("policy_specs/history/anzupgo-dqm/2025-11-11.dqm")

@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 from ir_samples import SAMPLES, anzupgo_claim, import_package, policy_module, write_package
 
 from dqmc import interpreter
-from dqmc.compiled import CompiledPolicy
-from dqmc.pipeline import compile_paths
+from dqmc.lang.compiled import CompiledPolicy
+from dqmc.lang.ir import queries
+from dqmc.lang.pipeline import compile_paths
 
 # Bulk: per policy, BULK_EXAMPLES examples of BULK_CLAIMS claims each, every claim decided by both
 # evaluators directly and through both registries: 3 × 720 × 10 = 21,600 claims. The claims come
@@ -85,7 +86,7 @@ def _day(offset: int) -> str:
 def policy_names(compiled: CompiledPolicy) -> dict[str, list]:
     """The ids claims for this policy use: its own, mostly, and a few it does not know."""
     policy = compiled.policy
-    ndcs = [n for p in policy.products for n in interpreter.product_ndcs(p)]
+    ndcs = [n for p in policy.products for n in queries.product_ndcs(p)]
     catalog = []
     for product in policy.products:
         coded = [(ndc, None) for ndc in product.ndcs]
@@ -97,7 +98,7 @@ def policy_names(compiled: CompiledPolicy) -> dict[str, list]:
         "products": [p.id for p in policy.products] * 3 + ["unknown-product"],
         "ndcs": ndcs * 3 + ["99999999999"],
         "packages": [pk.id for p in policy.products for pk in p.packages] + ["no-such-package"],
-        "channels": list(interpreter.known_channels(policy)),
+        "channels": list(queries.known_channels(policy)),
         "criteria": [c.id for c in policy.criteria] * 3 + ["ghost-criterion"],
         "targets": [p.id for p in policy.products] + [g.id for g in policy.groups] + ndcs,
     }

@@ -36,7 +36,8 @@ from dqmc.codegen.docs_emit import (
     md_escape,
     md_table_row,
 )
-from dqmc.ir import nodes
+from dqmc.lang.ir import nodes
+from dqmc.lang.printers import english
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 HOSTILE_ONE_LINE = " ".join(HOSTILE.split())
@@ -83,7 +84,7 @@ CREAM = ANZUPGO.products
 def test_quantities_read_naturally(
     value: nodes.Quantity, products: tuple[nodes.Product, ...], expected: str
 ) -> None:
-    assert docs_view.quantity_phrase(value, products) == expected
+    assert english.quantity_phrase(value, products) == expected
 
 
 @pytest.mark.parametrize(
@@ -102,7 +103,7 @@ def test_quantities_read_naturally(
     ],
 )
 def test_plural_inflects_the_head_word(noun: str, count: Decimal | int, expected: str) -> None:
-    assert docs_view.plural(noun, count) == expected
+    assert english.plural(noun, count) == expected
 
 
 @pytest.mark.parametrize(
@@ -121,12 +122,12 @@ def test_plural_inflects_the_head_word(noun: str, count: Decimal | int, expected
     ],
 )
 def test_every_rule_kind_reads_in_plain_words(rule: nodes.Rule, expected: str) -> None:
-    assert docs_view.rule_phrase(rule, CREAM) == expected
+    assert english.rule_phrase(rule, CREAM) == expected
 
 
 def test_each_rule_reads_with_the_product_form() -> None:
     rule = nodes.PerDay(quantity=quantity("2", "each"), max_days=5)
-    assert docs_view.rule_phrase(rule, (tablet(),)) == "2 tablets per day, for up to 5 days"
+    assert english.rule_phrase(rule, (tablet(),)) == "2 tablets per day, for up to 5 days"
 
 
 @pytest.mark.parametrize(
@@ -142,7 +143,7 @@ def test_each_rule_reads_with_the_product_form() -> None:
     ],
 )
 def test_selectors_read_in_plain_words(selector: nodes.Selector, expected: str) -> None:
-    assert docs_view.selector_phrase(selector, CREAM) == expected
+    assert english.selector_phrase(selector, CREAM) == expected
 
 
 @pytest.mark.parametrize(
@@ -156,13 +157,13 @@ def test_selectors_read_in_plain_words(selector: nodes.Selector, expected: str) 
     ],
 )
 def test_durations(duration: nodes.Duration, expected: str) -> None:
-    assert docs_view.duration_phrase(duration) == expected
+    assert english.duration_phrase(duration) == expected
 
 
 def test_product_names_and_strength_and_form() -> None:
     product = ANZUPGO.products[0]
-    assert docs_view.product_name(product) == "Anzupgo (delgocitinib 2% cream)"
-    assert docs_view.strength_and_form(product) == "2% cream, 30 gram tube"
+    assert english.product_name(product) == "Anzupgo (delgocitinib 2% cream)"
+    assert english.strength_and_form(product) == "2% cream, 30 gram tube"
     generic = nodes.Product(
         id="x",
         brand="Ondansetron",
@@ -171,42 +172,42 @@ def test_product_names_and_strength_and_form() -> None:
         form="tablet",
         unit="each",
     )
-    assert docs_view.product_name(generic) == "ondansetron tablet"
-    assert docs_view.strength_and_form(generic) == "tablet"
+    assert english.product_name(generic) == "ondansetron tablet"
+    assert english.strength_and_form(generic) == "tablet"
     # A form that names its package already is not followed by it again; other packages are.
     vial = nodes.Package(id="vial", size=None, description="vial", noun="vial")
     syringe = nodes.Package(id="syringe", size=None, description="prefilled syringe")
     epo = dataclasses.replace(generic, form="injection, vial or syringe", packages=(vial, syringe))
-    assert docs_view.strength_and_form(epo) == "injection, vial or syringe, prefilled syringe"
+    assert english.strength_and_form(epo) == "injection, vial or syringe, prefilled syringe"
     vials = dataclasses.replace(generic, form="injection, vials", packages=(vial,))
-    assert docs_view.strength_and_form(vials) == "injection, vials, vial"
+    assert english.strength_and_form(vials) == "injection, vials, vial"
 
 
 def test_channel_labels_read_in_lower_case_inside_sentences() -> None:
-    assert docs_view.channel_in_sentence("Home Delivery") == "home delivery"
-    assert docs_view.channel_in_sentence("CVS Specialty") == "CVS specialty"
+    assert english.channel_in_sentence("Home Delivery") == "home delivery"
+    assert english.channel_in_sentence("CVS Specialty") == "CVS specialty"
 
 
 def test_a_limit_in_doses_prints_the_doses_and_the_billing_amount() -> None:
     tablet = nodes.Product(id="t", brand="B", generic="g", strength=None, form="tablet",
                            unit="each", dose=nodes.Quantity(amount=Decimal(1), unit="each"))
     quantity = nodes.Quantity(amount=Decimal(16), unit="each", doses=Decimal(16))
-    assert docs_view.quantity_phrase(quantity, [tablet]) == "16 doses (16 tablets)"
+    assert english.quantity_phrase(quantity, [tablet]) == "16 doses (16 tablets)"
     one = nodes.Quantity(amount=Decimal(2), unit="each", doses=Decimal(1))
-    assert docs_view.quantity_phrase(one, [tablet]) == "1 dose (2 tablets)"
+    assert english.quantity_phrase(one, [tablet]) == "1 dose (2 tablets)"
 
 
 def test_dates_print_as_in_the_reference() -> None:
-    assert docs_view.date_view(dt.date(2025, 11, 12)) == docs_view.DateView(
+    assert english.date_view(dt.date(2025, 11, 12)) == english.DateView(
         "11/12/2025", "2025-11-12"
     )
     # a month the source gives without a day prints as the source does, and no day is invented
-    assert docs_view.date_view(nodes.Month(2020, 7)) == docs_view.DateView("July 2020", "2020-07")
+    assert english.date_view(nodes.Month(2020, 7)) == english.DateView("July 2020", "2020-07")
 
 
 def test_paragraphs_split_on_blank_lines_and_join_wrapped_lines() -> None:
     text = "first line\n  wrapped\r\n\r\n\n  second\tparagraph \n \n"
-    assert docs_view.paragraphs(text) == ("first line wrapped", "second paragraph")
+    assert english.paragraphs(text) == ("first line wrapped", "second paragraph")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -321,10 +322,10 @@ def test_nested_and_or_not_become_readable_sub_lists() -> None:
     chemo, renewal, triptans = document.criteria
     assert chemo.lead == "Approve when any of the following is true:"
     assert chemo.condition_lines == (
-        docs_view.ConditionLine(0, "all of the following are true:", None),
-        docs_view.ConditionLine(1, "Is the patient receiving chemotherapy? — Yes", None),
-        docs_view.ConditionLine(1, "Cycles is at least 2", "How many chemotherapy cycles remain?"),
-        docs_view.ConditionLine(
+        english.ConditionLine(0, "all of the following are true:", None),
+        english.ConditionLine(1, "Is the patient receiving chemotherapy? — Yes", None),
+        english.ConditionLine(1, "Cycles is at least 2", "How many chemotherapy cycles remain?"),
+        english.ConditionLine(
             0, "Chemo start is on or before 03/01/2026", "When does the next cycle start?"
         ),
     )
@@ -420,7 +421,7 @@ def test_sections_follow_the_reference_order_and_list_the_packages() -> None:
         "Ozempic (semaglutide 2 mg/3 mL pen injector): 3 mL pen",
     )
     assert [s.title for s in document.trailing_sections] == ["Notes"]
-    assert document.effective_date == docs_view.DateView("02/01/2026", "2026-02-01")
+    assert document.effective_date == english.DateView("02/01/2026", "2026-02-01")
     assert [(r.type, r.summary, r.date.text) for r in document.history] == [
         ("New Policy", "Created.", "12/01/2025"),
         ("Annual Revision", "", "01/05/2026"),
@@ -430,7 +431,7 @@ def test_sections_follow_the_reference_order_and_list_the_packages() -> None:
 def test_anzupgo_document_heading_and_availability() -> None:
     document = docs_view.policy_document(ANZUPGO, base_heading="DRUG QUANTITY MANAGEMENT POLICY")
     assert document.heading == "DRUG QUANTITY MANAGEMENT POLICY – PER DAYS"
-    assert document.review_date == docs_view.DateView("11/12/2025", "2025-11-12")
+    assert document.review_date == english.DateView("11/12/2025", "2025-11-12")
     availability = next(s for s in document.leading_sections if s.kind == "availability")
     assert availability.paragraphs == ("Anzupgo is supplied as a cream in tubes.",)
     assert availability.items == ("Anzupgo (delgocitinib 2% cream): 30 gram tube",)
@@ -746,7 +747,7 @@ def test_the_repository_config_loads() -> None:
     assert config.document_heading == "DRUG QUANTITY MANAGEMENT POLICY"
     assert config.language == "en"
     assert "Cigna" not in (REPO_ROOT / DOCS_CONFIG_FILE).read_text(encoding="utf-8")
-    assert len(docs_view.paragraphs(config.instructions_for_use)) == 3
+    assert len(english.paragraphs(config.instructions_for_use)) == 3
 
 
 VALID_CONFIG = (

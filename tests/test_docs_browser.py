@@ -36,8 +36,8 @@ from docs_samples import all_rules_compiled, anzupgo_compiled
 from dqmc import __version__
 from dqmc.codegen import docs_view
 from dqmc.codegen.docs_emit import DOCS_CONFIG_FILE, emit_docs, load_docs_config
-from dqmc.ir import nodes
-from dqmc.ir.canonical import decimal_text
+from dqmc.lang.ir import nodes
+from dqmc.lang.ir.canonical import decimal_text
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 VIEWPORT = (1280, 1000)

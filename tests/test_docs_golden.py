@@ -15,8 +15,8 @@ import pytest
 from docs_samples import SAMPLE_CONFIG, SAMPLE_VERSION, anzupgo_compiled
 
 from dqmc.codegen.docs_emit import emit_docs
-from dqmc.ir import nodes
-from dqmc.ir.canonical import decimal_text
+from dqmc.lang.ir import nodes
+from dqmc.lang.ir.canonical import decimal_text
 
 GOLDEN_DIR = Path(__file__).parent / "golden" / "docs"
 UPDATE_GOLDEN = os.environ.get("DQMC_UPDATE_GOLDEN") == "1"

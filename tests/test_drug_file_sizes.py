@@ -9,9 +9,10 @@ from ir_samples import import_package, policy_module, write_package
 
 from dqmc import interpreter
 from dqmc.codegen import docs_view
-from dqmc.diff import diff_policies
-from dqmc.ir.canonical import canonical_json
-from dqmc.pipeline import compile_paths
+from dqmc.lang.ir.canonical import canonical_json
+from dqmc.lang.pipeline import compile_paths
+from dqmc.lang.printers import english
+from dqmc.revisions.diff import diff_policies
 
 DSL = '''policy insulin-ql "Insulin vials" {
   type per_days
@@ -235,9 +236,9 @@ def test_an_approval_counts_packages_too(compiled, module) -> None:
 def test_the_document_counts_packages_without_a_size(compiled) -> None:
     policy = compiled.policy
     products = [policy.product("insulin-vial")]
-    assert docs_view.quantity_phrase(policy.limits[0].rule.quantity, products) == "3 vials"
+    assert english.quantity_phrase(policy.limits[0].rule.quantity, products) == "3 vials"
     epo = [policy.product("epo")]
-    assert (docs_view.quantity_phrase(policy.limits[1].rule.quantity, epo)
+    assert (english.quantity_phrase(policy.limits[1].rule.quantity, epo)
             == "4 packages (vial or prefilled syringe)")
     items = docs_view.availability_items(policy)
     assert any("vial (package size as listed in the drug file)" in item for item in items)

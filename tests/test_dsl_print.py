@@ -9,9 +9,10 @@ from decimal import Decimal
 
 import pytest
 
-from dqmc.diagnostics import has_errors
-from dqmc.frontend.dsl_lower import lower_dsl, lower_fragment
-from dqmc.frontend.dsl_print import (
+from dqmc.lang.diagnostics import has_errors
+from dqmc.lang.frontend.dsl_lower import lower_dsl, lower_fragment
+from dqmc.lang.ir import nodes
+from dqmc.lang.printers.dsl_print import (
     MAX_WIDTH,
     PrintError,
     condition_lines,
@@ -23,8 +24,7 @@ from dqmc.frontend.dsl_print import (
     format_string,
     print_policy,
 )
-from dqmc.ir import nodes
-from dqmc.source import SourceFile
+from dqmc.lang.source import SourceFile
 
 
 def lower(text: str) -> nodes.Policy:

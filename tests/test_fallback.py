@@ -10,9 +10,9 @@ import pytest
 from ir_samples import import_package, write_package
 
 from dqmc import interpreter
-from dqmc.frontend.dsl_print import print_policy
-from dqmc.frontend.yaml_emit import emit_yaml
-from dqmc.pipeline import compile_paths, compile_text
+from dqmc.lang.pipeline import compile_paths, compile_text
+from dqmc.lang.printers.dsl_print import print_policy
+from dqmc.lang.printers.yaml_emit import emit_yaml
 
 GUIDELINE = '''policy general "General quantity-limit override" {
   type override_guideline
@@ -161,8 +161,8 @@ def test_two_fallbacks_in_one_build_are_an_error(tmp_path: Path) -> None:
 
 
 def test_the_marker_is_said_in_documents_and_the_semantic_diff() -> None:
-    from dqmc import diff
     from dqmc.codegen.docs_view import FALLBACK_SENTENCE, policy_document
+    from dqmc.revisions import diff
 
     marked = compile_text("g.dqm", GUIDELINE).policy
     plain = compile_text("g.dqm", GUIDELINE.replace(

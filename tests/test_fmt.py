@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from dqmc import fmt
-from dqmc.fmt import InternalFormatError, format_files, format_paths, format_source
-from dqmc.source import SourceFile
+from dqmc.authoring import fmt
+from dqmc.authoring.fmt import InternalFormatError, format_files, format_paths, format_source
+from dqmc.lang.source import SourceFile
 
 
 def formatted(text: str) -> str:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from conftest import REPO
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import REPO
-from dqmc.diagnostics import render
-from dqmc.pipeline import compile_text
-from dqmc.source import SourceFile
+from dqmc.lang.diagnostics import render
+from dqmc.lang.pipeline import compile_text
+from dqmc.lang.source import SourceFile
 
 REFERENCE_DSL = (REPO / "policy_specs/anzupgo.dqm").read_text(encoding="utf-8")
 REFERENCE_YAML = (REPO / "policy_specs/anzupgo.yaml").read_text(encoding="utf-8")

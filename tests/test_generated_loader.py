@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from dqmc import generated_loader
-from dqmc.pipeline import compile_paths
+from dqmc.codegen import loader as generated_loader
+from dqmc.lang.pipeline import compile_paths
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 
-from dqmc import impact, interpreter, synth
-from dqmc.generated_loader import load_generated
-from dqmc.pipeline import compile_paths
+from dqmc import interpreter
+from dqmc.codegen.loader import load_generated
+from dqmc.lang.pipeline import compile_paths
+from dqmc.revisions import impact, replay, synth
 
 try:
     import pyarrow
@@ -86,15 +87,15 @@ def outcomes(versions: tuple[Any, Any], rows: list[tuple]
              ) -> dict[tuple[str, str, str], tuple[str, str]]:
     """(member, claim id, date) → (old outcome, new outcome), replaying rows in the order given."""
     old, new = versions
-    replay = impact.Replay((load_generated(old).evaluate, load_generated(new).evaluate),
-                           impact.lookback_days([c.policy for c in [*old, *new]]))
+    replaying = replay.Replay((load_generated(old).evaluate, load_generated(new).evaluate),
+                              replay.lookback_days([c.policy for c in [*old, *new]]))
     found = {}
     for member, member_rows in groupby(rows, key=lambda r: r[0]):
-        replay.start_member()
+        replaying.start_member()
         for seq, values in enumerate(member_rows):
-            row = impact.normalize_row(dict(zip(HEADER, values)), seq)
+            row = replay.normalize_row(dict(zip(HEADER, values)), seq)
             assert not isinstance(row, str), row
-            decisions = replay.apply(row)
+            decisions = replaying.apply(row)
             if decisions is not None:
                 found[(member, row.claim_id, row.date_of_service[5:])] = tuple(
                     d["outcome"] for d in decisions)
@@ -150,9 +151,9 @@ def test_not_applicable_is_paid_history(versions: tuple[Any, Any]) -> None:
     rows = [claim("m1", "a", "01-01", product="gel"), claim("m1", "b", "01-10", product="gel")]
     assert outcomes(versions, rows) == {("m1", "a", "01-01"): ("not_applicable", "paid"),
                                         ("m1", "b", "01-10"): ("not_applicable", "rejected")}
-    assert impact.change_of("not_applicable", "rejected") == impact.PAID_TO_REJECTED
-    assert impact.change_of("paid", "not_applicable") == impact.OTHER_CHANGE
-    assert impact.change_of("rejected", "rejected") is None
+    assert replay.change_of("not_applicable", "rejected") == replay.PAID_TO_REJECTED
+    assert replay.change_of("paid", "not_applicable") == replay.OTHER_CHANGE
+    assert replay.change_of("rejected", "rejected") is None
 
 
 def test_pruning_history_to_the_lookback_changes_nothing(versions: tuple[Any, Any],
@@ -160,9 +161,9 @@ def test_pruning_history_to_the_lookback_changes_nothing(versions: tuple[Any, An
     old, new = versions
     path = tmp_path / "claims.csv"
     synth.write_claims(synth.generate([new[0].policy], 300, seed=5), path)
-    pruned, kept = (impact.run_embedded(load_generated(old).evaluate, load_generated(new).evaluate,
+    pruned, kept = (replay.run_embedded(load_generated(old).evaluate, load_generated(new).evaluate,
                                         lookback, path)
-                    for lookback in (impact.lookback_days([c.policy for c in [*old, *new]]),
+                    for lookback in (replay.lookback_days([c.policy for c in [*old, *new]]),
                                      100_000))
     assert pruned.to_data() == kept.to_data()
     assert pruned.counts()["changed"] > 0
@@ -173,10 +174,10 @@ def test_generated_evaluators_and_interpreter_agree_on_a_replay(versions: tuple[
     old, new = versions
     path = tmp_path / "claims.csv"
     synth.write_claims(synth.generate([new[0].policy], 200, seed=11), path)
-    lookback = impact.lookback_days([c.policy for c in [*old, *new]])
-    generated = impact.run_embedded(load_generated(old).evaluate, load_generated(new).evaluate,
+    lookback = replay.lookback_days([c.policy for c in [*old, *new]])
+    generated = replay.run_embedded(load_generated(old).evaluate, load_generated(new).evaluate,
                                     lookback, path)
-    interpreted = impact.run_embedded(lambda c: interpreter.evaluate_many(old, c),
+    interpreted = replay.run_embedded(lambda c: interpreter.evaluate_many(old, c),
                                       lambda c: interpreter.evaluate_many(new, c), lookback, path)
     assert generated.to_data() == interpreted.to_data()
 
@@ -191,7 +192,7 @@ def test_report_counts_per_product_and_channel(versions: tuple[Any, Any], tmp_pa
             claim("m2", "c", "02-01", "90", channel="home_delivery", days="90"),
             claim("m3", "a", "01-01", product="gel"), claim("m3", "a", "01-04", status="reversed")]
     path = write_csv(tmp_path / "claims.csv", rows)
-    report = impact.run_embedded(load_generated(old).evaluate, load_generated(new).evaluate, 90,
+    report = replay.run_embedded(load_generated(old).evaluate, load_generated(new).evaluate, 90,
                                  path, examples=1)
     counts = report.counts()
     assert {k: counts[k] for k in ("rows", "members", "claims", "reversals", "changed",
@@ -221,7 +222,7 @@ def test_invalid_rows_are_counted_not_replayed(versions: tuple[Any, Any], tmp_pa
             claim("m1", "b", "01-01", status="void"),
             ("m1", "", "2025-01-02", "cream", "30", "g", "30", "retail", "reversed"),
             claim("m1", "c", "01-03", "abc")]  # valid row; the evaluators reject it (E7)
-    report = impact.run_embedded(load_generated(old).evaluate, load_generated(new).evaluate, 90,
+    report = replay.run_embedded(load_generated(old).evaluate, load_generated(new).evaluate, 90,
                                  write_csv(tmp_path / "claims.csv", rows))
     counts = report.counts()
     assert counts["invalid_rows"] == {"a reversal has no claim_id": 1,
@@ -249,7 +250,7 @@ def test_csv_jsonl_and_parquet_give_the_same_report(versions: tuple[Any, Any],
     rows = _synthetic(new[0].policy, tmp_path / "claims.csv")
     synth.write_claims(rows, tmp_path / "claims.jsonl")
     synth.write_claims(rows, tmp_path / "claims.parquet")
-    reports = [impact.run_embedded(load_generated(old).evaluate, load_generated(new).evaluate, 90,
+    reports = [replay.run_embedded(load_generated(old).evaluate, load_generated(new).evaluate, 90,
                                    tmp_path / name).to_data()
                for name in ("claims.csv", "claims.jsonl", "claims.parquet")]
     assert reports[0]["rows"] == len(rows) and reports[0]["changed"] > 0
@@ -264,9 +265,9 @@ def test_unsorted_input_is_reported_and_sort_fixes_it(versions: tuple[Any, Any],
     blocks = [list(group) for _, group in groupby(rows, key=lambda r: r["member_id"])]
     random.Random(1).shuffle(blocks)
     synth.write_claims([r for block in blocks for r in block], tmp_path / "shuffled.csv")
-    run = lambda name, **kw: impact.run_embedded(
+    run = lambda name, **kw: replay.run_embedded(
         load_generated(old).evaluate, load_generated(new).evaluate, 90, tmp_path / name, **kw)
-    with pytest.raises(impact.UnsortedClaims, match=r"shuffled.csv: row \d+ \(member m\d+"):
+    with pytest.raises(replay.UnsortedClaims, match=r"shuffled.csv: row \d+ \(member m\d+"):
         run("shuffled.csv")
     expected = run("sorted.csv").to_data()
     # Small chunks, so the sort spills several runs to disk and merges them.
@@ -279,23 +280,23 @@ def test_a_date_going_back_within_a_member_is_unsorted(versions: tuple[Any, Any]
     old, new = versions
     path = write_csv(tmp_path / "claims.csv",
                      [claim("m1", "a", "02-01"), claim("m1", "b", "01-01")])
-    with pytest.raises(impact.UnsortedClaims, match="row 2 .*comes after member m1, 2025-02-01"):
-        impact.run_embedded(load_generated(old).evaluate, load_generated(new).evaluate, 90, path)
+    with pytest.raises(replay.UnsortedClaims, match="row 2 .*comes after member m1, 2025-02-01"):
+        replay.run_embedded(load_generated(old).evaluate, load_generated(new).evaluate, 90, path)
 
 
 def test_reader_errors(tmp_path: Path) -> None:
     bad_json = tmp_path / "claims.jsonl"
     bad_json.write_text('{"member_id": "m1"}\nnot json\n', encoding="utf-8")
-    with pytest.raises(impact.ClaimsInputError, match="claims.jsonl:2: not JSON"):
-        list(impact.read_claims(bad_json))
+    with pytest.raises(replay.ClaimsInputError, match="claims.jsonl:2: not JSON"):
+        list(replay.read_claims(bad_json))
     no_member = write_csv(tmp_path / "claims.csv", [], header=("claim_id", "status"))
-    with pytest.raises(impact.ClaimsInputError, match="no member_id column"):
-        list(impact.read_claims(no_member))
-    with pytest.raises(impact.ClaimsInputError, match=r"\*.csv, \*.jsonl or \*.parquet"):
-        list(impact.read_claims(tmp_path / "claims.txt"))
+    with pytest.raises(replay.ClaimsInputError, match="no member_id column"):
+        list(replay.read_claims(no_member))
+    with pytest.raises(replay.ClaimsInputError, match=r"\*.csv, \*.jsonl or \*.parquet"):
+        list(replay.read_claims(tmp_path / "claims.txt"))
     bom = tmp_path / "bom.csv"
     bom.write_bytes("\ufeffmember_id,status\nm1,paid\n".encode())
-    assert list(impact.read_claims(bom)) == [{"member_id": "m1", "status": "paid"}]
+    assert list(replay.read_claims(bom)) == [{"member_id": "m1", "status": "paid"}]
 
 
 # -- command line ------------------------------------------------------------------------------
@@ -376,20 +377,20 @@ def test_package_size_column_reaches_claims_and_history(tmp_path: Path) -> None:
             ("m1", "b", "2025-01-05", "insulin", "20", "mL", "30", "retail", "paid", "10"),
             ("m2", "a", "2025-01-01", "insulin", "10", "mL", "30", "retail", "paid", "")]
     path = write_csv(tmp_path / "claims.csv", rows, header)
-    raw = list(impact.read_claims(path))
-    normalized = [impact.normalize_row(r, seq) for seq, r in enumerate(raw)]
+    raw = list(replay.read_claims(path))
+    normalized = [replay.normalize_row(r, seq) for seq, r in enumerate(raw)]
     assert all(not isinstance(r, str) for r in normalized)
     assert normalized[0].package_size == "10" and normalized[2].package_size is None
-    replay = impact.Replay((load_generated(old.compiled).evaluate,
-                            load_generated(new.compiled).evaluate),
-                           impact.lookback_days([c.policy for c in [*old.compiled,
-                                                                    *new.compiled]]))
+    replaying = replay.Replay((load_generated(old.compiled).evaluate,
+                               load_generated(new.compiled).evaluate),
+                              replay.lookback_days([c.policy for c in [*old.compiled,
+                                                                       *new.compiled]]))
     decided = {}
     for member, member_rows in groupby(normalized, key=lambda r: r.member_id):
-        replay.start_member()
+        replaying.start_member()
         for row in member_rows:
             decided[(member, row.claim_id)] = [(d["outcome"], d.get("reject_code"))
-                                               for d in replay.apply(row)]
+                                               for d in replaying.apply(row)]
     assert decided[("m1", "a")] == [("paid", None), ("paid", None)]
     assert decided[("m1", "b")] == [("paid", None), ("rejected", "76")]
     # No size for a drug-file product: 21 in both versions, never paid.

@@ -24,8 +24,8 @@ from ir_samples import (
 
 from dqmc import interpreter
 from dqmc import runtime as rt
-from dqmc.compiled import CompiledPolicy
-from dqmc.ir.canonical import content_hash
+from dqmc.lang.compiled import CompiledPolicy
+from dqmc.lang.ir.canonical import content_hash
 
 CONTRACT_FIELDS = {"outcome", "reject_code", "messages", "policy_id", "policy_hash", "channel",
                    "limit", "window", "prior_quantity", "requested_quantity", "total_quantity",

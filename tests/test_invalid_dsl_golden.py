@@ -7,10 +7,10 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, update_golden
-from dqmc.diagnostics import render_all
-from dqmc.pipeline import compile_paths
+
+from dqmc.lang.diagnostics import render_all
+from dqmc.lang.pipeline import compile_paths
 
 CASES = sorted((REPO / "tests/golden/invalid/dsl").glob("*.dqm"))
 
@@ -37,7 +37,7 @@ def test_cli_exits_1_without_traceback_for_every_invalid_spec() -> None:
 
 
 def test_every_registered_code_has_a_golden_case_or_a_named_test() -> None:
-    from dqmc.diagnostics import CODES
+    from dqmc.lang.diagnostics import CODES
 
     covered = set()
     for expected in (REPO / "tests/golden/invalid").rglob("*.expected"):

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, update_golden
-from dqmc.diagnostics import CODES, has_errors, sorted_unique
-from dqmc.frontend.yaml_lower import lower_yaml
-from dqmc.source import SourceFile
+
+from dqmc.lang.diagnostics import CODES, has_errors, sorted_unique
+from dqmc.lang.frontend.yaml_lower import lower_yaml
+from dqmc.lang.source import SourceFile
 
 GOLDEN = REPO / "tests/golden/invalid/yaml"
 CASES = sorted(GOLDEN.glob("*.yaml"))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dqmc.ir import nodes
-from dqmc.pipeline import compile_text
+from dqmc.lang.ir import nodes
+from dqmc.lang.pipeline import compile_text
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -16,8 +16,8 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
-from dqmc.fmt import format_source
-from dqmc.source import SourceFile
+from dqmc.authoring.fmt import format_source
+from dqmc.lang.source import SourceFile
 
 REPO = Path(__file__).resolve().parents[1]
 ANZUPGO_DQM = REPO / "policy_specs" / "anzupgo.dqm"
@@ -406,8 +406,8 @@ async def test_a_broken_document_never_crashes_the_server(
 
 
 async def test_hover_texts_name_prior_authorization_and_implementation_dates() -> None:
-    from dqmc import lsp_describe
-    from dqmc.pipeline import compile_paths
+    from dqmc.authoring.lsp import describe as lsp_describe
+    from dqmc.lang.pipeline import compile_paths
 
     policy = compile_paths(["policy_specs/bcbsal-ql-guidelines.dqm"]).compiled[0].policy
     mekinist = lsp_describe.describe_product(policy, policy.product("al-mekinist-0_5mg-tab"))
@@ -421,10 +421,10 @@ async def test_hover_texts_name_prior_authorization_and_implementation_dates() -
 
 
 async def test_approve_requested_is_completed_and_described() -> None:
-    from dqmc import lsp_describe
-    from dqmc.lsp_complete import dsl_candidates
-    from dqmc.lsp_index import dsl_names
-    from dqmc.pipeline import compile_paths
+    from dqmc.authoring.lsp import describe as lsp_describe
+    from dqmc.authoring.lsp.complete import dsl_candidates
+    from dqmc.authoring.lsp.index import dsl_names
+    from dqmc.lang.pipeline import compile_paths
 
     typing = ('policy p "T" {\n  type per_days\n  product cream {\n    brand "B"\n'
               '    generic "g"\n    form "cream"\n    unit g\n  }\n  fact a: bool "A?"\n'
@@ -439,10 +439,10 @@ async def test_approve_requested_is_completed_and_described() -> None:
 
 
 async def test_for_requests_is_completed_and_described() -> None:
-    from dqmc import lsp_describe
-    from dqmc.lsp_complete import dsl_candidates, yaml_candidates
-    from dqmc.lsp_index import Names, dsl_names
-    from dqmc.pipeline import compile_text
+    from dqmc.authoring.lsp import describe as lsp_describe
+    from dqmc.authoring.lsp.complete import dsl_candidates, yaml_candidates
+    from dqmc.authoring.lsp.index import Names, dsl_names
+    from dqmc.lang.pipeline import compile_text
 
     head = ('policy p "T" {\n  type per_days\n  fact a: bool "A?"\n'
             '  criterion c {\n    ')
@@ -460,10 +460,10 @@ async def test_for_requests_is_completed_and_described() -> None:
 
 
 async def test_doses_are_completed_and_described() -> None:
-    from dqmc import lsp_describe
-    from dqmc.lsp_complete import dsl_candidates
-    from dqmc.lsp_index import dsl_names
-    from dqmc.pipeline import compile_text
+    from dqmc.authoring.lsp import describe as lsp_describe
+    from dqmc.authoring.lsp.complete import dsl_candidates
+    from dqmc.authoring.lsp.index import dsl_names
+    from dqmc.lang.pipeline import compile_text
 
     head = ('policy p "T" {\n  type per_days\n  product x {\n    brand "A"\n    generic "g"\n'
             '    form "tablet"\n    unit each\n    dose 1 each\n  }\n  limit x {\n    all 16 ')
@@ -476,10 +476,10 @@ async def test_doses_are_completed_and_described() -> None:
 
 
 async def test_durations_as_requested_are_completed_and_described() -> None:
-    from dqmc import lsp_describe
-    from dqmc.lsp_complete import dsl_candidates
-    from dqmc.lsp_index import dsl_names
-    from dqmc.pipeline import compile_text
+    from dqmc.authoring.lsp import describe as lsp_describe
+    from dqmc.authoring.lsp.complete import dsl_candidates
+    from dqmc.authoring.lsp.index import dsl_names
+    from dqmc.lang.pipeline import compile_text
 
     typing = ('policy p "T" {\n  type per_days\n  fact a: bool "A?"\n'
               '  criterion c {\n    when a\n    approve requested\n    approvals last ')
@@ -495,8 +495,8 @@ async def test_durations_as_requested_are_completed_and_described() -> None:
 
 
 async def test_the_fallback_marker_is_completed() -> None:
-    from dqmc.lsp_complete import dsl_candidates
-    from dqmc.lsp_index import dsl_names
+    from dqmc.authoring.lsp.complete import dsl_candidates
+    from dqmc.authoring.lsp.index import dsl_names
 
     typing = 'policy p "T" {\n  type override_guideline\n  '
     assert "applies" in [c.label for c in dsl_candidates(typing, dsl_names(typing))]

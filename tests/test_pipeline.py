@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dqmc.pipeline import compile_paths, discover
+from dqmc.lang.pipeline import compile_paths, discover
 
 ANZUPGO_DQM = Path("policy_specs/anzupgo.dqm")
 
@@ -81,8 +81,8 @@ def test_product_owned_by_two_policies(tmp_path: Path) -> None:
 
 def test_twin_spellings_must_agree(tmp_path: Path) -> None:
     write(tmp_path / "p.dqm")
-    from dqmc.frontend.yaml_emit import emit_yaml
-    from dqmc.pipeline import compile_paths as compile_again
+    from dqmc.lang.pipeline import compile_paths as compile_again
+    from dqmc.lang.printers.yaml_emit import emit_yaml
 
     policy = compile_again([tmp_path / "p.dqm"]).compiled[0].policy
     (tmp_path / "p.yaml").write_text(emit_yaml(policy), encoding="utf-8")

@@ -6,8 +6,9 @@ import subprocess
 import sys
 
 from conftest import REPO
-from dqmc.pipeline import compile_paths
-from dqmc.policytest import coverage_of, run_tests
+
+from dqmc.authoring.policytest import coverage_of, run_tests
+from dqmc.lang.pipeline import compile_paths
 
 
 def test_library_specs_compile_without_errors() -> None:

@@ -17,10 +17,10 @@ from hypothesis import strategies as st
 from jsonschema import Draft4Validator, FormatChecker
 
 from dqmc import __version__
-from dqmc.diagnostics import CODES, Diagnostic, Severity, sorted_unique
-from dqmc.pipeline import compile_text
-from dqmc.report_formats import github_annotation, render_report, sarif_log
-from dqmc.source import Span
+from dqmc.lang.diagnostics import CODES, Diagnostic, Severity, sorted_unique
+from dqmc.lang.pipeline import compile_text
+from dqmc.lang.report_formats import github_annotation, render_report, sarif_log
+from dqmc.lang.source import Span
 
 GOLDEN = Path(__file__).parent / "golden" / "report_formats"
 BROKEN = GOLDEN / "broken.dqm"  # one spec with errors, warnings and a note

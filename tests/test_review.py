@@ -22,8 +22,8 @@ from ir_samples import (
 
 from dqmc import interpreter
 from dqmc import runtime as rt
-from dqmc.compiled import CompiledPolicy
-from dqmc.ir.canonical import content_hash
+from dqmc.lang.compiled import CompiledPolicy
+from dqmc.lang.ir.canonical import content_hash
 
 ANSWERS = {"needs_more": True, "diagnosis": "chronic_hand_eczema", "severity": "severe",
            "sites": ["hands"]}
@@ -530,8 +530,8 @@ def test_no_criterion_serves_the_request_is_denied_saying_why(served_package) ->
 def _lasting(kind: str) -> CompiledPolicy:
     import dataclasses
 
-    from dqmc.ir import nodes
-    from dqmc.ir.canonical import content_hash
+    from dqmc.lang.ir import nodes
+    from dqmc.lang.ir.canonical import content_hash
     policy = DAILY.policy
     criteria = tuple(dataclasses.replace(c, duration=nodes.Duration(kind=kind))  # type: ignore[arg-type]
                      if c.approves_requested else c for c in policy.criteria)

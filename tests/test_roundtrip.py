@@ -10,13 +10,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from strategies import policies
 
-from dqmc.diagnostics import has_errors
-from dqmc.fmt import format_source
-from dqmc.frontend import lower_common as common
-from dqmc.frontend.dsl_lower import lower_dsl
-from dqmc.frontend.dsl_print import print_policy
-from dqmc.ir import nodes
-from dqmc.source import SourceFile
+from dqmc.authoring.fmt import format_source
+from dqmc.lang.diagnostics import has_errors
+from dqmc.lang.frontend import lower_common as common
+from dqmc.lang.frontend.dsl_lower import lower_dsl
+from dqmc.lang.ir import nodes
+from dqmc.lang.printers.dsl_print import print_policy
+from dqmc.lang.source import SourceFile
 
 PROPERTY = settings(max_examples=300, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

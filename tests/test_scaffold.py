@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dqmc.fmt import format_source
-from dqmc.frontend.dsl_lower import lower_dsl
-from dqmc.frontend.yaml_lower import lower_yaml
-from dqmc.scaffold import render
-from dqmc.source import SourceFile
+from dqmc.authoring.fmt import format_source
+from dqmc.authoring.scaffold import render
+from dqmc.lang.frontend.dsl_lower import lower_dsl
+from dqmc.lang.frontend.yaml_lower import lower_yaml
+from dqmc.lang.source import SourceFile
 
 
 def dqmc(*args: str, cwd: Path) -> subprocess.CompletedProcess:

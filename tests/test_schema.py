@@ -8,12 +8,12 @@ from typing import Any, Iterator
 import pytest
 from jsonschema import Draft202012Validator
 
-from dqmc.diagnostics import Diagnostic
-from dqmc.frontend import lower_common
-from dqmc.frontend.yaml_load import load_yaml
-from dqmc.frontend.yaml_schema import load_schema, validate
-from dqmc.ir import nodes
-from dqmc.source import SourceFile
+from dqmc.lang.diagnostics import Diagnostic
+from dqmc.lang.frontend import lower_common
+from dqmc.lang.frontend.yaml_load import load_yaml
+from dqmc.lang.frontend.yaml_schema import load_schema, validate
+from dqmc.lang.ir import nodes
+from dqmc.lang.source import SourceFile
 
 VALID_HEAD = """\
 policy:

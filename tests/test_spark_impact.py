@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from dqmc import impact, synth
-from dqmc.generated_loader import load_generated
-from dqmc.pipeline import compile_paths
+from dqmc.codegen.loader import load_generated
+from dqmc.lang.pipeline import compile_paths
+from dqmc.revisions import replay, synth
 
 # Skipped only on a machine without the extra; under CI the extra is installed, so a missing
 # PySpark fails there instead of passing silently.
@@ -52,14 +52,14 @@ def versions() -> tuple[Any, Any]:
     return old.compiled, new.compiled
 
 
-def embedded(old: Any, new: Any, path: Path, **options: Any) -> impact.ImpactReport:
-    lookback = impact.lookback_days([c.policy for c in [*old, *new]])
-    return impact.run_embedded(load_generated(old).evaluate, load_generated(new).evaluate,
+def embedded(old: Any, new: Any, path: Path, **options: Any) -> replay.ImpactReport:
+    lookback = replay.lookback_days([c.policy for c in [*old, *new]])
+    return replay.run_embedded(load_generated(old).evaluate, load_generated(new).evaluate,
                                lookback, path, **options)
 
 
 def test_spark_counts_equal_embedded_on_100000_claims(spark_python: None, tmp_path: Path) -> None:
-    from dqmc.spark_impact import run_spark
+    from dqmc.revisions.spark_impact import run_spark
 
     old, new = versions()
     path = tmp_path / "claims.csv"
@@ -76,7 +76,7 @@ def test_spark_counts_equal_embedded_on_100000_claims(spark_python: None, tmp_pa
 def test_spark_sorts_unsorted_parquet_and_counts_invalid_rows(spark_python: None,
                                                               tmp_path: Path) -> None:
     pytest.importorskip("pyarrow")
-    from dqmc.spark_impact import run_spark
+    from dqmc.revisions.spark_impact import run_spark
 
     old, new = versions()
     rows = list(synth.generate([new[0].policy], 500, seed=8))

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from dqmc import impact, synth
-from dqmc.pipeline import compile_paths, compile_text
+from dqmc.lang.pipeline import compile_paths, compile_text
+from dqmc.revisions import replay, synth
 
 try:
     import pyarrow
@@ -73,7 +73,7 @@ def test_usual_fills_follow_the_limits() -> None:
 
 
 def test_a_usual_fill_fits_a_days_supply_cap_and_a_course_of_therapy() -> None:
-    from dqmc.ir import nodes
+    from dqmc.lang.ir import nodes
 
     assert synth.usual_fill([nodes.DaysSupplyMax(days=10)], "retail", None).days_supply == 10
     assert synth.usual_fill([nodes.TherapyMax(days=14)], "retail", None).days_supply == 14
@@ -114,9 +114,9 @@ def test_written_files_read_back(tmp_path: Path, name: str) -> None:
         pytest.skip("pyarrow (extra 'parquet') is not installed")
     rows = list(synth.generate([ANZUPGO], 100, seed=2))
     assert synth.write_claims(rows, tmp_path / name) == len(rows)
-    normalized = [impact.normalize_row(raw, seq)
-                  for seq, raw in enumerate(impact.read_claims(tmp_path / name))]
-    expected = [impact.normalize_row(raw, seq) for seq, raw in enumerate(rows)]
+    normalized = [replay.normalize_row(raw, seq)
+                  for seq, raw in enumerate(replay.read_claims(tmp_path / name))]
+    expected = [replay.normalize_row(raw, seq) for seq, raw in enumerate(rows)]
     assert normalized == expected
 
 

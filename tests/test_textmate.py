@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from dqmc.frontend.dsl_parse import parser
+from dqmc.lang.frontend.dsl_parse import parser
 
 REPO = Path(__file__).resolve().parents[1]
 GRAMMAR = REPO / "editors" / "dqm.tmLanguage.json"

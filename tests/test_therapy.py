@@ -13,12 +13,12 @@ from ir_samples import THERAPY, THERAPY_SYRINGE_NDC, import_package, policy_modu
 
 from dqmc import interpreter
 from dqmc import runtime as rt
-from dqmc.codegen.docs_view import rule_phrase
-from dqmc.diff import LOOSER, STRICTER, rule_effect
-from dqmc.frontend.dsl_print import format_rule
-from dqmc.impact import lookback_days
-from dqmc.ir import nodes
-from dqmc.pipeline import compile_text
+from dqmc.lang.ir import nodes, queries
+from dqmc.lang.pipeline import compile_text
+from dqmc.lang.printers.dsl_print import format_rule
+from dqmc.lang.printers.english import rule_phrase
+from dqmc.revisions.diff import LOOSER, STRICTER, rule_effect
+from dqmc.revisions.impact import lookback_days
 
 DOS = dt.date(2026, 3, 1)
 
@@ -114,8 +114,8 @@ def test_both_spellings_lower_to_equal_ir_and_print_back() -> None:
 
 
 def test_convert_and_fmt_round_trip() -> None:
-    from dqmc.frontend.dsl_print import print_policy
-    from dqmc.frontend.yaml_emit import emit_yaml
+    from dqmc.lang.printers.dsl_print import print_policy
+    from dqmc.lang.printers.yaml_emit import emit_yaml
 
     policy = lowered(DSL, "t.dqm")
     as_dsl = print_policy(policy)
@@ -127,7 +127,7 @@ def test_convert_and_fmt_round_trip() -> None:
 
 
 def test_documents_hover_and_messages_word_it() -> None:
-    from dqmc import lsp_describe
+    from dqmc.authoring.lsp import describe as lsp_describe
 
     assert rule_phrase(nodes.TherapyMax(days=14), ()) == "at most 14 days of continuous therapy"
     assert lsp_describe.rule_text(nodes.TherapyMax(days=14)).startswith(
@@ -137,8 +137,8 @@ def test_documents_hover_and_messages_word_it() -> None:
 
 
 def test_editor_completes_the_keyword_after_a_channel() -> None:
-    from dqmc.lsp_complete import dsl_candidates
-    from dqmc.lsp_index import dsl_names
+    from dqmc.authoring.lsp.complete import dsl_candidates
+    from dqmc.authoring.lsp.index import dsl_names
 
     typing = DSL.split("    all therapy")[0] + "    all "
     labels = [c.label for c in dsl_candidates(typing, dsl_names(typing))]
@@ -182,7 +182,7 @@ def test_the_diff_ranks_a_longer_course_looser() -> None:
 
 
 def test_the_diff_ranks_a_cap_replaced_by_a_course_stricter() -> None:
-    from dqmc.diff import diff_policies
+    from dqmc.revisions.diff import diff_policies
 
     cap = lowered(DSL.replace("all therapy <= 14 days", "all days supply <= 14"), "t.dqm")
     course = lowered(DSL, "t.dqm")
@@ -198,7 +198,7 @@ def test_the_diff_ranks_a_cap_replaced_by_a_course_stricter() -> None:
 
 
 def test_history_window_is_d_plus_999_days() -> None:
-    assert interpreter.history_days(nodes.TherapyMax(days=14)) == 14 + 999
+    assert queries.history_days(nodes.TherapyMax(days=14)) == 14 + 999
     assert rt.therapy_history_days(14) == 1013
     assert lookback_days([lowered(DSL, "t.dqm")]) == 1013
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from dqmc.authoring.watch import changes, snapshot, watch
 from dqmc.cli import cmd_build
-from dqmc.watch import changes, snapshot, watch
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -12,14 +12,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dqmc.diagnostics import Diagnostic, sorted_unique
-from dqmc.frontend.dsl_lower import lower_dsl
-from dqmc.frontend.yaml_emit import MODELINE, YamlEmitError, emit_yaml
-from dqmc.frontend.yaml_load import LoadLimits, load_yaml
-from dqmc.frontend.yaml_lower import lower_yaml
-from dqmc.ir import nodes
-from dqmc.ir.canonical import canonical_json
-from dqmc.source import SourceFile
+from dqmc.lang.diagnostics import Diagnostic, sorted_unique
+from dqmc.lang.frontend.dsl_lower import lower_dsl
+from dqmc.lang.frontend.yaml_load import LoadLimits, load_yaml
+from dqmc.lang.frontend.yaml_lower import lower_yaml
+from dqmc.lang.ir import nodes
+from dqmc.lang.ir.canonical import canonical_json
+from dqmc.lang.printers.yaml_emit import MODELINE, YamlEmitError, emit_yaml
+from dqmc.lang.source import SourceFile
 
 HEAD = """\
 policy: {id: p, title: T, type: per_days}
@@ -629,7 +629,7 @@ def test_doses_lower_like_the_dsl_and_round_trip() -> None:
 @pytest.mark.parametrize("text, kind", [("as requested", "as_requested"),
                                         ("one time or as requested", "one_time_or_requested")])
 def test_durations_as_requested_lower_like_the_dsl_and_round_trip(text: str, kind: str) -> None:
-    from dqmc.frontend.dsl_print import print_policy
+    from dqmc.lang.printers.dsl_print import print_policy
 
     policy, diagnostics = lower(HEAD + "criteria:\n  c:\n    when: a\n    approve: requested\n"
                                 f"    duration: {text}\n")

@@ -274,8 +274,8 @@ def policies() -> list[dict]:
 
 
 def evaluate(claim: object) -> dict:
-    """The decision for one claim, as JSON data (design §5), by the policy that covers its
-    product or NDC; never raises on claim data."""
+    """The decision for one claim, as JSON data (docs/semantics.md §8.1), by the policy that
+    covers its product or NDC; never raises on claim data."""
     if claim.__class__ is dict:
         # The common case: a claim of plain JSON values for one policy's product, decided by
         # that policy's module alone. Anything it does not take is read and dispatched below.
@@ -313,7 +313,7 @@ def decide(claim: object) -> rt.Decision:
 
 
 def review(request: object) -> dict:
-    """The answer to one exception request, as JSON data (design §6); never raises."""
+    """The answer to one exception request, as JSON data (docs/semantics.md §8.3); never raises."""
     return decide_review(request).to_dict()
 
 

@@ -27,7 +27,8 @@ _UNIT = rt.UNIT_ALIASES.get
 
 
 def evaluate(claim: object) -> dict:
-    """The decision for one claim, as JSON data (design §5); never raises on claim data."""
+    """The decision for one claim, as JSON data (docs/semantics.md §8.1); never raises on
+    claim data."""
     if claim.__class__ is dict:
         decided = evaluate_plain(claim)
         if decided is not None:
@@ -133,7 +134,7 @@ def evaluate_claim(claim: rt.Claim) -> dict:
 
 
 def review(request: object) -> dict:
-    """The answer to one exception request, as JSON data (design §6); never raises."""
+    """The answer to one exception request, as JSON data (docs/semantics.md §8.3); never raises."""
     return decide_review(request).to_dict()
 
 

@@ -20,7 +20,7 @@ import jinja2
 import yaml
 
 from dqmc.codegen import docs_view
-from dqmc.compiled import CompiledPolicy
+from dqmc.lang.compiled import CompiledPolicy
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
 DOCS_CONFIG_FILE = "docs.config.yaml"  # at the repository root

@@ -1,4 +1,4 @@
-"""Python generator: checked policies (IR) → the standard-library package dqm_policies (§7)."""
+"""Python generator: checked policies (IR) → the standard-library package dqm_policies."""
 
 # Each policy becomes one module: a reader of plain-JSON claims written out for the policy
 # (`evaluate_plain`: fields straight into local values, quantities in thousandths, dates as
@@ -7,7 +7,8 @@
 # plan of limits per channel, a selector function wherever limits are chosen by age band or
 # package, and one three-valued condition function per criterion. The decision code those tables
 # drive (`judge`, `check_rules`, authorizations, and `decide_claim` for claims read by
-# `parse_claim`) is written once, in `dqmc/runtime.py`, copied into the package as `_runtime.py`:
+# `parse_claim`) is written once, in the package `dqmc.runtime`, copied into the package as
+# `_runtime/`:
 # repeating it in every module would make a 1,000-policy package several times larger to build
 # and to load, for no speed. The registry `__init__.py` holds a hoisted index of product ids,
 # NDCs and policy ids to module names and imports a policy module only when a claim or request
@@ -33,12 +34,11 @@ from pathlib import Path
 
 import jinja2
 
-from dqmc import interpreter
 from dqmc import runtime as rt
-from dqmc.compiled import CompiledPolicy
-from dqmc.ir import nodes
-from dqmc.ir.canonical import decimal_text
-from dqmc.parallel import ordered_map
+from dqmc.lang.compiled import CompiledPolicy
+from dqmc.lang.ir import nodes, queries
+from dqmc.lang.ir.canonical import decimal_text
+from dqmc.lang.parallel import ordered_map
 
 PACKAGE = "dqm_policies"
 RUNTIME_MODULE = "_runtime"
@@ -61,7 +61,8 @@ def emit_python_package(compiled: Sequence[CompiledPolicy], *, version: str) -> 
     for item, module in zip(ordered, modules, strict=True):
         files[f"{PACKAGE}/{module}.py"] = emit_policy_module(item, version=version)
     files[f"{PACKAGE}/__init__.py"] = _emit_registry(ordered, modules, version)
-    files[f"{PACKAGE}/{RUNTIME_MODULE}.py"] = _emit_runtime(version)
+    for name, text in _emit_runtime(version).items():
+        files[f"{PACKAGE}/{RUNTIME_MODULE}/{name}"] = text
     files["pyproject.toml"] = _render("python_pyproject.toml.j2", version=version,
                                       header=_header(version, *_combined_provenance(ordered)))
     # Compiling is 60% of emitting a large package, and texts are cheap to send to a worker
@@ -265,7 +266,7 @@ class _PolicyEmitter:
         products = [self._product(p, product, limits, approvals)
                     for p, product in enumerate(policy.products, 1)]
         criteria = [self._criterion(c) for c in policy.criteria]
-        channels = interpreter.known_channels(policy)
+        channels = queries.known_channels(policy)
         ndcs = {}  # product-level NDCs first, then each package's, as the interpreter reads them
         for product in policy.products:
             for ndc in product.ndcs:
@@ -278,7 +279,7 @@ class _PolicyEmitter:
             header=_header(self.version, item.source, item.content_hash),
             policy_id=lit(policy.id), policy_hash=lit(item.content_hash), title=lit(policy.title),
             source=lit(item.source), reject_code=lit(policy.reject_code), channels=lit(channels),
-            at_policy=lit(interpreter.location(policy)),
+            at_policy=lit(queries.location(policy)),
             daily_rate=lit(policy.daily_rate_check), uses_date=self.uses_date,
             sets=[(name, frozenset_lit(values)) for values, name in self.sets.items()],
             rules=[*limits, *approvals.values()], selectors=self.selectors, products=products,
@@ -289,14 +290,14 @@ class _PolicyEmitter:
                    for a in c.approves),
             ndcs=dict_lit((lit(k), lit(v)) for k, v in ndcs.items()),
             product_table=dict_lit((lit(p.id), v.name) for p, v in zip(policy.products, products)),
-            facts=dict_lit((lit(k), lit(v)) for k, v in interpreter.review_facts(policy).items()),
+            facts=dict_lit((lit(k), lit(v)) for k, v in queries.review_facts(policy).items()),
             review_targets=dict_lit((lit(k), lit(v))
-                                    for k, v in interpreter.review_targets(policy).items()),
+                                    for k, v in queries.review_targets(policy).items()),
             # only a policy with an `approve requested` criterion checks a requested unit
             review_units=(dict_lit((lit(k), lit(v))
-                                   for k, v in interpreter.review_units(policy).items())
+                                   for k, v in queries.review_units(policy).items())
                           if any(c.approves_requested for c in policy.criteria) else ""),
-            criteria_at=dict_lit((lit(c.id), lit(interpreter.location(c)))
+            criteria_at=dict_lit((lit(c.id), lit(queries.location(c)))
                                  for c in policy.criteria))
 
     def _set(self, values: Sequence[str]) -> str:
@@ -311,9 +312,9 @@ class _PolicyEmitter:
     def _rule(self, rule: nodes.Rule, target: str, channel: str | None, node: object, const: str,
               origin: str, hard: bool, criterion: str | None = None) -> RuleView:
         """A rule's constant; `origin` is "base" for a limit, "override" for an approval."""
-        kind, quantity, unit, days, fills, max_days = interpreter.rule_fields(rule)
-        products = interpreter.scope_products(self.policy, target)
-        location = interpreter.location(node)
+        kind, quantity, unit, days, fills, max_days = queries.rule_fields(rule)
+        products = queries.scope_products(self.policy, target)
+        location = queries.location(node)
         options = ""
         if hard:
             options += ", hard=True"
@@ -321,21 +322,21 @@ class _PolicyEmitter:
             options += f", origin={lit(origin)}"
         if self.policy.daily_rate_check and kind == "per_window":
             options += ", daily_rate=True"
-        noun = interpreter.drug_file_noun(self.policy, rule)
+        noun = queries.drug_file_noun(self.policy, rule)
         if noun is not None:
             options += f", noun={lit(noun)}"
         quantity_text = None if quantity is None else decimal_text(quantity)
         call = (f"rt.rule({lit(kind)}, {lit(quantity_text)}, {lit(unit)}, {lit(days)}, "
                 f"{lit(fills)}, {lit(max_days)},\n"
                 f"    {self._set(products)}, "
-                f"{self._set(interpreter.scope_ndcs(self.policy, products))}, "
+                f"{self._set(queries.scope_ndcs(self.policy, products))}, "
                 f"{lit(location)}{options})")
         where = "every channel" if channel is None else channel
         named = f"criterion {criterion}: " if criterion else ""
         ceiling = " (hard ceiling)" if hard else ""
         return RuleView(name=const, location=comment(location),
                         doc=comment(f"{named}{target} at {where}: "
-                                    f"{interpreter.rule_text(rule)}{ceiling}"),
+                                    f"{queries.rule_text(rule)}{ceiling}"),
                         call=call)
 
     # -- products and channels ----------------------------------------------------------------
@@ -343,12 +344,12 @@ class _PolicyEmitter:
     def _product(self, index: int, product: nodes.Product, limits: list[RuleView],
                  approvals: dict[tuple[int, int], RuleView]) -> ProductView:
         policy = self.policy
-        group = interpreter.group_of(policy, product.id)
+        group = queries.group_of(policy, product.id)
         targets = (product.id,) if group is None else (product.id, group.id)
-        own_scope = interpreter.own_products(policy, product)
-        location = interpreter.location(product)
+        own_scope = queries.own_products(policy, product)
+        location = queries.location(product)
         plans = []
-        for channel in interpreter.known_channels(policy):
+        for channel in queries.known_channels(policy):
             candidates = sorted((i, lim) for target in targets
                                 for i, lim in self.limits_by_target.get(target, ())
                                 if lim.channel in (None, channel))
@@ -368,16 +369,16 @@ class _PolicyEmitter:
         options = []
         if group is not None:
             options.append(f"group={lit(group.id)}, scope={self._set(own_scope)}")
-        if interpreter.product_ndcs(product):
-            options.append(f"ndcs={lit(interpreter.product_ndcs(product))}")
-        scope_ndcs = interpreter.scope_ndcs(policy, own_scope)
+        if queries.product_ndcs(product):
+            options.append(f"ndcs={lit(queries.product_ndcs(product))}")
+        scope_ndcs = queries.scope_ndcs(policy, own_scope)
         if scope_ndcs:
             options.append(f"scope_ndcs={self._set(scope_ndcs)}")
         if product.packages:
             options.append("sizes=" + dict_lit(
                 (lit(p.id), lit(None if p.size is None else decimal_text(p.size.amount)))
                 for p in product.packages))
-        required = interpreter.authorization_source(policy, product)
+        required = queries.authorization_source(policy, product)
         if required is not None:
             options.append(f"authorization={lit(required)}")
         call = (f"rt.product(\n    {lit(product.id)}, {lit(product.unit)}, {lit(location)},\n"
@@ -391,7 +392,7 @@ class _PolicyEmitter:
         function = self.names(f"_select_{identifier(product.id)}_{identifier(channel)}")
         lines = ["base = []"]
         for index, limit in candidates:
-            location = interpreter.location(limit)
+            location = queries.location(limit)
             lines.append(f"# {comment(location)}")
             depth = 0
             if limit.since is not None:
@@ -440,22 +441,22 @@ class _PolicyEmitter:
         function = self.names(f"_when_{identifier(criterion.id)}")
         local = Namer(["answers", "rt", "date", "Decimal"])
         fact_names = {}
-        for fact in interpreter.condition_facts(criterion.when):
+        for fact in queries.condition_facts(criterion.when):
             word = identifier(fact)
             fact_names[fact] = local(word if not word[0].isdigit() else f"fact_{word}")
         lines = [f"{name} = answers.get({lit(fact)})" for fact, name in fact_names.items()]
         lines += ("return " + self._condition(criterion.when, fact_names, 0)).split("\n")
-        duration = interpreter.approval_duration(self.policy, criterion)
+        duration = queries.approval_duration(self.policy, criterion)
         approved = [f"rt.ApprovedLimit({lit(a.target)}, {lit(a.channel)}, {lit(a.kind)},\n"
                     f"                 {lit(a.quantity)}, {lit(a.unit)}, {lit(a.days)}, "
                     f"{lit(a.text)})"
-                    for a in interpreter.approved_limits(self.policy, criterion)]
-        condition = interpreter.condition_text(criterion.when)
+                    for a in queries.approved_limits(self.policy, criterion)]
+        condition = queries.condition_text(criterion.when)
         return CriterionView(
-            function=function, location=comment(interpreter.location(criterion.when)),
+            function=function, location=comment(queries.location(criterion.when)),
             doc=docstring(f"Criterion {criterion.id}: {condition}"), lines=lines,
             id=lit(criterion.id), renews=lit(criterion.renews), approved=approved,
-            duration=lit(interpreter.duration_fields(duration)),
+            duration=lit(queries.duration_fields(duration)),
             requested=lit(criterion.approves_requested), serves=lit(criterion.serves))
 
     def _condition(self, expr: nodes.Expr, names: dict[str, str], depth: int) -> str:
@@ -491,8 +492,8 @@ class _PolicyEmitter:
 
     def _leaf_label(self, expr: nodes.Expr) -> str:
         name = f"_LEAF_{len(self.leaves) + 1}"
-        text = interpreter.condition_text(expr)
-        self.leaves.append((name, lit((text, interpreter.condition_facts(expr)))))
+        text = queries.condition_text(expr)
+        self.leaves.append((name, lit((text, queries.condition_facts(expr)))))
         return name
 
     def _value(self, literal: str) -> str:
@@ -520,9 +521,9 @@ def _emit_registry(ordered: Sequence[CompiledPolicy], modules: Sequence[str], ve
     for item, module in zip(ordered, modules, strict=True):
         for product in item.policy.products:
             by_product.setdefault(product.id, module)
-            for ndc in interpreter.product_ndcs(product):
+            for ndc in queries.product_ndcs(product):
                 by_ndc.setdefault(ndc, module)
-        for name in interpreter.review_targets(item.policy):
+        for name in queries.review_targets(item.policy):
             by_name.setdefault(name, module)
     by_policy = {item.policy.id: module for item, module in zip(ordered, modules, strict=True)}
     # The registry is imported on a service's first claim: keep it small. A review's name is
@@ -532,7 +533,7 @@ def _emit_registry(ordered: Sequence[CompiledPolicy], modules: Sequence[str], ve
                if (by_product.get(name) or by_ndc.get(name)) != module}
     listing = [lit((item.policy.id, item.policy.title, item.content_hash, item.source, module))
                for item, module in zip(ordered, modules, strict=True)]
-    fallback, routes = interpreter.fallback_routes(ordered)
+    fallback, routes = queries.fallback_routes(ordered)
     fallback_module = (modules[list(ordered).index(fallback)] if fallback is not None else None)
 
     def table(mapping: dict[str, str]) -> str:
@@ -544,10 +545,14 @@ def _emit_registry(ordered: Sequence[CompiledPolicy], modules: Sequence[str], ve
                    routed=dict_lit((lit(k), lit(v)) for k, v in routes.items()))
 
 
-def _emit_runtime(version: str) -> str:
-    text = Path(rt.__file__).read_text(encoding="utf-8")
-    digest = "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
-    return _header(version, "src/dqmc/runtime.py", digest) + text
+def _emit_runtime(version: str) -> dict[str, str]:
+    """{file name: text} of the runtime package, each file under a header naming its source."""
+    files = {}
+    for path in sorted(Path(rt.__file__).parent.glob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        digest = "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+        files[path.name] = _header(version, f"src/dqmc/runtime/{path.name}", digest) + text
+    return files
 
 
 def _combined_provenance(ordered: Sequence[CompiledPolicy]) -> tuple[str, str]:

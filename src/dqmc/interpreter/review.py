@@ -1,0 +1,99 @@
+"""The reference exception review: each criterion's value by walking its condition in the IR."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import partial
+
+from dqmc import runtime as rt
+from dqmc.lang.compiled import CompiledPolicy
+from dqmc.lang.ir import nodes
+from dqmc.lang.ir.queries import (
+    approval_duration,
+    approved_limits,
+    condition_facts,
+    condition_text,
+    duration_fields,
+    fallback_routes,
+    known_channels,
+    review_facts,
+    review_targets,
+    review_units,
+)
+
+
+def review(compiled: CompiledPolicy, request: object) -> dict:
+    """The answer to one exception request under one policy, as JSON data (docs/semantics.md §8.3)."""
+    return decide_review(compiled, request).to_dict()
+
+
+def review_many(compiled: Sequence[CompiledPolicy], request: object) -> dict:
+    """The answer to an exception request, dispatched by its `policy` id or else its `product`."""
+    ordered = sorted(compiled, key=lambda c: c.policy.id)
+    chosen = None
+    if isinstance(request, (dict, rt.ReviewRequest)):
+        policy_id = request.get("policy") if isinstance(request, dict) else request.policy
+        product = request.get("product") if isinstance(request, dict) else request.product
+        if type(policy_id) is str:
+            chosen = next((c for c in ordered if c.policy.id == policy_id), None)
+        elif type(product) is str:
+            fallback, routes = fallback_routes(ordered)
+            if product in routes:
+                return decide_review(fallback, request, routed=routes[product]).to_dict()  # type: ignore[arg-type]
+            chosen = next((c for c in ordered if product in review_targets(c.policy)), None)
+    if chosen is None:
+        return rt.review_refused(
+            (rt.Problem("policy", "no policy matches the request's policy or product"),),
+            None, None).to_dict()
+    return review(chosen, request)
+
+
+def decide_review(compiled: CompiledPolicy, request: object, *,
+                  routed: tuple[tuple[str, ...], str | None] | None = None) -> rt.ReviewResult:
+    """The typed answer to an exception request; never raises on request data. `routed`: the
+    request is for another policy's product, sent here as to the fallback guideline."""
+    policy = compiled.policy
+    criteria = [rt.ReviewCriterion(c.id, partial(_truth, c.when), c.renews,
+                                   approved_limits(policy, c),
+                                   duration_fields(approval_duration(policy, c)),
+                                   c.approves_requested, c.serves)
+                for c in policy.criteria]
+    return rt.review_policy(request, policy_id=policy.id, policy_hash=compiled.content_hash,
+                            facts=review_facts(policy), channels=known_channels(policy),
+                            targets=review_targets(policy), criteria=criteria,
+                            units=review_units(policy), routed=routed)
+
+
+def _truth(expr: nodes.Expr, answers: dict[str, object]) -> rt.Node:
+    """The three-valued value of a condition, with the leaves that explain it."""
+    if isinstance(expr, nodes.And):
+        return rt.all_of(*(_truth(e, answers) for e in expr.operands))
+    if isinstance(expr, nodes.Or):
+        return rt.any_of(*(_truth(e, answers) for e in expr.operands))
+    label = (condition_text(expr), condition_facts(expr))
+    if isinstance(expr, nodes.Not):
+        return rt.negation(_truth(expr.operand, answers), label)
+    answer = answers.get(expr.fact)
+    if answer is None:
+        return rt.leaf(None, label)
+    if isinstance(expr, nodes.FactRef):
+        return rt.leaf(answer is True, label)
+    if isinstance(expr, nodes.InSet):
+        return rt.leaf(answer in expr.values, label)
+    if isinstance(expr, nodes.Subset):
+        return rt.leaf(answer <= frozenset(expr.values), label)  # type: ignore[operator]
+    return rt.leaf(_compare(answer, expr.op, expr.value), label)
+
+
+def _compare(answer: object, op: str, value: object) -> bool:
+    if op == "==":
+        return answer == value
+    if op == "!=":
+        return answer != value
+    if op == "<":
+        return answer < value  # type: ignore[operator]
+    if op == "<=":
+        return answer <= value  # type: ignore[operator]
+    if op == ">":
+        return answer > value  # type: ignore[operator]
+    return answer >= value  # type: ignore[operator]

@@ -1,0 +1,501 @@
+"""IR nodes: frozen dataclasses for every concept a DQM policy states (docs/language.md).
+
+Every node carries a `span` (where it was written) that is excluded from equality, so the YAML
+and DSL spellings of one policy compare equal. Children are tuples, in source order. Quantities
+are Decimal in billing units; how the author wrote them ("2 tubes") is kept for the documents.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Literal, Union
+
+from dqmc.lang.source import NO_SPAN, Span
+
+# The closed set of NCPDP billing units (600-28: GM, ML, EA).
+BillingUnit = Literal["g", "mL", "each"]
+BILLING_UNITS: tuple[str, ...] = ("g", "mL", "each")
+NCPDP_UNIT = {"g": "GM", "mL": "ML", "each": "EA"}
+
+# The channels every policy knows without declaring them (docs/language.md, Channels).
+DEFAULT_CHANNELS: tuple[tuple[str, str], ...] = (("retail", "Retail"), ("home_delivery", "Home Delivery"))
+
+PolicyType = Literal["per_days", "per_rx", "per_day", "mixed", "prior_authorization", "override_guideline"]
+POLICY_TYPES: tuple[str, ...] = ("per_days", "per_rx", "per_day", "mixed", "prior_authorization", "override_guideline")
+
+FactType = Literal["bool", "enum", "set", "number", "date"]
+FACT_TYPES: tuple[str, ...] = ("bool", "enum", "set", "number", "date")
+
+CompareOp = Literal["==", "!=", "<", "<=", ">", ">="]
+COMPARE_OPS: tuple[str, ...] = ("==", "!=", "<", "<=", ">", ">=")
+
+TimeUnit = Literal["days", "weeks", "months", "years"]
+TIME_UNITS: tuple[str, ...] = ("days", "weeks", "months", "years")
+
+SECTION_KINDS: tuple[str, ...] = ("overview", "dosing", "availability", "policy_statement", "other")
+
+# Which exception requests a criterion serves: a renewal request brings an earlier authorization
+# for the product (`prior_authorization`), an initial request does not. None: both.
+Serves = Literal["initial", "renewal"]
+SERVES: tuple[str, ...] = ("initial", "renewal")
+
+
+MONTH_NAMES: tuple[str, ...] = ("January", "February", "March", "April", "May", "June", "July",
+                                 "August", "September", "October", "November", "December")
+
+
+@dataclass(frozen=True, slots=True)
+class Month:
+    """A date the source gives to the month only ("July 2020"): a review or revision date. No day
+    is ever invented for it. It orders before every day of its month (`date_key`); `surely_after`
+    compares at the coarser precision of the two."""
+
+    year: int
+    month: int
+
+    def isoformat(self) -> str:
+        return f"{self.year:04d}-{self.month:02d}"
+
+    def __str__(self) -> str:
+        return self.isoformat()
+
+    def __lt__(self, other: object) -> bool:
+        return _date_compare(self, other, lambda a, b: a < b)
+
+    def __le__(self, other: object) -> bool:
+        return _date_compare(self, other, lambda a, b: a <= b)
+
+    def __gt__(self, other: object) -> bool:
+        return _date_compare(self, other, lambda a, b: a > b)
+
+    def __ge__(self, other: object) -> bool:
+        return _date_compare(self, other, lambda a, b: a >= b)
+
+
+# A review or revision date: a day, or a month when the source gives no day.
+PolicyDate = Union[dt.date, Month]
+
+
+def date_key(value: PolicyDate) -> tuple[int, int, int]:
+    """The order of policy dates: by day, a month before every day within it."""
+    if isinstance(value, Month):
+        return (value.year, value.month, 0)
+    return (value.year, value.month, value.day)
+
+
+def _date_compare(left: Month, right: object, op: Any) -> Any:
+    if not isinstance(right, (Month, dt.date)):
+        return NotImplemented
+    return op(date_key(left), date_key(right))
+
+
+def surely_after(later: PolicyDate, earlier: PolicyDate) -> bool:
+    """Whether `later` is after `earlier` whatever days the month-only ones stand for: compared
+    at the coarser precision of the two (2020-07-15 is not surely after 2020-07)."""
+    if isinstance(later, Month) or isinstance(earlier, Month):
+        return (later.year, later.month) > (earlier.year, earlier.month)
+    return later > earlier
+
+
+def _span() -> Span:
+    return field(default=NO_SPAN, compare=False, repr=False)  # type: ignore[return-value]
+
+
+# ---------------------------------------------------------------------------------------------
+# Quantities and products
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Quantity:
+    """An amount in a billing unit; `packages`/`package` record an author's "2 tubes" form."""
+
+    amount: Decimal
+    unit: BillingUnit
+    packages: Decimal | None = None  # the count the author wrote, when written in packages
+    package: str | None = None  # the id of the package that count refers to
+    # True when `package`'s size comes from the drug file: `amount` then counts packages (equal
+    # to `packages`), and billing units are known only per claim (its `package_size`).
+    per_package: bool = False
+    # The dosage-form word an author counted `each` in ("2 blisters": "blister"), so documents
+    # say what the source says; None for "2 each" and for amounts in g or mL.
+    noun: str | None = None
+    doses: Decimal | None = None  # the count the author wrote in doses (`16 doses`)
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Package:
+    """One package a product is sold in: its size in billing units and its own name."""
+
+    id: str
+    size: Quantity | None  # None: `from drug file`, the claim brings the size (`package_size`)
+    description: str  # e.g. "30 gram tube"
+    noun: str | None = None  # what authors count in: "tube" lets a limit say "2 tubes"
+    ndcs: tuple[str, ...] = ()  # NDC-11s of this package, never invented
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Product:
+    """A product row of the policy: one strength and form, billed in one unit."""
+
+    id: str
+    brand: str
+    generic: str
+    strength: str | None
+    form: str
+    unit: BillingUnit
+    packages: tuple[Package, ...] = ()
+    ndcs: tuple[str, ...] = ()  # NDC-11s matching the product whatever the package
+    gpi: str | None = None  # GPI-14 or a GPI prefix, as the source states it
+    label: str | None = None  # the row name the document shows, e.g. "Triptan tablets"
+    # "(PA required)": a claim is rejected with 75 unless an active authorization covers it
+    requires_authorization: bool = False
+    # `dose 1 each`: one dose in billing units, so that limits may count doses ("16 doses")
+    dose: Quantity | None = None
+    span: Span = _span()
+
+    @property
+    def drug_file_sized(self) -> bool:
+        """Whether its package size comes from the drug file: limits count its packages."""
+        return any(package.size is None for package in self.packages)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Group:
+    """Products whose paid quantities accumulate together against one limit."""
+
+    id: str
+    title: str
+    products: tuple[str, ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Channel:
+    """A dispensing channel a limit can be stated for (retail, home delivery, specialty...)."""
+
+    id: str
+    label: str
+    span: Span = _span()
+
+
+# ---------------------------------------------------------------------------------------------
+# Rules: the closed set of limit kinds real policies use
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PerWindow:
+    """`Q per N days`: paid quantity in a rolling N-day window, plus this claim, at most Q."""
+
+    quantity: Quantity
+    days: int
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PerFill:
+    """`Q per fill`: one claim's quantity at most Q (a "per Rx" limit)."""
+
+    quantity: Quantity
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PerDay:
+    """`Q per day [for up to M days]`: quantity / days supply at most Q, days supply at most M."""
+
+    quantity: Quantity
+    max_days: int | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FillsPerWindow:
+    """`K fills per N days`: at most K paid claims in a rolling N-day window, this one included."""
+
+    fills: int
+    days: int
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DaysSupplyMax:
+    """`days supply <= D`: one claim's days supply at most D."""
+
+    days: int
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TherapyMax:
+    """`therapy <= D days`: the course of therapy this claim continues, counted from its first
+    day to the last day of this claim's supply, at most D days (docs/language.md, *Therapy*)."""
+
+    days: int
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NotCovered:
+    """`not covered`: the product is not available at the channel; a claim there is rejected and
+    no authorization can approve it (e.g. a drug "not available by mail")."""
+
+    span: Span = _span()
+
+
+Rule = Union[PerWindow, PerFill, PerDay, FillsPerWindow, DaysSupplyMax, TherapyMax, NotCovered]
+
+
+# Selectors: conditions that choose which rule applies to a claim.
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgeBand:
+    """The member's age in whole years on the date of service is within [min, max] inclusive."""
+
+    min_years: int | None = None
+    max_years: int | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PackageIs:
+    """The claim is for one named package of the product (limits that differ by package size)."""
+
+    package: str
+    span: Span = _span()
+
+
+Selector = Union[AgeBand, PackageIs]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Limit:
+    """A base limit: a product or group, a channel (None: every channel), a rule and when it applies."""
+
+    target: str  # product id or group id
+    channel: str | None
+    rule: Rule
+    when: tuple[Selector, ...] = ()
+    hard: bool = False  # a ceiling no override may pass
+    note: str | None = None  # a qualifier the document prints, e.g. "before chemotherapy"
+    since: dt.date | None = None  # the implementation date: claims dated before it ignore the rule
+    span: Span = _span()
+
+
+# ---------------------------------------------------------------------------------------------
+# Facts and criteria
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Fact:
+    """A typed question an exception review answers."""
+
+    id: str
+    type: FactType
+    question: str
+    values: tuple[str, ...] = ()  # for enum and set facts
+    span: Span = _span()
+
+
+Value = Union[bool, str, Decimal, dt.date]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FactRef:
+    """A bool fact used as a condition on its own."""
+
+    fact: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Compare:
+    """`fact OP value`: equality for any type, ordering for numbers and dates."""
+
+    fact: str
+    op: CompareOp
+    value: Value
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InSet:
+    """`fact in {a, b}`: an enum fact's answer is one of the values."""
+
+    fact: str
+    values: tuple[str, ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Subset:
+    """`fact <= {a, b}`: every member of a set fact's answer is one of the values."""
+
+    fact: str
+    values: tuple[str, ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Not:
+    operand: Expr
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class And:
+    operands: tuple[Expr, ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Or:
+    operands: tuple[Expr, ...]
+    span: Span = _span()
+
+
+Expr = Union[FactRef, Compare, InSet, Subset, Not, And, Or]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Duration:
+    """How long an approval lasts: `fixed` for amount × unit, `one_time` for a single fill,
+    `as_requested` until the review request's `requested.through`, `one_time_or_requested` until
+    that date when the request gives one, else a single fill."""
+
+    kind: Literal["fixed", "one_time", "as_requested", "one_time_or_requested"]
+    amount: int = 0
+    unit: TimeUnit | None = None
+    span: Span = _span()
+
+
+# Durations whose end date the review request gives (`requested.through`), with their DSL text.
+REQUESTED_DURATIONS = {"as_requested": "as requested",
+                       "one_time_or_requested": "one time or as requested"}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Approval:
+    """What a criterion approves for a product or group at one channel (None: every channel)."""
+
+    target: str
+    channel: str | None
+    rule: Rule
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Criterion:
+    """An exception criterion: a condition over facts and the limits it approves instead."""
+
+    id: str
+    title: str | None
+    when: Expr
+    approves: tuple[Approval, ...]
+    duration: Duration | None = None  # None: the policy's approval duration
+    renews: str | None = None  # for a renewal criterion: the id of the initial criterion
+    # `approve requested`: the approval grants the limit the exception request asks for
+    approves_requested: bool = False
+    # `for initial requests` / `for renewal requests`: the only requests it is tried for
+    serves: Serves | None = None
+    span: Span = _span()
+
+
+# ---------------------------------------------------------------------------------------------
+# Prose, references, history and the policy
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Section:
+    """A prose section of the published document, in the authors' own words."""
+
+    kind: str  # one of SECTION_KINDS
+    title: str
+    text: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reference:
+    text: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Revision:
+    """A row of the revision history table."""
+
+    type: str  # e.g. "New Policy", "Annual Revision"
+    date: PolicyDate
+    summary: str | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Policy:
+    """A whole policy: the unit the compiler checks, hashes and generates code and documents for."""
+
+    id: str
+    title: str
+    type: PolicyType
+    review_date: PolicyDate | None = None
+    effective_date: dt.date | None = None
+    approval_duration: Duration | None = None
+    reject_code: str = "76"
+    daily_rate_check: bool = False  # docs/semantics.md §3.5, only where the policy declares it
+    requires_authorization: bool = False  # every product needs prior authorization (75)
+    # a fallback guideline: a request naming no policy, for a product whose own policy has no
+    # criteria, is reviewed under this policy (DSL `applies to any product without its own
+    # criteria`, YAML `applies_to: fallback`)
+    fallback: bool = False
+    channels: tuple[Channel, ...] = ()
+    products: tuple[Product, ...] = ()
+    groups: tuple[Group, ...] = ()
+    limits: tuple[Limit, ...] = ()
+    facts: tuple[Fact, ...] = ()
+    criteria: tuple[Criterion, ...] = ()
+    sections: tuple[Section, ...] = ()
+    references: tuple[Reference, ...] = ()
+    history: tuple[Revision, ...] = ()
+    span: Span = _span()
+
+    def product(self, product_id: str) -> Product | None:
+        return _by_id(self, "products").get(product_id)
+
+    def group(self, group_id: str) -> Group | None:
+        return _by_id(self, "groups").get(group_id)
+
+    def fact(self, fact_id: str) -> Fact | None:
+        return next((f for f in self.facts if f.id == fact_id), None)
+
+    def channel(self, channel_id: str) -> Channel | None:
+        return next((c for c in self.channels if c.id == channel_id), None)
+
+
+# Generators look products and groups up once per product and rule: a scan each time made a
+# policy of thousands of products quadratic. A Policy is frozen, so an index built once stays
+# right; it is kept by identity (hashing a Policy walks all of it) for the last few policies.
+_INDEXES: dict[tuple[int, str], tuple[Policy, dict[str, Any]]] = {}
+_INDEXES_KEPT = 64
+
+
+def _by_id(policy: Policy, attribute: str) -> dict[str, Any]:
+    key = (id(policy), attribute)
+    hit = _INDEXES.get(key)
+    if hit is not None and hit[0] is policy:
+        return hit[1]
+    index: dict[str, Any] = {}
+    for item in getattr(policy, attribute):
+        index.setdefault(item.id, item)  # the first of a duplicated id, as a scan would find
+    if len(_INDEXES) >= _INDEXES_KEPT:
+        _INDEXES.clear()
+    _INDEXES[key] = (policy, index)
+    return index
+
+
+def default_channels() -> tuple[Channel, ...]:
+    return tuple(Channel(id=cid, label=label) for cid, label in DEFAULT_CHANNELS)

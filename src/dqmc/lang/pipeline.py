@@ -1,0 +1,242 @@
+"""The compile pipeline, in order: read → parse/validate → lower → check → (cross-file) → compiled.
+
+Each stage collects all of its diagnostics; a file stops after the first stage with an error.
+Generators only ever see the CompiledPolicy values this module returns.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from dqmc.lang.compiled import CompiledPolicy
+from dqmc.lang.diagnostics import Diagnostic, has_errors, sorted_unique
+from dqmc.lang.ir import nodes
+from dqmc.lang.ir.canonical import content_hash
+from dqmc.lang.ir.check import check_policy
+from dqmc.lang.source import SourceFile, Span
+
+DSL_SUFFIXES = (".dqm",)
+YAML_SUFFIXES = (".yaml", ".yml")
+# Files next to specs that are not specs: policy tests and earlier versions kept for history.
+NOT_SPEC_SUFFIXES = (".tests.yaml", ".tests.yml")
+MAX_SPEC_BYTES = 1 << 20  # 1 MiB: far above any real policy, well below what hurts the parser
+
+
+@dataclass
+class FileResult:
+    """What compiling one spec file gave."""
+
+    source: SourceFile | None
+    path: str
+    policy: nodes.Policy | None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+@dataclass
+class CompileResult:
+    """What compiling a set of specs gave: per-file results, cross-file findings, the policies."""
+
+    files: list[FileResult]
+    diagnostics: list[Diagnostic]  # all, sorted and de-duplicated
+    compiled: list[CompiledPolicy]  # one per policy id, in id order; empty when any error
+
+    @property
+    def ok(self) -> bool:
+        return not has_errors(self.diagnostics)
+
+    @property
+    def sources(self) -> dict[str, SourceFile]:
+        return {f.path: f.source for f in self.files if f.source is not None}
+
+
+def display_path(path: Path) -> str:
+    """Paths in diagnostics and generated headers: relative to the working directory, posix."""
+    try:
+        return Path(os.path.relpath(path)).as_posix()
+    except ValueError:  # another drive on Windows
+        return path.as_posix()
+
+
+def is_spec(path: Path) -> bool:
+    name = path.name
+    if name.endswith(NOT_SPEC_SUFFIXES) or name.startswith("."):
+        return False
+    return name.endswith(DSL_SUFFIXES + YAML_SUFFIXES)
+
+
+HISTORY_FOLDER = "history"  # beside the specs: <folder>/history/<policy-id>/<last day>.dqm
+
+
+def history_folder(spec: Path) -> Path:
+    """Where a spec's kept earlier versions live (`dqmc diff`, revision summaries)."""
+    return spec.parent / HISTORY_FOLDER
+
+
+def kept_version_files(specs: Iterable[Path]) -> list[Path]:
+    """Every spec file kept under the history folders of these specs, sorted."""
+    found: set[Path] = set()
+    for folder in {history_folder(spec) for spec in specs}:
+        if folder.is_dir():
+            found.update(p for p in folder.rglob("*") if p.is_file() and is_spec(p))
+    return sorted(found)
+
+
+def discover(paths: Sequence[str | Path]) -> tuple[list[Path], list[Diagnostic]]:
+    """Spec files under the given files and folders, sorted, each once.
+
+    Folders are searched one level deep: earlier versions under `history/` and test data in
+    subfolders are not policies of the plan.
+    """
+    found: set[Path] = set()
+    problems: list[Diagnostic] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found.update(p for p in path.iterdir() if p.is_file() and is_spec(p))
+        elif path.is_file():
+            if path.name.endswith(DSL_SUFFIXES + YAML_SUFFIXES):
+                found.add(path)
+            else:
+                problems.append(Diagnostic(
+                    "io.unknown-kind",
+                    f"{path.name} is not a spec: name DSL specs *.dqm and YAML specs *.yaml",
+                    Span.point(display_path(path), 1, 1)))
+        else:
+            problems.append(Diagnostic("io.read", f"no such file or folder: {raw}",
+                                       Span.point(str(raw), 1, 1)))
+    return sorted(found, key=lambda p: p.as_posix()), problems
+
+
+def read_source(path: Path, *, max_bytes: int = MAX_SPEC_BYTES) -> tuple[SourceFile | None, list[Diagnostic]]:
+    shown = display_path(path)
+    here = Span.point(shown, 1, 1)
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            return None, [Diagnostic("io.too-large",
+                                     f"the file has {size} bytes; specs are limited to {max_bytes}",
+                                     here)]
+        data = path.read_bytes()
+    except OSError as exc:
+        return None, [Diagnostic("io.read", f"cannot read the file: {exc.strerror or exc}", here)]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return None, [Diagnostic("io.encoding",
+                                 f"the file is not UTF-8 (byte {exc.start}); save it as UTF-8", here)]
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    # One newline convention, so columns and the carets under them are the same on every OS.
+    return SourceFile(shown, text.replace("\r\n", "\n").replace("\r", "\n")), []
+
+
+def lower_source(source: SourceFile) -> tuple[nodes.Policy | None, list[Diagnostic]]:
+    """Parse and lower one spec by its kind; no semantic checks."""
+    if source.path.endswith(DSL_SUFFIXES):
+        from dqmc.lang.frontend.dsl_lower import lower_dsl
+
+        return lower_dsl(source)
+    from dqmc.lang.frontend.yaml_lower import lower_yaml
+
+    return lower_yaml(source)
+
+
+def compile_source(source: SourceFile) -> FileResult:
+    """Lower and check one spec; the policy is None when lowering failed."""
+    policy, diagnostics = lower_source(source)
+    if policy is None or has_errors(diagnostics):
+        return FileResult(source, source.path, None if policy is None else policy, diagnostics)
+    diagnostics = diagnostics + check_policy(policy)
+    return FileResult(source, source.path, policy, diagnostics)
+
+
+def compile_text(path: str, text: str) -> FileResult:
+    """Compile spec text held in memory (editors, tests); `path` decides DSL or YAML."""
+    return compile_source(SourceFile(path, text))
+
+
+def compile_file(path: Path) -> FileResult:
+    """Read, lower and check one spec file (pure: the same file gives the same result)."""
+    source, read_problems = read_source(path)
+    if source is None:
+        return FileResult(None, display_path(path), None, read_problems)
+    return compile_source(source)
+
+
+def compile_paths(paths: Sequence[str | Path]) -> CompileResult:
+    from dqmc.lang.parallel import ordered_map
+
+    spec_paths, problems = discover(paths)
+    files = ordered_map(compile_file, spec_paths)
+    cross, compiled = link([f for f in files if f.policy is not None and not has_errors(f.diagnostics)])
+    diagnostics = sorted_unique(problems + cross + [d for f in files for d in f.diagnostics])
+    if has_errors(diagnostics):
+        compiled = []
+    return CompileResult(files, diagnostics, compiled)
+
+
+def link(files: Iterable[FileResult]) -> tuple[list[Diagnostic], list[CompiledPolicy]]:
+    """Cross-file checks: one policy per id (twin YAML/DSL spellings must agree), one owner per product."""
+    problems: list[Diagnostic] = []
+    by_id: dict[str, list[FileResult]] = {}
+    for result in files:
+        assert result.policy is not None
+        by_id.setdefault(result.policy.id, []).append(result)
+    compiled: list[CompiledPolicy] = []
+    for policy_id in sorted(by_id):
+        group = sorted(by_id[policy_id], key=_twin_order)
+        primary = group[0]
+        assert primary.policy is not None
+        for other in group[1:]:
+            assert other.policy is not None
+            same_kind = Path(other.path).suffix == Path(primary.path).suffix
+            if same_kind:
+                problems.append(Diagnostic(
+                    "policy.duplicate-id",
+                    f"policy '{policy_id}' is also defined in {primary.path}; policy ids are unique",
+                    other.policy.span))
+            elif other.policy != primary.policy:
+                problems.append(Diagnostic(
+                    "policy.twin-mismatch",
+                    f"{other.path} and {primary.path} both spell policy '{policy_id}' but say "
+                    "different things; run `dqmc convert` from the one that is right",
+                    other.policy.span))
+        compiled.append(CompiledPolicy(primary.policy, primary.path, content_hash(primary.policy)))
+    problems += _check_product_owners(compiled)
+    problems += _check_one_fallback(compiled)
+    return problems, compiled
+
+
+def _twin_order(result: FileResult) -> tuple[int, str]:
+    # The DSL spelling is the primary source of twins: its spans go into traces and headers.
+    return (0 if result.path.endswith(DSL_SUFFIXES) else 1, result.path)
+
+
+def _check_one_fallback(compiled: list[CompiledPolicy]) -> list[Diagnostic]:
+    """A request routed to "the" fallback guideline must find exactly one."""
+    fallbacks = [c.policy for c in compiled if c.policy.fallback]
+    return [Diagnostic("policy.second-fallback",
+                       f"policy '{policy.id}' applies to any product without its own criteria, "
+                       f"as policy '{fallbacks[0].id}' already does; a request could not say "
+                       "which reviews it: keep one", policy.span)
+            for policy in fallbacks[1:]]
+
+
+def _check_product_owners(compiled: list[CompiledPolicy]) -> list[Diagnostic]:
+    """A product id or NDC decides which policy's evaluator runs; two owners is ambiguous."""
+    problems: list[Diagnostic] = []
+    owner: dict[str, str] = {}
+    for item in compiled:
+        for product in item.policy.products:
+            keys = [product.id] + list(product.ndcs) + [n for pk in product.packages for n in pk.ndcs]
+            for key in keys:
+                previous = owner.setdefault(key, item.policy.id)
+                if previous != item.policy.id:
+                    problems.append(Diagnostic(
+                        "product.in-two-policies",
+                        f"'{key}' of product '{product.id}' is already covered by policy "
+                        f"'{previous}'; a claim must match one policy", product.span))
+    return problems

@@ -1,0 +1,917 @@
+"""IR → canonical DSL text: `nodes.Policy` (plus the source's comments) → `.dqm` source."""
+
+from __future__ import annotations
+
+import contextvars
+import dataclasses
+import datetime as dt
+import functools
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TypeVar, assert_never
+
+from lark import Lark, Token, Tree
+
+from dqmc.lang.frontend import lower_common as common
+from dqmc.lang.frontend.dsl_parse import parser
+from dqmc.lang.grammars import DSL_GRAMMAR
+from dqmc.lang.ir import nodes
+from dqmc.lang.ir.canonical import decimal_text
+from dqmc.lang.source import NO_SPAN, SourceFile
+
+MAX_WIDTH = 96  # a condition longer than this is broken onto continuation lines
+INDENT = 2
+
+# Where a statement (or a block's closing brace) sits in the canonical layout. Both the printer
+# and the source walk in `collect_comments` name statements this way, so a comment collected
+# from the source finds the printed statement it belongs to even when items are reordered.
+Key = tuple[object, ...]
+
+POLICY_END: Key = ("policy", "end")  # after the policy's closing brace
+
+_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(-[A-Za-z0-9_]+)*\Z")
+_BLOCK_CLOSE = "}"
+
+
+class PrintError(ValueError):
+    """The IR holds something the DSL cannot spell, so it did not come from a front end."""
+
+
+@functools.lru_cache(maxsize=1)
+def keywords() -> frozenset[str]:
+    """The grammar's keywords that look like ids: an id spelled like one cannot be printed."""
+    return frozenset(
+        t.pattern.value for t in parser().terminals
+        if t.pattern.type == "str" and _ID.match(t.pattern.value))
+
+
+# ---------------------------------------------------------------------------------------------
+# Values, strings and quantities
+
+# Characters a spec must not carry raw: controls and line/paragraph separators break lines, bidi
+# controls reorder what a reviewer sees (Trojan Source), other format characters are invisible.
+_SEPARATORS = {"\u2028", "\u2029", "\u0085"}
+_SIMPLE_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t"}
+
+
+def _needs_escape(char: str) -> bool:
+    if char in _SEPARATORS:
+        return True
+    # \uXXXX spells only the Basic Multilingual Plane; astral format characters stay as written.
+    return ord(char) <= 0xFFFF and unicodedata.category(char) in ("Cc", "Cf", "Cs")
+
+
+def _quoted(text: str) -> str:
+    out = ['"']
+    for char in text:
+        if char in _SIMPLE_ESCAPES:
+            out.append(_SIMPLE_ESCAPES[char])
+        elif _needs_escape(char):
+            out.append(f"\\u{ord(char):04x}")
+        else:
+            out.append(char)
+    out.append('"')
+    return "".join(out)
+
+
+def _long_form(text: str, indent: int) -> str | None:
+    """`text` as a triple-quoted block whose lines sit at `indent`, or None if it cannot be one.
+
+    The block must lower back to exactly `text`, and it must stay readable and robust: no
+    characters that would need escaping, and no trailing whitespace an editor might strip.
+    """
+    if "\n" not in text or '"""' in text:
+        return None
+    if any(_needs_escape(c) for c in text if c not in "\n\t"):
+        return None
+    lines = text.split("\n")
+    if any(line != line.rstrip() for line in lines):
+        return None
+    margin = " " * indent
+    body = "".join((margin + line if line else "") + "\n" for line in lines)
+    raw = '"""\n' + body + margin + '"""'
+    if common.dedent_long_string(raw) != text:
+        return None  # e.g. every line indented alike: the dedent would take that indent away
+    return raw
+
+
+def format_string(text: str, *, indent: int | None = None) -> str:
+    """A string literal for `text`: double-quoted with escapes, or a `\"\"\"` block.
+
+    The block form is used only for multi-line prose when `indent` (the column its lines sit at)
+    is given and the block lowers back to the identical text; prose is never re-wrapped.
+    Escaped: backslash, quote, newline, tab, and as \\uXXXX every control, format (bidi,
+    zero-width) and line/paragraph separator character, so the spec text shows what it holds.
+    """
+    if indent is not None:
+        block = _long_form(text, indent)
+        if block is not None:
+            return block
+    return _quoted(text)
+
+
+def format_id(name: str) -> str:
+    if not _ID.match(name):
+        raise PrintError(f"{name!r} is not an id the DSL can spell")
+    return name
+
+
+def format_decimal(value: Decimal) -> str:
+    if not value.is_finite() or value < 0:
+        raise PrintError(f"the DSL has no literal for the number {value}")
+    return decimal_text(value)
+
+
+def format_value(value: nodes.Value) -> str:
+    """A comparison value: enum symbols bare, numbers plain, dates ISO, booleans true/false."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        return format_decimal(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, str):
+        return format_id(value)
+    raise PrintError(f"not a comparison value: {value!r}")
+
+
+def _symbols(values: Sequence[str]) -> str:
+    if not values:
+        raise PrintError("a set of values needs at least one value")
+    return "{" + ", ".join(format_id(v) for v in values) + "}"
+
+
+def _plural(noun: str) -> str:
+    return noun + "es" if noun.endswith(("s", "x", "z", "ch", "sh")) else noun + "s"
+
+
+def _package_words(noun: str, count: Decimal) -> list[str]:
+    preferred = noun if count == 1 else _plural(noun)
+    return [preferred] + [w for w in (noun, noun + "s", noun + "es") if w != preferred]
+
+
+def _spells(q: nodes.Quantity, count: Decimal, word: str,
+            products: Sequence[nodes.Product]) -> bool:
+    """Whether `count word` lowers, as the front ends resolve it, to exactly `q`."""
+    if word in common.UNIT_WORDS or word in keywords() or not _ID.match(word):
+        return False
+    return common.resolve_word(count, word, list(products), NO_SPAN, []) == q
+
+
+def format_quantity(q: nodes.Quantity, products: Sequence[nodes.Product] = ()) -> str:
+    """`30 g`; `2 tubes` when the author counted packages; `2 tablets` for a product's form.
+
+    `products` are those the quantity is resolved against (a limit's target, narrowed by a
+    `when package` selector). A package count prints in the package's noun, and a count of
+    `each` in the form's noun ("tablet" for a tablet), but only when that word lowers back
+    (through `resolve_word`, the front ends' own resolution) to this very quantity. Otherwise
+    the amount prints in billing units: the same amount, though no longer counted in packages.
+    """
+    if q.doses is not None:
+        return f"{format_decimal(q.doses)} {'dose' if q.doses == 1 else 'doses'}"
+    if q.per_package and q.package is None:
+        return f"{format_decimal(q.packages)} {'package' if q.packages == 1 else 'packages'}"
+    if q.packages is not None and q.package is not None:
+        for product in products:
+            for package in product.packages:
+                if package.id != q.package or not package.noun:
+                    continue
+                for word in _package_words(package.noun, q.packages):
+                    if _spells(q, q.packages, word, products):
+                        return f"{format_decimal(q.packages)} {word}"
+        if q.per_package:
+            # A count of packages sized by the drug file has no billing-unit spelling: print the
+            # count in the package's noun as it is (only an IR built by hand gets here).
+            nouns = [pk.noun for p in products for pk in p.packages if pk.id == q.package]
+            noun = nouns[0] if nouns and nouns[0] else q.package
+            return f"{format_decimal(q.packages)} {_package_words(noun, q.packages)[0]}"
+    elif q.unit == "each" and q.noun is not None:
+        # The author counted in the form's noun ("2 blisters"): print that word again.
+        for word in _package_words(q.noun, q.amount):
+            if _spells(q, q.amount, word, products):
+                return f"{format_decimal(q.amount)} {word}"
+    return f"{format_decimal(q.amount)} {q.unit}"
+
+
+def _days(n: int) -> str:
+    return f"{n} day" if n == 1 else f"{n} days"
+
+
+def format_rule(rule: nodes.Rule, products: Sequence[nodes.Product] = ()) -> str:
+    """A rule as written in a limit line: `30 g per 30 days`, `2 fills per 30 days`, ..."""
+    match rule:
+        case nodes.PerWindow():
+            return f"{format_quantity(rule.quantity, products)} per {_days(rule.days)}"
+        case nodes.PerFill():
+            return f"{format_quantity(rule.quantity, products)} per fill"
+        case nodes.PerDay():
+            tail = "" if rule.max_days is None else f" for up to {_days(rule.max_days)}"
+            return f"{format_quantity(rule.quantity, products)} per day{tail}"
+        case nodes.FillsPerWindow():
+            fills = "1 fill" if rule.fills == 1 else f"{rule.fills} fills"
+            return f"{fills} per {_days(rule.days)}"
+        case nodes.DaysSupplyMax():
+            return f"days supply <= {rule.days}"
+        case nodes.TherapyMax():
+            return f"therapy <= {_days(rule.days)}"
+        case nodes.NotCovered():
+            return "not covered"
+        case _:
+            assert_never(rule)
+
+
+def format_selector(selector: nodes.Selector) -> str:
+    match selector:
+        case nodes.AgeBand(min_years=None, max_years=None):
+            raise PrintError("an age band needs at least one bound")
+        case nodes.AgeBand(min_years=low, max_years=None):
+            return f"age {low}.."
+        case nodes.AgeBand(min_years=None, max_years=high):
+            return f"age ..{high}"
+        case nodes.AgeBand(min_years=low, max_years=high):
+            return f"age {low}..{high}"
+        case nodes.PackageIs():
+            return f"package {format_id(selector.package)}"
+        case _:
+            assert_never(selector)
+
+
+def format_rule_when(rule: nodes.Rule, products: Sequence[nodes.Product],
+                     when: Sequence[nodes.Selector] = ()) -> str:
+    """A rule and its selectors (`3 boxes per 30 days when package large`): under `when package
+    ID` only that package's noun can name the count, as lowering resolves it."""
+    text = format_rule(rule, common.selected_packages(products, when))
+    if when:
+        text += " when " + " and ".join(format_selector(s) for s in when)
+    return text
+
+
+def format_limit_tail(limit: nodes.Limit, products: Sequence[nodes.Product] = ()) -> str:
+    """A limit without target and channel: rule, selectors, `hard`, `since`, note.
+
+    This is the value of a YAML limit's `channel: TEXT` entry; `products` are the limit
+    target's (the product, or a group's members), which name packages in quantities.
+    """
+    parts = [format_rule_when(limit.rule, products, limit.when)]
+    if limit.hard:
+        parts.append("hard")
+    if limit.since is not None:
+        parts.append(f"since {limit.since.isoformat()}")
+    if limit.note is not None:
+        parts.append("note " + format_string(limit.note))
+    return " ".join(parts)
+
+
+def format_duration(duration: nodes.Duration) -> str:
+    if duration.kind == "one_time":
+        return "one time"
+    if duration.kind in nodes.REQUESTED_DURATIONS:
+        return nodes.REQUESTED_DURATIONS[duration.kind]
+    if duration.unit is None:
+        raise PrintError("a fixed duration needs a unit")
+    unit = duration.unit[:-1] if duration.amount == 1 else duration.unit
+    return f"{duration.amount} {unit}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Conditions
+
+# Parentheses are printed exactly where the grammar needs them to rebuild the same tree: the
+# parser makes one flat And for `a and b and c`, so a nested And (or Or) can only come from
+# parentheses, and `and` binds tighter than `or`, `not` tighter than both.
+
+
+def _needs_parens(parent: nodes.Expr, child: nodes.Expr) -> bool:
+    if isinstance(parent, nodes.Or):
+        return isinstance(child, nodes.Or)
+    return isinstance(child, (nodes.And, nodes.Or))
+
+
+def _operand(parent: nodes.Expr, child: nodes.Expr) -> str:
+    text = format_expr(child)
+    return f"({text})" if _needs_parens(parent, child) else text
+
+
+def _operands(expr: nodes.And | nodes.Or) -> tuple[nodes.Expr, ...]:
+    if len(expr.operands) < 2:
+        # The parser never builds one: a lone operand stands for itself, and `()` is no condition.
+        raise PrintError(f"{type(expr).__name__} needs at least two operands")
+    return expr.operands
+
+
+def format_expr(expr: nodes.Expr) -> str:
+    """A condition on one line, with the fewest parentheses that give back the same tree."""
+    match expr:
+        case nodes.FactRef():
+            return format_id(expr.fact)
+        case nodes.Compare():
+            return f"{format_id(expr.fact)} {expr.op} {format_value(expr.value)}"
+        case nodes.InSet():
+            return f"{format_id(expr.fact)} in {_symbols(expr.values)}"
+        case nodes.Subset():
+            return f"{format_id(expr.fact)} <= {_symbols(expr.values)}"
+        case nodes.Not():
+            return "not " + _operand(expr, expr.operand)
+        case nodes.And():
+            return " and ".join(_operand(expr, o) for o in _operands(expr))
+        case nodes.Or():
+            return " or ".join(_operand(expr, o) for o in _operands(expr))
+        case _:
+            assert_never(expr)
+
+
+def _balanced_groups(widths: Sequence[int], base: int, sep: int) -> list[tuple[int, int]]:
+    """Split pieces into the fewest lines that fit, then make the longest line as short as can be.
+
+    A line holding pieces [i, j) is `base + sum(widths[i:j]) + sep * (j - i - 1)` wide. A piece
+    too wide on its own gets a line to itself (and does not count towards the longest line).
+    """
+    n = len(widths)
+    # best[i]: (lines, longest line) for the first i pieces, with the start of the last line.
+    best: list[tuple[int, int]] = [(0, 0)] + [(n + 1, 0)] * n
+    start = [0] * (n + 1)
+    for end in range(1, n + 1):
+        for begin in range(end):
+            width = base + sum(widths[begin:end]) + sep * (end - begin - 1)
+            if width > MAX_WIDTH and end - begin > 1:
+                continue
+            counted = width if width <= MAX_WIDTH else 0
+            lines, longest = best[begin]
+            candidate = (lines + 1, max(longest, counted))
+            if candidate < best[end]:
+                best[end], start[end] = candidate, begin
+    groups: list[tuple[int, int]] = []
+    end = n
+    while end > 0:
+        groups.append((start[end], end))
+        end = start[end]
+    return groups[::-1]
+
+
+def condition_lines(expr: nodes.Expr, lead: str, indent: int) -> list[str]:
+    """`lead` + the condition, broken before `and`/`or` when the line would pass MAX_WIDTH.
+
+    Continuation lines start with the operator right-aligned under `lead` (`when` is four
+    characters, like ` and` and `  or`), so the operands line up in one column.
+    """
+    margin = " " * indent
+    flat = margin + lead + format_expr(expr)
+    if len(flat) <= MAX_WIDTH or not isinstance(expr, (nodes.And, nodes.Or)):
+        return [flat]
+    word = "and" if isinstance(expr, nodes.And) else "or"
+    operands = _operands(expr)
+    texts = [_operand(expr, o) for o in operands]
+    prefix_width = indent + len(lead)
+    groups = _balanced_groups([len(t) for t in texts], prefix_width, len(word) + 2)
+    lines: list[str] = []
+    for begin, end in groups:
+        line_lead = lead if begin == 0 else word.rjust(len(lead) - 1) + " "
+        text = f" {word} ".join(texts[begin:end])
+        child = operands[begin]
+        if (end - begin == 1 and indent + len(line_lead) + len(text) > MAX_WIDTH
+                and not _needs_parens(expr, child) and isinstance(child, (nodes.And, nodes.Or))):
+            # An `and` chain inside an `or` breaks at its own operators, aligned the same way.
+            lines.extend(condition_lines(child, line_lead, indent))
+        else:
+            lines.append(margin + line_lead + text)
+    return lines
+
+
+# ---------------------------------------------------------------------------------------------
+# Comments
+
+
+@dataclass(frozen=True, slots=True)
+class Comment:
+    """A `# ...` comment of the source and the statements it may be printed with, best first.
+
+    A full-line comment goes before the first of `anchors` that is printed. A trailing comment
+    (code before it on its line) goes at the end of its own statement, `anchors[0]`, or, when
+    that statement is not printed or already has one, before the next printed anchor.
+    """
+
+    text: str
+    line: int
+    trailing: bool
+    anchors: tuple[Key, ...]
+    blank_before: bool = False  # a blank line separates it from what comes before
+    blank_after: bool = False  # a blank line separates it from what comes after
+
+
+_comment_sink: contextvars.ContextVar[list[Token] | None] = contextvars.ContextVar(
+    "_comment_sink", default=None)
+
+
+def _keep_comment(token: Token) -> Token:
+    sink = _comment_sink.get()
+    if sink is not None:
+        sink.append(token)
+    return token
+
+
+@functools.lru_cache(maxsize=1)
+def _commented_parser() -> Lark:
+    # The same grammar and options as dsl_parse.parser(); the grammar ignores comments, and a
+    # lexer callback is the one place they are still seen, with their exact positions.
+    return Lark(
+        DSL_GRAMMAR.read_text(encoding="utf-8"),
+        parser="lalr",
+        strict=True,
+        propagate_positions=True,
+        maybe_placeholders=True,
+        start="start",
+        lexer_callbacks={"COMMENT": _keep_comment},
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _SourceStatement:
+    key: Key
+    start: int
+    end: int  # exclusive; for a block, just past its closing brace
+    close: Key | None  # a block's closing brace
+
+
+_SETTINGS = {
+    "set_type": "type", "set_review_date": "review_date", "set_effective_date": "effective_date",
+    "set_approval_duration": "approval_duration", "set_reject_code": "reject_code",
+    "set_daily_rate_check": "daily_rate_check",
+    "set_requires_authorization": "requires_authorization",
+    "set_fallback": "fallback",
+}
+_PRODUCT_FIELDS = {
+    "p_brand": "brand", "p_generic": "generic", "p_strength": "strength", "p_form": "form",
+    "p_unit": "unit", "p_label": "label", "p_gpi": "gpi", "p_ndcs": "ndc",
+    "p_requires_authorization": "requires_authorization", "p_dose": "dose",
+}
+_CRITERION_FIELDS = {"c_when": "when", "c_duration": "duration", "c_renews": "renews",
+                     "c_approve_requested": "requested", "c_for": "for"}
+_SIMPLE_ITEMS = ("channel_decl", "group", "fact", "section", "reference", "revision")
+_SIMPLE_KIND = {"channel_decl": "channel"}
+
+
+def _subtrees(tree: Tree[Token]) -> list[Tree[Token]]:
+    """A node's child statements, without its tokens (ids, titles) and absent optionals."""
+    return [child for child in tree.children if isinstance(child, Tree)]
+
+
+def _source_statements(policy: Tree[Token]) -> list[_SourceStatement]:
+    """Every statement of a parsed policy with the key the printer gives it, in source order."""
+    out: list[_SourceStatement] = []
+    counts: dict[str, int] = {}
+
+    def add(tree: Tree[Token], key: Key, close: Key | None = None) -> None:
+        out.append(_SourceStatement(key, tree.meta.start_pos, tree.meta.end_pos, close))
+
+    def next_index(kind: str) -> int:
+        index = counts.get(kind, 0)
+        counts[kind] = index + 1
+        return index
+
+    def add_block(tree: Tree[Token], scope: Key, line_key: Key, first: int) -> int:
+        """A limit or approve block and its lines; returns the index after its last line."""
+        lines = _subtrees(tree)
+        if lines:
+            add(tree, (*scope, first), (*scope, first, len(lines), _BLOCK_CLOSE))
+        else:  # an empty block leaves nothing in the IR, so nothing printed can take its key
+            add(tree, ("empty", tree.meta.start_pos), ("empty", tree.meta.start_pos, _BLOCK_CLOSE))
+        for offset, line in enumerate(lines):
+            add(line, (*line_key, first + offset))
+        return first + len(lines)
+
+    add(policy, ("policy",), ("policy", _BLOCK_CLOSE))
+    limits = 0
+    for item in _subtrees(policy):
+        kind = str(item.data)
+        if kind in _SETTINGS:
+            add(item, ("setting", _SETTINGS[kind]))
+        elif kind in _SIMPLE_ITEMS:
+            name = _SIMPLE_KIND.get(kind, kind)
+            add(item, (name, next_index(name)))
+        elif kind == "product":
+            index = next_index("product")
+            add(item, ("product", index), ("product", index, _BLOCK_CLOSE))
+            packages = 0
+            for field in _subtrees(item):
+                if field.data in ("p_package", "p_package_drug_file"):
+                    add(field, ("package", index, packages))
+                    packages += 1
+                else:
+                    add(field, ("product", index, _PRODUCT_FIELDS[str(field.data)]))
+        elif kind == "limit_block":
+            limits = add_block(item, ("limit-block",), ("limit",), limits)
+        elif kind == "criterion":
+            index = next_index("criterion")
+            add(item, ("criterion", index), ("criterion", index, _BLOCK_CLOSE))
+            approvals = 0
+            for field in _subtrees(item):
+                if field.data in _CRITERION_FIELDS:
+                    add(field, ("criterion", index, _CRITERION_FIELDS[str(field.data)]))
+                else:
+                    approvals = add_block(field, ("approve-block", index), ("approve", index),
+                                          approvals)
+    return out
+
+
+def collect_comments(source: SourceFile) -> list[Comment]:
+    """The comments of a DSL file that parses, each with the statements it may be printed with.
+
+    Raises ValueError if the file does not parse (lower it first to get the diagnostics).
+    """
+    sink: list[Token] = []
+    reset = _comment_sink.set(sink)
+    try:
+        tree = _commented_parser().parse(source.text)
+    except Exception as exc:  # any Lark error: the caller lowers first, so this is misuse
+        raise ValueError(f"{source.path} does not parse; lower it first") from exc
+    finally:
+        _comment_sink.reset(reset)
+    policy = tree.children[0]
+    assert isinstance(policy, Tree)
+    statements = _source_statements(policy)
+    # Places a full-line comment can precede, in source order: statement starts, closing braces.
+    points = sorted(
+        [(s.start, s.key) for s in statements]
+        + [(s.end - 1, s.close) for s in statements if s.close is not None],
+        key=lambda point: point[0])
+    comments: list[Comment] = []
+    for token in sink:
+        start = token.start_pos or 0
+        line = token.line or 1
+        before = source.text[source.offset(line, 1):start]
+        following = (*(key for pos, key in points if pos > start), POLICY_END)
+        trailing = bool(before.strip())
+        if trailing:
+            code = source.offset(line, 1) + len(before.rstrip()) - 1
+            anchors = (_owner(statements, code), *following)
+        else:
+            anchors = following
+        comments.append(Comment(
+            text=str(token).rstrip(),
+            line=line,
+            trailing=trailing,
+            anchors=anchors,
+            blank_before=not trailing and _blank(source, line - 1),
+            blank_after=not trailing and _blank(source, line + 1),
+        ))
+    return comments
+
+
+def _blank(source: SourceFile, line: int) -> bool:
+    return 1 <= line <= source.line_count and not source.line_text(line).strip()
+
+
+def _owner(statements: Sequence[_SourceStatement], pos: int) -> Key:
+    """The key of the printed line that holds the code character at `pos`."""
+    inner = max((s for s in statements if s.start <= pos < s.end), key=lambda s: s.start)
+    if inner.close is not None and pos == inner.end - 1:
+        return inner.close
+    return inner.key
+
+
+# ---------------------------------------------------------------------------------------------
+# The policy
+
+
+@dataclass(frozen=True, slots=True)
+class _Statement:
+    """One printed statement: its lines (already indented) and the key comments attach to."""
+
+    key: Key
+    indent: int
+    lines: tuple[str, ...]
+    opens: bool = False  # ends with `{`: no blank line may follow it
+    closes: bool = False  # a closing brace: comments before it sit one level deeper
+
+
+_BLANK = None  # a separator line between top-level items
+# The settings a policy has without saying so are not printed.
+_DEFAULT_REJECT_CODE = next(
+    f.default for f in dataclasses.fields(nodes.Policy) if f.name == "reject_code")
+_T = TypeVar("_T")
+
+
+def _statement(key: Key, indent: int, *lines: str, opens: bool = False) -> _Statement:
+    return _Statement(key, indent, tuple(lines), opens=opens)
+
+
+def _close(key: Key, indent: int) -> _Statement:
+    return _Statement(key, indent, (" " * indent + "}",), closes=True)
+
+
+def _aligned_lines(pairs: Sequence[tuple[str, str]], indent: int) -> list[str]:
+    """Channel column padded to one width, as a policy table lines up its columns."""
+    width = max(len(channel) for channel, _ in pairs) + 1
+    return [" " * indent + channel.ljust(width) + tail for channel, tail in pairs]
+
+
+def _channel_text(channel: str | None) -> str:
+    return "all" if channel is None else format_id(channel)
+
+
+def _runs(items: Sequence[_T], target: Callable[[_T], str]) -> list[tuple[int, int]]:
+    """[begin, end) ranges of consecutive items with the same target."""
+    runs: list[tuple[int, int]] = []
+    begin = 0
+    for index in range(1, len(items) + 1):
+        if index == len(items) or target(items[index]) != target(items[begin]):
+            runs.append((begin, index))
+            begin = index
+    return runs
+
+
+class _Printer:
+    """Lays a policy out as keyed statements, in the IR's order, one method per item kind."""
+
+    def __init__(self, policy: nodes.Policy):
+        self.policy = policy
+
+    def items(self) -> list[_Statement | None]:
+        """The whole policy as statements, with separators between top-level items."""
+        policy = self.policy
+        out: list[_Statement | None] = [_statement(
+            ("policy",), 0,
+            f"policy {format_id(policy.id)} {format_string(policy.title)} {{", opens=True)]
+        groups = [
+            ("setting", [[s] for s in self.settings()]),
+            ("channel", [[s] for s in self.channels()]),
+            ("product", [self.product(i, p) for i, p in enumerate(policy.products)]),
+            ("group", [[self.group(i, g)] for i, g in enumerate(policy.groups)]),
+            ("limit", self.limit_blocks()),
+            ("fact", [[self.fact(i, f)] for i, f in enumerate(policy.facts)]),
+            ("criterion", [self.criterion(i, c) for i, c in enumerate(policy.criteria)]),
+            ("section", [[self.section(i, s)] for i, s in enumerate(policy.sections)]),
+            ("reference", [[self.reference(i, r)] for i, r in enumerate(policy.references)]),
+            ("revision", [[self.revision(i, r)] for i, r in enumerate(policy.history)]),
+        ]
+        previous: str | None = None
+        for kind, entries in groups:
+            for entry in entries:
+                # Items of a new kind start a paragraph; items of one kind stay together.
+                if previous is not None and kind != previous:
+                    out.append(_BLANK)
+                out.extend(entry)
+                previous = kind
+        out.append(_close(("policy", _BLOCK_CLOSE), 0))
+        return out
+
+    def settings(self) -> list[_Statement]:
+        policy = self.policy
+        pad = " " * INDENT
+        out = [_statement(("setting", "type"), INDENT, f"{pad}type {format_id(policy.type)}")]
+        if policy.review_date is not None:
+            out.append(_statement(("setting", "review_date"), INDENT,
+                                  f"{pad}review_date {policy.review_date.isoformat()}"))
+        if policy.effective_date is not None:
+            out.append(_statement(("setting", "effective_date"), INDENT,
+                                  f"{pad}effective_date {policy.effective_date.isoformat()}"))
+        if policy.approval_duration is not None:
+            out.append(_statement(
+                ("setting", "approval_duration"), INDENT,
+                f"{pad}approvals last {format_duration(policy.approval_duration)}"))
+        if policy.reject_code != _DEFAULT_REJECT_CODE:
+            out.append(_statement(("setting", "reject_code"), INDENT,
+                                  f"{pad}reject_code {format_string(policy.reject_code)}"))
+        if policy.daily_rate_check:
+            out.append(_statement(("setting", "daily_rate_check"), INDENT,
+                                  f"{pad}daily_rate_check true"))
+        if policy.requires_authorization:
+            out.append(_statement(("setting", "requires_authorization"), INDENT,
+                                  f"{pad}requires authorization"))
+        if policy.fallback:
+            out.append(_statement(("setting", "fallback"), INDENT,
+                                  f"{pad}applies to any product without its own criteria"))
+        return out
+
+    def channels(self) -> list[_Statement]:
+        defaults = nodes.default_channels()
+        channels = self.policy.channels
+        if channels[: len(defaults)] != defaults:
+            raise PrintError("a DSL policy always knows retail and home_delivery first")
+        return [
+            _statement(("channel", i), INDENT,
+                       f"{' ' * INDENT}channel {format_id(c.id)} {format_string(c.label)}")
+            for i, c in enumerate(channels[len(defaults):])]
+
+    def product(self, index: int, product: nodes.Product) -> list[_Statement]:
+        inner = INDENT * 2
+        pad = " " * inner
+
+        def field(name: str, value: str) -> _Statement:
+            return _statement(("product", index, name), inner, f"{pad}{name} {value}")
+
+        out = [_statement(("product", index), INDENT,
+                          f"{' ' * INDENT}product {format_id(product.id)} {{", opens=True)]
+        out.append(field("brand", format_string(product.brand)))
+        out.append(field("generic", format_string(product.generic)))
+        if product.strength is not None:
+            out.append(field("strength", format_string(product.strength)))
+        out.append(field("form", format_string(product.form)))
+        # The unit is implied by the first package; say it only when it is not.
+        if _unit_unsaid(product):
+            out.append(field("unit", product.unit))
+        if product.label is not None:
+            out.append(field("label", format_string(product.label)))
+        if product.gpi is not None:
+            out.append(field("gpi", format_string(product.gpi)))
+        if product.ndcs:
+            out.append(field("ndc", _ndc_list(product.ndcs)))
+        if product.requires_authorization:
+            out.append(_statement(("product", index, "requires_authorization"), inner,
+                                  f"{pad}requires authorization"))
+        if product.dose is not None:
+            out.append(field("dose", f"{format_decimal(product.dose.amount)} {product.dose.unit}"))
+        for j, package in enumerate(product.packages):
+            out.append(_statement(("package", index, j), inner, pad + _package(package)))
+        out.append(_close(("product", index, _BLOCK_CLOSE), INDENT))
+        return out
+
+    def group(self, index: int, group: nodes.Group) -> _Statement:
+        if not group.products:
+            raise PrintError(f"group {group.id!r} needs at least one product")
+        members = ", ".join(format_id(p) for p in group.products)
+        return _statement(
+            ("group", index), INDENT,
+            f"{' ' * INDENT}group {format_id(group.id)} {format_string(group.title)}: {members}")
+
+    def limit_blocks(self) -> list[list[_Statement]]:
+        limits = self.policy.limits
+        blocks = []
+        for begin, end in _runs(limits, lambda limit: limit.target):
+            target = limits[begin].target
+            products = common.target_products(self.policy, target)
+            pairs = [(_channel_text(limit.channel), format_limit_tail(limit, products))
+                     for limit in limits[begin:end]]
+            lines = _aligned_lines(pairs, INDENT * 2)
+            block = [_statement(("limit-block", begin), INDENT,
+                                f"{' ' * INDENT}limit {format_id(target)} {{", opens=True)]
+            block += [_statement(("limit", begin + n), INDENT * 2, line)
+                      for n, line in enumerate(lines)]
+            block.append(_close(("limit-block", begin, end - begin, _BLOCK_CLOSE), INDENT))
+            blocks.append(block)
+        return blocks
+
+    def fact(self, index: int, fact: nodes.Fact) -> _Statement:
+        kind: str = fact.type
+        if fact.type in ("enum", "set"):
+            kind = f"{fact.type} {_symbols(fact.values)}"
+        return _statement(
+            ("fact", index), INDENT,
+            f"{' ' * INDENT}fact {format_id(fact.id)}: {kind} {format_string(fact.question)}")
+
+    def criterion(self, index: int, criterion: nodes.Criterion) -> list[_Statement]:
+        inner = INDENT * 2
+        pad = " " * inner
+        title = "" if criterion.title is None else " " + format_string(criterion.title)
+        out = [_statement(("criterion", index), INDENT,
+                          f"{' ' * INDENT}criterion {format_id(criterion.id)}{title} {{",
+                          opens=True)]
+        if criterion.serves is not None:
+            out.append(_statement(("criterion", index, "for"), inner,
+                                  f"{pad}for {criterion.serves} requests"))
+        out.append(_Statement(("criterion", index, "when"), inner,
+                              tuple(condition_lines(criterion.when, "when ", inner))))
+        approves = criterion.approves
+        for begin, end in _runs(approves, lambda approval: approval.target):
+            target = approves[begin].target
+            products = common.target_products(self.policy, target)
+            pairs = [(_channel_text(a.channel), format_rule(a.rule, products))
+                     for a in approves[begin:end]]
+            out.append(_statement(("approve-block", index, begin), inner,
+                                  f"{pad}approve {format_id(target)} {{", opens=True))
+            out += [_statement(("approve", index, begin + n), inner + INDENT, line)
+                    for n, line in enumerate(_aligned_lines(pairs, inner + INDENT))]
+            out.append(_close(("approve-block", index, begin, end - begin, _BLOCK_CLOSE), inner))
+        if criterion.approves_requested:
+            out.append(_statement(("criterion", index, "requested"), inner,
+                                  f"{pad}approve requested"))
+        if criterion.duration is not None:
+            out.append(_statement(("criterion", index, "duration"), inner,
+                                  f"{pad}approvals last {format_duration(criterion.duration)}"))
+        if criterion.renews is not None:
+            out.append(_statement(("criterion", index, "renews"), inner,
+                                  f"{pad}renews {format_id(criterion.renews)}"))
+        out.append(_close(("criterion", index, _BLOCK_CLOSE), INDENT))
+        return out
+
+    def section(self, index: int, section: nodes.Section) -> _Statement:
+        head = f"section {format_id(section.kind)} {format_string(section.title)}"
+        return self._prose(("section", index), head, section.text)
+
+    def reference(self, index: int, reference: nodes.Reference) -> _Statement:
+        return self._prose(("reference", index), "reference", reference.text)
+
+    def revision(self, index: int, revision: nodes.Revision) -> _Statement:
+        head = f"revision {revision.date.isoformat()} {format_string(revision.type)}"
+        if revision.summary is None:
+            return _statement(("revision", index), INDENT, " " * INDENT + head)
+        return self._prose(("revision", index), head, revision.summary)
+
+    def _prose(self, key: Key, head: str, text: str) -> _Statement:
+        literal = format_string(text, indent=INDENT * 2)
+        lines = f"{' ' * INDENT}{head} {literal}".split("\n")
+        return _Statement(key, INDENT, tuple(lines))
+
+
+def _ndc_list(ndcs: Sequence[str]) -> str:
+    return ", ".join(format_string(n) for n in ndcs)
+
+
+def _unit_unsaid(product: nodes.Product) -> bool:
+    """Whether the unit must be written: the first package sized in the spec implies it."""
+    sized = [p.size for p in product.packages if p.size is not None]
+    return not sized or sized[0].unit != product.unit
+
+
+def _package(package: nodes.Package) -> str:
+    size = package.size
+    amount = "from drug file" if size is None else f"{format_decimal(size.amount)} {size.unit}"
+    text = f"package {format_id(package.id)} {amount} {format_string(package.description)}"
+    if package.noun is not None:
+        text += f" as {format_id(package.noun)}"
+    if package.ndcs:
+        text += f" {{ ndc {_ndc_list(package.ndcs)} }}"
+    return text
+
+
+# ---------------------------------------------------------------------------------------------
+# Weaving comments into the printed statements
+
+
+def _place_comments(
+    comments: Iterable[Comment], printed: set[Key],
+) -> tuple[dict[Key, list[Comment]], dict[Key, Comment]]:
+    """Which comments go before which statement, and which one ends which statement's line."""
+    leading: dict[Key, list[Comment]] = {}
+    trailing: dict[Key, Comment] = {}
+    for comment in sorted(comments, key=lambda c: c.line):
+        anchors = comment.anchors
+        if comment.trailing and anchors:
+            owner, anchors = anchors[0], anchors[1:]
+            if owner in printed and owner not in trailing:
+                trailing[owner] = comment
+                continue
+        key = next((k for k in anchors if k in printed), POLICY_END)
+        leading.setdefault(key, []).append(comment)
+    return leading, trailing
+
+
+def _closes_previous(group: Sequence[Comment]) -> bool:
+    """Whether the comments before an item start as a note on the item above it.
+
+    They do when the first sits right under that item and a blank line follows further down:
+    that blank line then separates the two items, and the note stays where it was written.
+    """
+    if not group or group[0].blank_before:
+        return False
+    return group[-1].blank_after or any(c.blank_before for c in group[1:])
+
+
+def print_policy(policy: nodes.Policy, comments: Sequence[Comment] = ()) -> str:
+    """The canonical DSL text of `policy`, with `comments` (from `collect_comments`) woven in.
+
+    Lowering the result gives back a policy equal to `policy`. Raises PrintError for IR no
+    front end produces (an id the DSL cannot spell, a negative number, an empty `and`).
+    """
+    items = _Printer(policy).items()
+    printed = {item.key for item in items if item is not None} | {POLICY_END}
+    leading, trailing = _place_comments(comments, printed)
+    out: list[str] = []
+    last_opens = False  # the previous line ends with `{`: no blank line directly after it
+
+    def blank() -> None:
+        if out and out[-1] != "" and not last_opens:
+            out.append("")
+
+    def emit_comments(group: Sequence[Comment], indent: int, before_close: bool) -> None:
+        nonlocal last_opens
+        for comment in group:
+            if comment.blank_before:
+                blank()
+            out.append(" " * indent + comment.text)
+            last_opens = False
+        if group and group[-1].blank_after and not before_close:
+            blank()
+
+    separate = False  # a new kind of item starts: a blank line goes before it
+    for item in items:
+        if item is None:
+            separate = True
+            continue
+        group = leading.get(item.key, ())
+        if separate and not _closes_previous(group):
+            blank()
+        separate = False
+        emit_comments(group, item.indent + (INDENT if item.closes else 0), item.closes)
+        lines = list(item.lines)
+        if item.key in trailing:
+            lines[-1] += "  " + trailing[item.key].text
+        out.extend(lines)
+        last_opens = item.opens
+    emit_comments(leading.get(POLICY_END, ()), 0, False)
+    while out and out[-1] == "":
+        out.pop()
+    return "\n".join(out) + "\n"

@@ -1,0 +1,180 @@
+"""Standard-library runtime of the DQM evaluators: typed claims, parsing, decisions as JSON."""
+
+# This package is copied verbatim into every generated package as `dqm_policies/_runtime/`, so it
+# imports nothing outside the standard library and its modules import each other relatively. The
+# IR interpreter (`dqmc.interpreter`) and the generated policy modules share it: it owns everything
+# that does not depend on a policy's rules — reading claims and review requests, the reject codes
+# of malformed input, the wording of messages and trace steps, how a set of rule checks becomes
+# one decision, and the bookkeeping of reviews. The rules themselves (which limits apply, what
+# counts in a window, which authorization wins) are decided by each evaluator: the interpreter
+# walking the IR, generated modules through `decide`, which reads their constant tables (`tables`)
+# and takes claims their own readers took apart into plain values. docs/semantics.md states the
+# semantics both implement.
+#
+# Imports are few and light on purpose: a service's first decision pays for them (cold start).
+# `dataclasses` (which imports inspect and ast), `typing`, `re` and `calendar` are each more
+# than the rest of the runtime takes to load, so value classes come from `values._record`,
+# texts are checked with str methods, and month lengths are computed in `dates`.
+#
+# Modules, each importing only those before it: values, read, texts, claims, dates, decisions,
+# review, tables, history, checks, authorizations, decide. Evaluators use the names below as
+# `rt.NAME`; they are one flat namespace on purpose, so a name can move between modules without
+# touching a generated policy module.
+
+from __future__ import annotations
+
+from .values import (
+    CODE_BIRTH_DATE,
+    CODE_CHANNEL,
+    CODE_DATE_OF_SERVICE,
+    CODE_DAYS_SUPPLY,
+    CODE_NOT_COVERED,
+    CODE_PRIOR_AUTHORIZATION,
+    CODE_PRODUCT,
+    CODE_QUANTITY,
+    CODE_RECORD,
+    CODE_UNIT_MISMATCH,
+    CODE_UNIT_MISSING,
+    DEFAULT_ONE_TIME_DAYS,
+    MAX_DAYS_SUPPLY,
+    MAX_QUANTITY,
+    MESSAGE_WIDTH,
+    Step,
+    UNIT_ALIASES,
+    ZERO,
+    evaluation_context,
+)
+from .read import (
+    MILLI,
+    ORDINAL,
+    day_text,
+    milli,
+    milli_text,
+    read_date,
+    read_days,
+    read_milli,
+    read_ndc,
+    read_number,
+    read_ordinal,
+    read_quantity,
+)
+from .texts import (
+    authorization_held_step,
+    authorization_required_texts,
+    authorization_step,
+    daily_rate_allowed,
+    daily_rate_detail,
+    daily_rate_message,
+    days_supply_detail,
+    fills_detail,
+    matched_step,
+    message,
+    missing_supply_texts,
+    not_covered_texts,
+    per_day_detail,
+    per_fill_detail,
+    quantity_text,
+    rule_message,
+    rule_text,
+    select_step,
+    therapy_detail,
+    therapy_history_days,
+    unit_message,
+    validated_step,
+    window_detail,
+)
+from .claims import (
+    Authorization,
+    Claim,
+    GrantedLimit,
+    HistoryEntry,
+    Rejection,
+    parse_authorization,
+    parse_claim,
+    parse_history_entry,
+)
+from .dates import (
+    age_on,
+    approval_period,
+    approval_through,
+    window_start,
+)
+from .decisions import (
+    AppliedLimit,
+    Decision,
+    RuleCheck,
+    TraceStep,
+    conclude,
+    not_applicable,
+    rejected_input,
+)
+from .review import (
+    ApprovedLimit,
+    EARLIER_QUESTION,
+    Missing,
+    Node,
+    PRIOR_AUTHORIZATION,
+    Problem,
+    RENEWAL_QUESTION,
+    REQUESTED_FIELDS,
+    RequestedLimit,
+    ReviewCriterion,
+    ReviewRequest,
+    ReviewResult,
+    SERVES_CONDITION,
+    Unmet,
+    all_of,
+    answer_data,
+    any_of,
+    authorization_id_for,
+    leaf,
+    negation,
+    parse_requested_limit,
+    parse_review_request,
+    read_answer,
+    renewal_condition,
+    review_policy,
+    review_refused,
+    review_verdict,
+)
+from .tables import (
+    Plan,
+    Product,
+    Refusal,
+    Rule,
+    age_between,
+    package_count_note,
+    plan,
+    product,
+    rule,
+    sized_history,
+    sized_history_amount,
+    sized_plan,
+    sized_rule,
+    step_json,
+    unsized_history_texts,
+    with_history,
+)
+from .history import (
+    Kept,
+    keep_history,
+    keep_typed,
+    therapy_supplies,
+)
+from .checks import (
+    Check,
+    check_rules,
+)
+from .authorizations import (
+    override,
+    read_authorizations,
+)
+from .decide import (
+    Policy,
+    decide_claim,
+    decision,
+    judge,
+    policy,
+    refused,
+    skipped,
+)

@@ -1,0 +1,125 @@
+"""Rule checks in thousandths and ordinals: each rule applied to a claim and its kept history."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .history import Kept
+from .read import _DAY_TEXT, _FIRST_DAY, _MILLI_TEXT, day_text, milli_text
+from .tables import Product, Rule
+from .texts import _days, therapy_detail
+
+# A rule applied to a claim: (step, passed, allowed or None, prior or None, window start (ISO
+# text) or None, detail, source, message, rule) — quantities in thousandths. `decision` turns a
+# list of them into the decision.
+Check = tuple
+
+
+def check_rules(rules: Sequence[Rule], requested: int, days_supply: int, end: int,
+                end_text: str, history: Sequence[Kept], daily_rate: bool,
+                own: Product | None = None, supplies: Sequence[tuple] | None = None
+                ) -> list[Check]:
+    """Every rule's check, then (where the policy declares it) every window rule's daily rate.
+
+    `end` is the date of service (an ordinal) and `end_text` the same date in ISO form. A fill
+    count's prior quantity adds only the fills of `own`'s scope (the claim's product and the
+    members of its group billed in its unit): a group of mixed units counts fills, not amounts.
+    `supplies` are the prior supply periods therapy rules measure (`therapy_supplies`).
+    """
+    checks = []
+    asked = _MILLI_TEXT.get(requested) or milli_text(requested)
+    for r in rules:
+        kind, limit, limit_text, unit = r.kind, r.limit, r.limit_text, r.unit
+        if kind == "per_window":
+            start = end - r.days + 1  # type: ignore[operator]
+            start = max(start, _FIRST_DAY)
+            scope, ndcs = r.scope, r.ndcs
+            prior = 0
+            for day, amount, named, ndc in history:
+                if start <= day <= end and (named in scope or ndc in ndcs):
+                    prior += amount
+            total = prior + requested
+            passed = total <= limit  # type: ignore[operator]
+            first = _DAY_TEXT.get(start) or day_text(start)
+            detail = (f"window {first}..{end_text}: prior {milli_text(prior) if prior else '0'}"
+                      f" {unit} + requested {asked} {unit} ="
+                      f" {_MILLI_TEXT.get(total) or milli_text(total)} {unit}"
+                      f" {'<=' if passed else '>'} {limit_text} {unit}")
+            checks.append(("accumulate", passed, limit - prior if prior < limit else 0, prior,  # type: ignore[operator]
+                           first, detail, r.source, r.message, r))
+        elif kind == "per_fill":
+            passed = requested <= limit  # type: ignore[operator]
+            checks.append((
+                "per_fill", passed, limit, None, None,
+                f"requested {asked} {unit} {'<=' if passed else '>'} {limit_text} {unit} per fill",
+                r.source, r.message, r))
+        elif kind == "per_day":
+            max_days = r.max_days
+            allows = limit * days_supply  # type: ignore[operator]
+            if max_days is None:
+                passed = requested <= allows
+                allowed = allows
+                tail = ""
+            else:
+                passed = requested <= allows and days_supply <= max_days
+                allowed = limit * min(days_supply, max_days)  # type: ignore[operator]
+                tail = f", for up to {_days(max_days)}"
+            detail = (f"requested {asked} {unit} for {days_supply} days supply, {limit_text}"
+                      f" {unit} per day allows {milli_text(allows)} {unit}{tail}"
+                      f"{'' if passed else ': exceeded'}")
+            checks.append(("per_day", passed, allowed, None, None, detail, r.source, r.message, r))
+        elif kind == "fills_per_window":
+            start = end - r.days + 1  # type: ignore[operator]
+            start = max(start, _FIRST_DAY)
+            scope, ndcs, fills = r.scope, r.ndcs, r.fills
+            same = (own.scope, own.ndcs) if own is not None else (scope, ndcs)
+            count = prior = 0
+            for day, amount, named, ndc in history:
+                if start <= day <= end and (named in scope or ndc in ndcs):
+                    count += 1
+                    if named in same[0] or ndc in same[1]:
+                        prior += amount
+            passed = count + 1 <= fills  # type: ignore[operator]
+            first = day_text(start)
+            detail = (f"window {first}..{end_text}: {count} prior fills + this claim"
+                      f" = {count + 1} {'<=' if passed else '>'} {fills}")
+            checks.append(("fills", passed, None if count < fills else 0, prior, first,  # type: ignore[operator]
+                           detail, r.source, r.message, r))
+        elif kind == "therapy_max":
+            checks.append(_therapy_check(r, days_supply, end, supplies or ()))
+        else:
+            passed = days_supply <= r.days  # type: ignore[operator]
+            checks.append(("days_supply", passed, None, None, None,
+                           f"days supply {days_supply} {'<=' if passed else '>'} {r.days}",
+                           r.source, r.message, r))
+    if daily_rate:
+        for r in rules:
+            if r.kind == "per_window":
+                limit, days = r.limit, r.days
+                passed = requested * days <= limit * days_supply  # type: ignore[operator]
+                detail = (f"requested {asked} {r.unit} / {days_supply} days"
+                          f" {'<=' if passed else '>'} {r.limit_text} {r.unit} / {days} days")
+                checks.append(("daily_rate", passed, limit * days_supply // days, None, None,  # type: ignore[operator]
+                               detail, r.source, r.daily_message, r))
+    return checks
+
+
+def _therapy_check(r: Rule, days_supply: int, end: int, supplies: Sequence[tuple]) -> Check:
+    """A therapy rule: the run of contiguous or overlapping supply periods (each from its fill
+    date) that holds this claim's, from its first day to the last day of this claim's supply,
+    at most `r.days` days. Only fills whose supply reaches one of the `r.days` days before the
+    claim's date take part (`therapy_history_days`)."""
+    reach, scope, ndcs = end - r.days, r.scope, r.ndcs  # type: ignore[operator]
+    last = end + days_supply - 1
+    spans = sorted([(first, through) for first, through, named, ndc in supplies
+                    if through >= reach and (named in scope or ndc in ndcs)] + [(end, last)])
+    # Runs of spans in order of their first day; every span starts on or before `end`, and the
+    # claim's is among them, so the run still open at the end holds the claim.
+    start, covered = spans[0]
+    for first, through in spans:
+        if first > covered + 1:
+            start, covered = first, through
+        elif through > covered:
+            covered = through
+    passed, detail = therapy_detail(start, last, r.days)  # type: ignore[arg-type]
+    return ("therapy", passed, None, None, None, detail, r.source, r.message, r)

@@ -1,0 +1,437 @@
+"""Typed input: claims, history entries and authorizations, and the parsers that read them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from decimal import Decimal
+
+from .read import _text, read_date, read_days, read_ndc, read_quantity
+from .texts import message
+from .values import (
+    CODE_BIRTH_DATE,
+    CODE_CHANNEL,
+    CODE_DATE_OF_SERVICE,
+    CODE_DAYS_SUPPLY,
+    CODE_PRODUCT,
+    CODE_QUANTITY,
+    CODE_RECORD,
+    CODE_UNIT_MISSING,
+    UNIT_ALIASES,
+    _new,
+    _record,
+    _set,
+)
+
+# ---------------------------------------------------------------------------------------------
+# Typed input: claims, history, authorizations
+
+
+@_record(kw_only=True)
+class HistoryEntry:
+    """One of the member's earlier claims; only `paid` entries count against a limit."""
+
+    date_of_service: date
+    quantity: Decimal
+    status: str  # "paid" or "reversed"
+    claim_id: str | None = None
+    product: str | None = None
+    ndc: str | None = None
+    days_supply: int | None = None
+    channel: str | None = None
+    package_size: Decimal | None = None  # billing units per package, from the drug file
+
+    def to_dict(self) -> dict[str, object]:
+        return {"claim_id": self.claim_id, "date_of_service": _plain(self.date_of_service),
+                "product": self.product, "ndc": self.ndc, "quantity": _plain(self.quantity),
+                "days_supply": self.days_supply, "channel": self.channel, "status": self.status,
+                "package_size": _plain(self.package_size)}
+
+
+@_record(kw_only=True)
+class GrantedLimit:
+    """An explicit limit an authorization carries for one channel: per window, or per fill."""
+
+    channel: str
+    quantity: Decimal
+    unit: str
+    days: int | None = None  # None: per fill
+
+    def to_dict(self) -> dict[str, object]:
+        return {"quantity": _plain(self.quantity), "unit": self.unit, "days": self.days}
+
+
+@_record(kw_only=True)
+class Authorization:
+    """An approved exception on file: it names a criterion (or carries limits) for products."""
+
+    id: str
+    products: tuple[str, ...]  # product ids, group ids or NDC-11s
+    effective_from: date
+    effective_through: date  # inclusive
+    criterion: str | None = None
+    channels: tuple[str, ...] = ()  # empty: every channel the criterion approves
+    status: str = "active"  # or "revoked"
+    max_fills: int | None = None  # a one-time approval is max_fills 1
+    limits: tuple[GrantedLimit, ...] = ()
+
+    def to_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {"id": self.id, "criterion": self.criterion,
+                               "products": list(self.products),
+                               "effective_from": _plain(self.effective_from),
+                               "effective_through": _plain(self.effective_through)}
+        if self.channels:
+            out["channels"] = list(self.channels)
+        if self.status != "active":
+            out["status"] = self.status
+        if self.max_fills is not None:
+            out["max_fills"] = self.max_fills
+        if self.limits:
+            out["limits"] = {g.channel: g.to_dict() for g in self.limits}
+        return out
+
+
+@_record(kw_only=True)
+class Claim:
+    """A point-of-service claim, as `parse_claim` accepted it."""
+
+    date_of_service: date
+    quantity: Decimal
+    unit: str  # a billing unit ("g", "mL", "each") when recognised, else as sent
+    days_supply: int
+    channel: str
+    claim_id: str | None = None
+    product: str | None = None
+    ndc: str | None = None
+    package: str | None = None
+    birth_date: date | None = None
+    history: tuple[HistoryEntry, ...] = ()
+    authorizations: tuple[Authorization, ...] = ()
+    # Billing units per package, from the payer's drug file (NCPDP claims do not carry it): needed
+    # for a product whose limits count packages sized `from drug file`.
+    package_size: Decimal | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return {"claim_id": self.claim_id, "date_of_service": _plain(self.date_of_service),
+                "product": self.product, "ndc": self.ndc, "package": self.package,
+                "package_size": _plain(self.package_size),
+                "quantity": _plain(self.quantity), "unit": self.unit,
+                "days_supply": self.days_supply, "channel": self.channel,
+                "member": {"birth_date": _plain(self.birth_date)},
+                "history": _as_data_list(self.history),
+                "authorizations": _as_data_list(self.authorizations)}
+
+
+# Parsing builds a Claim and a HistoryEntry per history row on every evaluation. Setting the
+# slots directly costs about half of the keyword-argument __init__; the instances are the same
+# (frozen, equal, hashable), only built faster.
+
+
+def _history_entry(date_of_service: date, quantity: Decimal, status: str, claim_id: str | None,
+                   product: str | None, ndc: str | None, days_supply: int | None,
+                   channel: str | None, package_size: Decimal | None = None) -> HistoryEntry:
+    entry = _new(HistoryEntry)
+    _set(entry, "date_of_service", date_of_service)
+    _set(entry, "quantity", quantity)
+    _set(entry, "status", status)
+    _set(entry, "claim_id", claim_id)
+    _set(entry, "product", product)
+    _set(entry, "ndc", ndc)
+    _set(entry, "days_supply", days_supply)
+    _set(entry, "channel", channel)
+    _set(entry, "package_size", package_size)
+    return entry
+
+
+def _claim(date_of_service: date, quantity: Decimal, unit: str, days_supply: int, channel: str,
+           claim_id: str | None, product: str | None, ndc: str | None, package: str | None,
+           birth_date: date | None, history: tuple[HistoryEntry, ...],
+           authorizations: tuple[Authorization, ...], package_size: Decimal | None) -> Claim:
+    claim = _new(Claim)
+    _set(claim, "date_of_service", date_of_service)
+    _set(claim, "quantity", quantity)
+    _set(claim, "unit", unit)
+    _set(claim, "days_supply", days_supply)
+    _set(claim, "channel", channel)
+    _set(claim, "claim_id", claim_id)
+    _set(claim, "product", product)
+    _set(claim, "ndc", ndc)
+    _set(claim, "package", package)
+    _set(claim, "birth_date", birth_date)
+    _set(claim, "history", history)
+    _set(claim, "authorizations", authorizations)
+    _set(claim, "package_size", package_size)
+    return claim
+
+
+@_record()
+class Rejection:
+    """Why input was refused: the reject code, a 526-FQ message line, a sentence for the trace."""
+
+    code: str
+    message: str
+    detail: str
+
+
+def _plain(value: object) -> object:
+    """A typed field as JSON data, for re-reading hand-built instances through the same parser."""
+    if type(value) is Decimal:
+        return str(value)
+    if type(value) is date:
+        return value.isoformat()  # type: ignore[union-attr]
+    return value
+
+
+def _as_data(value: object) -> object:
+    return value.to_dict() if isinstance(value, (HistoryEntry, Authorization)) else value
+
+
+def _as_data_list(value: object) -> object:
+    # Anything but a sequence goes through as it is, for the parser to refuse.
+    return [_as_data(v) for v in value] if isinstance(value, (tuple, list)) else value
+
+
+def _reject(code: str, text: str, detail: str) -> Rejection:
+    return Rejection(code, message(text), detail)
+
+
+def parse_claim(data: object) -> Claim | Rejection:
+    """A typed Claim from a decoded-JSON dict (or a Claim), or the Rejection of its first problem.
+
+    Never raises; the order of the checks is the order of the table at the top of this module.
+    """
+    if type(data) is not dict:
+        if isinstance(data, Claim):
+            data = data.to_dict()  # a hand-built instance is checked like any other input
+        elif not isinstance(data, Mapping):
+            return _reject(CODE_RECORD, "CLAIM IS NOT A JSON OBJECT",
+                           f"the claim is a {type(data).__name__}, not an object")
+    get = data.get
+    claim_id = get("claim_id")
+    if claim_id is not None and _text(claim_id) is None:
+        return _reject(CODE_RECORD, "M/I CLAIM ID", "claim_id is not a non-empty string")
+    quantity = read_quantity(get("quantity"))
+    if quantity is None:
+        return _reject(CODE_QUANTITY, "M/I QUANTITY DISPENSED",
+                       _problem("quantity", get("quantity"), "a decimal > 0, at most 3 decimals"))
+    days_supply = read_days(get("days_supply"))
+    if days_supply is None:
+        return _reject(CODE_DAYS_SUPPLY, "M/I DAYS SUPPLY",
+                       _problem("days_supply", get("days_supply"), "a whole number from 1 to 999"))
+    date_of_service = read_date(get("date_of_service"))
+    if date_of_service is None:
+        return _reject(CODE_DATE_OF_SERVICE, "M/I DATE OF SERVICE",
+                       _problem("date_of_service", get("date_of_service"), "a date YYYY-MM-DD"))
+    product, ndc = get("product"), get("ndc")
+    if product is not None and _text(product) is None:
+        return _reject(CODE_PRODUCT, "M/I PRODUCT/SERVICE ID", "product is not a non-empty string")
+    if ndc is not None and read_ndc(ndc) is None:
+        return _reject(CODE_PRODUCT, "M/I PRODUCT/SERVICE ID",
+                       _problem("ndc", ndc, "exactly 11 ASCII digits"))
+    if product is None and ndc is None:
+        return _reject(CODE_PRODUCT, "M/I PRODUCT/SERVICE ID", "neither product nor ndc is given")
+    unit = get("unit")
+    if type(unit) is not str or not unit:
+        return _reject(CODE_UNIT_MISSING, "M/I UNIT OF MEASURE",
+                       _problem("unit", unit, "g, mL or each (GM, ML, EA)"))
+    channel = get("channel")
+    if type(channel) is not str or not channel:
+        return _reject(CODE_CHANNEL, "M/I PHARMACY SERVICE TYPE",
+                       _problem("channel", channel, "a channel such as retail or home_delivery"))
+    package = get("package")
+    if package is not None and _text(package) is None:
+        return _reject(CODE_PRODUCT, "M/I PACKAGE", "package is not a non-empty string")
+    package_size = get("package_size")
+    if package_size is not None:
+        package_size = read_quantity(package_size)
+        if package_size is None:
+            return _reject(CODE_PRODUCT, "M/I PACKAGE SIZE", _problem(
+                "package_size", get("package_size"), "a decimal > 0, at most 3 decimals"))
+    birth_date = None
+    member = get("member")
+    if member is not None:
+        if type(member) is not dict and not isinstance(member, Mapping):
+            return _reject(CODE_BIRTH_DATE, "M/I DATE OF BIRTH", "member is not an object")
+        raw_birth = member.get("birth_date")
+        if raw_birth is not None:
+            birth_date = read_date(raw_birth)
+            if birth_date is None or birth_date > date_of_service:
+                return _reject(CODE_BIRTH_DATE, "M/I DATE OF BIRTH", _problem(
+                    "member.birth_date", raw_birth,
+                    "a date YYYY-MM-DD on or before the date of service"))
+    raw_history = get("history")
+    history: tuple[HistoryEntry, ...] = ()
+    if raw_history is not None:
+        if not isinstance(raw_history, (list, tuple)):
+            return _reject(CODE_RECORD, "HISTORY IS NOT A LIST", "history is not a list")
+        entries = []
+        for index, raw in enumerate(raw_history, 1):
+            entry = parse_history_entry(raw)
+            if type(entry) is str:
+                return _reject(CODE_RECORD,
+                               f"BAD HISTORY ENTRY {index} {_record_id(raw, 'claim_id')}",
+                               f"history entry {index}{_record_label(raw, 'claim_id')}: {entry}")
+            entries.append(entry)
+        history = tuple(entries)  # type: ignore[arg-type]
+    raw_authorizations = get("authorizations")
+    authorizations: tuple[Authorization, ...] = ()
+    if raw_authorizations is not None:
+        if not isinstance(raw_authorizations, (list, tuple)):
+            return _reject(CODE_RECORD, "AUTHORIZATIONS IS NOT A LIST",
+                           "authorizations is not a list")
+        found = []
+        for index, raw in enumerate(raw_authorizations, 1):
+            authorization = parse_authorization(raw)
+            if type(authorization) is str:
+                return _reject(CODE_RECORD, f"BAD AUTHORIZATION {index} {_record_id(raw, 'id')}",
+                               f"authorization {index}{_record_label(raw, 'id')}: {authorization}")
+            found.append(authorization)
+        authorizations = tuple(found)  # type: ignore[arg-type]
+    return _claim(date_of_service, quantity, UNIT_ALIASES.get(unit, unit), days_supply, channel,
+                  claim_id, product, ndc, package, birth_date, history, authorizations,
+                  package_size)
+
+
+def _problem(name: str, value: object, wanted: str) -> str:
+    if value is None:
+        return f"{name} is missing; expected {wanted}"
+    shown = repr(value) if isinstance(value, (str, int, float, Decimal)) else type(value).__name__
+    if len(shown) > 40:
+        shown = shown[:37] + "..."
+    return f"{name} {shown} is not {wanted}"
+
+
+def _record_id(raw: object, key: str) -> str:
+    value = raw.get(key) if isinstance(raw, Mapping) else getattr(raw, key, None)
+    return value if type(value) is str else ""
+
+
+def _record_label(raw: object, key: str) -> str:
+    value = _record_id(raw, key)
+    return f" ({value!r})" if value else ""
+
+
+def parse_history_entry(data: object) -> HistoryEntry | str:
+    """A typed history entry, or a sentence saying what is wrong with it."""
+    if type(data) is not dict:
+        if isinstance(data, HistoryEntry):
+            data = data.to_dict()  # a hand-built instance is checked like any other input
+        elif not isinstance(data, Mapping):
+            return "not an object"
+    get = data.get
+    claim_id = get("claim_id")
+    if claim_id is not None and _text(claim_id) is None:
+        return "claim_id is not a non-empty string"
+    date_of_service = read_date(get("date_of_service"))
+    if date_of_service is None:
+        return _problem("date_of_service", get("date_of_service"), "a date YYYY-MM-DD")
+    product, ndc = get("product"), get("ndc")
+    if product is not None and _text(product) is None:
+        return "product is not a non-empty string"
+    if ndc is not None and read_ndc(ndc) is None:
+        return _problem("ndc", ndc, "exactly 11 ASCII digits")
+    if product is None and ndc is None:
+        return "neither product nor ndc is given"
+    quantity = read_quantity(get("quantity"))
+    if quantity is None:
+        return _problem("quantity", get("quantity"), "a decimal > 0 with at most 3 decimals")
+    days_supply = get("days_supply")
+    if days_supply is not None and read_days(days_supply) is None:
+        return _problem("days_supply", days_supply, "a whole number from 1 to 999")
+    channel = get("channel")
+    if channel is not None and _text(channel) is None:
+        return "channel is not a non-empty string"
+    status = get("status")
+    if status != "paid" and status != "reversed":
+        return _problem("status", status, "paid or reversed")
+    package_size = get("package_size")
+    if package_size is not None:
+        package_size = read_quantity(package_size)
+        if package_size is None:
+            return _problem("package_size", get("package_size"),
+                            "a decimal > 0 with at most 3 decimals")
+    return _history_entry(date_of_service, quantity, status, claim_id, product, ndc,  # type: ignore[arg-type]
+                          days_supply, channel, package_size)
+
+
+def parse_authorization(data: object) -> Authorization | str:
+    """A typed authorization, or a sentence saying what is wrong with it."""
+    if type(data) is not dict:
+        if isinstance(data, Authorization):
+            data = data.to_dict()  # a hand-built instance is checked like any other input
+        elif not isinstance(data, Mapping):
+            return "not an object"
+    get = data.get
+    auth_id = _text(get("id"))
+    if auth_id is None:
+        return "id is not a non-empty string"
+    products = _text_list(get("products"))
+    if not products:
+        return "products is not a non-empty list of ids"
+    effective_from = read_date(get("effective_from"))
+    if effective_from is None:
+        return _problem("effective_from", get("effective_from"), "a date YYYY-MM-DD")
+    effective_through = read_date(get("effective_through"))
+    if effective_through is None:
+        return _problem("effective_through", get("effective_through"), "a date YYYY-MM-DD")
+    if effective_through < effective_from:
+        return "effective_through is before effective_from"
+    criterion = get("criterion")
+    if criterion is not None and _text(criterion) is None:
+        return "criterion is not a non-empty string"
+    channels: tuple[str, ...] = ()
+    if get("channels") is not None:
+        channels = _text_list(get("channels"))  # type: ignore[assignment]
+        if not channels:
+            return "channels is not a non-empty list of channel ids"
+    status = get("status", "active")
+    if status is None:
+        status = "active"
+    if status != "active" and status != "revoked":
+        return _problem("status", status, "active or revoked")
+    max_fills = get("max_fills")
+    if max_fills is not None and not (type(max_fills) is int and max_fills >= 1):
+        return _problem("max_fills", max_fills, "a whole number of at least 1")
+    limits: list[GrantedLimit] = []
+    raw_limits = get("limits")
+    if raw_limits is not None:
+        if not isinstance(raw_limits, Mapping) or not raw_limits:
+            return "limits is not an object of limits per channel"
+        for channel, raw in raw_limits.items():
+            granted = _parse_granted_limit(channel, raw)
+            if type(granted) is str:
+                return granted  # type: ignore[return-value]
+            limits.append(granted)  # type: ignore[arg-type]
+    if criterion is None and not limits:
+        return "it names no criterion and carries no limits"
+    return Authorization(id=auth_id, products=products, effective_from=effective_from,  # type: ignore[arg-type]
+                         effective_through=effective_through, criterion=criterion,
+                         channels=channels, status=status, max_fills=max_fills,
+                         limits=tuple(limits))
+
+
+def _parse_granted_limit(channel: object, raw: object) -> GrantedLimit | str:
+    if _text(channel) is None:
+        return "limits has a channel that is not a non-empty string"
+    if isinstance(raw, GrantedLimit):
+        raw = raw.to_dict()
+    if not isinstance(raw, Mapping):
+        return f"limits.{channel} is not an object"
+    quantity = read_quantity(raw.get("quantity"))
+    if quantity is None:
+        return _problem(f"limits.{channel}.quantity", raw.get("quantity"), "a decimal > 0")
+    unit = UNIT_ALIASES.get(raw.get("unit")) if type(raw.get("unit")) is str else None
+    if unit is None:
+        return _problem(f"limits.{channel}.unit", raw.get("unit"), "g, mL or each")
+    days = raw.get("days")
+    if days is not None and read_days(days, 9999) is None:
+        return _problem(f"limits.{channel}.days", days, "a whole number of days")
+    return GrantedLimit(channel=channel, quantity=quantity, unit=unit, days=days)  # type: ignore[arg-type]
+
+
+def _text_list(value: object) -> tuple[str, ...] | None:
+    if not isinstance(value, (list, tuple)) or not value:
+        return None
+    if not all(type(item) is str and item for item in value):
+        return None
+    return tuple(value)

@@ -1,0 +1,360 @@
+"""The decision of a claim by a generated policy module: match, select, check, authorize, conclude."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from .authorizations import _covers, override
+from .checks import Check, check_rules
+from .claims import Authorization, Claim
+from .history import Kept, keep_typed, therapy_supplies
+from .read import _DAY_TEXT, _FIRST_DAY, _MILLI_TEXT, day_text, milli, milli_text
+from .tables import (
+    Plan,
+    Product,
+    Refusal,
+    Rule,
+    sized_history,
+    sized_plan,
+    step_json,
+    unsized_history_texts,
+)
+from .texts import (
+    authorization_held_step,
+    authorization_required_texts,
+    matched_step,
+    message,
+    missing_supply_texts,
+    not_covered_texts,
+    select_step,
+    unit_message,
+    validated_step,
+)
+from .values import (
+    CODE_CHANNEL,
+    CODE_NOT_COVERED,
+    CODE_PRIOR_AUTHORIZATION,
+    CODE_PRODUCT,
+    CODE_RECORD,
+    CODE_UNIT_MISMATCH,
+    Step,
+    _named,
+)
+
+
+def decision(policy_id: str, policy_hash: str, reject_code: str, unit: str,
+             package_size: int | None, steps: Sequence[dict], checks: Sequence[Check],
+             channel: str, requested: int, end_text: str) -> dict[str, object]:
+    """`conclude` for checks in thousandths: paid when all pass, else the first failure rejects."""
+    failed = allowed = tightest = None
+    for check in checks:
+        if failed is None and not check[1]:
+            failed = check
+        bound = check[2]
+        if bound is not None and (allowed is None or bound < allowed):
+            allowed, tightest = bound, check
+    headline = failed or tightest or checks[0]
+    asked = _MILLI_TEXT.get(requested) or milli_text(requested)
+    prior = headline[3]
+    if prior:
+        prior_text, total_text = milli_text(prior), milli_text(prior + requested)
+    else:
+        prior_text, total_text = "0", asked
+    trace = [s.copy() for s in steps]
+    for check in checks:
+        trace.append({"step": check[0], "result": "pass" if check[1] else "fail",
+                      "detail": check[5], "source": check[6]})
+    if allowed is None:
+        allowed_text = packages = None
+        suffix = ""
+    else:
+        allowed_text = milli_text(allowed)
+        packages = allowed // package_size if package_size else None
+        suffix = f"; max allowed now {allowed_text} {unit}"
+    if failed is None:
+        outcome = "paid"
+        code = None
+        messages = [headline[7]]
+        trace.append({"step": "decide", "result": "pass", "detail": "paid" + suffix,
+                      "source": headline[6]})
+    else:
+        outcome = "rejected"
+        code = reject_code
+        messages = [failed[7]]
+        if allowed_text is not None:
+            messages.append(message(f"MAX ALLOWED NOW {allowed_text} {unit_message(unit)}"))
+        trace.append({"step": "decide", "result": "fail",
+                      "detail": f"rejected {reject_code}: {failed[8].applied['text']} exceeded"
+                                f"{suffix}",
+                      "source": failed[6]})
+    start = headline[4]
+    return {
+        "outcome": outcome,
+        "reject_code": code,
+        "messages": messages,
+        "policy_id": policy_id,
+        "policy_hash": policy_hash,
+        "channel": channel,
+        "limit": dict(headline[8].applied),
+        "window": None if start is None else {"start": start, "end": end_text},
+        "prior_quantity": prior_text,
+        "requested_quantity": asked,
+        "total_quantity": total_text,
+        "max_allowed_quantity": allowed_text,
+        "max_allowed_packages": packages,
+        "trace": trace,
+    }
+
+
+@_named
+class Policy:
+    """What the decision code needs to know about the policy of a generated module."""
+
+    id: str
+    hash: str
+    reject_code: str
+    daily_rate: bool  # the policy declares the daily-rate check
+    at: str  # the policy's spec line
+    channels: tuple[str, ...]  # every channel it knows
+    products: Mapping[str, Product]  # by product id
+    ndcs: Mapping[str, tuple[str, str | None]]  # NDC → (product id, package id or None)
+    criteria_at: Mapping[str, str]  # criterion id → its spec line
+    validated: dict[str, object]  # the validate step (step_json)
+
+
+def policy(policy_id: str, policy_hash: str, reject_code: str, daily_rate: bool, at: str,
+           channels: tuple[str, ...], products: Mapping[str, Product],
+           ndcs: Mapping[str, tuple[str, str | None]],
+           criteria_at: Mapping[str, str]) -> Policy:
+    return Policy(policy_id, policy_hash, reject_code, daily_rate, at, channels, products, ndcs,
+                  criteria_at, step_json(validated_step(at)))
+
+
+def decide_claim(policy: Policy, claim: Claim) -> dict[str, object]:
+    """The decision for a parsed claim (docs/semantics.md §2-§5): match its product, unit and
+    channel, then `judge`. Generated modules decide here the claims that are not plain JSON,
+    and the ones their plain reader leaves (no product or limit of theirs, malformed)."""
+    requested, channel = milli(claim.quantity), claim.channel
+    product, ndc, package = claim.product, claim.ndc, claim.package
+    steps = [policy.validated]
+
+    def refuse(text: str, detail: str, code: str = CODE_PRODUCT,
+               source: str | None = policy.at) -> dict[str, object]:
+        return refused(policy.id, policy.hash, steps, "match", code, text, detail, source,
+                       channel, requested)
+
+    def skip(step: str, detail: str) -> dict[str, object]:
+        return skipped(policy.id, policy.hash, steps, (step, "skip", detail, policy.at), channel,
+                       requested)
+
+    coded = policy.ndcs.get(ndc) if ndc is not None else None
+    if product is not None:
+        item = policy.products.get(product)
+        if item is None:
+            if coded is None:
+                return skip("match", f"no product of this policy is product {product}")
+            return refuse("PRODUCT/NDC MISMATCH", f"ndc {ndc} is {coded[0]}, not {product}")
+        if coded is not None and coded[0] != product:
+            return refuse("PRODUCT/NDC MISMATCH", f"ndc {ndc} is {coded[0]}, not {product}")
+        if coded is None and ndc is not None and item.lists_ndcs:
+            return refuse("NDC NOT FOR PRODUCT", f"ndc {ndc} is not an NDC of {product}")
+    elif coded is None:
+        return skip("match", f"no product of this policy is ndc {ndc}")
+    else:
+        item = policy.products[coded[0]]
+    coded_package = coded[1] if coded is not None else None
+    if package is None:
+        package = coded_package
+    else:
+        if package not in item.sizes:
+            return refuse("UNKNOWN PACKAGE", f"package {package} is not a package of {item.id}")
+        if coded_package is not None and package != coded_package:
+            return refuse("PACKAGE/NDC MISMATCH",
+                          f"ndc {ndc} is package {coded_package}, not {package}")
+    if claim.unit != item.unit:
+        return refuse(f"UNIT MUST BE {unit_message(item.unit)}",
+                      f"unit {claim.unit} is not {item.unit}, the billing unit of {item.id}",
+                      CODE_UNIT_MISMATCH, item.location)
+    chosen = item.plans.get(channel)
+    if chosen is None:
+        if channel in policy.channels:
+            steps.append(step_json(matched_step(item.id, channel, item.location)))
+            return skip("select", f"no limit for {item.id} at {channel}")
+        return refuse("UNKNOWN CHANNEL",
+                      f"channel {channel} is not one of {', '.join(policy.channels)}",
+                      CODE_CHANNEL)
+    end = claim.date_of_service.toordinal()
+    birth = None if claim.birth_date is None else claim.birth_date.toordinal()
+    entries, size = claim.history, None
+    if item.drug_file:
+        steps.append(chosen.matched)
+        if claim.package_size is None:
+            return refuse("PACKAGE SIZE NEEDED",
+                          f"the package size of {item.id} comes from the drug file; the claim"
+                          " has no package_size", source=item.location)
+        size = milli(claim.package_size)
+        sized = sized_history(entries, claim.claim_id, claim.ndc, item.scope, item.ndcs, size)
+        if sized and sized[0].__class__ is int:
+            text, detail = unsized_history_texts(sized[0], sized[1], item.id)  # type: ignore[arg-type]
+            return refuse(text, detail, CODE_RECORD, item.location)
+        entries, chosen = sized, sized_plan(chosen, size)  # type: ignore[assignment]
+    supplies = None
+    if chosen.therapy is not None:
+        supplies = therapy_supplies(entries, claim.claim_id, end, chosen.therapy)
+        if supplies.__class__ is tuple:
+            if not item.drug_file:
+                steps.append(chosen.matched)
+            text, detail = missing_supply_texts(supplies[0], supplies[1], chosen.therapy[3])  # type: ignore[arg-type]
+            return refuse(text, detail, CODE_RECORD, chosen.therapy[3])
+    history = keep_typed(entries, claim.claim_id, end, item, bool(claim.authorizations))
+    return judge(policy, item, chosen, package, requested, claim.days_supply, end, day_text(end),
+                 birth, channel, history, claim.authorizations, size, supplies)  # type: ignore[arg-type]
+
+
+def judge(policy: Policy, item: Product, chosen: Plan, package: str | None, requested: int,
+          days_supply: int, end: int, end_text: str, birth: int | None, channel: str,
+          history: Sequence[Kept] | None, authorizations: Sequence[Authorization] | None,
+          package_size: int | None = None, supplies: Sequence[tuple] | None = None
+          ) -> dict[str, object]:
+    """docs/semantics.md §3-§5 for a claim matched to a product and channel: select the limits,
+    apply authorizations, check every rule and decide.
+
+    Quantities are thousandths and dates ordinals (`end` is the date of service, `end_text` the
+    same date in ISO form); no history and no authorizations may be given as None.
+    `package_size` is the claim's, for a product whose package size comes from the drug file;
+    `supplies` the prior supply periods its therapy rules measure (`therapy_supplies`).
+    """
+    history = history or ()
+    size = item.sizes.get(package, item.size) if package_size is None else package_size
+    if chosen.window is not None and not authorizations and item.authorization is None:
+        return _decide_window(policy, item, chosen, chosen.window, size, requested, end,
+                              end_text, channel, history)
+    steps = [policy.validated, chosen.matched]
+    base = chosen.rules
+    if chosen.select is not None:
+        base = chosen.select(birth, package, end)
+        if base.__class__ is Refusal:
+            return refused(policy.id, policy.hash, steps, "select", base.code, base.text,
+                           base.detail, base.source, channel, requested)
+        if not base:
+            return skipped(policy.id, policy.hash, steps, (
+                "select", "skip", f"no limit for {item.id} at {channel} applies to this claim",
+                chosen.first_source), channel, requested)
+    for r in base:
+        if r.kind == "not_covered":  # before authorizations: none can make it covered
+            text, detail = not_covered_texts(item.id, channel)
+            return refused(policy.id, policy.hash, steps, "select", CODE_NOT_COVERED, text,
+                           detail, r.source, channel, requested)
+    if item.authorization is not None:
+        holder = next((a for a in authorizations or ()
+                       if _covers(a, item, channel, end, history)), None)
+        if holder is None:
+            text, detail = authorization_required_texts(item.id, channel, end_text)
+            return refused(policy.id, policy.hash, steps, "authorize", CODE_PRIOR_AUTHORIZATION,
+                           text, detail, item.authorization, channel, requested)
+        steps.append(step_json(authorization_held_step(holder.id, item.id, item.authorization)))
+    checks = None
+    if authorizations:
+        checks = override(authorizations, steps, item, chosen, base, channel, requested,
+                          days_supply, end, end_text, history, policy.criteria_at,
+                          policy.daily_rate, supplies)
+    if checks is None:
+        steps.append(chosen.selected or step_json(
+            select_step([r.text for r in base], None, base[0].source)))
+        checks = check_rules(base, requested, days_supply, end, end_text, history,
+                             policy.daily_rate, item, supplies)
+    return decision(policy.id, policy.hash, policy.reject_code, item.unit, size, steps, checks,
+                    channel, requested, end_text)
+
+
+def _decide_window(policy: Policy, item: Product, chosen: Plan, r: Rule, size: int | None,
+                   requested: int, end: int, end_text: str, channel: str,
+                   history: Sequence[Kept]) -> dict[str, object]:
+    """`check_rules` and `decision` fused for the commonest plan: one window rule, no
+    authorization on file (most limits of real policies are "Q per N days" alone)."""
+    start = end - r.days + 1  # type: ignore[operator]
+    start = max(start, _FIRST_DAY)
+    prior = 0
+    if history:
+        scope, ndcs = r.scope, r.ndcs
+        for day, amount, named, ndc in history:
+            if start <= day <= end and (named in scope or ndc in ndcs):
+                prior += amount
+    limit, unit, source = r.limit, r.unit, r.source
+    total = prior + requested
+    asked = _MILLI_TEXT.get(requested) or milli_text(requested)
+    if prior:
+        prior_text, total_text = milli_text(prior), milli_text(total)
+    else:
+        prior_text, total_text = "0", asked
+    first = _DAY_TEXT.get(start) or day_text(start)
+    allowed = limit - prior if prior < limit else 0  # type: ignore[operator]
+    allowed_text = _MILLI_TEXT.get(allowed) or milli_text(allowed)
+    trace = [policy.validated.copy(), chosen.matched.copy(), chosen.selected.copy()]  # type: ignore[union-attr]
+    if total <= limit:  # type: ignore[operator]
+        trace.append({"step": "accumulate", "result": "pass",
+                      "detail": f"window {first}..{end_text}: prior {prior_text} {unit} + requested"
+                                f" {asked} {unit} = {total_text} {unit} <= {r.limit_text} {unit}",
+                      "source": source})
+        trace.append({"step": "decide", "result": "pass",
+                      "detail": f"paid; max allowed now {allowed_text} {item.unit}",
+                      "source": source})
+        outcome, code, messages = "paid", None, [r.message]
+    else:
+        trace.append({"step": "accumulate", "result": "fail",
+                      "detail": f"window {first}..{end_text}: prior {prior_text} {unit} + requested"
+                                f" {asked} {unit} = {total_text} {unit} > {r.limit_text} {unit}",
+                      "source": source})
+        code = policy.reject_code
+        trace.append({"step": "decide", "result": "fail",
+                      "detail": f"rejected {code}: {r.applied['text']} exceeded; max allowed now"
+                                f" {allowed_text} {item.unit}",
+                      "source": source})
+        outcome = "rejected"
+        messages = [r.message,
+                    message(f"MAX ALLOWED NOW {allowed_text} {unit_message(item.unit)}")]
+    return {
+        "outcome": outcome,
+        "reject_code": code,
+        "messages": messages,
+        "policy_id": policy.id,
+        "policy_hash": policy.hash,
+        "channel": channel,
+        "limit": r.applied.copy(),
+        "window": {"start": first, "end": end_text},
+        "prior_quantity": prior_text,
+        "requested_quantity": asked,
+        "total_quantity": total_text,
+        "max_allowed_quantity": allowed_text,
+        "max_allowed_packages": allowed // size if size else None,
+        "trace": trace,
+    }
+
+
+def refused(policy_id: str, policy_hash: str, steps: Sequence[dict], step: str, code: str,
+            text: str, detail: str, source: str | None, channel: str,
+            requested: int) -> dict[str, object]:
+    """`rejected_input` for a well-formed claim this policy cannot use (match and select steps)."""
+    trace = [s.copy() for s in steps]
+    trace.append({"step": step, "result": "fail", "detail": detail, "source": source})
+    trace.append({"step": "decide", "result": "fail", "detail": f"rejected {code}",
+                  "source": source})
+    return {"outcome": "rejected", "reject_code": code, "messages": [message(text)],
+            "policy_id": policy_id, "policy_hash": policy_hash, "channel": channel, "limit": None,
+            "window": None, "prior_quantity": None, "requested_quantity": milli_text(requested),
+            "total_quantity": None, "max_allowed_quantity": None, "max_allowed_packages": None,
+            "trace": trace}
+
+
+def skipped(policy_id: str | None, policy_hash: str | None, steps: Sequence[dict], reason: Step,
+            channel: str, requested: int) -> dict[str, object]:
+    """`not_applicable` for a claim read into local values."""
+    trace = [s.copy() for s in steps]
+    trace.append({"step": reason[0], "result": reason[1], "detail": reason[2], "source": reason[3]})
+    trace.append({"step": "decide", "result": "info", "detail": "not applicable",
+                  "source": reason[3]})
+    return {"outcome": "not_applicable", "reject_code": None, "messages": [],
+            "policy_id": policy_id, "policy_hash": policy_hash, "channel": channel,
+            "limit": None, "window": None, "prior_quantity": None,
+            "requested_quantity": milli_text(requested), "total_quantity": None,
+            "max_allowed_quantity": None, "max_allowed_packages": None, "trace": trace}

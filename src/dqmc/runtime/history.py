@@ -1,0 +1,122 @@
+"""History as the checks read it: one pass over a claim's history, keeping the entries that may count."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .claims import HistoryEntry
+from .read import _FIRST_DAY, MILLI, ORDINAL, milli, read_milli, read_ndc, read_ordinal
+from .tables import Product
+
+# History as the checks read it: (ordinal, thousandths, product, ndc) of each paid entry that
+# may count — not the claim itself (a rebill), and dated and scoped where some rule looks.
+Kept = tuple
+
+
+def keep_history(entries: object, claim_id: str | None, end: int, reach: Product | None,
+                 everything: bool) -> list[Kept] | None:
+    """Read a claim's JSON history in one pass; None when an entry is not plain, valid JSON.
+
+    Every entry is checked as `parse_history_entry` checks it (a bad record must not hide a
+    fill); only the paid ones inside the product's reach are kept, unless `everything` (an
+    authorization on file may count fills at other dates and products).
+    """
+    if entries is None:
+        return []
+    if entries.__class__ is not list:
+        return None
+    if everything:
+        first, last, scope, ndcs = _FIRST_DAY, 10 ** 7, None, None
+    elif reach is None or not reach.reach:
+        first, last, scope, ndcs = 1, 0, None, None  # nothing counts: only check the entries
+    else:
+        first, last = end - reach.reach + 1, end
+        scope, ndcs = reach.reach_scope, reach.reach_ndcs
+    kept = []
+    read_day, read_amount, get = ORDINAL.get, MILLI.get, dict.get
+    # Required fields by subscript, optional ones by get: this loop is most of a long history's
+    # cost. A missing required field ends it with KeyError: the entry is malformed.
+    try:
+        for entry in entries:
+            if entry.__class__ is not dict:
+                return None
+            value = entry["date_of_service"]
+            day = read_day(value) if value.__class__ is str else None
+            if day is None:
+                day = read_ordinal(value)
+                if day is None:
+                    return None
+            value = entry["quantity"]
+            amount = read_amount(value) if value.__class__ is str else None
+            if amount is None:
+                amount = read_milli(value)
+                if amount is None:
+                    return None
+            status = entry["status"]
+            entry_id = get(entry, "claim_id")
+            if entry_id is not None and (entry_id.__class__ is not str or not entry_id):
+                return None
+            named = get(entry, "product")
+            ndc = get(entry, "ndc")
+            if named is None:
+                if ndc is None:
+                    return None
+            elif named.__class__ is not str or not named:
+                return None
+            if ndc is not None and read_ndc(ndc) is None:
+                return None
+            value = get(entry, "days_supply")
+            if value is not None and (value.__class__ is not int or not 1 <= value <= 999):
+                return None
+            value = get(entry, "channel")
+            if value is not None and (value.__class__ is not str or not value):
+                return None
+            value = get(entry, "package_size")
+            if value is not None and read_milli(value) is None:
+                return None  # malformed, or a float: the typed reader decides
+            if status == "paid":
+                if (first <= day <= last and (claim_id is None or entry_id != claim_id)
+                        and (scope is None or named in scope or ndc in ndcs)):  # type: ignore[operator]
+                    kept.append((day, amount, named, ndc))
+            elif status != "reversed":
+                return None
+    except KeyError:
+        return None
+    return kept
+
+
+def keep_typed(entries: Sequence[HistoryEntry], claim_id: str | None, end: int,
+               reach: Product | None, everything: bool) -> list[Kept]:
+    """keep_history for parsed entries."""
+    kept = []
+    for entry in entries:
+        if entry.status == "paid" and (claim_id is None or entry.claim_id != claim_id):
+            kept.append((entry.date_of_service.toordinal(), milli(entry.quantity), entry.product,
+                         entry.ndc))
+    if everything:
+        return kept
+    if reach is None or not reach.reach:
+        return []
+    first, scope, ndcs = end - reach.reach + 1, reach.reach_scope, reach.reach_ndcs
+    return [k for k in kept if first <= k[0] <= end and (k[2] in scope or k[3] in ndcs)]
+
+
+def therapy_supplies(entries: Sequence[HistoryEntry], claim_id: str | None, end: int,
+                     therapy: tuple[int, frozenset[str], frozenset[str], str | None]
+                     ) -> list[tuple[int, int, str | None, str | None]] | tuple[int, HistoryEntry]:
+    """The supply periods a plan's therapy rules measure: (first day, last day, product, ndc)
+    of each paid fill of their scope dated within the look-back (`Plan.therapy`) and on or
+    before the date of service `end`, not the claim itself; or (index from 1, entry) of the
+    first such fill without a days_supply (its supply cannot be measured: 85)."""
+    reach, scope, ndcs, _ = therapy
+    first = end - reach + 1
+    found = []
+    for index, entry in enumerate(entries, 1):
+        if (entry.status == "paid" and (claim_id is None or entry.claim_id != claim_id)
+                and (entry.product in scope or entry.ndc in ndcs)):
+            day = entry.date_of_service.toordinal()
+            if first <= day <= end:
+                if entry.days_supply is None:
+                    return index, entry
+                found.append((day, day + entry.days_supply - 1, entry.product, entry.ndc))
+    return found
