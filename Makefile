@@ -5,7 +5,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed-stamp
 BENCH_STAMP := $(VENV)/.bench-stamp
 
-.PHONY: build test check bench clean-venv
+.PHONY: build test check lint bench clean-venv
 
 build: $(STAMP)
 	$(VENV)/bin/dqmc build
@@ -15,6 +15,12 @@ test: $(STAMP)
 
 check: $(STAMP)
 	$(VENV)/bin/dqmc check policy_specs/
+
+# The code's own checks (also pre-commit hooks, run by .ci/run): lint, types, import layers.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 # The benchmarks of bench/ (peers measured side by side in one run); see bench/RESULTS.md.
 bench: $(BENCH_STAMP)
