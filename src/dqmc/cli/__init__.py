@@ -1,5 +1,7 @@
-"""The `dqmc` command line: check, build, ir, schema, fmt, convert, eval, review, test, new,
-lsp, diff, impact, synth.
+"""The `dqmc` command line: check, build and test policy specs; decide claims; diff versions.
+
+Commands: check, build, ir, schema, fmt, convert, eval, review, test, new, lsp, diff, impact,
+synth.
 
 Exit codes: 0 clean (or warnings only), 1 errors in specs (or stale output, failed tests),
 2 usage or internal error. A user's mistake never shows a Python traceback.
@@ -13,8 +15,9 @@ import json
 import os
 import sys
 import traceback
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence, TextIO
+from typing import Any, TextIO
 
 from dqmc import __version__
 from dqmc.authoring import watch
@@ -22,6 +25,7 @@ from dqmc.lang.diagnostics import render_all, summary
 from dqmc.lang.report_formats import FORMATS as REPORT_FORMATS
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
+EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a process ended by SIGPIPE
 DEFAULT_SPECS = "policy_specs"
 DEFAULT_OUT = "generated"
 
@@ -57,15 +61,16 @@ def _compile_one(spec: str):
     return result.compiled[0], result
 
 
-def _read_json_inputs(path: str) -> list[Any]:
-    """A JSON object, a JSON array of objects, or JSON Lines; `-` reads stdin."""
+def _read_json_inputs(path: str) -> tuple[list[Any], str]:
+    """A JSON object, a JSON array of objects, or JSON Lines; `-` reads stdin. Returns the values
+    and the shape they came in ("object", "array" or "lines"), which the output keeps."""
     text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
     stripped = text.strip()
     if not stripped:
-        return []
+        return [], "lines"
     try:
         value = json.loads(stripped)
-        return value if isinstance(value, list) else [value]
+        return (value, "array") if isinstance(value, list) else ([value], "object")
     except json.JSONDecodeError:
         items = []
         for number, line in enumerate(text.splitlines(), start=1):
@@ -74,14 +79,22 @@ def _read_json_inputs(path: str) -> list[Any]:
                     items.append(json.loads(line))
                 except json.JSONDecodeError as exc:
                     raise UsageError(f"{path}:{number}: not JSON: {exc.msg}") from None
-        return items
+        return items, "lines"
 
 
-def _dump(values: list[Any], out: TextIO) -> None:
+def _dump(values: Iterable[Any], shape: str, out: TextIO) -> None:
+    """Decisions in the shape their inputs came in: one pretty object, a pretty array, or JSON
+    Lines (one compact object per line, written as each is decided)."""
     from dqmc.build.tree import visible_json
 
-    payload: Any = values[0] if len(values) == 1 else values
     # Decisions echo claim text (ids, units); control and bidi characters in it stay escaped.
+    if shape == "lines":
+        for value in values:
+            print(visible_json(json.dumps(value, ensure_ascii=False)), file=out, flush=True)
+        return
+    payload: Any = list(values)
+    if shape == "object":
+        (payload,) = payload
     print(visible_json(json.dumps(payload, indent=2, ensure_ascii=False)), file=out)
 
 
@@ -182,7 +195,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if compiled is None:
         return EXIT_ERRORS
     decide = _evaluator(compiled, args.interpret, "evaluate")
-    _dump([decide(claim) for claim in _read_json_inputs(args.claims)], sys.stdout)
+    claims, shape = _read_json_inputs(args.claims)
+    _dump((decide(claim) for claim in claims), shape, sys.stdout)
     return EXIT_OK
 
 
@@ -191,7 +205,8 @@ def cmd_review(args: argparse.Namespace) -> int:
     if compiled is None:
         return EXIT_ERRORS
     decide = _evaluator(compiled, args.interpret, "review")
-    _dump([decide(request) for request in _read_json_inputs(args.request)], sys.stdout)
+    requests, shape = _read_json_inputs(args.request)
+    _dump((decide(request) for request in requests), shape, sys.stdout)
     return EXIT_OK
 
 
@@ -215,8 +230,10 @@ MODULE_COMMANDS = (
     ("new", "dqmc.authoring.scaffold", "write a new spec and its tests file from a template"),
     ("lsp", "dqmc.authoring.lsp.server", "run the language server for editors (needs dqmc[lsp])"),
     ("diff", "dqmc.revisions.diff", "the semantic difference between two versions of a policy"),
-    ("impact", "dqmc.revisions.impact", "replay claims against two versions of a policy: what changes"),
-    ("synth", "dqmc.revisions.synth", "synthesise a claim history corpus for impact runs and benchmarks"),
+    ("impact", "dqmc.revisions.impact",
+     "replay claims against two versions of a policy: what changes"),
+    ("synth", "dqmc.revisions.synth",
+     "synthesise a claim history corpus for impact runs and benchmarks"),
 )
 
 
@@ -305,6 +322,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"dqmc: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:
+        # The reader went away (`dqmc eval ... | head`): stop quietly, as `cat` does, and keep
+        # Python from failing again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except (OSError, UnicodeDecodeError) as exc:
         print(f"dqmc: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
