@@ -10,8 +10,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dqmc import __version__
 from dqmc.build import cache as build_cache
 from dqmc.build.tree import BuildError, Staleness, artifacts, compare, load_histories, write_tree
+from dqmc.build.wheel import write_wheel
 from dqmc.codegen.docs_emit import DOCS_CONFIG_FILE
 from dqmc.lang.diagnostics import Diagnostic, Severity, has_errors, summary
 from dqmc.lang.pipeline import compile_paths
@@ -35,17 +37,18 @@ class BuildResult:
 
 
 def run(paths: Sequence[str], out_dir: Path, *, check: bool = False, use_cache: bool = True,
-        docs_config: Path | None = None) -> BuildResult:
+        docs_config: Path | None = None, wheel_dir: Path | None = None) -> BuildResult:
     """Compile `paths`, then write `out_dir` atomically (or, with `check`, compare it).
 
     `docs_config`: the documents' settings file; None reads docs.config.yaml when it exists.
+    `wheel_dir`: also pack the evaluator package as a wheel there (never into `out_dir`).
 
     Raises `dqmc.codegen.docs_emit.DocsConfigError` for an unusable documents' settings file (a
     usage error) and RuntimeError when a generator produced something unusable (a compiler bug).
     """
     # Taken before compiling: an input edited during the build must not look recorded.
     key = build_cache.current_key(paths, out_dir, docs_config or Path(DOCS_CONFIG_FILE))
-    if check and use_cache and build_cache.known_up_to_date(key, out_dir):
+    if check and use_cache and wheel_dir is None and build_cache.known_up_to_date(key, out_dir):
         return BuildResult(EXIT_OK, (f"{out_dir}/ is up to date (specs, compiler and files "
                                      f"unchanged since the last build; --no-cache compiles "
                                      f"anyway)",))
@@ -65,18 +68,21 @@ def run(paths: Sequence[str], out_dir: Path, *, check: bool = False, use_cache: 
         outputs = artifacts(result.compiled, histories=histories, docs_config=docs_config)
     except BuildError as exc:
         raise RuntimeError(str(exc)) from exc
+    packed = () if wheel_dir is None else (
+        f"wheel: {write_wheel(outputs, wheel_dir, version=__version__).as_posix()}",)
     if check:
         staleness = compare(outputs, out_dir)
         if staleness.clean:
             build_cache.remember(key, outputs)
-            return BuildResult(EXIT_OK, (f"{out_dir}/ is up to date ({len(outputs)} files)",),
+            return BuildResult(EXIT_OK, (*packed,
+                                         f"{out_dir}/ is up to date ({len(outputs)} files)"),
                                tuple(shown), result.sources)
         return BuildResult(EXIT_ERRORS, (*staleness.lines(out_dir),
                                          f"{out_dir}/ is out of date: run `dqmc build`"),
                            tuple(shown), result.sources)
     changes = write_tree(outputs, out_dir)
     build_cache.remember(key, outputs)
-    return BuildResult(EXIT_OK, (*changes.lines(out_dir, _WRITTEN_LABELS),
+    return BuildResult(EXIT_OK, (*changes.lines(out_dir, _WRITTEN_LABELS), *packed,
                                  _built_line(len(result.compiled), out_dir, changes, len(outputs))),
                        tuple(shown), result.sources)
 

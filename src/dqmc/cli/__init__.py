@@ -123,7 +123,8 @@ def cmd_build(args: argparse.Namespace) -> int:
         return watch.run(args, build_once=cmd_build, default_paths=[DEFAULT_SPECS])
     try:
         result = run(args.paths or [DEFAULT_SPECS], Path(args.out), check=args.check,
-                     use_cache=not getattr(args, "no_cache", False))
+                     use_cache=not getattr(args, "no_cache", False),
+                     wheel_dir=Path(args.wheel) if getattr(args, "wheel", None) else None)
     except DocsConfigError as exc:
         raise UsageError(str(exc)) from None
     if result.diagnostics:
@@ -260,6 +261,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--out", default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT}/)")
     p.add_argument("--no-cache", action="store_true",
                    help="with --check, compile even when .dqmc-cache/ shows nothing changed")
+    p.add_argument("--wheel", metavar="DIR",
+                   help="also pack the evaluator package as a wheel into DIR, for "
+                        "`pip install DIR/dqm_policies-*.whl` (never writes into the output)")
     watch.add_arguments(p)
     p.set_defaults(func=cmd_build)
 
