@@ -64,7 +64,8 @@ def test_the_two_spellings_say_the_same_and_the_dsl_is_formatted(tmp_path: Path)
     assert len(yaml.safe_load(dsl[tmp_path / "same-dqm.tests.yaml"])["cases"]) == 8
 
 
-@pytest.mark.parametrize("policy_id", ["9lives", "two--hyphens", "has space", "dotted.id"])
+@pytest.mark.parametrize("policy_id", ["9lives", "two--hyphens", "has space", "dotted.id", "all",
+                                       "true", "in"])
 def test_a_bad_id_is_a_usage_error(tmp_path: Path, policy_id: str) -> None:
     run = dqmc("new", policy_id, cwd=tmp_path)
     assert run.returncode == 2 and "is not a policy id" in run.stderr
@@ -78,3 +79,21 @@ def test_existing_files_are_never_overwritten(tmp_path: Path) -> None:
     again = dqmc("new", "p-dqm", cwd=tmp_path)
     assert again.returncode == 2 and "not overwriting" in again.stderr
     assert spec.read_text(encoding="utf-8") == "mine"
+
+
+def test_a_new_spec_in_the_library_passes_the_librarys_gates(tmp_path: Path) -> None:
+    # What `make test` asks of policy_specs/, on a copy with one more spec from `dqmc new`:
+    # everything checks, every policy's tests pass at 100% coverage, and the build succeeds.
+    repo = Path(__file__).resolve().parents[1]
+    subprocess.run(["cp", "-r", str(repo / "policy_specs"), str(tmp_path / "policy_specs")],
+                   check=True)
+    assert dqmc("new", "some-drug", cwd=tmp_path).returncode == 0
+    check = dqmc("check", "policy_specs", cwd=tmp_path)
+    assert check.returncode == 0 and check.stdout.splitlines()[-1].startswith("0 errors"), (
+        check.stdout)
+    tests = dqmc("test", "policy_specs", "--min-coverage", "100", cwd=tmp_path)
+    assert tests.returncode == 0, tests.stdout[-2000:]
+    assert "some-drug " in tests.stdout and tests.stdout.count("100.0%") >= 9
+    built = dqmc("build", "--out", "out", cwd=tmp_path)
+    assert built.returncode == 0, built.stderr
+    assert (tmp_path / "out" / "python" / "dqm_policies" / "some_drug.py").is_file()

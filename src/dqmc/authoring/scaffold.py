@@ -5,16 +5,14 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import re
 import sys
 from pathlib import Path
 
 from dqmc.lang.grammars import POLICY_SCHEMA
+from dqmc.lang.ir.check import id_problem
 
 DEFAULT_FOLDER = "policy_specs"
 
-# The DSL's id syntax (grammar/dqm.lark, terminal ID): a file name that is also a policy id.
-POLICY_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(-[A-Za-z0-9_]+)*\Z")
 
 _DSL = '''\
 # {policy_id}: a Drug Quantity Management policy. The product, limits, fact and criterion
@@ -173,9 +171,10 @@ def render(policy_id: str, kind: str, folder: Path, today: dt.date,
     """The files `dqmc new` writes, by path."""
     from dqmc.authoring.policytest import TESTS_SUFFIX
 
-    if not POLICY_ID.match(policy_id):
-        raise ScaffoldError(f"'{policy_id}' is not a policy id: use letters, digits, _ and "
-                            "single hyphens, starting with a letter (e.g. ozempic-dqm)")
+    # The rule `dqmc check` applies, so a new spec never starts with an error (`new all`).
+    problem = id_problem("policy", policy_id)
+    if problem is not None:
+        raise ScaffoldError(f"'{policy_id}' is not a policy id: {problem} (e.g. ozempic-dqm)")
     spec = folder / f"{policy_id}.{'dqm' if kind == 'dsl' else 'yaml'}"
     tests = folder / f"{policy_id}{TESTS_SUFFIX}"
     values = {"policy_id": policy_id, "title": title_for(policy_id), "today": today.isoformat(),
@@ -216,6 +215,7 @@ def run(args: argparse.Namespace) -> int:
     for path, text in files.items():
         path.write_text(text, encoding="utf-8")
         print(f"created {path.as_posix()}")
-    print(f"next: edit the spec, then `dqmc check {folder.as_posix()}` and "
-          f"`dqmc test {folder.as_posix()}`")
+    print(f"next: edit the spec and its tests, then `dqmc check {folder.as_posix()}`, "
+          f"`dqmc test {folder.as_posix()}` (every rule, channel and criterion branch covered) "
+          f"and `dqmc build` (generated/ is committed)")
     return 0

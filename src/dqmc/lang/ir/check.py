@@ -64,16 +64,21 @@ def _duplicates(kind: str, items: Iterable[tuple[str, Span]]) -> Iterator[Diagno
             seen[item_id] = span
 
 
-def _invalid_id(kind: str, item_id: str, span: Span) -> Iterator[Diagnostic]:
+def id_problem(kind: str, item_id: str) -> str | None:
+    """Why `item_id` cannot name a `kind` (policy, product, ...), or None when it can: the one
+    rule `dqmc check` and `dqmc new` apply."""
     if not ID_PATTERN.match(item_id):
-        yield Diagnostic(
-            "name.invalid",
-            f"{kind} id '{item_id}' must start with a letter or '_' and use letters, digits, "
-            "'_' and single '-' between parts", span)
-    elif item_id in RESERVED_WORDS:
-        yield Diagnostic(
-            "name.invalid", f"{kind} id '{item_id}' is a keyword of the policy language; "
-            "choose another name", span)
+        return (f"{kind} id '{item_id}' must start with a letter or '_' and use letters, digits, "
+                "'_' and single '-' between parts")
+    if item_id in RESERVED_WORDS:
+        return f"{kind} id '{item_id}' is a keyword of the policy language; choose another name"
+    return None
+
+
+def _invalid_id(kind: str, item_id: str, span: Span) -> Iterator[Diagnostic]:
+    problem = id_problem(kind, item_id)
+    if problem is not None:
+        yield Diagnostic("name.invalid", problem, span)
 
 
 def _check_ids(policy: nodes.Policy) -> Iterator[Diagnostic]:
