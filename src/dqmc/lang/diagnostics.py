@@ -31,6 +31,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "syntax.unexpected-token": (Severity.ERROR, "a token the grammar does not allow here"),
     "syntax.unexpected-eof": (Severity.ERROR, "the file ends in the middle of a construct"),
     "syntax.unexpected-char": (Severity.ERROR, "a character no token can start with"),
+    "syntax.second-policy": (Severity.ERROR, "a second `policy` block: a .dqm file holds one"),
     "syntax.invalid-value": (Severity.ERROR, "a literal that does not denote a value (date, number)"),
     # YAML syntax and limits.
     "yaml.syntax": (Severity.ERROR, "the YAML text does not parse"),

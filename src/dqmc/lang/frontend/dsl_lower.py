@@ -294,7 +294,9 @@ class _ToIR(Transformer):
     def limit_block(self, meta, children):
         target, *lines = children
         span = self._span(meta)
-        limits = tuple(dataclasses.replace(line, target=str(target)) for line in lines)
+        named_at = self._tspan(target)
+        limits = tuple(dataclasses.replace(line, target=str(target), target_span=named_at)
+                       for line in lines)
         return _Item("limit", limits, span)
 
     def limit_line(self, meta, children):
@@ -464,7 +466,8 @@ class _ToIR(Transformer):
                     "an approval line states a channel and a rule only; selectors, `hard`, "
                     "`since` and `note` belong to base limits", line.span))
             approvals.append(nodes.Approval(target=str(target), channel=line.channel,
-                                            rule=line.rule, span=line.span))
+                                            rule=line.rule, span=line.span,
+                                            target_span=self._tspan(target)))
         return _Item("approve", approvals, self._span(meta))
 
     def c_approve_requested(self, meta, children):

@@ -214,8 +214,9 @@ class _Lowering:
 
     def _limits(self, limits: dict[str, Any]) -> Iterator[nodes.Limit]:
         for target, entries in limits.items():
+            named_at = self.doc.key_span(pointer_join("/limits", target))
             for limit, span in self._lines(pointer_join("/limits", target), entries):
-                yield dataclasses.replace(limit, target=target, span=span)
+                yield dataclasses.replace(limit, target=target, span=span, target_span=named_at)
 
     def _approvals(self, at: str, approve: dict[str, Any]) -> Iterator[nodes.Approval]:
         for target, entries in approve.items():
@@ -225,7 +226,8 @@ class _Lowering:
                         "syntax.invalid-value",
                         "an approval states a channel and a rule only; selectors, `hard`, "
                         "`since` and `note` belong to base limits", line.span))
-                yield nodes.Approval(target=target, channel=line.channel, rule=line.rule, span=span)
+                yield nodes.Approval(target=target, channel=line.channel, rule=line.rule, span=span,
+                                     target_span=self.doc.key_span(pointer_join(at, target)))
 
     # -- facts and criteria --------------------------------------------------------------------
     def _fact(self, fact_id: str, data: dict[str, Any]) -> nodes.Fact:

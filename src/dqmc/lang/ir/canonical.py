@@ -53,7 +53,7 @@ def to_data(value: Any) -> Any:
         if isinstance(value, _TAGGED):
             out["node"] = snake(type(value).__name__)
         for f in dataclasses.fields(value):
-            if f.name == "span":
+            if f.name == "span" or f.name.endswith("_span"):  # source positions
                 continue
             default = _OMITTED_AT_DEFAULT.get((type(value), f.name), _NO_DEFAULT)
             if default is not _NO_DEFAULT and getattr(value, f.name) == default:

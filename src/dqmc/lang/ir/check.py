@@ -11,7 +11,7 @@ from typing import Iterable, Iterator
 
 from dqmc.lang.diagnostics import Diagnostic
 from dqmc.lang.ir import nodes
-from dqmc.lang.source import Span
+from dqmc.lang.source import NO_SPAN, Span
 
 ID_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(-[A-Za-z0-9_]+)*\Z")
 NDC_PATTERN = re.compile(r"[0-9]{11}\Z")
@@ -333,6 +333,11 @@ def _check_rule(policy: nodes.Policy, target: str, rule: nodes.Rule, is_base: bo
                          "a days supply above 999 cannot occur on a claim (NCPDP 405-D5)", rule.span)
 
 
+def _named_at(target_span: Span, fallback: Span) -> Span:
+    """Where the source names a target; the whole line for an IR built without positions."""
+    return fallback if target_span == NO_SPAN else target_span
+
+
 def _num(value: Decimal) -> str:
     from dqmc.lang.ir.canonical import decimal_text
 
@@ -343,12 +348,16 @@ def _check_limits(policy: nodes.Policy) -> Iterator[Diagnostic]:
     targets = {p.id for p in policy.products} | {g.id for g in policy.groups}
     channels = {c.id for c in policy.channels}
     seen: set[nodes.Limit] = set()
+    unknown: set[str] = set()  # reported once, where the source names it
     for limit in policy.limits:
         if limit.target not in targets:
-            yield Diagnostic(
-                "limit.unknown-product",
-                f"limit names unknown product or group '{limit.target}'"
-                f"{_known(policy.products + policy.groups)}", limit.span)
+            if limit.target not in unknown:
+                unknown.add(limit.target)
+                yield Diagnostic(
+                    "limit.unknown-product",
+                    f"limit names unknown product or group '{limit.target}'"
+                    f"{_known(policy.products + policy.groups)}",
+                    _named_at(limit.target_span, limit.span))
             continue
         if limit.channel is not None and limit.channel not in channels:
             yield Diagnostic(
@@ -590,12 +599,16 @@ def _check_criteria(policy: nodes.Policy) -> Iterator[Diagnostic]:
                              "initial requests only: a request with the earlier authorization a "
                              "renewal needs is a renewal request, so it could never approve; "
                              "write `for renewal requests` or drop `renews`", criterion.span)
+        unknown: set[str] = set()  # reported once per criterion, where the source names it
         for approval in criterion.approves:
             if approval.target not in targets:
-                yield Diagnostic(
-                    "criterion.unknown-product",
-                    f"approval names unknown product or group '{approval.target}'"
-                    f"{_known(policy.products + policy.groups)}", approval.span)
+                if approval.target not in unknown:
+                    unknown.add(approval.target)
+                    yield Diagnostic(
+                        "criterion.unknown-product",
+                        f"approval names unknown product or group '{approval.target}'"
+                        f"{_known(policy.products + policy.groups)}",
+                        _named_at(approval.target_span, approval.span))
                 continue
             if approval.channel is not None and approval.channel not in channels:
                 yield Diagnostic(

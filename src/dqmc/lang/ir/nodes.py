@@ -284,6 +284,7 @@ class Limit:
     note: str | None = None  # a qualifier the document prints, e.g. "before chemotherapy"
     since: dt.date | None = None  # the implementation date: claims dated before it ignore the rule
     span: Span = _span()
+    target_span: Span = _span()  # where the source names the target, for diagnostics about it
 
 
 # ---------------------------------------------------------------------------------------------
@@ -386,6 +387,7 @@ class Approval:
     channel: str | None
     rule: Rule
     span: Span = _span()
+    target_span: Span = _span()  # where the source names the target, for diagnostics about it
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
