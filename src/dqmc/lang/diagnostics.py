@@ -84,6 +84,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "unit.unknown": (Severity.ERROR, "a unit that is neither a billing unit nor a package noun"),
     "unit.mismatch": (Severity.ERROR, "a quantity in a unit other than the product's billing unit"),
     "quantity.non-positive": (Severity.ERROR, "a quantity that is zero or negative"),
+    "quantity.too-large": (Severity.ERROR, "a limit above the largest quantity a claim can carry"),
     "quantity.not-whole-packages": (Severity.WARNING, "a limit that is not a whole number of packages"),
     "window.non-positive": (Severity.ERROR, "a window, day count or fill count that is zero or negative"),
     "window.too-long": (Severity.ERROR, "a window longer than the evaluator supports"),

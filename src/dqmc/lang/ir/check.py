@@ -12,6 +12,7 @@ from typing import Iterable, Iterator
 from dqmc.lang.diagnostics import Diagnostic
 from dqmc.lang.ir import nodes
 from dqmc.lang.source import NO_SPAN, Span
+from dqmc.runtime.values import MAX_QUANTITY
 
 ID_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(-[A-Za-z0-9_]+)*\Z")
 NDC_PATTERN = re.compile(r"[0-9]{11}\Z")
@@ -281,6 +282,13 @@ def _check_rule(policy: nodes.Policy, target: str, rule: nodes.Rule, is_base: bo
         if quantity.amount <= 0:
             yield Diagnostic("quantity.non-positive",
                              "a limit quantity must be greater than 0", quantity.span)
+        elif not quantity.per_package and quantity.amount > MAX_QUANTITY:
+            yield Diagnostic(
+                "quantity.too-large",
+                f"no claim can reach {_num(quantity.amount)} {quantity.unit}: a claim's quantity "
+                f"is at most {_num(MAX_QUANTITY)} (NCPDP 442-E7); a limit this large limits "
+                "nothing, so say what the policy means (a smaller limit, or no limit line)",
+                quantity.span)
         unit = _target_unit(policy, target)
         drug_file = _drug_file_members(policy, target)
         if drug_file and not quantity.per_package:
