@@ -165,8 +165,8 @@ class _Differ:
         if old.fallback != new.fallback:
             # Requests for products whose own policy has no criteria could not be approved there.
             text = ("The policy now also reviews requests for any product without criteria of its "
-                    "own." if new.fallback else "The policy no longer reviews requests for products "
-                    "without criteria of their own.")
+                    "own." if new.fallback else "The policy no longer reviews requests for "
+                    "products without criteria of their own.")
             self.add("policy", "changed", (), text, field="fallback", old=old.fallback,
                      new=new.fallback, effect=LOOSER if new.fallback else STRICTER)
 
@@ -176,6 +176,7 @@ class _Differ:
         for cid in keys_in_order(old, new):
             o, n = old.get(cid), new.get(cid)
             if o is None:
+                assert n is not None
                 self.add("channel", "added", (cid,), f"New channel: {n.label}.", new=n)
             elif n is None:
                 self.add("channel", "removed", (cid,), f"Channel removed: {o.label}.", old=o)
@@ -191,6 +192,7 @@ class _Differ:
         for pid in keys_in_order(old, new):
             o, n = old.get(pid), new.get(pid)
             if o is None:
+                assert n is not None
                 sold = words.join_words_or([p.description for p in n.packages])
                 self.add("product", "added", (pid,), f"New product: {words.product_name(n)}"
                          f"{f', sold as {sold}' if sold else ''}.", new=n)
@@ -226,6 +228,7 @@ class _Differ:
         for pkg in keys_in_order(old_packages, new_packages):
             a, b = old_packages.get(pkg), new_packages.get(pkg)
             if a is None:
+                assert b is not None
                 self.add("product", "added", (n.id, "package", pkg), f"{name}: new package "
                          f"{b.description} ({size_words(b)}).", field="package", new=b)
             elif b is None:
@@ -267,6 +270,7 @@ class _Differ:
         for gid in keys_in_order(old, new):
             o, n = old.get(gid), new.get(gid)
             if o is None:
+                assert n is not None
                 members = words.join_words([name_of(self.old, self.new, p) for p in n.products])
                 self.add("group", "added", (gid,), f"New group {quote(n.title)}: {members} "
                          "count together.", new=n)
@@ -384,6 +388,7 @@ class _Differ:
         for fid in keys_in_order(old, new):
             o, n = old.get(fid), new.get(fid)
             if o is None:
+                assert n is not None
                 # A question that only new criteria ask is part of those criteria's sentence.
                 self.add("fact", "added", (fid,), f"New review question: {quote(n.question)}",
                          new=n, in_summary=fid in used_new_elsewhere)
@@ -425,6 +430,7 @@ class _Differ:
         for cid in keys_in_order(old, new):
             o, n = old.get(cid), new.get(cid)
             if o is None:
+                assert n is not None
                 duration = effective_duration(self.new, n)
                 how_long = ("as a one-time approval" if duration.kind == "one_time"
                             else words.duration_phrase(duration)
@@ -528,15 +534,16 @@ class _Differ:
         for fact in keys_in_order(old_leaves, new_leaves):
             a, b = old_leaves.get(fact), new_leaves.get(fact)
             if a is None:
-                self.add("criterion", "added", key + (fact,), f"Criterion {name} now also "
+                assert b is not None
+                self.add("criterion", "added", (*key, fact), f"Criterion {name} now also "
                          f"requires: {leaf_words(b, self.new)}.", field="when", new=b,
                          effect=STRICTER)
             elif b is None:
-                self.add("criterion", "removed", key + (fact,), f"Criterion {name} no longer "
+                self.add("criterion", "removed", (*key, fact), f"Criterion {name} no longer "
                          f"requires: {leaf_words(a, self.old)}.", field="when", old=a,
                          effect=LOOSER)
             elif expr_key(a) != expr_key(b):
-                self.add("criterion", "changed", key + (fact,), f"Criterion {name} now requires "
+                self.add("criterion", "changed", (*key, fact), f"Criterion {name} now requires "
                          f"{leaf_words(b, self.new)} (before: {leaf_words(a, self.old)}).",
                          field="when", old=a, new=b, effect=leaf_effect(a, b))
 
@@ -559,6 +566,7 @@ class _Differ:
         for key in keys_in_order(old, new):
             o, n = old.get(key), new.get(key)
             if o is None:
+                assert n is not None
                 self.add("section", "added", key, f"A {quote(n.title)} section was added.", new=n)
             elif n is None:
                 self.add("section", "removed", key, f"The {quote(o.title)} section was removed.",

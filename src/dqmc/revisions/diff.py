@@ -170,7 +170,7 @@ def summaries_for_revisions(policy: nodes.Policy, earlier: Sequence[EarlierVersi
     texts = revision_summaries([v.policy for v in ordered] + [policy])
     found: dict[int, str] = {}
     rows = sorted(range(len(policy.history)), key=lambda i: policy.history[i].date)
-    for version, text in zip(ordered, texts):
+    for version, text in zip(ordered, texts, strict=True):
         index = next((i for i in rows if policy.history[i].date > version.last_day), None)
         if index is not None and index not in found and policy.history[index].summary is None:
             found[index] = text
@@ -263,7 +263,8 @@ def _compile_revision(path: str, revision: str) -> nodes.Policy | None:
     # The label ends with the spec's own name, so its suffix still selects the front end.
     result = compile_text(f"{revision}:{display_path(spec)}", text.replace("\r\n", "\n"))
     if result.diagnostics:
-        print(render_all(result.diagnostics, {result.path: result.source}), file=sys.stderr)
+        sources = {} if result.source is None else {result.path: result.source}
+        print(render_all(result.diagnostics, sources), file=sys.stderr)
     if result.policy is None or has_errors(result.diagnostics):
         return None
     return result.policy

@@ -64,8 +64,9 @@ def rule_effect(old: nodes.Rule, new: nodes.Rule) -> str | None:
         case nodes.FillsPerWindow(), nodes.FillsPerWindow():
             return _from_signs(_sign(old.fills, new.fills),
                                _sign(Decimal(old.fills) / old.days, Decimal(new.fills) / new.days))
-        case (nodes.DaysSupplyMax(), nodes.DaysSupplyMax()) | (
-                nodes.TherapyMax(), nodes.TherapyMax()):
+        case nodes.DaysSupplyMax(), nodes.DaysSupplyMax():
+            return _from_signs(_sign(old.days, new.days))
+        case nodes.TherapyMax(), nodes.TherapyMax():
             return _from_signs(_sign(old.days, new.days))
     return UNKNOWN
 

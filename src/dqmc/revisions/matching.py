@@ -89,7 +89,10 @@ def grouped(items: Iterable[Any], key) -> dict[Any, list[Any]]:
 
 
 def keys_in_order(old: dict, new: dict) -> list:
-    """Keys of the new version in its order, then keys only the old version has."""
+    """Keys of the new version in its order, then keys only the old version has.
+
+    Each key is in `old` or in `new`, so `old.get(key)` and `new.get(key)` are never both None.
+    """
     return list(new) + [k for k in old if k not in new]
 
 
