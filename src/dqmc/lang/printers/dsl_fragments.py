@@ -159,6 +159,7 @@ def format_quantity(q: nodes.Quantity, products: Sequence[nodes.Product] = ()) -
     if q.doses is not None:
         return f"{format_decimal(q.doses)} {'dose' if q.doses == 1 else 'doses'}"
     if q.per_package and q.package is None:
+        assert q.packages is not None  # `N packages` of any package: lowering keeps the count
         return f"{format_decimal(q.packages)} {'package' if q.packages == 1 else 'packages'}"
     if q.packages is not None and q.package is not None:
         for product in products:
