@@ -1,28 +1,51 @@
-"""IR → canonical DSL text: `nodes.Policy` (plus the source's comments) → `.dqm` source."""
+"""IR → canonical DSL text: `nodes.Policy` (plus the source's comments) → `.dqm` source.
+
+The pieces (strings, quantities, rules, conditions and where a long one breaks) are spelled by
+`dsl_fragments`; this module lays out whole policies and weaves the source's comments back in.
+It re-exports the fragment printers, which the YAML printer, the language server and tests use.
+"""
 
 from __future__ import annotations
 
 import contextvars
 import dataclasses
-import datetime as dt
 import functools
-import re
-import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
-from typing import TypeVar, assert_never
+from typing import TypeVar
 
 from lark import Lark, Token, Tree
 
 from dqmc.lang.frontend import lower_common as common
-from dqmc.lang.frontend.dsl_parse import parser
 from dqmc.lang.grammars import DSL_GRAMMAR
 from dqmc.lang.ir import nodes
-from dqmc.lang.ir.canonical import decimal_text
-from dqmc.lang.source import NO_SPAN, SourceFile
+from dqmc.lang.printers.dsl_fragments import (
+    MAX_WIDTH,
+    PrintError,
+    condition_lines,
+    format_decimal,
+    format_duration,
+    format_expr,
+    format_id,
+    format_limit_tail,
+    format_quantity,
+    format_rule,
+    format_rule_when,
+    format_selector,
+    format_string,
+    format_symbols,
+    format_value,
+    keywords,
+)
+from dqmc.lang.source import SourceFile
 
-MAX_WIDTH = 96  # a condition longer than this is broken onto continuation lines
+__all__ = [
+    "INDENT", "MAX_WIDTH", "POLICY_END", "Comment", "Key", "PrintError", "collect_comments",
+    "condition_lines", "format_decimal", "format_duration", "format_expr", "format_id",
+    "format_limit_tail", "format_quantity", "format_rule", "format_rule_when", "format_selector",
+    "format_string", "format_value", "keywords", "print_policy",
+]
+
 INDENT = 2
 
 # Where a statement (or a block's closing brace) sits in the canonical layout. Both the printer
@@ -32,352 +55,7 @@ Key = tuple[object, ...]
 
 POLICY_END: Key = ("policy", "end")  # after the policy's closing brace
 
-_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(-[A-Za-z0-9_]+)*\Z")
 _BLOCK_CLOSE = "}"
-
-
-class PrintError(ValueError):
-    """The IR holds something the DSL cannot spell, so it did not come from a front end."""
-
-
-@functools.lru_cache(maxsize=1)
-def keywords() -> frozenset[str]:
-    """The grammar's keywords that look like ids: an id spelled like one cannot be printed."""
-    return frozenset(
-        t.pattern.value for t in parser().terminals
-        if t.pattern.type == "str" and _ID.match(t.pattern.value))
-
-
-# ---------------------------------------------------------------------------------------------
-# Values, strings and quantities
-
-# Characters a spec must not carry raw: controls and line/paragraph separators break lines, bidi
-# controls reorder what a reviewer sees (Trojan Source), other format characters are invisible.
-_SEPARATORS = {"\u2028", "\u2029", "\u0085"}
-_SIMPLE_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t"}
-
-
-def _needs_escape(char: str) -> bool:
-    if char in _SEPARATORS:
-        return True
-    # \uXXXX spells only the Basic Multilingual Plane; astral format characters stay as written.
-    return ord(char) <= 0xFFFF and unicodedata.category(char) in ("Cc", "Cf", "Cs")
-
-
-def _quoted(text: str) -> str:
-    out = ['"']
-    for char in text:
-        if char in _SIMPLE_ESCAPES:
-            out.append(_SIMPLE_ESCAPES[char])
-        elif _needs_escape(char):
-            out.append(f"\\u{ord(char):04x}")
-        else:
-            out.append(char)
-    out.append('"')
-    return "".join(out)
-
-
-def _long_form(text: str, indent: int) -> str | None:
-    """`text` as a triple-quoted block whose lines sit at `indent`, or None if it cannot be one.
-
-    The block must lower back to exactly `text`, and it must stay readable and robust: no
-    characters that would need escaping, and no trailing whitespace an editor might strip.
-    """
-    if "\n" not in text or '"""' in text:
-        return None
-    if any(_needs_escape(c) for c in text if c not in "\n\t"):
-        return None
-    lines = text.split("\n")
-    if any(line != line.rstrip() for line in lines):
-        return None
-    margin = " " * indent
-    body = "".join((margin + line if line else "") + "\n" for line in lines)
-    raw = '"""\n' + body + margin + '"""'
-    if common.dedent_long_string(raw) != text:
-        return None  # e.g. every line indented alike: the dedent would take that indent away
-    return raw
-
-
-def format_string(text: str, *, indent: int | None = None) -> str:
-    """A string literal for `text`: double-quoted with escapes, or a `\"\"\"` block.
-
-    The block form is used only for multi-line prose when `indent` (the column its lines sit at)
-    is given and the block lowers back to the identical text; prose is never re-wrapped.
-    Escaped: backslash, quote, newline, tab, and as \\uXXXX every control, format (bidi,
-    zero-width) and line/paragraph separator character, so the spec text shows what it holds.
-    """
-    if indent is not None:
-        block = _long_form(text, indent)
-        if block is not None:
-            return block
-    return _quoted(text)
-
-
-def format_id(name: str) -> str:
-    if not _ID.match(name):
-        raise PrintError(f"{name!r} is not an id the DSL can spell")
-    return name
-
-
-def format_decimal(value: Decimal) -> str:
-    if not value.is_finite() or value < 0:
-        raise PrintError(f"the DSL has no literal for the number {value}")
-    return decimal_text(value)
-
-
-def format_value(value: nodes.Value) -> str:
-    """A comparison value: enum symbols bare, numbers plain, dates ISO, booleans true/false."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, Decimal):
-        return format_decimal(value)
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, str):
-        return format_id(value)
-    raise PrintError(f"not a comparison value: {value!r}")
-
-
-def _symbols(values: Sequence[str]) -> str:
-    if not values:
-        raise PrintError("a set of values needs at least one value")
-    return "{" + ", ".join(format_id(v) for v in values) + "}"
-
-
-def _plural(noun: str) -> str:
-    return noun + "es" if noun.endswith(("s", "x", "z", "ch", "sh")) else noun + "s"
-
-
-def _package_words(noun: str, count: Decimal) -> list[str]:
-    preferred = noun if count == 1 else _plural(noun)
-    return [preferred] + [w for w in (noun, noun + "s", noun + "es") if w != preferred]
-
-
-def _spells(q: nodes.Quantity, count: Decimal, word: str,
-            products: Sequence[nodes.Product]) -> bool:
-    """Whether `count word` lowers, as the front ends resolve it, to exactly `q`."""
-    if word in common.UNIT_WORDS or word in keywords() or not _ID.match(word):
-        return False
-    return common.resolve_word(count, word, list(products), NO_SPAN, []) == q
-
-
-def format_quantity(q: nodes.Quantity, products: Sequence[nodes.Product] = ()) -> str:
-    """`30 g`; `2 tubes` when the author counted packages; `2 tablets` for a product's form.
-
-    `products` are those the quantity is resolved against (a limit's target, narrowed by a
-    `when package` selector). A package count prints in the package's noun, and a count of
-    `each` in the form's noun ("tablet" for a tablet), but only when that word lowers back
-    (through `resolve_word`, the front ends' own resolution) to this very quantity. Otherwise
-    the amount prints in billing units: the same amount, though no longer counted in packages.
-    """
-    if q.doses is not None:
-        return f"{format_decimal(q.doses)} {'dose' if q.doses == 1 else 'doses'}"
-    if q.per_package and q.package is None:
-        return f"{format_decimal(q.packages)} {'package' if q.packages == 1 else 'packages'}"
-    if q.packages is not None and q.package is not None:
-        for product in products:
-            for package in product.packages:
-                if package.id != q.package or not package.noun:
-                    continue
-                for word in _package_words(package.noun, q.packages):
-                    if _spells(q, q.packages, word, products):
-                        return f"{format_decimal(q.packages)} {word}"
-        if q.per_package:
-            # A count of packages sized by the drug file has no billing-unit spelling: print the
-            # count in the package's noun as it is (only an IR built by hand gets here).
-            nouns = [pk.noun for p in products for pk in p.packages if pk.id == q.package]
-            noun = nouns[0] if nouns and nouns[0] else q.package
-            return f"{format_decimal(q.packages)} {_package_words(noun, q.packages)[0]}"
-    elif q.unit == "each" and q.noun is not None:
-        # The author counted in the form's noun ("2 blisters"): print that word again.
-        for word in _package_words(q.noun, q.amount):
-            if _spells(q, q.amount, word, products):
-                return f"{format_decimal(q.amount)} {word}"
-    return f"{format_decimal(q.amount)} {q.unit}"
-
-
-def _days(n: int) -> str:
-    return f"{n} day" if n == 1 else f"{n} days"
-
-
-def format_rule(rule: nodes.Rule, products: Sequence[nodes.Product] = ()) -> str:
-    """A rule as written in a limit line: `30 g per 30 days`, `2 fills per 30 days`, ..."""
-    match rule:
-        case nodes.PerWindow():
-            return f"{format_quantity(rule.quantity, products)} per {_days(rule.days)}"
-        case nodes.PerFill():
-            return f"{format_quantity(rule.quantity, products)} per fill"
-        case nodes.PerDay():
-            tail = "" if rule.max_days is None else f" for up to {_days(rule.max_days)}"
-            return f"{format_quantity(rule.quantity, products)} per day{tail}"
-        case nodes.FillsPerWindow():
-            fills = "1 fill" if rule.fills == 1 else f"{rule.fills} fills"
-            return f"{fills} per {_days(rule.days)}"
-        case nodes.DaysSupplyMax():
-            return f"days supply <= {rule.days}"
-        case nodes.TherapyMax():
-            return f"therapy <= {_days(rule.days)}"
-        case nodes.NotCovered():
-            return "not covered"
-        case _:
-            assert_never(rule)
-
-
-def format_selector(selector: nodes.Selector) -> str:
-    match selector:
-        case nodes.AgeBand(min_years=None, max_years=None):
-            raise PrintError("an age band needs at least one bound")
-        case nodes.AgeBand(min_years=low, max_years=None):
-            return f"age {low}.."
-        case nodes.AgeBand(min_years=None, max_years=high):
-            return f"age ..{high}"
-        case nodes.AgeBand(min_years=low, max_years=high):
-            return f"age {low}..{high}"
-        case nodes.PackageIs():
-            return f"package {format_id(selector.package)}"
-        case _:
-            assert_never(selector)
-
-
-def format_rule_when(rule: nodes.Rule, products: Sequence[nodes.Product],
-                     when: Sequence[nodes.Selector] = ()) -> str:
-    """A rule and its selectors (`3 boxes per 30 days when package large`): under `when package
-    ID` only that package's noun can name the count, as lowering resolves it."""
-    text = format_rule(rule, common.selected_packages(products, when))
-    if when:
-        text += " when " + " and ".join(format_selector(s) for s in when)
-    return text
-
-
-def format_limit_tail(limit: nodes.Limit, products: Sequence[nodes.Product] = ()) -> str:
-    """A limit without target and channel: rule, selectors, `hard`, `since`, note.
-
-    This is the value of a YAML limit's `channel: TEXT` entry; `products` are the limit
-    target's (the product, or a group's members), which name packages in quantities.
-    """
-    parts = [format_rule_when(limit.rule, products, limit.when)]
-    if limit.hard:
-        parts.append("hard")
-    if limit.since is not None:
-        parts.append(f"since {limit.since.isoformat()}")
-    if limit.note is not None:
-        parts.append("note " + format_string(limit.note))
-    return " ".join(parts)
-
-
-def format_duration(duration: nodes.Duration) -> str:
-    if duration.kind == "one_time":
-        return "one time"
-    if duration.kind in nodes.REQUESTED_DURATIONS:
-        return nodes.REQUESTED_DURATIONS[duration.kind]
-    if duration.unit is None:
-        raise PrintError("a fixed duration needs a unit")
-    unit = duration.unit[:-1] if duration.amount == 1 else duration.unit
-    return f"{duration.amount} {unit}"
-
-
-# ---------------------------------------------------------------------------------------------
-# Conditions
-
-# Parentheses are printed exactly where the grammar needs them to rebuild the same tree: the
-# parser makes one flat And for `a and b and c`, so a nested And (or Or) can only come from
-# parentheses, and `and` binds tighter than `or`, `not` tighter than both.
-
-
-def _needs_parens(parent: nodes.Expr, child: nodes.Expr) -> bool:
-    if isinstance(parent, nodes.Or):
-        return isinstance(child, nodes.Or)
-    return isinstance(child, (nodes.And, nodes.Or))
-
-
-def _operand(parent: nodes.Expr, child: nodes.Expr) -> str:
-    text = format_expr(child)
-    return f"({text})" if _needs_parens(parent, child) else text
-
-
-def _operands(expr: nodes.And | nodes.Or) -> tuple[nodes.Expr, ...]:
-    if len(expr.operands) < 2:
-        # The parser never builds one: a lone operand stands for itself, and `()` is no condition.
-        raise PrintError(f"{type(expr).__name__} needs at least two operands")
-    return expr.operands
-
-
-def format_expr(expr: nodes.Expr) -> str:
-    """A condition on one line, with the fewest parentheses that give back the same tree."""
-    match expr:
-        case nodes.FactRef():
-            return format_id(expr.fact)
-        case nodes.Compare():
-            return f"{format_id(expr.fact)} {expr.op} {format_value(expr.value)}"
-        case nodes.InSet():
-            return f"{format_id(expr.fact)} in {_symbols(expr.values)}"
-        case nodes.Subset():
-            return f"{format_id(expr.fact)} <= {_symbols(expr.values)}"
-        case nodes.Not():
-            return "not " + _operand(expr, expr.operand)
-        case nodes.And():
-            return " and ".join(_operand(expr, o) for o in _operands(expr))
-        case nodes.Or():
-            return " or ".join(_operand(expr, o) for o in _operands(expr))
-        case _:
-            assert_never(expr)
-
-
-def _balanced_groups(widths: Sequence[int], base: int, sep: int) -> list[tuple[int, int]]:
-    """Split pieces into the fewest lines that fit, then make the longest line as short as can be.
-
-    A line holding pieces [i, j) is `base + sum(widths[i:j]) + sep * (j - i - 1)` wide. A piece
-    too wide on its own gets a line to itself (and does not count towards the longest line).
-    """
-    n = len(widths)
-    # best[i]: (lines, longest line) for the first i pieces, with the start of the last line.
-    best: list[tuple[int, int]] = [(0, 0)] + [(n + 1, 0)] * n
-    start = [0] * (n + 1)
-    for end in range(1, n + 1):
-        for begin in range(end):
-            width = base + sum(widths[begin:end]) + sep * (end - begin - 1)
-            if width > MAX_WIDTH and end - begin > 1:
-                continue
-            counted = width if width <= MAX_WIDTH else 0
-            lines, longest = best[begin]
-            candidate = (lines + 1, max(longest, counted))
-            if candidate < best[end]:
-                best[end], start[end] = candidate, begin
-    groups: list[tuple[int, int]] = []
-    end = n
-    while end > 0:
-        groups.append((start[end], end))
-        end = start[end]
-    return groups[::-1]
-
-
-def condition_lines(expr: nodes.Expr, lead: str, indent: int) -> list[str]:
-    """`lead` + the condition, broken before `and`/`or` when the line would pass MAX_WIDTH.
-
-    Continuation lines start with the operator right-aligned under `lead` (`when` is four
-    characters, like ` and` and `  or`), so the operands line up in one column.
-    """
-    margin = " " * indent
-    flat = margin + lead + format_expr(expr)
-    if len(flat) <= MAX_WIDTH or not isinstance(expr, (nodes.And, nodes.Or)):
-        return [flat]
-    word = "and" if isinstance(expr, nodes.And) else "or"
-    operands = _operands(expr)
-    texts = [_operand(expr, o) for o in operands]
-    prefix_width = indent + len(lead)
-    groups = _balanced_groups([len(t) for t in texts], prefix_width, len(word) + 2)
-    lines: list[str] = []
-    for begin, end in groups:
-        line_lead = lead if begin == 0 else word.rjust(len(lead) - 1) + " "
-        text = f" {word} ".join(texts[begin:end])
-        child = operands[begin]
-        if (end - begin == 1 and indent + len(line_lead) + len(text) > MAX_WIDTH
-                and not _needs_parens(expr, child) and isinstance(child, (nodes.And, nodes.Or))):
-            # An `and` chain inside an `or` breaks at its own operators, aligned the same way.
-            lines.extend(condition_lines(child, line_lead, indent))
-        else:
-            lines.append(margin + line_lead + text)
-    return lines
 
 
 # ---------------------------------------------------------------------------------------------
@@ -757,7 +435,7 @@ class _Printer:
     def fact(self, index: int, fact: nodes.Fact) -> _Statement:
         kind: str = fact.type
         if fact.type in ("enum", "set"):
-            kind = f"{fact.type} {_symbols(fact.values)}"
+            kind = f"{fact.type} {format_symbols(fact.values)}"
         return _statement(
             ("fact", index), INDENT,
             f"{' ' * INDENT}fact {format_id(fact.id)}: {kind} {format_string(fact.question)}")
