@@ -26,7 +26,8 @@ def test_check_json_format_lists_diagnostics(tmp_path: Path) -> None:
     run = dqmc("check", "--format", "json", str(spec))
     assert run.returncode == 1
     found = json.loads(run.stdout)
-    assert [(d["code"], d["line"], d["column"]) for d in found] == [("limit.unknown-product", 4, 5)]
+    # reported once, at the id the limit names (line 3: `limit x {`)
+    assert [(d["code"], d["line"], d["column"]) for d in found] == [("limit.unknown-product", 3, 9)]
 
 
 def test_usage_errors_exit_2() -> None:

@@ -54,3 +54,31 @@ def test_a_closed_pipe_ends_quietly() -> None:
     assert json.loads(run.stdout)["outcome"] == "paid"
     assert "Broken pipe" not in run.stderr and "Traceback" not in run.stderr, run.stderr
     assert "Errno" not in run.stderr, run.stderr
+
+
+MALFORMED = [
+    dict(CLAIM, product="no-such-product"),
+    dict(CLAIM, quantity="-1"),
+    {k: v for k, v in CLAIM.items() if k != "product"} | {"ndc": "12345678901"},
+    dict(CLAIM, channel="mail"),
+    dict(CLAIM, days_supply=0),
+    "not a claim",
+    [1, 2],
+]
+
+
+def test_eval_and_eval_interpret_give_the_same_decisions_on_malformed_claims() -> None:
+    # A new user saw `policy_id: null` and "no policy covers product X" from one and the
+    # policy's id and "no product of this policy is product X" from the other.
+    stdin = "".join(json.dumps(c) + "\n" for c in MALFORMED)
+    generated = dqmc("eval", "policy_specs/anzupgo.dqm", "--claims", "-", stdin=stdin)
+    interpreted = dqmc("eval", "policy_specs/anzupgo.dqm", "--claims", "-", "--interpret",
+                       stdin=stdin)
+    assert generated.returncode == interpreted.returncode == 0, generated.stderr
+    assert generated.stdout == interpreted.stdout
+    decisions = [json.loads(line) for line in generated.stdout.splitlines()]
+    assert len(decisions) == len(MALFORMED)
+    for decision in decisions:  # the policy is known: every decision names it
+        assert decision["policy_id"] == "anzupgo-dqm"
+        assert decision["policy_hash"].startswith("sha256:")
+        assert all(step["source"] for step in decision["trace"]), decision["trace"]

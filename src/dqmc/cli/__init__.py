@@ -187,7 +187,11 @@ def _evaluator(compiled: Any, interpret: bool, entry: str) -> Callable[[Any], di
         return lambda value: fn(compiled, value)
     from dqmc.codegen.loader import load_generated
 
-    module = load_generated([compiled])
+    # The spec's own policy module, not the registry: as with the interpreter, the policy is
+    # known, so every decision names it (a registry would answer "no policy covers ...").
+    package = load_generated([compiled])
+    (listed,) = package.policies()
+    module = importlib.import_module(f"{package.__name__}.{listed['module']}")
     return getattr(module, entry)
 
 
