@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 
 from lark import Lark, Tree, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
@@ -47,7 +48,7 @@ def _describe_terminal(name: str) -> str:
     return name.lower()
 
 
-def _expected(names: set[str] | frozenset[str]) -> str:
+def _expected(names: Iterable[str]) -> str:
     words = sorted({_describe_terminal(n) for n in names})
     if not words:
         return ""
@@ -100,8 +101,8 @@ def _diagnostic(exc: UnexpectedInput, source: SourceFile, body: str,
         last = body.rsplit("\n", 1)[-1]
         span = shift_span(source.path, end_line, len(last) + 1, end_line, len(last) + 2,
                           line_offset, col_offset)
-        expected = exc.expected if isinstance(exc, UnexpectedEOF) else exc.expected
-        return Diagnostic("syntax.unexpected-eof", "the text ends too early" + _expected(expected), span)
+        return Diagnostic("syntax.unexpected-eof",
+                          "the text ends too early" + _expected(exc.expected), span)
     if isinstance(exc, UnexpectedToken):
         token = exc.token
         end_col = (token.end_column or column + 1) if token.end_line == token.line else column + 1
@@ -113,7 +114,7 @@ def _diagnostic(exc: UnexpectedInput, source: SourceFile, body: str,
         return Diagnostic("syntax.unexpected-token",
                           f"unexpected {found}" + _expected(exc.accepts or exc.expected), span)
     if isinstance(exc, UnexpectedCharacters):
-        char = body[exc.pos_in_stream] if exc.pos_in_stream < len(body) else ""
+        char = exc.char  # body[exc.pos_in_stream], which lark types as None
         shown = repr(char) if char.isprintable() and char else f"U+{ord(char):04X}" if char else "?"
         span = shift_span(source.path, line, column, line, column + 1, line_offset, col_offset)
         return Diagnostic("syntax.unexpected-char",

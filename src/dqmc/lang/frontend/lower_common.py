@@ -221,9 +221,9 @@ def selected_packages(products: Sequence[nodes.Product],
 
 def _resolve_rule(rule: nodes.Rule, products: list[nodes.Product],
                   diagnostics: list[Diagnostic]) -> nodes.Rule:
-    quantity = getattr(rule, "quantity", None)
-    if not isinstance(quantity, RawQuantity):
+    if not isinstance(rule, nodes.QuantityRule) or not isinstance(rule.quantity, RawQuantity):
         return rule
+    quantity = rule.quantity
     if not products:
         # The target is unknown; the checks report that. Keep a well-typed placeholder.
         unit: nodes.BillingUnit = UNIT_WORDS.get(quantity.word, "each")

@@ -392,18 +392,19 @@ def _check_therapy(policy: nodes.Policy) -> Iterator[Diagnostic]:
     date) with D2 >= D rejects nothing the course rule does not: a claim of more than D2 days
     is itself a course of more than D days. Unless the cap is hard and the course rule is not
     (an authorization lifts only the course), it is a leftover."""
-    courses = [l for l in policy.limits if isinstance(l.rule, nodes.TherapyMax)]
+    courses = [(l, l.rule) for l in policy.limits if isinstance(l.rule, nodes.TherapyMax)]
     for cap in policy.limits:
         if not isinstance(cap.rule, nodes.DaysSupplyMax):
             continue
-        course = next((l for l in courses if l.target == cap.target and l.channel == cap.channel
+        course = next((rule for l, rule in courses
+                       if l.target == cap.target and l.channel == cap.channel
                        and l.when == cap.when and l.since == cap.since
-                       and l.rule.days <= cap.rule.days and (l.hard or not cap.hard)), None)
+                       and rule.days <= cap.rule.days and (l.hard or not cap.hard)), None)
         if course is not None:
             yield Diagnostic(
                 "limit.days-supply-under-therapy",
                 f"`days supply <= {cap.rule.days}` adds nothing: `therapy <= "
-                f"{course.rule.days} days` (line {course.rule.span.line}) rejects every claim it "
+                f"{course.days} days` (line {course.span.line}) rejects every claim it "
                 "rejects, since one claim's supply is part of its course; remove the cap",
                 cap.rule.span)
 
@@ -480,11 +481,11 @@ def _check_expr(policy: nodes.Policy, expr: nodes.Expr) -> Iterator[Diagnostic]:
         case nodes.Not(operand=op):
             yield from _check_expr(policy, op)
             return
-    fact = policy.fact(expr.fact)  # type: ignore[union-attr]
+    fact = policy.fact(expr.fact)
     if fact is None:
         yield Diagnostic(
             "fact.unknown",
-            f"unknown fact '{expr.fact}'; declare it with `fact {expr.fact}: TYPE \"question\"`"  # type: ignore[union-attr]
+            f"unknown fact '{expr.fact}'; declare it with `fact {expr.fact}: TYPE \"question\"`"
             f"{_known(policy.facts)}", expr.span)
         return
     match expr:
@@ -509,8 +510,8 @@ def _check_expr(policy: nodes.Policy, expr: nodes.Expr) -> Iterator[Diagnostic]:
                                                    if fact.type == "enum" else ""), expr.span)
             else:
                 yield from _check_values(fact, values, expr.span)
-        case nodes.Compare(op=op, value=value):
-            yield from _check_compare(fact, op, value, expr.span)
+        case nodes.Compare(op=compare_op, value=value):
+            yield from _check_compare(fact, compare_op, value, expr.span)
 
 
 def _check_values(fact: nodes.Fact, values: tuple[str, ...], span: Span) -> Iterator[Diagnostic]:
@@ -522,12 +523,12 @@ def _check_values(fact: nodes.Fact, values: tuple[str, ...], span: Span) -> Iter
 
 
 def _check_compare(fact: nodes.Fact, op: str, value: nodes.Value, span: Span) -> Iterator[Diagnostic]:
-    expected = {"bool": bool, "number": Decimal, "date": dt.date, "enum": str}.get(fact.type)
     if fact.type == "set":
         yield Diagnostic("fact.type-mismatch",
                          f"set fact '{fact.id}' is compared with `<=` and a set of values, "
                          "e.g. `sites <= {hands, wrists}`", span)
         return
+    expected = {"bool": bool, "number": Decimal, "date": dt.date, "enum": str}[fact.type]
     if not isinstance(value, expected) or (expected is not bool and isinstance(value, bool)):
         shown = {"bool": "true or false", "number": "a number", "date": "a date",
                  "enum": "one of its values"}[fact.type]

@@ -100,7 +100,7 @@ def surely_after(later: PolicyDate, earlier: PolicyDate) -> bool:
 
 
 def _span() -> Span:
-    return field(default=NO_SPAN, compare=False, repr=False)  # type: ignore[return-value]
+    return field(default=NO_SPAN, compare=False, repr=False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -247,6 +247,8 @@ class NotCovered:
 
 
 Rule = Union[PerWindow, PerFill, PerDay, FillsPerWindow, DaysSupplyMax, TherapyMax, NotCovered]
+# The rules that state a quantity (their `quantity` field); `isinstance(rule, QuantityRule)`.
+QuantityRule = PerWindow | PerFill | PerDay
 
 
 # Selectors: conditions that choose which rule applies to a claim.
