@@ -267,7 +267,7 @@ class _PolicyEmitter:
                     for p, product in enumerate(policy.products, 1)]
         criteria = [self._criterion(c) for c in policy.criteria]
         channels = queries.known_channels(policy)
-        ndcs = {}  # product-level NDCs first, then each package's, as the interpreter reads them
+        ndcs: dict[str, tuple[str, str | None]] = {}  # product-level NDCs first, then each package's, as the interpreter reads them
         for product in policy.products:
             for ndc in product.ndcs:
                 ndcs.setdefault(ndc, (product.id, None))
@@ -471,7 +471,7 @@ class _PolicyEmitter:
         if isinstance(expr, nodes.Not):
             inner = self._condition(expr.operand, names, depth + 1)
             return f"rt.negation(\n{pad}    {inner},\n{pad}    {label},\n{pad})"
-        name = names[expr.fact]  # type: ignore[union-attr]
+        name = names[expr.fact]
         if isinstance(expr, nodes.FactRef):
             test = f"{name} is True"
         elif isinstance(expr, nodes.InSet):
