@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import operator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -242,6 +243,9 @@ def _leaves(expr: nodes.Expr) -> list[nodes.Expr]:
     return [expr]
 
 
+_ORDER = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+
+
 def truth(expr: nodes.Expr, facts: dict[str, Any]) -> bool | None:
     """Three-valued truth of a condition over review answers (None: unknown)."""
     match expr:
@@ -254,25 +258,27 @@ def truth(expr: nodes.Expr, facts: dict[str, Any]) -> bool | None:
         case nodes.Not(operand=op):
             value = truth(op, facts)
             return None if value is None else not value
-    answer = facts.get(expr.fact)  # type: ignore[union-attr]
+    answer = facts.get(expr.fact)
     if answer is None:
         return None
     try:
         match expr:
             case nodes.FactRef():
                 return answer is True
-            case nodes.InSet(values=values):
-                return answer in values
-            case nodes.Subset(values=values):
-                return set(answer) <= set(values)
-            case nodes.Compare(op=op, value=value):
-                if isinstance(value, Decimal):
+            case nodes.InSet(values=allowed):
+                return answer in allowed
+            case nodes.Subset(values=allowed):
+                return set(answer) <= set(allowed)
+            case nodes.Compare(op=compare_op, value=bound):
+                if isinstance(bound, Decimal):
                     answer = Decimal(str(answer))
-                elif isinstance(value, dt.date):
+                elif isinstance(bound, dt.date):
                     answer = dt.date.fromisoformat(str(answer))
-                return {"==": answer == value, "!=": answer != value}.get(op) if op in ("==", "!=") \
-                    else {"<": answer < value, "<=": answer <= value, ">": answer > value,
-                          ">=": answer >= value}[op]
+                if compare_op == "==":
+                    return answer == bound
+                if compare_op == "!=":
+                    return answer != bound
+                return _ORDER[compare_op](answer, bound)
     except (TypeError, ValueError, InvalidOperation):
         return None
     return None
@@ -300,8 +306,7 @@ def coverage_of(item: CompiledPolicy, decisions: list[dict], requests: list[dict
     channels = [c.id for c in policy.channels if c.id in limited or None in limited]
     for channel in channels:
         cov.items[f"channel {channel}"] = channel in decided_channels
-    answers = [r.get("facts") if isinstance(r, dict) and isinstance(r.get("facts"), dict) else {}
-               for r in requests]
+    answers = [_request_facts(r) for r in requests]
     for criterion in policy.criteria:
         outcomes = {truth(criterion.when, facts) for facts in answers}
         for label, value in (("approved", True), ("denied", False), ("needs information", None)):
@@ -312,6 +317,12 @@ def coverage_of(item: CompiledPolicy, decisions: list[dict], requests: list[dict
             cov.items[f"criterion {criterion.id} condition at {line} true"] = True in seen
             cov.items[f"criterion {criterion.id} condition at {line} false"] = False in seen
     return cov
+
+
+def _request_facts(request: object) -> dict[str, Any]:
+    """A test's review request's answers, or none when it gives no mapping of them."""
+    facts = request.get("facts") if isinstance(request, dict) else None
+    return facts if isinstance(facts, dict) else {}
 
 
 def report(run: TestRun, min_coverage: float | None) -> tuple[str, int]:

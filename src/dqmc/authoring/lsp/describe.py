@@ -216,7 +216,7 @@ def _facts_in(expr: nodes.Expr) -> set[str]:
             return set().union(*(_facts_in(op) for op in ops)) if ops else set()
         case nodes.Not(operand=op):
             return _facts_in(op)
-    return {expr.fact}  # type: ignore[union-attr]
+    return {expr.fact}
 
 
 def describe(policy: nodes.Policy, occurrence: Occurrence) -> str | None:
