@@ -108,7 +108,8 @@ def _diagnostic(exc: UnexpectedInput, source: SourceFile, body: str,
         end_col = (token.end_column or column + 1) if token.end_line == token.line else column + 1
         span = shift_span(source.path, line, column, line, max(end_col, column + 1),
                           line_offset, col_offset)
-        found = _describe_terminal(token.type) if token.type in _TERMINAL_WORDS else f"'{token.value}'"
+        found = (_describe_terminal(token.type) if token.type in _TERMINAL_WORDS
+                 else f"'{token.value}'")
         if token.type == "ID":
             found = f"name '{token.value}'"
         return Diagnostic("syntax.unexpected-token",

@@ -46,6 +46,8 @@ class LoadLimits:
     max_depth: int = DEFAULT_MAX_DEPTH
 
 
+DEFAULT_LIMITS = LoadLimits()
+
 @dataclass(frozen=True, slots=True)
 class Fragment:
     """DSL text embedded in a YAML scalar and where its first character is in the file.
@@ -123,8 +125,6 @@ class _Refused(Exception):
 class _CoreSchemaLoader(yaml.SafeLoader):
     """PyYAML's safe composer with YAML 1.2 core-schema resolution and no anchors or aliases."""
 
-    yaml_implicit_resolvers: dict = {}  # a fresh table: none of PyYAML's YAML 1.1 resolvers
-
     def __init__(self, stream: str, max_depth: int) -> None:
         super().__init__(stream)
         self._depth = 0
@@ -160,12 +160,14 @@ class _CoreSchemaLoader(yaml.SafeLoader):
             self._depth -= 1
 
 
+# A fresh table (PyYAML keeps it on the class): none of PyYAML's YAML 1.1 resolvers.
+_CoreSchemaLoader.yaml_implicit_resolvers = {}
 for _tag, _pattern, _first in CORE_SCHEMA_RESOLVERS:
     _CoreSchemaLoader.add_implicit_resolver(_tag, _pattern, list(_first))
 
 
 def load_yaml(
-    source: SourceFile, limits: LoadLimits = LoadLimits(),
+    source: SourceFile, limits: LoadLimits = DEFAULT_LIMITS,
 ) -> tuple[YamlDocument | None, list[Diagnostic]]:
     """Compose one YAML document safely; None (with diagnostics) when it cannot be used."""
     size = len(source.text.encode("utf-8"))
@@ -342,7 +344,7 @@ def _parses_like_value(raw: str, style: str | None) -> bool:
     """
     if style == "|":  # literal: the value is the slice less its indentation, line for line
         return True
-    if style == '"' and "\\" in raw or style == "'" and "''" in raw:
+    if (style == '"' and "\\" in raw) or (style == "'" and "''" in raw):
         return False
     if "#" in raw:  # a DSL comment ends at a line break, which folding removes
         return False
