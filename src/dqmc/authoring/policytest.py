@@ -21,10 +21,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import operator
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import yaml
 
@@ -105,14 +106,15 @@ _CaseLoader.yaml_implicit_resolvers = {
 
 
 def load_cases(path: Path) -> list[dict[str, Any]]:
-    data = yaml.load(path.read_text(encoding="utf-8"), Loader=_CaseLoader)  # noqa: S506 (safe)
+    data = yaml.load(path.read_text(encoding="utf-8"), Loader=_CaseLoader)  # a SafeLoader
     if not isinstance(data, dict) or not isinstance(data.get("cases"), list):
         raise ValueError("a tests file is a mapping with a `cases` list")
     cases = []
     for index, case in enumerate(data["cases"], start=1):
         if not isinstance(case, dict) or "expect" not in case or (
                 ("claim" in case) == ("review" in case)):
-            raise ValueError(f"case {index}: needs `name`, one of `claim` or `review`, and `expect`")
+            raise ValueError(
+                f"case {index}: needs `name`, one of `claim` or `review`, and `expect`")
         cases.append(_jsonable(case))
     return cases
 
@@ -145,9 +147,10 @@ def mismatches(expected: Any, actual: Any, where: str = "") -> list[str]:
         return out
     if isinstance(expected, list):
         if not isinstance(actual, list) or len(actual) != len(expected):
-            return [f"{where.rstrip('.')}: expected {json.dumps(expected)}, got {json.dumps(actual)}"]
+            return [f"{where.rstrip('.')}: expected {json.dumps(expected)}, "
+                    f"got {json.dumps(actual)}"]
         out = []
-        for index, (e, a) in enumerate(zip(expected, actual)):
+        for index, (e, a) in enumerate(zip(expected, actual, strict=True)):
             out += mismatches(e, a, f"{where}{index}.")
         return out
     if _same_scalar(expected, actual):
@@ -186,7 +189,7 @@ def run_tests(compiled: Sequence[CompiledPolicy]) -> TestRun:
     registry = load_generated(compiled)
     # A policy's tests run on that policy's own module, as the interpreter runs that policy.
     modules = dict(zip((c.policy.id for c in compiled),
-                       module_names([c.policy.id for c in compiled])))
+                       module_names([c.policy.id for c in compiled]), strict=True))
     cases_out: list[CaseResult] = []
     coverage: list[Coverage] = []
     problems: list[str] = []
@@ -302,7 +305,7 @@ def coverage_of(item: CompiledPolicy, decisions: list[dict], requests: list[dict
                      f"{_rule_text(policy, approval.target, approval.rule)}")
             cov.items[f"approved rule {where} ({approval.span.location()})"] = (
                 approval.span.location() in sources)
-    limited = {l.channel for l in policy.limits}
+    limited = {lim.channel for lim in policy.limits}
     channels = [c.id for c in policy.channels if c.id in limited or None in limited]
     for channel in channels:
         cov.items[f"channel {channel}"] = channel in decided_channels

@@ -13,8 +13,9 @@ import json
 import os
 import sys
 import traceback
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence, TextIO
+from typing import Any, TextIO
 
 from dqmc import __version__
 from dqmc.authoring import watch
@@ -215,8 +216,10 @@ MODULE_COMMANDS = (
     ("new", "dqmc.authoring.scaffold", "write a new spec and its tests file from a template"),
     ("lsp", "dqmc.authoring.lsp.server", "run the language server for editors (needs dqmc[lsp])"),
     ("diff", "dqmc.revisions.diff", "the semantic difference between two versions of a policy"),
-    ("impact", "dqmc.revisions.impact", "replay claims against two versions of a policy: what changes"),
-    ("synth", "dqmc.revisions.synth", "synthesise a claim history corpus for impact runs and benchmarks"),
+    ("impact", "dqmc.revisions.impact",
+     "replay claims against two versions of a policy: what changes"),
+    ("synth", "dqmc.revisions.synth",
+     "synthesise a claim history corpus for impact runs and benchmarks"),
 )
 
 

@@ -40,7 +40,8 @@ from dqmc.lang.ir.queries import (
 
 
 def evaluate(compiled: CompiledPolicy, claim: object) -> dict:
-    """The decision for one claim under one policy, as JSON data (docs/semantics.md §8.1); never raises."""
+    """The decision for one claim under one policy, as JSON data (docs/semantics.md §8.1);
+    never raises."""
     with rt.evaluation_context():
         parsed = rt.parse_claim(claim)
         if isinstance(parsed, rt.Rejection):

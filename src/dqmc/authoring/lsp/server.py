@@ -473,7 +473,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m dqmc.authoring.lsp.server`, for editors that start the server without the `dqmc` script."""
+    """`python -m dqmc.authoring.lsp.server`, for editors that start the server without the
+    `dqmc` script."""
     parser = argparse.ArgumentParser(prog="dqmc lsp", description=__doc__.splitlines()[0])
     add_arguments(parser)
     return run(parser.parse_args(argv))
