@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import operator
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import yaml
 
@@ -104,14 +106,15 @@ _CaseLoader.yaml_implicit_resolvers = {
 
 
 def load_cases(path: Path) -> list[dict[str, Any]]:
-    data = yaml.load(path.read_text(encoding="utf-8"), Loader=_CaseLoader)  # noqa: S506 (safe)
+    data = yaml.load(path.read_text(encoding="utf-8"), Loader=_CaseLoader)  # a SafeLoader
     if not isinstance(data, dict) or not isinstance(data.get("cases"), list):
         raise ValueError("a tests file is a mapping with a `cases` list")
     cases = []
     for index, case in enumerate(data["cases"], start=1):
         if not isinstance(case, dict) or "expect" not in case or (
                 ("claim" in case) == ("review" in case)):
-            raise ValueError(f"case {index}: needs `name`, one of `claim` or `review`, and `expect`")
+            raise ValueError(
+                f"case {index}: needs `name`, one of `claim` or `review`, and `expect`")
         cases.append(_jsonable(case))
     return cases
 
@@ -144,9 +147,10 @@ def mismatches(expected: Any, actual: Any, where: str = "") -> list[str]:
         return out
     if isinstance(expected, list):
         if not isinstance(actual, list) or len(actual) != len(expected):
-            return [f"{where.rstrip('.')}: expected {json.dumps(expected)}, got {json.dumps(actual)}"]
+            return [f"{where.rstrip('.')}: expected {json.dumps(expected)}, "
+                    f"got {json.dumps(actual)}"]
         out = []
-        for index, (e, a) in enumerate(zip(expected, actual)):
+        for index, (e, a) in enumerate(zip(expected, actual, strict=True)):
             out += mismatches(e, a, f"{where}{index}.")
         return out
     if _same_scalar(expected, actual):
@@ -185,7 +189,7 @@ def run_tests(compiled: Sequence[CompiledPolicy]) -> TestRun:
     registry = load_generated(compiled)
     # A policy's tests run on that policy's own module, as the interpreter runs that policy.
     modules = dict(zip((c.policy.id for c in compiled),
-                       module_names([c.policy.id for c in compiled])))
+                       module_names([c.policy.id for c in compiled]), strict=True))
     cases_out: list[CaseResult] = []
     coverage: list[Coverage] = []
     problems: list[str] = []
@@ -242,6 +246,9 @@ def _leaves(expr: nodes.Expr) -> list[nodes.Expr]:
     return [expr]
 
 
+_ORDER = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+
+
 def truth(expr: nodes.Expr, facts: dict[str, Any]) -> bool | None:
     """Three-valued truth of a condition over review answers (None: unknown)."""
     match expr:
@@ -254,25 +261,27 @@ def truth(expr: nodes.Expr, facts: dict[str, Any]) -> bool | None:
         case nodes.Not(operand=op):
             value = truth(op, facts)
             return None if value is None else not value
-    answer = facts.get(expr.fact)  # type: ignore[union-attr]
+    answer = facts.get(expr.fact)
     if answer is None:
         return None
     try:
         match expr:
             case nodes.FactRef():
                 return answer is True
-            case nodes.InSet(values=values):
-                return answer in values
-            case nodes.Subset(values=values):
-                return set(answer) <= set(values)
-            case nodes.Compare(op=op, value=value):
-                if isinstance(value, Decimal):
+            case nodes.InSet(values=allowed):
+                return answer in allowed
+            case nodes.Subset(values=allowed):
+                return set(answer) <= set(allowed)
+            case nodes.Compare(op=compare_op, value=bound):
+                if isinstance(bound, Decimal):
                     answer = Decimal(str(answer))
-                elif isinstance(value, dt.date):
+                elif isinstance(bound, dt.date):
                     answer = dt.date.fromisoformat(str(answer))
-                return {"==": answer == value, "!=": answer != value}.get(op) if op in ("==", "!=") \
-                    else {"<": answer < value, "<=": answer <= value, ">": answer > value,
-                          ">=": answer >= value}[op]
+                if compare_op == "==":
+                    return answer == bound
+                if compare_op == "!=":
+                    return answer != bound
+                return _ORDER[compare_op](answer, bound)
     except (TypeError, ValueError, InvalidOperation):
         return None
     return None
@@ -296,12 +305,11 @@ def coverage_of(item: CompiledPolicy, decisions: list[dict], requests: list[dict
                      f"{_rule_text(policy, approval.target, approval.rule)}")
             cov.items[f"approved rule {where} ({approval.span.location()})"] = (
                 approval.span.location() in sources)
-    limited = {l.channel for l in policy.limits}
+    limited = {lim.channel for lim in policy.limits}
     channels = [c.id for c in policy.channels if c.id in limited or None in limited]
     for channel in channels:
         cov.items[f"channel {channel}"] = channel in decided_channels
-    answers = [r.get("facts") if isinstance(r, dict) and isinstance(r.get("facts"), dict) else {}
-               for r in requests]
+    answers = [_request_facts(r) for r in requests]
     for criterion in policy.criteria:
         outcomes = {truth(criterion.when, facts) for facts in answers}
         for label, value in (("approved", True), ("denied", False), ("needs information", None)):
@@ -312,6 +320,12 @@ def coverage_of(item: CompiledPolicy, decisions: list[dict], requests: list[dict
             cov.items[f"criterion {criterion.id} condition at {line} true"] = True in seen
             cov.items[f"criterion {criterion.id} condition at {line} false"] = False in seen
     return cov
+
+
+def _request_facts(request: object) -> dict[str, Any]:
+    """A test's review request's answers, or none when it gives no mapping of them."""
+    facts = request.get("facts") if isinstance(request, dict) else None
+    return facts if isinstance(facts, dict) else {}
 
 
 def report(run: TestRun, min_coverage: float | None) -> tuple[str, int]:

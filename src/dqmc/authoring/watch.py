@@ -74,7 +74,7 @@ def watch(paths: list[str], build: Callable[[], int], *, interval: float = DEFAU
 def _build_reporting(build: Callable[[], int]) -> int:
     try:
         code = build()
-    except Exception as exc:  # noqa: BLE001 - a compiler bug must not end the watch
+    except Exception as exc:  # a compiler bug must not end the watch
         print(f"dqmc: error: INTERNAL ERROR: {type(exc).__name__}: {exc}", file=sys.stderr)
         code = 2
     status = "ok" if code == 0 else f"failed (exit {code})"

@@ -1,1 +1,2 @@
-"""The build: every artifact of every policy, written atomically or compared with disk, and its cache."""
+"""The build: every artifact of every policy, written atomically or compared with disk, and its
+cache."""

@@ -1,4 +1,5 @@
-"""`dqmc build`: every artifact of every policy, written atomically, or compared with disk (`--check`).
+"""`dqmc build`: every artifact of every policy, written atomically, or compared with disk
+(`--check`).
 
 The whole output tree is assembled in memory first; every Python file is compiled. Writing
 builds a sibling temporary tree (unchanged files hard-linked, so their bytes and times stay) and
@@ -17,9 +18,10 @@ import json
 import os
 import re
 import shutil
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from dqmc import __version__
 from dqmc.lang.compiled import CompiledPolicy

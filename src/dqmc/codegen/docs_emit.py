@@ -207,7 +207,7 @@ def generated_header(sources: Sequence[tuple[str, str]], version: str) -> str:
 # Each becomes U+FFFD, as the diagnostics renderer shows them, so the reader sees something is
 # there. Tabs and line breaks are kept: paragraphs() and one_line() fold them.
 _INVISIBLE = dict.fromkeys(
-    [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), *range(0x7F, 0xA0),
+    [*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), *range(0x7F, 0xA0),
      *range(0x202A, 0x202F), *range(0x2066, 0x206A), *range(0xD800, 0xE000)], "\ufffd")
 
 

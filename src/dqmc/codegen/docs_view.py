@@ -245,7 +245,7 @@ def limits_table(policy: nodes.Policy) -> LimitsTable | None:
     columns = tuple(
         LimitColumn(channel, days, column_header(policy, channel, days)) for channel, days in keys
     )
-    first_column = {}
+    first_column: dict[str | None, tuple[str | None, int | None]] = {}
     for channel, days in keys:
         first_column.setdefault(channel, (channel, days))
 

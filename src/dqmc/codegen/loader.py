@@ -7,9 +7,9 @@ import importlib.util
 import json
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import Sequence
 
 from dqmc import __version__
 from dqmc.lang.compiled import CompiledPolicy

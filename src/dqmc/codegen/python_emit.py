@@ -267,7 +267,8 @@ class _PolicyEmitter:
                     for p, product in enumerate(policy.products, 1)]
         criteria = [self._criterion(c) for c in policy.criteria]
         channels = queries.known_channels(policy)
-        ndcs = {}  # product-level NDCs first, then each package's, as the interpreter reads them
+        # Product-level NDCs first, then each package's, as the interpreter reads them.
+        ndcs: dict[str, tuple[str, str | None]] = {}
         for product in policy.products:
             for ndc in product.ndcs:
                 ndcs.setdefault(ndc, (product.id, None))
@@ -289,7 +290,8 @@ class _PolicyEmitter:
             or any(isinstance(a.rule, nodes.TherapyMax) for c in policy.criteria
                    for a in c.approves),
             ndcs=dict_lit((lit(k), lit(v)) for k, v in ndcs.items()),
-            product_table=dict_lit((lit(p.id), v.name) for p, v in zip(policy.products, products)),
+            product_table=dict_lit((lit(p.id), v.name)
+                                   for p, v in zip(policy.products, products, strict=True)),
             facts=dict_lit((lit(k), lit(v)) for k, v in queries.review_facts(policy).items()),
             review_targets=dict_lit((lit(k), lit(v))
                                     for k, v in queries.review_targets(policy).items()),
@@ -388,7 +390,8 @@ class _PolicyEmitter:
 
     def _selector(self, product: nodes.Product, channel: str,
                   candidates: list[tuple[int, nodes.Limit]], limits: list[RuleView]) -> str:
-        """A function choosing the base limits whose selectors hold; refusing what cannot be told."""
+        """A function choosing the base limits whose selectors hold; refusing what cannot be
+        told."""
         function = self.names(f"_select_{identifier(product.id)}_{identifier(channel)}")
         lines = ["base = []"]
         for index, limit in candidates:
@@ -471,7 +474,7 @@ class _PolicyEmitter:
         if isinstance(expr, nodes.Not):
             inner = self._condition(expr.operand, names, depth + 1)
             return f"rt.negation(\n{pad}    {inner},\n{pad}    {label},\n{pad})"
-        name = names[expr.fact]  # type: ignore[union-attr]
+        name = names[expr.fact]
         if isinstance(expr, nodes.FactRef):
             test = f"{name} is True"
         elif isinstance(expr, nodes.InSet):

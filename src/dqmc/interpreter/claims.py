@@ -40,7 +40,8 @@ from dqmc.lang.ir.queries import (
 
 
 def evaluate(compiled: CompiledPolicy, claim: object) -> dict:
-    """The decision for one claim under one policy, as JSON data (docs/semantics.md §8.1); never raises."""
+    """The decision for one claim under one policy, as JSON data (docs/semantics.md §8.1);
+    never raises."""
     with rt.evaluation_context():
         parsed = rt.parse_claim(claim)
         if isinstance(parsed, rt.Rejection):
@@ -167,14 +168,14 @@ def _decide_claim(compiled: CompiledPolicy, claim: rt.Claim) -> dict:
         sized = rt.sized_history(claim.history, claim.claim_id, claim.ndc, own[0], own[1],
                                  rt.milli(size))
         if sized and isinstance(sized[0], int):
-            text, detail = rt.unsized_history_texts(sized[0], sized[1], product.id)  # type: ignore[arg-type]
+            text, detail = rt.unsized_history_texts(sized[0], sized[1], product.id)
             return refuse(rt.CODE_RECORD, text, detail, location(product), "match")
-        claim = rt.with_history(claim, sized)  # type: ignore[arg-type]
+        claim = rt.with_history(claim, sized)
     unmeasured = _unmeasured_supply(policy, product, targets, channel, claim)
     if unmeasured is not None:
-        index, entry, source = unmeasured
-        text, detail = rt.missing_supply_texts(index, entry, source)
-        return refuse(rt.CODE_RECORD, text, detail, source, "match")
+        index, entry, rule_line = unmeasured
+        text, detail = rt.missing_supply_texts(index, entry, rule_line)
+        return refuse(rt.CODE_RECORD, text, detail, rule_line, "match")
     selected = []
     for lim in candidates:
         chosen = _selectors_hold(lim, claim, package)
@@ -243,8 +244,9 @@ def _unmeasured_supply(policy: nodes.Policy, product: nodes.Product, targets: tu
     """(index from 1, entry, the rule's spec line) of the first paid prior fill that a therapy
     rule stated at this channel (base or approved, whatever its selectors) would measure but
     that has no days_supply; None when there is none."""
-    rules = [lim for lim in policy.limits if lim.target in targets
-             and lim.channel in (None, channel) and isinstance(lim.rule, nodes.TherapyMax)]
+    rules: list[nodes.Limit | nodes.Approval] = [
+        lim for lim in policy.limits if lim.target in targets
+        and lim.channel in (None, channel) and isinstance(lim.rule, nodes.TherapyMax)]
     rules += [a for c in policy.criteria for a in c.approves if a.target in targets
               and a.channel in (None, channel) and isinstance(a.rule, nodes.TherapyMax)]
     if not rules:
@@ -290,12 +292,12 @@ def _match_product(policy: nodes.Policy, claim: rt.Claim
                    ) -> tuple[nodes.Product, nodes.Package | None] | rt.Rejection | None:
     """The claim's product and package in this policy; None when the policy does not cover it."""
     by_ndc: dict[str, tuple[nodes.Product, nodes.Package | None]] = {}
-    for product in policy.products:
-        for ndc in product.ndcs:
-            by_ndc.setdefault(ndc, (product, None))
-        for package in product.packages:
-            for ndc in package.ndcs:
-                by_ndc.setdefault(ndc, (product, package))
+    for listed in policy.products:
+        for ndc in listed.ndcs:
+            by_ndc.setdefault(ndc, (listed, None))
+        for packaged in listed.packages:
+            for ndc in packaged.ndcs:
+                by_ndc.setdefault(ndc, (listed, packaged))
     coded = by_ndc.get(claim.ndc) if claim.ndc is not None else None
     if claim.product is not None:
         product = policy.product(claim.product)
@@ -365,8 +367,10 @@ def _sized(policy: nodes.Policy, r: _Rule, size: Decimal | None) -> _Rule:
     """A rule counted in packages sized by the drug file, in billing units for a claim whose
     package holds `size` (rt.sized_rule, for the IR): the count times the size, rounded down to
     a thousandth. Other rules are returned as they are."""
-    quantity = getattr(r.rule, "quantity", None)
-    if quantity is None or not quantity.per_package or size is None:
+    if not isinstance(r.rule, nodes.QuantityRule):
+        return r
+    quantity = r.rule.quantity
+    if not quantity.per_package or size is None:
         return r
     amount = Decimal(rt.milli_text(rt.milli(quantity.amount) * rt.milli(size) // 1000))
     rule = dataclasses.replace(r.rule, quantity=nodes.Quantity(amount=amount, unit=quantity.unit))
@@ -503,6 +507,7 @@ def _check(r: _Rule, claim: rt.Claim, history: Sequence[rt.HistoryEntry],
                             r.source, message)
     if isinstance(rule, nodes.TherapyMax):
         return _therapy(r, rule, claim, history)
+    assert isinstance(rule, nodes.DaysSupplyMax), rule  # `not covered` is refused at select
     passed = days_supply <= rule.days
     return rt.RuleCheck("days_supply", passed, r.limit, None, None, None, None,
                         rt.days_supply_detail(days_supply, rule.days, passed), r.source, message)

@@ -23,7 +23,8 @@ from dqmc.lang.ir.queries import (
 
 
 def review(compiled: CompiledPolicy, request: object) -> dict:
-    """The answer to one exception request under one policy, as JSON data (docs/semantics.md §8.3)."""
+    """The answer to one exception request under one policy, as JSON data
+    (docs/semantics.md §8.3)."""
     return decide_review(compiled, request).to_dict()
 
 

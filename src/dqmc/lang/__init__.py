@@ -1,1 +1,1 @@
-"""The language: source files, diagnostics, grammars, front ends, the IR, its checks and printers."""
+"""The language: source files, diagnostics, grammars, front ends, the IR, its checks, printers."""

@@ -37,6 +37,7 @@ def ordered_map(function: Callable[[Item], Result], items: Sequence[Item]) -> li
     import concurrent.futures
     import multiprocessing
 
+    context: multiprocessing.context.BaseContext
     try:
         context = multiprocessing.get_context("fork")  # workers start with the parsers loaded
     except ValueError:  # a platform without fork

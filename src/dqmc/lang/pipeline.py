@@ -7,9 +7,9 @@ Generators only ever see the CompiledPolicy values this module returns.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from dqmc.lang.compiled import CompiledPolicy
 from dqmc.lang.diagnostics import Diagnostic, has_errors, sorted_unique
@@ -110,7 +110,8 @@ def discover(paths: Sequence[str | Path]) -> tuple[list[Path], list[Diagnostic]]
     return sorted(found, key=lambda p: p.as_posix()), problems
 
 
-def read_source(path: Path, *, max_bytes: int = MAX_SPEC_BYTES) -> tuple[SourceFile | None, list[Diagnostic]]:
+def read_source(path: Path, *, max_bytes: int = MAX_SPEC_BYTES
+                ) -> tuple[SourceFile | None, list[Diagnostic]]:
     shown = display_path(path)
     here = Span.point(shown, 1, 1)
     try:
@@ -126,7 +127,8 @@ def read_source(path: Path, *, max_bytes: int = MAX_SPEC_BYTES) -> tuple[SourceF
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         return None, [Diagnostic("io.encoding",
-                                 f"the file is not UTF-8 (byte {exc.start}); save it as UTF-8", here)]
+                                 f"the file is not UTF-8 (byte {exc.start}); save it as UTF-8",
+                                 here)]
     if text.startswith("\ufeff"):
         text = text[1:]
     # One newline convention, so columns and the carets under them are the same on every OS.
@@ -171,7 +173,8 @@ def compile_paths(paths: Sequence[str | Path]) -> CompileResult:
 
     spec_paths, problems = discover(paths)
     files = ordered_map(compile_file, spec_paths)
-    cross, compiled = link([f for f in files if f.policy is not None and not has_errors(f.diagnostics)])
+    cross, compiled = link([f for f in files
+                            if f.policy is not None and not has_errors(f.diagnostics)])
     diagnostics = sorted_unique(problems + cross + [d for f in files for d in f.diagnostics])
     if has_errors(diagnostics):
         compiled = []
@@ -179,7 +182,8 @@ def compile_paths(paths: Sequence[str | Path]) -> CompileResult:
 
 
 def link(files: Iterable[FileResult]) -> tuple[list[Diagnostic], list[CompiledPolicy]]:
-    """Cross-file checks: one policy per id (twin YAML/DSL spellings must agree), one owner per product."""
+    """Cross-file checks: one policy per id (twin YAML/DSL spellings must agree), one owner per
+    product."""
     problems: list[Diagnostic] = []
     by_id: dict[str, list[FileResult]] = {}
     for result in files:
@@ -196,7 +200,8 @@ def link(files: Iterable[FileResult]) -> tuple[list[Diagnostic], list[CompiledPo
             if same_kind:
                 problems.append(Diagnostic(
                     "policy.duplicate-id",
-                    f"policy '{policy_id}' is also defined in {primary.path}; policy ids are unique",
+                    f"policy '{policy_id}' is also defined in {primary.path}; "
+                    "policy ids are unique",
                     other.policy.span))
             elif other.policy != primary.policy:
                 problems.append(Diagnostic(
@@ -231,7 +236,7 @@ def _check_product_owners(compiled: list[CompiledPolicy]) -> list[Diagnostic]:
     owner: dict[str, str] = {}
     for item in compiled:
         for product in item.policy.products:
-            keys = [product.id] + list(product.ndcs) + [n for pk in product.packages for n in pk.ndcs]
+            keys = [product.id, *product.ndcs, *(n for pk in product.packages for n in pk.ndcs)]
             for key in keys:
                 previous = owner.setdefault(key, item.policy.id)
                 if previous != item.policy.id:

@@ -10,7 +10,8 @@ from urllib.parse import quote
 from dqmc import __version__
 from dqmc.lang.diagnostics import CODES, Diagnostic, Severity
 
-# `dqmc check --format ...`: `text` is the caret rendering of dqmc.lang.diagnostics, the rest live here.
+# `dqmc check --format ...`: `text` is the caret rendering of dqmc.lang.diagnostics, the rest
+# live here.
 FORMATS: tuple[str, ...] = ("text", "json", "github", "sarif")
 
 SARIF_VERSION = "2.1.0"

@@ -17,7 +17,7 @@ class Span:
     end_col: int
 
     @classmethod
-    def point(cls, file: str, line: int, col: int) -> "Span":
+    def point(cls, file: str, line: int, col: int) -> Span:
         return cls(file, line, col, line, col + 1)
 
     def location(self) -> str:

@@ -1,1 +1,1 @@
-"""Versions of a policy: the semantic diff, the impact replay (embedded and Spark), synthetic claims."""
+"""Versions of a policy: the semantic diff, impact replays (embedded, Spark), synthetic claims."""

@@ -232,7 +232,7 @@ def _read_csv(lines: Iterator[str], name: str) -> Iterator[dict[str, Any]]:
         raise ClaimsInputError(f"{name}: the header has no {', '.join(sorted(missing))} column")
     for values in reader:
         if values:
-            yield dict(zip(header, values))
+            yield dict(zip(header, values, strict=False))  # a ragged row: as far as it goes
 
 
 def _read_parquet(path: Path, position: _Position | None) -> Iterator[dict[str, Any]]:
@@ -561,8 +561,8 @@ class ImpactReport:
         widths = [max(len(line[i]) for line in cells) for i in range(len(head))]
         lines = []
         for index, line in enumerate(cells):
-            lines.append("  ".join(v.ljust(w) if i < 2 else v.rjust(w)
-                                   for i, (v, w) in enumerate(zip(line, widths))).rstrip())
+            lines.append("  ".join(v.ljust(w) if i < 2 else v.rjust(w) for i, (v, w)
+                                   in enumerate(zip(line, widths, strict=True))).rstrip())
             if index == 0 or index == len(cells) - 2:
                 lines.append("  ".join("-" * w for w in widths))
         invalid = sum(self.invalid.values())

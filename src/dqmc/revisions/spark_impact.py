@@ -4,7 +4,8 @@ The driver compiles both versions and generates their evaluator packages; the pa
 travel to the executors with the replay function, and each Python worker imports them once
 under private module names (two versions of `dqm_policies` side by side). `dqmc` itself is
 shipped as a zip (`addPyFile`), so executors need Python, pandas and pyarrow but not the
-compiler's install. The replay is `dqmc.revisions.impact.Replay`, the same code the embedded engine runs.
+compiler's install. The replay is `dqmc.revisions.impact.Replay`, the same code the embedded
+engine runs.
 
 Rows are hash-partitioned by member and sorted within each partition by member, date and file
 position (`monotonically_increasing_id`, which follows file order within a file), then streamed
@@ -89,8 +90,8 @@ def _records(batches: Iterable[Any]) -> Iterator[tuple[int, dict[str, Any]]]:
     cost more than the replay itself."""
     for pdf in batches:
         names = list(pdf.columns)
-        for values in zip(*(pdf[name].tolist() for name in names)):
-            record = dict(zip(names, values))
+        for values in zip(*(pdf[name].tolist() for name in names), strict=True):
+            record = dict(zip(names, values, strict=True))
             yield int(record["seq"]), record
 
 

@@ -83,7 +83,7 @@ def product_plans(policies: Sequence[nodes.Policy]) -> list[ProductPlan]:
                 continue  # its claims need a package_size from the drug file, which files lack
             group = group_of(policy, product.id)
             targets = {product.id} | ({group.id} if group is not None else set())
-            sizes = sorted({p.size.amount for p in product.packages})
+            sizes = sorted({p.size.amount for p in product.packages if p.size is not None})
             package = sizes[0] if len(sizes) == 1 else None
             fills = {}
             for channel in channels:

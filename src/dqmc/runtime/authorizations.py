@@ -18,7 +18,7 @@ def read_authorizations(raw: object) -> tuple[Authorization, ...] | None:
     if raw.__class__ is not list:
         return None
     found = []
-    for record in raw:  # type: ignore[attr-defined]
+    for record in raw:
         authorization = parse_authorization(record)
         if authorization.__class__ is not Authorization:
             return None

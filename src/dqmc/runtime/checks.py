@@ -12,7 +12,12 @@ from .texts import _days, therapy_detail
 # A rule applied to a claim: (step, passed, allowed or None, prior or None, window start (ISO
 # text) or None, detail, source, message, rule) — quantities in thousandths. `decision` turns a
 # list of them into the decision.
-Check = tuple
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
+if TYPE_CHECKING:
+    Check = tuple[str, bool, int | None, int | None, str | None, str, str | None, str | None,
+                  Rule]
+else:
+    Check = tuple
 
 
 def check_rules(rules: Sequence[Rule], requested: int, days_supply: int, end: int,
@@ -26,7 +31,7 @@ def check_rules(rules: Sequence[Rule], requested: int, days_supply: int, end: in
     members of its group billed in its unit): a group of mixed units counts fills, not amounts.
     `supplies` are the prior supply periods therapy rules measure (`therapy_supplies`).
     """
-    checks = []
+    checks: list[Check] = []
     asked = _MILLI_TEXT.get(requested) or milli_text(requested)
     for r in rules:
         kind, limit, limit_text, unit = r.kind, r.limit, r.limit_text, r.unit

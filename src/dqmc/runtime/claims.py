@@ -178,7 +178,7 @@ def _plain(value: object) -> object:
     if type(value) is Decimal:
         return str(value)
     if type(value) is date:
-        return value.isoformat()  # type: ignore[union-attr]
+        return value.isoformat()
     return value
 
 
@@ -208,8 +208,10 @@ def parse_claim(data: object) -> Claim | Rejection:
                            f"the claim is a {type(data).__name__}, not an object")
     get = data.get
     claim_id = get("claim_id")
-    if claim_id is not None and _text(claim_id) is None:
-        return _reject(CODE_RECORD, "M/I CLAIM ID", "claim_id is not a non-empty string")
+    if claim_id is not None:
+        claim_id = _text(claim_id)
+        if claim_id is None:
+            return _reject(CODE_RECORD, "M/I CLAIM ID", "claim_id is not a non-empty string")
     quantity = read_quantity(get("quantity"))
     if quantity is None:
         return _reject(CODE_QUANTITY, "M/I QUANTITY DISPENSED",
@@ -223,11 +225,16 @@ def parse_claim(data: object) -> Claim | Rejection:
         return _reject(CODE_DATE_OF_SERVICE, "M/I DATE OF SERVICE",
                        _problem("date_of_service", get("date_of_service"), "a date YYYY-MM-DD"))
     product, ndc = get("product"), get("ndc")
-    if product is not None and _text(product) is None:
-        return _reject(CODE_PRODUCT, "M/I PRODUCT/SERVICE ID", "product is not a non-empty string")
-    if ndc is not None and read_ndc(ndc) is None:
-        return _reject(CODE_PRODUCT, "M/I PRODUCT/SERVICE ID",
-                       _problem("ndc", ndc, "exactly 11 ASCII digits"))
+    if product is not None:
+        product = _text(product)
+        if product is None:
+            return _reject(CODE_PRODUCT, "M/I PRODUCT/SERVICE ID",
+                           "product is not a non-empty string")
+    if ndc is not None:
+        ndc = read_ndc(ndc)
+        if ndc is None:
+            return _reject(CODE_PRODUCT, "M/I PRODUCT/SERVICE ID",
+                           _problem("ndc", get("ndc"), "exactly 11 ASCII digits"))
     if product is None and ndc is None:
         return _reject(CODE_PRODUCT, "M/I PRODUCT/SERVICE ID", "neither product nor ndc is given")
     unit = get("unit")
@@ -239,8 +246,10 @@ def parse_claim(data: object) -> Claim | Rejection:
         return _reject(CODE_CHANNEL, "M/I PHARMACY SERVICE TYPE",
                        _problem("channel", channel, "a channel such as retail or home_delivery"))
     package = get("package")
-    if package is not None and _text(package) is None:
-        return _reject(CODE_PRODUCT, "M/I PACKAGE", "package is not a non-empty string")
+    if package is not None:
+        package = _text(package)
+        if package is None:
+            return _reject(CODE_PRODUCT, "M/I PACKAGE", "package is not a non-empty string")
     package_size = get("package_size")
     if package_size is not None:
         package_size = read_quantity(package_size)
@@ -267,12 +276,12 @@ def parse_claim(data: object) -> Claim | Rejection:
         entries = []
         for index, raw in enumerate(raw_history, 1):
             entry = parse_history_entry(raw)
-            if type(entry) is str:
+            if isinstance(entry, str):
                 return _reject(CODE_RECORD,
                                f"BAD HISTORY ENTRY {index} {_record_id(raw, 'claim_id')}",
                                f"history entry {index}{_record_label(raw, 'claim_id')}: {entry}")
             entries.append(entry)
-        history = tuple(entries)  # type: ignore[arg-type]
+        history = tuple(entries)
     raw_authorizations = get("authorizations")
     authorizations: tuple[Authorization, ...] = ()
     if raw_authorizations is not None:
@@ -282,11 +291,11 @@ def parse_claim(data: object) -> Claim | Rejection:
         found = []
         for index, raw in enumerate(raw_authorizations, 1):
             authorization = parse_authorization(raw)
-            if type(authorization) is str:
+            if isinstance(authorization, str):
                 return _reject(CODE_RECORD, f"BAD AUTHORIZATION {index} {_record_id(raw, 'id')}",
                                f"authorization {index}{_record_label(raw, 'id')}: {authorization}")
             found.append(authorization)
-        authorizations = tuple(found)  # type: ignore[arg-type]
+        authorizations = tuple(found)
     return _claim(date_of_service, quantity, UNIT_ALIASES.get(unit, unit), days_supply, channel,
                   claim_id, product, ndc, package, birth_date, history, authorizations,
                   package_size)
@@ -320,27 +329,37 @@ def parse_history_entry(data: object) -> HistoryEntry | str:
             return "not an object"
     get = data.get
     claim_id = get("claim_id")
-    if claim_id is not None and _text(claim_id) is None:
-        return "claim_id is not a non-empty string"
+    if claim_id is not None:
+        claim_id = _text(claim_id)
+        if claim_id is None:
+            return "claim_id is not a non-empty string"
     date_of_service = read_date(get("date_of_service"))
     if date_of_service is None:
         return _problem("date_of_service", get("date_of_service"), "a date YYYY-MM-DD")
     product, ndc = get("product"), get("ndc")
-    if product is not None and _text(product) is None:
-        return "product is not a non-empty string"
-    if ndc is not None and read_ndc(ndc) is None:
-        return _problem("ndc", ndc, "exactly 11 ASCII digits")
+    if product is not None:
+        product = _text(product)
+        if product is None:
+            return "product is not a non-empty string"
+    if ndc is not None:
+        ndc = read_ndc(ndc)
+        if ndc is None:
+            return _problem("ndc", get("ndc"), "exactly 11 ASCII digits")
     if product is None and ndc is None:
         return "neither product nor ndc is given"
     quantity = read_quantity(get("quantity"))
     if quantity is None:
         return _problem("quantity", get("quantity"), "a decimal > 0 with at most 3 decimals")
     days_supply = get("days_supply")
-    if days_supply is not None and read_days(days_supply) is None:
-        return _problem("days_supply", days_supply, "a whole number from 1 to 999")
+    if days_supply is not None:
+        days_supply = read_days(days_supply)
+        if days_supply is None:
+            return _problem("days_supply", get("days_supply"), "a whole number from 1 to 999")
     channel = get("channel")
-    if channel is not None and _text(channel) is None:
-        return "channel is not a non-empty string"
+    if channel is not None:
+        channel = _text(channel)
+        if channel is None:
+            return "channel is not a non-empty string"
     status = get("status")
     if status != "paid" and status != "reversed":
         return _problem("status", status, "paid or reversed")
@@ -350,7 +369,7 @@ def parse_history_entry(data: object) -> HistoryEntry | str:
         if package_size is None:
             return _problem("package_size", get("package_size"),
                             "a decimal > 0 with at most 3 decimals")
-    return _history_entry(date_of_service, quantity, status, claim_id, product, ndc,  # type: ignore[arg-type]
+    return _history_entry(date_of_service, quantity, status, claim_id, product, ndc,
                           days_supply, channel, package_size)
 
 
@@ -377,13 +396,16 @@ def parse_authorization(data: object) -> Authorization | str:
     if effective_through < effective_from:
         return "effective_through is before effective_from"
     criterion = get("criterion")
-    if criterion is not None and _text(criterion) is None:
-        return "criterion is not a non-empty string"
+    if criterion is not None:
+        criterion = _text(criterion)
+        if criterion is None:
+            return "criterion is not a non-empty string"
     channels: tuple[str, ...] = ()
     if get("channels") is not None:
-        channels = _text_list(get("channels"))  # type: ignore[assignment]
-        if not channels:
+        listed = _text_list(get("channels"))
+        if not listed:
             return "channels is not a non-empty list of channel ids"
+        channels = listed
     status = get("status", "active")
     if status is None:
         status = "active"
@@ -399,19 +421,20 @@ def parse_authorization(data: object) -> Authorization | str:
             return "limits is not an object of limits per channel"
         for channel, raw in raw_limits.items():
             granted = _parse_granted_limit(channel, raw)
-            if type(granted) is str:
-                return granted  # type: ignore[return-value]
-            limits.append(granted)  # type: ignore[arg-type]
+            if isinstance(granted, str):
+                return granted
+            limits.append(granted)
     if criterion is None and not limits:
         return "it names no criterion and carries no limits"
-    return Authorization(id=auth_id, products=products, effective_from=effective_from,  # type: ignore[arg-type]
+    return Authorization(id=auth_id, products=products, effective_from=effective_from,
                          effective_through=effective_through, criterion=criterion,
                          channels=channels, status=status, max_fills=max_fills,
                          limits=tuple(limits))
 
 
-def _parse_granted_limit(channel: object, raw: object) -> GrantedLimit | str:
-    if _text(channel) is None:
+def _parse_granted_limit(raw_channel: object, raw: object) -> GrantedLimit | str:
+    channel = _text(raw_channel)
+    if channel is None:
         return "limits has a channel that is not a non-empty string"
     if isinstance(raw, GrantedLimit):
         raw = raw.to_dict()
@@ -420,13 +443,14 @@ def _parse_granted_limit(channel: object, raw: object) -> GrantedLimit | str:
     quantity = read_quantity(raw.get("quantity"))
     if quantity is None:
         return _problem(f"limits.{channel}.quantity", raw.get("quantity"), "a decimal > 0")
-    unit = UNIT_ALIASES.get(raw.get("unit")) if type(raw.get("unit")) is str else None
+    raw_unit = raw.get("unit")
+    unit = UNIT_ALIASES.get(raw_unit) if type(raw_unit) is str else None
     if unit is None:
-        return _problem(f"limits.{channel}.unit", raw.get("unit"), "g, mL or each")
+        return _problem(f"limits.{channel}.unit", raw_unit, "g, mL or each")
     days = raw.get("days")
     if days is not None and read_days(days, 9999) is None:
         return _problem(f"limits.{channel}.days", days, "a whole number of days")
-    return GrantedLimit(channel=channel, quantity=quantity, unit=unit, days=days)  # type: ignore[arg-type]
+    return GrantedLimit(channel=channel, quantity=quantity, unit=unit, days=days)
 
 
 def _text_list(value: object) -> tuple[str, ...] | None:

@@ -1,4 +1,4 @@
-"""The decision of a claim by a generated policy module: match, select, check, authorize, conclude."""
+"""How a generated policy module decides a claim: match, select, check, authorize, conclude."""
 
 from __future__ import annotations
 
@@ -39,6 +39,7 @@ from .values import (
     CODE_UNIT_MISMATCH,
     Step,
     _named,
+    _NamedTuple,
 )
 
 
@@ -107,7 +108,7 @@ def decision(policy_id: str, policy_hash: str, reject_code: str, unit: str,
 
 
 @_named
-class Policy:
+class Policy(_NamedTuple):
     """What the decision code needs to know about the policy of a generated module."""
 
     id: str
@@ -195,7 +196,7 @@ def decide_claim(policy: Policy, claim: Claim) -> dict[str, object]:
         size = milli(claim.package_size)
         sized = sized_history(entries, claim.claim_id, claim.ndc, item.scope, item.ndcs, size)
         if sized and sized[0].__class__ is int:
-            text, detail = unsized_history_texts(sized[0], sized[1], item.id)  # type: ignore[arg-type]
+            text, detail = unsized_history_texts(sized[0], sized[1], item.id)
             return refuse(text, detail, CODE_RECORD, item.location)
         entries, chosen = sized, sized_plan(chosen, size)  # type: ignore[assignment]
     supplies = None
@@ -204,7 +205,7 @@ def decide_claim(policy: Policy, claim: Claim) -> dict[str, object]:
         if supplies.__class__ is tuple:
             if not item.drug_file:
                 steps.append(chosen.matched)
-            text, detail = missing_supply_texts(supplies[0], supplies[1], chosen.therapy[3])  # type: ignore[arg-type]
+            text, detail = missing_supply_texts(supplies[0], supplies[1], chosen.therapy[3])
             return refuse(text, detail, CODE_RECORD, chosen.therapy[3])
     history = keep_typed(entries, claim.claim_id, end, item, bool(claim.authorizations))
     return judge(policy, item, chosen, package, requested, claim.days_supply, end, day_text(end),
@@ -225,17 +226,23 @@ def judge(policy: Policy, item: Product, chosen: Plan, package: str | None, requ
     `supplies` the prior supply periods its therapy rules measure (`therapy_supplies`).
     """
     history = history or ()
-    size = item.sizes.get(package, item.size) if package_size is None else package_size
+    if package_size is not None:
+        size: int | None = package_size
+    elif package is None:
+        size = item.size
+    else:
+        size = item.sizes.get(package, item.size)
     if chosen.window is not None and not authorizations and item.authorization is None:
         return _decide_window(policy, item, chosen, chosen.window, size, requested, end,
                               end_text, channel, history)
     steps = [policy.validated, chosen.matched]
     base = chosen.rules
     if chosen.select is not None:
-        base = chosen.select(birth, package, end)
-        if base.__class__ is Refusal:
-            return refused(policy.id, policy.hash, steps, "select", base.code, base.text,
-                           base.detail, base.source, channel, requested)
+        picked = chosen.select(birth, package, end)
+        if isinstance(picked, Refusal):
+            return refused(policy.id, policy.hash, steps, "select", picked.code, picked.text,
+                           picked.detail, picked.source, channel, requested)
+        base = picked
         if not base:
             return skipped(policy.id, policy.hash, steps, (
                 "select", "skip", f"no limit for {item.id} at {channel} applies to this claim",

@@ -8,7 +8,11 @@ from decimal import Decimal
 
 from .claims import Claim, Rejection
 from .texts import message, quantity_text, unit_message
-from .values import ZERO, Step, _named, _record
+from .values import ZERO, Step, _named, _NamedTuple, _record
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
+if TYPE_CHECKING:
+    from typing import Any
 
 # ---------------------------------------------------------------------------------------------
 # Decisions
@@ -53,7 +57,7 @@ class AppliedLimit:
 
 
 @_named
-class RuleCheck:
+class RuleCheck(_NamedTuple):
     """One rule applied to one claim; `conclude` turns a list of them into a decision."""
 
     step: str  # the trace step: accumulate, per_fill, per_day, fills, days_supply, therapy,
@@ -110,7 +114,7 @@ class Decision:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, object]) -> Decision:
+    def from_dict(cls, data: Mapping[str, Any]) -> Decision:  # Any: decoded JSON
         """The typed view of a decision an evaluator returned as JSON data."""
         limit = data["limit"]
         window = data["window"]

@@ -1,4 +1,4 @@
-"""History as the checks read it: one pass over a claim's history, keeping the entries that may count."""
+"""History as the checks read it: one pass over a claim's history, keeping what may count."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Readers of claim values (quantities, dates, days, NDCs): None for anything not accepted, never an exception."""
+"""Readers of claim values (quantities, dates, days, NDCs): None for a refused value, no raise."""
 
 from __future__ import annotations
 
@@ -28,17 +28,17 @@ def read_quantity(value: object) -> Decimal | None:
         known = _QUANTITY_READ.get(value)  # type: ignore[call-overload]
         if known is not None or value in _QUANTITY_READ:
             return known
-        quantity = _read_quantity_text(value)  # type: ignore[arg-type]
-        _remember(_QUANTITY_READ, value, quantity)
-        return quantity
+        known = _read_quantity_text(value)  # type: ignore[arg-type]
+        _remember(_QUANTITY_READ, value, known)
+        return known
     if kind is int:
-        return Decimal(value) if 0 < value <= 9999999 else None  # type: ignore[operator]
+        return Decimal(value) if 0 < value <= 9999999 else None  # type: ignore[arg-type, operator]
     elif kind is float:
         if not 0.0 < value <= 9999999.999:  # type: ignore[operator]  # NaN fails every comparison
             return None
         quantity = Decimal(repr(value))
     elif kind is Decimal:
-        if not value.is_finite() or value.adjusted() > 7:  # type: ignore[union-attr]
+        if not value.is_finite() or value.adjusted() > 7:  # type: ignore[attr-defined]
             return None
         quantity = value  # type: ignore[assignment]
     else:
@@ -65,7 +65,7 @@ _DATE_READ: dict[str, date | None] = {}
 _CACHE_LIMIT = 4096
 
 
-def _remember(cache: dict, key: str, value: object) -> None:
+def _remember(cache: dict, key: object, value: object) -> None:
     if len(cache) >= _CACHE_LIMIT:  # a bound, so odd inputs cannot grow the cache forever
         cache.clear()
     cache[key] = value
@@ -79,8 +79,8 @@ def read_number(value: object) -> Decimal | None:
     if kind is float:
         return Decimal(repr(value)) if math.isfinite(value) else None  # type: ignore[arg-type]
     if kind is Decimal:
-        return value if value.is_finite() else None  # type: ignore[union-attr,return-value]
-    if kind is str and len(value) <= 40 and _plain_decimal(value.removeprefix("-")):  # type: ignore[union-attr]
+        return value if value.is_finite() else None  # type: ignore[attr-defined, return-value]
+    if kind is str and len(value) <= 40 and _plain_decimal(value.removeprefix("-")):  # type: ignore[arg-type, attr-defined]
         return Decimal(value)  # type: ignore[arg-type]
     return None
 
@@ -98,7 +98,7 @@ def read_date(value: object) -> date | None:
                 parsed = date.fromisoformat(value)  # type: ignore[arg-type]
             except ValueError:
                 parsed = None
-        _remember(_DATE_READ, value, parsed)  # type: ignore[arg-type]
+        _remember(_DATE_READ, value, parsed)
         return parsed
     if kind is date:
         return value  # type: ignore[return-value]
@@ -107,20 +107,20 @@ def read_date(value: object) -> date | None:
 
 def read_days(value: object, maximum: int = MAX_DAYS_SUPPLY) -> int | None:
     """A whole number of days from 1 to maximum; a boolean or a float is not one."""
-    if type(value) is int and 1 <= value <= maximum:  # type: ignore[operator]
-        return value  # type: ignore[return-value]
+    if type(value) is int and 1 <= value <= maximum:
+        return value
     return None
 
 
 def read_ndc(value: object) -> str | None:
     """An NDC-11: exactly eleven ASCII digits, no hyphens."""
-    if type(value) is str and len(value) == 11 and _digits(value):  # type: ignore[arg-type]
-        return value  # type: ignore[return-value]
+    if type(value) is str and len(value) == 11 and _digits(value):
+        return value
     return None
 
 
 def _text(value: object) -> str | None:
-    return value if type(value) is str and value else None  # type: ignore[return-value]
+    return value if type(value) is str and value else None
 
 
 # Texts read before, by value: only usable values are kept (a miss re-reads through read_*).
@@ -141,7 +141,7 @@ def read_milli(value: object) -> int | None:
         if quantity is None:
             return None
         milli = int(_CONTEXT.multiply(quantity, _THOUSAND))
-        _remember(MILLI, value, milli)  # type: ignore[arg-type]
+        _remember(MILLI, value, milli)
         return milli
     if kind is int:
         return value * 1000 if 0 < value <= 9999999 else None  # type: ignore[operator]
@@ -156,7 +156,7 @@ def read_ordinal(value: object) -> int | None:
     if day is None:
         return None
     ordinal = day.toordinal()
-    _remember(ORDINAL, value, ordinal)  # type: ignore[arg-type]
+    _remember(ORDINAL, value, ordinal)
     return ordinal
 
 
@@ -171,7 +171,7 @@ def milli_text(value: int) -> str:
     if text is None:
         whole, part = divmod(value, 1000)
         text = str(whole) if not part else f"{whole}.{part:03d}".rstrip("0")
-        _remember(_MILLI_TEXT, value, text)  # type: ignore[arg-type]
+        _remember(_MILLI_TEXT, value, text)
     return text
 
 
@@ -180,5 +180,5 @@ def day_text(ordinal: int) -> str:
     text = _DAY_TEXT.get(ordinal)
     if text is None:
         text = date.fromordinal(ordinal).isoformat()
-        _remember(_DAY_TEXT, ordinal, text)  # type: ignore[arg-type]
+        _remember(_DAY_TEXT, ordinal, text)
     return text

@@ -56,9 +56,10 @@ def parse_requested_limit(raw: object) -> RequestedLimit | str:
     quantity = read_quantity(raw.get("quantity"))
     if quantity is None:
         return _problem("requested.quantity", raw.get("quantity"), "a decimal > 0")
-    unit = UNIT_ALIASES.get(raw.get("unit")) if type(raw.get("unit")) is str else None  # type: ignore[arg-type]
+    raw_unit = raw.get("unit")
+    unit = UNIT_ALIASES.get(raw_unit) if type(raw_unit) is str else None
     if unit is None:
-        return _problem("requested.unit", raw.get("unit"), "g, mL or each")
+        return _problem("requested.unit", raw_unit, "g, mL or each")
     days = raw.get("days")
     if days is not None and read_days(days, 9999) is None:
         return _problem("requested.days", days, "a whole number of days (none: per fill)")
@@ -67,7 +68,7 @@ def parse_requested_limit(raw: object) -> RequestedLimit | str:
         through = read_date(through)
         if through is None:
             return _problem("requested.through", raw.get("through"), "a date YYYY-MM-DD")
-    return RequestedLimit(quantity=quantity, unit=unit, days=days, through=through)  # type: ignore[arg-type]
+    return RequestedLimit(quantity=quantity, unit=unit, days=days, through=through)
 
 
 @_record(kw_only=True)
@@ -224,8 +225,8 @@ def parse_review_request(data: object) -> tuple[ReviewRequest | None, tuple[Prob
     prior = None
     if data.get("prior_authorization") is not None:
         parsed = parse_authorization(data.get("prior_authorization"))
-        if type(parsed) is str:
-            problems.append(Problem("prior_authorization", parsed))  # type: ignore[arg-type]
+        if isinstance(parsed, str):
+            problems.append(Problem("prior_authorization", parsed))
         else:
             prior = parsed
     authorization_id = data.get("authorization_id")
@@ -235,15 +236,15 @@ def parse_review_request(data: object) -> tuple[ReviewRequest | None, tuple[Prob
     requested = None
     if data.get("requested") is not None:
         read = parse_requested_limit(data.get("requested"))
-        if type(read) is str:
-            problems.append(Problem("requested", read))  # type: ignore[arg-type]
+        if isinstance(read, str):
+            problems.append(Problem("requested", read))
         else:
             requested = read
     if request_date is None or facts is None:
         return None, tuple(problems)
     request = ReviewRequest(request_date=request_date, facts=dict(facts), policy=policy,
-                            product=product, channels=channels, prior_authorization=prior,  # type: ignore[arg-type]
-                            authorization_id=authorization_id, requested=requested)  # type: ignore[arg-type]
+                            product=product, channels=channels, prior_authorization=prior,
+                            authorization_id=authorization_id, requested=requested)
     return request, tuple(problems)
 
 
@@ -498,7 +499,7 @@ def review_policy(request: object, *, policy_id: str, policy_hash: str,
             through, max_fills = limit.through, None
         else:
             through, max_fills = approval_period(parsed.request_date, *duration)
-            if limit.through is not None and limit.through < through:  # type: ignore[operator]
+            if limit.through is not None and limit.through < through:
                 through = limit.through
         kind = "per_fill" if limit.days is None else "per_window"
         text = rule_text(kind, limit.quantity, limit.unit, limit.days)
@@ -556,7 +557,8 @@ def _requested_problems(criterion: ReviewCriterion, request: ReviewRequest, targ
     elif limit.through is None and criterion.duration is None:
         found.append(Problem("requested.through", "the policy states no approval duration; give "
                              "the last day the request asks for"))
-    elif limit.through is None and criterion.duration[0] == "as_requested":  # type: ignore[index]
+    elif (limit.through is None and criterion.duration is not None
+          and criterion.duration[0] == "as_requested"):
         found.append(Problem("requested.through", f"approvals under criterion {criterion.id} "
                              "last as requested; give the last day the request asks for"))
     return tuple(found)

@@ -1,4 +1,4 @@
-"""The constant tables generated policy modules decide from: rules, products, plans, package sizes."""
+"""The constant tables generated policy modules decide from: rules, products, plans, packages."""
 
 from __future__ import annotations
 
@@ -20,7 +20,13 @@ from .texts import (
     select_step,
     therapy_history_days,
 )
-from .values import _CONTEXT, Step, _named
+from .values import _CONTEXT, Step, _named, _NamedTuple
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
+if TYPE_CHECKING:
+    # A generated module's selector: (birth ordinal, package, date of service ordinal) → the
+    # rules that apply, or the Refusal when the claim cannot tell.
+    Selector = Callable[[int | None, str | None, int], "tuple[Rule, ...] | Refusal"]
 
 # ---------------------------------------------------------------------------------------------
 # Support for generated policy modules
@@ -50,7 +56,7 @@ def age_between(birth: int, day: int) -> int:
 
 
 @_named
-class Rule:
+class Rule(_NamedTuple):
     """A base limit or an approval as generated modules carry it: numbers in thousandths, texts
     written once. Built by `rule()` when the module is imported."""
 
@@ -95,8 +101,9 @@ def rule(kind: str, quantity: str | None, unit: str | None, days: int | None, fi
         daily = None
         if daily_rate and kind == "per_window":
             daily = daily_rate_message(amount, unit, days)  # type: ignore[arg-type]
-    applied = {"quantity": limit_text, "unit": unit, "days": days, "source": origin,
-               "authorization_id": authorization_id, "kind": kind, "text": text}
+    applied: dict[str, object] = {
+        "quantity": limit_text, "unit": unit, "days": days, "source": origin,
+        "authorization_id": authorization_id, "kind": kind, "text": text}
     return Rule(kind, None if amount is None else milli(amount), limit_text, unit, days, fills,
                 max_days, scope, ndcs, source, line, text + (" (hard)" if hard else ""), hard,
                 applied, daily, noun)
@@ -170,12 +177,12 @@ def unsized_history_texts(index: int, entry: HistoryEntry, product_id: str) -> t
 
 
 @_named
-class Plan:
+class Plan(_NamedTuple):
     """The limits of one product at one channel, with what the trace says about them."""
 
     matched: dict[str, object]  # the match step (step_json)
     rules: tuple[Rule, ...]  # every base limit that may apply here
-    select: Callable[[int | None, str | None, int], object] | None  # picks among rules by selectors
+    select: Selector | None  # picks among rules by selectors
     selected: dict[str, object] | None  # the select step, when no selector decides
     approvals: Mapping[str, tuple[Rule, ...]]  # criterion → the approvals that replace the base
     first_source: str | None  # the first candidate limit's spec line
@@ -186,7 +193,7 @@ class Plan:
 
 
 def plan(product_id: str, channel: str, location: str, rules: tuple[Rule, ...],
-         approvals: Mapping[str, tuple[Rule, ...]], select: Callable | None = None) -> Plan:
+         approvals: Mapping[str, tuple[Rule, ...]], select: Selector | None = None) -> Plan:
     """A Plan; `select` is the module's selector function when any of the rules has selectors."""
     selected = None if select is not None else step_json(
         select_step([r.text for r in rules], None, rules[0].source))
@@ -215,9 +222,10 @@ def sized_plan(chosen: Plan, size: int) -> Plan:
     if select is not None:
         pick = select
 
-        def select(birth: int | None, package: str | None, end: int) -> object:
+        def select(birth: int | None, package: str | None, end: int
+                   ) -> tuple[Rule, ...] | Refusal:
             rules = pick(birth, package, end)
-            return rules if rules.__class__ is Refusal else sized(rules)  # type: ignore[arg-type]
+            return rules if isinstance(rules, Refusal) else sized(rules)
 
     rules = sized(chosen.rules)
     selected = None if select is not None else step_json(
@@ -228,7 +236,7 @@ def sized_plan(chosen: Plan, size: int) -> Plan:
 
 
 @_named
-class Product:
+class Product(_NamedTuple):
     """A product of a generated module: its unit, its names, its packages and its plans."""
 
     id: str
@@ -273,14 +281,14 @@ def product(product_id: str, unit: str, location: str, *, group: str | None = No
     return Product(product_id, unit, location, cover,
                    frozenset((product_id,)) if scope is None else scope, scope_ndcs, bool(ndcs),
                    millis, distinct.pop() if len(distinct) == 1 else None, made,
-                   max((r.days for r in counting), default=0),  # type: ignore[type-var]
+                   max((r.days for r in counting), default=0),  # type: ignore[arg-type, type-var]
                    frozenset().union(*(r.scope for r in counting)),
                    frozenset().union(*(r.ndcs for r in counting)), authorization,
                    drug_file, any(p.therapy is not None for p in made.values()))
 
 
 @_named
-class Refusal:
+class Refusal(_NamedTuple):
     """A selector that cannot be told from the claim: the reject, at the select step."""
 
     code: str

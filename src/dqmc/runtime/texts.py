@@ -1,4 +1,4 @@
-"""Wording both evaluators share: quantities, messages (NCPDP 526-FQ), rule texts and trace steps."""
+"""Wording both evaluators share: quantities, messages (NCPDP 526-FQ), rule texts, trace steps."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def quantity_text(value: Decimal) -> str:
             text = str(int(value))
         else:
             text = format(value.normalize(), "f")
-        _remember(_QUANTITY_TEXT, value, text)  # type: ignore[arg-type]
+        _remember(_QUANTITY_TEXT, value, text)
     return text
 
 

@@ -14,6 +14,22 @@ from decimal import Decimal
 # the class's annotations (in order, defaults from their values), an __init__ (keyword-only with
 # kw_only=True), and comparison, hashing and repr by fields; instances cannot be changed.
 # `@_named` makes a class a collections.namedtuple from its annotations, like typing.NamedTuple.
+#
+# Type checkers cannot follow either decorator, and the runtime may not import `typing` (cold
+# start): `_record` is marked with typing.dataclass_transform, which is a no-op at run time, and
+# an @_named class also names `_NamedTuple` as its base, which is typing.NamedTuple to a type
+# checker and `object` at run time.
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
+if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+    from typing import NamedTuple as _NamedTuple
+    from typing import dataclass_transform
+else:
+    def dataclass_transform(**_options):  # typing's decorator, for type checkers only
+        return lambda decorated: decorated
+
+    _NamedTuple = object
 
 _new = object.__new__
 _set = object.__setattr__
@@ -31,7 +47,7 @@ class _Value:
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not self.__class__:
             return NotImplemented
-        return self._values() == other._values()  # type: ignore[attr-defined]
+        return self._values() == other._values()
 
     def __hash__(self) -> int:
         return hash(self._values())
@@ -50,13 +66,14 @@ class _Value:
         return _restore, (self.__class__, self._values())
 
 
-def _restore(cls: type, values: tuple) -> object:
+def _restore(cls: type[_Value], values: tuple) -> _Value:
     value = _new(cls)
-    for name, item in zip(cls._fields, values):  # type: ignore[attr-defined]
+    for name, item in zip(cls._fields, values, strict=True):
         _set(value, name, item)
     return value
 
 
+@dataclass_transform(frozen_default=True)  # so type checkers know the fields and __init__
 def _record(*, kw_only: bool = False) -> Callable[[type], type]:
     def build(cls: type) -> type:
         # The class's own annotations, in order (inspect.get_annotations would import inspect).
@@ -71,7 +88,7 @@ def _record(*, kw_only: bool = False) -> Callable[[type], type]:
         scope: dict[str, object] = {"_set": _set}
         scope.update({f"_default_{name}": value for name, value in defaults.items()})
         init = f"def __init__(self, {'*, ' if kw_only else ''}{params}):\n{body}"
-        exec(init, scope)  # noqa: S102  # as dataclasses does; the text holds only field names
+        exec(init, scope)  # as dataclasses does; the text holds only field names
         namespace.update(__slots__=names, _fields=names, __init__=scope["__init__"])
         made = type(cls.__name__, (_Value,), namespace)
         made.__qualname__ = cls.__qualname__
@@ -152,7 +169,7 @@ class _KeepContext:
         return None
 
 
-def evaluation_context() -> object:
+def evaluation_context() -> AbstractContextManager[object]:
     """A decimal context fit for one evaluation, whatever the caller's thread has set.
 
     Evaluation adds, subtracts, multiplies and compares quantities of at most ten digits, which
@@ -169,4 +186,7 @@ def evaluation_context() -> object:
 _KEEP_CONTEXT = _KeepContext()
 
 # A trace step while a claim is evaluated: (step, result, detail, source); see decisions.
-Step = tuple  # (step, result, detail, source)
+if TYPE_CHECKING:
+    Step = tuple[str, str, str, str | None]
+else:
+    Step = tuple

@@ -84,7 +84,7 @@ def _ids(names: Names, *kinds: str) -> list[Candidate]:
 
 
 def _channels(names: Names) -> list[Candidate]:
-    declared = [c for c in names.ids.get(CHANNEL, [])]
+    declared = list(names.ids.get(CHANNEL, []))
     ids = [cid for cid, _ in nodes.DEFAULT_CHANNELS] + declared
     return ([Candidate(c, CHANNEL_ITEM, "channel") for c in dict.fromkeys(ids)]
             + [Candidate(ALL_CHANNELS, CHANNEL_ITEM, "every channel")])

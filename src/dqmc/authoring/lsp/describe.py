@@ -159,12 +159,12 @@ def describe_product(policy: nodes.Policy, product: nodes.Product) -> str:
     for group in groups:
         limits += [f"{line} (group {group.id})" for line in _limits_of(policy, group.id)]
     if limits:
-        lines += ["", "Base limits:"] + _bullets(limits)
+        lines += ["", "Base limits:", *_bullets(limits)]
     targets = {product.id} | {g.id for g in groups}
     approvals = [f"`{c.id}` {approval_meaning(policy, c, a)}"
                  for c in policy.criteria for a in c.approves if a.target in targets]
     if approvals:
-        lines += ["", "Exceptions:"] + _bullets(approvals)
+        lines += ["", "Exceptions:", *_bullets(approvals)]
     return "\n".join(lines)
 
 
@@ -173,7 +173,7 @@ def describe_group(policy: nodes.Policy, group: nodes.Group) -> str:
              "Accumulates together: " + ", ".join(f"`{p}`" for p in group.products)]
     limits = _limits_of(policy, group.id)
     if limits:
-        lines += ["", "Base limits:"] + _bullets(limits)
+        lines += ["", "Base limits:", *_bullets(limits)]
     return "\n".join(lines)
 
 
@@ -195,7 +195,7 @@ def describe_criterion(policy: nodes.Policy, criterion: nodes.Criterion) -> str:
                    else _duration_text(policy, criterion))
         approvals.append(f"approves the quantity requested at the channels requested {through}")
     if approvals:
-        lines += [""] + _bullets(approvals)
+        lines += ["", *_bullets(approvals)]
     else:
         lines += ["", "Approves nothing"]
     return "\n".join(lines)
@@ -216,7 +216,7 @@ def _facts_in(expr: nodes.Expr) -> set[str]:
             return set().union(*(_facts_in(op) for op in ops)) if ops else set()
         case nodes.Not(operand=op):
             return _facts_in(op)
-    return {expr.fact}  # type: ignore[union-attr]
+    return {expr.fact}
 
 
 def describe(policy: nodes.Policy, occurrence: Occurrence) -> str | None:

@@ -177,17 +177,19 @@ def _index_dsl(source: SourceFile) -> SpecIndex | None:
     tree, _ = parse_text(source)
     if tree is None:
         return None
-    policy = tree.children[0]
+    # The grammar (grammar/dqm.lark) decides which child is a token and which a subtree; Lark
+    # types them all as either.
+    policy: Any = tree.children[0]
     c = _Collector(source.path)
     no_offset = (0, 0)
     policy_id = c.token(POLICY, policy.children[0], True)
     children: list[OutlineItem] = []
     nouns: list[str] = []
     for item in policy.children[2:]:
-        if not _is_tree(item):
+        if not _is_tree(item) or not item.children:  # only settings may have none
             continue
         span = c.tree_span(item)
-        head = item.children[0] if item.children else None
+        head = item.children[0]
         match item.data:
             case "channel_decl":
                 name = c.token(CHANNEL, head, True)
@@ -294,7 +296,9 @@ class _YamlIndexer:
         policy_item = None
         if isinstance(settings, dict) and isinstance(settings.get("id"), str):
             name = self.value(POLICY, "/policy/id", settings["id"], True)
-            title = settings.get("title") if isinstance(settings.get("title"), str) else ""
+            title = settings.get("title")
+            if not isinstance(title, str):
+                title = ""
             policy_item = OutlineItem(POLICY, name.name, title, self.entry_span("/policy"),
                                       name.span)
         for channel, label in _mapping(data.get("channels")):

@@ -232,10 +232,10 @@ def build_server() -> Any:
             return
         path = path_of(uri)
         if path is None:  # an unsaved buffer is checked on its own
-            result = guarded(lambda: compile_source(SourceFile(name, normalise(document.source))),
-                             None, "compiling")
-            if result is not None:
-                send({uri: (result.source, result.diagnostics)}, uri)
+            alone = guarded(lambda: compile_source(SourceFile(name, normalise(document.source))),
+                            None, "compiling")
+            if alone is not None:
+                send({uri: (alone.source, alone.diagnostics)}, uri)
             return
         open_texts, open_uris = {}, {}
         for other in list(server.workspace.text_documents):
@@ -473,7 +473,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m dqmc.authoring.lsp.server`, for editors that start the server without the `dqmc` script."""
+    """`python -m dqmc.authoring.lsp.server`, for editors that start the server without the
+    `dqmc` script."""
     parser = argparse.ArgumentParser(prog="dqmc lsp", description=__doc__.splitlines()[0])
     add_arguments(parser)
     return run(parser.parse_args(argv))

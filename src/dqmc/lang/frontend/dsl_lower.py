@@ -355,7 +355,8 @@ class _ToIR(Transformer):
 
     def quantity(self, meta, children):
         amount, word = children
-        return common.RawQuantity(amount=self._decimal(amount), word=str(word), span=self._span(meta))
+        return common.RawQuantity(amount=self._decimal(amount), word=str(word),
+                                  span=self._span(meta))
 
     def per_window(self, meta, children):
         quantity, days = children
@@ -378,7 +379,8 @@ class _ToIR(Transformer):
                                     days=self._int(days, "a window in days"), span=self._span(meta))
 
     def days_supply_max(self, meta, children):
-        return nodes.DaysSupplyMax(days=self._int(children[0], "a days supply"), span=self._span(meta))
+        return nodes.DaysSupplyMax(days=self._int(children[0], "a days supply"),
+                                   span=self._span(meta))
 
     def therapy_max(self, meta, children):
         return nodes.TherapyMax(days=self._int(children[0], "a length of therapy in days"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+from collections.abc import Iterable
 
 from lark import (
     Lark,
@@ -14,6 +15,7 @@ from lark import (
     UnexpectedInput,
     UnexpectedToken,
 )
+from lark.parsers.lalr_interactive_parser import InteractiveParser
 
 from dqmc.lang.diagnostics import Diagnostic
 from dqmc.lang.grammars import DSL_GRAMMAR
@@ -56,7 +58,7 @@ def _describe_terminal(name: str) -> str:
     return name.lower()
 
 
-def _expected(names: set[str] | frozenset[str], found: str = "") -> str:
+def _expected(names: Iterable[str], found: str = "") -> str:
     """"; expected one of ...": at most 8 words, the ones nearest to what was found first, so a
     misspelling's intended word is never cut off the list."""
     words = sorted({_describe_terminal(n) for n in names})
@@ -87,7 +89,7 @@ def _did_you_mean(word: str, names: set[str] | frozenset[str]) -> str | None:
     return " or ".join(f"'{w}'" for w in close) if close else None
 
 
-def _taken(body: str, start: str, fed: int | None = None) -> tuple[list[Token], object]:
+def _taken(body: str, start: str, fed: int | None = None) -> tuple[list[Token], InteractiveParser]:
     """Replay the parse: the tokens the parser took before it failed (or the first `fed` of
     them), and the parser state after them, to ask what it accepted there."""
     state = parser().parse_interactive(body, start=start)
@@ -159,12 +161,12 @@ def _diagnostic(exc: UnexpectedInput, source: SourceFile, body: str,
         last = body.rsplit("\n", 1)[-1]
         span = shift_span(source.path, end_line, len(last) + 1, end_line, len(last) + 2,
                           line_offset, col_offset)
-        expected = exc.expected if isinstance(exc, UnexpectedEOF) else exc.expected
-        return Diagnostic("syntax.unexpected-eof", "the text ends too early" + _expected(expected), span)
+        return Diagnostic("syntax.unexpected-eof",
+                          "the text ends too early" + _expected(exc.expected), span)
     if isinstance(exc, UnexpectedToken):
         return _unexpected_token(exc, source, body, line_offset, col_offset, start)
     if isinstance(exc, UnexpectedCharacters):
-        char = body[exc.pos_in_stream] if exc.pos_in_stream < len(body) else ""
+        char = exc.char  # body[exc.pos_in_stream], which lark types as None
         shown = repr(char) if char.isprintable() and char else f"U+{ord(char):04X}" if char else "?"
         span = shift_span(source.path, line, column, line, column + 1, line_offset, col_offset)
         return Diagnostic("syntax.unexpected-char",
@@ -177,7 +179,7 @@ def _unexpected_token(exc: UnexpectedToken, source: SourceFile, body: str, line_
                       col_offset: int, start: str) -> Diagnostic:
     token = exc.token
     accepted = exc.accepts or exc.expected
-    line, column = token.line or 1, token.column or 1
+    line = token.line or 1
 
     def span_of(t: Token) -> Span:
         first_line, first_col = t.line or 1, t.column or 1
@@ -199,8 +201,8 @@ def _unexpected_token(exc: UnexpectedToken, source: SourceFile, body: str, line_
                           + _expected(accepted, str(token)), span_of(token))
     found = (_describe_terminal(token.type) if token.type in _TERMINAL_WORDS
              else f"'{token.value}'")
-    taken, _ = _taken(body, start) if token.type != "$END" else ([], None)
-    taken = [t for t in taken if t.start_pos < (token.start_pos or 0)]
+    taken = _taken(body, start)[0] if token.type != "$END" else []
+    taken = [t for t in taken if (t.start_pos or 0) < (token.start_pos or 0)]
     previous = taken[-1] if taken else None
     word = _last_word(taken)
     if word and any(t.type == "ID" for t in word):
@@ -208,7 +210,7 @@ def _unexpected_token(exc: UnexpectedToken, source: SourceFile, body: str, line_
         # shows only at the next token, but the word to fix is the one before it.
         _, state = _taken(body, start, fed=len(taken) - len(word))
         text = "".join(str(t) for t in word)
-        guess = _did_you_mean(text, state.accepts())  # type: ignore[attr-defined]
+        guess = _did_you_mean(text, state.accepts())
         if guess is not None and guess != f"'{text}'":
             first, last = word[0], word[-1]
             span = shift_span(source.path, first.line or 1, first.column or 1, last.end_line or 1,

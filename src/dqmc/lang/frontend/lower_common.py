@@ -221,15 +221,16 @@ def selected_packages(products: Sequence[nodes.Product],
 
 def _resolve_rule(rule: nodes.Rule, products: list[nodes.Product],
                   diagnostics: list[Diagnostic]) -> nodes.Rule:
-    quantity = getattr(rule, "quantity", None)
-    if not isinstance(quantity, RawQuantity):
+    if not isinstance(rule, nodes.QuantityRule) or not isinstance(rule.quantity, RawQuantity):
         return rule
+    quantity = rule.quantity
     if not products:
         # The target is unknown; the checks report that. Keep a well-typed placeholder.
         unit: nodes.BillingUnit = UNIT_WORDS.get(quantity.word, "each")
         resolved = nodes.Quantity(amount=quantity.amount, unit=unit, span=quantity.span)
     else:
-        resolved = resolve_word(quantity.amount, quantity.word, products, quantity.span, diagnostics)
+        resolved = resolve_word(quantity.amount, quantity.word, products, quantity.span,
+                                diagnostics)
     return dataclasses.replace(rule, quantity=resolved)
 
 
@@ -314,7 +315,8 @@ def unescape_string(raw: str, span: Span, diagnostics: list[Diagnostic]) -> str:
         if nxt in _ESCAPES:
             out.append(_ESCAPES[nxt])
             i += 2
-        elif nxt == "u" and len(body) >= i + 6 and all(c in "0123456789abcdefABCDEF" for c in body[i + 2:i + 6]):
+        elif nxt == "u" and len(body) >= i + 6 and all(c in "0123456789abcdefABCDEF"
+                                                       for c in body[i + 2:i + 6]):
             out.append(chr(int(body[i + 2:i + 6], 16)))
             i += 6
         else:

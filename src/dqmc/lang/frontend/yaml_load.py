@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 from yaml.events import AliasEvent, MappingStartEvent, SequenceStartEvent
@@ -45,6 +45,8 @@ class LoadLimits:
     max_bytes: int = DEFAULT_MAX_BYTES
     max_depth: int = DEFAULT_MAX_DEPTH
 
+
+DEFAULT_LIMITS = LoadLimits()
 
 @dataclass(frozen=True, slots=True)
 class Fragment:
@@ -104,10 +106,16 @@ def pointer_join(pointer: str, key: str | int) -> str:
     return pointer + "/" + str(key).replace("~", "~0").replace("/", "~1")
 
 
+class _Mark(Protocol):
+    """Where in the text: PyYAML's Mark, or its C extension's (the stubs allow either)."""
+
+    index: int  # the character index
+
+
 class _Refused(Exception):
     """Stops composing at the first anchor, alias or over-deep collection."""
 
-    def __init__(self, code: str, message: str, mark: yaml.Mark) -> None:
+    def __init__(self, code: str, message: str, mark: _Mark | None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
@@ -116,8 +124,6 @@ class _Refused(Exception):
 
 class _CoreSchemaLoader(yaml.SafeLoader):
     """PyYAML's safe composer with YAML 1.2 core-schema resolution and no anchors or aliases."""
-
-    yaml_implicit_resolvers: dict = {}  # a fresh table: none of PyYAML's YAML 1.1 resolvers
 
     def __init__(self, stream: str, max_depth: int) -> None:
         super().__init__(stream)
@@ -135,7 +141,7 @@ class _CoreSchemaLoader(yaml.SafeLoader):
         return (f"the YAML nests more than {self._max_depth} levels deep; "
                 "a policy spec needs far fewer")
 
-    def compose_node(self, parent: Node | None, index: Any) -> Node:
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
         event = self.peek_event()
         # Refuse anchors as well as aliases: a spec never needs them, and an alias bomb
         # (a billion laughs) costs nothing to write and everything to expand.
@@ -154,12 +160,14 @@ class _CoreSchemaLoader(yaml.SafeLoader):
             self._depth -= 1
 
 
+# A fresh table (PyYAML keeps it on the class): none of PyYAML's YAML 1.1 resolvers.
+_CoreSchemaLoader.yaml_implicit_resolvers = {}
 for _tag, _pattern, _first in CORE_SCHEMA_RESOLVERS:
     _CoreSchemaLoader.add_implicit_resolver(_tag, _pattern, list(_first))
 
 
 def load_yaml(
-    source: SourceFile, limits: LoadLimits = LoadLimits(),
+    source: SourceFile, limits: LoadLimits = DEFAULT_LIMITS,
 ) -> tuple[YamlDocument | None, list[Diagnostic]]:
     """Compose one YAML document safely; None (with diagnostics) when it cannot be used."""
     size = len(source.text.encode("utf-8"))
@@ -209,10 +217,10 @@ class _Builder:
             self.scalars[pointer] = node
             self._check_text(node)
             return self._scalar(node)
+        assert isinstance(node, (SequenceNode, MappingNode))  # the composer makes no other node
         self._check_collection_tag(node)
         if isinstance(node, SequenceNode):
             return [self.value(item, pointer_join(pointer, i)) for i, item in enumerate(node.value)]
-        assert isinstance(node, MappingNode)
         return self._mapping(node, pointer)
 
     def _mapping(self, node: MappingNode, pointer: str) -> dict[str, Any]:
@@ -279,7 +287,7 @@ class _Builder:
         self._unsafe_tag(node)
         return False
 
-    def _check_collection_tag(self, node: Node) -> None:
+    def _check_collection_tag(self, node: SequenceNode | MappingNode) -> None:
         if node.tag != _NODE_KIND_TAG[type(node)]:
             self._unsafe_tag(node)
 
@@ -294,7 +302,7 @@ class _Builder:
 # -- positions ---------------------------------------------------------------------------------
 
 
-def _mark_span(source: SourceFile, mark: yaml.Mark | None) -> Span:
+def _mark_span(source: SourceFile, mark: _Mark | None) -> Span:
     if mark is None:
         return Span.point(source.path, 1, 1)
     # Through the character index, not PyYAML's line count: PyYAML also breaks lines at \r,
@@ -336,7 +344,7 @@ def _parses_like_value(raw: str, style: str | None) -> bool:
     """
     if style == "|":  # literal: the value is the slice less its indentation, line for line
         return True
-    if style == '"' and "\\" in raw or style == "'" and "''" in raw:
+    if (style == '"' and "\\" in raw) or (style == "'" and "''" in raw):
         return False
     if "#" in raw:  # a DSL comment ends at a line break, which folding removes
         return False

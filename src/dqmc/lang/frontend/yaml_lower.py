@@ -16,13 +16,20 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
+from collections.abc import Iterator
 from decimal import Decimal
-from typing import Any, Iterator
+from typing import Any
 
 from dqmc.lang.diagnostics import Diagnostic, has_errors
 from dqmc.lang.frontend import lower_common as common
 from dqmc.lang.frontend.dsl_lower import lower_fragment
-from dqmc.lang.frontend.yaml_load import LoadLimits, YamlDocument, load_yaml, pointer_join
+from dqmc.lang.frontend.yaml_load import (
+    DEFAULT_LIMITS,
+    LoadLimits,
+    YamlDocument,
+    load_yaml,
+    pointer_join,
+)
 from dqmc.lang.frontend.yaml_schema import validate
 from dqmc.lang.ir import nodes
 from dqmc.lang.source import SourceFile, Span
@@ -39,7 +46,7 @@ _NO_DATE = dt.date(1, 1, 1)  # stands in after a date.invalid error; the compile
 
 
 def lower_yaml(
-    source: SourceFile, limits: LoadLimits = LoadLimits(),
+    source: SourceFile, limits: LoadLimits = DEFAULT_LIMITS,
 ) -> tuple[nodes.Policy | None, list[Diagnostic]]:
     """Load, validate and lower a whole YAML spec; quantities come out in billing units.
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import difflib
 import functools
 import json
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any, cast
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
@@ -90,8 +91,8 @@ def _diagnostics(doc: YamlDocument, error: ValidationError) -> Iterable[Diagnost
 
 
 def _unknown_keys(doc: YamlDocument, error: ValidationError, path: list) -> Iterable[Diagnostic]:
-    allowed = list(error.schema.get("properties", {}))
-    for key in error.instance:
+    allowed = list(_schema(error).get("properties", {}))
+    for key in _json(error.instance):
         if key in allowed:
             continue
         where = _where(path)
@@ -105,12 +106,12 @@ def _unknown_keys(doc: YamlDocument, error: ValidationError, path: list) -> Iter
 
 
 def _missing_keys(doc: YamlDocument, error: ValidationError, path: list) -> Iterable[Diagnostic]:
-    properties = error.schema.get("properties", {})
+    properties = _schema(error).get("properties", {})
     where = _where(path) or "the file"
-    for key in error.validator_value:
-        if key in error.instance:
+    for key in _json(error.validator_value):
+        if key in _json(error.instance):
             continue
-        about = properties.get(key, {}).get("description") or error.schema.get("description")
+        about = properties.get(key, {}).get("description") or _schema(error).get("description")
         message = f"{where} is missing `{key}`: add `{key}: ...`"
         if about:
             message += f" ({_sentence(about)})"
@@ -126,8 +127,7 @@ def _key_problem(doc: YamlDocument, error: ValidationError, path: list) -> Diagn
     key = error.instance
     at = _pointer(path)
     span = doc.key_span(pointer_join(at, key)) if isinstance(key, str) else doc.span(at)
-    schema = error.schema if isinstance(error.schema, dict) else {}
-    what = _lower_first(schema.get("title", "key"))
+    what = _lower_first(_schema(error).get("title", "key"))
     hint = _description(error)
     if error.validator == "pattern":
         code, head = "schema.pattern", f"'{key}' is not a valid {what}"
@@ -140,7 +140,7 @@ def _key_problem(doc: YamlDocument, error: ValidationError, path: list) -> Diagn
 
 
 def _type_message(doc: YamlDocument, error: ValidationError, pointer: str) -> str:
-    wanted = error.validator_value
+    wanted = _json(error.validator_value)
     names = [wanted] if isinstance(wanted, str) else list(wanted)
     expected = " or ".join(_TYPE_WORDS.get(n, n) for n in names)
     found = _json_type(error.instance)
@@ -158,9 +158,10 @@ def _type_message(doc: YamlDocument, error: ValidationError, pointer: str) -> st
 
 
 def _enum_message(error: ValidationError) -> str:
-    allowed = error.validator_value if error.validator == "enum" else [error.validator_value]
+    wanted = _json(error.validator_value)
+    allowed = wanted if error.validator == "enum" else [wanted]
     shown = ", ".join(str(a) for a in allowed)
-    title = error.schema.get("title") if isinstance(error.schema, dict) else None
+    title = _schema(error).get("title")
     head = f"{_shown(error.instance)} is not a {_lower_first(title)}" if title else \
         f"{_shown(error.instance)} is not allowed here"
     close = difflib.get_close_matches(error.instance, [str(a) for a in allowed], n=1) \
@@ -172,7 +173,7 @@ def _enum_message(error: ValidationError) -> str:
 
 def _pattern_message(error: ValidationError) -> str:
     hint = _description(error)
-    what = _lower_first(error.schema.get("title", "value"))
+    what = _lower_first(_schema(error).get("title", "value"))
     return f"{_shown(error.instance)} is not a valid {what}" + (f": {hint}" if hint else "")
 
 
@@ -202,7 +203,7 @@ def _alternatives(doc: YamlDocument, error: ValidationError) -> Iterable[Diagnos
     When an alternative accepts the value's type, its most relevant problem is the message;
     otherwise the message names the forms that would fit.
     """
-    by_alternative: dict[int, list[ValidationError]] = {}
+    by_alternative: dict[str | int, list[ValidationError]] = {}  # by index in anyOf/oneOf
     for sub in error.context or ():
         by_alternative.setdefault(sub.relative_schema_path[0], []).append(sub)
     fitting = [subs for subs in by_alternative.values()
@@ -212,7 +213,7 @@ def _alternatives(doc: YamlDocument, error: ValidationError) -> Iterable[Diagnos
         return
     options = [_lower_first(alt["title"]) if alt.get("title")
                else _TYPE_WORDS.get(str(alt.get("type")), "another form")
-               for alt in error.validator_value]
+               for alt in _json(error.validator_value)]
     pointer = _pointer(list(error.absolute_path))
     yield Diagnostic("schema.type", f"{_shown(error.instance)} does not fit here; write "
                      f"{' or '.join(dict.fromkeys(options))}", doc.span(pointer))
@@ -244,8 +245,18 @@ def _where(path: list) -> str:
 
 
 def _description(error: ValidationError) -> str:
-    schema = error.schema if isinstance(error.schema, dict) else {}
-    return _sentence(schema.get("description", ""))
+    return _sentence(_schema(error).get("description", ""))
+
+
+def _schema(error: ValidationError) -> dict[str, Any]:
+    """The schema the error is about ({} for a boolean schema, which has no words)."""
+    return error.schema if isinstance(error.schema, dict) else {}
+
+
+def _json(value: object) -> Any:
+    """An error's `instance` or `validator_value`: JSON data. The stubs allow jsonschema's Unset
+    placeholder as well, which only errors built by hand carry, never a validator's."""
+    return cast(Any, value)
 
 
 def _sentence(text: str) -> str:

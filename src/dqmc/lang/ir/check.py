@@ -6,8 +6,8 @@ import datetime as dt
 import functools
 import itertools
 import re
+from collections.abc import Iterable, Iterator
 from decimal import Decimal
-from typing import Iterable, Iterator
 
 from dqmc.lang.diagnostics import Diagnostic
 from dqmc.lang.ir import nodes
@@ -16,7 +16,8 @@ from dqmc.runtime.values import MAX_QUANTITY
 
 ID_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(-[A-Za-z0-9_]+)*\Z")
 NDC_PATTERN = re.compile(r"[0-9]{11}\Z")
-MAX_WINDOW_DAYS = 3660  # ten years; longer windows are a typo, and cost history scans nothing useful
+# Ten years; longer windows are a typo, and cost history scans nothing useful.
+MAX_WINDOW_DAYS = 3660
 # Words that, in some place of the DSL, are read as a keyword where a name could also stand
 # (`all` as a channel, `true`/`false` as enum values, `not`/`and`/`or`/`in` in conditions): an
 # id spelled like one could not be written back as DSL.
@@ -212,8 +213,8 @@ def _group_rules(policy: nodes.Policy, group_id: str) -> Iterator[tuple[nodes.Ru
                 yield approval.rule, approval.span
 
 
-def _known(items: Iterable[object]) -> str:
-    ids = [getattr(i, "id") for i in items]
+def _known(items: Iterable[nodes.Product | nodes.Group | nodes.Fact]) -> str:
+    ids = [i.id for i in items]
     return f" (known: {', '.join(ids)})" if ids else ""
 
 
@@ -333,12 +334,14 @@ def _check_rule(policy: nodes.Policy, target: str, rule: nodes.Rule, is_base: bo
                     else f"{name.replace('_', ' ')} must be at least 1")
             yield Diagnostic("window.non-positive", what, rule.span)
         elif value > MAX_WINDOW_DAYS and name != "fills":
-            yield Diagnostic("window.too-long",
-                             f"{value} days is longer than {MAX_WINDOW_DAYS} days; check the number",
-                             rule.span)
+            yield Diagnostic(
+                "window.too-long",
+                f"{value} days is longer than {MAX_WINDOW_DAYS} days; check the number",
+                rule.span)
     if isinstance(rule, nodes.DaysSupplyMax) and rule.days > 999:
         yield Diagnostic("window.too-long",
-                         "a days supply above 999 cannot occur on a claim (NCPDP 405-D5)", rule.span)
+                         "a days supply above 999 cannot occur on a claim (NCPDP 405-D5)",
+                         rule.span)
 
 
 def _named_at(target_span: Span, fallback: Span) -> Span:
@@ -380,10 +383,10 @@ def _check_limits(policy: nodes.Policy) -> Iterator[Diagnostic]:
         if isinstance(limit.rule, nodes.NotCovered):
             # A claim there is rejected as not covered, so any other rule for the same claims
             # could never decide anything: the spec says two things about one cell.
-            other = next((l for l in policy.limits if l.target == limit.target
-                          and l.channel == limit.channel and l.when == limit.when
-                          and l.since == limit.since
-                          and not isinstance(l.rule, nodes.NotCovered)), None)
+            other = next((o for o in policy.limits if o.target == limit.target
+                          and o.channel == limit.channel and o.when == limit.when
+                          and o.since == limit.since
+                          and not isinstance(o.rule, nodes.NotCovered)), None)
             if other is not None:
                 yield Diagnostic(
                     "limit.not-covered-conflict",
@@ -414,18 +417,19 @@ def _check_therapy(policy: nodes.Policy) -> Iterator[Diagnostic]:
     date) with D2 >= D rejects nothing the course rule does not: a claim of more than D2 days
     is itself a course of more than D days. Unless the cap is hard and the course rule is not
     (an authorization lifts only the course), it is a leftover."""
-    courses = [l for l in policy.limits if isinstance(l.rule, nodes.TherapyMax)]
+    courses = [(lim, lim.rule) for lim in policy.limits if isinstance(lim.rule, nodes.TherapyMax)]
     for cap in policy.limits:
         if not isinstance(cap.rule, nodes.DaysSupplyMax):
             continue
-        course = next((l for l in courses if l.target == cap.target and l.channel == cap.channel
-                       and l.when == cap.when and l.since == cap.since
-                       and l.rule.days <= cap.rule.days and (l.hard or not cap.hard)), None)
+        course = next((rule for lim, rule in courses
+                       if lim.target == cap.target and lim.channel == cap.channel
+                       and lim.when == cap.when and lim.since == cap.since
+                       and rule.days <= cap.rule.days and (lim.hard or not cap.hard)), None)
         if course is not None:
             yield Diagnostic(
                 "limit.days-supply-under-therapy",
                 f"`days supply <= {cap.rule.days}` adds nothing: `therapy <= "
-                f"{course.rule.days} days` (line {course.rule.span.line}) rejects every claim it "
+                f"{course.days} days` (line {course.span.line}) rejects every claim it "
                 "rejects, since one claim's supply is part of its course; remove the cap",
                 cap.rule.span)
 
@@ -437,27 +441,30 @@ def _daily_rate(rule: nodes.Rule) -> Decimal | None:
 
 
 def _check_rates(policy: nodes.Policy) -> Iterator[Diagnostic]:
-    by_target: dict[str, list[nodes.Limit]] = {}
+    # Rules with a daily rate (_daily_rate): windows of at least a day.
+    by_target: dict[str, list[tuple[nodes.Limit, nodes.PerWindow]]] = {}
     for limit in policy.limits:
-        if limit.channel is not None and not limit.when and _daily_rate(limit.rule) is not None:
-            by_target.setdefault(limit.target, []).append(limit)
-    for target, limits in by_target.items():
+        rule = limit.rule
+        if (limit.channel is not None and not limit.when and isinstance(rule, nodes.PerWindow)
+                and rule.days > 0):
+            by_target.setdefault(limit.target, []).append((limit, rule))
+    for target, found in by_target.items():
         unit = _target_unit(policy, target)
-        limits = [l for l in limits if l.rule.quantity.unit == unit]  # type: ignore[union-attr]
+        windows = [(lim, rule) for lim, rule in found if rule.quantity.unit == unit]
         per_channel: dict[str | None, int] = {}
-        for l in limits:
-            per_channel[l.channel] = per_channel.get(l.channel, 0) + 1
+        for lim, _ in windows:
+            per_channel[lim.channel] = per_channel.get(lim.channel, 0) + 1
         if len(per_channel) < 2 or max(per_channel.values()) > 1:
             continue  # one channel, or several rules in one: no single rate per channel to compare
-        rates = {_daily_rate(l.rule) for l in limits}
+        rates = {_daily_rate(rule) for _, rule in windows}
         if len(rates) > 1:
             described = "; ".join(
-                f"{l.channel} {_num(l.rule.quantity.amount)} {l.rule.quantity.unit} per "  # type: ignore[union-attr]
-                f"{l.rule.days} days" for l in limits)  # type: ignore[union-attr]
+                f"{lim.channel} {_num(rule.quantity.amount)} {rule.quantity.unit} per "
+                f"{rule.days} days" for lim, rule in windows)
             yield Diagnostic(
                 "rate.differs-between-channels",
                 f"channels allow '{target}' different daily rates ({described}); intended?",
-                limits[1].span)
+                windows[1][0].span)
 
 
 # -- facts and criteria -----------------------------------------------------------------------
@@ -489,7 +496,8 @@ def _facts_of(expr: nodes.Expr) -> Iterator[str]:
                 yield from _facts_of(op)
         case nodes.Not(operand=op):
             yield from _facts_of(op)
-        case nodes.FactRef(fact=f) | nodes.Compare(fact=f) | nodes.InSet(fact=f) | nodes.Subset(fact=f):
+        case (nodes.FactRef(fact=f) | nodes.Compare(fact=f) | nodes.InSet(fact=f)
+              | nodes.Subset(fact=f)):
             yield f
 
 
@@ -502,11 +510,11 @@ def _check_expr(policy: nodes.Policy, expr: nodes.Expr) -> Iterator[Diagnostic]:
         case nodes.Not(operand=op):
             yield from _check_expr(policy, op)
             return
-    fact = policy.fact(expr.fact)  # type: ignore[union-attr]
+    fact = policy.fact(expr.fact)
     if fact is None:
         yield Diagnostic(
             "fact.unknown",
-            f"unknown fact '{expr.fact}'; declare it with `fact {expr.fact}: TYPE \"question\"`"  # type: ignore[union-attr]
+            f"unknown fact '{expr.fact}'; declare it with `fact {expr.fact}: TYPE \"question\"`"
             f"{_known(policy.facts)}", expr.span)
         return
     match expr:
@@ -531,8 +539,8 @@ def _check_expr(policy: nodes.Policy, expr: nodes.Expr) -> Iterator[Diagnostic]:
                                                    if fact.type == "enum" else ""), expr.span)
             else:
                 yield from _check_values(fact, values, expr.span)
-        case nodes.Compare(op=op, value=value):
-            yield from _check_compare(fact, op, value, expr.span)
+        case nodes.Compare(op=compare_op, value=value):
+            yield from _check_compare(fact, compare_op, value, expr.span)
 
 
 def _check_values(fact: nodes.Fact, values: tuple[str, ...], span: Span) -> Iterator[Diagnostic]:
@@ -543,13 +551,14 @@ def _check_values(fact: nodes.Fact, values: tuple[str, ...], span: Span) -> Iter
                              f"(values: {', '.join(fact.values)})", span)
 
 
-def _check_compare(fact: nodes.Fact, op: str, value: nodes.Value, span: Span) -> Iterator[Diagnostic]:
-    expected = {"bool": bool, "number": Decimal, "date": dt.date, "enum": str}.get(fact.type)
+def _check_compare(fact: nodes.Fact, op: str, value: nodes.Value,
+                   span: Span) -> Iterator[Diagnostic]:
     if fact.type == "set":
         yield Diagnostic("fact.type-mismatch",
                          f"set fact '{fact.id}' is compared with `<=` and a set of values, "
                          "e.g. `sites <= {hands, wrists}`", span)
         return
+    expected = {"bool": bool, "number": Decimal, "date": dt.date, "enum": str}[fact.type]
     if not isinstance(value, expected) or (expected is not bool and isinstance(value, bool)):
         shown = {"bool": "true or false", "number": "a number", "date": "a date",
                  "enum": "one of its values"}[fact.type]
@@ -560,7 +569,8 @@ def _check_compare(fact: nodes.Fact, op: str, value: nodes.Value, span: Span) ->
         yield Diagnostic("fact.type-mismatch",
                          f"'{op}' orders numbers and dates; an {fact.type} fact takes == or !="
                          if fact.type == "enum" else
-                         f"'{op}' orders numbers and dates; a {fact.type} fact takes == or !=", span)
+                         f"'{op}' orders numbers and dates; a {fact.type} fact takes == or !=",
+                         span)
     if fact.type == "enum" and value not in fact.values:
         yield from _check_values(fact, (value,), span)  # type: ignore[arg-type]
 
@@ -586,8 +596,9 @@ def _check_criteria(policy: nodes.Policy) -> Iterator[Diagnostic]:
         if (duration is not None and duration.kind in nodes.REQUESTED_DURATIONS
                 and not criterion.approves_requested):
             inherited = "" if criterion.duration is not None else " (the policy's duration)"
+            lasts = nodes.REQUESTED_DURATIONS[duration.kind]
             yield Diagnostic("criterion.as-requested-without-requested",
-                             f"criterion '{criterion.id}' lasts `{nodes.REQUESTED_DURATIONS[duration.kind]}`"
+                             f"criterion '{criterion.id}' lasts `{lasts}`"
                              f"{inherited}, but only a criterion that says `approve requested` "
                              "has a request whose end date it could use; add `approve requested` "
                              "or state a fixed duration", duration.span)
@@ -630,10 +641,11 @@ def _check_criteria(policy: nodes.Policy) -> Iterator[Diagnostic]:
                     "an approval states what a criterion allows; `not covered` belongs to base "
                     "limits", approval.span)
                 continue
-            base = [l for l in policy.limits if l.target == approval.target and (
-                l.channel is None or approval.channel is None or l.channel == approval.channel)]
-            excluded = next((l for l in base if isinstance(l.rule, nodes.NotCovered)
-                             and not l.when and l.since is None), None)
+            base = [lim for lim in policy.limits if lim.target == approval.target and (
+                lim.channel is None or approval.channel is None
+                or lim.channel == approval.channel)]
+            excluded = next((lim for lim in base if isinstance(lim.rule, nodes.NotCovered)
+                             and not lim.when and lim.since is None), None)
             if excluded is not None:
                 yield Diagnostic(
                     "criterion.approves-not-covered",
@@ -705,7 +717,7 @@ def _candidates_of(fact: nodes.Fact | None, fact_id: str, expr: nodes.Expr) -> l
         return [None]
     step: object = Decimal(1) if fact.type == "number" else dt.timedelta(days=1)
     values: list[object] = [constants[0] - step, constants[-1] + step]  # type: ignore[operator]
-    for low, high in zip(constants, constants[1:]):
+    for low, high in itertools.pairwise(constants):
         values.append(low + (high - low) / 2 if fact.type == "number" else low + step)  # type: ignore[operator]
     return values + list(constants)
 
@@ -763,14 +775,15 @@ def _satisfiable(policy: nodes.Policy, expr: nodes.Expr) -> bool:
 @functools.lru_cache(maxsize=4096)
 def _satisfiable_cached(expr: nodes.Expr, facts: tuple[str, ...],
                         declarations: tuple[nodes.Fact | None, ...]) -> bool:
-    by_id = dict(zip(facts, declarations))
+    by_id = dict(zip(facts, declarations, strict=True))
     domains = [_candidates_of(by_id[f], f, expr) for f in facts]
     size = 1
     for domain in domains:
         size *= len(domain)
     if size > MAX_ASSIGNMENTS:
         return True
-    return any(_truth(expr, dict(zip(facts, combo))) for combo in itertools.product(*domains))
+    return any(_truth(expr, dict(zip(facts, combo, strict=True)))
+               for combo in itertools.product(*domains))
 
 
 # -- history ----------------------------------------------------------------------------------
@@ -778,10 +791,10 @@ def _satisfiable_cached(expr: nodes.Expr, facts: tuple[str, ...],
 
 def _check_history(policy: nodes.Policy) -> Iterator[Diagnostic]:
     dates = [r.date for r in policy.history]
-    ascending = all(a <= b for a, b in zip(dates, dates[1:]))
-    descending = all(a >= b for a, b in zip(dates, dates[1:]))
+    ascending = all(a <= b for a, b in itertools.pairwise(dates))
+    descending = all(a >= b for a, b in itertools.pairwise(dates))
     if not (ascending or descending):
-        for previous, revision in zip(policy.history, policy.history[1:]):
+        for previous, revision in itertools.pairwise(policy.history):
             if revision.date < previous.date and dates[0] <= dates[1]:
                 culprit = revision
                 break

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 from dqmc.lang.source import NO_SPAN, Span
 
@@ -20,10 +20,13 @@ BILLING_UNITS: tuple[str, ...] = ("g", "mL", "each")
 NCPDP_UNIT = {"g": "GM", "mL": "ML", "each": "EA"}
 
 # The channels every policy knows without declaring them (docs/language.md, Channels).
-DEFAULT_CHANNELS: tuple[tuple[str, str], ...] = (("retail", "Retail"), ("home_delivery", "Home Delivery"))
+DEFAULT_CHANNELS: tuple[tuple[str, str], ...] = (("retail", "Retail"),
+                                                 ("home_delivery", "Home Delivery"))
 
-PolicyType = Literal["per_days", "per_rx", "per_day", "mixed", "prior_authorization", "override_guideline"]
-POLICY_TYPES: tuple[str, ...] = ("per_days", "per_rx", "per_day", "mixed", "prior_authorization", "override_guideline")
+PolicyType = Literal["per_days", "per_rx", "per_day", "mixed", "prior_authorization",
+                     "override_guideline"]
+POLICY_TYPES: tuple[str, ...] = ("per_days", "per_rx", "per_day", "mixed", "prior_authorization",
+                                 "override_guideline")
 
 FactType = Literal["bool", "enum", "set", "number", "date"]
 FACT_TYPES: tuple[str, ...] = ("bool", "enum", "set", "number", "date")
@@ -75,7 +78,7 @@ class Month:
 
 
 # A review or revision date: a day, or a month when the source gives no day.
-PolicyDate = Union[dt.date, Month]
+PolicyDate = dt.date | Month
 
 
 def date_key(value: PolicyDate) -> tuple[int, int, int]:
@@ -100,7 +103,7 @@ def surely_after(later: PolicyDate, earlier: PolicyDate) -> bool:
 
 
 def _span() -> Span:
-    return field(default=NO_SPAN, compare=False, repr=False)  # type: ignore[return-value]
+    return field(default=NO_SPAN, compare=False, repr=False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -246,7 +249,9 @@ class NotCovered:
     span: Span = _span()
 
 
-Rule = Union[PerWindow, PerFill, PerDay, FillsPerWindow, DaysSupplyMax, TherapyMax, NotCovered]
+Rule = PerWindow | PerFill | PerDay | FillsPerWindow | DaysSupplyMax | TherapyMax | NotCovered
+# The rules that state a quantity (their `quantity` field); `isinstance(rule, QuantityRule)`.
+QuantityRule = PerWindow | PerFill | PerDay
 
 
 # Selectors: conditions that choose which rule applies to a claim.
@@ -269,12 +274,13 @@ class PackageIs:
     span: Span = _span()
 
 
-Selector = Union[AgeBand, PackageIs]
+Selector = AgeBand | PackageIs
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Limit:
-    """A base limit: a product or group, a channel (None: every channel), a rule and when it applies."""
+    """A base limit: a product or group, a channel (None: every channel), a rule and when it
+    applies."""
 
     target: str  # product id or group id
     channel: str | None
@@ -302,7 +308,7 @@ class Fact:
     span: Span = _span()
 
 
-Value = Union[bool, str, Decimal, dt.date]
+Value = bool | str | Decimal | dt.date
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -359,7 +365,7 @@ class Or:
     span: Span = _span()
 
 
-Expr = Union[FactRef, Compare, InSet, Subset, Not, And, Or]
+Expr = FactRef | Compare | InSet | Subset | Not | And | Or
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -168,7 +168,7 @@ def condition_text(expr: nodes.Expr) -> str:
     if isinstance(expr, nodes.And):
         return " and ".join(f"({condition_text(e)})" if isinstance(e, nodes.Or)
                             else condition_text(e) for e in expr.operands)
-    return " or ".join(condition_text(e) for e in expr.operands)  # type: ignore[union-attr]
+    return " or ".join(condition_text(e) for e in expr.operands)
 
 
 def value_text(value: nodes.Value) -> str:
@@ -185,7 +185,7 @@ def condition_facts(expr: nodes.Expr) -> tuple[str, ...]:
     """The facts a condition reads, in order of first use."""
     if isinstance(expr, (nodes.FactRef, nodes.Compare, nodes.InSet, nodes.Subset)):
         return (expr.fact,)
-    operands = (expr.operand,) if isinstance(expr, nodes.Not) else expr.operands  # type: ignore[union-attr]
+    operands = (expr.operand,) if isinstance(expr, nodes.Not) else expr.operands
     found: list[str] = []
     for operand in operands:
         found += [f for f in condition_facts(operand) if f not in found]
@@ -239,7 +239,7 @@ def review_targets(policy: nodes.Policy) -> dict[str, tuple[str, ...]]:
 def review_units(policy: nodes.Policy) -> dict[str, str]:
     """Product or group id → the billing unit an `approve requested` limit must be stated in
     (a group only when its members share one)."""
-    found = {p.id: p.unit for p in policy.products}
+    found: dict[str, str] = {p.id: p.unit for p in policy.products}
     for group in policy.groups:
         units = {found[p] for p in group.products if p in found}
         if len(units) == 1:
