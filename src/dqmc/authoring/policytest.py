@@ -19,6 +19,7 @@ cases exercised.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import json
 import operator
 from collections.abc import Callable, Sequence
@@ -105,18 +106,55 @@ _CaseLoader.yaml_implicit_resolvers = {
 }
 
 
-def load_cases(path: Path) -> list[dict[str, Any]]:
-    data = yaml.load(path.read_text(encoding="utf-8"), Loader=_CaseLoader)  # a SafeLoader
+CASE_KEYS = ("name", "claim", "review", "expect")
+
+
+def load_cases(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
+    """The well-formed cases of a tests file, and a problem for each malformed one (with its
+    line), so one typo fails one case, not the whole file."""
+    text = path.read_text(encoding="utf-8")
+    data = yaml.load(text, Loader=_CaseLoader)  # a SafeLoader
     if not isinstance(data, dict) or not isinstance(data.get("cases"), list):
         raise ValueError("a tests file is a mapping with a `cases` list")
-    cases = []
+    lines = _case_lines(text)
+    cases, problems = [], []
     for index, case in enumerate(data["cases"], start=1):
-        if not isinstance(case, dict) or "expect" not in case or (
-                ("claim" in case) == ("review" in case)):
-            raise ValueError(
-                f"case {index}: needs `name`, one of `claim` or `review`, and `expect`")
+        where = f"{path.as_posix()}:{lines[index - 1]}" if index <= len(lines) else path.as_posix()
+        problem = _case_problem(case)
+        if problem is not None:
+            name = case.get("name") if isinstance(case, dict) else None
+            shown = f"case {index}" + (f" ({name!r})" if isinstance(name, str) else "")
+            problems.append(f"{where}: {shown}: {problem}")
+            continue
         cases.append(_jsonable(case))
-    return cases
+    return cases, problems
+
+
+def _case_lines(text: str) -> list[int]:
+    """The line each item of `cases` starts on (1-based)."""
+    root = yaml.compose(text, Loader=_CaseLoader)
+    if not isinstance(root, yaml.MappingNode):
+        return []
+    for key, value in root.value:
+        if key.value == "cases" and isinstance(value, yaml.SequenceNode):
+            return [item.start_mark.line + 1 for item in value.value]
+    return []
+
+
+def _case_problem(case: object) -> str | None:
+    if not isinstance(case, dict):
+        return "a case is a mapping of `name`, `claim` or `review`, and `expect`"
+    unknown = [key for key in case if key not in CASE_KEYS]
+    if unknown:
+        key = str(unknown[0])
+        close = difflib.get_close_matches(key, CASE_KEYS, n=1)
+        hint = f" (did you mean `{close[0]}`?)" if close else ""
+        return f"unknown key `{key}`{hint}; a case has {', '.join(f'`{k}`' for k in CASE_KEYS)}"
+    if ("claim" in case) == ("review" in case):
+        return "a case has one of `claim` or `review`"
+    if "expect" not in case:
+        return "a case needs `expect`: the fields of the decision it must get"
+    return None
 
 
 # -- matching -----------------------------------------------------------------------------------
@@ -199,10 +237,11 @@ def run_tests(compiled: Sequence[CompiledPolicy]) -> TestRun:
             coverage.append(coverage_of(item, [], []))
             continue
         try:
-            cases = load_cases(path)
+            cases, malformed = load_cases(path)
         except (OSError, ValueError, yaml.YAMLError) as exc:
             problems.append(f"{path.as_posix()}: {exc}")
             continue
+        problems += malformed
         generated = importlib.import_module(f"{registry.__name__}.{modules[item.policy.id]}")
         implementations = {
             "generated": (generated.evaluate, generated.review),
