@@ -146,10 +146,18 @@ def cmd_ir(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_schema(args: argparse.Namespace) -> int:
-    from dqmc.lang.grammars import POLICY_SCHEMA
+SCHEMA_NAMES = ("spec", "claim", "decision", "request", "review")
 
-    sys.stdout.write(POLICY_SCHEMA.read_text(encoding="utf-8"))
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    if args.name == "spec":
+        from dqmc.lang.grammars import POLICY_SCHEMA
+
+        sys.stdout.write(POLICY_SCHEMA.read_text(encoding="utf-8"))
+    else:  # a data contract of the generated package (docs/contracts.md)
+        from dqmc.codegen.contracts import schema_path
+
+        sys.stdout.write(schema_path(args.name).read_text(encoding="utf-8"))
     return EXIT_OK
 
 
@@ -275,7 +283,11 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("spec")
     p.set_defaults(func=cmd_ir)
 
-    p = sub.add_parser("schema", help="print the JSON Schema of YAML policy specs")
+    p = sub.add_parser("schema", help="print a JSON Schema: of YAML policy specs, or of a claim, "
+                       "decision, review request or review answer")
+    p.add_argument("name", nargs="?", default="spec", choices=SCHEMA_NAMES, metavar="NAME",
+                   help="spec (YAML policy specs, the default), claim, decision, request (a "
+                   "review request) or review (a review answer); see docs/contracts.md")
     p.set_defaults(func=cmd_schema)
 
     p = sub.add_parser("fmt", help="format DSL specs canonically")

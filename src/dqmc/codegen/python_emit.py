@@ -35,6 +35,7 @@ from pathlib import Path
 import jinja2
 
 from dqmc import runtime as rt
+from dqmc.codegen.contracts import schema_files
 from dqmc.lang.compiled import CompiledPolicy
 from dqmc.lang.ir import nodes, queries
 from dqmc.lang.ir.canonical import decimal_text
@@ -63,6 +64,9 @@ def emit_python_package(compiled: Sequence[CompiledPolicy], *, version: str) -> 
     files[f"{PACKAGE}/__init__.py"] = _emit_registry(ordered, modules, version)
     for name, text in _emit_runtime(version).items():
         files[f"{PACKAGE}/{RUNTIME_MODULE}/{name}"] = text
+    # The data contracts, verbatim (docs/contracts.md): package data, not modules.
+    for name, text in schema_files().items():
+        files[f"{PACKAGE}/schemas/{name}"] = text
     files["pyproject.toml"] = _render("python_pyproject.toml.j2", version=version,
                                       header=_header(version, *_combined_provenance(ordered)))
     # Compiling is 60% of emitting a large package, and texts are cheap to send to a worker
