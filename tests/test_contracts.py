@@ -161,7 +161,9 @@ def policy_test_cases(library) -> Iterator[tuple[str, dict, list[Callable[[Any],
         if not path.is_file():
             continue
         module = importlib.import_module(f"{registry.__name__}.{modules[item.policy.id]}")
-        for case in policytest.load_cases(path):
+        cases, malformed = policytest.load_cases(path)
+        assert malformed == []
+        for case in cases:
             if "claim" in case:
                 yield "claim", case["claim"], [
                     module.evaluate, lambda c, i=item: interpreter.evaluate(i, c),
