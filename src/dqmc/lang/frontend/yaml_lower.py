@@ -248,17 +248,23 @@ class _Lowering:
         when = self._dsl(at + "/when", "expr_start")
         duration = self._dsl(at + "/duration", "duration_start") if "duration" in data else None
         approve = data.get("approve", {})
+        # `approve: requested` (every product), or `approve: {requested: [ids]}` (these only)
+        requested_for = approve.get("requested") if isinstance(approve, dict) else None
+        named = (requested_for if isinstance(requested_for, list) else [])
         return nodes.Criterion(
             id=criterion_id,
             title=data.get("title"),
             when=when if when is not None else nodes.And(operands=(), span=span),
             approves=tuple(self._approvals(at + "/approve", approve)
-                           if isinstance(approve, dict) else ()),
+                           if isinstance(approve, dict) and requested_for is None else ()),
             duration=duration,
             renews=data.get("renews"),
-            approves_requested=approve == "requested",
+            approves_requested=approve == "requested" or requested_for is not None,
             serves=data.get("for"),
+            requested_for=tuple(named),
             span=span,
+            requested_for_span=tuple(self.doc.span(pointer_join(at + "/approve/requested", i))
+                                     for i in range(len(named))),
         )
 
     # -- prose ---------------------------------------------------------------------------------

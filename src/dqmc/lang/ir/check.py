@@ -619,6 +619,22 @@ def _check_criteria(policy: nodes.Policy) -> Iterator[Diagnostic]:
                              "renewal needs is a renewal request, so it could never approve; "
                              "write `for renewal requests` or drop `renews`", criterion.span)
         unknown: set[str] = set()  # reported once per criterion, where the source names it
+        named_at = criterion.requested_for_span
+        for index, target in enumerate(criterion.requested_for):
+            if target in criterion.requested_for[:index]:
+                yield Diagnostic(
+                    "criterion.duplicate-field",
+                    f"criterion '{criterion.id}' already names '{target}' in `approve requested`; "
+                    "keep one", _named_at(named_at[index] if index < len(named_at) else NO_SPAN,
+                                          criterion.span))
+            elif target not in targets and target not in unknown:
+                unknown.add(target)
+                yield Diagnostic(
+                    "criterion.unknown-product",
+                    f"`approve requested` names unknown product or group '{target}'"
+                    f"{_known(policy.products + policy.groups)}",
+                    _named_at(named_at[index] if index < len(named_at) else NO_SPAN,
+                              criterion.span))
         for approval in criterion.approves:
             if approval.target not in targets:
                 if approval.target not in unknown:
