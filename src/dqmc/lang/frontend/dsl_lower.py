@@ -463,6 +463,12 @@ class _ToIR(Transformer):
 
     def c_approve(self, meta, children):
         target, *lines = children
+        if not lines:  # it would lower to nothing and the block would silently disappear
+            self.diagnostics.append(Diagnostic(
+                "criterion.empty-approval",
+                f"`approve {target} {{ }}` approves nothing: add a line for each channel, e.g. "
+                f"`retail 60 g per 30 days`, or write `approve requested {target}` to approve the "
+                "quantity the request asks for", self._span(meta)))
         approvals = []
         for line in lines:
             if line.when or line.hard or line.note or line.since:

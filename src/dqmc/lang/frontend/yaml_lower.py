@@ -227,6 +227,13 @@ class _Lowering:
 
     def _approvals(self, at: str, approve: dict[str, Any]) -> Iterator[nodes.Approval]:
         for target, entries in approve.items():
+            if not entries:  # `{}` or `[]`: it would lower to nothing and silently disappear
+                self.diagnostics.append(Diagnostic(
+                    "criterion.empty-approval",
+                    f"the approvals of '{target}' are empty, so they approve nothing: give a "
+                    "channel and a rule, e.g. `retail: 60 g per 30 days`, or write `approve: "
+                    f"{{requested: [{target}]}}` to approve the quantity the request asks for",
+                    self.doc.key_span(pointer_join(at, target))))
             for line, span in self._lines(pointer_join(at, target), entries):
                 if line.when or line.hard or line.note is not None or line.since is not None:
                     self.diagnostics.append(Diagnostic(
