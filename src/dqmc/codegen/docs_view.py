@@ -303,8 +303,11 @@ def approval_views(criterion: nodes.Criterion, policy: nodes.Policy) -> tuple[Ap
                 )
         views.append(ApprovalView(target_name(policy, target), f"Approve {join_words(parts)}."))
     if criterion.approves_requested:
+        # `approve requested a, b`: only requests for those products or groups
+        named = join_words([target_name(policy, t) for t in criterion.requested_for])
         views.append(ApprovalView("Quantity", "Approve the quantity requested, per the period "
-                                  "requested, at the channels requested."))
+                                  "requested, at the channels requested"
+                                  + (f", for {named} only." if named else ".")))
     return tuple(views)
 
 

@@ -235,6 +235,7 @@ class CriterionView:
     duration: str
     requested: str
     serves: str
+    requested_for: str  # the literal tuple; empty when the criterion names no products
 
 
 class _PolicyEmitter:
@@ -464,7 +465,8 @@ class _PolicyEmitter:
             doc=docstring(f"Criterion {criterion.id}: {condition}"), lines=lines,
             id=lit(criterion.id), renews=lit(criterion.renews), approved=approved,
             duration=lit(queries.duration_fields(duration)),
-            requested=lit(criterion.approves_requested), serves=lit(criterion.serves))
+            requested=lit(criterion.approves_requested), serves=lit(criterion.serves),
+            requested_for=lit(criterion.requested_for) if criterion.requested_for else "")
 
     def _condition(self, expr: nodes.Expr, names: dict[str, str], depth: int) -> str:
         """A three-valued expression for a condition, one operand per line."""

@@ -57,7 +57,7 @@ def decide_review(compiled: CompiledPolicy, request: object, *,
     criteria = [rt.ReviewCriterion(c.id, partial(_truth, c.when), c.renews,
                                    approved_limits(policy, c),
                                    duration_fields(approval_duration(policy, c)),
-                                   c.approves_requested, c.serves)
+                                   c.approves_requested, c.serves, c.requested_for)
                 for c in policy.criteria]
     return rt.review_policy(request, policy_id=policy.id, policy_hash=compiled.content_hash,
                             facts=review_facts(policy), channels=known_channels(policy),

@@ -81,7 +81,9 @@ CODES: dict[str, tuple[Severity, str]] = {
     "criterion.approves-not-covered": (Severity.ERROR,
                                        "an approval where the product is not covered"),
     "criterion.approves-less": (Severity.WARNING, "an approval below the base limit it replaces"),
-    "criterion.approves-nothing": (Severity.WARNING, "a criterion with no approval"),
+    "criterion.approves-nothing": (Severity.ERROR, "a criterion with no approval"),
+    "criterion.empty-approval": (Severity.ERROR,
+                                 "an `approve X { }` block with no line: it approves nothing"),
     "criterion.requested-and-limits": (
         Severity.ERROR, "a criterion approving both stated limits and the quantity requested"),
     "criterion.as-requested-without-requested": (

@@ -443,14 +443,52 @@ class _Differ:
                 former = "; these were the limits before this revision" \
                     if self._were_base_limits(n.approves) else ""
                 self.add("criterion", "added", (cid,), f"New criterion {criterion_name(n)}"
-                         f"{renews}: approve {self._approvals_words(self.new, n.approves)}, "
+                         f"{renews}: approve {self._grants_words(self.new, n)}, "
                          f"{how_long}{former}.", new=n, effect=LOOSER)
             elif n is None:
                 self.add("criterion", "removed", (cid,), f"Criterion {criterion_name(o)} was "
-                         f"removed; it approved {self._approvals_words(self.old, o.approves)}.",
+                         f"removed; it approved {self._grants_words(self.old, o)}.",
                          old=o, effect=STRICTER)
             else:
                 self._criterion_pair(o, n)
+
+    def _grants_words(self, policy: nodes.Policy, criterion: nodes.Criterion) -> str:
+        """What a criterion approves: its stated limits, or the quantity requested (for the
+        products it names)."""
+        if not criterion.approves_requested:
+            return self._approvals_words(policy, criterion.approves)
+        return "the quantity requested" + self._requested_for_words(criterion.requested_for)
+
+    def _requested_for_words(self, targets: Sequence[str]) -> str:
+        """` for A and B only`, or nothing for a criterion that serves every product."""
+        if not targets:
+            return ""
+        return f" for {words.join_words([name_of(self.old, self.new, t) for t in targets])} only"
+
+    def _requested_for(self, o: nodes.Criterion, n: nodes.Criterion) -> None:
+        """`approve requested` serving other products: fewer is stricter on review, more is
+        looser; none named means every product."""
+        name, key = criterion_name(n), (n.id,)
+        if not o.requested_for or not n.requested_for:
+            before = self._requested_for_words(o.requested_for) or " for every product"
+            after = self._requested_for_words(n.requested_for) or " for every product"
+            self.add("criterion", "changed", key, f"Criterion {name} now approves the quantity "
+                     f"requested{after} (before:{before.removesuffix(' only')}).",
+                     field="requested_for", old=o.requested_for, new=n.requested_for,
+                     effect=STRICTER if n.requested_for else LOOSER)
+            return
+        for target in n.requested_for:
+            if target not in o.requested_for:
+                self.add("criterion", "added", (*key, target), f"Criterion {name} now also "
+                         "approves the quantity requested for "
+                         f"{name_of(self.old, self.new, target)}.", field="requested_for",
+                         new=target, effect=LOOSER)
+        for target in o.requested_for:
+            if target not in n.requested_for:
+                self.add("criterion", "removed", (*key, target), f"Criterion {name} no longer "
+                         "approves the quantity requested for "
+                         f"{name_of(self.old, self.new, target)}.", field="requested_for",
+                         old=target, effect=STRICTER)
 
     def _were_base_limits(self, approvals: Sequence[nodes.Approval]) -> bool:
         """Whether the old version's base limits were exactly what these approvals grant."""
@@ -499,12 +537,14 @@ class _Differ:
                      field="duration", old=o.duration, new=n.duration,
                      effect=duration_effect(before, after), in_summary=before != after)
         if o.approves_requested != n.approves_requested:
-            text = (f"Criterion {name} now approves the quantity requested." if
-                    n.approves_requested else
+            text = (f"Criterion {name} now approves the quantity requested"
+                    f"{self._requested_for_words(n.requested_for)}." if n.approves_requested else
                     f"Criterion {name} no longer approves the quantity requested.")
             self.add("criterion", "changed", key, text, field="approves_requested",
                      old=o.approves_requested, new=n.approves_requested,
                      effect=LOOSER if n.approves_requested else STRICTER)
+        elif n.approves_requested and set(o.requested_for) != set(n.requested_for):
+            self._requested_for(o, n)
         if o.renews != n.renews:
             text = (f"Criterion {name} now renews {quote(n.renews)}." if n.renews
                     else f"Criterion {name} no longer renews {quote(o.renews or '')}.")

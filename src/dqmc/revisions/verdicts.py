@@ -72,6 +72,7 @@ def find_verdicts(old: nodes.Policy, new: nodes.Policy) -> list[Verdict]:
             service, review = _limit_effects(old_limits, new_limits)
             service += _policy_effects(old, new, target, old_limits, new_limits)
             review += _review_effects(old, new, old_approved, new_approved)
+            review += _requested_for_effects(old, new, target)
             verdicts.append(Verdict(target, name_of(old, new, target), channel,
                                     combine(service), combine(review)))
     return verdicts
@@ -195,6 +196,27 @@ def _review_effects(old: nodes.Policy, new: nodes.Policy, old_approved: dict[str
             effects.append(UNKNOWN)
         if o.serves != n.serves:
             effects.append(serves_effect(o.serves, n.serves))
+    return effects
+
+
+def _requested_for_effects(old: nodes.Policy, new: nodes.Policy,
+                           target: str) -> list[str | None]:
+    """An `approve requested` criterion in both versions that now names the target (or its
+    group), or no longer does: looser, or stricter, on review. Naming none serves every product."""
+    def serves(policy: nodes.Policy, criterion: nodes.Criterion) -> bool:
+        group = next((g.id for g in policy.groups if target in g.products), None)
+        return not criterion.requested_for or bool(
+            {target, group}.intersection(criterion.requested_for))
+
+    new_criteria = {c.id: c for c in new.criteria}
+    effects: list[str | None] = []
+    for o in old.criteria:
+        n = new_criteria.get(o.id)
+        if n is None or not (o.approves_requested and n.approves_requested):
+            continue
+        before, after = serves(old, o), serves(new, n)
+        if before != after:
+            effects.append(LOOSER if after else STRICTER)
     return effects
 
 

@@ -366,6 +366,19 @@ def renewal_condition(renews: str) -> str:
     return f"an earlier authorization under {renews}"
 
 
+# `approve requested a, b`: a request for another product is not tried under the criterion; when
+# no criterion is tried, the condition it failed is the product, a pseudo-fact with this question.
+PRODUCT = "product"
+PRODUCT_QUESTION = "Which product is the request for?"
+
+
+def requested_for_condition(targets: Sequence[str]) -> str:
+    """`a request for a`, `a request for a or b`, `a request for a, b or c`."""
+    named = list(targets)
+    listed = named[0] if len(named) == 1 else f"{', '.join(named[:-1])} or {named[-1]}"
+    return f"a request for {listed}"
+
+
 # `for initial requests` / `for renewal requests`: which requests a criterion serves. A renewal
 # request brings an earlier authorization for the product; the question and condition texts
 # explain an undecided one (an unreadable `prior_authorization`).
@@ -398,6 +411,8 @@ class ReviewCriterion:
     duration: tuple[str, int, str | None] | None
     requested: bool = False  # `approve requested`: it grants the request's `requested` limit
     serves: str | None = None  # "initial" or "renewal": the only requests it is tried for
+    # `approve requested a, b`: the products or groups it serves; empty: every product
+    requested_for: tuple[str, ...] = ()
 
 
 def review_policy(request: object, *, policy_id: str, policy_hash: str,
@@ -455,14 +470,22 @@ def review_policy(request: object, *, policy_id: str, policy_hash: str,
     # None: cannot tell (the prior authorization is unreadable)
     renewal = None if prior_broken else _earlier_authorization(parsed, related)
     outcomes = []
-    passed_over = []  # criteria that serve only the other kind of request
+    # criteria not tried: (criterion, the condition it fails) for one that serves only the other
+    # kind of request, or approves the quantity requested for other products only
+    passed_over: list[tuple[ReviewCriterion, tuple[str, tuple[str, ...]]]] = []
     for criterion in criteria:
         if related and not criterion.requested and not any(a.target in related
                                                            for a in criterion.approves):
             continue  # it approves nothing for the requested product
+        if related and criterion.requested_for and not any(t in related
+                                                           for t in criterion.requested_for):
+            passed_over.append((criterion, (requested_for_condition(criterion.requested_for),
+                                            (PRODUCT,))))
+            continue  # not tried for this product
         if criterion.serves is not None and renewal is not None \
                 and (criterion.serves == "renewal") is not renewal:
-            passed_over.append(criterion)
+            passed_over.append((criterion, (SERVES_CONDITION[criterion.serves],
+                                            (PRIOR_AUTHORIZATION,))))
             continue  # not tried for this kind of request
         node = criterion.when(answers)
         if criterion.serves is not None and renewal is None:
@@ -475,11 +498,14 @@ def review_policy(request: object, *, policy_id: str, policy_hash: str,
             condition = (renewal_condition(criterion.renews), (PRIOR_AUTHORIZATION,))
             node = all_of(leaf(eligible, condition), node)
         outcomes.append((criterion.id, node))
-    if not outcomes and passed_over:  # no criterion serves this kind of request
-        questions[PRIOR_AUTHORIZATION] = EARLIER_QUESTION
-        outcomes = [(c.id, leaf(False, (SERVES_CONDITION[c.serves],  # type: ignore[index]
-                                         (PRIOR_AUTHORIZATION,))))
-                    for c in passed_over]
+    if not outcomes and passed_over:  # no criterion serves this request
+        for _, (_, facts_of) in passed_over:
+            if facts_of == (PRODUCT,):
+                questions[PRODUCT] = PRODUCT_QUESTION
+                shown[PRODUCT] = parsed.product
+            else:
+                questions[PRIOR_AUTHORIZATION] = EARLIER_QUESTION
+        outcomes = [(c.id, leaf(False, condition)) for c, condition in passed_over]
     outcome, chosen, unmet, missing = review_verdict(outcomes, questions, shown)
     listed = tuple([p for p in problems if p.field == PRIOR_AUTHORIZATION] + blocking + invalid)
     if blocking:
@@ -514,7 +540,8 @@ def review_policy(request: object, *, policy_id: str, policy_hash: str,
                          and (not parsed.channels or a.channel is None
                               or a.channel in parsed.channels))
     products = ((target,) if target is not None
-                else tuple(dict.fromkeys(a.target for a in criterion.approves)))
+                else tuple(dict.fromkeys([a.target for a in criterion.approves]
+                                         + list(criterion.requested_for))))
     authorization = Authorization(
         id=parsed.authorization_id or authorization_id_for(policy_id, criterion.id, target,
                                                            parsed.request_date),

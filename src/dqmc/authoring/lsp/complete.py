@@ -165,7 +165,8 @@ def _ids_in_context(ctx: _Context, names: Names, start: str) -> list[Candidate]:
     t1, t3 = ctx.last(1), ctx.last(3)
     if ctx.block and ctx.block.startswith("values of "):
         return _values(names, ctx.block.removeprefix("values of "))
-    if t1 in ("limit", "approve"):
+    if t1 in ("limit", "approve") or (t1 == "requested" and ctx.last(2) == "approve") or (
+            t1 == "," and _in_requested_list(ctx)):
         return _ids(names, PRODUCT, GROUP)
     if t1 == "renews":
         return _ids(names, CRITERION)
@@ -200,6 +201,16 @@ def _in_group_list(ctx: _Context) -> bool:
            and re.fullmatch(r"[A-Za-z_][\w-]*", tokens[index - 1])):
         index -= 2
     return index >= 2 and tokens[index] == ":" and tokens[index - 2] == "group"
+
+
+def _in_requested_list(ctx: _Context) -> bool:
+    """Whether the cursor follows `approve requested a, b,`."""
+    tokens = ctx.tokens
+    index = len(tokens) - 1
+    while (index >= 1 and tokens[index] == ","
+           and re.fullmatch(r"[A-Za-z_][\w-]*", tokens[index - 1])):
+        index -= 2
+    return index >= 1 and tokens[index] == "requested" and tokens[index - 1] == "approve"
 
 
 def _unique(candidates: list[Candidate]) -> list[Candidate]:
@@ -256,6 +267,8 @@ def yaml_candidates(text_before: str, names: Names) -> list[Candidate]:
         text = line.strip()[1:].lstrip()
         if top == "groups" and keys[-1:] == ["products"]:
             return _ids(names, PRODUCT)
+        if in_approve and keys[3:] == ["requested"]:  # `approve: {requested: [ids]}`
+            return _ids(names, PRODUCT, GROUP)
         if line_level:
             return dsl_candidates(_unquoted(text), names, "limit_line_start")
         if rule_level:

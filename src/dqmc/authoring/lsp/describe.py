@@ -163,6 +163,8 @@ def describe_product(policy: nodes.Policy, product: nodes.Product) -> str:
     targets = {product.id} | {g.id for g in groups}
     approvals = [f"`{c.id}` {approval_meaning(policy, c, a)}"
                  for c in policy.criteria for a in c.approves if a.target in targets]
+    approvals += [f"`{c.id}` approves the quantity requested" for c in policy.criteria
+                  if targets.intersection(c.requested_for)]
     if approvals:
         lines += ["", "Exceptions:", *_bullets(approvals)]
     return "\n".join(lines)
@@ -193,7 +195,9 @@ def describe_criterion(policy: nodes.Policy, criterion: nodes.Criterion) -> str:
         through = ("until the date the request asks for"
                    if criterion.duration is None and policy.approval_duration is None
                    else _duration_text(policy, criterion))
-        approvals.append(f"approves the quantity requested at the channels requested {through}")
+        named = ", ".join(f"`{target}`" for target in criterion.requested_for)
+        approvals.append(f"approves the quantity requested at the channels requested {through}"
+                         + (f", for {named} only" if named else ""))
     if approvals:
         lines += ["", *_bullets(approvals)]
     else:

@@ -242,6 +242,9 @@ def _index_dsl(source: SourceFile) -> SpecIndex | None:
                         c.limit_lines(target.name, field_item.children[1:], no_offset)
                     elif _is_tree(field_item, "c_renews"):
                         c.token(CRITERION, field_item.children[0], False)
+                    elif _is_tree(field_item, "c_approve_requested") and field_item.children[0]:
+                        for target_token in field_item.children[0].children:  # approve_targets
+                            c.token(_TARGET, target_token, False)
                 children.append(OutlineItem(CRITERION, name.name,
                                             _string_value(item.children[1]), span, name.span))
             case "section":
@@ -379,7 +382,12 @@ class _YamlIndexer:
             tree, offset = self.fragment(at + "/when", "expr_start")
             if tree is not None:
                 self.c.expr(tree, offset)
-        for target, entries in _mapping(fields.get("approve")):
+        requested = fields.get("approve", {}).get("requested") \
+            if isinstance(fields.get("approve"), dict) else None
+        for index, target in enumerate(requested if isinstance(requested, list) else []):
+            if isinstance(target, str):  # `approve: {requested: [ids]}`
+                self.value(_TARGET, pointer_join(at + "/approve/requested", index), target, False)
+        for target, entries in _mapping(fields.get("approve") if requested is None else None):
             target_at = pointer_join(at + "/approve", target)
             self.key(_TARGET, target_at, target, False)
             self.limit_entries(target_at, target, entries)

@@ -420,16 +420,17 @@ class _ToIR(Transformer):
         fields: dict[str, Any] = {}
         approves: list[nodes.Approval] = []
         requested: Span | None = None
+        requested_for: tuple[tuple[str, Span], ...] = ()
         for item in items:
             if item.kind == "approve":
                 approves.extend(item.value)
             elif item.kind == "requested" and requested is not None:
                 self.diagnostics.append(Diagnostic(
                     "criterion.duplicate-field",
-                    f"criterion '{criterion_id}' already has 'approve requested'; keep one",
-                    item.span))
+                    f"criterion '{criterion_id}' already has 'approve requested'; keep one "
+                    "(list every product it serves in that one)", item.span))
             elif item.kind == "requested":
-                requested = item.span
+                requested, requested_for = item.span, item.value
             elif item.kind in fields:
                 self.diagnostics.append(Diagnostic(
                     "criterion.duplicate-field",
@@ -452,7 +453,9 @@ class _ToIR(Transformer):
             renews=fields.get("renews"),
             approves_requested=requested is not None,
             serves=fields.get("for"),
+            requested_for=tuple(target for target, _ in requested_for),
             span=span,
+            requested_for_span=tuple(at for _, at in requested_for),
         ), span)
 
     def c_when(self, meta, children):
@@ -460,6 +463,12 @@ class _ToIR(Transformer):
 
     def c_approve(self, meta, children):
         target, *lines = children
+        if not lines:  # it would lower to nothing and the block would silently disappear
+            self.diagnostics.append(Diagnostic(
+                "criterion.empty-approval",
+                f"`approve {target} {{ }}` approves nothing: add a line for each channel, e.g. "
+                f"`retail 60 g per 30 days`, or write `approve requested {target}` to approve the "
+                "quantity the request asks for", self._span(meta)))
         approvals = []
         for line in lines:
             if line.when or line.hard or line.note or line.since:
@@ -473,7 +482,11 @@ class _ToIR(Transformer):
         return _Item("approve", approvals, self._span(meta))
 
     def c_approve_requested(self, meta, children):
-        return _Item("requested", True, self._span(meta))
+        return _Item("requested", children[0] or (), self._span(meta))
+
+    def approve_targets(self, meta, children):
+        """`approve requested a, b`: each product or group with where it is named."""
+        return tuple((str(token), self._tspan(token)) for token in children)
 
     def c_duration(self, meta, children):
         return _Item("duration", children[0], self._span(meta))

@@ -227,6 +227,13 @@ class _Lowering:
 
     def _approvals(self, at: str, approve: dict[str, Any]) -> Iterator[nodes.Approval]:
         for target, entries in approve.items():
+            if not entries:  # `{}` or `[]`: it would lower to nothing and silently disappear
+                self.diagnostics.append(Diagnostic(
+                    "criterion.empty-approval",
+                    f"the approvals of '{target}' are empty, so they approve nothing: give a "
+                    "channel and a rule, e.g. `retail: 60 g per 30 days`, or write `approve: "
+                    f"{{requested: [{target}]}}` to approve the quantity the request asks for",
+                    self.doc.key_span(pointer_join(at, target))))
             for line, span in self._lines(pointer_join(at, target), entries):
                 if line.when or line.hard or line.note is not None or line.since is not None:
                     self.diagnostics.append(Diagnostic(
@@ -248,17 +255,23 @@ class _Lowering:
         when = self._dsl(at + "/when", "expr_start")
         duration = self._dsl(at + "/duration", "duration_start") if "duration" in data else None
         approve = data.get("approve", {})
+        # `approve: requested` (every product), or `approve: {requested: [ids]}` (these only)
+        requested_for = approve.get("requested") if isinstance(approve, dict) else None
+        named = (requested_for if isinstance(requested_for, list) else [])
         return nodes.Criterion(
             id=criterion_id,
             title=data.get("title"),
             when=when if when is not None else nodes.And(operands=(), span=span),
             approves=tuple(self._approvals(at + "/approve", approve)
-                           if isinstance(approve, dict) else ()),
+                           if isinstance(approve, dict) and requested_for is None else ()),
             duration=duration,
             renews=data.get("renews"),
-            approves_requested=approve == "requested",
+            approves_requested=approve == "requested" or requested_for is not None,
             serves=data.get("for"),
+            requested_for=tuple(named),
             span=span,
+            requested_for_span=tuple(self.doc.span(pointer_join(at + "/approve/requested", i))
+                                     for i in range(len(named))),
         )
 
     # -- prose ---------------------------------------------------------------------------------

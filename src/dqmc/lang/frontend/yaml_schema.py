@@ -239,6 +239,8 @@ def _where(path: list) -> str:
         if str(parent) in _ITEM_NOUNS:
             return f"{_ITEM_NOUNS[str(parent)]} {last + 1}"
         return f"`{parent}` item {last + 1}" if isinstance(parent, str) else f"item {last + 1}"
+    if parent == "approve" and last == "requested":  # `approve: {requested: [ids]}`
+        return "`requested`"
     if parent is not None and str(parent) in _ITEM_NOUNS:
         return f"{_ITEM_NOUNS[str(parent)]} '{last}'"
     return f"`{last}`"

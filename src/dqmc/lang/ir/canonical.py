@@ -29,7 +29,8 @@ _OMITTED_AT_DEFAULT = {(nodes.Criterion, "approves_requested"): False,
                        (nodes.Criterion, "serves"): None,
                        (nodes.Quantity, "doses"): None,
                        (nodes.Product, "dose"): None,
-                       (nodes.Policy, "fallback"): False}
+                       (nodes.Policy, "fallback"): False,
+                       (nodes.Criterion, "requested_for"): ()}
 
 
 def snake(name: str) -> str:

@@ -588,10 +588,14 @@ def _check_criteria(policy: nodes.Policy) -> Iterator[Diagnostic]:
                              "check for contradicting tests of the same fact", criterion.when.span)
         if criterion.duration is not None:
             yield from _check_duration(criterion.duration)
-        if not criterion.approves and not criterion.approves_requested and policy.limits:
+        if not criterion.approves and not criterion.approves_requested:
+            # A review never tries it for a request that names a product, and would approve one
+            # that names none with an authorization for no product (docs/language.md, Criteria).
             yield Diagnostic("criterion.approves-nothing",
-                             f"criterion '{criterion.id}' approves nothing; add `approve PRODUCT "
-                             "{ CHANNEL RULE }` or `approve requested`", criterion.span)
+                             f"criterion '{criterion.id}' approves nothing, so no request for a "
+                             "product can be approved under it; add `approve PRODUCT { CHANNEL "
+                             "RULE }` (to authorize without raising the limit, approve the base "
+                             "limit itself) or `approve requested`", criterion.span)
         duration = criterion.duration or policy.approval_duration
         if (duration is not None and duration.kind in nodes.REQUESTED_DURATIONS
                 and not criterion.approves_requested):
@@ -619,6 +623,22 @@ def _check_criteria(policy: nodes.Policy) -> Iterator[Diagnostic]:
                              "renewal needs is a renewal request, so it could never approve; "
                              "write `for renewal requests` or drop `renews`", criterion.span)
         unknown: set[str] = set()  # reported once per criterion, where the source names it
+        named_at = criterion.requested_for_span
+        for index, target in enumerate(criterion.requested_for):
+            if target in criterion.requested_for[:index]:
+                yield Diagnostic(
+                    "criterion.duplicate-field",
+                    f"criterion '{criterion.id}' already names '{target}' in `approve requested`; "
+                    "keep one", _named_at(named_at[index] if index < len(named_at) else NO_SPAN,
+                                          criterion.span))
+            elif target not in targets and target not in unknown:
+                unknown.add(target)
+                yield Diagnostic(
+                    "criterion.unknown-product",
+                    f"`approve requested` names unknown product or group '{target}'"
+                    f"{_known(policy.products + policy.groups)}",
+                    _named_at(named_at[index] if index < len(named_at) else NO_SPAN,
+                              criterion.span))
         for approval in criterion.approves:
             if approval.target not in targets:
                 if approval.target not in unknown:

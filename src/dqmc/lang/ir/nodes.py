@@ -410,7 +410,12 @@ class Criterion:
     approves_requested: bool = False
     # `for initial requests` / `for renewal requests`: the only requests it is tried for
     serves: Serves | None = None
+    # `approve requested a, b`: the products or groups it approves the quantity requested for;
+    # empty: every product (a plain `approve requested`)
+    requested_for: tuple[str, ...] = ()
     span: Span = _span()
+    # where the source names each of `requested_for`, for diagnostics about it
+    requested_for_span: tuple[Span, ...] = field(default=(), compare=False, repr=False)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -464,8 +464,9 @@ class _Printer:
                     for n, line in enumerate(_aligned_lines(pairs, inner + INDENT))]
             out.append(_close(("approve-block", index, begin, end - begin, _BLOCK_CLOSE), inner))
         if criterion.approves_requested:
+            named = ", ".join(format_id(target) for target in criterion.requested_for)
             out.append(_statement(("criterion", index, "requested"), inner,
-                                  f"{pad}approve requested"))
+                                  f"{pad}approve requested{' ' + named if named else ''}"))
         if criterion.duration is not None:
             out.append(_statement(("criterion", index, "duration"), inner,
                                   f"{pad}approvals last {format_duration(criterion.duration)}"))

@@ -269,7 +269,8 @@ def _criterion(policy: nodes.Policy, criterion: nodes.Criterion) -> dict[str, An
         if criterion.approves:
             raise YamlEmitError(f"criterion {criterion.id} approves both limits and the quantity "
                                 "requested; YAML says one or the other")
-        out["approve"] = "requested"
+        out["approve"] = ({"requested": _Flow(criterion.requested_for)}
+                          if criterion.requested_for else "requested")
     if criterion.duration is not None:
         out["duration"] = format_duration(criterion.duration)
     if criterion.renews is not None:
