@@ -130,13 +130,14 @@ def format_symbols(values: Sequence[str]) -> str:
     return "{" + ", ".join(format_id(v) for v in values) + "}"
 
 
-def _plural(noun: str) -> str:
-    return noun + "es" if noun.endswith(("s", "x", "z", "ch", "sh")) else noun + "s"
-
-
-def _package_words(noun: str, count: Decimal) -> list[str]:
-    preferred = noun if count == 1 else _plural(noun)
-    return [preferred] + [w for w in (noun, noun + "s", noun + "es") if w != preferred]
+def _count_words(noun: str, count: Decimal) -> list[str]:
+    """The words `count` of `noun` may be written in, best first: singular for one, plural for
+    more ("tablets" is its own plural, never "tabletses"), then the other spellings lowering
+    accepts for a package noun. `_spells` keeps only those that lower back."""
+    one = common.singular_noun(noun)
+    many = common.plural_noun(one)
+    best = [one, noun, many] if count == 1 else [many, noun + "s", noun + "es", noun, one]
+    return list(dict.fromkeys([*best, noun, noun + "s", noun + "es"]))
 
 
 def _spells(q: nodes.Quantity, count: Decimal, word: str,
@@ -166,7 +167,7 @@ def format_quantity(q: nodes.Quantity, products: Sequence[nodes.Product] = ()) -
             for package in product.packages:
                 if package.id != q.package or not package.noun:
                     continue
-                for word in _package_words(package.noun, q.packages):
+                for word in _count_words(package.noun, q.packages):
                     if _spells(q, q.packages, word, products):
                         return f"{format_decimal(q.packages)} {word}"
         if q.per_package:
@@ -174,10 +175,10 @@ def format_quantity(q: nodes.Quantity, products: Sequence[nodes.Product] = ()) -
             # count in the package's noun as it is (only an IR built by hand gets here).
             nouns = [pk.noun for p in products for pk in p.packages if pk.id == q.package]
             noun = nouns[0] if nouns and nouns[0] else q.package
-            return f"{format_decimal(q.packages)} {_package_words(noun, q.packages)[0]}"
+            return f"{format_decimal(q.packages)} {_count_words(noun, q.packages)[0]}"
     elif q.unit == "each" and q.noun is not None:
         # The author counted in the form's noun ("2 blisters"): print that word again.
-        for word in _package_words(q.noun, q.amount):
+        for word in _count_words(q.noun, q.amount):
             if _spells(q, q.amount, word, products):
                 return f"{format_decimal(q.amount)} {word}"
     return f"{format_decimal(q.amount)} {q.unit}"
