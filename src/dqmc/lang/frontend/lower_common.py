@@ -269,7 +269,9 @@ def selected_packages(products: Sequence[nodes.Product],
 
 def _resolve_rule(rule: nodes.Rule, products: list[nodes.Product],
                   diagnostics: list[Diagnostic]) -> nodes.Rule:
-    quantity = getattr(rule, "quantity", None)
+    if not isinstance(rule, (nodes.PerWindow, nodes.PerFill, nodes.PerDay)):
+        return rule
+    quantity: object = rule.quantity  # a RawQuantity, as the front ends built it
     if not isinstance(quantity, RawQuantity):
         return rule
     if not products:
@@ -277,7 +279,8 @@ def _resolve_rule(rule: nodes.Rule, products: list[nodes.Product],
         unit: nodes.BillingUnit = UNIT_WORDS.get(quantity.word, "each")
         resolved = nodes.Quantity(amount=quantity.amount, unit=unit, span=quantity.span)
     else:
-        resolved = resolve_word(quantity.amount, quantity.word, products, quantity.span, diagnostics)
+        resolved = resolve_word(quantity.amount, quantity.word, products, quantity.span,
+                                diagnostics)
     return dataclasses.replace(rule, quantity=resolved)
 
 
@@ -362,7 +365,8 @@ def unescape_string(raw: str, span: Span, diagnostics: list[Diagnostic]) -> str:
         if nxt in _ESCAPES:
             out.append(_ESCAPES[nxt])
             i += 2
-        elif nxt == "u" and len(body) >= i + 6 and all(c in "0123456789abcdefABCDEF" for c in body[i + 2:i + 6]):
+        elif nxt == "u" and len(body) >= i + 6 and all(
+                c in "0123456789abcdefABCDEF" for c in body[i + 2:i + 6]):
             out.append(chr(int(body[i + 2:i + 6], 16)))
             i += 6
         else:
