@@ -14,6 +14,7 @@ from dqmc.lang.frontend.dsl_lower import lower_dsl, lower_fragment
 from dqmc.lang.ir import nodes
 from dqmc.lang.printers.dsl_print import (
     MAX_WIDTH,
+    ConditionLayout,
     PrintError,
     condition_lines,
     format_duration,
@@ -82,6 +83,19 @@ a, b, c, d = ref("a"), ref("b"), ref("c"), ref("d")
 def test_expression_prints_minimal_parentheses_and_parses_back(expr: nodes.Expr, text: str) -> None:
     assert format_expr(expr) == text
     assert lower_expr(text) == expr
+
+
+def test_the_authors_grouping_prints_with_the_expression_it_matches() -> None:
+    expr = nodes.Or(operands=(nodes.And(operands=(a, b)), nodes.Not(operand=c)))
+    grouped = ConditionLayout(operands=(ConditionLayout(parens=True, operands=(
+        ConditionLayout(), ConditionLayout())), ConditionLayout(parens=True, operands=(
+            ConditionLayout(parens=True),))))
+    assert format_expr(expr, grouped) == "(a and b) or (not c)"
+    assert condition_lines(expr, "when ", 4, grouped) == ["    when (a and b) or (not c)"]
+    assert lower_expr(format_expr(expr, grouped)) == expr
+    # A layout of another shape (from another condition) is not applied.
+    assert format_expr(nodes.Or(operands=(a, b)), grouped) == "a or b"
+    assert format_expr(expr) == "a and b or not c"
 
 
 def test_a_date_comparison_prints_iso_and_parses_back() -> None:

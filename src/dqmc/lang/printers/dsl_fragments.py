@@ -7,6 +7,7 @@ import functools
 import re
 import unicodedata
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import assert_never
 
@@ -267,9 +268,43 @@ def format_duration(duration: nodes.Duration) -> str:
 # ---------------------------------------------------------------------------------------------
 # Conditions
 
-# Parentheses are printed exactly where the grammar needs them to rebuild the same tree: the
-# parser makes one flat And for `a and b and c`, so a nested And (or Or) can only come from
-# parentheses, and `and` binds tighter than `or`, `not` tighter than both.
+# Parentheses are printed where the grammar needs them to rebuild the same tree: the parser
+# makes one flat And for `a and b and c`, so a nested And (or Or) can only come from
+# parentheses, and `and` binds tighter than `or`, `not` tighter than both. The IR does not keep
+# the parentheses an author wrote for the reader (`(a and b) or c`); `dqmc fmt` reads them from
+# the source as a ConditionLayout and keeps those that group a sub-condition.
+
+
+@dataclass(frozen=True, slots=True)
+class ConditionLayout:
+    """How the author wrote a condition, where its IR does not say: the parentheses.
+
+    It mirrors the Expr it describes: `operands` are an And's or an Or's operands, or a Not's
+    one; a test (a fact, a comparison) has none. A layout of another shape is ignored.
+    """
+
+    parens: bool = False  # written inside parentheses (one pair or more)
+    operands: tuple[ConditionLayout, ...] = ()
+
+
+def _matches(layout: ConditionLayout, expr: nodes.Expr) -> bool:
+    match expr:
+        case nodes.And() | nodes.Or():
+            pairs = zip(layout.operands, expr.operands, strict=False)
+            return len(layout.operands) == len(expr.operands) and all(
+                _matches(sub, operand) for sub, operand in pairs)
+        case nodes.Not():
+            return len(layout.operands) == 1 and _matches(layout.operands[0], expr.operand)
+        case _:
+            return not layout.operands
+
+
+def _checked(expr: nodes.Expr, layout: ConditionLayout | None) -> ConditionLayout | None:
+    return layout if layout is not None and _matches(layout, expr) else None
+
+
+def _sub(layout: ConditionLayout | None, index: int) -> ConditionLayout | None:
+    return None if layout is None else layout.operands[index]
 
 
 def _needs_parens(parent: nodes.Expr, child: nodes.Expr) -> bool:
@@ -278,9 +313,24 @@ def _needs_parens(parent: nodes.Expr, child: nodes.Expr) -> bool:
     return isinstance(child, (nodes.And, nodes.Or))
 
 
-def _operand(parent: nodes.Expr, child: nodes.Expr) -> str:
-    text = format_expr(child)
-    return f"({text})" if _needs_parens(parent, child) else text
+def _parenthesised(parent: nodes.Expr, child: nodes.Expr, layout: ConditionLayout | None) -> bool:
+    """Whether `child` prints inside parentheses: where the grammar needs them, and where the
+    author wrote them around what they group for the reader, an `and`, `or` or `not`
+    (`(a and b) or c`, `(not a) and b`) or what a `not` negates unless a bare fact
+    (`not (n >= 2)`). The author's parentheses around a lone test elsewhere (`(a) and b`) and
+    around the whole condition are dropped; none are added."""
+    if _needs_parens(parent, child):
+        return True
+    if layout is None or not layout.parens:
+        return False
+    if isinstance(child, (nodes.And, nodes.Or, nodes.Not)):
+        return True
+    return isinstance(parent, nodes.Not) and not isinstance(child, nodes.FactRef)
+
+
+def _operand(parent: nodes.Expr, child: nodes.Expr, layout: ConditionLayout | None = None) -> str:
+    text = _format(child, layout)
+    return f"({text})" if _parenthesised(parent, child, layout) else text
 
 
 def _operands(expr: nodes.And | nodes.Or) -> tuple[nodes.Expr, ...]:
@@ -290,8 +340,13 @@ def _operands(expr: nodes.And | nodes.Or) -> tuple[nodes.Expr, ...]:
     return expr.operands
 
 
-def format_expr(expr: nodes.Expr) -> str:
-    """A condition on one line, with the fewest parentheses that give back the same tree."""
+def format_expr(expr: nodes.Expr, layout: ConditionLayout | None = None) -> str:
+    """A condition on one line: with the fewest parentheses that give back the same tree, plus,
+    given the author's `layout`, the parentheses they wrote that group a sub-condition."""
+    return _format(expr, _checked(expr, layout))
+
+
+def _format(expr: nodes.Expr, layout: ConditionLayout | None) -> str:
     match expr:
         case nodes.FactRef():
             return format_id(expr.fact)
@@ -302,11 +357,13 @@ def format_expr(expr: nodes.Expr) -> str:
         case nodes.Subset():
             return f"{format_id(expr.fact)} <= {format_symbols(expr.values)}"
         case nodes.Not():
-            return "not " + _operand(expr, expr.operand)
+            return "not " + _operand(expr, expr.operand, _sub(layout, 0))
         case nodes.And():
-            return " and ".join(_operand(expr, o) for o in _operands(expr))
+            return " and ".join(_operand(expr, o, _sub(layout, k))
+                                for k, o in enumerate(_operands(expr)))
         case nodes.Or():
-            return " or ".join(_operand(expr, o) for o in _operands(expr))
+            return " or ".join(_operand(expr, o, _sub(layout, k))
+                               for k, o in enumerate(_operands(expr)))
         case _:
             assert_never(expr)
 
@@ -339,30 +396,34 @@ def _balanced_groups(widths: Sequence[int], base: int, sep: int) -> list[tuple[i
     return groups[::-1]
 
 
-def condition_lines(expr: nodes.Expr, lead: str, indent: int) -> list[str]:
+def condition_lines(expr: nodes.Expr, lead: str, indent: int,
+                    layout: ConditionLayout | None = None) -> list[str]:
     """`lead` + the condition, broken before `and`/`or` when the line would pass MAX_WIDTH.
 
     Continuation lines start with the operator right-aligned under `lead` (`when` is four
-    characters, like ` and` and `  or`), so the operands line up in one column.
+    characters, like ` and` and `  or`), so the operands line up in one column. `layout` is how
+    the author wrote it (parentheses), when known.
     """
+    layout = _checked(expr, layout)
     margin = " " * indent
-    flat = margin + lead + format_expr(expr)
+    flat = margin + lead + _format(expr, layout)
     if len(flat) <= MAX_WIDTH or not isinstance(expr, (nodes.And, nodes.Or)):
         return [flat]
     word = "and" if isinstance(expr, nodes.And) else "or"
     operands = _operands(expr)
-    texts = [_operand(expr, o) for o in operands]
+    texts = [_operand(expr, o, _sub(layout, k)) for k, o in enumerate(operands)]
     prefix_width = indent + len(lead)
     groups = _balanced_groups([len(t) for t in texts], prefix_width, len(word) + 2)
     lines: list[str] = []
     for begin, end in groups:
         line_lead = lead if begin == 0 else word.rjust(len(lead) - 1) + " "
         text = f" {word} ".join(texts[begin:end])
-        child = operands[begin]
+        child, child_layout = operands[begin], _sub(layout, begin)
         if (end - begin == 1 and indent + len(line_lead) + len(text) > MAX_WIDTH
-                and not _needs_parens(expr, child) and isinstance(child, (nodes.And, nodes.Or))):
+                and not _parenthesised(expr, child, child_layout)
+                and isinstance(child, (nodes.And, nodes.Or))):
             # An `and` chain inside an `or` breaks at its own operators, aligned the same way.
-            lines.extend(condition_lines(child, line_lead, indent))
+            lines.extend(condition_lines(child, line_lead, indent, child_layout))
         else:
             lines.append(margin + line_lead + text)
     return lines
