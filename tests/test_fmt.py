@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import REPO
 
 from dqmc.authoring import fmt
 from dqmc.authoring.fmt import InternalFormatError, format_files, format_paths, format_source
@@ -76,7 +77,8 @@ policy p "Title # not a comment" {  # on the header line
   fact ok: bool "OK?"
 
   criterion c {
-    when ok and not ok  # inside a condition
+    when ok  # inside a condition
+     and not ok
     approve a {
       retail 2 each per fill
     }  # after an approve block
@@ -146,6 +148,50 @@ def criterion(when: str) -> str:
 def test_parentheses_that_group_a_sub_condition_are_kept(written: str, printed: str) -> None:
     assert formatted(criterion(written)) == criterion(printed)
     assert formatted(criterion(printed)) == criterion(printed)
+
+
+# The issue, whole: fmt turned "28 tablets" into "28 tabletses", flattened the `when` and dropped
+# its parentheses. Already formatted, it must come back unchanged.
+COMBINATION_PACK = """policy combo "Combination pack" {
+  type per_days
+
+  product combo {
+    brand "C"
+    generic "c"
+    form "combination pack of tablets"
+    unit each
+  }
+
+  limit combo {
+    retail 28 tablets per 30 days
+  }
+
+  fact a: bool "A?"
+  fact b: bool "B?"
+  fact c: bool "C?"
+
+  criterion more {
+    when (a and b)  # both
+      or c
+    approve combo {
+      retail 56 tablets per 30 days
+    }
+  }
+}
+"""
+
+
+def test_the_issues_spec_is_stable_and_keeps_tablets_lines_and_parentheses() -> None:
+    assert formatted(COMBINATION_PACK) == COMBINATION_PACK
+    messy = COMBINATION_PACK.replace("when (a and b)  # both\n      or c",
+                                     "when ((a and b)) or # both\n        c")
+    assert formatted(messy) == COMBINATION_PACK
+
+
+def test_the_policy_library_is_formatted() -> None:
+    report = format_files([REPO / "policy_specs"], check=True)
+    assert (report.changed, report.exit_code) == ([], 0)
+    assert len(report.unchanged) >= 6
 
 
 CANONICAL = 'policy p "t" {\n  type per_days\n}\n'

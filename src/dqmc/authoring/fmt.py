@@ -28,6 +28,8 @@ class InternalFormatError(RuntimeError):
 def format_source(source: SourceFile) -> tuple[str | None, list[Diagnostic]]:
     """The canonical text of a DSL spec, or None and the diagnostics when it does not lower.
 
+    Canonical but for what the IR does not record and the author chose: the comments, and how
+    conditions are laid out (line breaks that fit, grouping parentheses; see `read_layout`).
     Before returning, the printed text is lowered again: it must give an equal IR and keep
     every comment. If not, InternalFormatError is raised and nothing should be written.
     """

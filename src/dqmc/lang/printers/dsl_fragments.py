@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import re
@@ -277,7 +278,7 @@ def format_duration(duration: nodes.Duration) -> str:
 
 @dataclass(frozen=True, slots=True)
 class ConditionLayout:
-    """How the author wrote a condition, where its IR does not say: the parentheses.
+    """How the author wrote a condition, where its IR does not say: parentheses, line breaks.
 
     It mirrors the Expr it describes: `operands` are an And's or an Or's operands, or a Not's
     one; a test (a fact, a comparison) has none. A layout of another shape is ignored.
@@ -285,6 +286,8 @@ class ConditionLayout:
 
     parens: bool = False  # written inside parentheses (one pair or more)
     operands: tuple[ConditionLayout, ...] = ()
+    breaks: frozenset[int] = frozenset()  # And, Or: the operands written at a line's start
+    line: int | None = None  # a test: the source line it is written on
 
 
 def _matches(layout: ConditionLayout, expr: nodes.Expr) -> bool:
@@ -396,35 +399,149 @@ def _balanced_groups(widths: Sequence[int], base: int, sep: int) -> list[tuple[i
     return groups[::-1]
 
 
+# Laying a condition out on lines: it is written as a stream of text, the places where a chain
+# of `and`s or `or`s may break before an operand, and where each chain's first operand begins
+# (its continuation lines align there). The author's breaks are taken; a line still wider than
+# MAX_WIDTH is broken at its outermost chain's remaining places, into balanced lines, until
+# every line fits or has no place left.
+
+
+@dataclass(frozen=True, slots=True)
+class _Text:
+    text: str
+    line: int | None = None  # a test's line in the source, for comments written after it
+
+
+@dataclass(frozen=True, slots=True)
+class _Start:
+    chain: int
+    grouped: bool  # inside its own parentheses: operators continue at the chain's column
+
+
+@dataclass(frozen=True, slots=True)
+class _Break:
+    id: int
+    chain: int
+    word: str  # "and" or "or"
+    depth: int  # how many chains enclose this one: the outermost breaks first
+    written: bool  # the author began this operand on a new line
+
+
+class _Stream:
+    def __init__(self) -> None:
+        self.items: list[_Text | _Start | _Break] = []
+        self.chains = 0
+
+    def add(self, expr: nodes.Expr, layout: ConditionLayout | None,
+            parent: nodes.Expr | None, depth: int) -> None:
+        parens = parent is not None and _parenthesised(parent, expr, layout)
+        if parens:
+            self.items.append(_Text("("))
+        match expr:
+            case nodes.And() | nodes.Or():
+                word = "and" if isinstance(expr, nodes.And) else "or"
+                chain, self.chains = self.chains, self.chains + 1
+                self.items.append(_Start(chain, parens))
+                for index, operand in enumerate(_operands(expr)):
+                    if index:
+                        written = layout is not None and index in layout.breaks
+                        self.items.append(_Break(len(self.items), chain, word, depth, written))
+                    self.add(operand, _sub(layout, index), expr, depth + 1)
+            case nodes.Not():
+                self.items.append(_Text("not "))
+                self.add(expr.operand, _sub(layout, 0), expr, depth)
+            case _:
+                self.items.append(_Text(_format(expr, None), layout.line if layout else None))
+        if parens:
+            self.items.append(_Text(")"))
+
+
+@dataclass
+class _Line:
+    text: str
+    source: int | None = None  # the source line of its first test
+    open: list[tuple[_Break, int]] = dataclasses.field(default_factory=list)  # (place, column)
+
+
+def _render(items: Sequence[_Text | _Start | _Break], taken: set[int], head: str,
+            indent: int) -> tuple[list[_Line], dict[int, tuple[int, bool]]]:
+    """The lines with the `taken` breaks, and the column each chain's operands align at."""
+    lines = [_Line(head)]
+    columns: dict[int, tuple[int, bool]] = {}  # by chain: its column, and whether grouped
+    for item in items:
+        line = lines[-1]
+        if isinstance(item, _Text):
+            if line.source is None:
+                line.source = item.line
+            line.text += item.text
+        elif isinstance(item, _Start):
+            columns[item.chain] = (len(line.text), item.grouped)
+        elif item.id in taken:
+            lines.append(_Line(" " * _continuation(item, columns, indent) + item.word + " "))
+        else:
+            line.open.append((item, len(line.text)))
+            line.text += f" {item.word} "
+    return lines, columns
+
+
+def _continuation(place: _Break, columns: dict[int, tuple[int, bool]], indent: int) -> int:
+    """Where a continuation line's operator starts: right-aligned before the chain's column
+    (` and`, `  or` under `when`), never left of the indent (YAML's blocks have no lead);
+    inside parentheses, at the column itself, so it stays visibly inside them."""
+    column, grouped = columns[place.chain]
+    return column if grouped else max(column - len(place.word) - 1, indent)
+
+
+def _more_breaks(lines: Sequence[_Line], columns: dict[int, tuple[int, bool]],
+                 indent: int) -> set[int]:
+    """Breaks that split the first line wider than MAX_WIDTH that can still be split, at its
+    outermost chain's places, into the fewest, then most even, lines; none when all fit."""
+    for line in lines:
+        if len(line.text) <= MAX_WIDTH or not line.open:
+            continue
+        depth = min(place.depth for place, _ in line.open)
+        chain = next(place.chain for place, _ in line.open if place.depth == depth)
+        places = [(place, at) for place, at in line.open if place.chain == chain]
+        word = places[0][0].word
+        sep = len(word) + 2
+        # A broken-off line is its operator's lead, then its pieces; the first keeps its start.
+        # The lead ends at the chain's column (under `when`); a YAML block's lead, which has
+        # nothing to align under, is counted so too, as it always was.
+        column, grouped = columns[chain]
+        base = column + len(word) + 1 if grouped else column
+        starts = [at for _, at in places]
+        widths = [starts[0] - base] + [end - (at + sep) for at, end in
+                                       zip(starts, [*starts[1:], len(line.text)], strict=True)]
+        groups = _balanced_groups(widths, base, sep)
+        return {places[begin - 1][0].id for begin, _ in groups[1:]}
+    return set()
+
+
 def condition_lines(expr: nodes.Expr, lead: str, indent: int,
                     layout: ConditionLayout | None = None) -> list[str]:
-    """`lead` + the condition, broken before `and`/`or` when the line would pass MAX_WIDTH.
+    """`lead` + the condition, broken before `and`/`or` where the author broke it (`layout`,
+    when known) and wherever else a line would pass MAX_WIDTH.
 
     Continuation lines start with the operator right-aligned under `lead` (`when` is four
-    characters, like ` and` and `  or`), so the operands line up in one column. `layout` is how
-    the author wrote it (parentheses), when known.
+    characters, like ` and` and `  or`), so the operands line up in one column; inside
+    parentheses, under the group's first operand.
     """
-    layout = _checked(expr, layout)
-    margin = " " * indent
-    flat = margin + lead + _format(expr, layout)
-    if len(flat) <= MAX_WIDTH or not isinstance(expr, (nodes.And, nodes.Or)):
-        return [flat]
-    word = "and" if isinstance(expr, nodes.And) else "or"
-    operands = _operands(expr)
-    texts = [_operand(expr, o, _sub(layout, k)) for k, o in enumerate(operands)]
-    prefix_width = indent + len(lead)
-    groups = _balanced_groups([len(t) for t in texts], prefix_width, len(word) + 2)
-    lines: list[str] = []
-    for begin, end in groups:
-        line_lead = lead if begin == 0 else word.rjust(len(lead) - 1) + " "
-        text = f" {word} ".join(texts[begin:end])
-        child, child_layout = operands[begin], _sub(layout, begin)
-        if (end - begin == 1 and indent + len(line_lead) + len(text) > MAX_WIDTH
-                and not _parenthesised(expr, child, child_layout)
-                and isinstance(child, (nodes.And, nodes.Or))):
-            # An `and` chain inside an `or` breaks at its own operators, aligned the same way.
-            lines.extend(condition_lines(child, line_lead, indent, child_layout))
-        else:
-            lines.append(margin + line_lead + text)
-    return lines
+    return [text for text, _ in condition_source_lines(expr, lead, indent, layout)]
 
+
+def condition_source_lines(expr: nodes.Expr, lead: str, indent: int,
+                           layout: ConditionLayout | None = None,
+                           ) -> list[tuple[str, int | None]]:
+    """`condition_lines`, each with the source line of its first test (None without layout),
+    so that a comment written after a test goes on the line that holds it."""
+    layout = _checked(expr, layout)
+    stream = _Stream()
+    stream.add(expr, layout, None, 0)
+    taken = {item.id for item in stream.items if isinstance(item, _Break) and item.written}
+    head = " " * indent + lead
+    while True:
+        lines, columns = _render(stream.items, taken, head, indent)
+        more = _more_breaks(lines, columns, indent)
+        if not more:
+            return [(line.text, line.source) for line in lines]
+        taken |= more

@@ -24,6 +24,7 @@ from dqmc.lang.printers.dsl_fragments import (
     ConditionLayout,
     PrintError,
     condition_lines,
+    condition_source_lines,
     format_decimal,
     format_duration,
     format_expr,
@@ -200,17 +201,23 @@ def _source_statements(policy: Tree[Token]) -> list[_SourceStatement]:
 
 
 def _condition_layout(node: Tree[Token] | Token) -> ConditionLayout:
-    """How a parsed condition is written: its parentheses, mirroring the Expr lowered from it."""
+    """How a parsed condition is written, mirroring the Expr lowered from it: its parentheses,
+    the operands of each `and`/`or` chain that begin a line, the line of each test."""
     parens = False
     while isinstance(node, Tree) and node.data == "atom":  # "(" expr ")", redundant ones too
         parens = True
         node = node.children[1]
     assert isinstance(node, Tree)
     if node.data in ("or_expr", "and_expr"):  # operand, "or", operand, ...
-        return ConditionLayout(parens, tuple(_condition_layout(o) for o in node.children[::2]))
+        operands = [o for o in node.children[::2] if isinstance(o, Tree)]
+        # A line break anywhere between two operands (before or after the operator, or at a
+        # comment) starts the second on a new line.
+        breaks = frozenset(k for k in range(1, len(operands))
+                           if operands[k - 1].meta.end_line < operands[k].meta.line)
+        return ConditionLayout(parens, tuple(_condition_layout(o) for o in operands), breaks)
     if node.data == "not_":  # "not", operand
         return ConditionLayout(parens, (_condition_layout(node.children[1]),))
-    return ConditionLayout(parens)
+    return ConditionLayout(parens, line=node.meta.line)
 
 
 def _condition_layouts(policy: Tree[Token]) -> dict[int, ConditionLayout]:
@@ -307,6 +314,17 @@ class _Statement:
     lines: tuple[str, ...]
     opens: bool = False  # ends with `{`: no blank line may follow it
     closes: bool = False  # a closing brace: comments before it sit one level deeper
+    # For a condition over several lines: the source line each line's first test is on, so a
+    # comment written after a test ends the line that holds it (otherwise the last line).
+    sources: tuple[int | None, ...] = ()
+
+    def line_of(self, comment: Comment) -> int:
+        """Which of the lines a trailing comment on the source line `comment.line` ends."""
+        known = [(i, line) for i, line in enumerate(self.sources) if line is not None]
+        if not known:
+            return len(self.lines) - 1
+        held = [i for i, line in known if line <= comment.line]
+        return held[-1] if held else 0  # a comment before the first test: the first line
 
 
 _BLANK = None  # a separator line between top-level items
@@ -495,9 +513,10 @@ class _Printer:
         if criterion.serves is not None:
             out.append(_statement(("criterion", index, "for"), inner,
                                   f"{pad}for {criterion.serves} requests"))
+        when = condition_source_lines(criterion.when, "when ", inner, self.conditions.get(index))
         out.append(_Statement(("criterion", index, "when"), inner,
-                              tuple(condition_lines(criterion.when, "when ", inner,
-                                                    self.conditions.get(index)))))
+                              tuple(text for text, _ in when),
+                              sources=tuple(line for _, line in when)))
         approves = criterion.approves
         for begin, end in _runs(approves, lambda approval: approval.target):
             target = approves[begin].target
@@ -566,19 +585,23 @@ def _package(package: nodes.Package) -> str:
 
 
 def _place_comments(
-    comments: Iterable[Comment], printed: set[Key],
-) -> tuple[dict[Key, list[Comment]], dict[Key, Comment]]:
-    """Which comments go before which statement, and which one ends which statement's line."""
+    comments: Iterable[Comment], printed: Mapping[Key, _Statement],
+) -> tuple[dict[Key, list[Comment]], dict[tuple[Key, int], Comment]]:
+    """Which comments go before which statement, and which one ends which statement's line
+    (keyed by the statement and the index of the line)."""
     leading: dict[Key, list[Comment]] = {}
-    trailing: dict[Key, Comment] = {}
+    trailing: dict[tuple[Key, int], Comment] = {}
     for comment in sorted(comments, key=lambda c: c.line):
         anchors = comment.anchors
         if comment.trailing and anchors:
             owner, anchors = anchors[0], anchors[1:]
-            if owner in printed and owner not in trailing:
-                trailing[owner] = comment
-                continue
-        key = next((k for k in anchors if k in printed), POLICY_END)
+            statement = printed.get(owner)
+            if statement is not None:
+                spot = (owner, statement.line_of(comment))
+                if spot not in trailing:
+                    trailing[spot] = comment
+                    continue
+        key = next((k for k in anchors if k in printed or k == POLICY_END), POLICY_END)
         leading.setdefault(key, []).append(comment)
     return leading, trailing
 
@@ -604,7 +627,7 @@ def print_policy(policy: nodes.Policy, comments: Sequence[Comment] = (), *,
     number, an empty `and`).
     """
     items = _Printer(policy, conditions or {}).items()
-    printed = {item.key for item in items if item is not None} | {POLICY_END}
+    printed = {item.key: item for item in items if item is not None}
     leading, trailing = _place_comments(comments, printed)
     out: list[str] = []
     last_opens = False  # the previous line ends with `{`: no blank line directly after it
@@ -634,8 +657,9 @@ def print_policy(policy: nodes.Policy, comments: Sequence[Comment] = (), *,
         separate = False
         emit_comments(group, item.indent + (INDENT if item.closes else 0), item.closes)
         lines = list(item.lines)
-        if item.key in trailing:
-            lines[-1] += "  " + trailing[item.key].text
+        for index in range(len(lines)):
+            if (item.key, index) in trailing:
+                lines[index] += "  " + trailing[item.key, index].text
         out.extend(lines)
         last_opens = item.opens
     emit_comments(leading.get(POLICY_END, ()), 0, False)
