@@ -14,6 +14,7 @@ from dqmc.lang.frontend.dsl_lower import lower_dsl, lower_fragment
 from dqmc.lang.ir import nodes
 from dqmc.lang.printers.dsl_print import (
     MAX_WIDTH,
+    ConditionLayout,
     PrintError,
     condition_lines,
     format_duration,
@@ -82,6 +83,19 @@ a, b, c, d = ref("a"), ref("b"), ref("c"), ref("d")
 def test_expression_prints_minimal_parentheses_and_parses_back(expr: nodes.Expr, text: str) -> None:
     assert format_expr(expr) == text
     assert lower_expr(text) == expr
+
+
+def test_the_authors_grouping_prints_with_the_expression_it_matches() -> None:
+    expr = nodes.Or(operands=(nodes.And(operands=(a, b)), nodes.Not(operand=c)))
+    grouped = ConditionLayout(operands=(ConditionLayout(parens=True, operands=(
+        ConditionLayout(), ConditionLayout())), ConditionLayout(parens=True, operands=(
+            ConditionLayout(parens=True),))))
+    assert format_expr(expr, grouped) == "(a and b) or (not c)"
+    assert condition_lines(expr, "when ", 4, grouped) == ["    when (a and b) or (not c)"]
+    assert lower_expr(format_expr(expr, grouped)) == expr
+    # A layout of another shape (from another condition) is not applied.
+    assert format_expr(nodes.Or(operands=(a, b)), grouped) == "a or b"
+    assert format_expr(expr) == "a and b or not c"
 
 
 def test_a_date_comparison_prints_iso_and_parses_back() -> None:
@@ -265,12 +279,61 @@ def test_a_count_of_each_prints_in_the_form_noun_the_author_wrote_where_it_lower
                            patches) == "3 patches"
     assert format_quantity(tablets, patches) == "2 each"  # not a word of this product's form
     # Lowering keeps the word: "2 tablets" of the pills and "2 each" differ only by it.
-    written = lower(PACKAGED.replace("  limit both {", "  limit pills {\n    retail 2 tablets per fill\n"
-                                     "    home_delivery 2 each per fill\n  }\n  limit both {"))
+    written = lower(PACKAGED.replace(
+        "  limit both {", "  limit pills {\n    retail 2 tablets per fill\n"
+        "    home_delivery 2 each per fill\n  }\n  limit both {"))
     by_channel = {limit.channel: limit.rule.quantity for limit in written.limits
                   if limit.target == "pills"}
     assert by_channel["retail"].noun == "tablet" and by_channel["home_delivery"].noun is None
     assert by_channel["retail"].amount == by_channel["home_delivery"].amount
+
+
+COMBINATION_PACK = """policy p "t" {
+  type per_days
+
+  product combo {
+    brand "C"
+    generic "c"
+    form "combination pack of tablets"
+    package strip-7 7 each "strip of 7" as strips
+  }
+
+  limit combo {
+    retail        28 tablets per 30 days
+    home_delivery 1 tablet per fill
+    all           3 strips per fill
+  }
+}
+"""
+
+
+def test_a_form_written_in_the_plural_counts_in_its_singular_and_prints_back_unchanged() -> None:
+    # The issue: "28 tablets" of a "combination pack of tablets" printed as "28 tabletses".
+    # The form's last word, in the plural, names the unit counted: tablet/tablets, one each.
+    policy = lower(COMBINATION_PACK)
+    quantities = [limit.rule.quantity for limit in policy.limits]
+    counts = [(q.amount, q.noun, q.packages) for q in quantities]
+    assert counts == [(28, "tablet", None), (1, "tablet", None), (21, None, 3)]
+    # A package noun declared in the plural is its own plural too: "3 strips", not "stripses".
+    assert print_policy(policy) == COMBINATION_PACK
+
+
+@pytest.mark.parametrize("word", ["tabletses", "tabletes", "pack", "packs"])
+def test_a_count_word_no_form_or_package_yields_is_refused_naming_those_that_are(word: str) -> None:
+    text = COMBINATION_PACK.replace("28 tablets", f"28 {word}")
+    _, diagnostics = lower_dsl(SourceFile("test.dqm", text))
+    [diagnostic] = diagnostics
+    assert diagnostic.code == "unit.unknown" and f"'{word}'" in diagnostic.message
+    assert diagnostic.message.endswith("; this product's packages are counted as strips"
+                                       "; this product's form is counted as tablet or tablets")
+
+
+def test_the_plural_of_a_form_noun_is_the_one_english_plural() -> None:
+    from dqmc.lang.frontend.lower_common import plural_noun, singular_noun
+
+    for one, many in [("tablet", "tablets"), ("patch", "patches"), ("box", "boxes"),
+                      ("suppository", "suppositories"), ("spray", "sprays"), ("glass", "glasses")]:
+        assert (plural_noun(one), singular_noun(many), singular_noun(one)) == (many, one, one)
 
 
 def test_a_package_count_under_a_package_selector_names_that_package() -> None:

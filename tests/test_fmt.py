@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import REPO
 
 from dqmc.authoring import fmt
 from dqmc.authoring.fmt import InternalFormatError, format_files, format_paths, format_source
@@ -76,7 +77,8 @@ policy p "Title # not a comment" {  # on the header line
   fact ok: bool "OK?"
 
   criterion c {
-    when ok and not ok  # inside a condition
+    when ok  # inside a condition
+     and not ok
     approve a {
       retail 2 each per fill
     }  # after an approve block
@@ -119,6 +121,77 @@ def test_comments_in_an_empty_block_go_before_what_follows() -> None:
             '  product a { brand "b" generic "g" form "f" unit g }\n'
             '  limit a {\n    # nothing here yet\n  }\n  fact ok: bool "q"\n}\n')
     assert '  # nothing here yet\n  fact ok: bool "q"\n' in formatted(text)
+
+
+def criterion(when: str) -> str:
+    """A formatted policy whose one criterion's condition is `when` (lines after the first
+    already indented)."""
+    return ('policy p "t" {\n  type per_days\n\n'
+            '  fact a: bool "A?"\n  fact b: bool "B?"\n  fact c: bool "C?"\n'
+            '  fact n: number "N?"\n\n'
+            f'  criterion more {{\n    when {when}\n  }}\n}}\n')
+
+
+@pytest.mark.parametrize(("written", "printed"), [
+    # The issue: `(a and b) or c` printed as `a and b or c`.
+    ("(a and b) or c", "(a and b) or c"),
+    ("c or (a and b) or (a and not b)", "c or (a and b) or (a and not b)"),
+    ("not (a and b)", "not (a and b)"),  # needed for the meaning
+    ("not (n >= 2) and (not a)", "not (n >= 2) and (not a)"),
+    ("((a and b)) or c", "(a and b) or c"),  # one pair is enough
+    ("(a) and (n < 1) or c", "a and n < 1 or c"),  # a lone test needs no grouping
+    ("not (a)", "not a"),
+    ("(a or b)", "a or b"),  # nor does the whole condition
+    ("a and b or c", "a and b or c"),  # none added
+    ("(a or b) and c", "(a or b) and c"),
+])
+def test_parentheses_that_group_a_sub_condition_are_kept(written: str, printed: str) -> None:
+    assert formatted(criterion(written)) == criterion(printed)
+    assert formatted(criterion(printed)) == criterion(printed)
+
+
+# The issue, whole: fmt turned "28 tablets" into "28 tabletses", flattened the `when` and dropped
+# its parentheses. Already formatted, it must come back unchanged.
+COMBINATION_PACK = """policy combo "Combination pack" {
+  type per_days
+
+  product combo {
+    brand "C"
+    generic "c"
+    form "combination pack of tablets"
+    unit each
+  }
+
+  limit combo {
+    retail 28 tablets per 30 days
+  }
+
+  fact a: bool "A?"
+  fact b: bool "B?"
+  fact c: bool "C?"
+
+  criterion more {
+    when (a and b)  # both
+      or c
+    approve combo {
+      retail 56 tablets per 30 days
+    }
+  }
+}
+"""
+
+
+def test_the_issues_spec_is_stable_and_keeps_tablets_lines_and_parentheses() -> None:
+    assert formatted(COMBINATION_PACK) == COMBINATION_PACK
+    messy = COMBINATION_PACK.replace("when (a and b)  # both\n      or c",
+                                     "when ((a and b)) or # both\n        c")
+    assert formatted(messy) == COMBINATION_PACK
+
+
+def test_the_policy_library_is_formatted() -> None:
+    report = format_files([REPO / "policy_specs"], check=True)
+    assert (report.changed, report.exit_code) == ([], 0)
+    assert len(report.unchanged) >= 6
 
 
 CANONICAL = 'policy p "t" {\n  type per_days\n}\n'
@@ -175,7 +248,7 @@ def test_a_file_with_syntax_errors_is_left_untouched(tmp_path: Path) -> None:
 def test_a_printer_that_would_change_the_policy_is_refused(tmp_path: Path, monkeypatch) -> None:
     messy = write(tmp_path, "messy.dqm", UNFORMATTED)
     monkeypatch.setattr(fmt, "print_policy",
-                        lambda policy, comments: CANONICAL.replace("per_days", "per_rx"))
+                        lambda policy, comments, **_: CANONICAL.replace("per_days", "per_rx"))
     report = format_files([messy], check=False)
     assert messy.read_text(encoding="utf-8") == UNFORMATTED
     assert report.exit_code == 2
@@ -184,7 +257,7 @@ def test_a_printer_that_would_change_the_policy_is_refused(tmp_path: Path, monke
 
 
 def test_a_printer_that_would_lose_a_comment_is_refused(monkeypatch) -> None:
-    monkeypatch.setattr(fmt, "print_policy", lambda policy, comments: CANONICAL)
+    monkeypatch.setattr(fmt, "print_policy", lambda policy, comments, **_: CANONICAL)
     with pytest.raises(InternalFormatError, match="comment"):
         format_source(SourceFile("c.dqm", "# keep me\n" + CANONICAL))
 

@@ -15,7 +15,7 @@ from typing import TextIO
 from dqmc.lang.diagnostics import Diagnostic, has_errors, render_all, sorted_unique
 from dqmc.lang.frontend.dsl_lower import lower_dsl
 from dqmc.lang.ir.canonical import canonical_json
-from dqmc.lang.printers.dsl_print import PrintError, collect_comments, print_policy
+from dqmc.lang.printers.dsl_print import PrintError, collect_comments, print_policy, read_layout
 from dqmc.lang.source import SourceFile, Span
 
 DSL_SUFFIX = ".dqm"
@@ -28,15 +28,18 @@ class InternalFormatError(RuntimeError):
 def format_source(source: SourceFile) -> tuple[str | None, list[Diagnostic]]:
     """The canonical text of a DSL spec, or None and the diagnostics when it does not lower.
 
+    Canonical but for what the IR does not record and the author chose: the comments, and how
+    conditions are laid out (line breaks that fit, grouping parentheses; see `read_layout`).
     Before returning, the printed text is lowered again: it must give an equal IR and keep
     every comment. If not, InternalFormatError is raised and nothing should be written.
     """
     policy, diagnostics = lower_dsl(source)
     if policy is None or has_errors(diagnostics):
         return None, diagnostics
-    comments = collect_comments(source)
+    layout = read_layout(source)
+    comments = layout.comments
     try:
-        text = print_policy(policy, comments)
+        text = print_policy(policy, comments, conditions=layout.conditions)
     except PrintError as exc:
         raise InternalFormatError(f"the policy cannot be printed: {exc}") from exc
     printed = SourceFile(source.path, text)

@@ -131,12 +131,55 @@ def whole_number(text: str, what: str, span: Span, diagnostics: list[Diagnostic]
 
 
 def _plural_forms(noun: str) -> set[str]:
+    """The spellings a package noun (`as tube`) is counted in: tube, tubes, tubees."""
     return {noun, noun + "s", noun + "es"}
 
 
-def _form_noun(product: nodes.Product) -> str | None:
+_VOWELS = frozenset("aeiou")
+
+
+def _reads_plural(word: str) -> bool:
+    """Whether a form's word is written in the plural: "tablets", "patches", not "glass"."""
+    return word.endswith("s") and not word.endswith(("ss", "us", "is")) and len(word) > 3
+
+
+def plural_noun(noun: str) -> str:
+    """The plural of a singular count noun: tablet → tablets, patch → patches, ampoule →
+    ampoules, suppository → suppositories."""
+    if noun.endswith(("s", "x", "z", "ch", "sh")):
+        return noun + "es"
+    if noun.endswith("y") and len(noun) > 1 and noun[-2] not in _VOWELS:
+        return noun[:-1] + "ies"
+    return noun + "s"
+
+
+def singular_noun(word: str) -> str:
+    """A count noun's singular: the word itself unless it reads plural (tablets → tablet,
+    patches → patch, boxes → box, suppositories → suppository), so plural_noun gives it back."""
+    if not _reads_plural(word):
+        return word
+    if word.endswith("ies") and len(word) > 4 and word[-4] not in _VOWELS:
+        return word[:-3] + "y"
+    if word.endswith(("sses", "xes", "zes", "ches", "shes")):
+        return word[:-2]
+    return word[:-1]
+
+
+def form_nouns(product: nodes.Product) -> tuple[str, str] | None:
+    """(singular, plural) of the noun an `each` product is counted in, from its form.
+
+    The form's last word names one billing unit: "tablet" (tablet, tablets), "transdermal
+    patch" (patch, patches), "combination pack of tablets" (tablet, tablets: the pack holds the
+    tablets billed each; a pack is counted through a package declared `as pack`, which knows how
+    many it holds). No other spelling is accepted, so a count word always denotes one unit.
+    """
+    if product.unit != "each":
+        return None
     words = product.form.split()
-    return words[-1].lower() if words else None
+    if not words:
+        return None
+    noun = singular_noun(words[-1].lower())
+    return noun, plural_noun(noun)
 
 
 def resolve_word(
@@ -179,11 +222,16 @@ def resolve_word(
         return nodes.Quantity(amount=amount * dose.amount, unit=dose.unit, doses=amount,
                               span=span)
     for product in products:
-        noun = _form_noun(product)
-        if product.unit == "each" and noun and word.lower() in _plural_forms(noun):
-            return nodes.Quantity(amount=amount, unit="each", noun=noun, span=span)
+        nouns = form_nouns(product)
+        if nouns is not None and word.lower() in nouns:
+            return nodes.Quantity(amount=amount, unit="each", noun=nouns[0], span=span)
     known = sorted({n for p in products for pk in p.packages if pk.noun for n in [pk.noun]})
     hint = "; this product's packages are counted as " + ", ".join(known) if known else ""
+    counted = list(dict.fromkeys(nouns for p in products if (nouns := form_nouns(p))))
+    if counted:
+        hint += ("; this product's form is counted as " if len(counted) == 1 else
+                 "; these products' forms are counted as ") + ", ".join(
+                     f"{one} or {many}" for one, many in counted)
     if word in ("dose", "doses"):
         hint = "; to count doses, give every product its dose (`dose 1 each`)"
     diagnostics.append(Diagnostic(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import re
 import unicodedata
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import assert_never
 
@@ -130,13 +132,14 @@ def format_symbols(values: Sequence[str]) -> str:
     return "{" + ", ".join(format_id(v) for v in values) + "}"
 
 
-def _plural(noun: str) -> str:
-    return noun + "es" if noun.endswith(("s", "x", "z", "ch", "sh")) else noun + "s"
-
-
-def _package_words(noun: str, count: Decimal) -> list[str]:
-    preferred = noun if count == 1 else _plural(noun)
-    return [preferred] + [w for w in (noun, noun + "s", noun + "es") if w != preferred]
+def _count_words(noun: str, count: Decimal) -> list[str]:
+    """The words `count` of `noun` may be written in, best first: singular for one, plural for
+    more ("tablets" is its own plural, never "tabletses"), then the other spellings lowering
+    accepts for a package noun. `_spells` keeps only those that lower back."""
+    one = common.singular_noun(noun)
+    many = common.plural_noun(one)
+    best = [one, noun, many] if count == 1 else [many, noun + "s", noun + "es", noun, one]
+    return list(dict.fromkeys([*best, noun, noun + "s", noun + "es"]))
 
 
 def _spells(q: nodes.Quantity, count: Decimal, word: str,
@@ -166,7 +169,7 @@ def format_quantity(q: nodes.Quantity, products: Sequence[nodes.Product] = ()) -
             for package in product.packages:
                 if package.id != q.package or not package.noun:
                     continue
-                for word in _package_words(package.noun, q.packages):
+                for word in _count_words(package.noun, q.packages):
                     if _spells(q, q.packages, word, products):
                         return f"{format_decimal(q.packages)} {word}"
         if q.per_package:
@@ -174,10 +177,10 @@ def format_quantity(q: nodes.Quantity, products: Sequence[nodes.Product] = ()) -
             # count in the package's noun as it is (only an IR built by hand gets here).
             nouns = [pk.noun for p in products for pk in p.packages if pk.id == q.package]
             noun = nouns[0] if nouns and nouns[0] else q.package
-            return f"{format_decimal(q.packages)} {_package_words(noun, q.packages)[0]}"
+            return f"{format_decimal(q.packages)} {_count_words(noun, q.packages)[0]}"
     elif q.unit == "each" and q.noun is not None:
         # The author counted in the form's noun ("2 blisters"): print that word again.
-        for word in _package_words(q.noun, q.amount):
+        for word in _count_words(q.noun, q.amount):
             if _spells(q, q.amount, word, products):
                 return f"{format_decimal(q.amount)} {word}"
     return f"{format_decimal(q.amount)} {q.unit}"
@@ -266,9 +269,45 @@ def format_duration(duration: nodes.Duration) -> str:
 # ---------------------------------------------------------------------------------------------
 # Conditions
 
-# Parentheses are printed exactly where the grammar needs them to rebuild the same tree: the
-# parser makes one flat And for `a and b and c`, so a nested And (or Or) can only come from
-# parentheses, and `and` binds tighter than `or`, `not` tighter than both.
+# Parentheses are printed where the grammar needs them to rebuild the same tree: the parser
+# makes one flat And for `a and b and c`, so a nested And (or Or) can only come from
+# parentheses, and `and` binds tighter than `or`, `not` tighter than both. The IR does not keep
+# the parentheses an author wrote for the reader (`(a and b) or c`); `dqmc fmt` reads them from
+# the source as a ConditionLayout and keeps those that group a sub-condition.
+
+
+@dataclass(frozen=True, slots=True)
+class ConditionLayout:
+    """How the author wrote a condition, where its IR does not say: parentheses, line breaks.
+
+    It mirrors the Expr it describes: `operands` are an And's or an Or's operands, or a Not's
+    one; a test (a fact, a comparison) has none. A layout of another shape is ignored.
+    """
+
+    parens: bool = False  # written inside parentheses (one pair or more)
+    operands: tuple[ConditionLayout, ...] = ()
+    breaks: frozenset[int] = frozenset()  # And, Or: the operands written at a line's start
+    line: int | None = None  # a test: the source line it is written on
+
+
+def _matches(layout: ConditionLayout, expr: nodes.Expr) -> bool:
+    match expr:
+        case nodes.And() | nodes.Or():
+            pairs = zip(layout.operands, expr.operands, strict=False)
+            return len(layout.operands) == len(expr.operands) and all(
+                _matches(sub, operand) for sub, operand in pairs)
+        case nodes.Not():
+            return len(layout.operands) == 1 and _matches(layout.operands[0], expr.operand)
+        case _:
+            return not layout.operands
+
+
+def _checked(expr: nodes.Expr, layout: ConditionLayout | None) -> ConditionLayout | None:
+    return layout if layout is not None and _matches(layout, expr) else None
+
+
+def _sub(layout: ConditionLayout | None, index: int) -> ConditionLayout | None:
+    return None if layout is None else layout.operands[index]
 
 
 def _needs_parens(parent: nodes.Expr, child: nodes.Expr) -> bool:
@@ -277,9 +316,24 @@ def _needs_parens(parent: nodes.Expr, child: nodes.Expr) -> bool:
     return isinstance(child, (nodes.And, nodes.Or))
 
 
-def _operand(parent: nodes.Expr, child: nodes.Expr) -> str:
-    text = format_expr(child)
-    return f"({text})" if _needs_parens(parent, child) else text
+def _parenthesised(parent: nodes.Expr, child: nodes.Expr, layout: ConditionLayout | None) -> bool:
+    """Whether `child` prints inside parentheses: where the grammar needs them, and where the
+    author wrote them around what they group for the reader, an `and`, `or` or `not`
+    (`(a and b) or c`, `(not a) and b`) or what a `not` negates unless a bare fact
+    (`not (n >= 2)`). The author's parentheses around a lone test elsewhere (`(a) and b`) and
+    around the whole condition are dropped; none are added."""
+    if _needs_parens(parent, child):
+        return True
+    if layout is None or not layout.parens:
+        return False
+    if isinstance(child, (nodes.And, nodes.Or, nodes.Not)):
+        return True
+    return isinstance(parent, nodes.Not) and not isinstance(child, nodes.FactRef)
+
+
+def _operand(parent: nodes.Expr, child: nodes.Expr, layout: ConditionLayout | None = None) -> str:
+    text = _format(child, layout)
+    return f"({text})" if _parenthesised(parent, child, layout) else text
 
 
 def _operands(expr: nodes.And | nodes.Or) -> tuple[nodes.Expr, ...]:
@@ -289,8 +343,13 @@ def _operands(expr: nodes.And | nodes.Or) -> tuple[nodes.Expr, ...]:
     return expr.operands
 
 
-def format_expr(expr: nodes.Expr) -> str:
-    """A condition on one line, with the fewest parentheses that give back the same tree."""
+def format_expr(expr: nodes.Expr, layout: ConditionLayout | None = None) -> str:
+    """A condition on one line: with the fewest parentheses that give back the same tree, plus,
+    given the author's `layout`, the parentheses they wrote that group a sub-condition."""
+    return _format(expr, _checked(expr, layout))
+
+
+def _format(expr: nodes.Expr, layout: ConditionLayout | None) -> str:
     match expr:
         case nodes.FactRef():
             return format_id(expr.fact)
@@ -301,11 +360,13 @@ def format_expr(expr: nodes.Expr) -> str:
         case nodes.Subset():
             return f"{format_id(expr.fact)} <= {format_symbols(expr.values)}"
         case nodes.Not():
-            return "not " + _operand(expr, expr.operand)
+            return "not " + _operand(expr, expr.operand, _sub(layout, 0))
         case nodes.And():
-            return " and ".join(_operand(expr, o) for o in _operands(expr))
+            return " and ".join(_operand(expr, o, _sub(layout, k))
+                                for k, o in enumerate(_operands(expr)))
         case nodes.Or():
-            return " or ".join(_operand(expr, o) for o in _operands(expr))
+            return " or ".join(_operand(expr, o, _sub(layout, k))
+                               for k, o in enumerate(_operands(expr)))
         case _:
             assert_never(expr)
 
@@ -338,31 +399,149 @@ def _balanced_groups(widths: Sequence[int], base: int, sep: int) -> list[tuple[i
     return groups[::-1]
 
 
-def condition_lines(expr: nodes.Expr, lead: str, indent: int) -> list[str]:
-    """`lead` + the condition, broken before `and`/`or` when the line would pass MAX_WIDTH.
+# Laying a condition out on lines: it is written as a stream of text, the places where a chain
+# of `and`s or `or`s may break before an operand, and where each chain's first operand begins
+# (its continuation lines align there). The author's breaks are taken; a line still wider than
+# MAX_WIDTH is broken at its outermost chain's remaining places, into balanced lines, until
+# every line fits or has no place left.
+
+
+@dataclass(frozen=True, slots=True)
+class _Text:
+    text: str
+    line: int | None = None  # a test's line in the source, for comments written after it
+
+
+@dataclass(frozen=True, slots=True)
+class _Start:
+    chain: int
+    grouped: bool  # inside its own parentheses: operators continue at the chain's column
+
+
+@dataclass(frozen=True, slots=True)
+class _Break:
+    id: int
+    chain: int
+    word: str  # "and" or "or"
+    depth: int  # how many chains enclose this one: the outermost breaks first
+    written: bool  # the author began this operand on a new line
+
+
+class _Stream:
+    def __init__(self) -> None:
+        self.items: list[_Text | _Start | _Break] = []
+        self.chains = 0
+
+    def add(self, expr: nodes.Expr, layout: ConditionLayout | None,
+            parent: nodes.Expr | None, depth: int) -> None:
+        parens = parent is not None and _parenthesised(parent, expr, layout)
+        if parens:
+            self.items.append(_Text("("))
+        match expr:
+            case nodes.And() | nodes.Or():
+                word = "and" if isinstance(expr, nodes.And) else "or"
+                chain, self.chains = self.chains, self.chains + 1
+                self.items.append(_Start(chain, parens))
+                for index, operand in enumerate(_operands(expr)):
+                    if index:
+                        written = layout is not None and index in layout.breaks
+                        self.items.append(_Break(len(self.items), chain, word, depth, written))
+                    self.add(operand, _sub(layout, index), expr, depth + 1)
+            case nodes.Not():
+                self.items.append(_Text("not "))
+                self.add(expr.operand, _sub(layout, 0), expr, depth)
+            case _:
+                self.items.append(_Text(_format(expr, None), layout.line if layout else None))
+        if parens:
+            self.items.append(_Text(")"))
+
+
+@dataclass
+class _Line:
+    text: str
+    source: int | None = None  # the source line of its first test
+    open: list[tuple[_Break, int]] = dataclasses.field(default_factory=list)  # (place, column)
+
+
+def _render(items: Sequence[_Text | _Start | _Break], taken: set[int], head: str,
+            indent: int) -> tuple[list[_Line], dict[int, tuple[int, bool]]]:
+    """The lines with the `taken` breaks, and the column each chain's operands align at."""
+    lines = [_Line(head)]
+    columns: dict[int, tuple[int, bool]] = {}  # by chain: its column, and whether grouped
+    for item in items:
+        line = lines[-1]
+        if isinstance(item, _Text):
+            if line.source is None:
+                line.source = item.line
+            line.text += item.text
+        elif isinstance(item, _Start):
+            columns[item.chain] = (len(line.text), item.grouped)
+        elif item.id in taken:
+            lines.append(_Line(" " * _continuation(item, columns, indent) + item.word + " "))
+        else:
+            line.open.append((item, len(line.text)))
+            line.text += f" {item.word} "
+    return lines, columns
+
+
+def _continuation(place: _Break, columns: dict[int, tuple[int, bool]], indent: int) -> int:
+    """Where a continuation line's operator starts: right-aligned before the chain's column
+    (` and`, `  or` under `when`), never left of the indent (YAML's blocks have no lead);
+    inside parentheses, at the column itself, so it stays visibly inside them."""
+    column, grouped = columns[place.chain]
+    return column if grouped else max(column - len(place.word) - 1, indent)
+
+
+def _more_breaks(lines: Sequence[_Line], columns: dict[int, tuple[int, bool]],
+                 indent: int) -> set[int]:
+    """Breaks that split the first line wider than MAX_WIDTH that can still be split, at its
+    outermost chain's places, into the fewest, then most even, lines; none when all fit."""
+    for line in lines:
+        if len(line.text) <= MAX_WIDTH or not line.open:
+            continue
+        depth = min(place.depth for place, _ in line.open)
+        chain = next(place.chain for place, _ in line.open if place.depth == depth)
+        places = [(place, at) for place, at in line.open if place.chain == chain]
+        word = places[0][0].word
+        sep = len(word) + 2
+        # A broken-off line is its operator's lead, then its pieces; the first keeps its start.
+        # The lead ends at the chain's column (under `when`); a YAML block's lead, which has
+        # nothing to align under, is counted so too, as it always was.
+        column, grouped = columns[chain]
+        base = column + len(word) + 1 if grouped else column
+        starts = [at for _, at in places]
+        widths = [starts[0] - base] + [end - (at + sep) for at, end in
+                                       zip(starts, [*starts[1:], len(line.text)], strict=True)]
+        groups = _balanced_groups(widths, base, sep)
+        return {places[begin - 1][0].id for begin, _ in groups[1:]}
+    return set()
+
+
+def condition_lines(expr: nodes.Expr, lead: str, indent: int,
+                    layout: ConditionLayout | None = None) -> list[str]:
+    """`lead` + the condition, broken before `and`/`or` where the author broke it (`layout`,
+    when known) and wherever else a line would pass MAX_WIDTH.
 
     Continuation lines start with the operator right-aligned under `lead` (`when` is four
-    characters, like ` and` and `  or`), so the operands line up in one column.
+    characters, like ` and` and `  or`), so the operands line up in one column; inside
+    parentheses, under the group's first operand.
     """
-    margin = " " * indent
-    flat = margin + lead + format_expr(expr)
-    if len(flat) <= MAX_WIDTH or not isinstance(expr, (nodes.And, nodes.Or)):
-        return [flat]
-    word = "and" if isinstance(expr, nodes.And) else "or"
-    operands = _operands(expr)
-    texts = [_operand(expr, o) for o in operands]
-    prefix_width = indent + len(lead)
-    groups = _balanced_groups([len(t) for t in texts], prefix_width, len(word) + 2)
-    lines: list[str] = []
-    for begin, end in groups:
-        line_lead = lead if begin == 0 else word.rjust(len(lead) - 1) + " "
-        text = f" {word} ".join(texts[begin:end])
-        child = operands[begin]
-        if (end - begin == 1 and indent + len(line_lead) + len(text) > MAX_WIDTH
-                and not _needs_parens(expr, child) and isinstance(child, (nodes.And, nodes.Or))):
-            # An `and` chain inside an `or` breaks at its own operators, aligned the same way.
-            lines.extend(condition_lines(child, line_lead, indent))
-        else:
-            lines.append(margin + line_lead + text)
-    return lines
+    return [text for text, _ in condition_source_lines(expr, lead, indent, layout)]
 
+
+def condition_source_lines(expr: nodes.Expr, lead: str, indent: int,
+                           layout: ConditionLayout | None = None,
+                           ) -> list[tuple[str, int | None]]:
+    """`condition_lines`, each with the source line of its first test (None without layout),
+    so that a comment written after a test goes on the line that holds it."""
+    layout = _checked(expr, layout)
+    stream = _Stream()
+    stream.add(expr, layout, None, 0)
+    taken = {item.id for item in stream.items if isinstance(item, _Break) and item.written}
+    head = " " * indent + lead
+    while True:
+        lines, columns = _render(stream.items, taken, head, indent)
+        more = _more_breaks(lines, columns, indent)
+        if not more:
+            return [(line.text, line.source) for line in lines]
+        taken |= more

@@ -10,8 +10,8 @@ from __future__ import annotations
 import contextvars
 import dataclasses
 import functools
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from lark import Lark, Token, Tree
@@ -21,8 +21,10 @@ from dqmc.lang.grammars import DSL_GRAMMAR
 from dqmc.lang.ir import nodes
 from dqmc.lang.printers.dsl_fragments import (
     MAX_WIDTH,
+    ConditionLayout,
     PrintError,
     condition_lines,
+    condition_source_lines,
     format_decimal,
     format_duration,
     format_expr,
@@ -40,10 +42,11 @@ from dqmc.lang.printers.dsl_fragments import (
 from dqmc.lang.source import SourceFile
 
 __all__ = [
-    "INDENT", "MAX_WIDTH", "POLICY_END", "Comment", "Key", "PrintError", "collect_comments",
-    "condition_lines", "format_decimal", "format_duration", "format_expr", "format_id",
-    "format_limit_tail", "format_quantity", "format_rule", "format_rule_when", "format_selector",
-    "format_string", "format_value", "keywords", "print_policy",
+    "INDENT", "MAX_WIDTH", "POLICY_END", "Comment", "ConditionLayout", "Key", "PrintError",
+    "SourceLayout", "collect_comments", "condition_lines", "format_decimal", "format_duration",
+    "format_expr", "format_id", "format_limit_tail", "format_quantity", "format_rule",
+    "format_rule_when", "format_selector", "format_string", "format_value", "keywords",
+    "print_policy", "read_layout",
 ]
 
 INDENT = 2
@@ -93,13 +96,16 @@ def _keep_comment(token: Token) -> Token:
 @functools.lru_cache(maxsize=1)
 def _commented_parser() -> Lark:
     # The same grammar and options as dsl_parse.parser(); the grammar ignores comments, and a
-    # lexer callback is the one place they are still seen, with their exact positions.
+    # lexer callback is the one place they are still seen, with their exact positions. Every
+    # token is kept, so a condition's parentheses are in the tree (an `atom` node around what
+    # they enclose) where the lowering parser drops them.
     return Lark(
         DSL_GRAMMAR.read_text(encoding="utf-8"),
         parser="lalr",
         strict=True,
         propagate_positions=True,
         maybe_placeholders=True,
+        keep_all_tokens=True,
         start="start",
         lexer_callbacks={"COMMENT": _keep_comment},
     )
@@ -194,8 +200,53 @@ def _source_statements(policy: Tree[Token]) -> list[_SourceStatement]:
     return out
 
 
+def _condition_layout(node: Tree[Token] | Token) -> ConditionLayout:
+    """How a parsed condition is written, mirroring the Expr lowered from it: its parentheses,
+    the operands of each `and`/`or` chain that begin a line, the line of each test."""
+    parens = False
+    while isinstance(node, Tree) and node.data == "atom":  # "(" expr ")", redundant ones too
+        parens = True
+        node = node.children[1]
+    assert isinstance(node, Tree)
+    if node.data in ("or_expr", "and_expr"):  # operand, "or", operand, ...
+        operands = [o for o in node.children[::2] if isinstance(o, Tree)]
+        # A line break anywhere between two operands (before or after the operator, or at a
+        # comment) starts the second on a new line.
+        breaks = frozenset(k for k in range(1, len(operands))
+                           if operands[k - 1].meta.end_line < operands[k].meta.line)
+        return ConditionLayout(parens, tuple(_condition_layout(o) for o in operands), breaks)
+    if node.data == "not_":  # "not", operand
+        return ConditionLayout(parens, (_condition_layout(node.children[1]),))
+    return ConditionLayout(parens, line=node.meta.line)
+
+
+def _condition_layouts(policy: Tree[Token]) -> dict[int, ConditionLayout]:
+    """Each criterion's `when`, by the criterion's index, as the author laid it out."""
+    criteria = [item for item in _subtrees(policy) if item.data == "criterion"]
+    return {index: _condition_layout(field.children[1])
+            for index, criterion in enumerate(criteria)
+            for field in _subtrees(criterion) if field.data == "c_when"}
+
+
+@dataclass(frozen=True, slots=True)
+class SourceLayout:
+    """What a DSL file says that its IR does not keep, for the printer to say again: its
+    comments, and how each criterion's condition is written (by the criterion's index)."""
+
+    comments: tuple[Comment, ...] = ()
+    conditions: Mapping[int, ConditionLayout] = field(default_factory=dict)
+
+
 def collect_comments(source: SourceFile) -> list[Comment]:
     """The comments of a DSL file that parses, each with the statements it may be printed with.
+
+    Raises ValueError if the file does not parse (lower it first to get the diagnostics).
+    """
+    return list(read_layout(source).comments)
+
+
+def read_layout(source: SourceFile) -> SourceLayout:
+    """The comments and condition layouts of a DSL file that parses (see SourceLayout).
 
     Raises ValueError if the file does not parse (lower it first to get the diagnostics).
     """
@@ -235,7 +286,7 @@ def collect_comments(source: SourceFile) -> list[Comment]:
             blank_before=not trailing and _blank(source, line - 1),
             blank_after=not trailing and _blank(source, line + 1),
         ))
-    return comments
+    return SourceLayout(tuple(comments), _condition_layouts(policy))
 
 
 def _blank(source: SourceFile, line: int) -> bool:
@@ -263,6 +314,17 @@ class _Statement:
     lines: tuple[str, ...]
     opens: bool = False  # ends with `{`: no blank line may follow it
     closes: bool = False  # a closing brace: comments before it sit one level deeper
+    # For a condition over several lines: the source line each line's first test is on, so a
+    # comment written after a test ends the line that holds it (otherwise the last line).
+    sources: tuple[int | None, ...] = ()
+
+    def line_of(self, comment: Comment) -> int:
+        """Which of the lines a trailing comment on the source line `comment.line` ends."""
+        known = [(i, line) for i, line in enumerate(self.sources) if line is not None]
+        if not known:
+            return len(self.lines) - 1
+        held = [i for i, line in known if line <= comment.line]
+        return held[-1] if held else 0  # a comment before the first test: the first line
 
 
 _BLANK = None  # a separator line between top-level items
@@ -304,8 +366,9 @@ def _runs(items: Sequence[_T], target: Callable[[_T], str]) -> list[tuple[int, i
 class _Printer:
     """Lays a policy out as keyed statements, in the IR's order, one method per item kind."""
 
-    def __init__(self, policy: nodes.Policy):
+    def __init__(self, policy: nodes.Policy, conditions: Mapping[int, ConditionLayout]):
         self.policy = policy
+        self.conditions = conditions  # how the source wrote each criterion's `when`
 
     def items(self) -> list[_Statement | None]:
         """The whole policy as statements, with separators between top-level items."""
@@ -450,8 +513,10 @@ class _Printer:
         if criterion.serves is not None:
             out.append(_statement(("criterion", index, "for"), inner,
                                   f"{pad}for {criterion.serves} requests"))
+        when = condition_source_lines(criterion.when, "when ", inner, self.conditions.get(index))
         out.append(_Statement(("criterion", index, "when"), inner,
-                              tuple(condition_lines(criterion.when, "when ", inner))))
+                              tuple(text for text, _ in when),
+                              sources=tuple(line for _, line in when)))
         approves = criterion.approves
         for begin, end in _runs(approves, lambda approval: approval.target):
             target = approves[begin].target
@@ -521,19 +586,23 @@ def _package(package: nodes.Package) -> str:
 
 
 def _place_comments(
-    comments: Iterable[Comment], printed: set[Key],
-) -> tuple[dict[Key, list[Comment]], dict[Key, Comment]]:
-    """Which comments go before which statement, and which one ends which statement's line."""
+    comments: Iterable[Comment], printed: Mapping[Key, _Statement],
+) -> tuple[dict[Key, list[Comment]], dict[tuple[Key, int], Comment]]:
+    """Which comments go before which statement, and which one ends which statement's line
+    (keyed by the statement and the index of the line)."""
     leading: dict[Key, list[Comment]] = {}
-    trailing: dict[Key, Comment] = {}
+    trailing: dict[tuple[Key, int], Comment] = {}
     for comment in sorted(comments, key=lambda c: c.line):
         anchors = comment.anchors
         if comment.trailing and anchors:
             owner, anchors = anchors[0], anchors[1:]
-            if owner in printed and owner not in trailing:
-                trailing[owner] = comment
-                continue
-        key = next((k for k in anchors if k in printed), POLICY_END)
+            statement = printed.get(owner)
+            if statement is not None:
+                spot = (owner, statement.line_of(comment))
+                if spot not in trailing:
+                    trailing[spot] = comment
+                    continue
+        key = next((k for k in anchors if k in printed or k == POLICY_END), POLICY_END)
         leading.setdefault(key, []).append(comment)
     return leading, trailing
 
@@ -549,14 +618,17 @@ def _closes_previous(group: Sequence[Comment]) -> bool:
     return group[-1].blank_after or any(c.blank_before for c in group[1:])
 
 
-def print_policy(policy: nodes.Policy, comments: Sequence[Comment] = ()) -> str:
+def print_policy(policy: nodes.Policy, comments: Sequence[Comment] = (), *,
+                 conditions: Mapping[int, ConditionLayout] | None = None) -> str:
     """The canonical DSL text of `policy`, with `comments` (from `collect_comments`) woven in.
 
-    Lowering the result gives back a policy equal to `policy`. Raises PrintError for IR no
-    front end produces (an id the DSL cannot spell, a negative number, an empty `and`).
+    `conditions` (from `read_layout`) are how the source wrote each criterion's condition: the
+    parentheses kept for the reader. Lowering the result gives back a policy equal to `policy`.
+    Raises PrintError for IR no front end produces (an id the DSL cannot spell, a negative
+    number, an empty `and`).
     """
-    items = _Printer(policy).items()
-    printed = {item.key for item in items if item is not None} | {POLICY_END}
+    items = _Printer(policy, conditions or {}).items()
+    printed = {item.key: item for item in items if item is not None}
     leading, trailing = _place_comments(comments, printed)
     out: list[str] = []
     last_opens = False  # the previous line ends with `{`: no blank line directly after it
@@ -586,8 +658,9 @@ def print_policy(policy: nodes.Policy, comments: Sequence[Comment] = ()) -> str:
         separate = False
         emit_comments(group, item.indent + (INDENT if item.closes else 0), item.closes)
         lines = list(item.lines)
-        if item.key in trailing:
-            lines[-1] += "  " + trailing[item.key].text
+        for index in range(len(lines)):
+            if (item.key, index) in trailing:
+                lines[index] += "  " + trailing[item.key, index].text
         out.extend(lines)
         last_opens = item.opens
     emit_comments(leading.get(POLICY_END, ()), 0, False)
