@@ -108,12 +108,13 @@ def _quantities(draw: st.DrawFn, products: Sequence[nodes.Product],
                 when: Sequence[nodes.Selector] = ()) -> common.RawQuantity:
     """A quantity as an author writes it; `policies()` resolves it as the front ends do.
 
-    Under `when package ID` only that package's noun counts (see lower_common), so only
-    those nouns are drawn; a unit word is always possible.
+    Lowering resolves the word against the products narrowed to the package a `when package ID`
+    names (lower_common.selected_packages), so the words are drawn from those narrowed products
+    too: only that package's noun, and "packages" only if every narrowed product is still sized
+    by the drug file (a group member left with no package is not). A unit word always fits.
     """
-    chosen = {s.package for s in when if isinstance(s, nodes.PackageIs)}
-    nouns = [pk.noun for p in products for pk in p.packages
-             if pk.noun and (not chosen or pk.id in chosen)]
+    products = common.selected_packages(products, when)
+    nouns = [pk.noun for p in products for pk in p.packages if pk.noun]
     if nouns and draw(st.booleans()):
         noun = draw(st.sampled_from(nouns))
         word = draw(st.sampled_from([w for w in (noun, noun + "s", noun + "es")
