@@ -35,7 +35,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from conftest import REPO, examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -1019,7 +1019,7 @@ def coherent_policy(data: st.DataObject) -> str:
     return "\n".join(pieces) + "\n}\n"
 
 
-GRAMMAR_FUZZ = settings(max_examples=400, deadline=None,
+GRAMMAR_FUZZ = settings(max_examples=examples(400), deadline=None,
                         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 _fuzz_stats: dict[str, int] = defaultdict(int)
 
@@ -1060,7 +1060,7 @@ def test_grammar_derivations_give_diagnostics_with_valid_positions(data: st.Data
     assert_well_formed("fuzz.dqm", derive(data))
 
 
-@settings(GRAMMAR_FUZZ, max_examples=200)  # each valid one is built and imported
+@settings(GRAMMAR_FUZZ, max_examples=examples(200))  # each valid one is built and imported
 @given(st.data())
 def test_derived_policies_compile_build_and_decide_alike_in_both_evaluators(
         data: st.DataObject) -> None:
@@ -1129,7 +1129,7 @@ def lark_sentences() -> st.SearchStrategy[str]:
     return from_lark(grammar, start="start")
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.data())
 def test_from_lark_sentences_never_raise(data: st.DataObject) -> None:
     assert_well_formed("lark.dqm", data.draw(lark_sentences()))
@@ -1138,7 +1138,7 @@ def test_from_lark_sentences_never_raise(data: st.DataObject) -> None:
 PIECES = [text for key, text in PAYLOADS.items() if key not in ("long", "mega")]
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(400), deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.data())
 def test_hostile_payloads_spliced_anywhere_never_raise(data: st.DataObject) -> None:
     base, path = data.draw(st.sampled_from([(ANZUPGO_DSL, "splice.dqm"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from conftest import REPO, examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from strategies import _quantities, policies
@@ -18,7 +18,7 @@ from dqmc.lang.ir import nodes
 from dqmc.lang.printers.dsl_print import print_policy
 from dqmc.lang.source import SourceFile
 
-PROPERTY = settings(max_examples=300, deadline=None,
+PROPERTY = settings(max_examples=examples(300), deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
@@ -94,7 +94,7 @@ def commented_sources(draw: st.DrawFn) -> str:
     return "\n".join(out) + "\n"
 
 
-@settings(PROPERTY, max_examples=200)
+@settings(PROPERTY, max_examples=examples(200))
 @given(commented_sources())
 def test_formatting_is_idempotent_and_keeps_comments(text: str) -> None:
     once, diagnostics = format_source(SourceFile("commented.dqm", text))

@@ -9,6 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from conftest import examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -334,7 +335,7 @@ def test_syntax_errors_point_at_the_problem(text: str, line: int, col: int, word
     assert words in message
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@settings(max_examples=examples(300), suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(st.text(alphabet=st.sampled_from(list("ab :-[]{}&*!|>'\"#%@`?,\n\t\\~") + ["\x07", "é"]),
                max_size=40))
 def test_any_text_gives_data_or_diagnostics_never_an_exception(text: str) -> None:
@@ -533,7 +534,7 @@ def test_any_text_round_trips(anzupgo: nodes.Policy, text: str) -> None:
     assert round_trip(policy) == policy
 
 
-@settings(max_examples=150, deadline=None,
+@settings(max_examples=examples(150), deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.text(st.characters(blacklist_categories=("Cs",)), max_size=30))
 def test_generated_text_round_trips(anzupgo: nodes.Policy, text: str) -> None:
