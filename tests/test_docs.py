@@ -12,6 +12,7 @@ from pathlib import Path
 
 import jinja2
 import pytest
+from conftest import REPO
 from docs_samples import (
     HOSTILE,
     HOSTILE_CONFIG,
@@ -39,7 +40,6 @@ from dqmc.codegen.docs_emit import (
 from dqmc.lang.ir import nodes
 from dqmc.lang.printers import english
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 HOSTILE_ONE_LINE = " ".join(HOSTILE.split())
 
 
@@ -742,11 +742,11 @@ def test_html_pages_are_self_contained_well_nested_and_accessible(path: str) -> 
 
 
 def test_the_repository_config_loads() -> None:
-    config = load_docs_config(REPO_ROOT / DOCS_CONFIG_FILE)
+    config = load_docs_config(REPO / DOCS_CONFIG_FILE)
     assert config.organization == "Example Health Plan"
     assert config.document_heading == "DRUG QUANTITY MANAGEMENT POLICY"
     assert config.language == "en"
-    assert "Cigna" not in (REPO_ROOT / DOCS_CONFIG_FILE).read_text(encoding="utf-8")
+    assert "Cigna" not in (REPO / DOCS_CONFIG_FILE).read_text(encoding="utf-8")
     assert len(english.paragraphs(config.instructions_for_use)) == 3
 
 

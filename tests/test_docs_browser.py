@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import REPO
 from docs_samples import all_rules_compiled, anzupgo_compiled
 
 from dqmc import __version__
@@ -39,7 +40,6 @@ from dqmc.codegen.docs_emit import DOCS_CONFIG_FILE, emit_docs, load_docs_config
 from dqmc.lang.ir import nodes
 from dqmc.lang.ir.canonical import decimal_text
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 VIEWPORT = (1280, 1000)
 COMMAND_TIMEOUT = 30.0
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -355,7 +355,7 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
     root = tmp_path_factory.mktemp("docs-browser")
     docs_dir = root / "docs"
     docs_dir.mkdir()
-    config = load_docs_config(REPO_ROOT / DOCS_CONFIG_FILE)
+    config = load_docs_config(REPO / DOCS_CONFIG_FILE)
     documents = emit_docs([anzupgo_compiled(), all_rules_compiled()], config, version=__version__)
     for relative, text in documents.items():
         (docs_dir / relative).write_text(text, encoding="utf-8")

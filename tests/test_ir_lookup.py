@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from conftest import REPO
 
 from dqmc.lang.ir import nodes
 from dqmc.lang.pipeline import compile_text
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 def test_lookups_answer_from_the_policy_asked_even_when_an_equal_one_was_asked_first() -> None:

@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import REPO
 from pre_commit.clientlib import load_config, load_manifest
 
-REPO = Path(__file__).resolve().parents[1]
 HOOK_IDS = ["dqmc-check", "dqmc-fmt", "dqmc-build-check"]
 
 

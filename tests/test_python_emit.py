@@ -18,6 +18,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 import pytest
+from conftest import REPO
 from ir_samples import (
     ALL,
     ANZUPGO,
@@ -38,8 +39,6 @@ from dqmc.codegen.python_emit import emit_python_package, identifier, module_nam
 from dqmc.lang.compiled import CompiledPolicy
 from dqmc.lang.ir import nodes
 from dqmc.lang.ir.canonical import content_hash
-
-REPO = Path(__file__).resolve().parents[1]
 
 RUNTIME_DIR = Path(rt.__file__).parent
 RUNTIME_MODULES = sorted(p.stem for p in RUNTIME_DIR.glob("*.py") if p.stem != "__init__")
