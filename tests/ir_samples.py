@@ -5,14 +5,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
+import importlib
 import itertools
-import sys
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 from types import ModuleType
 
+from dqmc.codegen import loader
 from dqmc.lang.compiled import CompiledPolicy
 from dqmc.lang.ir import nodes
 from dqmc.lang.ir.canonical import content_hash
@@ -442,34 +442,16 @@ ANZUPGO_CASES = [
 
 
 # ---------------------------------------------------------------------------------------------
-# Generated code under test: written to a folder, imported under a name no other test uses
+# Generated code under test: written by dqmc.codegen.loader.write_generated, imported by the
+# loader under a name no other test uses (load_generated names a package by its text, so equal
+# policies would share one module)
 
 _serial = itertools.count(1)
 
 
-def write_package(compiled: Sequence[CompiledPolicy], root: Path) -> Path:
-    """Write emit_python_package's files under root (as generated/python/ holds them)."""
-    from dqmc import __version__
-    from dqmc.codegen.python_emit import emit_python_package
-
-    for rel, text in emit_python_package(compiled, version=__version__).items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    return root
-
-
-def import_package(root: Path) -> ModuleType:
-    """The generated dqm_policies package under root, imported under a fresh unique name."""
-    name = f"_generated_under_test_{next(_serial)}"
-    folder = root / "dqm_policies"
-    spec = importlib.util.spec_from_file_location(name, folder / "__init__.py",
-                                                  submodule_search_locations=[str(folder)])
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+def import_package(package_dir: Path) -> ModuleType:
+    """The generated dqm_policies package in package_dir, imported under a fresh unique name."""
+    return loader.import_package(package_dir, f"_generated_under_test_{next(_serial)}")
 
 
 def policy_module(package: ModuleType, policy_id: str) -> ModuleType:

@@ -11,9 +11,10 @@ import pytest
 from conftest import examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from ir_samples import SAMPLES, anzupgo_claim, import_package, policy_module, write_package
+from ir_samples import SAMPLES, anzupgo_claim, import_package, policy_module
 
 from dqmc import interpreter
+from dqmc.codegen.loader import write_generated
 from dqmc.lang.compiled import CompiledPolicy
 from dqmc.lang.ir import queries
 from dqmc.lang.pipeline import compile_paths
@@ -36,13 +37,13 @@ BASE = dt.date(2026, 3, 1)
 
 @pytest.fixture(scope="module")
 def package(tmp_path_factory: pytest.TempPathFactory):
-    return import_package(write_package(SAMPLES,
+    return import_package(write_generated(SAMPLES,
                                         tmp_path_factory.mktemp("differential") / "python"))
 
 
 @pytest.fixture(scope="module")
 def library_package(tmp_path_factory: pytest.TempPathFactory):
-    return import_package(write_package(LIBRARY, tmp_path_factory.mktemp("library") / "python"))
+    return import_package(write_generated(LIBRARY, tmp_path_factory.mktemp("library") / "python"))
 
 
 class Chooser:

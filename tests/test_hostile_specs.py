@@ -43,6 +43,7 @@ from hypothesis import strategies as st
 
 from dqmc import interpreter
 from dqmc.build.tree import artifacts, write_tree
+from dqmc.codegen.loader import import_package
 from dqmc.lang.diagnostics import render
 from dqmc.lang.frontend.dsl_lower import MAX_CONDITION_DEPTH
 from dqmc.lang.frontend.dsl_parse import parser as dsl_parser
@@ -1076,22 +1077,13 @@ def fresh_package(files: dict[str, bytes]):
     """The generated registry imported under a new name. (Not `load_generated`: it caches by
     content hash, which leaves out positions, so two layouts of one policy share the first's
     module and its trace locations.)"""
-    import importlib.util
-
     root = Path(_fuzz_root().name) / str(next(_packages))
     for rel, data in files.items():
         if rel.startswith("python/"):
             (root / rel).parent.mkdir(parents=True, exist_ok=True)
             (root / rel).write_bytes(data)
-    folder = root / "python/dqm_policies"
-    name = f"_fuzzed_policies_{root.name}"
-    spec = importlib.util.spec_from_file_location(name, folder / "__init__.py",
-                                                  submodule_search_locations=[str(folder)])
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)  # policy modules are imported on first use: keep the files
-    return module
+    # policy modules are imported on first use: the files stay until the process ends
+    return import_package(root / "python/dqm_policies", f"_fuzzed_policies_{root.name}")
 
 
 @GRAMMAR_FUZZ
