@@ -76,7 +76,7 @@ KITCHEN_POLICY = nodes.Policy(
     effective_date=dt.date(2024, 1, 1),
     approval_duration=nodes.Duration(kind="fixed", amount=6, unit="months", span=_k(5)),
     reject_code="76",
-    channels=DEFAULT_CHANNELS + (nodes.Channel(id="specialty", label="Specialty", span=_k(7)),),
+    channels=(*DEFAULT_CHANNELS, nodes.Channel(id="specialty", label="Specialty", span=_k(7))),
     products=(
         nodes.Product(
             id="tabs-10mg", brand="Tabexa", generic="tabexamine", strength="10 mg", form="tablet",
@@ -304,7 +304,7 @@ THERAPY = _compiled(THERAPY_POLICY, THERAPY_FILE)
 
 ALL = (ANZUPGO, KITCHEN, DAILY)
 # The differential tests also decide claims under the therapy-duration sample.
-SAMPLES = ALL + (THERAPY,)
+SAMPLES = (*ALL, THERAPY)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -97,8 +97,9 @@ def _products(draw: st.DrawFn, product_ids: list[str], pool: list[str]) -> list[
             gpi=draw(st.none() | st.text(string.digits, min_size=2, max_size=14)),
             label=draw(st.none() | texts),
             requires_authorization=draw(st.integers(0, 3)) == 0,
-            dose=draw(st.none() | st.builds(lambda amount: nodes.Quantity(amount=amount, unit=unit),
-                                             st.sampled_from(("1", "2", "0.5")).map(Decimal))),
+            dose=draw(st.none() | st.builds(
+                lambda amount, unit=unit: nodes.Quantity(amount=amount, unit=unit),
+                st.sampled_from(("1", "2", "0.5")).map(Decimal))),
         ))
     return products
 
@@ -363,7 +364,8 @@ def policies(draw: st.DrawFn) -> nodes.Policy:
                    == dataclasses.replace(other, note=None, hard=False) for other in unique):
             unique.append(limit)
     # A `not covered` line and another rule for the same cell is `limit.not-covered-conflict`.
-    cells = {(l.target, l.channel, l.when) for l in unique if isinstance(l.rule, nodes.NotCovered)}
-    unique = [l for l in unique if isinstance(l.rule, nodes.NotCovered)
-              or (l.target, l.channel, l.when) not in cells]
+    cells = {(lim.target, lim.channel, lim.when) for lim in unique
+             if isinstance(lim.rule, nodes.NotCovered)}
+    unique = [lim for lim in unique if isinstance(lim.rule, nodes.NotCovered)
+              or (lim.target, lim.channel, lim.when) not in cells]
     return dataclasses.replace(policy, limits=tuple(unique))

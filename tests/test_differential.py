@@ -161,7 +161,7 @@ def make_claim(pick: Chooser, names: dict[str, list]) -> dict:
         "claim_id": pick.mostly(["c-1"], [None, 17], 10),
         "date_of_service": pick.mostly([_day(pick.integer(-30, 30))], ODD_DATES, 40),
         "quantity": pick.mostly(QUANTITIES, ODD_QUANTITIES, 25),
-        "unit": pick.mostly([unit], UNITS + [None, 5, "kg"], 15),
+        "unit": pick.mostly([unit], [*UNITS, None, 5, "kg"], 15),
         "days_supply": pick.mostly(DAYS_SUPPLY, ODD_DAYS_SUPPLY, 25),
         "channel": pick.mostly(names["channels"], ["mail", None, 3], 25),
     }

@@ -15,6 +15,7 @@ and printed PDFs for a look.
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import fcntl
 import json
@@ -236,10 +237,8 @@ class DevToolsPipe:
             return "<no log>"
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(OSError, RuntimeError, TimeoutError):
             self.send("Browser.close")
-        except (OSError, RuntimeError, TimeoutError):
-            pass
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if os.waitpid(self.pid, os.WNOHANG) != (0, 0):

@@ -67,7 +67,8 @@ products:
     unit: mL
     packages:
       vial: {size: from drug file, description: vial, noun: vial}
-      syringe: {size: from drug file, description: prefilled syringe, noun: syringe, ndc: ["00000000001"]}
+      syringe: {size: from drug file, description: prefilled syringe, noun: syringe,
+                ndc: ["00000000001"]}
 limits:
   insulin-vial:
     all: 3 vials per 30 days

@@ -265,8 +265,9 @@ def test_a_count_of_each_prints_in_the_form_noun_the_author_wrote_where_it_lower
                            patches) == "3 patches"
     assert format_quantity(tablets, patches) == "2 each"  # not a word of this product's form
     # Lowering keeps the word: "2 tablets" of the pills and "2 each" differ only by it.
-    written = lower(PACKAGED.replace("  limit both {", "  limit pills {\n    retail 2 tablets per fill\n"
-                                     "    home_delivery 2 each per fill\n  }\n  limit both {"))
+    written = lower(PACKAGED.replace(
+        "  limit both {", "  limit pills {\n    retail 2 tablets per fill\n"
+                          "    home_delivery 2 each per fill\n  }\n  limit both {"))
     by_channel = {limit.channel: limit.rule.quantity for limit in written.limits
                   if limit.target == "pills"}
     assert by_channel["retail"].noun == "tablet" and by_channel["home_delivery"].noun is None

@@ -20,7 +20,7 @@ def test_the_hooks_manifest_is_valid_for_pre_commit() -> None:
     assert [hook["id"] for hook in hooks] == HOOK_IDS
     assert {hook["entry"] for hook in hooks} == {
         "dqmc check", "dqmc fmt --check", "dqmc build --check"}
-    assert all(hook["language"] == "python" and hook["files"].startswith("^policy_specs/")
+    assert all((hook["language"] == "python" and hook["files"].startswith("^policy_specs/"))
                or hook["files"] == "^(policy_specs|generated)/" for hook in hooks)
 
 

@@ -88,8 +88,8 @@ def test_the_registry_lists_policies_and_loads_modules_on_first_use(package_dir:
         "print(json.dumps([before, after, decision['outcome'], dqm_policies.policies()]))\n")
     out = _run_python(["-I", "-S", "-c", script], cwd=package_dir)
     before, after, outcome, listed = json.loads(out)
-    runtime = ["dqm_policies._runtime"] + sorted(f"dqm_policies._runtime.{name}"
-                                                 for name in RUNTIME_MODULES)
+    runtime = ["dqm_policies._runtime",
+               *sorted(f"dqm_policies._runtime.{name}" for name in RUNTIME_MODULES)]
     assert before == ["dqm_policies", *runtime]
     assert after == sorted(["dqm_policies", *runtime, "dqm_policies.anzupgo_dqm"])
     assert outcome == "paid"

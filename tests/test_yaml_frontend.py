@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dqmc.lang.diagnostics import Diagnostic, sorted_unique
-from dqmc.lang.frontend.dsl_lower import lower_dsl
 from dqmc.lang.frontend import yaml_load
+from dqmc.lang.frontend.dsl_lower import lower_dsl
 from dqmc.lang.frontend.yaml_load import DEFAULT_MAX_DEPTH, LoadLimits, load_yaml
 from dqmc.lang.frontend.yaml_lower import lower_yaml
 from dqmc.lang.ir import nodes
@@ -167,7 +167,10 @@ policy rich-policy "Rich: every node kind – \"quoted\" # not a comment" {
 '''
 
 
-def load(text: str, path: str = "t.yaml", limits: LoadLimits = LoadLimits()):
+DEFAULT_LIMITS = LoadLimits()
+
+
+def load(text: str, path: str = "t.yaml", limits: LoadLimits = DEFAULT_LIMITS):
     return load_yaml(SourceFile(path, text), limits)
 
 
@@ -355,7 +358,7 @@ def test_syntax_errors_point_at_the_problem(text: str, line: int, col: int, word
 
 
 @settings(max_examples=examples(300), suppress_health_check=[HealthCheck.too_slow], deadline=None)
-@given(st.text(alphabet=st.sampled_from(list("ab :-[]{}&*!|>'\"#%@`?,\n\t\\~") + ["\x07", "é"]),
+@given(st.text(alphabet=st.sampled_from([*"ab :-[]{}&*!|>'\"#%@`?,\n\t\\~", "\x07", "é"]),
                max_size=40))
 def test_any_text_gives_data_or_diagnostics_never_an_exception(text: str) -> None:
     document, diagnostics = load(text)
@@ -450,7 +453,7 @@ def test_declared_channels_come_after_the_defaults() -> None:
     policy, _ = lower(HEAD + "channels: {specialty: Specialty}\n")
     assert policy is not None
     specialty = nodes.Channel(id="specialty", label="Specialty")
-    assert policy.channels == nodes.default_channels() + (specialty,)
+    assert policy.channels == (*nodes.default_channels(), specialty)
 
 
 # -- the emitter ---------------------------------------------------------------------------------
@@ -533,13 +536,13 @@ def with_text(policy: nodes.Policy, text: str) -> nodes.Policy:
         gpi=text, packages=(dataclasses.replace(policy.products[0].packages[0], description=text),))
     return dataclasses.replace(
         policy, title=text, products=(product,),
-        limits=(dataclasses.replace(policy.limits[0], note=text),) + policy.limits[1:],
+        limits=(dataclasses.replace(policy.limits[0], note=text), *policy.limits[1:]),
         facts=tuple(dataclasses.replace(f, question=text) for f in policy.facts),
         criteria=tuple(dataclasses.replace(c, title=text) for c in policy.criteria),
         sections=tuple(dataclasses.replace(s, title=text, text=text) for s in policy.sections),
         references=(nodes.Reference(text=text),),
         history=tuple(dataclasses.replace(r, type=text, summary=text) for r in policy.history),
-        channels=policy.channels + (nodes.Channel(id="specialty", label=text),))
+        channels=(*policy.channels, nodes.Channel(id="specialty", label=text)))
 
 
 @pytest.fixture(scope="module")
