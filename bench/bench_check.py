@@ -33,7 +33,8 @@ def two_hundred_line_policy() -> str:
               '  fact sites: set {x, y, z} "Sites?"', '  fact weight: number "Weight (kg)?"', ""]
     for i in range(4):
         lines += [f"  criterion more-{i} {{",
-                  "    when needs_more and diagnosis in {a, b} and sites <= {x, y} and weight >= 40",
+                  "    when needs_more and diagnosis in {a, b} and sites <= {x, y}"
+                  " and weight >= 40",
                   f"    approve drug-{i} {{", "      retail        60 each per 30 days",
                   "      home_delivery 180 each per 90 days", "    }", "  }"]
     lines += ["}"]

@@ -2,10 +2,10 @@
 
 Run: .venv/bin/python bench/bench_impact.py [--claims 100000 1000000] [--sort] [--format csv]
 
-Each replay runs in a fresh process (the command's own code path, `dqmc.revisions.impact.run`), so its
-peak RSS is its own; files are generated first (seeded, the Anzupgo revision's shape) and not
-timed. Memory that stays flat from 100,000 to 1,000,000 claims is the point: the replay holds
-one member's recent history, not the file.
+Each replay runs in a fresh process (the command's own code path,
+`dqmc.revisions.impact.run`), so its peak RSS is its own; files are generated first (seeded, the
+Anzupgo revision's shape) and not timed. Memory that stays flat from 100,000 to 1,000,000
+claims is the point: the replay holds one member's recent history, not the file.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from dataclasses import dataclass
 from decimal import Decimal
@@ -11,7 +12,9 @@ from pathlib import Path
 from dqmc.lang.pipeline import compile_paths, is_spec
 
 REPO = Path(__file__).resolve().parents[1]
-LIBRARY = Path("/work/library")  # the policy library's checkout, next to this repository
+# The policy library's checkout, if there is one: DQMC_POLICY_LIBRARY, or else a `library` folder
+# next to this repository. Without it the corpus varies policy_specs/ alone.
+LIBRARY = Path(os.environ.get("DQMC_POLICY_LIBRARY") or REPO.parent / "library")
 
 # A limit's quantity: the number before "<unit or package noun> per" in either spelling.
 _QUANTITY = re.compile(r"(?<=[\s:])(\d+(?:\.\d+)?)(?=\s+[A-Za-z]+\s+per\b)")

@@ -67,7 +67,7 @@ def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 
     def line(row: Sequence[str]) -> str:
         return "| " + " | ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                                 for i, (c, w) in enumerate(zip(row, widths))) + " |"
+                                 for i, (c, w) in enumerate(zip(row, widths, strict=True))) + " |"
 
     rule = "| " + " | ".join(("-" * w) if i == 0 else ("-" * (w - 1) + ":")
                              for i, w in enumerate(widths)) + " |"

@@ -1,17 +1,17 @@
-"""Hand-built IR policies for the document tests: Anzupgo, every rule kind, hostile spec text."""
+"""IR policies for the document tests: Anzupgo (ir_samples'), every rule kind, hostile spec text."""
 
 from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
 
+from ir_samples import ANZUPGO
+
 from dqmc.codegen.docs_emit import DocsConfig
 from dqmc.lang.compiled import CompiledPolicy
 from dqmc.lang.ir import nodes
 from dqmc.lang.ir.canonical import content_hash
-from dqmc.lang.source import Span
 
-ANZUPGO_SOURCE = "policy_specs/anzupgo.dqm"
 SAMPLE_VERSION = "0.0.0+docs-test"  # a fixed version, so golden files do not change with releases
 
 SAMPLE_CONFIG = DocsConfig(
@@ -26,203 +26,21 @@ SAMPLE_CONFIG = DocsConfig(
 )
 
 
-def at(line: int, col: int, end_col: int, file: str = ANZUPGO_SOURCE) -> Span:
-    return Span(file, line, col, line, end_col)
-
-
-def grams(amount: int, line: int, col: int) -> nodes.Quantity:
-    return nodes.Quantity(
-        amount=Decimal(amount), unit="g", span=at(line, col, col + len(f"{amount} g"))
-    )
-
-
 def compiled(policy: nodes.Policy, source: str) -> CompiledPolicy:
     return CompiledPolicy(policy=policy, source=source, content_hash=content_hash(policy))
 
 
 # ---------------------------------------------------------------------------------------------
-# Anzupgo: the reference policy (retail 30 g / 30 days, home delivery 90 g / 90 days)
+# Anzupgo: the reference policy (retail 30 g / 30 days, home delivery 90 g / 90 days), compiled
+# from policy_specs/anzupgo.dqm once, in ir_samples, for the evaluator and the document tests.
 
 
 def anzupgo_policy() -> nodes.Policy:
-    product_id = "anzupgo-2pct-cream"
-    return nodes.Policy(
-        id="anzupgo-dqm",
-        title="Dermatology – Anzupgo Drug Quantity Management Policy – Per Days",
-        type="per_days",
-        review_date=dt.date(2025, 11, 12),
-        approval_duration=nodes.Duration(kind="fixed", amount=1, unit="years", span=at(4, 3, 27)),
-        channels=nodes.default_channels(),
-        products=(
-            nodes.Product(
-                id=product_id,
-                brand="Anzupgo",
-                generic="delgocitinib",
-                strength="2%",
-                form="cream",
-                unit="g",
-                packages=(
-                    nodes.Package(
-                        id="tube-30g",
-                        size=grams(30, 6, 56),
-                        description="30 gram tube",
-                        noun="tube",
-                        span=at(6, 48, 76),
-                    ),
-                ),
-                span=at(6, 3, 76),
-            ),
-        ),
-        limits=(
-            nodes.Limit(
-                target=product_id,
-                channel="retail",
-                rule=nodes.PerWindow(quantity=grams(30, 9, 19), days=30, span=at(9, 19, 35)),
-                span=at(9, 3, 35),
-            ),
-            nodes.Limit(
-                target=product_id,
-                channel="home_delivery",
-                rule=nodes.PerWindow(quantity=grams(90, 10, 19), days=90, span=at(10, 19, 35)),
-                span=at(10, 3, 35),
-            ),
-        ),
-        facts=(
-            nodes.Fact(
-                id="needs_more",
-                type="bool",
-                question="Does the patient require an additional quantity?",
-                span=at(14, 3, 70),
-            ),
-            nodes.Fact(
-                id="diagnosis",
-                type="enum",
-                question="What condition is the cream treating?",
-                values=("chronic_hand_eczema", "other"),
-                span=at(15, 3, 80),
-            ),
-            nodes.Fact(
-                id="severity",
-                type="enum",
-                question="How severe is the chronic hand eczema?",
-                values=("mild", "moderate", "severe"),
-                span=at(16, 3, 80),
-            ),
-            nodes.Fact(
-                id="sites",
-                type="set",
-                question="Which areas of skin is the cream applied to?",
-                values=("hands", "wrists", "other"),
-                span=at(17, 3, 80),
-            ),
-        ),
-        criteria=(
-            nodes.Criterion(
-                id="additional-quantity",
-                title=None,
-                when=nodes.And(
-                    operands=(
-                        nodes.FactRef(fact="needs_more", span=at(21, 10, 20)),
-                        nodes.Compare(
-                            fact="diagnosis",
-                            op="==",
-                            value="chronic_hand_eczema",
-                            span=at(21, 25, 57),
-                        ),
-                        nodes.InSet(
-                            fact="severity", values=("moderate", "severe"), span=at(22, 10, 41)
-                        ),
-                        nodes.Subset(fact="sites", values=("hands", "wrists"), span=at(22, 46, 70)),
-                    ),
-                    span=at(21, 10, 70),
-                ),
-                approves=(
-                    nodes.Approval(
-                        target=product_id,
-                        channel="retail",
-                        rule=nodes.PerWindow(
-                            quantity=grams(60, 24, 21), days=30, span=at(24, 21, 37)
-                        ),
-                        span=at(24, 7, 37),
-                    ),
-                    nodes.Approval(
-                        target=product_id,
-                        channel="home_delivery",
-                        rule=nodes.PerWindow(
-                            quantity=grams(180, 25, 21), days=90, span=at(25, 21, 38)
-                        ),
-                        span=at(25, 7, 38),
-                    ),
-                ),
-                span=at(20, 3, 24),
-            ),
-        ),
-        sections=(
-            nodes.Section(
-                kind="overview",
-                title="Overview",
-                text=(
-                    "Anzupgo (delgocitinib) is a Janus kinase (JAK) inhibitor applied to the\n"
-                    "skin. It treats moderate to severe chronic hand eczema in adults whose\n"
-                    "eczema did not respond well enough to topical corticosteroids, or who\n"
-                    "should not use them.\n\n"
-                    "Combining Anzupgo with other JAK inhibitors or with strong\n"
-                    "immunosuppressants is not recommended."
-                ),
-                span=at(28, 3, 12),
-            ),
-            nodes.Section(
-                kind="dosing",
-                title="Dosing",
-                text=(
-                    "A thin layer is applied twice a day to the affected skin of the hands and\n"
-                    "wrists only. The prescribing information caps how much cream may be used\n"
-                    "over two weeks and over a month."
-                ),
-                span=at(32, 3, 10),
-            ),
-            nodes.Section(
-                kind="availability",
-                title="Availability",
-                text="Anzupgo is supplied as a cream in tubes.",
-                span=at(35, 3, 16),
-            ),
-            nodes.Section(
-                kind="policy_statement",
-                title="Policy Statement",
-                text=(
-                    "This Drug Quantity Management program supports the safe, effective and\n"
-                    "economical use of Anzupgo. When a claim goes over the quantity limit at\n"
-                    "the point of service, the criteria below decide whether a larger\n"
-                    "quantity is covered."
-                ),
-                span=at(37, 3, 20),
-            ),
-        ),
-        references=(
-            nodes.Reference(
-                text="Anzupgo® cream [prescribing information]. Madison, NJ; LEO: July 2025.",
-                span=at(42, 3, 75),
-            ),
-        ),
-        history=(
-            nodes.Revision(
-                type="New Policy",
-                date=dt.date(2025, 11, 12),
-                summary=(
-                    "New policy. Quantity limits were set for Anzupgo 2% cream, with\n"
-                    "override criteria for patients who need more cream to treat moderate to\n"
-                    "severe chronic hand eczema on the hands and wrists only."
-                ),
-                span=at(45, 3, 60),
-            ),
-        ),
-        span=at(1, 1, 90),
-    )
+    return ANZUPGO.policy
 
 
 def anzupgo_compiled() -> CompiledPolicy:
-    return compiled(anzupgo_policy(), ANZUPGO_SOURCE)
+    return ANZUPGO
 
 
 # ---------------------------------------------------------------------------------------------

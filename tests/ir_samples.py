@@ -1,21 +1,24 @@
-"""IR policies built by hand for the evaluator tests, the Anzupgo worked cases, and a loader."""
+"""IR policies for the evaluator tests (built by hand, but Anzupgo), its worked cases, a loader."""
 
 # The NDCs here are test fixtures in the 99999 labeler range, not real products' identifiers.
 
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
+import importlib
 import itertools
-import sys
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 from types import ModuleType
 
+from conftest import REPO
+
+from dqmc.codegen import loader
 from dqmc.lang.compiled import CompiledPolicy
 from dqmc.lang.ir import nodes
 from dqmc.lang.ir.canonical import content_hash
+from dqmc.lang.pipeline import compile_text
 from dqmc.lang.source import Span
 
 
@@ -37,70 +40,21 @@ DEFAULT_CHANNELS = (nodes.Channel(id="retail", label="Retail"),
                     nodes.Channel(id="home_delivery", label="Home Delivery"))
 
 # ---------------------------------------------------------------------------------------------
-# Anzupgo, the reference policy (design §3, §5)
+# Anzupgo, the reference policy (design §3, §5): the real spec, compiled, for every test that
+# wants Anzupgo (docs_samples too), so tests and the spec cannot drift apart.
 
 ANZUPGO_FILE = "policy_specs/anzupgo.dqm"
-_a = _at(ANZUPGO_FILE)
 
-ANZUPGO_POLICY = nodes.Policy(
-    id="anzupgo-dqm",
-    title="Dermatology – Anzupgo Drug Quantity Management Policy – Per Days",
-    type="per_days",
-    review_date=dt.date(2025, 11, 12),
-    approval_duration=nodes.Duration(kind="fixed", amount=1, unit="years", span=_a(6)),
-    channels=DEFAULT_CHANNELS,
-    products=(
-        nodes.Product(
-            id="anzupgo-2pct-cream", brand="Anzupgo", generic="delgocitinib", strength="2%",
-            form="cream", unit="g",
-            packages=(nodes.Package(id="tube-30g", size=_q("30", "g", _a(13, 20)),
-                                    description="30 gram tube", noun="tube", span=_a(13, 5)),),
-            span=_a(8)),
-    ),
-    limits=(
-        nodes.Limit(target="anzupgo-2pct-cream", channel="retail",
-                    rule=nodes.PerWindow(quantity=_q("30", "g", _a(17, 19)), days=30,
-                                         span=_a(17, 19)),
-                    span=_a(17, 5)),
-        nodes.Limit(target="anzupgo-2pct-cream", channel="home_delivery",
-                    rule=nodes.PerWindow(quantity=_q("90", "g", _a(18, 19)), days=90,
-                                         span=_a(18, 19)),
-                    span=_a(18, 5)),
-    ),
-    facts=(
-        nodes.Fact(id="needs_more", type="bool",
-                   question="Does the patient require an additional quantity?", span=_a(21)),
-        nodes.Fact(id="diagnosis", type="enum", question="What condition is being treated?",
-                   values=("chronic_hand_eczema", "other"), span=_a(22)),
-        nodes.Fact(id="severity", type="enum", question="How severe is the chronic hand eczema?",
-                   values=("mild", "moderate", "severe"), span=_a(23)),
-        nodes.Fact(id="sites", type="set", question="Which body sites are treated?",
-                   values=("hands", "wrists", "other"), span=_a(24)),
-    ),
-    criteria=(
-        nodes.Criterion(
-            id="additional-quantity",
-            title="Additional quantity for moderate to severe chronic hand eczema",
-            when=nodes.And(operands=(
-                nodes.FactRef(fact="needs_more", span=_a(27, 10)),
-                nodes.Compare(fact="diagnosis", op="==", value="chronic_hand_eczema",
-                              span=_a(27, 25)),
-                nodes.InSet(fact="severity", values=("moderate", "severe"), span=_a(28, 10)),
-                nodes.Subset(fact="sites", values=("hands", "wrists"), span=_a(28, 45)),
-            ), span=_a(27, 10)),
-            approves=(
-                nodes.Approval(target="anzupgo-2pct-cream", channel="retail",
-                               rule=nodes.PerWindow(quantity=_q("60", "g", _a(30, 21)), days=30),
-                               span=_a(30, 7)),
-                nodes.Approval(target="anzupgo-2pct-cream", channel="home_delivery",
-                               rule=nodes.PerWindow(quantity=_q("180", "g", _a(31, 21)), days=90),
-                               span=_a(31, 7)),
-            ),
-            span=_a(26)),
-    ),
-    span=_a(3, 1),
-)
-ANZUPGO = _compiled(ANZUPGO_POLICY, ANZUPGO_FILE)
+
+def _compile_spec(path: str) -> CompiledPolicy:
+    """The spec at `path` (relative to the repository, as the pipeline names it), compiled."""
+    result = compile_text(path, (REPO / path).read_text(encoding="utf-8"))
+    assert result.policy is not None and not result.diagnostics, result.diagnostics
+    return _compiled(result.policy, path)
+
+
+ANZUPGO = _compile_spec(ANZUPGO_FILE)
+ANZUPGO_POLICY = ANZUPGO.policy
 
 # ---------------------------------------------------------------------------------------------
 # Every rule kind and selector: a group, NDCs per package, age bands, package-specific limits,
@@ -122,7 +76,7 @@ KITCHEN_POLICY = nodes.Policy(
     effective_date=dt.date(2024, 1, 1),
     approval_duration=nodes.Duration(kind="fixed", amount=6, unit="months", span=_k(5)),
     reject_code="76",
-    channels=DEFAULT_CHANNELS + (nodes.Channel(id="specialty", label="Specialty", span=_k(7)),),
+    channels=(*DEFAULT_CHANNELS, nodes.Channel(id="specialty", label="Specialty", span=_k(7))),
     products=(
         nodes.Product(
             id="tabs-10mg", brand="Tabexa", generic="tabexamine", strength="10 mg", form="tablet",
@@ -350,7 +304,7 @@ THERAPY = _compiled(THERAPY_POLICY, THERAPY_FILE)
 
 ALL = (ANZUPGO, KITCHEN, DAILY)
 # The differential tests also decide claims under the therapy-duration sample.
-SAMPLES = ALL + (THERAPY,)
+SAMPLES = (*ALL, THERAPY)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -442,34 +396,16 @@ ANZUPGO_CASES = [
 
 
 # ---------------------------------------------------------------------------------------------
-# Generated code under test: written to a folder, imported under a name no other test uses
+# Generated code under test: written by dqmc.codegen.loader.write_generated, imported by the
+# loader under a name no other test uses (load_generated names a package by its text, so equal
+# policies would share one module)
 
 _serial = itertools.count(1)
 
 
-def write_package(compiled: Sequence[CompiledPolicy], root: Path) -> Path:
-    """Write emit_python_package's files under root (as generated/python/ holds them)."""
-    from dqmc import __version__
-    from dqmc.codegen.python_emit import emit_python_package
-
-    for rel, text in emit_python_package(compiled, version=__version__).items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    return root
-
-
-def import_package(root: Path) -> ModuleType:
-    """The generated dqm_policies package under root, imported under a fresh unique name."""
-    name = f"_generated_under_test_{next(_serial)}"
-    folder = root / "dqm_policies"
-    spec = importlib.util.spec_from_file_location(name, folder / "__init__.py",
-                                                  submodule_search_locations=[str(folder)])
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+def import_package(package_dir: Path) -> ModuleType:
+    """The generated dqm_policies package in package_dir, imported under a fresh unique name."""
+    return loader.import_package(package_dir, f"_generated_under_test_{next(_serial)}")
 
 
 def policy_module(package: ModuleType, policy_id: str) -> ModuleType:

@@ -97,8 +97,9 @@ def _products(draw: st.DrawFn, product_ids: list[str], pool: list[str]) -> list[
             gpi=draw(st.none() | st.text(string.digits, min_size=2, max_size=14)),
             label=draw(st.none() | texts),
             requires_authorization=draw(st.integers(0, 3)) == 0,
-            dose=draw(st.none() | st.builds(lambda amount: nodes.Quantity(amount=amount, unit=unit),
-                                             st.sampled_from(("1", "2", "0.5")).map(Decimal))),
+            dose=draw(st.none() | st.builds(
+                lambda amount, unit=unit: nodes.Quantity(amount=amount, unit=unit),
+                st.sampled_from(("1", "2", "0.5")).map(Decimal))),
         ))
     return products
 
@@ -108,12 +109,13 @@ def _quantities(draw: st.DrawFn, products: Sequence[nodes.Product],
                 when: Sequence[nodes.Selector] = ()) -> common.RawQuantity:
     """A quantity as an author writes it; `policies()` resolves it as the front ends do.
 
-    Under `when package ID` only that package's noun counts (see lower_common), so only
-    those nouns are drawn; a unit word is always possible.
+    Lowering resolves the word against the products narrowed to the package a `when package ID`
+    names (lower_common.selected_packages), so the words are drawn from those narrowed products
+    too: only that package's noun, and "packages" only if every narrowed product is still sized
+    by the drug file (a group member left with no package is not). A unit word always fits.
     """
-    chosen = {s.package for s in when if isinstance(s, nodes.PackageIs)}
-    nouns = [pk.noun for p in products for pk in p.packages
-             if pk.noun and (not chosen or pk.id in chosen)]
+    products = common.selected_packages(products, when)
+    nouns = [pk.noun for p in products for pk in p.packages if pk.noun]
     if nouns and draw(st.booleans()):
         noun = draw(st.sampled_from(nouns))
         word = draw(st.sampled_from([w for w in (noun, noun + "s", noun + "es")
@@ -362,7 +364,8 @@ def policies(draw: st.DrawFn) -> nodes.Policy:
                    == dataclasses.replace(other, note=None, hard=False) for other in unique):
             unique.append(limit)
     # A `not covered` line and another rule for the same cell is `limit.not-covered-conflict`.
-    cells = {(l.target, l.channel, l.when) for l in unique if isinstance(l.rule, nodes.NotCovered)}
-    unique = [l for l in unique if isinstance(l.rule, nodes.NotCovered)
-              or (l.target, l.channel, l.when) not in cells]
+    cells = {(lim.target, lim.channel, lim.when) for lim in unique
+             if isinstance(lim.rule, nodes.NotCovered)}
+    unique = [lim for lim in unique if isinstance(lim.rule, nodes.NotCovered)
+              or (lim.target, lim.channel, lim.when) not in cells]
     return dataclasses.replace(policy, limits=tuple(unique))

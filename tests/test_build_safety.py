@@ -61,7 +61,7 @@ def snapshot(folder: Path) -> dict[str, bytes] | None:
     if not folder.exists():
         return None
     found = {}
-    for root, dirs, names in os.walk(folder):
+    for root, _dirs, names in os.walk(folder):
         for name in names:
             path = Path(root, name)
             found[path.relative_to(folder).as_posix()] = path.read_bytes()

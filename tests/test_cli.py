@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 
-def dqmc(*args: str, stdin: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+def dqmc(*args: str, stdin: str | None = None,
+         cwd: Path | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "dqmc", *args], capture_output=True, text=True,
                           input=stdin, cwd=cwd)
 
@@ -22,7 +23,8 @@ def test_check_policy_specs_exits_0() -> None:
 
 def test_check_json_format_lists_diagnostics(tmp_path: Path) -> None:
     spec = tmp_path / "bad.dqm"
-    spec.write_text('policy p "T" {\n  type per_days\n  limit x {\n    retail 1 g per 30 days\n  }\n}\n')
+    spec.write_text(
+        'policy p "T" {\n  type per_days\n  limit x {\n    retail 1 g per 30 days\n  }\n}\n')
     run = dqmc("check", "--format", "json", str(spec))
     assert run.returncode == 1
     found = json.loads(run.stdout)

@@ -454,7 +454,8 @@ def test_month_dates_are_said_as_months_and_order_before_their_days() -> None:
     assert sorted([dt.date(2020, 7, 1), nodes.Month(2020, 7), dt.date(2020, 6, 30)],
                   key=nodes.date_key) == [dt.date(2020, 6, 30), nodes.Month(2020, 7),
                                           dt.date(2020, 7, 1)]
-    assert nodes.Month(2020, 7) < dt.date(2020, 7, 1) and dt.date(2020, 6, 30) < nodes.Month(2020, 7)
+    assert nodes.Month(2020, 7) < dt.date(2020, 7, 1)
+    assert dt.date(2020, 6, 30) < nodes.Month(2020, 7)
     # "after the review date" only when surely so, whatever day the month stands for
     assert not nodes.surely_after(dt.date(2020, 7, 31), nodes.Month(2020, 7))
     assert nodes.surely_after(dt.date(2020, 8, 1), nodes.Month(2020, 7))

@@ -8,11 +8,13 @@ import re
 from collections.abc import Callable, Sequence
 
 import pytest
+from conftest import examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from ir_samples import SAMPLES, anzupgo_claim, import_package, policy_module, write_package
+from ir_samples import SAMPLES, anzupgo_claim, import_package, policy_module
 
 from dqmc import interpreter
+from dqmc.codegen.loader import write_generated
 from dqmc.lang.compiled import CompiledPolicy
 from dqmc.lang.ir import queries
 from dqmc.lang.pipeline import compile_paths
@@ -21,27 +23,27 @@ from dqmc.lang.pipeline import compile_paths
 # evaluators directly and through both registries: 3 × 720 × 10 = 21,600 claims. The claims come
 # from a Random that Hypothesis seeds (its own draws cost ~100 µs each, too slow for this many);
 # a smaller run draws the same claims through Hypothesis itself, so failures there shrink.
-BULK_EXAMPLES = 720
+BULK_EXAMPLES = examples(720)
 BULK_CLAIMS = 10
-SHRINKABLE_EXAMPLES = 120
+SHRINKABLE_EXAMPLES = examples(120)
 # The policy library's real policies (age bands, package selectors, every rule kind, groups),
 # each with 1,500 more claims: the generated code reads them through tables the hand-built IR
 # above does not exercise in the same proportions.
 LIBRARY = tuple(compile_paths(["policy_specs"]).compiled)
-LIBRARY_EXAMPLES = 150
+LIBRARY_EXAMPLES = examples(150)
 
 BASE = dt.date(2026, 3, 1)
 
 
 @pytest.fixture(scope="module")
 def package(tmp_path_factory: pytest.TempPathFactory):
-    return import_package(write_package(SAMPLES,
+    return import_package(write_generated(SAMPLES,
                                         tmp_path_factory.mktemp("differential") / "python"))
 
 
 @pytest.fixture(scope="module")
 def library_package(tmp_path_factory: pytest.TempPathFactory):
-    return import_package(write_package(LIBRARY, tmp_path_factory.mktemp("library") / "python"))
+    return import_package(write_generated(LIBRARY, tmp_path_factory.mktemp("library") / "python"))
 
 
 class Chooser:
@@ -159,7 +161,7 @@ def make_claim(pick: Chooser, names: dict[str, list]) -> dict:
         "claim_id": pick.mostly(["c-1"], [None, 17], 10),
         "date_of_service": pick.mostly([_day(pick.integer(-30, 30))], ODD_DATES, 40),
         "quantity": pick.mostly(QUANTITIES, ODD_QUANTITIES, 25),
-        "unit": pick.mostly([unit], UNITS + [None, 5, "kg"], 15),
+        "unit": pick.mostly([unit], [*UNITS, None, 5, "kg"], 15),
         "days_supply": pick.mostly(DAYS_SUPPLY, ODD_DAYS_SUPPLY, 25),
         "channel": pick.mostly(names["channels"], ["mail", None, 3], 25),
     }
@@ -271,7 +273,7 @@ CLAIM_KEYS = ["claim_id", "date_of_service", "product", "ndc", "package", "quant
               "days_supply", "channel", "member", "history", "authorizations", "package_size"]
 
 
-@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(600), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.one_of(JSON, st.dictionaries(st.sampled_from(CLAIM_KEYS), JSON, max_size=12)))
 def test_arbitrary_json_claims_never_raise_or_pay(package, value: object) -> None:
     for compiled in SAMPLES:
@@ -299,7 +301,7 @@ MALFORMED_FIELDS = st.one_of(
 )
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(400), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(MALFORMED_FIELDS)
 def test_a_payable_claim_with_one_malformed_field_is_rejected(package,
                                                              field: tuple[str, object]) -> None:
@@ -336,7 +338,7 @@ REQUEST_FOR_MORE = st.fixed_dictionaries(
               "channels": st.sampled_from([["retail"], ["retail", "home_delivery"], [], ["x"]])})
 
 
-@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(500), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.one_of(JSON, st.dictionaries(st.sampled_from(REQUEST_KEYS), JSON, max_size=8),
                  REQUEST_SHAPED, REQUEST_FOR_MORE))
 def test_arbitrary_review_requests_never_raise(package, value: object) -> None:

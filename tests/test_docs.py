@@ -12,6 +12,7 @@ from pathlib import Path
 
 import jinja2
 import pytest
+from conftest import REPO
 from docs_samples import (
     HOSTILE,
     HOSTILE_CONFIG,
@@ -39,7 +40,6 @@ from dqmc.codegen.docs_emit import (
 from dqmc.lang.ir import nodes
 from dqmc.lang.printers import english
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 HOSTILE_ONE_LINE = " ".join(HOSTILE.split())
 
 
@@ -294,13 +294,13 @@ def test_anzupgo_criterion_reads_as_a_list_with_questions_and_approvals() -> Non
     document = docs_view.policy_document(ANZUPGO, base_heading="DQM POLICY")
     (criterion,) = document.criteria
     assert criterion.number == 1
-    assert criterion.heading == "Additional quantity"
+    assert criterion.heading == "Additional quantity for moderate to severe chronic hand eczema"
     assert criterion.lead == "Approve when all of the following are true:"
     assert [(c.text, c.question) for c in criterion.conditions] == [
         ("Does the patient require an additional quantity? — Yes", None),
-        ("Diagnosis is chronic hand eczema", "What condition is the cream treating?"),
+        ("Diagnosis is chronic hand eczema", "What condition is being treated?"),
         ("Severity is one of: moderate, severe", "How severe is the chronic hand eczema?"),
-        ("Sites are only: hands, wrists", "Which areas of skin is the cream applied to?"),
+        ("Sites are only: hands, wrists", "Which body sites are treated?"),
     ]
     assert criterion.approvals == (
         docs_view.ApprovalView(
@@ -433,7 +433,8 @@ def test_anzupgo_document_heading_and_availability() -> None:
     assert document.heading == "DRUG QUANTITY MANAGEMENT POLICY – PER DAYS"
     assert document.review_date == english.DateView("11/12/2025", "2025-11-12")
     availability = next(s for s in document.leading_sections if s.kind == "availability")
-    assert availability.paragraphs == ("Anzupgo is supplied as a cream in tubes.",)
+    assert availability.paragraphs == (
+        "Anzupgo is supplied as a 2% cream in the package listed below.",)
     assert availability.items == ("Anzupgo (delgocitinib 2% cream): 30 gram tube",)
 
 
@@ -742,11 +743,11 @@ def test_html_pages_are_self_contained_well_nested_and_accessible(path: str) -> 
 
 
 def test_the_repository_config_loads() -> None:
-    config = load_docs_config(REPO_ROOT / DOCS_CONFIG_FILE)
+    config = load_docs_config(REPO / DOCS_CONFIG_FILE)
     assert config.organization == "Example Health Plan"
     assert config.document_heading == "DRUG QUANTITY MANAGEMENT POLICY"
     assert config.language == "en"
-    assert "Cigna" not in (REPO_ROOT / DOCS_CONFIG_FILE).read_text(encoding="utf-8")
+    assert "Cigna" not in (REPO / DOCS_CONFIG_FILE).read_text(encoding="utf-8")
     assert len(english.paragraphs(config.instructions_for_use)) == 3
 
 

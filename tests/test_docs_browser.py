@@ -15,6 +15,7 @@ and printed PDFs for a look.
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import fcntl
 import json
@@ -31,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import REPO
 from docs_samples import all_rules_compiled, anzupgo_compiled
 
 from dqmc import __version__
@@ -39,7 +41,6 @@ from dqmc.codegen.docs_emit import DOCS_CONFIG_FILE, emit_docs, load_docs_config
 from dqmc.lang.ir import nodes
 from dqmc.lang.ir.canonical import decimal_text
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 VIEWPORT = (1280, 1000)
 COMMAND_TIMEOUT = 30.0
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -236,10 +237,8 @@ class DevToolsPipe:
             return "<no log>"
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(OSError, RuntimeError, TimeoutError):
             self.send("Browser.close")
-        except (OSError, RuntimeError, TimeoutError):
-            pass
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if os.waitpid(self.pid, os.WNOHANG) != (0, 0):
@@ -355,7 +354,7 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
     root = tmp_path_factory.mktemp("docs-browser")
     docs_dir = root / "docs"
     docs_dir.mkdir()
-    config = load_docs_config(REPO_ROOT / DOCS_CONFIG_FILE)
+    config = load_docs_config(REPO / DOCS_CONFIG_FILE)
     documents = emit_docs([anzupgo_compiled(), all_rules_compiled()], config, version=__version__)
     for relative, text in documents.items():
         (docs_dir / relative).write_text(text, encoding="utf-8")

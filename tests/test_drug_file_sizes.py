@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from ir_samples import import_package, policy_module, write_package
+from ir_samples import import_package, policy_module
 
 from dqmc import interpreter
 from dqmc.codegen import docs_view
+from dqmc.codegen.loader import write_generated
 from dqmc.lang.ir.canonical import canonical_json
 from dqmc.lang.pipeline import compile_paths
 from dqmc.lang.printers import english
@@ -66,7 +67,8 @@ products:
     unit: mL
     packages:
       vial: {size: from drug file, description: vial, noun: vial}
-      syringe: {size: from drug file, description: prefilled syringe, noun: syringe, ndc: ["00000000001"]}
+      syringe: {size: from drug file, description: prefilled syringe, noun: syringe,
+                ndc: ["00000000001"]}
 limits:
   insulin-vial:
     all: 3 vials per 30 days
@@ -97,7 +99,7 @@ def compiled(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="module")
 def module(compiled, tmp_path_factory: pytest.TempPathFactory):
-    package = import_package(write_package([compiled], tmp_path_factory.mktemp("py")))
+    package = import_package(write_generated([compiled], tmp_path_factory.mktemp("py")))
     return policy_module(package, "insulin-ql")
 
 

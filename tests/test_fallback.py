@@ -7,9 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from ir_samples import import_package, write_package
+from ir_samples import import_package
 
 from dqmc import interpreter
+from dqmc.codegen.loader import write_generated
 from dqmc.lang.pipeline import compile_paths, compile_text
 from dqmc.lang.printers.dsl_print import print_policy
 from dqmc.lang.printers.yaml_emit import emit_yaml
@@ -75,7 +76,7 @@ def library(tmp_path_factory: pytest.TempPathFactory):
     (folder / "specs").mkdir()
     result = _compile(folder / "specs", general=GUIDELINE, plain=PLAIN, own=OWN)
     assert not result.diagnostics, result.diagnostics
-    package = import_package(write_package(result.compiled, folder / "python"))
+    package = import_package(write_generated(result.compiled, folder / "python"))
     return result.compiled, package
 
 

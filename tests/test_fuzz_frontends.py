@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import REPO
+from conftest import REPO, examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -35,7 +35,8 @@ def assert_well_formed(path: str, text: str) -> None:
         render(diagnostic, {path: source})  # the caret renderer copes with any position
 
 
-FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=examples(400), deadline=None,
+                suppress_health_check=[HealthCheck.too_slow])
 
 
 @FUZZ
@@ -57,7 +58,7 @@ def test_mutated_reference_dsl(data: st.DataObject) -> None:
     for _ in range(data.draw(st.integers(1, 4))):
         start = data.draw(st.integers(0, len(text)))
         end = data.draw(st.integers(start, min(len(text), start + 20)))
-        text = text[:start] + data.draw(st.sampled_from(DSL_WORDS + ["", "\n"])) + text[end:]
+        text = text[:start] + data.draw(st.sampled_from([*DSL_WORDS, "", "\n"])) + text[end:]
     assert_well_formed("fuzz.dqm", text)
 
 

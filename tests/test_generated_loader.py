@@ -6,11 +6,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import REPO
 
 from dqmc.codegen import loader as generated_loader
 from dqmc.lang.pipeline import compile_paths
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 def test_equal_ir_from_another_file_gets_its_own_module(tmp_path: Path) -> None:

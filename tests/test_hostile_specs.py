@@ -12,35 +12,38 @@ and run in a subprocess whose working folder is empty, and must create no `PWNED
 The front ends are fuzzed as well, beyond tests/test_fuzz_frontends.py: grammar-aware generation
 from the Lark grammar's own rules (random derivations with the grammar's terminals, biased so
 that many derivations are valid policies, which are then built and evaluated), Hypothesis'
-`from_lark`, and the limits (deep conditions, long files, huge strings) in bounded time.
+`from_lark`, and the limits (deep conditions, long files, huge strings) in work linear in their
+size.
 """
 
 from __future__ import annotations
 
 import ast
+import cProfile
 import functools
 import html
 import html.parser
 import io
 import itertools
 import json
+import pstats
 import re
 import subprocess
 import sys
 import tempfile
-import time
 import tokenize
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from conftest import REPO, examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dqmc import interpreter
 from dqmc.build.tree import artifacts, write_tree
+from dqmc.codegen.loader import import_package
 from dqmc.lang.diagnostics import render
 from dqmc.lang.frontend.dsl_lower import MAX_CONDITION_DEPTH
 from dqmc.lang.frontend.dsl_parse import parser as dsl_parser
@@ -369,7 +372,7 @@ def run_generated(python_dir: Path, products: dict[str, str], cwd: Path) -> dict
 
 def assert_no_pwned(*roots: Path) -> None:
     for root in roots:
-        assert not [p for p in root.rglob("PWNED")], f"a spec ran code under {root}"
+        assert not list(root.rglob("PWNED")), f"a spec ran code under {root}"
     assert not (REPO / "PWNED").exists()
 
 
@@ -426,7 +429,7 @@ def test_accepted_corpus_builds_runs_nothing_and_decides(tmp_path: Path) -> None
         assert (paid["outcome"], over["outcome"], over["reject_code"]) == ("paid", "rejected", "76")
         assert special["outcome"] == "paid"
         approved, missing, denied = results["results"][pid]["reviews"]
-        assert approved["outcome"] == "approved"
+        assert (approved["outcome"], denied["outcome"]) == ("approved", "denied")
         assert missing["missing"][0]["question"].startswith("Does the patient need more? '''")
     for page in (out / "docs").glob("*.html"):
         events = markup(page.read_text(encoding="utf-8")).events
@@ -441,7 +444,7 @@ def test_accepted_corpus_builds_runs_nothing_and_decides(tmp_path: Path) -> None
 
 
 def test_hostile_text_compiles_and_is_kept_exactly(hostile_build) -> None:
-    root, specs, hostile, _ = hostile_build
+    _, specs, hostile, _ = hostile_build
     assert len(specs) == 2 * len(PAYLOADS)
     for pid, (_, text) in specs.items():
         ir = json.loads(hostile[f"ir/{pid}.json"])["policy"]
@@ -453,7 +456,7 @@ def test_hostile_text_compiles_and_is_kept_exactly(hostile_build) -> None:
 
 
 def test_generated_python_holds_spec_text_only_in_string_literals(hostile_build) -> None:
-    root, specs, hostile, twins = hostile_build
+    _, specs, hostile, twins = hostile_build
     modules = [p for p in hostile if p.startswith("python/") and p.endswith(".py")
                and "/_runtime/" not in p]  # the runtime holds no spec text: copied verbatim
     assert len(modules) == len(specs) + 1  # one per policy, and the registry
@@ -531,7 +534,7 @@ def test_documents_hold_no_markup_and_no_template_evaluation_from_the_spec(hosti
 
 def test_cli_build_of_the_hostile_corpus_writes_the_same_bytes(hostile_build,
                                                                 tmp_path: Path) -> None:
-    root, specs, _, _ = hostile_build
+    root, _, _, _ = hostile_build
     # The CLI reads docs.config.yaml from its working folder, and would take it for a spec
     # inside the spec folder: run it from the folder above, naming the spec folder.
     (root / "docs.config.yaml").write_bytes(DOCS_CONFIG.read_bytes())
@@ -761,11 +764,34 @@ def _with_condition(condition: str, yaml: bool = False) -> tuple[str, str]:
     return "deep.dqm", ANZUPGO_DSL.replace("when needs_more and", f"when {condition} and", 1)
 
 
-def _timed(path: str, text: str, seconds: float = 10.0):
-    start = time.perf_counter()
-    result = compile_text(path, text)
-    assert time.perf_counter() - start < seconds, f"{path} took too long"
-    return result
+@functools.cache
+def _warm() -> None:
+    """Build the parsers once, so that no measurement below counts their construction."""
+    compile_text("warm.dqm", ANZUPGO_DSL)
+    compile_text("warm.yaml", ANZUPGO_YAML)
+
+
+def _work(path: str, text: str):
+    """Compile from memory; the result and the number of function calls it took.
+
+    A count of calls (cProfile's, Python and built-in functions alike) measures the work done
+    as a clock cannot on a shared machine: the same input always takes the same count.
+    """
+    _warm()
+    profile = cProfile.Profile()
+    result = profile.runcall(compile_text, path, text)
+    return result, pstats.Stats(profile).total_calls
+
+
+def assert_linear(work: dict[int, int]) -> None:
+    """Work at most proportional to the input's size, between its smallest and largest size.
+
+    Work is a fixed cost plus a cost per unit, so linear work stays under the ratio of sizes;
+    the slack admits a logarithmic factor, while quadratic work (ratio squared) overshoots it.
+    """
+    (small, at_small), *_, (large, at_large) = sorted(work.items())
+    assert large >= 4 * small, "too close in size to tell linear from quadratic"
+    assert at_large <= 1.5 * (large / small) * at_small, work
 
 
 @pytest.mark.parametrize("yaml", [False, True], ids=["dsl", "yaml"])
@@ -775,12 +801,15 @@ def test_conditions_nested_too_deep_are_refused_with_a_diagnostic(shape: str, ya
             "and": lambda n: "(needs_more and " * n + "needs_more" + ")" * n,
             "or": lambda n: "(needs_more or " * n + "needs_more" + ")" * n,
             "not-paren": lambda n: "not (" * n + "needs_more" + ")" * n}[shape]
+    work = {}
     for depth in (MAX_CONDITION_DEPTH + 1, 1000, 10_000):
         path, text = _with_condition(make(depth), yaml)
-        result = _timed(path, text)
+        result, work[depth] = _work(path, text)
         assert [d.code for d in result.diagnostics] == ["syntax.invalid-value"], depth
         assert f"more than {MAX_CONDITION_DEPTH} levels" in result.diagnostics[0].message
         assert result.diagnostics[0].span.line == WHEN_LINE[yaml]
+    del work[MAX_CONDITION_DEPTH + 1]  # all fixed cost: 1000 to 10,000 shows the growth
+    assert_linear(work)
 
 
 def test_the_deepest_condition_allowed_builds_and_evaluates() -> None:
@@ -801,10 +830,12 @@ def test_the_deepest_condition_allowed_builds_and_evaluates() -> None:
     assert interpreter.review(compiled, request)["outcome"] == "approved"
 
 
-def test_ten_thousand_redundant_parentheses_add_no_depth_and_parse_quickly() -> None:
-    path, text = _with_condition("(" * 10_000 + "needs_more" + ")" * 10_000)
-    result = _timed(path, text)
-    assert result.policy is not None and not result.diagnostics
+def test_ten_thousand_redundant_parentheses_add_no_depth_and_parse_in_linear_work() -> None:
+    work = {}
+    for count in (1000, 10_000):
+        result, work[count] = _work(*_with_condition("(" * count + "needs_more" + ")" * count))
+        assert result.policy is not None and not result.diagnostics
+    assert_linear(work)
 
 
 @pytest.mark.parametrize("suffix", [".dqm", ".yaml"])
@@ -812,32 +843,42 @@ def test_a_file_over_one_mebibyte_is_refused_even_from_memory(suffix: str) -> No
     big = "A" * (1 << 20)
     text = (f'policy p "{big}" {{ type per_days }}' if suffix == ".dqm"
             else f"policy: {{id: p, title: {big}, type: per_days}}\n")
-    result = _timed(f"big{suffix}", text, seconds=5)
+    result, work = _work(f"big{suffix}", text)
     assert [d.code for d in result.diagnostics] == ["io.too-large"]
+    assert work < 100  # refused by its size alone: not read, scanned or parsed (thousands)
 
 
-def test_a_one_megabyte_string_just_under_the_limit_compiles_in_bounded_time() -> None:
-    big = "B" * 1_000_000
-    text = ANZUPGO_DSL.replace('"Anzupgo is supplied', f'"{big} Anzupgo is supplied', 1)
-    result = _timed("huge.dqm", text, seconds=20)
-    assert result.policy is not None and not [d for d in result.diagnostics if d.is_error]
-    assert big in result.policy.sections[0].text
+def test_a_one_megabyte_string_just_under_the_limit_compiles_in_linear_work() -> None:
+    work = {}
+    for size in (100_000, 1_000_000):
+        big = "B" * size
+        text = ANZUPGO_DSL.replace('"Anzupgo is supplied', f'"{big} Anzupgo is supplied', 1)
+        result, work[size] = _work("huge.dqm", text)
+        assert result.policy is not None and not [d for d in result.diagnostics if d.is_error]
+        assert big in result.policy.sections[0].text
+    assert_linear(work)
 
 
-def test_a_long_file_of_many_products_is_checked_in_bounded_time() -> None:
-    lines = ['policy many "Many" {', "  type per_days"]
-    for i in range(2000):
-        lines.append(f'  product p{i} {{ brand "B" generic "g" form "cream" unit g }}')
-        lines.append(f"  limit p{i} {{ retail 30 g per 30 days }}")
-    lines.append("}")
-    result = _timed("many.dqm", "\n".join(lines), seconds=30)
-    assert result.policy is not None and len(result.policy.products) == 2000
+def test_a_long_file_of_many_products_is_checked_in_linear_work() -> None:
+    work = {}
+    for count in (250, 1000):
+        lines = ['policy many "Many" {', "  type per_days"]
+        for i in range(count):
+            lines.append(f'  product p{i} {{ brand "B" generic "g" form "cream" unit g }}')
+            lines.append(f"  limit p{i} {{ retail 30 g per 30 days }}")
+        lines.append("}")
+        result, work[count] = _work("many.dqm", "\n".join(lines))
+        assert result.policy is not None and len(result.policy.products) == count
+    assert_linear(work)
 
 
-def test_a_file_of_100_000_comment_lines_is_fast_and_reports_the_missing_policy() -> None:
-    text = "# comment\n" * 100_000
-    result = _timed("comments.dqm", text)
-    assert [d.code for d in result.diagnostics] == ["syntax.unexpected-eof"]
+def test_a_file_of_100_000_comment_lines_takes_linear_work_and_reports_the_missing_policy(
+        ) -> None:
+    work = {}
+    for count in (10_000, 100_000):
+        result, work[count] = _work("comments.dqm", "# comment\n" * count)
+        assert [d.code for d in result.diagnostics] == ["syntax.unexpected-eof"]
+    assert_linear(work)
     assert result.diagnostics[0].span.line == 100_001
 
 
@@ -868,7 +909,7 @@ def grammar_tables() -> tuple[dict[str, list[list[str]]], dict[str, tuple[str, s
     for rule in lark.rules:
         rules[rule.origin.name].append([symbol.name for symbol in rule.expansion])
     terminals = {t.name: (t.pattern.type, t.pattern.value) for t in lark.terminals}
-    cost = {name: 1 for name in terminals}
+    cost = dict.fromkeys(terminals, 1)
     changed = True
     while changed:
         changed = False
@@ -927,7 +968,7 @@ def _type_atoms(out: list[tuple[str, str, str]]) -> None:
     """Give each atom of a derived condition a fact of the type its operator and value need
     (a bool alone, an enum with `in`, a set with `<=`, a number, date or enum compared), so that
     most derived conditions pass the checks; equality only where the value is not ordered."""
-    for i, (text, symbol, parent) in enumerate(out):
+    for i, (_, symbol, parent) in enumerate(out):
         if symbol != "ID" or parent != "atom":
             continue
         following = [sym for _, sym, _ in out[i + 1:i + 3]] + ["", ""]
@@ -1019,7 +1060,7 @@ def coherent_policy(data: st.DataObject) -> str:
     return "\n".join(pieces) + "\n}\n"
 
 
-GRAMMAR_FUZZ = settings(max_examples=400, deadline=None,
+GRAMMAR_FUZZ = settings(max_examples=examples(400), deadline=None,
                         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 _fuzz_stats: dict[str, int] = defaultdict(int)
 
@@ -1036,22 +1077,13 @@ def fresh_package(files: dict[str, bytes]):
     """The generated registry imported under a new name. (Not `load_generated`: it caches by
     content hash, which leaves out positions, so two layouts of one policy share the first's
     module and its trace locations.)"""
-    import importlib.util
-
     root = Path(_fuzz_root().name) / str(next(_packages))
     for rel, data in files.items():
         if rel.startswith("python/"):
             (root / rel).parent.mkdir(parents=True, exist_ok=True)
             (root / rel).write_bytes(data)
-    folder = root / "python/dqm_policies"
-    name = f"_fuzzed_policies_{root.name}"
-    spec = importlib.util.spec_from_file_location(name, folder / "__init__.py",
-                                                  submodule_search_locations=[str(folder)])
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)  # policy modules are imported on first use: keep the files
-    return module
+    # policy modules are imported on first use: the files stay until the process ends
+    return import_package(root / "python/dqm_policies", f"_fuzzed_policies_{root.name}")
 
 
 @GRAMMAR_FUZZ
@@ -1060,7 +1092,7 @@ def test_grammar_derivations_give_diagnostics_with_valid_positions(data: st.Data
     assert_well_formed("fuzz.dqm", derive(data))
 
 
-@settings(GRAMMAR_FUZZ, max_examples=200)  # each valid one is built and imported
+@settings(GRAMMAR_FUZZ, max_examples=examples(200))  # each valid one is built and imported
 @given(st.data())
 def test_derived_policies_compile_build_and_decide_alike_in_both_evaluators(
         data: st.DataObject) -> None:
@@ -1129,7 +1161,7 @@ def lark_sentences() -> st.SearchStrategy[str]:
     return from_lark(grammar, start="start")
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.data())
 def test_from_lark_sentences_never_raise(data: st.DataObject) -> None:
     assert_well_formed("lark.dqm", data.draw(lark_sentences()))
@@ -1138,7 +1170,7 @@ def test_from_lark_sentences_never_raise(data: st.DataObject) -> None:
 PIECES = [text for key, text in PAYLOADS.items() if key not in ("long", "mega")]
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(400), deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.data())
 def test_hostile_payloads_spliced_anywhere_never_raise(data: st.DataObject) -> None:
     base, path = data.draw(st.sampled_from([(ANZUPGO_DSL, "splice.dqm"),

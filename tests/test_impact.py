@@ -93,7 +93,7 @@ def outcomes(versions: tuple[Any, Any], rows: list[tuple]
     for member, member_rows in groupby(rows, key=lambda r: r[0]):
         replaying.start_member()
         for seq, values in enumerate(member_rows):
-            row = replay.normalize_row(dict(zip(HEADER, values)), seq)
+            row = replay.normalize_row(dict(zip(HEADER, values, strict=True)), seq)
             assert not isinstance(row, str), row
             decisions = replaying.apply(row)
             if decisions is not None:
@@ -265,8 +265,11 @@ def test_unsorted_input_is_reported_and_sort_fixes_it(versions: tuple[Any, Any],
     blocks = [list(group) for _, group in groupby(rows, key=lambda r: r["member_id"])]
     random.Random(1).shuffle(blocks)
     synth.write_claims([r for block in blocks for r in block], tmp_path / "shuffled.csv")
-    run = lambda name, **kw: replay.run_embedded(
-        load_generated(old).evaluate, load_generated(new).evaluate, 90, tmp_path / name, **kw)
+
+    def run(name: str, **kw: Any) -> Any:
+        return replay.run_embedded(load_generated(old).evaluate, load_generated(new).evaluate, 90,
+                                   tmp_path / name, **kw)
+
     with pytest.raises(replay.UnsortedClaims, match=r"shuffled.csv: row \d+ \(member m\d+"):
         run("shuffled.csv")
     expected = run("sorted.csv").to_data()
@@ -280,14 +283,14 @@ def test_a_date_going_back_within_a_member_is_unsorted(versions: tuple[Any, Any]
     old, new = versions
     path = write_csv(tmp_path / "claims.csv",
                      [claim("m1", "a", "02-01"), claim("m1", "b", "01-01")])
-    with pytest.raises(replay.UnsortedClaims, match="row 2 .*comes after member m1, 2025-02-01"):
+    with pytest.raises(replay.UnsortedClaims, match=r"row 2 .*comes after member m1, 2025-02-01"):
         replay.run_embedded(load_generated(old).evaluate, load_generated(new).evaluate, 90, path)
 
 
 def test_reader_errors(tmp_path: Path) -> None:
     bad_json = tmp_path / "claims.jsonl"
     bad_json.write_text('{"member_id": "m1"}\nnot json\n', encoding="utf-8")
-    with pytest.raises(replay.ClaimsInputError, match="claims.jsonl:2: not JSON"):
+    with pytest.raises(replay.ClaimsInputError, match=r"claims\.jsonl:2: not JSON"):
         list(replay.read_claims(bad_json))
     no_member = write_csv(tmp_path / "claims.csv", [], header=("claim_id", "status"))
     with pytest.raises(replay.ClaimsInputError, match="no member_id column"):

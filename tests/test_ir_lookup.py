@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from conftest import REPO
 
 from dqmc.lang.ir import nodes
 from dqmc.lang.pipeline import compile_text
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 def test_lookups_answer_from_the_policy_asked_even_when_an_equal_one_was_asked_first() -> None:
@@ -32,9 +30,10 @@ def test_a_duplicated_id_finds_the_first_declaration_as_a_scan_would() -> None:
 
 def test_many_policies_in_turn_each_get_their_own_answers() -> None:
     policies = [nodes.Policy(id=f"x{i}", title="X", type="per_days", products=(
-        nodes.Product(id=f"p{i}", brand=f"B{i}", generic="g", strength="2%", form="cream", unit="g"),))
+        nodes.Product(id=f"p{i}", brand=f"B{i}", generic="g", strength="2%", form="cream",
+                      unit="g"),))
         for i in range(200)]  # more than the index keeps: old entries are rebuilt, not reused
-    for round_ in range(2):
+    for _ in range(2):  # the second round asks policies the index has since dropped
         for i, policy in enumerate(policies):
             assert policy.product(f"p{i}").brand == f"B{i}"
             assert policy.product(f"p{i + 1}") is None

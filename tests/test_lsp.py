@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 import pytest_lsp
+from conftest import REPO
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
 from dqmc.authoring.fmt import format_source
 from dqmc.lang.source import SourceFile
 
-REPO = Path(__file__).resolve().parents[1]
 ANZUPGO_DQM = REPO / "policy_specs" / "anzupgo.dqm"
 ANZUPGO_YAML = REPO / "policy_specs" / "anzupgo.yaml"
 WAIT = 20.0  # seconds: a cold server builds the LALR tables before its first answer

@@ -329,18 +329,18 @@ def bad_answer(rng: random.Random, fact: tuple[str, tuple[str, ...], str]) -> An
     kind, values, _ = fact
     common = [{"x": 1}, "", "\u202e", b"x", object()]
     if kind == "bool":
-        return rng.choice(["yes", "true", 1, 0, "True", [True], 1.0] + common)
+        return rng.choice(["yes", "true", 1, 0, "True", [True], 1.0, *common])
     if kind == "enum":
         return rng.choice(["no-such-value", values[0].upper(), 5, [values[0]], values[0] + " ",
-                           True] + common)
+                           True, *common])
     if kind == "set":
         return rng.choice([values[0], [5], ["no-such-value"], [values[0], None], {values[0]: 1},
-                           True, 5] + common)
+                           True, 5, *common])
     if kind == "number":
         return rng.choice(["abc", math.nan, math.inf, -math.inf, True, "1e3", "٣", [], "1,5",
-                           Decimal("NaN")] + common)
+                           Decimal("NaN"), *common])
     return rng.choice(["2026-02-30", 20260101, True, "01/15/2026", "2026-1-5",
-                       dt.datetime(2026, 1, 1)] + common)
+                       dt.datetime(2026, 1, 1), *common])
 
 
 def base_request(rng: random.Random, item) -> dict:

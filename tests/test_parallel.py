@@ -6,13 +6,12 @@ import os
 from pathlib import Path
 
 import pytest
+from conftest import REPO
 
 from dqmc import runtime as rt
 from dqmc.build.tree import artifacts
 from dqmc.lang import parallel
 from dqmc.lang.pipeline import compile_paths
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 def _square(n: int) -> int:

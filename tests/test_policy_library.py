@@ -1,4 +1,4 @@
-"""The policy library: every spec compiles, builds, and passes its policy tests with full coverage."""
+"""The policy library: every spec compiles, builds, and passes its policy tests, fully covered."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def test_dqmc_test_command_prints_the_summary_line_and_honours_min_coverage() ->
 
 def test_a_failing_expectation_is_reported_with_a_readable_diff(tmp_path) -> None:
     spec = tmp_path / "anzupgo.dqm"
-    spec.write_text((REPO / "policy_specs/anzupgo.dqm").read_text(encoding="utf-8"), encoding="utf-8")
+    spec.write_bytes((REPO / "policy_specs/anzupgo.dqm").read_bytes())
     (tmp_path / "anzupgo.tests.yaml").write_text(
         "cases:\n"
         "  - name: wrong on purpose\n"

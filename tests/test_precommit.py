@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import REPO
 from pre_commit.clientlib import load_config, load_manifest
 
-REPO = Path(__file__).resolve().parents[1]
 HOOK_IDS = ["dqmc-check", "dqmc-fmt", "dqmc-build-check"]
 
 
@@ -20,7 +20,7 @@ def test_the_hooks_manifest_is_valid_for_pre_commit() -> None:
     assert [hook["id"] for hook in hooks] == HOOK_IDS
     assert {hook["entry"] for hook in hooks} == {
         "dqmc check", "dqmc fmt --check", "dqmc build --check"}
-    assert all(hook["language"] == "python" and hook["files"].startswith("^policy_specs/")
+    assert all((hook["language"] == "python" and hook["files"].startswith("^policy_specs/"))
                or hook["files"] == "^(policy_specs|generated)/" for hook in hooks)
 
 

@@ -17,11 +17,11 @@ from ir_samples import (
     anzupgo_claim,
     import_package,
     policy_module,
-    write_package,
 )
 
 from dqmc import interpreter
 from dqmc import runtime as rt
+from dqmc.codegen.loader import write_generated
 from dqmc.lang.compiled import CompiledPolicy
 from dqmc.lang.ir.canonical import content_hash
 
@@ -31,7 +31,7 @@ ANSWERS = {"needs_more": True, "diagnosis": "chronic_hand_eczema", "severity": "
 
 @pytest.fixture(scope="module")
 def package(tmp_path_factory: pytest.TempPathFactory):
-    return import_package(write_package(ALL, tmp_path_factory.mktemp("review") / "python"))
+    return import_package(write_generated(ALL, tmp_path_factory.mktemp("review") / "python"))
 
 
 Review = Callable[[CompiledPolicy, object], dict]
@@ -338,9 +338,9 @@ def test_reviews_never_raise_on_odd_facts(package) -> None:
         assert result["outcome"] in ("denied", "needs_information")
 
 
-def test_write_package_is_importable_twice(tmp_path: Path) -> None:
-    first = import_package(write_package([ANZUPGO], tmp_path / "a"))
-    second = import_package(write_package([ANZUPGO], tmp_path / "b"))
+def test_a_generated_package_is_importable_twice(tmp_path: Path) -> None:
+    first = import_package(write_generated([ANZUPGO], tmp_path / "a"))
+    second = import_package(write_generated([ANZUPGO], tmp_path / "b"))
     assert first.review(anzupgo_request()) == second.review(anzupgo_request())
 
 
@@ -449,7 +449,7 @@ INITIAL_FACTS = {"diagnosis": "migraine", "tried": ["nsaid"], "started": "2023-0
 
 @pytest.fixture(scope="module")
 def served_package(tmp_path_factory: pytest.TempPathFactory):
-    return import_package(write_package((SERVED, RENEWAL_ONLY),
+    return import_package(write_generated((SERVED, RENEWAL_ONLY),
                                         tmp_path_factory.mktemp("served") / "python"))
 
 
@@ -545,7 +545,7 @@ AS_REQUESTED, ONCE_OR_REQUESTED = _lasting("as_requested"), _lasting("one_time_o
 
 @pytest.fixture(scope="module")
 def lasting_package(tmp_path_factory: pytest.TempPathFactory):
-    return import_package(write_package([AS_REQUESTED, ONCE_OR_REQUESTED],
+    return import_package(write_generated([AS_REQUESTED, ONCE_OR_REQUESTED],
                                         tmp_path_factory.mktemp("lasting") / "python"))
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Iterator
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator
@@ -96,7 +98,7 @@ def test_reject_code_pattern_matches_the_dsl_check() -> None:
 
 
 def test_reference_spec_is_valid() -> None:
-    text = open("policy_specs/anzupgo.yaml", encoding="utf-8").read()
+    text = Path("policy_specs/anzupgo.yaml").read_text(encoding="utf-8")
     assert schema_errors(text) == []
 
 

@@ -6,14 +6,13 @@ import functools
 import json
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import REPO
 
 from dqmc.lang.frontend.dsl_parse import parser
 
-REPO = Path(__file__).resolve().parents[1]
 GRAMMAR = REPO / "editors" / "dqm.tmLanguage.json"
 KEYWORD_SCOPES = ("keyword.", "storage.type.", "constant.language.")
 SYMBOL_SCOPES = ("keyword.operator.", "punctuation.")

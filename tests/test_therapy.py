@@ -9,10 +9,11 @@ import json
 import random
 
 import pytest
-from ir_samples import THERAPY, THERAPY_SYRINGE_NDC, import_package, policy_module, write_package
+from ir_samples import THERAPY, THERAPY_SYRINGE_NDC, import_package, policy_module
 
 from dqmc import interpreter
 from dqmc import runtime as rt
+from dqmc.codegen.loader import write_generated
 from dqmc.lang.ir import nodes, queries
 from dqmc.lang.pipeline import compile_text
 from dqmc.lang.printers.dsl_print import format_rule
@@ -56,7 +57,7 @@ limits:
 
 @pytest.fixture(scope="module")
 def module(tmp_path_factory: pytest.TempPathFactory):
-    package = import_package(write_package([THERAPY], tmp_path_factory.mktemp("therapy") / "py"))
+    package = import_package(write_generated([THERAPY], tmp_path_factory.mktemp("therapy") / "py"))
     return policy_module(package, THERAPY.policy.id)
 
 

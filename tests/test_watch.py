@@ -14,11 +14,10 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import REPO
 
 from dqmc.authoring.watch import changes, snapshot, watch
 from dqmc.cli import cmd_build
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
