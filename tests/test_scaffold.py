@@ -87,13 +87,16 @@ def test_a_new_spec_in_the_library_passes_the_librarys_gates(tmp_path: Path) -> 
     repo = Path(__file__).resolve().parents[1]
     subprocess.run(["cp", "-r", str(repo / "policy_specs"), str(tmp_path / "policy_specs")],
                    check=True)
-    assert dqmc("new", "some-drug", cwd=tmp_path).returncode == 0
+    new_id = next(f"new-drug-{n}" for n in range(100)
+                  if not (tmp_path / "policy_specs" / f"new-drug-{n}.dqm").exists())
+    assert dqmc("new", new_id, cwd=tmp_path).returncode == 0
     check = dqmc("check", "policy_specs", cwd=tmp_path)
     assert check.returncode == 0 and check.stdout.splitlines()[-1].startswith("0 errors"), (
         check.stdout)
     tests = dqmc("test", "policy_specs", "--min-coverage", "100", cwd=tmp_path)
     assert tests.returncode == 0, tests.stdout[-2000:]
-    assert "some-drug " in tests.stdout and tests.stdout.count("100.0%") >= 9
+    assert f"{new_id} " in tests.stdout and tests.stdout.count("100.0%") >= 9
     built = dqmc("build", "--out", "out", cwd=tmp_path)
     assert built.returncode == 0, built.stderr
-    assert (tmp_path / "out" / "python" / "dqm_policies" / "some_drug.py").is_file()
+    module = f"{new_id.replace('-', '_')}.py"
+    assert (tmp_path / "out" / "python" / "dqm_policies" / module).is_file()
