@@ -54,7 +54,7 @@ def to_data(value: Any) -> Any:
         if isinstance(value, _TAGGED):
             out["node"] = snake(type(value).__name__)
         for f in dataclasses.fields(value):
-            if f.name == "span" or f.name.endswith("_span"):  # source positions
+            if not f.compare:  # source positions and the policy's index: not content
                 continue
             default = _OMITTED_AT_DEFAULT.get((type(value), f.name), _NO_DEFAULT)
             if default is not _NO_DEFAULT and getattr(value, f.name) == default:

@@ -221,21 +221,9 @@ def _known(items: Iterable[nodes.Product | nodes.Group | nodes.Fact]) -> str:
 # -- limits -----------------------------------------------------------------------------------
 
 
-# Products and groups by id for the last policy checked. Policy.product() searches linearly and
-# the limit checks ask once or twice per limit: a spec with thousands of products took seconds.
-# One entry, compared by identity (hashing a policy would cost as much as the search).
-_last_index: tuple[nodes.Policy, dict[str, nodes.Product], dict[str, nodes.Group]] | None = None
-
-
 def _lookup(policy: nodes.Policy) -> tuple[dict[str, nodes.Product], dict[str, nodes.Group]]:
-    global _last_index
-    cached = _last_index
-    if cached is None or cached[0] is not policy:
-        # First definition wins, as in Policy.product(): duplicates are reported separately.
-        cached = (policy, {p.id: p for p in reversed(policy.products)},
-                  {g.id: g for g in reversed(policy.groups)})
-        _last_index = cached
-    return cached[1], cached[2]
+    """Products and groups by id (the limit checks ask once or twice per limit)."""
+    return policy.index.products, policy.index.groups
 
 
 def _target_unit(policy: nodes.Policy, target: str) -> nodes.BillingUnit | None:
