@@ -4,7 +4,9 @@ that passes outside `lang/ir/` do not walk conditions by hand."""
 from __future__ import annotations
 
 import pickle
+import re
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -116,3 +118,43 @@ def test_the_policy_index_lives_on_the_policy_and_is_not_content() -> None:
     assert again == policy and again.product("p") == product
     assert hash(policy) == hash(nodes.Policy(id="x", title="X", type="per_days",
                                              products=(product,), facts=(fact,)))
+
+
+SRC = Path(__file__).resolve().parent.parent / "src" / "dqmc"
+CONNECTIVE = re.compile(r"\bnodes\.(And|Or|Not)\b")
+# Lines that test a node's type: isinstance(...) or a match case.
+TYPE_TEST = re.compile(r"isinstance\(|^\s*case\s")
+# Modules allowed to test for And/Or/Not themselves, each with why it cannot walk instead.
+ALLOWED = {
+    # The DSL formatter lays a condition out in lock-step with the author's ConditionLayout (their
+    # parentheses and line breaks), a tree beside the IR that walk() cannot see; it also decides
+    # where the grammar needs parentheses from the parent's and child's connective.
+    "lang/printers/dsl_fragments.py",
+}
+
+
+def test_no_pass_outside_the_ir_walks_conditions_by_hand() -> None:
+    """Outside `lang/ir/`, no module tests a node for `nodes.And`, `nodes.Or` or `nodes.Not`
+    (isinstance or a match case), nor imports those names from the IR: a pass that collects the
+    tests of a condition uses `walk()` / `nodes.leaves()`, and one that computes per node type
+    (truth, text, keys) is a `nodes.Visitor` with `visit_And`/`visit_Or`/`visit_Not`. So where a
+    condition keeps its operands is known in one place. Building those nodes (the front ends'
+    lowering) is not a type test and is allowed anywhere; ALLOWED lists the exceptions and why."""
+    found = []
+    for path in sorted(SRC.rglob("*.py")):
+        relative = path.relative_to(SRC).as_posix()
+        if relative.startswith("lang/ir/") or relative in ALLOWED:
+            continue
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if CONNECTIVE.search(line) and TYPE_TEST.search(line):
+                found.append(f"{relative}:{number}: {line.strip()}")
+            if re.search(r"from dqmc\.lang\.ir\.nodes import .*\b(And|Or|Not)\b", line):
+                found.append(f"{relative}:{number}: {line.strip()}")
+    assert not found, "walk conditions with walk()/Visitor, not by hand:\n" + "\n".join(found)
+
+
+def test_the_rule_catches_a_hand_walk() -> None:
+    line = "        case nodes.And(operands=ops) | nodes.Or(operands=ops):"
+    assert CONNECTIVE.search(line) and TYPE_TEST.search(line)
+    assert CONNECTIVE.search("if isinstance(expr, (nodes.And, nodes.Or)):")
+    assert not TYPE_TEST.search("        return nodes.And(operands=tuple(children), span=span)")

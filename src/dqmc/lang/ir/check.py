@@ -478,26 +478,15 @@ def _check_facts(policy: nodes.Policy) -> Iterator[Diagnostic]:
 
 
 def _facts_of(expr: nodes.Expr) -> Iterator[str]:
-    match expr:
-        case nodes.And(operands=ops) | nodes.Or(operands=ops):
-            for op in ops:
-                yield from _facts_of(op)
-        case nodes.Not(operand=op):
-            yield from _facts_of(op)
-        case (nodes.FactRef(fact=f) | nodes.Compare(fact=f) | nodes.InSet(fact=f)
-              | nodes.Subset(fact=f)):
-            yield f
+    return (leaf.fact for leaf in nodes.leaves(expr))
 
 
 def _check_expr(policy: nodes.Policy, expr: nodes.Expr) -> Iterator[Diagnostic]:
-    match expr:
-        case nodes.And(operands=ops) | nodes.Or(operands=ops):
-            for op in ops:
-                yield from _check_expr(policy, op)
-            return
-        case nodes.Not(operand=op):
-            yield from _check_expr(policy, op)
-            return
+    for leaf in nodes.leaves(expr):
+        yield from _check_leaf(policy, leaf)
+
+
+def _check_leaf(policy: nodes.Policy, expr: nodes.Leaf) -> Iterator[Diagnostic]:
     fact = policy.fact(expr.fact)
     if fact is None:
         yield Diagnostic(
@@ -719,7 +708,7 @@ def _candidates_of(fact: nodes.Fact | None, fact_id: str, expr: nodes.Expr) -> l
     if fact.type == "set":
         return [frozenset(c) for r in range(len(fact.values) + 1)
                 for c in itertools.combinations(fact.values, r)]
-    constants = sorted({e.value for e in _atoms(expr)
+    constants = sorted({e.value for e in nodes.leaves(expr)
                         if isinstance(e, nodes.Compare) and e.fact == fact_id})
     if not constants:
         return [None]
@@ -728,17 +717,6 @@ def _candidates_of(fact: nodes.Fact | None, fact_id: str, expr: nodes.Expr) -> l
     for low, high in itertools.pairwise(constants):
         values.append(low + (high - low) / 2 if fact.type == "number" else low + step)  # type: ignore[operator]
     return values + list(constants)
-
-
-def _atoms(expr: nodes.Expr) -> Iterator[nodes.Expr]:
-    match expr:
-        case nodes.And(operands=ops) | nodes.Or(operands=ops):
-            for op in ops:
-                yield from _atoms(op)
-        case nodes.Not(operand=op):
-            yield from _atoms(op)
-        case _:
-            yield expr
 
 
 def _truth(expr: nodes.Expr, env: dict[str, object]) -> bool:

@@ -452,6 +452,39 @@ class Or(Node):
 
 
 Expr = FactRef | Compare | InSet | Subset | Not | And | Or
+# The tests of a condition, each reading one fact; And, Or and Not only combine them.
+Leaf = FactRef | Compare | InSet | Subset
+LEAF_TYPES = (FactRef, Compare, InSet, Subset)
+
+
+def leaves(node: Node) -> Iterator[Leaf]:
+    """The tests below a node (a condition, a criterion, a policy), in source order."""
+    return (n for n in node.walk() if isinstance(n, LEAF_TYPES))
+
+
+class ThreeValued(Visitor["bool | None"]):
+    """Three-valued truth of a condition (None: unknown): And, Or and Not combine by Kleene's
+    rules (false wins an And, true an Or, not unknown is unknown) what `leaf` says of each test."""
+
+    def leaf(self, expr: Leaf) -> bool | None:
+        raise NotImplementedError
+
+    def visit_And(self, expr: And) -> bool | None:
+        values = [self.visit(op) for op in expr.operands]
+        return False if False in values else (None if None in values else True)
+
+    def visit_Or(self, expr: Or) -> bool | None:
+        values = [self.visit(op) for op in expr.operands]
+        return True if True in values else (None if None in values else False)
+
+    def visit_Not(self, expr: Not) -> bool | None:
+        value = self.visit(expr.operand)
+        return None if value is None else not value
+
+    def generic_visit(self, node: Node) -> bool | None:
+        if not isinstance(node, LEAF_TYPES):
+            raise TypeError(f"not a condition: {type(node).__name__}")
+        return self.leaf(node)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
