@@ -276,13 +276,8 @@ def _rule_text(policy: nodes.Policy, target: str, rule: nodes.Rule,
     return format_rule_when(rule, target_products(policy, target), when)
 
 
-def _leaves(expr: nodes.Expr) -> list[nodes.Expr]:
-    match expr:
-        case nodes.And(operands=ops) | nodes.Or(operands=ops):
-            return [leaf for op in ops for leaf in _leaves(op)]
-        case nodes.Not(operand=op):
-            return _leaves(op)
-    return [expr]
+def _leaves(expr: nodes.Expr) -> list[nodes.Leaf]:
+    return list(nodes.leaves(expr))
 
 
 _ORDER = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
@@ -290,40 +285,38 @@ _ORDER = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.
 
 def truth(expr: nodes.Expr, facts: dict[str, Any]) -> bool | None:
     """Three-valued truth of a condition over review answers (None: unknown)."""
-    match expr:
-        case nodes.And(operands=ops):
-            values = [truth(op, facts) for op in ops]
-            return False if False in values else (None if None in values else True)
-        case nodes.Or(operands=ops):
-            values = [truth(op, facts) for op in ops]
-            return True if True in values else (None if None in values else False)
-        case nodes.Not(operand=op):
-            value = truth(op, facts)
-            return None if value is None else not value
-    answer = facts.get(expr.fact)
-    if answer is None:
+    return _Truth(facts).visit(expr)
+
+
+class _Truth(nodes.ThreeValued):
+    def __init__(self, facts: dict[str, Any]) -> None:
+        self.facts = facts
+
+    def leaf(self, expr: nodes.Leaf) -> bool | None:
+        answer = self.facts.get(expr.fact)
+        if answer is None:
+            return None
+        try:
+            match expr:
+                case nodes.FactRef():
+                    return answer is True
+                case nodes.InSet(values=allowed):
+                    return answer in allowed
+                case nodes.Subset(values=allowed):
+                    return set(answer) <= set(allowed)
+                case nodes.Compare(op=compare_op, value=bound):
+                    if isinstance(bound, Decimal):
+                        answer = Decimal(str(answer))
+                    elif isinstance(bound, dt.date):
+                        answer = dt.date.fromisoformat(str(answer))
+                    if compare_op == "==":
+                        return answer == bound
+                    if compare_op == "!=":
+                        return answer != bound
+                    return _ORDER[compare_op](answer, bound)
+        except (TypeError, ValueError, InvalidOperation):
+            return None
         return None
-    try:
-        match expr:
-            case nodes.FactRef():
-                return answer is True
-            case nodes.InSet(values=allowed):
-                return answer in allowed
-            case nodes.Subset(values=allowed):
-                return set(answer) <= set(allowed)
-            case nodes.Compare(op=compare_op, value=bound):
-                if isinstance(bound, Decimal):
-                    answer = Decimal(str(answer))
-                elif isinstance(bound, dt.date):
-                    answer = dt.date.fromisoformat(str(answer))
-                if compare_op == "==":
-                    return answer == bound
-                if compare_op == "!=":
-                    return answer != bound
-                return _ORDER[compare_op](answer, bound)
-    except (TypeError, ValueError, InvalidOperation):
-        return None
-    return None
 
 
 def coverage_of(item: CompiledPolicy, decisions: list[dict], requests: list[dict]) -> Coverage:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from dqmc import __version__
 from dqmc.lang.compiled import CompiledPolicy
 from dqmc.lang.diagnostics import Diagnostic
-from dqmc.lang.ir.canonical import to_data
+from dqmc.lang.ir.canonical import ir_data
 
 if TYPE_CHECKING:
     from dqmc.revisions.diff import EarlierVersion
@@ -46,7 +46,7 @@ def ir_artifacts(compiled: Sequence[CompiledPolicy]) -> dict[str, str]:
             "@generated": f"by dqmc {__version__} from {item.source}. DO NOT EDIT.",
             "content_hash": item.content_hash,
             "source": item.source,
-            "policy": to_data(item.policy),
+            **ir_data(item.policy),  # ir_version and policy
         }
         out[f"ir/{item.policy.id}.json"] = visible_json(
             json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n")

@@ -238,6 +238,40 @@ class CriterionView:
     requested_for: str  # the literal tuple; empty when the criterion names no products
 
 
+class _ConditionCode(nodes.Visitor[str]):
+    """A condition as a three-valued Python expression, one operand per line, at `depth`."""
+
+    def __init__(self, emitter: _PolicyEmitter, names: dict[str, str], depth: int) -> None:
+        self.emitter, self.names, self.depth = emitter, names, depth
+
+    def _inner(self, expr: nodes.Expr) -> str:
+        return _ConditionCode(self.emitter, self.names, self.depth + 1).visit(expr)
+
+    def _all(self, helper: str, operands: tuple[nodes.Expr, ...]) -> str:
+        pad = "    " * self.depth
+        inner = "".join(f"{pad}    {self._inner(e)},\n" for e in operands)
+        return f"{helper}(\n{inner}{pad})"
+
+    def visit_And(self, expr: nodes.And) -> str:
+        return self._all("rt.all_of", expr.operands)
+
+    def visit_Or(self, expr: nodes.Or) -> str:
+        return self._all("rt.any_of", expr.operands)
+
+    def visit_Not(self, expr: nodes.Not) -> str:
+        pad = "    " * self.depth
+        label = self.emitter._leaf_label(expr)
+        inner = self._inner(expr.operand)
+        return f"rt.negation(\n{pad}    {inner},\n{pad}    {label},\n{pad})"
+
+    def generic_visit(self, expr: nodes.Node) -> str:
+        assert isinstance(expr, nodes.LEAF_TYPES), expr
+        label = self.emitter._leaf_label(expr)
+        name = self.names[expr.fact]
+        test = self.emitter._leaf_test(expr, name)
+        return f"rt.leaf(None if {name} is None else {test}, {label})"
+
+
 class _PolicyEmitter:
     """Builds the view model of one policy module and renders it."""
 
@@ -470,34 +504,23 @@ class _PolicyEmitter:
 
     def _condition(self, expr: nodes.Expr, names: dict[str, str], depth: int) -> str:
         """A three-valued expression for a condition, one operand per line."""
-        pad = "    " * depth
-        if isinstance(expr, (nodes.And, nodes.Or)):
-            helper = "rt.all_of" if isinstance(expr, nodes.And) else "rt.any_of"
-            inner = "".join(f"{pad}    {self._condition(e, names, depth + 1)},\n"
-                            for e in expr.operands)
-            return f"{helper}(\n{inner}{pad})"
-        label = self._leaf_label(expr)
-        if isinstance(expr, nodes.Not):
-            inner = self._condition(expr.operand, names, depth + 1)
-            return f"rt.negation(\n{pad}    {inner},\n{pad}    {label},\n{pad})"
-        name = names[expr.fact]
+        return _ConditionCode(self, names, depth).visit(expr)
+
+    def _leaf_test(self, expr: nodes.Leaf, name: str) -> str:
+        """The Python test of one leaf over its fact's answer, bound to `name`."""
         if isinstance(expr, nodes.FactRef):
-            test = f"{name} is True"
-        elif isinstance(expr, nodes.InSet):
-            test = f"{name} in {lit(expr.values)}"
-        elif isinstance(expr, nodes.Subset):
-            test = f"{name} <= {self._value(frozenset_lit(expr.values))}"
-        else:
-            assert isinstance(expr, nodes.Compare)
-            value = expr.value
-            if isinstance(value, bool) and expr.op in ("==", "!="):
-                test = f"{name} {'is' if expr.op == '==' else 'is not'} {value!r}"
-            else:
-                if isinstance(value, dt.date):
-                    self.uses_date = True
-                shown = lit(value) if isinstance(value, str) else self._value(lit(value))
-                test = f"{name} {expr.op} {shown}"
-        return f"rt.leaf(None if {name} is None else {test}, {label})"
+            return f"{name} is True"
+        if isinstance(expr, nodes.InSet):
+            return f"{name} in {lit(expr.values)}"
+        if isinstance(expr, nodes.Subset):
+            return f"{name} <= {self._value(frozenset_lit(expr.values))}"
+        value = expr.value
+        if isinstance(value, bool) and expr.op in ("==", "!="):
+            return f"{name} {'is' if expr.op == '==' else 'is not'} {value!r}"
+        if isinstance(value, dt.date):
+            self.uses_date = True
+        shown = lit(value) if isinstance(value, str) else self._value(lit(value))
+        return f"{name} {expr.op} {shown}"
 
     def _leaf_label(self, expr: nodes.Expr) -> str:
         name = f"_LEAF_{len(self.leaves) + 1}"

@@ -67,23 +67,39 @@ def decide_review(compiled: CompiledPolicy, request: object, *,
 
 def _truth(expr: nodes.Expr, answers: dict[str, object]) -> rt.Node:
     """The three-valued value of a condition, with the leaves that explain it."""
-    if isinstance(expr, nodes.And):
-        return rt.all_of(*(_truth(e, answers) for e in expr.operands))
-    if isinstance(expr, nodes.Or):
-        return rt.any_of(*(_truth(e, answers) for e in expr.operands))
-    label = (condition_text(expr), condition_facts(expr))
-    if isinstance(expr, nodes.Not):
-        return rt.negation(_truth(expr.operand, answers), label)
-    answer = answers.get(expr.fact)
-    if answer is None:
-        return rt.leaf(None, label)
-    if isinstance(expr, nodes.FactRef):
-        return rt.leaf(answer is True, label)
-    if isinstance(expr, nodes.InSet):
-        return rt.leaf(answer in expr.values, label)
-    if isinstance(expr, nodes.Subset):
-        return rt.leaf(answer <= frozenset(expr.values), label)  # type: ignore[operator]
-    return rt.leaf(_compare(answer, expr.op, expr.value), label)
+    return _Truth(answers).visit(expr)
+
+
+class _Truth(nodes.Visitor[rt.Node]):
+    def __init__(self, answers: dict[str, object]) -> None:
+        self.answers = answers
+
+    def visit_And(self, expr: nodes.And) -> rt.Node:
+        return rt.all_of(*(self.visit(e) for e in expr.operands))
+
+    def visit_Or(self, expr: nodes.Or) -> rt.Node:
+        return rt.any_of(*(self.visit(e) for e in expr.operands))
+
+    def visit_Not(self, expr: nodes.Not) -> rt.Node:
+        return rt.negation(self.visit(expr.operand), _label(expr))
+
+    def generic_visit(self, expr: nodes.Node) -> rt.Node:
+        assert isinstance(expr, nodes.LEAF_TYPES), expr
+        label = _label(expr)
+        answer = self.answers.get(expr.fact)
+        if answer is None:
+            return rt.leaf(None, label)
+        if isinstance(expr, nodes.FactRef):
+            return rt.leaf(answer is True, label)
+        if isinstance(expr, nodes.InSet):
+            return rt.leaf(answer in expr.values, label)
+        if isinstance(expr, nodes.Subset):
+            return rt.leaf(answer <= frozenset(expr.values), label)  # type: ignore[operator]
+        return rt.leaf(_compare(answer, expr.op, expr.value), label)
+
+
+def _label(expr: nodes.Expr) -> tuple[str, tuple[str, ...]]:
+    return (condition_text(expr), condition_facts(expr))
 
 
 def _compare(answer: object, op: str, value: object) -> bool:

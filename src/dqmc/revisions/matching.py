@@ -98,22 +98,44 @@ def keys_in_order(old: dict, new: dict) -> list:
 
 def expr_key(expr: nodes.Expr) -> str:
     """A condition's identity, blind to the order of and/or operands and of listed values."""
-    if isinstance(expr, (nodes.And, nodes.Or)):
-        inner = sorted(expr_key(e) for e in expr.operands)
-        return f"{type(expr).__name__}({','.join(inner)})"
-    if isinstance(expr, nodes.Not):
-        return f"Not({expr_key(expr.operand)})"
-    if isinstance(expr, (nodes.InSet, nodes.Subset)):
-        return f"{type(expr).__name__}({expr.fact}:{sorted(expr.values)})"
-    return canon(expr)
+    return _ExprKey().visit(expr)
+
+
+class _ExprKey(nodes.Visitor[str]):
+    def visit_And(self, expr: nodes.And) -> str:
+        return f"And({','.join(sorted(self.visit(e) for e in expr.operands))})"
+
+    def visit_Or(self, expr: nodes.Or) -> str:
+        return f"Or({','.join(sorted(self.visit(e) for e in expr.operands))})"
+
+    def visit_Not(self, expr: nodes.Not) -> str:
+        return f"Not({self.visit(expr.operand)})"
+
+    def visit_InSet(self, expr: nodes.InSet) -> str:
+        return f"InSet({expr.fact}:{sorted(expr.values)})"
+
+    def visit_Subset(self, expr: nodes.Subset) -> str:
+        return f"Subset({expr.fact}:{sorted(expr.values)})"
+
+    def generic_visit(self, expr: nodes.Node) -> str:  # FactRef, Compare
+        return canon(expr)
+
+
+class _Conjuncts(nodes.Visitor[tuple[nodes.Expr, ...]]):
+    """The operands of a conjunction; any other condition is a conjunction of itself."""
+
+    def visit_And(self, expr: nodes.And) -> tuple[nodes.Expr, ...]:
+        return expr.operands
+
+    def generic_visit(self, expr: nodes.Node) -> tuple[nodes.Expr, ...]:
+        return (expr,)  # type: ignore[return-value]
 
 
 def leaves_by_fact(expr: nodes.Expr) -> dict[str, nodes.Expr] | None:
     """A conjunction's tests by fact, when each fact is tested once; None for other shapes."""
-    operands = expr.operands if isinstance(expr, nodes.And) else (expr,)
     found: dict[str, nodes.Expr] = {}
-    for operand in operands:
-        if not isinstance(operand, (nodes.FactRef, nodes.Compare, nodes.InSet, nodes.Subset)):
+    for operand in _Conjuncts().visit(expr):
+        if not isinstance(operand, nodes.LEAF_TYPES):
             return None
         if operand.fact in found:
             return None

@@ -215,12 +215,7 @@ def describe_fact(policy: nodes.Policy, fact: nodes.Fact) -> str:
 
 
 def _facts_in(expr: nodes.Expr) -> set[str]:
-    match expr:
-        case nodes.And(operands=ops) | nodes.Or(operands=ops):
-            return set().union(*(_facts_in(op) for op in ops)) if ops else set()
-        case nodes.Not(operand=op):
-            return _facts_in(op)
-    return {expr.fact}
+    return {leaf.fact for leaf in nodes.leaves(expr)}
 
 
 def describe(policy: nodes.Policy, occurrence: Occurrence) -> str | None:

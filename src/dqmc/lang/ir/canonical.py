@@ -20,17 +20,13 @@ _TAGGED = (
     nodes.FactRef, nodes.Compare, nodes.InSet, nodes.Subset, nodes.Not, nodes.And, nodes.Or,
 )
 
-# Fields added after policies were first published, left out of the JSON at their default so
-# that every policy that does not use them keeps its content hash.
-_NO_DEFAULT = object()
-_OMITTED_AT_DEFAULT = {(nodes.Criterion, "approves_requested"): False,
-                       (nodes.Quantity, "per_package"): False,
-                       (nodes.Quantity, "noun"): None,
-                       (nodes.Criterion, "serves"): None,
-                       (nodes.Quantity, "doses"): None,
-                       (nodes.Product, "dose"): None,
-                       (nodes.Policy, "fallback"): False,
-                       (nodes.Criterion, "requested_for"): ()}
+# The version of the IR's JSON schema, written beside every policy and covered by its content
+# hash. Bump it whenever the JSON a policy produces changes shape (a field or node added,
+# renamed or removed, a value written differently): every content hash then changes once, on
+# purpose, instead of old hashes being held stable by leaving new fields out. 1 was the unnamed
+# schema of the first published hashes, which left fields added later out at their defaults;
+# 2 writes every field.
+IR_VERSION = 2
 
 
 def snake(name: str) -> str:
@@ -54,10 +50,7 @@ def to_data(value: Any) -> Any:
         if isinstance(value, _TAGGED):
             out["node"] = snake(type(value).__name__)
         for f in dataclasses.fields(value):
-            if f.name == "span" or f.name.endswith("_span"):  # source positions
-                continue
-            default = _OMITTED_AT_DEFAULT.get((type(value), f.name), _NO_DEFAULT)
-            if default is not _NO_DEFAULT and getattr(value, f.name) == default:
+            if not f.compare:  # source positions and the policy's index: not content
                 continue
             out[f.name] = to_data(getattr(value, f.name))
         return out
@@ -72,18 +65,26 @@ def to_data(value: Any) -> Any:
     raise TypeError(f"not an IR value: {type(value).__name__}")
 
 
+def ir_data(policy: nodes.Policy) -> dict[str, Any]:
+    """What the content hash covers: the IR schema version and the policy."""
+    return {"ir_version": IR_VERSION, "policy": to_data(policy)}
+
+
 def canonical_json(policy: nodes.Policy) -> str:
     """The IR as canonical JSON text: sorted keys, two-space indent, trailing newline."""
-    return json.dumps(to_data(policy), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(ir_data(policy), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 
 
 def content_hash(policy: nodes.Policy) -> str:
-    """`sha256:<hex>` over the compact canonical JSON, the policy's identity in every artifact."""
-    compact = json.dumps(to_data(policy), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """`sha256:<hex>` over the compact canonical JSON (`ir_data`), the policy's identity in every
+    artifact."""
+    compact = json.dumps(ir_data(policy), sort_keys=True, separators=(",", ":"),
+                         ensure_ascii=False)
     return "sha256:" + hashlib.sha256(compact.encode("utf-8")).hexdigest()
 
 
 def ir_document(policy: nodes.Policy) -> str:
-    """What `dqmc ir` prints and generated/ir/<id>.json holds: the hash and the policy."""
-    doc = {"content_hash": content_hash(policy), "policy": to_data(policy)}
+    """What `dqmc ir` prints and generated/ir/<id>.json holds: the hash, the IR version and the
+    policy."""
+    doc = {"content_hash": content_hash(policy), **ir_data(policy)}
     return json.dumps(doc, sort_keys=True, indent=2, ensure_ascii=False) + "\n"

@@ -221,21 +221,9 @@ def _known(items: Iterable[nodes.Product | nodes.Group | nodes.Fact]) -> str:
 # -- limits -----------------------------------------------------------------------------------
 
 
-# Products and groups by id for the last policy checked. Policy.product() searches linearly and
-# the limit checks ask once or twice per limit: a spec with thousands of products took seconds.
-# One entry, compared by identity (hashing a policy would cost as much as the search).
-_last_index: tuple[nodes.Policy, dict[str, nodes.Product], dict[str, nodes.Group]] | None = None
-
-
 def _lookup(policy: nodes.Policy) -> tuple[dict[str, nodes.Product], dict[str, nodes.Group]]:
-    global _last_index
-    cached = _last_index
-    if cached is None or cached[0] is not policy:
-        # First definition wins, as in Policy.product(): duplicates are reported separately.
-        cached = (policy, {p.id: p for p in reversed(policy.products)},
-                  {g.id: g for g in reversed(policy.groups)})
-        _last_index = cached
-    return cached[1], cached[2]
+    """Products and groups by id (the limit checks ask once or twice per limit)."""
+    return policy.index.products, policy.index.groups
 
 
 def _target_unit(policy: nodes.Policy, target: str) -> nodes.BillingUnit | None:
@@ -490,26 +478,15 @@ def _check_facts(policy: nodes.Policy) -> Iterator[Diagnostic]:
 
 
 def _facts_of(expr: nodes.Expr) -> Iterator[str]:
-    match expr:
-        case nodes.And(operands=ops) | nodes.Or(operands=ops):
-            for op in ops:
-                yield from _facts_of(op)
-        case nodes.Not(operand=op):
-            yield from _facts_of(op)
-        case (nodes.FactRef(fact=f) | nodes.Compare(fact=f) | nodes.InSet(fact=f)
-              | nodes.Subset(fact=f)):
-            yield f
+    return (leaf.fact for leaf in nodes.leaves(expr))
 
 
 def _check_expr(policy: nodes.Policy, expr: nodes.Expr) -> Iterator[Diagnostic]:
-    match expr:
-        case nodes.And(operands=ops) | nodes.Or(operands=ops):
-            for op in ops:
-                yield from _check_expr(policy, op)
-            return
-        case nodes.Not(operand=op):
-            yield from _check_expr(policy, op)
-            return
+    for leaf in nodes.leaves(expr):
+        yield from _check_leaf(policy, leaf)
+
+
+def _check_leaf(policy: nodes.Policy, expr: nodes.Leaf) -> Iterator[Diagnostic]:
     fact = policy.fact(expr.fact)
     if fact is None:
         yield Diagnostic(
@@ -731,7 +708,7 @@ def _candidates_of(fact: nodes.Fact | None, fact_id: str, expr: nodes.Expr) -> l
     if fact.type == "set":
         return [frozenset(c) for r in range(len(fact.values) + 1)
                 for c in itertools.combinations(fact.values, r)]
-    constants = sorted({e.value for e in _atoms(expr)
+    constants = sorted({e.value for e in nodes.leaves(expr)
                         if isinstance(e, nodes.Compare) and e.fact == fact_id})
     if not constants:
         return [None]
@@ -740,17 +717,6 @@ def _candidates_of(fact: nodes.Fact | None, fact_id: str, expr: nodes.Expr) -> l
     for low, high in itertools.pairwise(constants):
         values.append(low + (high - low) / 2 if fact.type == "number" else low + step)  # type: ignore[operator]
     return values + list(constants)
-
-
-def _atoms(expr: nodes.Expr) -> Iterator[nodes.Expr]:
-    match expr:
-        case nodes.And(operands=ops) | nodes.Or(operands=ops):
-            for op in ops:
-                yield from _atoms(op)
-        case nodes.Not(operand=op):
-            yield from _atoms(op)
-        case _:
-            yield expr
 
 
 def _truth(expr: nodes.Expr, env: dict[str, object]) -> bool:

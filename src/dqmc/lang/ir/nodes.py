@@ -7,10 +7,12 @@ are Decimal in billing units; how the author wrote them ("2 tubes") is kept for 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 from dqmc.lang.source import NO_SPAN, Span
 
@@ -107,11 +109,95 @@ def _span() -> Span:
 
 
 # ---------------------------------------------------------------------------------------------
+# The base of every node, and the one way passes walk the IR (after Jinja2's `nodes.Node` and
+# `NodeVisitor`, and sqlglot's `Expression.walk`)
+
+
+class Node:
+    """The base of every IR dataclass. A node's children are the nodes among its fields, in field
+    order, looking inside tuples; everything else (ids, numbers, text, spans, dates) is a value.
+
+    Passes collect through `walk()` and compute per node type through a `Visitor`, so only this
+    module knows where a node keeps its children."""
+
+    __slots__ = ()
+
+    def children(self) -> Iterator[Node]:
+        """The child nodes, in field order, through tuples."""
+        for name in _child_fields(type(self)):
+            value = getattr(self, name)
+            if isinstance(value, Node):
+                yield value
+            elif isinstance(value, tuple):
+                for item in value:
+                    if isinstance(item, Node):
+                        yield item
+
+    def walk(self) -> Iterator[Node]:
+        """This node and every node below it, pre-order: the node first, then each child's walk."""
+        stack: list[Node] = [self]
+        while stack:
+            node = stack.pop()
+            yield node
+            stack.extend(reversed(tuple(node.children())))
+
+    def transform(self, fn: Callable[[Node], Node]) -> Node:
+        """Rebuild bottom-up: each child is transformed first, then `fn` is given this node with
+        its new children (`dataclasses.replace`, spans kept). Returns the same object wherever
+        nothing changed, so `tree.transform(f) is tree` says `f` changed nothing."""
+        changes: dict[str, Any] = {}
+        for name in _child_fields(type(self)):
+            value = getattr(self, name)
+            if isinstance(value, Node):
+                new = value.transform(fn)
+                if new is not value:
+                    changes[name] = new
+            elif isinstance(value, tuple):
+                items = tuple(item.transform(fn) if isinstance(item, Node) else item
+                              for item in value)
+                if any(new is not old for new, old in zip(items, value, strict=True)):
+                    changes[name] = items
+        node = dataclasses.replace(self, **changes) if changes else self  # type: ignore[type-var]
+        return fn(node)
+
+
+_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _child_fields(cls: type) -> tuple[str, ...]:
+    """The fields of a node class that can hold nodes: its content fields (spans, source
+    positions and the policy index are compared by nothing, and hold none)."""
+    names = _CHILD_FIELDS.get(cls)
+    if names is None:
+        names = _CHILD_FIELDS[cls] = tuple(f.name for f in dataclasses.fields(cls) if f.compare)
+    return names
+
+
+T = TypeVar("T")
+
+
+class Visitor(Generic[T]):
+    """A computation per node type: `visit(node)` calls `visit_<ClassName>(node)`, and
+    `generic_visit(node)` for a class it has no method for. A visitor answers for the connectives
+    (And, Or, Not) itself where the answer is not a collection (three-valued truth, text);
+    collections of the nodes below are `walk()`'s job."""
+
+    def visit(self, node: Node) -> T:
+        method: Callable[[Any], T] = getattr(self, "visit_" + type(node).__name__,
+                                             self.generic_visit)
+        return method(node)
+
+    def generic_visit(self, node: Node) -> T:
+        """Called for a node type with no `visit_` method; by default that is a mistake."""
+        raise TypeError(f"{type(self).__name__} has no visit_{type(node).__name__}")
+
+
+# ---------------------------------------------------------------------------------------------
 # Quantities and products
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Quantity:
+class Quantity(Node):
     """An amount in a billing unit; `packages`/`package` record an author's "2 tubes" form."""
 
     amount: Decimal
@@ -129,7 +215,7 @@ class Quantity:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Package:
+class Package(Node):
     """One package a product is sold in: its size in billing units and its own name."""
 
     id: str
@@ -141,7 +227,7 @@ class Package:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Product:
+class Product(Node):
     """A product row of the policy: one strength and form, billed in one unit."""
 
     id: str
@@ -167,7 +253,7 @@ class Product:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Group:
+class Group(Node):
     """Products whose paid quantities accumulate together against one limit."""
 
     id: str
@@ -177,7 +263,7 @@ class Group:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Channel:
+class Channel(Node):
     """A dispensing channel a limit can be stated for (retail, home delivery, specialty...)."""
 
     id: str
@@ -190,7 +276,7 @@ class Channel:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class PerWindow:
+class PerWindow(Node):
     """`Q per N days`: paid quantity in a rolling N-day window, plus this claim, at most Q."""
 
     quantity: Quantity
@@ -199,7 +285,7 @@ class PerWindow:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class PerFill:
+class PerFill(Node):
     """`Q per fill`: one claim's quantity at most Q (a "per Rx" limit)."""
 
     quantity: Quantity
@@ -207,7 +293,7 @@ class PerFill:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class PerDay:
+class PerDay(Node):
     """`Q per day [for up to M days]`: quantity / days supply at most Q, days supply at most M."""
 
     quantity: Quantity
@@ -216,7 +302,7 @@ class PerDay:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class FillsPerWindow:
+class FillsPerWindow(Node):
     """`K fills per N days`: at most K paid claims in a rolling N-day window, this one included."""
 
     fills: int
@@ -225,7 +311,7 @@ class FillsPerWindow:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class DaysSupplyMax:
+class DaysSupplyMax(Node):
     """`days supply <= D`: one claim's days supply at most D."""
 
     days: int
@@ -233,7 +319,7 @@ class DaysSupplyMax:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class TherapyMax:
+class TherapyMax(Node):
     """`therapy <= D days`: the course of therapy this claim continues, counted from its first
     day to the last day of this claim's supply, at most D days (docs/language.md, *Therapy*)."""
 
@@ -242,7 +328,7 @@ class TherapyMax:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class NotCovered:
+class NotCovered(Node):
     """`not covered`: the product is not available at the channel; a claim there is rejected and
     no authorization can approve it (e.g. a drug "not available by mail")."""
 
@@ -258,7 +344,7 @@ QuantityRule = PerWindow | PerFill | PerDay
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class AgeBand:
+class AgeBand(Node):
     """The member's age in whole years on the date of service is within [min, max] inclusive."""
 
     min_years: int | None = None
@@ -267,7 +353,7 @@ class AgeBand:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class PackageIs:
+class PackageIs(Node):
     """The claim is for one named package of the product (limits that differ by package size)."""
 
     package: str
@@ -278,7 +364,7 @@ Selector = AgeBand | PackageIs
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Limit:
+class Limit(Node):
     """A base limit: a product or group, a channel (None: every channel), a rule and when it
     applies."""
 
@@ -298,7 +384,7 @@ class Limit:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Fact:
+class Fact(Node):
     """A typed question an exception review answers."""
 
     id: str
@@ -312,7 +398,7 @@ Value = bool | str | Decimal | dt.date
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class FactRef:
+class FactRef(Node):
     """A bool fact used as a condition on its own."""
 
     fact: str
@@ -320,7 +406,7 @@ class FactRef:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Compare:
+class Compare(Node):
     """`fact OP value`: equality for any type, ordering for numbers and dates."""
 
     fact: str
@@ -330,7 +416,7 @@ class Compare:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class InSet:
+class InSet(Node):
     """`fact in {a, b}`: an enum fact's answer is one of the values."""
 
     fact: str
@@ -339,7 +425,7 @@ class InSet:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Subset:
+class Subset(Node):
     """`fact <= {a, b}`: every member of a set fact's answer is one of the values."""
 
     fact: str
@@ -348,28 +434,61 @@ class Subset:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Not:
+class Not(Node):
     operand: Expr
     span: Span = _span()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class And:
+class And(Node):
     operands: tuple[Expr, ...]
     span: Span = _span()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Or:
+class Or(Node):
     operands: tuple[Expr, ...]
     span: Span = _span()
 
 
 Expr = FactRef | Compare | InSet | Subset | Not | And | Or
+# The tests of a condition, each reading one fact; And, Or and Not only combine them.
+Leaf = FactRef | Compare | InSet | Subset
+LEAF_TYPES = (FactRef, Compare, InSet, Subset)
+
+
+def leaves(node: Node) -> Iterator[Leaf]:
+    """The tests below a node (a condition, a criterion, a policy), in source order."""
+    return (n for n in node.walk() if isinstance(n, LEAF_TYPES))
+
+
+class ThreeValued(Visitor["bool | None"]):
+    """Three-valued truth of a condition (None: unknown): And, Or and Not combine by Kleene's
+    rules (false wins an And, true an Or, not unknown is unknown) what `leaf` says of each test."""
+
+    def leaf(self, expr: Leaf) -> bool | None:
+        raise NotImplementedError
+
+    def visit_And(self, expr: And) -> bool | None:
+        values = [self.visit(op) for op in expr.operands]
+        return False if False in values else (None if None in values else True)
+
+    def visit_Or(self, expr: Or) -> bool | None:
+        values = [self.visit(op) for op in expr.operands]
+        return True if True in values else (None if None in values else False)
+
+    def visit_Not(self, expr: Not) -> bool | None:
+        value = self.visit(expr.operand)
+        return None if value is None else not value
+
+    def generic_visit(self, node: Node) -> bool | None:
+        if not isinstance(node, LEAF_TYPES):
+            raise TypeError(f"not a condition: {type(node).__name__}")
+        return self.leaf(node)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Duration:
+class Duration(Node):
     """How long an approval lasts: `fixed` for amount × unit, `one_time` for a single fill,
     `as_requested` until the review request's `requested.through`, `one_time_or_requested` until
     that date when the request gives one, else a single fill."""
@@ -386,7 +505,7 @@ REQUESTED_DURATIONS = {"as_requested": "as requested",
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Approval:
+class Approval(Node):
     """What a criterion approves for a product or group at one channel (None: every channel)."""
 
     target: str
@@ -397,7 +516,7 @@ class Approval:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Criterion:
+class Criterion(Node):
     """An exception criterion: a condition over facts and the limits it approves instead."""
 
     id: str
@@ -423,7 +542,7 @@ class Criterion:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Section:
+class Section(Node):
     """A prose section of the published document, in the authors' own words."""
 
     kind: str  # one of SECTION_KINDS
@@ -433,13 +552,13 @@ class Section:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Reference:
+class Reference(Node):
     text: str
     span: Span = _span()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Revision:
+class Revision(Node):
     """A row of the revision history table."""
 
     type: str  # e.g. "New Policy", "Annual Revision"
@@ -449,7 +568,7 @@ class Revision:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Policy:
+class Policy(Node):
     """A whole policy: the unit the compiler checks, hashes and generates code and documents for."""
 
     id: str
@@ -476,37 +595,53 @@ class Policy:
     history: tuple[Revision, ...] = ()
     span: Span = _span()
 
+    # Products, groups, facts and channels by id, built once: generators look products and groups
+    # up once per product and rule, and a scan each time made a policy of thousands of products
+    # quadratic. A Policy is frozen, so an index built at construction stays right; it is on the
+    # policy itself, compared and hashed by nothing, and not part of the content.
+    index: PolicyIndex = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "index", PolicyIndex.of(self))
+
     def product(self, product_id: str) -> Product | None:
-        return _by_id(self, "products").get(product_id)
+        return self.index.products.get(product_id)
 
     def group(self, group_id: str) -> Group | None:
-        return _by_id(self, "groups").get(group_id)
+        return self.index.groups.get(group_id)
 
     def fact(self, fact_id: str) -> Fact | None:
-        return next((f for f in self.facts if f.id == fact_id), None)
+        return self.index.facts.get(fact_id)
 
     def channel(self, channel_id: str) -> Channel | None:
-        return next((c for c in self.channels if c.id == channel_id), None)
+        return self.index.channels.get(channel_id)
 
 
-# Generators look products and groups up once per product and rule: a scan each time made a
-# policy of thousands of products quadratic. A Policy is frozen, so an index built once stays
-# right; it is kept by identity (hashing a Policy walks all of it) for the last few policies.
-_INDEXES: dict[tuple[int, str], tuple[Policy, dict[str, Any]]] = {}
-_INDEXES_KEPT = 64
+@dataclass(frozen=True, slots=True)
+class PolicyIndex:
+    """A policy's products, groups, facts and channels by id; of a duplicated id, the first
+    declaration, as a scan would find (duplicates are reported by the checks)."""
+
+    products: dict[str, Product]
+    groups: dict[str, Group]
+    facts: dict[str, Fact]
+    channels: dict[str, Channel]
+
+    @staticmethod
+    def of(policy: Policy) -> PolicyIndex:
+        return PolicyIndex(products=_first_by_id(policy.products),
+                           groups=_first_by_id(policy.groups),
+                           facts=_first_by_id(policy.facts),
+                           channels=_first_by_id(policy.channels))
 
 
-def _by_id(policy: Policy, attribute: str) -> dict[str, Any]:
-    key = (id(policy), attribute)
-    hit = _INDEXES.get(key)
-    if hit is not None and hit[0] is policy:
-        return hit[1]
-    index: dict[str, Any] = {}
-    for item in getattr(policy, attribute):
-        index.setdefault(item.id, item)  # the first of a duplicated id, as a scan would find
-    if len(_INDEXES) >= _INDEXES_KEPT:
-        _INDEXES.clear()
-    _INDEXES[key] = (policy, index)
+_Item = TypeVar("_Item", Product, Group, Fact, Channel)
+
+
+def _first_by_id(items: tuple[_Item, ...]) -> dict[str, _Item]:
+    index: dict[str, _Item] = {}
+    for item in items:
+        index.setdefault(item.id, item)
     return index
 
 

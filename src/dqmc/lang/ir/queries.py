@@ -153,22 +153,33 @@ def rule_message(rule: nodes.Rule) -> str:
 
 def condition_text(expr: nodes.Expr) -> str:
     """A condition as the DSL writes it, e.g. `severity in {moderate, severe}`."""
-    if isinstance(expr, nodes.FactRef):
+    return _ConditionText().visit(expr)
+
+
+class _ConditionText(nodes.Visitor[str]):
+    def visit_FactRef(self, expr: nodes.FactRef) -> str:
         return expr.fact
-    if isinstance(expr, nodes.Compare):
+
+    def visit_Compare(self, expr: nodes.Compare) -> str:
         return f"{expr.fact} {expr.op} {value_text(expr.value)}"
-    if isinstance(expr, nodes.InSet):
+
+    def visit_InSet(self, expr: nodes.InSet) -> str:
         return f"{expr.fact} in {{{', '.join(expr.values)}}}"
-    if isinstance(expr, nodes.Subset):
+
+    def visit_Subset(self, expr: nodes.Subset) -> str:
         return f"{expr.fact} <= {{{', '.join(expr.values)}}}"
-    if isinstance(expr, nodes.Not):
-        inner = condition_text(expr.operand)
+
+    def visit_Not(self, expr: nodes.Not) -> str:
+        inner = self.visit(expr.operand)
         compound = isinstance(expr.operand, (nodes.And, nodes.Or))
         return f"not ({inner})" if compound else f"not {inner}"
-    if isinstance(expr, nodes.And):
-        return " and ".join(f"({condition_text(e)})" if isinstance(e, nodes.Or)
-                            else condition_text(e) for e in expr.operands)
-    return " or ".join(condition_text(e) for e in expr.operands)
+
+    def visit_And(self, expr: nodes.And) -> str:
+        return " and ".join(f"({self.visit(e)})" if isinstance(e, nodes.Or) else self.visit(e)
+                            for e in expr.operands)
+
+    def visit_Or(self, expr: nodes.Or) -> str:
+        return " or ".join(self.visit(e) for e in expr.operands)
 
 
 def value_text(value: nodes.Value) -> str:
@@ -183,13 +194,7 @@ def value_text(value: nodes.Value) -> str:
 
 def condition_facts(expr: nodes.Expr) -> tuple[str, ...]:
     """The facts a condition reads, in order of first use."""
-    if isinstance(expr, (nodes.FactRef, nodes.Compare, nodes.InSet, nodes.Subset)):
-        return (expr.fact,)
-    operands = (expr.operand,) if isinstance(expr, nodes.Not) else expr.operands
-    found: list[str] = []
-    for operand in operands:
-        found += [f for f in condition_facts(operand) if f not in found]
-    return tuple(found)
+    return tuple(dict.fromkeys(leaf.fact for leaf in nodes.leaves(expr)))
 
 
 def approval_duration(policy: nodes.Policy, criterion: nodes.Criterion) -> nodes.Duration | None:

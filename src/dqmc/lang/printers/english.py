@@ -409,17 +409,29 @@ def condition_view(
     expr: nodes.Expr, policy: nodes.Policy, *, negated: bool = False
 ) -> ConditionView:
     """A condition as a readable tree: AND/OR become nested lists, NOT is folded into the words."""
-    match expr:
-        case nodes.And(operands=operands) | nodes.Or(operands=operands):
-            kind = "and" if isinstance(expr, nodes.And) else "or"
-            children = tuple(condition_view(operand, policy) for operand in operands)
-            return ConditionView(_GROUP_LEADS[(kind, negated)], None, children)
-        case nodes.Not(operand=operand):
-            return condition_view(operand, policy, negated=not negated)
-        case nodes.FactRef() | nodes.Compare() | nodes.InSet() | nodes.Subset():
-            return leaf_condition(expr, policy, negated=negated)
-        case _:
-            assert_never(expr)
+    return _ConditionViews(policy, negated).visit(expr)
+
+
+class _ConditionViews(nodes.Visitor[ConditionView]):
+    def __init__(self, policy: nodes.Policy, negated: bool) -> None:
+        self.policy, self.negated = policy, negated
+
+    def _group(self, kind: str, operands: tuple[nodes.Expr, ...]) -> ConditionView:
+        children = tuple(condition_view(operand, self.policy) for operand in operands)
+        return ConditionView(_GROUP_LEADS[(kind, self.negated)], None, children)
+
+    def visit_And(self, expr: nodes.And) -> ConditionView:
+        return self._group("and", expr.operands)
+
+    def visit_Or(self, expr: nodes.Or) -> ConditionView:
+        return self._group("or", expr.operands)
+
+    def visit_Not(self, expr: nodes.Not) -> ConditionView:
+        return condition_view(expr.operand, self.policy, negated=not self.negated)
+
+    def generic_visit(self, expr: nodes.Node) -> ConditionView:
+        assert isinstance(expr, nodes.LEAF_TYPES), expr
+        return leaf_condition(expr, self.policy, negated=self.negated)
 
 
 def flatten_conditions(items: Sequence[ConditionView], depth: int = 0) -> tuple[ConditionLine, ...]:
