@@ -1,4 +1,10 @@
-"""Semantic checks over a lowered policy: every finding as a coded Diagnostic."""
+"""Semantic checks over a lowered policy: every finding as a coded Diagnostic.
+
+About 800 lines, kept as one module on purpose: each check is a short function over the policy,
+they share a handful of helpers (targets, units, packages), and they read top to bottom in the
+order docs/language.md presents the constructs. Claim-space analyses (gaps, overlaps, dead
+rules) are a different kind of pass and belong in a module of their own.
+"""
 
 from __future__ import annotations
 
