@@ -347,16 +347,11 @@ def _num(value: Decimal) -> str:
 
 def _check_limits(policy: nodes.Policy) -> Iterator[Diagnostic]:
     targets = {p.id for p in policy.products} | {g.id for g in policy.groups}
-    channels = {c.id for c in policy.channels}
     seen: set[nodes.Limit] = set()
     for limit in policy.limits:
         if limit.target not in targets:  # reported by name resolution (resolve.py)
             continue
-        if limit.channel is not None and limit.channel not in channels:
-            yield Diagnostic(
-                "limit.unknown-channel",
-                f"unknown channel '{limit.channel}'; use {', '.join(sorted(channels))} or `all`, "
-                "or declare it with `channel ID \"Label\"`", limit.span)
+        # an unknown channel is reported by name resolution (resolve.py)
         if limit in seen:
             yield Diagnostic("limit.duplicate",
                              f"this rule for '{limit.target}' is already stated; remove one",
@@ -375,14 +370,7 @@ def _check_limits(policy: nodes.Policy) -> Iterator[Diagnostic]:
                     f"'{limit.target}' is not covered at {limit.channel or 'any channel'} but "
                     f"line {other.span.line} limits it there; keep one", limit.span)
         yield from _check_rule(policy, limit.target, limit.rule, is_base=True, when=limit.when)
-        packages = {pk.id for pk in _target_packages(policy, limit.target)}
-        for selector in limit.when:
-            if isinstance(selector, nodes.PackageIs) and selector.package not in packages:
-                yield Diagnostic(
-                    "limit.unknown-package",
-                    f"'{limit.target}' has no package '{selector.package}'"
-                    f"{' (known: ' + ', '.join(sorted(packages)) + ')' if packages else ''}",
-                    selector.span)
+        for selector in limit.when:  # an unknown package is reported by resolution (resolve.py)
             if isinstance(selector, nodes.AgeBand):
                 low, high = selector.min_years, selector.max_years
                 if (low is not None and low < 0) or (high is not None and high < 0) or (
@@ -602,11 +590,7 @@ def _check_criteria(policy: nodes.Policy) -> Iterator[Diagnostic]:
             if approval.target not in targets:  # reported by name resolution (resolve.py)
                 continue
             if approval.channel is not None and approval.channel not in channels:
-                yield Diagnostic(
-                    "criterion.unknown-channel",
-                    f"unknown channel '{approval.channel}'; use {', '.join(sorted(channels))} "
-                    "or `all`", approval.span)
-                continue
+                continue  # reported by name resolution (resolve.py)
             if isinstance(approval.rule, nodes.NotCovered):
                 yield Diagnostic(
                     "criterion.approves-not-covered",

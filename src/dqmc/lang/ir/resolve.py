@@ -143,6 +143,11 @@ class _Binder:
         self.first: dict[tuple[str, str | None, str], Definition] = {}
         for d in definitions:  # of a duplicated id the first, as the policy's index has it
             self.first.setdefault((d.kind, d.owner, d.id), d)
+        self.packages: dict[str, list[Definition]] = {}
+        for d in definitions:
+            if d.kind == PACKAGE and d.owner is not None:
+                self.packages.setdefault(d.owner, []).append(d)
+        self.channel_ids = ", ".join(sorted({c.id for c in policy.channels}))
 
     def find(self, kind: str, ref: str, owner: str | None = None) -> Definition | None:
         if kind == TARGET:
@@ -176,24 +181,35 @@ class _Binder:
                             f"{targets_known}", _at(limit.target, _named_at(limit)))
             yield target
             if limit.channel is not None:
+                if target.definition is not None and policy.channel(limit.channel) is None:
+                    self.report("limit.unknown-channel",
+                                f"unknown channel '{limit.channel}'; use {self.channel_ids} or "
+                                "`all`, or declare it with `channel ID \"Label\"`",
+                                _at(limit.channel, limit.span))
                 yield self.use(CHANNEL, limit.channel)
             for selector in limit.when:
                 if isinstance(selector, nodes.PackageIs):
-                    yield from self._package(limit.target, selector.package)
+                    yield self._package(limit.target, target.definition is not None, selector)
         yield from self._facts(leaf for c in policy.criteria for leaf in nodes.leaves(c.when))
         for criterion in policy.criteria:
             yield from self._criterion(criterion, targets_known)
 
-    def _package(self, target: str, package: str) -> Iterator[Use]:
+    def _package(self, target: str, target_known: bool, selector: nodes.PackageIs) -> Use:
         """A package selector names a package of the limit's product, or of a member of its
-        group (whether it exists is the limit checks' to say, with the packages it could be)."""
-        products = [target]
+        group; reported when the target is known and has no such package."""
+        package = selector.package
         group = self.policy.group(target)
-        if group is not None:
-            products = list(group.products)
+        products = list(group.products) if self.policy.product(target) is None and group else [
+            target]
         found = next((d for p in products if (d := self.find(PACKAGE, package, p)) is not None),
                      None)
-        yield Use(PACKAGE, package, nodes.ref_span(package), found)
+        if found is None and target_known:
+            known = sorted({d.id for p in products for d in self.packages.get(p, ())})
+            self.report("limit.unknown-package",
+                        f"'{target}' has no package '{package}'"
+                        f"{' (known: ' + ', '.join(known) + ')' if known else ''}",
+                        _at(package, selector.span))
+        return Use(PACKAGE, package, nodes.ref_span(package), found)
 
     def _facts(self, found: Iterable[nodes.Leaf]) -> Iterator[Use]:
         policy = self.policy
@@ -235,6 +251,10 @@ class _Binder:
                             f"{targets_known}", _at(approval.target, _named_at(approval)))
             yield use
             if approval.channel is not None:
+                if use.definition is not None and self.policy.channel(approval.channel) is None:
+                    self.report("criterion.unknown-channel",
+                                f"unknown channel '{approval.channel}'; use {self.channel_ids} "
+                                "or `all`", _at(approval.channel, approval.span))
                 yield self.use(CHANNEL, approval.channel)
 
 
