@@ -98,15 +98,22 @@ def resolve(policy: nodes.Policy) -> tuple[ResolvedPolicy, list[Diagnostic]]:
     return ResolvedPolicy(plain, definitions, uses), binder.diagnostics
 
 
+_CONTENT_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
 def _plain_ids(node: nodes.Node) -> nodes.Node:
     """The node with each Ref among its fields (or in a tuple field) made its plain id."""
+    names = _CONTENT_FIELDS.get(type(node))
+    if names is None:  # ids are content: spans and the policy's index hold none
+        names = _CONTENT_FIELDS[type(node)] = tuple(
+            f.name for f in dataclasses.fields(node) if f.compare)  # type: ignore[arg-type]
     changes: dict[str, Any] = {}
-    for f in dataclasses.fields(node):  # type: ignore[arg-type]
-        value = getattr(node, f.name)
+    for name in names:
+        value = getattr(node, name)
         if isinstance(value, nodes.Ref):
-            changes[f.name] = value.id
+            changes[name] = value.id
         elif isinstance(value, tuple) and any(isinstance(v, nodes.Ref) for v in value):
-            changes[f.name] = tuple(v.id if isinstance(v, nodes.Ref) else v for v in value)
+            changes[name] = tuple(v.id if isinstance(v, nodes.Ref) else v for v in value)
     return dataclasses.replace(node, **changes) if changes else node  # type: ignore[type-var]
 
 
