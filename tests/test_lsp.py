@@ -500,3 +500,38 @@ async def test_the_fallback_marker_is_completed() -> None:
 
     typing = 'policy p "T" {\n  type override_guideline\n  '
     assert "applies" in [c.label for c in dsl_candidates(typing, dsl_names(typing))]
+
+
+@pytest.mark.parametrize("spec", [ANZUPGO_DQM, ANZUPGO_YAML])
+async def test_definitions_come_from_the_resolved_ir(spec: Path) -> None:
+    """Navigation is answered by name resolution, not by a second walk of the parse tree: each
+    reference of a spec, DSL or YAML, is bound to its definition, both at the id as written."""
+    from dqmc.lang.ir.resolve import FACT, PRODUCT, Definition, Use
+    from dqmc.lang.pipeline import compile_text
+
+    text = spec.read_text(encoding="utf-8")
+    resolved = compile_text(f"policy_specs/{spec.name}", text).resolved
+    assert resolved is not None
+
+    def cursor(needle: str, offset: int = 0, occurrence: int = 1) -> tuple[int, int]:
+        position = at(text, needle, offset, occurrence)
+        return position.line + 1, position.character + 1  # spans count from 1
+
+    use = resolved.at(*cursor("severity in", 2))
+    assert isinstance(use, Use) and use.kind == FACT and use.id == "severity"
+    definition = resolved.definition_of(use)
+    assert definition is not None and definition.kind == FACT
+    assert (definition.span.line, definition.span.col) == cursor("severity")
+
+    approved = resolved.at(*cursor("anzupgo-2pct-cream", 2, occurrence=3))
+    target = resolved.definition_of(approved) if approved is not None else None
+    assert target is not None and target.kind == PRODUCT
+    assert (target.span.line, target.span.col) == cursor("anzupgo-2pct-cream")
+
+    lines = text.splitlines()
+    for item in (*resolved.definitions, *resolved.uses):
+        span = item.span
+        assert span.line == span.end_line
+        assert lines[span.line - 1][span.col - 1:span.end_col - 1] == item.id, item
+        if isinstance(item, Use) and item.kind != "channel":  # retail, home_delivery: built in
+            assert isinstance(item.definition, Definition), item

@@ -109,3 +109,25 @@ def test_spans_point_into_the_file_they_came_from() -> None:
     assert text[retail.span.line - 1][retail.span.col - 1:].startswith("retail")
     when = policy.criteria[0].when
     assert text[when.span.line - 1][when.span.col - 1:].startswith("needs_more")
+
+
+def test_the_front_ends_write_refs_and_resolution_hands_on_plain_ids() -> None:
+    """Lowered ids carry their spans; after resolution the policy holds plain `str` ids (generated
+    data is read by exact type), equal to the lowered one, its content hash unchanged."""
+    from dqmc.lang.frontend.dsl_lower import lower_dsl
+    from dqmc.lang.ir import nodes
+    from dqmc.lang.ir.canonical import content_hash
+    from dqmc.lang.ir.resolve import resolve
+    from dqmc.lang.source import NO_SPAN, SourceFile
+
+    path = Path(__file__).parent.parent / "policy_specs" / "anzupgo.dqm"
+    lowered, _ = lower_dsl(SourceFile("anzupgo.dqm", path.read_text(encoding="utf-8")))
+    assert lowered is not None
+    limit = lowered.limits[0]
+    assert isinstance(limit.target, nodes.Ref) and limit.target.span != NO_SPAN
+    resolved, found = resolve(lowered)
+    assert found == [] and resolved.policy == lowered
+    assert content_hash(resolved.policy) == content_hash(lowered)
+    ids = [getattr(n, name) for n in resolved.policy.walk() for name in ("id", "target", "fact")
+           if isinstance(getattr(n, name, None), str)]
+    assert ids and all(type(i) is str for i in ids)

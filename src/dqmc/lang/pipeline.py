@@ -1,4 +1,5 @@
-"""The compile pipeline, in order: read → parse/validate → lower → check → (cross-file) → compiled.
+"""The compile pipeline, in order: read → parse/validate → lower → resolve → check → (cross-file)
+→ compiled.
 
 Each stage collects all of its diagnostics; a file stops after the first stage with an error.
 Generators only ever see the CompiledPolicy values this module returns.
@@ -16,6 +17,7 @@ from dqmc.lang.diagnostics import Diagnostic, has_errors, sorted_unique
 from dqmc.lang.ir import nodes
 from dqmc.lang.ir.canonical import content_hash
 from dqmc.lang.ir.check import check_policy
+from dqmc.lang.ir.resolve import ResolvedPolicy, resolve
 from dqmc.lang.source import SourceFile, Span
 
 DSL_SUFFIXES = (".dqm",)
@@ -33,6 +35,9 @@ class FileResult:
     path: str
     policy: nodes.Policy | None
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    # the policy's references bound to their definitions (None when lowering failed); its
+    # `policy` is `policy`
+    resolved: ResolvedPolicy | None = None
 
 
 @dataclass
@@ -147,12 +152,17 @@ def lower_source(source: SourceFile) -> tuple[nodes.Policy | None, list[Diagnost
 
 
 def compile_source(source: SourceFile) -> FileResult:
-    """Lower and check one spec; the policy is None when lowering failed."""
-    policy, diagnostics = lower_source(source)
-    if policy is None or has_errors(diagnostics):
-        return FileResult(source, source.path, None if policy is None else policy, diagnostics)
-    diagnostics = diagnostics + check_policy(policy)
-    return FileResult(source, source.path, policy, diagnostics)
+    """Lower, resolve and check one spec; the policy is None when lowering failed."""
+    lowered, diagnostics = lower_source(source)
+    if lowered is None:
+        return FileResult(source, source.path, None, diagnostics)
+    # Resolved even when lowering reported errors, so an editor can navigate a broken spec;
+    # its findings and the checks' only for a spec that lowered cleanly.
+    resolved, unresolved = resolve(lowered)
+    if has_errors(diagnostics):
+        return FileResult(source, source.path, resolved.policy, diagnostics, resolved)
+    diagnostics = diagnostics + unresolved + check_policy(resolved.policy)
+    return FileResult(source, source.path, resolved.policy, diagnostics, resolved)
 
 
 def compile_text(path: str, text: str) -> FileResult:

@@ -1,4 +1,8 @@
-"""Where each id of one spec is defined and used, and its outline, for the language server.
+"""Each id of one spec as written, and its outline, for the language server.
+
+Definitions, references and the hovers of defined names come from the resolved IR
+(`lang/ir/resolve.py`, `FileResult.resolved`); this index still gives the outline, hovers of
+what resolution does not bind (an enum value, the policy's id), and the names completion offers.
 
 The DSL is indexed from its Lark parse tree, a YAML spec from its composed document plus the
 DSL fragments it embeds (`when:`, rules), parsed by the same grammar. Spans are the compiler's

@@ -117,8 +117,9 @@ def build_server() -> Any:
         yaml_candidates,
     )
     from dqmc.authoring.lsp.describe import describe, describe_rule_at
-    from dqmc.authoring.lsp.index import dsl_names, index_names, index_spec
+    from dqmc.authoring.lsp.index import Occurrence, dsl_names, index_names, index_spec
     from dqmc.lang.diagnostics import Severity
+    from dqmc.lang.ir.resolve import Use
     from dqmc.lang.pipeline import DSL_SUFFIXES, FileResult, compile_source, display_path, is_spec
     from dqmc.lang.source import SourceFile
 
@@ -316,12 +317,14 @@ def build_server() -> Any:
 
     # Hover, navigation, outline.
 
-    def occurrence_at(uri: str, position: types.Position) -> tuple[Analysis, Any] | None:
+    def reference_at(uri: str, position: types.Position) -> tuple[Analysis, Any] | None:
+        """The definition or reference under the cursor, from the resolved IR."""
         analysis = analyse(uri)
-        if analysis is None or analysis.index is None:
+        resolved = analysis.result.resolved if analysis is not None else None
+        if analysis is None or resolved is None:
             return None
         line, col = server_position(analysis.source, position)
-        found = analysis.index.at(line, col)
+        found = resolved.at(line, col)
         return (analysis, found) if found is not None else None
 
     @server.feature(types.TEXT_DOCUMENT_HOVER)
@@ -332,7 +335,14 @@ def build_server() -> Any:
             if analysis is None or policy is None:
                 return None
             line, col = server_position(analysis.source, params.position)
-            found = analysis.index.at(line, col) if analysis.index is not None else None
+            resolved = analysis.result.resolved
+            named = resolved.at(line, col) if resolved is not None else None
+            definition = resolved.definition_of(named) if resolved and named else None
+            # ids the resolved IR does not bind (enum values, the policy's id) from the index
+            found = (Occurrence(definition.kind, definition.id, named.span, True,
+                                definition.owner)
+                     if definition is not None and named is not None
+                     else analysis.index.at(line, col) if analysis.index is not None else None)
             text, span = None, None
             if found is not None:
                 text, span = describe(policy, found), found.span
@@ -348,11 +358,12 @@ def build_server() -> Any:
     @server.feature(types.TEXT_DOCUMENT_DEFINITION)
     def definition(params: types.DefinitionParams) -> types.Location | None:
         def answer() -> types.Location | None:
-            hit = occurrence_at(params.text_document.uri, params.position)
+            hit = reference_at(params.text_document.uri, params.position)
             if hit is None:
                 return None
             analysis, found = hit
-            target = analysis.index.definition_of(found)
+            assert analysis.result.resolved is not None
+            target = analysis.result.resolved.definition_of(found)
             if target is None:
                 return None
             return types.Location(uri=params.text_document.uri,
@@ -362,14 +373,15 @@ def build_server() -> Any:
     @server.feature(types.TEXT_DOCUMENT_REFERENCES)
     def references(params: types.ReferenceParams) -> list[types.Location]:
         def answer() -> list[types.Location]:
-            hit = occurrence_at(params.text_document.uri, params.position)
+            hit = reference_at(params.text_document.uri, params.position)
             if hit is None:
                 return []
             analysis, found = hit
+            assert analysis.result.resolved is not None
             return [types.Location(uri=params.text_document.uri,
                                    range=client_range(analysis.source, o.span))
-                    for o in analysis.index.same_symbol(found)
-                    if params.context.include_declaration or not o.definition]
+                    for o in analysis.result.resolved.same_symbol(found)
+                    if params.context.include_declaration or isinstance(o, Use)]
         return guarded(answer, [], "finding references")
 
     @server.feature(types.TEXT_DOCUMENT_DOCUMENT_SYMBOL)

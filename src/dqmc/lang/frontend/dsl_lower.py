@@ -50,6 +50,10 @@ class _ToIR(Transformer):
                           token.end_column or (token.column or 1) + 1,
                           self.line_offset, self.col_offset)
 
+    def _ref(self, token: Token) -> nodes.Ref:
+        """An id as written, with where the source names it."""
+        return nodes.Ref(str(token), self._tspan(token))
+
     def _string(self, token: Token) -> str:
         if token.type == "LONG_STRING":
             value = common.dedent_long_string(str(token))
@@ -180,7 +184,7 @@ class _ToIR(Transformer):
     def channel_decl(self, meta, children):
         span = self._span(meta)
         return _Item("channel", nodes.Channel(
-            id=str(children[0]), label=self._string(children[1]), span=span), span)
+            id=self._ref(children[0]), label=self._string(children[1]), span=span), span)
 
     # -- products and groups -----------------------------------------------------------------
     def product(self, meta, children):
@@ -206,7 +210,7 @@ class _ToIR(Transformer):
         unit = common.product_unit(fields.get("unit"), tuple(packages), str(product_id),
                                    self._tspan(product_id), self.diagnostics)
         return _Item("product", nodes.Product(
-            id=str(product_id),
+            id=self._ref(product_id),
             brand=fields.get("brand", ""),
             generic=fields.get("generic", ""),
             strength=fields.get("strength"),
@@ -264,14 +268,14 @@ class _ToIR(Transformer):
                                    self._tspan(word), self.diagnostics)
         size = dataclasses.replace(size, span=self._tspan(amount))
         return _Item("package", nodes.Package(
-            id=str(package_id), size=size, description=self._string(description),
+            id=self._ref(package_id), size=size, description=self._string(description),
             noun=noun, ndcs=ndcs, span=span), span)
 
     def p_package_drug_file(self, meta, children):
         package_id, description, (noun, ndcs) = children
         span = self._span(meta)
         return _Item("package", nodes.Package(
-            id=str(package_id), size=None, description=self._string(description),
+            id=self._ref(package_id), size=None, description=self._string(description),
             noun=noun, ndcs=ndcs, span=span), span)
 
     def package_opts(self, meta, children):
@@ -285,17 +289,17 @@ class _ToIR(Transformer):
         group_id, title, members = children
         span = self._span(meta)
         return _Item("group", nodes.Group(
-            id=str(group_id), title=self._string(title), products=members, span=span), span)
+            id=self._ref(group_id), title=self._string(title), products=members, span=span), span)
 
     def id_list(self, meta, children):
-        return tuple(str(t) for t in children)
+        return tuple(self._ref(t) for t in children)
 
     # -- limits ------------------------------------------------------------------------------
     def limit_block(self, meta, children):
         target, *lines = children
         span = self._span(meta)
         named_at = self._tspan(target)
-        limits = tuple(dataclasses.replace(line, target=str(target), target_span=named_at)
+        limits = tuple(dataclasses.replace(line, target=self._ref(target), target_span=named_at)
                        for line in lines)
         return _Item("limit", limits, span)
 
@@ -319,7 +323,7 @@ class _ToIR(Transformer):
             span=self._span(meta))
 
     def channel_named(self, meta, children):
-        return str(children[0])
+        return self._ref(children[0])
 
     def channel_all(self, meta, children):
         return None
@@ -332,7 +336,7 @@ class _ToIR(Transformer):
         return nodes.AgeBand(min_years=low, max_years=high, span=self._span(meta))
 
     def sel_package(self, meta, children):
-        return nodes.PackageIs(package=str(children[0]), span=self._span(meta))
+        return nodes.PackageIs(package=self._ref(children[0]), span=self._span(meta))
 
     def age_between(self, meta, children):
         return (self._int(children[0], "an age"), self._int(children[1], "an age"))
@@ -393,7 +397,7 @@ class _ToIR(Transformer):
     def fact(self, meta, children):
         fact_id, (fact_type, values), question = children
         span = self._span(meta)
-        return _Item("fact", nodes.Fact(id=str(fact_id), type=fact_type, values=values,
+        return _Item("fact", nodes.Fact(id=self._ref(fact_id), type=fact_type, values=values,
                                         question=self._string(question), span=span), span)
 
     def ft_bool(self, meta, children):
@@ -445,7 +449,7 @@ class _ToIR(Transformer):
                 self._tspan(criterion_id)))
             when = nodes.And(operands=(), span=span)
         return _Item("criterion", nodes.Criterion(
-            id=str(criterion_id),
+            id=self._ref(criterion_id),
             title=self._string(title) if title is not None else None,
             when=when,
             approves=tuple(approves),
@@ -476,7 +480,7 @@ class _ToIR(Transformer):
                     "syntax.invalid-value",
                     "an approval line states a channel and a rule only; selectors, `hard`, "
                     "`since` and `note` belong to base limits", line.span))
-            approvals.append(nodes.Approval(target=str(target), channel=line.channel,
+            approvals.append(nodes.Approval(target=self._ref(target), channel=line.channel,
                                             rule=line.rule, span=line.span,
                                             target_span=self._tspan(target)))
         return _Item("approve", approvals, self._span(meta))
@@ -486,13 +490,13 @@ class _ToIR(Transformer):
 
     def approve_targets(self, meta, children):
         """`approve requested a, b`: each product or group with where it is named."""
-        return tuple((str(token), self._tspan(token)) for token in children)
+        return tuple((self._ref(token), self._tspan(token)) for token in children)
 
     def c_duration(self, meta, children):
         return _Item("duration", children[0], self._span(meta))
 
     def c_renews(self, meta, children):
-        return _Item("renews", str(children[0]), self._span(meta))
+        return _Item("renews", self._ref(children[0]), self._span(meta))
 
     def c_for(self, meta, children):
         token = children[0]
@@ -531,20 +535,20 @@ class _ToIR(Transformer):
         return nodes.Not(operand=children[0], span=self._span(meta))
 
     def fact_ref(self, meta, children):
-        return nodes.FactRef(fact=str(children[0]), span=self._span(meta))
+        return nodes.FactRef(fact=self._ref(children[0]), span=self._span(meta))
 
     def compare(self, meta, children):
         fact, op, value = children
-        return nodes.Compare(fact=str(fact), op=op, value=value, span=self._span(meta))
+        return nodes.Compare(fact=self._ref(fact), op=op, value=value, span=self._span(meta))
 
     def compare_op(self, meta, children):
         return str(children[0])
 
     def subset(self, meta, children):
-        return nodes.Subset(fact=str(children[0]), values=children[1], span=self._span(meta))
+        return nodes.Subset(fact=self._ref(children[0]), values=children[1], span=self._span(meta))
 
     def in_set(self, meta, children):
-        return nodes.InSet(fact=str(children[0]), values=children[1], span=self._span(meta))
+        return nodes.InSet(fact=self._ref(children[0]), values=children[1], span=self._span(meta))
 
     def v_number(self, meta, children):
         return self._decimal(children[0])

@@ -95,6 +95,10 @@ class _Lowering:
         else:
             yield pointer
 
+    def _value_ref(self, pointer: str, value: str) -> nodes.Ref:
+        """The id a string value at `pointer` names, with the value's span."""
+        return nodes.Ref(value, self.doc.span(pointer))
+
     def _line_span(self, channel_pointer: str, text_pointer: str) -> Span:
         """From the channel key to the end of its rule: the YAML twin of a DSL limit line."""
         key, text = self.doc.key_span(channel_pointer), self.doc.span(text_pointer)
@@ -143,7 +147,7 @@ class _Lowering:
     def _channels(self, channels: dict[str, str]) -> Iterator[nodes.Channel]:
         for channel_id, label in channels.items():
             span = self.doc.key_span(pointer_join("/channels", channel_id))
-            yield nodes.Channel(id=channel_id, label=label, span=span)
+            yield nodes.Channel(id=nodes.Ref(channel_id, span), label=label, span=span)
 
     # -- products and groups -------------------------------------------------------------------
     def _product(self, product_id: str, data: dict[str, Any]) -> nodes.Product:
@@ -153,7 +157,7 @@ class _Lowering:
                          for pid, p in data.get("packages", {}).items())
         unit = common.product_unit(data.get("unit"), packages, product_id, span, self.diagnostics)
         return nodes.Product(
-            id=product_id,
+            id=nodes.Ref(product_id, span),
             brand=data["brand"],
             generic=data["generic"],
             strength=data.get("strength"),
@@ -177,9 +181,10 @@ class _Lowering:
         return dataclasses.replace(size, span=fragment.span(match.start(1), match.end(2)))
 
     def _package(self, at: str, package_id: str, data: dict[str, Any]) -> nodes.Package:
+        named = nodes.Ref(package_id, self.doc.key_span(at))
         if data["size"] == DRUG_FILE_SIZE:
             return nodes.Package(
-                id=package_id, size=None, description=data["description"],
+                id=named, size=None, description=data["description"],
                 noun=data.get("noun"), ndcs=tuple(data.get("ndc", ())),
                 span=self.doc.key_span(at))
         fragment = self.doc.fragment(at + "/size")
@@ -189,12 +194,15 @@ class _Lowering:
                                    self.diagnostics)
         size = dataclasses.replace(size, span=fragment.span(match.start(1), match.end(2)))
         return nodes.Package(
-            id=package_id, size=size, description=data["description"], noun=data.get("noun"),
+            id=named, size=size, description=data["description"], noun=data.get("noun"),
             ndcs=tuple(data.get("ndc", ())), span=self.doc.key_span(at))
 
     def _group(self, group_id: str, data: dict[str, Any]) -> nodes.Group:
-        return nodes.Group(id=group_id, title=data["title"], products=tuple(data["products"]),
-                           span=self.doc.key_span(pointer_join("/groups", group_id)))
+        at = pointer_join("/groups", group_id)
+        members = tuple(self._value_ref(pointer_join(at + "/products", i), member)
+                        for i, member in enumerate(data["products"]))
+        return nodes.Group(id=nodes.Ref(group_id, self.doc.key_span(at)), title=data["title"],
+                           products=members, span=self.doc.key_span(at))
 
     # -- limits and approvals --------------------------------------------------------------
     def _lines(self, at: str,
@@ -215,7 +223,8 @@ class _Lowering:
             for text_at in self._items(channel_at, value):
                 tail = self._dsl(text_at, "limit_tail_start")
                 if tail is not None:
-                    channel_id = None if channel == ALL_CHANNELS else channel
+                    channel_id = (None if channel == ALL_CHANNELS
+                                  else nodes.Ref(channel, self.doc.key_span(channel_at)))
                     yield (dataclasses.replace(tail, channel=channel_id),
                            self._line_span(channel_at, text_at))
 
@@ -223,7 +232,8 @@ class _Lowering:
         for target, entries in limits.items():
             named_at = self.doc.key_span(pointer_join("/limits", target))
             for limit, span in self._lines(pointer_join("/limits", target), entries):
-                yield dataclasses.replace(limit, target=target, span=span, target_span=named_at)
+                yield dataclasses.replace(limit, target=nodes.Ref(target, named_at), span=span,
+                                          target_span=named_at)
 
     def _approvals(self, at: str, approve: dict[str, Any]) -> Iterator[nodes.Approval]:
         for target, entries in approve.items():
@@ -240,14 +250,15 @@ class _Lowering:
                         "syntax.invalid-value",
                         "an approval states a channel and a rule only; selectors, `hard`, "
                         "`since` and `note` belong to base limits", line.span))
-                yield nodes.Approval(target=target, channel=line.channel, rule=line.rule, span=span,
-                                     target_span=self.doc.key_span(pointer_join(at, target)))
+                named_at = self.doc.key_span(pointer_join(at, target))
+                yield nodes.Approval(target=nodes.Ref(target, named_at), channel=line.channel,
+                                     rule=line.rule, span=span, target_span=named_at)
 
     # -- facts and criteria --------------------------------------------------------------------
     def _fact(self, fact_id: str, data: dict[str, Any]) -> nodes.Fact:
-        return nodes.Fact(id=fact_id, type=data["type"], question=data["question"],
-                          values=tuple(data.get("values", ())),
-                          span=self.doc.key_span(pointer_join("/facts", fact_id)))
+        span = self.doc.key_span(pointer_join("/facts", fact_id))
+        return nodes.Fact(id=nodes.Ref(fact_id, span), type=data["type"], question=data["question"],
+                          values=tuple(data.get("values", ())), span=span)
 
     def _criterion(self, criterion_id: str, data: dict[str, Any]) -> nodes.Criterion:
         at = pointer_join("/criteria", criterion_id)
@@ -259,16 +270,18 @@ class _Lowering:
         requested_for = approve.get("requested") if isinstance(approve, dict) else None
         named = (requested_for if isinstance(requested_for, list) else [])
         return nodes.Criterion(
-            id=criterion_id,
+            id=nodes.Ref(criterion_id, span),
             title=data.get("title"),
             when=when if when is not None else nodes.And(operands=(), span=span),
             approves=tuple(self._approvals(at + "/approve", approve)
                            if isinstance(approve, dict) and requested_for is None else ()),
             duration=duration,
-            renews=data.get("renews"),
+            renews=(self._value_ref(at + "/renews", data["renews"]) if "renews" in data
+                    else None),
             approves_requested=approve == "requested" or requested_for is not None,
             serves=data.get("for"),
-            requested_for=tuple(named),
+            requested_for=tuple(self._value_ref(pointer_join(at + "/approve/requested", i), name)
+                                for i, name in enumerate(named)),
             span=span,
             requested_for_span=tuple(self.doc.span(pointer_join(at + "/approve/requested", i))
                                      for i in range(len(named))),

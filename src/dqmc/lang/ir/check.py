@@ -182,11 +182,7 @@ def _check_groups(policy: nodes.Policy) -> Iterator[Diagnostic]:
         units = set()
         for member in group.products:
             product = _lookup(policy)[0].get(member)
-            if product is None:
-                yield Diagnostic(
-                    "group.unknown-product",
-                    f"group '{group.id}' names unknown product '{member}'{_known(policy.products)}",
-                    group.span)
+            if product is None:  # reported by name resolution (resolve.py)
                 continue
             units.add(product.unit)
             if member in owner and owner[member] != group.id:
@@ -351,24 +347,11 @@ def _num(value: Decimal) -> str:
 
 def _check_limits(policy: nodes.Policy) -> Iterator[Diagnostic]:
     targets = {p.id for p in policy.products} | {g.id for g in policy.groups}
-    channels = {c.id for c in policy.channels}
     seen: set[nodes.Limit] = set()
-    unknown: set[str] = set()  # reported once, where the source names it
     for limit in policy.limits:
-        if limit.target not in targets:
-            if limit.target not in unknown:
-                unknown.add(limit.target)
-                yield Diagnostic(
-                    "limit.unknown-product",
-                    f"limit names unknown product or group '{limit.target}'"
-                    f"{_known(policy.products + policy.groups)}",
-                    _named_at(limit.target_span, limit.span))
+        if limit.target not in targets:  # reported by name resolution (resolve.py)
             continue
-        if limit.channel is not None and limit.channel not in channels:
-            yield Diagnostic(
-                "limit.unknown-channel",
-                f"unknown channel '{limit.channel}'; use {', '.join(sorted(channels))} or `all`, "
-                "or declare it with `channel ID \"Label\"`", limit.span)
+        # an unknown channel is reported by name resolution (resolve.py)
         if limit in seen:
             yield Diagnostic("limit.duplicate",
                              f"this rule for '{limit.target}' is already stated; remove one",
@@ -387,14 +370,7 @@ def _check_limits(policy: nodes.Policy) -> Iterator[Diagnostic]:
                     f"'{limit.target}' is not covered at {limit.channel or 'any channel'} but "
                     f"line {other.span.line} limits it there; keep one", limit.span)
         yield from _check_rule(policy, limit.target, limit.rule, is_base=True, when=limit.when)
-        packages = {pk.id for pk in _target_packages(policy, limit.target)}
-        for selector in limit.when:
-            if isinstance(selector, nodes.PackageIs) and selector.package not in packages:
-                yield Diagnostic(
-                    "limit.unknown-package",
-                    f"'{limit.target}' has no package '{selector.package}'"
-                    f"{' (known: ' + ', '.join(sorted(packages)) + ')' if packages else ''}",
-                    selector.span)
+        for selector in limit.when:  # an unknown package is reported by resolution (resolve.py)
             if isinstance(selector, nodes.AgeBand):
                 low, high = selector.min_years, selector.max_years
                 if (low is not None and low < 0) or (high is not None and high < 0) or (
@@ -494,11 +470,7 @@ def _check_expr(policy: nodes.Policy, expr: nodes.Expr) -> Iterator[Diagnostic]:
 
 def _check_leaf(policy: nodes.Policy, expr: nodes.Leaf) -> Iterator[Diagnostic]:
     fact = policy.fact(expr.fact)
-    if fact is None:
-        yield Diagnostic(
-            "fact.unknown",
-            f"unknown fact '{expr.fact}'; declare it with `fact {expr.fact}: TYPE \"question\"`"
-            f"{_known(policy.facts)}", expr.span)
+    if fact is None:  # reported by name resolution (resolve.py)
         return
     match expr:
         case nodes.FactRef():
@@ -561,11 +533,12 @@ def _check_compare(fact: nodes.Fact, op: str, value: nodes.Value,
 def _check_criteria(policy: nodes.Policy) -> Iterator[Diagnostic]:
     targets = {p.id for p in policy.products} | {g.id for g in policy.groups}
     channels = {c.id for c in policy.channels}
-    criteria_ids = {c.id for c in policy.criteria}
     for criterion in policy.criteria:
         expr_findings = list(_check_expr(policy, criterion.when))
         yield from expr_findings
-        if not expr_findings and not _satisfiable(policy, criterion.when):
+        facts_known = all(policy.fact(leaf.fact) is not None
+                          for leaf in nodes.leaves(criterion.when))
+        if not expr_findings and facts_known and not _satisfiable(policy, criterion.when):
             yield Diagnostic("criterion.unsatisfiable",
                              f"the condition of criterion '{criterion.id}' can never be true; "
                              "check for contradicting tests of the same fact", criterion.when.span)
@@ -594,8 +567,8 @@ def _check_criteria(policy: nodes.Policy) -> Iterator[Diagnostic]:
                              f"criterion '{criterion.id}' approves both the quantity requested "
                              "and stated limits; keep one (a review could not say which applies)",
                              criterion.span)
-        if criterion.renews is not None and (criterion.renews not in criteria_ids
-                                             or criterion.renews == criterion.id):
+        # a renewal of an unknown criterion is reported by name resolution (resolve.py)
+        if criterion.renews is not None and criterion.renews == criterion.id:
             yield Diagnostic("criterion.renews-unknown",
                              f"criterion '{criterion.id}' renews '{criterion.renews}', which is "
                              "not another criterion of this policy", criterion.span)
@@ -605,7 +578,6 @@ def _check_criteria(policy: nodes.Policy) -> Iterator[Diagnostic]:
                              "initial requests only: a request with the earlier authorization a "
                              "renewal needs is a renewal request, so it could never approve; "
                              "write `for renewal requests` or drop `renews`", criterion.span)
-        unknown: set[str] = set()  # reported once per criterion, where the source names it
         named_at = criterion.requested_for_span
         for index, target in enumerate(criterion.requested_for):
             if target in criterion.requested_for[:index]:
@@ -614,30 +586,11 @@ def _check_criteria(policy: nodes.Policy) -> Iterator[Diagnostic]:
                     f"criterion '{criterion.id}' already names '{target}' in `approve requested`; "
                     "keep one", _named_at(named_at[index] if index < len(named_at) else NO_SPAN,
                                           criterion.span))
-            elif target not in targets and target not in unknown:
-                unknown.add(target)
-                yield Diagnostic(
-                    "criterion.unknown-product",
-                    f"`approve requested` names unknown product or group '{target}'"
-                    f"{_known(policy.products + policy.groups)}",
-                    _named_at(named_at[index] if index < len(named_at) else NO_SPAN,
-                              criterion.span))
         for approval in criterion.approves:
-            if approval.target not in targets:
-                if approval.target not in unknown:
-                    unknown.add(approval.target)
-                    yield Diagnostic(
-                        "criterion.unknown-product",
-                        f"approval names unknown product or group '{approval.target}'"
-                        f"{_known(policy.products + policy.groups)}",
-                        _named_at(approval.target_span, approval.span))
+            if approval.target not in targets:  # reported by name resolution (resolve.py)
                 continue
             if approval.channel is not None and approval.channel not in channels:
-                yield Diagnostic(
-                    "criterion.unknown-channel",
-                    f"unknown channel '{approval.channel}'; use {', '.join(sorted(channels))} "
-                    "or `all`", approval.span)
-                continue
+                continue  # reported by name resolution (resolve.py)
             if isinstance(approval.rule, nodes.NotCovered):
                 yield Diagnostic(
                     "criterion.approves-not-covered",

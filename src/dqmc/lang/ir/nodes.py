@@ -109,6 +109,45 @@ def _span() -> Span:
 
 
 # ---------------------------------------------------------------------------------------------
+# References
+
+
+class Ref(str):
+    """A reference to something the policy defines (a product, group, fact, criterion, package or
+    channel), or a definition's own id, as written: the id, and where the source names it
+    (`span`).
+
+    A Ref is its id: a `str` whose equality, hash, ordering, repr and canonical JSON are the
+    id's, so YAML and DSL spellings compare equal and content hashes do not see spans. The front
+    ends lower every id as a Ref (the unresolved IR); name resolution (`resolve.py`) binds each
+    to its definition and gives the policy back with plain ids, their spans kept in its
+    `ResolvedPolicy`. Fields that hold references are typed `str`: an IR built by hand (tests,
+    synth) holds plain ids, which have no span (`ref_span`).
+    """
+
+    span: Span
+
+    def __new__(cls, id: str, span: Span = NO_SPAN) -> Ref:
+        ref = super().__new__(cls, id)
+        ref.span = span
+        return ref
+
+    @property
+    def id(self) -> str:
+        """The id as a plain string."""
+        return str.__str__(self)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Ref, (self.id, self.span))
+
+
+def ref_span(reference: str, fallback: Span = NO_SPAN) -> Span:
+    """Where the source names a reference; `fallback` for a plain id or a Ref with no span."""
+    span = reference.span if isinstance(reference, Ref) else NO_SPAN
+    return fallback if span == NO_SPAN else span
+
+
+# ---------------------------------------------------------------------------------------------
 # The base of every node, and the one way passes walk the IR (after Jinja2's `nodes.Node` and
 # `NodeVisitor`, and sqlglot's `Expression.walk`)
 

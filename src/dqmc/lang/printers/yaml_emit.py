@@ -55,6 +55,10 @@ class _Dumper(yaml.SafeDumper):
         return super().increase_indent(flow, False)
 
 
+# A reference is written as its id (SafeDumper knows exact `str` only).
+_Dumper.add_representer(nodes.Ref, lambda dumper, ref: dumper.represent_str(ref.id))
+
+
 # Quote any text that the YAML 1.2 core schema (our loader, editors) would read as a number,
 # boolean or null, on top of what PyYAML's YAML 1.1 resolvers already make it quote.
 for _tag, _pattern, _first in CORE_SCHEMA_RESOLVERS:
