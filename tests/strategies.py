@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from dqmc.lang.frontend import lower_common as common
 from dqmc.lang.ir import nodes
-from dqmc.lang.printers.dsl_print import keywords
+from dqmc.lang.printers.dsl_fragments import keywords
 
 # Ids as the grammar's ID terminal spells them, never one of its keywords (the checker rejects
 # those), and never a default channel's id (a policy knows those without declaring them).

@@ -13,7 +13,7 @@ import pytest
 
 from dqmc.lang.ir import nodes
 from dqmc.lang.pipeline import compile_paths, compile_text
-from dqmc.revisions import diff
+from dqmc.revisions import diff, direction
 
 LIVE = Path("policy_specs/anzupgo.dqm")
 BEFORE = Path("policy_specs/history/anzupgo-dqm/2025-11-11.dqm")
@@ -424,9 +424,9 @@ def test_approving_the_quantity_requested_is_said_in_words_and_is_looser() -> No
 
 
 @pytest.mark.parametrize("before, after, effect", [
-    ("", "    for renewal requests\n", diff.STRICTER),
-    ("    for initial requests\n", "", diff.LOOSER),
-    ("    for initial requests\n", "    for renewal requests\n", diff.UNKNOWN),
+    ("", "    for renewal requests\n", direction.STRICTER),
+    ("    for initial requests\n", "", direction.LOOSER),
+    ("    for initial requests\n", "    for renewal requests\n", direction.UNKNOWN),
 ])
 def test_which_requests_a_criterion_serves_is_said_in_words(before: str, after: str,
                                                             effect: str) -> None:
@@ -479,7 +479,7 @@ def test_a_dose_change_is_said_and_limits_in_doses_rank_by_billing_units() -> No
     assert any(s.endswith("one dose is now 2 tablets (before: 1 tablet).") for s in sentences), \
         sentences
     [limit] = [c for c in result.changes if c.area == "limit"]
-    assert limit.effect == diff.LOOSER  # 16 doses are 32 tablets now, not 16
+    assert limit.effect == direction.LOOSER  # 16 doses are 32 tablets now, not 16
 
 
 def test_durations_as_requested_are_said_in_words_and_ranked() -> None:

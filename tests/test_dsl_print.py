@@ -12,7 +12,7 @@ import pytest
 from dqmc.lang.diagnostics import has_errors
 from dqmc.lang.frontend.dsl_lower import lower_dsl, lower_fragment
 from dqmc.lang.ir import nodes
-from dqmc.lang.printers.dsl_print import (
+from dqmc.lang.printers.dsl_fragments import (
     MAX_WIDTH,
     ConditionLayout,
     PrintError,
@@ -23,8 +23,8 @@ from dqmc.lang.printers.dsl_print import (
     format_quantity,
     format_rule,
     format_string,
-    print_policy,
 )
+from dqmc.lang.printers.dsl_print import print_policy
 from dqmc.lang.source import SourceFile
 
 

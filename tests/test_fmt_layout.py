@@ -13,7 +13,8 @@ from strategies import exprs
 
 from dqmc.authoring.fmt import format_source
 from dqmc.lang.ir import nodes
-from dqmc.lang.printers.dsl_print import MAX_WIDTH, ConditionLayout, format_expr, read_layout
+from dqmc.lang.printers.dsl_fragments import MAX_WIDTH, ConditionLayout, format_expr
+from dqmc.lang.printers.dsl_print import read_layout
 from dqmc.lang.source import SourceFile
 
 FACTS = [

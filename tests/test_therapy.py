@@ -16,9 +16,9 @@ from dqmc import runtime as rt
 from dqmc.codegen.loader import write_generated
 from dqmc.lang.ir import nodes, queries
 from dqmc.lang.pipeline import compile_text
-from dqmc.lang.printers.dsl_print import format_rule
+from dqmc.lang.printers.dsl_fragments import format_rule
 from dqmc.lang.printers.english import rule_phrase
-from dqmc.revisions.diff import LOOSER, STRICTER, rule_effect
+from dqmc.revisions.direction import LOOSER, STRICTER, rule_effect
 from dqmc.revisions.impact import lookback_days
 
 DOS = dt.date(2026, 3, 1)

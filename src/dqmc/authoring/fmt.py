@@ -15,7 +15,8 @@ from typing import TextIO
 from dqmc.lang.diagnostics import Diagnostic, has_errors, render_all, sorted_unique
 from dqmc.lang.frontend.dsl_lower import lower_dsl
 from dqmc.lang.ir.canonical import canonical_json
-from dqmc.lang.printers.dsl_print import PrintError, collect_comments, print_policy, read_layout
+from dqmc.lang.printers.dsl_fragments import PrintError
+from dqmc.lang.printers.dsl_print import collect_comments, print_policy, read_layout
 from dqmc.lang.source import SourceFile, Span
 
 DSL_SUFFIX = ".dqm"

@@ -271,7 +271,7 @@ def _rule_text(policy: nodes.Policy, target: str, rule: nodes.Rule,
                when: tuple[nodes.Selector, ...] = ()) -> str:
     """The rule as the spec writes it: "2 boxes" in the package's noun, with its selectors."""
     from dqmc.lang.frontend.lower_common import target_products
-    from dqmc.lang.printers.dsl_print import format_rule_when
+    from dqmc.lang.printers.dsl_fragments import format_rule_when
 
     return format_rule_when(rule, target_products(policy, target), when)
 

@@ -71,3 +71,8 @@ class SourceFile:
         line, col = self.position(start)
         end_line, end_col = self.position(max(end, start + 1))
         return Span(self.path, line, col, end_line, end_col)
+
+
+def known_or(span: Span, fallback: Span) -> Span:
+    """`span`, or `fallback` when the IR was built without positions (NO_SPAN)."""
+    return fallback if span == NO_SPAN else span

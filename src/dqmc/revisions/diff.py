@@ -35,23 +35,11 @@ from typing import Any
 from dqmc.lang.diagnostics import Diagnostic
 from dqmc.lang.ir import nodes
 from dqmc.revisions.changes import Change, find_changes
-from dqmc.revisions.direction import (
-    LOOSER,
-    MIXED,
-    STRICTER,
-    UNCHANGED,
-    UNKNOWN,
-    combine,
-    rule_effect,
-)
-from dqmc.revisions.matching import ALL_CHANNELS, pair_rules
 from dqmc.revisions.verdicts import Verdict, find_verdicts, verdicts_in_words
 
 __all__ = [
-    "ALL_CHANNELS", "HISTORY_ROOT", "LOOSER", "MIXED", "STRICTER", "UNCHANGED", "UNKNOWN",
-    "Change", "DiffInputError", "EarlierVersion", "PolicyDiff", "Verdict", "add_arguments",
-    "combine", "diff_policies", "load_history", "pair_rules", "revision_summaries",
-    "rule_effect", "run", "summaries_for_revisions",
+    "HISTORY_ROOT", "DiffInputError", "EarlierVersion", "PolicyDiff", "add_arguments",
+    "diff_policies", "load_history", "revision_summaries", "run", "summaries_for_revisions",
 ]
 
 HISTORY_ROOT = Path("policy_specs/history")

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dqmc.authoring.lsp.index import Occurrence
 from dqmc.lang.ir import nodes
 from dqmc.lang.ir.canonical import decimal_text
-from dqmc.lang.printers.dsl_print import PrintError, format_duration, format_expr
+from dqmc.lang.printers.dsl_fragments import PrintError, format_duration, format_expr
 from dqmc.lang.printers.english import (
     counted,
     find_package,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import functools
 from collections.abc import Iterable
+from typing import Any
 
 from lark import (
     Lark,
@@ -33,20 +34,19 @@ _TERMINAL_WORDS = {
 }
 
 
+def build_parser(**options: Any) -> Lark:
+    """A parser of the DSL grammar: LALR, strict, with positions on every node; `options` add
+    to these (the formatter keeps every token and sees comments)."""
+    return Lark(DSL_GRAMMAR.read_text(encoding="utf-8"), parser="lalr", strict=True,
+                propagate_positions=True, maybe_placeholders=True, **options)
+
+
 @functools.lru_cache(maxsize=1)
 def parser() -> Lark:
-    """The one DSL parser, built on first use: LALR, strict, with positions on every node."""
-    return Lark(
-        DSL_GRAMMAR.read_text(encoding="utf-8"),
-        parser="lalr",
-        strict=True,
-        propagate_positions=True,
-        maybe_placeholders=True,
-        start=list(START_RULES),
-        # Building the LALR tables is most of a cold `dqmc check`; Lark keeps them in the
-        # temp folder, keyed by a hash of the grammar and these options.
-        cache=True,
-    )
+    """The one DSL parser the front end uses, built on first use."""
+    # Building the LALR tables is most of a cold `dqmc check`; Lark keeps them in the temp
+    # folder, keyed by a hash of the grammar and these options.
+    return build_parser(start=list(START_RULES), cache=True)
 
 
 def _describe_terminal(name: str) -> str:

@@ -17,7 +17,7 @@ from decimal import Decimal
 
 from dqmc.lang.diagnostics import Diagnostic
 from dqmc.lang.ir import nodes
-from dqmc.lang.source import NO_SPAN, Span
+from dqmc.lang.source import NO_SPAN, Span, known_or
 from dqmc.runtime.values import MAX_QUANTITY
 
 ID_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(-[A-Za-z0-9_]+)*\Z")
@@ -334,11 +334,6 @@ def _check_rule(policy: nodes.Policy, target: str, rule: nodes.Rule, is_base: bo
                          rule.span)
 
 
-def _named_at(target_span: Span, fallback: Span) -> Span:
-    """Where the source names a target; the whole line for an IR built without positions."""
-    return fallback if target_span == NO_SPAN else target_span
-
-
 def _num(value: Decimal) -> str:
     from dqmc.lang.ir.canonical import decimal_text
 
@@ -584,7 +579,7 @@ def _check_criteria(policy: nodes.Policy) -> Iterator[Diagnostic]:
                 yield Diagnostic(
                     "criterion.duplicate-field",
                     f"criterion '{criterion.id}' already names '{target}' in `approve requested`; "
-                    "keep one", _named_at(named_at[index] if index < len(named_at) else NO_SPAN,
+                    "keep one", known_or(named_at[index] if index < len(named_at) else NO_SPAN,
                                           criterion.span))
         for approval in criterion.approves:
             if approval.target not in targets:  # reported by name resolution (resolve.py)

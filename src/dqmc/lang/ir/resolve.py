@@ -19,7 +19,7 @@ from typing import Any, cast
 
 from dqmc.lang.diagnostics import Diagnostic
 from dqmc.lang.ir import nodes
-from dqmc.lang.source import NO_SPAN, Span
+from dqmc.lang.source import NO_SPAN, Span, known_or
 
 # What a definition is, and what a reference may name (a target: a product or a group).
 PRODUCT, GROUP, FACT, CRITERION, CHANNEL, PACKAGE = (
@@ -247,7 +247,7 @@ class _Binder:
                 self.report("criterion.unknown-product",
                             f"`approve requested` names unknown product or group '{target}'"
                             f"{targets_known}",
-                            _at(target, criterion.span if written == NO_SPAN else written))
+                            _at(target, known_or(written, criterion.span)))
             yield use
         for approval in criterion.approves:
             use = self.use(TARGET, approval.target)
@@ -267,4 +267,4 @@ class _Binder:
 
 def _named_at(item: nodes.Limit | nodes.Approval) -> Span:
     """Where the source names a target; the whole line for an IR built without positions."""
-    return item.span if item.target_span == NO_SPAN else item.target_span
+    return known_or(item.target_span, item.span)

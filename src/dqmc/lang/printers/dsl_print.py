@@ -17,36 +17,25 @@ from typing import TypeVar
 from lark import Lark, Token, Tree
 
 from dqmc.lang.frontend import lower_common as common
-from dqmc.lang.grammars import DSL_GRAMMAR
+from dqmc.lang.frontend.dsl_parse import build_parser
 from dqmc.lang.ir import nodes
 from dqmc.lang.printers.dsl_fragments import (
-    MAX_WIDTH,
     ConditionLayout,
     PrintError,
-    condition_lines,
     condition_source_lines,
     format_decimal,
     format_duration,
-    format_expr,
     format_id,
     format_limit_tail,
-    format_quantity,
     format_rule,
-    format_rule_when,
-    format_selector,
     format_string,
     format_symbols,
-    format_value,
-    keywords,
 )
 from dqmc.lang.source import SourceFile
 
 __all__ = [
-    "INDENT", "MAX_WIDTH", "POLICY_END", "Comment", "ConditionLayout", "Key", "PrintError",
-    "SourceLayout", "collect_comments", "condition_lines", "format_decimal", "format_duration",
-    "format_expr", "format_id", "format_limit_tail", "format_quantity", "format_rule",
-    "format_rule_when", "format_selector", "format_string", "format_value", "keywords",
-    "print_policy", "read_layout",
+    "INDENT", "POLICY_END", "Comment", "Key", "SourceLayout", "collect_comments", "print_policy",
+    "read_layout",
 ]
 
 INDENT = 2
@@ -95,20 +84,12 @@ def _keep_comment(token: Token) -> Token:
 
 @functools.lru_cache(maxsize=1)
 def _commented_parser() -> Lark:
-    # The same grammar and options as dsl_parse.parser(); the grammar ignores comments, and a
-    # lexer callback is the one place they are still seen, with their exact positions. Every
-    # token is kept, so a condition's parentheses are in the tree (an `atom` node around what
-    # they enclose) where the lowering parser drops them.
-    return Lark(
-        DSL_GRAMMAR.read_text(encoding="utf-8"),
-        parser="lalr",
-        strict=True,
-        propagate_positions=True,
-        maybe_placeholders=True,
-        keep_all_tokens=True,
-        start="start",
-        lexer_callbacks={"COMMENT": _keep_comment},
-    )
+    # The lowering parser's grammar and options (dsl_parse.build_parser); the grammar ignores
+    # comments, and a lexer callback is the one place they are still seen, with their exact
+    # positions. Every token is kept, so a condition's parentheses are in the tree (an `atom`
+    # node around what they enclose) where the lowering parser drops them.
+    return build_parser(keep_all_tokens=True, start="start",
+                        lexer_callbacks={"COMMENT": _keep_comment})
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from dqmc.lang.frontend import lower_common as common
 from dqmc.lang.frontend.yaml_load import CORE_SCHEMA_RESOLVERS, STR
 from dqmc.lang.frontend.yaml_lower import ALL_CHANNELS, DRUG_FILE_SIZE
 from dqmc.lang.ir import nodes
-from dqmc.lang.printers.dsl_print import (
+from dqmc.lang.printers.dsl_fragments import (
     condition_lines,
     format_decimal,
     format_duration,
