@@ -9,11 +9,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from dqmc import runtime as rt
-from dqmc.lang.compiled import CompiledPolicy
 from dqmc.lang.ir import nodes
 from dqmc.lang.ir.canonical import decimal_text
+
+if TYPE_CHECKING:  # a compiled policy's plan is lowered by these queries: name it, import it not
+    from dqmc.lang.compiled import CompiledPolicy
 
 
 def fallback_routes(ordered: Sequence[CompiledPolicy]) -> tuple[
