@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import datetime as dt
 import decimal
 import hashlib
 import json
@@ -177,10 +178,34 @@ def test_one_constant_per_rule_under_its_spec_line(files: dict[str, str]) -> Non
         assert re.fullmatch(r"# policy_specs/kitchen-sink\.yaml:\d+", location), location
         assert re.fullmatch(r"# .+ at .+: .+", says), says  # what the rule says, in words
     # Specialised, not interpreted: limits are constants and the IR is nowhere to be seen.
-    assert "_LIMIT_1 = rt.rule('per_window', '60', 'each', 30" in text
+    assert ("_LIMIT_1 = rt.rule(kind='per_window', quantity='60', unit='each', days=30,"
+            in text)
     assert "nodes" not in text and "interpreter" not in text
     # Selection by age band and package is code, one function per product and channel.
     assert "def _select_test_strips_retail(" in text
+
+
+def test_rules_and_products_are_written_with_keywords_and_dates_as_dates() -> None:
+    """Every rt.rule / rt.product / rt.policy call names its arguments, and an implementation
+    date is written as a date, never as the ordinal it is compared as."""
+    since = dataclasses.replace(KITCHEN.policy.limits[0], since=dt.date(2008, 8, 6))
+    policy = dataclasses.replace(KITCHEN.policy, limits=(since, *KITCHEN.policy.limits[1:]))
+    text = python_emit.emit_policy_module(
+        CompiledPolicy(policy, KITCHEN.source, content_hash(policy)), version="0")
+    calls = [node for node in ast.walk(ast.parse(text)) if isinstance(node, ast.Call)
+             and isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name)
+             and node.func.value.id == "rt" and node.func.attr in ("rule", "product", "policy")]
+    assert {c.func.attr for c in calls} == {"rule", "product", "policy"}  # type: ignore[attr-defined]
+    assert all(not c.args and c.keywords for c in calls)
+    # Arguments at their default are left out: no rule of the kitchen sink names NDC-less scope.
+    assert "None" not in "".join(ast.unparse(c) for c in calls if c.func.attr == "rule")  # type: ignore[attr-defined]
+    assert "_SINCE_2008_08_06 = date(2008, 8, 6).toordinal()" in text
+    assert "if end >= _SINCE_2008_08_06:" in text
+    ordinal = str(dt.date(2008, 8, 6).toordinal())
+    assert ordinal not in text
+    # No integer literal of the size of a date's ordinal (years 1000-9999) anywhere.
+    assert not [n.value for n in ast.walk(ast.parse(text)) if isinstance(n, ast.Constant)
+                and type(n.value) is int and 364_878 <= n.value <= 3_652_059]
 
 
 def test_generated_code_needs_no_compiler(files: dict[str, str]) -> None:

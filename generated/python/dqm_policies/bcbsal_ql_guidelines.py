@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 from . import _runtime as rt
@@ -20,10 +21,6 @@ CHANNELS = ('retail', 'home_delivery')
 DAILY_RATE = False  # whether the policy declares the daily-rate check
 
 _AT_POLICY = 'policy_specs/bcbsal-ql-guidelines.dqm:31'
-# Texts read before (thousandths, ordinals): a hit skips parsing the value again.
-_MILLI = rt.MILLI.get
-_ORDINAL = rt.ORDINAL.get
-_UNIT = rt.UNIT_ALIASES.get
 
 
 def evaluate(claim: object) -> dict:
@@ -42,91 +39,6 @@ def evaluate(claim: object) -> dict:
 def decide(claim: object) -> rt.Decision:
     """The typed decision for one claim: a dict of decoded JSON, or a runtime Claim."""
     return rt.Decision.from_dict(evaluate(claim))
-
-
-def evaluate_plain(claim: dict) -> dict | None:
-    """The decision for a well-formed claim of plain JSON values that names a product, unit and
-    channel with limits here; None for any other claim, which `evaluate` then reads with
-    rt.parse_claim (it rejects the malformed ones) and decides through `evaluate_claim`."""
-    get = claim.get
-    claim_id = get("claim_id")
-    if claim_id is not None and (claim_id.__class__ is not str or not claim_id):
-        return None
-    value = get("quantity")
-    requested = _MILLI(value) if value.__class__ is str else None
-    if requested is None:
-        requested = rt.read_milli(value)
-        if requested is None:
-            return None
-    days_supply = get("days_supply")
-    if days_supply.__class__ is not int or not 1 <= days_supply <= 999:
-        return None
-    value_of_end = get("date_of_service")
-    end = _ORDINAL(value_of_end) if value_of_end.__class__ is str else None
-    if end is None:
-        end = rt.read_ordinal(value_of_end)
-        if end is None:
-            return None
-    product = get("product")
-    ndc = get("ndc")
-    if product is None:
-        if ndc is None:
-            return None
-    elif product.__class__ is not str or not product:
-        return None
-    if ndc is not None and rt.read_ndc(ndc) is None:
-        return None
-    unit = get("unit")
-    if unit.__class__ is not str or not unit:
-        return None
-    channel = get("channel")
-    if channel.__class__ is not str or not channel:
-        return None
-    package = get("package")
-    if package is not None and (package.__class__ is not str or not package):
-        return None
-    value = get("package_size")
-    if value is not None and rt.read_milli(value) is None:
-        return None
-    birth = None
-    member = get("member")
-    if member is not None:
-        if member.__class__ is not dict:
-            return None
-        value = member.get("birth_date")
-        if value is not None:
-            birth = _ORDINAL(value) if value.__class__ is str else None
-            if birth is None:
-                birth = rt.read_ordinal(value)
-                if birth is None:
-                    return None
-            if birth > end:
-                return None
-    authorizations = get("authorizations")
-    if authorizations:
-        authorizations = rt.read_authorizations(authorizations)
-        if authorizations is None:
-            return None
-    elif authorizations is not None and authorizations.__class__ is not list:
-        return None
-    item = _PRODUCTS.get(product)  # this policy lists no NDCs: a claim's NDC changes nothing
-    if item is None or (package is not None and package not in item.sizes):
-        return None
-    chosen = item.plans.get(channel)
-    if chosen is None or _UNIT(unit, unit) != item.unit:
-        return None
-    if item.drug_file:  # package sizes from the drug file: rt.decide_claim counts packages
-        return None
-    history = get("history")
-    if history:
-        history = rt.keep_history(history, claim_id, end, item, bool(authorizations))
-        if history is None:
-            return None
-    elif history is not None and history.__class__ is not list:
-        return None
-    # The date was read from this text, so the text is its ISO form.
-    return rt.judge(_POLICY, item, chosen, package, requested, days_supply, end, value_of_end,
-                    birth, channel, history, authorizations)
 
 
 def evaluate_claim(claim: rt.Claim) -> dict:
@@ -152,233 +64,249 @@ def decide_review(request: object, *, routed: tuple | None = None) -> rt.ReviewR
 # Rules: every limit and approval, with the products (and NDCs) whose history it counts
 
 _SET_1 = frozenset(('al-qvar-40mcg',))
-_SET_2 = frozenset()
-_SET_3 = frozenset(('al-qvar-80mcg',))
-_SET_4 = frozenset(('al-qnasl',))
-_SET_5 = frozenset(('al-qnasl-childrens',))
-_SET_6 = frozenset(('al-beconase-aq',))
-_SET_7 = frozenset(('al-breo-ellipta',))
-_SET_8 = frozenset(('al-qualaquin-cap',))
-_SET_9 = frozenset(('al-quillivant-xr',))
-_SET_10 = frozenset(('al-methadone-5mg-5ml-soln',))
-_SET_11 = frozenset(('al-methadone-10mg-5ml-soln',))
-_SET_12 = frozenset(('al-methadose-tab',))
-_SET_13 = frozenset(('al-methadose-10mg-ml-conc',))
-_SET_14 = frozenset(('al-demerol-50mg-tab', 'al-demerol-100mg-tab'))
-_SET_15 = frozenset(('al-demerol-50mg-5ml-soln',))
-_SET_16 = frozenset(('al-magnacet-5-400mg-tab',))
-_SET_17 = frozenset(('al-magnacet-7_5-400mg-tab',))
-_SET_18 = frozenset(('al-magnacet-10-400mg-tab',))
-_SET_19 = frozenset(('al-maxalt-tab',))
-_SET_20 = frozenset(('al-metadate-cd',))
-_SET_21 = frozenset(('al-metadate-cd-60mg',))
-_SET_22 = frozenset(('al-mekinist-0_5mg-tab',))
-_SET_23 = frozenset(('al-mekinist-tab',))
-_SET_24 = frozenset(('al-betaseron',))
-_SET_25 = frozenset(('al-bunavil-2_1mg-film',))
-_SET_26 = frozenset(('al-bunavil-4_2mg-film', 'al-bunavil-6_3mg-film'))
-_SET_27 = frozenset(('al-buprenorphine-tab',))
-_SET_28 = frozenset(('al-butrans',))
-_SET_29 = frozenset(('al-bydureon',))
-_SET_30 = frozenset(('al-crixivan-200mg-cap',))
-_SET_31 = frozenset(('al-crixivan-400mg-cap',))
-_SET_32 = frozenset(('al-cycloset-tab',))
-_SET_33 = frozenset(('al-cymbalta',))
-_SET_34 = frozenset(('al-cymbalta-60mg',))
-_SET_35 = frozenset(('al-diabenese-100mg-tab',))
-_SET_36 = frozenset(('al-diabenese-250mg-tab',))
+_SET_2 = frozenset(('al-qvar-80mcg',))
+_SET_3 = frozenset(('al-qnasl',))
+_SET_4 = frozenset(('al-qnasl-childrens',))
+_SET_5 = frozenset(('al-beconase-aq',))
+_SET_6 = frozenset(('al-breo-ellipta',))
+_SET_7 = frozenset(('al-qualaquin-cap',))
+_SET_8 = frozenset(('al-quillivant-xr',))
+_SET_9 = frozenset(('al-methadone-5mg-5ml-soln',))
+_SET_10 = frozenset(('al-methadone-10mg-5ml-soln',))
+_SET_11 = frozenset(('al-methadose-tab',))
+_SET_12 = frozenset(('al-methadose-10mg-ml-conc',))
+_SET_13 = frozenset(('al-demerol-50mg-tab', 'al-demerol-100mg-tab'))
+_SET_14 = frozenset(('al-demerol-50mg-5ml-soln',))
+_SET_15 = frozenset(('al-magnacet-5-400mg-tab',))
+_SET_16 = frozenset(('al-magnacet-7_5-400mg-tab',))
+_SET_17 = frozenset(('al-magnacet-10-400mg-tab',))
+_SET_18 = frozenset(('al-maxalt-tab',))
+_SET_19 = frozenset(('al-metadate-cd',))
+_SET_20 = frozenset(('al-metadate-cd-60mg',))
+_SET_21 = frozenset(('al-mekinist-0_5mg-tab',))
+_SET_22 = frozenset(('al-mekinist-tab',))
+_SET_23 = frozenset(('al-betaseron',))
+_SET_24 = frozenset(('al-bunavil-2_1mg-film',))
+_SET_25 = frozenset(('al-bunavil-4_2mg-film', 'al-bunavil-6_3mg-film'))
+_SET_26 = frozenset(('al-buprenorphine-tab',))
+_SET_27 = frozenset(('al-butrans',))
+_SET_28 = frozenset(('al-bydureon',))
+_SET_29 = frozenset(('al-crixivan-200mg-cap',))
+_SET_30 = frozenset(('al-crixivan-400mg-cap',))
+_SET_31 = frozenset(('al-cycloset-tab',))
+_SET_32 = frozenset(('al-cymbalta',))
+_SET_33 = frozenset(('al-cymbalta-60mg',))
+_SET_34 = frozenset(('al-diabenese-100mg-tab',))
+_SET_35 = frozenset(('al-diabenese-250mg-tab',))
+# Implementation dates, as the ordinals a claim's date of service is read as (rt.read_ordinal)
+_SINCE_2001_11_13 = date(2001, 11, 13).toordinal()
+_SINCE_2004_09_01 = date(2004, 9, 1).toordinal()
+_SINCE_2005_01_01 = date(2005, 1, 1).toordinal()
+_SINCE_2005_11_01 = date(2005, 11, 1).toordinal()
+_SINCE_2007_05_01 = date(2007, 5, 1).toordinal()
+_SINCE_2008_08_06 = date(2008, 8, 6).toordinal()
+_SINCE_2011_04_01 = date(2011, 4, 1).toordinal()
+_SINCE_2012_04_01 = date(2012, 4, 1).toordinal()
+_SINCE_2012_07_01 = date(2012, 7, 1).toordinal()
+_SINCE_2012_10_01 = date(2012, 10, 1).toordinal()
+_SINCE_2013_01_01 = date(2013, 1, 1).toordinal()
+_SINCE_2013_04_01 = date(2013, 4, 1).toordinal()
+_SINCE_2014_01_01 = date(2014, 1, 1).toordinal()
+_SINCE_2015_01_01 = date(2015, 1, 1).toordinal()
+_SINCE_2015_04_01 = date(2015, 4, 1).toordinal()
+_SINCE_2016_04_01 = date(2016, 4, 1).toordinal()
 
 # policy_specs/bcbsal-ql-guidelines.dqm:320
 # al-qvar-40mcg at every channel: 1 g per 30 days
-_LIMIT_1 = rt.rule('per_window', '1', 'g', 30, None, None,
-    _SET_1, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:320', noun='box')
+_LIMIT_1 = rt.rule(kind='per_window', quantity='1', unit='g', days=30, scope=_SET_1,
+                   source='policy_specs/bcbsal-ql-guidelines.dqm:320', noun='box')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:325
 # al-qvar-80mcg at every channel: 21.9 g per 30 days
-_LIMIT_2 = rt.rule('per_window', '21.9', 'g', 30, None, None,
-    _SET_3, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:325')
+_LIMIT_2 = rt.rule(kind='per_window', quantity='21.9', unit='g', days=30, scope=_SET_2,
+                   source='policy_specs/bcbsal-ql-guidelines.dqm:325')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:326
 # al-qvar-80mcg at every channel: 17.4 g per 30 days
-_LIMIT_3 = rt.rule('per_window', '17.4', 'g', 30, None, None,
-    _SET_3, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:326')
+_LIMIT_3 = rt.rule(kind='per_window', quantity='17.4', unit='g', days=30, scope=_SET_2,
+                   source='policy_specs/bcbsal-ql-guidelines.dqm:326')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:330
 # al-qnasl at every channel: 1 g per 30 days
-_LIMIT_4 = rt.rule('per_window', '1', 'g', 30, None, None,
-    _SET_4, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:330', noun='bottle')
+_LIMIT_4 = rt.rule(kind='per_window', quantity='1', unit='g', days=30, scope=_SET_3,
+                   source='policy_specs/bcbsal-ql-guidelines.dqm:330', noun='bottle')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:334
 # al-qnasl-childrens at every channel: 1 g per 30 days
-_LIMIT_5 = rt.rule('per_window', '1', 'g', 30, None, None,
-    _SET_5, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:334', noun='inhaler')
+_LIMIT_5 = rt.rule(kind='per_window', quantity='1', unit='g', days=30, scope=_SET_4,
+                   source='policy_specs/bcbsal-ql-guidelines.dqm:334', noun='inhaler')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:338
 # al-beconase-aq at every channel: 2 g per 30 days
-_LIMIT_6 = rt.rule('per_window', '2', 'g', 30, None, None,
-    _SET_6, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:338', noun='bottle')
+_LIMIT_6 = rt.rule(kind='per_window', quantity='2', unit='g', days=30, scope=_SET_5,
+                   source='policy_specs/bcbsal-ql-guidelines.dqm:338', noun='bottle')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:345
 # al-breo-ellipta at every channel: 2 each per day
-_LIMIT_7 = rt.rule('per_day', '2', 'each', 1, None, None,
-    _SET_7, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:345')
+_LIMIT_7 = rt.rule(kind='per_day', quantity='2', unit='each', days=1, scope=_SET_6,
+                   source='policy_specs/bcbsal-ql-guidelines.dqm:345')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:349
 # al-qualaquin-cap at every channel: 42 each per 90 days
-_LIMIT_8 = rt.rule('per_window', '42', 'each', 90, None, None,
-    _SET_8, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:349')
+_LIMIT_8 = rt.rule(kind='per_window', quantity='42', unit='each', days=90, scope=_SET_7,
+                   source='policy_specs/bcbsal-ql-guidelines.dqm:349')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:353
 # al-quillivant-xr at every channel: 360 mL per 30 days
-_LIMIT_9 = rt.rule('per_window', '360', 'mL', 30, None, None,
-    _SET_9, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:353')
+_LIMIT_9 = rt.rule(kind='per_window', quantity='360', unit='mL', days=30, scope=_SET_8,
+                   source='policy_specs/bcbsal-ql-guidelines.dqm:353')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:357
 # al-methadone-5mg-5ml-soln at every channel: 30 mL per day
-_LIMIT_10 = rt.rule('per_day', '30', 'mL', 1, None, None,
-    _SET_10, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:357')
+_LIMIT_10 = rt.rule(kind='per_day', quantity='30', unit='mL', days=1, scope=_SET_9,
+                    source='policy_specs/bcbsal-ql-guidelines.dqm:357')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:361
 # al-methadone-10mg-5ml-soln at every channel: 15 mL per day
-_LIMIT_11 = rt.rule('per_day', '15', 'mL', 1, None, None,
-    _SET_11, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:361')
+_LIMIT_11 = rt.rule(kind='per_day', quantity='15', unit='mL', days=1, scope=_SET_10,
+                    source='policy_specs/bcbsal-ql-guidelines.dqm:361')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:365
 # al-methadose-tab at every channel: 3 each per day
-_LIMIT_12 = rt.rule('per_day', '3', 'each', 1, None, None,
-    _SET_12, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:365')
+_LIMIT_12 = rt.rule(kind='per_day', quantity='3', unit='each', days=1, scope=_SET_11,
+                    source='policy_specs/bcbsal-ql-guidelines.dqm:365')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:368
 # al-methadose-10mg-ml-conc at every channel: 3 mL per day
-_LIMIT_13 = rt.rule('per_day', '3', 'mL', 1, None, None,
-    _SET_13, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:368')
+_LIMIT_13 = rt.rule(kind='per_day', quantity='3', unit='mL', days=1, scope=_SET_12,
+                    source='policy_specs/bcbsal-ql-guidelines.dqm:368')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:372
 # al-demerol-tabs at every channel: 8 each per day
-_LIMIT_14 = rt.rule('per_day', '8', 'each', 1, None, None,
-    _SET_14, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:372')
+_LIMIT_14 = rt.rule(kind='per_day', quantity='8', unit='each', days=1, scope=_SET_13,
+                    source='policy_specs/bcbsal-ql-guidelines.dqm:372')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:376
 # al-demerol-50mg-5ml-soln at every channel: 80 mL per day
-_LIMIT_15 = rt.rule('per_day', '80', 'mL', 1, None, None,
-    _SET_15, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:376')
+_LIMIT_15 = rt.rule(kind='per_day', quantity='80', unit='mL', days=1, scope=_SET_14,
+                    source='policy_specs/bcbsal-ql-guidelines.dqm:376')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:380
 # al-magnacet-5-400mg-tab at every channel: 10 each per day
-_LIMIT_16 = rt.rule('per_day', '10', 'each', 1, None, None,
-    _SET_16, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:380')
+_LIMIT_16 = rt.rule(kind='per_day', quantity='10', unit='each', days=1, scope=_SET_15,
+                    source='policy_specs/bcbsal-ql-guidelines.dqm:380')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:384
 # al-magnacet-7_5-400mg-tab at every channel: 8 each per day
-_LIMIT_17 = rt.rule('per_day', '8', 'each', 1, None, None,
-    _SET_17, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:384')
+_LIMIT_17 = rt.rule(kind='per_day', quantity='8', unit='each', days=1, scope=_SET_16,
+                    source='policy_specs/bcbsal-ql-guidelines.dqm:384')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:388
 # al-magnacet-10-400mg-tab at every channel: 6 each per day
-_LIMIT_18 = rt.rule('per_day', '6', 'each', 1, None, None,
-    _SET_18, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:388')
+_LIMIT_18 = rt.rule(kind='per_day', quantity='6', unit='each', days=1, scope=_SET_17,
+                    source='policy_specs/bcbsal-ql-guidelines.dqm:388')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:392
 # al-maxalt-tab at every channel: 18 each per 30 days
-_LIMIT_19 = rt.rule('per_window', '18', 'each', 30, None, None,
-    _SET_19, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:392')
+_LIMIT_19 = rt.rule(kind='per_window', quantity='18', unit='each', days=30, scope=_SET_18,
+                    source='policy_specs/bcbsal-ql-guidelines.dqm:392')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:396
 # al-metadate-cd at every channel: 2 each per day
-_LIMIT_20 = rt.rule('per_day', '2', 'each', 1, None, None,
-    _SET_20, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:396')
+_LIMIT_20 = rt.rule(kind='per_day', quantity='2', unit='each', days=1, scope=_SET_19,
+                    source='policy_specs/bcbsal-ql-guidelines.dqm:396')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:400
 # al-metadate-cd-60mg at every channel: 1 each per day
-_LIMIT_21 = rt.rule('per_day', '1', 'each', 1, None, None,
-    _SET_21, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:400')
+_LIMIT_21 = rt.rule(kind='per_day', quantity='1', unit='each', days=1, scope=_SET_20,
+                    source='policy_specs/bcbsal-ql-guidelines.dqm:400')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:404
 # al-mekinist-0_5mg-tab at every channel: 3 each per day
-_LIMIT_22 = rt.rule('per_day', '3', 'each', 1, None, None,
-    _SET_22, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:404')
+_LIMIT_22 = rt.rule(kind='per_day', quantity='3', unit='each', days=1, scope=_SET_21,
+                    source='policy_specs/bcbsal-ql-guidelines.dqm:404')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:409
 # al-mekinist-tab at every channel: 1 each per day
-_LIMIT_23 = rt.rule('per_day', '1', 'each', 1, None, None,
-    _SET_23, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:409')
+_LIMIT_23 = rt.rule(kind='per_day', quantity='1', unit='each', days=1, scope=_SET_22,
+                    source='policy_specs/bcbsal-ql-guidelines.dqm:409')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:414
 # al-betaseron at every channel: 14 each per 28 days
-_LIMIT_24 = rt.rule('per_window', '14', 'each', 28, None, None,
-    _SET_24, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:414')
+_LIMIT_24 = rt.rule(kind='per_window', quantity='14', unit='each', days=28, scope=_SET_23,
+                    source='policy_specs/bcbsal-ql-guidelines.dqm:414')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:415
 # al-betaseron at every channel: 14 each per 28 days
-_LIMIT_25 = rt.rule('per_window', '14', 'each', 28, None, None,
-    _SET_24, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:415')
+_LIMIT_25 = rt.rule(kind='per_window', quantity='14', unit='each', days=28, scope=_SET_23,
+                    source='policy_specs/bcbsal-ql-guidelines.dqm:415')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:419
 # al-bunavil-2_1mg-film at every channel: 3 each per day
-_LIMIT_26 = rt.rule('per_day', '3', 'each', 1, None, None,
-    _SET_25, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:419')
+_LIMIT_26 = rt.rule(kind='per_day', quantity='3', unit='each', days=1, scope=_SET_24,
+                    source='policy_specs/bcbsal-ql-guidelines.dqm:419')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:424
 # al-bunavil-4_2-6_3mg at every channel: 2 each per day
-_LIMIT_27 = rt.rule('per_day', '2', 'each', 1, None, None,
-    _SET_26, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:424')
+_LIMIT_27 = rt.rule(kind='per_day', quantity='2', unit='each', days=1, scope=_SET_25,
+                    source='policy_specs/bcbsal-ql-guidelines.dqm:424')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:428
 # al-buprenorphine-tab at every channel: 5 each per 90 days
-_LIMIT_28 = rt.rule('per_window', '5', 'each', 90, None, None,
-    _SET_27, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:428')
+_LIMIT_28 = rt.rule(kind='per_window', quantity='5', unit='each', days=90, scope=_SET_26,
+                    source='policy_specs/bcbsal-ql-guidelines.dqm:428')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:432
 # al-butrans at every channel: 4 each per 30 days
-_LIMIT_29 = rt.rule('per_window', '4', 'each', 30, None, None,
-    _SET_28, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:432')
+_LIMIT_29 = rt.rule(kind='per_window', quantity='4', unit='each', days=30, scope=_SET_27,
+                    source='policy_specs/bcbsal-ql-guidelines.dqm:432')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:436
 # al-bydureon at every channel: 4 each per 28 days
-_LIMIT_30 = rt.rule('per_window', '4', 'each', 28, None, None,
-    _SET_29, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:436')
+_LIMIT_30 = rt.rule(kind='per_window', quantity='4', unit='each', days=28, scope=_SET_28,
+                    source='policy_specs/bcbsal-ql-guidelines.dqm:436')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:440
 # al-crixivan-200mg-cap at every channel: 9 each per day
-_LIMIT_31 = rt.rule('per_day', '9', 'each', 1, None, None,
-    _SET_30, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:440')
+_LIMIT_31 = rt.rule(kind='per_day', quantity='9', unit='each', days=1, scope=_SET_29,
+                    source='policy_specs/bcbsal-ql-guidelines.dqm:440')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:444
 # al-crixivan-400mg-cap at every channel: 6 each per day
-_LIMIT_32 = rt.rule('per_day', '6', 'each', 1, None, None,
-    _SET_31, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:444')
+_LIMIT_32 = rt.rule(kind='per_day', quantity='6', unit='each', days=1, scope=_SET_30,
+                    source='policy_specs/bcbsal-ql-guidelines.dqm:444')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:448
 # al-cycloset-tab at every channel: 180 each per 30 days
-_LIMIT_33 = rt.rule('per_window', '180', 'each', 30, None, None,
-    _SET_32, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:448')
+_LIMIT_33 = rt.rule(kind='per_window', quantity='180', unit='each', days=30, scope=_SET_31,
+                    source='policy_specs/bcbsal-ql-guidelines.dqm:448')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:452
 # al-cymbalta at every channel: 2 each per day
-_LIMIT_34 = rt.rule('per_day', '2', 'each', 1, None, None,
-    _SET_33, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:452')
+_LIMIT_34 = rt.rule(kind='per_day', quantity='2', unit='each', days=1, scope=_SET_32,
+                    source='policy_specs/bcbsal-ql-guidelines.dqm:452')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:456
 # al-cymbalta-60mg at every channel: 1 each per day
-_LIMIT_35 = rt.rule('per_day', '1', 'each', 1, None, None,
-    _SET_34, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:456')
+_LIMIT_35 = rt.rule(kind='per_day', quantity='1', unit='each', days=1, scope=_SET_33,
+                    source='policy_specs/bcbsal-ql-guidelines.dqm:456')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:460
 # al-diabenese-100mg-tab at every channel: 60 each per 30 days
-_LIMIT_36 = rt.rule('per_window', '60', 'each', 30, None, None,
-    _SET_35, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:460')
+_LIMIT_36 = rt.rule(kind='per_window', quantity='60', unit='each', days=30, scope=_SET_34,
+                    source='policy_specs/bcbsal-ql-guidelines.dqm:460')
 
 # policy_specs/bcbsal-ql-guidelines.dqm:464
 # al-diabenese-250mg-tab at every channel: 90 each per 30 days
-_LIMIT_37 = rt.rule('per_window', '90', 'each', 30, None, None,
-    _SET_36, _SET_2, 'policy_specs/bcbsal-ql-guidelines.dqm:464')
+_LIMIT_37 = rt.rule(kind='per_window', quantity='90', unit='each', days=30, scope=_SET_35,
+                    source='policy_specs/bcbsal-ql-guidelines.dqm:464')
 
 
 def _select_al_qvar_40mcg_retail(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
     "The base limits of al-qvar-40mcg at retail that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:320
-    if end >= 733260:  # since 2008-08-06
+    if end >= _SINCE_2008_08_06:
         base.append(_LIMIT_1)
     return tuple(base)
 
@@ -387,7 +315,7 @@ def _select_al_qvar_40mcg_home_delivery(birth: int | None, package: str | None, 
     "The base limits of al-qvar-40mcg at home_delivery that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:320
-    if end >= 733260:  # since 2008-08-06
+    if end >= _SINCE_2008_08_06:
         base.append(_LIMIT_1)
     return tuple(base)
 
@@ -396,7 +324,7 @@ def _select_al_qvar_80mcg_retail(birth: int | None, package: str | None, end: in
     "The base limits of al-qvar-80mcg at retail that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:325
-    if end >= 733260:  # since 2008-08-06
+    if end >= _SINCE_2008_08_06:
         if package is None:
             return rt.Refusal(rt.CODE_PRODUCT, 'PACKAGE NOT IDENTIFIED',
                               "the limit at policy_specs/bcbsal-ql-guidelines.dqm:325 depends on the package and neither the ndc nor the claim's package names one",
@@ -404,7 +332,7 @@ def _select_al_qvar_80mcg_retail(birth: int | None, package: str | None, end: in
         if package == 'qvar80-7_3g':
             base.append(_LIMIT_2)
     # policy_specs/bcbsal-ql-guidelines.dqm:326
-    if end >= 733260:  # since 2008-08-06
+    if end >= _SINCE_2008_08_06:
         if package is None:
             return rt.Refusal(rt.CODE_PRODUCT, 'PACKAGE NOT IDENTIFIED',
                               "the limit at policy_specs/bcbsal-ql-guidelines.dqm:326 depends on the package and neither the ndc nor the claim's package names one",
@@ -418,7 +346,7 @@ def _select_al_qvar_80mcg_home_delivery(birth: int | None, package: str | None, 
     "The base limits of al-qvar-80mcg at home_delivery that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:325
-    if end >= 733260:  # since 2008-08-06
+    if end >= _SINCE_2008_08_06:
         if package is None:
             return rt.Refusal(rt.CODE_PRODUCT, 'PACKAGE NOT IDENTIFIED',
                               "the limit at policy_specs/bcbsal-ql-guidelines.dqm:325 depends on the package and neither the ndc nor the claim's package names one",
@@ -426,7 +354,7 @@ def _select_al_qvar_80mcg_home_delivery(birth: int | None, package: str | None, 
         if package == 'qvar80-7_3g':
             base.append(_LIMIT_2)
     # policy_specs/bcbsal-ql-guidelines.dqm:326
-    if end >= 733260:  # since 2008-08-06
+    if end >= _SINCE_2008_08_06:
         if package is None:
             return rt.Refusal(rt.CODE_PRODUCT, 'PACKAGE NOT IDENTIFIED',
                               "the limit at policy_specs/bcbsal-ql-guidelines.dqm:326 depends on the package and neither the ndc nor the claim's package names one",
@@ -440,7 +368,7 @@ def _select_al_qnasl_retail(birth: int | None, package: str | None, end: int) ->
     "The base limits of al-qnasl at retail that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:330
-    if end >= 734685:  # since 2012-07-01
+    if end >= _SINCE_2012_07_01:
         base.append(_LIMIT_4)
     return tuple(base)
 
@@ -449,7 +377,7 @@ def _select_al_qnasl_home_delivery(birth: int | None, package: str | None, end: 
     "The base limits of al-qnasl at home_delivery that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:330
-    if end >= 734685:  # since 2012-07-01
+    if end >= _SINCE_2012_07_01:
         base.append(_LIMIT_4)
     return tuple(base)
 
@@ -458,7 +386,7 @@ def _select_al_qnasl_childrens_retail(birth: int | None, package: str | None, en
     "The base limits of al-qnasl-childrens at retail that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:334
-    if end >= 735689:  # since 2015-04-01
+    if end >= _SINCE_2015_04_01:
         base.append(_LIMIT_5)
     return tuple(base)
 
@@ -467,7 +395,7 @@ def _select_al_qnasl_childrens_home_delivery(birth: int | None, package: str | N
     "The base limits of al-qnasl-childrens at home_delivery that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:334
-    if end >= 735689:  # since 2015-04-01
+    if end >= _SINCE_2015_04_01:
         base.append(_LIMIT_5)
     return tuple(base)
 
@@ -476,7 +404,7 @@ def _select_al_beconase_aq_retail(birth: int | None, package: str | None, end: i
     "The base limits of al-beconase-aq at retail that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:338
-    if end >= 730802:  # since 2001-11-13
+    if end >= _SINCE_2001_11_13:
         base.append(_LIMIT_6)
     return tuple(base)
 
@@ -485,7 +413,7 @@ def _select_al_beconase_aq_home_delivery(birth: int | None, package: str | None,
     "The base limits of al-beconase-aq at home_delivery that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:338
-    if end >= 730802:  # since 2001-11-13
+    if end >= _SINCE_2001_11_13:
         base.append(_LIMIT_6)
     return tuple(base)
 
@@ -494,7 +422,7 @@ def _select_al_breo_ellipta_retail(birth: int | None, package: str | None, end: 
     "The base limits of al-breo-ellipta at retail that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:345
-    if end >= 735234:  # since 2014-01-01
+    if end >= _SINCE_2014_01_01:
         base.append(_LIMIT_7)
     return tuple(base)
 
@@ -503,7 +431,7 @@ def _select_al_breo_ellipta_home_delivery(birth: int | None, package: str | None
     "The base limits of al-breo-ellipta at home_delivery that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:345
-    if end >= 735234:  # since 2014-01-01
+    if end >= _SINCE_2014_01_01:
         base.append(_LIMIT_7)
     return tuple(base)
 
@@ -512,7 +440,7 @@ def _select_al_qualaquin_cap_retail(birth: int | None, package: str | None, end:
     "The base limits of al-qualaquin-cap at retail that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:349
-    if end >= 732797:  # since 2007-05-01
+    if end >= _SINCE_2007_05_01:
         base.append(_LIMIT_8)
     return tuple(base)
 
@@ -521,7 +449,7 @@ def _select_al_qualaquin_cap_home_delivery(birth: int | None, package: str | Non
     "The base limits of al-qualaquin-cap at home_delivery that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:349
-    if end >= 732797:  # since 2007-05-01
+    if end >= _SINCE_2007_05_01:
         base.append(_LIMIT_8)
     return tuple(base)
 
@@ -530,7 +458,7 @@ def _select_al_quillivant_xr_retail(birth: int | None, package: str | None, end:
     "The base limits of al-quillivant-xr at retail that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:353
-    if end >= 734959:  # since 2013-04-01
+    if end >= _SINCE_2013_04_01:
         base.append(_LIMIT_9)
     return tuple(base)
 
@@ -539,7 +467,7 @@ def _select_al_quillivant_xr_home_delivery(birth: int | None, package: str | Non
     "The base limits of al-quillivant-xr at home_delivery that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:353
-    if end >= 734959:  # since 2013-04-01
+    if end >= _SINCE_2013_04_01:
         base.append(_LIMIT_9)
     return tuple(base)
 
@@ -548,7 +476,7 @@ def _select_al_methadone_5mg_5ml_soln_retail(birth: int | None, package: str | N
     "The base limits of al-methadone-5mg-5ml-soln at retail that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:357
-    if end >= 734869:  # since 2013-01-01
+    if end >= _SINCE_2013_01_01:
         base.append(_LIMIT_10)
     return tuple(base)
 
@@ -557,7 +485,7 @@ def _select_al_methadone_5mg_5ml_soln_home_delivery(birth: int | None, package: 
     "The base limits of al-methadone-5mg-5ml-soln at home_delivery that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:357
-    if end >= 734869:  # since 2013-01-01
+    if end >= _SINCE_2013_01_01:
         base.append(_LIMIT_10)
     return tuple(base)
 
@@ -566,7 +494,7 @@ def _select_al_methadone_10mg_5ml_soln_retail(birth: int | None, package: str | 
     "The base limits of al-methadone-10mg-5ml-soln at retail that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:361
-    if end >= 734869:  # since 2013-01-01
+    if end >= _SINCE_2013_01_01:
         base.append(_LIMIT_11)
     return tuple(base)
 
@@ -575,7 +503,7 @@ def _select_al_methadone_10mg_5ml_soln_home_delivery(birth: int | None, package:
     "The base limits of al-methadone-10mg-5ml-soln at home_delivery that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:361
-    if end >= 734869:  # since 2013-01-01
+    if end >= _SINCE_2013_01_01:
         base.append(_LIMIT_11)
     return tuple(base)
 
@@ -584,7 +512,7 @@ def _select_al_methadose_tab_retail(birth: int | None, package: str | None, end:
     "The base limits of al-methadose-tab at retail that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:365
-    if end >= 734869:  # since 2013-01-01
+    if end >= _SINCE_2013_01_01:
         base.append(_LIMIT_12)
     return tuple(base)
 
@@ -593,7 +521,7 @@ def _select_al_methadose_tab_home_delivery(birth: int | None, package: str | Non
     "The base limits of al-methadose-tab at home_delivery that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:365
-    if end >= 734869:  # since 2013-01-01
+    if end >= _SINCE_2013_01_01:
         base.append(_LIMIT_12)
     return tuple(base)
 
@@ -602,7 +530,7 @@ def _select_al_methadose_10mg_ml_conc_retail(birth: int | None, package: str | N
     "The base limits of al-methadose-10mg-ml-conc at retail that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:368
-    if end >= 734869:  # since 2013-01-01
+    if end >= _SINCE_2013_01_01:
         base.append(_LIMIT_13)
     return tuple(base)
 
@@ -611,7 +539,7 @@ def _select_al_methadose_10mg_ml_conc_home_delivery(birth: int | None, package: 
     "The base limits of al-methadose-10mg-ml-conc at home_delivery that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:368
-    if end >= 734869:  # since 2013-01-01
+    if end >= _SINCE_2013_01_01:
         base.append(_LIMIT_13)
     return tuple(base)
 
@@ -620,7 +548,7 @@ def _select_al_demerol_50mg_tab_retail(birth: int | None, package: str | None, e
     "The base limits of al-demerol-50mg-tab at retail that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:372
-    if end >= 734869:  # since 2013-01-01
+    if end >= _SINCE_2013_01_01:
         base.append(_LIMIT_14)
     return tuple(base)
 
@@ -629,7 +557,7 @@ def _select_al_demerol_50mg_tab_home_delivery(birth: int | None, package: str | 
     "The base limits of al-demerol-50mg-tab at home_delivery that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:372
-    if end >= 734869:  # since 2013-01-01
+    if end >= _SINCE_2013_01_01:
         base.append(_LIMIT_14)
     return tuple(base)
 
@@ -638,7 +566,7 @@ def _select_al_demerol_100mg_tab_retail(birth: int | None, package: str | None, 
     "The base limits of al-demerol-100mg-tab at retail that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:372
-    if end >= 734869:  # since 2013-01-01
+    if end >= _SINCE_2013_01_01:
         base.append(_LIMIT_14)
     return tuple(base)
 
@@ -647,7 +575,7 @@ def _select_al_demerol_100mg_tab_home_delivery(birth: int | None, package: str |
     "The base limits of al-demerol-100mg-tab at home_delivery that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:372
-    if end >= 734869:  # since 2013-01-01
+    if end >= _SINCE_2013_01_01:
         base.append(_LIMIT_14)
     return tuple(base)
 
@@ -656,7 +584,7 @@ def _select_al_demerol_50mg_5ml_soln_retail(birth: int | None, package: str | No
     "The base limits of al-demerol-50mg-5ml-soln at retail that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:376
-    if end >= 734869:  # since 2013-01-01
+    if end >= _SINCE_2013_01_01:
         base.append(_LIMIT_15)
     return tuple(base)
 
@@ -665,7 +593,7 @@ def _select_al_demerol_50mg_5ml_soln_home_delivery(birth: int | None, package: s
     "The base limits of al-demerol-50mg-5ml-soln at home_delivery that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:376
-    if end >= 734869:  # since 2013-01-01
+    if end >= _SINCE_2013_01_01:
         base.append(_LIMIT_15)
     return tuple(base)
 
@@ -674,7 +602,7 @@ def _select_al_magnacet_5_400mg_tab_retail(birth: int | None, package: str | Non
     "The base limits of al-magnacet-5-400mg-tab at retail that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:380
-    if end >= 731825:  # since 2004-09-01
+    if end >= _SINCE_2004_09_01:
         base.append(_LIMIT_16)
     return tuple(base)
 
@@ -683,7 +611,7 @@ def _select_al_magnacet_5_400mg_tab_home_delivery(birth: int | None, package: st
     "The base limits of al-magnacet-5-400mg-tab at home_delivery that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:380
-    if end >= 731825:  # since 2004-09-01
+    if end >= _SINCE_2004_09_01:
         base.append(_LIMIT_16)
     return tuple(base)
 
@@ -692,7 +620,7 @@ def _select_al_magnacet_7_5_400mg_tab_retail(birth: int | None, package: str | N
     "The base limits of al-magnacet-7_5-400mg-tab at retail that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:384
-    if end >= 731825:  # since 2004-09-01
+    if end >= _SINCE_2004_09_01:
         base.append(_LIMIT_17)
     return tuple(base)
 
@@ -701,7 +629,7 @@ def _select_al_magnacet_7_5_400mg_tab_home_delivery(birth: int | None, package: 
     "The base limits of al-magnacet-7_5-400mg-tab at home_delivery that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:384
-    if end >= 731825:  # since 2004-09-01
+    if end >= _SINCE_2004_09_01:
         base.append(_LIMIT_17)
     return tuple(base)
 
@@ -710,7 +638,7 @@ def _select_al_magnacet_10_400mg_tab_retail(birth: int | None, package: str | No
     "The base limits of al-magnacet-10-400mg-tab at retail that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:388
-    if end >= 731825:  # since 2004-09-01
+    if end >= _SINCE_2004_09_01:
         base.append(_LIMIT_18)
     return tuple(base)
 
@@ -719,7 +647,7 @@ def _select_al_magnacet_10_400mg_tab_home_delivery(birth: int | None, package: s
     "The base limits of al-magnacet-10-400mg-tab at home_delivery that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:388
-    if end >= 731825:  # since 2004-09-01
+    if end >= _SINCE_2004_09_01:
         base.append(_LIMIT_18)
     return tuple(base)
 
@@ -728,7 +656,7 @@ def _select_al_maxalt_tab_retail(birth: int | None, package: str | None, end: in
     "The base limits of al-maxalt-tab at retail that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:392
-    if end >= 732251:  # since 2005-11-01
+    if end >= _SINCE_2005_11_01:
         base.append(_LIMIT_19)
     return tuple(base)
 
@@ -737,7 +665,7 @@ def _select_al_maxalt_tab_home_delivery(birth: int | None, package: str | None, 
     "The base limits of al-maxalt-tab at home_delivery that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:392
-    if end >= 732251:  # since 2005-11-01
+    if end >= _SINCE_2005_11_01:
         base.append(_LIMIT_19)
     return tuple(base)
 
@@ -746,7 +674,7 @@ def _select_al_metadate_cd_retail(birth: int | None, package: str | None, end: i
     "The base limits of al-metadate-cd at retail that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:396
-    if end >= 731947:  # since 2005-01-01
+    if end >= _SINCE_2005_01_01:
         base.append(_LIMIT_20)
     return tuple(base)
 
@@ -755,7 +683,7 @@ def _select_al_metadate_cd_home_delivery(birth: int | None, package: str | None,
     "The base limits of al-metadate-cd at home_delivery that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:396
-    if end >= 731947:  # since 2005-01-01
+    if end >= _SINCE_2005_01_01:
         base.append(_LIMIT_20)
     return tuple(base)
 
@@ -764,7 +692,7 @@ def _select_al_metadate_cd_60mg_retail(birth: int | None, package: str | None, e
     "The base limits of al-metadate-cd-60mg at retail that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:400
-    if end >= 731947:  # since 2005-01-01
+    if end >= _SINCE_2005_01_01:
         base.append(_LIMIT_21)
     return tuple(base)
 
@@ -773,7 +701,7 @@ def _select_al_metadate_cd_60mg_home_delivery(birth: int | None, package: str | 
     "The base limits of al-metadate-cd-60mg at home_delivery that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:400
-    if end >= 731947:  # since 2005-01-01
+    if end >= _SINCE_2005_01_01:
         base.append(_LIMIT_21)
     return tuple(base)
 
@@ -782,7 +710,7 @@ def _select_al_mekinist_0_5mg_tab_retail(birth: int | None, package: str | None,
     "The base limits of al-mekinist-0_5mg-tab at retail that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:404
-    if end >= 735234:  # since 2014-01-01
+    if end >= _SINCE_2014_01_01:
         base.append(_LIMIT_22)
     return tuple(base)
 
@@ -791,7 +719,7 @@ def _select_al_mekinist_0_5mg_tab_home_delivery(birth: int | None, package: str 
     "The base limits of al-mekinist-0_5mg-tab at home_delivery that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:404
-    if end >= 735234:  # since 2014-01-01
+    if end >= _SINCE_2014_01_01:
         base.append(_LIMIT_22)
     return tuple(base)
 
@@ -800,7 +728,7 @@ def _select_al_mekinist_tab_retail(birth: int | None, package: str | None, end: 
     "The base limits of al-mekinist-tab at retail that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:409
-    if end >= 735234:  # since 2014-01-01
+    if end >= _SINCE_2014_01_01:
         base.append(_LIMIT_23)
     return tuple(base)
 
@@ -809,7 +737,7 @@ def _select_al_mekinist_tab_home_delivery(birth: int | None, package: str | None
     "The base limits of al-mekinist-tab at home_delivery that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:409
-    if end >= 735234:  # since 2014-01-01
+    if end >= _SINCE_2014_01_01:
         base.append(_LIMIT_23)
     return tuple(base)
 
@@ -818,10 +746,10 @@ def _select_al_betaseron_retail(birth: int | None, package: str | None, end: int
     "The base limits of al-betaseron at retail that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:414
-    if end >= 734777:  # since 2012-10-01
+    if end >= _SINCE_2012_10_01:
         base.append(_LIMIT_24)
     # policy_specs/bcbsal-ql-guidelines.dqm:415
-    if end >= 734777:  # since 2012-10-01
+    if end >= _SINCE_2012_10_01:
         base.append(_LIMIT_25)
     return tuple(base)
 
@@ -830,10 +758,10 @@ def _select_al_betaseron_home_delivery(birth: int | None, package: str | None, e
     "The base limits of al-betaseron at home_delivery that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:414
-    if end >= 734777:  # since 2012-10-01
+    if end >= _SINCE_2012_10_01:
         base.append(_LIMIT_24)
     # policy_specs/bcbsal-ql-guidelines.dqm:415
-    if end >= 734777:  # since 2012-10-01
+    if end >= _SINCE_2012_10_01:
         base.append(_LIMIT_25)
     return tuple(base)
 
@@ -842,7 +770,7 @@ def _select_al_bunavil_2_1mg_film_retail(birth: int | None, package: str | None,
     "The base limits of al-bunavil-2_1mg-film at retail that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:419
-    if end >= 735599:  # since 2015-01-01
+    if end >= _SINCE_2015_01_01:
         base.append(_LIMIT_26)
     return tuple(base)
 
@@ -851,7 +779,7 @@ def _select_al_bunavil_2_1mg_film_home_delivery(birth: int | None, package: str 
     "The base limits of al-bunavil-2_1mg-film at home_delivery that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:419
-    if end >= 735599:  # since 2015-01-01
+    if end >= _SINCE_2015_01_01:
         base.append(_LIMIT_26)
     return tuple(base)
 
@@ -860,7 +788,7 @@ def _select_al_bunavil_4_2mg_film_retail(birth: int | None, package: str | None,
     "The base limits of al-bunavil-4_2mg-film at retail that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:424
-    if end >= 735599:  # since 2015-01-01
+    if end >= _SINCE_2015_01_01:
         base.append(_LIMIT_27)
     return tuple(base)
 
@@ -869,7 +797,7 @@ def _select_al_bunavil_4_2mg_film_home_delivery(birth: int | None, package: str 
     "The base limits of al-bunavil-4_2mg-film at home_delivery that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:424
-    if end >= 735599:  # since 2015-01-01
+    if end >= _SINCE_2015_01_01:
         base.append(_LIMIT_27)
     return tuple(base)
 
@@ -878,7 +806,7 @@ def _select_al_bunavil_6_3mg_film_retail(birth: int | None, package: str | None,
     "The base limits of al-bunavil-6_3mg-film at retail that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:424
-    if end >= 735599:  # since 2015-01-01
+    if end >= _SINCE_2015_01_01:
         base.append(_LIMIT_27)
     return tuple(base)
 
@@ -887,7 +815,7 @@ def _select_al_bunavil_6_3mg_film_home_delivery(birth: int | None, package: str 
     "The base limits of al-bunavil-6_3mg-film at home_delivery that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:424
-    if end >= 735599:  # since 2015-01-01
+    if end >= _SINCE_2015_01_01:
         base.append(_LIMIT_27)
     return tuple(base)
 
@@ -896,7 +824,7 @@ def _select_al_buprenorphine_tab_retail(birth: int | None, package: str | None, 
     "The base limits of al-buprenorphine-tab at retail that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:428
-    if end >= 736055:  # since 2016-04-01
+    if end >= _SINCE_2016_04_01:
         base.append(_LIMIT_28)
     return tuple(base)
 
@@ -905,7 +833,7 @@ def _select_al_buprenorphine_tab_home_delivery(birth: int | None, package: str |
     "The base limits of al-buprenorphine-tab at home_delivery that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:428
-    if end >= 736055:  # since 2016-04-01
+    if end >= _SINCE_2016_04_01:
         base.append(_LIMIT_28)
     return tuple(base)
 
@@ -914,7 +842,7 @@ def _select_al_butrans_retail(birth: int | None, package: str | None, end: int) 
     "The base limits of al-butrans at retail that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:432
-    if end >= 734228:  # since 2011-04-01
+    if end >= _SINCE_2011_04_01:
         base.append(_LIMIT_29)
     return tuple(base)
 
@@ -923,7 +851,7 @@ def _select_al_butrans_home_delivery(birth: int | None, package: str | None, end
     "The base limits of al-butrans at home_delivery that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:432
-    if end >= 734228:  # since 2011-04-01
+    if end >= _SINCE_2011_04_01:
         base.append(_LIMIT_29)
     return tuple(base)
 
@@ -932,7 +860,7 @@ def _select_al_bydureon_retail(birth: int | None, package: str | None, end: int)
     "The base limits of al-bydureon at retail that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:436
-    if end >= 734594:  # since 2012-04-01
+    if end >= _SINCE_2012_04_01:
         base.append(_LIMIT_30)
     return tuple(base)
 
@@ -941,7 +869,7 @@ def _select_al_bydureon_home_delivery(birth: int | None, package: str | None, en
     "The base limits of al-bydureon at home_delivery that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:436
-    if end >= 734594:  # since 2012-04-01
+    if end >= _SINCE_2012_04_01:
         base.append(_LIMIT_30)
     return tuple(base)
 
@@ -950,7 +878,7 @@ def _select_al_crixivan_200mg_cap_retail(birth: int | None, package: str | None,
     "The base limits of al-crixivan-200mg-cap at retail that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:440
-    if end >= 734685:  # since 2012-07-01
+    if end >= _SINCE_2012_07_01:
         base.append(_LIMIT_31)
     return tuple(base)
 
@@ -959,7 +887,7 @@ def _select_al_crixivan_200mg_cap_home_delivery(birth: int | None, package: str 
     "The base limits of al-crixivan-200mg-cap at home_delivery that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:440
-    if end >= 734685:  # since 2012-07-01
+    if end >= _SINCE_2012_07_01:
         base.append(_LIMIT_31)
     return tuple(base)
 
@@ -968,7 +896,7 @@ def _select_al_crixivan_400mg_cap_retail(birth: int | None, package: str | None,
     "The base limits of al-crixivan-400mg-cap at retail that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:444
-    if end >= 734685:  # since 2012-07-01
+    if end >= _SINCE_2012_07_01:
         base.append(_LIMIT_32)
     return tuple(base)
 
@@ -977,7 +905,7 @@ def _select_al_crixivan_400mg_cap_home_delivery(birth: int | None, package: str 
     "The base limits of al-crixivan-400mg-cap at home_delivery that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:444
-    if end >= 734685:  # since 2012-07-01
+    if end >= _SINCE_2012_07_01:
         base.append(_LIMIT_32)
     return tuple(base)
 
@@ -986,7 +914,7 @@ def _select_al_cycloset_tab_retail(birth: int | None, package: str | None, end: 
     "The base limits of al-cycloset-tab at retail that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:448
-    if end >= 734594:  # since 2012-04-01
+    if end >= _SINCE_2012_04_01:
         base.append(_LIMIT_33)
     return tuple(base)
 
@@ -995,7 +923,7 @@ def _select_al_cycloset_tab_home_delivery(birth: int | None, package: str | None
     "The base limits of al-cycloset-tab at home_delivery that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:448
-    if end >= 734594:  # since 2012-04-01
+    if end >= _SINCE_2012_04_01:
         base.append(_LIMIT_33)
     return tuple(base)
 
@@ -1004,7 +932,7 @@ def _select_al_cymbalta_retail(birth: int | None, package: str | None, end: int)
     "The base limits of al-cymbalta at retail that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:452
-    if end >= 731825:  # since 2004-09-01
+    if end >= _SINCE_2004_09_01:
         base.append(_LIMIT_34)
     return tuple(base)
 
@@ -1013,7 +941,7 @@ def _select_al_cymbalta_home_delivery(birth: int | None, package: str | None, en
     "The base limits of al-cymbalta at home_delivery that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:452
-    if end >= 731825:  # since 2004-09-01
+    if end >= _SINCE_2004_09_01:
         base.append(_LIMIT_34)
     return tuple(base)
 
@@ -1022,7 +950,7 @@ def _select_al_cymbalta_60mg_retail(birth: int | None, package: str | None, end:
     "The base limits of al-cymbalta-60mg at retail that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:456
-    if end >= 731825:  # since 2004-09-01
+    if end >= _SINCE_2004_09_01:
         base.append(_LIMIT_35)
     return tuple(base)
 
@@ -1031,7 +959,7 @@ def _select_al_cymbalta_60mg_home_delivery(birth: int | None, package: str | Non
     "The base limits of al-cymbalta-60mg at home_delivery that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:456
-    if end >= 731825:  # since 2004-09-01
+    if end >= _SINCE_2004_09_01:
         base.append(_LIMIT_35)
     return tuple(base)
 
@@ -1040,7 +968,7 @@ def _select_al_diabenese_100mg_tab_retail(birth: int | None, package: str | None
     "The base limits of al-diabenese-100mg-tab at retail that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:460
-    if end >= 734594:  # since 2012-04-01
+    if end >= _SINCE_2012_04_01:
         base.append(_LIMIT_36)
     return tuple(base)
 
@@ -1049,7 +977,7 @@ def _select_al_diabenese_100mg_tab_home_delivery(birth: int | None, package: str
     "The base limits of al-diabenese-100mg-tab at home_delivery that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:460
-    if end >= 734594:  # since 2012-04-01
+    if end >= _SINCE_2012_04_01:
         base.append(_LIMIT_36)
     return tuple(base)
 
@@ -1058,7 +986,7 @@ def _select_al_diabenese_250mg_tab_retail(birth: int | None, package: str | None
     "The base limits of al-diabenese-250mg-tab at retail that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:464
-    if end >= 734594:  # since 2012-04-01
+    if end >= _SINCE_2012_04_01:
         base.append(_LIMIT_37)
     return tuple(base)
 
@@ -1067,7 +995,7 @@ def _select_al_diabenese_250mg_tab_home_delivery(birth: int | None, package: str
     "The base limits of al-diabenese-250mg-tab at home_delivery that the claim's date, age and package select."
     base = []
     # policy_specs/bcbsal-ql-guidelines.dqm:464
-    if end >= 734594:  # since 2012-04-01
+    if end >= _SINCE_2012_04_01:
         base.append(_LIMIT_37)
     return tuple(base)
 
@@ -1078,312 +1006,682 @@ def _select_al_diabenese_250mg_tab_home_delivery(birth: int | None, package: str
 
 # policy_specs/bcbsal-ql-guidelines.dqm:37
 _PRODUCT_1 = rt.product(
-    'al-qvar-40mcg', 'g', 'policy_specs/bcbsal-ql-guidelines.dqm:37',
+    product_id='al-qvar-40mcg',
+    unit='g',
+    location='policy_specs/bcbsal-ql-guidelines.dqm:37',
     sizes={'qvar40-box': None},
     plans={
-        'retail': ((_LIMIT_1,), {}, _select_al_qvar_40mcg_retail),
-        'home_delivery': ((_LIMIT_1,), {}, _select_al_qvar_40mcg_home_delivery),
+        'retail': {
+            'rules': (_LIMIT_1,),
+            'approvals': {},
+            'select': _select_al_qvar_40mcg_retail,
+        },
+        'home_delivery': {
+            'rules': (_LIMIT_1,),
+            'approvals': {},
+            'select': _select_al_qvar_40mcg_home_delivery,
+        },
     })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:47
 _PRODUCT_2 = rt.product(
-    'al-qvar-80mcg', 'g', 'policy_specs/bcbsal-ql-guidelines.dqm:47',
+    product_id='al-qvar-80mcg',
+    unit='g',
+    location='policy_specs/bcbsal-ql-guidelines.dqm:47',
     sizes={'qvar80-7_3g': '7.3', 'qvar80-8_7g': '8.7'},
     plans={
-        'retail': ((_LIMIT_2, _LIMIT_3), {}, _select_al_qvar_80mcg_retail),
-        'home_delivery': ((_LIMIT_2, _LIMIT_3), {}, _select_al_qvar_80mcg_home_delivery),
+        'retail': {
+            'rules': (_LIMIT_2, _LIMIT_3),
+            'approvals': {},
+            'select': _select_al_qvar_80mcg_retail,
+        },
+        'home_delivery': {
+            'rules': (_LIMIT_2, _LIMIT_3),
+            'approvals': {},
+            'select': _select_al_qvar_80mcg_home_delivery,
+        },
     })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:57
 _PRODUCT_3 = rt.product(
-    'al-qnasl', 'g', 'policy_specs/bcbsal-ql-guidelines.dqm:57',
+    product_id='al-qnasl',
+    unit='g',
+    location='policy_specs/bcbsal-ql-guidelines.dqm:57',
     sizes={'qnasl-bottle': None},
     plans={
-        'retail': ((_LIMIT_4,), {}, _select_al_qnasl_retail),
-        'home_delivery': ((_LIMIT_4,), {}, _select_al_qnasl_home_delivery),
+        'retail': {
+            'rules': (_LIMIT_4,),
+            'approvals': {},
+            'select': _select_al_qnasl_retail,
+        },
+        'home_delivery': {
+            'rules': (_LIMIT_4,),
+            'approvals': {},
+            'select': _select_al_qnasl_home_delivery,
+        },
     })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:65
 _PRODUCT_4 = rt.product(
-    'al-qnasl-childrens', 'g', 'policy_specs/bcbsal-ql-guidelines.dqm:65',
+    product_id='al-qnasl-childrens',
+    unit='g',
+    location='policy_specs/bcbsal-ql-guidelines.dqm:65',
     sizes={'qnasl-childrens-inhaler': None},
     plans={
-        'retail': ((_LIMIT_5,), {}, _select_al_qnasl_childrens_retail),
-        'home_delivery': ((_LIMIT_5,), {}, _select_al_qnasl_childrens_home_delivery),
+        'retail': {
+            'rules': (_LIMIT_5,),
+            'approvals': {},
+            'select': _select_al_qnasl_childrens_retail,
+        },
+        'home_delivery': {
+            'rules': (_LIMIT_5,),
+            'approvals': {},
+            'select': _select_al_qnasl_childrens_home_delivery,
+        },
     })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:76
 _PRODUCT_5 = rt.product(
-    'al-beconase-aq', 'g', 'policy_specs/bcbsal-ql-guidelines.dqm:76',
+    product_id='al-beconase-aq',
+    unit='g',
+    location='policy_specs/bcbsal-ql-guidelines.dqm:76',
     sizes={'beconase-bottle': None},
     plans={
-        'retail': ((_LIMIT_6,), {}, _select_al_beconase_aq_retail),
-        'home_delivery': ((_LIMIT_6,), {}, _select_al_beconase_aq_home_delivery),
+        'retail': {
+            'rules': (_LIMIT_6,),
+            'approvals': {},
+            'select': _select_al_beconase_aq_retail,
+        },
+        'home_delivery': {
+            'rules': (_LIMIT_6,),
+            'approvals': {},
+            'select': _select_al_beconase_aq_home_delivery,
+        },
     })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:84
 _PRODUCT_6 = rt.product(
-    'al-breo-ellipta', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:84',
+    product_id='al-breo-ellipta',
+    unit='each',
+    location='policy_specs/bcbsal-ql-guidelines.dqm:84',
     plans={
-        'retail': ((_LIMIT_7,), {}, _select_al_breo_ellipta_retail),
-        'home_delivery': ((_LIMIT_7,), {}, _select_al_breo_ellipta_home_delivery),
+        'retail': {
+            'rules': (_LIMIT_7,),
+            'approvals': {},
+            'select': _select_al_breo_ellipta_retail,
+        },
+        'home_delivery': {
+            'rules': (_LIMIT_7,),
+            'approvals': {},
+            'select': _select_al_breo_ellipta_home_delivery,
+        },
     })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:92
 _PRODUCT_7 = rt.product(
-    'al-qualaquin-cap', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:92',
+    product_id='al-qualaquin-cap',
+    unit='each',
+    location='policy_specs/bcbsal-ql-guidelines.dqm:92',
     plans={
-        'retail': ((_LIMIT_8,), {}, _select_al_qualaquin_cap_retail),
-        'home_delivery': ((_LIMIT_8,), {}, _select_al_qualaquin_cap_home_delivery),
+        'retail': {
+            'rules': (_LIMIT_8,),
+            'approvals': {},
+            'select': _select_al_qualaquin_cap_retail,
+        },
+        'home_delivery': {
+            'rules': (_LIMIT_8,),
+            'approvals': {},
+            'select': _select_al_qualaquin_cap_home_delivery,
+        },
     })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:98
 _PRODUCT_8 = rt.product(
-    'al-quillivant-xr', 'mL', 'policy_specs/bcbsal-ql-guidelines.dqm:98',
+    product_id='al-quillivant-xr',
+    unit='mL',
+    location='policy_specs/bcbsal-ql-guidelines.dqm:98',
     plans={
-        'retail': ((_LIMIT_9,), {}, _select_al_quillivant_xr_retail),
-        'home_delivery': ((_LIMIT_9,), {}, _select_al_quillivant_xr_home_delivery),
+        'retail': {
+            'rules': (_LIMIT_9,),
+            'approvals': {},
+            'select': _select_al_quillivant_xr_retail,
+        },
+        'home_delivery': {
+            'rules': (_LIMIT_9,),
+            'approvals': {},
+            'select': _select_al_quillivant_xr_home_delivery,
+        },
     })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:104
 _PRODUCT_9 = rt.product(
-    'al-methadone-5mg-5ml-soln', 'mL', 'policy_specs/bcbsal-ql-guidelines.dqm:104',
+    product_id='al-methadone-5mg-5ml-soln',
+    unit='mL',
+    location='policy_specs/bcbsal-ql-guidelines.dqm:104',
     plans={
-        'retail': ((_LIMIT_10,), {}, _select_al_methadone_5mg_5ml_soln_retail),
-        'home_delivery': ((_LIMIT_10,), {}, _select_al_methadone_5mg_5ml_soln_home_delivery),
+        'retail': {
+            'rules': (_LIMIT_10,),
+            'approvals': {},
+            'select': _select_al_methadone_5mg_5ml_soln_retail,
+        },
+        'home_delivery': {
+            'rules': (_LIMIT_10,),
+            'approvals': {},
+            'select': _select_al_methadone_5mg_5ml_soln_home_delivery,
+        },
     })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:111
 _PRODUCT_10 = rt.product(
-    'al-methadone-10mg-5ml-soln', 'mL', 'policy_specs/bcbsal-ql-guidelines.dqm:111',
+    product_id='al-methadone-10mg-5ml-soln',
+    unit='mL',
+    location='policy_specs/bcbsal-ql-guidelines.dqm:111',
     plans={
-        'retail': ((_LIMIT_11,), {}, _select_al_methadone_10mg_5ml_soln_retail),
-        'home_delivery': ((_LIMIT_11,), {}, _select_al_methadone_10mg_5ml_soln_home_delivery),
+        'retail': {
+            'rules': (_LIMIT_11,),
+            'approvals': {},
+            'select': _select_al_methadone_10mg_5ml_soln_retail,
+        },
+        'home_delivery': {
+            'rules': (_LIMIT_11,),
+            'approvals': {},
+            'select': _select_al_methadone_10mg_5ml_soln_home_delivery,
+        },
     })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:118
 _PRODUCT_11 = rt.product(
-    'al-methadose-tab', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:118',
+    product_id='al-methadose-tab',
+    unit='each',
+    location='policy_specs/bcbsal-ql-guidelines.dqm:118',
     plans={
-        'retail': ((_LIMIT_12,), {}, _select_al_methadose_tab_retail),
-        'home_delivery': ((_LIMIT_12,), {}, _select_al_methadose_tab_home_delivery),
+        'retail': {
+            'rules': (_LIMIT_12,),
+            'approvals': {},
+            'select': _select_al_methadose_tab_retail,
+        },
+        'home_delivery': {
+            'rules': (_LIMIT_12,),
+            'approvals': {},
+            'select': _select_al_methadose_tab_home_delivery,
+        },
     })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:124
 _PRODUCT_12 = rt.product(
-    'al-methadose-10mg-ml-conc', 'mL', 'policy_specs/bcbsal-ql-guidelines.dqm:124',
+    product_id='al-methadose-10mg-ml-conc',
+    unit='mL',
+    location='policy_specs/bcbsal-ql-guidelines.dqm:124',
     plans={
-        'retail': ((_LIMIT_13,), {}, _select_al_methadose_10mg_ml_conc_retail),
-        'home_delivery': ((_LIMIT_13,), {}, _select_al_methadose_10mg_ml_conc_home_delivery),
+        'retail': {
+            'rules': (_LIMIT_13,),
+            'approvals': {},
+            'select': _select_al_methadose_10mg_ml_conc_retail,
+        },
+        'home_delivery': {
+            'rules': (_LIMIT_13,),
+            'approvals': {},
+            'select': _select_al_methadose_10mg_ml_conc_home_delivery,
+        },
     })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:131
 _PRODUCT_13 = rt.product(
-    'al-demerol-50mg-tab', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:131',
-    group='al-demerol-tabs', scope=_SET_14,
+    product_id='al-demerol-50mg-tab',
+    unit='each',
+    location='policy_specs/bcbsal-ql-guidelines.dqm:131',
+    group='al-demerol-tabs', scope=_SET_13,
     plans={
-        'retail': ((_LIMIT_14,), {}, _select_al_demerol_50mg_tab_retail),
-        'home_delivery': ((_LIMIT_14,), {}, _select_al_demerol_50mg_tab_home_delivery),
+        'retail': {
+            'rules': (_LIMIT_14,),
+            'approvals': {},
+            'select': _select_al_demerol_50mg_tab_retail,
+        },
+        'home_delivery': {
+            'rules': (_LIMIT_14,),
+            'approvals': {},
+            'select': _select_al_demerol_50mg_tab_home_delivery,
+        },
     })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:138
 _PRODUCT_14 = rt.product(
-    'al-demerol-100mg-tab', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:138',
-    group='al-demerol-tabs', scope=_SET_14,
+    product_id='al-demerol-100mg-tab',
+    unit='each',
+    location='policy_specs/bcbsal-ql-guidelines.dqm:138',
+    group='al-demerol-tabs', scope=_SET_13,
     plans={
-        'retail': ((_LIMIT_14,), {}, _select_al_demerol_100mg_tab_retail),
-        'home_delivery': ((_LIMIT_14,), {}, _select_al_demerol_100mg_tab_home_delivery),
+        'retail': {
+            'rules': (_LIMIT_14,),
+            'approvals': {},
+            'select': _select_al_demerol_100mg_tab_retail,
+        },
+        'home_delivery': {
+            'rules': (_LIMIT_14,),
+            'approvals': {},
+            'select': _select_al_demerol_100mg_tab_home_delivery,
+        },
     })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:145
 _PRODUCT_15 = rt.product(
-    'al-demerol-50mg-5ml-soln', 'mL', 'policy_specs/bcbsal-ql-guidelines.dqm:145',
+    product_id='al-demerol-50mg-5ml-soln',
+    unit='mL',
+    location='policy_specs/bcbsal-ql-guidelines.dqm:145',
     plans={
-        'retail': ((_LIMIT_15,), {}, _select_al_demerol_50mg_5ml_soln_retail),
-        'home_delivery': ((_LIMIT_15,), {}, _select_al_demerol_50mg_5ml_soln_home_delivery),
+        'retail': {
+            'rules': (_LIMIT_15,),
+            'approvals': {},
+            'select': _select_al_demerol_50mg_5ml_soln_retail,
+        },
+        'home_delivery': {
+            'rules': (_LIMIT_15,),
+            'approvals': {},
+            'select': _select_al_demerol_50mg_5ml_soln_home_delivery,
+        },
     })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:152
 _PRODUCT_16 = rt.product(
-    'al-magnacet-5-400mg-tab', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:152',
+    product_id='al-magnacet-5-400mg-tab',
+    unit='each',
+    location='policy_specs/bcbsal-ql-guidelines.dqm:152',
     plans={
-        'retail': ((_LIMIT_16,), {}, _select_al_magnacet_5_400mg_tab_retail),
-        'home_delivery': ((_LIMIT_16,), {}, _select_al_magnacet_5_400mg_tab_home_delivery),
+        'retail': {
+            'rules': (_LIMIT_16,),
+            'approvals': {},
+            'select': _select_al_magnacet_5_400mg_tab_retail,
+        },
+        'home_delivery': {
+            'rules': (_LIMIT_16,),
+            'approvals': {},
+            'select': _select_al_magnacet_5_400mg_tab_home_delivery,
+        },
     })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:159
 _PRODUCT_17 = rt.product(
-    'al-magnacet-7_5-400mg-tab', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:159',
+    product_id='al-magnacet-7_5-400mg-tab',
+    unit='each',
+    location='policy_specs/bcbsal-ql-guidelines.dqm:159',
     plans={
-        'retail': ((_LIMIT_17,), {}, _select_al_magnacet_7_5_400mg_tab_retail),
-        'home_delivery': ((_LIMIT_17,), {}, _select_al_magnacet_7_5_400mg_tab_home_delivery),
+        'retail': {
+            'rules': (_LIMIT_17,),
+            'approvals': {},
+            'select': _select_al_magnacet_7_5_400mg_tab_retail,
+        },
+        'home_delivery': {
+            'rules': (_LIMIT_17,),
+            'approvals': {},
+            'select': _select_al_magnacet_7_5_400mg_tab_home_delivery,
+        },
     })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:166
 _PRODUCT_18 = rt.product(
-    'al-magnacet-10-400mg-tab', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:166',
+    product_id='al-magnacet-10-400mg-tab',
+    unit='each',
+    location='policy_specs/bcbsal-ql-guidelines.dqm:166',
     plans={
-        'retail': ((_LIMIT_18,), {}, _select_al_magnacet_10_400mg_tab_retail),
-        'home_delivery': ((_LIMIT_18,), {}, _select_al_magnacet_10_400mg_tab_home_delivery),
+        'retail': {
+            'rules': (_LIMIT_18,),
+            'approvals': {},
+            'select': _select_al_magnacet_10_400mg_tab_retail,
+        },
+        'home_delivery': {
+            'rules': (_LIMIT_18,),
+            'approvals': {},
+            'select': _select_al_magnacet_10_400mg_tab_home_delivery,
+        },
     })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:173
 _PRODUCT_19 = rt.product(
-    'al-maxalt-tab', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:173',
+    product_id='al-maxalt-tab',
+    unit='each',
+    location='policy_specs/bcbsal-ql-guidelines.dqm:173',
     plans={
-        'retail': ((_LIMIT_19,), {}, _select_al_maxalt_tab_retail),
-        'home_delivery': ((_LIMIT_19,), {}, _select_al_maxalt_tab_home_delivery),
+        'retail': {
+            'rules': (_LIMIT_19,),
+            'approvals': {},
+            'select': _select_al_maxalt_tab_retail,
+        },
+        'home_delivery': {
+            'rules': (_LIMIT_19,),
+            'approvals': {},
+            'select': _select_al_maxalt_tab_home_delivery,
+        },
     })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:180
 _PRODUCT_20 = rt.product(
-    'al-metadate-cd', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:180',
+    product_id='al-metadate-cd',
+    unit='each',
+    location='policy_specs/bcbsal-ql-guidelines.dqm:180',
     plans={
-        'retail': ((_LIMIT_20,), {}, _select_al_metadate_cd_retail),
-        'home_delivery': ((_LIMIT_20,), {}, _select_al_metadate_cd_home_delivery),
+        'retail': {
+            'rules': (_LIMIT_20,),
+            'approvals': {},
+            'select': _select_al_metadate_cd_retail,
+        },
+        'home_delivery': {
+            'rules': (_LIMIT_20,),
+            'approvals': {},
+            'select': _select_al_metadate_cd_home_delivery,
+        },
     })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:187
 _PRODUCT_21 = rt.product(
-    'al-metadate-cd-60mg', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:187',
+    product_id='al-metadate-cd-60mg',
+    unit='each',
+    location='policy_specs/bcbsal-ql-guidelines.dqm:187',
     plans={
-        'retail': ((_LIMIT_21,), {}, _select_al_metadate_cd_60mg_retail),
-        'home_delivery': ((_LIMIT_21,), {}, _select_al_metadate_cd_60mg_home_delivery),
+        'retail': {
+            'rules': (_LIMIT_21,),
+            'approvals': {},
+            'select': _select_al_metadate_cd_60mg_retail,
+        },
+        'home_delivery': {
+            'rules': (_LIMIT_21,),
+            'approvals': {},
+            'select': _select_al_metadate_cd_60mg_home_delivery,
+        },
     })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:194
 _PRODUCT_22 = rt.product(
-    'al-mekinist-0_5mg-tab', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:194',
+    product_id='al-mekinist-0_5mg-tab',
+    unit='each',
+    location='policy_specs/bcbsal-ql-guidelines.dqm:194',
     authorization='policy_specs/bcbsal-ql-guidelines.dqm:194',
     plans={
-        'retail': ((_LIMIT_22,), {}, _select_al_mekinist_0_5mg_tab_retail),
-        'home_delivery': ((_LIMIT_22,), {}, _select_al_mekinist_0_5mg_tab_home_delivery),
+        'retail': {
+            'rules': (_LIMIT_22,),
+            'approvals': {},
+            'select': _select_al_mekinist_0_5mg_tab_retail,
+        },
+        'home_delivery': {
+            'rules': (_LIMIT_22,),
+            'approvals': {},
+            'select': _select_al_mekinist_0_5mg_tab_home_delivery,
+        },
     })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:203
 _PRODUCT_23 = rt.product(
-    'al-mekinist-tab', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:203',
+    product_id='al-mekinist-tab',
+    unit='each',
+    location='policy_specs/bcbsal-ql-guidelines.dqm:203',
     authorization='policy_specs/bcbsal-ql-guidelines.dqm:203',
     plans={
-        'retail': ((_LIMIT_23,), {}, _select_al_mekinist_tab_retail),
-        'home_delivery': ((_LIMIT_23,), {}, _select_al_mekinist_tab_home_delivery),
+        'retail': {
+            'rules': (_LIMIT_23,),
+            'approvals': {},
+            'select': _select_al_mekinist_tab_retail,
+        },
+        'home_delivery': {
+            'rules': (_LIMIT_23,),
+            'approvals': {},
+            'select': _select_al_mekinist_tab_home_delivery,
+        },
     })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:212
 _PRODUCT_24 = rt.product(
-    'al-betaseron', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:212',
+    product_id='al-betaseron',
+    unit='each',
+    location='policy_specs/bcbsal-ql-guidelines.dqm:212',
     sizes={'betaseron-kit': '14'},
     plans={
-        'retail': ((_LIMIT_24, _LIMIT_25), {}, _select_al_betaseron_retail),
-        'home_delivery': ((_LIMIT_24, _LIMIT_25), {}, _select_al_betaseron_home_delivery),
+        'retail': {
+            'rules': (_LIMIT_24, _LIMIT_25),
+            'approvals': {},
+            'select': _select_al_betaseron_retail,
+        },
+        'home_delivery': {
+            'rules': (_LIMIT_24, _LIMIT_25),
+            'approvals': {},
+            'select': _select_al_betaseron_home_delivery,
+        },
     })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:218
 _PRODUCT_25 = rt.product(
-    'al-bunavil-2_1mg-film', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:218',
+    product_id='al-bunavil-2_1mg-film',
+    unit='each',
+    location='policy_specs/bcbsal-ql-guidelines.dqm:218',
     authorization='policy_specs/bcbsal-ql-guidelines.dqm:218',
     plans={
-        'retail': ((_LIMIT_26,), {}, _select_al_bunavil_2_1mg_film_retail),
-        'home_delivery': ((_LIMIT_26,), {}, _select_al_bunavil_2_1mg_film_home_delivery),
+        'retail': {
+            'rules': (_LIMIT_26,),
+            'approvals': {},
+            'select': _select_al_bunavil_2_1mg_film_retail,
+        },
+        'home_delivery': {
+            'rules': (_LIMIT_26,),
+            'approvals': {},
+            'select': _select_al_bunavil_2_1mg_film_home_delivery,
+        },
     })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:226
 _PRODUCT_26 = rt.product(
-    'al-bunavil-4_2mg-film', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:226',
-    group='al-bunavil-4_2-6_3mg', scope=_SET_26,
+    product_id='al-bunavil-4_2mg-film',
+    unit='each',
+    location='policy_specs/bcbsal-ql-guidelines.dqm:226',
+    group='al-bunavil-4_2-6_3mg', scope=_SET_25,
     plans={
-        'retail': ((_LIMIT_27,), {}, _select_al_bunavil_4_2mg_film_retail),
-        'home_delivery': ((_LIMIT_27,), {}, _select_al_bunavil_4_2mg_film_home_delivery),
+        'retail': {
+            'rules': (_LIMIT_27,),
+            'approvals': {},
+            'select': _select_al_bunavil_4_2mg_film_retail,
+        },
+        'home_delivery': {
+            'rules': (_LIMIT_27,),
+            'approvals': {},
+            'select': _select_al_bunavil_4_2mg_film_home_delivery,
+        },
     })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:233
 _PRODUCT_27 = rt.product(
-    'al-bunavil-6_3mg-film', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:233',
-    group='al-bunavil-4_2-6_3mg', scope=_SET_26,
+    product_id='al-bunavil-6_3mg-film',
+    unit='each',
+    location='policy_specs/bcbsal-ql-guidelines.dqm:233',
+    group='al-bunavil-4_2-6_3mg', scope=_SET_25,
     plans={
-        'retail': ((_LIMIT_27,), {}, _select_al_bunavil_6_3mg_film_retail),
-        'home_delivery': ((_LIMIT_27,), {}, _select_al_bunavil_6_3mg_film_home_delivery),
+        'retail': {
+            'rules': (_LIMIT_27,),
+            'approvals': {},
+            'select': _select_al_bunavil_6_3mg_film_retail,
+        },
+        'home_delivery': {
+            'rules': (_LIMIT_27,),
+            'approvals': {},
+            'select': _select_al_bunavil_6_3mg_film_home_delivery,
+        },
     })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:240
 _PRODUCT_28 = rt.product(
-    'al-buprenorphine-tab', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:240',
+    product_id='al-buprenorphine-tab',
+    unit='each',
+    location='policy_specs/bcbsal-ql-guidelines.dqm:240',
     authorization='policy_specs/bcbsal-ql-guidelines.dqm:240',
     plans={
-        'retail': ((_LIMIT_28,), {}, _select_al_buprenorphine_tab_retail),
-        'home_delivery': ((_LIMIT_28,), {}, _select_al_buprenorphine_tab_home_delivery),
+        'retail': {
+            'rules': (_LIMIT_28,),
+            'approvals': {},
+            'select': _select_al_buprenorphine_tab_retail,
+        },
+        'home_delivery': {
+            'rules': (_LIMIT_28,),
+            'approvals': {},
+            'select': _select_al_buprenorphine_tab_home_delivery,
+        },
     })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:247
 _PRODUCT_29 = rt.product(
-    'al-butrans', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:247',
+    product_id='al-butrans',
+    unit='each',
+    location='policy_specs/bcbsal-ql-guidelines.dqm:247',
     plans={
-        'retail': ((_LIMIT_29,), {}, _select_al_butrans_retail),
-        'home_delivery': ((_LIMIT_29,), {}, _select_al_butrans_home_delivery),
+        'retail': {
+            'rules': (_LIMIT_29,),
+            'approvals': {},
+            'select': _select_al_butrans_retail,
+        },
+        'home_delivery': {
+            'rules': (_LIMIT_29,),
+            'approvals': {},
+            'select': _select_al_butrans_home_delivery,
+        },
     })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:258
 _PRODUCT_30 = rt.product(
-    'al-bydureon', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:258',
+    product_id='al-bydureon',
+    unit='each',
+    location='policy_specs/bcbsal-ql-guidelines.dqm:258',
     plans={
-        'retail': ((_LIMIT_30,), {}, _select_al_bydureon_retail),
-        'home_delivery': ((_LIMIT_30,), {}, _select_al_bydureon_home_delivery),
+        'retail': {
+            'rules': (_LIMIT_30,),
+            'approvals': {},
+            'select': _select_al_bydureon_retail,
+        },
+        'home_delivery': {
+            'rules': (_LIMIT_30,),
+            'approvals': {},
+            'select': _select_al_bydureon_home_delivery,
+        },
     })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:264
 _PRODUCT_31 = rt.product(
-    'al-crixivan-200mg-cap', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:264',
+    product_id='al-crixivan-200mg-cap',
+    unit='each',
+    location='policy_specs/bcbsal-ql-guidelines.dqm:264',
     plans={
-        'retail': ((_LIMIT_31,), {}, _select_al_crixivan_200mg_cap_retail),
-        'home_delivery': ((_LIMIT_31,), {}, _select_al_crixivan_200mg_cap_home_delivery),
+        'retail': {
+            'rules': (_LIMIT_31,),
+            'approvals': {},
+            'select': _select_al_crixivan_200mg_cap_retail,
+        },
+        'home_delivery': {
+            'rules': (_LIMIT_31,),
+            'approvals': {},
+            'select': _select_al_crixivan_200mg_cap_home_delivery,
+        },
     })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:271
 _PRODUCT_32 = rt.product(
-    'al-crixivan-400mg-cap', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:271',
+    product_id='al-crixivan-400mg-cap',
+    unit='each',
+    location='policy_specs/bcbsal-ql-guidelines.dqm:271',
     plans={
-        'retail': ((_LIMIT_32,), {}, _select_al_crixivan_400mg_cap_retail),
-        'home_delivery': ((_LIMIT_32,), {}, _select_al_crixivan_400mg_cap_home_delivery),
+        'retail': {
+            'rules': (_LIMIT_32,),
+            'approvals': {},
+            'select': _select_al_crixivan_400mg_cap_retail,
+        },
+        'home_delivery': {
+            'rules': (_LIMIT_32,),
+            'approvals': {},
+            'select': _select_al_crixivan_400mg_cap_home_delivery,
+        },
     })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:278
 _PRODUCT_33 = rt.product(
-    'al-cycloset-tab', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:278',
+    product_id='al-cycloset-tab',
+    unit='each',
+    location='policy_specs/bcbsal-ql-guidelines.dqm:278',
     plans={
-        'retail': ((_LIMIT_33,), {}, _select_al_cycloset_tab_retail),
-        'home_delivery': ((_LIMIT_33,), {}, _select_al_cycloset_tab_home_delivery),
+        'retail': {
+            'rules': (_LIMIT_33,),
+            'approvals': {},
+            'select': _select_al_cycloset_tab_retail,
+        },
+        'home_delivery': {
+            'rules': (_LIMIT_33,),
+            'approvals': {},
+            'select': _select_al_cycloset_tab_home_delivery,
+        },
     })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:285
 _PRODUCT_34 = rt.product(
-    'al-cymbalta', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:285',
+    product_id='al-cymbalta',
+    unit='each',
+    location='policy_specs/bcbsal-ql-guidelines.dqm:285',
     plans={
-        'retail': ((_LIMIT_34,), {}, _select_al_cymbalta_retail),
-        'home_delivery': ((_LIMIT_34,), {}, _select_al_cymbalta_home_delivery),
+        'retail': {
+            'rules': (_LIMIT_34,),
+            'approvals': {},
+            'select': _select_al_cymbalta_retail,
+        },
+        'home_delivery': {
+            'rules': (_LIMIT_34,),
+            'approvals': {},
+            'select': _select_al_cymbalta_home_delivery,
+        },
     })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:292
 _PRODUCT_35 = rt.product(
-    'al-cymbalta-60mg', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:292',
+    product_id='al-cymbalta-60mg',
+    unit='each',
+    location='policy_specs/bcbsal-ql-guidelines.dqm:292',
     plans={
-        'retail': ((_LIMIT_35,), {}, _select_al_cymbalta_60mg_retail),
-        'home_delivery': ((_LIMIT_35,), {}, _select_al_cymbalta_60mg_home_delivery),
+        'retail': {
+            'rules': (_LIMIT_35,),
+            'approvals': {},
+            'select': _select_al_cymbalta_60mg_retail,
+        },
+        'home_delivery': {
+            'rules': (_LIMIT_35,),
+            'approvals': {},
+            'select': _select_al_cymbalta_60mg_home_delivery,
+        },
     })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:299
 _PRODUCT_36 = rt.product(
-    'al-diabenese-100mg-tab', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:299',
+    product_id='al-diabenese-100mg-tab',
+    unit='each',
+    location='policy_specs/bcbsal-ql-guidelines.dqm:299',
     plans={
-        'retail': ((_LIMIT_36,), {}, _select_al_diabenese_100mg_tab_retail),
-        'home_delivery': ((_LIMIT_36,), {}, _select_al_diabenese_100mg_tab_home_delivery),
+        'retail': {
+            'rules': (_LIMIT_36,),
+            'approvals': {},
+            'select': _select_al_diabenese_100mg_tab_retail,
+        },
+        'home_delivery': {
+            'rules': (_LIMIT_36,),
+            'approvals': {},
+            'select': _select_al_diabenese_100mg_tab_home_delivery,
+        },
     })
 
 # policy_specs/bcbsal-ql-guidelines.dqm:306
 _PRODUCT_37 = rt.product(
-    'al-diabenese-250mg-tab', 'each', 'policy_specs/bcbsal-ql-guidelines.dqm:306',
+    product_id='al-diabenese-250mg-tab',
+    unit='each',
+    location='policy_specs/bcbsal-ql-guidelines.dqm:306',
     plans={
-        'retail': ((_LIMIT_37,), {}, _select_al_diabenese_250mg_tab_retail),
-        'home_delivery': ((_LIMIT_37,), {}, _select_al_diabenese_250mg_tab_home_delivery),
+        'retail': {
+            'rules': (_LIMIT_37,),
+            'approvals': {},
+            'select': _select_al_diabenese_250mg_tab_retail,
+        },
+        'home_delivery': {
+            'rules': (_LIMIT_37,),
+            'approvals': {},
+            'select': _select_al_diabenese_250mg_tab_home_delivery,
+        },
     })
 
 _PRODUCTS = {
@@ -1429,8 +1727,13 @@ _PRODUCTS = {
 _NDCS = {}
 # criterion → its spec line, for the trace of the authorizations that name it
 _CRITERIA_AT = {}
-_POLICY = rt.policy(POLICY_ID, POLICY_HASH, REJECT_CODE, DAILY_RATE, _AT_POLICY, CHANNELS,
-                    _PRODUCTS, _NDCS, _CRITERIA_AT)
+_POLICY = rt.policy(policy_id=POLICY_ID, policy_hash=POLICY_HASH, reject_code=REJECT_CODE,
+                    daily_rate=DAILY_RATE, at=_AT_POLICY, channels=CHANNELS, products=_PRODUCTS,
+                    ndcs=_NDCS, criteria_at=_CRITERIA_AT)
+# evaluate_plain(claim): the decision for a well-formed claim of plain JSON values that names a
+# product, unit and channel with limits here; None for any other claim, which `evaluate` then
+# reads with rt.parse_claim (it rejects the malformed ones) and decides through `evaluate_claim`.
+evaluate_plain = _POLICY.decide_plain
 
 
 # ---------------------------------------------------------------------------------------------

@@ -20,10 +20,6 @@ CHANNELS = ('retail', 'home_delivery', 'mail')
 DAILY_RATE = False  # whether the policy declares the daily-rate check
 
 _AT_POLICY = 'policy_specs/jhhc-ehp-quantity-limits.dqm:26'
-# Texts read before (thousandths, ordinals): a hit skips parsing the value again.
-_MILLI = rt.MILLI.get
-_ORDINAL = rt.ORDINAL.get
-_UNIT = rt.UNIT_ALIASES.get
 
 
 def evaluate(claim: object) -> dict:
@@ -42,91 +38,6 @@ def evaluate(claim: object) -> dict:
 def decide(claim: object) -> rt.Decision:
     """The typed decision for one claim: a dict of decoded JSON, or a runtime Claim."""
     return rt.Decision.from_dict(evaluate(claim))
-
-
-def evaluate_plain(claim: dict) -> dict | None:
-    """The decision for a well-formed claim of plain JSON values that names a product, unit and
-    channel with limits here; None for any other claim, which `evaluate` then reads with
-    rt.parse_claim (it rejects the malformed ones) and decides through `evaluate_claim`."""
-    get = claim.get
-    claim_id = get("claim_id")
-    if claim_id is not None and (claim_id.__class__ is not str or not claim_id):
-        return None
-    value = get("quantity")
-    requested = _MILLI(value) if value.__class__ is str else None
-    if requested is None:
-        requested = rt.read_milli(value)
-        if requested is None:
-            return None
-    days_supply = get("days_supply")
-    if days_supply.__class__ is not int or not 1 <= days_supply <= 999:
-        return None
-    value_of_end = get("date_of_service")
-    end = _ORDINAL(value_of_end) if value_of_end.__class__ is str else None
-    if end is None:
-        end = rt.read_ordinal(value_of_end)
-        if end is None:
-            return None
-    product = get("product")
-    ndc = get("ndc")
-    if product is None:
-        if ndc is None:
-            return None
-    elif product.__class__ is not str or not product:
-        return None
-    if ndc is not None and rt.read_ndc(ndc) is None:
-        return None
-    unit = get("unit")
-    if unit.__class__ is not str or not unit:
-        return None
-    channel = get("channel")
-    if channel.__class__ is not str or not channel:
-        return None
-    package = get("package")
-    if package is not None and (package.__class__ is not str or not package):
-        return None
-    value = get("package_size")
-    if value is not None and rt.read_milli(value) is None:
-        return None
-    birth = None
-    member = get("member")
-    if member is not None:
-        if member.__class__ is not dict:
-            return None
-        value = member.get("birth_date")
-        if value is not None:
-            birth = _ORDINAL(value) if value.__class__ is str else None
-            if birth is None:
-                birth = rt.read_ordinal(value)
-                if birth is None:
-                    return None
-            if birth > end:
-                return None
-    authorizations = get("authorizations")
-    if authorizations:
-        authorizations = rt.read_authorizations(authorizations)
-        if authorizations is None:
-            return None
-    elif authorizations is not None and authorizations.__class__ is not list:
-        return None
-    item = _PRODUCTS.get(product)  # this policy lists no NDCs: a claim's NDC changes nothing
-    if item is None or (package is not None and package not in item.sizes):
-        return None
-    chosen = item.plans.get(channel)
-    if chosen is None or _UNIT(unit, unit) != item.unit:
-        return None
-    if item.drug_file:  # package sizes from the drug file: rt.decide_claim counts packages
-        return None
-    history = get("history")
-    if history:
-        history = rt.keep_history(history, claim_id, end, item, bool(authorizations))
-        if history is None:
-            return None
-    elif history is not None and history.__class__ is not list:
-        return None
-    # The date was read from this text, so the text is its ISO form.
-    return rt.judge(_POLICY, item, chosen, package, requested, days_supply, end, value_of_end,
-                    birth, channel, history, authorizations)
 
 
 def evaluate_claim(claim: rt.Claim) -> dict:
@@ -152,300 +63,299 @@ def decide_review(request: object, *, routed: tuple | None = None) -> rt.ReviewR
 # Rules: every limit and approval, with the products (and NDCs) whose history it counts
 
 _SET_1 = frozenset(('jh-aciphex', 'jh-prevacid', 'jh-prilosec', 'jh-protonix'))
-_SET_2 = frozenset()
-_SET_3 = frozenset(('jh-ambien', 'jh-dalmane', 'jh-prosom', 'jh-restoril'))
-_SET_4 = frozenset(('jh-caverject',))
-_SET_5 = frozenset(('jh-amerge-tab', 'jh-axert-tab', 'jh-frova-tab', 'jh-imitrex-tab', 'jh-maxalt-tab', 'jh-relpax-tab', 'jh-sumatriptan-tab', 'jh-treximet-tab', 'jh-zomig-tab'))
-_SET_6 = frozenset(('jh-imitrex-statdose',))
-_SET_7 = frozenset(('jh-imitrex-inj-vial',))
-_SET_8 = frozenset(('jh-imitrex-nasal',))
-_SET_9 = frozenset(('jh-migranal',))
-_SET_10 = frozenset(('jh-zomig-nasal',))
-_SET_11 = frozenset(('jh-aloxi-cap',))
-_SET_12 = frozenset(('jh-anzemet-tab',))
-_SET_13 = frozenset(('jh-anzemet-inj',))
-_SET_14 = frozenset(('jh-diclegis-tab',))
-_SET_15 = frozenset(('jh-kytril-soln',))
-_SET_16 = frozenset(('jh-kytril-tab',))
-_SET_17 = frozenset(('jh-kytril-inj',))
-_SET_18 = frozenset(('jh-marinol-cap',))
-_SET_19 = frozenset(('jh-zofran-4mg-tab', 'jh-zofran-8mg-tab'))
-_SET_20 = frozenset(('jh-zofran-24mg-tab',))
-_SET_21 = frozenset(('jh-zofran-soln',))
-_SET_22 = frozenset(('jh-zofran-inj',))
-_SET_23 = frozenset(('jh-valtrex',))
-_SET_24 = frozenset(('jh-tamiflu-cap', 'jh-tamiflu-susp'))
-_SET_25 = frozenset(('jh-lysteda-tab',))
-_SET_26 = frozenset(('jh-vivitrol',))
-_SET_27 = frozenset(('jh-abilify-tab',))
-_SET_28 = frozenset(('jh-seroquel-xr-tab',))
-_SET_29 = frozenset(('jh-tamiflu-cap',))
-_SET_30 = frozenset(('jh-tamiflu-susp',))
+_SET_2 = frozenset(('jh-ambien', 'jh-dalmane', 'jh-prosom', 'jh-restoril'))
+_SET_3 = frozenset(('jh-caverject',))
+_SET_4 = frozenset(('jh-amerge-tab', 'jh-axert-tab', 'jh-frova-tab', 'jh-imitrex-tab', 'jh-maxalt-tab', 'jh-relpax-tab', 'jh-sumatriptan-tab', 'jh-treximet-tab', 'jh-zomig-tab'))
+_SET_5 = frozenset(('jh-imitrex-statdose',))
+_SET_6 = frozenset(('jh-imitrex-inj-vial',))
+_SET_7 = frozenset(('jh-imitrex-nasal',))
+_SET_8 = frozenset(('jh-migranal',))
+_SET_9 = frozenset(('jh-zomig-nasal',))
+_SET_10 = frozenset(('jh-aloxi-cap',))
+_SET_11 = frozenset(('jh-anzemet-tab',))
+_SET_12 = frozenset(('jh-anzemet-inj',))
+_SET_13 = frozenset(('jh-diclegis-tab',))
+_SET_14 = frozenset(('jh-kytril-soln',))
+_SET_15 = frozenset(('jh-kytril-tab',))
+_SET_16 = frozenset(('jh-kytril-inj',))
+_SET_17 = frozenset(('jh-marinol-cap',))
+_SET_18 = frozenset(('jh-zofran-4mg-tab', 'jh-zofran-8mg-tab'))
+_SET_19 = frozenset(('jh-zofran-24mg-tab',))
+_SET_20 = frozenset(('jh-zofran-soln',))
+_SET_21 = frozenset(('jh-zofran-inj',))
+_SET_22 = frozenset(('jh-valtrex',))
+_SET_23 = frozenset(('jh-tamiflu-cap', 'jh-tamiflu-susp'))
+_SET_24 = frozenset(('jh-lysteda-tab',))
+_SET_25 = frozenset(('jh-vivitrol',))
+_SET_26 = frozenset(('jh-abilify-tab',))
+_SET_27 = frozenset(('jh-seroquel-xr-tab',))
+_SET_28 = frozenset(('jh-tamiflu-cap',))
+_SET_29 = frozenset(('jh-tamiflu-susp',))
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:343
 # jh-ppi-class at retail: 30 each per 30 days
-_LIMIT_1 = rt.rule('per_window', '30', 'each', 30, None, None,
-    _SET_1, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:343')
+_LIMIT_1 = rt.rule(kind='per_window', quantity='30', unit='each', days=30, scope=_SET_1,
+                   source='policy_specs/jhhc-ehp-quantity-limits.dqm:343')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:344
 # jh-ppi-class at mail: 90 each per 90 days
-_LIMIT_2 = rt.rule('per_window', '90', 'each', 90, None, None,
-    _SET_1, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:344')
+_LIMIT_2 = rt.rule(kind='per_window', quantity='90', unit='each', days=90, scope=_SET_1,
+                   source='policy_specs/jhhc-ehp-quantity-limits.dqm:344')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:348
 # jh-sedative-hypnotic-class at retail: 30 each per 30 days
-_LIMIT_3 = rt.rule('per_window', '30', 'each', 30, None, None,
-    _SET_3, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:348')
+_LIMIT_3 = rt.rule(kind='per_window', quantity='30', unit='each', days=30, scope=_SET_2,
+                   source='policy_specs/jhhc-ehp-quantity-limits.dqm:348')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:349
 # jh-sedative-hypnotic-class at mail: 90 each per 90 days
-_LIMIT_4 = rt.rule('per_window', '90', 'each', 90, None, None,
-    _SET_3, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:349')
+_LIMIT_4 = rt.rule(kind='per_window', quantity='90', unit='each', days=90, scope=_SET_2,
+                   source='policy_specs/jhhc-ehp-quantity-limits.dqm:349')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:353
 # jh-caverject at retail: 6 each per 30 days
-_LIMIT_5 = rt.rule('per_window', '6', 'each', 30, None, None,
-    _SET_4, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:353')
+_LIMIT_5 = rt.rule(kind='per_window', quantity='6', unit='each', days=30, scope=_SET_3,
+                   source='policy_specs/jhhc-ehp-quantity-limits.dqm:353')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:354
 # jh-caverject at mail: 18 each per 90 days
-_LIMIT_6 = rt.rule('per_window', '18', 'each', 90, None, None,
-    _SET_4, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:354')
+_LIMIT_6 = rt.rule(kind='per_window', quantity='18', unit='each', days=90, scope=_SET_3,
+                   source='policy_specs/jhhc-ehp-quantity-limits.dqm:354')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:358
 # jh-triptan-tablets at retail: 16 each per 30 days
-_LIMIT_7 = rt.rule('per_window', '16', 'each', 30, None, None,
-    _SET_5, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:358')
+_LIMIT_7 = rt.rule(kind='per_window', quantity='16', unit='each', days=30, scope=_SET_4,
+                   source='policy_specs/jhhc-ehp-quantity-limits.dqm:358')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:359
 # jh-triptan-tablets at mail: 48 each per 90 days
-_LIMIT_8 = rt.rule('per_window', '48', 'each', 90, None, None,
-    _SET_5, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:359')
+_LIMIT_8 = rt.rule(kind='per_window', quantity='48', unit='each', days=90, scope=_SET_4,
+                   source='policy_specs/jhhc-ehp-quantity-limits.dqm:359')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:363
 # jh-imitrex-statdose at retail: 8 each per 30 days
-_LIMIT_9 = rt.rule('per_window', '8', 'each', 30, None, None,
-    _SET_6, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:363')
+_LIMIT_9 = rt.rule(kind='per_window', quantity='8', unit='each', days=30, scope=_SET_5,
+                   source='policy_specs/jhhc-ehp-quantity-limits.dqm:363')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:364
 # jh-imitrex-statdose at mail: 24 each per 90 days
-_LIMIT_10 = rt.rule('per_window', '24', 'each', 90, None, None,
-    _SET_6, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:364')
+_LIMIT_10 = rt.rule(kind='per_window', quantity='24', unit='each', days=90, scope=_SET_5,
+                    source='policy_specs/jhhc-ehp-quantity-limits.dqm:364')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:368
 # jh-imitrex-inj-vial at retail: 8 mL per 30 days
-_LIMIT_11 = rt.rule('per_window', '8', 'mL', 30, None, None,
-    _SET_7, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:368', noun='vial')
+_LIMIT_11 = rt.rule(kind='per_window', quantity='8', unit='mL', days=30, scope=_SET_6,
+                    source='policy_specs/jhhc-ehp-quantity-limits.dqm:368', noun='vial')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:369
 # jh-imitrex-inj-vial at mail: 24 mL per 90 days
-_LIMIT_12 = rt.rule('per_window', '24', 'mL', 90, None, None,
-    _SET_7, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:369', noun='vial')
+_LIMIT_12 = rt.rule(kind='per_window', quantity='24', unit='mL', days=90, scope=_SET_6,
+                    source='policy_specs/jhhc-ehp-quantity-limits.dqm:369', noun='vial')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:373
 # jh-imitrex-nasal at retail: 12 each per 30 days
-_LIMIT_13 = rt.rule('per_window', '12', 'each', 30, None, None,
-    _SET_8, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:373')
+_LIMIT_13 = rt.rule(kind='per_window', quantity='12', unit='each', days=30, scope=_SET_7,
+                    source='policy_specs/jhhc-ehp-quantity-limits.dqm:373')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:374
 # jh-imitrex-nasal at mail: 36 each per 90 days
-_LIMIT_14 = rt.rule('per_window', '36', 'each', 90, None, None,
-    _SET_8, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:374')
+_LIMIT_14 = rt.rule(kind='per_window', quantity='36', unit='each', days=90, scope=_SET_7,
+                    source='policy_specs/jhhc-ehp-quantity-limits.dqm:374')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:382
 # jh-migranal at retail: 8 each per 30 days
-_LIMIT_15 = rt.rule('per_window', '8', 'each', 30, None, None,
-    _SET_9, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:382')
+_LIMIT_15 = rt.rule(kind='per_window', quantity='8', unit='each', days=30, scope=_SET_8,
+                    source='policy_specs/jhhc-ehp-quantity-limits.dqm:382')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:383
 # jh-migranal at mail: 16 each per 90 days
-_LIMIT_16 = rt.rule('per_window', '16', 'each', 90, None, None,
-    _SET_9, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:383')
+_LIMIT_16 = rt.rule(kind='per_window', quantity='16', unit='each', days=90, scope=_SET_8,
+                    source='policy_specs/jhhc-ehp-quantity-limits.dqm:383')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:387
 # jh-zomig-nasal at retail: 12 each per 30 days
-_LIMIT_17 = rt.rule('per_window', '12', 'each', 30, None, None,
-    _SET_10, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:387')
+_LIMIT_17 = rt.rule(kind='per_window', quantity='12', unit='each', days=30, scope=_SET_9,
+                    source='policy_specs/jhhc-ehp-quantity-limits.dqm:387')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:388
 # jh-zomig-nasal at mail: 36 each per 90 days
-_LIMIT_18 = rt.rule('per_window', '36', 'each', 90, None, None,
-    _SET_10, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:388')
+_LIMIT_18 = rt.rule(kind='per_window', quantity='36', unit='each', days=90, scope=_SET_9,
+                    source='policy_specs/jhhc-ehp-quantity-limits.dqm:388')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:392
 # jh-aloxi-cap at retail: 3 each per 30 days
-_LIMIT_19 = rt.rule('per_window', '3', 'each', 30, None, None,
-    _SET_11, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:392')
+_LIMIT_19 = rt.rule(kind='per_window', quantity='3', unit='each', days=30, scope=_SET_10,
+                    source='policy_specs/jhhc-ehp-quantity-limits.dqm:392')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:393
 # jh-aloxi-cap at mail: 3 each per 90 days
-_LIMIT_20 = rt.rule('per_window', '3', 'each', 90, None, None,
-    _SET_11, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:393')
+_LIMIT_20 = rt.rule(kind='per_window', quantity='3', unit='each', days=90, scope=_SET_10,
+                    source='policy_specs/jhhc-ehp-quantity-limits.dqm:393')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:397
 # jh-anzemet-tab at retail: 3 each per 30 days
-_LIMIT_21 = rt.rule('per_window', '3', 'each', 30, None, None,
-    _SET_12, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:397')
+_LIMIT_21 = rt.rule(kind='per_window', quantity='3', unit='each', days=30, scope=_SET_11,
+                    source='policy_specs/jhhc-ehp-quantity-limits.dqm:397')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:398
 # jh-anzemet-tab at mail: 3 each per 90 days
-_LIMIT_22 = rt.rule('per_window', '3', 'each', 90, None, None,
-    _SET_12, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:398')
+_LIMIT_22 = rt.rule(kind='per_window', quantity='3', unit='each', days=90, scope=_SET_11,
+                    source='policy_specs/jhhc-ehp-quantity-limits.dqm:398')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:402
 # jh-anzemet-inj at retail: 1.875 mL per 30 days
-_LIMIT_23 = rt.rule('per_window', '1.875', 'mL', 30, None, None,
-    _SET_13, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:402')
+_LIMIT_23 = rt.rule(kind='per_window', quantity='1.875', unit='mL', days=30, scope=_SET_12,
+                    source='policy_specs/jhhc-ehp-quantity-limits.dqm:402')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:403
 # jh-anzemet-inj at mail: 1.875 mL per 90 days
-_LIMIT_24 = rt.rule('per_window', '1.875', 'mL', 90, None, None,
-    _SET_13, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:403')
+_LIMIT_24 = rt.rule(kind='per_window', quantity='1.875', unit='mL', days=90, scope=_SET_12,
+                    source='policy_specs/jhhc-ehp-quantity-limits.dqm:403')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:409
 # jh-diclegis-tab at every channel: 120 each per 365 days
-_LIMIT_25 = rt.rule('per_window', '120', 'each', 365, None, None,
-    _SET_14, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:409')
+_LIMIT_25 = rt.rule(kind='per_window', quantity='120', unit='each', days=365, scope=_SET_13,
+                    source='policy_specs/jhhc-ehp-quantity-limits.dqm:409')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:413
 # jh-kytril-soln at retail: 30 mL per 30 days
-_LIMIT_26 = rt.rule('per_window', '30', 'mL', 30, None, None,
-    _SET_15, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:413')
+_LIMIT_26 = rt.rule(kind='per_window', quantity='30', unit='mL', days=30, scope=_SET_14,
+                    source='policy_specs/jhhc-ehp-quantity-limits.dqm:413')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:414
 # jh-kytril-soln at mail: 30 mL per 90 days
-_LIMIT_27 = rt.rule('per_window', '30', 'mL', 90, None, None,
-    _SET_15, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:414')
+_LIMIT_27 = rt.rule(kind='per_window', quantity='30', unit='mL', days=90, scope=_SET_14,
+                    source='policy_specs/jhhc-ehp-quantity-limits.dqm:414')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:418
 # jh-kytril-tab at retail: 6 each per 30 days
-_LIMIT_28 = rt.rule('per_window', '6', 'each', 30, None, None,
-    _SET_16, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:418')
+_LIMIT_28 = rt.rule(kind='per_window', quantity='6', unit='each', days=30, scope=_SET_15,
+                    source='policy_specs/jhhc-ehp-quantity-limits.dqm:418')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:419
 # jh-kytril-tab at mail: 6 each per 90 days
-_LIMIT_29 = rt.rule('per_window', '6', 'each', 90, None, None,
-    _SET_16, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:419')
+_LIMIT_29 = rt.rule(kind='per_window', quantity='6', unit='each', days=90, scope=_SET_15,
+                    source='policy_specs/jhhc-ehp-quantity-limits.dqm:419')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:423
 # jh-kytril-inj at retail: 6 mL per 30 days
-_LIMIT_30 = rt.rule('per_window', '6', 'mL', 30, None, None,
-    _SET_17, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:423')
+_LIMIT_30 = rt.rule(kind='per_window', quantity='6', unit='mL', days=30, scope=_SET_16,
+                    source='policy_specs/jhhc-ehp-quantity-limits.dqm:423')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:424
 # jh-kytril-inj at mail: 6 mL per 90 days
-_LIMIT_31 = rt.rule('per_window', '6', 'mL', 90, None, None,
-    _SET_17, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:424')
+_LIMIT_31 = rt.rule(kind='per_window', quantity='6', unit='mL', days=90, scope=_SET_16,
+                    source='policy_specs/jhhc-ehp-quantity-limits.dqm:424')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:428
 # jh-marinol-cap at retail: 60 each per 30 days
-_LIMIT_32 = rt.rule('per_window', '60', 'each', 30, None, None,
-    _SET_18, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:428')
+_LIMIT_32 = rt.rule(kind='per_window', quantity='60', unit='each', days=30, scope=_SET_17,
+                    source='policy_specs/jhhc-ehp-quantity-limits.dqm:428')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:429
 # jh-marinol-cap at mail: 60 each per 90 days
-_LIMIT_33 = rt.rule('per_window', '60', 'each', 90, None, None,
-    _SET_18, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:429')
+_LIMIT_33 = rt.rule(kind='per_window', quantity='60', unit='each', days=90, scope=_SET_17,
+                    source='policy_specs/jhhc-ehp-quantity-limits.dqm:429')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:433
 # jh-zofran-4-8mg-tabs at retail: 12 each per 30 days
-_LIMIT_34 = rt.rule('per_window', '12', 'each', 30, None, None,
-    _SET_19, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:433')
+_LIMIT_34 = rt.rule(kind='per_window', quantity='12', unit='each', days=30, scope=_SET_18,
+                    source='policy_specs/jhhc-ehp-quantity-limits.dqm:433')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:434
 # jh-zofran-4-8mg-tabs at mail: 12 each per 90 days
-_LIMIT_35 = rt.rule('per_window', '12', 'each', 90, None, None,
-    _SET_19, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:434')
+_LIMIT_35 = rt.rule(kind='per_window', quantity='12', unit='each', days=90, scope=_SET_18,
+                    source='policy_specs/jhhc-ehp-quantity-limits.dqm:434')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:438
 # jh-zofran-24mg-tab at retail: 3 each per 30 days
-_LIMIT_36 = rt.rule('per_window', '3', 'each', 30, None, None,
-    _SET_20, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:438')
+_LIMIT_36 = rt.rule(kind='per_window', quantity='3', unit='each', days=30, scope=_SET_19,
+                    source='policy_specs/jhhc-ehp-quantity-limits.dqm:438')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:439
 # jh-zofran-24mg-tab at mail: 3 each per 90 days
-_LIMIT_37 = rt.rule('per_window', '3', 'each', 90, None, None,
-    _SET_20, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:439')
+_LIMIT_37 = rt.rule(kind='per_window', quantity='3', unit='each', days=90, scope=_SET_19,
+                    source='policy_specs/jhhc-ehp-quantity-limits.dqm:439')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:443
 # jh-zofran-soln at retail: 60 mL per 30 days
-_LIMIT_38 = rt.rule('per_window', '60', 'mL', 30, None, None,
-    _SET_21, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:443')
+_LIMIT_38 = rt.rule(kind='per_window', quantity='60', unit='mL', days=30, scope=_SET_20,
+                    source='policy_specs/jhhc-ehp-quantity-limits.dqm:443')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:444
 # jh-zofran-soln at mail: 60 mL per 90 days
-_LIMIT_39 = rt.rule('per_window', '60', 'mL', 90, None, None,
-    _SET_21, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:444')
+_LIMIT_39 = rt.rule(kind='per_window', quantity='60', unit='mL', days=90, scope=_SET_20,
+                    source='policy_specs/jhhc-ehp-quantity-limits.dqm:444')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:448
 # jh-zofran-inj at retail: 120 mL per 30 days
-_LIMIT_40 = rt.rule('per_window', '120', 'mL', 30, None, None,
-    _SET_22, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:448')
+_LIMIT_40 = rt.rule(kind='per_window', quantity='120', unit='mL', days=30, scope=_SET_21,
+                    source='policy_specs/jhhc-ehp-quantity-limits.dqm:448')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:449
 # jh-zofran-inj at mail: 120 mL per 90 days
-_LIMIT_41 = rt.rule('per_window', '120', 'mL', 90, None, None,
-    _SET_22, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:449')
+_LIMIT_41 = rt.rule(kind='per_window', quantity='120', unit='mL', days=90, scope=_SET_21,
+                    source='policy_specs/jhhc-ehp-quantity-limits.dqm:449')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:453
 # jh-valtrex at retail: 60 each per 30 days
-_LIMIT_42 = rt.rule('per_window', '60', 'each', 30, None, None,
-    _SET_23, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:453')
+_LIMIT_42 = rt.rule(kind='per_window', quantity='60', unit='each', days=30, scope=_SET_22,
+                    source='policy_specs/jhhc-ehp-quantity-limits.dqm:453')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:454
 # jh-valtrex at mail: 180 each per 90 days
-_LIMIT_43 = rt.rule('per_window', '180', 'each', 90, None, None,
-    _SET_23, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:454')
+_LIMIT_43 = rt.rule(kind='per_window', quantity='180', unit='each', days=90, scope=_SET_22,
+                    source='policy_specs/jhhc-ehp-quantity-limits.dqm:454')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:460
 # jh-tamiflu at every channel: days supply at most 10
-_LIMIT_44 = rt.rule('days_supply_max', None, None, 10, None, None,
-    _SET_24, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:460')
+_LIMIT_44 = rt.rule(kind='days_supply_max', days=10, scope=_SET_23,
+                    source='policy_specs/jhhc-ehp-quantity-limits.dqm:460')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:461
 # jh-tamiflu at every channel: 1 fill per 180 days
-_LIMIT_45 = rt.rule('fills_per_window', None, None, 180, 1, None,
-    _SET_24, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:461')
+_LIMIT_45 = rt.rule(kind='fills_per_window', days=180, fills=1, scope=_SET_23,
+                    source='policy_specs/jhhc-ehp-quantity-limits.dqm:461')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:465
 # jh-lysteda-tab at retail: 30 each per 30 days
-_LIMIT_46 = rt.rule('per_window', '30', 'each', 30, None, None,
-    _SET_25, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:465')
+_LIMIT_46 = rt.rule(kind='per_window', quantity='30', unit='each', days=30, scope=_SET_24,
+                    source='policy_specs/jhhc-ehp-quantity-limits.dqm:465')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:466
 # jh-lysteda-tab at mail: 30 each per 90 days
-_LIMIT_47 = rt.rule('per_window', '30', 'each', 90, None, None,
-    _SET_25, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:466')
+_LIMIT_47 = rt.rule(kind='per_window', quantity='30', unit='each', days=90, scope=_SET_24,
+                    source='policy_specs/jhhc-ehp-quantity-limits.dqm:466')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:470
 # jh-vivitrol at retail: 1 each per 30 days
-_LIMIT_48 = rt.rule('per_window', '1', 'each', 30, None, None,
-    _SET_26, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:470', noun='vial')
+_LIMIT_48 = rt.rule(kind='per_window', quantity='1', unit='each', days=30, scope=_SET_25,
+                    source='policy_specs/jhhc-ehp-quantity-limits.dqm:470', noun='vial')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:471
 # jh-vivitrol at mail: not covered
-_LIMIT_49 = rt.rule('not_covered', None, None, None, None, None,
-    _SET_26, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:471')
+_LIMIT_49 = rt.rule(kind='not_covered', scope=_SET_25,
+                    source='policy_specs/jhhc-ehp-quantity-limits.dqm:471')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:475
 # jh-abilify-tab at retail: 30 each per 30 days
-_LIMIT_50 = rt.rule('per_window', '30', 'each', 30, None, None,
-    _SET_27, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:475')
+_LIMIT_50 = rt.rule(kind='per_window', quantity='30', unit='each', days=30, scope=_SET_26,
+                    source='policy_specs/jhhc-ehp-quantity-limits.dqm:475')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:476
 # jh-abilify-tab at mail: 90 each per 90 days
-_LIMIT_51 = rt.rule('per_window', '90', 'each', 90, None, None,
-    _SET_27, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:476')
+_LIMIT_51 = rt.rule(kind='per_window', quantity='90', unit='each', days=90, scope=_SET_26,
+                    source='policy_specs/jhhc-ehp-quantity-limits.dqm:476')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:480
 # jh-seroquel-xr-tab at retail: 30 each per 30 days
-_LIMIT_52 = rt.rule('per_window', '30', 'each', 30, None, None,
-    _SET_28, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:480')
+_LIMIT_52 = rt.rule(kind='per_window', quantity='30', unit='each', days=30, scope=_SET_27,
+                    source='policy_specs/jhhc-ehp-quantity-limits.dqm:480')
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:481
 # jh-seroquel-xr-tab at mail: 90 each per 90 days
-_LIMIT_53 = rt.rule('per_window', '90', 'each', 90, None, None,
-    _SET_28, _SET_2, 'policy_specs/jhhc-ehp-quantity-limits.dqm:481')
+_LIMIT_53 = rt.rule(kind='per_window', quantity='90', unit='each', days=90, scope=_SET_27,
+                    source='policy_specs/jhhc-ehp-quantity-limits.dqm:481')
 
 
 # ---------------------------------------------------------------------------------------------
@@ -454,378 +364,464 @@ _LIMIT_53 = rt.rule('per_window', '90', 'each', 90, None, None,
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:34
 _PRODUCT_1 = rt.product(
-    'jh-aciphex', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:34',
+    product_id='jh-aciphex',
+    unit='each',
+    location='policy_specs/jhhc-ehp-quantity-limits.dqm:34',
     group='jh-ppi-class', scope=_SET_1,
     plans={
-        'retail': ((_LIMIT_1,), {}),
-        'mail': ((_LIMIT_2,), {}),
+        'retail': {'rules': (_LIMIT_1,), 'approvals': {}},
+        'mail': {'rules': (_LIMIT_2,), 'approvals': {}},
     })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:40
 _PRODUCT_2 = rt.product(
-    'jh-prevacid', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:40',
+    product_id='jh-prevacid',
+    unit='each',
+    location='policy_specs/jhhc-ehp-quantity-limits.dqm:40',
     group='jh-ppi-class', scope=_SET_1,
     plans={
-        'retail': ((_LIMIT_1,), {}),
-        'mail': ((_LIMIT_2,), {}),
+        'retail': {'rules': (_LIMIT_1,), 'approvals': {}},
+        'mail': {'rules': (_LIMIT_2,), 'approvals': {}},
     })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:47
 _PRODUCT_3 = rt.product(
-    'jh-prilosec', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:47',
+    product_id='jh-prilosec',
+    unit='each',
+    location='policy_specs/jhhc-ehp-quantity-limits.dqm:47',
     group='jh-ppi-class', scope=_SET_1,
     plans={
-        'retail': ((_LIMIT_1,), {}),
-        'mail': ((_LIMIT_2,), {}),
+        'retail': {'rules': (_LIMIT_1,), 'approvals': {}},
+        'mail': {'rules': (_LIMIT_2,), 'approvals': {}},
     })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:53
 _PRODUCT_4 = rt.product(
-    'jh-protonix', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:53',
+    product_id='jh-protonix',
+    unit='each',
+    location='policy_specs/jhhc-ehp-quantity-limits.dqm:53',
     group='jh-ppi-class', scope=_SET_1,
     plans={
-        'retail': ((_LIMIT_1,), {}),
-        'mail': ((_LIMIT_2,), {}),
+        'retail': {'rules': (_LIMIT_1,), 'approvals': {}},
+        'mail': {'rules': (_LIMIT_2,), 'approvals': {}},
     })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:59
 _PRODUCT_5 = rt.product(
-    'jh-ambien', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:59',
-    group='jh-sedative-hypnotic-class', scope=_SET_3,
+    product_id='jh-ambien',
+    unit='each',
+    location='policy_specs/jhhc-ehp-quantity-limits.dqm:59',
+    group='jh-sedative-hypnotic-class', scope=_SET_2,
     plans={
-        'retail': ((_LIMIT_3,), {}),
-        'mail': ((_LIMIT_4,), {}),
+        'retail': {'rules': (_LIMIT_3,), 'approvals': {}},
+        'mail': {'rules': (_LIMIT_4,), 'approvals': {}},
     })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:65
 _PRODUCT_6 = rt.product(
-    'jh-dalmane', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:65',
-    group='jh-sedative-hypnotic-class', scope=_SET_3,
+    product_id='jh-dalmane',
+    unit='each',
+    location='policy_specs/jhhc-ehp-quantity-limits.dqm:65',
+    group='jh-sedative-hypnotic-class', scope=_SET_2,
     plans={
-        'retail': ((_LIMIT_3,), {}),
-        'mail': ((_LIMIT_4,), {}),
+        'retail': {'rules': (_LIMIT_3,), 'approvals': {}},
+        'mail': {'rules': (_LIMIT_4,), 'approvals': {}},
     })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:71
 _PRODUCT_7 = rt.product(
-    'jh-prosom', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:71',
-    group='jh-sedative-hypnotic-class', scope=_SET_3,
+    product_id='jh-prosom',
+    unit='each',
+    location='policy_specs/jhhc-ehp-quantity-limits.dqm:71',
+    group='jh-sedative-hypnotic-class', scope=_SET_2,
     plans={
-        'retail': ((_LIMIT_3,), {}),
-        'mail': ((_LIMIT_4,), {}),
+        'retail': {'rules': (_LIMIT_3,), 'approvals': {}},
+        'mail': {'rules': (_LIMIT_4,), 'approvals': {}},
     })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:77
 _PRODUCT_8 = rt.product(
-    'jh-restoril', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:77',
-    group='jh-sedative-hypnotic-class', scope=_SET_3,
+    product_id='jh-restoril',
+    unit='each',
+    location='policy_specs/jhhc-ehp-quantity-limits.dqm:77',
+    group='jh-sedative-hypnotic-class', scope=_SET_2,
     plans={
-        'retail': ((_LIMIT_3,), {}),
-        'mail': ((_LIMIT_4,), {}),
+        'retail': {'rules': (_LIMIT_3,), 'approvals': {}},
+        'mail': {'rules': (_LIMIT_4,), 'approvals': {}},
     })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:84
 _PRODUCT_9 = rt.product(
-    'jh-caverject', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:84',
+    product_id='jh-caverject',
+    unit='each',
+    location='policy_specs/jhhc-ehp-quantity-limits.dqm:84',
     plans={
-        'retail': ((_LIMIT_5,), {}),
-        'mail': ((_LIMIT_6,), {}),
+        'retail': {'rules': (_LIMIT_5,), 'approvals': {}},
+        'mail': {'rules': (_LIMIT_6,), 'approvals': {}},
     })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:92
 _PRODUCT_10 = rt.product(
-    'jh-amerge-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:92',
-    group='jh-triptan-tablets', scope=_SET_5,
+    product_id='jh-amerge-tab',
+    unit='each',
+    location='policy_specs/jhhc-ehp-quantity-limits.dqm:92',
+    group='jh-triptan-tablets', scope=_SET_4,
     plans={
-        'retail': ((_LIMIT_7,), {}),
-        'mail': ((_LIMIT_8,), {}),
+        'retail': {'rules': (_LIMIT_7,), 'approvals': {}},
+        'mail': {'rules': (_LIMIT_8,), 'approvals': {}},
     })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:98
 _PRODUCT_11 = rt.product(
-    'jh-axert-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:98',
-    group='jh-triptan-tablets', scope=_SET_5,
+    product_id='jh-axert-tab',
+    unit='each',
+    location='policy_specs/jhhc-ehp-quantity-limits.dqm:98',
+    group='jh-triptan-tablets', scope=_SET_4,
     plans={
-        'retail': ((_LIMIT_7,), {}),
-        'mail': ((_LIMIT_8,), {}),
+        'retail': {'rules': (_LIMIT_7,), 'approvals': {}},
+        'mail': {'rules': (_LIMIT_8,), 'approvals': {}},
     })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:104
 _PRODUCT_12 = rt.product(
-    'jh-frova-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:104',
-    group='jh-triptan-tablets', scope=_SET_5,
+    product_id='jh-frova-tab',
+    unit='each',
+    location='policy_specs/jhhc-ehp-quantity-limits.dqm:104',
+    group='jh-triptan-tablets', scope=_SET_4,
     plans={
-        'retail': ((_LIMIT_7,), {}),
-        'mail': ((_LIMIT_8,), {}),
+        'retail': {'rules': (_LIMIT_7,), 'approvals': {}},
+        'mail': {'rules': (_LIMIT_8,), 'approvals': {}},
     })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:110
 _PRODUCT_13 = rt.product(
-    'jh-imitrex-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:110',
-    group='jh-triptan-tablets', scope=_SET_5,
+    product_id='jh-imitrex-tab',
+    unit='each',
+    location='policy_specs/jhhc-ehp-quantity-limits.dqm:110',
+    group='jh-triptan-tablets', scope=_SET_4,
     plans={
-        'retail': ((_LIMIT_7,), {}),
-        'mail': ((_LIMIT_8,), {}),
+        'retail': {'rules': (_LIMIT_7,), 'approvals': {}},
+        'mail': {'rules': (_LIMIT_8,), 'approvals': {}},
     })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:116
 _PRODUCT_14 = rt.product(
-    'jh-maxalt-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:116',
-    group='jh-triptan-tablets', scope=_SET_5,
+    product_id='jh-maxalt-tab',
+    unit='each',
+    location='policy_specs/jhhc-ehp-quantity-limits.dqm:116',
+    group='jh-triptan-tablets', scope=_SET_4,
     plans={
-        'retail': ((_LIMIT_7,), {}),
-        'mail': ((_LIMIT_8,), {}),
+        'retail': {'rules': (_LIMIT_7,), 'approvals': {}},
+        'mail': {'rules': (_LIMIT_8,), 'approvals': {}},
     })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:122
 _PRODUCT_15 = rt.product(
-    'jh-relpax-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:122',
-    group='jh-triptan-tablets', scope=_SET_5,
+    product_id='jh-relpax-tab',
+    unit='each',
+    location='policy_specs/jhhc-ehp-quantity-limits.dqm:122',
+    group='jh-triptan-tablets', scope=_SET_4,
     plans={
-        'retail': ((_LIMIT_7,), {}),
-        'mail': ((_LIMIT_8,), {}),
+        'retail': {'rules': (_LIMIT_7,), 'approvals': {}},
+        'mail': {'rules': (_LIMIT_8,), 'approvals': {}},
     })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:128
 _PRODUCT_16 = rt.product(
-    'jh-sumatriptan-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:128',
-    group='jh-triptan-tablets', scope=_SET_5,
+    product_id='jh-sumatriptan-tab',
+    unit='each',
+    location='policy_specs/jhhc-ehp-quantity-limits.dqm:128',
+    group='jh-triptan-tablets', scope=_SET_4,
     plans={
-        'retail': ((_LIMIT_7,), {}),
-        'mail': ((_LIMIT_8,), {}),
+        'retail': {'rules': (_LIMIT_7,), 'approvals': {}},
+        'mail': {'rules': (_LIMIT_8,), 'approvals': {}},
     })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:134
 _PRODUCT_17 = rt.product(
-    'jh-treximet-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:134',
-    group='jh-triptan-tablets', scope=_SET_5,
+    product_id='jh-treximet-tab',
+    unit='each',
+    location='policy_specs/jhhc-ehp-quantity-limits.dqm:134',
+    group='jh-triptan-tablets', scope=_SET_4,
     plans={
-        'retail': ((_LIMIT_7,), {}),
-        'mail': ((_LIMIT_8,), {}),
+        'retail': {'rules': (_LIMIT_7,), 'approvals': {}},
+        'mail': {'rules': (_LIMIT_8,), 'approvals': {}},
     })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:140
 _PRODUCT_18 = rt.product(
-    'jh-zomig-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:140',
-    group='jh-triptan-tablets', scope=_SET_5,
+    product_id='jh-zomig-tab',
+    unit='each',
+    location='policy_specs/jhhc-ehp-quantity-limits.dqm:140',
+    group='jh-triptan-tablets', scope=_SET_4,
     plans={
-        'retail': ((_LIMIT_7,), {}),
-        'mail': ((_LIMIT_8,), {}),
+        'retail': {'rules': (_LIMIT_7,), 'approvals': {}},
+        'mail': {'rules': (_LIMIT_8,), 'approvals': {}},
     })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:148
 _PRODUCT_19 = rt.product(
-    'jh-imitrex-statdose', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:148',
+    product_id='jh-imitrex-statdose',
+    unit='each',
+    location='policy_specs/jhhc-ehp-quantity-limits.dqm:148',
     sizes={'statdose-kit': '4'},
     plans={
-        'retail': ((_LIMIT_9,), {}),
-        'mail': ((_LIMIT_10,), {}),
+        'retail': {'rules': (_LIMIT_9,), 'approvals': {}},
+        'mail': {'rules': (_LIMIT_10,), 'approvals': {}},
     })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:158
 _PRODUCT_20 = rt.product(
-    'jh-imitrex-inj-vial', 'mL', 'policy_specs/jhhc-ehp-quantity-limits.dqm:158',
+    product_id='jh-imitrex-inj-vial',
+    unit='mL',
+    location='policy_specs/jhhc-ehp-quantity-limits.dqm:158',
     sizes={'vial': None},
     plans={
-        'retail': ((_LIMIT_11,), {}),
-        'mail': ((_LIMIT_12,), {}),
+        'retail': {'rules': (_LIMIT_11,), 'approvals': {}},
+        'mail': {'rules': (_LIMIT_12,), 'approvals': {}},
     })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:167
 _PRODUCT_21 = rt.product(
-    'jh-imitrex-nasal', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:167',
+    product_id='jh-imitrex-nasal',
+    unit='each',
+    location='policy_specs/jhhc-ehp-quantity-limits.dqm:167',
     sizes={'imitrex-nasal-box': '6'},
     plans={
-        'retail': ((_LIMIT_13,), {}),
-        'mail': ((_LIMIT_14,), {}),
+        'retail': {'rules': (_LIMIT_13,), 'approvals': {}},
+        'mail': {'rules': (_LIMIT_14,), 'approvals': {}},
     })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:174
 _PRODUCT_22 = rt.product(
-    'jh-migranal', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:174',
+    product_id='jh-migranal',
+    unit='each',
+    location='policy_specs/jhhc-ehp-quantity-limits.dqm:174',
     sizes={'migranal-kit': '8'},
     plans={
-        'retail': ((_LIMIT_15,), {}),
-        'mail': ((_LIMIT_16,), {}),
+        'retail': {'rules': (_LIMIT_15,), 'approvals': {}},
+        'mail': {'rules': (_LIMIT_16,), 'approvals': {}},
     })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:181
 _PRODUCT_23 = rt.product(
-    'jh-zomig-nasal', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:181',
+    product_id='jh-zomig-nasal',
+    unit='each',
+    location='policy_specs/jhhc-ehp-quantity-limits.dqm:181',
     sizes={'zomig-nasal-box': '6'},
     plans={
-        'retail': ((_LIMIT_17,), {}),
-        'mail': ((_LIMIT_18,), {}),
+        'retail': {'rules': (_LIMIT_17,), 'approvals': {}},
+        'mail': {'rules': (_LIMIT_18,), 'approvals': {}},
     })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:190
 _PRODUCT_24 = rt.product(
-    'jh-aloxi-cap', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:190',
+    product_id='jh-aloxi-cap',
+    unit='each',
+    location='policy_specs/jhhc-ehp-quantity-limits.dqm:190',
     plans={
-        'retail': ((_LIMIT_19,), {}),
-        'mail': ((_LIMIT_20,), {}),
+        'retail': {'rules': (_LIMIT_19,), 'approvals': {}},
+        'mail': {'rules': (_LIMIT_20,), 'approvals': {}},
     })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:196
 _PRODUCT_25 = rt.product(
-    'jh-anzemet-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:196',
+    product_id='jh-anzemet-tab',
+    unit='each',
+    location='policy_specs/jhhc-ehp-quantity-limits.dqm:196',
     plans={
-        'retail': ((_LIMIT_21,), {}),
-        'mail': ((_LIMIT_22,), {}),
+        'retail': {'rules': (_LIMIT_21,), 'approvals': {}},
+        'mail': {'rules': (_LIMIT_22,), 'approvals': {}},
     })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:203
 _PRODUCT_26 = rt.product(
-    'jh-anzemet-inj', 'mL', 'policy_specs/jhhc-ehp-quantity-limits.dqm:203',
+    product_id='jh-anzemet-inj',
+    unit='mL',
+    location='policy_specs/jhhc-ehp-quantity-limits.dqm:203',
     sizes={'anzemet-vial': '0.625'},
     plans={
-        'retail': ((_LIMIT_23,), {}),
-        'mail': ((_LIMIT_24,), {}),
+        'retail': {'rules': (_LIMIT_23,), 'approvals': {}},
+        'mail': {'rules': (_LIMIT_24,), 'approvals': {}},
     })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:209
 _PRODUCT_27 = rt.product(
-    'jh-diclegis-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:209',
+    product_id='jh-diclegis-tab',
+    unit='each',
+    location='policy_specs/jhhc-ehp-quantity-limits.dqm:209',
     plans={
-        'retail': ((_LIMIT_25,), {}),
-        'home_delivery': ((_LIMIT_25,), {}),
-        'mail': ((_LIMIT_25,), {}),
+        'retail': {'rules': (_LIMIT_25,), 'approvals': {}},
+        'home_delivery': {'rules': (_LIMIT_25,), 'approvals': {}},
+        'mail': {'rules': (_LIMIT_25,), 'approvals': {}},
     })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:215
 _PRODUCT_28 = rt.product(
-    'jh-kytril-soln', 'mL', 'policy_specs/jhhc-ehp-quantity-limits.dqm:215',
+    product_id='jh-kytril-soln',
+    unit='mL',
+    location='policy_specs/jhhc-ehp-quantity-limits.dqm:215',
     plans={
-        'retail': ((_LIMIT_26,), {}),
-        'mail': ((_LIMIT_27,), {}),
+        'retail': {'rules': (_LIMIT_26,), 'approvals': {}},
+        'mail': {'rules': (_LIMIT_27,), 'approvals': {}},
     })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:221
 _PRODUCT_29 = rt.product(
-    'jh-kytril-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:221',
+    product_id='jh-kytril-tab',
+    unit='each',
+    location='policy_specs/jhhc-ehp-quantity-limits.dqm:221',
     plans={
-        'retail': ((_LIMIT_28,), {}),
-        'mail': ((_LIMIT_29,), {}),
+        'retail': {'rules': (_LIMIT_28,), 'approvals': {}},
+        'mail': {'rules': (_LIMIT_29,), 'approvals': {}},
     })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:228
 _PRODUCT_30 = rt.product(
-    'jh-kytril-inj', 'mL', 'policy_specs/jhhc-ehp-quantity-limits.dqm:228',
+    product_id='jh-kytril-inj',
+    unit='mL',
+    location='policy_specs/jhhc-ehp-quantity-limits.dqm:228',
     sizes={'kytril-vial': '1'},
     plans={
-        'retail': ((_LIMIT_30,), {}),
-        'mail': ((_LIMIT_31,), {}),
+        'retail': {'rules': (_LIMIT_30,), 'approvals': {}},
+        'mail': {'rules': (_LIMIT_31,), 'approvals': {}},
     })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:234
 _PRODUCT_31 = rt.product(
-    'jh-marinol-cap', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:234',
+    product_id='jh-marinol-cap',
+    unit='each',
+    location='policy_specs/jhhc-ehp-quantity-limits.dqm:234',
     plans={
-        'retail': ((_LIMIT_32,), {}),
-        'mail': ((_LIMIT_33,), {}),
+        'retail': {'rules': (_LIMIT_32,), 'approvals': {}},
+        'mail': {'rules': (_LIMIT_33,), 'approvals': {}},
     })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:240
 _PRODUCT_32 = rt.product(
-    'jh-zofran-4mg-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:240',
-    group='jh-zofran-4-8mg-tabs', scope=_SET_19,
+    product_id='jh-zofran-4mg-tab',
+    unit='each',
+    location='policy_specs/jhhc-ehp-quantity-limits.dqm:240',
+    group='jh-zofran-4-8mg-tabs', scope=_SET_18,
     plans={
-        'retail': ((_LIMIT_34,), {}),
-        'mail': ((_LIMIT_35,), {}),
+        'retail': {'rules': (_LIMIT_34,), 'approvals': {}},
+        'mail': {'rules': (_LIMIT_35,), 'approvals': {}},
     })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:247
 _PRODUCT_33 = rt.product(
-    'jh-zofran-8mg-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:247',
-    group='jh-zofran-4-8mg-tabs', scope=_SET_19,
+    product_id='jh-zofran-8mg-tab',
+    unit='each',
+    location='policy_specs/jhhc-ehp-quantity-limits.dqm:247',
+    group='jh-zofran-4-8mg-tabs', scope=_SET_18,
     plans={
-        'retail': ((_LIMIT_34,), {}),
-        'mail': ((_LIMIT_35,), {}),
+        'retail': {'rules': (_LIMIT_34,), 'approvals': {}},
+        'mail': {'rules': (_LIMIT_35,), 'approvals': {}},
     })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:254
 _PRODUCT_34 = rt.product(
-    'jh-zofran-24mg-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:254',
+    product_id='jh-zofran-24mg-tab',
+    unit='each',
+    location='policy_specs/jhhc-ehp-quantity-limits.dqm:254',
     plans={
-        'retail': ((_LIMIT_36,), {}),
-        'mail': ((_LIMIT_37,), {}),
+        'retail': {'rules': (_LIMIT_36,), 'approvals': {}},
+        'mail': {'rules': (_LIMIT_37,), 'approvals': {}},
     })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:261
 _PRODUCT_35 = rt.product(
-    'jh-zofran-soln', 'mL', 'policy_specs/jhhc-ehp-quantity-limits.dqm:261',
+    product_id='jh-zofran-soln',
+    unit='mL',
+    location='policy_specs/jhhc-ehp-quantity-limits.dqm:261',
     plans={
-        'retail': ((_LIMIT_38,), {}),
-        'mail': ((_LIMIT_39,), {}),
+        'retail': {'rules': (_LIMIT_38,), 'approvals': {}},
+        'mail': {'rules': (_LIMIT_39,), 'approvals': {}},
     })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:267
 _PRODUCT_36 = rt.product(
-    'jh-zofran-inj', 'mL', 'policy_specs/jhhc-ehp-quantity-limits.dqm:267',
+    product_id='jh-zofran-inj',
+    unit='mL',
+    location='policy_specs/jhhc-ehp-quantity-limits.dqm:267',
     plans={
-        'retail': ((_LIMIT_40,), {}),
-        'mail': ((_LIMIT_41,), {}),
+        'retail': {'rules': (_LIMIT_40,), 'approvals': {}},
+        'mail': {'rules': (_LIMIT_41,), 'approvals': {}},
     })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:275
 _PRODUCT_37 = rt.product(
-    'jh-valtrex', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:275',
+    product_id='jh-valtrex',
+    unit='each',
+    location='policy_specs/jhhc-ehp-quantity-limits.dqm:275',
     plans={
-        'retail': ((_LIMIT_42,), {}),
-        'mail': ((_LIMIT_43,), {}),
+        'retail': {'rules': (_LIMIT_42,), 'approvals': {}},
+        'mail': {'rules': (_LIMIT_43,), 'approvals': {}},
     })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:283
 _PRODUCT_38 = rt.product(
-    'jh-tamiflu-cap', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:283',
-    group='jh-tamiflu', scope=_SET_29,
+    product_id='jh-tamiflu-cap',
+    unit='each',
+    location='policy_specs/jhhc-ehp-quantity-limits.dqm:283',
+    group='jh-tamiflu', scope=_SET_28,
     plans={
-        'retail': ((_LIMIT_44, _LIMIT_45), {}),
-        'home_delivery': ((_LIMIT_44, _LIMIT_45), {}),
-        'mail': ((_LIMIT_44, _LIMIT_45), {}),
+        'retail': {'rules': (_LIMIT_44, _LIMIT_45), 'approvals': {}},
+        'home_delivery': {'rules': (_LIMIT_44, _LIMIT_45), 'approvals': {}},
+        'mail': {'rules': (_LIMIT_44, _LIMIT_45), 'approvals': {}},
     })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:289
 _PRODUCT_39 = rt.product(
-    'jh-tamiflu-susp', 'mL', 'policy_specs/jhhc-ehp-quantity-limits.dqm:289',
-    group='jh-tamiflu', scope=_SET_30,
+    product_id='jh-tamiflu-susp',
+    unit='mL',
+    location='policy_specs/jhhc-ehp-quantity-limits.dqm:289',
+    group='jh-tamiflu', scope=_SET_29,
     plans={
-        'retail': ((_LIMIT_44, _LIMIT_45), {}),
-        'home_delivery': ((_LIMIT_44, _LIMIT_45), {}),
-        'mail': ((_LIMIT_44, _LIMIT_45), {}),
+        'retail': {'rules': (_LIMIT_44, _LIMIT_45), 'approvals': {}},
+        'home_delivery': {'rules': (_LIMIT_44, _LIMIT_45), 'approvals': {}},
+        'mail': {'rules': (_LIMIT_44, _LIMIT_45), 'approvals': {}},
     })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:295
 _PRODUCT_40 = rt.product(
-    'jh-lysteda-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:295',
+    product_id='jh-lysteda-tab',
+    unit='each',
+    location='policy_specs/jhhc-ehp-quantity-limits.dqm:295',
     plans={
-        'retail': ((_LIMIT_46,), {}),
-        'mail': ((_LIMIT_47,), {}),
+        'retail': {'rules': (_LIMIT_46,), 'approvals': {}},
+        'mail': {'rules': (_LIMIT_47,), 'approvals': {}},
     })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:306
 _PRODUCT_41 = rt.product(
-    'jh-vivitrol', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:306',
+    product_id='jh-vivitrol',
+    unit='each',
+    location='policy_specs/jhhc-ehp-quantity-limits.dqm:306',
     sizes={'vial': None},
     plans={
-        'retail': ((_LIMIT_48,), {}),
-        'mail': ((_LIMIT_49,), {}),
+        'retail': {'rules': (_LIMIT_48,), 'approvals': {}},
+        'mail': {'rules': (_LIMIT_49,), 'approvals': {}},
     })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:314
 _PRODUCT_42 = rt.product(
-    'jh-abilify-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:314',
+    product_id='jh-abilify-tab',
+    unit='each',
+    location='policy_specs/jhhc-ehp-quantity-limits.dqm:314',
     plans={
-        'retail': ((_LIMIT_50,), {}),
-        'mail': ((_LIMIT_51,), {}),
+        'retail': {'rules': (_LIMIT_50,), 'approvals': {}},
+        'mail': {'rules': (_LIMIT_51,), 'approvals': {}},
     })
 
 # policy_specs/jhhc-ehp-quantity-limits.dqm:320
 _PRODUCT_43 = rt.product(
-    'jh-seroquel-xr-tab', 'each', 'policy_specs/jhhc-ehp-quantity-limits.dqm:320',
+    product_id='jh-seroquel-xr-tab',
+    unit='each',
+    location='policy_specs/jhhc-ehp-quantity-limits.dqm:320',
     plans={
-        'retail': ((_LIMIT_52,), {}),
-        'mail': ((_LIMIT_53,), {}),
+        'retail': {'rules': (_LIMIT_52,), 'approvals': {}},
+        'mail': {'rules': (_LIMIT_53,), 'approvals': {}},
     })
 
 _PRODUCTS = {
@@ -877,8 +873,13 @@ _PRODUCTS = {
 _NDCS = {}
 # criterion → its spec line, for the trace of the authorizations that name it
 _CRITERIA_AT = {}
-_POLICY = rt.policy(POLICY_ID, POLICY_HASH, REJECT_CODE, DAILY_RATE, _AT_POLICY, CHANNELS,
-                    _PRODUCTS, _NDCS, _CRITERIA_AT)
+_POLICY = rt.policy(policy_id=POLICY_ID, policy_hash=POLICY_HASH, reject_code=REJECT_CODE,
+                    daily_rate=DAILY_RATE, at=_AT_POLICY, channels=CHANNELS, products=_PRODUCTS,
+                    ndcs=_NDCS, criteria_at=_CRITERIA_AT)
+# evaluate_plain(claim): the decision for a well-formed claim of plain JSON values that names a
+# product, unit and channel with limits here; None for any other claim, which `evaluate` then
+# reads with rt.parse_claim (it rejects the malformed ones) and decides through `evaluate_claim`.
+evaluate_plain = _POLICY.decide_plain
 
 
 # ---------------------------------------------------------------------------------------------

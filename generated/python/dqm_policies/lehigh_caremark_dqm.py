@@ -20,10 +20,6 @@ CHANNELS = ('retail', 'home_delivery')
 DAILY_RATE = False  # whether the policy declares the daily-rate check
 
 _AT_POLICY = 'policy_specs/lehigh-caremark-dqm.dqm:20'
-# Texts read before (thousandths, ordinals): a hit skips parsing the value again.
-_MILLI = rt.MILLI.get
-_ORDINAL = rt.ORDINAL.get
-_UNIT = rt.UNIT_ALIASES.get
 
 
 def evaluate(claim: object) -> dict:
@@ -42,91 +38,6 @@ def evaluate(claim: object) -> dict:
 def decide(claim: object) -> rt.Decision:
     """The typed decision for one claim: a dict of decoded JSON, or a runtime Claim."""
     return rt.Decision.from_dict(evaluate(claim))
-
-
-def evaluate_plain(claim: dict) -> dict | None:
-    """The decision for a well-formed claim of plain JSON values that names a product, unit and
-    channel with limits here; None for any other claim, which `evaluate` then reads with
-    rt.parse_claim (it rejects the malformed ones) and decides through `evaluate_claim`."""
-    get = claim.get
-    claim_id = get("claim_id")
-    if claim_id is not None and (claim_id.__class__ is not str or not claim_id):
-        return None
-    value = get("quantity")
-    requested = _MILLI(value) if value.__class__ is str else None
-    if requested is None:
-        requested = rt.read_milli(value)
-        if requested is None:
-            return None
-    days_supply = get("days_supply")
-    if days_supply.__class__ is not int or not 1 <= days_supply <= 999:
-        return None
-    value_of_end = get("date_of_service")
-    end = _ORDINAL(value_of_end) if value_of_end.__class__ is str else None
-    if end is None:
-        end = rt.read_ordinal(value_of_end)
-        if end is None:
-            return None
-    product = get("product")
-    ndc = get("ndc")
-    if product is None:
-        if ndc is None:
-            return None
-    elif product.__class__ is not str or not product:
-        return None
-    if ndc is not None and rt.read_ndc(ndc) is None:
-        return None
-    unit = get("unit")
-    if unit.__class__ is not str or not unit:
-        return None
-    channel = get("channel")
-    if channel.__class__ is not str or not channel:
-        return None
-    package = get("package")
-    if package is not None and (package.__class__ is not str or not package):
-        return None
-    value = get("package_size")
-    if value is not None and rt.read_milli(value) is None:
-        return None
-    birth = None
-    member = get("member")
-    if member is not None:
-        if member.__class__ is not dict:
-            return None
-        value = member.get("birth_date")
-        if value is not None:
-            birth = _ORDINAL(value) if value.__class__ is str else None
-            if birth is None:
-                birth = rt.read_ordinal(value)
-                if birth is None:
-                    return None
-            if birth > end:
-                return None
-    authorizations = get("authorizations")
-    if authorizations:
-        authorizations = rt.read_authorizations(authorizations)
-        if authorizations is None:
-            return None
-    elif authorizations is not None and authorizations.__class__ is not list:
-        return None
-    item = _PRODUCTS.get(product)  # this policy lists no NDCs: a claim's NDC changes nothing
-    if item is None or (package is not None and package not in item.sizes):
-        return None
-    chosen = item.plans.get(channel)
-    if chosen is None or _UNIT(unit, unit) != item.unit:
-        return None
-    if item.drug_file:  # package sizes from the drug file: rt.decide_claim counts packages
-        return None
-    history = get("history")
-    if history:
-        history = rt.keep_history(history, claim_id, end, item, bool(authorizations))
-        if history is None:
-            return None
-    elif history is not None and history.__class__ is not list:
-        return None
-    # The date was read from this text, so the text is its ISO form.
-    return rt.judge(_POLICY, item, chosen, package, requested, days_supply, end, value_of_end,
-                    birth, channel, history, authorizations)
 
 
 def evaluate_claim(claim: rt.Claim) -> dict:
@@ -152,183 +63,182 @@ def decide_review(request: object, *, routed: tuple | None = None) -> rt.ReviewR
 # Rules: every limit and approval, with the products (and NDCs) whose history it counts
 
 _SET_1 = frozenset(('lh-celexa-10mg-tab', 'lh-celexa-20mg-tab', 'lh-celexa-30mg-tab'))
-_SET_2 = frozenset()
-_SET_3 = frozenset(('lh-effexor-xr-225mg',))
-_SET_4 = frozenset(('lh-effexor-xr-150mg',))
-_SET_5 = frozenset(('lh-effexor-xr-37_5mg',))
-_SET_6 = frozenset(('lh-lexapro-5mg-tab', 'lh-lexapro-10mg-tab', 'lh-lexapro-20mg-tab'))
-_SET_7 = frozenset(('lh-lexapro-susp',))
-_SET_8 = frozenset(('lh-paxil-10mg-tab', 'lh-paxil-20mg-tab', 'lh-paxil-30mg-tab', 'lh-paxil-40mg-tab'))
-_SET_9 = frozenset(('lh-paxil-cr-12_5mg-tab', 'lh-paxil-cr-25mg-tab'))
-_SET_10 = frozenset(('lh-pristiq-50mg-tab', 'lh-pristiq-100mg-tab'))
-_SET_11 = frozenset(('lh-prozac-10mg-cap', 'lh-prozac-20mg-cap'))
-_SET_12 = frozenset(('lh-prozac-weekly-90mg-cap',))
-_SET_13 = frozenset(('lh-anzemet-50mg-tab', 'lh-anzemet-100mg-tab'))
-_SET_14 = frozenset(('lh-cesamet-1mg-cap',))
-_SET_15 = frozenset(('lh-emend-40mg-cap', 'lh-emend-80mg-cap'))
-_SET_16 = frozenset(('lh-emend-125mg-cap',))
-_SET_17 = frozenset(('lh-emend-pack',))
-_SET_18 = frozenset(('lh-kytril-1mg-tab',))
-_SET_19 = frozenset(('lh-kytril-susp',))
-_SET_20 = frozenset(('lh-sancuso-patch',))
-_SET_21 = frozenset(('lh-zofran-4mg-tab', 'lh-zofran-8mg-tab'))
-_SET_22 = frozenset(('lh-zofran-24mg-tab',))
-_SET_23 = frozenset(('lh-zofran-susp',))
-_SET_24 = frozenset(('lh-relenza',))
-_SET_25 = frozenset(('lh-tamiflu-30mg-cap', 'lh-tamiflu-45mg-cap', 'lh-tamiflu-75mg-cap'))
-_SET_26 = frozenset(('lh-tamiflu-susp',))
-_SET_27 = frozenset(('lh-lotrel-2_5-10mg-cap', 'lh-lotrel-5-10mg-cap'))
-_SET_28 = frozenset(('lh-norvasc-2_5mg-tab', 'lh-norvasc-5mg-tab'))
+_SET_2 = frozenset(('lh-effexor-xr-225mg',))
+_SET_3 = frozenset(('lh-effexor-xr-150mg',))
+_SET_4 = frozenset(('lh-effexor-xr-37_5mg',))
+_SET_5 = frozenset(('lh-lexapro-5mg-tab', 'lh-lexapro-10mg-tab', 'lh-lexapro-20mg-tab'))
+_SET_6 = frozenset(('lh-lexapro-susp',))
+_SET_7 = frozenset(('lh-paxil-10mg-tab', 'lh-paxil-20mg-tab', 'lh-paxil-30mg-tab', 'lh-paxil-40mg-tab'))
+_SET_8 = frozenset(('lh-paxil-cr-12_5mg-tab', 'lh-paxil-cr-25mg-tab'))
+_SET_9 = frozenset(('lh-pristiq-50mg-tab', 'lh-pristiq-100mg-tab'))
+_SET_10 = frozenset(('lh-prozac-10mg-cap', 'lh-prozac-20mg-cap'))
+_SET_11 = frozenset(('lh-prozac-weekly-90mg-cap',))
+_SET_12 = frozenset(('lh-anzemet-50mg-tab', 'lh-anzemet-100mg-tab'))
+_SET_13 = frozenset(('lh-cesamet-1mg-cap',))
+_SET_14 = frozenset(('lh-emend-40mg-cap', 'lh-emend-80mg-cap'))
+_SET_15 = frozenset(('lh-emend-125mg-cap',))
+_SET_16 = frozenset(('lh-emend-pack',))
+_SET_17 = frozenset(('lh-kytril-1mg-tab',))
+_SET_18 = frozenset(('lh-kytril-susp',))
+_SET_19 = frozenset(('lh-sancuso-patch',))
+_SET_20 = frozenset(('lh-zofran-4mg-tab', 'lh-zofran-8mg-tab'))
+_SET_21 = frozenset(('lh-zofran-24mg-tab',))
+_SET_22 = frozenset(('lh-zofran-susp',))
+_SET_23 = frozenset(('lh-relenza',))
+_SET_24 = frozenset(('lh-tamiflu-30mg-cap', 'lh-tamiflu-45mg-cap', 'lh-tamiflu-75mg-cap'))
+_SET_25 = frozenset(('lh-tamiflu-susp',))
+_SET_26 = frozenset(('lh-lotrel-2_5-10mg-cap', 'lh-lotrel-5-10mg-cap'))
+_SET_27 = frozenset(('lh-norvasc-2_5mg-tab', 'lh-norvasc-5mg-tab'))
 
 # policy_specs/lehigh-caremark-dqm.dqm:369
 # lh-celexa-tabs at retail: 30 each per 30 days
-_LIMIT_1 = rt.rule('per_window', '30', 'each', 30, None, None,
-    _SET_1, _SET_2, 'policy_specs/lehigh-caremark-dqm.dqm:369')
+_LIMIT_1 = rt.rule(kind='per_window', quantity='30', unit='each', days=30, scope=_SET_1,
+                   source='policy_specs/lehigh-caremark-dqm.dqm:369')
 
 # policy_specs/lehigh-caremark-dqm.dqm:375
 # lh-effexor-xr-225mg at retail: 30 each per 30 days
-_LIMIT_2 = rt.rule('per_window', '30', 'each', 30, None, None,
-    _SET_3, _SET_2, 'policy_specs/lehigh-caremark-dqm.dqm:375')
+_LIMIT_2 = rt.rule(kind='per_window', quantity='30', unit='each', days=30, scope=_SET_2,
+                   source='policy_specs/lehigh-caremark-dqm.dqm:375')
 
 # policy_specs/lehigh-caremark-dqm.dqm:378
 # lh-effexor-xr-150mg at retail: 60 each per 30 days
-_LIMIT_3 = rt.rule('per_window', '60', 'each', 30, None, None,
-    _SET_4, _SET_2, 'policy_specs/lehigh-caremark-dqm.dqm:378')
+_LIMIT_3 = rt.rule(kind='per_window', quantity='60', unit='each', days=30, scope=_SET_3,
+                   source='policy_specs/lehigh-caremark-dqm.dqm:378')
 
 # policy_specs/lehigh-caremark-dqm.dqm:381
 # lh-effexor-xr-37_5mg at retail: 90 each per 30 days
-_LIMIT_4 = rt.rule('per_window', '90', 'each', 30, None, None,
-    _SET_5, _SET_2, 'policy_specs/lehigh-caremark-dqm.dqm:381')
+_LIMIT_4 = rt.rule(kind='per_window', quantity='90', unit='each', days=30, scope=_SET_4,
+                   source='policy_specs/lehigh-caremark-dqm.dqm:381')
 
 # policy_specs/lehigh-caremark-dqm.dqm:385
 # lh-lexapro-tabs at retail: 30 each per 30 days
-_LIMIT_5 = rt.rule('per_window', '30', 'each', 30, None, None,
-    _SET_6, _SET_2, 'policy_specs/lehigh-caremark-dqm.dqm:385')
+_LIMIT_5 = rt.rule(kind='per_window', quantity='30', unit='each', days=30, scope=_SET_5,
+                   source='policy_specs/lehigh-caremark-dqm.dqm:385')
 
 # policy_specs/lehigh-caremark-dqm.dqm:389
 # lh-lexapro-susp at retail: 720 mL per 30 days
-_LIMIT_6 = rt.rule('per_window', '720', 'mL', 30, None, None,
-    _SET_7, _SET_2, 'policy_specs/lehigh-caremark-dqm.dqm:389')
+_LIMIT_6 = rt.rule(kind='per_window', quantity='720', unit='mL', days=30, scope=_SET_6,
+                   source='policy_specs/lehigh-caremark-dqm.dqm:389')
 
 # policy_specs/lehigh-caremark-dqm.dqm:393
 # lh-paxil-tabs at retail: 30 each per 30 days
-_LIMIT_7 = rt.rule('per_window', '30', 'each', 30, None, None,
-    _SET_8, _SET_2, 'policy_specs/lehigh-caremark-dqm.dqm:393')
+_LIMIT_7 = rt.rule(kind='per_window', quantity='30', unit='each', days=30, scope=_SET_7,
+                   source='policy_specs/lehigh-caremark-dqm.dqm:393')
 
 # policy_specs/lehigh-caremark-dqm.dqm:397
 # lh-paxil-cr-tabs at retail: 30 each per 30 days
-_LIMIT_8 = rt.rule('per_window', '30', 'each', 30, None, None,
-    _SET_9, _SET_2, 'policy_specs/lehigh-caremark-dqm.dqm:397')
+_LIMIT_8 = rt.rule(kind='per_window', quantity='30', unit='each', days=30, scope=_SET_8,
+                   source='policy_specs/lehigh-caremark-dqm.dqm:397')
 
 # policy_specs/lehigh-caremark-dqm.dqm:401
 # lh-pristiq-tabs at retail: 30 each per 30 days
-_LIMIT_9 = rt.rule('per_window', '30', 'each', 30, None, None,
-    _SET_10, _SET_2, 'policy_specs/lehigh-caremark-dqm.dqm:401')
+_LIMIT_9 = rt.rule(kind='per_window', quantity='30', unit='each', days=30, scope=_SET_9,
+                   source='policy_specs/lehigh-caremark-dqm.dqm:401')
 
 # policy_specs/lehigh-caremark-dqm.dqm:405
 # lh-prozac-caps at retail: 30 each per 30 days
-_LIMIT_10 = rt.rule('per_window', '30', 'each', 30, None, None,
-    _SET_11, _SET_2, 'policy_specs/lehigh-caremark-dqm.dqm:405')
+_LIMIT_10 = rt.rule(kind='per_window', quantity='30', unit='each', days=30, scope=_SET_10,
+                    source='policy_specs/lehigh-caremark-dqm.dqm:405')
 
 # policy_specs/lehigh-caremark-dqm.dqm:409
 # lh-prozac-weekly-90mg-cap at retail: 4 each per 30 days
-_LIMIT_11 = rt.rule('per_window', '4', 'each', 30, None, None,
-    _SET_12, _SET_2, 'policy_specs/lehigh-caremark-dqm.dqm:409')
+_LIMIT_11 = rt.rule(kind='per_window', quantity='4', unit='each', days=30, scope=_SET_11,
+                    source='policy_specs/lehigh-caremark-dqm.dqm:409')
 
 # policy_specs/lehigh-caremark-dqm.dqm:413
 # lh-anzemet-tabs at retail: 5 each per fill
-_LIMIT_12 = rt.rule('per_fill', '5', 'each', None, None, None,
-    _SET_13, _SET_2, 'policy_specs/lehigh-caremark-dqm.dqm:413')
+_LIMIT_12 = rt.rule(kind='per_fill', quantity='5', unit='each', scope=_SET_12,
+                    source='policy_specs/lehigh-caremark-dqm.dqm:413')
 
 # policy_specs/lehigh-caremark-dqm.dqm:417
 # lh-cesamet-1mg-cap at retail: 6 each per fill
-_LIMIT_13 = rt.rule('per_fill', '6', 'each', None, None, None,
-    _SET_14, _SET_2, 'policy_specs/lehigh-caremark-dqm.dqm:417')
+_LIMIT_13 = rt.rule(kind='per_fill', quantity='6', unit='each', scope=_SET_13,
+                    source='policy_specs/lehigh-caremark-dqm.dqm:417')
 
 # policy_specs/lehigh-caremark-dqm.dqm:421
 # lh-emend-40-80mg-caps at retail: 8 each per fill
-_LIMIT_14 = rt.rule('per_fill', '8', 'each', None, None, None,
-    _SET_15, _SET_2, 'policy_specs/lehigh-caremark-dqm.dqm:421')
+_LIMIT_14 = rt.rule(kind='per_fill', quantity='8', unit='each', scope=_SET_14,
+                    source='policy_specs/lehigh-caremark-dqm.dqm:421')
 
 # policy_specs/lehigh-caremark-dqm.dqm:425
 # lh-emend-125mg-cap at retail: 4 each per fill
-_LIMIT_15 = rt.rule('per_fill', '4', 'each', None, None, None,
-    _SET_16, _SET_2, 'policy_specs/lehigh-caremark-dqm.dqm:425')
+_LIMIT_15 = rt.rule(kind='per_fill', quantity='4', unit='each', scope=_SET_15,
+                    source='policy_specs/lehigh-caremark-dqm.dqm:425')
 
 # policy_specs/lehigh-caremark-dqm.dqm:429
 # lh-emend-pack at retail: 4 each per fill
-_LIMIT_16 = rt.rule('per_fill', '4', 'each', None, None, None,
-    _SET_17, _SET_2, 'policy_specs/lehigh-caremark-dqm.dqm:429', noun='pack')
+_LIMIT_16 = rt.rule(kind='per_fill', quantity='4', unit='each', scope=_SET_16,
+                    source='policy_specs/lehigh-caremark-dqm.dqm:429', noun='pack')
 
 # policy_specs/lehigh-caremark-dqm.dqm:433
 # lh-kytril-1mg-tab at retail: 8 each per fill
-_LIMIT_17 = rt.rule('per_fill', '8', 'each', None, None, None,
-    _SET_18, _SET_2, 'policy_specs/lehigh-caremark-dqm.dqm:433')
+_LIMIT_17 = rt.rule(kind='per_fill', quantity='8', unit='each', scope=_SET_17,
+                    source='policy_specs/lehigh-caremark-dqm.dqm:433')
 
 # policy_specs/lehigh-caremark-dqm.dqm:437
 # lh-kytril-susp at retail: 60 mL per fill
-_LIMIT_18 = rt.rule('per_fill', '60', 'mL', None, None, None,
-    _SET_19, _SET_2, 'policy_specs/lehigh-caremark-dqm.dqm:437')
+_LIMIT_18 = rt.rule(kind='per_fill', quantity='60', unit='mL', scope=_SET_18,
+                    source='policy_specs/lehigh-caremark-dqm.dqm:437')
 
 # policy_specs/lehigh-caremark-dqm.dqm:441
 # lh-sancuso-patch at retail: 1 each per fill
-_LIMIT_19 = rt.rule('per_fill', '1', 'each', None, None, None,
-    _SET_20, _SET_2, 'policy_specs/lehigh-caremark-dqm.dqm:441')
+_LIMIT_19 = rt.rule(kind='per_fill', quantity='1', unit='each', scope=_SET_19,
+                    source='policy_specs/lehigh-caremark-dqm.dqm:441')
 
 # policy_specs/lehigh-caremark-dqm.dqm:445
 # lh-zofran-4-8mg-tabs at retail: 24 each per fill
-_LIMIT_20 = rt.rule('per_fill', '24', 'each', None, None, None,
-    _SET_21, _SET_2, 'policy_specs/lehigh-caremark-dqm.dqm:445')
+_LIMIT_20 = rt.rule(kind='per_fill', quantity='24', unit='each', scope=_SET_20,
+                    source='policy_specs/lehigh-caremark-dqm.dqm:445')
 
 # policy_specs/lehigh-caremark-dqm.dqm:449
 # lh-zofran-24mg-tab at retail: 4 each per fill
-_LIMIT_21 = rt.rule('per_fill', '4', 'each', None, None, None,
-    _SET_22, _SET_2, 'policy_specs/lehigh-caremark-dqm.dqm:449')
+_LIMIT_21 = rt.rule(kind='per_fill', quantity='4', unit='each', scope=_SET_21,
+                    source='policy_specs/lehigh-caremark-dqm.dqm:449')
 
 # policy_specs/lehigh-caremark-dqm.dqm:453
 # lh-zofran-susp at retail: 250 mL per fill
-_LIMIT_22 = rt.rule('per_fill', '250', 'mL', None, None, None,
-    _SET_23, _SET_2, 'policy_specs/lehigh-caremark-dqm.dqm:453')
+_LIMIT_22 = rt.rule(kind='per_fill', quantity='250', unit='mL', scope=_SET_22,
+                    source='policy_specs/lehigh-caremark-dqm.dqm:453')
 
 # policy_specs/lehigh-caremark-dqm.dqm:457
 # lh-relenza at retail: 1 each per fill
-_LIMIT_23 = rt.rule('per_fill', '1', 'each', None, None, None,
-    _SET_24, _SET_2, 'policy_specs/lehigh-caremark-dqm.dqm:457', noun='kit')
+_LIMIT_23 = rt.rule(kind='per_fill', quantity='1', unit='each', scope=_SET_23,
+                    source='policy_specs/lehigh-caremark-dqm.dqm:457', noun='kit')
 
 # policy_specs/lehigh-caremark-dqm.dqm:458
 # lh-relenza at retail: 2 fills per 365 days
-_LIMIT_24 = rt.rule('fills_per_window', None, None, 365, 2, None,
-    _SET_24, _SET_2, 'policy_specs/lehigh-caremark-dqm.dqm:458')
+_LIMIT_24 = rt.rule(kind='fills_per_window', days=365, fills=2, scope=_SET_23,
+                    source='policy_specs/lehigh-caremark-dqm.dqm:458')
 
 # policy_specs/lehigh-caremark-dqm.dqm:462
 # lh-tamiflu-caps at retail: 10 each per fill
-_LIMIT_25 = rt.rule('per_fill', '10', 'each', None, None, None,
-    _SET_25, _SET_2, 'policy_specs/lehigh-caremark-dqm.dqm:462')
+_LIMIT_25 = rt.rule(kind='per_fill', quantity='10', unit='each', scope=_SET_24,
+                    source='policy_specs/lehigh-caremark-dqm.dqm:462')
 
 # policy_specs/lehigh-caremark-dqm.dqm:463
 # lh-tamiflu-caps at retail: 2 fills per 365 days
-_LIMIT_26 = rt.rule('fills_per_window', None, None, 365, 2, None,
-    _SET_25, _SET_2, 'policy_specs/lehigh-caremark-dqm.dqm:463')
+_LIMIT_26 = rt.rule(kind='fills_per_window', days=365, fills=2, scope=_SET_24,
+                    source='policy_specs/lehigh-caremark-dqm.dqm:463')
 
 # policy_specs/lehigh-caremark-dqm.dqm:468
 # lh-tamiflu-susp at retail: 75 mL per fill
-_LIMIT_27 = rt.rule('per_fill', '75', 'mL', None, None, None,
-    _SET_26, _SET_2, 'policy_specs/lehigh-caremark-dqm.dqm:468')
+_LIMIT_27 = rt.rule(kind='per_fill', quantity='75', unit='mL', scope=_SET_25,
+                    source='policy_specs/lehigh-caremark-dqm.dqm:468')
 
 # policy_specs/lehigh-caremark-dqm.dqm:469
 # lh-tamiflu-susp at retail: 2 fills per 365 days
-_LIMIT_28 = rt.rule('fills_per_window', None, None, 365, 2, None,
-    _SET_26, _SET_2, 'policy_specs/lehigh-caremark-dqm.dqm:469')
+_LIMIT_28 = rt.rule(kind='fills_per_window', days=365, fills=2, scope=_SET_25,
+                    source='policy_specs/lehigh-caremark-dqm.dqm:469')
 
 # policy_specs/lehigh-caremark-dqm.dqm:473
 # lh-lotrel-caps at retail: 30 each per fill
-_LIMIT_29 = rt.rule('per_fill', '30', 'each', None, None, None,
-    _SET_27, _SET_2, 'policy_specs/lehigh-caremark-dqm.dqm:473')
+_LIMIT_29 = rt.rule(kind='per_fill', quantity='30', unit='each', scope=_SET_26,
+                    source='policy_specs/lehigh-caremark-dqm.dqm:473')
 
 # policy_specs/lehigh-caremark-dqm.dqm:477
 # lh-norvasc-tabs at retail: 30 each per fill
-_LIMIT_30 = rt.rule('per_fill', '30', 'each', None, None, None,
-    _SET_28, _SET_2, 'policy_specs/lehigh-caremark-dqm.dqm:477')
+_LIMIT_30 = rt.rule(kind='per_fill', quantity='30', unit='each', scope=_SET_27,
+                    source='policy_specs/lehigh-caremark-dqm.dqm:477')
 
 
 # ---------------------------------------------------------------------------------------------
@@ -337,345 +247,433 @@ _LIMIT_30 = rt.rule('per_fill', '30', 'each', None, None, None,
 
 # policy_specs/lehigh-caremark-dqm.dqm:24
 _PRODUCT_1 = rt.product(
-    'lh-celexa-10mg-tab', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:24',
+    product_id='lh-celexa-10mg-tab',
+    unit='each',
+    location='policy_specs/lehigh-caremark-dqm.dqm:24',
     group='lh-celexa-tabs', scope=_SET_1,
     plans={
-        'retail': ((_LIMIT_1,), {}),
+        'retail': {'rules': (_LIMIT_1,), 'approvals': {}},
     })
 
 # policy_specs/lehigh-caremark-dqm.dqm:31
 _PRODUCT_2 = rt.product(
-    'lh-celexa-20mg-tab', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:31',
+    product_id='lh-celexa-20mg-tab',
+    unit='each',
+    location='policy_specs/lehigh-caremark-dqm.dqm:31',
     group='lh-celexa-tabs', scope=_SET_1,
     plans={
-        'retail': ((_LIMIT_1,), {}),
+        'retail': {'rules': (_LIMIT_1,), 'approvals': {}},
     })
 
 # policy_specs/lehigh-caremark-dqm.dqm:38
 _PRODUCT_3 = rt.product(
-    'lh-celexa-30mg-tab', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:38',
+    product_id='lh-celexa-30mg-tab',
+    unit='each',
+    location='policy_specs/lehigh-caremark-dqm.dqm:38',
     group='lh-celexa-tabs', scope=_SET_1,
     plans={
-        'retail': ((_LIMIT_1,), {}),
+        'retail': {'rules': (_LIMIT_1,), 'approvals': {}},
     })
 
 # policy_specs/lehigh-caremark-dqm.dqm:47
 _PRODUCT_4 = rt.product(
-    'lh-effexor-xr-225mg', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:47',
+    product_id='lh-effexor-xr-225mg',
+    unit='each',
+    location='policy_specs/lehigh-caremark-dqm.dqm:47',
     plans={
-        'retail': ((_LIMIT_2,), {}),
+        'retail': {'rules': (_LIMIT_2,), 'approvals': {}},
     })
 
 # policy_specs/lehigh-caremark-dqm.dqm:54
 _PRODUCT_5 = rt.product(
-    'lh-effexor-xr-150mg', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:54',
+    product_id='lh-effexor-xr-150mg',
+    unit='each',
+    location='policy_specs/lehigh-caremark-dqm.dqm:54',
     plans={
-        'retail': ((_LIMIT_3,), {}),
+        'retail': {'rules': (_LIMIT_3,), 'approvals': {}},
     })
 
 # policy_specs/lehigh-caremark-dqm.dqm:61
 _PRODUCT_6 = rt.product(
-    'lh-effexor-xr-37_5mg', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:61',
+    product_id='lh-effexor-xr-37_5mg',
+    unit='each',
+    location='policy_specs/lehigh-caremark-dqm.dqm:61',
     plans={
-        'retail': ((_LIMIT_4,), {}),
+        'retail': {'rules': (_LIMIT_4,), 'approvals': {}},
     })
 
 # policy_specs/lehigh-caremark-dqm.dqm:68
 _PRODUCT_7 = rt.product(
-    'lh-lexapro-5mg-tab', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:68',
-    group='lh-lexapro-tabs', scope=_SET_6,
+    product_id='lh-lexapro-5mg-tab',
+    unit='each',
+    location='policy_specs/lehigh-caremark-dqm.dqm:68',
+    group='lh-lexapro-tabs', scope=_SET_5,
     plans={
-        'retail': ((_LIMIT_5,), {}),
+        'retail': {'rules': (_LIMIT_5,), 'approvals': {}},
     })
 
 # policy_specs/lehigh-caremark-dqm.dqm:75
 _PRODUCT_8 = rt.product(
-    'lh-lexapro-10mg-tab', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:75',
-    group='lh-lexapro-tabs', scope=_SET_6,
+    product_id='lh-lexapro-10mg-tab',
+    unit='each',
+    location='policy_specs/lehigh-caremark-dqm.dqm:75',
+    group='lh-lexapro-tabs', scope=_SET_5,
     plans={
-        'retail': ((_LIMIT_5,), {}),
+        'retail': {'rules': (_LIMIT_5,), 'approvals': {}},
     })
 
 # policy_specs/lehigh-caremark-dqm.dqm:82
 _PRODUCT_9 = rt.product(
-    'lh-lexapro-20mg-tab', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:82',
-    group='lh-lexapro-tabs', scope=_SET_6,
+    product_id='lh-lexapro-20mg-tab',
+    unit='each',
+    location='policy_specs/lehigh-caremark-dqm.dqm:82',
+    group='lh-lexapro-tabs', scope=_SET_5,
     plans={
-        'retail': ((_LIMIT_5,), {}),
+        'retail': {'rules': (_LIMIT_5,), 'approvals': {}},
     })
 
 # policy_specs/lehigh-caremark-dqm.dqm:90
 _PRODUCT_10 = rt.product(
-    'lh-lexapro-susp', 'mL', 'policy_specs/lehigh-caremark-dqm.dqm:90',
+    product_id='lh-lexapro-susp',
+    unit='mL',
+    location='policy_specs/lehigh-caremark-dqm.dqm:90',
     sizes={'lexapro-bottle': '240'},
     plans={
-        'retail': ((_LIMIT_6,), {}),
+        'retail': {'rules': (_LIMIT_6,), 'approvals': {}},
     })
 
 # policy_specs/lehigh-caremark-dqm.dqm:96
 _PRODUCT_11 = rt.product(
-    'lh-paxil-10mg-tab', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:96',
-    group='lh-paxil-tabs', scope=_SET_8,
+    product_id='lh-paxil-10mg-tab',
+    unit='each',
+    location='policy_specs/lehigh-caremark-dqm.dqm:96',
+    group='lh-paxil-tabs', scope=_SET_7,
     plans={
-        'retail': ((_LIMIT_7,), {}),
+        'retail': {'rules': (_LIMIT_7,), 'approvals': {}},
     })
 
 # policy_specs/lehigh-caremark-dqm.dqm:103
 _PRODUCT_12 = rt.product(
-    'lh-paxil-20mg-tab', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:103',
-    group='lh-paxil-tabs', scope=_SET_8,
+    product_id='lh-paxil-20mg-tab',
+    unit='each',
+    location='policy_specs/lehigh-caremark-dqm.dqm:103',
+    group='lh-paxil-tabs', scope=_SET_7,
     plans={
-        'retail': ((_LIMIT_7,), {}),
+        'retail': {'rules': (_LIMIT_7,), 'approvals': {}},
     })
 
 # policy_specs/lehigh-caremark-dqm.dqm:110
 _PRODUCT_13 = rt.product(
-    'lh-paxil-30mg-tab', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:110',
-    group='lh-paxil-tabs', scope=_SET_8,
+    product_id='lh-paxil-30mg-tab',
+    unit='each',
+    location='policy_specs/lehigh-caremark-dqm.dqm:110',
+    group='lh-paxil-tabs', scope=_SET_7,
     plans={
-        'retail': ((_LIMIT_7,), {}),
+        'retail': {'rules': (_LIMIT_7,), 'approvals': {}},
     })
 
 # policy_specs/lehigh-caremark-dqm.dqm:117
 _PRODUCT_14 = rt.product(
-    'lh-paxil-40mg-tab', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:117',
-    group='lh-paxil-tabs', scope=_SET_8,
+    product_id='lh-paxil-40mg-tab',
+    unit='each',
+    location='policy_specs/lehigh-caremark-dqm.dqm:117',
+    group='lh-paxil-tabs', scope=_SET_7,
     plans={
-        'retail': ((_LIMIT_7,), {}),
+        'retail': {'rules': (_LIMIT_7,), 'approvals': {}},
     })
 
 # policy_specs/lehigh-caremark-dqm.dqm:124
 _PRODUCT_15 = rt.product(
-    'lh-paxil-cr-12_5mg-tab', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:124',
-    group='lh-paxil-cr-tabs', scope=_SET_9,
+    product_id='lh-paxil-cr-12_5mg-tab',
+    unit='each',
+    location='policy_specs/lehigh-caremark-dqm.dqm:124',
+    group='lh-paxil-cr-tabs', scope=_SET_8,
     plans={
-        'retail': ((_LIMIT_8,), {}),
+        'retail': {'rules': (_LIMIT_8,), 'approvals': {}},
     })
 
 # policy_specs/lehigh-caremark-dqm.dqm:131
 _PRODUCT_16 = rt.product(
-    'lh-paxil-cr-25mg-tab', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:131',
-    group='lh-paxil-cr-tabs', scope=_SET_9,
+    product_id='lh-paxil-cr-25mg-tab',
+    unit='each',
+    location='policy_specs/lehigh-caremark-dqm.dqm:131',
+    group='lh-paxil-cr-tabs', scope=_SET_8,
     plans={
-        'retail': ((_LIMIT_8,), {}),
+        'retail': {'rules': (_LIMIT_8,), 'approvals': {}},
     })
 
 # policy_specs/lehigh-caremark-dqm.dqm:138
 _PRODUCT_17 = rt.product(
-    'lh-pristiq-50mg-tab', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:138',
-    group='lh-pristiq-tabs', scope=_SET_10,
+    product_id='lh-pristiq-50mg-tab',
+    unit='each',
+    location='policy_specs/lehigh-caremark-dqm.dqm:138',
+    group='lh-pristiq-tabs', scope=_SET_9,
     plans={
-        'retail': ((_LIMIT_9,), {}),
+        'retail': {'rules': (_LIMIT_9,), 'approvals': {}},
     })
 
 # policy_specs/lehigh-caremark-dqm.dqm:145
 _PRODUCT_18 = rt.product(
-    'lh-pristiq-100mg-tab', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:145',
-    group='lh-pristiq-tabs', scope=_SET_10,
+    product_id='lh-pristiq-100mg-tab',
+    unit='each',
+    location='policy_specs/lehigh-caremark-dqm.dqm:145',
+    group='lh-pristiq-tabs', scope=_SET_9,
     plans={
-        'retail': ((_LIMIT_9,), {}),
+        'retail': {'rules': (_LIMIT_9,), 'approvals': {}},
     })
 
 # policy_specs/lehigh-caremark-dqm.dqm:152
 _PRODUCT_19 = rt.product(
-    'lh-prozac-10mg-cap', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:152',
-    group='lh-prozac-caps', scope=_SET_11,
+    product_id='lh-prozac-10mg-cap',
+    unit='each',
+    location='policy_specs/lehigh-caremark-dqm.dqm:152',
+    group='lh-prozac-caps', scope=_SET_10,
     plans={
-        'retail': ((_LIMIT_10,), {}),
+        'retail': {'rules': (_LIMIT_10,), 'approvals': {}},
     })
 
 # policy_specs/lehigh-caremark-dqm.dqm:159
 _PRODUCT_20 = rt.product(
-    'lh-prozac-20mg-cap', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:159',
-    group='lh-prozac-caps', scope=_SET_11,
+    product_id='lh-prozac-20mg-cap',
+    unit='each',
+    location='policy_specs/lehigh-caremark-dqm.dqm:159',
+    group='lh-prozac-caps', scope=_SET_10,
     plans={
-        'retail': ((_LIMIT_10,), {}),
+        'retail': {'rules': (_LIMIT_10,), 'approvals': {}},
     })
 
 # policy_specs/lehigh-caremark-dqm.dqm:166
 _PRODUCT_21 = rt.product(
-    'lh-prozac-weekly-90mg-cap', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:166',
+    product_id='lh-prozac-weekly-90mg-cap',
+    unit='each',
+    location='policy_specs/lehigh-caremark-dqm.dqm:166',
     plans={
-        'retail': ((_LIMIT_11,), {}),
+        'retail': {'rules': (_LIMIT_11,), 'approvals': {}},
     })
 
 # policy_specs/lehigh-caremark-dqm.dqm:175
 _PRODUCT_22 = rt.product(
-    'lh-anzemet-50mg-tab', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:175',
-    group='lh-anzemet-tabs', scope=_SET_13,
+    product_id='lh-anzemet-50mg-tab',
+    unit='each',
+    location='policy_specs/lehigh-caremark-dqm.dqm:175',
+    group='lh-anzemet-tabs', scope=_SET_12,
     plans={
-        'retail': ((_LIMIT_12,), {}),
+        'retail': {'rules': (_LIMIT_12,), 'approvals': {}},
     })
 
 # policy_specs/lehigh-caremark-dqm.dqm:182
 _PRODUCT_23 = rt.product(
-    'lh-anzemet-100mg-tab', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:182',
-    group='lh-anzemet-tabs', scope=_SET_13,
+    product_id='lh-anzemet-100mg-tab',
+    unit='each',
+    location='policy_specs/lehigh-caremark-dqm.dqm:182',
+    group='lh-anzemet-tabs', scope=_SET_12,
     plans={
-        'retail': ((_LIMIT_12,), {}),
+        'retail': {'rules': (_LIMIT_12,), 'approvals': {}},
     })
 
 # policy_specs/lehigh-caremark-dqm.dqm:189
 _PRODUCT_24 = rt.product(
-    'lh-cesamet-1mg-cap', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:189',
+    product_id='lh-cesamet-1mg-cap',
+    unit='each',
+    location='policy_specs/lehigh-caremark-dqm.dqm:189',
     plans={
-        'retail': ((_LIMIT_13,), {}),
+        'retail': {'rules': (_LIMIT_13,), 'approvals': {}},
     })
 
 # policy_specs/lehigh-caremark-dqm.dqm:196
 _PRODUCT_25 = rt.product(
-    'lh-emend-40mg-cap', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:196',
-    group='lh-emend-40-80mg-caps', scope=_SET_15,
+    product_id='lh-emend-40mg-cap',
+    unit='each',
+    location='policy_specs/lehigh-caremark-dqm.dqm:196',
+    group='lh-emend-40-80mg-caps', scope=_SET_14,
     plans={
-        'retail': ((_LIMIT_14,), {}),
+        'retail': {'rules': (_LIMIT_14,), 'approvals': {}},
     })
 
 # policy_specs/lehigh-caremark-dqm.dqm:203
 _PRODUCT_26 = rt.product(
-    'lh-emend-80mg-cap', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:203',
-    group='lh-emend-40-80mg-caps', scope=_SET_15,
+    product_id='lh-emend-80mg-cap',
+    unit='each',
+    location='policy_specs/lehigh-caremark-dqm.dqm:203',
+    group='lh-emend-40-80mg-caps', scope=_SET_14,
     plans={
-        'retail': ((_LIMIT_14,), {}),
+        'retail': {'rules': (_LIMIT_14,), 'approvals': {}},
     })
 
 # policy_specs/lehigh-caremark-dqm.dqm:210
 _PRODUCT_27 = rt.product(
-    'lh-emend-125mg-cap', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:210',
+    product_id='lh-emend-125mg-cap',
+    unit='each',
+    location='policy_specs/lehigh-caremark-dqm.dqm:210',
     plans={
-        'retail': ((_LIMIT_15,), {}),
+        'retail': {'rules': (_LIMIT_15,), 'approvals': {}},
     })
 
 # policy_specs/lehigh-caremark-dqm.dqm:219
 _PRODUCT_28 = rt.product(
-    'lh-emend-pack', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:219',
+    product_id='lh-emend-pack',
+    unit='each',
+    location='policy_specs/lehigh-caremark-dqm.dqm:219',
     sizes={'emend-pack': None},
     plans={
-        'retail': ((_LIMIT_16,), {}),
+        'retail': {'rules': (_LIMIT_16,), 'approvals': {}},
     })
 
 # policy_specs/lehigh-caremark-dqm.dqm:227
 _PRODUCT_29 = rt.product(
-    'lh-kytril-1mg-tab', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:227',
+    product_id='lh-kytril-1mg-tab',
+    unit='each',
+    location='policy_specs/lehigh-caremark-dqm.dqm:227',
     plans={
-        'retail': ((_LIMIT_17,), {}),
+        'retail': {'rules': (_LIMIT_17,), 'approvals': {}},
     })
 
 # policy_specs/lehigh-caremark-dqm.dqm:235
 _PRODUCT_30 = rt.product(
-    'lh-kytril-susp', 'mL', 'policy_specs/lehigh-caremark-dqm.dqm:235',
+    product_id='lh-kytril-susp',
+    unit='mL',
+    location='policy_specs/lehigh-caremark-dqm.dqm:235',
     sizes={'kytril-bottle': '30'},
     plans={
-        'retail': ((_LIMIT_18,), {}),
+        'retail': {'rules': (_LIMIT_18,), 'approvals': {}},
     })
 
 # policy_specs/lehigh-caremark-dqm.dqm:241
 _PRODUCT_31 = rt.product(
-    'lh-sancuso-patch', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:241',
+    product_id='lh-sancuso-patch',
+    unit='each',
+    location='policy_specs/lehigh-caremark-dqm.dqm:241',
     plans={
-        'retail': ((_LIMIT_19,), {}),
+        'retail': {'rules': (_LIMIT_19,), 'approvals': {}},
     })
 
 # policy_specs/lehigh-caremark-dqm.dqm:247
 _PRODUCT_32 = rt.product(
-    'lh-zofran-4mg-tab', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:247',
-    group='lh-zofran-4-8mg-tabs', scope=_SET_21,
+    product_id='lh-zofran-4mg-tab',
+    unit='each',
+    location='policy_specs/lehigh-caremark-dqm.dqm:247',
+    group='lh-zofran-4-8mg-tabs', scope=_SET_20,
     plans={
-        'retail': ((_LIMIT_20,), {}),
+        'retail': {'rules': (_LIMIT_20,), 'approvals': {}},
     })
 
 # policy_specs/lehigh-caremark-dqm.dqm:254
 _PRODUCT_33 = rt.product(
-    'lh-zofran-8mg-tab', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:254',
-    group='lh-zofran-4-8mg-tabs', scope=_SET_21,
+    product_id='lh-zofran-8mg-tab',
+    unit='each',
+    location='policy_specs/lehigh-caremark-dqm.dqm:254',
+    group='lh-zofran-4-8mg-tabs', scope=_SET_20,
     plans={
-        'retail': ((_LIMIT_20,), {}),
+        'retail': {'rules': (_LIMIT_20,), 'approvals': {}},
     })
 
 # policy_specs/lehigh-caremark-dqm.dqm:261
 _PRODUCT_34 = rt.product(
-    'lh-zofran-24mg-tab', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:261',
+    product_id='lh-zofran-24mg-tab',
+    unit='each',
+    location='policy_specs/lehigh-caremark-dqm.dqm:261',
     plans={
-        'retail': ((_LIMIT_21,), {}),
+        'retail': {'rules': (_LIMIT_21,), 'approvals': {}},
     })
 
 # policy_specs/lehigh-caremark-dqm.dqm:269
 _PRODUCT_35 = rt.product(
-    'lh-zofran-susp', 'mL', 'policy_specs/lehigh-caremark-dqm.dqm:269',
+    product_id='lh-zofran-susp',
+    unit='mL',
+    location='policy_specs/lehigh-caremark-dqm.dqm:269',
     sizes={'zofran-bottle': '50'},
     plans={
-        'retail': ((_LIMIT_22,), {}),
+        'retail': {'rules': (_LIMIT_22,), 'approvals': {}},
     })
 
 # policy_specs/lehigh-caremark-dqm.dqm:281
 _PRODUCT_36 = rt.product(
-    'lh-relenza', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:281',
+    product_id='lh-relenza',
+    unit='each',
+    location='policy_specs/lehigh-caremark-dqm.dqm:281',
     sizes={'relenza-kit': None},
     plans={
-        'retail': ((_LIMIT_23, _LIMIT_24), {}),
+        'retail': {'rules': (_LIMIT_23, _LIMIT_24), 'approvals': {}},
     })
 
 # policy_specs/lehigh-caremark-dqm.dqm:289
 _PRODUCT_37 = rt.product(
-    'lh-tamiflu-30mg-cap', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:289',
-    group='lh-tamiflu-caps', scope=_SET_25,
+    product_id='lh-tamiflu-30mg-cap',
+    unit='each',
+    location='policy_specs/lehigh-caremark-dqm.dqm:289',
+    group='lh-tamiflu-caps', scope=_SET_24,
     plans={
-        'retail': ((_LIMIT_25, _LIMIT_26), {}),
+        'retail': {'rules': (_LIMIT_25, _LIMIT_26), 'approvals': {}},
     })
 
 # policy_specs/lehigh-caremark-dqm.dqm:296
 _PRODUCT_38 = rt.product(
-    'lh-tamiflu-45mg-cap', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:296',
-    group='lh-tamiflu-caps', scope=_SET_25,
+    product_id='lh-tamiflu-45mg-cap',
+    unit='each',
+    location='policy_specs/lehigh-caremark-dqm.dqm:296',
+    group='lh-tamiflu-caps', scope=_SET_24,
     plans={
-        'retail': ((_LIMIT_25, _LIMIT_26), {}),
+        'retail': {'rules': (_LIMIT_25, _LIMIT_26), 'approvals': {}},
     })
 
 # policy_specs/lehigh-caremark-dqm.dqm:303
 _PRODUCT_39 = rt.product(
-    'lh-tamiflu-75mg-cap', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:303',
-    group='lh-tamiflu-caps', scope=_SET_25,
+    product_id='lh-tamiflu-75mg-cap',
+    unit='each',
+    location='policy_specs/lehigh-caremark-dqm.dqm:303',
+    group='lh-tamiflu-caps', scope=_SET_24,
     plans={
-        'retail': ((_LIMIT_25, _LIMIT_26), {}),
+        'retail': {'rules': (_LIMIT_25, _LIMIT_26), 'approvals': {}},
     })
 
 # policy_specs/lehigh-caremark-dqm.dqm:311
 _PRODUCT_40 = rt.product(
-    'lh-tamiflu-susp', 'mL', 'policy_specs/lehigh-caremark-dqm.dqm:311',
+    product_id='lh-tamiflu-susp',
+    unit='mL',
+    location='policy_specs/lehigh-caremark-dqm.dqm:311',
     sizes={'tamiflu-bottle': '75'},
     plans={
-        'retail': ((_LIMIT_27, _LIMIT_28), {}),
+        'retail': {'rules': (_LIMIT_27, _LIMIT_28), 'approvals': {}},
     })
 
 # policy_specs/lehigh-caremark-dqm.dqm:319
 _PRODUCT_41 = rt.product(
-    'lh-lotrel-2_5-10mg-cap', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:319',
-    group='lh-lotrel-caps', scope=_SET_27,
+    product_id='lh-lotrel-2_5-10mg-cap',
+    unit='each',
+    location='policy_specs/lehigh-caremark-dqm.dqm:319',
+    group='lh-lotrel-caps', scope=_SET_26,
     plans={
-        'retail': ((_LIMIT_29,), {}),
+        'retail': {'rules': (_LIMIT_29,), 'approvals': {}},
     })
 
 # policy_specs/lehigh-caremark-dqm.dqm:326
 _PRODUCT_42 = rt.product(
-    'lh-lotrel-5-10mg-cap', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:326',
-    group='lh-lotrel-caps', scope=_SET_27,
+    product_id='lh-lotrel-5-10mg-cap',
+    unit='each',
+    location='policy_specs/lehigh-caremark-dqm.dqm:326',
+    group='lh-lotrel-caps', scope=_SET_26,
     plans={
-        'retail': ((_LIMIT_29,), {}),
+        'retail': {'rules': (_LIMIT_29,), 'approvals': {}},
     })
 
 # policy_specs/lehigh-caremark-dqm.dqm:333
 _PRODUCT_43 = rt.product(
-    'lh-norvasc-2_5mg-tab', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:333',
-    group='lh-norvasc-tabs', scope=_SET_28,
+    product_id='lh-norvasc-2_5mg-tab',
+    unit='each',
+    location='policy_specs/lehigh-caremark-dqm.dqm:333',
+    group='lh-norvasc-tabs', scope=_SET_27,
     plans={
-        'retail': ((_LIMIT_30,), {}),
+        'retail': {'rules': (_LIMIT_30,), 'approvals': {}},
     })
 
 # policy_specs/lehigh-caremark-dqm.dqm:340
 _PRODUCT_44 = rt.product(
-    'lh-norvasc-5mg-tab', 'each', 'policy_specs/lehigh-caremark-dqm.dqm:340',
-    group='lh-norvasc-tabs', scope=_SET_28,
+    product_id='lh-norvasc-5mg-tab',
+    unit='each',
+    location='policy_specs/lehigh-caremark-dqm.dqm:340',
+    group='lh-norvasc-tabs', scope=_SET_27,
     plans={
-        'retail': ((_LIMIT_30,), {}),
+        'retail': {'rules': (_LIMIT_30,), 'approvals': {}},
     })
 
 _PRODUCTS = {
@@ -728,8 +726,13 @@ _PRODUCTS = {
 _NDCS = {}
 # criterion → its spec line, for the trace of the authorizations that name it
 _CRITERIA_AT = {'dqm-override': 'policy_specs/lehigh-caremark-dqm.dqm:489'}
-_POLICY = rt.policy(POLICY_ID, POLICY_HASH, REJECT_CODE, DAILY_RATE, _AT_POLICY, CHANNELS,
-                    _PRODUCTS, _NDCS, _CRITERIA_AT)
+_POLICY = rt.policy(policy_id=POLICY_ID, policy_hash=POLICY_HASH, reject_code=REJECT_CODE,
+                    daily_rate=DAILY_RATE, at=_AT_POLICY, channels=CHANNELS, products=_PRODUCTS,
+                    ndcs=_NDCS, criteria_at=_CRITERIA_AT)
+# evaluate_plain(claim): the decision for a well-formed claim of plain JSON values that names a
+# product, unit and channel with limits here; None for any other claim, which `evaluate` then
+# reads with rt.parse_claim (it rejects the malformed ones) and decides through `evaluate_claim`.
+evaluate_plain = _POLICY.decide_plain
 
 
 # ---------------------------------------------------------------------------------------------

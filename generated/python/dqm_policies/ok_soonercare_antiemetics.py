@@ -20,10 +20,6 @@ CHANNELS = ('retail', 'home_delivery')
 DAILY_RATE = False  # whether the policy declares the daily-rate check
 
 _AT_POLICY = 'policy_specs/ok-soonercare-antiemetics.dqm:18'
-# Texts read before (thousandths, ordinals): a hit skips parsing the value again.
-_MILLI = rt.MILLI.get
-_ORDINAL = rt.ORDINAL.get
-_UNIT = rt.UNIT_ALIASES.get
 
 
 def evaluate(claim: object) -> dict:
@@ -42,91 +38,6 @@ def evaluate(claim: object) -> dict:
 def decide(claim: object) -> rt.Decision:
     """The typed decision for one claim: a dict of decoded JSON, or a runtime Claim."""
     return rt.Decision.from_dict(evaluate(claim))
-
-
-def evaluate_plain(claim: dict) -> dict | None:
-    """The decision for a well-formed claim of plain JSON values that names a product, unit and
-    channel with limits here; None for any other claim, which `evaluate` then reads with
-    rt.parse_claim (it rejects the malformed ones) and decides through `evaluate_claim`."""
-    get = claim.get
-    claim_id = get("claim_id")
-    if claim_id is not None and (claim_id.__class__ is not str or not claim_id):
-        return None
-    value = get("quantity")
-    requested = _MILLI(value) if value.__class__ is str else None
-    if requested is None:
-        requested = rt.read_milli(value)
-        if requested is None:
-            return None
-    days_supply = get("days_supply")
-    if days_supply.__class__ is not int or not 1 <= days_supply <= 999:
-        return None
-    value_of_end = get("date_of_service")
-    end = _ORDINAL(value_of_end) if value_of_end.__class__ is str else None
-    if end is None:
-        end = rt.read_ordinal(value_of_end)
-        if end is None:
-            return None
-    product = get("product")
-    ndc = get("ndc")
-    if product is None:
-        if ndc is None:
-            return None
-    elif product.__class__ is not str or not product:
-        return None
-    if ndc is not None and rt.read_ndc(ndc) is None:
-        return None
-    unit = get("unit")
-    if unit.__class__ is not str or not unit:
-        return None
-    channel = get("channel")
-    if channel.__class__ is not str or not channel:
-        return None
-    package = get("package")
-    if package is not None and (package.__class__ is not str or not package):
-        return None
-    value = get("package_size")
-    if value is not None and rt.read_milli(value) is None:
-        return None
-    birth = None
-    member = get("member")
-    if member is not None:
-        if member.__class__ is not dict:
-            return None
-        value = member.get("birth_date")
-        if value is not None:
-            birth = _ORDINAL(value) if value.__class__ is str else None
-            if birth is None:
-                birth = rt.read_ordinal(value)
-                if birth is None:
-                    return None
-            if birth > end:
-                return None
-    authorizations = get("authorizations")
-    if authorizations:
-        authorizations = rt.read_authorizations(authorizations)
-        if authorizations is None:
-            return None
-    elif authorizations is not None and authorizations.__class__ is not list:
-        return None
-    item = _PRODUCTS.get(product)  # this policy lists no NDCs: a claim's NDC changes nothing
-    if item is None or (package is not None and package not in item.sizes):
-        return None
-    chosen = item.plans.get(channel)
-    if chosen is None or _UNIT(unit, unit) != item.unit:
-        return None
-    if item.drug_file:  # package sizes from the drug file: rt.decide_claim counts packages
-        return None
-    history = get("history")
-    if history:
-        history = rt.keep_history(history, claim_id, end, item, bool(authorizations))
-        if history is None:
-            return None
-    elif history is not None and history.__class__ is not list:
-        return None
-    # The date was read from this text, so the text is its ISO form.
-    return rt.judge(_POLICY, item, chosen, package, requested, days_supply, end, value_of_end,
-                    birth, channel, history, authorizations)
 
 
 def evaluate_claim(claim: rt.Claim) -> dict:
@@ -152,84 +63,83 @@ def decide_review(request: object, *, routed: tuple | None = None) -> rt.ReviewR
 # Rules: every limit and approval, with the products (and NDCs) whose history it counts
 
 _SET_1 = frozenset(('ok-aloxi-0075mg-vial',))
-_SET_2 = frozenset()
-_SET_3 = frozenset(('ok-aloxi-025mg-vial',))
-_SET_4 = frozenset(('ok-anzemet-50mg-tab', 'ok-anzemet-100mg-tab'))
-_SET_5 = frozenset(('ok-emend-125-80mg-pack',))
-_SET_6 = frozenset(('ok-emend-40mg-cap', 'ok-emend-80mg-cap', 'ok-emend-125mg-cap'))
-_SET_7 = frozenset(('ok-emend-fosaprepitant-115mg-vial',))
-_SET_8 = frozenset(('ok-granisol-1mg-5ml-soln',))
-_SET_9 = frozenset(('ok-kytril-1mg-tab',))
-_SET_10 = frozenset(('ok-sancuso-3_1mg-patch',))
-_SET_11 = frozenset(('ok-zofran-4mg-tab', 'ok-zofran-8mg-tab'))
-_SET_12 = frozenset(('ok-zofran-24mg-tab',))
-_SET_13 = frozenset(('ok-zofran-4mg-5ml-soln',))
-_SET_14 = frozenset(('ok-zofran-odt-4mg', 'ok-zofran-odt-8mg'))
+_SET_2 = frozenset(('ok-aloxi-025mg-vial',))
+_SET_3 = frozenset(('ok-anzemet-50mg-tab', 'ok-anzemet-100mg-tab'))
+_SET_4 = frozenset(('ok-emend-125-80mg-pack',))
+_SET_5 = frozenset(('ok-emend-40mg-cap', 'ok-emend-80mg-cap', 'ok-emend-125mg-cap'))
+_SET_6 = frozenset(('ok-emend-fosaprepitant-115mg-vial',))
+_SET_7 = frozenset(('ok-granisol-1mg-5ml-soln',))
+_SET_8 = frozenset(('ok-kytril-1mg-tab',))
+_SET_9 = frozenset(('ok-sancuso-3_1mg-patch',))
+_SET_10 = frozenset(('ok-zofran-4mg-tab', 'ok-zofran-8mg-tab'))
+_SET_11 = frozenset(('ok-zofran-24mg-tab',))
+_SET_12 = frozenset(('ok-zofran-4mg-5ml-soln',))
+_SET_13 = frozenset(('ok-zofran-odt-4mg', 'ok-zofran-odt-8mg'))
 
 # policy_specs/ok-soonercare-antiemetics.dqm:178
 # ok-aloxi-0075mg-vial at every channel: 6 mL per 28 days
-_LIMIT_1 = rt.rule('per_window', '6', 'mL', 28, None, None,
-    _SET_1, _SET_2, 'policy_specs/ok-soonercare-antiemetics.dqm:178')
+_LIMIT_1 = rt.rule(kind='per_window', quantity='6', unit='mL', days=28, scope=_SET_1,
+                   source='policy_specs/ok-soonercare-antiemetics.dqm:178')
 
 # policy_specs/ok-soonercare-antiemetics.dqm:182
 # ok-aloxi-025mg-vial at every channel: 20 mL per 28 days
-_LIMIT_2 = rt.rule('per_window', '20', 'mL', 28, None, None,
-    _SET_3, _SET_2, 'policy_specs/ok-soonercare-antiemetics.dqm:182')
+_LIMIT_2 = rt.rule(kind='per_window', quantity='20', unit='mL', days=28, scope=_SET_2,
+                   source='policy_specs/ok-soonercare-antiemetics.dqm:182')
 
 # policy_specs/ok-soonercare-antiemetics.dqm:186
 # ok-anzemet-tablets at every channel: 2 each per day for up to 5 days
-_LIMIT_3 = rt.rule('per_day', '2', 'each', 1, None, 5,
-    _SET_4, _SET_2, 'policy_specs/ok-soonercare-antiemetics.dqm:186')
+_LIMIT_3 = rt.rule(kind='per_day', quantity='2', unit='each', days=1, max_days=5, scope=_SET_3,
+                   source='policy_specs/ok-soonercare-antiemetics.dqm:186')
 
 # policy_specs/ok-soonercare-antiemetics.dqm:190
 # ok-emend-125-80mg-pack at every channel: 2 each per 30 days
-_LIMIT_4 = rt.rule('per_window', '2', 'each', 30, None, None,
-    _SET_5, _SET_2, 'policy_specs/ok-soonercare-antiemetics.dqm:190', noun='pack')
+_LIMIT_4 = rt.rule(kind='per_window', quantity='2', unit='each', days=30, scope=_SET_4,
+                   source='policy_specs/ok-soonercare-antiemetics.dqm:190', noun='pack')
 
 # policy_specs/ok-soonercare-antiemetics.dqm:194
 # ok-emend-capsules at every channel: 1 each per 30 days
-_LIMIT_5 = rt.rule('per_window', '1', 'each', 30, None, None,
-    _SET_6, _SET_2, 'policy_specs/ok-soonercare-antiemetics.dqm:194', noun='pack')
+_LIMIT_5 = rt.rule(kind='per_window', quantity='1', unit='each', days=30, scope=_SET_5,
+                   source='policy_specs/ok-soonercare-antiemetics.dqm:194', noun='pack')
 
 # policy_specs/ok-soonercare-antiemetics.dqm:198
 # ok-emend-fosaprepitant-115mg-vial at every channel: 1 each per 30 days
-_LIMIT_6 = rt.rule('per_window', '1', 'each', 30, None, None,
-    _SET_7, _SET_2, 'policy_specs/ok-soonercare-antiemetics.dqm:198')
+_LIMIT_6 = rt.rule(kind='per_window', quantity='1', unit='each', days=30, scope=_SET_6,
+                   source='policy_specs/ok-soonercare-antiemetics.dqm:198')
 
 # policy_specs/ok-soonercare-antiemetics.dqm:202
 # ok-granisol-1mg-5ml-soln at every channel: 30 mL per 10 days
-_LIMIT_7 = rt.rule('per_window', '30', 'mL', 10, None, None,
-    _SET_8, _SET_2, 'policy_specs/ok-soonercare-antiemetics.dqm:202')
+_LIMIT_7 = rt.rule(kind='per_window', quantity='30', unit='mL', days=10, scope=_SET_7,
+                   source='policy_specs/ok-soonercare-antiemetics.dqm:202')
 
 # policy_specs/ok-soonercare-antiemetics.dqm:206
 # ok-kytril-1mg-tab at every channel: 2 each per day for up to 10 days
-_LIMIT_8 = rt.rule('per_day', '2', 'each', 1, None, 10,
-    _SET_9, _SET_2, 'policy_specs/ok-soonercare-antiemetics.dqm:206')
+_LIMIT_8 = rt.rule(kind='per_day', quantity='2', unit='each', days=1, max_days=10,
+                   scope=_SET_8, source='policy_specs/ok-soonercare-antiemetics.dqm:206')
 
 # policy_specs/ok-soonercare-antiemetics.dqm:210
 # ok-sancuso-3_1mg-patch at every channel: 1 each per 21 days
-_LIMIT_9 = rt.rule('per_window', '1', 'each', 21, None, None,
-    _SET_10, _SET_2, 'policy_specs/ok-soonercare-antiemetics.dqm:210')
+_LIMIT_9 = rt.rule(kind='per_window', quantity='1', unit='each', days=21, scope=_SET_9,
+                   source='policy_specs/ok-soonercare-antiemetics.dqm:210')
 
 # policy_specs/ok-soonercare-antiemetics.dqm:214
 # ok-zofran-4-8mg-tabs at every channel: 12 each per 30 days
-_LIMIT_10 = rt.rule('per_window', '12', 'each', 30, None, None,
-    _SET_11, _SET_2, 'policy_specs/ok-soonercare-antiemetics.dqm:214')
+_LIMIT_10 = rt.rule(kind='per_window', quantity='12', unit='each', days=30, scope=_SET_10,
+                    source='policy_specs/ok-soonercare-antiemetics.dqm:214')
 
 # policy_specs/ok-soonercare-antiemetics.dqm:221
 # ok-zofran-24mg-tab at every channel: 1 each per day for up to 30 days
-_LIMIT_11 = rt.rule('per_day', '1', 'each', 1, None, 30,
-    _SET_12, _SET_2, 'policy_specs/ok-soonercare-antiemetics.dqm:221')
+_LIMIT_11 = rt.rule(kind='per_day', quantity='1', unit='each', days=1, max_days=30,
+                    scope=_SET_11, source='policy_specs/ok-soonercare-antiemetics.dqm:221')
 
 # policy_specs/ok-soonercare-antiemetics.dqm:225
 # ok-zofran-4mg-5ml-soln at every channel: 50 mL per 28 days
-_LIMIT_12 = rt.rule('per_window', '50', 'mL', 28, None, None,
-    _SET_13, _SET_2, 'policy_specs/ok-soonercare-antiemetics.dqm:225')
+_LIMIT_12 = rt.rule(kind='per_window', quantity='50', unit='mL', days=28, scope=_SET_12,
+                    source='policy_specs/ok-soonercare-antiemetics.dqm:225')
 
 # policy_specs/ok-soonercare-antiemetics.dqm:229
 # ok-zofran-odt-4-8mg at every channel: 12 each per 30 days
-_LIMIT_13 = rt.rule('per_window', '12', 'each', 30, None, None,
-    _SET_14, _SET_2, 'policy_specs/ok-soonercare-antiemetics.dqm:229')
+_LIMIT_13 = rt.rule(kind='per_window', quantity='12', unit='each', days=30, scope=_SET_13,
+                    source='policy_specs/ok-soonercare-antiemetics.dqm:229')
 
 
 # ---------------------------------------------------------------------------------------------
@@ -238,161 +148,197 @@ _LIMIT_13 = rt.rule('per_window', '12', 'each', 30, None, None,
 
 # policy_specs/ok-soonercare-antiemetics.dqm:24
 _PRODUCT_1 = rt.product(
-    'ok-aloxi-0075mg-vial', 'mL', 'policy_specs/ok-soonercare-antiemetics.dqm:24',
+    product_id='ok-aloxi-0075mg-vial',
+    unit='mL',
+    location='policy_specs/ok-soonercare-antiemetics.dqm:24',
     sizes={'vial-1_5ml': '1.5'},
     plans={
-        'retail': ((_LIMIT_1,), {}),
-        'home_delivery': ((_LIMIT_1,), {}),
+        'retail': {'rules': (_LIMIT_1,), 'approvals': {}},
+        'home_delivery': {'rules': (_LIMIT_1,), 'approvals': {}},
     })
 
 # policy_specs/ok-soonercare-antiemetics.dqm:31
 _PRODUCT_2 = rt.product(
-    'ok-aloxi-025mg-vial', 'mL', 'policy_specs/ok-soonercare-antiemetics.dqm:31',
+    product_id='ok-aloxi-025mg-vial',
+    unit='mL',
+    location='policy_specs/ok-soonercare-antiemetics.dqm:31',
     sizes={'vial-5ml': '5'},
     plans={
-        'retail': ((_LIMIT_2,), {}),
-        'home_delivery': ((_LIMIT_2,), {}),
+        'retail': {'rules': (_LIMIT_2,), 'approvals': {}},
+        'home_delivery': {'rules': (_LIMIT_2,), 'approvals': {}},
     })
 
 # policy_specs/ok-soonercare-antiemetics.dqm:38
 _PRODUCT_3 = rt.product(
-    'ok-anzemet-50mg-tab', 'each', 'policy_specs/ok-soonercare-antiemetics.dqm:38',
-    group='ok-anzemet-tablets', scope=_SET_4,
+    product_id='ok-anzemet-50mg-tab',
+    unit='each',
+    location='policy_specs/ok-soonercare-antiemetics.dqm:38',
+    group='ok-anzemet-tablets', scope=_SET_3,
     plans={
-        'retail': ((_LIMIT_3,), {}),
-        'home_delivery': ((_LIMIT_3,), {}),
+        'retail': {'rules': (_LIMIT_3,), 'approvals': {}},
+        'home_delivery': {'rules': (_LIMIT_3,), 'approvals': {}},
     })
 
 # policy_specs/ok-soonercare-antiemetics.dqm:45
 _PRODUCT_4 = rt.product(
-    'ok-anzemet-100mg-tab', 'each', 'policy_specs/ok-soonercare-antiemetics.dqm:45',
-    group='ok-anzemet-tablets', scope=_SET_4,
+    product_id='ok-anzemet-100mg-tab',
+    unit='each',
+    location='policy_specs/ok-soonercare-antiemetics.dqm:45',
+    group='ok-anzemet-tablets', scope=_SET_3,
     plans={
-        'retail': ((_LIMIT_3,), {}),
-        'home_delivery': ((_LIMIT_3,), {}),
+        'retail': {'rules': (_LIMIT_3,), 'approvals': {}},
+        'home_delivery': {'rules': (_LIMIT_3,), 'approvals': {}},
     })
 
 # policy_specs/ok-soonercare-antiemetics.dqm:55
 _PRODUCT_5 = rt.product(
-    'ok-emend-125-80mg-pack', 'each', 'policy_specs/ok-soonercare-antiemetics.dqm:55',
+    product_id='ok-emend-125-80mg-pack',
+    unit='each',
+    location='policy_specs/ok-soonercare-antiemetics.dqm:55',
     sizes={'pack-125-80': None},
     plans={
-        'retail': ((_LIMIT_4,), {}),
-        'home_delivery': ((_LIMIT_4,), {}),
+        'retail': {'rules': (_LIMIT_4,), 'approvals': {}},
+        'home_delivery': {'rules': (_LIMIT_4,), 'approvals': {}},
     })
 
 # policy_specs/ok-soonercare-antiemetics.dqm:67
 _PRODUCT_6 = rt.product(
-    'ok-emend-40mg-cap', 'each', 'policy_specs/ok-soonercare-antiemetics.dqm:67',
-    group='ok-emend-capsules', scope=_SET_6,
+    product_id='ok-emend-40mg-cap',
+    unit='each',
+    location='policy_specs/ok-soonercare-antiemetics.dqm:67',
+    group='ok-emend-capsules', scope=_SET_5,
     sizes={'pack-40': None},
     plans={
-        'retail': ((_LIMIT_5,), {}),
-        'home_delivery': ((_LIMIT_5,), {}),
+        'retail': {'rules': (_LIMIT_5,), 'approvals': {}},
+        'home_delivery': {'rules': (_LIMIT_5,), 'approvals': {}},
     })
 
 # policy_specs/ok-soonercare-antiemetics.dqm:75
 _PRODUCT_7 = rt.product(
-    'ok-emend-80mg-cap', 'each', 'policy_specs/ok-soonercare-antiemetics.dqm:75',
-    group='ok-emend-capsules', scope=_SET_6,
+    product_id='ok-emend-80mg-cap',
+    unit='each',
+    location='policy_specs/ok-soonercare-antiemetics.dqm:75',
+    group='ok-emend-capsules', scope=_SET_5,
     sizes={'pack-80': None},
     plans={
-        'retail': ((_LIMIT_5,), {}),
-        'home_delivery': ((_LIMIT_5,), {}),
+        'retail': {'rules': (_LIMIT_5,), 'approvals': {}},
+        'home_delivery': {'rules': (_LIMIT_5,), 'approvals': {}},
     })
 
 # policy_specs/ok-soonercare-antiemetics.dqm:83
 _PRODUCT_8 = rt.product(
-    'ok-emend-125mg-cap', 'each', 'policy_specs/ok-soonercare-antiemetics.dqm:83',
-    group='ok-emend-capsules', scope=_SET_6,
+    product_id='ok-emend-125mg-cap',
+    unit='each',
+    location='policy_specs/ok-soonercare-antiemetics.dqm:83',
+    group='ok-emend-capsules', scope=_SET_5,
     sizes={'pack-125': None},
     plans={
-        'retail': ((_LIMIT_5,), {}),
-        'home_delivery': ((_LIMIT_5,), {}),
+        'retail': {'rules': (_LIMIT_5,), 'approvals': {}},
+        'home_delivery': {'rules': (_LIMIT_5,), 'approvals': {}},
     })
 
 # policy_specs/ok-soonercare-antiemetics.dqm:91
 _PRODUCT_9 = rt.product(
-    'ok-emend-fosaprepitant-115mg-vial', 'each', 'policy_specs/ok-soonercare-antiemetics.dqm:91',
+    product_id='ok-emend-fosaprepitant-115mg-vial',
+    unit='each',
+    location='policy_specs/ok-soonercare-antiemetics.dqm:91',
     plans={
-        'retail': ((_LIMIT_6,), {}),
-        'home_delivery': ((_LIMIT_6,), {}),
+        'retail': {'rules': (_LIMIT_6,), 'approvals': {}},
+        'home_delivery': {'rules': (_LIMIT_6,), 'approvals': {}},
     })
 
 # policy_specs/ok-soonercare-antiemetics.dqm:98
 _PRODUCT_10 = rt.product(
-    'ok-granisol-1mg-5ml-soln', 'mL', 'policy_specs/ok-soonercare-antiemetics.dqm:98',
+    product_id='ok-granisol-1mg-5ml-soln',
+    unit='mL',
+    location='policy_specs/ok-soonercare-antiemetics.dqm:98',
     plans={
-        'retail': ((_LIMIT_7,), {}),
-        'home_delivery': ((_LIMIT_7,), {}),
+        'retail': {'rules': (_LIMIT_7,), 'approvals': {}},
+        'home_delivery': {'rules': (_LIMIT_7,), 'approvals': {}},
     })
 
 # policy_specs/ok-soonercare-antiemetics.dqm:105
 _PRODUCT_11 = rt.product(
-    'ok-kytril-1mg-tab', 'each', 'policy_specs/ok-soonercare-antiemetics.dqm:105',
+    product_id='ok-kytril-1mg-tab',
+    unit='each',
+    location='policy_specs/ok-soonercare-antiemetics.dqm:105',
     plans={
-        'retail': ((_LIMIT_8,), {}),
-        'home_delivery': ((_LIMIT_8,), {}),
+        'retail': {'rules': (_LIMIT_8,), 'approvals': {}},
+        'home_delivery': {'rules': (_LIMIT_8,), 'approvals': {}},
     })
 
 # policy_specs/ok-soonercare-antiemetics.dqm:112
 _PRODUCT_12 = rt.product(
-    'ok-sancuso-3_1mg-patch', 'each', 'policy_specs/ok-soonercare-antiemetics.dqm:112',
+    product_id='ok-sancuso-3_1mg-patch',
+    unit='each',
+    location='policy_specs/ok-soonercare-antiemetics.dqm:112',
     plans={
-        'retail': ((_LIMIT_9,), {}),
-        'home_delivery': ((_LIMIT_9,), {}),
+        'retail': {'rules': (_LIMIT_9,), 'approvals': {}},
+        'home_delivery': {'rules': (_LIMIT_9,), 'approvals': {}},
     })
 
 # policy_specs/ok-soonercare-antiemetics.dqm:119
 _PRODUCT_13 = rt.product(
-    'ok-zofran-4mg-tab', 'each', 'policy_specs/ok-soonercare-antiemetics.dqm:119',
-    group='ok-zofran-4-8mg-tabs', scope=_SET_11,
+    product_id='ok-zofran-4mg-tab',
+    unit='each',
+    location='policy_specs/ok-soonercare-antiemetics.dqm:119',
+    group='ok-zofran-4-8mg-tabs', scope=_SET_10,
     plans={
-        'retail': ((_LIMIT_10,), {}),
-        'home_delivery': ((_LIMIT_10,), {}),
+        'retail': {'rules': (_LIMIT_10,), 'approvals': {}},
+        'home_delivery': {'rules': (_LIMIT_10,), 'approvals': {}},
     })
 
 # policy_specs/ok-soonercare-antiemetics.dqm:126
 _PRODUCT_14 = rt.product(
-    'ok-zofran-8mg-tab', 'each', 'policy_specs/ok-soonercare-antiemetics.dqm:126',
-    group='ok-zofran-4-8mg-tabs', scope=_SET_11,
+    product_id='ok-zofran-8mg-tab',
+    unit='each',
+    location='policy_specs/ok-soonercare-antiemetics.dqm:126',
+    group='ok-zofran-4-8mg-tabs', scope=_SET_10,
     plans={
-        'retail': ((_LIMIT_10,), {}),
-        'home_delivery': ((_LIMIT_10,), {}),
+        'retail': {'rules': (_LIMIT_10,), 'approvals': {}},
+        'home_delivery': {'rules': (_LIMIT_10,), 'approvals': {}},
     })
 
 # policy_specs/ok-soonercare-antiemetics.dqm:133
 _PRODUCT_15 = rt.product(
-    'ok-zofran-24mg-tab', 'each', 'policy_specs/ok-soonercare-antiemetics.dqm:133',
+    product_id='ok-zofran-24mg-tab',
+    unit='each',
+    location='policy_specs/ok-soonercare-antiemetics.dqm:133',
     plans={
-        'retail': ((_LIMIT_11,), {}),
-        'home_delivery': ((_LIMIT_11,), {}),
+        'retail': {'rules': (_LIMIT_11,), 'approvals': {}},
+        'home_delivery': {'rules': (_LIMIT_11,), 'approvals': {}},
     })
 
 # policy_specs/ok-soonercare-antiemetics.dqm:140
 _PRODUCT_16 = rt.product(
-    'ok-zofran-4mg-5ml-soln', 'mL', 'policy_specs/ok-soonercare-antiemetics.dqm:140',
+    product_id='ok-zofran-4mg-5ml-soln',
+    unit='mL',
+    location='policy_specs/ok-soonercare-antiemetics.dqm:140',
     plans={
-        'retail': ((_LIMIT_12,), {}),
-        'home_delivery': ((_LIMIT_12,), {}),
+        'retail': {'rules': (_LIMIT_12,), 'approvals': {}},
+        'home_delivery': {'rules': (_LIMIT_12,), 'approvals': {}},
     })
 
 # policy_specs/ok-soonercare-antiemetics.dqm:147
 _PRODUCT_17 = rt.product(
-    'ok-zofran-odt-4mg', 'each', 'policy_specs/ok-soonercare-antiemetics.dqm:147',
-    group='ok-zofran-odt-4-8mg', scope=_SET_14,
+    product_id='ok-zofran-odt-4mg',
+    unit='each',
+    location='policy_specs/ok-soonercare-antiemetics.dqm:147',
+    group='ok-zofran-odt-4-8mg', scope=_SET_13,
     plans={
-        'retail': ((_LIMIT_13,), {}),
-        'home_delivery': ((_LIMIT_13,), {}),
+        'retail': {'rules': (_LIMIT_13,), 'approvals': {}},
+        'home_delivery': {'rules': (_LIMIT_13,), 'approvals': {}},
     })
 
 # policy_specs/ok-soonercare-antiemetics.dqm:154
 _PRODUCT_18 = rt.product(
-    'ok-zofran-odt-8mg', 'each', 'policy_specs/ok-soonercare-antiemetics.dqm:154',
-    group='ok-zofran-odt-4-8mg', scope=_SET_14,
+    product_id='ok-zofran-odt-8mg',
+    unit='each',
+    location='policy_specs/ok-soonercare-antiemetics.dqm:154',
+    group='ok-zofran-odt-4-8mg', scope=_SET_13,
     plans={
-        'retail': ((_LIMIT_13,), {}),
-        'home_delivery': ((_LIMIT_13,), {}),
+        'retail': {'rules': (_LIMIT_13,), 'approvals': {}},
+        'home_delivery': {'rules': (_LIMIT_13,), 'approvals': {}},
     })
 
 _PRODUCTS = {
@@ -419,8 +365,13 @@ _PRODUCTS = {
 _NDCS = {}
 # criterion → its spec line, for the trace of the authorizations that name it
 _CRITERIA_AT = {'medical-necessity': 'policy_specs/ok-soonercare-antiemetics.dqm:244'}
-_POLICY = rt.policy(POLICY_ID, POLICY_HASH, REJECT_CODE, DAILY_RATE, _AT_POLICY, CHANNELS,
-                    _PRODUCTS, _NDCS, _CRITERIA_AT)
+_POLICY = rt.policy(policy_id=POLICY_ID, policy_hash=POLICY_HASH, reject_code=REJECT_CODE,
+                    daily_rate=DAILY_RATE, at=_AT_POLICY, channels=CHANNELS, products=_PRODUCTS,
+                    ndcs=_NDCS, criteria_at=_CRITERIA_AT)
+# evaluate_plain(claim): the decision for a well-formed claim of plain JSON values that names a
+# product, unit and channel with limits here; None for any other claim, which `evaluate` then
+# reads with rt.parse_claim (it rejects the malformed ones) and decides through `evaluate_claim`.
+evaluate_plain = _POLICY.decide_plain
 
 
 # ---------------------------------------------------------------------------------------------

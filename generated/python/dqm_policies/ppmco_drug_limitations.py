@@ -20,10 +20,6 @@ CHANNELS = ('retail', 'home_delivery')
 DAILY_RATE = False  # whether the policy declares the daily-rate check
 
 _AT_POLICY = 'policy_specs/ppmco-drug-limitations.yaml:23'
-# Texts read before (thousandths, ordinals): a hit skips parsing the value again.
-_MILLI = rt.MILLI.get
-_ORDINAL = rt.ORDINAL.get
-_UNIT = rt.UNIT_ALIASES.get
 
 
 def evaluate(claim: object) -> dict:
@@ -42,93 +38,6 @@ def evaluate(claim: object) -> dict:
 def decide(claim: object) -> rt.Decision:
     """The typed decision for one claim: a dict of decoded JSON, or a runtime Claim."""
     return rt.Decision.from_dict(evaluate(claim))
-
-
-def evaluate_plain(claim: dict) -> dict | None:
-    """The decision for a well-formed claim of plain JSON values that names a product, unit and
-    channel with limits here; None for any other claim, which `evaluate` then reads with
-    rt.parse_claim (it rejects the malformed ones) and decides through `evaluate_claim`."""
-    get = claim.get
-    claim_id = get("claim_id")
-    if claim_id is not None and (claim_id.__class__ is not str or not claim_id):
-        return None
-    value = get("quantity")
-    requested = _MILLI(value) if value.__class__ is str else None
-    if requested is None:
-        requested = rt.read_milli(value)
-        if requested is None:
-            return None
-    days_supply = get("days_supply")
-    if days_supply.__class__ is not int or not 1 <= days_supply <= 999:
-        return None
-    value_of_end = get("date_of_service")
-    end = _ORDINAL(value_of_end) if value_of_end.__class__ is str else None
-    if end is None:
-        end = rt.read_ordinal(value_of_end)
-        if end is None:
-            return None
-    product = get("product")
-    ndc = get("ndc")
-    if product is None:
-        if ndc is None:
-            return None
-    elif product.__class__ is not str or not product:
-        return None
-    if ndc is not None and rt.read_ndc(ndc) is None:
-        return None
-    unit = get("unit")
-    if unit.__class__ is not str or not unit:
-        return None
-    channel = get("channel")
-    if channel.__class__ is not str or not channel:
-        return None
-    package = get("package")
-    if package is not None and (package.__class__ is not str or not package):
-        return None
-    value = get("package_size")
-    if value is not None and rt.read_milli(value) is None:
-        return None
-    birth = None
-    member = get("member")
-    if member is not None:
-        if member.__class__ is not dict:
-            return None
-        value = member.get("birth_date")
-        if value is not None:
-            birth = _ORDINAL(value) if value.__class__ is str else None
-            if birth is None:
-                birth = rt.read_ordinal(value)
-                if birth is None:
-                    return None
-            if birth > end:
-                return None
-    authorizations = get("authorizations")
-    if authorizations:
-        authorizations = rt.read_authorizations(authorizations)
-        if authorizations is None:
-            return None
-    elif authorizations is not None and authorizations.__class__ is not list:
-        return None
-    item = _PRODUCTS.get(product)  # this policy lists no NDCs: a claim's NDC changes nothing
-    if item is None or (package is not None and package not in item.sizes):
-        return None
-    chosen = item.plans.get(channel)
-    if chosen is None or _UNIT(unit, unit) != item.unit:
-        return None
-    if item.drug_file:  # package sizes from the drug file: rt.decide_claim counts packages
-        return None
-    if item.therapy:  # therapy rules measure each prior fill's supply: rt.decide_claim does
-        return None
-    history = get("history")
-    if history:
-        history = rt.keep_history(history, claim_id, end, item, bool(authorizations))
-        if history is None:
-            return None
-    elif history is not None and history.__class__ is not list:
-        return None
-    # The date was read from this text, so the text is its ISO form.
-    return rt.judge(_POLICY, item, chosen, package, requested, days_supply, end, value_of_end,
-                    birth, channel, history, authorizations)
 
 
 def evaluate_claim(claim: rt.Claim) -> dict:
@@ -154,191 +63,190 @@ def decide_review(request: object, *, routed: tuple | None = None) -> rt.ReviewR
 # Rules: every limit and approval, with the products (and NDCs) whose history it counts
 
 _SET_1 = frozenset(('pp-aranesp',))
-_SET_2 = frozenset()
-_SET_3 = frozenset(('pp-combivent-respimat',))
-_SET_4 = frozenset(('pp-depo-provera',))
-_SET_5 = frozenset(('pp-diflucan-150mg-tab',))
-_SET_6 = frozenset(('pp-duragesic-25mcg', 'pp-duragesic-50mcg', 'pp-duragesic-75mcg', 'pp-duragesic-100mcg'))
-_SET_7 = frozenset(('pp-epogen',))
-_SET_8 = frozenset(('pp-flovent-diskus',))
-_SET_9 = frozenset(('pp-freestyle-strips', 'pp-precision-xtra-strips'))
-_SET_10 = frozenset(('pp-humalog-vial', 'pp-humulin-vial'))
-_SET_11 = frozenset(('pp-imitrex-tab',))
-_SET_12 = frozenset(('pp-imitrex-nasal',))
-_SET_13 = frozenset(('pp-imitrex-inj',))
-_SET_14 = frozenset(('pp-insulin-syringes-needles',))
-_SET_15 = frozenset(('pp-kytril-1mg-tab',))
-_SET_16 = frozenset(('pp-kytril-1mg-5ml-susp',))
-_SET_17 = frozenset(('pp-lantus-vial',))
-_SET_18 = frozenset(('pp-lovenox',))
-_SET_19 = frozenset(('pp-lysteda-tab',))
-_SET_20 = frozenset(('pp-maxalt-tab',))
-_SET_21 = frozenset(('pp-mobic-tab',))
-_SET_22 = frozenset(('pp-next-choice-tab',))
-_SET_23 = frozenset(('pp-novolin-vial',))
-_SET_24 = frozenset(('pp-novolog-vial',))
-_SET_25 = frozenset(('pp-omeprazole-tab', 'pp-omeprazole-cap'))
-_SET_26 = frozenset(('pp-oxycodone-ir-15mg-tab', 'pp-oxycodone-ir-20mg-tab', 'pp-oxycodone-ir-30mg-tab'))
-_SET_27 = frozenset(('pp-pantoprazole-dr-tab',))
-_SET_28 = frozenset(('pp-plan-b-one-step',))
-_SET_29 = frozenset(('pp-prevpac',))
-_SET_30 = frozenset(('pp-proair-hfa',))
-_SET_31 = frozenset(('pp-procrit',))
+_SET_2 = frozenset(('pp-combivent-respimat',))
+_SET_3 = frozenset(('pp-depo-provera',))
+_SET_4 = frozenset(('pp-diflucan-150mg-tab',))
+_SET_5 = frozenset(('pp-duragesic-25mcg', 'pp-duragesic-50mcg', 'pp-duragesic-75mcg', 'pp-duragesic-100mcg'))
+_SET_6 = frozenset(('pp-epogen',))
+_SET_7 = frozenset(('pp-flovent-diskus',))
+_SET_8 = frozenset(('pp-freestyle-strips', 'pp-precision-xtra-strips'))
+_SET_9 = frozenset(('pp-humalog-vial', 'pp-humulin-vial'))
+_SET_10 = frozenset(('pp-imitrex-tab',))
+_SET_11 = frozenset(('pp-imitrex-nasal',))
+_SET_12 = frozenset(('pp-imitrex-inj',))
+_SET_13 = frozenset(('pp-insulin-syringes-needles',))
+_SET_14 = frozenset(('pp-kytril-1mg-tab',))
+_SET_15 = frozenset(('pp-kytril-1mg-5ml-susp',))
+_SET_16 = frozenset(('pp-lantus-vial',))
+_SET_17 = frozenset(('pp-lovenox',))
+_SET_18 = frozenset(('pp-lysteda-tab',))
+_SET_19 = frozenset(('pp-maxalt-tab',))
+_SET_20 = frozenset(('pp-mobic-tab',))
+_SET_21 = frozenset(('pp-next-choice-tab',))
+_SET_22 = frozenset(('pp-novolin-vial',))
+_SET_23 = frozenset(('pp-novolog-vial',))
+_SET_24 = frozenset(('pp-omeprazole-tab', 'pp-omeprazole-cap'))
+_SET_25 = frozenset(('pp-oxycodone-ir-15mg-tab', 'pp-oxycodone-ir-20mg-tab', 'pp-oxycodone-ir-30mg-tab'))
+_SET_26 = frozenset(('pp-pantoprazole-dr-tab',))
+_SET_27 = frozenset(('pp-plan-b-one-step',))
+_SET_28 = frozenset(('pp-prevpac',))
+_SET_29 = frozenset(('pp-proair-hfa',))
+_SET_30 = frozenset(('pp-procrit',))
 
 # policy_specs/ppmco-drug-limitations.yaml:297
 # pp-aranesp at every channel: 4 mL per 30 days
-_LIMIT_1 = rt.rule('per_window', '4', 'mL', 30, None, None,
-    _SET_1, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:297', noun='package')
+_LIMIT_1 = rt.rule(kind='per_window', quantity='4', unit='mL', days=30, scope=_SET_1,
+                   source='policy_specs/ppmco-drug-limitations.yaml:297', noun='package')
 
 # policy_specs/ppmco-drug-limitations.yaml:300
 # pp-combivent-respimat at every channel: 2 g per 30 days
-_LIMIT_2 = rt.rule('per_window', '2', 'g', 30, None, None,
-    _SET_3, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:300', noun='inhaler')
+_LIMIT_2 = rt.rule(kind='per_window', quantity='2', unit='g', days=30, scope=_SET_2,
+                   source='policy_specs/ppmco-drug-limitations.yaml:300', noun='inhaler')
 
 # policy_specs/ppmco-drug-limitations.yaml:303
 # pp-depo-provera at every channel: 1 mL per 90 days
-_LIMIT_3 = rt.rule('per_window', '1', 'mL', 90, None, None,
-    _SET_4, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:303')
+_LIMIT_3 = rt.rule(kind='per_window', quantity='1', unit='mL', days=90, scope=_SET_3,
+                   source='policy_specs/ppmco-drug-limitations.yaml:303')
 
 # policy_specs/ppmco-drug-limitations.yaml:306
 # pp-diflucan-150mg-tab at every channel: 2 each per 30 days
-_LIMIT_4 = rt.rule('per_window', '2', 'each', 30, None, None,
-    _SET_5, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:306')
+_LIMIT_4 = rt.rule(kind='per_window', quantity='2', unit='each', days=30, scope=_SET_4,
+                   source='policy_specs/ppmco-drug-limitations.yaml:306')
 
 # policy_specs/ppmco-drug-limitations.yaml:309
 # pp-duragesic at every channel: 10 each per 30 days
-_LIMIT_5 = rt.rule('per_window', '10', 'each', 30, None, None,
-    _SET_6, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:309')
+_LIMIT_5 = rt.rule(kind='per_window', quantity='10', unit='each', days=30, scope=_SET_5,
+                   source='policy_specs/ppmco-drug-limitations.yaml:309')
 
 # policy_specs/ppmco-drug-limitations.yaml:312
 # pp-epogen at every channel: 4 mL per 30 days
-_LIMIT_6 = rt.rule('per_window', '4', 'mL', 30, None, None,
-    _SET_7, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:312', noun='package')
+_LIMIT_6 = rt.rule(kind='per_window', quantity='4', unit='mL', days=30, scope=_SET_6,
+                   source='policy_specs/ppmco-drug-limitations.yaml:312', noun='package')
 
 # policy_specs/ppmco-drug-limitations.yaml:315
 # pp-flovent-diskus at every channel: 60 each per 25 days
-_LIMIT_7 = rt.rule('per_window', '60', 'each', 25, None, None,
-    _SET_8, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:315')
+_LIMIT_7 = rt.rule(kind='per_window', quantity='60', unit='each', days=25, scope=_SET_7,
+                   source='policy_specs/ppmco-drug-limitations.yaml:315')
 
 # policy_specs/ppmco-drug-limitations.yaml:319
 # pp-test-strips at every channel: 300 each per 30 days
-_LIMIT_8 = rt.rule('per_window', '300', 'each', 30, None, None,
-    _SET_9, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:319')
+_LIMIT_8 = rt.rule(kind='per_window', quantity='300', unit='each', days=30, scope=_SET_8,
+                   source='policy_specs/ppmco-drug-limitations.yaml:319')
 
 # policy_specs/ppmco-drug-limitations.yaml:319
 # pp-test-strips at every channel: 150 each per 30 days
-_LIMIT_9 = rt.rule('per_window', '150', 'each', 30, None, None,
-    _SET_9, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:319')
+_LIMIT_9 = rt.rule(kind='per_window', quantity='150', unit='each', days=30, scope=_SET_8,
+                   source='policy_specs/ppmco-drug-limitations.yaml:319')
 
 # policy_specs/ppmco-drug-limitations.yaml:324
 # pp-humalog-humulin at every channel: 3 mL per 30 days
-_LIMIT_10 = rt.rule('per_window', '3', 'mL', 30, None, None,
-    _SET_10, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:324', noun='vial')
+_LIMIT_10 = rt.rule(kind='per_window', quantity='3', unit='mL', days=30, scope=_SET_9,
+                    source='policy_specs/ppmco-drug-limitations.yaml:324', noun='vial')
 
 # policy_specs/ppmco-drug-limitations.yaml:327
 # pp-imitrex-tab at every channel: 16 each per 30 days
-_LIMIT_11 = rt.rule('per_window', '16', 'each', 30, None, None,
-    _SET_11, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:327')
+_LIMIT_11 = rt.rule(kind='per_window', quantity='16', unit='each', days=30, scope=_SET_10,
+                    source='policy_specs/ppmco-drug-limitations.yaml:327')
 
 # policy_specs/ppmco-drug-limitations.yaml:330
 # pp-imitrex-nasal at every channel: 12 each per 30 days
-_LIMIT_12 = rt.rule('per_window', '12', 'each', 30, None, None,
-    _SET_12, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:330')
+_LIMIT_12 = rt.rule(kind='per_window', quantity='12', unit='each', days=30, scope=_SET_11,
+                    source='policy_specs/ppmco-drug-limitations.yaml:330')
 
 # policy_specs/ppmco-drug-limitations.yaml:333
 # pp-imitrex-inj at every channel: 8 each per 30 days
-_LIMIT_13 = rt.rule('per_window', '8', 'each', 30, None, None,
-    _SET_13, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:333')
+_LIMIT_13 = rt.rule(kind='per_window', quantity='8', unit='each', days=30, scope=_SET_12,
+                    source='policy_specs/ppmco-drug-limitations.yaml:333')
 
 # policy_specs/ppmco-drug-limitations.yaml:336
 # pp-insulin-syringes-needles at every channel: 100 each per 30 days
-_LIMIT_14 = rt.rule('per_window', '100', 'each', 30, None, None,
-    _SET_14, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:336')
+_LIMIT_14 = rt.rule(kind='per_window', quantity='100', unit='each', days=30, scope=_SET_13,
+                    source='policy_specs/ppmco-drug-limitations.yaml:336')
 
 # policy_specs/ppmco-drug-limitations.yaml:339
 # pp-kytril-1mg-tab at every channel: 6 each per 30 days
-_LIMIT_15 = rt.rule('per_window', '6', 'each', 30, None, None,
-    _SET_15, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:339')
+_LIMIT_15 = rt.rule(kind='per_window', quantity='6', unit='each', days=30, scope=_SET_14,
+                    source='policy_specs/ppmco-drug-limitations.yaml:339')
 
 # policy_specs/ppmco-drug-limitations.yaml:342
 # pp-kytril-1mg-5ml-susp at every channel: 30 mL per 30 days
-_LIMIT_16 = rt.rule('per_window', '30', 'mL', 30, None, None,
-    _SET_16, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:342')
+_LIMIT_16 = rt.rule(kind='per_window', quantity='30', unit='mL', days=30, scope=_SET_15,
+                    source='policy_specs/ppmco-drug-limitations.yaml:342')
 
 # policy_specs/ppmco-drug-limitations.yaml:345
 # pp-lantus-vial at every channel: 3 mL per 30 days
-_LIMIT_17 = rt.rule('per_window', '3', 'mL', 30, None, None,
-    _SET_17, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:345', noun='vial')
+_LIMIT_17 = rt.rule(kind='per_window', quantity='3', unit='mL', days=30, scope=_SET_16,
+                    source='policy_specs/ppmco-drug-limitations.yaml:345', noun='vial')
 
 # policy_specs/ppmco-drug-limitations.yaml:354
 # pp-lovenox at every channel: therapy at most 14 days
-_LIMIT_18 = rt.rule('therapy_max', None, None, 14, None, None,
-    _SET_18, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:354')
+_LIMIT_18 = rt.rule(kind='therapy_max', days=14, scope=_SET_17,
+                    source='policy_specs/ppmco-drug-limitations.yaml:354')
 
 # policy_specs/ppmco-drug-limitations.yaml:357
 # pp-lysteda-tab at every channel: 30 each per 30 days
-_LIMIT_19 = rt.rule('per_window', '30', 'each', 30, None, None,
-    _SET_19, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:357')
+_LIMIT_19 = rt.rule(kind='per_window', quantity='30', unit='each', days=30, scope=_SET_18,
+                    source='policy_specs/ppmco-drug-limitations.yaml:357')
 
 # policy_specs/ppmco-drug-limitations.yaml:360
 # pp-maxalt-tab at every channel: 16 each per 30 days
-_LIMIT_20 = rt.rule('per_window', '16', 'each', 30, None, None,
-    _SET_20, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:360')
+_LIMIT_20 = rt.rule(kind='per_window', quantity='16', unit='each', days=30, scope=_SET_19,
+                    source='policy_specs/ppmco-drug-limitations.yaml:360')
 
 # policy_specs/ppmco-drug-limitations.yaml:363
 # pp-mobic-tab at every channel: 60 each per 30 days
-_LIMIT_21 = rt.rule('per_window', '60', 'each', 30, None, None,
-    _SET_21, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:363')
+_LIMIT_21 = rt.rule(kind='per_window', quantity='60', unit='each', days=30, scope=_SET_20,
+                    source='policy_specs/ppmco-drug-limitations.yaml:363')
 
 # policy_specs/ppmco-drug-limitations.yaml:366
 # pp-next-choice-tab at every channel: 4 each per 365 days
-_LIMIT_22 = rt.rule('per_window', '4', 'each', 365, None, None,
-    _SET_22, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:366')
+_LIMIT_22 = rt.rule(kind='per_window', quantity='4', unit='each', days=365, scope=_SET_21,
+                    source='policy_specs/ppmco-drug-limitations.yaml:366')
 
 # policy_specs/ppmco-drug-limitations.yaml:370
 # pp-novolin-vial at every channel: 3 mL per 30 days
-_LIMIT_23 = rt.rule('per_window', '3', 'mL', 30, None, None,
-    _SET_23, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:370', noun='vial')
+_LIMIT_23 = rt.rule(kind='per_window', quantity='3', unit='mL', days=30, scope=_SET_22,
+                    source='policy_specs/ppmco-drug-limitations.yaml:370', noun='vial')
 
 # policy_specs/ppmco-drug-limitations.yaml:372
 # pp-novolog-vial at every channel: 3 mL per 30 days
-_LIMIT_24 = rt.rule('per_window', '3', 'mL', 30, None, None,
-    _SET_24, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:372', noun='vial')
+_LIMIT_24 = rt.rule(kind='per_window', quantity='3', unit='mL', days=30, scope=_SET_23,
+                    source='policy_specs/ppmco-drug-limitations.yaml:372', noun='vial')
 
 # policy_specs/ppmco-drug-limitations.yaml:375
 # pp-omeprazole at every channel: 68 each per 30 days
-_LIMIT_25 = rt.rule('per_window', '68', 'each', 30, None, None,
-    _SET_25, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:375')
+_LIMIT_25 = rt.rule(kind='per_window', quantity='68', unit='each', days=30, scope=_SET_24,
+                    source='policy_specs/ppmco-drug-limitations.yaml:375')
 
 # policy_specs/ppmco-drug-limitations.yaml:378
 # pp-oxycodone-ir at every channel: 180 each per 30 days
-_LIMIT_26 = rt.rule('per_window', '180', 'each', 30, None, None,
-    _SET_26, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:378')
+_LIMIT_26 = rt.rule(kind='per_window', quantity='180', unit='each', days=30, scope=_SET_25,
+                    source='policy_specs/ppmco-drug-limitations.yaml:378')
 
 # policy_specs/ppmco-drug-limitations.yaml:381
 # pp-pantoprazole-dr-tab at every channel: 30 each per 30 days
-_LIMIT_27 = rt.rule('per_window', '30', 'each', 30, None, None,
-    _SET_27, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:381')
+_LIMIT_27 = rt.rule(kind='per_window', quantity='30', unit='each', days=30, scope=_SET_26,
+                    source='policy_specs/ppmco-drug-limitations.yaml:381')
 
 # policy_specs/ppmco-drug-limitations.yaml:384
 # pp-plan-b-one-step at every channel: 2 each per 365 days
-_LIMIT_28 = rt.rule('per_window', '2', 'each', 365, None, None,
-    _SET_28, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:384')
+_LIMIT_28 = rt.rule(kind='per_window', quantity='2', unit='each', days=365, scope=_SET_27,
+                    source='policy_specs/ppmco-drug-limitations.yaml:384')
 
 # policy_specs/ppmco-drug-limitations.yaml:387
 # pp-prevpac at every channel: 1 each per 14 days
-_LIMIT_29 = rt.rule('per_window', '1', 'each', 14, None, None,
-    _SET_29, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:387', noun='pack')
+_LIMIT_29 = rt.rule(kind='per_window', quantity='1', unit='each', days=14, scope=_SET_28,
+                    source='policy_specs/ppmco-drug-limitations.yaml:387', noun='pack')
 
 # policy_specs/ppmco-drug-limitations.yaml:390
 # pp-proair-hfa at every channel: 2 g per 30 days
-_LIMIT_30 = rt.rule('per_window', '2', 'g', 30, None, None,
-    _SET_30, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:390', noun='inhaler')
+_LIMIT_30 = rt.rule(kind='per_window', quantity='2', unit='g', days=30, scope=_SET_29,
+                    source='policy_specs/ppmco-drug-limitations.yaml:390', noun='inhaler')
 
 # policy_specs/ppmco-drug-limitations.yaml:393
 # pp-procrit at every channel: 4 mL per 30 days
-_LIMIT_31 = rt.rule('per_window', '4', 'mL', 30, None, None,
-    _SET_31, _SET_2, 'policy_specs/ppmco-drug-limitations.yaml:393', noun='package')
+_LIMIT_31 = rt.rule(kind='per_window', quantity='4', unit='mL', days=30, scope=_SET_30,
+                    source='policy_specs/ppmco-drug-limitations.yaml:393', noun='package')
 
 
 def _select_pp_freestyle_strips_retail(birth: int | None, package: str | None, end: int) -> tuple | rt.Refusal:
@@ -427,330 +335,422 @@ def _select_pp_precision_xtra_strips_home_delivery(birth: int | None, package: s
 
 # policy_specs/ppmco-drug-limitations.yaml:29
 _PRODUCT_1 = rt.product(
-    'pp-aranesp', 'mL', 'policy_specs/ppmco-drug-limitations.yaml:29',
+    product_id='pp-aranesp',
+    unit='mL',
+    location='policy_specs/ppmco-drug-limitations.yaml:29',
     sizes={'vial': None, 'syringe': None},
     plans={
-        'retail': ((_LIMIT_1,), {}),
-        'home_delivery': ((_LIMIT_1,), {}),
+        'retail': {'rules': (_LIMIT_1,), 'approvals': {}},
+        'home_delivery': {'rules': (_LIMIT_1,), 'approvals': {}},
     })
 
 # policy_specs/ppmco-drug-limitations.yaml:39
 _PRODUCT_2 = rt.product(
-    'pp-combivent-respimat', 'g', 'policy_specs/ppmco-drug-limitations.yaml:39',
+    product_id='pp-combivent-respimat',
+    unit='g',
+    location='policy_specs/ppmco-drug-limitations.yaml:39',
     sizes={'inhaler': None},
     plans={
-        'retail': ((_LIMIT_2,), {}),
-        'home_delivery': ((_LIMIT_2,), {}),
+        'retail': {'rules': (_LIMIT_2,), 'approvals': {}},
+        'home_delivery': {'rules': (_LIMIT_2,), 'approvals': {}},
     })
 
 # policy_specs/ppmco-drug-limitations.yaml:46
 _PRODUCT_3 = rt.product(
-    'pp-depo-provera', 'mL', 'policy_specs/ppmco-drug-limitations.yaml:46',
+    product_id='pp-depo-provera',
+    unit='mL',
+    location='policy_specs/ppmco-drug-limitations.yaml:46',
     plans={
-        'retail': ((_LIMIT_3,), {}),
-        'home_delivery': ((_LIMIT_3,), {}),
+        'retail': {'rules': (_LIMIT_3,), 'approvals': {}},
+        'home_delivery': {'rules': (_LIMIT_3,), 'approvals': {}},
     })
 
 # policy_specs/ppmco-drug-limitations.yaml:52
 _PRODUCT_4 = rt.product(
-    'pp-diflucan-150mg-tab', 'each', 'policy_specs/ppmco-drug-limitations.yaml:52',
+    product_id='pp-diflucan-150mg-tab',
+    unit='each',
+    location='policy_specs/ppmco-drug-limitations.yaml:52',
     plans={
-        'retail': ((_LIMIT_4,), {}),
-        'home_delivery': ((_LIMIT_4,), {}),
+        'retail': {'rules': (_LIMIT_4,), 'approvals': {}},
+        'home_delivery': {'rules': (_LIMIT_4,), 'approvals': {}},
     })
 
 # policy_specs/ppmco-drug-limitations.yaml:58
 _PRODUCT_5 = rt.product(
-    'pp-duragesic-25mcg', 'each', 'policy_specs/ppmco-drug-limitations.yaml:58',
-    group='pp-duragesic', scope=_SET_6,
+    product_id='pp-duragesic-25mcg',
+    unit='each',
+    location='policy_specs/ppmco-drug-limitations.yaml:58',
+    group='pp-duragesic', scope=_SET_5,
     plans={
-        'retail': ((_LIMIT_5,), {}),
-        'home_delivery': ((_LIMIT_5,), {}),
+        'retail': {'rules': (_LIMIT_5,), 'approvals': {}},
+        'home_delivery': {'rules': (_LIMIT_5,), 'approvals': {}},
     })
 
 # policy_specs/ppmco-drug-limitations.yaml:64
 _PRODUCT_6 = rt.product(
-    'pp-duragesic-50mcg', 'each', 'policy_specs/ppmco-drug-limitations.yaml:64',
-    group='pp-duragesic', scope=_SET_6,
+    product_id='pp-duragesic-50mcg',
+    unit='each',
+    location='policy_specs/ppmco-drug-limitations.yaml:64',
+    group='pp-duragesic', scope=_SET_5,
     plans={
-        'retail': ((_LIMIT_5,), {}),
-        'home_delivery': ((_LIMIT_5,), {}),
+        'retail': {'rules': (_LIMIT_5,), 'approvals': {}},
+        'home_delivery': {'rules': (_LIMIT_5,), 'approvals': {}},
     })
 
 # policy_specs/ppmco-drug-limitations.yaml:70
 _PRODUCT_7 = rt.product(
-    'pp-duragesic-75mcg', 'each', 'policy_specs/ppmco-drug-limitations.yaml:70',
-    group='pp-duragesic', scope=_SET_6,
+    product_id='pp-duragesic-75mcg',
+    unit='each',
+    location='policy_specs/ppmco-drug-limitations.yaml:70',
+    group='pp-duragesic', scope=_SET_5,
     plans={
-        'retail': ((_LIMIT_5,), {}),
-        'home_delivery': ((_LIMIT_5,), {}),
+        'retail': {'rules': (_LIMIT_5,), 'approvals': {}},
+        'home_delivery': {'rules': (_LIMIT_5,), 'approvals': {}},
     })
 
 # policy_specs/ppmco-drug-limitations.yaml:76
 _PRODUCT_8 = rt.product(
-    'pp-duragesic-100mcg', 'each', 'policy_specs/ppmco-drug-limitations.yaml:76',
-    group='pp-duragesic', scope=_SET_6,
+    product_id='pp-duragesic-100mcg',
+    unit='each',
+    location='policy_specs/ppmco-drug-limitations.yaml:76',
+    group='pp-duragesic', scope=_SET_5,
     plans={
-        'retail': ((_LIMIT_5,), {}),
-        'home_delivery': ((_LIMIT_5,), {}),
+        'retail': {'rules': (_LIMIT_5,), 'approvals': {}},
+        'home_delivery': {'rules': (_LIMIT_5,), 'approvals': {}},
     })
 
 # policy_specs/ppmco-drug-limitations.yaml:83
 _PRODUCT_9 = rt.product(
-    'pp-epogen', 'mL', 'policy_specs/ppmco-drug-limitations.yaml:83',
+    product_id='pp-epogen',
+    unit='mL',
+    location='policy_specs/ppmco-drug-limitations.yaml:83',
     sizes={'vial': None, 'syringe': None},
     plans={
-        'retail': ((_LIMIT_6,), {}),
-        'home_delivery': ((_LIMIT_6,), {}),
+        'retail': {'rules': (_LIMIT_6,), 'approvals': {}},
+        'home_delivery': {'rules': (_LIMIT_6,), 'approvals': {}},
     })
 
 # policy_specs/ppmco-drug-limitations.yaml:92
 _PRODUCT_10 = rt.product(
-    'pp-flovent-diskus', 'each', 'policy_specs/ppmco-drug-limitations.yaml:92',
+    product_id='pp-flovent-diskus',
+    unit='each',
+    location='policy_specs/ppmco-drug-limitations.yaml:92',
     plans={
-        'retail': ((_LIMIT_7,), {}),
-        'home_delivery': ((_LIMIT_7,), {}),
+        'retail': {'rules': (_LIMIT_7,), 'approvals': {}},
+        'home_delivery': {'rules': (_LIMIT_7,), 'approvals': {}},
     })
 
 # policy_specs/ppmco-drug-limitations.yaml:97
 _PRODUCT_11 = rt.product(
-    'pp-freestyle-strips', 'each', 'policy_specs/ppmco-drug-limitations.yaml:97',
-    group='pp-test-strips', scope=_SET_9,
+    product_id='pp-freestyle-strips',
+    unit='each',
+    location='policy_specs/ppmco-drug-limitations.yaml:97',
+    group='pp-test-strips', scope=_SET_8,
     plans={
-        'retail': ((_LIMIT_8, _LIMIT_9), {}, _select_pp_freestyle_strips_retail),
-        'home_delivery': ((_LIMIT_8, _LIMIT_9), {}, _select_pp_freestyle_strips_home_delivery),
+        'retail': {
+            'rules': (_LIMIT_8, _LIMIT_9),
+            'approvals': {},
+            'select': _select_pp_freestyle_strips_retail,
+        },
+        'home_delivery': {
+            'rules': (_LIMIT_8, _LIMIT_9),
+            'approvals': {},
+            'select': _select_pp_freestyle_strips_home_delivery,
+        },
     })
 
 # policy_specs/ppmco-drug-limitations.yaml:102
 _PRODUCT_12 = rt.product(
-    'pp-precision-xtra-strips', 'each', 'policy_specs/ppmco-drug-limitations.yaml:102',
-    group='pp-test-strips', scope=_SET_9,
+    product_id='pp-precision-xtra-strips',
+    unit='each',
+    location='policy_specs/ppmco-drug-limitations.yaml:102',
+    group='pp-test-strips', scope=_SET_8,
     plans={
-        'retail': ((_LIMIT_8, _LIMIT_9), {}, _select_pp_precision_xtra_strips_retail),
-        'home_delivery': ((_LIMIT_8, _LIMIT_9), {}, _select_pp_precision_xtra_strips_home_delivery),
+        'retail': {
+            'rules': (_LIMIT_8, _LIMIT_9),
+            'approvals': {},
+            'select': _select_pp_precision_xtra_strips_retail,
+        },
+        'home_delivery': {
+            'rules': (_LIMIT_8, _LIMIT_9),
+            'approvals': {},
+            'select': _select_pp_precision_xtra_strips_home_delivery,
+        },
     })
 
 # policy_specs/ppmco-drug-limitations.yaml:108
 _PRODUCT_13 = rt.product(
-    'pp-humalog-vial', 'mL', 'policy_specs/ppmco-drug-limitations.yaml:108',
-    group='pp-humalog-humulin', scope=_SET_10,
+    product_id='pp-humalog-vial',
+    unit='mL',
+    location='policy_specs/ppmco-drug-limitations.yaml:108',
+    group='pp-humalog-humulin', scope=_SET_9,
     sizes={'vial': None},
     plans={
-        'retail': ((_LIMIT_10,), {}),
-        'home_delivery': ((_LIMIT_10,), {}),
+        'retail': {'rules': (_LIMIT_10,), 'approvals': {}},
+        'home_delivery': {'rules': (_LIMIT_10,), 'approvals': {}},
     })
 
 # policy_specs/ppmco-drug-limitations.yaml:115
 _PRODUCT_14 = rt.product(
-    'pp-humulin-vial', 'mL', 'policy_specs/ppmco-drug-limitations.yaml:115',
-    group='pp-humalog-humulin', scope=_SET_10,
+    product_id='pp-humulin-vial',
+    unit='mL',
+    location='policy_specs/ppmco-drug-limitations.yaml:115',
+    group='pp-humalog-humulin', scope=_SET_9,
     sizes={'vial': None},
     plans={
-        'retail': ((_LIMIT_10,), {}),
-        'home_delivery': ((_LIMIT_10,), {}),
+        'retail': {'rules': (_LIMIT_10,), 'approvals': {}},
+        'home_delivery': {'rules': (_LIMIT_10,), 'approvals': {}},
     })
 
 # policy_specs/ppmco-drug-limitations.yaml:122
 _PRODUCT_15 = rt.product(
-    'pp-imitrex-tab', 'each', 'policy_specs/ppmco-drug-limitations.yaml:122',
+    product_id='pp-imitrex-tab',
+    unit='each',
+    location='policy_specs/ppmco-drug-limitations.yaml:122',
     plans={
-        'retail': ((_LIMIT_11,), {}),
-        'home_delivery': ((_LIMIT_11,), {}),
+        'retail': {'rules': (_LIMIT_11,), 'approvals': {}},
+        'home_delivery': {'rules': (_LIMIT_11,), 'approvals': {}},
     })
 
 # policy_specs/ppmco-drug-limitations.yaml:127
 _PRODUCT_16 = rt.product(
-    'pp-imitrex-nasal', 'each', 'policy_specs/ppmco-drug-limitations.yaml:127',
+    product_id='pp-imitrex-nasal',
+    unit='each',
+    location='policy_specs/ppmco-drug-limitations.yaml:127',
     plans={
-        'retail': ((_LIMIT_12,), {}),
-        'home_delivery': ((_LIMIT_12,), {}),
+        'retail': {'rules': (_LIMIT_12,), 'approvals': {}},
+        'home_delivery': {'rules': (_LIMIT_12,), 'approvals': {}},
     })
 
 # policy_specs/ppmco-drug-limitations.yaml:132
 _PRODUCT_17 = rt.product(
-    'pp-imitrex-inj', 'each', 'policy_specs/ppmco-drug-limitations.yaml:132',
+    product_id='pp-imitrex-inj',
+    unit='each',
+    location='policy_specs/ppmco-drug-limitations.yaml:132',
     plans={
-        'retail': ((_LIMIT_13,), {}),
-        'home_delivery': ((_LIMIT_13,), {}),
+        'retail': {'rules': (_LIMIT_13,), 'approvals': {}},
+        'home_delivery': {'rules': (_LIMIT_13,), 'approvals': {}},
     })
 
 # policy_specs/ppmco-drug-limitations.yaml:137
 _PRODUCT_18 = rt.product(
-    'pp-insulin-syringes-needles', 'each', 'policy_specs/ppmco-drug-limitations.yaml:137',
+    product_id='pp-insulin-syringes-needles',
+    unit='each',
+    location='policy_specs/ppmco-drug-limitations.yaml:137',
     plans={
-        'retail': ((_LIMIT_14,), {}),
-        'home_delivery': ((_LIMIT_14,), {}),
+        'retail': {'rules': (_LIMIT_14,), 'approvals': {}},
+        'home_delivery': {'rules': (_LIMIT_14,), 'approvals': {}},
     })
 
 # policy_specs/ppmco-drug-limitations.yaml:143
 _PRODUCT_19 = rt.product(
-    'pp-kytril-1mg-tab', 'each', 'policy_specs/ppmco-drug-limitations.yaml:143',
+    product_id='pp-kytril-1mg-tab',
+    unit='each',
+    location='policy_specs/ppmco-drug-limitations.yaml:143',
     plans={
-        'retail': ((_LIMIT_15,), {}),
-        'home_delivery': ((_LIMIT_15,), {}),
+        'retail': {'rules': (_LIMIT_15,), 'approvals': {}},
+        'home_delivery': {'rules': (_LIMIT_15,), 'approvals': {}},
     })
 
 # policy_specs/ppmco-drug-limitations.yaml:149
 _PRODUCT_20 = rt.product(
-    'pp-kytril-1mg-5ml-susp', 'mL', 'policy_specs/ppmco-drug-limitations.yaml:149',
+    product_id='pp-kytril-1mg-5ml-susp',
+    unit='mL',
+    location='policy_specs/ppmco-drug-limitations.yaml:149',
     plans={
-        'retail': ((_LIMIT_16,), {}),
-        'home_delivery': ((_LIMIT_16,), {}),
+        'retail': {'rules': (_LIMIT_16,), 'approvals': {}},
+        'home_delivery': {'rules': (_LIMIT_16,), 'approvals': {}},
     })
 
 # policy_specs/ppmco-drug-limitations.yaml:156
 _PRODUCT_21 = rt.product(
-    'pp-lantus-vial', 'mL', 'policy_specs/ppmco-drug-limitations.yaml:156',
+    product_id='pp-lantus-vial',
+    unit='mL',
+    location='policy_specs/ppmco-drug-limitations.yaml:156',
     sizes={'vial': None},
     plans={
-        'retail': ((_LIMIT_17,), {}),
-        'home_delivery': ((_LIMIT_17,), {}),
+        'retail': {'rules': (_LIMIT_17,), 'approvals': {}},
+        'home_delivery': {'rules': (_LIMIT_17,), 'approvals': {}},
     })
 
 # policy_specs/ppmco-drug-limitations.yaml:163
 _PRODUCT_22 = rt.product(
-    'pp-lovenox', 'mL', 'policy_specs/ppmco-drug-limitations.yaml:163',
+    product_id='pp-lovenox',
+    unit='mL',
+    location='policy_specs/ppmco-drug-limitations.yaml:163',
     plans={
-        'retail': ((_LIMIT_18,), {}),
-        'home_delivery': ((_LIMIT_18,), {}),
+        'retail': {'rules': (_LIMIT_18,), 'approvals': {}},
+        'home_delivery': {'rules': (_LIMIT_18,), 'approvals': {}},
     })
 
 # policy_specs/ppmco-drug-limitations.yaml:169
 _PRODUCT_23 = rt.product(
-    'pp-lysteda-tab', 'each', 'policy_specs/ppmco-drug-limitations.yaml:169',
+    product_id='pp-lysteda-tab',
+    unit='each',
+    location='policy_specs/ppmco-drug-limitations.yaml:169',
     plans={
-        'retail': ((_LIMIT_19,), {}),
-        'home_delivery': ((_LIMIT_19,), {}),
+        'retail': {'rules': (_LIMIT_19,), 'approvals': {}},
+        'home_delivery': {'rules': (_LIMIT_19,), 'approvals': {}},
     })
 
 # policy_specs/ppmco-drug-limitations.yaml:174
 _PRODUCT_24 = rt.product(
-    'pp-maxalt-tab', 'each', 'policy_specs/ppmco-drug-limitations.yaml:174',
+    product_id='pp-maxalt-tab',
+    unit='each',
+    location='policy_specs/ppmco-drug-limitations.yaml:174',
     plans={
-        'retail': ((_LIMIT_20,), {}),
-        'home_delivery': ((_LIMIT_20,), {}),
+        'retail': {'rules': (_LIMIT_20,), 'approvals': {}},
+        'home_delivery': {'rules': (_LIMIT_20,), 'approvals': {}},
     })
 
 # policy_specs/ppmco-drug-limitations.yaml:179
 _PRODUCT_25 = rt.product(
-    'pp-mobic-tab', 'each', 'policy_specs/ppmco-drug-limitations.yaml:179',
+    product_id='pp-mobic-tab',
+    unit='each',
+    location='policy_specs/ppmco-drug-limitations.yaml:179',
     plans={
-        'retail': ((_LIMIT_21,), {}),
-        'home_delivery': ((_LIMIT_21,), {}),
+        'retail': {'rules': (_LIMIT_21,), 'approvals': {}},
+        'home_delivery': {'rules': (_LIMIT_21,), 'approvals': {}},
     })
 
 # policy_specs/ppmco-drug-limitations.yaml:184
 _PRODUCT_26 = rt.product(
-    'pp-next-choice-tab', 'each', 'policy_specs/ppmco-drug-limitations.yaml:184',
+    product_id='pp-next-choice-tab',
+    unit='each',
+    location='policy_specs/ppmco-drug-limitations.yaml:184',
     plans={
-        'retail': ((_LIMIT_22,), {}),
-        'home_delivery': ((_LIMIT_22,), {}),
+        'retail': {'rules': (_LIMIT_22,), 'approvals': {}},
+        'home_delivery': {'rules': (_LIMIT_22,), 'approvals': {}},
     })
 
 # policy_specs/ppmco-drug-limitations.yaml:190
 _PRODUCT_27 = rt.product(
-    'pp-novolin-vial', 'mL', 'policy_specs/ppmco-drug-limitations.yaml:190',
+    product_id='pp-novolin-vial',
+    unit='mL',
+    location='policy_specs/ppmco-drug-limitations.yaml:190',
     sizes={'vial': None},
     plans={
-        'retail': ((_LIMIT_23,), {}),
-        'home_delivery': ((_LIMIT_23,), {}),
+        'retail': {'rules': (_LIMIT_23,), 'approvals': {}},
+        'home_delivery': {'rules': (_LIMIT_23,), 'approvals': {}},
     })
 
 # policy_specs/ppmco-drug-limitations.yaml:197
 _PRODUCT_28 = rt.product(
-    'pp-novolog-vial', 'mL', 'policy_specs/ppmco-drug-limitations.yaml:197',
+    product_id='pp-novolog-vial',
+    unit='mL',
+    location='policy_specs/ppmco-drug-limitations.yaml:197',
     sizes={'vial': None},
     plans={
-        'retail': ((_LIMIT_24,), {}),
-        'home_delivery': ((_LIMIT_24,), {}),
+        'retail': {'rules': (_LIMIT_24,), 'approvals': {}},
+        'home_delivery': {'rules': (_LIMIT_24,), 'approvals': {}},
     })
 
 # policy_specs/ppmco-drug-limitations.yaml:204
 _PRODUCT_29 = rt.product(
-    'pp-omeprazole-tab', 'each', 'policy_specs/ppmco-drug-limitations.yaml:204',
-    group='pp-omeprazole', scope=_SET_25,
+    product_id='pp-omeprazole-tab',
+    unit='each',
+    location='policy_specs/ppmco-drug-limitations.yaml:204',
+    group='pp-omeprazole', scope=_SET_24,
     plans={
-        'retail': ((_LIMIT_25,), {}),
-        'home_delivery': ((_LIMIT_25,), {}),
+        'retail': {'rules': (_LIMIT_25,), 'approvals': {}},
+        'home_delivery': {'rules': (_LIMIT_25,), 'approvals': {}},
     })
 
 # policy_specs/ppmco-drug-limitations.yaml:209
 _PRODUCT_30 = rt.product(
-    'pp-omeprazole-cap', 'each', 'policy_specs/ppmco-drug-limitations.yaml:209',
-    group='pp-omeprazole', scope=_SET_25,
+    product_id='pp-omeprazole-cap',
+    unit='each',
+    location='policy_specs/ppmco-drug-limitations.yaml:209',
+    group='pp-omeprazole', scope=_SET_24,
     plans={
-        'retail': ((_LIMIT_25,), {}),
-        'home_delivery': ((_LIMIT_25,), {}),
+        'retail': {'rules': (_LIMIT_25,), 'approvals': {}},
+        'home_delivery': {'rules': (_LIMIT_25,), 'approvals': {}},
     })
 
 # policy_specs/ppmco-drug-limitations.yaml:214
 _PRODUCT_31 = rt.product(
-    'pp-oxycodone-ir-15mg-tab', 'each', 'policy_specs/ppmco-drug-limitations.yaml:214',
-    group='pp-oxycodone-ir', scope=_SET_26,
+    product_id='pp-oxycodone-ir-15mg-tab',
+    unit='each',
+    location='policy_specs/ppmco-drug-limitations.yaml:214',
+    group='pp-oxycodone-ir', scope=_SET_25,
     plans={
-        'retail': ((_LIMIT_26,), {}),
-        'home_delivery': ((_LIMIT_26,), {}),
+        'retail': {'rules': (_LIMIT_26,), 'approvals': {}},
+        'home_delivery': {'rules': (_LIMIT_26,), 'approvals': {}},
     })
 
 # policy_specs/ppmco-drug-limitations.yaml:220
 _PRODUCT_32 = rt.product(
-    'pp-oxycodone-ir-20mg-tab', 'each', 'policy_specs/ppmco-drug-limitations.yaml:220',
-    group='pp-oxycodone-ir', scope=_SET_26,
+    product_id='pp-oxycodone-ir-20mg-tab',
+    unit='each',
+    location='policy_specs/ppmco-drug-limitations.yaml:220',
+    group='pp-oxycodone-ir', scope=_SET_25,
     plans={
-        'retail': ((_LIMIT_26,), {}),
-        'home_delivery': ((_LIMIT_26,), {}),
+        'retail': {'rules': (_LIMIT_26,), 'approvals': {}},
+        'home_delivery': {'rules': (_LIMIT_26,), 'approvals': {}},
     })
 
 # policy_specs/ppmco-drug-limitations.yaml:226
 _PRODUCT_33 = rt.product(
-    'pp-oxycodone-ir-30mg-tab', 'each', 'policy_specs/ppmco-drug-limitations.yaml:226',
-    group='pp-oxycodone-ir', scope=_SET_26,
+    product_id='pp-oxycodone-ir-30mg-tab',
+    unit='each',
+    location='policy_specs/ppmco-drug-limitations.yaml:226',
+    group='pp-oxycodone-ir', scope=_SET_25,
     plans={
-        'retail': ((_LIMIT_26,), {}),
-        'home_delivery': ((_LIMIT_26,), {}),
+        'retail': {'rules': (_LIMIT_26,), 'approvals': {}},
+        'home_delivery': {'rules': (_LIMIT_26,), 'approvals': {}},
     })
 
 # policy_specs/ppmco-drug-limitations.yaml:232
 _PRODUCT_34 = rt.product(
-    'pp-pantoprazole-dr-tab', 'each', 'policy_specs/ppmco-drug-limitations.yaml:232',
+    product_id='pp-pantoprazole-dr-tab',
+    unit='each',
+    location='policy_specs/ppmco-drug-limitations.yaml:232',
     plans={
-        'retail': ((_LIMIT_27,), {}),
-        'home_delivery': ((_LIMIT_27,), {}),
+        'retail': {'rules': (_LIMIT_27,), 'approvals': {}},
+        'home_delivery': {'rules': (_LIMIT_27,), 'approvals': {}},
     })
 
 # policy_specs/ppmco-drug-limitations.yaml:237
 _PRODUCT_35 = rt.product(
-    'pp-plan-b-one-step', 'each', 'policy_specs/ppmco-drug-limitations.yaml:237',
+    product_id='pp-plan-b-one-step',
+    unit='each',
+    location='policy_specs/ppmco-drug-limitations.yaml:237',
     plans={
-        'retail': ((_LIMIT_28,), {}),
-        'home_delivery': ((_LIMIT_28,), {}),
+        'retail': {'rules': (_LIMIT_28,), 'approvals': {}},
+        'home_delivery': {'rules': (_LIMIT_28,), 'approvals': {}},
     })
 
 # policy_specs/ppmco-drug-limitations.yaml:245
 _PRODUCT_36 = rt.product(
-    'pp-prevpac', 'each', 'policy_specs/ppmco-drug-limitations.yaml:245',
+    product_id='pp-prevpac',
+    unit='each',
+    location='policy_specs/ppmco-drug-limitations.yaml:245',
     sizes={'pack': None},
     plans={
-        'retail': ((_LIMIT_29,), {}),
-        'home_delivery': ((_LIMIT_29,), {}),
+        'retail': {'rules': (_LIMIT_29,), 'approvals': {}},
+        'home_delivery': {'rules': (_LIMIT_29,), 'approvals': {}},
     })
 
 # policy_specs/ppmco-drug-limitations.yaml:253
 _PRODUCT_37 = rt.product(
-    'pp-proair-hfa', 'g', 'policy_specs/ppmco-drug-limitations.yaml:253',
+    product_id='pp-proair-hfa',
+    unit='g',
+    location='policy_specs/ppmco-drug-limitations.yaml:253',
     sizes={'inhaler': None},
     plans={
-        'retail': ((_LIMIT_30,), {}),
-        'home_delivery': ((_LIMIT_30,), {}),
+        'retail': {'rules': (_LIMIT_30,), 'approvals': {}},
+        'home_delivery': {'rules': (_LIMIT_30,), 'approvals': {}},
     })
 
 # policy_specs/ppmco-drug-limitations.yaml:261
 _PRODUCT_38 = rt.product(
-    'pp-procrit', 'mL', 'policy_specs/ppmco-drug-limitations.yaml:261',
+    product_id='pp-procrit',
+    unit='mL',
+    location='policy_specs/ppmco-drug-limitations.yaml:261',
     sizes={'vial': None, 'syringe': None},
     plans={
-        'retail': ((_LIMIT_31,), {}),
-        'home_delivery': ((_LIMIT_31,), {}),
+        'retail': {'rules': (_LIMIT_31,), 'approvals': {}},
+        'home_delivery': {'rules': (_LIMIT_31,), 'approvals': {}},
     })
 
 _PRODUCTS = {
@@ -797,8 +797,13 @@ _PRODUCTS = {
 _NDCS = {}
 # criterion → its spec line, for the trace of the authorizations that name it
 _CRITERIA_AT = {}
-_POLICY = rt.policy(POLICY_ID, POLICY_HASH, REJECT_CODE, DAILY_RATE, _AT_POLICY, CHANNELS,
-                    _PRODUCTS, _NDCS, _CRITERIA_AT)
+_POLICY = rt.policy(policy_id=POLICY_ID, policy_hash=POLICY_HASH, reject_code=REJECT_CODE,
+                    daily_rate=DAILY_RATE, at=_AT_POLICY, channels=CHANNELS, products=_PRODUCTS,
+                    ndcs=_NDCS, criteria_at=_CRITERIA_AT)
+# evaluate_plain(claim): the decision for a well-formed claim of plain JSON values that names a
+# product, unit and channel with limits here; None for any other claim, which `evaluate` then
+# reads with rt.parse_claim (it rejects the malformed ones) and decides through `evaluate_claim`.
+evaluate_plain = _POLICY.decide_plain
 
 
 # ---------------------------------------------------------------------------------------------

@@ -20,10 +20,6 @@ CHANNELS = ('retail', 'home_delivery')
 DAILY_RATE = False  # whether the policy declares the daily-rate check
 
 _AT_POLICY = 'policy_specs/wha-ql-general.yaml:30'
-# Texts read before (thousandths, ordinals): a hit skips parsing the value again.
-_MILLI = rt.MILLI.get
-_ORDINAL = rt.ORDINAL.get
-_UNIT = rt.UNIT_ALIASES.get
 
 
 def evaluate(claim: object) -> dict:
@@ -42,89 +38,6 @@ def evaluate(claim: object) -> dict:
 def decide(claim: object) -> rt.Decision:
     """The typed decision for one claim: a dict of decoded JSON, or a runtime Claim."""
     return rt.Decision.from_dict(evaluate(claim))
-
-
-def evaluate_plain(claim: dict) -> dict | None:
-    """The decision for a well-formed claim of plain JSON values that names a product, unit and
-    channel with limits here; None for any other claim, which `evaluate` then reads with
-    rt.parse_claim (it rejects the malformed ones) and decides through `evaluate_claim`."""
-    get = claim.get
-    claim_id = get("claim_id")
-    if claim_id is not None and (claim_id.__class__ is not str or not claim_id):
-        return None
-    value = get("quantity")
-    requested = _MILLI(value) if value.__class__ is str else None
-    if requested is None:
-        requested = rt.read_milli(value)
-        if requested is None:
-            return None
-    days_supply = get("days_supply")
-    if days_supply.__class__ is not int or not 1 <= days_supply <= 999:
-        return None
-    value_of_end = get("date_of_service")
-    end = _ORDINAL(value_of_end) if value_of_end.__class__ is str else None
-    if end is None:
-        end = rt.read_ordinal(value_of_end)
-        if end is None:
-            return None
-    product = get("product")
-    ndc = get("ndc")
-    if product is None:
-        if ndc is None:
-            return None
-    elif product.__class__ is not str or not product:
-        return None
-    if ndc is not None and rt.read_ndc(ndc) is None:
-        return None
-    unit = get("unit")
-    if unit.__class__ is not str or not unit:
-        return None
-    channel = get("channel")
-    if channel.__class__ is not str or not channel:
-        return None
-    package = get("package")
-    if package is not None and (package.__class__ is not str or not package):
-        return None
-    value = get("package_size")
-    if value is not None and rt.read_milli(value) is None:
-        return None
-    birth = None
-    member = get("member")
-    if member is not None:
-        if member.__class__ is not dict:
-            return None
-        value = member.get("birth_date")
-        if value is not None:
-            birth = _ORDINAL(value) if value.__class__ is str else None
-            if birth is None:
-                birth = rt.read_ordinal(value)
-                if birth is None:
-                    return None
-            if birth > end:
-                return None
-    authorizations = get("authorizations")
-    if authorizations:
-        authorizations = rt.read_authorizations(authorizations)
-        if authorizations is None:
-            return None
-    elif authorizations is not None and authorizations.__class__ is not list:
-        return None
-    item = _PRODUCTS.get(product)  # this policy lists no NDCs: a claim's NDC changes nothing
-    if item is None or (package is not None and package not in item.sizes):
-        return None
-    chosen = item.plans.get(channel)
-    if chosen is None or _UNIT(unit, unit) != item.unit:
-        return None
-    history = get("history")
-    if history:
-        history = rt.keep_history(history, claim_id, end, item, bool(authorizations))
-        if history is None:
-            return None
-    elif history is not None and history.__class__ is not list:
-        return None
-    # The date was read from this text, so the text is its ISO form.
-    return rt.judge(_POLICY, item, chosen, package, requested, days_supply, end, value_of_end,
-                    birth, channel, history, authorizations)
 
 
 def evaluate_claim(claim: rt.Claim) -> dict:
@@ -163,8 +76,13 @@ _CRITERIA_AT = {
     'titration-or-loading-dose': 'policy_specs/wha-ql-general.yaml:85',
     'quantity-exception': 'policy_specs/wha-ql-general.yaml:97',
 }
-_POLICY = rt.policy(POLICY_ID, POLICY_HASH, REJECT_CODE, DAILY_RATE, _AT_POLICY, CHANNELS,
-                    _PRODUCTS, _NDCS, _CRITERIA_AT)
+_POLICY = rt.policy(policy_id=POLICY_ID, policy_hash=POLICY_HASH, reject_code=REJECT_CODE,
+                    daily_rate=DAILY_RATE, at=_AT_POLICY, channels=CHANNELS, products=_PRODUCTS,
+                    ndcs=_NDCS, criteria_at=_CRITERIA_AT)
+# evaluate_plain(claim): the decision for a well-formed claim of plain JSON values that names a
+# product, unit and channel with limits here; None for any other claim, which `evaluate` then
+# reads with rt.parse_claim (it rejects the malformed ones) and decides through `evaluate_claim`.
+evaluate_plain = _POLICY.decide_plain
 
 
 # ---------------------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ import jinja2
 
 from dqmc import runtime as rt
 from dqmc.codegen.contracts import schema_files
+from dqmc.lang import plan as plan_ir
 from dqmc.lang.compiled import CompiledPolicy
 from dqmc.lang.ir import nodes, queries
 from dqmc.lang.ir.canonical import decimal_text
@@ -145,6 +146,22 @@ def names_tuple(names: Sequence[str]) -> str:
     if not names:
         return "()"
     return "(" + ", ".join(names) + ("," if len(names) == 1 else "") + ")"
+
+
+def keyword_call(function: str, arguments: Sequence[tuple[str, str]], indent: int = 0) -> str:
+    """`function(name=value, ...)` from (name, value source text) pairs, wrapped under its
+    opening parenthesis when longer than a line."""
+    pad = " " * (indent + len(function) + 1)
+    lines: list[str] = []
+    line = ""
+    for k, (name, value) in enumerate(arguments):
+        item = f"{name}={value}" + (", " if k < len(arguments) - 1 else "")
+        if line and len(pad) + len(line) + len(item) > 96:
+            lines.append(line.rstrip())
+            line = ""
+        line += item
+    lines.append(line)
+    return f"{function}(" + f"\n{pad}".join(lines) + ")"
 
 
 def dict_lit(pairs: Iterable[tuple[str, str]], indent: int = 0) -> str:
@@ -273,11 +290,13 @@ class _ConditionCode(nodes.Visitor[str]):
 
 
 class _PolicyEmitter:
-    """Builds the view model of one policy module and renders it."""
+    """Builds the view model of one policy module from its plan (`CompiledPolicy.plan`) and, for
+    exception review, from the IR's criteria, and renders it."""
 
     def __init__(self, item: CompiledPolicy, version: str) -> None:
         self.item = item
         self.policy = item.policy
+        self.plan = item.plan
         self.version = version
         self.names = Namer(["evaluate", "evaluate_plain", "evaluate_claim", "decide", "review",
                             "decide_review"])
@@ -285,61 +304,38 @@ class _PolicyEmitter:
         self.leaves: list[tuple[str, str]] = []  # (name, literal) of condition labels
         self.values: list[tuple[str, str]] = []  # (name, literal) of hoisted comparison values
         self.sets: dict[tuple[str, ...], str] = {}  # frozenset contents → constant name
+        self.since: dict[dt.date, str] = {}  # implementation date → its ordinal's constant
         self.selectors: list[SelectorView] = []
-        # (index, limit) by target: each product looks up its own limits, not every limit.
-        self.limits_by_target: dict[str, list[tuple[int, nodes.Limit]]] = {}
-        for index, limit in enumerate(self.policy.limits):
-            self.limits_by_target.setdefault(limit.target, []).append((index, limit))
+        self.rule_names: dict[int, str] = {}  # id() of a RulePlan → its constant
 
     def render(self) -> str:
-        policy, item = self.policy, self.item
-        limits = [self._rule(limit.rule, limit.target, limit.channel, limit, f"_LIMIT_{i}",
-                             "base", limit.hard)
-                  for i, limit in enumerate(policy.limits, 1)]
-        approvals: dict[tuple[int, int], RuleView] = {}
-        for c, criterion in enumerate(policy.criteria):
-            for a, approval in enumerate(criterion.approves):
-                approvals[(c, a)] = self._rule(approval.rule, approval.target, approval.channel,
-                                               approval, f"_APPROVAL_{len(approvals) + 1}",
-                                               "override", False, criterion.id)
-        products = [self._product(p, product, limits, approvals)
-                    for p, product in enumerate(policy.products, 1)]
-        criteria = [self._criterion(c) for c in policy.criteria]
-        channels = queries.known_channels(policy)
-        # Product-level NDCs first, then each package's, as the interpreter reads them.
-        ndcs: dict[str, tuple[str, str | None]] = {}
-        for product in policy.products:
-            for ndc in product.ndcs:
-                ndcs.setdefault(ndc, (product.id, None))
-            for package in product.packages:
-                for ndc in package.ndcs:
-                    ndcs.setdefault(ndc, (product.id, package.id))
+        plan, item = self.plan, self.item
+        rules = [self._rule(r, f"_LIMIT_{i}") for i, r in enumerate(plan.limits, 1)]
+        rules += [self._rule(r, f"_APPROVAL_{i}") for i, r in enumerate(plan.approvals, 1)]
+        products = [self._product(p, product) for p, product in enumerate(plan.products, 1)]
+        criteria = [self._criterion(c) for c in self.policy.criteria]
         return _render(
             "python_policy.py.j2",
             header=_header(self.version, item.source, item.content_hash),
-            policy_id=lit(policy.id), policy_hash=lit(item.content_hash), title=lit(policy.title),
-            source=lit(item.source), reject_code=lit(policy.reject_code), channels=lit(channels),
-            at_policy=lit(queries.location(policy)),
-            daily_rate=lit(policy.daily_rate_check), uses_date=self.uses_date,
+            policy_id=lit(plan.id), policy_hash=lit(item.content_hash), title=lit(plan.title),
+            source=lit(item.source), reject_code=lit(plan.reject_code),
+            channels=lit(plan.channels), at_policy=lit(plan.source),
+            daily_rate=lit(plan.daily_rate), uses_date=self.uses_date,
             sets=[(name, frozenset_lit(values)) for values, name in self.sets.items()],
-            rules=[*limits, *approvals.values()], selectors=self.selectors, products=products,
-            criteria=criteria, leaves=self.leaves, values=self.values, has_ndcs=bool(ndcs),
-            drug_file=any(p.drug_file_sized for p in policy.products),
-            therapy=any(isinstance(lim.rule, nodes.TherapyMax) for lim in policy.limits)
-            or any(isinstance(a.rule, nodes.TherapyMax) for c in policy.criteria
-                   for a in c.approves),
-            ndcs=dict_lit((lit(k), lit(v)) for k, v in ndcs.items()),
+            since=[(name, f"{lit(day)}.toordinal()") for day, name in sorted(self.since.items())],
+            rules=rules, selectors=self.selectors, products=products,
+            criteria=criteria, leaves=self.leaves, values=self.values,
+            ndcs=dict_lit((lit(c.ndc), lit((c.product, c.package))) for c in plan.ndcs),
             product_table=dict_lit((lit(p.id), v.name)
-                                   for p, v in zip(policy.products, products, strict=True)),
-            facts=dict_lit((lit(k), lit(v)) for k, v in queries.review_facts(policy).items()),
+                                   for p, v in zip(plan.products, products, strict=True)),
+            facts=dict_lit((lit(k), lit(v)) for k, v in queries.review_facts(self.policy).items()),
             review_targets=dict_lit((lit(k), lit(v))
-                                    for k, v in queries.review_targets(policy).items()),
+                                    for k, v in queries.review_targets(self.policy).items()),
             # only a policy with an `approve requested` criterion checks a requested unit
             review_units=(dict_lit((lit(k), lit(v))
-                                   for k, v in queries.review_units(policy).items())
-                          if any(c.approves_requested for c in policy.criteria) else ""),
-            criteria_at=dict_lit((lit(c.id), lit(queries.location(c)))
-                                 for c in policy.criteria))
+                                   for k, v in queries.review_units(self.policy).items())
+                          if any(c.approves_requested for c in self.policy.criteria) else ""),
+            criteria_at=dict_lit((lit(c), lit(at)) for c, at in plan.criteria_at))
 
     def _set(self, values: Sequence[str]) -> str:
         """The name of a hoisted frozenset with these members (one constant per distinct set)."""
@@ -348,110 +344,100 @@ class _PolicyEmitter:
             self.sets[key] = f"_SET_{len(self.sets) + 1}"
         return self.sets[key]
 
+    def _since(self, day: dt.date) -> str:
+        """The constant holding an implementation date as the ordinal claims' dates are read
+        as: written `date(2008, 8, 6).toordinal()`, compared as an int."""
+        self.uses_date = True
+        if day not in self.since:
+            self.since[day] = f"_SINCE_{day.year}_{day.month:02}_{day.day:02}"
+        return self.since[day]
+
     # -- rules --------------------------------------------------------------------------------
 
-    def _rule(self, rule: nodes.Rule, target: str, channel: str | None, node: object, const: str,
-              origin: str, hard: bool, criterion: str | None = None) -> RuleView:
-        """A rule's constant; `origin` is "base" for a limit, "override" for an approval."""
-        kind, quantity, unit, days, fills, max_days = queries.rule_fields(rule)
-        products = queries.scope_products(self.policy, target)
-        location = queries.location(node)
-        options = ""
-        if hard:
-            options += ", hard=True"
-        if origin != "base":
-            options += f", origin={lit(origin)}"
-        if self.policy.daily_rate_check and kind == "per_window":
-            options += ", daily_rate=True"
-        noun = queries.drug_file_noun(self.policy, rule)
-        if noun is not None:
-            options += f", noun={lit(noun)}"
-        quantity_text = None if quantity is None else decimal_text(quantity)
-        call = (f"rt.rule({lit(kind)}, {lit(quantity_text)}, {lit(unit)}, {lit(days)}, "
-                f"{lit(fills)}, {lit(max_days)},\n"
-                f"    {self._set(products)}, "
-                f"{self._set(queries.scope_ndcs(self.policy, products))}, "
-                f"{lit(location)}{options})")
-        where = "every channel" if channel is None else channel
-        named = f"criterion {criterion}: " if criterion else ""
-        ceiling = " (hard ceiling)" if hard else ""
-        return RuleView(name=const, location=comment(location),
-                        doc=comment(f"{named}{target} at {where}: "
-                                    f"{queries.rule_text(rule)}{ceiling}"),
+    def _rule(self, r: plan_ir.RulePlan, const: str) -> RuleView:
+        """A rule's constant: rt.rule(...) with every argument not at its default named."""
+        self.rule_names[id(r)] = const
+        arguments = [
+            ("kind", lit(r.kind), False),
+            ("quantity", lit(None if r.quantity is None else decimal_text(r.quantity)),
+             r.quantity is None),
+            ("unit", lit(r.unit), r.unit is None),
+            ("days", lit(r.days), r.days is None),
+            ("fills", lit(r.fills), r.fills is None),
+            ("max_days", lit(r.max_days), r.max_days is None),
+            ("scope", self._set(r.scope) if r.scope else "", not r.scope),
+            ("ndcs", self._set(r.scope_ndcs) if r.scope_ndcs else "", not r.scope_ndcs),
+            ("source", lit(r.source), False),
+            ("hard", "True", not r.hard),
+            ("origin", lit(r.origin), r.origin == plan_ir.BASE),
+            ("daily_rate", "True", not r.daily_rate),
+            ("noun", lit(r.noun), r.noun is None),
+        ]
+        call = keyword_call("rt.rule", [(k, v) for k, v, default in arguments if not default],
+                            len(f"{const} = "))
+        where = "every channel" if r.channel is None else r.channel
+        named = f"criterion {r.criterion}: " if r.criterion else ""
+        ceiling = " (hard ceiling)" if r.hard else ""
+        return RuleView(name=const, location=comment(r.source),
+                        doc=comment(f"{named}{r.target} at {where}: {r.text}{ceiling}"),
                         call=call)
 
     # -- products and channels ----------------------------------------------------------------
 
-    def _product(self, index: int, product: nodes.Product, limits: list[RuleView],
-                 approvals: dict[tuple[int, int], RuleView]) -> ProductView:
-        policy = self.policy
-        group = queries.group_of(policy, product.id)
-        targets = (product.id,) if group is None else (product.id, group.id)
-        own_scope = queries.own_products(policy, product)
-        location = queries.location(product)
+    def _product(self, index: int, product: plan_ir.ProductPlan) -> ProductView:
         plans = []
-        for channel in queries.known_channels(policy):
-            candidates = sorted((i, lim) for target in targets
-                                for i, lim in self.limits_by_target.get(target, ())
-                                if lim.channel in (None, channel))
-            if not candidates:
-                continue
-            table = []
-            for c, criterion in enumerate(policy.criteria):
-                chosen = [approvals[(c, a)].name for a, approval in enumerate(criterion.approves)
-                          if approval.target in targets and approval.channel in (None, channel)]
-                if chosen:
-                    table.append((lit(criterion.id), names_tuple(chosen)))
-            select = ""
-            if any(lim.when or lim.since is not None for _, lim in candidates):
-                select = ", " + self._selector(product, channel, candidates, limits)
-            rules = names_tuple([limits[i].name for i, _ in candidates])
-            plans.append(f"{lit(channel)}: ({rules}, {dict_lit(table, 4)}{select}),")
-        options = []
-        if group is not None:
-            options.append(f"group={lit(group.id)}, scope={self._set(own_scope)}")
-        if queries.product_ndcs(product):
-            options.append(f"ndcs={lit(queries.product_ndcs(product))}")
-        scope_ndcs = queries.scope_ndcs(policy, own_scope)
-        if scope_ndcs:
-            options.append(f"scope_ndcs={self._set(scope_ndcs)}")
+        for channel in product.channels:
+            entry = [("rules", names_tuple([self.rule_names[id(r)] for r in channel.rules])),
+                     ("approvals", dict_lit(((lit(a.criterion),
+                                              names_tuple([self.rule_names[id(r)]
+                                                           for r in a.rules]))
+                                             for a in channel.approvals), 8))]
+            if channel.selects:
+                entry.append(("select", self._selector(product, channel)))
+            plans.append(f"{lit(channel.channel)}: "
+                         + dict_lit(((lit(k), v) for k, v in entry), 8) + ",")
+        options = [f"product_id={lit(product.id)}", f"unit={lit(product.unit)}",
+                   f"location={lit(product.source)}"]
+        if product.group is not None:
+            options.append(f"group={lit(product.group)}, scope={self._set(product.scope)}")
+        if product.ndcs:
+            options.append(f"ndcs={lit(product.ndcs)}")
+        if product.scope_ndcs:
+            options.append(f"scope_ndcs={self._set(product.scope_ndcs)}")
         if product.packages:
             options.append("sizes=" + dict_lit(
-                (lit(p.id), lit(None if p.size is None else decimal_text(p.size.amount)))
+                (lit(p.id), lit(None if p.size is None else decimal_text(p.size)))
                 for p in product.packages))
-        required = queries.authorization_source(policy, product)
-        if required is not None:
-            options.append(f"authorization={lit(required)}")
-        call = (f"rt.product(\n    {lit(product.id)}, {lit(product.unit)}, {lit(location)},\n"
-                + "".join(f"    {option},\n" for option in options)
+        if product.authorization is not None:
+            options.append(f"authorization={lit(product.authorization)}")
+        call = ("rt.product(\n" + "".join(f"    {option},\n" for option in options)
                 + "    plans={" + "".join(f"\n        {plan}" for plan in plans) + "\n    })")
-        return ProductView(name=f"_PRODUCT_{index}", location=comment(location), call=call)
+        return ProductView(name=f"_PRODUCT_{index}", location=comment(product.source), call=call)
 
-    def _selector(self, product: nodes.Product, channel: str,
-                  candidates: list[tuple[int, nodes.Limit]], limits: list[RuleView]) -> str:
+    def _selector(self, product: plan_ir.ProductPlan, channel: plan_ir.ChannelPlan) -> str:
         """A function choosing the base limits whose selectors hold; refusing what cannot be
         told."""
-        function = self.names(f"_select_{identifier(product.id)}_{identifier(channel)}")
+        function = self.names(f"_select_{identifier(product.id)}_{identifier(channel.channel)}")
         lines = ["base = []"]
-        for index, limit in candidates:
-            location = queries.location(limit)
+        for r in channel.rules:
+            location = r.source
             lines.append(f"# {comment(location)}")
             depth = 0
-            if limit.since is not None:
+            selection = r.selection
+            if selection is not None and selection.since is not None:
                 # Decided first: a rule not yet implemented needs nothing else from the claim.
-                lines.append(f"if end >= {lit(limit.since.toordinal())}:  # since "
-                             f"{limit.since.isoformat()}")
+                lines.append(f"if end >= {self._since(selection.since)}:")
                 depth = 1
-            for selector in limit.when:
+            for condition in selection.conditions if selection is not None else ():
                 pad = "    " * depth
-                if isinstance(selector, nodes.AgeBand):
+                if isinstance(condition, plan_ir.AgeBand):
                     detail = (f"the limit at {location} depends on age and the claim has no "
                               "member.birth_date")
                     lines.append(f"{pad}if birth is None:")
                     lines += _refusal(pad + "    ", "CODE_BIRTH_DATE", "M/I DATE OF BIRTH", detail,
                                       location)
                     age = "rt.age_between(birth, end)"
-                    low, high = selector.min_years, selector.max_years
+                    low, high = condition.min_years, condition.max_years
                     if low is not None and high is not None:
                         test = f"{lit(low)} <= {age} <= {lit(high)}"
                     elif low is not None:
@@ -466,15 +452,15 @@ class _PolicyEmitter:
                     lines.append(f"{pad}if package is None:")
                     lines += _refusal(pad + "    ", "CODE_PRODUCT", "PACKAGE NOT IDENTIFIED",
                                       detail, location)
-                    test = f"package == {lit(selector.package)}"
+                    test = f"package == {lit(condition.package)}"
                 lines.append(f"{pad}if {test}:")
                 depth += 1
-            lines.append(f"{'    ' * depth}base.append({limits[index].name})")
+            lines.append(f"{'    ' * depth}base.append({self.rule_names[id(r)]})")
         lines.append("return tuple(base)")
         self.selectors.append(SelectorView(
             function=function, lines=lines,
-            doc=docstring(f"The base limits of {product.id} at {channel} that the claim's date, "
-                          "age and package select.")))
+            doc=docstring(f"The base limits of {product.id} at {channel.channel} that the "
+                          "claim's date, age and package select.")))
         return function
 
     # -- criteria -----------------------------------------------------------------------------

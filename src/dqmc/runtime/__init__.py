@@ -50,7 +50,7 @@ from .dates import (
 from .decide import (
     Policy,
     decide_claim,
-    decision,
+    decide_plain,
     judge,
     policy,
     refused,

@@ -14,6 +14,8 @@ from .texts import _days, therapy_detail
 # list of them into the decision.
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     Check = tuple[str, bool, int | None, int | None, str | None, str, str | None, str | None,
                   Rule]
 else:
@@ -31,72 +33,11 @@ def check_rules(rules: Sequence[Rule], requested: int, days_supply: int, end: in
     members of its group billed in its unit): a group of mixed units counts fills, not amounts.
     `supplies` are the prior supply periods therapy rules measure (`therapy_supplies`).
     """
-    checks: list[Check] = []
     asked = _MILLI_TEXT.get(requested) or milli_text(requested)
+    checks = []
     for r in rules:
-        kind, limit, limit_text, unit = r.kind, r.limit, r.limit_text, r.unit
-        if kind == "per_window":
-            start = end - r.days + 1  # type: ignore[operator]
-            start = max(start, _FIRST_DAY)
-            scope, ndcs = r.scope, r.ndcs
-            prior = 0
-            for day, amount, named, ndc in history:
-                if start <= day <= end and (named in scope or ndc in ndcs):
-                    prior += amount
-            total = prior + requested
-            passed = total <= limit  # type: ignore[operator]
-            first = _DAY_TEXT.get(start) or day_text(start)
-            detail = (f"window {first}..{end_text}: prior {milli_text(prior) if prior else '0'}"
-                      f" {unit} + requested {asked} {unit} ="
-                      f" {_MILLI_TEXT.get(total) or milli_text(total)} {unit}"
-                      f" {'<=' if passed else '>'} {limit_text} {unit}")
-            checks.append(("accumulate", passed, limit - prior if prior < limit else 0, prior,  # type: ignore[operator]
-                           first, detail, r.source, r.message, r))
-        elif kind == "per_fill":
-            passed = requested <= limit  # type: ignore[operator]
-            checks.append((
-                "per_fill", passed, limit, None, None,
-                f"requested {asked} {unit} {'<=' if passed else '>'} {limit_text} {unit} per fill",
-                r.source, r.message, r))
-        elif kind == "per_day":
-            max_days = r.max_days
-            allows = limit * days_supply  # type: ignore[operator]
-            if max_days is None:
-                passed = requested <= allows
-                allowed = allows
-                tail = ""
-            else:
-                passed = requested <= allows and days_supply <= max_days
-                allowed = limit * min(days_supply, max_days)  # type: ignore[operator]
-                tail = f", for up to {_days(max_days)}"
-            detail = (f"requested {asked} {unit} for {days_supply} days supply, {limit_text}"
-                      f" {unit} per day allows {milli_text(allows)} {unit}{tail}"
-                      f"{'' if passed else ': exceeded'}")
-            checks.append(("per_day", passed, allowed, None, None, detail, r.source, r.message, r))
-        elif kind == "fills_per_window":
-            start = end - r.days + 1  # type: ignore[operator]
-            start = max(start, _FIRST_DAY)
-            scope, ndcs, fills = r.scope, r.ndcs, r.fills
-            same = (own.scope, own.ndcs) if own is not None else (scope, ndcs)
-            count = prior = 0
-            for day, amount, named, ndc in history:
-                if start <= day <= end and (named in scope or ndc in ndcs):
-                    count += 1
-                    if named in same[0] or ndc in same[1]:
-                        prior += amount
-            passed = count + 1 <= fills  # type: ignore[operator]
-            first = day_text(start)
-            detail = (f"window {first}..{end_text}: {count} prior fills + this claim"
-                      f" = {count + 1} {'<=' if passed else '>'} {fills}")
-            checks.append(("fills", passed, None if count < fills else 0, prior, first,  # type: ignore[operator]
-                           detail, r.source, r.message, r))
-        elif kind == "therapy_max":
-            checks.append(_therapy_check(r, days_supply, end, supplies or ()))
-        else:
-            passed = days_supply <= r.days  # type: ignore[operator]
-            checks.append(("days_supply", passed, None, None, None,
-                           f"days supply {days_supply} {'<=' if passed else '>'} {r.days}",
-                           r.source, r.message, r))
+        checks.append(CHECKS[r.kind](r, requested, asked, days_supply, end, end_text, history,
+                                     own, supplies))
     if daily_rate:
         for r in rules:
             if r.kind == "per_window":
@@ -107,6 +48,105 @@ def check_rules(rules: Sequence[Rule], requested: int, days_supply: int, end: in
                 checks.append(("daily_rate", passed, limit * days_supply // days, None, None,  # type: ignore[operator]
                                detail, r.source, r.daily_message, r))
     return checks
+
+
+# Each rule kind's check: (rule, requested, its text, days supply, end, its text, history,
+# the claim's product, therapy supplies) → its Check. A new kind adds its function to CHECKS.
+
+
+def _window_check(r: Rule, requested: int, asked: str, days_supply: int, end: int,
+                  end_text: str, history: Sequence[Kept], own: Product | None,
+                  supplies: Sequence[tuple] | None) -> Check:
+    """Q per N days: the paid fills of the rule's scope in the window ending on the date of
+    service, plus this claim, at most the quantity."""
+    start = end - r.days + 1  # type: ignore[operator]
+    if start < _FIRST_DAY:
+        start = _FIRST_DAY
+    prior = 0
+    if history:
+        scope, ndcs = r.scope, r.ndcs
+        for day, amount, named, ndc in history:
+            if start <= day <= end and (named in scope or ndc in ndcs):
+                prior += amount
+    limit, unit, total = r.limit, r.unit, prior + requested
+    passed = total <= limit  # type: ignore[operator]
+    first = _DAY_TEXT.get(start) or day_text(start)
+    detail = (f"window {first}..{end_text}: prior"
+              f" {(_MILLI_TEXT.get(prior) or milli_text(prior)) if prior else '0'}"
+              f" {unit} + requested {asked} {unit} ="
+              f" {_MILLI_TEXT.get(total) or milli_text(total)} {unit}"
+              f" {'<=' if passed else '>'} {r.limit_text} {unit}")
+    return ("accumulate", passed, limit - prior if prior < limit else 0, prior,  # type: ignore[operator]
+            first, detail, r.source, r.message, r)
+
+
+def _fill_check(r: Rule, requested: int, asked: str, days_supply: int, end: int,
+                end_text: str, history: Sequence[Kept], own: Product | None,
+                supplies: Sequence[tuple] | None) -> Check:
+    """Q per fill: this claim's quantity alone."""
+    limit, unit = r.limit, r.unit
+    passed = requested <= limit  # type: ignore[operator]
+    return ("per_fill", passed, limit, None, None,
+            f"requested {asked} {unit} {'<=' if passed else '>'} {r.limit_text} {unit} per fill",
+            r.source, r.message, r)
+
+
+def _day_check(r: Rule, requested: int, asked: str, days_supply: int, end: int,
+               end_text: str, history: Sequence[Kept], own: Product | None,
+               supplies: Sequence[tuple] | None) -> Check:
+    """Q per day: the quantity times the days supply, for up to `max_days` days if stated."""
+    limit, unit, max_days = r.limit, r.unit, r.max_days
+    allows = limit * days_supply  # type: ignore[operator]
+    if max_days is None:
+        passed = requested <= allows
+        allowed = allows
+        tail = ""
+    else:
+        passed = requested <= allows and days_supply <= max_days
+        allowed = limit * min(days_supply, max_days)  # type: ignore[operator]
+        tail = f", for up to {_days(max_days)}"
+    detail = (f"requested {asked} {unit} for {days_supply} days supply, {r.limit_text}"
+              f" {unit} per day allows {milli_text(allows)} {unit}{tail}"
+              f"{'' if passed else ': exceeded'}")
+    return ("per_day", passed, allowed, None, None, detail, r.source, r.message, r)
+
+
+def _fills_check(r: Rule, requested: int, asked: str, days_supply: int, end: int,
+                 end_text: str, history: Sequence[Kept], own: Product | None,
+                 supplies: Sequence[tuple] | None) -> Check:
+    """F fills per N days: the paid fills of the rule's scope in the window, plus this one."""
+    start = end - r.days + 1  # type: ignore[operator]
+    start = max(start, _FIRST_DAY)
+    scope, ndcs, fills = r.scope, r.ndcs, r.fills
+    same = (own.scope, own.ndcs) if own is not None else (scope, ndcs)
+    count = prior = 0
+    for day, amount, named, ndc in history:
+        if start <= day <= end and (named in scope or ndc in ndcs):
+            count += 1
+            if named in same[0] or ndc in same[1]:
+                prior += amount
+    passed = count + 1 <= fills  # type: ignore[operator]
+    first = day_text(start)
+    detail = (f"window {first}..{end_text}: {count} prior fills + this claim"
+              f" = {count + 1} {'<=' if passed else '>'} {fills}")
+    return ("fills", passed, None if count < fills else 0, prior, first,  # type: ignore[operator]
+            detail, r.source, r.message, r)
+
+
+def _days_supply_check(r: Rule, requested: int, asked: str, days_supply: int, end: int,
+                       end_text: str, history: Sequence[Kept], own: Product | None,
+                       supplies: Sequence[tuple] | None) -> Check:
+    """At most D days supply."""
+    passed = days_supply <= r.days  # type: ignore[operator]
+    return ("days_supply", passed, None, None, None,
+            f"days supply {days_supply} {'<=' if passed else '>'} {r.days}",
+            r.source, r.message, r)
+
+
+def _therapy(r: Rule, requested: int, asked: str, days_supply: int, end: int,
+             end_text: str, history: Sequence[Kept], own: Product | None,
+             supplies: Sequence[tuple] | None) -> Check:
+    return _therapy_check(r, days_supply, end, supplies or ())
 
 
 def _therapy_check(r: Rule, days_supply: int, end: int, supplies: Sequence[tuple]) -> Check:
@@ -128,3 +168,19 @@ def _therapy_check(r: Rule, days_supply: int, end: int, supplies: Sequence[tuple
             covered = through
     passed, detail = therapy_detail(start, last, r.days)  # type: ignore[arg-type]
     return ("therapy", passed, None, None, None, detail, r.source, r.message, r)
+
+
+if TYPE_CHECKING:
+    CheckFunction = Callable[[Rule, int, str, int, int, str, Sequence[Kept], "Product | None",
+                              "Sequence[tuple] | None"], Check]
+
+# The check of each rule kind (tables.Rule.kind). `not_covered` has none: a claim under it is
+# refused before the checks (decide.judge).
+CHECKS: dict[str, CheckFunction] = {
+    "per_window": _window_check,
+    "per_fill": _fill_check,
+    "per_day": _day_check,
+    "fills_per_window": _fills_check,
+    "days_supply_max": _days_supply_check,
+    "therapy_max": _therapy,
+}

@@ -4,16 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from .authorizations import _covers, override
-from .checks import Check, check_rules
+from .authorizations import _covers, override, read_authorizations
+from .checks import check_rules
 from .claims import Authorization, Claim
-from .history import Kept, keep_typed, therapy_supplies
-from .read import _DAY_TEXT, _FIRST_DAY, _MILLI_TEXT, day_text, milli, milli_text
+from .history import Kept, keep_history, keep_typed, therapy_supplies
+from .read import (
+    _MILLI_TEXT,
+    MILLI,
+    ORDINAL,
+    day_text,
+    milli,
+    milli_text,
+    read_milli,
+    read_ndc,
+    read_ordinal,
+)
 from .tables import (
     Plan,
     Product,
     Refusal,
-    Rule,
     sized_history,
     sized_plan,
     step_json,
@@ -37,74 +46,122 @@ from .values import (
     CODE_PRODUCT,
     CODE_RECORD,
     CODE_UNIT_MISMATCH,
+    UNIT_ALIASES,
     Step,
     _named,
     _NamedTuple,
 )
 
+# Texts read before (thousandths, ordinals): a hit skips parsing the value again.
+_MILLI, _ORDINAL, _UNIT = MILLI.get, ORDINAL.get, UNIT_ALIASES.get
 
-def decision(policy_id: str, policy_hash: str, reject_code: str, unit: str,
-             package_size: int | None, steps: Sequence[dict], checks: Sequence[Check],
-             channel: str, requested: int, end_text: str) -> dict[str, object]:
-    """`conclude` for checks in thousandths: paid when all pass, else the first failure rejects."""
-    failed = allowed = tightest = None
-    for check in checks:
-        if failed is None and not check[1]:
-            failed = check
-        bound = check[2]
-        if bound is not None and (allowed is None or bound < allowed):
-            allowed, tightest = bound, check
-    headline = failed or tightest or checks[0]
-    asked = _MILLI_TEXT.get(requested) or milli_text(requested)
-    prior = headline[3]
-    if prior:
-        prior_text, total_text = milli_text(prior), milli_text(prior + requested)
+
+def decide_plain(policy: Policy, claim: dict) -> dict[str, object] | None:
+    """The decision for a well-formed claim of plain JSON values that names a product, unit and
+    channel with limits in `policy`; None for any other claim, which generated modules then
+    read with `parse_claim` (it rejects the malformed ones) and decide by `decide_claim`.
+
+    Fields go straight into local values (quantities in thousandths, dates as ordinals), with
+    no Claim built: most claims a service sees are of this kind, and this is their whole cost
+    before `judge`. Whatever this reader takes, `parse_claim` would read to the same values."""
+    get = claim.get
+    claim_id = get("claim_id")
+    if claim_id is not None and (claim_id.__class__ is not str or not claim_id):
+        return None
+    value = get("quantity")
+    requested = _MILLI(value) if value.__class__ is str else None
+    if requested is None:
+        requested = read_milli(value)
+        if requested is None:
+            return None
+    days_supply = get("days_supply")
+    if days_supply.__class__ is not int or not 1 <= days_supply <= 999:
+        return None
+    end_text = get("date_of_service")
+    end = _ORDINAL(end_text) if end_text.__class__ is str else None
+    if end is None:
+        end = read_ordinal(end_text)
+        if end is None:
+            return None
+    product = get("product")
+    ndc = get("ndc")
+    if product is None:
+        if ndc is None:
+            return None
+    elif product.__class__ is not str or not product:
+        return None
+    if ndc is not None and read_ndc(ndc) is None:
+        return None
+    unit = get("unit")
+    if unit.__class__ is not str or not unit:
+        return None
+    channel = get("channel")
+    if channel.__class__ is not str or not channel:
+        return None
+    package = get("package")
+    if package is not None and (package.__class__ is not str or not package):
+        return None
+    value = get("package_size")
+    if value is not None and read_milli(value) is None:
+        return None
+    birth = None
+    member = get("member")
+    if member is not None:
+        if member.__class__ is not dict:
+            return None
+        value = member.get("birth_date")
+        if value is not None:
+            birth = _ORDINAL(value) if value.__class__ is str else None
+            if birth is None:
+                birth = read_ordinal(value)
+                if birth is None:
+                    return None
+            if birth > end:
+                return None
+    authorizations = get("authorizations")
+    if authorizations:
+        authorizations = read_authorizations(authorizations)
+        if authorizations is None:
+            return None
+    elif authorizations is not None and authorizations.__class__ is not list:
+        return None
+    coded_package = None
+    if ndc is None:
+        item = policy.products.get(product)  # type: ignore[arg-type]
     else:
-        prior_text, total_text = "0", asked
-    trace = [s.copy() for s in steps]
-    for check in checks:
-        trace.append({"step": check[0], "result": "pass" if check[1] else "fail",
-                      "detail": check[5], "source": check[6]})
-    if allowed is None:
-        allowed_text = packages = None
-        suffix = ""
-    else:
-        allowed_text = milli_text(allowed)
-        packages = allowed // package_size if package_size else None
-        suffix = f"; max allowed now {allowed_text} {unit}"
-    if failed is None:
-        outcome = "paid"
-        code = None
-        messages = [headline[7]]
-        trace.append({"step": "decide", "result": "pass", "detail": "paid" + suffix,
-                      "source": headline[6]})
-    else:
-        outcome = "rejected"
-        code = reject_code
-        messages = [failed[7]]
-        if allowed_text is not None:
-            messages.append(message(f"MAX ALLOWED NOW {allowed_text} {unit_message(unit)}"))
-        trace.append({"step": "decide", "result": "fail",
-                      "detail": f"rejected {reject_code}: {failed[8].applied['text']} exceeded"
-                                f"{suffix}",
-                      "source": failed[6]})
-    start = headline[4]
-    return {
-        "outcome": outcome,
-        "reject_code": code,
-        "messages": messages,
-        "policy_id": policy_id,
-        "policy_hash": policy_hash,
-        "channel": channel,
-        "limit": dict(headline[8].applied),
-        "window": None if start is None else {"start": start, "end": end_text},
-        "prior_quantity": prior_text,
-        "requested_quantity": asked,
-        "total_quantity": total_text,
-        "max_allowed_quantity": allowed_text,
-        "max_allowed_packages": packages,
-        "trace": trace,
-    }
+        coded = policy.ndcs.get(ndc)
+        if coded is None:
+            item = policy.products.get(product)  # type: ignore[arg-type]
+            if item is not None and item.lists_ndcs:
+                return None
+        elif product is not None and product != coded[0]:
+            return None
+        else:
+            item = policy.products[coded[0]]
+            coded_package = coded[1]
+    if item is None:
+        return None
+    if package is None:
+        package = coded_package
+    elif package not in item.sizes or (coded_package is not None and package != coded_package):
+        return None
+    chosen = item.plans.get(channel)
+    if chosen is None or _UNIT(unit, unit) != item.unit:
+        return None
+    # Sizes from the drug file count packages, and therapy rules measure each prior fill's
+    # supply: `decide_claim` does both over the parsed claim.
+    if item.drug_file or item.therapy:
+        return None
+    history = get("history")
+    if history:
+        history = keep_history(history, claim_id, end, item, bool(authorizations))
+        if history is None:
+            return None
+    elif history is not None and history.__class__ is not list:
+        return None
+    # The date was read from this text, so the text is its ISO form.
+    return judge(policy, item, chosen, package, requested, days_supply, end,
+                 end_text, birth, channel, history, authorizations)  # type: ignore[arg-type]
 
 
 @_named
@@ -121,6 +178,11 @@ class Policy(_NamedTuple):
     ndcs: Mapping[str, tuple[str, str | None]]  # NDC → (product id, package id or None)
     criteria_at: Mapping[str, str]  # criterion id → its spec line
     validated: dict[str, object]  # the validate step (step_json)
+
+
+# Bound to its policy, `decide_plain` is a generated module's `evaluate_plain`
+# (`_POLICY.decide_plain`): a claim's decision costs no call of a wrapper.
+Policy.decide_plain = decide_plain  # type: ignore[attr-defined]
 
 
 def policy(policy_id: str, policy_hash: str, reject_code: str, daily_rate: bool, at: str,
@@ -232,9 +294,6 @@ def judge(policy: Policy, item: Product, chosen: Plan, package: str | None, requ
         size = item.size
     else:
         size = item.sizes.get(package, item.size)
-    if chosen.window is not None and not authorizations and item.authorization is None:
-        return _decide_window(policy, item, chosen, chosen.window, size, requested, end,
-                              end_text, channel, history)
     steps = [policy.validated, chosen.matched]
     base = chosen.rules
     if chosen.select is not None:
@@ -270,56 +329,51 @@ def judge(policy: Policy, item: Product, chosen: Plan, package: str | None, requ
             select_step([r.text for r in base], None, base[0].source)))
         checks = check_rules(base, requested, days_supply, end, end_text, history,
                              policy.daily_rate, item, supplies)
-    return decision(policy.id, policy.hash, policy.reject_code, item.unit, size, steps, checks,
-                    channel, requested, end_text)
-
-
-def _decide_window(policy: Policy, item: Product, chosen: Plan, r: Rule, size: int | None,
-                   requested: int, end: int, end_text: str, channel: str,
-                   history: Sequence[Kept]) -> dict[str, object]:
-    """`check_rules` and `decision` fused for the commonest plan: one window rule, no
-    authorization on file (most limits of real policies are "Q per N days" alone)."""
-    start = end - r.days + 1  # type: ignore[operator]
-    start = max(start, _FIRST_DAY)
-    prior = 0
-    if history:
-        scope, ndcs = r.scope, r.ndcs
-        for day, amount, named, ndc in history:
-            if start <= day <= end and (named in scope or ndc in ndcs):
-                prior += amount
-    limit, unit, source = r.limit, r.unit, r.source
-    total = prior + requested
-    asked = _MILLI_TEXT.get(requested) or milli_text(requested)
+    # The decision (docs/semantics.md §5): paid when every check passes, else the first failure
+    # rejects; max allowed now is the tightest bound of any check.
+    failed = allowed = tightest = None
+    trace = list(map(dict.copy, steps))
+    for check in checks:
+        step, passed, bound, _, _, detail, source, _, _ = check
+        trace.append({"step": step, "result": "pass" if passed else "fail", "detail": detail,
+                      "source": source})
+        if not passed and failed is None:
+            failed = check
+        if bound is not None and (allowed is None or bound < allowed):
+            allowed, tightest = bound, check
+    _, _, _, prior, start, _, source, line, rule = failed or tightest or checks[0]
+    # Texts of quantities seen before are looked up, not made: most claims ask the same few.
+    text_of = _MILLI_TEXT.get
+    asked = text_of(requested) or milli_text(requested)
     if prior:
-        prior_text, total_text = milli_text(prior), milli_text(total)
+        total = prior + requested
+        prior_text = text_of(prior) or milli_text(prior)
+        total_text = text_of(total) or milli_text(total)
     else:
         prior_text, total_text = "0", asked
-    first = _DAY_TEXT.get(start) or day_text(start)
-    allowed = limit - prior if prior < limit else 0  # type: ignore[operator]
-    allowed_text = _MILLI_TEXT.get(allowed) or milli_text(allowed)
-    trace = [policy.validated.copy(), chosen.matched.copy(), chosen.selected.copy()]  # type: ignore[union-attr]
-    if total <= limit:  # type: ignore[operator]
-        trace.append({"step": "accumulate", "result": "pass",
-                      "detail": f"window {first}..{end_text}: prior {prior_text} {unit} + requested"
-                                f" {asked} {unit} = {total_text} {unit} <= {r.limit_text} {unit}",
-                      "source": source})
-        trace.append({"step": "decide", "result": "pass",
-                      "detail": f"paid; max allowed now {allowed_text} {item.unit}",
-                      "source": source})
-        outcome, code, messages = "paid", None, [r.message]
+    unit = item.unit
+    if allowed is None:
+        allowed_text = packages = None
+        suffix = ""
     else:
-        trace.append({"step": "accumulate", "result": "fail",
-                      "detail": f"window {first}..{end_text}: prior {prior_text} {unit} + requested"
-                                f" {asked} {unit} = {total_text} {unit} > {r.limit_text} {unit}",
+        allowed_text = text_of(allowed) or milli_text(allowed)
+        packages = allowed // size if size else None
+        suffix = f"; max allowed now {allowed_text} {unit}"
+    if failed is None:
+        outcome = "paid"
+        code = None
+        messages = [line]
+        trace.append({"step": "decide", "result": "pass", "detail": "paid" + suffix,
                       "source": source})
-        code = policy.reject_code
-        trace.append({"step": "decide", "result": "fail",
-                      "detail": f"rejected {code}: {r.applied['text']} exceeded; max allowed now"
-                                f" {allowed_text} {item.unit}",
-                      "source": source})
+    else:
         outcome = "rejected"
-        messages = [r.message,
-                    message(f"MAX ALLOWED NOW {allowed_text} {unit_message(item.unit)}")]
+        code = policy.reject_code
+        messages = [line]
+        if allowed_text is not None:
+            messages.append(message(f"MAX ALLOWED NOW {allowed_text} {unit_message(unit)}"))
+        trace.append({"step": "decide", "result": "fail",
+                      "detail": f"rejected {code}: {rule.applied['text']} exceeded{suffix}",
+                      "source": source})
     return {
         "outcome": outcome,
         "reject_code": code,
@@ -327,13 +381,13 @@ def _decide_window(policy: Policy, item: Product, chosen: Plan, r: Rule, size: i
         "policy_id": policy.id,
         "policy_hash": policy.hash,
         "channel": channel,
-        "limit": r.applied.copy(),
-        "window": {"start": first, "end": end_text},
+        "limit": rule.applied.copy(),
+        "window": None if start is None else {"start": start, "end": end_text},
         "prior_quantity": prior_text,
         "requested_quantity": asked,
         "total_quantity": total_text,
         "max_allowed_quantity": allowed_text,
-        "max_allowed_packages": allowed // size if size else None,
+        "max_allowed_packages": packages,
         "trace": trace,
     }
 

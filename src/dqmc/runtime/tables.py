@@ -80,11 +80,16 @@ class Rule(_NamedTuple):
     noun: str | None
 
 
-def rule(kind: str, quantity: str | None, unit: str | None, days: int | None, fills: int | None,
-         max_days: int | None, scope: frozenset[str], ndcs: frozenset[str], source: str | None,
-         *, hard: bool = False, daily_rate: bool = False, origin: str = "base",
-         authorization_id: str | None = None, noun: str | None = None, note: str = "") -> Rule:
+_NONE: frozenset[str] = frozenset()
+
+
+def rule(kind: str, quantity: str | None = None, unit: str | None = None, days: int | None = None,
+         fills: int | None = None, max_days: int | None = None, scope: frozenset[str] = _NONE,
+         ndcs: frozenset[str] = _NONE, source: str | None = None, *, hard: bool = False,
+         daily_rate: bool = False, origin: str = "base", authorization_id: str | None = None,
+         noun: str | None = None, note: str = "") -> Rule:
     """A Rule from its spec values (`quantity` as decimal text); `origin` is base or override.
+    Generated modules name every argument not at its default.
 
     With `noun`, `quantity` counts packages whose size the drug file gives; `note` follows the
     rule's text (`sized_rule` says there how many packages of which size the limit is)."""
@@ -186,7 +191,6 @@ class Plan(_NamedTuple):
     selected: dict[str, object] | None  # the select step, when no selector decides
     approvals: Mapping[str, tuple[Rule, ...]]  # criterion → the approvals that replace the base
     first_source: str | None  # the first candidate limit's spec line
-    window: Rule | None  # the one rule, when it is a window rule alone (see `judge`)
     # When a therapy rule (base or approved) is stated here: (the days of history its longest
     # look-back needs, every product and NDC those rules count, the first one's spec line).
     therapy: tuple[int, frozenset[str], frozenset[str], str | None] | None
@@ -197,10 +201,6 @@ def plan(product_id: str, channel: str, location: str, rules: tuple[Rule, ...],
     """A Plan; `select` is the module's selector function when any of the rules has selectors."""
     selected = None if select is not None else step_json(
         select_step([r.text for r in rules], None, rules[0].source))
-    window = None
-    if select is None and len(rules) == 1 and rules[0].kind == "per_window" and (
-            rules[0].daily_message is None):
-        window = rules[0]
     courses = [r for r in rules + tuple(r for a in approvals.values() for r in a)
                if r.kind == "therapy_max"]
     therapy = None
@@ -209,7 +209,7 @@ def plan(product_id: str, channel: str, location: str, rules: tuple[Rule, ...],
                    frozenset().union(*(r.scope for r in courses)),
                    frozenset().union(*(r.ndcs for r in courses)), courses[0].source)
     return Plan(step_json(matched_step(product_id, channel, location)), rules, select, selected,
-                approvals, rules[0].source, window, therapy)
+                approvals, rules[0].source, therapy)
 
 
 def sized_plan(chosen: Plan, size: int) -> Plan:
@@ -230,8 +230,7 @@ def sized_plan(chosen: Plan, size: int) -> Plan:
     rules = sized(chosen.rules)
     selected = None if select is not None else step_json(
         select_step([r.text for r in rules], None, rules[0].source))
-    window = rules[0] if chosen.window is not None else None
-    return chosen._replace(rules=rules, select=select, selected=selected, window=window,
+    return chosen._replace(rules=rules, select=select, selected=selected,
                            approvals={c: sized(a) for c, a in chosen.approvals.items()})
 
 
@@ -257,24 +256,21 @@ class Product(_NamedTuple):
     therapy: bool  # a therapy rule is stated for it: claims are decided by `decide_claim`
 
 
-_NONE: frozenset[str] = frozenset()
-
-
 def product(product_id: str, unit: str, location: str, *, group: str | None = None,
             ndcs: tuple[str, ...] = (), scope: frozenset[str] | None = None,
             scope_ndcs: frozenset[str] = _NONE, sizes: Mapping[str, str | None] | None = None,
-            authorization: str | None = None, plans: Mapping[str, tuple]) -> Product:
+            authorization: str | None = None, plans: Mapping[str, Mapping]) -> Product:
     """A Product from its spec values: its group, its own NDCs, its group's products (scope)
     and their NDCs, package sizes as decimal text, the spec line that requires prior
-    authorization for it (if any), and per channel (base limits, criterion →
-    approvals[, selector function]). What an authorization may call it, the plans' steps and
-    the history it can count are worked out here."""
+    authorization for it (if any), and per channel the arguments of its `plan` (`rules`,
+    `approvals` by criterion, and `select` where selectors choose). What an authorization may
+    call it, the plans' steps and the history it can count are worked out here."""
     cover = frozenset((product_id,) + ((group,) if group is not None else ()) + ndcs)
     millis = {package: None if size is None else milli(Decimal(size))
               for package, size in (sizes or {}).items()}
     distinct = set(millis.values())
     drug_file = None in distinct
-    made = {channel: plan(product_id, channel, location, *entry)
+    made = {channel: plan(product_id, channel, location, **entry)
             for channel, entry in plans.items()}
     counting = [r for p in made.values() for r in p.rules
                 if r.kind in ("per_window", "fills_per_window")]
