@@ -1,18 +1,18 @@
-"""Python generator: checked policies (IR) → the standard-library package dqm_policies."""
+"""Python generator: checked policies' plans → the standard-library package dqm_policies."""
 
-# Each policy becomes one module: a reader of plain-JSON claims written out for the policy
-# (`evaluate_plain`: fields straight into local values, quantities in thousandths, dates as
-# ordinals, the product, unit and channel looked up in the policy's constant tables), every limit
-# and approval as a constant rule record under its `# file:line` comment, every product with its
-# plan of limits per channel, a selector function wherever limits are chosen by age band or
-# package, and one three-valued condition function per criterion. The decision code those tables
-# drive (`judge`, `check_rules`, authorizations, and `decide_claim` for claims read by
-# `parse_claim`) is written once, in the package `dqmc.runtime`, copied into the package as
-# `_runtime/`:
-# repeating it in every module would make a 1,000-policy package several times larger to build
-# and to load, for no speed. The registry `__init__.py` holds a hoisted index of product ids,
-# NDCs and policy ids to module names and imports a policy module only when a claim or request
-# first needs it.
+# Each policy becomes one module of tables written from its plan (dqmc.lang.plan, through
+# `CompiledPolicy.plan`): every limit and approval as a constant `rt.rule(kind=..., ...)` under
+# its `# file:line` comment, every product with its plan of limits per channel, a selector
+# function wherever limits are chosen by implementation date, age band or package (dates
+# written as `date(2008, 8, 6)`), and, from the IR, one three-valued condition function per
+# criterion for exception review. Arguments are named and left out at their defaults. The code
+# those tables drive is written once, in the package `dqmc.runtime`, copied into the package
+# as `_runtime/`: the plain-JSON reader (`decide_plain`, bound to the module's policy as its
+# `evaluate_plain`), `judge`, the checks per rule kind, authorizations, and `decide_claim` for
+# claims read by `parse_claim`. Repeating it in every module would make a 1,000-policy package
+# several times larger to build and to load, for no speed. The registry `__init__.py` holds a
+# hoisted index of product ids, NDCs and policy ids to module names and imports a policy module
+# only when a claim or request first needs it.
 #
 # Safety and determinism: spec text reaches code only through `lit()` (repr) — docstrings and
 # comments included; identifiers come from ids through `identifier()`; every Python file is

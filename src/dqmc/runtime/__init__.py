@@ -1,15 +1,15 @@
 """Standard-library runtime of the DQM evaluators: typed claims, parsing, decisions as JSON."""
 
 # This package is copied verbatim into every generated package as `dqm_policies/_runtime/`, so it
-# imports nothing outside the standard library and its modules import each other relatively. The
-# IR interpreter (`dqmc.interpreter`) and the generated policy modules share it: it owns everything
-# that does not depend on a policy's rules — reading claims and review requests, the reject codes
-# of malformed input, the wording of messages and trace steps, how a set of rule checks becomes
-# one decision, and the bookkeeping of reviews. The rules themselves (which limits apply, what
-# counts in a window, which authorization wins) are decided by each evaluator: the interpreter
-# walking the IR, generated modules through `decide`, which reads their constant tables (`tables`)
-# and takes claims their own readers took apart into plain values. docs/semantics.md states the
-# semantics both implement.
+# imports nothing outside the standard library and its modules import each other relatively. The IR
+# interpreter (`dqmc.interpreter`) and the generated policy modules share it: it owns everything
+# that does not depend on a policy's rules — reading claims and review requests, the reject codes of
+# malformed input, the wording of messages and trace steps, how a set of rule checks becomes one
+# decision, and the bookkeeping of reviews. The rules themselves (which limits apply, what counts in
+# a window, which authorization wins) are decided by each evaluator: the interpreter walking the IR,
+# generated modules through `decide`, which reads plain-JSON claims into values (`decide_plain`) and
+# decides them over the modules' constant tables (`tables`). docs/semantics.md states the semantics
+# both implement.
 #
 # Imports are few and light on purpose: a service's first decision pays for them (cold start).
 # `dataclasses` (which imports inspect and ast), `typing`, `re` and `calendar` are each more

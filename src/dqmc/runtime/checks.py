@@ -9,15 +9,15 @@ from .read import _DAY_TEXT, _FIRST_DAY, _MILLI_TEXT, day_text, milli_text
 from .tables import Product, Rule
 from .texts import _days, therapy_detail
 
-# A rule applied to a claim: (step, passed, allowed or None, prior or None, window start (ISO
-# text) or None, detail, source, message, rule) — quantities in thousandths. `decision` turns a
-# list of them into the decision.
+# A rule applied to a claim: (its trace step, passed, allowed or None, prior or None, window
+# start (ISO text) or None, message, rule) — quantities in thousandths. The trace step is the
+# dict the decision lists (step, result, detail, source), made once here. `decide.judge` turns a
+# list of them into the decision; `authorizations.override` compares lists by passed and allowed.
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    Check = tuple[str, bool, int | None, int | None, str | None, str, str | None, str | None,
-                  Rule]
+    Check = tuple[dict[str, object], bool, int | None, int | None, str | None, str | None, Rule]
 else:
     Check = tuple
 
@@ -45,8 +45,10 @@ def check_rules(rules: Sequence[Rule], requested: int, days_supply: int, end: in
                 passed = requested * days <= limit * days_supply  # type: ignore[operator]
                 detail = (f"requested {asked} {r.unit} / {days_supply} days"
                           f" {'<=' if passed else '>'} {r.limit_text} {r.unit} / {days} days")
-                checks.append(("daily_rate", passed, limit * days_supply // days, None, None,  # type: ignore[operator]
-                               detail, r.source, r.daily_message, r))
+                checks.append(({"step": "daily_rate", "result": "pass" if passed else "fail",
+                                "detail": detail, "source": r.source},
+                               passed, limit * days_supply // days, None, None,  # type: ignore[operator]
+                               r.daily_message, r))
     return checks
 
 
@@ -76,8 +78,9 @@ def _window_check(r: Rule, requested: int, asked: str, days_supply: int, end: in
               f" {unit} + requested {asked} {unit} ="
               f" {_MILLI_TEXT.get(total) or milli_text(total)} {unit}"
               f" {'<=' if passed else '>'} {r.limit_text} {unit}")
-    return ("accumulate", passed, limit - prior if prior < limit else 0, prior,  # type: ignore[operator]
-            first, detail, r.source, r.message, r)
+    return ({"step": "accumulate", "result": "pass" if passed else "fail", "detail": detail,
+             "source": r.source},
+            passed, limit - prior if prior < limit else 0, prior, first, r.message, r)  # type: ignore[operator]
 
 
 def _fill_check(r: Rule, requested: int, asked: str, days_supply: int, end: int,
@@ -86,9 +89,9 @@ def _fill_check(r: Rule, requested: int, asked: str, days_supply: int, end: int,
     """Q per fill: this claim's quantity alone."""
     limit, unit = r.limit, r.unit
     passed = requested <= limit  # type: ignore[operator]
-    return ("per_fill", passed, limit, None, None,
-            f"requested {asked} {unit} {'<=' if passed else '>'} {r.limit_text} {unit} per fill",
-            r.source, r.message, r)
+    detail = f"requested {asked} {unit} {'<=' if passed else '>'} {r.limit_text} {unit} per fill"
+    return ({"step": "per_fill", "result": "pass" if passed else "fail", "detail": detail,
+             "source": r.source}, passed, limit, None, None, r.message, r)
 
 
 def _day_check(r: Rule, requested: int, asked: str, days_supply: int, end: int,
@@ -108,7 +111,8 @@ def _day_check(r: Rule, requested: int, asked: str, days_supply: int, end: int,
     detail = (f"requested {asked} {unit} for {days_supply} days supply, {r.limit_text}"
               f" {unit} per day allows {milli_text(allows)} {unit}{tail}"
               f"{'' if passed else ': exceeded'}")
-    return ("per_day", passed, allowed, None, None, detail, r.source, r.message, r)
+    return ({"step": "per_day", "result": "pass" if passed else "fail", "detail": detail,
+             "source": r.source}, passed, allowed, None, None, r.message, r)
 
 
 def _fills_check(r: Rule, requested: int, asked: str, days_supply: int, end: int,
@@ -129,8 +133,9 @@ def _fills_check(r: Rule, requested: int, asked: str, days_supply: int, end: int
     first = day_text(start)
     detail = (f"window {first}..{end_text}: {count} prior fills + this claim"
               f" = {count + 1} {'<=' if passed else '>'} {fills}")
-    return ("fills", passed, None if count < fills else 0, prior, first,  # type: ignore[operator]
-            detail, r.source, r.message, r)
+    return ({"step": "fills", "result": "pass" if passed else "fail", "detail": detail,
+             "source": r.source},
+            passed, None if count < fills else 0, prior, first, r.message, r)  # type: ignore[operator]
 
 
 def _days_supply_check(r: Rule, requested: int, asked: str, days_supply: int, end: int,
@@ -138,9 +143,9 @@ def _days_supply_check(r: Rule, requested: int, asked: str, days_supply: int, en
                        supplies: Sequence[tuple] | None) -> Check:
     """At most D days supply."""
     passed = days_supply <= r.days  # type: ignore[operator]
-    return ("days_supply", passed, None, None, None,
-            f"days supply {days_supply} {'<=' if passed else '>'} {r.days}",
-            r.source, r.message, r)
+    detail = f"days supply {days_supply} {'<=' if passed else '>'} {r.days}"
+    return ({"step": "days_supply", "result": "pass" if passed else "fail", "detail": detail,
+             "source": r.source}, passed, None, None, None, r.message, r)
 
 
 def _therapy(r: Rule, requested: int, asked: str, days_supply: int, end: int,
@@ -167,7 +172,8 @@ def _therapy_check(r: Rule, days_supply: int, end: int, supplies: Sequence[tuple
         elif through > covered:
             covered = through
     passed, detail = therapy_detail(start, last, r.days)  # type: ignore[arg-type]
-    return ("therapy", passed, None, None, None, detail, r.source, r.message, r)
+    return ({"step": "therapy", "result": "pass" if passed else "fail", "detail": detail,
+             "source": r.source}, passed, None, None, None, r.message, r)
 
 
 if TYPE_CHECKING:

@@ -334,14 +334,14 @@ def judge(policy: Policy, item: Product, chosen: Plan, package: str | None, requ
     failed = allowed = tightest = None
     trace = list(map(dict.copy, steps))
     for check in checks:
-        step, passed, bound, _, _, detail, source, _, _ = check
-        trace.append({"step": step, "result": "pass" if passed else "fail", "detail": detail,
-                      "source": source})
-        if not passed and failed is None:
+        trace.append(check[0])  # made for this claim by its check: the decision's own
+        if not check[1] and failed is None:
             failed = check
+        bound = check[2]
         if bound is not None and (allowed is None or bound < allowed):
             allowed, tightest = bound, check
-    _, _, _, prior, start, _, source, line, rule = failed or tightest or checks[0]
+    _, _, _, prior, start, line, rule = failed or tightest or checks[0]
+    source = rule.source
     # Texts of quantities seen before are looked up, not made: most claims ask the same few.
     text_of = _MILLI_TEXT.get
     asked = text_of(requested) or milli_text(requested)

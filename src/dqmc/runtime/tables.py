@@ -31,16 +31,16 @@ if TYPE_CHECKING:
 # ---------------------------------------------------------------------------------------------
 # Support for generated policy modules
 #
-# A generated module reads a claim that arrives as plain decoded JSON straight into local values
-# and decides it from constant tables of its products, plans and rules; it builds no Claim or
-# HistoryEntry. Quantities on this path are whole thousandths (int): parsing bounds claim
-# quantities to three decimals, so integer arithmetic is exact, needs no decimal context and is
-# several times cheaper than Decimal. Dates are proleptic ordinals. Claims of any other shape
-# (typed instances, Mappings, tuples, Decimal or float quantities) and malformed ones go through
-# `parse_claim`, and their typed fields are converted to the same values, so both ways in reach
-# the same tables and the same decision code. The semantics are those of the interpreter
-# (dqmc.interpreter), implemented again here over precomputed tables; the differential tests
-# hold the two to agreement on every field.
+# A claim that arrives as plain decoded JSON is read straight into local values
+# (`decide.decide_plain`) and decided from a generated module's constant tables of its products,
+# plans and rules (its policy's plan, dqmc.lang.plan); no Claim or HistoryEntry is built. Quantities
+# on this path are whole thousandths (int): parsing bounds claim quantities to three decimals, so
+# integer arithmetic is exact, needs no decimal context and is several times cheaper than Decimal.
+# Dates are proleptic ordinals. Claims of any other shape (typed instances, Mappings, tuples,
+# Decimal or float quantities) and malformed ones go through `parse_claim`, and their typed fields
+# are converted to the same values, so both ways in reach the same tables and the same decision
+# code. The semantics are those of the interpreter (dqmc.interpreter), implemented again here over
+# precomputed tables; the differential tests hold the two to agreement on every field.
 
 
 
