@@ -26,10 +26,12 @@ from docs_samples import (
     hostile_compiled,
 )
 
+from dqmc.build.run import run as build_run
 from dqmc.codegen import docs_view
 from dqmc.codegen.docs_emit import (
     DOCS_CONFIG_FILE,
     DocsConfigError,
+    docs_config_diagnostics,
     docs_environment,
     emit_docs,
     generated_header,
@@ -37,6 +39,7 @@ from dqmc.codegen.docs_emit import (
     md_escape,
     md_table_row,
 )
+from dqmc.lang.diagnostics import Severity
 from dqmc.lang.ir import nodes
 from dqmc.lang.printers import english
 
@@ -214,7 +217,7 @@ def test_paragraphs_split_on_blank_lines_and_join_wrapped_lines() -> None:
 # The quantity-limits table
 
 
-def test_anzupgo_table_has_one_column_per_channel_and_window() -> None:
+def test_anzupgo_table_has_one_column_per_channel_its_window_in_the_header() -> None:
     table = docs_view.limits_table(ANZUPGO)
     assert table is not None
     assert [column.header for column in table.columns] == [
@@ -224,62 +227,74 @@ def test_anzupgo_table_has_one_column_per_channel_and_window() -> None:
     assert table.rows == (
         docs_view.LimitRow(
             product="Anzupgo (delgocitinib 2% cream)",
-            strength_and_form="2% cream, 30 gram tube",
+            band=None,
+            members=(),
             cells=(("30 grams",), ("90 grams",)),
+            anchor="limits-anzupgo-2pct-cream",
         ),
     )
 
 
-def test_every_limit_that_is_not_a_window_column_is_spelled_out_in_its_cell() -> None:
+def test_a_row_per_product_and_band_a_column_per_channel_the_window_in_the_cell() -> None:
     table = docs_view.limits_table(all_rules_policy())
     assert table is not None
     headers = [column.header for column in table.columns]
+    # One column per channel: only home delivery has limits of one window only.
     assert headers == [
-        "Maximum Quantity per 28 Days (All Channels)",
         "Limits (All Channels)",
-        "Retail Maximum Quantity per 30 Days",
         "Retail Limits",
         "Home Delivery Maximum Quantity per 90 Days",
         "Specialty Limits",
     ]
-    cells = {row.product: dict(zip(headers, row.cells, strict=True)) for row in table.rows}
+    cells = {(row.product, row.band): dict(zip(headers, row.cells, strict=True))
+             for row in table.rows}
     assert list(cells) == [
-        "Zuplenz (ondansetron 8 mg oral soluble film)",
-        "Blood glucose test strips",
-        "Temovate (clobetasol 0.05% cream)",
-        "Ozempic (semaglutide 2 mg/3 mL pen injector)",
-        "Triptan tablets",
+        ("Zuplenz (ondansetron 8 mg oral soluble film)", None),
+        ("Blood glucose test strips", None),
+        ("Blood glucose test strips", "ages 0–17"),
+        ("Blood glucose test strips", "ages 18 and older"),
+        ("Temovate (clobetasol 0.05% cream)", "15 gram tube"),
+        ("Temovate (clobetasol 0.05% cream)", "60 gram tube"),
+        ("Ozempic (semaglutide 2 mg/3 mL pen injector)", None),
+        ("Triptan tablets", None),
     ]
-    film = cells["Zuplenz (ondansetron 8 mg oral soluble film)"]
+    film = cells[("Zuplenz (ondansetron 8 mg oral soluble film)", None)]
     assert film["Limits (All Channels)"] == (
         "2 oral soluble films per day, for up to 5 days (for nausea from chemotherapy)",
         "at most 2 prescriptions per 365 days",
     )
     assert film["Specialty Limits"] == ("3 cartons (30 oral soluble films) per fill",)
-    strips = cells["Blood glucose test strips"]
-    assert strips["Retail Maximum Quantity per 30 Days"] == (
-        "ages 0–17: 300 strips",
-        "ages 18 and older: 100 strips",
+    # The band is the row's: its cells state the limit alone, with its window.
+    strips = "Blood glucose test strips"
+    assert cells[(strips, None)]["Limits (All Channels)"] == ("at most a 90-day supply per fill",)
+    assert cells[(strips, None)]["Retail Limits"] == ()
+    assert cells[(strips, "ages 0–17")]["Retail Limits"] == ("300 strips per 30 days",)
+    assert cells[(strips, "ages 18 and older")]["Retail Limits"] == ("100 strips per 30 days",)
+    assert cells[(strips, "ages 0–17")]["Limits (All Channels)"] == ()
+    cream = "Temovate (clobetasol 0.05% cream)"
+    assert cells[(cream, "15 gram tube")]["Retail Limits"] == ("2 tubes (30 grams) per fill",)
+    assert cells[(cream, "60 gram tube")]["Retail Limits"] == ("60 grams per fill",)
+    pen = cells[("Ozempic (semaglutide 2 mg/3 mL pen injector)", None)]
+    assert pen["Limits (All Channels)"] == (
+        "1 pen (3 mL) per 28 days (hard limit, no exceptions)",
     )
-    assert strips["Limits (All Channels)"] == ("at most a 90-day supply per fill",)
-    cream = cells["Temovate (clobetasol 0.05% cream)"]
-    assert cream["Retail Limits"] == (
-        "15 gram tube: 2 tubes (30 grams) per fill",
-        "60 gram tube: 60 grams per fill",
-    )
-    pen = cells["Ozempic (semaglutide 2 mg/3 mL pen injector)"]
-    assert pen["Maximum Quantity per 28 Days (All Channels)"] == (
-        "1 pen (3 mL) (hard limit, no exceptions)",
-    )
-    triptans = cells["Triptan tablets"]
-    assert triptans["Retail Maximum Quantity per 30 Days"] == ("18 tablets",)
+    triptans = cells[("Triptan tablets", None)]
+    assert triptans["Retail Limits"] == ("18 tablets per 30 days",)
     assert triptans["Home Delivery Maximum Quantity per 90 Days"] == ("54 tablets",)
     assert triptans["Specialty Limits"] == ()
     group_row = next(row for row in table.rows if row.product == "Triptan tablets")
-    assert (
-        group_row.strength_and_form
-        == "Maxalt (rizatriptan 10 mg tablet); Imitrex (sumatriptan 100 mg tablet)"
-    )
+    assert group_row.members == (
+        "Maxalt (rizatriptan 10 mg tablet)", "Imitrex (sumatriptan 100 mg tablet)")
+    # Only a target's first row carries the anchor the drug lookup links to.
+    assert [row.anchor for row in table.rows if row.product == strips] == [
+        "limits-glucose-strips", None, None]
+
+
+def test_no_row_repeats_the_strength_and_form_its_name_gives() -> None:
+    markdown = emit_docs([anzupgo_compiled()], SAMPLE_CONFIG, version="1")["anzupgo-dqm.md"]
+    table = markdown.split("## Drug Quantity Limits", 1)[1].split("\n## ", 1)[0]
+    assert "Strength and Form" not in table
+    assert table.count("2% cream") == table.count("Anzupgo (delgocitinib 2% cream)") == 1
 
 
 def test_a_policy_without_limits_has_no_table() -> None:
@@ -530,11 +545,16 @@ def test_hostile_markdown_is_escaped_everywhere(hostile_documents: dict[str, str
     assert lines[0].startswith("<!-- @generated") and lines[0].endswith("-->")
     body = lines[1:]
     assert all("<" not in line for line in body if "<br>" not in line)
-    table_lines = [line for line in body if line.startswith("|")]
-    assert table_lines, "the hostile policy has a quantity table"
-    for line in table_lines:
-        unescaped_pipes = re.findall(r"(?<!\\)\|", line)
-        assert len(unescaped_pipes) == 4, line  # both tables have 3 columns: 4 column borders
+    tables: list[list[str]] = [[]]
+    for line in body:
+        if line.startswith("|"):
+            tables[-1].append(line)
+        elif tables[-1]:
+            tables.append([])
+    tables = [table for table in tables if table]
+    # The quantity table has 2 columns (3 borders), the history 3 (4): no spec text adds one.
+    borders = [{len(re.findall(r"(?<!\\)\|", line)) for line in table} for table in tables]
+    assert borders == [{3}, {4}], tables
 
 
 def test_hostile_markdown_round_trips_to_the_spec_text(hostile_documents: dict[str, str]) -> None:
@@ -761,7 +781,7 @@ VALID_CONFIG = (
     ("text", "message"),
     [
         (VALID_CONFIG + "colour: red\n", "unknown key 'colour'"),
-        (VALID_CONFIG.replace("footer: F\n", ""), "missing key 'footer'"),
+        (VALID_CONFIG.replace("criteria_intro: C\n", ""), "missing key 'criteria_intro'"),
         (VALID_CONFIG.replace("footer: F", "footer: 3"), "key 'footer' must be non-empty text"),
         (VALID_CONFIG.replace("footer: F", "footer: ''"), "key 'footer' must be non-empty text"),
         (VALID_CONFIG + "language: 'en US'\n", "key 'language' must be a language tag"),
@@ -782,6 +802,36 @@ def test_config_defaults_the_language_and_reports_a_missing_file(tmp_path: Path)
     assert load_docs_config(path).language == "en"
     with pytest.raises(DocsConfigError, match="cannot read"):
         load_docs_config(tmp_path / "missing.yaml")
+
+
+def test_a_config_without_a_footer_warns_and_the_documents_end_without_one(
+        tmp_path: Path) -> None:
+    path = tmp_path / "docs.config.yaml"
+    path.write_text(VALID_CONFIG.replace("footer: F\n", ""), encoding="utf-8")
+    config = load_docs_config(path)
+    assert config.footer is None
+    [warning] = docs_config_diagnostics(config)
+    assert (warning.code, warning.severity, warning.span.file) == (
+        "docs.no-footer", Severity.WARNING, str(path))
+    documents = emit_docs([anzupgo_compiled()], config, version="1")
+    assert "fine-print" not in documents["anzupgo-dqm.html"].split("</style>", 1)[1]
+    assert "<footer" not in documents["index.html"]
+    assert not documents["anzupgo-dqm.md"].rstrip().endswith("---")
+    assert docs_config_diagnostics(load_docs_config(REPO / DOCS_CONFIG_FILE)) == []
+
+
+def test_a_build_without_a_config_warns_and_prints_no_placeholder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "anzupgo.dqm").write_text(
+        (REPO / "policy_specs/anzupgo.dqm").read_text(encoding="utf-8"), encoding="utf-8")
+    result = build_run(["anzupgo.dqm"], tmp_path / "generated")
+    assert result.exit_code == 0
+    assert [d.code for d in result.diagnostics] == ["docs.no-config"]
+    for name in ("anzupgo-dqm.html", "anzupgo-dqm.md", "index.html"):
+        text = (tmp_path / "generated/docs" / name).read_text(encoding="utf-8")
+        assert DOCS_CONFIG_FILE not in text and "replace this text" not in text, name
+        assert "<footer" not in text, name
 
 
 def test_jinja_environment_is_strict_and_escapes_html_only() -> None:

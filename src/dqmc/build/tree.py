@@ -104,7 +104,7 @@ def artifacts(compiled: Sequence[CompiledPolicy], *, docs_config: Path | None = 
         DocsConfigError: the documents configuration file is malformed (a missing default
             file gives neutral boilerplate).
     """
-    from dqmc.codegen.docs_emit import DOCS_CONFIG_FILE, emit_docs, load_docs_config
+    from dqmc.codegen.docs_emit import emit_docs, resolve_docs_config
     from dqmc.codegen.python_emit import emit_python_package
     from dqmc.revisions.diff import summaries_for_revisions
 
@@ -112,8 +112,7 @@ def artifacts(compiled: Sequence[CompiledPolicy], *, docs_config: Path | None = 
     files.update(ir_artifacts(compiled))
     files.update({f"python/{k}": v for k, v in
                   emit_python_package(compiled, version=__version__).items()})
-    config = (load_docs_config(docs_config) if docs_config is not None
-              else load_docs_config(DOCS_CONFIG_FILE, missing_ok=True))
+    config = resolve_docs_config(docs_config)
     summaries = {item.policy.id: summaries_for_revisions(item.policy, histories[item.policy.id])
                  for item in compiled if histories and item.policy.id in histories}
     files.update({f"docs/{k}": v for k, v in

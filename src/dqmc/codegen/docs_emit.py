@@ -21,6 +21,8 @@ import yaml
 
 from dqmc.codegen import docs_view
 from dqmc.lang.compiled import CompiledPolicy
+from dqmc.lang.diagnostics import Diagnostic
+from dqmc.lang.source import Span
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
 DOCS_CONFIG_FILE = "docs.config.yaml"  # at the repository root
@@ -49,8 +51,9 @@ class DocsConfig:
     document_heading: str
     instructions_for_use: str
     criteria_intro: str
-    footer: str
+    footer: str | None = None  # None: the documents end without a footer (the build warns)
     language: str = "en"
+    origin: str | None = None  # the file it was read from; None: no file, neutral defaults
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,12 +67,14 @@ class Boilerplate:
     language: str
 
 
-_REQUIRED_KEYS = tuple(f.name for f in fields(DocsConfig) if f.name != "language")
-_KNOWN_KEYS = tuple(f.name for f in fields(DocsConfig))
+_OPTIONAL_KEYS = ("footer", "language")
+_KNOWN_KEYS = tuple(f.name for f in fields(DocsConfig) if f.name != "origin")
+_REQUIRED_KEYS = tuple(key for key in _KNOWN_KEYS if key not in _OPTIONAL_KEYS)
 
 
 # Used when a project has no docs.config.yaml (e.g. one just made with `dqmc new`): neutral text
 # that names no organisation, so a first build works and nothing in it pretends to be a plan's.
+# It has no footer: the build warns (`docs_config_diagnostics`) rather than print a placeholder.
 DEFAULT_DOCS_CONFIG = DocsConfig(
     organization="Health Plan",
     document_heading="DRUG QUANTITY MANAGEMENT POLICY",
@@ -78,8 +83,29 @@ DEFAULT_DOCS_CONFIG = DocsConfig(
         "quantity can be approved. The member's plan documents decide what the plan covers."),
     criteria_intro="A quantity above the limits in the table is covered when the criteria "
                    "below are met.",
-    footer=f"Write the organisation's own boilerplate in {DOCS_CONFIG_FILE} to replace this text.",
 )
+
+
+def resolve_docs_config(path: str | os.PathLike[str] | None) -> DocsConfig:
+    """The documents' settings a build uses: `path`, else docs.config.yaml when it exists."""
+    if path is not None:
+        return load_docs_config(path)
+    return load_docs_config(DOCS_CONFIG_FILE, missing_ok=True)
+
+
+def docs_config_diagnostics(config: DocsConfig) -> list[Diagnostic]:
+    """Warnings for boilerplate the documents go without (no settings file, no footer)."""
+    if config.origin is None:
+        return [Diagnostic("docs.no-config",
+                           f"no {DOCS_CONFIG_FILE}: the documents use neutral boilerplate that "
+                           "names no organisation and have no footer; write the organisation's "
+                           "own there", Span.point(DOCS_CONFIG_FILE, 1, 1))]
+    if config.footer is None:
+        return [Diagnostic("docs.no-footer",
+                           "no 'footer': the documents end without the organisation's closing "
+                           "text (ownership, copyright); add a 'footer' key",
+                           Span.point(config.origin, 1, 1))]
+    return []
 
 
 def load_docs_config(path: str | os.PathLike[str], *, missing_ok: bool = False) -> DocsConfig:
@@ -121,7 +147,8 @@ def docs_config_from_mapping(data: Any, *, origin: str = "<docs config>") -> Doc
         )
     if problems:
         raise DocsConfigError(f"{origin}: " + "; ".join(problems))
-    return DocsConfig(**{key: data[key].strip() for key in _KNOWN_KEYS if key in data})
+    return DocsConfig(**{key: data[key].strip() for key in _KNOWN_KEYS if key in data},
+                      origin=origin)
 
 
 def boilerplate(config: DocsConfig) -> Boilerplate:
@@ -129,7 +156,7 @@ def boilerplate(config: DocsConfig) -> Boilerplate:
         organization=config.organization,
         instructions_for_use=docs_view.paragraphs(config.instructions_for_use),
         criteria_intro=docs_view.paragraphs(config.criteria_intro),
-        footer=docs_view.paragraphs(config.footer),
+        footer=docs_view.paragraphs(config.footer) if config.footer else (),
         language=config.language,
     )
 

@@ -38,7 +38,6 @@ from dqmc.lang.printers.english import (
     sentence_case,
     target_name,
     target_products,
-    target_strength_and_form,
 )
 
 # The reference document's heading ends with the kind of limit it states ("... POLICY - PER DAYS").
@@ -53,6 +52,7 @@ HEADING_SUFFIX_BY_POLICY_TYPE: dict[str, str] = {
 LEADING_SECTION_KINDS: tuple[str, ...] = ("overview", "dosing", "availability", "policy_statement")
 
 LIMITS_TABLE_CAPTION = "Drug Quantity Limits"
+ALL_CHANNELS_LABEL = "All channels"
 EMPTY_CELL = "—"  # what a table cell shows when no limit applies in its column
 HARD_LIMIT_QUALIFIER = "hard limit, no exceptions"
 IMPLEMENTATION_DATE_QUALIFIER = "implementation date"
@@ -75,7 +75,11 @@ class SectionView:
 
 @dataclass(frozen=True, slots=True)
 class LimitColumn:
-    """A quantity-table column: a channel (None: all) and a window (None: every other rule)."""
+    """A quantity-table column: one channel (None: all channels).
+
+    `days` is the window every limit of the column shares, when they all share one: the header
+    then says "per N days" and the cells give the quantity alone, as the payer's tables do.
+    """
 
     channel: str | None
     days: int | None
@@ -84,15 +88,26 @@ class LimitColumn:
 
 @dataclass(frozen=True, slots=True)
 class LimitRow:
-    """A row of the quantity-limits table: one product or group, one cell per column.
+    """A row of the quantity-limits table: one product or group and band, one cell per column.
 
-    A cell is the tuple of entries that apply there; an empty tuple means no limit in that column
-    (the templates print EMPTY_CELL there).
+    `band` is the age band or package the row's limits are for ("ages 0–17", "15 gram tube"),
+    None for the limits that hold whatever the band. `members` are a group's products. A cell
+    is the tuple of entries that apply there; an empty tuple means no limit in that column (the
+    templates print EMPTY_CELL there). `anchor` is the HTML id of a target's first row, which
+    the drug lookup links to.
     """
 
     product: str
-    strength_and_form: str
+    band: str | None
+    members: tuple[str, ...]
     cells: tuple[tuple[str, ...], ...]
+    anchor: str | None = None
+
+    @property
+    def label(self) -> str:
+        """The row's name in one line (Markdown): "Strips (ages 0–17)", "Triptans: A; B"."""
+        text = f"{self.product} — {self.band}" if self.band else self.product
+        return f"{text}: {'; '.join(self.members)}" if self.members else text
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,15 +188,18 @@ class IndexEntry:
 # Products, quantities and rules
 
 
-def limit_entry(
-    limit: nodes.Limit, products: Sequence[nodes.Product], *, in_window_column: bool
-) -> str:
-    """A limit as one table-cell entry; a window column's header already says "per N days"."""
+def limit_entry(limit: nodes.Limit, products: Sequence[nodes.Product], *,
+                in_window_column: bool, with_band: bool = True) -> str:
+    """A limit as one table-cell entry: "30 grams per 30 days".
+
+    A window column's header already says "per N days", so its cells give the quantity alone;
+    a band row names its band, so its cells do not (`with_band` False).
+    """
     if in_window_column and isinstance(limit.rule, nodes.PerWindow):
         core = quantity_phrase(limit.rule.quantity, products)
     else:
         core = rule_phrase(limit.rule, products)
-    conditions = ", ".join(selector_phrase(selector, products) for selector in limit.when)
+    conditions = band_phrase(limit, products) if with_band else ""
     text = f"{conditions}: {core}" if conditions else core
     qualifiers = [limit.note] if limit.note else []
     if limit.hard:
@@ -189,6 +207,11 @@ def limit_entry(
     if limit.since is not None:
         qualifiers.append(f"{IMPLEMENTATION_DATE_QUALIFIER} {date_view(limit.since).text}")
     return f"{text} ({'; '.join(qualifiers)})" if qualifiers else text
+
+
+def band_phrase(limit: nodes.Limit, products: Sequence[nodes.Product]) -> str:
+    """The age band or package a limit is for, in words ("ages 0–17"); "" for every claim."""
+    return ", ".join(selector_phrase(selector, products) for selector in limit.when)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -204,9 +227,9 @@ def channel_order(policy: nodes.Policy) -> tuple[str | None, ...]:
     return (None, *dict.fromkeys([*declared, *used]))
 
 
-def column_key(limit: nodes.Limit) -> tuple[str | None, int | None]:
-    days = limit.rule.days if isinstance(limit.rule, nodes.PerWindow) else None
-    return limit.channel, days
+def channel_name(policy: nodes.Policy, channel: str | None) -> str:
+    """A channel's label, "All channels" for rules that hold at every channel."""
+    return ALL_CHANNELS_LABEL if channel is None else channel_label(policy, channel)
 
 
 def column_header(policy: nodes.Policy, channel: str | None, days: int | None) -> str:
@@ -220,6 +243,17 @@ def column_header(policy: nodes.Policy, channel: str | None, days: int | None) -
     return f"{label} Maximum Quantity per {counted(days, 'Day')}"
 
 
+def shared_window(limits: Sequence[nodes.Limit]) -> int | None:
+    """The window every limit shares when all are rolling-window limits of one length.
+
+    A `not covered` line has no window and reads the same in any column ("Not covered"), so
+    it does not stop the others sharing one.
+    """
+    windows = {limit.rule.days if isinstance(limit.rule, nodes.PerWindow) else None
+               for limit in limits if not isinstance(limit.rule, nodes.NotCovered)}
+    return next(iter(windows)) if len(windows) == 1 else None
+
+
 def table_targets(policy: nodes.Policy) -> tuple[str, ...]:
     """Rows in the order products and groups are declared, then any other target limits name."""
     declared = [product.id for product in policy.products] + [group.id for group in policy.groups]
@@ -228,47 +262,41 @@ def table_targets(policy: nodes.Policy) -> tuple[str, ...]:
     return tuple(ordered + [target for target in limited if target not in ordered])
 
 
+def row_anchor(target: str) -> str:
+    """The HTML id of a product's or group's first row in the quantity-limits table."""
+    return f"limits-{target}"
+
+
 def limits_table(policy: nodes.Policy) -> LimitsTable | None:
-    """The quantity-limits table: one row per product or group, one column per channel × window."""
+    """The quantity-limits table: a row per product or group and band, a column per channel.
+
+    A column whose limits all share one window says it in its header ("Retail Maximum Quantity
+    per 30 Days") and its cells give quantities; any other column ("Retail Limits") spells
+    each limit out with its window ("300 strips per 30 days"). A target whose limits differ by
+    age band or package gets a row per band, after a row for its limits that hold in every
+    band, so no cell repeats what its row already says.
+    """
     if not policy.limits:
         return None
     rank = {channel: index for index, channel in enumerate(channel_order(policy))}
-    # A `not covered` line has no window: it sits in its channel's first column (the Vivitrol
-    # row's "Mail" cell reads "Not covered"), and gets a column of its own only when no other
-    # limit opens one for that channel.
-    limited = [limit for limit in policy.limits if not isinstance(limit.rule, nodes.NotCovered)]
-    keys = list(dict.fromkeys(column_key(limit) for limit in limited))
-    keys += [(limit.channel, None) for limit in policy.limits
-             if isinstance(limit.rule, nodes.NotCovered)
-             and not any(channel == limit.channel for channel, _ in keys)]
-    keys = sorted(dict.fromkeys(keys), key=lambda key: (rank[key[0]], key[1] is None, key[1] or 0))
-    columns = tuple(
-        LimitColumn(channel, days, column_header(policy, channel, days)) for channel, days in keys
-    )
-    first_column: dict[str | None, tuple[str | None, int | None]] = {}
-    for channel, days in keys:
-        first_column.setdefault(channel, (channel, days))
-
-    def placed(limit: nodes.Limit) -> tuple[str | None, int | None]:
-        if isinstance(limit.rule, nodes.NotCovered):
-            return first_column[limit.channel]
-        return column_key(limit)
-
-    by_target: dict[str, list[nodes.Limit]] = {}  # one pass: a row per product, not a scan each
+    by_channel: dict[str | None, list[nodes.Limit]] = {}
     for limit in policy.limits:
-        by_target.setdefault(limit.target, []).append(limit)
+        by_channel.setdefault(limit.channel, []).append(limit)
+    columns = tuple(
+        LimitColumn(channel, days, column_header(policy, channel, days))
+        for channel in sorted(by_channel, key=lambda channel: rank[channel])
+        for days in (shared_window(by_channel[channel]),)
+    )
+    # One pass: a scan per row made a policy of thousands of products quadratic.
+    by_row: dict[str, dict[str, list[nodes.Limit]]] = {}
+    for limit in policy.limits:
+        products = target_products(policy, limit.target)
+        bands = by_row.setdefault(limit.target, {})
+        bands.setdefault(band_phrase(limit, products), []).append(limit)
     rows = []
     for target in table_targets(policy):
         products = target_products(policy, target)
-        limits = by_target.get(target, [])
-        cells = tuple(
-            tuple(
-                limit_entry(limit, products, in_window_column=column.days is not None)
-                for limit in limits
-                if placed(limit) == (column.channel, column.days)
-            )
-            for column in columns
-        )
+        bands = sorted(by_row[target], key=bool)  # every band's limits first, then by band
         name = target_name(policy, target)
         # A row whose every product needs prior authorization says so, as the source's
         # "Mekinist (PA required)" rows do.
@@ -277,7 +305,20 @@ def limits_table(policy: nodes.Policy) -> LimitsTable | None:
             for product in products
         ):
             name = f"{name} ({PRIOR_AUTHORIZATION_QUALIFIER})"
-        rows.append(LimitRow(name, target_strength_and_form(policy, target), cells))
+        members = tuple(product_name(p) for p in products) if policy.group(target) else ()
+        for number, band in enumerate(bands):
+            limits = by_row[target][band]
+            cells = tuple(
+                tuple(
+                    limit_entry(limit, products, in_window_column=column.days is not None,
+                                with_band=False)
+                    for limit in limits
+                    if limit.channel == column.channel
+                )
+                for column in columns
+            )
+            rows.append(LimitRow(name, band or None, members if number == 0 else (), cells,
+                                 row_anchor(target) if number == 0 else None))
     return LimitsTable(LIMITS_TABLE_CAPTION, columns, tuple(rows))
 
 

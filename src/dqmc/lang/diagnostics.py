@@ -121,6 +121,8 @@ CODES: dict[str, tuple[Severity, str]] = {
     "date.month-only": (Severity.ERROR, "a month without a day where a day is needed"),
     "date.order": (Severity.ERROR, "dates that are out of order"),
     "history.out-of-order": (Severity.ERROR, "revision history rows that are not in date order"),
+    "history.empty-summary": (Severity.ERROR,
+                              "a revision whose summary is given but empty (blank text)"),
     "duration.invalid": (Severity.ERROR, "an approval duration that is not positive"),
     # Policy-level.
     "policy.missing-setting": (Severity.ERROR, "a required policy setting is missing"),
@@ -137,6 +139,9 @@ CODES: dict[str, tuple[Severity, str]] = {
     "product.invalid-ndc": (Severity.ERROR, "an NDC that is not 11 ASCII digits"),
     "product.in-two-policies": (Severity.ERROR, "a product id or NDC covered by two policies"),
     "policy.no-limits": (Severity.WARNING, "a policy with no limits"),
+    # The documents' settings (docs.config.yaml).
+    "docs.no-config": (Severity.WARNING, "no documents' settings file: neutral boilerplate"),
+    "docs.no-footer": (Severity.WARNING, "the documents' settings give no footer"),
     "policy.reject-code": (Severity.ERROR, "a reject code that is not an NCPDP reject code form"),
 }
 

@@ -746,6 +746,13 @@ def _check_history(policy: nodes.Policy) -> Iterator[Diagnostic]:
         yield Diagnostic("history.out-of-order",
                          f"revision of {culprit.date.isoformat()} breaks the date order of the "
                          "history; list revisions oldest first or newest first", culprit.span)
+    for revision in policy.history:
+        # A blank summary would publish an empty history cell; leaving the summary out lets the
+        # build write one from a kept earlier version (`dqmc diff`).
+        if revision.summary is not None and not revision.summary.strip():
+            yield Diagnostic("history.empty-summary",
+                             f"the revision of {revision.date.isoformat()} has an empty summary; "
+                             "say what changed, or leave the summary out", revision.span)
     if policy.review_date is not None:
         for revision in policy.history:
             if nodes.surely_after(revision.date, policy.review_date):

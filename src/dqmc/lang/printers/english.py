@@ -216,13 +216,6 @@ def target_name(policy: nodes.Policy, target: str) -> str:
     return group.title if group is not None else humanize(target)
 
 
-def target_strength_and_form(policy: nodes.Policy, target: str) -> str:
-    product = policy.product(target)
-    if product is not None:
-        return strength_and_form(product)
-    return "; ".join(product_name(member) for member in target_products(policy, target))
-
-
 def find_package(package_id: str | None, products: Sequence[nodes.Product]) -> nodes.Package | None:
     """The package a quantity or selector names; with no id, a one-package product's package."""
     packages = [package for product in products for package in product.packages]
