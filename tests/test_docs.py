@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import datetime as dt
+import hashlib
 import html
+import json
 import re
 from decimal import Decimal
 from html.parser import HTMLParser
@@ -33,6 +36,7 @@ from dqmc.codegen.docs_emit import (
     DocsConfigError,
     docs_config_diagnostics,
     docs_environment,
+    drug_search_script,
     emit_docs,
     generated_header,
     load_docs_config,
@@ -520,8 +524,12 @@ def hostile_documents() -> dict[str, str]:
 
 
 def test_hostile_html_contains_no_markup_from_the_spec(hostile_documents: dict[str, str]) -> None:
+    script, _ = drug_search_script()
     for path in ("hostile.html", "index.html"):
         page = hostile_documents[path]
+        if path == "index.html":  # the one script is the lookup's own, verbatim
+            assert page.lower().count("<script") == 1
+            page = page.replace(f"<script>{script}</script>", "")
         body = page.split("\n", 1)[1]  # below the header, whose content hash may contain digits
         assert "<script" not in page.lower()
         assert "<b>" not in page
@@ -572,6 +580,77 @@ def test_generated_header_cannot_close_its_comment() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# The drug lookup: the index's table and drugs.json
+
+
+def test_the_drug_lookup_has_a_row_per_product_with_its_limits_in_words() -> None:
+    rows = docs_view.drug_rows([all_rules_compiled(), anzupgo_compiled()])
+    policies = (all_rules_policy(), anzupgo_policy())
+    assert sorted(row.product_id for row in rows) == sorted(
+        product.id for policy in policies for product in policy.products)
+    assert [row.brand.casefold() for row in rows] == sorted(row.brand.casefold() for row in rows)
+    by_id = {row.product_id: row for row in rows}
+    anzupgo = by_id["anzupgo-2pct-cream"]
+    assert (anzupgo.brand, anzupgo.generic, anzupgo.strength, anzupgo.form) == (
+        "Anzupgo", "delgocitinib", "2%", "cream")
+    assert [(c.label, c.entries) for c in anzupgo.limits] == [
+        ("Retail", ("30 grams per 30 days",)),
+        ("Home Delivery", ("90 grams per 90 days",)),
+    ]
+    assert anzupgo.exceptions
+    assert anzupgo.href == "anzupgo-dqm.html#limits-anzupgo-2pct-cream"
+    # A group's limit is the member's too, and says it is shared; the link goes to the group.
+    policy = all_rules_policy()
+    group = next(g for g in policy.groups if g.title == "Triptan tablets")
+    member = by_id[group.products[0]]
+    assert ("Retail", ("18 tablets per 30 days, shared with Triptan tablets",)) in [
+        (c.label, c.entries) for c in member.limits]
+    assert member.href == f"sample-all-rules.html#limits-{group.id}"
+    # A band stays in the words: the lookup has one row per product, not per band.
+    strips = by_id["glucose-strips"]
+    assert [(c.label, c.entries) for c in strips.limits] == [
+        ("All channels", ("at most a 90-day supply per fill",)),
+        ("Retail", ("ages 0–17: 300 strips per 30 days", "ages 18 and older: 100 strips per 30 days")),
+    ]
+
+
+def test_exceptions_follow_the_criteria_that_approve_a_product() -> None:
+    policy = anzupgo_policy()
+    assert docs_view.has_exceptions(policy, policy.products[0])
+    assert not docs_view.has_exceptions(dataclasses.replace(policy, criteria=()),
+                                        policy.products[0])
+
+
+def test_drugs_json_is_the_lookup_as_data() -> None:
+    documents = emit_docs([anzupgo_compiled(), all_rules_compiled()], SAMPLE_CONFIG, version="9")
+    data = json.loads(documents["drugs.json"])
+    assert data["@generated"].startswith("by dqmc 9 from policy_specs/anzupgo.dqm (sha256:")
+    rows = docs_view.drug_rows([anzupgo_compiled(), all_rules_compiled()])
+    assert [d["product"] for d in data["drugs"]] == [row.product_id for row in rows]
+    anzupgo = next(d for d in data["drugs"] if d["product"] == "anzupgo-2pct-cream")
+    assert anzupgo["limits"][0] == {"channel": "retail", "channel_label": "Retail",
+                                    "limits": ["30 grams per 30 days"]}
+    assert anzupgo["exceptions"] is True
+    assert anzupgo["document"] == "anzupgo-dqm.html#limits-anzupgo-2pct-cream"
+    assert documents["drugs.json"].isascii()
+
+
+def test_the_index_carries_its_script_allowed_by_hash_and_a_table_without_it() -> None:
+    page = emit_docs([anzupgo_compiled()], SAMPLE_CONFIG, version="9")["index.html"]
+    script, source = drug_search_script()
+    expected = base64.b64encode(hashlib.sha256(str(script).encode()).digest()).decode()
+    assert source == f"sha256-{expected}"
+    assert (f"content=\"default-src 'none'; style-src 'unsafe-inline'; "
+            f"script-src '{source}'\"") in page
+    assert f"<script>{script}</script>" in page
+    # The search form is hidden until the script shows it; the rows are in the markup.
+    assert '<form id="drug-search-form" class="search" role="search" hidden>' in page
+    assert '<tr data-search="Anzupgo delgocitinib">' in page
+    policy_page = emit_docs([anzupgo_compiled()], SAMPLE_CONFIG, version="9")["anzupgo-dqm.html"]
+    assert "script-src" not in policy_page and "<script" not in policy_page
+
+
+# ---------------------------------------------------------------------------------------------
 # emit_docs: layout, headers, determinism
 
 
@@ -580,6 +659,7 @@ def test_emit_docs_writes_markdown_html_and_index() -> None:
     assert list(documents) == [
         "anzupgo-dqm.html",
         "anzupgo-dqm.md",
+        "drugs.json",
         "index.html",
         "sample-all-rules.html",
         "sample-all-rules.md",
@@ -609,7 +689,8 @@ def test_emit_docs_is_deterministic_whatever_the_input_order() -> None:
 def test_index_links_every_policy_relatively() -> None:
     documents = emit_docs([anzupgo_compiled(), all_rules_compiled()], SAMPLE_CONFIG, version="1")
     links = LinkCollector.collect(documents["index.html"])
-    assert links == [
+    rows = docs_view.drug_rows([anzupgo_compiled(), all_rules_compiled()])
+    assert links == [row.href for row in rows] + [
         "anzupgo-dqm.html",
         "anzupgo-dqm.html",
         "anzupgo-dqm.md",
@@ -617,7 +698,10 @@ def test_index_links_every_policy_relatively() -> None:
         "sample-all-rules.html",
         "sample-all-rules.md",
     ]
-    assert all(link in documents for link in links)
+    for link in links:  # each names a document, and an element of it that is there
+        path, _, fragment = link.partition("#")
+        assert path in documents, link
+        assert not fragment or f' id="{fragment}"' in documents[path], link
     index = documents["index.html"]
     assert "11/12/2025" in index and "Anzupgo (delgocitinib 2% cream)" in index
     assert LinkCollector.collect(documents["anzupgo-dqm.html"]) == ["index.html"]
@@ -625,9 +709,11 @@ def test_index_links_every_policy_relatively() -> None:
 
 def test_emit_docs_with_no_policies_still_writes_an_index() -> None:
     documents = emit_docs([], SAMPLE_CONFIG, version="1")
-    assert list(documents) == ["index.html"]
+    assert list(documents) == ["drugs.json", "index.html"]
     assert "from no sources" in documents["index.html"].splitlines()[0]
     assert "No policies have been published." in documents["index.html"]
+    assert "<script" not in documents["index.html"]  # no lookup, so no script
+    assert json.loads(documents["drugs.json"])["drugs"] == []
 
 
 @pytest.mark.parametrize("policy_id", ["../escape", "a/b", "", ".hidden", "index"])
@@ -730,14 +816,16 @@ def test_html_pages_are_self_contained_well_nested_and_accessible(path: str) -> 
     assert tags[0] == "html" and dict(tracker.elements[0][1])["lang"] == "en"
     assert page.splitlines()[1] == "<!DOCTYPE html>"
     csp = [attrs for tag, attrs in tracker.elements if tag == "meta" and attrs.get("http-equiv")]
+    # Only the index runs a script: its own inline one, allowed by hash (no src, no other).
+    script_source = f"; script-src '{drug_search_script()[1]}'" if path == "index.html" else ""
     assert csp == [
         {
             "http-equiv": "Content-Security-Policy",
-            "content": "default-src 'none'; style-src 'unsafe-inline'",
+            "content": f"default-src 'none'; style-src 'unsafe-inline'{script_source}",
         }
     ]
+    assert tags.count("script") == (path == "index.html")
     assert not {
-        "script",
         "link",
         "img",
         "iframe",

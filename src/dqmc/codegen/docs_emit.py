@@ -8,7 +8,10 @@ ends with exactly one newline.
 
 from __future__ import annotations
 
+import base64
 import functools
+import hashlib
+import json
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -17,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import markupsafe
 import yaml
 
 from dqmc.codegen import docs_view
@@ -31,6 +35,8 @@ POLICY_MARKDOWN_TEMPLATE = "policy.md.j2"
 POLICY_HTML_TEMPLATE = "policy.html"
 INDEX_HTML_TEMPLATE = "index.html"
 INDEX_PATH = "index.html"
+DRUGS_PATH = "drugs.json"
+DRUG_SEARCH_SCRIPT = "drug_search.js"
 
 # A BCP 47 language tag, loosely: "en", "en-US", "es-419".
 _LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,8}(?:-[A-Za-z0-9]{1,8})*")
@@ -276,32 +282,68 @@ def render_policy(compiled: CompiledPolicy, config: DocsConfig, *, version: str,
                                          revision_summaries=revision_summaries),
         "org": boilerplate(config),
         "index_href": INDEX_PATH,
+        "script_hash": None,
     }
     markdown = environment.get_template(POLICY_MARKDOWN_TEMPLATE).render(context)
     html = environment.get_template(POLICY_HTML_TEMPLATE).render(context)
     return _finish(header, markdown), _finish(header, html)
 
 
+@functools.cache
+def drug_search_script() -> tuple[markupsafe.Markup, str]:
+    """The index's search script and its CSP source ('sha256-...'), which allows it alone."""
+    text = (TEMPLATES_DIR / DRUG_SEARCH_SCRIPT).read_text(encoding="utf-8")
+    digest = base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii")
+    # Markup: our own script, placed as it is (escaping would change the hashed bytes).
+    return markupsafe.Markup(text), f"sha256-{digest}"
+
+
 def render_index(compiled: Sequence[CompiledPolicy], config: DocsConfig, *, version: str) -> str:
-    """The index page listing every policy, with relative links to its documents."""
+    """The index page: the drug lookup and every policy, with relative links to its documents."""
     entries = docs_view.index_entries(compiled)
     by_id = {item.policy.id: item for item in compiled}
     header = generated_header(
         [(by_id[entry.id].source, by_id[entry.id].content_hash) for entry in entries], version
     )
+    script, script_hash = drug_search_script()
     html = (
         docs_environment()
         .get_template(INDEX_HTML_TEMPLATE)
-        .render({"entries": entries, "org": boilerplate(config)})
+        .render({"entries": entries, "org": boilerplate(config),
+                 "drugs": docs_view.drug_rows(compiled), "script": script,
+                 "script_hash": script_hash})
     )
     return _finish(header, html)
+
+
+def render_drugs_json(compiled: Sequence[CompiledPolicy], *, version: str) -> str:
+    """drugs.json: the drug lookup as data, for a payer's own site; ASCII, so no spec text can
+    hide a control character in it."""
+    ordered = sorted(compiled, key=lambda item: item.policy.id)
+    sources = ", ".join(f"{item.source} ({item.content_hash})" for item in ordered)
+    document = {
+        "@generated": f"by dqmc {version} from {sources or 'no sources'}. DO NOT EDIT.",
+        "drugs": [
+            {
+                "product": row.product_id, "brand": row.brand, "generic": row.generic,
+                "strength": row.strength or None, "form": row.form,
+                "policy": row.policy_id, "policy_title": row.policy_title,
+                "limits": [{"channel": limits.channel, "channel_label": limits.label,
+                            "limits": list(limits.entries)} for limits in row.limits],
+                "exceptions": row.exceptions, "document": row.href,
+            }
+            for row in docs_view.drug_rows(compiled)
+        ],
+    }
+    return json.dumps(document, indent=2) + "\n"
 
 
 def emit_docs(
     compiled: Sequence[CompiledPolicy], config: DocsConfig, *, version: str,
     revision_summaries: Mapping[str, Mapping[int, str]] | None = None,
 ) -> dict[str, str]:
-    """Every document of `generated/docs/`: `<id>.md`, `<id>.html` per policy, and `index.html`.
+    """Every document of `generated/docs/`: `<id>.md`, `<id>.html` per policy, `index.html` and
+    `drugs.json`.
 
     `revision_summaries` holds, by policy id, generated summaries of revision rows (see
     `docs_view.policy_document`).
@@ -322,7 +364,8 @@ def emit_docs(
         raise ValueError(f"policy ids are not unique: {', '.join(duplicates)}")
     if INDEX_PATH in (docs_view.document_paths(policy_id)[0] for policy_id in folded):
         raise ValueError(f"a policy id would overwrite the index page {INDEX_PATH}")
-    documents: dict[str, str] = {INDEX_PATH: render_index(compiled, config, version=version)}
+    documents: dict[str, str] = {INDEX_PATH: render_index(compiled, config, version=version),
+                                 DRUGS_PATH: render_drugs_json(compiled, version=version)}
     for item in compiled:
         markdown, html = render_policy(
             item, config, version=version,

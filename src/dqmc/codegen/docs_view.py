@@ -180,6 +180,37 @@ class IndexEntry:
     source: str
 
 
+@dataclass(frozen=True, slots=True)
+class ChannelLimits:
+    """A product's limits at one channel (None: every channel), each in words."""
+
+    channel: str | None
+    label: str
+    entries: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DrugRow:
+    """One product in the index's drug lookup (and in drugs.json): what it is, its limits in
+    words per channel, whether an exception can be asked for, and where its policy says so."""
+
+    product_id: str
+    brand: str
+    generic: str
+    strength: str
+    form: str
+    policy_id: str
+    policy_title: str
+    limits: tuple[ChannelLimits, ...]
+    exceptions: bool
+    href: str  # the policy document, at the product's row of its limits table when it has one
+
+    @property
+    def search_text(self) -> str:
+        """What the search box matches: the brand and the generic name."""
+        return f"{self.brand} {self.generic}"
+
+
 # ---------------------------------------------------------------------------------------------
 # Words and numbers
 
@@ -504,6 +535,65 @@ def policy_document(policy: nodes.Policy, *, base_heading: str,
             for index, revision in enumerate(policy.history)
         ),
     )
+
+
+def product_targets(policy: nodes.Policy, product: nodes.Product) -> tuple[str, ...]:
+    """The limit targets that name a product: itself, then the group it belongs to."""
+    groups = [group.id for group in policy.groups if product.id in group.products]
+    return (product.id, *groups)
+
+
+def has_exceptions(policy: nodes.Policy, product: nodes.Product) -> bool:
+    """Whether some criterion can approve more of the product than its limits allow."""
+    targets = set(product_targets(policy, product))
+    for criterion in policy.criteria:
+        if any(approval.target in targets for approval in criterion.approves):
+            return True
+        if criterion.approves_requested and (
+                not criterion.requested_for or targets & set(criterion.requested_for)):
+            return True
+    return False
+
+
+def product_limits(policy: nodes.Policy, product: nodes.Product) -> tuple[ChannelLimits, ...]:
+    """Every limit on a product (its own and its group's), in words, by channel."""
+    targets = product_targets(policy, product)
+    by_channel: dict[str | None, list[str]] = {}
+    for limit in policy.limits:
+        if limit.target not in targets:
+            continue
+        entry = limit_entry(limit, target_products(policy, limit.target), in_window_column=False)
+        if limit.target != product.id:  # a group's limit counts every member's fills
+            entry = f"{entry}, shared with {target_name(policy, limit.target)}"
+        by_channel.setdefault(limit.channel, []).append(entry)
+    return tuple(ChannelLimits(channel, channel_name(policy, channel), tuple(by_channel[channel]))
+                 for channel in channel_order(policy) if channel in by_channel)
+
+
+def drug_rows(compiled: Sequence[CompiledPolicy]) -> tuple[DrugRow, ...]:
+    """The drug lookup: every product of every policy, by brand, generic, strength and policy."""
+    rows = []
+    # A fallback guideline reviews requests for products whose own policy has no criteria.
+    fallback = next((item.policy for item in compiled if item.policy.fallback), None)
+    for item in compiled:
+        policy = item.policy
+        reviewed_elsewhere = fallback is not None and not policy.criteria
+        html_path, _ = document_paths(policy.id)
+        limited = {limit.target for limit in policy.limits}
+        for product in policy.products:
+            target = next((t for t in product_targets(policy, product) if t in limited), None)
+            fragment = (row_anchor(target) if target is not None
+                        else "criteria-heading" if policy.criteria else None)
+            href = quote(html_path) + (f"#{quote(fragment)}" if fragment else "")
+            rows.append(DrugRow(
+                product_id=product.id, brand=one_line(product.brand),
+                generic=one_line(product.generic), strength=one_line(product.strength or ""),
+                form=one_line(product.form), policy_id=policy.id,
+                policy_title=one_line(policy.title), limits=product_limits(policy, product),
+                exceptions=reviewed_elsewhere or has_exceptions(policy, product), href=href))
+    return tuple(sorted(rows, key=lambda row: (
+        row.brand.casefold(), row.generic.casefold(), row.strength.casefold(),
+        row.form.casefold(), row.policy_title.casefold(), row.policy_id, row.product_id)))
 
 
 def document_paths(policy_id: str) -> tuple[str, str]:
