@@ -610,7 +610,8 @@ def test_the_drug_lookup_has_a_row_per_product_with_its_limits_in_words() -> Non
     strips = by_id["glucose-strips"]
     assert [(c.label, c.entries) for c in strips.limits] == [
         ("All channels", ("at most a 90-day supply per fill",)),
-        ("Retail", ("ages 0–17: 300 strips per 30 days", "ages 18 and older: 100 strips per 30 days")),
+        ("Retail", ("ages 0–17: 300 strips per 30 days",
+                    "ages 18 and older: 100 strips per 30 days")),
     ]
 
 
