@@ -542,7 +542,7 @@ def test_hostile_html_shows_the_spec_text_verbatim(hostile_documents: dict[str, 
     assert texts["h1"] == [HOSTILE_ONE_LINE]
     assert texts["title"] == [f"{HOSTILE_ONE_LINE} — {HOSTILE_ONE_LINE}"]
     assert HOSTILE_ONE_LINE + " Maximum Quantity per 30 Days" in texts["th"]
-    assert texts["caption"] == ["Drug Quantity Limits", "Revision history"]
+    assert texts["caption"] == ["Drug Quantity Limits", "Worked examples", "Revision history"]
 
 
 def test_hostile_markdown_is_escaped_everywhere(hostile_documents: dict[str, str]) -> None:
@@ -560,9 +560,10 @@ def test_hostile_markdown_is_escaped_everywhere(hostile_documents: dict[str, str
         elif tables[-1]:
             tables.append([])
     tables = [table for table in tables if table]
-    # The quantity table has 2 columns (3 borders), the history 3 (4): no spec text adds one.
+    # The quantity and examples tables have 2 columns (3 borders), the history 3 (4): no spec
+    # text adds one.
     borders = [{len(re.findall(r"(?<!\\)\|", line)) for line in table} for table in tables]
-    assert borders == [{3}, {4}], tables
+    assert borders == [{3}, {3}, {4}], tables
 
 
 def test_hostile_markdown_round_trips_to_the_spec_text(hostile_documents: dict[str, str]) -> None:
@@ -844,7 +845,7 @@ def test_html_pages_are_self_contained_well_nested_and_accessible(path: str) -> 
     if path != "index.html":
         head_cells = [attrs for tag, attrs in tracker.elements if tag == "th"]
         assert head_cells and all(attrs.get("scope") in ("col", "row") for attrs in head_cells)
-        assert tags.count("caption") == tags.count("table") == 2
+        assert tags.count("caption") == tags.count("table") == 3  # limits, examples, history
 
 
 # ---------------------------------------------------------------------------------------------

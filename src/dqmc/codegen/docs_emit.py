@@ -23,7 +23,8 @@ import jinja2
 import markupsafe
 import yaml
 
-from dqmc.codegen import docs_view
+from dqmc.codegen import docs_view, loader
+from dqmc.codegen.docs_examples import Evaluate, worked_examples
 from dqmc.lang.compiled import CompiledPolicy
 from dqmc.lang.diagnostics import Diagnostic
 from dqmc.lang.source import Span
@@ -273,13 +274,15 @@ def _finish(header: str, body: str) -> str:
 
 
 def render_policy(compiled: CompiledPolicy, config: DocsConfig, *, version: str,
+                  evaluate: Evaluate,
                   revision_summaries: Mapping[int, str] | None = None) -> tuple[str, str]:
-    """One policy's (Markdown, HTML) documents."""
+    """One policy's (Markdown, HTML) documents; `evaluate` decides its worked examples."""
     environment = docs_environment()
     header = generated_header([(compiled.source, compiled.content_hash)], version)
     context = {
         "doc": docs_view.policy_document(compiled.policy, base_heading=config.document_heading,
-                                         revision_summaries=revision_summaries),
+                                         revision_summaries=revision_summaries,
+                                         examples=worked_examples(compiled, evaluate)),
         "org": boilerplate(config),
         "index_href": INDEX_PATH,
         "script_hash": None,
@@ -341,16 +344,22 @@ def render_drugs_json(compiled: Sequence[CompiledPolicy], *, version: str) -> st
 def emit_docs(
     compiled: Sequence[CompiledPolicy], config: DocsConfig, *, version: str,
     revision_summaries: Mapping[str, Mapping[int, str]] | None = None,
+    evaluate: Evaluate | None = None,
 ) -> dict[str, str]:
     """Every document of `generated/docs/`: `<id>.md`, `<id>.html` per policy, `index.html` and
     `drugs.json`.
 
     `revision_summaries` holds, by policy id, generated summaries of revision rows (see
-    `docs_view.policy_document`).
+    `docs_view.policy_document`). `evaluate` is the generated package's `evaluate`, which
+    decides the worked examples; without it, the package is generated and loaded here.
 
     Raises:
         ValueError: a policy id is not a safe file name, or two policies share an id.
     """
+    if evaluate is None:
+        with loader.loaded_files(loader.emitted_files(compiled)) as package:
+            return emit_docs(compiled, config, version=version,
+                             revision_summaries=revision_summaries, evaluate=package.evaluate)
     ids = [item.policy.id for item in compiled]
     unsafe = [policy_id for policy_id in ids if not _SAFE_POLICY_ID.fullmatch(policy_id)]
     if unsafe:
@@ -368,7 +377,7 @@ def emit_docs(
                                  DRUGS_PATH: render_drugs_json(compiled, version=version)}
     for item in compiled:
         markdown, html = render_policy(
-            item, config, version=version,
+            item, config, version=version, evaluate=evaluate,
             revision_summaries=(revision_summaries or {}).get(item.policy.id),
         )
         html_path, markdown_path = docs_view.document_paths(item.policy.id)

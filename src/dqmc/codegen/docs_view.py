@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from dqmc.codegen.docs_examples import WorkedExamples
 from dqmc.lang.compiled import CompiledPolicy
 from dqmc.lang.ir import nodes
 from dqmc.lang.printers.english import (
@@ -159,6 +160,7 @@ class PolicyDocument:
     effective_date: DateView | None
     leading_sections: tuple[SectionView, ...]
     limits_table: LimitsTable | None
+    examples: WorkedExamples | None  # claims on a limit's edges, decided by the evaluator
     approval_duration_sentence: str | None
     fallback_sentence: str | None  # a fallback guideline says which requests it reviews
     criteria: tuple[CriterionView, ...]
@@ -322,12 +324,13 @@ def limits_table(policy: nodes.Policy) -> LimitsTable | None:
     by_row: dict[str, dict[str, list[nodes.Limit]]] = {}
     for limit in policy.limits:
         products = target_products(policy, limit.target)
-        bands = by_row.setdefault(limit.target, {})
-        bands.setdefault(band_phrase(limit, products), []).append(limit)
+        target_bands = by_row.setdefault(limit.target, {})
+        target_bands.setdefault(band_phrase(limit, products), []).append(limit)
     rows = []
     for target in table_targets(policy):
         products = target_products(policy, target)
-        bands = sorted(by_row[target], key=bool)  # every band's limits first, then by band
+        # The limits that hold in every band first, then each band in the order written.
+        bands = sorted(by_row[target], key=bool)
         name = target_name(policy, target)
         # A row whose every product needs prior authorization says so, as the source's
         # "Mekinist (PA required)" rows do.
@@ -501,7 +504,8 @@ def document_heading(base_heading: str, policy: nodes.Policy) -> str:
 
 
 def policy_document(policy: nodes.Policy, *, base_heading: str,
-                    revision_summaries: Mapping[int, str] | None = None) -> PolicyDocument:
+                    revision_summaries: Mapping[int, str] | None = None,
+                    examples: WorkedExamples | None = None) -> PolicyDocument:
     """The view model of one policy's published document.
 
     `revision_summaries` fills revision rows whose spec gives no summary, by index in
@@ -518,6 +522,7 @@ def policy_document(policy: nodes.Policy, *, base_heading: str,
         effective_date=date_view(policy.effective_date) if policy.effective_date else None,
         leading_sections=leading,
         limits_table=limits_table(policy),
+        examples=examples,
         approval_duration_sentence=policy_duration_sentence(policy.approval_duration),
         fallback_sentence=FALLBACK_SENTENCE if policy.fallback else None,
         criteria=tuple(
