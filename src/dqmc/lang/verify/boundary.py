@@ -241,7 +241,7 @@ class _Edges:
                 over = rule.max_days + 1
                 out.append(made(rule, "max-days-over", f"{over} days supply at the daily rate",
                                 claim(self.units(rule) * over, rule=rule, days_supply=over)))
-            if self.drug_file or rule.noun is None and self._package_size() is not None:
+            if self.drug_file or (rule.noun is None and self._package_size() is not None):
                 size = DRUG_FILE_SIZE if self.drug_file else self._package_size()
                 assert size is not None
                 under = limit - size + inc
