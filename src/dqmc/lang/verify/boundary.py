@@ -241,14 +241,14 @@ class _Edges:
                 over = rule.max_days + 1
                 out.append(made(rule, "max-days-over", f"{over} days supply at the daily rate",
                                 claim(self.units(rule) * over, rule=rule, days_supply=over)))
-            if self.drug_file or (rule.noun is None and self._package_size() is not None):
-                size = DRUG_FILE_SIZE if self.drug_file else self._package_size()
-                assert size is not None
-                under = limit - size + inc
+            if self.drug_file or self._package_size() is not None:
+                # Just under the limit: the packages allowed now round down (docs/semantics.md
+                # §4.2), and a drug-file size that does not divide the limit meets rounding.
+                under = limit - inc
                 if under > 0:
                     out.append(made(rule, "package-rounding",
-                                    f"one increment over a package under the limit "
-                                    f"({_text(under)})", claim(under, rule=rule, days_supply=ds)))
+                                    f"one increment under the limit ({_text(under)})",
+                                    claim(under, rule=rule, days_supply=ds)))
             return out
         if rule.kind == "fills_per_window":
             assert rule.fills is not None and rule.days is not None
