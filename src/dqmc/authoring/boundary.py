@@ -29,7 +29,6 @@ class BoundaryRun:
 def deciders(compiled: Sequence[CompiledPolicy]) -> dict[str, tuple[Callable[[Any], dict],
                                                                      Callable[[Any], dict]]]:
     """Per policy id: (the generated module's `evaluate`, the interpreter's)."""
-    from dqmc import interpreter
     from dqmc.codegen.loader import load_generated
     from dqmc.codegen.python_emit import module_names
 
@@ -38,9 +37,17 @@ def deciders(compiled: Sequence[CompiledPolicy]) -> dict[str, tuple[Callable[[An
     out: dict[str, tuple[Callable[[Any], dict], Callable[[Any], dict]]] = {}
     for item, name in zip(compiled, names, strict=True):
         module = importlib.import_module(f"{registry.__name__}.{name}")
-        out[item.policy.id] = (module.evaluate,
-                               lambda claim, i=item: interpreter.evaluate(i, claim))
+        out[item.policy.id] = (module.evaluate, _interpreting(item))
     return out
+
+
+def _interpreting(item: CompiledPolicy) -> Callable[[Any], dict]:
+    from dqmc import interpreter
+
+    def evaluate(claim: Any) -> dict:
+        return interpreter.evaluate(item, claim)
+
+    return evaluate
 
 
 def run_boundary(compiled: Sequence[CompiledPolicy]) -> BoundaryRun:
