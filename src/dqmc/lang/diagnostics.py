@@ -81,6 +81,7 @@ CODES: dict[str, tuple[Severity, str]] = {
                                       "an approval for a channel with no base limit"),
     "criterion.approves-not-covered": (Severity.ERROR,
                                        "an approval where the product is not covered"),
+    "criterion.approves-no-limit": (Severity.ERROR, "an approval of `no limit`"),
     "criterion.approves-less": (Severity.WARNING, "an approval below the base limit it replaces"),
     "criterion.approves-nothing": (Severity.ERROR, "a criterion with no approval"),
     "criterion.empty-approval": (Severity.ERROR,

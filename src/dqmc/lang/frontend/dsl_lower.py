@@ -398,6 +398,9 @@ class _ToIR(Transformer):
     def not_covered(self, meta, children):
         return nodes.NotCovered(span=self._span(meta))
 
+    def no_limit(self, meta, children):
+        return nodes.NoLimit(span=self._span(meta))
+
     # -- facts and criteria ------------------------------------------------------------------
     def fact(self, meta, children):
         fact_id, (fact_type, values), question = children

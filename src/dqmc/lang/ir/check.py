@@ -586,6 +586,13 @@ def _check_criteria(policy: nodes.Policy) -> Iterator[Diagnostic]:
                 continue
             if approval.channel is not None and approval.channel not in channels:
                 continue  # reported by name resolution (resolve.py)
+            if isinstance(approval.rule, nodes.NoLimit):
+                yield Diagnostic(
+                    "criterion.approves-no-limit",
+                    "an approval states the limit a criterion allows; `no limit` states a gap "
+                    "of the base limits (to approve what the request asks, write `approve "
+                    "requested`)", approval.span)
+                continue
             if isinstance(approval.rule, nodes.NotCovered):
                 yield Diagnostic(
                     "criterion.approves-not-covered",

@@ -236,12 +236,13 @@ def _at_most(a: tuple[Decimal, ...], b: tuple[Decimal, ...]) -> bool:
 
 def _overlaps_and_dead(product: nodes.Product, channel: str,
                        lines: list[_Line]) -> Iterator[Diagnostic]:
+    yield from _no_limit_conflicts(product, channel, lines)
     for line in lines:
         if line.selects_nothing:
             yield Diagnostic(
                 "verify.dead-rule",
-                f"this line's selectors select no claim ({_band(line.low, line.high)} and "
-                "its packages cannot both hold), so it never decides; fix or remove them",
+                "this line's selectors cannot all hold (two age bands that do not meet, or two "
+                "packages), so it selects no claim and never decides; fix or remove them",
                 line.limit.span)
             continue
         excluded = next((o for o in lines if o is not line and o.kind == "not_covered"
@@ -297,6 +298,24 @@ def _overlaps_and_dead(product: nodes.Product, channel: str,
                 f"{line.limit.span.line} (`{queries.rule_text(line.limit.rule)}`), which give "
                 f"'{product.id}' different limits; both are in force there and the stricter "
                 "decides. Make their selectors disjoint to say which one applies", other.limit.span)
+
+
+def _no_limit_conflicts(product: nodes.Product, channel: str,
+                        lines: list[_Line]) -> Iterator[Diagnostic]:
+    """A `no limit` line says its claims have no limit; a limiting line that selects some of
+    them says the opposite, and wins (evaluators never select `no limit`)."""
+    for line in lines:
+        if line.kind != "no_limit" or line.selects_nothing:
+            continue
+        other = next((o for o in lines if o.kind != "no_limit" and not o.selects_nothing
+                      and _meet(line, o)), None)
+        if other is not None:
+            yield Diagnostic(
+                "verify.overlap",
+                f"this line says {_shared(line, other)} at {channel} have no limit, but line "
+                f"{other.limit.span.line} (`{queries.rule_text(other.limit.rule)}`) limits "
+                f"'{product.id}' for them, and it applies; make their selectors disjoint",
+                line.limit.span)
 
 
 def _shared(a: _Line, b: _Line) -> str:
