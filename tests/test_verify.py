@@ -116,3 +116,19 @@ def test_a_stated_gap_is_printed_in_both_spellings_and_the_document(tmp_path: Pa
     assert table is not None
     cells = [entry for row in table.rows for cell in row.cells for entry in cell]
     assert any("No limit" in str(entry) and "3" in str(entry) for entry in cells), cells
+
+
+def test_a_date_fact_compared_with_the_first_or_last_day_compiles_without_a_traceback() -> None:
+    # The satisfiability check tried the day before 0001-01-01 and raised OverflowError.
+    text = NO_LIMIT.replace("  limit syrup {", """\
+  fact seen: date "When?"
+  criterion c {
+    when seen == 0001-01-01 or seen > 9999-12-31
+    approve syrup {
+      retail 300 mL per 30 days
+    }
+  }
+  limit syrup {""")
+    result = compile_text("dates.dqm", text)
+    assert result.policy is not None
+    assert not [d for d in result.diagnostics if d.is_error], result.diagnostics
