@@ -276,14 +276,18 @@ def column_header(policy: nodes.Policy, channel: str | None, days: int | None) -
     return f"{label} Maximum Quantity per {counted(days, 'Day')}"
 
 
+# Lines with no window, which read the same in any column: `not covered` and `no limit`.
+_WINDOWLESS = (nodes.NotCovered, nodes.NoLimit)
+
+
 def shared_window(limits: Sequence[nodes.Limit]) -> int | None:
     """The window every limit shares when all are rolling-window limits of one length.
 
-    A `not covered` line has no window and reads the same in any column ("Not covered"), so
-    it does not stop the others sharing one.
+    A `not covered` or `no limit` line has no window and reads the same in any column ("Not
+    covered"), so it does not stop the others sharing one.
     """
     windows = {limit.rule.days if isinstance(limit.rule, nodes.PerWindow) else None
-               for limit in limits if not isinstance(limit.rule, nodes.NotCovered)}
+               for limit in limits if not isinstance(limit.rule, _WINDOWLESS)}
     return next(iter(windows)) if len(windows) == 1 else None
 
 
