@@ -1,10 +1,11 @@
 """Worked examples for policy documents: claims on one limit's edges, decided by the evaluator.
 
-A document shows a few claims for one product at one channel: one at the limit, one a billing
-unit over it, and, for a rolling window, one after a fill the day before the window opens. The
-claims are chosen from the plan (`dqmc.lang.plan`), the way the evaluators read a policy; the
-decisions are not: each is whatever the generated evaluator answers when the build runs it, so
-an example cannot disagree with the evaluator that decides real claims.
+A document shows a few claims for one product at one channel, taken from the verified boundary
+claims (`dqmc.lang.verify.boundary`) of one of its limits: the claim at the limit, the claim one
+billing increment over it, and, for a rolling window, the claim after a fill the day before the
+window opens. The limit is chosen from the plan (`dqmc.lang.plan`), the way the evaluators read
+a policy; the decisions are not chosen at all: each is whatever the generated evaluator answers
+when the build runs it, so an example cannot disagree with the evaluator that decides claims.
 """
 
 from __future__ import annotations
@@ -18,23 +19,20 @@ from typing import Any
 from dqmc.lang import plan as planning
 from dqmc.lang.compiled import CompiledPolicy
 from dqmc.lang.ir import nodes
-from dqmc.lang.ir.canonical import decimal_text
 from dqmc.lang.printers.english import (
     amount_phrase,
     channel_in_sentence,
     channel_label,
     date_view,
+    join_words,
     product_name,
 )
+from dqmc.lang.verify.boundary import boundary_claims
 
-# The date of service of the examples unless a `since` date comes later: fixed, so a document
-# is the same on every build.
-EXAMPLE_DATE = dt.date(2026, 3, 1)
-# The member's age and the days supply of an example claim, unless a rule asks for less.
-EXAMPLE_AGE = 40
-EXAMPLE_DAYS_SUPPLY = 30
 # The rule kinds an example can sit on the edge of: each bounds a quantity.
 QUANTITY_KINDS = ("per_window", "per_fill", "per_day")
+# The boundary claims a document shows, in this order (BoundaryClaim.edge).
+EXAMPLE_EDGES = ("at-limit", "over-limit", "window-day-before")
 
 Evaluate = Callable[[dict[str, Any]], Mapping[str, Any]]
 
@@ -43,7 +41,7 @@ Evaluate = Callable[[dict[str, Any]], Mapping[str, Any]]
 class ExampleClaim:
     """A claim chosen for a document, with what it shows in words; no outcome is stated."""
 
-    situation: str  # "Retail claim for 31 grams (30 days supply), no earlier fills"
+    situation: str  # "Retail claim for 30.001 grams (30 days supply), no earlier fills"
     claim: dict[str, Any]
     product: str
     unit: str
@@ -99,7 +97,7 @@ def example_claims(policy: nodes.Policy, lowered: planning.PolicyPlan
                 if found is None:
                     continue
                 channel, rule = found
-                claims = _edges(policy, product, channel, rule)
+                claims = _edge_claims(policy, product, channel.channel, rule)
                 if needs_authorization:
                     claims = [ExampleClaim(claims[0].situation.replace(
                         ", no earlier fills", ", no prior authorization on file"),
@@ -108,47 +106,21 @@ def example_claims(policy: nodes.Policy, lowered: planning.PolicyPlan
     return None
 
 
-def _edges(policy: nodes.Policy, product: planning.ProductPlan, channel: planning.ChannelPlan,
-           rule: planning.RulePlan) -> list[ExampleClaim]:
-    assert rule.quantity is not None
-    day = max([EXAMPLE_DATE, *(r.selection.since for r in channel.rules
-                               if r.selection is not None and r.selection.since is not None)])
-    caps = [r.days for r in channel.rules
-            if r.kind in ("days_supply_max", "therapy_max") and r.days]
-    caps += [r.max_days for r in channel.rules if r.kind == "per_day" and r.max_days]
-    days_supply = min([EXAMPLE_DAYS_SUPPLY, *caps])
-    limit = rule.quantity * days_supply if rule.kind == "per_day" else rule.quantity
-    words = _Words(policy, product, channel.channel)
-
-    def claim(quantity: Decimal, history: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-        made: dict[str, Any] = {
-            "claim_id": "example", "date_of_service": day.isoformat(), "product": product.id,
-            "quantity": decimal_text(quantity), "unit": product.unit,
-            "days_supply": days_supply, "channel": channel.channel,
-            "member": {"birth_date": day.replace(year=day.year - EXAMPLE_AGE).isoformat()},
-        }
-        if product.packages:
-            made["package"] = product.packages[0].id
-        if history:
-            made["history"] = history
-        return made
-
-    over = limit + 1  # one billing unit over: a gram, a millilitre, a tablet
-    made = [
-        ExampleClaim(f"{words.claim(limit, days_supply)}, no earlier fills",
-                     claim(limit), product.id, product.unit),
-        ExampleClaim(f"{words.claim(over, days_supply)}, no earlier fills",
-                     claim(over), product.id, product.unit),
-    ]
-    if rule.kind == "per_window" and rule.days:
-        before = day - dt.timedelta(days=rule.days)  # the day before the window's first day
-        fill = {"claim_id": "example-earlier", "date_of_service": before.isoformat(),
-                "product": product.id, "quantity": decimal_text(limit),
-                "days_supply": days_supply, "channel": channel.channel, "status": "paid"}
-        made.append(ExampleClaim(
-            f"{words.claim(limit, days_supply)} on {date_view(day).text}, after "
-            f"{words.amount(limit)} filled on {date_view(before).text}, the day before its "
-            f"{rule.days}-day window opens", claim(limit, [fill]), product.id, product.unit))
+def _edge_claims(policy: nodes.Policy, product: planning.ProductPlan, channel: str,
+                 rule: planning.RulePlan) -> list[ExampleClaim]:
+    """The rule's boundary claims of EXAMPLE_EDGES for this product and channel, in words."""
+    edges = {item.edge: item.claim for item in boundary_claims(policy)
+             if (item.product, item.channel, item.rule) == (product.id, channel, rule.source)
+             and item.edge in EXAMPLE_EDGES}
+    words = _Words(policy, product, channel)
+    made = []
+    for edge in EXAMPLE_EDGES:
+        if edge not in edges:
+            continue
+        situation = words.situation(edges[edge])
+        if edge == "window-day-before":
+            situation += f", the day before its {rule.days}-day window opens"
+        made.append(ExampleClaim(situation, edges[edge], product.id, product.unit))
     return made
 
 
@@ -161,11 +133,21 @@ class _Words:
         self.unit: nodes.BillingUnit = product.unit  # type: ignore[assignment]
         self.channel = channel_label(policy, channel)
 
-    def amount(self, quantity: Decimal) -> str:
-        return amount_phrase(quantity, self.unit, self.products)
+    def amount(self, quantity: str) -> str:
+        return amount_phrase(Decimal(quantity), self.unit, self.products)
 
-    def claim(self, quantity: Decimal, days_supply: int) -> str:
-        return f"{self.channel} claim for {self.amount(quantity)} ({days_supply} days supply)"
+    def situation(self, claim: Mapping[str, Any]) -> str:
+        """The claim in words, with its earlier fills, dated when it has some."""
+        said = (f"{self.channel} claim for {self.amount(claim['quantity'])} "
+                f"({claim['days_supply']} days supply)")
+        history = claim.get("history") or ()
+        if not history:
+            return f"{said}, no earlier fills"
+        day = date_view(dt.date.fromisoformat(claim["date_of_service"])).text
+        fills = join_words([f"{self.amount(fill['quantity'])} filled on "
+                            f"{date_view(dt.date.fromisoformat(fill['date_of_service'])).text}"
+                            for fill in history])
+        return f"{said} on {day}, after {fills}"
 
 
 def decision_words(decision: Mapping[str, Any], policy: nodes.Policy, unit: str,
