@@ -1,4 +1,4 @@
-"""Document emission: compiled policies → Markdown and HTML policy documents plus an index page.
+"""Document emission: compiled policies → policy documents (Markdown, HTML), index, drugs.json.
 
 `emit_docs` returns `{path relative to generated/docs/: text}` and writes nothing; the build
 decides what to write. Output is deterministic: files come in path order, the index lists the
