@@ -316,13 +316,7 @@ def opened(
     page runs under its own Content-Security-Policy, as a reader's browser runs it.
     `javascript` False opens it as a browser with scripts turned off does.
     """
-    context = browser.send(
-        "Target.createBrowserContext",
-        {"proxyServer": page_proxy.address, "proxyBypassList": "<-loopback>"},
-    )["browserContextId"]
-    target = browser.send(
-        "Target.createTarget", {"url": "about:blank", "browserContextId": context}
-    )["targetId"]
+    context, target = new_tab(browser, page_proxy)
     session = browser.send("Target.attachToTarget", {"targetId": target, "flatten": True})[
         "sessionId"
     ]
@@ -345,8 +339,7 @@ def opened(
         browser.wait_for_event("Page.lifecycleEvent", session, loaderId=loader, name="networkIdle")
         yield session
     finally:
-        browser.send("Target.closeTarget", {"targetId": target})
-        browser.send("Target.disposeBrowserContext", {"browserContextId": context})
+        close_tab(browser, context, target)
 
 
 def browser_own_connections(browser: DevToolsPipe, page_proxy: RecordingProxy) -> frozenset[str]:
@@ -357,6 +350,14 @@ def browser_own_connections(browser: DevToolsPipe, page_proxy: RecordingProxy) -
     detector does not hold it against one. A page's own requests are still seen one by one by
     `Network.requestWillBeSent`.
     """
+    context, target = new_tab(browser, page_proxy)
+    time.sleep(1.0)  # its connections are made asynchronously, within a few milliseconds
+    close_tab(browser, context, target)
+    return frozenset(page_proxy.taken())
+
+
+def new_tab(browser: DevToolsPipe, page_proxy: RecordingProxy) -> tuple[str, str]:
+    """A fresh browser context behind `page_proxy` with one blank tab: (context, target)."""
     context = browser.send(
         "Target.createBrowserContext",
         {"proxyServer": page_proxy.address, "proxyBypassList": "<-loopback>"},
@@ -364,10 +365,12 @@ def browser_own_connections(browser: DevToolsPipe, page_proxy: RecordingProxy) -
     target = browser.send(
         "Target.createTarget", {"url": "about:blank", "browserContextId": context}
     )["targetId"]
-    time.sleep(1.0)  # its connections are made asynchronously, within a few milliseconds
+    return context, target
+
+
+def close_tab(browser: DevToolsPipe, context: str, target: str) -> None:
     browser.send("Target.closeTarget", {"targetId": target})
     browser.send("Target.disposeBrowserContext", {"browserContextId": context})
-    return frozenset(page_proxy.taken())
 
 
 def evaluate(browser: DevToolsPipe, session: str, expression: str, *,
