@@ -186,9 +186,12 @@ def _cell_gaps(product: nodes.Product, channel: str, lines: list[_Line]) -> Iter
                 who = f"ages {_band(low, high)}" if (low, high) != (0, None) else "claims"
                 what = f" of package {package}" if package is not None else ""
                 when = f" from {start}" if start is not None else ""
-                example = (f"`{channel} no limit when age {_band(low, high)}`"
-                           if (low, high) != (0, None) else
-                           f"`{channel} no limit when package {package}`")
+                if (low, high) != (0, None):
+                    example = f"`{channel} no limit when age {_band(low, high)}`"
+                elif package is not None:
+                    example = f"`{channel} no limit when package {package}`"
+                else:  # a group's lines select only other members' packages
+                    example = f"`{channel} no limit` on '{product.id}'"
                 yield Diagnostic(
                     "verify.age-gap" if (low, high) != (0, None) else "verify.package-gap",
                     f"{who}{what} at {channel}{when} have no limit for '{product.id}': no line "
