@@ -200,3 +200,12 @@ def test_verification_and_boundary_claims_never_raise(policy: nodes.Policy) -> N
                                         item.claim)
         assert decision["reject_code"] not in ("85", "PZ", "U7", "09", "21"), (
             item, decision["messages"])
+
+
+def test_the_language_server_reports_what_check_reports(tmp_path: Path) -> None:
+    from dqmc.authoring.lsp.server import compile_folder
+
+    spec = tmp_path / "gap.dqm"
+    text = NO_LIMIT.replace("    retail no limit when age ..3\n", "")
+    result = compile_folder(spec, {spec: text})
+    assert [d.code for d in result.diagnostics] == ["verify.age-gap"]
