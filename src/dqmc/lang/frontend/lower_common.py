@@ -282,6 +282,33 @@ def _resolve_rule(rule: nodes.Rule, products: list[nodes.Product],
     return dataclasses.replace(rule, quantity=resolved)
 
 
+# How long approvals last when neither a criterion nor its policy says (docs/semantics.md §6.5).
+DEFAULT_APPROVAL_DURATION = nodes.Duration(kind="fixed", amount=1, unit="years")
+
+
+def fill_defaults(policy: nodes.Policy) -> nodes.Policy:
+    """The policy with every value it has without stating it written into the IR, so the
+    evaluators, the documents and the content hash all read one explicit value.
+
+    A policy with criteria and no `approvals last` gets approvals of 1 year; an `approve
+    requested` criterion that neither it nor its policy gives a duration lasts as requested (the
+    request's `requested.through` ends it), which is stated on the criterion before the policy's
+    year is filled in, so it keeps that meaning. The reject code ("76") and the daily-rate
+    check (off) are the IR's own field defaults, already explicit. A policy without criteria
+    approves nothing, and keeps no approval duration.
+    """
+    if policy.approval_duration is not None or not policy.criteria:
+        return policy
+    criteria = tuple(
+        dataclasses.replace(criterion, duration=nodes.Duration(kind="as_requested",
+                                                               span=criterion.span))
+        if criterion.approves_requested and criterion.duration is None else criterion
+        for criterion in policy.criteria)
+    return dataclasses.replace(
+        policy, criteria=criteria,
+        approval_duration=dataclasses.replace(DEFAULT_APPROVAL_DURATION, span=policy.span))
+
+
 def resolve_quantities(policy: nodes.Policy) -> tuple[nodes.Policy, list[Diagnostic]]:
     """Replace every RawQuantity of limits and approvals with billing-unit quantities."""
     diagnostics: list[Diagnostic] = []
