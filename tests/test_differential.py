@@ -125,6 +125,8 @@ def make_history_entry(pick: Chooser, names: dict[str, list]) -> object:
         entry["channel"] = pick.mostly(names["channels"], [7, ""], 30)
     if pick.chance(3):  # a drug file's package size (counts where the policy sizes no package)
         entry["package_size"] = pick.mostly(["1", "3", "10", "8.5"], ["0", "abc", 2.5], 40)
+    if pick.chance(4):  # held to the product's billing unit: counted in packages, or PZ
+        entry["unit"] = pick.mostly(["g", "mL", "each", "GM", "ML", "EA"], ["box", "", 3], 40)
     return entry
 
 

@@ -144,6 +144,9 @@ class PolicyDocument:
     effective_date: DateView | None
     leading_sections: tuple[SectionView, ...]
     limits_table: LimitsTable | None
+    # How the evaluator applies the table: the reject code, the window, the daily rate and how
+    # packages and earlier fills are counted, each stated from the IR (defaults included).
+    limit_rules: tuple[str, ...]
     approval_duration_sentence: str | None
     fallback_sentence: str | None  # a fallback guideline says which requests it reviews
     criteria: tuple[CriterionView, ...]
@@ -406,6 +409,43 @@ FALLBACK_SENTENCE = ("These criteria also decide exception requests for any prod
                      "quantity-limit policy has no criteria.")
 
 
+# NCPDP 511-FB meanings of the reject codes a policy may state for a claim over a limit
+# (/work/shared/domain.md §1.3); a code not listed is printed alone.
+REJECT_CODE_MEANINGS = {"76": "Plan Limitations Exceeded", "75": "Prior Authorization Required",
+                        "79": "Refill Too Soon", "AG": "Days Supply Limitation for Product/Service",
+                        "19": "M/I Days Supply"}
+
+
+def limit_rules(policy: nodes.Policy) -> tuple[str, ...]:
+    """The sentences under the limits table saying how a claim is held to it, from what the IR
+    states (the reject code, the daily-rate check) and the rules it holds."""
+    if not policy.limits:
+        return ()
+    meaning = REJECT_CODE_MEANINGS.get(policy.reject_code)
+    code = policy.reject_code + (f" ({meaning})" if meaning else "")
+    out = [f"A pharmacy claim over a limit is rejected with NCPDP reject code {code}."]
+    rules = [n for n in policy.walk() if isinstance(n, (nodes.PerWindow, nodes.FillsPerWindow))]
+    if rules:
+        out.append("A limit per a number of days counts what was paid in a rolling window of "
+                   "that many days ending on the date of service, the claim itself included.")
+        if policy.daily_rate_check:
+            out.append("A claim is also held to each such limit's daily rate: its quantity may "
+                       "not exceed the limit × its days supply ÷ the days of the window, rounded "
+                       "down to a thousandth.")
+        else:
+            out.append("A claim's days supply is not compared with the window: a claim for "
+                       "fewer days may use the whole limit.")
+    if any(product.drug_file_sized for product in policy.products):
+        out.append("Where a limit counts packages whose size the payer's drug file gives, it is "
+                   "that many packages of the claim's size, rounded down to a thousandth of a "
+                   "unit, and earlier fills are counted in packages of that size, rounded up.")
+    out.append("Earlier fills count in the product's billing unit: a fill recorded as a number "
+               "of packages counts their size as listed here, and a claim whose history holds "
+               "a fill in a unit that cannot be converted is rejected with NCPDP reject code PZ "
+               "(Non-Matched Unit of Measure to Product/Service ID).")
+    return tuple(out)
+
+
 def policy_duration_sentence(duration: nodes.Duration | None) -> str | None:
     """The sentence under Criteria giving the policy's approval duration, if it sets one."""
     if duration is None:
@@ -446,6 +486,7 @@ def policy_document(policy: nodes.Policy, *, base_heading: str,
         effective_date=date_view(policy.effective_date) if policy.effective_date else None,
         leading_sections=leading,
         limits_table=limits_table(policy),
+        limit_rules=limit_rules(policy),
         approval_duration_sentence=policy_duration_sentence(policy.approval_duration),
         fallback_sentence=FALLBACK_SENTENCE if policy.fallback else None,
         criteria=tuple(
