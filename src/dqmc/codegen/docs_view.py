@@ -367,18 +367,26 @@ def criterion_view(number: int, criterion: nodes.Criterion, policy: nodes.Policy
 
 
 def availability_items(policy: nodes.Policy) -> tuple[str, ...]:
-    """One line per product sold in packages: "Anzupgo (delgocitinib 2% cream): 30 gram tube"."""
-    return tuple(
-        f"{product_name(product)}: {join_words_or([_package_text(p) for p in product.packages])}"
-        for product in policy.products
-        if product.packages
-    )
+    """One line per product sold in packages or identified by codes: "Anzupgo (delgocitinib 2%
+    cream): 30 gram tube", with the GPI and NDCs claims are matched by, where the spec gives
+    them (a claim with an NDC the product does not list is rejected, so the document lists
+    them)."""
+    items = []
+    for product in policy.products:
+        if not (product.packages or product.ndcs or product.gpi):
+            continue
+        codes = ([f"GPI {product.gpi}"] if product.gpi else []) + (
+            [f"NDC {', '.join(product.ndcs)}"] if product.ndcs else [])
+        name = product_name(product) + (f" ({'; '.join(codes)})" if codes else "")
+        packages = join_words_or([_package_text(p) for p in product.packages])
+        items.append(f"{name}: {packages}" if packages else name)
+    return tuple(items)
 
 
 def _package_text(package: nodes.Package) -> str:
-    if package.size is None:
-        return f"{package.description} (package size as listed in the drug file)"
-    return package.description
+    notes = (["package size as listed in the drug file"] if package.size is None else []) + (
+        [f"NDC {', '.join(package.ndcs)}"] if package.ndcs else [])
+    return package.description + (f" ({'; '.join(notes)})" if notes else "")
 
 
 def section_views(policy: nodes.Policy) -> tuple[tuple[SectionView, ...], tuple[SectionView, ...]]:
@@ -439,11 +447,32 @@ def limit_rules(policy: nodes.Policy) -> tuple[str, ...]:
         out.append("Where a limit counts packages whose size the payer's drug file gives, it is "
                    "that many packages of the claim's size, rounded down to a thousandth of a "
                    "unit, and earlier fills are counted in packages of that size, rounded up.")
+    out.append(billing_units_sentence(policy))
     out.append("Earlier fills count in the product's billing unit: a fill recorded as a number "
                "of packages counts their size as listed here, and a claim whose history holds "
                "a fill in a unit that cannot be converted is rejected with NCPDP reject code PZ "
                "(Non-Matched Unit of Measure to Product/Service ID).")
     return tuple(out)
+
+
+# The billing units in words, with their NCPDP 600-28 codes, as claims state them.
+UNIT_NAMES = {"g": "grams", "mL": "milliliters", "each": "units"}
+
+
+def billing_units_sentence(policy: nodes.Policy) -> str:
+    """Which unit each product's claims are billed in (a claim in another is rejected PZ)."""
+    by_unit: dict[str, list[str]] = {}
+    for product in policy.products:
+        by_unit.setdefault(product.unit, []).append(product_name(product))
+    # The unit most products share is named once; the others name their products.
+    common = max(by_unit, key=lambda unit: len(by_unit[unit]))
+    parts = f"in {UNIT_NAMES[common]} ({nodes.NCPDP_UNIT[common]})"
+    others = [f"in {UNIT_NAMES[unit]} ({nodes.NCPDP_UNIT[unit]}): {join_words(names)}"
+              for unit, names in by_unit.items() if unit != common]
+    if others:
+        parts += ", except " + "; ".join(others)
+    return (f"Claims are billed {parts}; a claim in another unit is rejected with NCPDP reject "
+            "code PZ.")
 
 
 def policy_duration_sentence(duration: nodes.Duration | None) -> str | None:
