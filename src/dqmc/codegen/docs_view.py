@@ -29,6 +29,7 @@ from dqmc.lang.printers.english import (
     humanize,
     join_words,
     join_words_or,
+    one_fill_within,
     one_line,
     paragraphs,
     product_name,
@@ -341,10 +342,11 @@ def criterion_view(number: int, criterion: nodes.Criterion, policy: nodes.Policy
     elif duration is None:
         duration_sentence = None
     elif duration.kind == "one_time":
-        duration_sentence = "This is a one-time approval."
+        duration_sentence = f"This is a one-time approval{one_fill_within(duration)}."
     elif duration.kind == "one_time_or_requested":
-        duration_sentence = ("This is a one-time approval, unless the request asks for an end "
-                             "date: then the approval lasts until that date.")
+        duration_sentence = (f"This is a one-time approval{one_fill_within(duration)}, unless the "
+                             "request asks for an end date: then the approval lasts until that "
+                             "date.")
     else:
         duration_sentence = f"Approvals under this criterion last {duration_text}."
     return CriterionView(
@@ -480,13 +482,14 @@ def policy_duration_sentence(duration: nodes.Duration | None) -> str | None:
     if duration is None:
         return None
     if duration.kind == "one_time":
-        return "Approvals are one-time approvals unless a criterion says otherwise."
+        return (f"Approvals are one-time approvals{one_fill_within(duration)} unless a criterion "
+                "says otherwise.")
     if duration.kind == "as_requested":
         return ("Approvals last until the date the request asks for unless a criterion says "
                 "otherwise.")
     if duration.kind == "one_time_or_requested":
-        return ("Approvals are one-time approvals, or last until the date the request asks for, "
-                "unless a criterion says otherwise.")
+        return (f"Approvals are one-time approvals{one_fill_within(duration)}, or last until the "
+                "date the request asks for, unless a criterion says otherwise.")
     phrase = duration_phrase(duration)
     return f"Approvals are provided for {phrase} unless a criterion says otherwise."
 
