@@ -179,7 +179,7 @@ def shown(compiled: CompiledPolicy, node: nodes.Node, name: str, value: object) 
     for other in candidates(compiled.policy, node, name, value):
         try:
             after = documents(compiled, replaced(compiled.policy, node, name, other))
-        except Exception:  # noqa: BLE001 - a value the generator cannot print; try another
+        except Exception:  # a value the generator cannot print: try another
             continue
         if after != before:
             return True

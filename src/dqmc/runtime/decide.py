@@ -260,8 +260,8 @@ def decide_claim(policy: Policy, claim: Claim) -> dict[str, object]:
         billed = billed_history(entries, claim.claim_id, policy.products, policy.ndcs)
         if billed and billed[0].__class__ is int:
             steps.append(chosen.matched)
-            index, entry, owner = billed  # type: ignore[misc]
-            text, detail = history_unit_texts(index, entry, owner.id, owner.unit)  # type: ignore[arg-type]
+            index, entry, owner = billed
+            text, detail = history_unit_texts(index, entry, owner.id, owner.unit)
             return refuse(text, detail, CODE_UNIT_MISMATCH, owner.location)
         entries = billed  # type: ignore[assignment]
     if item.drug_file:
