@@ -56,6 +56,7 @@ MESSY_FORMATTED = '''# File header comment.
 policy p "Title # not a comment" {  # on the header line
   # before the type
   type per_days  # trailing the type
+  approvals last 1 year
 
   product a {
     brand "b"
@@ -130,7 +131,7 @@ def test_an_empty_limit_block_is_refused_with_its_diagnostic_not_printed_away() 
 def criterion(when: str) -> str:
     """A formatted policy whose one criterion's condition is `when` (lines after the first
     already indented)."""
-    return ('policy p "t" {\n  type per_days\n\n'
+    return ('policy p "t" {\n  type per_days\n  approvals last 1 year\n\n'
             '  fact a: bool "A?"\n  fact b: bool "B?"\n  fact c: bool "C?"\n'
             '  fact n: number "N?"\n\n'
             f'  criterion more {{\n    when {when}\n  }}\n}}\n')
@@ -158,6 +159,7 @@ def test_parentheses_that_group_a_sub_condition_are_kept(written: str, printed: 
 # its parentheses. Already formatted, it must come back unchanged.
 COMBINATION_PACK = """policy combo "Combination pack" {
   type per_days
+  approvals last 1 year
 
   product combo {
     brand "C"
