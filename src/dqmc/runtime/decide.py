@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from .authorizations import _covers, override, read_authorizations
-from .checks import check_rules
+from .checks import CHECKS, check_rules
 from .claims import Authorization, Claim
 from .history import Kept, keep_history, keep_typed, therapy_supplies
 from .read import (
@@ -332,8 +332,13 @@ def judge(policy: Policy, item: Product, chosen: Plan, package: str | None, requ
         selected = chosen.selected
         trace.append(selected.copy() if selected is not None else step_json(
             select_step([r.text for r in base], None, base[0].source)))
-        checks = check_rules(base, requested, asked, days_supply, end, end_text, history,
-                             policy.daily_rate, item, supplies)
+        if len(base) == 1 and not policy.daily_rate:  # most plans: one rule, its one check
+            r = base[0]
+            checks = (CHECKS[r.kind](r, requested, asked, days_supply, end, end_text, history,
+                                     item, supplies),)
+        else:
+            checks = check_rules(base, requested, asked, days_supply, end, end_text, history,
+                                 policy.daily_rate, item, supplies)
     # The decision (docs/semantics.md §5): paid when every check passes, else the first failure
     # rejects; max allowed now is the tightest bound of any check.
     if len(checks) == 1:  # most plans hold one rule: no failure or bound to compare
