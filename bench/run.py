@@ -15,6 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import bench_impact
 import decisions
 import measure
 import scaling
@@ -31,12 +32,15 @@ class Config:
     builds: list[int]
     build_repeats: int
     cold_repeats: int
+    replay_claims: int  # claims in the impact replay's file (0: no replay section)
+    replay_repeats: int
 
 
 FULL = Config(claims=200, repeats=15, sample=0.02, history=[0, 10, 100, 1000, 10000],
-              builds=[1, 10, 100, 1000], build_repeats=3, cold_repeats=9)
+              builds=[1, 10, 100, 1000], build_repeats=3, cold_repeats=9,
+              replay_claims=100_000, replay_repeats=2)
 QUICK = Config(claims=10, repeats=2, sample=0.001, history=[0, 10, 20], builds=[1],
-               build_repeats=1, cold_repeats=1)
+               build_repeats=1, cold_repeats=1, replay_claims=0, replay_repeats=0)
 
 
 def _target(label: str, measured: str, holds: bool | None) -> list[object]:
@@ -126,6 +130,7 @@ def report(config: Config, command: str) -> str:
         build_text, built, largest = scaling.build_section(config.builds, config.build_repeats,
                                                            Path(folder))
         cold_text, cold = scaling.cold_start_section(largest / "python", config.cold_repeats)
+    replay_text, replayed = replay_section(config)
     elapsed = time.perf_counter() - started
     peers = ("" if "not installed" not in measure.machine() else
              " Peers that are not installed have no row (`make bench` installs them).")
@@ -138,18 +143,20 @@ def report(config: Config, command: str) -> str:
         f"starts: {config.cold_repeats} fresh processes); ratios compare numbers of this run."
         + peers,
         "",
-        "## Targets (issue 6)",
+        "## Targets (issues 6 and 21)",
         "",
-        targets(config, decided, history, built, cold),
+        targets(config, decided, history, built, cold, replayed),
         "",
         "## 1. Decision time: Anzupgo",
         "",
         (f"{config.claims} claims as a pharmacy system sends them (JSON, quantities as text), "
          "decided one by one; the same claims for every evaluator. The generated evaluator and "
          "the interpreter read the raw claim and return every field of the decision contract, the "
-         "trace included; both agree on every field, and the hand-written floor returns the same "
-         "dict from values parsed beforehand. Peers get the channel, override flag, quantity and "
-         "the paid quantity already in the window, computed beforehand, and answer the outcome "
+         "trace included; both agree on every field, and so does the hand-written floor "
+         "(`peers.floor_decision`: this one policy written by hand from the raw claim, every "
+         "record checked, as fast as we could write it). Peers get the channel, override flag, "
+         "quantity and the paid quantity already in the window, computed beforehand, and answer "
+         "the outcome "
          "(Zen and Rego also max allowed now); every answer is checked against the generated "
          "decision. The history column gives each claim 10 earlier fills, 2 in the window on "
          "average; the authorization column an active override (criterion additional-quantity)."),
@@ -182,7 +189,38 @@ def report(config: Config, command: str) -> str:
         "",
         cold_text,
         "",
+        *replay_text,
     ])
+
+
+def replay_section(config: Config) -> tuple[list[str], dict | None]:
+    """Section 5: `dqmc impact` on one synthetic file, by this checkout and by the baseline
+    commit, in turns (bench_impact.side_by_side); no section in a quick run."""
+    if not config.replay_claims:
+        return [], None
+    with tempfile.TemporaryDirectory(prefix="dqmc-bench-replay-") as folder:
+        path = bench_impact.make_file(Path(folder), config.replay_claims, "csv")
+        old, new = bench_impact.side_by_side(path, bench_impact.BASELINE, Path(folder),
+                                             config.replay_repeats)
+    rows = [[f"`{bench_impact.BASELINE}` (baseline)", f"{old['rows']:,}", old["seconds"],
+             f"{old['rows_per_second']:,}", old["peak_rss_mib"]],
+            ["this checkout", f"{new['rows']:,}", new["seconds"], f"{new['rows_per_second']:,}",
+             new["peak_rss_mib"]]]
+    text = [
+        "## 5. Impact replay",
+        "",
+        (f"`dqmc impact --old {bench_impact.OLD} --new {bench_impact.NEW}` (embedded engine, "
+         f"JSON report) on one synthetic CSV of {config.replay_claims:,} claims "
+         f"({old['members']:,} members, {old['file_mib']} MiB), each run a new process (wall "
+         "time includes start-up and compiling both versions); the baseline is the `src/` of "
+         f"commit `{bench_impact.BASELINE}`, run in turns with this checkout, best of "
+         f"{config.replay_repeats} each; both reports agree on every count."),
+        "",
+        measure.table(["replay by", "rows", "wall s", "rows per second", "peak MiB"], rows),
+        "",
+    ]
+    return text, {"revision": f"`{bench_impact.BASELINE}`",
+                  "baseline": old["rows_per_second"], "current": new["rows_per_second"]}
 
 
 def main(argv: list[str] | None = None) -> int:
