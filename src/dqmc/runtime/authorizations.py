@@ -46,27 +46,30 @@ def override(authorizations: Sequence[Authorization], steps: list[dict], item: P
     for authorization in authorizations:
         if item.cover.isdisjoint(authorization.products):
             continue
-        rules, why, source = _granted(authorization, item, chosen, channel, end, history,
-                                      criteria_at, daily_rate)
-        steps.append(step_json(authorization_step(authorization, rules is not None, why, source)))
+        rules, said, source = _granted(authorization, item, chosen, channel, end, history,
+                                       criteria_at, daily_rate)
         if rules is None:
+            steps.append(step_json(authorization_step(authorization, False, said, source)))
             continue
-        if hard:
+        steps.append(step_json(authorization_step(authorization, True, "applies: " + said,
+                                                  source)))
+        if hard:  # the select step lists them, the authorize step does not
             rules += hard
+            said = "; ".join(r.text for r in rules)
         checks = check_rules(rules, requested, asked, days_supply, end, end_text, history,
                              daily_rate, item, supplies)
         if best is None:
-            best = (None, authorization, rules, checks)  # ranked only if another one applies
+            best = (None, authorization, said, checks)  # ranked only if another one applies
             continue
         if best[0] is None:
             best = (_rank(best[3]), *best[1:])
         key = _rank(checks)
         if key > best[0]:  # strictly better: ties stay with the earlier one
-            best = (key, authorization, rules, checks)
+            best = (key, authorization, said, checks)
     if best is None:
         return None
-    _, authorization, rules, checks = best
-    steps.append(step_json(select_step([r.text for r in rules], authorization,
+    _, authorization, said, checks = best
+    steps.append(step_json(select_step((said,), authorization,
                                        criteria_at.get(authorization.criterion))))  # type: ignore[arg-type]
     return checks, authorization
 
@@ -104,7 +107,8 @@ def _covers(authorization: Authorization, item: Product, channel: str, end: int,
 def _granted(authorization: Authorization, item: Product, chosen: Plan, channel: str, end: int,
              history: Sequence[Kept], criteria_at: Mapping[str, str],
              daily_rate: bool) -> tuple[tuple[Rule, ...] | None, str, str | None]:
-    """(the rules an authorization grants here or None, why, the spec line behind it)."""
+    """(the rules an authorization grants here, their texts as steps list them, the spec line
+    behind it), or (None, why not, the spec line)."""
     criterion = authorization.criterion
     source = criteria_at.get(criterion)  # type: ignore[arg-type]
     if authorization.status == "revoked":
@@ -141,4 +145,6 @@ def _granted(authorization: Authorization, item: Product, chosen: Plan, channel:
                    if first_day <= day <= last_day and (named in scope or ndc in ndcs))
         if used >= authorization.max_fills:
             return None, f"used {used} of {authorization.max_fills} fills", source
-    return rules, "applies: " + "; ".join(r.text for r in rules), source
+    if authorization.limits:
+        return rules, rules[0].text, source
+    return rules, chosen.approved_texts[criterion], source  # type: ignore[index]

@@ -202,6 +202,7 @@ class Plan(_NamedTuple):
     hard: tuple[Rule, ...]  # the hard ones of `rules`: they hold under every authorization
     # The first `not covered` rule of `rules` (None: none), for a plan without selectors.
     not_covered: Rule | None
+    approved_texts: Mapping[str, str]  # criterion → its approvals' texts, as steps list them
 
 
 def plan(product_id: str, channel: str, location: str, rules: tuple[Rule, ...],
@@ -218,7 +219,12 @@ def plan(product_id: str, channel: str, location: str, rules: tuple[Rule, ...],
                    frozenset().union(*(r.ndcs for r in courses)), courses[0].source)
     return Plan(step_json(matched_step(product_id, channel, location)), rules, select, selected,
                 approvals, rules[0].source, therapy, tuple(r for r in rules if r.hard),
-                next((r for r in rules if r.kind == "not_covered"), None))
+                next((r for r in rules if r.kind == "not_covered"), None),
+                _approved_texts(approvals))
+
+
+def _approved_texts(approvals: Mapping[str, tuple[Rule, ...]]) -> dict[str, str]:
+    return {criterion: "; ".join(r.text for r in rules) for criterion, rules in approvals.items()}
 
 
 def sized_plan(chosen: Plan, size: int) -> Plan:
@@ -239,8 +245,9 @@ def sized_plan(chosen: Plan, size: int) -> Plan:
     rules = sized(chosen.rules)
     selected = None if select is not None else step_json(
         select_step([r.text for r in rules], None, rules[0].source))
-    return chosen._replace(rules=rules, select=select, selected=selected,
-                           approvals={c: sized(a) for c, a in chosen.approvals.items()},
+    approvals = {c: sized(a) for c, a in chosen.approvals.items()}
+    return chosen._replace(rules=rules, select=select, selected=selected, approvals=approvals,
+                           approved_texts=_approved_texts(approvals),
                            hard=tuple(r for r in rules if r.hard),
                            not_covered=next((r for r in rules if r.kind == "not_covered"), None))
 
