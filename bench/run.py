@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -121,6 +122,7 @@ def targets(config: Config, decided: dict, history: dict, built: dict, cold: dic
 
 def report(config: Config, command: str) -> str:
     started = time.perf_counter()
+    load_before = os.getloadavg()[0]  # the machine is shared: say how busy it was
     setup = decisions.setup()
     decision_text, decided = decisions.decision_section(setup, config.claims, config.repeats,
                                                         config.sample)
@@ -132,6 +134,7 @@ def report(config: Config, command: str) -> str:
         cold_text, cold = scaling.cold_start_section(largest / "python", config.cold_repeats)
     replay_text, replayed = replay_section(config)
     elapsed = time.perf_counter() - started
+    load_after = os.getloadavg()[0]
     peers = ("" if "not installed" not in measure.machine() else
              " Peers that are not installed have no row (`make bench` installs them).")
     return "\n".join([
@@ -140,7 +143,8 @@ def report(config: Config, command: str) -> str:
         f"Machine: {measure.machine()}.",
         f"Command: `{command}` ({elapsed / 60:.1f} minutes). Times are medians of "
         f"{config.repeats} interleaved samples (builds: {config.build_repeats} runs, cold "
-        f"starts: {config.cold_repeats} fresh processes); ratios compare numbers of this run."
+        f"starts: {config.cold_repeats} fresh processes); ratios compare numbers of this run. "
+        f"Load average (1 minute) {load_before:.1f} at the start, {load_after:.1f} at the end."
         + peers,
         "",
         "## Targets (issues 6 and 21)",
