@@ -42,7 +42,8 @@ def override(authorizations: Sequence[Authorization], steps: list[dict], item: P
     now (no quantity bound counts as largest), then the earlier in the claim's list.
     """
     hard = chosen.hard if base is chosen.rules else tuple(r for r in base if r.hard)
-    best = None
+    # (its rank, or None while it is the only one; the authorization; its rules' texts; checks)
+    best: tuple[tuple[bool, bool, int] | None, Authorization, str, list[Check]] | None = None
     for authorization in authorizations:
         if item.cover.isdisjoint(authorization.products):
             continue
@@ -61,10 +62,12 @@ def override(authorizations: Sequence[Authorization], steps: list[dict], item: P
         if best is None:
             best = (None, authorization, said, checks)  # ranked only if another one applies
             continue
-        if best[0] is None:
-            best = (_rank(best[3]), *best[1:])
+        rank = best[0]
+        if rank is None:
+            rank = _rank(best[3])
+            best = (rank, best[1], best[2], best[3])
         key = _rank(checks)
-        if key > best[0]:  # strictly better: ties stay with the earlier one
+        if key > rank:  # strictly better: ties stay with the earlier one
             best = (key, authorization, said, checks)
     if best is None:
         return None

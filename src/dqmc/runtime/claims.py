@@ -457,7 +457,7 @@ def _parse_granted_limit(raw_channel: object, raw: object) -> GrantedLimit | str
 def _text_list(value: object) -> tuple[str, ...] | None:
     if (value.__class__ is not list and not isinstance(value, (list, tuple))) or not value:
         return None
-    for item in value:  # type: ignore[attr-defined]
+    for item in value:
         if item.__class__ is not str or not item:
             return None
-    return tuple(value)  # type: ignore[call-overload]
+    return tuple(value)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from .authorizations import _covers, override, read_authorizations
-from .checks import CHECKS, check_rules
+from .checks import CHECKS, Check, check_rules
 from .claims import Authorization, Claim
 from .history import Kept, keep_history, keep_typed, therapy_supplies
 from .read import (
@@ -321,7 +321,8 @@ def judge(policy: Policy, item: Product, chosen: Plan, package: str | None, requ
     # Texts of quantities seen before are looked up, not made: most claims ask the same few.
     text_of = _MILLI_TEXT.get
     asked = text_of(requested) or milli_text(requested)
-    checks = granting = None
+    checks: Sequence[Check] | None = None
+    granting: Authorization | None = None
     if authorizations:
         granted = override(authorizations, trace, item, chosen, base, channel, requested,
                            asked, days_supply, end, end_text, history, policy.criteria_at,
