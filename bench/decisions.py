@@ -27,12 +27,20 @@ OVERRIDE = {"id": "pa-7", "criterion": "additional-quantity", "products": [peers
 @dataclass
 class Setup:
     """The evaluators under test: the generated package (a real `dqmc build` of policy_specs/)
-    and the interpreter over the same compiled policies."""
+    and the interpreter over the same compiled policies (Anzupgo's as `interpret`)."""
 
     package: ModuleType
     interpret: Callable[[object], dict]
     policy_hash: str
     folder: tempfile.TemporaryDirectory = field(repr=False)
+    compiled: dict[str, Any] = field(default_factory=dict, repr=False)  # by policy id
+
+    def interpreter(self, policy_id: str) -> Callable[[object], dict]:
+        """The interpreter over one policy of policy_specs/."""
+        from dqmc import interpreter
+
+        compiled = self.compiled[policy_id]
+        return lambda claim: interpreter.evaluate(compiled, claim)
 
 
 def setup() -> Setup:
@@ -47,9 +55,10 @@ def setup() -> Setup:
     import dqm_policies
 
     assert Path(dqm_policies.__file__).is_relative_to(out), dqm_policies.__file__
-    compiled = next(c for c in compile_paths([SPECS]).compiled if c.policy.id == POLICY_ID)
-    return Setup(dqm_policies, lambda claim: interpreter.evaluate(compiled, claim),
-                 compiled.content_hash, folder)
+    compiled = {c.policy.id: c for c in compile_paths([SPECS]).compiled}
+    anzupgo = compiled[POLICY_ID]
+    return Setup(dqm_policies, lambda claim: interpreter.evaluate(anzupgo, claim),
+                 anzupgo.content_hash, folder, compiled)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -108,14 +117,16 @@ class Column:
     key: str
     header: str  # the table's heading of its time column
     claims: Callable[[int], list[dict]]  # how many → the claims (decoded JSON)
-    authorized: bool  # the peers get "an override is on file"
+    authorized: bool = False  # the peers get "an override is on file"
+    policy: str = POLICY_ID  # the policy of policy_specs/ that decides them (the interpreter's)
 
 
 HISTORY = 10
 
-# The columns of section 1, in table order. A column added here (a cumulative-dose claim, say)
-# is timed for the generated evaluator, the interpreter and the floor, and for the peers when
-# its claims are Anzupgo's; `run.targets` names the ones it judges by key.
+# The columns of section 1, in table order. A column added here (the cumulative-dose claims of
+# another policy, say) is timed for the generated evaluator and the interpreter over its policy,
+# for the floor when the floor decides its claims, and for the peers when its claims are
+# Anzupgo's; `run.targets` names the columns it judges by key (`run.DOSE_COLUMN`).
 COLUMNS: list[Column] = [
     Column("none", "no history µs", lambda n: anzupgo_claims(n, 0, False), False),
     Column("history", f"{HISTORY}-entry history µs", lambda n: anzupgo_claims(n, HISTORY, False),
@@ -133,13 +144,14 @@ def decision_rows(s: Setup, claims: int, repeats: int, sample: float) -> list[Ro
     found: dict[str, dict[str, float | None]] = {}
     for column in COLUMNS:
         batch = column.claims(claims)
-        decisions = [s.interpret(c) for c in batch]
+        interpret = s.interpreter(column.policy)
+        decisions = [interpret(c) for c in batch]
         for claim, expected in zip(batch, decisions, strict=True):
             generated = s.package.evaluate(claim)
             assert generated == expected, (claim, generated, expected)
         contenders: dict[str, tuple[Callable[[Any], object], list]] = {
             "generated": (s.package.evaluate, batch),
-            "interpreter": (s.interpret, batch),
+            "interpreter": (interpret, batch),
         }
         if all(floor(c) == d for c, d in zip(batch, decisions, strict=True)):
             contenders["floor"] = (floor, batch)
