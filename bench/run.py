@@ -218,7 +218,8 @@ def replay_section(config: Config) -> tuple[list[str], dict | None]:
          f"({old['members']:,} members, {old['file_mib']} MiB), each run a new process (wall "
          "time includes start-up and compiling both versions); the baseline is the `src/` of "
          f"commit `{bench_impact.BASELINE}`, run in turns with this checkout, best of "
-         f"{config.replay_repeats} each; both reports agree on every count."),
+         f"{config.replay_repeats} each; both read the same rows, claims and members (outcomes may "
+         "differ where the semantics changed since)."),
         "",
         measure.table(["replay by", "rows", "wall s", "rows per second", "peak MiB"], rows),
         "",
