@@ -105,7 +105,13 @@ def _blank(value: Any) -> Any:
     return value
 
 
+# Each reader below first takes text as it is (CSV and JSON Lines files hold mostly text): the
+# replay reads every field of every row, so these are most of its reading cost.
+
+
 def _text(value: Any) -> str | None:
+    if value.__class__ is str:
+        return value or None
     value = _blank(value)
     if value is None:
         return None
@@ -115,12 +121,16 @@ def _text(value: Any) -> str | None:
 
 
 def _date_text(value: Any) -> str | None:
+    if value.__class__ is str:
+        return value or None
     if isinstance(value, dt.datetime):
         return value.date().isoformat()
     return _text(value)
 
 
 def _days(value: Any) -> Any:
+    if value.__class__ is str and value.isdigit() and value.isascii():
+        return int(value)
     value = _blank(value)
     if isinstance(value, str) and _DIGITS.fullmatch(value):
         return int(value)
@@ -130,19 +140,29 @@ def _days(value: Any) -> Any:
 
 
 def _quantity(value: Any) -> Any:
+    if value.__class__ is str:
+        return value or None
     value = _blank(value)
     if hasattr(value, "item") and not isinstance(value, (str, bytes, Decimal)):
         return value.item()
     return value
 
 
+_DATES: set[str] = set()  # texts _is_date accepted (a claims file repeats a few thousand dates)
+
+
 def _is_date(text: str) -> bool:
+    if text in _DATES:
+        return True
     if not _ISO_DATE.fullmatch(text):
         return False
     try:
         dt.date.fromisoformat(text)
     except ValueError:
         return False
+    if len(_DATES) >= 100_000:  # a bound: memory stays flat whatever the file holds
+        _DATES.clear()
+    _DATES.add(text)
     return True
 
 
@@ -372,11 +392,11 @@ class _VersionHistory:
         self.lookback = lookback
         self.entries: list[dict[str, Any]] = []
 
-    def decide(self, row: ClaimRow, claim: dict[str, Any]) -> dict:
+    def decide(self, row: ClaimRow, claim: dict[str, Any], first_day: str) -> dict:
+        """The version's decision for a claim; `first_day` is the first day (ISO text) of the
+        lookback ending on the claim's date: older entries are dropped first."""
         entries = self.entries
         if entries:
-            first_day = (dt.date.fromisoformat(row.date_of_service)
-                         - dt.timedelta(days=self.lookback - 1)).isoformat()
             drop = 0
             while drop < len(entries) and entries[drop]["date_of_service"] < first_day:
                 drop += 1
@@ -403,6 +423,7 @@ class Replay:
     def __init__(self, evaluators: Sequence[Evaluate], lookback: int) -> None:
         self.evaluators = tuple(evaluators)
         self.lookback = lookback
+        self._first_days: dict[str, str] = {}  # date of service → first day of its lookback
         self.histories: list[_VersionHistory] = []
         self.start_member()
 
@@ -416,7 +437,15 @@ class Replay:
                 history.reverse(row.claim_id)  # type: ignore[arg-type]
             return None
         claim = claim_request(row)
-        return [history.decide(row, claim) for history in self.histories]
+        day = row.date_of_service
+        first_day = self._first_days.get(day)
+        if first_day is None:  # the same few hundred dates recur, from member to member
+            first_day = (dt.date.fromisoformat(day)
+                         - dt.timedelta(days=self.lookback - 1)).isoformat()
+            if len(self._first_days) >= 100_000:  # a bound: memory stays flat
+                self._first_days.clear()
+            self._first_days[day] = first_day
+        return [history.decide(row, claim, first_day) for history in self.histories]
 
 
 def change_of(old_outcome: str, new_outcome: str) -> str | None:

@@ -22,19 +22,19 @@ else:
     Check = tuple
 
 
-def check_rules(rules: Sequence[Rule], requested: int, days_supply: int, end: int,
+def check_rules(rules: Sequence[Rule], requested: int, asked: str, days_supply: int, end: int,
                 end_text: str, history: Sequence[Kept], daily_rate: bool,
                 own: Product | None = None, supplies: Sequence[tuple] | None = None
                 ) -> list[Check]:
     """Every rule's check, then (where the policy declares it) every window rule's daily rate.
 
-    `end` is the date of service (an ordinal) and `end_text` the same date in ISO form. A fill
+    `asked` is `requested` as text, `end` the date of service (an ordinal) and `end_text` the
+    same date in ISO form. A fill
     count's prior quantity adds only the fills of `own`'s scope (the claim's product and the
     members of its group billed in its unit): a group of mixed units counts fills, not amounts.
     `supplies` are the prior supply periods therapy rules measure (`therapy_supplies`).
     """
-    asked = _MILLI_TEXT.get(requested) or milli_text(requested)
-    checks = []
+    checks = []  # a loop, not a comprehension: cheaper for the one or two rules of most plans
     for r in rules:
         checks.append(CHECKS[r.kind](r, requested, asked, days_supply, end, end_text, history,
                                      own, supplies))
@@ -70,14 +70,13 @@ def _window_check(r: Rule, requested: int, asked: str, days_supply: int, end: in
         for day, amount, named, ndc in history:
             if start <= day <= end and (named in scope or ndc in ndcs):
                 prior += amount
-    limit, unit, total = r.limit, r.unit, prior + requested
+    limit, total = r.limit, prior + requested
+    plus, equals, within, over = r.words
     passed = total <= limit  # type: ignore[operator]
     first = _DAY_TEXT.get(start) or day_text(start)
     detail = (f"window {first}..{end_text}: prior"
-              f" {(_MILLI_TEXT.get(prior) or milli_text(prior)) if prior else '0'}"
-              f" {unit} + requested {asked} {unit} ="
-              f" {_MILLI_TEXT.get(total) or milli_text(total)} {unit}"
-              f" {'<=' if passed else '>'} {r.limit_text} {unit}")
+              f" {(_MILLI_TEXT.get(prior) or milli_text(prior)) if prior else '0'}{plus}{asked}"
+              f"{equals}{_MILLI_TEXT.get(total) or milli_text(total)}{within if passed else over}")
     return ({"step": "accumulate", "result": "pass" if passed else "fail", "detail": detail,
              "source": r.source},
             passed, limit - prior if prior < limit else 0, prior, first, r.message, r)  # type: ignore[operator]

@@ -412,15 +412,16 @@ def parse_authorization(data: object) -> Authorization | str:
         if criterion is None:
             return "criterion is not a non-empty string"
     channels: tuple[str, ...] = ()
-    if get("channels") is not None:
-        listed = _text_list(get("channels"))
+    listed = get("channels")
+    if listed is not None:
+        listed = _text_list(listed)
         if not listed:
             return "channels is not a non-empty list of channel ids"
         channels = listed
-    status = get("status", "active")
+    status = get("status")
     if status is None:
         status = "active"
-    if status != "active" and status != "revoked":
+    elif status != "active" and status != "revoked":
         return _problem("status", status, "active or revoked")
     max_fills = get("max_fills")
     if max_fills is not None and not (type(max_fills) is int and max_fills >= 1):
@@ -465,8 +466,9 @@ def _parse_granted_limit(raw_channel: object, raw: object) -> GrantedLimit | str
 
 
 def _text_list(value: object) -> tuple[str, ...] | None:
-    if not isinstance(value, (list, tuple)) or not value:
+    if (value.__class__ is not list and not isinstance(value, (list, tuple))) or not value:
         return None
-    if not all(type(item) is str and item for item in value):
-        return None
+    for item in value:
+        if item.__class__ is not str or not item:
+            return None
     return tuple(value)

@@ -7,7 +7,7 @@ from datetime import date
 from decimal import Decimal
 
 from .claims import Claim, Rejection
-from .texts import message, quantity_text, unit_message
+from .texts import max_allowed_message, quantity_text
 from .values import ZERO, Step, _named, _NamedTuple, _record
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
@@ -218,7 +218,7 @@ def conclude(claim: Claim, policy_id: str, policy_hash: str, reject_code: str, u
         code = reject_code
         messages = [failed.message]
         if allowed_text is not None:
-            messages.append(message(f"MAX ALLOWED NOW {allowed_text} {unit_message(unit)}"))
+            messages.append(max_allowed_message(allowed_text, unit))
         trace.append({"step": "decide", "result": "fail",
                       "detail": f"rejected {reject_code}: {failed.limit.text} exceeded{suffix}",
                       "source": failed.source})

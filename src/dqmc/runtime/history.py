@@ -37,19 +37,21 @@ def keep_history(entries: object, claim_id: str | None, end: int, reach: Product
     kept = []
     read_day, read_amount, get = ORDINAL.get, MILLI.get, dict.get
     # Required fields by subscript, optional ones by get: this loop is most of a long history's
-    # cost. A missing required field ends it with KeyError: the entry is malformed.
+    # cost. A missing required field ends it with KeyError, an unhashable date or quantity with
+    # TypeError (the caches hold only texts read before; anything else is read in full): the
+    # entry is malformed either way.
     try:
         for entry in entries:
             if entry.__class__ is not dict:
                 return None
             value = entry["date_of_service"]
-            day = read_day(value) if value.__class__ is str else None
+            day = read_day(value)
             if day is None:
                 day = read_ordinal(value)
                 if day is None:
                     return None
             value = entry["quantity"]
-            amount = read_amount(value) if value.__class__ is str else None
+            amount = read_amount(value)
             if amount is None:
                 amount = read_milli(value)
                 if amount is None:
@@ -60,12 +62,12 @@ def keep_history(entries: object, claim_id: str | None, end: int, reach: Product
                 return None
             named = get(entry, "product")
             ndc = get(entry, "ndc")
-            if named is None:
-                if ndc is None:
+            if ndc is not None:
+                if read_ndc(ndc) is None:
                     return None
-            elif named.__class__ is not str or not named:
+            elif named is None:
                 return None
-            if ndc is not None and read_ndc(ndc) is None:
+            if named is not None and (named.__class__ is not str or not named):
                 return None
             value = get(entry, "days_supply")
             if value is not None and (value.__class__ is not int or not 1 <= value <= 999):
@@ -84,7 +86,7 @@ def keep_history(entries: object, claim_id: str | None, end: int, reach: Product
                     kept.append((day, amount, named, ndc))
             elif status != "reversed":
                 return None
-    except KeyError:
+    except (KeyError, TypeError):
         return None
     return kept
 

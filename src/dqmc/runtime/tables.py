@@ -78,6 +78,9 @@ class Rule(_NamedTuple):
     # The package noun when `limit` counts packages sized by the drug file (thousandths of
     # packages, not of billing units): `sized_rule` turns it into billing units for one claim.
     noun: str | None
+    # A window rule's trace wording around the claim's numbers, written once (checks.py):
+    # " g + requested ", " g = ", " g <= 30 g", " g > 30 g"; () for other kinds.
+    words: tuple[str, ...]
 
 
 _NONE: frozenset[str] = frozenset()
@@ -109,9 +112,11 @@ def rule(kind: str, quantity: str | None = None, unit: str | None = None, days: 
     applied: dict[str, object] = {
         "quantity": limit_text, "unit": unit, "days": days, "source": origin,
         "authorization_id": authorization_id, "kind": kind, "text": text}
+    words = ((f" {unit} + requested ", f" {unit} = ", f" {unit} <= {limit_text} {unit}",
+              f" {unit} > {limit_text} {unit}") if kind == "per_window" else ())
     return Rule(kind, None if amount is None else milli(amount), limit_text, unit, days, fills,
                 max_days, scope, ndcs, source, line, text + (" (hard)" if hard else ""), hard,
-                applied, daily, noun)
+                applied, daily, noun, words)
 
 
 def package_count_note(packages: str, noun: str, size: str, unit: str) -> str:
@@ -195,6 +200,10 @@ class Plan(_NamedTuple):
     # When a therapy rule (base or approved) is stated here: (the days of history its longest
     # look-back needs, every product and NDC those rules count, the first one's spec line).
     therapy: tuple[int, frozenset[str], frozenset[str], str | None] | None
+    hard: tuple[Rule, ...]  # the hard ones of `rules`: they hold under every authorization
+    # The first `not covered` rule of `rules` (None: none), for a plan without selectors.
+    not_covered: Rule | None
+    approved_texts: Mapping[str, str]  # criterion → its approvals' texts, as steps list them
 
 
 def plan(product_id: str, channel: str, location: str, rules: tuple[Rule, ...],
@@ -210,7 +219,13 @@ def plan(product_id: str, channel: str, location: str, rules: tuple[Rule, ...],
                    frozenset().union(*(r.scope for r in courses)),
                    frozenset().union(*(r.ndcs for r in courses)), courses[0].source)
     return Plan(step_json(matched_step(product_id, channel, location)), rules, select, selected,
-                approvals, rules[0].source, therapy)
+                approvals, rules[0].source, therapy, tuple(r for r in rules if r.hard),
+                next((r for r in rules if r.kind == "not_covered"), None),
+                _approved_texts(approvals))
+
+
+def _approved_texts(approvals: Mapping[str, tuple[Rule, ...]]) -> dict[str, str]:
+    return {criterion: "; ".join(r.text for r in rules) for criterion, rules in approvals.items()}
 
 
 def sized_plan(chosen: Plan, size: int) -> Plan:
@@ -231,8 +246,11 @@ def sized_plan(chosen: Plan, size: int) -> Plan:
     rules = sized(chosen.rules)
     selected = None if select is not None else step_json(
         select_step([r.text for r in rules], None, rules[0].source))
-    return chosen._replace(rules=rules, select=select, selected=selected,
-                           approvals={c: sized(a) for c, a in chosen.approvals.items()})
+    approvals = {c: sized(a) for c, a in chosen.approvals.items()}
+    return chosen._replace(rules=rules, select=select, selected=selected, approvals=approvals,
+                           approved_texts=_approved_texts(approvals),
+                           hard=tuple(r for r in rules if r.hard),
+                           not_covered=next((r for r in rules if r.kind == "not_covered"), None))
 
 
 @_named

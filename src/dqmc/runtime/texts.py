@@ -44,6 +44,19 @@ def unit_message(unit: str) -> str:
     return _UNIT_MESSAGE.get(unit, unit.upper())
 
 
+# Rejects repeat the same few maxima: each line is made once (by (quantity text, unit)).
+_MAX_ALLOWED: dict[tuple[str, str], str] = {}
+
+
+def max_allowed_message(allowed_text: str, unit: str) -> str:
+    """The line a reject by a rule adds after the rule's own: "MAX ALLOWED NOW 15 G"."""
+    line = _MAX_ALLOWED.get((allowed_text, unit))
+    if line is None:
+        line = message(f"MAX ALLOWED NOW {allowed_text} {unit_message(unit)}")
+        _remember(_MAX_ALLOWED, (allowed_text, unit), line)
+    return line
+
+
 def _days(n: int) -> str:
     return f"{n} day" if n == 1 else f"{n} days"
 
