@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from .checks import Check, check_rules
+from .checks import Check, Member, check_rules
 from .claims import Authorization, parse_authorization
 from .history import Kept
 from .tables import Plan, Product, Rule, rule, step_json
@@ -29,7 +29,8 @@ def read_authorizations(raw: object) -> tuple[Authorization, ...] | None:
 def override(authorizations: Sequence[Authorization], steps: list[dict], item: Product,
              chosen: Plan, base: Sequence[Rule], channel: str, requested: int, days_supply: int,
              end: int, end_text: str, history: Sequence[Kept], criteria_at: Mapping[str, str],
-             daily_rate: bool, supplies: Sequence[tuple] | None = None) -> list[Check] | None:
+             daily_rate: bool, supplies: Sequence[tuple] | None = None,
+             member: Member | None = None) -> list[Check] | None:
     """The checks under the most generous authorization that applies, or None when none does.
 
     Records an `authorize` step for every authorization that covers the product and, when one
@@ -49,7 +50,7 @@ def override(authorizations: Sequence[Authorization], steps: list[dict], item: P
             continue
         rules += hard
         checks = check_rules(rules, requested, days_supply, end, end_text, history, daily_rate,
-                             item, supplies)
+                             item, supplies, member)
         bounds = [c[2] for c in checks if c[2] is not None]
         key = (all(c[1] for c in checks), not bounds, min(bounds) if bounds else 0)
         if best is None or key > best[0]:  # strictly better: ties stay with the earlier one

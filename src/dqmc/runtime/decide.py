@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from .authorizations import _covers, override, read_authorizations
-from .checks import check_rules
+from .checks import Member, check_rules
 from .claims import Authorization, Claim
-from .history import Kept, keep_history, keep_typed, therapy_supplies
+from .history import Kept, dose_fills, keep_history, keep_typed, therapy_supplies
 from .read import (
     _MILLI_TEXT,
     MILLI,
@@ -104,10 +104,12 @@ def decide_plain(policy: Policy, claim: dict) -> dict[str, object] | None:
     value = get("package_size")
     if value is not None and read_milli(value) is None:
         return None
+    if get("dur_pps") is not None:
+        return None  # DUR/PPS codes are read (and checked) by `parse_claim`
     birth = None
     member = get("member")
     if member is not None:
-        if member.__class__ is not dict:
+        if member.__class__ is not dict or member.get("exclusions") is not None:
             return None
         value = member.get("birth_date")
         if value is not None:
@@ -269,23 +271,34 @@ def decide_claim(policy: Policy, claim: Claim) -> dict[str, object]:
                 steps.append(chosen.matched)
             text, detail = missing_supply_texts(supplies[0], supplies[1], chosen.therapy[3])
             return refuse(text, detail, CODE_RECORD, chosen.therapy[3])
+    fills: Sequence[tuple] = ()
+    if chosen.dose is not None:
+        found = dose_fills(entries, claim.claim_id, end, chosen.dose[0])
+        if found.__class__ is tuple:
+            if not item.drug_file:
+                steps.append(chosen.matched)
+            text, detail = missing_supply_texts(found[0], found[1], chosen.dose[1])  # type: ignore[arg-type]
+            return refuse(text, detail, CODE_RECORD, chosen.dose[1])
+        fills = found  # type: ignore[assignment]
     history = keep_typed(entries, claim.claim_id, end, item, bool(claim.authorizations))
     return judge(policy, item, chosen, package, requested, claim.days_supply, end, day_text(end),
-                 birth, channel, history, claim.authorizations, size, supplies)  # type: ignore[arg-type]
+                 birth, channel, history, claim.authorizations, size, supplies,  # type: ignore[arg-type]
+                 (fills, claim.exclusions, claim.dur_pps))
 
 
 def judge(policy: Policy, item: Product, chosen: Plan, package: str | None, requested: int,
           days_supply: int, end: int, end_text: str, birth: int | None, channel: str,
           history: Sequence[Kept] | None, authorizations: Sequence[Authorization] | None,
-          package_size: int | None = None, supplies: Sequence[tuple] | None = None
-          ) -> dict[str, object]:
+          package_size: int | None = None, supplies: Sequence[tuple] | None = None,
+          member: Member | None = None) -> dict[str, object]:
     """docs/semantics.md §3-§5 for a claim matched to a product and channel: select the limits,
     apply authorizations, check every rule and decide.
 
     Quantities are thousandths and dates ordinals (`end` is the date of service, `end_text` the
     same date in ISO form); no history and no authorizations may be given as None.
     `package_size` is the claim's, for a product whose package size comes from the drug file;
-    `supplies` the prior supply periods its therapy rules measure (`therapy_supplies`).
+    `supplies` the prior supply periods its therapy rules measure (`therapy_supplies`);
+    `member` what its daily-dose and soft edits read (`checks.Member`).
     """
     history = history or ()
     if package_size is not None:
@@ -323,12 +336,12 @@ def judge(policy: Policy, item: Product, chosen: Plan, package: str | None, requ
     if authorizations:
         checks = override(authorizations, steps, item, chosen, base, channel, requested,
                           days_supply, end, end_text, history, policy.criteria_at,
-                          policy.daily_rate, supplies)
+                          policy.daily_rate, supplies, member)
     if checks is None:
         steps.append(chosen.selected or step_json(
             select_step([r.text for r in base], None, base[0].source)))
         checks = check_rules(base, requested, days_supply, end, end_text, history,
-                             policy.daily_rate, item, supplies)
+                             policy.daily_rate, item, supplies, member)
     # The decision (docs/semantics.md §5): paid when every check passes, else the first failure
     # rejects; max allowed now is the tightest bound of any check.
     failed = allowed = tightest = None
@@ -359,16 +372,18 @@ def judge(policy: Policy, item: Product, chosen: Plan, package: str | None, requ
         allowed_text = text_of(allowed) or milli_text(allowed)
         packages = allowed // size if size else None
         suffix = f"; max allowed now {allowed_text} {unit}"
+    # A check's line may hold several 526-FQ lines (a daily dose's), newline-separated.
+    messages = line.split("\n") if "\n" in line else [line]
     if failed is None:
         outcome = "paid"
         code = None
-        messages = [line]
+        messages += [c[5] for c in checks
+                     if c[0]["step"] == "dur_override" and c[5] != line]
         trace.append({"step": "decide", "result": "pass", "detail": "paid" + suffix,
                       "source": source})
     else:
         outcome = "rejected"
-        code = policy.reject_code
-        messages = [line]
+        code = rule.reject_code or policy.reject_code
         if allowed_text is not None:
             messages.append(message(f"MAX ALLOWED NOW {allowed_text} {unit_message(unit)}"))
         trace.append({"step": "decide", "result": "fail",

@@ -17,6 +17,7 @@ from decimal import Decimal
 
 from dqmc.lang.diagnostics import Diagnostic
 from dqmc.lang.ir import nodes
+from dqmc.lang.ir.check_dose import check_doses
 from dqmc.lang.source import NO_SPAN, Span, known_or
 from dqmc.runtime.values import MAX_QUANTITY
 
@@ -44,6 +45,7 @@ def check_policy(policy: nodes.Policy) -> list[Diagnostic]:
     found += _check_criteria(policy)
     found += _check_history(policy)
     found += _check_sections(policy)
+    found += check_doses(policy)
     return found
 
 
