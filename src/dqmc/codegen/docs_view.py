@@ -36,6 +36,7 @@ from dqmc.lang.printers.english import (
     rule_phrase,
     selector_phrase,
     sentence_case,
+    soft_edit_qualifiers,
     target_name,
     target_products,
     target_strength_and_form,
@@ -188,6 +189,7 @@ def limit_entry(
         qualifiers.append(HARD_LIMIT_QUALIFIER)
     if limit.since is not None:
         qualifiers.append(f"{IMPLEMENTATION_DATE_QUALIFIER} {date_view(limit.since).text}")
+    qualifiers += soft_edit_qualifiers(limit)
     return f"{text} ({'; '.join(qualifiers)})" if qualifiers else text
 
 

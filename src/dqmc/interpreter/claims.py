@@ -536,6 +536,9 @@ def _daily_dose(policy: nodes.Policy, r: _Rule, rule: nodes.DailyDose, claim: rt
             held = by_ndc.get(entry.ndc)
         if held is None or held.id not in _dose_products(policy, rule):
             continue
+        # A supply lasts at most 999 days: an older fill, or one after the claim, is not active
+        if not 0 <= (day - entry.date_of_service).days < rt.MAX_DAYS_SUPPLY:
+            continue
         assert entry.days_supply is not None  # refused before the checks (_unmeasured_supply)
         last = entry.date_of_service.toordinal() + entry.days_supply - 1
         if entry.date_of_service <= day and day.toordinal() <= last:
@@ -566,7 +569,7 @@ def _daily_dose(policy: nodes.Policy, r: _Rule, rule: nodes.DailyDose, claim: rt
         message += "\n" + rt.dose_lines(unit_label, total, None if first is None else
                                         (first.reason, first.service, first.result))
     return rt.RuleCheck("daily_dose", passed, r.limit, allowed, None, None, None,
-                        rt.dose_detail(unit_label, parts + [("this claim", mine)], total, below,
+                        rt.dose_detail(unit_label, [*parts, ("this claim", mine)], total, below,
                                        rt.quantity_text(rule.limit), passed),
                         r.source, message)
 
