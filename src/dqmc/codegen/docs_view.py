@@ -134,6 +134,16 @@ class RevisionView:
 
 
 @dataclass(frozen=True, slots=True)
+class DoseTable:
+    """A small table of a daily-dose policy: what each product contains, or a factor table."""
+
+    caption: str
+    headers: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    source: str | None = None  # where a factor table's factors come from
+
+
+@dataclass(frozen=True, slots=True)
 class PolicyDocument:
     """Everything one published policy document shows, in reading order."""
 
@@ -145,6 +155,7 @@ class PolicyDocument:
     effective_date: DateView | None
     leading_sections: tuple[SectionView, ...]
     limits_table: LimitsTable | None
+    dose_tables: tuple[DoseTable, ...]  # ingredient contents and conversion factors
     approval_duration_sentence: str | None
     fallback_sentence: str | None  # a fallback guideline says which requests it reviews
     criteria: tuple[CriterionView, ...]
@@ -228,6 +239,30 @@ def table_targets(policy: nodes.Policy) -> tuple[str, ...]:
     limited = list(dict.fromkeys(limit.target for limit in policy.limits))
     ordered = [target for target in declared if target in limited]
     return tuple(ordered + [target for target in limited if target not in ordered])
+
+
+def dose_tables(policy: nodes.Policy) -> tuple[DoseTable, ...]:
+    """What daily-dose rules count: each product's ingredients per billing unit, then every
+    factor table with its source; none for a policy without contents."""
+    holding = [p for p in policy.products if p.contents]
+    if not holding:
+        return ()
+    tables = [DoseTable(
+        "Ingredient Content per Unit", ("Product", "One unit contains"),
+        tuple((product_name(p), join_words([f"{c.amount.normalize():f} {c.unit} {c.ingredient}"
+                                            for c in p.contents])) for p in holding))]
+    tables += [DoseTable(
+        f"Conversion Factors: {one_line(t.title)}",
+        ("Ingredient", f"{t.id.upper()} per {_content_unit(policy, t)}"),
+        tuple((f.ingredient, f"{f.factor.normalize():f}") for f in t.factors),
+        None if t.source is None else one_line(t.source)) for t in policy.factor_tables]
+    return tuple(tables)
+
+
+def _content_unit(policy: nodes.Policy, table: nodes.FactorTable) -> str:
+    """The unit the products state a table's ingredients in (the checks hold it to one)."""
+    return next((c.unit for p in policy.products for c in p.contents
+                 if table.factor(c.ingredient) is not None), "unit")
 
 
 def limits_table(policy: nodes.Policy) -> LimitsTable | None:
@@ -448,6 +483,7 @@ def policy_document(policy: nodes.Policy, *, base_heading: str,
         effective_date=date_view(policy.effective_date) if policy.effective_date else None,
         leading_sections=leading,
         limits_table=limits_table(policy),
+        dose_tables=dose_tables(policy),
         approval_duration_sentence=policy_duration_sentence(policy.approval_duration),
         fallback_sentence=FALLBACK_SENTENCE if policy.fallback else None,
         criteria=tuple(
