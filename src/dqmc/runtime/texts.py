@@ -123,7 +123,7 @@ def dose_detail(unit: str, parts: Sequence[tuple[str, object]], total: object, b
 def dose_lines(unit: str, total: object, override: tuple | None) -> str:
     """The 526-FQ lines of a failed daily-dose check (newline-separated): the cumulative dose,
     and for a soft edit the DUR/PPS codes that pass it."""
-    text = message(f"CUMULATIVE {unit} {dose_text(total)} PER DAY")
+    text = message(f"TOTAL {dose_text(total)} {unit}/DAY")
     if override is not None:
         text += "\n" + message("SOFT EDIT: RESUBMIT WITH DUR/PPS " + dur_codes_text(override))
     return text
