@@ -543,11 +543,13 @@ class _ToIR(Transformer):
                 "quantity the request asks for", self._span(meta)))
         approvals = []
         for line in lines:
-            if line.when or line.hard or line.note or line.since:
+            if (line.when or line.hard or line.note or line.since or line.overrides
+                    or line.reject_code or line.exempt):
                 self.diagnostics.append(Diagnostic(
                     "syntax.invalid-value",
                     "an approval line states a channel and a rule only; selectors, `hard`, "
-                    "`since` and `note` belong to base limits", line.span))
+                    "`since`, `note`, `override`, `reject` and `unless` belong to base limits",
+                        line.span))
             approvals.append(nodes.Approval(target=self._ref(target), channel=line.channel,
                                             rule=line.rule, span=line.span,
                                             target_span=self._tspan(target)))
