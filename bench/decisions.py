@@ -34,6 +34,8 @@ class Setup:
     interpret: Callable[[object], dict]
     policy_hash: str
     folder: tempfile.TemporaryDirectory = field(repr=False)
+    # the interpreter over the opioid safety edits, for the daily-dose column
+    interpret_opioid: Callable[[object], dict] | None = None
 
 
 def setup() -> Setup:
@@ -48,9 +50,11 @@ def setup() -> Setup:
     import dqm_policies
 
     assert Path(dqm_policies.__file__).is_relative_to(out), dqm_policies.__file__
-    compiled = next(c for c in compile_paths([SPECS]).compiled if c.policy.id == POLICY_ID)
+    library = compile_paths([SPECS]).compiled
+    compiled = next(c for c in library if c.policy.id == POLICY_ID)
+    opioid = next(c for c in library if c.policy.id == OPIOID_POLICY)
     return Setup(dqm_policies, lambda claim: interpreter.evaluate(compiled, claim),
-                 compiled.content_hash, folder)
+                 compiled.content_hash, folder, lambda claim: interpreter.evaluate(opioid, claim))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -91,6 +95,31 @@ def anzupgo_claims(count: int, history: int, authorized: bool, seed: int = 7) ->
     return claims
 
 
+OPIOID_POLICY = "cms-partd-opioid-safety"
+OPIOIDS = ("oxycodone-10mg-tab", "hydrocodone-apap-10-325-tab", "morphine-er-30mg-tab",
+           "tramadol-50mg-tab")
+
+
+def opioid_claims(count: int, history: int, seed: int = 11) -> list[dict]:
+    """Opioid claims under the daily-dose edits, each with `history` earlier opioid fills over
+    the last 90 days (about a third still active on the date of service)."""
+    rng = random.Random(seed)
+    claims = []
+    for i in range(count):
+        day = dt.date(2026, 1, 1) + dt.timedelta(days=rng.randint(0, 364))
+        fills = [{"claim_id": f"h-{i}-{k}",
+                  "date_of_service": (day - dt.timedelta(days=rng.randint(1, 90))).isoformat(),
+                  "product": rng.choice(OPIOIDS), "quantity": rng.choice(["30", "60", "90"]),
+                  "days_supply": 30, "channel": "retail",
+                  "status": "paid" if rng.random() < 0.9 else "reversed"} for k in range(history)]
+        claims.append({
+            "claim_id": f"c-{i}", "date_of_service": day.isoformat(),
+            "product": rng.choice(OPIOIDS), "quantity": rng.choice(["20", "30", "60", "120"]),
+            "unit": "each", "days_supply": rng.choice([5, 7, 30]), "channel": "retail",
+            "member": {"birth_date": "1950-04-15"}, "history": fills})
+    return claims
+
+
 def _parsed_history(claim: dict) -> list[tuple]:
     return [(dt.date.fromisoformat(e["date_of_service"]), e["product"], Decimal(e["quantity"]),
              e["status"], e["claim_id"]) for e in claim["history"]]
@@ -109,6 +138,9 @@ class Row:
 
 COLUMNS = ("none", "history", "authorized")
 HISTORY = 10
+# Beside the Anzupgo columns: an opioid claim under the cumulative MME and acetaminophen edits
+# with a 10-fill opioid history (generated and interpreter only: no peer states these edits)
+OPIOID = "opioid"
 
 
 def decision_rows(s: Setup, claims: int, repeats: int, sample: float) -> list[Row]:
@@ -167,7 +199,15 @@ def decision_rows(s: Setup, claims: int, repeats: int, sample: float) -> list[Ro
         contenders["assemble"] = (peers.assemble, parts)
         timed = measure.per_call(contenders, repeats, sample)
         for name, seconds in timed.items():
-            found.setdefault(name, dict.fromkeys(COLUMNS))[column] = seconds
+            found.setdefault(name, dict.fromkeys((*COLUMNS, OPIOID)))[column] = seconds
+    if s.interpret_opioid is not None:
+        batch = opioid_claims(claims, HISTORY)
+        for claim in batch:
+            assert s.package.evaluate(claim) == s.interpret_opioid(claim), claim
+        timed = measure.per_call({"generated": (s.package.evaluate, batch),
+                                  "interpreter": (s.interpret_opioid, batch)}, repeats, sample)
+        for name, seconds in timed.items():
+            found[name][OPIOID] = seconds
     labels = {
         "generated": "generated (`dqm_policies.evaluate`, JSON claim → full decision)",
         "interpreter": "IR interpreter (`interpreter.evaluate`)",
@@ -190,15 +230,16 @@ def decision_section(s: Setup, claims: int, repeats: int, sample: float
     body = []
     for row in rows:
         cells: list[object] = [row.label]
-        for column in COLUMNS:
-            seconds = row.seconds[column]
+        for column in (*COLUMNS, OPIOID):
+            seconds = row.seconds.get(column)
             base = generated[column]
             ratio = None if seconds is None or base is None else seconds / base
             cells += [measure.micros(seconds), measure.times(ratio)]
         body.append(cells)
     text = measure.table(
         ["evaluator", "no history µs", "÷ generated", f"{HISTORY}-entry history µs",
-         "÷ generated", "authorization on file µs", "÷ generated"], body)
+         "÷ generated", "authorization on file µs", "÷ generated",
+         f"opioid MME edits, {HISTORY}-fill history µs", "÷ generated"], body)
     return text, {row.key: row.seconds for row in rows}
 
 

@@ -566,12 +566,18 @@ def _daily_dose(policy: nodes.Policy, r: _Rule, rule: nodes.DailyDose, claim: rt
     message = rt.rule_message(*rule_fields(rule))
     if not passed:
         first = line.overrides[0] if (line := r.line) is not None and line.overrides else None
-        message += "\n" + rt.dose_lines(unit_label, total, None if first is None else
+        message += "\n" + rt.dose_lines(unit_label, _pair(total), None if first is None else
                                         (first.reason, first.service, first.result))
     return rt.RuleCheck("daily_dose", passed, r.limit, allowed, None, None, None,
-                        rt.dose_detail(unit_label, [*parts, ("this claim", mine)], total, below,
-                                       rt.quantity_text(rule.limit), passed),
+                        rt.dose_detail(unit_label,
+                                       [(label, _pair(share)) for label, share in
+                                        [*parts, ("this claim", mine)]],
+                                       _pair(total), below, rt.quantity_text(rule.limit), passed),
                         r.source, message)
+
+
+def _pair(value: Fraction) -> tuple[int, int]:
+    return value.numerator, value.denominator
 
 
 def _first_fill(r: _Rule, rule: nodes.FirstFill, claim: rt.Claim,

@@ -203,37 +203,57 @@ def _dose_check(r: Rule, requested: int, asked: str, days_supply: int, end: int,
                 end_text: str, history: Sequence[Kept], own: Product | None,
                 supplies: Sequence[tuple] | None, member: Member | None = None) -> Check:
     """A cumulative daily dose: each active prior fill's quantity × its product's term ÷ its
-    days supply, plus this claim's, below (or at most) the limit. Exact fractions: a total at
-    the threshold is at it, not a rounding away."""
-    from fractions import Fraction  # only claims under a dose rule pay for the import
-
+    days supply, plus this claim's, below (or at most) the limit. Exact: every share is an
+    integer fraction (thousandths × term ÷ days), the total their sum over a common
+    denominator, so a total at the threshold is at it, not a rounding away."""
     terms = r.terms
-    parts: list[tuple[str, Fraction]] = []
-    total = Fraction(0)
+    parts = []
+    total_n, total_d = 0, 1
     for first, last, named, ndc, amount in (member[0] if member is not None else ()):
         term = terms.get(named) or terms.get(ndc)  # type: ignore[union-attr, arg-type]
         if term is not None and first <= end <= last:
-            share = Fraction(amount * term[0], 1000 * term[1] * (last - first + 1))
+            share = (amount * term[0], 1000 * term[1] * (last - first + 1))
             parts.append((f"{day_text(first)} {named or ndc}", share))
-            total += share
-    others = total
+            total_n, total_d = total_n * share[1] + share[0] * total_d, total_d * share[1]
+    others_n, others_d = total_n, total_d
     term = terms.get(own.id) if own is not None else None  # type: ignore[union-attr]
-    unit_term = Fraction(term[0], term[1]) if term is not None else Fraction(0)
-    mine = Fraction(requested, 1000) * unit_term / days_supply
+    unit_n, unit_d = term if term is not None else (0, 1)
+    mine = (requested * unit_n, 1000 * unit_d * days_supply)
     parts.append(("this claim", mine))
-    total += mine
-    limit = Fraction(r.limit_text)  # type: ignore[arg-type]
+    total_n, total_d = total_n * mine[1] + mine[0] * total_d, total_d * mine[1]
+    limit_n, limit_d = _ratio(r.limit_text)  # type: ignore[arg-type]
     below = r.kind == "daily_dose_below"
-    passed = total < limit if below else total <= limit
+    # total <= limit  ⟺  total_n × limit_d <= limit_n × total_d (denominators are positive)
+    left, right = total_n * limit_d, limit_n * total_d
+    passed = left < right if below else left <= right
     allowed = None
-    if unit_term:
-        room = (limit - others) * days_supply * 1000 / unit_term
-        allowed = max(0, room.__floor__() - (1 if below and room.denominator == 1 else 0))
-    detail = dose_detail(r.unit, parts, total, below, r.limit_text, passed)  # type: ignore[arg-type]
+    if unit_n:
+        # The most thousandths q with others + q × unit ÷ (1000 × days) within the limit:
+        # q <= (limit - others) × 1000 × days ÷ unit
+        room_n = (limit_n * others_d - others_n * limit_d) * days_supply * unit_d * 1000
+        room_d = limit_d * others_d * unit_n
+        most = room_n // room_d
+        if below and most * room_d == room_n:
+            most -= 1
+        allowed = max(most, 0)
+    detail = dose_detail(r.unit, parts, (total_n, total_d), below, r.limit_text, passed)  # type: ignore[arg-type]
     line = r.message if passed else r.message + "\n" + dose_lines(
-        r.unit, total, r.overrides[0] if r.overrides else None)  # type: ignore[arg-type]
+        r.unit, (total_n, total_d), r.overrides[0] if r.overrides else None)  # type: ignore[arg-type]
     return ({"step": "daily_dose", "result": "pass" if passed else "fail", "detail": detail,
              "source": r.source}, passed, allowed, None, None, line, r)
+
+
+_RATIOS: dict[str, tuple[int, int]] = {}
+
+
+def _ratio(text: str) -> tuple[int, int]:
+    """A decimal text as an exact (numerator, denominator), remembered."""
+    found = _RATIOS.get(text)
+    if found is None:
+        from decimal import Decimal  # only the first claim under a dose rule pays for it
+
+        found = _RATIOS[text] = Decimal(text).as_integer_ratio()
+    return found
 
 
 def _first_fill_check(r: Rule, requested: int, asked: str, days_supply: int, end: int,

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 
-from .read import _LAST_DAY, _remember, day_text
+from .read import _LAST_DAY, _remember, day_text, milli_text
 from .values import _CONTEXT, _MILLI, _UNIT_MESSAGE, MAX_DAYS_SUPPLY, MESSAGE_WIDTH, Step
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
@@ -104,15 +104,15 @@ def rule_message(kind: str, quantity: Decimal | None, unit: str | None, days: in
 DOSE_KINDS = ("daily_dose", "daily_dose_below")
 
 
-def dose_text(value: object) -> str:
-    """A daily dose (a Fraction, exact) as text, rounded half up to three decimals."""
-    with decimal.localcontext(_CONTEXT) as context:
-        context.rounding = decimal.ROUND_HALF_UP
-        exact = Decimal(value.numerator) / Decimal(value.denominator)  # type: ignore[attr-defined]
-        return quantity_text(exact.quantize(Decimal("0.001")))
+def dose_text(value: tuple[int, int]) -> str:
+    """A daily dose, exact as (numerator, denominator >= 1) of a value >= 0, as text rounded
+    half up to three decimals."""
+    numerator, denominator = value
+    return milli_text((numerator * 2000 + denominator) // (2 * denominator))
 
 
-def dose_detail(unit: str, parts: Sequence[tuple[str, object]], total: object, below: bool,
+def dose_detail(unit: str, parts: Sequence[tuple[str, tuple[int, int]]], total: tuple[int, int],
+                below: bool,
                 limit: str, passed: bool) -> str:
     """The trace of a daily-dose check: each active fill's share, this claim's, the total."""
     shares = " + ".join(f"{label} {dose_text(share)}" for label, share in parts)
@@ -120,7 +120,7 @@ def dose_detail(unit: str, parts: Sequence[tuple[str, object]], total: object, b
     return f"{unit} per day: {shares} = {dose_text(total)} {sign} {limit}"
 
 
-def dose_lines(unit: str, total: object, override: tuple | None) -> str:
+def dose_lines(unit: str, total: tuple[int, int], override: tuple | None) -> str:
     """The 526-FQ lines of a failed daily-dose check (newline-separated): the cumulative dose,
     and for a soft edit the DUR/PPS codes that pass it."""
     text = message(f"TOTAL {dose_text(total)} {unit}/DAY")
