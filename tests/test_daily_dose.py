@@ -70,7 +70,7 @@ def boundary_claims() -> list[dict]:
                     for q in {at.quantize(Decimal("0.001")), at.quantize(Decimal("0.001")) +
                               Decimal("0.001"), at.quantize(Decimal("0.001")) - Decimal("0.001")}:
                         if Decimal("0.001") <= q <= Decimal("9999999.999"):
-                            history = list(prior) + [_fill(opioid[0].id, DOS - dt.timedelta(30))]
+                            history = [*prior, _fill(opioid[0].id, DOS - dt.timedelta(30))]
                             claims.append(_claim(product_id, q, days, history))
     for product in opioid:
         for back in (0, 29, 30):  # first day, last day, the day after a 30-day supply
@@ -119,11 +119,9 @@ def test_interpreter_and_generated_agree_on_every_boundary_claim(generated, inde
 def test_a_dose_exactly_at_a_limit_is_at_it_whatever_the_fractions() -> None:
     # 90 MME over 7 days of oxycodone 15 MME a tablet is 42 tablets: 42 × 15 / 7 = 90 exactly,
     # while 41.999 tablets is 89.99... and one thousandth more is over.
-    at = interpreter.evaluate(COMPILED, _claim("oxycodone-10mg-tab", "42", 7,
-                                               [_fill("tramadol-50mg-tab", DOS - dt.timedelta(40))]))
-    under = interpreter.evaluate(COMPILED, _claim("oxycodone-10mg-tab", "41.999", 7,
-                                                  [_fill("tramadol-50mg-tab",
-                                                         DOS - dt.timedelta(40))]))
+    earlier = [_fill("tramadol-50mg-tab", DOS - dt.timedelta(40))]  # not naive, not active
+    at = interpreter.evaluate(COMPILED, _claim("oxycodone-10mg-tab", "42", 7, earlier))
+    under = interpreter.evaluate(COMPILED, _claim("oxycodone-10mg-tab", "41.999", 7, earlier))
     assert (at["outcome"], at["reject_code"]) == ("rejected", "88")
     assert at["messages"][1] == "TOTAL 90 MME/DAY"
     assert under["outcome"] == "paid" and under["max_allowed_quantity"] == "41.999"
