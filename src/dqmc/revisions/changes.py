@@ -227,17 +227,17 @@ class _Differ:
         old_contents = {c.ingredient: c for c in o.contents}
         new_contents = {c.ingredient: c for c in n.contents}
         for ingredient in keys_in_order(old_contents, new_contents):
-            a, b = old_contents.get(ingredient), new_contents.get(ingredient)
-            if a is not None and b is not None and (a.amount, a.unit) == (b.amount, b.unit):
+            was, now = old_contents.get(ingredient), new_contents.get(ingredient)
+            if was is not None and now is not None and (was.amount, was.unit) == (now.amount,
+                                                                                now.unit):
                 continue
-            def said(c: nodes.Content | None) -> str:
-                return "none" if c is None else f"{c.amount.normalize():f} {c.unit}"
-            same_unit = a is None or b is None or a.unit == b.unit
+            same_unit = was is None or now is None or was.unit == now.unit
             self.add("product", "changed", (n.id, "contains", ingredient),
-                     f"{name}: one unit now contains {said(b)} of {ingredient} "
-                     f"(before: {said(a)}).", field="contents", old=a, new=b,
-                     effect=more_is_stricter(a and a.amount, b and b.amount) if same_unit
-                     else UNKNOWN)
+                     f"{name}: one unit now contains {_content_words(now)} of {ingredient} "
+                     f"(before: {_content_words(was)}).", field="contents", old=was, new=now,
+                     effect=more_is_stricter(None if was is None else was.amount,
+                                             None if now is None else now.amount)
+                     if same_unit else UNKNOWN)
         self._ndcs((n.id,), name, o.ndcs, n.ndcs)
         old_packages = {p.id: p for p in o.packages}
         new_packages = {p.id: p for p in n.packages}
@@ -708,3 +708,8 @@ class _Differ:
                 self.add("history", "changed", key, f"The summary of revision row {label} "
                          "changed.", field="summary", old=o.summary, new=n.summary,
                          in_summary=False)
+
+
+def _content_words(content: nodes.Content | None) -> str:
+    """What one unit holds of an ingredient: "325 mg", or "none"."""
+    return "none" if content is None else f"{content.amount.normalize():f} {content.unit}"

@@ -210,7 +210,7 @@ def _dose_check(r: Rule, requested: int, asked: str, days_supply: int, end: int,
     parts = []
     total_n, total_d = 0, 1
     for first, last, named, ndc, amount in (member[0] if member is not None else ()):
-        term = terms.get(named) or terms.get(ndc)  # type: ignore[union-attr, arg-type]
+        term = terms.get(named) or terms.get(ndc)  # type: ignore[union-attr]
         if term is not None and first <= end <= last:
             share = (amount * term[0], 1000 * term[1] * (last - first + 1))
             parts.append((f"{day_text(first)} {named or ndc}", share))

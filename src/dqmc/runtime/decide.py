@@ -277,7 +277,7 @@ def decide_claim(policy: Policy, claim: Claim) -> dict[str, object]:
         if found.__class__ is tuple:
             if not item.drug_file:
                 steps.append(chosen.matched)
-            text, detail = missing_supply_texts(found[0], found[1], chosen.dose[1])  # type: ignore[arg-type]
+            text, detail = missing_supply_texts(found[0], found[1], chosen.dose[1])
             return refuse(text, detail, CODE_RECORD, chosen.dose[1])
         fills = found  # type: ignore[assignment]
     history = keep_typed(entries, claim.claim_id, end, item, bool(claim.authorizations))
@@ -373,7 +373,7 @@ def judge(policy: Policy, item: Product, chosen: Plan, package: str | None, requ
         packages = allowed // size if size else None
         suffix = f"; max allowed now {allowed_text} {unit}"
     # A check's line may hold several 526-FQ lines (a daily dose's), newline-separated.
-    messages = line.split("\n") if "\n" in line else [line]
+    messages = [line] if line is None or "\n" not in line else line.split("\n")
     if failed is None:
         outcome = "paid"
         code = None

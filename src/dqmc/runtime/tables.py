@@ -300,8 +300,10 @@ def product(product_id: str, unit: str, location: str, *, group: str | None = No
     counting = [r for p in made.values() for r in p.rules
                 if r.kind in ("per_window", "fills_per_window", "first_fill")]
     # A first-fill rule looks at the `max_days` days before the date of service
-    reach = max((r.max_days + 1 if r.kind == "first_fill" else r.days  # type: ignore[operator]
-                 for r in counting), default=0)
+    reach = 0
+    for r in counting:
+        days = (r.max_days or 0) + 1 if r.kind == "first_fill" else r.days or 0
+        reach = max(reach, days)
     return Product(product_id, unit, location, cover,
                    frozenset((product_id,)) if scope is None else scope, scope_ndcs, bool(ndcs),
                    millis, distinct.pop() if len(distinct) == 1 else None, made, reach,

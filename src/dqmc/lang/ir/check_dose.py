@@ -67,7 +67,7 @@ def _check_tables(policy: nodes.Policy) -> Iterator[Diagnostic]:
             yield Diagnostic("factors.no-source",
                              f"say where the factors of '{table.id}' come from: add "
                              "`source \"...\"` (e.g. the CDC 2022 guideline's table)",
-                             table.span, severity="warning")
+                             table.span)
         named: set[str] = set()
         for factor in table.factors:
             if factor.ingredient in named:
@@ -82,8 +82,7 @@ def _check_tables(policy: nodes.Policy) -> Iterator[Diagnostic]:
                    for r in _rules(policy))
         if not used:
             yield Diagnostic("factors.unused",
-                             f"no dose rule uses factor table '{table.id}'", table.span,
-                             severity="warning")
+                             f"no dose rule uses factor table '{table.id}'", table.span)
 
 
 def _rules(policy: nodes.Policy) -> Iterator[nodes.Rule]:
