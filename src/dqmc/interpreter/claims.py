@@ -257,20 +257,25 @@ def _unmeasured_supply(policy: nodes.Policy, product: nodes.Product, targets: tu
               and a.channel in (None, channel) and isinstance(a.rule, measured)]
     if not rules:
         return None
-    # A therapy rule measures its target's fills; a dose rule every product holding what it
-    # counts
-    products = {p for r in rules for p in (
-        _dose_products(policy, r.rule) if isinstance(r.rule, nodes.DailyDose)
-        else scope_products(policy, r.target))}
-    ndcs = set(scope_ndcs(policy, sorted(products)))
+    # A therapy rule measures its target's fills, a dose rule every product holding what it
+    # counts; therapy rules are asked first, over their longest horizon, as the runtime does.
     day = claim.date_of_service
-    first = day.toordinal() - max(history_days(r.rule) for r in rules) + 1
-    for index, entry in enumerate(claim.history, 1):
-        if (entry.status == "paid" and entry.days_supply is None
-                and (claim.claim_id is None or entry.claim_id != claim.claim_id)
-                and (entry.product in products or entry.ndc in ndcs)
-                and first <= entry.date_of_service.toordinal() and entry.date_of_service <= day):
-            return index, entry, location(rules[0])
+    for kind in measured:
+        of_kind = [r for r in rules if isinstance(r.rule, kind)]
+        if not of_kind:
+            continue
+        products = {p for r in of_kind for p in (
+            _dose_products(policy, r.rule) if isinstance(r.rule, nodes.DailyDose)
+            else scope_products(policy, r.target))}
+        ndcs = set(scope_ndcs(policy, sorted(products)))
+        first = day.toordinal() - max(history_days(r.rule) for r in of_kind) + 1
+        for index, entry in enumerate(claim.history, 1):
+            if (entry.status == "paid" and entry.days_supply is None
+                    and (claim.claim_id is None or entry.claim_id != claim.claim_id)
+                    and (entry.product in products or entry.ndc in ndcs)
+                    and first <= entry.date_of_service.toordinal()
+                    and entry.date_of_service <= day):
+                return index, entry, location(of_kind[0])
     return None
 
 
