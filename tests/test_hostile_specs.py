@@ -950,6 +950,7 @@ _TERMINAL_VALUES = {
     "DATE": ["2025-01-01", "2025-11-12", "2026-02-30", "0000-00-00", "9999-12-31"],
     "STRING": _STRINGS,
     "LONG_STRING": ['"""\n  text\n  """', '"""x"""', '"""\n  # not a comment\n"""'],
+    "UNIT_OF_STRENGTH": ["mg", "mcg", "g", "mcg/h"],
 }
 
 

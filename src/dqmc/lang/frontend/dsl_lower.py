@@ -548,7 +548,8 @@ class _ToIR(Transformer):
                 self.diagnostics.append(Diagnostic(
                     "syntax.invalid-value",
                     "an approval line states a channel and a rule only; selectors, `hard`, "
-                    "`since`, `note`, `override`, `reject` and `unless` belong to base limits",
+                    "`since` and `note` belong to base limits (and `override`, `reject`, "
+                    "`unless`)",
                         line.span))
             approvals.append(nodes.Approval(target=self._ref(target), channel=line.channel,
                                             rule=line.rule, span=line.span,

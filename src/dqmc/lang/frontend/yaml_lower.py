@@ -271,7 +271,8 @@ class _Lowering:
                     self.diagnostics.append(Diagnostic(
                         "syntax.invalid-value",
                         "an approval states a channel and a rule only; selectors, `hard`, "
-                        "`since`, `note`, `override`, `reject` and `unless` belong to base limits",
+                        "`since` and `note` belong to base limits (and `override`, `reject`, "
+                        "`unless`)",
                         line.span))
                 named_at = self.doc.key_span(pointer_join(at, target))
                 yield nodes.Approval(target=nodes.Ref(target, named_at), channel=line.channel,
