@@ -216,3 +216,29 @@ def test_the_tests_file_covers_every_edit() -> None:
         if "claim" in case:
             assert interpreter.evaluate(COMPILED, case["claim"])["outcome"] == \
                 case["expect"]["outcome"], case["name"]
+
+
+def test_verify_boundary_claims_cover_the_dose_and_first_fill_edges() -> None:
+    from dqmc.lang.verify.boundary import boundary_claims
+
+    found = {(b.product, b.channel, b.rule_text, b.edge): b for b in boundary_claims(POLICY)}
+
+    def outcome(product: str, rule_text: str, edge: str) -> tuple[str, str | None]:
+        decision = interpreter.evaluate(COMPILED, found[(product, "retail", rule_text,
+                                                         edge)].claim)
+        return decision["outcome"], decision["reject_code"]
+
+    mme = "daily dose below 90 mme"
+    assert outcome("oxycodone-10mg-tab", mme, "under-limit") == ("paid", None)
+    assert outcome("oxycodone-10mg-tab", mme, "at-limit") == ("rejected", "88")
+    assert outcome("oxycodone-10mg-tab", mme, "active-first-day") == ("rejected", "88")
+    assert outcome("oxycodone-10mg-tab", mme, "active-last-day") == ("rejected", "88")
+    assert outcome("oxycodone-10mg-tab", mme, "supply-ended") == ("paid", None)
+    apap = "daily dose at most 4000 mg acetaminophen"
+    assert outcome("acetaminophen-500mg-tab", apap, "at-limit") == ("paid", None)
+    assert outcome("acetaminophen-500mg-tab", apap, "over-limit") == ("rejected", "76")
+    naive = "days supply at most 7 without a fill in 60 days"
+    assert outcome("tramadol-50mg-tab", naive, "at-limit") == ("paid", None)
+    assert outcome("tramadol-50mg-tab", naive, "over-limit") == ("rejected", "76")
+    assert outcome("tramadol-50mg-tab", naive, "lookback-first-day") == ("paid", None)
+    assert outcome("tramadol-50mg-tab", naive, "lookback-day-before") == ("rejected", "76")

@@ -122,6 +122,7 @@ policy rich-policy "Rich: every node kind – \"quoted\" # not a comment" {
   limit lotion {
     retail        240 mL per 30 days
     home_delivery not covered
+    retail_90     no limit
   }
   limit oxy-apap {
     all dose mme < 90 per day override reason "HD" service "M0" result "1G" reject "88"

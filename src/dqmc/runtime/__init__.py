@@ -69,7 +69,9 @@ from .decisions import (
 )
 from .history import (
     Kept,
+    billed_history,
     dose_fills,
+    history_unit_texts,
     keep_history,
     keep_typed,
     therapy_supplies,

@@ -174,7 +174,8 @@ def sized_history(entries: Sequence[HistoryEntry], claim_id: str | None, claim_n
                 amount = sized_history_amount(milli(entry.quantity), size, own)
                 entry = _history_entry(entry.date_of_service, Decimal(amount).scaleb(-3),
                                        entry.status, entry.claim_id, entry.product, entry.ndc,
-                                       entry.days_supply, entry.channel, entry.package_size)
+                                       entry.days_supply, entry.channel, entry.package_size,
+                                       entry.unit)
         out.append(entry)
     return tuple(out)
 
@@ -183,7 +184,8 @@ def with_history(claim: Claim, history: tuple[HistoryEntry, ...]) -> Claim:
     """The claim with another history (sized_history's)."""
     return _claim(claim.date_of_service, claim.quantity, claim.unit, claim.days_supply,
                   claim.channel, claim.claim_id, claim.product, claim.ndc, claim.package,
-                  claim.birth_date, history, claim.authorizations, claim.package_size)
+                  claim.birth_date, history, claim.authorizations, claim.package_size,
+                  claim.exclusions, claim.dur_pps)
 
 
 def unsized_history_texts(index: int, entry: HistoryEntry, product_id: str) -> tuple[str, str]:

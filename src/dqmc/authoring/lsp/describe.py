@@ -58,6 +58,8 @@ def rule_text(rule: nodes.Rule) -> str:
                     " before the date of service")
         case nodes.NotCovered():
             return "not covered"
+        case nodes.NoLimit():
+            return "no limit: the claims this line selects are limited by nothing, on purpose"
     raise AssertionError(rule)
 
 

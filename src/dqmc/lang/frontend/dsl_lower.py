@@ -323,6 +323,11 @@ class _ToIR(Transformer):
         target, *lines = children
         span = self._span(meta)
         named_at = self._tspan(target)
+        if not lines:  # it would lower to nothing and the block would silently disappear
+            self.diagnostics.append(Diagnostic(
+                "limit.empty",
+                f"`limit {target} {{ }}` states no limit: add a line for each channel, e.g. "
+                f"`retail 30 g per 30 days`, or `retail no limit` to say there is none", span))
         limits = tuple(dataclasses.replace(line, target=self._ref(target), target_span=named_at)
                        for line in lines)
         return _Item("limit", limits, span)
@@ -460,6 +465,9 @@ class _ToIR(Transformer):
 
     def not_covered(self, meta, children):
         return nodes.NotCovered(span=self._span(meta))
+
+    def no_limit(self, meta, children):
+        return nodes.NoLimit(span=self._span(meta))
 
     # -- facts and criteria ------------------------------------------------------------------
     def fact(self, meta, children):
@@ -745,6 +753,7 @@ def lower_dsl(source: SourceFile, max_bytes: int = common.MAX_SPEC_BYTES,
         return None, [deep]
     policy, diagnostics = _transform(tree, source)
     policy, resolve_diagnostics = common.resolve_quantities(policy)
+    policy = common.fill_defaults(policy)
     return policy, diagnostics + resolve_diagnostics
 
 

@@ -215,6 +215,8 @@ def format_rule(rule: nodes.Rule, products: Sequence[nodes.Product] = ()) -> str
             return f"days supply <= {rule.days} if no fill in {_days(rule.lookback)}"
         case nodes.NotCovered():
             return "not covered"
+        case nodes.NoLimit():
+            return "no limit"
         case _:
             assert_never(rule)
 
