@@ -253,7 +253,8 @@ def test_every_limit_that_is_not_a_window_column_is_spelled_out_in_its_cell() ->
     film = cells["Zuplenz (ondansetron 8 mg oral soluble film)"]
     assert film["Limits (All Channels)"] == (
         "2 oral soluble films per day, for up to 5 days (for nausea from chemotherapy)",
-        "at most 2 prescriptions per 365 days",
+        "at most 2 prescriptions per 365 days (soft edit: the pharmacist may pass it by sending "
+        "reason for service code ER, professional service code M0 and result of service code 1B)",
     )
     assert film["Specialty Limits"] == ("3 cartons (30 oral soluble films) per fill",)
     strips = cells["Blood glucose test strips"]
