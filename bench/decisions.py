@@ -99,6 +99,31 @@ def anzupgo_claims(count: int, history: int, authorized: bool, seed: int = 7) ->
     return claims
 
 
+OPIOID_POLICY = "cms-partd-opioid-safety"
+OPIOIDS = ("oxycodone-10mg-tab", "hydrocodone-apap-10-325-tab", "morphine-er-30mg-tab",
+           "tramadol-50mg-tab")
+
+
+def opioid_claims(count: int, history: int, seed: int = 11) -> list[dict]:
+    """Opioid claims under the daily-dose edits, each with `history` earlier opioid fills over
+    the last 90 days (about a third still active on the date of service)."""
+    rng = random.Random(seed)
+    claims = []
+    for i in range(count):
+        day = dt.date(2026, 1, 1) + dt.timedelta(days=rng.randint(0, 364))
+        fills = [{"claim_id": f"h-{i}-{k}",
+                  "date_of_service": (day - dt.timedelta(days=rng.randint(1, 90))).isoformat(),
+                  "product": rng.choice(OPIOIDS), "quantity": rng.choice(["30", "60", "90"]),
+                  "days_supply": 30, "channel": "retail",
+                  "status": "paid" if rng.random() < 0.9 else "reversed"} for k in range(history)]
+        claims.append({
+            "claim_id": f"c-{i}", "date_of_service": day.isoformat(),
+            "product": rng.choice(OPIOIDS), "quantity": rng.choice(["20", "30", "60", "120"]),
+            "unit": "each", "days_supply": rng.choice([5, 7, 30]), "channel": "retail",
+            "member": {"birth_date": "1950-04-15"}, "history": fills})
+    return claims
+
+
 # ---------------------------------------------------------------------------------------------
 # Section 1
 
@@ -132,6 +157,10 @@ COLUMNS: list[Column] = [
     Column("history", f"{HISTORY}-entry history µs", lambda n: anzupgo_claims(n, HISTORY, False),
            False),
     Column("authorized", "authorization on file µs", lambda n: anzupgo_claims(n, 0, True), True),
+    # Beside the Anzupgo columns: an opioid claim under the cumulative MME and acetaminophen
+    # edits with a 10-fill opioid history (generated and interpreter only: no peer states them)
+    Column("dose", f"opioid MME edits, {HISTORY}-fill history µs",
+           lambda n: opioid_claims(n, HISTORY), policy=OPIOID_POLICY),
 ]
 
 

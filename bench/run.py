@@ -163,7 +163,10 @@ def report(config: Config, command: str) -> str:
          "the outcome "
          "(Zen and Rego also max allowed now); every answer is checked against the generated "
          "decision. The history column gives each claim 10 earlier fills, 2 in the window on "
-         "average; the authorization column an active override (criterion additional-quantity)."),
+         "average; the authorization column an active override (criterion additional-quantity). "
+         "The opioid column decides claims of cms-partd-opioid-safety (cumulative MME, "
+         "first-fill and acetaminophen edits), each with 10 earlier opioid fills over 90 days; "
+         "no peer states these edits, so only the two dqmc evaluators have a time there."),
         "",
         decision_text,
         "",

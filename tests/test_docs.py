@@ -265,7 +265,8 @@ def test_a_row_per_product_and_band_a_column_per_channel_the_window_in_the_cell(
     film = cells[("Zuplenz (ondansetron 8 mg oral soluble film)", None)]
     assert film["Limits (All Channels)"] == (
         "2 oral soluble films per day, for up to 5 days (for nausea from chemotherapy)",
-        "at most 2 prescriptions per 365 days",
+        "at most 2 prescriptions per 365 days (soft edit: the pharmacist may pass it by sending "
+        "reason for service code ER, professional service code M0 and result of service code 1B)",
     )
     assert film["Specialty Limits"] == ("3 cartons (30 oral soluble films) per fill",)
     # The band is the row's: its cells state the limit alone, with its window.

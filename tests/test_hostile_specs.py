@@ -955,6 +955,9 @@ _POOLS = {
     ("selector", "PACKAGE"): ["pk1", "pk2"], ("atom", None): ["a", "b", "n", "d"],
     ("value", None): ["x", "y", "z"], ("symbol_set", None): ["x", "y", "z"],
     ("__id_list_star_3", None): ["x", "y", "p", "q"],
+    # daily-dose edits: one ingredient the products contain, one factor table that lists it
+    ("product_item", "UNIT_OF_STRENGTH"): ["x"], ("rule", "DOSE"): ["x", "mme"],
+    ("factor_table", "FACTORS"): ["mme"], ("factor", None): ["x"],
 }
 _IDS = ["p", "q", "grp", "a", "b", "n", "d", "x", "y", "g", "mL", "each", "tube", "tubes", "retail",
         "home_delivery", "specialty", "class", "__import__", "None", "True", "c1", "pk1"]
@@ -967,6 +970,7 @@ _TERMINAL_VALUES = {
     "DATE": ["2025-01-01", "2025-11-12", "2026-02-30", "0000-00-00", "9999-12-31"],
     "STRING": _STRINGS,
     "LONG_STRING": ['"""\n  text\n  """', '"""x"""', '"""\n  # not a comment\n"""'],
+    "UNIT_OF_STRENGTH": ["mg", "mcg", "g", "mcg/h"],
 }
 
 
@@ -974,6 +978,7 @@ _TERMINAL_VALUES = {
 # above, for the error paths).
 _VALID_VALUES = {
     "NUMBER": ["1", "2", "5", "17", "30", "60", "90"], "DATE": ["2025-01-01", "2025-11-12"],
+    "UNIT_OF_STRENGTH": ["mg"],
     "STRING": [s for s in _STRINGS if "\\uD800" not in s and "\\q" not in s],
 }
 

@@ -38,6 +38,7 @@ from dqmc.lang.printers.english import (
     rule_phrase,
     selector_phrase,
     sentence_case,
+    soft_edit_qualifiers,
     target_name,
     target_products,
 )
@@ -150,6 +151,16 @@ class RevisionView:
 
 
 @dataclass(frozen=True, slots=True)
+class DoseTable:
+    """A small table of a daily-dose policy: what each product contains, or a factor table."""
+
+    caption: str
+    headers: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    source: str | None = None  # where a factor table's factors come from
+
+
+@dataclass(frozen=True, slots=True)
 class PolicyDocument:
     """Everything one published policy document shows, in reading order."""
 
@@ -162,6 +173,7 @@ class PolicyDocument:
     leading_sections: tuple[SectionView, ...]
     limits_table: LimitsTable | None
     examples: WorkedExamples | None  # claims on a limit's edges, decided by the evaluator
+    dose_tables: tuple[DoseTable, ...]  # ingredient contents and conversion factors
     # How the evaluator applies the table: the reject code, the window, the daily rate and how
     # packages and earlier fills are counted, each stated from the IR (defaults included).
     limit_rules: tuple[str, ...]
@@ -243,6 +255,7 @@ def limit_entry(limit: nodes.Limit, products: Sequence[nodes.Product], *,
         qualifiers.append(HARD_LIMIT_QUALIFIER)
     if limit.since is not None:
         qualifiers.append(f"{IMPLEMENTATION_DATE_QUALIFIER} {date_view(limit.since).text}")
+    qualifiers += soft_edit_qualifiers(limit)
     return f"{text} ({'; '.join(qualifiers)})" if qualifiers else text
 
 
@@ -306,6 +319,30 @@ def table_targets(policy: nodes.Policy) -> tuple[str, ...]:
 def row_anchor(target: str) -> str:
     """The HTML id of a product's or group's first row in the quantity-limits table."""
     return f"limits-{target}"
+
+
+def dose_tables(policy: nodes.Policy) -> tuple[DoseTable, ...]:
+    """What daily-dose rules count: each product's ingredients per billing unit, then every
+    factor table with its source; none for a policy without contents."""
+    holding = [p for p in policy.products if p.contents]
+    if not holding:
+        return ()
+    tables = [DoseTable(
+        "Ingredient Content per Unit", ("Product", "One unit contains"),
+        tuple((product_name(p), join_words([f"{c.amount.normalize():f} {c.unit} {c.ingredient}"
+                                            for c in p.contents])) for p in holding))]
+    tables += [DoseTable(
+        f"Conversion Factors: {one_line(t.title)}",
+        ("Ingredient", f"{t.id.upper()} per {_content_unit(policy, t)}"),
+        tuple((f.ingredient, f"{f.factor.normalize():f}") for f in t.factors),
+        None if t.source is None else one_line(t.source)) for t in policy.factor_tables]
+    return tuple(tables)
+
+
+def _content_unit(policy: nodes.Policy, table: nodes.FactorTable) -> str:
+    """The unit the products state a table's ingredients in (the checks hold it to one)."""
+    return next((c.unit for p in policy.products for c in p.contents
+                 if table.factor(c.ingredient) is not None), "unit")
 
 
 def limits_table(policy: nodes.Policy) -> LimitsTable | None:
@@ -599,6 +636,7 @@ def policy_document(policy: nodes.Policy, *, base_heading: str,
         leading_sections=leading,
         limits_table=limits_table(policy),
         examples=examples,
+        dose_tables=dose_tables(policy),
         limit_rules=limit_rules(policy),
         approval_duration_sentence=policy_duration_sentence(policy.approval_duration),
         fallback_sentence=FALLBACK_SENTENCE if policy.fallback else None,

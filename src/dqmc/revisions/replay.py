@@ -17,6 +17,9 @@ The same code runs on one machine (`run_embedded`) and in Spark executors
 * A product whose packages are sized `from drug file` needs each row's `package_size` column
   (billing units per package, as the processor's drug file gives it); rows without it are
   rejected 21 by both versions, as the evaluator rejects such a claim.
+* Daily-dose edits read two optional columns: `exclusions` (the member's, `hospice;cancer`) and
+  `dur_pps` (the DUR/PPS entries a pharmacy sent, `reason/service/result` each, `;` between
+  entries, an empty part not sent: `/M0/1G`), and each fill's `days_supply`.
 * The claims file carries no authorizations, so the replay shows the point of service; what a
   new criterion would approve on review is the diff's business.
 
@@ -80,6 +83,10 @@ class ClaimRow(NamedTuple):
     birth_date: str | None
     package: str | None
     package_size: Any  # as read, or None: billing units per package, from the drug file
+    # `hospice;cancer`: the member's exclusions (daily-dose edits), or None
+    exclusions: str | None = None
+    # `ER/M0/1G;/M0/1G`: DUR/PPS entries as reason/service/result (empty: not sent), or None
+    dur_pps: str | None = None
 
     @property
     def product_key(self) -> str:
@@ -188,7 +195,8 @@ def normalize_row(raw: Mapping[str, Any], seq: int) -> ClaimRow | str:
                     _text(raw.get("ndc")), _quantity(raw.get("quantity")),
                     _text(raw.get("unit")), _days(raw.get("days_supply")),
                     _text(raw.get("channel")), status, _date_text(raw.get("birth_date")),
-                    _text(raw.get("package")), _quantity(raw.get("package_size")))
+                    _text(raw.get("package")), _quantity(raw.get("package_size")),
+                    _text(raw.get("exclusions")), _text(raw.get("dur_pps")))
 
 
 class _Position:
@@ -364,9 +372,23 @@ def claim_request(row: ClaimRow) -> dict[str, Any]:
         claim["package"] = row.package
     if row.package_size is not None:
         claim["package_size"] = row.package_size
+    member: dict[str, Any] = {}
     if row.birth_date is not None:
-        claim["member"] = {"birth_date": row.birth_date}
+        member["birth_date"] = row.birth_date
+    if row.exclusions is not None:
+        member["exclusions"] = [e.strip() for e in row.exclusions.split(";") if e.strip()]
+    if member:
+        claim["member"] = member
+    if row.dur_pps is not None:
+        claim["dur_pps"] = [_dur_entry(text) for text in row.dur_pps.split(";") if text.strip()]
     return claim
+
+
+def _dur_entry(text: str) -> dict[str, str | None]:
+    """`ER/M0/1G` → {reason, professional_service, result}; an empty part is not sent. A part
+    that is no code goes through as written, for the evaluator to reject (E4, E5, E6)."""
+    parts = [p.strip() or None for p in text.split("/")] + [None, None]
+    return {"reason": parts[0], "professional_service": parts[1], "result": parts[2]}
 
 
 def _history_entry(row: ClaimRow) -> dict[str, Any]:

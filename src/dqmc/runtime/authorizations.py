@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from .checks import Check, check_rules
+from .checks import Check, Member, check_rules
 from .claims import Authorization, parse_authorization
 from .history import Kept
 from .tables import Plan, Product, Rule, rule, step_json
@@ -30,7 +30,7 @@ def override(authorizations: Sequence[Authorization], steps: list[dict], item: P
              chosen: Plan, base: Sequence[Rule], channel: str, requested: int, asked: str,
              days_supply: int, end: int, end_text: str, history: Sequence[Kept],
              criteria_at: Mapping[str, str], daily_rate: bool,
-             supplies: Sequence[tuple] | None = None
+             supplies: Sequence[tuple] | None = None, member: Member | None = None
              ) -> tuple[list[Check], Authorization] | None:
     """The checks under the most generous authorization that applies, and that authorization;
     None when none does. The rules an approval of the policy's criteria grants are its own
@@ -58,7 +58,7 @@ def override(authorizations: Sequence[Authorization], steps: list[dict], item: P
             rules += hard
             said = "; ".join(r.text for r in rules)
         checks = check_rules(rules, requested, asked, days_supply, end, end_text, history,
-                             daily_rate, item, supplies)
+                             daily_rate, item, supplies, member)
         if best is None:
             best = (None, authorization, said, checks)  # ranked only if another one applies
             continue

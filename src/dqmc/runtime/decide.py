@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from .authorizations import _covers, override, read_authorizations
-from .checks import CHECKS, Check, check_rules
+from .checks import CHECKS, Check, Member, check_rules
 from .claims import Authorization, Claim
 from .history import (
     Kept,
     billed_history,
+    dose_fills,
     history_unit_texts,
     keep_history,
     keep_typed,
@@ -113,10 +114,12 @@ def decide_plain(policy: Policy, claim: dict) -> dict[str, object] | None:
     value = get("package_size")
     if value is not None and read_milli(value) is None:
         return None
+    if get("dur_pps") is not None:
+        return None  # DUR/PPS codes are read (and checked) by `parse_claim`
     birth = None
     member = get("member")
     if member is not None:
-        if member.__class__ is not dict:
+        if member.__class__ is not dict or member.get("exclusions") is not None:
             return None
         value = member.get("birth_date")
         if value is not None:
@@ -286,23 +289,34 @@ def decide_claim(policy: Policy, claim: Claim) -> dict[str, object]:
                 steps.append(chosen.matched)
             text, detail = missing_supply_texts(supplies[0], supplies[1], chosen.therapy[3])
             return refuse(text, detail, CODE_RECORD, chosen.therapy[3])
+    fills: Sequence[tuple] = ()
+    if chosen.dose is not None:
+        found = dose_fills(entries, claim.claim_id, end, chosen.dose[0])
+        if found.__class__ is tuple:
+            if not item.drug_file:
+                steps.append(chosen.matched)
+            text, detail = missing_supply_texts(found[0], found[1], chosen.dose[1])
+            return refuse(text, detail, CODE_RECORD, chosen.dose[1])
+        fills = found  # type: ignore[assignment]
     history = keep_typed(entries, claim.claim_id, end, item, bool(claim.authorizations))
     return judge(policy, item, chosen, package, requested, claim.days_supply, end, day_text(end),
-                 birth, channel, history, claim.authorizations, size, supplies)  # type: ignore[arg-type]
+                 birth, channel, history, claim.authorizations, size, supplies,  # type: ignore[arg-type]
+                 (fills, claim.exclusions, claim.dur_pps))
 
 
 def judge(policy: Policy, item: Product, chosen: Plan, package: str | None, requested: int,
           days_supply: int, end: int, end_text: str, birth: int | None, channel: str,
           history: Sequence[Kept] | None, authorizations: Sequence[Authorization] | None,
-          package_size: int | None = None, supplies: Sequence[tuple] | None = None
-          ) -> dict[str, object]:
+          package_size: int | None = None, supplies: Sequence[tuple] | None = None,
+          member: Member | None = None) -> dict[str, object]:
     """docs/semantics.md §3-§5 for a claim matched to a product and channel: select the limits,
     apply authorizations, check every rule and decide.
 
     Quantities are thousandths and dates ordinals (`end` is the date of service, `end_text` the
     same date in ISO form); no history and no authorizations may be given as None.
     `package_size` is the claim's, for a product whose package size comes from the drug file;
-    `supplies` the prior supply periods its therapy rules measure (`therapy_supplies`).
+    `supplies` the prior supply periods its therapy rules measure (`therapy_supplies`);
+    `member` what its daily-dose and soft edits read (`checks.Member`).
     """
     history = history or ()
     # The decision's trace, its constant steps copied: a caller may change what it is given.
@@ -341,20 +355,22 @@ def judge(policy: Policy, item: Product, chosen: Plan, package: str | None, requ
     if authorizations:
         granted = override(authorizations, trace, item, chosen, base, channel, requested,
                            asked, days_supply, end, end_text, history, policy.criteria_at,
-                           policy.daily_rate, supplies)
+                           policy.daily_rate, supplies, member)
         if granted is not None:
             checks, granting = granted
     if checks is None:
         selected = chosen.selected
         trace.append(selected.copy() if selected is not None else step_json(
             select_step([r.text for r in base], None, base[0].source)))
-        if len(base) == 1 and not policy.daily_rate:  # most plans: one rule, its one check
-            r = base[0]
+        r = base[0]
+        if len(base) == 1 and not (policy.daily_rate or r.exempt or r.overrides):
+            # most plans: one rule, its one check (exemptions and DUR/PPS overrides are
+            # check_rules' to apply)
             checks = (CHECKS[r.kind](r, requested, asked, days_supply, end, end_text, history,
-                                     item, supplies),)
+                                     item, supplies, member),)
         else:
             checks = check_rules(base, requested, asked, days_supply, end, end_text, history,
-                                 policy.daily_rate, item, supplies)
+                                 policy.daily_rate, item, supplies, member)
     # The decision (docs/semantics.md §5): paid when every check passes, else the first failure
     # rejects; max allowed now is the tightest bound of any check.
     if len(checks) == 1:  # most plans hold one rule: no failure or bound to compare
@@ -393,16 +409,18 @@ def judge(policy: Policy, item: Product, chosen: Plan, package: str | None, requ
             size = item.sizes.get(package, item.size)
         packages = allowed // size if size else None
         suffix = f"; max allowed now {allowed_text} {unit}"
+    # A check's line may hold several 526-FQ lines (a daily dose's), newline-separated.
+    messages = [line] if line is None or "\n" not in line else line.split("\n")
     if failed is None:
         outcome = "paid"
         code = None
-        messages = [line]
+        messages += [c[5] for c in checks
+                     if c[0]["step"] == "dur_override" and c[5] != line]
         trace.append({"step": "decide", "result": "pass", "detail": "paid" + suffix,
                       "source": source})
     else:
         outcome = "rejected"
-        code = policy.reject_code
-        messages = [line]
+        code = rule.reject_code or policy.reject_code
         if allowed_text is not None:
             messages.append(_MAX_ALLOWED.get((allowed_text, unit))
                             or max_allowed_message(allowed_text, unit))

@@ -210,13 +210,17 @@ def conclude(claim: Claim, policy_id: str, policy_hash: str, reject_code: str, u
     if failed is None:
         outcome = "paid"
         code = None
-        messages = [headline.message]
+        # A check's message may hold several 526-FQ lines (a daily dose's), newline-separated;
+        # a soft edit passed by DUR/PPS codes says so.
+        messages = headline.message.split("\n")
+        messages += [c.message for c in checks
+                     if c.step == "dur_override" and c.message != headline.message]
         trace.append({"step": "decide", "result": "pass", "detail": "paid" + suffix,
                       "source": headline.source})
     else:
         outcome = "rejected"
         code = reject_code
-        messages = [failed.message]
+        messages = failed.message.split("\n")
         if allowed_text is not None:
             messages.append(max_allowed_message(allowed_text, unit))
         trace.append({"step": "decide", "result": "fail",
