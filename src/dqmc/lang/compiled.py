@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -30,6 +30,9 @@ class CompiledPolicy:
     # the first day in force when the version before this one says it (its last day + 1); the
     # policy's own `effective_date` takes precedence (the build reports any disagreement)
     starts: dt.date | None = None
+    # one version decides claims of every date, as `dqmc impact` replays each side (and
+    # `--as-of` forces a version): no routing by date
+    forced: bool = False
 
     @cached_property
     def plan(self) -> PolicyPlan:
@@ -51,7 +54,11 @@ class CompiledPolicy:
     @property
     def dated(self) -> bool:
         """Whether a claim's date can change which version decides it (or refuse it)."""
-        return bool(self.earlier) or self.first_day is not None
+        return not self.forced and (bool(self.earlier) or self.first_day is not None)
+
+    def alone(self) -> CompiledPolicy:
+        """This version by itself, deciding claims of every date."""
+        return replace(self, earlier=(), forced=True)
 
     def version_on(self, day: dt.date) -> CompiledPolicy | None:
         """The version in force on `day`; None when `day` is before the first version."""
