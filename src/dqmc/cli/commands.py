@@ -199,7 +199,7 @@ def _evaluator(compiled: Any, interpret: bool, entry: str, as_of: Any) -> Callab
     if interpret:
         from dqmc import interpreter
 
-        fn = getattr(interpreter, entry)
+        fn = getattr(interpreter, f"{entry}_policy")
         return lambda value: fn(compiled, value, as_of=as_of)
     from dqmc.codegen.loader import load_generated
 

@@ -583,7 +583,8 @@ def _emit_registry(ordered: Sequence[CompiledPolicy], modules: Sequence[str], ve
     return _render("python_init.py.j2", header=_header(version, *_combined_provenance(ordered)),
                    by_product=table(by_product), by_ndc=table(by_ndc), by_name=table(by_name),
                    by_policy=table(by_policy), listing=listing,
-                   versions=dict_lit((lit(k), v) for k, v in versions.items()), fallback=lit(fallback_module),
+                   versions=dict_lit((lit(k), v) for k, v in versions.items()),
+                   fallback=lit(fallback_module),
                    routed=dict_lit((lit(k), lit(v)) for k, v in routes.items()))
 
 

@@ -39,10 +39,17 @@ from dqmc.lang.ir.queries import (
 # Public API
 
 
-def evaluate(compiled: CompiledPolicy, claim: object, *, as_of: date | None = None) -> dict:
-    """The decision for one claim under one policy, as JSON data (docs/semantics.md §8.1), by
-    the version in force on its date of service (§2.7), or on `as_of` when given; never raises
-    on claim data. ValueError when no version is in force on `as_of`."""
+def evaluate(compiled: CompiledPolicy, claim: object) -> dict:
+    """The decision for one claim under this version of one policy, whatever the claim's date,
+    as JSON data (docs/semantics.md §8.1), as a generated policy module decides; never raises."""
+    return _evaluate_one(compiled, claim, dated=False)
+
+
+def evaluate_policy(compiled: CompiledPolicy, claim: object, *,
+                    as_of: date | None = None) -> dict:
+    """The decision for one claim under one policy, by the version in force on its date of
+    service (§2.7), or on `as_of` when given, as the generated registry's `evaluate_policy`;
+    never raises on claim data. ValueError when no version is in force on `as_of`."""
     if as_of is not None:
         version = compiled.version_on(as_of)
         if version is None:

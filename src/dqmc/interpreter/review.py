@@ -23,10 +23,17 @@ from dqmc.lang.ir.queries import (
 )
 
 
-def review(compiled: CompiledPolicy, request: object, *, as_of: dt.date | None = None) -> dict:
-    """The answer to one exception request under one policy, as JSON data
-    (docs/semantics.md §8.3), by the version in force on its request date (§2.7), or on `as_of`
-    when given. ValueError when no version is in force on `as_of`."""
+def review(compiled: CompiledPolicy, request: object) -> dict:
+    """The answer to one exception request under this version of one policy, as JSON data
+    (docs/semantics.md §8.3), as a generated policy module answers."""
+    return decide_review(compiled, request).to_dict()
+
+
+def review_policy(compiled: CompiledPolicy, request: object, *,
+                  as_of: dt.date | None = None) -> dict:
+    """The answer under one policy, by the version in force on the request date (§2.7), or on
+    `as_of` when given, as the registry's `review_policy`. ValueError when no version is in
+    force on `as_of`."""
     return _review_dated(compiled, request, as_of, None).to_dict()
 
 
@@ -68,7 +75,7 @@ def review_many(compiled: Sequence[CompiledPolicy], request: object) -> dict:
         return rt.review_refused(
             (rt.Problem("policy", "no policy matches the request's policy or product"),),
             None, None).to_dict()
-    return review(chosen, request)
+    return review_policy(chosen, request)
 
 
 def decide_review(compiled: CompiledPolicy, request: object, *,

@@ -280,7 +280,8 @@ def attach_versions(compiled: Sequence[CompiledPolicy]
     files: list[FileResult] = []
     problems: list[Diagnostic] = []
     for item in compiled:
-        kept, results, found = _kept_versions(item)
+        kept, results, found = kept_versions(
+            item.policy.id, history_folder(Path(item.source)) / item.policy.id)
         files += results
         problems += found
         if not kept:
@@ -332,10 +333,10 @@ def _dating_problems(version: CompiledPolicy, before: dt.date | None,
     return []
 
 
-def _kept_versions(item: CompiledPolicy
-                   ) -> tuple[list[CompiledPolicy], list[FileResult], list[Diagnostic]]:
-    """The kept versions of one policy, oldest first, each with its last day."""
-    folder = history_folder(Path(item.source)) / item.policy.id
+def kept_versions(policy_id: str, folder: Path
+                  ) -> tuple[list[CompiledPolicy], list[FileResult], list[Diagnostic]]:
+    """The versions of a policy kept in `folder`, oldest first, each with its last day (from its
+    file name), not yet dated against each other; each file's result; what is wrong with them."""
     if not folder.is_dir():
         return [], [], []
     kept: dict[dt.date, CompiledPolicy] = {}
@@ -354,11 +355,11 @@ def _kept_versions(item: CompiledPolicy
         results.append(result)
         if result.policy is None or has_errors(result.diagnostics):
             continue
-        if result.policy.id != item.policy.id:
+        if result.policy.id != policy_id:
             problems.append(Diagnostic(
                 "policy.duplicate-id", f"{path.name} is policy '{result.policy.id}', not "
-                f"'{item.policy.id}': every version kept under history/{item.policy.id}/ must "
-                "be that policy", here))
+                f"'{policy_id}': every version kept under history/{policy_id}/ must be that "
+                "policy", here))
             continue
         if last_day in kept:
             problems.append(Diagnostic(

@@ -157,17 +157,6 @@ from .texts import (
     validated_step,
     window_detail,
 )
-from .versions import (
-    BY_AS_OF,
-    BY_REQUEST,
-    BY_SERVICE,
-    before_first_version,
-    period_text,
-    request_day,
-    review_before_first_version,
-    version_index,
-    version_step,
-)
 from .values import (
     CODE_BIRTH_DATE,
     CODE_CHANNEL,
@@ -188,4 +177,15 @@ from .values import (
     ZERO,
     Step,
     evaluation_context,
+)
+from .versions import (
+    BY_AS_OF,
+    BY_REQUEST,
+    BY_SERVICE,
+    before_first_version,
+    period_text,
+    request_day,
+    review_before_first_version,
+    version_index,
+    version_step,
 )
