@@ -218,16 +218,12 @@ def run_case(case: dict[str, Any], implementations: dict[str, tuple[Decide, Deci
 
 
 def run_tests(compiled: Sequence[CompiledPolicy]) -> TestRun:
-    import importlib
-
     from dqmc import interpreter
     from dqmc.codegen.loader import load_generated
-    from dqmc.codegen.python_emit import module_names
 
+    # A policy's tests run on that policy, whatever product a case names, each case by the
+    # version in force on its date (docs/semantics.md §2.7), as the interpreter runs them.
     registry = load_generated(compiled)
-    # A policy's tests run on that policy's own module, as the interpreter runs that policy.
-    modules = dict(zip((c.policy.id for c in compiled),
-                       module_names([c.policy.id for c in compiled]), strict=True))
     cases_out: list[CaseResult] = []
     coverage: list[Coverage] = []
     problems: list[str] = []
@@ -242,11 +238,11 @@ def run_tests(compiled: Sequence[CompiledPolicy]) -> TestRun:
             problems.append(f"{path.as_posix()}: {exc}")
             continue
         problems += malformed
-        generated = importlib.import_module(f"{registry.__name__}.{modules[item.policy.id]}")
         implementations = {
-            "generated": (generated.evaluate, generated.review),
-            "interpreter": (lambda c, i=item: interpreter.evaluate(i, c),
-                            lambda r, i=item: interpreter.review(i, r)),
+            "generated": (lambda c, p=item.policy.id: registry.evaluate_policy(p, c),
+                          lambda r, p=item.policy.id: registry.review_policy(p, r)),
+            "interpreter": (lambda c, i=item: interpreter.evaluate_policy(i, c),
+                            lambda r, i=item: interpreter.review_policy(i, r)),
         }
         decisions, requests = [], []
         for index, case in enumerate(cases, start=1):
@@ -257,7 +253,7 @@ def run_tests(compiled: Sequence[CompiledPolicy]) -> TestRun:
                 failures = [f"raised {type(exc).__name__}: {exc}"]
             cases_out.append(CaseResult(path.as_posix(), name, failures))
             if "claim" in case:
-                decisions.append(interpreter.evaluate(item, case["claim"]))
+                decisions.append(interpreter.evaluate_policy(item, case["claim"]))
             else:
                 requests.append(case["review"])
         coverage.append(coverage_of(item, decisions, requests))
