@@ -8,12 +8,14 @@ ends with exactly one newline.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
+from urllib.parse import quote
 from typing import Any
 
 import jinja2
@@ -173,6 +175,14 @@ def md_table_row(cells: Sequence[str | Sequence[str]]) -> str:
     return f"| {' | '.join(rendered)} |"
 
 
+def md_version_link(link: docs_view.VersionLink | None) -> str:
+    """A table cell linking a kept version's Markdown document, or the empty cell."""
+    if link is None:
+        return docs_view.EMPTY_CELL
+    # The path is made of a policy id (a safe file name) and an ISO date; quoted all the same.
+    return f"[in force through {md_escape(link.through.text)}]({quote(link.markdown)})"
+
+
 def md_table_rule(column_count: int) -> str:
     """The header separator row of a Markdown table with `column_count` columns."""
     return "|" + "---|" * column_count
@@ -231,6 +241,7 @@ def docs_environment() -> jinja2.Environment:
     environment.filters["md_escape"] = md_escape
     environment.filters["md_table_row"] = md_table_row
     environment.filters["md_table_rule"] = md_table_rule
+    environment.filters["md_version_link"] = md_version_link
     environment.globals["empty_cell"] = docs_view.EMPTY_CELL
     return environment
 
@@ -241,18 +252,34 @@ def _finish(header: str, body: str) -> str:
 
 def render_policy(compiled: CompiledPolicy, config: DocsConfig, *, version: str,
                   revision_summaries: Mapping[int, str] | None = None) -> tuple[str, str]:
-    """One policy's (Markdown, HTML) documents."""
+    """One policy's (Markdown, HTML) documents: of the live version, or of a kept earlier one
+    (`compiled.last_day` set), which sits one folder down and says when it was in force."""
     environment = docs_environment()
     header = generated_header([(compiled.source, compiled.content_hash)], version)
+    kept = compiled.last_day is not None
     context = {
         "doc": docs_view.policy_document(compiled.policy, base_heading=config.document_heading,
-                                         revision_summaries=revision_summaries),
+                                         revision_summaries=revision_summaries,
+                                         replaced=replaced_versions(compiled),
+                                         superseded=compiled.last_day),
         "org": boilerplate(config),
-        "index_href": INDEX_PATH,
+        "index_href": f"../{INDEX_PATH}" if kept else INDEX_PATH,
     }
     markdown = environment.get_template(POLICY_MARKDOWN_TEMPLATE).render(context)
     html = environment.get_template(POLICY_HTML_TEMPLATE).render(context)
     return _finish(header, markdown), _finish(header, html)
+
+
+def replaced_versions(compiled: CompiledPolicy) -> dict[int, dt.date]:
+    """By revision row: the last day of the kept version that row's revision replaced (the one
+    in force the day before it), which decides the claims dated before the revision."""
+    found = {}
+    for index, revision in enumerate(compiled.policy.history):
+        if isinstance(revision.date, dt.date) and revision.date > dt.date.min:
+            before = compiled.version_on(revision.date - dt.timedelta(days=1))
+            if before is not None and before is not compiled and before.last_day is not None:
+                found[index] = before.last_day
+    return found
 
 
 def render_index(compiled: Sequence[CompiledPolicy], config: DocsConfig, *, version: str) -> str:
@@ -274,7 +301,8 @@ def emit_docs(
     compiled: Sequence[CompiledPolicy], config: DocsConfig, *, version: str,
     revision_summaries: Mapping[str, Mapping[int, str]] | None = None,
 ) -> dict[str, str]:
-    """Every document of `generated/docs/`: `<id>.md`, `<id>.html` per policy, and `index.html`.
+    """Every document of `generated/docs/`: `<id>.md`, `<id>.html` per policy, `<id>/<last
+    day>.md|html` per kept earlier version, and `index.html`.
 
     `revision_summaries` holds, by policy id, generated summaries of revision rows (see
     `docs_view.policy_document`).
@@ -304,4 +332,13 @@ def emit_docs(
         html_path, markdown_path = docs_view.document_paths(item.policy.id)
         documents[html_path] = html
         documents[markdown_path] = markdown
+        # Each kept earlier version's own documents, linked from the revision rows: a
+        # pharmacist reads the policy that decided an old claim (docs/semantics.md §2.7).
+        for kept in item.earlier:
+            assert kept.last_day is not None
+            markdown, html = render_policy(kept, config, version=version)
+            html_path, markdown_path = docs_view.version_document_paths(item.policy.id,
+                                                                        kept.last_day)
+            documents[html_path] = html
+            documents[markdown_path] = markdown
     return dict(sorted(documents.items()))
