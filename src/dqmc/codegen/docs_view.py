@@ -8,7 +8,6 @@ HTML documents can never disagree with each other or with the evaluator.
 from __future__ import annotations
 
 import datetime as dt
-
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
