@@ -49,7 +49,9 @@ def setup() -> Setup:
 
     assert Path(dqm_policies.__file__).is_relative_to(out), dqm_policies.__file__
     compiled = next(c for c in compile_paths([SPECS]).compiled if c.policy.id == POLICY_ID)
-    return Setup(dqm_policies, lambda claim: interpreter.evaluate(compiled, claim),
+    # evaluate_policy: the interpreter routes by date to the policy's kept versions, as the
+    # package does (docs/semantics.md §2.7), so both return the same trace.
+    return Setup(dqm_policies, lambda claim: interpreter.evaluate_policy(compiled, claim),
                  compiled.content_hash, folder)
 
 

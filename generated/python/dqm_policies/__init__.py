@@ -301,15 +301,20 @@ def evaluate(claim: object) -> dict:
                     return decided
             else:
                 day = get("date_of_service")
-                if day.__class__ is str:
-                    # Compared as text: a day that is not a date picks a version whose reader
-                    # refuses it (None), and the claim is read and rejected below.
-                    index = rt.version_index(day, dated[1], dated[2])
-                    if index >= 0:
-                        decided = _plain(dated[3][index])(claim)
-                        if decided is not None:
-                            return rt.version_step(decided, rt.BY_SERVICE, day, dated[4][index],
-                                                   dated[5][index])
+                # Compared as text (rt.version_index, inlined: this is every claim's path): a day
+                # that is not a date picks a version whose reader refuses it (None), and the
+                # claim is read and rejected below; one before the first version is too.
+                if day.__class__ is str and (dated[1] is None or day >= dated[1]):
+                    index = 0
+                    for last in dated[2]:
+                        if day <= last:
+                            break
+                        index += 1
+                    name = dated[3][index]
+                    decided = (_plain_evaluators.get(name) or _plain(name))(claim)
+                    if decided is not None:
+                        return rt.version_step(decided, rt.BY_SERVICE, day, dated[4][index],
+                                               dated[5][index])
     parsed = rt.parse_claim(claim)
     if parsed.__class__ is rt.Rejection:
         return rt.rejected_input(parsed, None, None, None)
