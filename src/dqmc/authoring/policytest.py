@@ -25,6 +25,7 @@ import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -238,11 +239,11 @@ def run_tests(compiled: Sequence[CompiledPolicy]) -> TestRun:
             problems.append(f"{path.as_posix()}: {exc}")
             continue
         problems += malformed
-        implementations = {
-            "generated": (lambda c, p=item.policy.id: registry.evaluate_policy(p, c),
-                          lambda r, p=item.policy.id: registry.review_policy(p, r)),
-            "interpreter": (lambda c, i=item: interpreter.evaluate_policy(i, c),
-                            lambda r, i=item: interpreter.review_policy(i, r)),
+        implementations: dict[str, tuple[Decide, Decide]] = {
+            "generated": (partial(registry.evaluate_policy, item.policy.id),
+                          partial(registry.review_policy, item.policy.id)),
+            "interpreter": (partial(interpreter.evaluate_policy, item),
+                            partial(interpreter.review_policy, item)),
         }
         decisions, requests = [], []
         for index, case in enumerate(cases, start=1):

@@ -300,9 +300,10 @@ def attach_versions(compiled: Sequence[CompiledPolicy]
                     f"this version takes effect on {version.first_day.isoformat()}, after "
                     f"{version.last_day.isoformat()}, the last day its file name says it was in "
                     "force: fix the effective date or the file name", version.policy.span))
-        live = replace(item, earlier=tuple(dated),
-                       starts=dated[-1].last_day + dt.timedelta(days=1))  # type: ignore[operator]
-        problems += _dating_problems(live, dated[-1].last_day, dated[-1])
+        latest = dated[-1].last_day
+        assert latest is not None
+        live = replace(item, earlier=tuple(dated), starts=latest + dt.timedelta(days=1))
+        problems += _dating_problems(live, latest, dated[-1])
         out.append(live)
     return out, files, problems
 
