@@ -224,7 +224,7 @@ def test_a_claim_before_the_first_version_is_not_applicable(three) -> None:
     assert decision == interpreter.evaluate_many([compiled], claim)
     assert decision == registry.evaluate_policy("ver-p", claim)
     assert (decision["outcome"], decision["policy_id"], decision["policy_hash"]) == (
-        "not_applicable", "ver-p", None)
+        "not_applicable", "ver-p", compiled.versions[0].content_hash)
     assert decision["trace"][1]["detail"] == (
         "date of service 2024-12-31 is before ver-p took effect on 2025-01-01")
     # A malformed claim is refused as malformed, whatever its date says.
@@ -239,7 +239,8 @@ def test_a_review_before_the_first_version_needs_another_date(three) -> None:
                "facts": {"severe": True}}
     answer = registry.review(request)
     assert answer == interpreter.review_many([compiled], request)
-    assert (answer["outcome"], answer["policy_hash"]) == ("needs_information", None)
+    assert (answer["outcome"], answer["policy_hash"]) == ("needs_information",
+                                                          compiled.versions[0].content_hash)
     assert answer["invalid"] == [{"field": "request_date", "reason":
                                   "request date 2024-06-01 is before ver-p took effect on "
                                   "2025-01-01"}]
@@ -332,3 +333,24 @@ def test_the_live_document_links_the_version_it_replaced() -> None:
     assert "60 grams" in kept or "60 g" in kept
     assert '<a href="../anzupgo-dqm.html">The current policy</a>' in kept
     assert 'href="../index.html"' in kept
+
+
+def test_dated_decisions_and_answers_keep_the_data_contracts(three) -> None:
+    """The version step, a not_applicable before the first version (policy id, no hash) and a
+    review refused for its date are all what docs/contracts.md promises."""
+    import jsonschema
+
+    from dqmc.codegen.contracts import schema_path
+
+    def validator(name: str) -> jsonschema.Draft202012Validator:
+        schema = json.loads(schema_path(name).read_text(encoding="utf-8"))
+        return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+
+    compiled, registry = three
+    decisions = validator("decision")
+    for day in ("2024-12-31", "2025-02-01", "2025-05-01", "2025-08-01"):
+        for decision in (registry.evaluate(_claim(day)),
+                         registry.evaluate_policy("ver-p", _claim(day), as_of="2025-02-01")):
+            assert not list(decisions.iter_errors(decision)), decision
+    answer = registry.review({"policy": "ver-p", "request_date": "2024-01-01", "facts": {}})
+    assert not list(validator("review").iter_errors(answer)), answer

@@ -256,10 +256,11 @@ _ROUTED = {}
 # module → the versions of its policy, for a policy with kept earlier versions or an effective
 # date (docs/semantics.md §2.7): (policy id, first day in force or None, the last day of each
 # kept version, the module of each version, when each is in force in words, each one's spec
-# line), oldest first and the live version last. A claim goes to the version in force on its
+# line, oldest first and the live version last; the first version's content hash, which a claim
+# dated before it names). A claim goes to the version in force on its
 # date of service, a review request to the one in force on its request date.
 _VERSIONS = {
-    'anzupgo_dqm': ('anzupgo-dqm', None, ('2025-11-11',), ('anzupgo_dqm__2025_11_11', 'anzupgo_dqm'), ('through 2025-11-11', 'from 2025-11-12'), ('policy_specs/history/anzupgo-dqm/2025-11-11.dqm:6', 'policy_specs/anzupgo.dqm:3')),
+    'anzupgo_dqm': ('anzupgo-dqm', None, ('2025-11-11',), ('anzupgo_dqm__2025_11_11', 'anzupgo_dqm'), ('through 2025-11-11', 'from 2025-11-12'), ('policy_specs/history/anzupgo-dqm/2025-11-11.dqm:6', 'policy_specs/anzupgo.dqm:3'), 'sha256:eb393bb2f5ffb247543d60a4a3bc60972514aee4fc89a4ff6aece33588eda232'),
 }
 # (id, title, content hash, source, module) of each policy: a constant, loaded as it is stored
 _POLICIES = (
@@ -398,7 +399,7 @@ def _decide_dated(chosen: str, claim: rt.Claim) -> dict:
     day = claim.date_of_service.isoformat()
     index = rt.version_index(day, dated[1], dated[2])
     if index < 0:
-        return rt.before_first_version(claim, dated[0], day, dated[1], dated[5][0])
+        return rt.before_first_version(claim, dated[0], dated[6], day, dated[1], dated[5][0])
     return rt.version_step(_module(dated[3][index]).evaluate_claim(claim), rt.BY_SERVICE, day,
                            dated[4][index], dated[5][index])
 
@@ -415,7 +416,7 @@ def _reviewed(chosen: str, request: object, as_of: str | None,
     else:
         index = rt.version_index(day, dated[1], dated[2])
         if index < 0:
-            return rt.review_before_first_version(dated[0], day, dated[1])
+            return rt.review_before_first_version(dated[0], dated[6], day, dated[1])
     name = chosen if dated is None or index == -2 else dated[3][index]
     return _module(name).decide_review(request, routed=routed)
 

@@ -562,7 +562,7 @@ def _emit_registry(ordered: Sequence[CompiledPolicy], modules: Sequence[str], ve
                for item, module in zip(ordered, modules, strict=True)]
     # The versions of a policy whose claims are routed by date (docs/semantics.md §2.7): (policy
     # id, first day or None, last day of each kept version, module, period in words, spec line
-    # of each version, oldest first, the live one last).
+    # of each version, oldest first, the live one last; the first version's content hash).
     versions = {}
     for item, module in zip(ordered, modules, strict=True):
         if item.dated:
@@ -573,7 +573,8 @@ def _emit_registry(ordered: Sequence[CompiledPolicy], modules: Sequence[str], ve
                 tuple(k.last_day.isoformat() for k in item.earlier if k.last_day is not None),
                 (*version_modules(module, item), module),
                 tuple(rt.period_text(v.first_day, v.last_day) for v in dated),
-                tuple(v.plan.source for v in dated)))
+                tuple(v.plan.source for v in dated),
+                dated[0].content_hash))
     fallback, routes = queries.fallback_routes(ordered)
     fallback_module = (modules[list(ordered).index(fallback)] if fallback is not None else None)
 

@@ -142,8 +142,9 @@ def _decide_dated(compiled: CompiledPolicy, claim: rt.Claim) -> dict:
     version = compiled.version_on(day)
     if version is None:
         first = compiled.versions[0]
-        return rt.before_first_version(claim, compiled.policy.id, day.isoformat(),
-                                       str(first.first_day), location(first.policy))
+        return rt.before_first_version(claim, compiled.policy.id, first.content_hash,
+                                       day.isoformat(), str(first.first_day),
+                                       location(first.policy))
     return rt.version_step(_decide_claim(version, claim), rt.BY_SERVICE, day.isoformat(),
                            _period(version), location(version.policy))
 

@@ -52,8 +52,9 @@ def _review_dated(compiled: CompiledPolicy, request: object, as_of: dt.date | No
         return decide_review(compiled, request, routed=routed)
     version = compiled.version_on(dt.date.fromisoformat(day))
     if version is None:
-        return rt.review_before_first_version(compiled.policy.id, day,
-                                              str(compiled.versions[0].first_day))
+        first = compiled.versions[0]
+        return rt.review_before_first_version(compiled.policy.id, first.content_hash, day,
+                                              str(first.first_day))
     return decide_review(version, request, routed=routed)
 
 

@@ -53,19 +53,22 @@ def version_step(decision: dict, basis: str, day: str, period: str,
     return decision
 
 
-def before_first_version(claim: Claim, policy_id: str, day: str, first: str,
+def before_first_version(claim: Claim, policy_id: str, policy_hash: str, day: str, first: str,
                          source: str | None) -> dict:
-    """A claim dated before the first version of its policy took effect: not applicable."""
+    """A claim dated before the first version of its policy took effect: not applicable. The
+    hash is the first version's, the one the claim's date precedes."""
     reason = ("version", "skip",
               f"date of service {day} is before {policy_id} took effect on {first}", source)
-    return not_applicable(claim, policy_id, None, (validated_step(source),), reason)
+    return not_applicable(claim, policy_id, policy_hash, (validated_step(source),), reason)
 
 
-def review_before_first_version(policy_id: str, day: str, first: str) -> ReviewResult:
-    """A request dated before the first version of its policy took effect: nothing reviews it."""
+def review_before_first_version(policy_id: str, policy_hash: str, day: str,
+                                first: str) -> ReviewResult:
+    """A request dated before the first version of its policy took effect: nothing reviews it
+    (the hash is the first version's)."""
     problem = Problem("request_date",
                       f"request date {day} is before {policy_id} took effect on {first}")
-    return review_refused((problem,), policy_id, None)
+    return review_refused((problem,), policy_id, policy_hash)
 
 
 def request_day(request: object) -> str | None:
