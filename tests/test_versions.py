@@ -346,7 +346,7 @@ def test_dated_decisions_and_answers_keep_the_data_contracts(three) -> None:
         schema = json.loads(schema_path(name).read_text(encoding="utf-8"))
         return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
 
-    compiled, registry = three
+    _, registry = three
     decisions = validator("decision")
     for day in ("2024-12-31", "2025-02-01", "2025-05-01", "2025-08-01"):
         for decision in (registry.evaluate(_claim(day)),
