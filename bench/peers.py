@@ -156,6 +156,9 @@ def _text(value: Decimal) -> str:
     return str(int(value)) if value == value.to_integral_value() else format(value.normalize(), "f")
 
 
+_LIVE_FROM = "2025-11-12"  # the live Anzupgo spec's first day (its kept version ends 2025-11-11)
+
+
 def hand_decision(policy_hash: str, channel: str, day: dt.date, quantity: Decimal,
                   claim_id: str | None, history: list[tuple]) -> dict[str, Any]:
     """The whole Anzupgo decision written by hand from parsed values: the same dict, every
@@ -179,6 +182,10 @@ def hand_decision(policy_hash: str, channel: str, day: dt.date, quantity: Decima
               f" {_text(quantity)} g = {_text(total)} g {'<=' if passed else '>'} {_text(limit)} g")
     trace = [{"step": "validate", "result": "pass", "detail": "the claim is well-formed",
               "source": f"{_SPEC}:3"},
+             # Anzupgo keeps its version of 2025-11-11: the trace says the live one decided.
+             {"step": "version", "result": "info",
+              "detail": f"date of service {day.isoformat()}: the version in force from "
+              f"{_LIVE_FROM}", "source": f"{_SPEC}:3"},
              {"step": "match", "result": "pass",
               "detail": f"product {PRODUCT} at channel {channel}", "source": f"{_SPEC}:8"},
              {"step": "select", "result": "info", "detail": f"base limits: {text}",

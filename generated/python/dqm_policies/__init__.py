@@ -352,7 +352,7 @@ def evaluate_policy(policy_id: str, claim: object, *, as_of: str | None = None) 
         return _module(chosen).evaluate(claim)
     parsed = rt.parse_claim(claim)
     if parsed.__class__ is rt.Rejection:
-        return _module(chosen).evaluate(claim)  # a claim without a date: the live version refuses it
+        return _module(chosen).evaluate(claim)  # malformed: the live version refuses it
     return _decide_dated(chosen, parsed)
 
 
