@@ -78,7 +78,8 @@ HISTORY_FOLDER = "history"  # beside the specs: <folder>/history/<policy-id>/<la
 
 
 def history_folder(spec: Path) -> Path:
-    """Where a spec's kept earlier versions live (`dqmc diff`, revision summaries)."""
+    """Where a spec's kept earlier versions live: compiled with it, they decide the claims of
+    their days (docs/semantics.md §2.7), and `dqmc diff` explains the revisions between them."""
     return spec.parent / HISTORY_FOLDER
 
 
