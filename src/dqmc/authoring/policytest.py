@@ -325,6 +325,8 @@ def coverage_of(item: CompiledPolicy, decisions: list[dict], requests: list[dict
                         if d.get("outcome") in ("paid", "rejected") and d.get("reject_code") in (
                             None, policy.reject_code)}
     for limit in policy.limits:
+        if isinstance(limit.rule, nodes.NoLimit):
+            continue  # never decides a claim: nothing to exercise
         where = (f"{limit.target} {limit.channel or 'all channels'} "
                  f"{_rule_text(policy, limit.target, limit.rule, limit.when)}")
         cov.items[f"rule {where} ({limit.span.location()})"] = limit.span.location() in sources

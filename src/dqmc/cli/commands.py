@@ -89,13 +89,34 @@ def _dump(values: Iterable[Any], shape: str, out: TextIO) -> None:
 # -- commands -----------------------------------------------------------------------------------
 
 
+def _verify(paths: Sequence[str]):
+    from dqmc.lang.pipeline import verify_paths
+
+    return verify_paths(paths or [DEFAULT_SPECS])
+
+
 def cmd_check(args: argparse.Namespace) -> int:
-    result = _compile(args.paths)
-    if args.format != "text":
+    return _report(_verify(args.paths), args.format)
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    result = _verify(args.paths)
+    if args.examples:
+        from dqmc.authoring.boundary import examples_table
+
+        if args.format != "text":
+            raise UsageError("--examples prints a table: use it without --format")
+        print(examples_table(result.compiled))
+    return _report(result, args.format)
+
+
+def _report(result: Any, format: str) -> int:
+    """Diagnostics in the format asked for, then the summary; exit 1 on any error."""
+    if format != "text":
         from dqmc.lang.report_formats import render_report
 
-        print(render_report(result.diagnostics, args.format))
-        if args.format == "github":  # annotations are for the runner; the log wants a summary
+        print(render_report(result.diagnostics, format))
+        if format == "github":  # annotations are for the runner; the log wants a summary
             print(summary(result.diagnostics, len(result.files)))
     else:
         _print_diagnostics(result, sys.stdout)
@@ -240,6 +261,12 @@ def cmd_test(args: argparse.Namespace) -> int:
         _print_diagnostics(result, sys.stderr)
         print("0 passed, 1 failed")
         return EXIT_ERRORS
+    if args.boundary:
+        from dqmc.authoring.boundary import boundary_report, run_boundary
+
+        text, code = boundary_report(run_boundary(result.compiled))
+        print(text)
+        return code
     text, code = report(run_tests(result.compiled), args.min_coverage)
     print(text)
     return code

@@ -27,6 +27,7 @@ from dqmc.cli.commands import (
     cmd_review,
     cmd_schema,
     cmd_test,
+    cmd_verify,
 )
 from dqmc.lang.report_formats import FORMATS as REPORT_FORMATS
 
@@ -64,6 +65,16 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--format", choices=REPORT_FORMATS, default="text",
                    help="text for people; json, github (workflow annotations) or sarif for tools")
     p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("verify", help="find the gaps, overlaps and dead rules of specs; "
+                       "--examples prints the boundary claims")
+    p.add_argument("paths", nargs="*", help=f"spec files or folders (default {DEFAULT_SPECS}/)")
+    p.add_argument("--format", choices=REPORT_FORMATS, default="text",
+                   help="text for people; json, github (workflow annotations) or sarif for tools")
+    p.add_argument("--examples", action="store_true",
+                   help="also print every rule's boundary claims as a table, with the decision "
+                        "each gets")
+    p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("build", help="write generated/ atomically, or --check it")
     p.add_argument("paths", nargs="*", help=f"spec files or folders (default {DEFAULT_SPECS}/)")
@@ -121,6 +132,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="*", help=f"spec files or folders (default {DEFAULT_SPECS}/)")
     p.add_argument("--min-coverage", type=float, metavar="PCT",
                    help="fail when a policy's rule and branch coverage is below PCT")
+    p.add_argument("--boundary", action="store_true",
+                   help="instead, decide every rule's boundary claims with the generated "
+                        "evaluator and the interpreter; any disagreement fails")
     p.set_defaults(func=cmd_test)
 
     # Commands kept in their own modules: each adds its options and carries itself out. Only the

@@ -242,6 +242,10 @@ def table_targets(policy: nodes.Policy) -> tuple[str, ...]:
     return tuple(ordered + [target for target in limited if target not in ordered])
 
 
+# Lines with no window, placed in their channel's first column: `not covered` and `no limit`.
+_WINDOWLESS = (nodes.NotCovered, nodes.NoLimit)
+
+
 def limits_table(policy: nodes.Policy) -> LimitsTable | None:
     """The quantity-limits table: one row per product or group, one column per channel × window."""
     if not policy.limits:
@@ -250,10 +254,10 @@ def limits_table(policy: nodes.Policy) -> LimitsTable | None:
     # A `not covered` line has no window: it sits in its channel's first column (the Vivitrol
     # row's "Mail" cell reads "Not covered"), and gets a column of its own only when no other
     # limit opens one for that channel.
-    limited = [limit for limit in policy.limits if not isinstance(limit.rule, nodes.NotCovered)]
+    limited = [limit for limit in policy.limits if not isinstance(limit.rule, _WINDOWLESS)]
     keys = list(dict.fromkeys(column_key(limit) for limit in limited))
     keys += [(limit.channel, None) for limit in policy.limits
-             if isinstance(limit.rule, nodes.NotCovered)
+             if isinstance(limit.rule, _WINDOWLESS)
              and not any(channel == limit.channel for channel, _ in keys)]
     keys = sorted(dict.fromkeys(keys), key=lambda key: (rank[key[0]], key[1] is None, key[1] or 0))
     columns = tuple(
@@ -264,7 +268,7 @@ def limits_table(policy: nodes.Policy) -> LimitsTable | None:
         first_column.setdefault(channel, (channel, days))
 
     def placed(limit: nodes.Limit) -> tuple[str | None, int | None]:
-        if isinstance(limit.rule, nodes.NotCovered):
+        if isinstance(limit.rule, _WINDOWLESS):
             return first_column[limit.channel]
         return column_key(limit)
 

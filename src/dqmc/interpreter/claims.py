@@ -192,8 +192,11 @@ def _decide_claim(compiled: CompiledPolicy, claim: rt.Claim) -> dict:
     # Step 3: the base limits in force for this product, channel and claim.
     group = group_of(policy, product.id)
     targets = (product.id,) if group is None else (product.id, group.id)
+    # A `no limit` line is never a candidate: the claims it selects have no limit, as claims
+    # no line selects have none (docs/semantics.md §4.1).
     candidates = [lim for lim in policy.limits
-                  if lim.target in targets and lim.channel in (None, channel)]
+                  if lim.target in targets and lim.channel in (None, channel)
+                  and not isinstance(lim.rule, nodes.NoLimit)]
     if not candidates:
         return skip("select", f"no limit for {product.id} at {channel}", location(policy))
     own_scope = own_products(policy, product)

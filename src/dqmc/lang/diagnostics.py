@@ -57,6 +57,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "limit.duplicate": (Severity.ERROR, "the same rule is given twice for one product and channel"),
     "limit.not-covered-conflict": (Severity.ERROR,
                                    "a product both not covered and limited at one channel"),
+    "limit.empty": (Severity.ERROR, "a `limit X { }` block with no line: it limits nothing"),
     "limit.days-supply-under-therapy": (
         Severity.WARNING,
         "a days-supply cap that a therapy rule on the same claims makes redundant"),
@@ -80,6 +81,7 @@ CODES: dict[str, tuple[Severity, str]] = {
                                       "an approval for a channel with no base limit"),
     "criterion.approves-not-covered": (Severity.ERROR,
                                        "an approval where the product is not covered"),
+    "criterion.approves-no-limit": (Severity.ERROR, "an approval of `no limit`"),
     "criterion.approves-less": (Severity.WARNING, "an approval below the base limit it replaces"),
     "criterion.approves-nothing": (Severity.ERROR, "a criterion with no approval"),
     "criterion.empty-approval": (Severity.ERROR,
@@ -142,6 +144,19 @@ CODES: dict[str, tuple[Severity, str]] = {
     "product.in-two-policies": (Severity.ERROR, "a product id or NDC covered by two policies"),
     "policy.no-limits": (Severity.WARNING, "a policy with no limits"),
     "policy.reject-code": (Severity.ERROR, "a reject code that is not an NCPDP reject code form"),
+    # Verification: the claim space (dqmc verify; lang/verify/claim_space.py).
+    "verify.age-gap": (Severity.ERROR,
+                       "ages no line selects, for a product limited at that channel"),
+    "verify.package-gap": (Severity.ERROR,
+                           "a package no line selects, for a product limited by package"),
+    "verify.channel-gap": (Severity.ERROR,
+                           "a channel the policy limits where a limited product has no line"),
+    "verify.overlap": (Severity.ERROR,
+                       "two lines that share claims give different limits, neither containing "
+                       "the other"),
+    "verify.dead-rule": (Severity.ERROR, "a line that never decides a claim"),
+    "verify.dead-criterion": (Severity.ERROR,
+                              "a criterion whose approvals are never looser than the base"),
 }
 
 

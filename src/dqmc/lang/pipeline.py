@@ -47,7 +47,9 @@ class CompileResult:
 
     files: list[FileResult]
     diagnostics: list[Diagnostic]  # all, sorted and de-duplicated
-    compiled: list[CompiledPolicy]  # one per policy id, in id order; empty when any error
+    # one per policy id, in id order; empty when compiling found an error (verify_paths keeps
+    # them when only verification did)
+    compiled: list[CompiledPolicy]
     kept: list[FileResult] = field(default_factory=list)  # the earlier versions under history/
 
     @property
@@ -195,6 +197,20 @@ def compile_paths(paths: Sequence[str | Path]) -> CompileResult:
     if has_errors(diagnostics):
         compiled = []
     return CompileResult(files, diagnostics, compiled, kept)
+
+
+def verify_paths(paths: Sequence[str | Path]) -> CompileResult:
+    """`compile_paths`, then the claim-space analysis of every policy that compiled
+    (lang/verify/claim_space.py): its findings join the diagnostics. The compiled policies are
+    kept even when verification finds holes, so `dqmc verify --examples` can show their claims."""
+    from dqmc.lang.verify.claim_space import verify_policy
+
+    result = compile_paths(paths)
+    found = [d for item in result.compiled for d in verify_policy(item.policy)]
+    if not found:
+        return result
+    return CompileResult(result.files, sorted_unique(result.diagnostics + found),
+                         result.compiled, result.kept)
 
 
 def link(files: Iterable[FileResult]) -> tuple[list[Diagnostic], list[CompiledPolicy]]:

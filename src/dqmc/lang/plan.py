@@ -160,7 +160,7 @@ def lower(policy: nodes.Policy) -> PolicyPlan:
     """The plan of a checked, resolved policy."""
     limits = tuple(_rule(policy, limit.rule, limit.target, limit.channel, queries.location(limit),
                          hard=limit.hard, selection=_selection(limit))
-                   for limit in policy.limits)
+                   for limit in _limiting(policy))
     approvals = {(c, a): _rule(policy, approval.rule, approval.target, approval.channel,
                                queries.location(approval), origin=OVERRIDE, criterion=criterion.id)
                  for c, criterion in enumerate(policy.criteria)
@@ -174,6 +174,12 @@ def lower(policy: nodes.Policy) -> PolicyPlan:
         limits=limits, approvals=tuple(approvals.values()), products=products,
         ndcs=_coded_ndcs(policy),
         criteria_at=tuple((c.id, queries.location(c)) for c in policy.criteria))
+
+
+def _limiting(policy: nodes.Policy) -> tuple[nodes.Limit, ...]:
+    """The base lines an evaluator selects among: all but `no limit` lines, which state that the
+    claims they select have no limit, as claims no line selects have none."""
+    return tuple(limit for limit in policy.limits if not isinstance(limit.rule, nodes.NoLimit))
 
 
 def _rule(policy: nodes.Policy, rule: nodes.Rule, target: str, channel: str | None,
@@ -210,7 +216,7 @@ def _product(policy: nodes.Policy, product: nodes.Product, channels: tuple[str, 
     plans = []
     for channel in channels:
         # Source order is decision order: the trace lists the limits as the author wrote them.
-        rules = tuple(r for limit, r in zip(policy.limits, limits, strict=True)
+        rules = tuple(r for limit, r in zip(_limiting(policy), limits, strict=True)
                       if limit.target in targets and limit.channel in (None, channel))
         if not rules:
             continue

@@ -12,6 +12,7 @@ from dqmc.lang.printers import english as words
 from dqmc.revisions.direction import (
     LOOSER,
     STRICTER,
+    UNCHANGED,
     UNKNOWN,
     duration_effect,
     effective_duration,
@@ -331,6 +332,13 @@ class _Differ:
             else:
                 self.add("limit", kind, key[:2] + key[3:], f"{words.sentence_case(where)} is "
                          "no longer excluded as not covered.", old=limit, effect=LOOSER)
+            return
+        if isinstance(limit.rule, nodes.NoLimit):
+            # The evaluators select no such line: only the statement changed, not a decision.
+            stated = "now states" if kind == "added" else "no longer states"
+            self.add("limit", kind, key[:2] + key[3:], f"{words.sentence_case(subject)}: the "
+                     f"policy {stated} that there is none.", new=limit if kind == "added" else None,
+                     old=limit if kind != "added" else None, effect=UNCHANGED)
             return
         rule = rule_words(limit.rule, products) + (" (hard limit)" if limit.hard else "")
         if limit.since is not None:

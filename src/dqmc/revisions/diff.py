@@ -36,6 +36,7 @@ from dqmc.lang.diagnostics import Diagnostic
 from dqmc.lang.ir import nodes
 from dqmc.revisions.changes import Change, find_changes
 from dqmc.revisions.verdicts import Verdict, find_verdicts, verdicts_in_words
+from dqmc.revisions.witnesses import Witness, check_verdicts, decided_claims, witnesses_for
 
 __all__ = [
     "HISTORY_ROOT", "DiffInputError", "EarlierVersion", "PolicyDiff", "add_arguments",
@@ -55,6 +56,9 @@ class PolicyDiff:
     new: nodes.Policy
     changes: tuple[Change, ...]
     verdicts: tuple[Verdict, ...]
+    # full claims with each version's decision: one or more per changed limit, and each claim
+    # that made a stricter or looser verdict mixed (revisions/witnesses.py)
+    witnesses: tuple[Witness, ...] = ()
 
     @property
     def identical(self) -> bool:
@@ -73,6 +77,7 @@ class PolicyDiff:
                 "identical": self.identical,
                 "changes": [c.to_data() for c in self.changes],
                 "verdicts": [v.to_data() for v in self.verdicts],
+                "witnesses": [w.to_data() for w in self.witnesses],
                 "summary": self.sentences(summary=True)}
 
 
@@ -86,8 +91,16 @@ def _version_data(policy: nodes.Policy) -> dict[str, Any]:
 
 
 def diff_policies(old: nodes.Policy, new: nodes.Policy) -> PolicyDiff:
-    """The changes from `old` to `new` and the verdict per product and channel."""
-    return PolicyDiff(old, new, tuple(find_changes(old, new)), tuple(find_verdicts(old, new)))
+    """The changes from `old` to `new`, the verdict per product and channel, and the witnesses:
+    both versions' boundary claims decided by each, so that "stricter at the point of service"
+    holds for every one of them (a verdict one contradicts is "mixed")."""
+    changes = tuple(find_changes(old, new))
+    if not changes:
+        return PolicyDiff(old, new, changes, tuple(find_verdicts(old, new)))
+    decided = decided_claims(old, new)
+    verdicts, against = check_verdicts(old, new, find_verdicts(old, new), decided)
+    return PolicyDiff(old, new, changes, tuple(verdicts),
+                      tuple(witnesses_for(old, new, changes, decided, against)))
 
 
 def revision_summaries(versions: Sequence[nodes.Policy]) -> list[str]:

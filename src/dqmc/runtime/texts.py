@@ -62,6 +62,8 @@ def rule_text(kind: str, quantity: Decimal | None, unit: str | None, days: int |
         return f"{fills} fill{'' if fills == 1 else 's'} per {_days(days)}"  # type: ignore[arg-type]
     if kind == "not_covered":
         return "not covered"
+    if kind == "no_limit":
+        return "no limit"
     if kind == "therapy_max":
         return f"therapy at most {_days(days)}"  # type: ignore[arg-type]
     return f"days supply at most {days}"
@@ -82,6 +84,8 @@ def rule_message(kind: str, quantity: Decimal | None, unit: str | None, days: in
         text = f"QL {fills} FILL{'' if fills == 1 else 'S'} PER {days} DAYS"
     elif kind == "not_covered":
         text = "NOT COVERED"
+    elif kind == "no_limit":
+        text = "NO LIMIT"
     elif kind == "therapy_max":
         text = f"THERAPY LIMIT {days} DAYS"
     else:

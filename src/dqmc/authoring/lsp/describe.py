@@ -50,6 +50,8 @@ def rule_text(rule: nodes.Rule) -> str:
                     "through the last day of its supply)")
         case nodes.NotCovered():
             return "not covered"
+        case nodes.NoLimit():
+            return "no limit: the claims this line selects are limited by nothing, on purpose"
     raise AssertionError(rule)
 
 

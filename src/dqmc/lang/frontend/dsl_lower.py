@@ -299,6 +299,11 @@ class _ToIR(Transformer):
         target, *lines = children
         span = self._span(meta)
         named_at = self._tspan(target)
+        if not lines:  # it would lower to nothing and the block would silently disappear
+            self.diagnostics.append(Diagnostic(
+                "limit.empty",
+                f"`limit {target} {{ }}` states no limit: add a line for each channel, e.g. "
+                f"`retail 30 g per 30 days`, or `retail no limit` to say there is none", span))
         limits = tuple(dataclasses.replace(line, target=self._ref(target), target_span=named_at)
                        for line in lines)
         return _Item("limit", limits, span)
@@ -392,6 +397,9 @@ class _ToIR(Transformer):
 
     def not_covered(self, meta, children):
         return nodes.NotCovered(span=self._span(meta))
+
+    def no_limit(self, meta, children):
+        return nodes.NoLimit(span=self._span(meta))
 
     # -- facts and criteria ------------------------------------------------------------------
     def fact(self, meta, children):

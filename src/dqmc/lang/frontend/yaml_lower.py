@@ -231,6 +231,12 @@ class _Lowering:
     def _limits(self, limits: dict[str, Any]) -> Iterator[nodes.Limit]:
         for target, entries in limits.items():
             named_at = self.doc.key_span(pointer_join("/limits", target))
+            if not entries:  # `{}` or `[]`: it would lower to nothing and silently disappear
+                self.diagnostics.append(Diagnostic(
+                    "limit.empty",
+                    f"the limits of '{target}' are empty, so they state no limit: give a "
+                    "channel and a rule, e.g. `retail: 30 g per 30 days`, or `retail: no limit` "
+                    "to say there is none", named_at))
             for limit, span in self._lines(pointer_join("/limits", target), entries):
                 yield dataclasses.replace(limit, target=nodes.Ref(target, named_at), span=span,
                                           target_span=named_at)

@@ -15,7 +15,7 @@ from dqmc.lang.ir import nodes
 # Members of the IR's unions carry their node name, so the JSON says which variant it is.
 _TAGGED = (
     nodes.PerWindow, nodes.PerFill, nodes.PerDay, nodes.FillsPerWindow, nodes.DaysSupplyMax,
-    nodes.TherapyMax, nodes.NotCovered,
+    nodes.TherapyMax, nodes.NotCovered, nodes.NoLimit,
     nodes.AgeBand, nodes.PackageIs,
     nodes.FactRef, nodes.Compare, nodes.InSet, nodes.Subset, nodes.Not, nodes.And, nodes.Or,
 )

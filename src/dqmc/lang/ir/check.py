@@ -8,6 +8,7 @@ rules) are a different kind of pass and belong in a module of their own.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import itertools
@@ -586,6 +587,13 @@ def _check_criteria(policy: nodes.Policy) -> Iterator[Diagnostic]:
                 continue
             if approval.channel is not None and approval.channel not in channels:
                 continue  # reported by name resolution (resolve.py)
+            if isinstance(approval.rule, nodes.NoLimit):
+                yield Diagnostic(
+                    "criterion.approves-no-limit",
+                    "an approval states the limit a criterion allows; `no limit` states a gap "
+                    "of the base limits (to approve what the request asks, write `approve "
+                    "requested`)", approval.span)
+                continue
             if isinstance(approval.rule, nodes.NotCovered):
                 yield Diagnostic(
                     "criterion.approves-not-covered",
@@ -667,7 +675,11 @@ def _candidates_of(fact: nodes.Fact | None, fact_id: str, expr: nodes.Expr) -> l
     if not constants:
         return [None]
     step: object = Decimal(1) if fact.type == "number" else dt.timedelta(days=1)
-    values: list[object] = [constants[0] - step, constants[-1] + step]  # type: ignore[operator]
+    values: list[object] = []
+    for edge, shift in ((constants[0], -1), (constants[-1], 1)):
+        # 0001-01-01 has no day before it, 9999-12-31 none after
+        with contextlib.suppress(OverflowError):
+            values.append(edge - step if shift < 0 else edge + step)  # type: ignore[operator]
     for low, high in itertools.pairwise(constants):
         values.append(low + (high - low) / 2 if fact.type == "number" else low + step)  # type: ignore[operator]
     return values + list(constants)

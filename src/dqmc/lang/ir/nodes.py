@@ -374,7 +374,18 @@ class NotCovered(Node):
     span: Span = _span()
 
 
-Rule = PerWindow | PerFill | PerDay | FillsPerWindow | DaysSupplyMax | TherapyMax | NotCovered
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NoLimit(Node):
+    """`no limit`: the claims the line selects are, on purpose, limited by nothing (e.g. "no
+    limit for ages under 4"). Evaluators never select it (such claims are `not_applicable`, as
+    claims no line selects are); it states a gap, so that verification accepts it and the
+    document prints it."""
+
+    span: Span = _span()
+
+
+Rule = (PerWindow | PerFill | PerDay | FillsPerWindow | DaysSupplyMax | TherapyMax | NotCovered
+        | NoLimit)
 # The rules that state a quantity (their `quantity` field); `isinstance(rule, QuantityRule)`.
 QuantityRule = PerWindow | PerFill | PerDay
 

@@ -114,6 +114,8 @@ def rule_fields(rule: nodes.Rule) -> RuleFields:
         return "fills_per_window", None, None, rule.days, rule.fills, None
     if isinstance(rule, nodes.NotCovered):
         return "not_covered", None, None, None, None, None
+    if isinstance(rule, nodes.NoLimit):
+        return "no_limit", None, None, None, None, None
     if isinstance(rule, nodes.TherapyMax):
         return "therapy_max", None, None, rule.days, None, None
     return "days_supply_max", None, None, rule.days, None, None

@@ -209,6 +209,8 @@ def format_rule(rule: nodes.Rule, products: Sequence[nodes.Product] = ()) -> str
             return f"therapy <= {_days(rule.days)}"
         case nodes.NotCovered():
             return "not covered"
+        case nodes.NoLimit():
+            return "no limit"
         case _:
             assert_never(rule)
 

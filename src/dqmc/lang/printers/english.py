@@ -18,6 +18,7 @@ from dqmc.lang.ir import nodes
 from dqmc.lang.ir.canonical import decimal_text
 
 NOT_COVERED_TEXT = "Not covered"  # a `not covered` line, in a table cell or a sentence
+NO_LIMIT_TEXT = "No limit"  # a `no limit` line: a gap the policy states on purpose
 
 _UNIT_NOUNS: dict[str, tuple[str, str]] = {"g": ("gram", "grams"), "mL": ("mL", "mL")}
 
@@ -287,6 +288,8 @@ def rule_phrase(rule: nodes.Rule, products: Sequence[nodes.Product]) -> str:
             return f"at most {counted(days, 'day')} of continuous therapy"
         case nodes.NotCovered():
             return NOT_COVERED_TEXT
+        case nodes.NoLimit():
+            return NO_LIMIT_TEXT
         case _:
             assert_never(rule)
 
