@@ -9,11 +9,18 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, update_golden
+from conftest import REPO, examples, update_golden
+from hypothesis import HealthCheck, given, settings
+from strategies import policies
 
 from dqmc import interpreter
+from dqmc.lang.compiled import CompiledPolicy
 from dqmc.lang.diagnostics import render_all
+from dqmc.lang.ir import nodes
 from dqmc.lang.pipeline import compile_paths, compile_text, verify_paths
+from dqmc.lang.printers.dsl_print import print_policy
+from dqmc.lang.verify.boundary import boundary_claims
+from dqmc.lang.verify.claim_space import verify_policy
 
 CASES = sorted((REPO / "tests/golden/invalid/verify").glob("*.dqm"))
 
@@ -132,3 +139,73 @@ def test_a_date_fact_compared_with_the_first_or_last_day_compiles_without_a_trac
     result = compile_text("dates.dqm", text)
     assert result.policy is not None
     assert not [d for d in result.diagnostics if d.is_error], result.diagnostics
+
+
+def test_verify_examples_prints_each_rules_boundary_claims_with_decisions() -> None:
+    run = subprocess.run([sys.executable, "-m", "dqmc", "verify", "--examples",
+                          "policy_specs/anzupgo.dqm"], cwd=REPO, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    rows = [line for line in run.stdout.splitlines() if line.startswith("| b-")]
+    assert len(rows) == 18
+    assert any("one increment over: 30.001" in row and row.endswith("| rejected 76 |")
+               for row in rows)
+    assert any("an authorization on its last day" in row and row.endswith("| paid |")
+               for row in rows)
+
+
+def test_test_boundary_runs_every_spec_on_both_evaluators() -> None:
+    run = subprocess.run([sys.executable, "-m", "dqmc", "test", "--boundary", "policy_specs/"],
+                         cwd=REPO, capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+    last = run.stdout.strip().splitlines()[-1]
+    passed = int(last.split()[0])
+    assert passed > 1000 and " 0 failed" in last
+
+
+def test_test_boundary_fails_when_the_evaluators_disagree(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dqmc.authoring import boundary
+
+    compiled = compile_paths(["policy_specs/anzupgo.dqm"]).compiled
+    real = boundary.deciders
+
+    def skewed(items):  # the generated evaluator pays one claim the interpreter rejects
+        found = real(items)
+        generated, interpreted = found["anzupgo-dqm"]
+
+        def wrong(claim):
+            decision = generated(claim)
+            return dict(decision, outcome="paid") if claim["claim_id"] == "b-2" else decision
+        found["anzupgo-dqm"] = (wrong, interpreted)
+        return found
+
+    monkeypatch.setattr(boundary, "deciders", skewed)
+    run = boundary.run_boundary(compiled)
+    text, code = boundary.boundary_report(run)
+    assert code == 1 and len(run.failures) == 1 and "b-2" in run.failures[0]
+    assert "FAIL" in text
+
+
+@settings(max_examples=examples(60), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(policies())
+def test_verification_and_boundary_claims_never_raise(policy: nodes.Policy) -> None:
+    result = compile_text("random.dqm", print_policy(policy))
+    if result.policy is None or any(d.is_error for d in result.diagnostics):
+        return
+    for finding in verify_policy(result.policy):
+        assert finding.code.startswith("verify."), finding
+    for item in boundary_claims(result.policy):
+        # a boundary claim is well formed: no input check refuses it
+        decision = interpreter.evaluate(CompiledPolicy(result.policy, "random.dqm", "x"),
+                                        item.claim)
+        assert decision["reject_code"] not in ("85", "PZ", "U7", "09", "21"), (
+            item, decision["messages"])
+
+
+def test_the_language_server_reports_what_check_reports(tmp_path: Path) -> None:
+    from dqmc.authoring.lsp.server import compile_folder
+
+    spec = tmp_path / "gap.dqm"
+    text = NO_LIMIT.replace("    retail no limit when age ..3\n", "")
+    result = compile_folder(spec, {spec: text})
+    assert [d.code for d in result.diagnostics] == ["verify.age-gap"]

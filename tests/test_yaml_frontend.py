@@ -109,6 +109,7 @@ policy rich-policy "Rich: every node kind – \"quoted\" # not a comment" {
   limit lotion {
     retail        240 mL per 30 days
     home_delivery not covered
+    retail_90     no limit
   }
 
   fact has_migraine: bool "Does the patient have migraine?"

@@ -64,6 +64,7 @@ def compile_folder(spec: Path, open_texts: dict[Path, str]) -> CompileResult:
         read_source,
     )
     from dqmc.lang.source import SourceFile
+    from dqmc.lang.verify.claim_space import verify_policy
 
     folder = spec.parent
     paths, problems = discover([folder]) if folder.is_dir() else ([], [])
@@ -82,7 +83,10 @@ def compile_folder(spec: Path, open_texts: dict[Path, str]) -> CompileResult:
     # The cross-file stage exactly as compile_paths runs it, on the files compiled above.
     linkable = [f for f in files if f.policy is not None and not has_errors(f.diagnostics)]
     cross, compiled = link(linkable)
-    diagnostics = sorted_unique(problems + cross + [d for f in files for d in f.diagnostics])
+    # and verification, as `dqmc check` runs it (pipeline.verify_paths)
+    verified = [d for item in compiled for d in verify_policy(item.policy)]
+    diagnostics = sorted_unique(problems + cross + verified
+                                + [d for f in files for d in f.diagnostics])
     return CompileResult(files, diagnostics, [] if has_errors(diagnostics) else compiled)
 
 

@@ -126,9 +126,11 @@ class _Edges:
         argument says otherwise."""
         day = day or self.day
         selection = rule.selection if rule is not None else None
+        own = {p.id for p in self.product.packages}
         if package is None and selection is not None:
+            # a group's line may select a package of another member: not this product's claims
             package = next((c.package for c in selection.conditions
-                            if isinstance(c, planning.PackageIs)), None)
+                            if isinstance(c, planning.PackageIs) and c.package in own), None)
         if package is None and self.product.packages:
             package = self.product.packages[0].id
         if selection is not None and selection.since is not None and day < selection.since:
@@ -321,7 +323,7 @@ class _Edges:
         for condition in selection.conditions:
             if isinstance(condition, planning.AgeBand):
                 out += self.age_edges(rule, condition, probe, ds)
-            else:
+            elif condition.package in {p.id for p in self.product.packages}:
                 others = [p.id for p in self.product.packages if p.id != condition.package]
                 out.append(self.made(rule, "package-selected", f"package {condition.package}",
                                      self.claim(probe, rule=rule, package=condition.package,

@@ -141,7 +141,7 @@ def _channel_gaps(policy: nodes.Policy, product: nodes.Product,
 
 def _regions(lines: list[_Line]) -> list[dt.date | None]:
     """The first day of each date range in which the set of lines in force is the same: None
-    for the days before every `since`, then each `since` date."""
+    for the days before every `since`, then each `since` date, in order."""
     return [None, *sorted({line.since for line in lines if line.since is not None})]
 
 
@@ -165,7 +165,11 @@ def _cell_gaps(product: nodes.Product, channel: str, lines: list[_Line]) -> Iter
     packages: list[str | None] = [p.id for p in product.packages] or [None]
     if not any(line.package is not None for line in lines):
         packages = [None]
-    for start in _regions(lines):
+    # Only from the latest `since` on, when every line is in force: before it the product's
+    # limits were not yet what the spec states, and a gap there could not be stated (a line
+    # has a first day, `since`, but no last).
+    regions = _regions(lines)[-1:]
+    for start in regions:
         live = [line for line in lines if _in_force(line, start) and not line.selects_nothing]
         if not live:
             continue
@@ -186,9 +190,12 @@ def _cell_gaps(product: nodes.Product, channel: str, lines: list[_Line]) -> Iter
                 who = f"ages {_band(low, high)}" if (low, high) != (0, None) else "claims"
                 what = f" of package {package}" if package is not None else ""
                 when = f" from {start}" if start is not None else ""
-                example = (f"`{channel} no limit when age {_band(low, high)}`"
-                           if (low, high) != (0, None) else
-                           f"`{channel} no limit when package {package}`")
+                if (low, high) != (0, None):
+                    example = f"`{channel} no limit when age {_band(low, high)}`"
+                elif package is not None:
+                    example = f"`{channel} no limit when package {package}`"
+                else:  # a group's lines select only other members' packages
+                    example = f"`{channel} no limit` on '{product.id}'"
                 yield Diagnostic(
                     "verify.age-gap" if (low, high) != (0, None) else "verify.package-gap",
                     f"{who}{what} at {channel}{when} have no limit for '{product.id}': no line "
