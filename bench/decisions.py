@@ -40,7 +40,7 @@ class Setup:
         from dqmc import interpreter
 
         compiled = self.compiled[policy_id]
-        return lambda claim: interpreter.evaluate(compiled, claim)
+        return lambda claim: interpreter.evaluate_policy(compiled, claim)
 
 
 def setup() -> Setup:
@@ -57,7 +57,9 @@ def setup() -> Setup:
     assert Path(dqm_policies.__file__).is_relative_to(out), dqm_policies.__file__
     compiled = {c.policy.id: c for c in compile_paths([SPECS]).compiled}
     anzupgo = compiled[POLICY_ID]
-    return Setup(dqm_policies, lambda claim: interpreter.evaluate(anzupgo, claim),
+    # evaluate_policy: the interpreter routes by date to the policy's kept versions, as the
+    # package does (docs/semantics.md §2.7), so both return the same trace.
+    return Setup(dqm_policies, lambda claim: interpreter.evaluate_policy(anzupgo, claim),
                  anzupgo.content_hash, folder, compiled)
 
 

@@ -175,6 +175,10 @@ _DAYS: dict[str, int] = {}  # date text → ordinal
 _MILLIS: dict[str, int] = {}  # quantity text → thousandths
 _TEXTS: dict[int, str] = {}  # thousandths → text
 _ISO: dict[int, str] = {}  # ordinal → date text
+# The live Anzupgo spec's first day (its kept version ends 2025-11-11): the floor decides claims
+# from then on, each trace naming the version (docs/semantics.md §2.7).
+_LIVE_FROM = dt.date(2025, 11, 12).toordinal()
+_VERSION = {"step": "version", "result": "info", "source": _VALIDATE}
 
 
 def _day(text: object) -> int | None:
@@ -275,8 +279,8 @@ def floor_decision(policy_hash: str) -> Callable[[dict], dict | None]:
             end_text = get("date_of_service")
             end = _DAYS.get(end_text) or _day(end_text)
             channel = get("channel")
-            if (end is None or get("product") != PRODUCT or get("unit") not in ("g", "GM")
-                    or channel not in _FLOOR):
+            if (end is None or end < _LIVE_FROM or get("product") != PRODUCT
+                    or get("unit") not in ("g", "GM") or channel not in _FLOOR):
                 return None
             ndc, package = get("ndc"), get("package")
             if ndc is not None and (ndc.__class__ is not str or len(ndc) != 11
@@ -369,6 +373,8 @@ def floor_decision(policy_hash: str) -> Callable[[dict], dict | None]:
         first = _ISO.get(start) or _iso(start)
         trace = [{"step": "validate", "result": "pass", "detail": "the claim is well-formed",
                   "source": _VALIDATE},
+                 dict(_VERSION, detail=f"date of service {end_text}: the version in force from"
+                                       " 2025-11-12"),
                  {"step": "match", "result": "pass", "detail": _MATCHED[channel],
                   "source": _MATCH}]
         if granted is None:

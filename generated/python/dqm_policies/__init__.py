@@ -14,7 +14,8 @@ from types import ModuleType
 
 from . import _runtime as rt
 
-__all__ = ["evaluate", "decide", "review", "decide_review", "policies"]
+__all__ = ["evaluate", "decide", "review", "decide_review", "evaluate_policy", "review_policy",
+           "policies"]
 
 # product id → module
 _BY_PRODUCT = {
@@ -259,6 +260,15 @@ _BY_POLICY = {
 # (their review target, billing unit): a request naming no policy for one goes to the fallback
 _FALLBACK = None
 _ROUTED = {}
+# module → the versions of its policy, for a policy with kept earlier versions or an effective
+# date (docs/semantics.md §2.7): (policy id, first day in force or None, the last day of each
+# kept version, the module of each version, when each is in force in words, each one's spec
+# line, oldest first and the live version last; the first version's content hash, which a claim
+# dated before it names). A claim goes to the version in force on its
+# date of service, a review request to the one in force on its request date.
+_VERSIONS = {
+    'anzupgo_dqm': ('anzupgo-dqm', None, ('2025-11-11',), ('anzupgo_dqm__2025_11_11', 'anzupgo_dqm'), ('through 2025-11-11', 'from 2025-11-12'), ('policy_specs/history/anzupgo-dqm/2025-11-11.dqm:6', 'policy_specs/anzupgo.dqm:3'), 'sha256:2e56f12618251944a05cd627e3e8636eb80630384af67cd94776d392f932d4ea'),
+}
 # (id, title, content hash, source, module) of each policy: a constant, loaded as it is stored
 _POLICIES = (
     ('anzupgo-dqm', 'Dermatology – Anzupgo Drug Quantity Management Policy – Per Days', 'sha256:f448b244f6292d73e66a1444ed8193b2c6afead1abc35d800b496ea8a0c9e80b', 'policy_specs/anzupgo.dqm', 'anzupgo_dqm'),
@@ -293,9 +303,27 @@ def evaluate(claim: object) -> dict:
         coded = _BY_NDC.get(ndc) if ndc.__class__ is str else None
         chosen = named or coded
         if chosen is not None and (coded is None or coded == chosen):
-            decided = (_plain_evaluators.get(chosen) or _plain(chosen))(claim)
-            if decided is not None:
-                return decided
+            dated = _VERSIONS.get(chosen)
+            if dated is None:
+                decided = (_plain_evaluators.get(chosen) or _plain(chosen))(claim)
+                if decided is not None:
+                    return decided
+            else:
+                day = get("date_of_service")
+                # Compared as text (rt.version_index, inlined: this is every claim's path): a day
+                # that is not a date picks a version whose reader refuses it (None), and the
+                # claim is read and rejected below; one before the first version is too.
+                if day.__class__ is str and (dated[1] is None or day >= dated[1]):
+                    index = 0
+                    for last in dated[2]:
+                        if day <= last:
+                            break
+                        index += 1
+                    name = dated[3][index]
+                    decided = (_plain_evaluators.get(name) or _plain(name))(claim)
+                    if decided is not None:
+                        return rt.version_step(decided, rt.BY_SERVICE, day, dated[4][index],
+                                               dated[5][index])
     parsed = rt.parse_claim(claim)
     if parsed.__class__ is rt.Rejection:
         return rt.rejected_input(parsed, None, None, None)
@@ -312,7 +340,28 @@ def evaluate(claim: object) -> dict:
                     else f"ndc {parsed.ndc}")
         return rt.not_applicable(parsed, None, None, (rt.validated_step(None),),
                                  ("match", "skip", f"no policy covers {named_as}", None))
-    return _module(chosen).evaluate_claim(parsed)
+    return _decide_dated(chosen, parsed)
+
+
+def evaluate_policy(policy_id: str, claim: object, *, as_of: str | None = None) -> dict:
+    """The decision for one claim by one policy, whatever product it names: by the version in
+    force on its date of service, or on `as_of` (YYYY-MM-DD) when given; never raises on claim
+    data. Raises KeyError for a policy this package does not hold and ValueError when `as_of`
+    is not a date or no version is in force on it."""
+    chosen = _BY_POLICY[policy_id]
+    dated = _VERSIONS.get(chosen)
+    if as_of is not None:
+        index = _forced(dated, as_of)
+        if dated is None:
+            return _module(chosen).evaluate(claim)
+        return rt.version_step(_module(dated[3][index]).evaluate(claim), rt.BY_AS_OF, as_of,
+                               dated[4][index], dated[5][index])
+    if dated is None:
+        return _module(chosen).evaluate(claim)
+    parsed = rt.parse_claim(claim)
+    if parsed.__class__ is rt.Rejection:
+        return _module(chosen).evaluate(claim)  # malformed: the live version refuses it
+    return _decide_dated(chosen, parsed)
 
 
 def decide(claim: object) -> rt.Decision:
@@ -334,14 +383,62 @@ def decide_review(request: object) -> rt.ReviewResult:
         if type(policy) is str:
             chosen = _BY_POLICY.get(policy)
         elif type(product) is str and product in _ROUTED:
-            return _module(_FALLBACK).decide_review(request, routed=_ROUTED[product])
+            return _reviewed(_FALLBACK, request, None, _ROUTED[product])
         elif type(product) is str:
             chosen = (_BY_NAME.get(product) or _BY_PRODUCT.get(product)
                       or _BY_NDC.get(product))
     if chosen is None:
         problem = rt.Problem("policy", "no policy matches the request's policy or product")
         return rt.review_refused((problem,), None, None)
-    return _module(chosen).decide_review(request)
+    return _reviewed(chosen, request, None, None)
+
+
+def review_policy(policy_id: str, request: object, *, as_of: str | None = None) -> dict:
+    """The answer to one exception request by one policy: by the version in force on its request
+    date, or on `as_of` when given. Raises as `evaluate_policy` does."""
+    return _reviewed(_BY_POLICY[policy_id], request, as_of, None).to_dict()
+
+
+def _decide_dated(chosen: str, claim: rt.Claim) -> dict:
+    """A parsed claim decided by the version of the module's policy in force on its date."""
+    dated = _VERSIONS.get(chosen)
+    if dated is None:
+        return _module(chosen).evaluate_claim(claim)
+    day = claim.date_of_service.isoformat()
+    index = rt.version_index(day, dated[1], dated[2])
+    if index < 0:
+        return rt.before_first_version(claim, dated[0], dated[6], day, dated[1], dated[5][0])
+    return rt.version_step(_module(dated[3][index]).evaluate_claim(claim), rt.BY_SERVICE, day,
+                           dated[4][index], dated[5][index])
+
+
+def _reviewed(chosen: str, request: object, as_of: str | None,
+              routed: tuple | None) -> rt.ReviewResult:
+    """A request decided by the version of the module's policy in force on its request date (or
+    on `as_of`); `routed` as for the fallback guideline."""
+    dated = _VERSIONS.get(chosen)
+    if as_of is not None:
+        index = _forced(dated, as_of)
+    elif dated is None or (day := rt.request_day(request)) is None:
+        index = -2  # one version, or no request date: the live version answers (or refuses)
+    else:
+        index = rt.version_index(day, dated[1], dated[2])
+        if index < 0:
+            return rt.review_before_first_version(dated[0], dated[6], day, dated[1])
+    name = chosen if dated is None or index == -2 else dated[3][index]
+    return _module(name).decide_review(request, routed=routed)
+
+
+def _forced(dated: tuple | None, as_of: str) -> int:
+    """The version in force on a day a caller names; ValueError when none is."""
+    if rt.read_date(as_of) is None:
+        raise ValueError(f"as_of must be a date written YYYY-MM-DD, not {as_of!r}")
+    if dated is None:
+        return 0
+    index = rt.version_index(as_of, dated[1], dated[2])
+    if index < 0:
+        raise ValueError(f"{dated[0]} took effect on {dated[1]}: no version is in force on {as_of}")
+    return index
 
 
 def _module(name: str) -> ModuleType:

@@ -25,6 +25,7 @@ import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -218,16 +219,12 @@ def run_case(case: dict[str, Any], implementations: dict[str, tuple[Decide, Deci
 
 
 def run_tests(compiled: Sequence[CompiledPolicy]) -> TestRun:
-    import importlib
-
     from dqmc import interpreter
     from dqmc.codegen.loader import load_generated
-    from dqmc.codegen.python_emit import module_names
 
+    # A policy's tests run on that policy, whatever product a case names, each case by the
+    # version in force on its date (docs/semantics.md §2.7), as the interpreter runs them.
     registry = load_generated(compiled)
-    # A policy's tests run on that policy's own module, as the interpreter runs that policy.
-    modules = dict(zip((c.policy.id for c in compiled),
-                       module_names([c.policy.id for c in compiled]), strict=True))
     cases_out: list[CaseResult] = []
     coverage: list[Coverage] = []
     problems: list[str] = []
@@ -242,11 +239,11 @@ def run_tests(compiled: Sequence[CompiledPolicy]) -> TestRun:
             problems.append(f"{path.as_posix()}: {exc}")
             continue
         problems += malformed
-        generated = importlib.import_module(f"{registry.__name__}.{modules[item.policy.id]}")
-        implementations = {
-            "generated": (generated.evaluate, generated.review),
-            "interpreter": (lambda c, i=item: interpreter.evaluate(i, c),
-                            lambda r, i=item: interpreter.review(i, r)),
+        implementations: dict[str, tuple[Decide, Decide]] = {
+            "generated": (partial(registry.evaluate_policy, item.policy.id),
+                          partial(registry.review_policy, item.policy.id)),
+            "interpreter": (partial(interpreter.evaluate_policy, item),
+                            partial(interpreter.review_policy, item)),
         }
         decisions, requests = [], []
         for index, case in enumerate(cases, start=1):
@@ -257,7 +254,7 @@ def run_tests(compiled: Sequence[CompiledPolicy]) -> TestRun:
                 failures = [f"raised {type(exc).__name__}: {exc}"]
             cases_out.append(CaseResult(path.as_posix(), name, failures))
             if "claim" in case:
-                decisions.append(interpreter.evaluate(item, case["claim"]))
+                decisions.append(interpreter.evaluate_policy(item, case["claim"]))
             else:
                 requests.append(case["review"])
         coverage.append(coverage_of(item, decisions, requests))

@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING
 
 from dqmc import __version__
 from dqmc.lang.compiled import CompiledPolicy
-from dqmc.lang.diagnostics import Diagnostic
 from dqmc.lang.ir.canonical import ir_data
 
 if TYPE_CHECKING:
@@ -77,20 +76,14 @@ def visible_json(text: str) -> str:
     return _NON_ASCII.sub(escape, text)
 
 
-def load_histories(compiled: Sequence[CompiledPolicy]
-                   ) -> tuple[dict[str, list[EarlierVersion]], list[Diagnostic]]:
-    """The kept earlier versions of each policy (`<spec folder>/history/<policy-id>/`), by id."""
-    from dqmc.lang.pipeline import history_folder
-    from dqmc.revisions.diff import load_history
+def load_histories(compiled: Sequence[CompiledPolicy]) -> dict[str, list[EarlierVersion]]:
+    """The kept earlier versions of each policy (compiled with it: `CompiledPolicy.earlier`), by
+    id, as the revision summaries read them."""
+    from dqmc.revisions.diff import EarlierVersion
 
-    histories: dict[str, list[EarlierVersion]] = {}
-    problems: list[Diagnostic] = []
-    for item in compiled:
-        versions, found = load_history(item.policy.id, history_folder(Path(item.source)))
-        problems += found
-        if versions:
-            histories[item.policy.id] = versions
-    return histories, problems
+    return {item.policy.id: [EarlierVersion(v.last_day, v.source, v.policy)
+                             for v in item.earlier if v.last_day is not None]
+            for item in compiled if item.earlier}
 
 
 def artifacts(compiled: Sequence[CompiledPolicy], *, docs_config: Path | None = None,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -196,28 +195,49 @@ def cmd_convert(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _evaluator(compiled: Any, interpret: bool, entry: str) -> Callable[[Any], dict]:
-    """The interpreter, or the generated evaluator for this one spec, built in a temp folder."""
+def _as_of(compiled: Any, text: str | None) -> Any:
+    """The day `--as-of` names, checked: a date on which some version of the policy is in force."""
+    import datetime as dt
+
+    if text is None:
+        return None
+    try:
+        day = dt.date.fromisoformat(text) if len(text) == 10 else None
+    except ValueError:
+        day = None
+    if day is None:
+        raise UsageError(f"--as-of {text}: write a date as YYYY-MM-DD")
+    if compiled.version_on(day) is None:
+        raise UsageError(f"--as-of {text}: {compiled.policy.id} took effect on "
+                         f"{compiled.versions[0].first_day}; no version of it is in force then")
+    return day
+
+
+def _evaluator(compiled: Any, interpret: bool, entry: str, as_of: Any) -> Callable[[Any], dict]:
+    """The interpreter, or the generated evaluator for this one spec and its kept versions,
+    built in a temp folder; each decides by the version in force on the input's date, or on
+    `as_of`."""
     if interpret:
         from dqmc import interpreter
 
-        fn = getattr(interpreter, entry)
-        return lambda value: fn(compiled, value)
+        fn = getattr(interpreter, f"{entry}_policy")
+        return lambda value: fn(compiled, value, as_of=as_of)
     from dqmc.codegen.loader import load_generated
 
-    # The spec's own policy module, not the registry: as with the interpreter, the policy is
-    # known, so every decision names it (a registry would answer "no policy covers ...").
+    # The spec's own policy, not the registry's routing by product: as with the interpreter,
+    # the policy is known, so every decision names it (a registry would answer "no policy
+    # covers ..."); its versions are routed by date.
     package = load_generated([compiled])
-    (listed,) = package.policies()
-    module = importlib.import_module(f"{package.__name__}.{listed['module']}")
-    return getattr(module, entry)
+    decide = getattr(package, f"{entry}_policy")
+    policy_id, day = compiled.policy.id, None if as_of is None else as_of.isoformat()
+    return lambda value: decide(policy_id, value, as_of=day)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
     compiled, _ = _compile_one(args.spec)
     if compiled is None:
         return EXIT_ERRORS
-    decide = _evaluator(compiled, args.interpret, "evaluate")
+    decide = _evaluator(compiled, args.interpret, "evaluate", _as_of(compiled, args.as_of))
     claims, shape = _read_json_inputs(args.claims)
     _dump((decide(claim) for claim in claims), shape, sys.stdout)
     return EXIT_OK
@@ -227,7 +247,7 @@ def cmd_review(args: argparse.Namespace) -> int:
     compiled, _ = _compile_one(args.spec)
     if compiled is None:
         return EXIT_ERRORS
-    decide = _evaluator(compiled, args.interpret, "review")
+    decide = _evaluator(compiled, args.interpret, "review", _as_of(compiled, args.as_of))
     requests, shape = _read_json_inputs(args.request)
     _dump((decide(request) for request in requests), shape, sys.stdout)
     return EXIT_OK

@@ -114,12 +114,18 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("spec")
     p.add_argument("--claims", required=True, help="JSON object, array or JSON Lines; - for stdin")
     p.add_argument("--interpret", action="store_true", help="use the IR interpreter")
+    p.add_argument("--as-of", metavar="DATE",
+                   help="decide every claim by the version in force on DATE (YYYY-MM-DD), not "
+                   "by the one in force on its date of service")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("review", help="decide exception requests against a spec")
     p.add_argument("spec")
     p.add_argument("--request", required=True, help="JSON object, array or JSON Lines; - for stdin")
     p.add_argument("--interpret", action="store_true", help="use the IR interpreter")
+    p.add_argument("--as-of", metavar="DATE",
+                   help="answer every request by the version in force on DATE (YYYY-MM-DD), not "
+                   "by the one in force on its request date")
     p.set_defaults(func=cmd_review)
 
     p = sub.add_parser("test", help="run the policy tests kept next to specs, with coverage")

@@ -9,6 +9,7 @@ ends with exactly one newline.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import functools
 import hashlib
 import json
@@ -18,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import jinja2
 import markupsafe
@@ -207,6 +209,14 @@ def md_table_row(cells: Sequence[str | Sequence[str]]) -> str:
     return f"| {' | '.join(rendered)} |"
 
 
+def md_version_link(link: docs_view.VersionLink | None) -> str:
+    """A table cell linking a kept version's Markdown document, or the empty cell."""
+    if link is None:
+        return docs_view.EMPTY_CELL
+    # The path is made of a policy id (a safe file name) and an ISO date; quoted all the same.
+    return f"[in force through {md_escape(link.through.text)}]({quote(link.markdown)})"
+
+
 def md_table_rule(column_count: int) -> str:
     """The header separator row of a Markdown table with `column_count` columns."""
     return "|" + "---|" * column_count
@@ -265,6 +275,7 @@ def docs_environment() -> jinja2.Environment:
     environment.filters["md_escape"] = md_escape
     environment.filters["md_table_row"] = md_table_row
     environment.filters["md_table_rule"] = md_table_rule
+    environment.filters["md_version_link"] = md_version_link
     environment.globals["empty_cell"] = docs_view.EMPTY_CELL
     return environment
 
@@ -274,17 +285,25 @@ def _finish(header: str, body: str) -> str:
 
 
 def render_policy(compiled: CompiledPolicy, config: DocsConfig, *, version: str,
-                  evaluate: Evaluate,
+                  evaluate: Evaluate | None,
                   revision_summaries: Mapping[int, str] | None = None) -> tuple[str, str]:
-    """One policy's (Markdown, HTML) documents; `evaluate` decides its worked examples."""
+    """One policy's (Markdown, HTML) documents: of the live version, or of a kept earlier one
+    (`compiled.last_day` set), which sits one folder down and says when it was in force.
+    `evaluate` decides the live version's worked examples; None for a kept version, whose
+    document shows none (the package's evaluate routes a claim by its date to the version then
+    in force, so it cannot decide examples for an earlier one)."""
     environment = docs_environment()
     header = generated_header([(compiled.source, compiled.content_hash)], version)
+    kept = compiled.last_day is not None
     context = {
         "doc": docs_view.policy_document(compiled.policy, base_heading=config.document_heading,
                                          revision_summaries=revision_summaries,
-                                         examples=worked_examples(compiled, evaluate)),
+                                         examples=None if evaluate is None else worked_examples(
+                                             compiled, evaluate),
+                                         replaced=replaced_versions(compiled),
+                                         superseded=compiled.last_day),
         "org": boilerplate(config),
-        "index_href": INDEX_PATH,
+        "index_href": f"../{INDEX_PATH}" if kept else INDEX_PATH,
         "script_hash": None,
     }
     markdown = environment.get_template(POLICY_MARKDOWN_TEMPLATE).render(context)
@@ -299,6 +318,18 @@ def drug_search_script() -> tuple[markupsafe.Markup, str]:
     digest = base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii")
     # Markup: our own script, placed as it is (escaping would change the hashed bytes).
     return markupsafe.Markup(text), f"sha256-{digest}"
+
+
+def replaced_versions(compiled: CompiledPolicy) -> dict[int, dt.date]:
+    """By revision row: the last day of the kept version that row's revision replaced (the one
+    in force the day before it), which decides the claims dated before the revision."""
+    found = {}
+    for index, revision in enumerate(compiled.policy.history):
+        if isinstance(revision.date, dt.date) and revision.date > dt.date.min:
+            before = compiled.version_on(revision.date - dt.timedelta(days=1))
+            if before is not None and before is not compiled and before.last_day is not None:
+                found[index] = before.last_day
+    return found
 
 
 def render_index(compiled: Sequence[CompiledPolicy], config: DocsConfig, *, version: str) -> str:
@@ -346,8 +377,8 @@ def emit_docs(
     revision_summaries: Mapping[str, Mapping[int, str]] | None = None,
     evaluate: Evaluate | None = None,
 ) -> dict[str, str]:
-    """Every document of `generated/docs/`: `<id>.md`, `<id>.html` per policy, `index.html` and
-    `drugs.json`.
+    """Every document of `generated/docs/`: `<id>.md`, `<id>.html` per policy, `<id>/<last
+    day>.md|html` per kept earlier version, `index.html` and `drugs.json`.
 
     `revision_summaries` holds, by policy id, generated summaries of revision rows (see
     `docs_view.policy_document`). `evaluate` is the generated package's `evaluate`, which
@@ -383,4 +414,13 @@ def emit_docs(
         html_path, markdown_path = docs_view.document_paths(item.policy.id)
         documents[html_path] = html
         documents[markdown_path] = markdown
+        # Each kept earlier version's own documents, linked from the revision rows: a
+        # pharmacist reads the policy that decided an old claim (docs/semantics.md §2.7).
+        for kept in item.earlier:
+            assert kept.last_day is not None
+            markdown, html = render_policy(kept, config, version=version, evaluate=None)
+            html_path, markdown_path = docs_view.version_document_paths(item.policy.id,
+                                                                        kept.last_day)
+            documents[html_path] = html
+            documents[markdown_path] = markdown
     return dict(sorted(documents.items()))

@@ -7,6 +7,7 @@ HTML documents can never disagree with each other or with the evaluator.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
@@ -144,10 +145,21 @@ class CriterionView:
 
 
 @dataclass(frozen=True, slots=True)
+class VersionLink:
+    """A kept earlier version's own document: where it is, and its last day in force."""
+
+    html: str  # relative to the document that links it
+    markdown: str
+    through: DateView
+
+
+@dataclass(frozen=True, slots=True)
 class RevisionView:
     type: str
     summary: str
     date: DateView
+    # the version this revision replaced, when it is kept (it decides the claims dated before)
+    replaced: VersionLink | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +195,8 @@ class PolicyDocument:
     trailing_sections: tuple[SectionView, ...]
     references: tuple[str, ...]
     history: tuple[RevisionView, ...]
+    # a kept earlier version's document: the last day it was in force, and the current document
+    superseded: VersionLink | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -618,13 +632,19 @@ def document_heading(base_heading: str, policy: nodes.Policy) -> str:
 
 def policy_document(policy: nodes.Policy, *, base_heading: str,
                     revision_summaries: Mapping[int, str] | None = None,
-                    examples: WorkedExamples | None = None) -> PolicyDocument:
+                    examples: WorkedExamples | None = None,
+                    replaced: Mapping[int, dt.date] | None = None,
+                    superseded: dt.date | None = None) -> PolicyDocument:
     """The view model of one policy's published document.
 
     `revision_summaries` fills revision rows whose spec gives no summary, by index in
     `policy.history` (the build computes them from kept earlier versions with `dqmc diff`).
+    `replaced` gives, by the same index, the last day of the kept version a revision replaced,
+    whose own document the row links. `superseded`: this is a kept version's document, in
+    force through that day.
     """
     generated = revision_summaries or {}
+    before = replaced or {}
     leading, trailing = section_views(policy)
     return PolicyDocument(
         id=policy.id,
@@ -651,9 +671,13 @@ def policy_document(policy: nodes.Policy, *, base_heading: str,
                 one_line(revision.type),
                 one_line(revision.summary or generated.get(index, "")),
                 date_view(revision.date),
+                version_link(policy.id, before[index]) if index in before else None,
             )
             for index, revision in enumerate(policy.history)
         ),
+        superseded=(None if superseded is None else
+                    VersionLink(f"../{policy.id}.html", f"../{policy.id}.md",
+                                date_view(superseded))),
     )
 
 
@@ -714,6 +738,19 @@ def drug_rows(compiled: Sequence[CompiledPolicy]) -> tuple[DrugRow, ...]:
     return tuple(sorted(rows, key=lambda row: (
         row.brand.casefold(), row.generic.casefold(), row.strength.casefold(),
         row.form.casefold(), row.policy_title.casefold(), row.policy_id, row.product_id)))
+
+
+def version_link(policy_id: str, last_day: dt.date) -> VersionLink:
+    """The link from a policy's document to its version in force through `last_day`."""
+    html, markdown = version_document_paths(policy_id, last_day)
+    return VersionLink(html, markdown, date_view(last_day))
+
+
+def version_document_paths(policy_id: str, last_day: dt.date) -> tuple[str, str]:
+    """The (HTML, Markdown) file names of a kept version's documents, relative to
+    generated/docs/: `<policy-id>/<last day>.html`."""
+    return (f"{policy_id}/{last_day.isoformat()}.html",
+            f"{policy_id}/{last_day.isoformat()}.md")
 
 
 def document_paths(policy_id: str) -> tuple[str, str]:

@@ -62,6 +62,8 @@ def emit_python_package(compiled: Sequence[CompiledPolicy], *, version: str) -> 
     files: dict[str, str] = {}
     for item, module in zip(ordered, modules, strict=True):
         files[f"{PACKAGE}/{module}.py"] = emit_policy_module(item, version=version)
+        for kept, name in zip(item.earlier, version_modules(module, item), strict=True):
+            files[f"{PACKAGE}/{name}.py"] = emit_policy_module(kept, version=version)
     files[f"{PACKAGE}/__init__.py"] = _emit_registry(ordered, modules, version)
     for name, text in _emit_runtime(version).items():
         files[f"{PACKAGE}/{RUNTIME_MODULE}/{name}"] = text
@@ -107,6 +109,13 @@ def module_names(policy_ids: Sequence[str]) -> list[str]:
         taken.add(name)
         names.append(name)
     return names
+
+
+def version_modules(module: str, item: CompiledPolicy) -> list[str]:
+    """The module of each kept version of a policy, by its last day: anzupgo_dqm__2025_11_11.
+
+    `module_names` never writes two underscores in a row, so these cannot be a policy's."""
+    return [f"{module}__{kept.last_day:%Y_%m_%d}" for kept in item.earlier]
 
 
 def identifier(text: str) -> str:
@@ -556,6 +565,21 @@ def _emit_registry(ordered: Sequence[CompiledPolicy], modules: Sequence[str], ve
                if (by_product.get(name) or by_ndc.get(name)) != module}
     listing = [lit((item.policy.id, item.policy.title, item.content_hash, item.source, module))
                for item, module in zip(ordered, modules, strict=True)]
+    # The versions of a policy whose claims are routed by date (docs/semantics.md §2.7): (policy
+    # id, first day or None, last day of each kept version, module, period in words, spec line
+    # of each version, oldest first, the live one last; the first version's content hash).
+    versions = {}
+    for item, module in zip(ordered, modules, strict=True):
+        if item.dated:
+            dated = item.versions
+            versions[module] = lit((
+                item.policy.id,
+                None if dated[0].first_day is None else dated[0].first_day.isoformat(),
+                tuple(k.last_day.isoformat() for k in item.earlier if k.last_day is not None),
+                (*version_modules(module, item), module),
+                tuple(rt.period_text(v.first_day, v.last_day) for v in dated),
+                tuple(v.plan.source for v in dated),
+                dated[0].content_hash))
     fallback, routes = queries.fallback_routes(ordered)
     fallback_module = (modules[list(ordered).index(fallback)] if fallback is not None else None)
 
@@ -564,7 +588,9 @@ def _emit_registry(ordered: Sequence[CompiledPolicy], modules: Sequence[str], ve
 
     return _render("python_init.py.j2", header=_header(version, *_combined_provenance(ordered)),
                    by_product=table(by_product), by_ndc=table(by_ndc), by_name=table(by_name),
-                   by_policy=table(by_policy), listing=listing, fallback=lit(fallback_module),
+                   by_policy=table(by_policy), listing=listing,
+                   versions=dict_lit((lit(k), v) for k, v in versions.items()),
+                   fallback=lit(fallback_module),
                    routed=dict_lit((lit(k), lit(v)) for k, v in routes.items()))
 
 

@@ -8,8 +8,8 @@ semantics specialised per policy, and the two must agree on every field of every
 
 from __future__ import annotations
 
-from dqmc.interpreter.claims import decide, decide_many, evaluate, evaluate_many
-from dqmc.interpreter.review import decide_review, review, review_many
+from dqmc.interpreter.claims import decide, decide_many, evaluate, evaluate_many, evaluate_policy
+from dqmc.interpreter.review import decide_review, review, review_many, review_policy
 
-__all__ = ["decide", "decide_many", "decide_review", "evaluate", "evaluate_many", "review",
-           "review_many"]
+__all__ = ["decide", "decide_many", "decide_review", "evaluate", "evaluate_many",
+           "evaluate_policy", "review", "review_many", "review_policy"]

@@ -45,14 +45,38 @@ _THOUSANDTH = Decimal("0.001")  # quantities are counted in thousandths (NCPDP 4
 
 
 def evaluate(compiled: CompiledPolicy, claim: object) -> dict:
-    """The decision for one claim under one policy, as JSON data (docs/semantics.md §8.1);
-    never raises."""
+    """The decision for one claim under this version of one policy, whatever the claim's date,
+    as JSON data (docs/semantics.md §8.1), as a generated policy module decides; never raises."""
+    return _evaluate_one(compiled, claim, dated=False)
+
+
+def evaluate_policy(compiled: CompiledPolicy, claim: object, *,
+                    as_of: date | None = None) -> dict:
+    """The decision for one claim under one policy, by the version in force on its date of
+    service (§2.7), or on `as_of` when given, as the generated registry's `evaluate_policy`;
+    never raises on claim data. ValueError when no version is in force on `as_of`."""
+    if as_of is not None:
+        version = compiled.version_on(as_of)
+        if version is None:
+            raise ValueError(f"{compiled.policy.id} took effect on "
+                             f"{compiled.versions[0].first_day}: no version is in force on "
+                             f"{as_of.isoformat()}")
+        decision = _evaluate_one(version, claim, dated=False)
+        if not compiled.dated:
+            return decision
+        return rt.version_step(decision, rt.BY_AS_OF, as_of.isoformat(), _period(version),
+                               location(version.policy))
+    return _evaluate_one(compiled, claim, dated=True)
+
+
+def _evaluate_one(compiled: CompiledPolicy, claim: object, *, dated: bool) -> dict:
+    """A claim read and decided by this policy; `dated`: by its version on the claim's date."""
     with rt.evaluation_context():
         parsed = rt.parse_claim(claim)
         if isinstance(parsed, rt.Rejection):
             return rt.rejected_input(parsed, compiled.policy.id, compiled.content_hash,
                                      location(compiled.policy))
-        return _decide_claim(compiled, parsed)
+        return _decide_dated(compiled, parsed) if dated else _decide_claim(compiled, parsed)
 
 
 def decide(compiled: CompiledPolicy, claim: object) -> rt.Decision:
@@ -87,7 +111,7 @@ def evaluate_many(compiled: Sequence[CompiledPolicy], claim: object) -> dict:
         if chosen is None:
             reason = ("match", "skip", f"no policy covers {_product_named(parsed)}", None)
             return rt.not_applicable(parsed, None, None, (rt.validated_step(None),), reason)
-        return _decide_claim(chosen, parsed)
+        return _decide_dated(chosen, parsed)
 
 
 def decide_many(compiled: Sequence[CompiledPolicy], claim: object) -> rt.Decision:
@@ -114,6 +138,25 @@ class _Rule:
     @property
     def text(self) -> str:
         return self.limit.text + (" (hard)" if self.hard else "")
+
+
+def _decide_dated(compiled: CompiledPolicy, claim: rt.Claim) -> dict:
+    """The claim decided by the version of the policy in force on its date of service (§2.7)."""
+    if not compiled.dated:
+        return _decide_claim(compiled, claim)
+    day = claim.date_of_service
+    version = compiled.version_on(day)
+    if version is None:
+        first = compiled.versions[0]
+        return rt.before_first_version(claim, compiled.policy.id, first.content_hash,
+                                       day.isoformat(), str(first.first_day),
+                                       location(first.policy))
+    return rt.version_step(_decide_claim(version, claim), rt.BY_SERVICE, day.isoformat(),
+                           _period(version), location(version.policy))
+
+
+def _period(version: CompiledPolicy) -> str:
+    return rt.period_text(version.first_day, version.last_day)
 
 
 def _product_named(claim: rt.Claim) -> str:

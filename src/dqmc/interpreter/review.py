@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from functools import partial
 
@@ -23,9 +24,38 @@ from dqmc.lang.ir.queries import (
 
 
 def review(compiled: CompiledPolicy, request: object) -> dict:
-    """The answer to one exception request under one policy, as JSON data
-    (docs/semantics.md §8.3)."""
+    """The answer to one exception request under this version of one policy, as JSON data
+    (docs/semantics.md §8.3), as a generated policy module answers."""
     return decide_review(compiled, request).to_dict()
+
+
+def review_policy(compiled: CompiledPolicy, request: object, *,
+                  as_of: dt.date | None = None) -> dict:
+    """The answer under one policy, by the version in force on the request date (§2.7), or on
+    `as_of` when given, as the registry's `review_policy`. ValueError when no version is in
+    force on `as_of`."""
+    return _review_dated(compiled, request, as_of, None).to_dict()
+
+
+def _review_dated(compiled: CompiledPolicy, request: object, as_of: dt.date | None,
+                  routed: tuple[tuple[str, ...], str | None] | None) -> rt.ReviewResult:
+    """The request answered by the version in force on its request date, or on `as_of`."""
+    if as_of is not None:
+        version = compiled.version_on(as_of)
+        if version is None:
+            raise ValueError(f"{compiled.policy.id} took effect on "
+                             f"{compiled.versions[0].first_day}: no version is in force on "
+                             f"{as_of.isoformat()}")
+        return decide_review(version, request, routed=routed)
+    day = rt.request_day(request) if compiled.dated else None
+    if day is None:  # one version, or a request without a date: the live version answers
+        return decide_review(compiled, request, routed=routed)
+    version = compiled.version_on(dt.date.fromisoformat(day))
+    if version is None:
+        first = compiled.versions[0]
+        return rt.review_before_first_version(compiled.policy.id, first.content_hash, day,
+                                              str(first.first_day))
+    return decide_review(version, request, routed=routed)
 
 
 def review_many(compiled: Sequence[CompiledPolicy], request: object) -> dict:
@@ -40,13 +70,13 @@ def review_many(compiled: Sequence[CompiledPolicy], request: object) -> dict:
         elif type(product) is str:
             fallback, routes = fallback_routes(ordered)
             if product in routes:
-                return decide_review(fallback, request, routed=routes[product]).to_dict()  # type: ignore[arg-type]
+                return _review_dated(fallback, request, None, routes[product]).to_dict()  # type: ignore[arg-type]
             chosen = next((c for c in ordered if product in review_targets(c.policy)), None)
     if chosen is None:
         return rt.review_refused(
             (rt.Problem("policy", "no policy matches the request's policy or product"),),
             None, None).to_dict()
-    return review(chosen, request)
+    return review_policy(chosen, request)
 
 
 def decide_review(compiled: CompiledPolicy, request: object, *,

@@ -152,6 +152,10 @@ CODES: dict[str, tuple[Severity, str]] = {
     "policy.duplicate-id": (Severity.ERROR, "two spec files define the same policy id"),
     "policy.fallback-without-criteria": (Severity.ERROR, "a fallback guideline with no criteria"),
     "policy.second-fallback": (Severity.ERROR, "two fallback guidelines in one build"),
+    # Effective-dated versions: a policy's kept earlier versions and its live spec.
+    "version.overlap": (Severity.ERROR, "two versions of a policy in force on the same day"),
+    "version.gap": (Severity.ERROR, "days between two versions of a policy with neither in force"),
+    "version.empty": (Severity.ERROR, "a kept version whose effective date is after its last day"),
     "product.invalid-ndc": (Severity.ERROR, "an NDC that is not 11 ASCII digits"),
     "product.in-two-policies": (Severity.ERROR, "a product id or NDC covered by two policies"),
     "policy.no-limits": (Severity.WARNING, "a policy with no limits"),

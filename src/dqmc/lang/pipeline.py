@@ -7,9 +7,10 @@ Generators only ever see the CompiledPolicy values this module returns.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from dqmc.lang.compiled import CompiledPolicy
@@ -49,6 +50,7 @@ class CompileResult:
     # one per policy id, in id order; empty when compiling found an error (verify_paths keeps
     # them when only verification did)
     compiled: list[CompiledPolicy]
+    kept: list[FileResult] = field(default_factory=list)  # the earlier versions under history/
 
     @property
     def ok(self) -> bool:
@@ -56,7 +58,7 @@ class CompileResult:
 
     @property
     def sources(self) -> dict[str, SourceFile]:
-        return {f.path: f.source for f in self.files if f.source is not None}
+        return {f.path: f.source for f in (*self.files, *self.kept) if f.source is not None}
 
 
 def display_path(path: Path) -> str:
@@ -78,7 +80,8 @@ HISTORY_FOLDER = "history"  # beside the specs: <folder>/history/<policy-id>/<la
 
 
 def history_folder(spec: Path) -> Path:
-    """Where a spec's kept earlier versions live (`dqmc diff`, revision summaries)."""
+    """Where a spec's kept earlier versions live: compiled with it, they decide the claims of
+    their days (docs/semantics.md §2.7), and `dqmc diff` explains the revisions between them."""
     return spec.parent / HISTORY_FOLDER
 
 
@@ -187,10 +190,13 @@ def compile_paths(paths: Sequence[str | Path]) -> CompileResult:
     files = ordered_map(compile_file, spec_paths)
     cross, compiled = link([f for f in files
                             if f.policy is not None and not has_errors(f.diagnostics)])
-    diagnostics = sorted_unique(problems + cross + [d for f in files for d in f.diagnostics])
+    versioned, kept, dated = attach_versions(compiled)
+    diagnostics = sorted_unique(problems + cross + dated
+                                + [d for f in (*files, *kept) for d in f.diagnostics])
+    compiled = versioned
     if has_errors(diagnostics):
         compiled = []
-    return CompileResult(files, diagnostics, compiled)
+    return CompileResult(files, diagnostics, compiled, kept)
 
 
 def verify_paths(paths: Sequence[str | Path]) -> CompileResult:
@@ -204,7 +210,7 @@ def verify_paths(paths: Sequence[str | Path]) -> CompileResult:
     if not found:
         return result
     return CompileResult(result.files, sorted_unique(result.diagnostics + found),
-                         result.compiled)
+                         result.compiled, result.kept)
 
 
 def link(files: Iterable[FileResult]) -> tuple[list[Diagnostic], list[CompiledPolicy]]:
@@ -271,3 +277,113 @@ def _check_product_owners(compiled: list[CompiledPolicy]) -> list[Diagnostic]:
                         f"'{key}' of product '{product.id}' is already covered by policy "
                         f"'{previous}'; a claim must match one policy", product.span))
     return problems
+
+
+# -- effective-dated versions ---------------------------------------------------------------------
+
+
+def attach_versions(compiled: Sequence[CompiledPolicy]
+                    ) -> tuple[list[CompiledPolicy], list[FileResult], list[Diagnostic]]:
+    """Each policy with its kept earlier versions (`history/<policy-id>/<last day>.dqm|yaml`
+    beside its spec), compiled and dated; the kept files' results; what is wrong with the dates.
+
+    A kept version is in force through the day its file is named by, from its `effective_date`
+    or else the day after the version before it (the first, without one, has no start); the live
+    spec from its `effective_date` or else the day after the latest kept version. Versions must
+    be one policy id and leave no day with two versions or, between the first and the live one,
+    none (docs/semantics.md §2.7).
+    """
+    out: list[CompiledPolicy] = []
+    files: list[FileResult] = []
+    problems: list[Diagnostic] = []
+    for item in compiled:
+        kept, results, found = kept_versions(
+            item.policy.id, history_folder(Path(item.source)) / item.policy.id)
+        files += results
+        problems += found
+        if not kept:
+            out.append(item)
+            continue
+        dated: list[CompiledPolicy] = []
+        for version in kept:
+            before = dated[-1].last_day if dated else None
+            assert version.last_day is not None
+            dated.append(replace(version, starts=None if before is None
+                                 else before + dt.timedelta(days=1)))
+            problems += _dating_problems(dated[-1], before, dated[-2] if len(dated) > 1 else None)
+            if version.first_day is not None and version.first_day > version.last_day:
+                problems.append(Diagnostic(
+                    "version.empty",
+                    f"this version takes effect on {version.first_day.isoformat()}, after "
+                    f"{version.last_day.isoformat()}, the last day its file name says it was in "
+                    "force: fix the effective date or the file name", version.policy.span))
+        latest = dated[-1].last_day
+        assert latest is not None
+        live = replace(item, earlier=tuple(dated), starts=latest + dt.timedelta(days=1))
+        problems += _dating_problems(live, latest, dated[-1])
+        out.append(live)
+    return out, files, problems
+
+
+def _dating_problems(version: CompiledPolicy, before: dt.date | None,
+                     previous: CompiledPolicy | None) -> list[Diagnostic]:
+    """An effective date that overlaps the previous version or leaves a gap after it."""
+    effective = version.policy.effective_date
+    if effective is None or before is None or previous is None:
+        return []
+    if effective <= before:
+        return [Diagnostic(
+            "version.overlap",
+            f"this version takes effect on {effective.isoformat()}, but {previous.source} is in "
+            f"force through {before.isoformat()}: two versions would decide the claims of "
+            f"{effective.isoformat()}..{before.isoformat()}; take effect on "
+            f"{(before + dt.timedelta(days=1)).isoformat()} or rename the earlier version's file",
+            version.policy.span)]
+    if effective > before + dt.timedelta(days=1):
+        return [Diagnostic(
+            "version.gap",
+            f"this version takes effect on {effective.isoformat()}, but {previous.source} is in "
+            f"force only through {before.isoformat()}: no version would decide the claims of "
+            f"{(before + dt.timedelta(days=1)).isoformat()}.."
+            f"{(effective - dt.timedelta(days=1)).isoformat()}; take effect on "
+            f"{(before + dt.timedelta(days=1)).isoformat()} or rename the earlier version's file",
+            version.policy.span)]
+    return []
+
+
+def kept_versions(policy_id: str, folder: Path
+                  ) -> tuple[list[CompiledPolicy], list[FileResult], list[Diagnostic]]:
+    """The versions of a policy kept in `folder`, oldest first, each with its last day (from its
+    file name), not yet dated against each other; each file's result; what is wrong with them."""
+    if not folder.is_dir():
+        return [], [], []
+    kept: dict[dt.date, CompiledPolicy] = {}
+    results: list[FileResult] = []
+    problems: list[Diagnostic] = []
+    for path in sorted(p for p in folder.iterdir() if p.is_file() and is_spec(p)):
+        here = Span.point(display_path(path), 1, 1)
+        try:
+            last_day = dt.date.fromisoformat(path.name.split(".", 1)[0])
+        except ValueError:
+            problems.append(Diagnostic("io.unknown-kind", f"{path.name}: name earlier versions "
+                                       "by the last day they were in force, e.g. 2025-11-11.dqm",
+                                       here))
+            continue
+        result = compile_file(path)
+        results.append(result)
+        if result.policy is None or has_errors(result.diagnostics):
+            continue
+        if result.policy.id != policy_id:
+            problems.append(Diagnostic(
+                "policy.duplicate-id", f"{path.name} is policy '{result.policy.id}', not "
+                f"'{policy_id}': every version kept under history/{policy_id}/ must be that "
+                "policy", here))
+            continue
+        if last_day in kept:
+            problems.append(Diagnostic(
+                "version.overlap", f"{kept[last_day].source} is already the version in force "
+                f"through {last_day.isoformat()}: keep one file per version", here))
+            continue
+        kept[last_day] = CompiledPolicy(result.policy, result.path,
+                                        content_hash(result.policy), last_day=last_day)
+    return [kept[day] for day in sorted(kept)], results, problems

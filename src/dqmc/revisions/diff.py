@@ -151,34 +151,12 @@ def load_history(policy_id: str, root: Path = HISTORY_ROOT
     A file must be named by a date (the last day that version was in force) and must compile
     to the same policy id; anything else is reported, not guessed.
     """
-    from dqmc.lang.pipeline import compile_paths, display_path, is_spec
-    from dqmc.lang.source import Span
+    from dqmc.lang.pipeline import kept_versions
 
-    folder = root / policy_id
-    if not folder.is_dir():
-        return [], []
-    versions: list[EarlierVersion] = []
-    problems: list[Diagnostic] = []
-    for path in sorted(p for p in folder.iterdir() if p.is_file() and is_spec(p)):
-        here = Span.point(display_path(path), 1, 1)
-        try:
-            last_day = dt.date.fromisoformat(path.name.split(".", 1)[0])
-        except ValueError:
-            problems.append(Diagnostic("io.unknown-kind", f"{path.name}: name earlier versions "
-                                       "by the last day they were in force, e.g. 2025-11-11.dqm",
-                                       here))
-            continue
-        result = compile_paths([path])
-        problems += result.diagnostics
-        if not result.ok:
-            continue
-        compiled = result.compiled[0]
-        if compiled.policy.id != policy_id:
-            problems.append(Diagnostic("policy.duplicate-id", f"{path.name} is policy "
-                                       f"'{compiled.policy.id}', not '{policy_id}'", here))
-            continue
-        versions.append(EarlierVersion(last_day, compiled.source, compiled.policy))
-    return sorted(versions, key=lambda v: v.last_day), problems
+    kept, results, problems = kept_versions(policy_id, root / policy_id)
+    problems += [d for result in results for d in result.diagnostics]
+    return [EarlierVersion(v.last_day, v.source, v.policy) for v in kept
+            if v.last_day is not None], problems
 
 
 def summaries_for_revisions(policy: nodes.Policy, earlier: Sequence[EarlierVersion]

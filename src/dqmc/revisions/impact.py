@@ -55,7 +55,9 @@ def compile_version(spec: str) -> Any:
     if not result.ok:
         print(render_all(result.diagnostics, result.sources), file=sys.stderr)
         return None
-    return result.compiled
+    # Each side is the spec as written, whatever the claims' dates: its kept earlier versions
+    # would otherwise decide the older claims of both sides alike (docs/semantics.md §2.7).
+    return [item.alone() for item in result.compiled]
 
 
 def run(args: argparse.Namespace) -> int:

@@ -17,9 +17,9 @@
 # texts are checked with str methods, and month lengths are computed in `dates`.
 #
 # Modules, each importing only those before it: values, read, texts, claims, dates, decisions,
-# review, tables, history, checks, authorizations, decide. Evaluators use the names below as
-# `rt.NAME`; they are one flat namespace on purpose, so a name can move between modules without
-# touching a generated policy module.
+# review, tables, history, checks, authorizations, decide, versions. Evaluators use the names
+# below as `rt.NAME`; they are one flat namespace on purpose, so a name can move between modules
+# without touching a generated policy module.
 
 from __future__ import annotations
 
@@ -189,4 +189,15 @@ from .values import (
     ZERO,
     Step,
     evaluation_context,
+)
+from .versions import (
+    BY_AS_OF,
+    BY_REQUEST,
+    BY_SERVICE,
+    before_first_version,
+    period_text,
+    request_day,
+    review_before_first_version,
+    version_index,
+    version_step,
 )
