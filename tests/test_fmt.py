@@ -116,11 +116,15 @@ def test_a_hash_inside_strings_is_not_a_comment() -> None:
     assert formatted(text) == text
 
 
-def test_comments_in_an_empty_block_go_before_what_follows() -> None:
+def test_an_empty_limit_block_is_refused_not_dropped_with_its_comment() -> None:
+    # It used to lower to nothing, so fmt printed its comment before what followed and the
+    # block vanished; it now states nothing the grammar accepts silently (limit.empty).
     text = ('policy p "t" {\n  type per_days\n'
             '  product a { brand "b" generic "g" form "f" unit g }\n'
             '  limit a {\n    # nothing here yet\n  }\n  fact ok: bool "q"\n}\n')
-    assert '  # nothing here yet\n  fact ok: bool "q"\n' in formatted(text)
+    result, diagnostics = format_source(SourceFile("test.dqm", text))
+    assert result is None
+    assert [d.code for d in diagnostics] == ["limit.empty"]
 
 
 def criterion(when: str) -> str:
