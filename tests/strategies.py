@@ -357,6 +357,7 @@ def policies(draw: st.DrawFn) -> nodes.Policy:
     # Quantities written "2 tubes" become billing units the way both front ends convert them.
     policy, diagnostics = common.resolve_quantities(policy)
     assert not diagnostics, diagnostics
+    policy = common.fill_defaults(policy)  # as both front ends state what a spec leaves out
     # The same rule twice for one target and channel is an error (`limit.duplicate`).
     unique: list[nodes.Limit] = []
     for limit in policy.limits:

@@ -43,7 +43,7 @@ def test_ir_of_both_spellings_is_identical_text() -> None:
     assert dsl.returncode == 0 and dsl.stdout == yaml_.stdout
     document = json.loads(dsl.stdout)
     assert document["content_hash"].startswith("sha256:")
-    # IR version 2 writes every field, defaults included (lang/ir/canonical.py IR_VERSION).
+    # The IR writes every field, defaults included (lang/ir/canonical.py IR_VERSION).
     assert document["policy"]["limits"][0]["rule"]["quantity"] == {
         "amount": "30", "unit": "g", "packages": None, "package": None, "per_package": False,
         "noun": None, "doses": None}

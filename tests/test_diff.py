@@ -490,8 +490,9 @@ def test_durations_as_requested_are_said_in_words_and_ranked() -> None:
     either = policy_from(text.replace("last one time", "last one time or as requested"))
     dated = policy_from(text.replace("last one time", "last as requested"))
     forward = diff.diff_policies(once, either)
-    assert any(s.endswith("now last once, or until the date the request asks for (before: a "
-                          "one-time approval).") for s in forward.sentences()), forward.sentences()
+    assert any(s.endswith("now last once (one fill within 30 days), or until the date the "
+                          "request asks for (before: a one-time approval (one fill within 30 "
+                          "days)).") for s in forward.sentences()), forward.sentences()
 
     def effects(old: nodes.Policy, new: nodes.Policy) -> list[str | None]:
         return [c.effect for c in diff.diff_policies(old, new).changes if c.field == "duration"]

@@ -56,6 +56,7 @@ MESSY_FORMATTED = '''# File header comment.
 policy p "Title # not a comment" {  # on the header line
   # before the type
   type per_days  # trailing the type
+  approvals last 1 year
 
   product a {
     brand "b"
@@ -116,21 +117,21 @@ def test_a_hash_inside_strings_is_not_a_comment() -> None:
     assert formatted(text) == text
 
 
-def test_an_empty_limit_block_is_refused_not_dropped_with_its_comment() -> None:
-    # It used to lower to nothing, so fmt printed its comment before what followed and the
-    # block vanished; it now states nothing the grammar accepts silently (limit.empty).
+def test_an_empty_limit_block_is_refused_with_its_diagnostic_not_printed_away() -> None:
+    # An empty `limit a { }` lowers to nothing, so printing it would drop it silently: fmt
+    # reports the verification code instead of formatting (it once moved its comment out).
     text = ('policy p "t" {\n  type per_days\n'
             '  product a { brand "b" generic "g" form "f" unit g }\n'
             '  limit a {\n    # nothing here yet\n  }\n  fact ok: bool "q"\n}\n')
     result, diagnostics = format_source(SourceFile("test.dqm", text))
     assert result is None
-    assert [d.code for d in diagnostics] == ["limit.empty"]
+    assert [(d.code, d.span.line) for d in diagnostics] == [("limit.empty", 4)]
 
 
 def criterion(when: str) -> str:
     """A formatted policy whose one criterion's condition is `when` (lines after the first
     already indented)."""
-    return ('policy p "t" {\n  type per_days\n\n'
+    return ('policy p "t" {\n  type per_days\n  approvals last 1 year\n\n'
             '  fact a: bool "A?"\n  fact b: bool "B?"\n  fact c: bool "C?"\n'
             '  fact n: number "N?"\n\n'
             f'  criterion more {{\n    when {when}\n  }}\n}}\n')
@@ -158,6 +159,7 @@ def test_parentheses_that_group_a_sub_condition_are_kept(written: str, printed: 
 # its parentheses. Already formatted, it must come back unchanged.
 COMBINATION_PACK = """policy combo "Combination pack" {
   type per_days
+  approvals last 1 year
 
   product combo {
     brand "C"

@@ -154,7 +154,7 @@ def bad_history_entry(rng: random.Random, product: str) -> Any:
         ("quantity", 0), ("status", MISSING), ("status", "void"), ("status", "PAID"),
         ("status", 1), ("product", 5), ("product", ""), ("ndc", "1"), ("claim_id", ""),
         ("claim_id", 7), ("days_supply", 0), ("days_supply", "30"), ("channel", 5),
-        ("channel", ""), ("product", MISSING)])
+        ("channel", ""), ("product", MISSING), ("unit", ""), ("unit", 5), ("unit", [])])
     if field is None:
         return value
     entry = dict(good)

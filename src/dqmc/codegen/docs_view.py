@@ -29,6 +29,7 @@ from dqmc.lang.printers.english import (
     humanize,
     join_words,
     join_words_or,
+    one_fill_within,
     one_line,
     paragraphs,
     product_name,
@@ -144,6 +145,9 @@ class PolicyDocument:
     effective_date: DateView | None
     leading_sections: tuple[SectionView, ...]
     limits_table: LimitsTable | None
+    # How the evaluator applies the table: the reject code, the window, the daily rate and how
+    # packages and earlier fills are counted, each stated from the IR (defaults included).
+    limit_rules: tuple[str, ...]
     approval_duration_sentence: str | None
     fallback_sentence: str | None  # a fallback guideline says which requests it reviews
     criteria: tuple[CriterionView, ...]
@@ -342,10 +346,11 @@ def criterion_view(number: int, criterion: nodes.Criterion, policy: nodes.Policy
     elif duration is None:
         duration_sentence = None
     elif duration.kind == "one_time":
-        duration_sentence = "This is a one-time approval."
+        duration_sentence = f"This is a one-time approval{one_fill_within(duration)}."
     elif duration.kind == "one_time_or_requested":
-        duration_sentence = ("This is a one-time approval, unless the request asks for an end "
-                             "date: then the approval lasts until that date.")
+        duration_sentence = (f"This is a one-time approval{one_fill_within(duration)}, unless the "
+                             "request asks for an end date: then the approval lasts until that "
+                             "date.")
     else:
         duration_sentence = f"Approvals under this criterion last {duration_text}."
     return CriterionView(
@@ -368,18 +373,26 @@ def criterion_view(number: int, criterion: nodes.Criterion, policy: nodes.Policy
 
 
 def availability_items(policy: nodes.Policy) -> tuple[str, ...]:
-    """One line per product sold in packages: "Anzupgo (delgocitinib 2% cream): 30 gram tube"."""
-    return tuple(
-        f"{product_name(product)}: {join_words_or([_package_text(p) for p in product.packages])}"
-        for product in policy.products
-        if product.packages
-    )
+    """One line per product sold in packages or identified by codes: "Anzupgo (delgocitinib 2%
+    cream): 30 gram tube", with the GPI and NDCs claims are matched by, where the spec gives
+    them (a claim with an NDC the product does not list is rejected, so the document lists
+    them)."""
+    items = []
+    for product in policy.products:
+        if not (product.packages or product.ndcs or product.gpi):
+            continue
+        codes = ([f"GPI {product.gpi}"] if product.gpi else []) + (
+            [f"NDC {', '.join(product.ndcs)}"] if product.ndcs else [])
+        name = product_name(product) + (f" ({'; '.join(codes)})" if codes else "")
+        packages = join_words_or([_package_text(p) for p in product.packages])
+        items.append(f"{name}: {packages}" if packages else name)
+    return tuple(items)
 
 
 def _package_text(package: nodes.Package) -> str:
-    if package.size is None:
-        return f"{package.description} (package size as listed in the drug file)"
-    return package.description
+    notes = (["package size as listed in the drug file"] if package.size is None else []) + (
+        [f"NDC {', '.join(package.ndcs)}"] if package.ndcs else [])
+    return package.description + (f" ({'; '.join(notes)})" if notes else "")
 
 
 def section_views(policy: nodes.Policy) -> tuple[tuple[SectionView, ...], tuple[SectionView, ...]]:
@@ -410,18 +423,77 @@ FALLBACK_SENTENCE = ("These criteria also decide exception requests for any prod
                      "quantity-limit policy has no criteria.")
 
 
+# NCPDP 511-FB meanings of the reject codes a policy may state for a claim over a limit
+# (/work/shared/domain.md §1.3); a code not listed is printed alone.
+REJECT_CODE_MEANINGS = {"76": "Plan Limitations Exceeded", "75": "Prior Authorization Required",
+                        "79": "Refill Too Soon", "AG": "Days Supply Limitation for Product/Service",
+                        "19": "M/I Days Supply"}
+
+
+def limit_rules(policy: nodes.Policy) -> tuple[str, ...]:
+    """The sentences under the limits table saying how a claim is held to it, from what the IR
+    states (the reject code, the daily-rate check) and the rules it holds."""
+    if not policy.limits:
+        return ()
+    meaning = REJECT_CODE_MEANINGS.get(policy.reject_code)
+    code = policy.reject_code + (f" ({meaning})" if meaning else "")
+    out = [f"A pharmacy claim over a limit is rejected with NCPDP reject code {code}."]
+    rules = [n for n in policy.walk() if isinstance(n, (nodes.PerWindow, nodes.FillsPerWindow))]
+    if rules:
+        out.append("A limit per a number of days counts what was paid in a rolling window of "
+                   "that many days ending on the date of service, the claim itself included.")
+        if policy.daily_rate_check:
+            out.append("A claim is also held to each such limit's daily rate: its quantity may "
+                       "not exceed the limit × its days supply ÷ the days of the window, rounded "
+                       "down to a thousandth.")
+        else:
+            out.append("A claim's days supply is not compared with the window: a claim for "
+                       "fewer days may use the whole limit.")
+    if any(product.drug_file_sized for product in policy.products):
+        out.append("Where a limit counts packages whose size the payer's drug file gives, it is "
+                   "that many packages of the claim's size, rounded down to a thousandth of a "
+                   "unit, and earlier fills are counted in packages of that size, rounded up.")
+    out.append(billing_units_sentence(policy))
+    out.append("Earlier fills count in the product's billing unit: a fill recorded as a number "
+               "of packages counts their size as listed here, and a claim whose history holds "
+               "a fill in a unit that cannot be converted is rejected with NCPDP reject code PZ "
+               "(Non-Matched Unit of Measure to Product/Service ID).")
+    return tuple(out)
+
+
+# The billing units in words, with their NCPDP 600-28 codes, as claims state them.
+UNIT_NAMES = {"g": "grams", "mL": "milliliters", "each": "units"}
+
+
+def billing_units_sentence(policy: nodes.Policy) -> str:
+    """Which unit each product's claims are billed in (a claim in another is rejected PZ)."""
+    by_unit: dict[str, list[str]] = {}
+    for product in policy.products:
+        by_unit.setdefault(product.unit, []).append(product_name(product))
+    # The unit most products share is named once; the others name their products.
+    common = max(by_unit, key=lambda unit: len(by_unit[unit]))
+    parts = f"in {UNIT_NAMES[common]} ({nodes.NCPDP_UNIT[common]})"
+    others = [f"in {UNIT_NAMES[unit]} ({nodes.NCPDP_UNIT[unit]}): {join_words(names)}"
+              for unit, names in by_unit.items() if unit != common]
+    if others:
+        parts += ", except " + "; ".join(others)
+    return (f"Claims are billed {parts}; a claim in another unit is rejected with NCPDP reject "
+            "code PZ.")
+
+
 def policy_duration_sentence(duration: nodes.Duration | None) -> str | None:
     """The sentence under Criteria giving the policy's approval duration, if it sets one."""
     if duration is None:
         return None
     if duration.kind == "one_time":
-        return "Approvals are one-time approvals unless a criterion says otherwise."
+        return (f"Approvals are one-time approvals{one_fill_within(duration)} unless a criterion "
+                "says otherwise.")
     if duration.kind == "as_requested":
         return ("Approvals last until the date the request asks for unless a criterion says "
                 "otherwise.")
     if duration.kind == "one_time_or_requested":
-        return ("Approvals are one-time approvals, or last until the date the request asks for, "
-                "unless a criterion says otherwise.")
+        return (f"Approvals are one-time approvals{one_fill_within(duration)}, or last until the "
+                "date the request asks for, unless a criterion says otherwise.")
     phrase = duration_phrase(duration)
     return f"Approvals are provided for {phrase} unless a criterion says otherwise."
 
@@ -450,6 +522,7 @@ def policy_document(policy: nodes.Policy, *, base_heading: str,
         effective_date=date_view(policy.effective_date) if policy.effective_date else None,
         leading_sections=leading,
         limits_table=limits_table(policy),
+        limit_rules=limit_rules(policy),
         approval_duration_sentence=policy_duration_sentence(policy.approval_duration),
         fallback_sentence=FALLBACK_SENTENCE if policy.fallback else None,
         criteria=tuple(

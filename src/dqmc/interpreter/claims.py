@@ -10,6 +10,7 @@ generated code (`runtime.decide` over tables) is checked against an independent 
 from __future__ import annotations
 
 import dataclasses
+import decimal
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -34,6 +35,8 @@ from dqmc.lang.ir.queries import (
     scope_ndcs,
     scope_products,
 )
+
+_THOUSANDTH = Decimal("0.001")  # quantities are counted in thousandths (NCPDP 442-E7)
 
 # ---------------------------------------------------------------------------------------------
 # Public API
@@ -156,6 +159,12 @@ def _decide_claim(compiled: CompiledPolicy, claim: rt.Claim) -> dict:
                   and not isinstance(lim.rule, nodes.NoLimit)]
     if not candidates:
         return skip("select", f"no limit for {product.id} at {channel}", location(policy))
+    billed = _in_billing_units(policy, claim)
+    if isinstance(billed, tuple):
+        index, entry, owner = billed
+        text, detail = rt.history_unit_texts(index, entry, owner.id, owner.unit)
+        return refuse(rt.CODE_UNIT_MISMATCH, text, detail, location(owner), "match")
+    claim = rt.with_history(claim, tuple(billed))
     own_scope = own_products(policy, product)
     own = (own_scope, scope_ndcs(policy, own_scope))
     size = package_size(product, package)
@@ -294,14 +303,7 @@ def _fills_used(policy: nodes.Policy, authorization: rt.Authorization,
 def _match_product(policy: nodes.Policy, claim: rt.Claim
                    ) -> tuple[nodes.Product, nodes.Package | None] | rt.Rejection | None:
     """The claim's product and package in this policy; None when the policy does not cover it."""
-    by_ndc: dict[str, tuple[nodes.Product, nodes.Package | None]] = {}
-    for listed in policy.products:
-        for ndc in listed.ndcs:
-            by_ndc.setdefault(ndc, (listed, None))
-        for packaged in listed.packages:
-            for ndc in packaged.ndcs:
-                by_ndc.setdefault(ndc, (listed, packaged))
-    coded = by_ndc.get(claim.ndc) if claim.ndc is not None else None
+    coded = _by_ndc(policy).get(claim.ndc) if claim.ndc is not None else None
     if claim.product is not None:
         product = policy.product(claim.product)
         if product is None:
@@ -330,6 +332,51 @@ def _match_product(policy: nodes.Policy, claim: rt.Claim
                                 f"ndc {claim.ndc} is package {package.id}, not {claim.package}")
         package = named
     return product, package
+
+
+def _by_ndc(policy: nodes.Policy) -> dict[str, tuple[nodes.Product, nodes.Package | None]]:
+    """Each NDC the policy lists: its product, and its package when listed under one."""
+    by_ndc: dict[str, tuple[nodes.Product, nodes.Package | None]] = {}
+    for listed in policy.products:
+        for ndc in listed.ndcs:
+            by_ndc.setdefault(ndc, (listed, None))
+        for packaged in listed.packages:
+            for ndc in packaged.ndcs:
+                by_ndc.setdefault(ndc, (listed, packaged))
+    return by_ndc
+
+
+def _in_billing_units(policy: nodes.Policy, claim: rt.Claim
+                      ) -> list[rt.HistoryEntry] | tuple[int, rt.HistoryEntry, nodes.Product]:
+    """docs/semantics.md §3.1, *Units*: the claim's history with each paid fill of a product of
+    the policy (not the claim itself) that states another unit than that product's billing unit
+    counted in packages of the size the policy states for it (only `each` can be), rounded up
+    to a thousandth; or (index from 1, entry, its product) of the first that cannot be."""
+    by_ndc = _by_ndc(policy)
+    out = []
+    for index, entry in enumerate(claim.history, 1):
+        if (entry.unit is None or entry.status != "paid"
+                or (claim.claim_id is not None and entry.claim_id == claim.claim_id)):
+            out.append(entry)
+            continue
+        coded = by_ndc.get(entry.ndc) if entry.ndc is not None else None
+        product = policy.product(entry.product) if entry.product is not None else None
+        if product is None and coded is not None:
+            product = coded[0]
+        if product is None or entry.unit == product.unit:
+            out.append(entry)
+            continue
+        package = coded[1] if coded is not None and coded[0] is product else None
+        size = package_size(product, package)
+        if entry.unit != "each" or size is None:
+            return index, entry, product
+        counted = (entry.quantity * size).quantize(_THOUSANDTH, rounding=decimal.ROUND_CEILING)
+        out.append(rt.HistoryEntry(
+            date_of_service=entry.date_of_service, quantity=counted, status=entry.status,
+            claim_id=entry.claim_id, product=entry.product, ndc=entry.ndc,
+            days_supply=entry.days_supply, channel=entry.channel,
+            package_size=entry.package_size, unit=product.unit))
+    return out
 
 
 def _selectors_hold(limit: nodes.Limit, claim: rt.Claim,

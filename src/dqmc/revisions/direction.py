@@ -90,8 +90,10 @@ def _duration_days(duration: nodes.Duration) -> Decimal:
 
 
 def effective_duration(policy: nodes.Policy, criterion: nodes.Criterion) -> nodes.Duration:
+    """The criterion's duration as lowering states it (its own, else the policy's); as requested
+    for an IR built by hand that states neither, as a reviewer then reads it."""
     return (criterion.duration or policy.approval_duration
-            or nodes.Duration(kind="fixed", amount=1, unit="years"))
+            or nodes.Duration(kind="as_requested"))
 
 
 def duration_effect(old: nodes.Duration, new: nodes.Duration) -> str | None:

@@ -67,6 +67,8 @@ from .decisions import (
 )
 from .history import (
     Kept,
+    billed_history,
+    history_unit_texts,
     keep_history,
     keep_typed,
     therapy_supplies,

@@ -40,12 +40,15 @@ class HistoryEntry:
     days_supply: int | None = None
     channel: str | None = None
     package_size: Decimal | None = None  # billing units per package, from the drug file
+    # The unit `quantity` is in, read through the NCPDP aliases (GM → g); None: the product's
+    # billing unit. Another unit is converted or refused (docs/semantics.md §3.1), never counted.
+    unit: str | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {"claim_id": self.claim_id, "date_of_service": _plain(self.date_of_service),
                 "product": self.product, "ndc": self.ndc, "quantity": _plain(self.quantity),
                 "days_supply": self.days_supply, "channel": self.channel, "status": self.status,
-                "package_size": _plain(self.package_size)}
+                "package_size": _plain(self.package_size), "unit": self.unit}
 
 
 @_record(kw_only=True)
@@ -129,7 +132,8 @@ class Claim:
 
 def _history_entry(date_of_service: date, quantity: Decimal, status: str, claim_id: str | None,
                    product: str | None, ndc: str | None, days_supply: int | None,
-                   channel: str | None, package_size: Decimal | None = None) -> HistoryEntry:
+                   channel: str | None, package_size: Decimal | None = None,
+                   unit: str | None = None) -> HistoryEntry:
     entry = _new(HistoryEntry)
     _set(entry, "date_of_service", date_of_service)
     _set(entry, "quantity", quantity)
@@ -140,6 +144,7 @@ def _history_entry(date_of_service: date, quantity: Decimal, status: str, claim_
     _set(entry, "days_supply", days_supply)
     _set(entry, "channel", channel)
     _set(entry, "package_size", package_size)
+    _set(entry, "unit", unit)
     return entry
 
 
@@ -369,8 +374,14 @@ def parse_history_entry(data: object) -> HistoryEntry | str:
         if package_size is None:
             return _problem("package_size", get("package_size"),
                             "a decimal > 0 with at most 3 decimals")
+    unit = get("unit")
+    if unit is not None:
+        unit = _text(unit)
+        if unit is None:
+            return "unit is not a non-empty string"
+        unit = UNIT_ALIASES.get(unit, unit)
     return _history_entry(date_of_service, quantity, status, claim_id, product, ndc,
-                          days_supply, channel, package_size)
+                          days_supply, channel, package_size, unit)
 
 
 def parse_authorization(data: object) -> Authorization | str:

@@ -7,7 +7,14 @@ from collections.abc import Mapping, Sequence
 from .authorizations import _covers, override, read_authorizations
 from .checks import check_rules
 from .claims import Authorization, Claim
-from .history import Kept, keep_history, keep_typed, therapy_supplies
+from .history import (
+    Kept,
+    billed_history,
+    history_unit_texts,
+    keep_history,
+    keep_typed,
+    therapy_supplies,
+)
 from .read import (
     _MILLI_TEXT,
     MILLI,
@@ -249,6 +256,14 @@ def decide_claim(policy: Policy, claim: Claim) -> dict[str, object]:
     end = claim.date_of_service.toordinal()
     birth = None if claim.birth_date is None else claim.birth_date.toordinal()
     entries, size = claim.history, None
+    if entries:
+        billed = billed_history(entries, claim.claim_id, policy.products, policy.ndcs)
+        if billed and billed[0].__class__ is int:
+            steps.append(chosen.matched)
+            index, entry, owner = billed
+            text, detail = history_unit_texts(index, entry, owner.id, owner.unit)
+            return refuse(text, detail, CODE_UNIT_MISMATCH, owner.location)
+        entries = billed  # type: ignore[assignment]
     if item.drug_file:
         steps.append(chosen.matched)
         if claim.package_size is None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
 
-from .claims import HistoryEntry
+from .claims import HistoryEntry, _history_entry
 from .read import _FIRST_DAY, MILLI, ORDINAL, milli, read_milli, read_ndc, read_ordinal
 from .tables import Product
+from .texts import message, unit_message
 
 # History as the checks read it: (ordinal, thousandths, product, ndc) of each paid entry that
 # may count — not the claim itself (a rebill), and dated and scoped where some rule looks.
@@ -74,6 +76,8 @@ def keep_history(entries: object, claim_id: str | None, end: int, reach: Product
             value = get(entry, "package_size")
             if value is not None and read_milli(value) is None:
                 return None  # malformed, or a float: the typed reader decides
+            if get(entry, "unit") is not None:
+                return None  # a stated unit is held to the billing unit by `billed_history`
             if status == "paid":
                 if (first <= day <= last and (claim_id is None or entry_id != claim_id)
                         and (scope is None or named in scope or ndc in ndcs)):  # type: ignore[operator]
@@ -120,3 +124,45 @@ def therapy_supplies(entries: Sequence[HistoryEntry], claim_id: str | None, end:
                     return index, entry
                 found.append((day, day + entry.days_supply - 1, entry.product, entry.ndc))
     return found
+
+
+def billed_history(entries: Sequence[HistoryEntry], claim_id: str | None,
+                   products: Mapping[str, Product], ndcs: Mapping[str, tuple[str, str | None]]
+                   ) -> tuple[HistoryEntry, ...] | tuple[int, HistoryEntry, Product]:
+    """A claim's history with every paid fill of a product of the policy (not the claim itself)
+    in that product's billing unit (docs/semantics.md §3.1): a fill whose `unit` is another is
+    counted in packages when it is `each` and the policy states the size of its package (its
+    NDC's, else the product's one size), rounded up to a thousandth; or (index from 1, entry,
+    product) of the first fill that cannot be (PZ). A fill is never counted in another unit."""
+    out = []
+    for index, entry in enumerate(entries, 1):
+        unit = entry.unit
+        if (unit is not None and entry.status == "paid"
+                and (claim_id is None or entry.claim_id != claim_id)):
+            item = products.get(entry.product) if entry.product is not None else None
+            coded = ndcs.get(entry.ndc) if entry.ndc is not None else None
+            if item is None and coded is not None:
+                item = products.get(coded[0])
+            if item is not None and unit != item.unit:
+                package = coded[1] if coded is not None and coded[0] == item.id else None
+                size = item.sizes.get(package) if package is not None else item.size
+                if unit != "each" or size is None:
+                    return index, entry, item
+                amount = -(-milli(entry.quantity) * size // 1000)
+                entry = _history_entry(entry.date_of_service, Decimal(amount).scaleb(-3),
+                                       entry.status, entry.claim_id, entry.product, entry.ndc,
+                                       entry.days_supply, entry.channel, entry.package_size,
+                                       item.unit)
+        out.append(entry)
+    return tuple(out)
+
+
+def history_unit_texts(index: int, entry: HistoryEntry, product_id: str,
+                       billed: str) -> tuple[str, str]:
+    """(message line, trace detail) when a prior fill is in a unit it cannot be counted in."""
+    label = entry.claim_id or ""
+    why = ("the policy states no package size to count it by" if entry.unit == "each"
+           else "only a count of packages (each) can be converted")
+    detail = (f"history entry {index}{f' ({label})' if label else ''}: unit {entry.unit} is not"
+              f" {billed}, the billing unit of {product_id}, and {why}")
+    return message(f"HISTORY ENTRY {index} UNIT MUST BE {unit_message(billed)}"), detail

@@ -559,7 +559,7 @@ def _requested_duration(duration: tuple[str, int, str | None] | None,
     if duration is None or duration[0] == "as_requested":
         return None
     if duration[0] == "one_time_or_requested":
-        return None if limit.through is not None else ("one_time", 0, None)
+        return None if limit.through is not None else ("one_time", duration[1], duration[2])
     return duration
 
 

@@ -160,7 +160,8 @@ def sized_history(entries: Sequence[HistoryEntry], claim_id: str | None, claim_n
                 amount = sized_history_amount(milli(entry.quantity), size, own)
                 entry = _history_entry(entry.date_of_service, Decimal(amount).scaleb(-3),
                                        entry.status, entry.claim_id, entry.product, entry.ndc,
-                                       entry.days_supply, entry.channel, entry.package_size)
+                                       entry.days_supply, entry.channel, entry.package_size,
+                                       entry.unit)
         out.append(entry)
     return tuple(out)
 

@@ -682,6 +682,7 @@ def lower_dsl(source: SourceFile, max_bytes: int = common.MAX_SPEC_BYTES,
         return None, [deep]
     policy, diagnostics = _transform(tree, source)
     policy, resolve_diagnostics = common.resolve_quantities(policy)
+    policy = common.fill_defaults(policy)
     return policy, diagnostics + resolve_diagnostics
 
 

@@ -12,6 +12,7 @@ from decimal import Decimal, InvalidOperation
 from dqmc.lang.diagnostics import Diagnostic
 from dqmc.lang.ir import nodes
 from dqmc.lang.source import NO_SPAN, Span
+from dqmc.runtime.values import DEFAULT_ONE_TIME_DAYS
 
 # The largest spec a front end reads (the pipeline's file limit too): far above any real policy,
 # well below what makes parsing slow. Text compiled from memory (`compile_text`) is held to it
@@ -280,6 +281,51 @@ def _resolve_rule(rule: nodes.Rule, products: list[nodes.Product],
         resolved = resolve_word(quantity.amount, quantity.word, products, quantity.span,
                                 diagnostics)
     return dataclasses.replace(rule, quantity=resolved)
+
+
+# How long approvals last when neither a criterion nor its policy says (docs/semantics.md §6.5).
+DEFAULT_APPROVAL_DURATION = nodes.Duration(kind="fixed", amount=1, unit="years")
+# A one-time approval's one fill must be used within this many days (the language has no way
+# to say otherwise; the runtime's constant, so the two cannot differ).
+ONE_TIME_USABLE_DAYS = DEFAULT_ONE_TIME_DAYS
+
+
+def fill_defaults(policy: nodes.Policy) -> nodes.Policy:
+    """The policy with every value it has without stating it written into the IR, so the
+    evaluators, the documents and the content hash all read one explicit value.
+
+    A policy with criteria and no `approvals last` gets approvals of 1 year; an `approve
+    requested` criterion that neither it nor its policy gives a duration lasts as requested (the
+    request's `requested.through` ends it), which is stated on the criterion before the policy's
+    year is filled in, so it keeps that meaning. A one-time approval states the days its one
+    fill may be used in (30). The reject code ("76") and the daily-rate check (off) are the
+    IR's own field defaults, already explicit. A policy without criteria approves nothing, and
+    keeps no approval duration.
+    """
+    criteria = policy.criteria
+    duration = _one_time_usable(policy.approval_duration)
+    if duration is None and criteria:
+        criteria = tuple(
+            dataclasses.replace(criterion, duration=nodes.Duration(kind="as_requested",
+                                                                   span=criterion.span))
+            if criterion.approves_requested and criterion.duration is None else criterion
+            for criterion in criteria)
+        duration = dataclasses.replace(DEFAULT_APPROVAL_DURATION, span=policy.span)
+    criteria = tuple(
+        dataclasses.replace(criterion, duration=_one_time_usable(criterion.duration))
+        if criterion.duration is not _one_time_usable(criterion.duration) else criterion
+        for criterion in criteria)
+    if duration is policy.approval_duration and criteria == policy.criteria:
+        return policy
+    return dataclasses.replace(policy, approval_duration=duration, criteria=criteria)
+
+
+def _one_time_usable(duration: nodes.Duration | None) -> nodes.Duration | None:
+    """A one-time duration with the days its fill may be used in stated; others as they are."""
+    if (duration is None or duration.kind not in ("one_time", "one_time_or_requested")
+            or duration.unit is not None):
+        return duration
+    return dataclasses.replace(duration, amount=ONE_TIME_USABLE_DAYS, unit="days")
 
 
 def resolve_quantities(policy: nodes.Policy) -> tuple[nodes.Policy, list[Diagnostic]]:

@@ -63,6 +63,7 @@ def lower_yaml(
     if lowering.unparsed:
         return None, lowering.diagnostics
     policy, resolve_diagnostics = common.resolve_quantities(policy)
+    policy = common.fill_defaults(policy)
     return policy, lowering.diagnostics + resolve_diagnostics
 
 

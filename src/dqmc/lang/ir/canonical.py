@@ -25,8 +25,10 @@ _TAGGED = (
 # renamed or removed, a value written differently): every content hash then changes once, on
 # purpose, instead of old hashes being held stable by leaving new fields out. 1 was the unnamed
 # schema of the first published hashes, which left fields added later out at their defaults;
-# 2 writes every field.
-IR_VERSION = 2
+# 2 writes every field; 3 states the defaults a spec leaves out (a policy with criteria always
+# has its approval duration, lower_common.fill_defaults), so the same JSON now means what the
+# evaluators do without a fallback of their own.
+IR_VERSION = 3
 
 
 def snake(name: str) -> str:

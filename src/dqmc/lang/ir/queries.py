@@ -203,14 +203,14 @@ def condition_facts(expr: nodes.Expr) -> tuple[str, ...]:
 
 
 def approval_duration(policy: nodes.Policy, criterion: nodes.Criterion) -> nodes.Duration | None:
-    """How long an approval under this criterion lasts: its own, the policy's, else 1 year.
+    """How long an approval under this criterion lasts: its own, else the policy's.
 
-    An `approve requested` criterion with neither has none: the request says when it ends.
+    Lowering states both wherever the spec leaves them out (`lower_common.fill_defaults`: 1
+    year, or as requested for `approve requested`), so the evaluators apply no duration of
+    their own. None only for an IR built without lowering that states neither: a reviewer then
+    has no end date but the request's `requested.through`.
     """
-    stated = criterion.duration or policy.approval_duration
-    if stated is None and criterion.approves_requested:
-        return None
-    return stated or nodes.Duration(kind="fixed", amount=1, unit="years")
+    return criterion.duration or policy.approval_duration
 
 
 def authorization_source(policy: nodes.Policy, product: nodes.Product) -> str | None:

@@ -158,14 +158,21 @@ def join_words(items: Sequence[str]) -> str:
     return f"{', '.join(items[:-1])} and {items[-1]}"
 
 
+def one_fill_within(duration: nodes.Duration) -> str:
+    """ " (one fill within 30 days)" for a one-time duration that states its days, else ""."""
+    if duration.unit is None or duration.amount < 1:
+        return ""
+    return f" (one fill within {counted(duration.amount, duration.unit.removesuffix('s'))})"
+
+
 def duration_phrase(duration: nodes.Duration) -> str:
     """How long an approval lasts, in words: "1 year", "6 months", "a one-time approval"."""
     if duration.kind == "one_time":
-        return "a one-time approval"
+        return "a one-time approval" + one_fill_within(duration)
     if duration.kind == "as_requested":
         return "until the date the request asks for"
     if duration.kind == "one_time_or_requested":
-        return "once, or until the date the request asks for"
+        return "once" + one_fill_within(duration) + ", or until the date the request asks for"
     unit = (duration.unit or "days").removesuffix("s")
     return counted(duration.amount, unit)
 
