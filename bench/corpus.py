@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+from paths import REPO, SPECS
+
 from dqmc.lang.pipeline import compile_paths, is_spec
 
-REPO = Path(__file__).resolve().parents[1]
 # The policy library's checkout, if there is one: DQMC_POLICY_LIBRARY, or else a `library` folder
 # next to this repository. Without it the corpus varies policy_specs/ alone.
 LIBRARY = Path(os.environ.get("DQMC_POLICY_LIBRARY") or REPO.parent / "library")
@@ -30,7 +31,7 @@ class Template:
     names: tuple[str, ...]  # product and group ids, longest first
 
 
-def templates(folders: tuple[Path, ...] = (REPO / "policy_specs", LIBRARY)) -> list[Template]:
+def templates(folders: tuple[Path, ...] = (SPECS, LIBRARY)) -> list[Template]:
     """Every distinct spec under the folders (byte-identical copies once), in name order."""
     seen: set[str] = set()
     found: list[Template] = []

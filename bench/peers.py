@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any
 
 # (channel, override on file) → (limit in grams, window in days): Anzupgo's base limits and the
@@ -133,7 +132,7 @@ def rego_decision() -> Callable[[str], str] | None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Hand-written floors, given parsed values
+# A hand-written outcome: what the peers answer
 
 
 def hand_outcome(context: dict[str, Any]) -> dict[str, Any]:
@@ -145,63 +144,269 @@ def hand_outcome(context: dict[str, Any]) -> dict[str, Any]:
     return {"outcome": "rejected", "reject_code": "76", "max_allowed": max(0, limit - window)}
 
 
-# The policy facts a hand-written evaluator would carry (no authorization on file).
-_RULES = {"retail": (Decimal(30), 30, "30 g per 30 days", "QL 30 G PER 30 DAYS", 17),
-          "home_delivery": (Decimal(90), 90, "90 g per 90 days", "QL 90 G PER 90 DAYS", 18)}
+# ---------------------------------------------------------------------------------------------
+# The floor: the Anzupgo decision written by hand from the raw claim, as fast as we can write it
+#
+# What a programmer would write for this one policy: every field of the claim, its history and
+# its authorizations checked as docs/semantics.md §1 says (a malformed record must reject),
+# integers in thousandths, texts of dates and quantities remembered, every decision field and
+# the trace built inline. It takes the claims the bench measures (well-formed, the product
+# named, an additional-quantity authorization or none) and answers None for any other claim;
+# the bench asserts it returns the generated evaluator's dict for every claim it is timed on.
+
 _SPEC = "policy_specs/anzupgo.dqm"
-_TUBE = Decimal(30)
+_VALIDATE, _MATCH, _CRITERION = f"{_SPEC}:3", f"{_SPEC}:8", f"{_SPEC}:26"
 
 
-def _text(value: Decimal) -> str:
-    return str(int(value)) if value == value.to_integral_value() else format(value.normalize(), "f")
+def _floor_rule(limit: int, days: int, line: int, origin: str) -> tuple:
+    text = f"{limit} g per {days} days"
+    return (limit * 1000, days, text, f"QL {limit} G PER {days} DAYS", f"{_SPEC}:{line}",
+            f" g <= {limit} g", f" g > {limit} g",
+            {"quantity": str(limit), "unit": "g", "days": days, "source": origin,
+             "authorization_id": None, "kind": "per_window", "text": text})
 
 
-def hand_decision(policy_hash: str, channel: str, day: dt.date, quantity: Decimal,
-                  claim_id: str | None, history: list[tuple]) -> dict[str, Any]:
-    """The whole Anzupgo decision written by hand from parsed values: the same dict, every
-    field and the trace, as dqm_policies.evaluate returns for a claim without authorizations.
+# channel → (base limit, the limit the additional-quantity criterion approves)
+_FLOOR = {"retail": (_floor_rule(30, 30, 17, "base"), _floor_rule(60, 30, 30, "override")),
+          "home_delivery": (_floor_rule(90, 90, 18, "base"),
+                            _floor_rule(180, 90, 31, "override"))}
+_MATCHED = {channel: f"product {PRODUCT} at channel {channel}" for channel in _FLOOR}
+_DAYS: dict[str, int] = {}  # date text → ordinal
+_MILLIS: dict[str, int] = {}  # quantity text → thousandths
+_TEXTS: dict[int, str] = {}  # thousandths → text
+_ISO: dict[int, str] = {}  # ordinal → date text
 
-    `history` holds (date, product, quantity, status, claim_id) tuples, already parsed.
-    """
-    limit, days, text, line, at = _RULES[channel]
-    source = f"{_SPEC}:{at}"
-    start = day - dt.timedelta(days=days - 1)
-    prior = Decimal(0)
-    for when, product, amount, status, entry_id in history:
-        if (status == "paid" and product == PRODUCT and start <= when <= day
-                and (claim_id is None or entry_id != claim_id)):
-            prior += amount
-    total = prior + quantity
-    passed = total <= limit
-    allowed = limit - prior if prior < limit else Decimal(0)
-    window = {"start": start.isoformat(), "end": day.isoformat()}
-    detail = (f"window {window['start']}..{window['end']}: prior {_text(prior)} g + requested"
-              f" {_text(quantity)} g = {_text(total)} g {'<=' if passed else '>'} {_text(limit)} g")
-    trace = [{"step": "validate", "result": "pass", "detail": "the claim is well-formed",
-              "source": f"{_SPEC}:3"},
-             {"step": "match", "result": "pass",
-              "detail": f"product {PRODUCT} at channel {channel}", "source": f"{_SPEC}:8"},
-             {"step": "select", "result": "info", "detail": f"base limits: {text}",
-              "source": source},
-             {"step": "accumulate", "result": "pass" if passed else "fail", "detail": detail,
-              "source": source}]
-    if passed:
-        trace.append({"step": "decide", "result": "pass",
-                      "detail": f"paid; max allowed now {_text(allowed)} g", "source": source})
-        outcome, code, messages = "paid", None, [line]
-    else:
-        trace.append({"step": "decide", "result": "fail",
-                      "detail": f"rejected 76: {text} exceeded; max allowed now {_text(allowed)} g",
-                      "source": source})
-        outcome, code, messages = "rejected", "76", [line, f"MAX ALLOWED NOW {_text(allowed)} G"]
-    return {"outcome": outcome, "reject_code": code, "messages": messages,
-            "policy_id": "anzupgo-dqm", "policy_hash": policy_hash, "channel": channel,
-            "limit": {"quantity": _text(limit), "unit": "g", "days": days, "source": "base",
-                      "authorization_id": None, "kind": "per_window", "text": text},
-            "window": window, "prior_quantity": _text(prior),
-            "requested_quantity": _text(quantity), "total_quantity": _text(total),
-            "max_allowed_quantity": _text(allowed), "max_allowed_packages": int(allowed // _TUBE),
-            "trace": trace}
+
+def _day(text: object) -> int | None:
+    if text.__class__ is not str or len(text) != 10 or text[4] != "-" or text[7] != "-":
+        return None
+    if not (text[:4] + text[5:7] + text[8:]).isdigit() or not text.isascii():
+        return None
+    try:
+        day = dt.date.fromisoformat(text).toordinal()
+    except ValueError:
+        return None
+    _DAYS[text] = day
+    return day
+
+
+def _millis(value: object) -> int | None:
+    if value.__class__ is int:
+        return value * 1000 if 0 < value <= 9999999 else None
+    if value.__class__ is not str or not value.isascii() or len(value) > 24:
+        return None
+    whole, _, part = value.partition(".")
+    if not whole.isdigit() or (part and (not part.isdigit() or len(part) > 3)):
+        return None
+    amount = int(whole) * 1000 + (int(part.ljust(3, "0")) if part else 0)
+    if not 0 < amount <= 9999999999:
+        return None
+    _MILLIS[value] = amount
+    return amount
+
+
+def _text_of(amount: int) -> str:
+    text = _TEXTS.get(amount)
+    if text is None:
+        whole, part = divmod(amount, 1000)
+        text = _TEXTS[amount] = str(whole) if not part else f"{whole}.{part:03d}".rstrip("0")
+    return text
+
+
+def _iso(day: int) -> str:
+    text = _ISO.get(day)
+    if text is None:
+        text = _ISO[day] = dt.date.fromordinal(day).isoformat()
+    return text
+
+
+def _floor_authorization(record: object, end: int, channel: str) -> bool | None:
+    """Whether an additional-quantity authorization record applies; None when it is malformed
+    or one the floor does not write (another criterion, explicit limits, not applying)."""
+    if record.__class__ is not dict:
+        return None
+    get = record.get
+    auth_id, products = get("id"), get("products")
+    if auth_id.__class__ is not str or not auth_id or products.__class__ is not list:
+        return None
+    if not products:
+        return None
+    for named in products:
+        if named.__class__ is not str or not named:
+            return None
+    first, last = get("effective_from"), get("effective_through")
+    first = _DAYS.get(first) or _day(first)  # type: ignore[arg-type]
+    last = _DAYS.get(last) or _day(last)  # type: ignore[arg-type]
+    if first is None or last is None or last < first:
+        return None
+    criterion, channels, status = get("criterion"), get("channels"), get("status")
+    if criterion != "additional-quantity" or get("limits") is not None:
+        return None
+    if channels is not None:
+        if channels.__class__ is not list or not channels:
+            return None
+        for named in channels:
+            if named.__class__ is not str or not named:
+                return None
+    if status is not None and status != "active":
+        return None
+    if get("max_fills") is not None:
+        return None
+    if PRODUCT not in products:
+        return False
+    return (first <= end <= last and (channels is None or channel in channels)) or None
+
+
+def floor_decision(policy_hash: str) -> Callable[[dict], dict | None]:
+    """The hand-written floor for Anzupgo: evaluate(raw claim) → the full decision, or None."""
+
+    def evaluate(claim: dict) -> dict | None:
+        try:
+            get = claim.get
+            claim_id = get("claim_id")
+            if claim_id is not None and (claim_id.__class__ is not str or not claim_id):
+                return None
+            value = get("quantity")
+            requested = _MILLIS.get(value) or _millis(value)
+            days_supply = get("days_supply")
+            if (requested is None or days_supply.__class__ is not int
+                    or not 1 <= days_supply <= 999):
+                return None
+            end_text = get("date_of_service")
+            end = _DAYS.get(end_text) or _day(end_text)
+            channel = get("channel")
+            if (end is None or get("product") != PRODUCT or get("unit") not in ("g", "GM")
+                    or channel not in _FLOOR):
+                return None
+            ndc, package = get("ndc"), get("package")
+            if ndc is not None and (ndc.__class__ is not str or len(ndc) != 11
+                                    or not ndc.isdigit() or not ndc.isascii()):
+                return None
+            if package is not None and package != "tube-30g":
+                return None
+            value = get("package_size")
+            if value is not None and (_MILLIS.get(value) or _millis(value)) is None:
+                return None
+            member = get("member")
+            if member is not None:
+                if member.__class__ is not dict:
+                    return None
+                value = member.get("birth_date")
+                if value is not None:
+                    birth = _DAYS.get(value) or _day(value)
+                    if birth is None or birth > end:
+                        return None
+            base, approved = _FLOOR[channel]
+            granted = None
+            records = get("authorizations")
+            if records:
+                if records.__class__ is not list:
+                    return None
+                for record in records:
+                    applies = _floor_authorization(record, end, channel)
+                    if applies is None or (applies and granted is not None):
+                        return None
+                    if applies:
+                        granted = record["id"]
+            elif records is not None and records.__class__ is not list:
+                return None
+            limit, days, text, line, source, within, over, applied = (
+                base if granted is None else approved)
+            start = end - days + 1
+            prior = 0
+            entries = get("history")
+            if entries:
+                if entries.__class__ is not list:
+                    return None
+                for entry in entries:
+                    if entry.__class__ is not dict:
+                        return None
+                    value = entry["date_of_service"]
+                    day = _DAYS.get(value) or _day(value)
+                    value = entry["quantity"]
+                    amount = _MILLIS.get(value) or _millis(value)
+                    if day is None or amount is None:
+                        return None
+                    eget = entry.get
+                    entry_id, named, code = eget("claim_id"), eget("product"), eget("ndc")
+                    if entry_id is not None and (entry_id.__class__ is not str or not entry_id):
+                        return None
+                    if code is not None:
+                        if (code.__class__ is not str or len(code) != 11 or not code.isdigit()
+                                or not code.isascii()):
+                            return None
+                    elif named is None:
+                        return None
+                    if named is not None and (named.__class__ is not str or not named):
+                        return None
+                    value = eget("days_supply")
+                    if value is not None and (value.__class__ is not int
+                                              or not 1 <= value <= 999):
+                        return None
+                    value = eget("channel")
+                    if value is not None and (value.__class__ is not str or not value):
+                        return None
+                    value = eget("package_size")
+                    if value is not None and (_MILLIS.get(value) or _millis(value)) is None:
+                        return None
+                    status = entry["status"]
+                    if status == "paid":
+                        if (start <= day <= end and named == PRODUCT
+                                and (claim_id is None or entry_id != claim_id)):
+                            prior += amount
+                    elif status != "reversed":
+                        return None
+            elif entries is not None and entries.__class__ is not list:
+                return None
+        except (KeyError, TypeError, AttributeError):
+            return None
+        total = prior + requested
+        asked = _TEXTS.get(requested) or _text_of(requested)
+        prior_text = (_TEXTS.get(prior) or _text_of(prior)) if prior else "0"
+        total_text = (_TEXTS.get(total) or _text_of(total)) if prior else asked
+        allowed = limit - prior if prior < limit else 0
+        allowed_text = _TEXTS.get(allowed) or _text_of(allowed)
+        first = _ISO.get(start) or _iso(start)
+        trace = [{"step": "validate", "result": "pass", "detail": "the claim is well-formed",
+                  "source": _VALIDATE},
+                 {"step": "match", "result": "pass", "detail": _MATCHED[channel],
+                  "source": _MATCH}]
+        if granted is None:
+            trace.append({"step": "select", "result": "info", "detail": f"base limits: {text}",
+                          "source": source})
+            limit_json = applied.copy()
+        else:
+            trace.append({"step": "authorize", "result": "pass",
+                          "detail": f"authorization {granted}: applies: {text}",
+                          "source": _CRITERION})
+            trace.append({"step": "select", "result": "info",
+                          "detail": f"authorization {granted} (additional-quantity) replaces the"
+                                    f" base limits: {text}", "source": _CRITERION})
+            limit_json = applied.copy()
+            limit_json["authorization_id"] = granted
+        detail = (f"window {first}..{end_text}: prior {prior_text} g + requested {asked} g ="
+                  f" {total_text}")
+        if total <= limit:
+            trace.append({"step": "accumulate", "result": "pass", "detail": detail + within,
+                          "source": source})
+            trace.append({"step": "decide", "result": "pass",
+                          "detail": f"paid; max allowed now {allowed_text} g", "source": source})
+            outcome, code, messages = "paid", None, [line]
+        else:
+            trace.append({"step": "accumulate", "result": "fail", "detail": detail + over,
+                          "source": source})
+            trace.append({"step": "decide", "result": "fail",
+                          "detail": f"rejected 76: {text} exceeded; max allowed now"
+                                    f" {allowed_text} g", "source": source})
+            outcome, code, messages = "rejected", "76", [line, f"MAX ALLOWED NOW {allowed_text} G"]
+        return {"outcome": outcome, "reject_code": code, "messages": messages,
+                "policy_id": "anzupgo-dqm", "policy_hash": policy_hash, "channel": channel,
+                "limit": limit_json, "window": {"start": first, "end": end_text},
+                "prior_quantity": prior_text, "requested_quantity": asked,
+                "total_quantity": total_text, "max_allowed_quantity": allowed_text,
+                "max_allowed_packages": allowed // 30000, "trace": trace}
+
+    return evaluate
 
 
 def assemble(parts: tuple) -> dict[str, Any]:

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import corpus
 import measure
-
-REPO = Path(__file__).resolve().parents[1]
+from paths import REPO
 
 # Runs one command as its child and reports the child's wall time and peak resident memory
 # (ru_maxrss of RUSAGE_CHILDREN is in KiB on Linux): one wrapper per command, so each peak is

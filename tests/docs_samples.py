@@ -171,6 +171,8 @@ def all_rules_policy() -> nodes.Policy:
                 target="ondansetron-film",
                 channel=None,
                 rule=nodes.FillsPerWindow(fills=2, days=365),
+                # a soft edit: DUR/PPS codes with every field set pass it
+                overrides=(nodes.DurOverride(reason="ER", service="M0", result="1B"),),
             ),
             nodes.Limit(
                 target="ondansetron-film",

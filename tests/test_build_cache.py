@@ -81,7 +81,10 @@ def test_a_build_without_a_docs_config_uses_neutral_boilerplate(tmp_path: Path) 
     run = dqmc("build", cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     html = (tmp_path / "generated/docs/anzupgo-dqm.html").read_text(encoding="utf-8")
-    assert "Example Health Plan" not in html and "docs.config.yaml" in html
+    assert "Example Health Plan" not in html
+    # No placeholder in the documents: the build warns instead, and they have no footer.
+    assert "docs.config.yaml" not in html and "<footer" not in html
+    assert "warning[docs.no-config]" in run.stderr
 
 
 def test_a_malformed_docs_config_is_a_usage_error_not_a_crash(project: Path) -> None:

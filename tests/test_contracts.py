@@ -54,7 +54,7 @@ from dqmc.lang.pipeline import compile_paths
 # =100000 replays all of it (a few minutes).
 CORPUS_CLAIMS = int(os.environ.get("DQMC_CONTRACT_CLAIMS", "20000"))
 REQUESTS = 4_000
-VALIDATION_CODES = {"85", "E7", "19", "15", "21", "26", "U7", "09"}
+VALIDATION_CODES = {"85", "E7", "19", "15", "21", "26", "U7", "09", "E4", "E5", "E6"}
 
 
 # ---------------------------------------------------------------------------------------------

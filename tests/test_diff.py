@@ -264,7 +264,13 @@ def test_revision_summaries_per_consecutive_pair() -> None:
     wider = edited("severity in {moderate, severe}", "severity in {mild, moderate, severe}")
     summaries = diff.revision_summaries([before, live, wider, wider])
     assert len(summaries) == 3
-    assert summaries[0].startswith(f"{RETAIL} {HOME} New criterion")
+    # A history cell names the product in full once, then by its brand.
+    short_home = HOME.replace("Anzupgo (delgocitinib 2% cream)", "Anzupgo")
+    assert summaries[0].startswith(f"{RETAIL} {short_home} New criterion")
+    assert summaries[0].count("Anzupgo (delgocitinib 2% cream)") == 1
+    assert summaries[0].endswith("For Anzupgo at retail and home delivery, the new version is "
+                                 "stricter at the point of service and looser on exception "
+                                 "review.")
     assert "now requires Severity is one of: mild, moderate, severe" in summaries[1]
     assert summaries[2] == "No changes other than the review date and history."
 
@@ -501,3 +507,12 @@ def test_durations_as_requested_are_said_in_words_and_ranked() -> None:
     assert effects(either, once) == ["stricter"]
     # an end date the request gives cannot be ranked against one fill
     assert effects(once, dated) == ["unknown"]
+
+
+def test_products_sharing_a_brand_keep_their_full_names_in_a_summary() -> None:
+    policy = policy_at(LIVE)
+    text = "Anzupgo (delgocitinib 2% cream): a. Anzupgo (delgocitinib 2% cream): b."
+    assert diff.shorten_names(text, [policy]) == "Anzupgo (delgocitinib 2% cream): a. Anzupgo: b."
+    twin = dataclasses.replace(policy.products[0], id="anzupgo-1pct", strength="1%")
+    both = dataclasses.replace(policy, products=(*policy.products, twin))
+    assert diff.shorten_names(text, [both]) == text

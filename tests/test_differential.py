@@ -182,6 +182,16 @@ def make_claim(pick: Chooser, names: dict[str, list]) -> dict:
         record["member"] = {"birth_date": (BASE - dt.timedelta(days=age_days)).isoformat()}
     elif pick.chance(4):
         record["member"] = pick.choice([None, {}, "1980-01-01", {"birth_date": "2030-01-01"}])
+    # Malformed exclusions and DUR/PPS entries are rare: the therapy sample's claims already
+    # meet many 85s, and most claims must still be decided
+    if pick.chance(6) and isinstance(record.get("member"), dict):  # exempts from some lines
+        record["member"]["exclusions"] = pick.mostly(  # type: ignore[index]
+            [["hospice"], ["cancer", "asthma"], []], ["hospice", [""], [3]], 40)
+    if pick.chance(6):  # DUR/PPS codes pass soft edits
+        record["dur_pps"] = pick.mostly(
+            [[{"professional_service": "M0", "result": "1G"}], [{"reason": "HD"}],
+             [{"professional_service": "M0", "result": "1A"}, {"result": "1G"}]],
+            [{"result": "1G"}, [{"result": "1g"}], ["M0"], [{"reason": "HDX"}]], 40)
     if not pick.chance(3):
         record["package_size"] = pick.mostly(["1", "3", "10", "8.5", 2], ["0", "x", -1, 1.5], 15)
     history = [make_history_entry(pick, names) for _ in range(pick.integer(0, 6))]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import datetime as dt
+import hashlib
 import html
+import json
 import re
 from decimal import Decimal
 from html.parser import HTMLParser
@@ -26,17 +29,21 @@ from docs_samples import (
     hostile_compiled,
 )
 
+from dqmc.build.run import run as build_run
 from dqmc.codegen import docs_view
 from dqmc.codegen.docs_emit import (
     DOCS_CONFIG_FILE,
     DocsConfigError,
+    docs_config_diagnostics,
     docs_environment,
+    drug_search_script,
     emit_docs,
     generated_header,
     load_docs_config,
     md_escape,
     md_table_row,
 )
+from dqmc.lang.diagnostics import Severity
 from dqmc.lang.ir import nodes
 from dqmc.lang.printers import english
 
@@ -214,7 +221,7 @@ def test_paragraphs_split_on_blank_lines_and_join_wrapped_lines() -> None:
 # The quantity-limits table
 
 
-def test_anzupgo_table_has_one_column_per_channel_and_window() -> None:
+def test_anzupgo_table_has_one_column_per_channel_its_window_in_the_header() -> None:
     table = docs_view.limits_table(ANZUPGO)
     assert table is not None
     assert [column.header for column in table.columns] == [
@@ -224,62 +231,75 @@ def test_anzupgo_table_has_one_column_per_channel_and_window() -> None:
     assert table.rows == (
         docs_view.LimitRow(
             product="Anzupgo (delgocitinib 2% cream)",
-            strength_and_form="2% cream, 30 gram tube",
+            band=None,
+            members=(),
             cells=(("30 grams",), ("90 grams",)),
+            anchor="limits-anzupgo-2pct-cream",
         ),
     )
 
 
-def test_every_limit_that_is_not_a_window_column_is_spelled_out_in_its_cell() -> None:
+def test_a_row_per_product_and_band_a_column_per_channel_the_window_in_the_cell() -> None:
     table = docs_view.limits_table(all_rules_policy())
     assert table is not None
     headers = [column.header for column in table.columns]
+    # One column per channel: only home delivery has limits of one window only.
     assert headers == [
-        "Maximum Quantity per 28 Days (All Channels)",
         "Limits (All Channels)",
-        "Retail Maximum Quantity per 30 Days",
         "Retail Limits",
         "Home Delivery Maximum Quantity per 90 Days",
         "Specialty Limits",
     ]
-    cells = {row.product: dict(zip(headers, row.cells, strict=True)) for row in table.rows}
+    cells = {(row.product, row.band): dict(zip(headers, row.cells, strict=True))
+             for row in table.rows}
     assert list(cells) == [
-        "Zuplenz (ondansetron 8 mg oral soluble film)",
-        "Blood glucose test strips",
-        "Temovate (clobetasol 0.05% cream)",
-        "Ozempic (semaglutide 2 mg/3 mL pen injector)",
-        "Triptan tablets",
+        ("Zuplenz (ondansetron 8 mg oral soluble film)", None),
+        ("Blood glucose test strips", None),
+        ("Blood glucose test strips", "ages 0–17"),
+        ("Blood glucose test strips", "ages 18 and older"),
+        ("Temovate (clobetasol 0.05% cream)", "15 gram tube"),
+        ("Temovate (clobetasol 0.05% cream)", "60 gram tube"),
+        ("Ozempic (semaglutide 2 mg/3 mL pen injector)", None),
+        ("Triptan tablets", None),
     ]
-    film = cells["Zuplenz (ondansetron 8 mg oral soluble film)"]
+    film = cells[("Zuplenz (ondansetron 8 mg oral soluble film)", None)]
     assert film["Limits (All Channels)"] == (
         "2 oral soluble films per day, for up to 5 days (for nausea from chemotherapy)",
-        "at most 2 prescriptions per 365 days",
+        "at most 2 prescriptions per 365 days (soft edit: the pharmacist may pass it by sending "
+        "reason for service code ER, professional service code M0 and result of service code 1B)",
     )
     assert film["Specialty Limits"] == ("3 cartons (30 oral soluble films) per fill",)
-    strips = cells["Blood glucose test strips"]
-    assert strips["Retail Maximum Quantity per 30 Days"] == (
-        "ages 0–17: 300 strips",
-        "ages 18 and older: 100 strips",
+    # The band is the row's: its cells state the limit alone, with its window.
+    strips = "Blood glucose test strips"
+    assert cells[(strips, None)]["Limits (All Channels)"] == ("at most a 90-day supply per fill",)
+    assert cells[(strips, None)]["Retail Limits"] == ()
+    assert cells[(strips, "ages 0–17")]["Retail Limits"] == ("300 strips per 30 days",)
+    assert cells[(strips, "ages 18 and older")]["Retail Limits"] == ("100 strips per 30 days",)
+    assert cells[(strips, "ages 0–17")]["Limits (All Channels)"] == ()
+    cream = "Temovate (clobetasol 0.05% cream)"
+    assert cells[(cream, "15 gram tube")]["Retail Limits"] == ("2 tubes (30 grams) per fill",)
+    assert cells[(cream, "60 gram tube")]["Retail Limits"] == ("60 grams per fill",)
+    pen = cells[("Ozempic (semaglutide 2 mg/3 mL pen injector)", None)]
+    assert pen["Limits (All Channels)"] == (
+        "1 pen (3 mL) per 28 days (hard limit, no exceptions)",
     )
-    assert strips["Limits (All Channels)"] == ("at most a 90-day supply per fill",)
-    cream = cells["Temovate (clobetasol 0.05% cream)"]
-    assert cream["Retail Limits"] == (
-        "15 gram tube: 2 tubes (30 grams) per fill",
-        "60 gram tube: 60 grams per fill",
-    )
-    pen = cells["Ozempic (semaglutide 2 mg/3 mL pen injector)"]
-    assert pen["Maximum Quantity per 28 Days (All Channels)"] == (
-        "1 pen (3 mL) (hard limit, no exceptions)",
-    )
-    triptans = cells["Triptan tablets"]
-    assert triptans["Retail Maximum Quantity per 30 Days"] == ("18 tablets",)
+    triptans = cells[("Triptan tablets", None)]
+    assert triptans["Retail Limits"] == ("18 tablets per 30 days",)
     assert triptans["Home Delivery Maximum Quantity per 90 Days"] == ("54 tablets",)
     assert triptans["Specialty Limits"] == ()
     group_row = next(row for row in table.rows if row.product == "Triptan tablets")
-    assert (
-        group_row.strength_and_form
-        == "Maxalt (rizatriptan 10 mg tablet); Imitrex (sumatriptan 100 mg tablet)"
-    )
+    assert group_row.members == (
+        "Maxalt (rizatriptan 10 mg tablet)", "Imitrex (sumatriptan 100 mg tablet)")
+    # Only a target's first row carries the anchor the drug lookup links to.
+    assert [row.anchor for row in table.rows if row.product == strips] == [
+        "limits-glucose-strips", None, None]
+
+
+def test_no_row_repeats_the_strength_and_form_its_name_gives() -> None:
+    markdown = emit_docs([anzupgo_compiled()], SAMPLE_CONFIG, version="1")["anzupgo-dqm.md"]
+    table = markdown.split("## Drug Quantity Limits", 1)[1].split("\n## ", 1)[0]
+    assert "Strength and Form" not in table
+    assert table.count("2% cream") == table.count("Anzupgo (delgocitinib 2% cream)") == 1
 
 
 def test_a_policy_without_limits_has_no_table() -> None:
@@ -505,8 +525,12 @@ def hostile_documents() -> dict[str, str]:
 
 
 def test_hostile_html_contains_no_markup_from_the_spec(hostile_documents: dict[str, str]) -> None:
+    script, _ = drug_search_script()
     for path in ("hostile.html", "index.html"):
         page = hostile_documents[path]
+        if path == "index.html":  # the one script is the lookup's own, verbatim
+            assert page.lower().count("<script") == 1
+            page = page.replace(f"<script>{script}</script>", "")
         body = page.split("\n", 1)[1]  # below the header, whose content hash may contain digits
         assert "<script" not in page.lower()
         assert "<b>" not in page
@@ -519,7 +543,7 @@ def test_hostile_html_shows_the_spec_text_verbatim(hostile_documents: dict[str, 
     assert texts["h1"] == [HOSTILE_ONE_LINE]
     assert texts["title"] == [f"{HOSTILE_ONE_LINE} — {HOSTILE_ONE_LINE}"]
     assert HOSTILE_ONE_LINE + " Maximum Quantity per 30 Days" in texts["th"]
-    assert texts["caption"] == ["Drug Quantity Limits", "Revision history"]
+    assert texts["caption"] == ["Drug Quantity Limits", "Worked examples", "Revision history"]
 
 
 def test_hostile_markdown_is_escaped_everywhere(hostile_documents: dict[str, str]) -> None:
@@ -530,11 +554,17 @@ def test_hostile_markdown_is_escaped_everywhere(hostile_documents: dict[str, str
     assert lines[0].startswith("<!-- @generated") and lines[0].endswith("-->")
     body = lines[1:]
     assert all("<" not in line for line in body if "<br>" not in line)
-    table_lines = [line for line in body if line.startswith("|")]
-    assert table_lines, "the hostile policy has a quantity table"
-    for line in table_lines:
-        unescaped_pipes = re.findall(r"(?<!\\)\|", line)
-        assert len(unescaped_pipes) == 4, line  # both tables have 3 columns: 4 column borders
+    tables: list[list[str]] = [[]]
+    for line in body:
+        if line.startswith("|"):
+            tables[-1].append(line)
+        elif tables[-1]:
+            tables.append([])
+    tables = [table for table in tables if table]
+    # The quantity and examples tables have 2 columns (3 borders), the history 3 (4): no spec
+    # text adds one.
+    borders = [{len(re.findall(r"(?<!\\)\|", line)) for line in table} for table in tables]
+    assert borders == [{3}, {3}, {4}], tables
 
 
 def test_hostile_markdown_round_trips_to_the_spec_text(hostile_documents: dict[str, str]) -> None:
@@ -552,6 +582,78 @@ def test_generated_header_cannot_close_its_comment() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# The drug lookup: the index's table and drugs.json
+
+
+def test_the_drug_lookup_has_a_row_per_product_with_its_limits_in_words() -> None:
+    rows = docs_view.drug_rows([all_rules_compiled(), anzupgo_compiled()])
+    policies = (all_rules_policy(), anzupgo_policy())
+    assert sorted(row.product_id for row in rows) == sorted(
+        product.id for policy in policies for product in policy.products)
+    assert [row.brand.casefold() for row in rows] == sorted(row.brand.casefold() for row in rows)
+    by_id = {row.product_id: row for row in rows}
+    anzupgo = by_id["anzupgo-2pct-cream"]
+    assert (anzupgo.brand, anzupgo.generic, anzupgo.strength, anzupgo.form) == (
+        "Anzupgo", "delgocitinib", "2%", "cream")
+    assert [(c.label, c.entries) for c in anzupgo.limits] == [
+        ("Retail", ("30 grams per 30 days",)),
+        ("Home Delivery", ("90 grams per 90 days",)),
+    ]
+    assert anzupgo.exceptions
+    assert anzupgo.href == "anzupgo-dqm.html#limits-anzupgo-2pct-cream"
+    # A group's limit is the member's too, and says it is shared; the link goes to the group.
+    policy = all_rules_policy()
+    group = next(g for g in policy.groups if g.title == "Triptan tablets")
+    member = by_id[group.products[0]]
+    assert ("Retail", ("18 tablets per 30 days, shared with Triptan tablets",)) in [
+        (c.label, c.entries) for c in member.limits]
+    assert member.href == f"sample-all-rules.html#limits-{group.id}"
+    # A band stays in the words: the lookup has one row per product, not per band.
+    strips = by_id["glucose-strips"]
+    assert [(c.label, c.entries) for c in strips.limits] == [
+        ("All channels", ("at most a 90-day supply per fill",)),
+        ("Retail", ("ages 0–17: 300 strips per 30 days",
+                    "ages 18 and older: 100 strips per 30 days")),
+    ]
+
+
+def test_exceptions_follow_the_criteria_that_approve_a_product() -> None:
+    policy = anzupgo_policy()
+    assert docs_view.has_exceptions(policy, policy.products[0])
+    assert not docs_view.has_exceptions(dataclasses.replace(policy, criteria=()),
+                                        policy.products[0])
+
+
+def test_drugs_json_is_the_lookup_as_data() -> None:
+    documents = emit_docs([anzupgo_compiled(), all_rules_compiled()], SAMPLE_CONFIG, version="9")
+    data = json.loads(documents["drugs.json"])
+    assert data["@generated"].startswith("by dqmc 9 from policy_specs/anzupgo.dqm (sha256:")
+    rows = docs_view.drug_rows([anzupgo_compiled(), all_rules_compiled()])
+    assert [d["product"] for d in data["drugs"]] == [row.product_id for row in rows]
+    anzupgo = next(d for d in data["drugs"] if d["product"] == "anzupgo-2pct-cream")
+    assert anzupgo["limits"][0] == {"channel": "retail", "channel_label": "Retail",
+                                    "limits": ["30 grams per 30 days"]}
+    assert anzupgo["exceptions"] is True
+    assert anzupgo["document"] == "anzupgo-dqm.html#limits-anzupgo-2pct-cream"
+    assert documents["drugs.json"].isascii()
+
+
+def test_the_index_carries_its_script_allowed_by_hash_and_a_table_without_it() -> None:
+    page = emit_docs([anzupgo_compiled()], SAMPLE_CONFIG, version="9")["index.html"]
+    script, source = drug_search_script()
+    expected = base64.b64encode(hashlib.sha256(str(script).encode()).digest()).decode()
+    assert source == f"sha256-{expected}"
+    assert (f"content=\"default-src 'none'; style-src 'unsafe-inline'; "
+            f"script-src '{source}'\"") in page
+    assert f"<script>{script}</script>" in page
+    # The search form is hidden until the script shows it; the rows are in the markup.
+    assert '<form id="drug-search-form" class="search" role="search" hidden>' in page
+    assert '<tr data-search="Anzupgo delgocitinib">' in page
+    policy_page = emit_docs([anzupgo_compiled()], SAMPLE_CONFIG, version="9")["anzupgo-dqm.html"]
+    assert "script-src" not in policy_page and "<script" not in policy_page
+
+
+# ---------------------------------------------------------------------------------------------
 # emit_docs: layout, headers, determinism
 
 
@@ -560,6 +662,7 @@ def test_emit_docs_writes_markdown_html_and_index() -> None:
     assert list(documents) == [
         "anzupgo-dqm.html",
         "anzupgo-dqm.md",
+        "drugs.json",
         "index.html",
         "sample-all-rules.html",
         "sample-all-rules.md",
@@ -589,7 +692,8 @@ def test_emit_docs_is_deterministic_whatever_the_input_order() -> None:
 def test_index_links_every_policy_relatively() -> None:
     documents = emit_docs([anzupgo_compiled(), all_rules_compiled()], SAMPLE_CONFIG, version="1")
     links = LinkCollector.collect(documents["index.html"])
-    assert links == [
+    rows = docs_view.drug_rows([anzupgo_compiled(), all_rules_compiled()])
+    assert links == [row.href for row in rows] + [
         "anzupgo-dqm.html",
         "anzupgo-dqm.html",
         "anzupgo-dqm.md",
@@ -597,7 +701,10 @@ def test_index_links_every_policy_relatively() -> None:
         "sample-all-rules.html",
         "sample-all-rules.md",
     ]
-    assert all(link in documents for link in links)
+    for link in links:  # each names a document, and an element of it that is there
+        path, _, fragment = link.partition("#")
+        assert path in documents, link
+        assert not fragment or f' id="{fragment}"' in documents[path], link
     index = documents["index.html"]
     assert "11/12/2025" in index and "Anzupgo (delgocitinib 2% cream)" in index
     assert LinkCollector.collect(documents["anzupgo-dqm.html"]) == ["index.html"]
@@ -605,9 +712,11 @@ def test_index_links_every_policy_relatively() -> None:
 
 def test_emit_docs_with_no_policies_still_writes_an_index() -> None:
     documents = emit_docs([], SAMPLE_CONFIG, version="1")
-    assert list(documents) == ["index.html"]
+    assert list(documents) == ["drugs.json", "index.html"]
     assert "from no sources" in documents["index.html"].splitlines()[0]
     assert "No policies have been published." in documents["index.html"]
+    assert "<script" not in documents["index.html"]  # no lookup, so no script
+    assert json.loads(documents["drugs.json"])["drugs"] == []
 
 
 @pytest.mark.parametrize("policy_id", ["../escape", "a/b", "", ".hidden", "index"])
@@ -710,14 +819,16 @@ def test_html_pages_are_self_contained_well_nested_and_accessible(path: str) -> 
     assert tags[0] == "html" and dict(tracker.elements[0][1])["lang"] == "en"
     assert page.splitlines()[1] == "<!DOCTYPE html>"
     csp = [attrs for tag, attrs in tracker.elements if tag == "meta" and attrs.get("http-equiv")]
+    # Only the index runs a script: its own inline one, allowed by hash (no src, no other).
+    script_source = f"; script-src '{drug_search_script()[1]}'" if path == "index.html" else ""
     assert csp == [
         {
             "http-equiv": "Content-Security-Policy",
-            "content": "default-src 'none'; style-src 'unsafe-inline'",
+            "content": f"default-src 'none'; style-src 'unsafe-inline'{script_source}",
         }
     ]
+    assert tags.count("script") == (path == "index.html")
     assert not {
-        "script",
         "link",
         "img",
         "iframe",
@@ -735,7 +846,7 @@ def test_html_pages_are_self_contained_well_nested_and_accessible(path: str) -> 
     if path != "index.html":
         head_cells = [attrs for tag, attrs in tracker.elements if tag == "th"]
         assert head_cells and all(attrs.get("scope") in ("col", "row") for attrs in head_cells)
-        assert tags.count("caption") == tags.count("table") == 2
+        assert tags.count("caption") == tags.count("table") == 3  # limits, examples, history
 
 
 # ---------------------------------------------------------------------------------------------
@@ -761,7 +872,7 @@ VALID_CONFIG = (
     ("text", "message"),
     [
         (VALID_CONFIG + "colour: red\n", "unknown key 'colour'"),
-        (VALID_CONFIG.replace("footer: F\n", ""), "missing key 'footer'"),
+        (VALID_CONFIG.replace("criteria_intro: C\n", ""), "missing key 'criteria_intro'"),
         (VALID_CONFIG.replace("footer: F", "footer: 3"), "key 'footer' must be non-empty text"),
         (VALID_CONFIG.replace("footer: F", "footer: ''"), "key 'footer' must be non-empty text"),
         (VALID_CONFIG + "language: 'en US'\n", "key 'language' must be a language tag"),
@@ -782,6 +893,36 @@ def test_config_defaults_the_language_and_reports_a_missing_file(tmp_path: Path)
     assert load_docs_config(path).language == "en"
     with pytest.raises(DocsConfigError, match="cannot read"):
         load_docs_config(tmp_path / "missing.yaml")
+
+
+def test_a_config_without_a_footer_warns_and_the_documents_end_without_one(
+        tmp_path: Path) -> None:
+    path = tmp_path / "docs.config.yaml"
+    path.write_text(VALID_CONFIG.replace("footer: F\n", ""), encoding="utf-8")
+    config = load_docs_config(path)
+    assert config.footer is None
+    [warning] = docs_config_diagnostics(config)
+    assert (warning.code, warning.severity, warning.span.file) == (
+        "docs.no-footer", Severity.WARNING, str(path))
+    documents = emit_docs([anzupgo_compiled()], config, version="1")
+    assert "fine-print" not in documents["anzupgo-dqm.html"].split("</style>", 1)[1]
+    assert "<footer" not in documents["index.html"]
+    assert not documents["anzupgo-dqm.md"].rstrip().endswith("---")
+    assert docs_config_diagnostics(load_docs_config(REPO / DOCS_CONFIG_FILE)) == []
+
+
+def test_a_build_without_a_config_warns_and_prints_no_placeholder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "anzupgo.dqm").write_text(
+        (REPO / "policy_specs/anzupgo.dqm").read_text(encoding="utf-8"), encoding="utf-8")
+    result = build_run(["anzupgo.dqm"], tmp_path / "generated")
+    assert result.exit_code == 0
+    assert [d.code for d in result.diagnostics] == ["docs.no-config"]
+    for name in ("anzupgo-dqm.html", "anzupgo-dqm.md", "index.html"):
+        text = (tmp_path / "generated/docs" / name).read_text(encoding="utf-8")
+        assert DOCS_CONFIG_FILE not in text and "replace this text" not in text, name
+        assert "<footer" not in text, name
 
 
 def test_jinja_environment_is_strict_and_escapes_html_only() -> None:

@@ -18,6 +18,7 @@ import base64
 import contextlib
 import dataclasses
 import fcntl
+import hashlib
 import json
 import os
 import select
@@ -37,10 +38,26 @@ from docs_samples import all_rules_compiled, anzupgo_compiled
 
 from dqmc import __version__
 from dqmc.codegen import docs_view
-from dqmc.codegen.docs_emit import DOCS_CONFIG_FILE, emit_docs, load_docs_config
+from dqmc.codegen.docs_emit import (
+    DOCS_CONFIG_FILE,
+    drug_search_script,
+    emit_docs,
+    load_docs_config,
+)
 from dqmc.lang.ir import nodes
 from dqmc.lang.ir.canonical import decimal_text
 
+GENERATED_DOCS = REPO / "generated" / "docs"
+# axe-core, vendored (tests/vendor/axe-core/README.md), and the digest its package publishes.
+AXE = REPO / "tests" / "vendor" / "axe-core" / "axe.min.js"
+AXE_SRI = "sha256-KTSJmUUM3yhJqOcLeRL8LahahJ2jnA0NU5T1HUqe2Vw="
+AXE_RUN = """
+axe.run(document, {resultTypes: ["violations"]}).then((result) => result.violations.map((v) => ({
+  id: v.id, impact: v.impact, help: v.help,
+  nodes: v.nodes.slice(0, 5).map((node) => node.target.join(" ")),
+})))
+"""
+BLOCKING_IMPACTS = ("serious", "critical")
 VIEWPORT = (1280, 1000)
 COMMAND_TIMEOUT = 30.0
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -80,6 +97,26 @@ READ_PAGE_SCRIPT = """
     approvals: [...document.querySelectorAll(".approval")].map((element) => element.innerText),
     csp: csp ? csp.getAttribute("content") : null,
     links: [...document.querySelectorAll("a[href]")].map((a) => a.href),
+  };
+})()
+"""
+
+
+# The index's drug lookup as a reader sees it: whether the search box shows, and each row that
+# is laid out (a hidden row has no box).
+READ_LOOKUP_SCRIPT = """
+(() => {
+  const form = document.getElementById("drug-search-form");
+  const rows = [...document.querySelectorAll("#drug-lookup tbody tr")];
+  return {
+    formShown: Boolean(form) && form.getClientRects().length > 0,
+    rows: rows.length,
+    visible: rows.filter((row) => row.getClientRects().length > 0).map((row) => ({
+      brand: row.querySelector("th").innerText.trim(),
+      generic: row.cells[1].innerText.trim(),
+      href: row.querySelector("a[href]").href,
+    })),
+    status: document.getElementById("drug-count").innerText.trim(),
   };
 })()
 """
@@ -268,17 +305,18 @@ class PageVisit:
     pdf: bytes
 
 
-def visit(
-    browser: DevToolsPipe, page_proxy: RecordingProxy, page: Path, screenshot: Path
-) -> PageVisit:
-    """Open `page` in a fresh browser context behind `page_proxy`, read it, picture it, close it."""
-    context = browser.send(
-        "Target.createBrowserContext",
-        {"proxyServer": page_proxy.address, "proxyBypassList": "<-loopback>"},
-    )["browserContextId"]
-    target = browser.send(
-        "Target.createTarget", {"url": "about:blank", "browserContextId": context}
-    )["targetId"]
+@contextlib.contextmanager
+def opened(
+    browser: DevToolsPipe, page_proxy: RecordingProxy, page: Path, *, bypass_csp: bool = True,
+    javascript: bool = True,
+) -> Iterator[str]:
+    """`page` loaded in a fresh browser context behind `page_proxy`: its DevTools session.
+
+    `bypass_csp` lets the network detectors see whatever the markup asks for; without it the
+    page runs under its own Content-Security-Policy, as a reader's browser runs it.
+    `javascript` False opens it as a browser with scripts turned off does.
+    """
+    context, target = new_tab(browser, page_proxy)
     session = browser.send("Target.attachToTarget", {"targetId": target, "flatten": True})[
         "sessionId"
     ]
@@ -286,7 +324,9 @@ def visit(
         for domain in ("Page.enable", "Network.enable", "Runtime.enable"):
             browser.send(domain, session=session)
         browser.send("Page.setLifecycleEventsEnabled", {"enabled": True}, session=session)
-        browser.send("Page.setBypassCSP", {"enabled": True}, session=session)
+        browser.send("Page.setBypassCSP", {"enabled": bypass_csp}, session=session)
+        browser.send("Emulation.setScriptExecutionDisabled", {"value": not javascript},
+                     session=session)
         browser.send(
             "Emulation.setDeviceMetricsOverride",
             {"width": VIEWPORT[0], "height": VIEWPORT[1], "deviceScaleFactor": 1, "mobile": False},
@@ -297,11 +337,61 @@ def visit(
         loader = browser.send("Page.navigate", {"url": url}, session=session)["loaderId"]
         browser.wait_for_event("Page.lifecycleEvent", session, loaderId=loader, name="load")
         browser.wait_for_event("Page.lifecycleEvent", session, loaderId=loader, name="networkIdle")
-        layout = browser.send(
-            "Runtime.evaluate",
-            {"expression": READ_PAGE_SCRIPT, "returnByValue": True},
-            session=session,
-        )["result"]["value"]
+        yield session
+    finally:
+        close_tab(browser, context, target)
+
+
+def browser_own_connections(browser: DevToolsPipe, page_proxy: RecordingProxy) -> frozenset[str]:
+    """What Chromium itself sends through a new context's proxy with no page in it.
+
+    Chromium 150 opens `CONNECT www.google.com:443` for every new browser context, before any
+    navigation and whatever the flags; that is the browser's doing, not a page's, so the
+    detector does not hold it against one. A page's own requests are still seen one by one by
+    `Network.requestWillBeSent`.
+    """
+    context, target = new_tab(browser, page_proxy)
+    time.sleep(1.0)  # its connections are made asynchronously, within a few milliseconds
+    close_tab(browser, context, target)
+    return frozenset(page_proxy.taken())
+
+
+def new_tab(browser: DevToolsPipe, page_proxy: RecordingProxy) -> tuple[str, str]:
+    """A fresh browser context behind `page_proxy` with one blank tab: (context, target)."""
+    context = browser.send(
+        "Target.createBrowserContext",
+        {"proxyServer": page_proxy.address, "proxyBypassList": "<-loopback>"},
+    )["browserContextId"]
+    target = browser.send(
+        "Target.createTarget", {"url": "about:blank", "browserContextId": context}
+    )["targetId"]
+    return context, target
+
+
+def close_tab(browser: DevToolsPipe, context: str, target: str) -> None:
+    browser.send("Target.closeTarget", {"targetId": target})
+    browser.send("Target.disposeBrowserContext", {"browserContextId": context})
+
+
+def evaluate(browser: DevToolsPipe, session: str, expression: str, *,
+             awaited: bool = False) -> Any:
+    """The value of a JavaScript expression in the page (a promise's, with `awaited`)."""
+    reply = browser.send(
+        "Runtime.evaluate",
+        {"expression": expression, "returnByValue": True, "awaitPromise": awaited},
+        session=session,
+    )
+    if "exceptionDetails" in reply:
+        raise AssertionError(f"the page threw: {reply['exceptionDetails']}")
+    return reply["result"].get("value")
+
+
+def visit(
+    browser: DevToolsPipe, page_proxy: RecordingProxy, page: Path, screenshot: Path
+) -> PageVisit:
+    """Open `page` in a fresh browser context behind `page_proxy`, read it, picture it, close it."""
+    with opened(browser, page_proxy, page) as session:
+        layout = evaluate(browser, session, READ_PAGE_SCRIPT)
         shot = browser.send(
             "Page.captureScreenshot",
             {"format": "png", "captureBeyondViewport": True},
@@ -312,7 +402,7 @@ def visit(
             "Page.printToPDF", {"printBackground": True, "preferCSSPageSize": True}, session=session
         )
         return PageVisit(
-            url=url,
+            url=page.resolve().as_uri(),
             layout=layout,
             requested_urls=[
                 e["request"]["url"]
@@ -326,9 +416,6 @@ def visit(
             screenshot=screenshot,
             pdf=base64.b64decode(pdf["data"]),
         )
-    finally:
-        browser.send("Target.closeTarget", {"targetId": target})
-        browser.send("Target.disposeBrowserContext", {"browserContextId": context})
 
 
 def chromium_executable() -> str:
@@ -346,6 +433,10 @@ class Session:
     documents: dict[str, str]
     visits: dict[str, PageVisit]
     canary: PageVisit
+    browser: DevToolsPipe
+    page_proxy: RecordingProxy
+    root: Path
+    browser_own: frozenset[str]  # what the browser connects to with no page loaded
 
 
 @pytest.fixture(scope="module")
@@ -370,6 +461,7 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
     profile.mkdir()
     browser = DevToolsPipe(executable, profile, root / "chromium.log", background_sink.address)
     try:
+        browser_own = browser_own_connections(browser, page_proxy)
         shots = root / "screenshots"
         shots.mkdir()
         visits = {
@@ -378,7 +470,8 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
             if name.endswith(".html")
         }
         canary_visit = visit(browser, page_proxy, canary, shots / "canary.png")
-        yield Session(docs_dir, documents, visits, canary_visit)
+        yield Session(docs_dir, documents, visits, canary_visit, browser, page_proxy, root,
+                      browser_own)
     finally:
         browser.close()
         background_sink.close()
@@ -410,7 +503,7 @@ def test_anzupgo_table_as_laid_out_matches_the_ir(session: Session) -> None:
             f"{labels[limit.channel]} Maximum Quantity per {limit.rule.days} Days"
         )
         assert product_row[column] == f"{decimal_text(limit.rule.quantity.amount)} grams"
-    assert product_row[2:] == ["30 grams", "90 grams"]
+    assert product_row[1:] == ["30 grams", "90 grams"]
     approvals = session.visits[f"{policy.id}.html"].layout["approvals"]
     assert len(approvals) == 1
     assert (
@@ -422,11 +515,10 @@ def test_every_limits_table_as_laid_out_matches_its_view(session: Session) -> No
     for item in (anzupgo_compiled(), all_rules_compiled()):
         table = docs_view.limits_table(item.policy)
         assert table is not None
-        expected = [["Product", "Strength and Form", *(column.header for column in table.columns)]]
+        expected = [["Product", *(column.header for column in table.columns)]]
         expected += [
             [
-                row.product,
-                row.strength_and_form,
+                "\n".join([row.product, *([row.band] if row.band else []), *row.members]),
                 *("\n".join(cell) if cell else docs_view.EMPTY_CELL for cell in row.cells),
             ]
             for row in table.rows
@@ -441,9 +533,11 @@ def test_no_page_makes_a_network_request(session: Session) -> None:
     assert set(session.visits) == {"anzupgo-dqm.html", "index.html", "sample-all-rules.html"}
     for name, page in session.visits.items():
         assert page.requested_urls == [page.url], name  # the document itself, from the file system
-        assert page.proxy_connections == [], name
+        assert [c for c in page.proxy_connections if c not in session.browser_own] == [], name
         assert page.exceptions == [], name
-        assert page.layout["csp"] == "default-src 'none'; style-src 'unsafe-inline'", name
+        # The index runs its one inline script, allowed by hash; no page may load one.
+        script = f"; script-src '{drug_search_script()[1]}'" if name == "index.html" else ""
+        assert page.layout["csp"] == f"default-src 'none'; style-src 'unsafe-inline'{script}"
 
 
 def test_the_detectors_catch_a_page_that_does_load_remote_resources(session: Session) -> None:
@@ -453,6 +547,7 @@ def test_the_detectors_catch_a_page_that_does_load_remote_resources(session: Ses
         "https://docs-canary.invalid/style.css",
     ]
     assert any("docs-canary.invalid" in line for line in session.canary.proxy_connections)
+    assert not any("docs-canary.invalid" in line for line in session.browser_own)
 
 
 def test_index_links_open_the_generated_documents(session: Session) -> None:
@@ -460,13 +555,15 @@ def test_index_links_open_the_generated_documents(session: Session) -> None:
     assert links, "the index links to the policies"
     for link in links:
         assert link.startswith("file://")
-        assert Path(link.removeprefix("file://")).is_file(), link
+        path, _, fragment = link.removeprefix("file://").partition("#")
+        assert Path(path).is_file(), link
+        assert not fragment or f' id="{fragment}"' in Path(path).read_text(encoding="utf-8")
     expected = {
         (session.docs_dir / name).resolve().as_uri()
         for name in session.documents
-        if name != "index.html"
+        if name not in ("index.html", "drugs.json")
     }
-    assert set(links) == expected
+    assert {link.partition("#")[0] for link in links} == expected
 
 
 def png_size(data: bytes) -> tuple[int, int]:
@@ -502,3 +599,121 @@ def test_missing_chromium_skips_locally_but_fails_under_ci(monkeypatch: pytest.M
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="chromium is required under CI"):
         chromium_executable()
+
+
+# ---------------------------------------------------------------------------------------------
+# The drug lookup, print and accessibility
+
+
+def type_into(browser: DevToolsPipe, tab: str, element_id: str, text: str) -> None:
+    """Focus an input and type `text` into it a character at a time, as a keyboard does."""
+    evaluate(browser, tab, f"document.getElementById({json.dumps(element_id)}).focus()")
+    for char in text:
+        browser.send("Input.insertText", {"text": char}, session=tab)
+
+
+def clear_input(browser: DevToolsPipe, tab: str, element_id: str) -> None:
+    evaluate(browser, tab, f"""(() => {{
+      const box = document.getElementById({json.dumps(element_id)});
+      box.value = "";
+      box.dispatchEvent(new Event("input"));
+    }})()""")
+
+
+def test_typing_ambien_leaves_only_ambien_rows_each_linking_to_its_policy(
+        session: Session) -> None:
+    drugs = json.loads((GENERATED_DOCS / "drugs.json").read_text(encoding="utf-8"))["drugs"]
+    ambien = [drug for drug in drugs if drug["brand"].casefold() == "ambien"]
+    assert ambien and len(ambien) < len(drugs)
+    index = GENERATED_DOCS / "index.html"
+    # Under the page's own Content-Security-Policy: the search only works if its hash is right.
+    with opened(session.browser, session.page_proxy, index, bypass_csp=False) as tab:
+        before = evaluate(session.browser, tab, READ_LOOKUP_SCRIPT)
+        assert before["formShown"], "the script ran and showed the search box"
+        assert len(before["visible"]) == before["rows"] == len(drugs)
+        type_into(session.browser, tab, "drug-search", "ambien")
+        after = evaluate(session.browser, tab, READ_LOOKUP_SCRIPT)
+        assert [row["brand"] for row in after["visible"]] == ["Ambien"] * len(ambien)
+        assert after["status"] == f"{len(ambien)} of {len(drugs)} products match"
+        for row, drug in zip(after["visible"], ambien, strict=True):
+            path, _, fragment = drug["document"].partition("#")
+            assert row["href"] == f"{(GENERATED_DOCS / path).resolve().as_uri()}#{fragment}"
+            assert f'<tr id="{fragment}"' in (GENERATED_DOCS / path).read_text(encoding="utf-8")
+        # Case and accents do not matter, and a generic name finds its brands.
+        clear_input(session.browser, tab, "drug-search")
+        type_into(session.browser, tab, "drug-search", "ZOLPIDÉM")
+        generic = evaluate(session.browser, tab, READ_LOOKUP_SCRIPT)
+        zolpidem = [drug for drug in drugs if drug["generic"].casefold() == "zolpidem"]
+        assert [row["generic"] for row in generic["visible"]] == ["zolpidem"] * len(zolpidem)
+        assert len(zolpidem) >= len(ambien)
+        clear_input(session.browser, tab, "drug-search")
+        cleared = evaluate(session.browser, tab, READ_LOOKUP_SCRIPT)
+        assert len(cleared["visible"]) == len(drugs)
+        thrown = session.browser.session_events(tab, "Runtime.exceptionThrown")
+        assert thrown == []
+
+
+def test_with_javascript_off_the_lookup_table_is_all_there(session: Session) -> None:
+    drugs = json.loads((GENERATED_DOCS / "drugs.json").read_text(encoding="utf-8"))["drugs"]
+    index = GENERATED_DOCS / "index.html"
+    with opened(session.browser, session.page_proxy, index, javascript=False) as tab:
+        page = evaluate(session.browser, tab, READ_LOOKUP_SCRIPT)
+    assert not page["formShown"], "a search box that cannot search stays hidden"
+    assert len(page["visible"]) == page["rows"] == len(drugs)
+    assert [row["brand"] for row in page["visible"]] == [drug["brand"] for drug in drugs]
+    assert page["status"] == f"{len(drugs)} products"
+
+
+def test_printing_keeps_rows_whole_and_shows_where_links_go(session: Session) -> None:
+    page = session.docs_dir / "index.html"
+    with opened(session.browser, session.page_proxy, page) as tab:
+        session.browser.send("Emulation.setEmulatedMedia", {"media": "print"}, session=tab)
+        printed = evaluate(session.browser, tab, """(() => {
+          const link = document.querySelector("#drug-lookup a[href]");
+          return {
+            after: getComputedStyle(link, "::after").content,
+            href: link.getAttribute("href"),
+            rowBreak: getComputedStyle(document.querySelector("#drug-lookup tbody tr")).breakInside,
+            search: getComputedStyle(document.getElementById("drug-search-form")).display,
+          };
+        })()""")
+    assert printed["after"] == f'" <{printed["href"]}>"'
+    assert printed["rowBreak"] == "avoid"
+    assert printed["search"] == "none"
+
+
+def axe_violations(session: Session, page: Path, axe_source: str) -> list[dict[str, Any]]:
+    with opened(session.browser, session.page_proxy, page) as tab:
+        evaluate(session.browser, tab, axe_source)
+        return evaluate(session.browser, tab, AXE_RUN, awaited=True)  # type: ignore[no-any-return]
+
+
+def vendored_axe() -> str:
+    data = AXE.read_bytes()
+    digest = base64.b64encode(hashlib.sha256(data).digest()).decode("ascii")
+    assert f"sha256-{digest}" == AXE_SRI, "tests/vendor/axe-core/axe.min.js is not axe-core's"
+    return data.decode("utf-8")
+
+
+def test_axe_finds_no_serious_or_critical_violation_on_any_document(session: Session) -> None:
+    axe_source = vendored_axe()
+    pages = sorted(GENERATED_DOCS.glob("*.html")) + sorted(
+        session.docs_dir / name for name in session.visits)
+    assert GENERATED_DOCS / "index.html" in pages and len(pages) > 3
+    found = {}
+    for page in pages:
+        blocking = [v for v in axe_violations(session, page, axe_source)
+                    if v["impact"] in BLOCKING_IMPACTS]
+        if blocking:
+            found[page.name] = blocking
+    assert found == {}
+
+
+def test_the_axe_check_does_catch_violations(session: Session) -> None:
+    canary = session.root / "axe-canary.html"
+    canary.write_text('<!DOCTYPE html><html><head><meta charset="utf-8"><title>x</title></head>'
+                      '<body><button></button><input type="text"></body></html>',
+                      encoding="utf-8")
+    ids = {(v["id"], v["impact"]) for v in axe_violations(session, canary, vendored_axe())}
+    assert {("html-has-lang", "serious"), ("button-name", "critical"),
+            ("label", "critical")} <= ids

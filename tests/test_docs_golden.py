@@ -168,11 +168,12 @@ def test_markdown_states_the_ir_limits_approvals_duration_and_date(
     markdown = documents[f"{POLICY.id}.md"]
     rows = markdown_table(markdown, "Drug Quantity Limits")
     assert_quantity_table_matches_the_ir(rows)
-    assert rows[0][2:] == [
+    assert rows[0] == [
+        "Product",
         "Retail Maximum Quantity per 30 Days",
         "Home Delivery Maximum Quantity per 90 Days",
     ]
-    assert rows[1][2:] == ["30 grams", "90 grams"]
+    assert rows[1][1:] == ["30 grams", "90 grams"]
     flat = " ".join(markdown.split())
     for phrase in approval_phrases():
         assert phrase in flat
@@ -190,7 +191,7 @@ def test_html_states_the_ir_limits_approvals_duration_and_date(documents: dict[s
     page = documents[f"{POLICY.id}.html"]
     rows = html_table(page, "quantity-limits")
     assert_quantity_table_matches_the_ir(rows)
-    assert rows[1][2:] == ["30 grams", "90 grams"]
+    assert rows[1][1:] == ["30 grams", "90 grams"]
     text = html_text(page)
     for phrase in approval_phrases():
         assert phrase in text

@@ -47,7 +47,7 @@ def test_every_registered_code_has_a_golden_case_or_a_named_test() -> None:
     # Codes only a multi-file build or a file system can produce are tested by name elsewhere.
     elsewhere = {"io.read", "io.encoding", "io.too-large", "io.unknown-kind",
                  "policy.twin-mismatch", "policy.duplicate-id", "product.in-two-policies",
-                 "policy.second-fallback",
+                 "policy.second-fallback", "docs.no-config", "docs.no-footer",
                  "yaml.too-deep"}
     missing = sorted(set(CODES) - covered - elsewhere)
     assert not missing, f"codes without a golden case: {missing}"

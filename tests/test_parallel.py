@@ -60,10 +60,11 @@ def test_a_parallel_build_is_byte_identical_to_a_serial_one(
         assert result.ok and len(result.compiled) == count
         built[jobs] = artifacts(result.compiled)
     # Per policy its IR, module and two documents; then the registry, pyproject.toml, the
-    # documents' index, the runtime package file by file, and the contract schemas.
+    # documents' index and drugs.json, the runtime package file by file, and the contract
+    # schemas.
     runtime_files = len(list(Path(rt.__file__).parent.glob("*.py")))
     runtime_files += len(list(Path(rt.__file__).parent.glob("schemas/*.schema.json")))
-    assert built["1"] == built["2"] and len(built["1"]) == 4 * count + 3 + runtime_files
+    assert built["1"] == built["2"] and len(built["1"]) == 4 * count + 4 + runtime_files
 
     (tmp_path / "v005.dqm").write_text(text.replace("30 g per 30 days", "30 kg per 30 days"),
                                        encoding="utf-8")

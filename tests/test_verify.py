@@ -121,8 +121,9 @@ def test_a_stated_gap_is_printed_in_both_spellings_and_the_document(tmp_path: Pa
     assert again == policy
     table = limits_table(policy)
     assert table is not None
-    cells = [entry for row in table.rows for cell in row.cells for entry in cell]
-    assert any("No limit" in str(entry) and "3" in str(entry) for entry in cells), cells
+    # The band is the row's ("ages 3 and younger"), its cell the stated gap.
+    rows = [(row.band, [entry for cell in row.cells for entry in cell]) for row in table.rows]
+    assert any(band and "3" in band and "No limit" in entries for band, entries in rows), rows
 
 
 def test_a_date_fact_compared_with_the_first_or_last_day_compiles_without_a_traceback() -> None:

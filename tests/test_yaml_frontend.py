@@ -82,7 +82,20 @@ policy rich-policy "Rich: every node kind – \"quoted\" # not a comment" {
     unit mL
     requires authorization
   }
+  product oxy-apap {
+    brand "Percocet"
+    generic "oxycodone and acetaminophen"
+    form "tablet"
+    unit each
+    contains 5 mg oxycodone
+    contains 325 mg acetaminophen
+  }
   group insulins "Insulin lispro: vials & pens": insulin-vial, insulin-pen
+
+  factors mme "Morphine milligram equivalents" {
+    oxycodone 1.5
+    source "CDC 2022, Table 1"
+  }
 
   limit sumatriptan-tab {
     retail        9 each per 30 days
@@ -110,6 +123,12 @@ policy rich-policy "Rich: every node kind – \"quoted\" # not a comment" {
     retail        240 mL per 30 days
     home_delivery not covered
     retail_90     no limit
+  }
+  limit oxy-apap {
+    all dose mme < 90 per day override reason "HD" service "M0" result "1G" reject "88"
+        unless member hospice, cancer
+    all dose acetaminophen <= 4000 mg per day hard
+    all days supply <= 7 if no fill in 60 days
   }
 
   fact has_migraine: bool "Does the patient have migraine?"

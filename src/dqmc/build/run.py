@@ -14,7 +14,7 @@ from dqmc import __version__
 from dqmc.build import cache as build_cache
 from dqmc.build.tree import BuildError, Staleness, artifacts, compare, load_histories, write_tree
 from dqmc.build.wheel import write_wheel
-from dqmc.codegen.docs_emit import DOCS_CONFIG_FILE
+from dqmc.codegen.docs_emit import DOCS_CONFIG_FILE, docs_config_diagnostics, resolve_docs_config
 from dqmc.lang.diagnostics import Diagnostic, Severity, has_errors, summary
 from dqmc.lang.pipeline import compile_paths
 from dqmc.lang.source import SourceFile
@@ -61,6 +61,7 @@ def run(paths: Sequence[str], out_dir: Path, *, check: bool = False, use_cache: 
     shown = [d for d in result.diagnostics if d.severity is Severity.WARNING]
     histories, problems = load_histories(result.compiled)
     shown += problems  # a kept earlier version that does not compile cannot explain a revision
+    shown += docs_config_diagnostics(resolve_docs_config(docs_config))
     if has_errors(problems):
         return BuildResult(EXIT_ERRORS, (), tuple(shown), result.sources,
                            (f"errors in kept earlier versions; {out_dir}/ left untouched",))

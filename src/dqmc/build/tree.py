@@ -104,21 +104,23 @@ def artifacts(compiled: Sequence[CompiledPolicy], *, docs_config: Path | None = 
         DocsConfigError: the documents configuration file is malformed (a missing default
             file gives neutral boilerplate).
     """
-    from dqmc.codegen.docs_emit import DOCS_CONFIG_FILE, emit_docs, load_docs_config
+    from dqmc.codegen.docs_emit import emit_docs, resolve_docs_config
+    from dqmc.codegen.loader import loaded_files
     from dqmc.codegen.python_emit import emit_python_package
     from dqmc.revisions.diff import summaries_for_revisions
 
     files: dict[str, str] = {}
     files.update(ir_artifacts(compiled))
-    files.update({f"python/{k}": v for k, v in
-                  emit_python_package(compiled, version=__version__).items()})
-    config = (load_docs_config(docs_config) if docs_config is not None
-              else load_docs_config(DOCS_CONFIG_FILE, missing_ok=True))
+    python = emit_python_package(compiled, version=__version__)
+    files.update({f"python/{k}": v for k, v in python.items()})
+    config = resolve_docs_config(docs_config)
     summaries = {item.policy.id: summaries_for_revisions(item.policy, histories[item.policy.id])
                  for item in compiled if histories and item.policy.id in histories}
-    files.update({f"docs/{k}": v for k, v in
-                  emit_docs(compiled, config, version=__version__,
-                            revision_summaries=summaries).items()})
+    # The documents' worked examples are decided by the very package this build writes.
+    with loaded_files(python) as package:
+        files.update({f"docs/{k}": v for k, v in
+                      emit_docs(compiled, config, version=__version__,
+                                revision_summaries=summaries, evaluate=package.evaluate).items()})
     # Every .py here came from emit_python_package, which compile()s each one (EmitError if not
     # valid Python); parsing them again cost 8% of a 1,000-policy build.
     return {path: text.encode("utf-8") for path, text in sorted(files.items())}

@@ -1,4 +1,4 @@
-"""Document emission: compiled policies → Markdown and HTML policy documents plus an index page.
+"""Document emission: compiled policies → policy documents (Markdown, HTML), index, drugs.json.
 
 `emit_docs` returns `{path relative to generated/docs/: text}` and writes nothing; the build
 decides what to write. Output is deterministic: files come in path order, the index lists the
@@ -8,7 +8,10 @@ ends with exactly one newline.
 
 from __future__ import annotations
 
+import base64
 import functools
+import hashlib
+import json
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -17,10 +20,14 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import markupsafe
 import yaml
 
-from dqmc.codegen import docs_view
+from dqmc.codegen import docs_view, loader
+from dqmc.codegen.docs_examples import Evaluate, worked_examples
 from dqmc.lang.compiled import CompiledPolicy
+from dqmc.lang.diagnostics import Diagnostic
+from dqmc.lang.source import Span
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
 DOCS_CONFIG_FILE = "docs.config.yaml"  # at the repository root
@@ -29,6 +36,8 @@ POLICY_MARKDOWN_TEMPLATE = "policy.md.j2"
 POLICY_HTML_TEMPLATE = "policy.html"
 INDEX_HTML_TEMPLATE = "index.html"
 INDEX_PATH = "index.html"
+DRUGS_PATH = "drugs.json"
+DRUG_SEARCH_SCRIPT = "drug_search.js"
 
 # A BCP 47 language tag, loosely: "en", "en-US", "es-419".
 _LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,8}(?:-[A-Za-z0-9]{1,8})*")
@@ -49,8 +58,9 @@ class DocsConfig:
     document_heading: str
     instructions_for_use: str
     criteria_intro: str
-    footer: str
+    footer: str | None = None  # None: the documents end without a footer (the build warns)
     language: str = "en"
+    origin: str | None = None  # the file it was read from; None: no file, neutral defaults
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,12 +74,14 @@ class Boilerplate:
     language: str
 
 
-_REQUIRED_KEYS = tuple(f.name for f in fields(DocsConfig) if f.name != "language")
-_KNOWN_KEYS = tuple(f.name for f in fields(DocsConfig))
+_OPTIONAL_KEYS = ("footer", "language")
+_KNOWN_KEYS = tuple(f.name for f in fields(DocsConfig) if f.name != "origin")
+_REQUIRED_KEYS = tuple(key for key in _KNOWN_KEYS if key not in _OPTIONAL_KEYS)
 
 
 # Used when a project has no docs.config.yaml (e.g. one just made with `dqmc new`): neutral text
 # that names no organisation, so a first build works and nothing in it pretends to be a plan's.
+# It has no footer: the build warns (`docs_config_diagnostics`) rather than print a placeholder.
 DEFAULT_DOCS_CONFIG = DocsConfig(
     organization="Health Plan",
     document_heading="DRUG QUANTITY MANAGEMENT POLICY",
@@ -78,8 +90,29 @@ DEFAULT_DOCS_CONFIG = DocsConfig(
         "quantity can be approved. The member's plan documents decide what the plan covers."),
     criteria_intro="A quantity above the limits in the table is covered when the criteria "
                    "below are met.",
-    footer=f"Write the organisation's own boilerplate in {DOCS_CONFIG_FILE} to replace this text.",
 )
+
+
+def resolve_docs_config(path: str | os.PathLike[str] | None) -> DocsConfig:
+    """The documents' settings a build uses: `path`, else docs.config.yaml when it exists."""
+    if path is not None:
+        return load_docs_config(path)
+    return load_docs_config(DOCS_CONFIG_FILE, missing_ok=True)
+
+
+def docs_config_diagnostics(config: DocsConfig) -> list[Diagnostic]:
+    """Warnings for boilerplate the documents go without (no settings file, no footer)."""
+    if config.origin is None:
+        return [Diagnostic("docs.no-config",
+                           f"no {DOCS_CONFIG_FILE}: the documents use neutral boilerplate that "
+                           "names no organisation and have no footer; write the organisation's "
+                           "own there", Span.point(DOCS_CONFIG_FILE, 1, 1))]
+    if config.footer is None:
+        return [Diagnostic("docs.no-footer",
+                           "no 'footer': the documents end without the organisation's closing "
+                           "text (ownership, copyright); add a 'footer' key",
+                           Span.point(config.origin, 1, 1))]
+    return []
 
 
 def load_docs_config(path: str | os.PathLike[str], *, missing_ok: bool = False) -> DocsConfig:
@@ -121,7 +154,8 @@ def docs_config_from_mapping(data: Any, *, origin: str = "<docs config>") -> Doc
         )
     if problems:
         raise DocsConfigError(f"{origin}: " + "; ".join(problems))
-    return DocsConfig(**{key: data[key].strip() for key in _KNOWN_KEYS if key in data})
+    return DocsConfig(**{key: data[key].strip() for key in _KNOWN_KEYS if key in data},
+                      origin=origin)
 
 
 def boilerplate(config: DocsConfig) -> Boilerplate:
@@ -129,7 +163,7 @@ def boilerplate(config: DocsConfig) -> Boilerplate:
         organization=config.organization,
         instructions_for_use=docs_view.paragraphs(config.instructions_for_use),
         criteria_intro=docs_view.paragraphs(config.criteria_intro),
-        footer=docs_view.paragraphs(config.footer),
+        footer=docs_view.paragraphs(config.footer) if config.footer else (),
         language=config.language,
     )
 
@@ -240,48 +274,92 @@ def _finish(header: str, body: str) -> str:
 
 
 def render_policy(compiled: CompiledPolicy, config: DocsConfig, *, version: str,
+                  evaluate: Evaluate,
                   revision_summaries: Mapping[int, str] | None = None) -> tuple[str, str]:
-    """One policy's (Markdown, HTML) documents."""
+    """One policy's (Markdown, HTML) documents; `evaluate` decides its worked examples."""
     environment = docs_environment()
     header = generated_header([(compiled.source, compiled.content_hash)], version)
     context = {
         "doc": docs_view.policy_document(compiled.policy, base_heading=config.document_heading,
-                                         revision_summaries=revision_summaries),
+                                         revision_summaries=revision_summaries,
+                                         examples=worked_examples(compiled, evaluate)),
         "org": boilerplate(config),
         "index_href": INDEX_PATH,
+        "script_hash": None,
     }
     markdown = environment.get_template(POLICY_MARKDOWN_TEMPLATE).render(context)
     html = environment.get_template(POLICY_HTML_TEMPLATE).render(context)
     return _finish(header, markdown), _finish(header, html)
 
 
+@functools.cache
+def drug_search_script() -> tuple[markupsafe.Markup, str]:
+    """The index's search script and its CSP source ('sha256-...'), which allows it alone."""
+    text = (TEMPLATES_DIR / DRUG_SEARCH_SCRIPT).read_text(encoding="utf-8")
+    digest = base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii")
+    # Markup: our own script, placed as it is (escaping would change the hashed bytes).
+    return markupsafe.Markup(text), f"sha256-{digest}"
+
+
 def render_index(compiled: Sequence[CompiledPolicy], config: DocsConfig, *, version: str) -> str:
-    """The index page listing every policy, with relative links to its documents."""
+    """The index page: the drug lookup and every policy, with relative links to its documents."""
     entries = docs_view.index_entries(compiled)
     by_id = {item.policy.id: item for item in compiled}
     header = generated_header(
         [(by_id[entry.id].source, by_id[entry.id].content_hash) for entry in entries], version
     )
+    script, script_hash = drug_search_script()
     html = (
         docs_environment()
         .get_template(INDEX_HTML_TEMPLATE)
-        .render({"entries": entries, "org": boilerplate(config)})
+        .render({"entries": entries, "org": boilerplate(config),
+                 "drugs": docs_view.drug_rows(compiled), "script": script,
+                 "script_hash": script_hash})
     )
     return _finish(header, html)
+
+
+def render_drugs_json(compiled: Sequence[CompiledPolicy], *, version: str) -> str:
+    """drugs.json: the drug lookup as data, for a payer's own site; ASCII, so no spec text can
+    hide a control character in it."""
+    ordered = sorted(compiled, key=lambda item: item.policy.id)
+    sources = ", ".join(f"{item.source} ({item.content_hash})" for item in ordered)
+    document = {
+        "@generated": f"by dqmc {version} from {sources or 'no sources'}. DO NOT EDIT.",
+        "drugs": [
+            {
+                "product": row.product_id, "brand": row.brand, "generic": row.generic,
+                "strength": row.strength or None, "form": row.form,
+                "policy": row.policy_id, "policy_title": row.policy_title,
+                "limits": [{"channel": limits.channel, "channel_label": limits.label,
+                            "limits": list(limits.entries)} for limits in row.limits],
+                "exceptions": row.exceptions, "document": row.href,
+            }
+            for row in docs_view.drug_rows(compiled)
+        ],
+    }
+    return json.dumps(document, indent=2) + "\n"
 
 
 def emit_docs(
     compiled: Sequence[CompiledPolicy], config: DocsConfig, *, version: str,
     revision_summaries: Mapping[str, Mapping[int, str]] | None = None,
+    evaluate: Evaluate | None = None,
 ) -> dict[str, str]:
-    """Every document of `generated/docs/`: `<id>.md`, `<id>.html` per policy, and `index.html`.
+    """Every document of `generated/docs/`: `<id>.md`, `<id>.html` per policy, `index.html` and
+    `drugs.json`.
 
     `revision_summaries` holds, by policy id, generated summaries of revision rows (see
-    `docs_view.policy_document`).
+    `docs_view.policy_document`). `evaluate` is the generated package's `evaluate`, which
+    decides the worked examples; without it, the package is generated and loaded here.
 
     Raises:
         ValueError: a policy id is not a safe file name, or two policies share an id.
     """
+    if evaluate is None:
+        with loader.loaded_files(loader.emitted_files(compiled)) as package:
+            return emit_docs(compiled, config, version=version,
+                             revision_summaries=revision_summaries, evaluate=package.evaluate)
     ids = [item.policy.id for item in compiled]
     unsafe = [policy_id for policy_id in ids if not _SAFE_POLICY_ID.fullmatch(policy_id)]
     if unsafe:
@@ -295,10 +373,11 @@ def emit_docs(
         raise ValueError(f"policy ids are not unique: {', '.join(duplicates)}")
     if INDEX_PATH in (docs_view.document_paths(policy_id)[0] for policy_id in folded):
         raise ValueError(f"a policy id would overwrite the index page {INDEX_PATH}")
-    documents: dict[str, str] = {INDEX_PATH: render_index(compiled, config, version=version)}
+    documents: dict[str, str] = {INDEX_PATH: render_index(compiled, config, version=version),
+                                 DRUGS_PATH: render_drugs_json(compiled, version=version)}
     for item in compiled:
         markdown, html = render_policy(
-            item, config, version=version,
+            item, config, version=version, evaluate=evaluate,
             revision_summaries=(revision_summaries or {}).get(item.policy.id),
         )
         html_path, markdown_path = docs_view.document_paths(item.policy.id)

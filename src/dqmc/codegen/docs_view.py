@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from dqmc.codegen.docs_examples import WorkedExamples
 from dqmc.lang.compiled import CompiledPolicy
 from dqmc.lang.ir import nodes
 from dqmc.lang.printers.english import (
@@ -37,9 +38,9 @@ from dqmc.lang.printers.english import (
     rule_phrase,
     selector_phrase,
     sentence_case,
+    soft_edit_qualifiers,
     target_name,
     target_products,
-    target_strength_and_form,
 )
 
 # The reference document's heading ends with the kind of limit it states ("... POLICY - PER DAYS").
@@ -54,6 +55,7 @@ HEADING_SUFFIX_BY_POLICY_TYPE: dict[str, str] = {
 LEADING_SECTION_KINDS: tuple[str, ...] = ("overview", "dosing", "availability", "policy_statement")
 
 LIMITS_TABLE_CAPTION = "Drug Quantity Limits"
+ALL_CHANNELS_LABEL = "All channels"
 EMPTY_CELL = "—"  # what a table cell shows when no limit applies in its column
 HARD_LIMIT_QUALIFIER = "hard limit, no exceptions"
 IMPLEMENTATION_DATE_QUALIFIER = "implementation date"
@@ -76,7 +78,11 @@ class SectionView:
 
 @dataclass(frozen=True, slots=True)
 class LimitColumn:
-    """A quantity-table column: a channel (None: all) and a window (None: every other rule)."""
+    """A quantity-table column: one channel (None: all channels).
+
+    `days` is the window every limit of the column shares, when they all share one: the header
+    then says "per N days" and the cells give the quantity alone, as the payer's tables do.
+    """
 
     channel: str | None
     days: int | None
@@ -85,15 +91,26 @@ class LimitColumn:
 
 @dataclass(frozen=True, slots=True)
 class LimitRow:
-    """A row of the quantity-limits table: one product or group, one cell per column.
+    """A row of the quantity-limits table: one product or group and band, one cell per column.
 
-    A cell is the tuple of entries that apply there; an empty tuple means no limit in that column
-    (the templates print EMPTY_CELL there).
+    `band` is the age band or package the row's limits are for ("ages 0–17", "15 gram tube"),
+    None for the limits that hold whatever the band. `members` are a group's products. A cell
+    is the tuple of entries that apply there; an empty tuple means no limit in that column (the
+    templates print EMPTY_CELL there). `anchor` is the HTML id of a target's first row, which
+    the drug lookup links to.
     """
 
     product: str
-    strength_and_form: str
+    band: str | None
+    members: tuple[str, ...]
     cells: tuple[tuple[str, ...], ...]
+    anchor: str | None = None
+
+    @property
+    def label(self) -> str:
+        """The row's name in one line (Markdown): "Strips (ages 0–17)", "Triptans: A; B"."""
+        text = f"{self.product} — {self.band}" if self.band else self.product
+        return f"{text}: {'; '.join(self.members)}" if self.members else text
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +151,16 @@ class RevisionView:
 
 
 @dataclass(frozen=True, slots=True)
+class DoseTable:
+    """A small table of a daily-dose policy: what each product contains, or a factor table."""
+
+    caption: str
+    headers: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    source: str | None = None  # where a factor table's factors come from
+
+
+@dataclass(frozen=True, slots=True)
 class PolicyDocument:
     """Everything one published policy document shows, in reading order."""
 
@@ -145,6 +172,8 @@ class PolicyDocument:
     effective_date: DateView | None
     leading_sections: tuple[SectionView, ...]
     limits_table: LimitsTable | None
+    examples: WorkedExamples | None  # claims on a limit's edges, decided by the evaluator
+    dose_tables: tuple[DoseTable, ...]  # ingredient contents and conversion factors
     # How the evaluator applies the table: the reject code, the window, the daily rate and how
     # packages and earlier fills are counted, each stated from the IR (defaults included).
     limit_rules: tuple[str, ...]
@@ -169,6 +198,37 @@ class IndexEntry:
     source: str
 
 
+@dataclass(frozen=True, slots=True)
+class ChannelLimits:
+    """A product's limits at one channel (None: every channel), each in words."""
+
+    channel: str | None
+    label: str
+    entries: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DrugRow:
+    """One product in the index's drug lookup (and in drugs.json): what it is, its limits in
+    words per channel, whether an exception can be asked for, and where its policy says so."""
+
+    product_id: str
+    brand: str
+    generic: str
+    strength: str
+    form: str
+    policy_id: str
+    policy_title: str
+    limits: tuple[ChannelLimits, ...]
+    exceptions: bool
+    href: str  # the policy document, at the product's row of its limits table when it has one
+
+    @property
+    def search_text(self) -> str:
+        """What the search box matches: the brand and the generic name."""
+        return f"{self.brand} {self.generic}"
+
+
 # ---------------------------------------------------------------------------------------------
 # Words and numbers
 
@@ -177,22 +237,31 @@ class IndexEntry:
 # Products, quantities and rules
 
 
-def limit_entry(
-    limit: nodes.Limit, products: Sequence[nodes.Product], *, in_window_column: bool
-) -> str:
-    """A limit as one table-cell entry; a window column's header already says "per N days"."""
+def limit_entry(limit: nodes.Limit, products: Sequence[nodes.Product], *,
+                in_window_column: bool, with_band: bool = True) -> str:
+    """A limit as one table-cell entry: "30 grams per 30 days".
+
+    A window column's header already says "per N days", so its cells give the quantity alone;
+    a band row names its band, so its cells do not (`with_band` False).
+    """
     if in_window_column and isinstance(limit.rule, nodes.PerWindow):
         core = quantity_phrase(limit.rule.quantity, products)
     else:
         core = rule_phrase(limit.rule, products)
-    conditions = ", ".join(selector_phrase(selector, products) for selector in limit.when)
+    conditions = band_phrase(limit, products) if with_band else ""
     text = f"{conditions}: {core}" if conditions else core
     qualifiers = [limit.note] if limit.note else []
     if limit.hard:
         qualifiers.append(HARD_LIMIT_QUALIFIER)
     if limit.since is not None:
         qualifiers.append(f"{IMPLEMENTATION_DATE_QUALIFIER} {date_view(limit.since).text}")
+    qualifiers += soft_edit_qualifiers(limit)
     return f"{text} ({'; '.join(qualifiers)})" if qualifiers else text
+
+
+def band_phrase(limit: nodes.Limit, products: Sequence[nodes.Product]) -> str:
+    """The age band or package a limit is for, in words ("ages 0–17"); "" for every claim."""
+    return ", ".join(selector_phrase(selector, products) for selector in limit.when)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -208,9 +277,9 @@ def channel_order(policy: nodes.Policy) -> tuple[str | None, ...]:
     return (None, *dict.fromkeys([*declared, *used]))
 
 
-def column_key(limit: nodes.Limit) -> tuple[str | None, int | None]:
-    days = limit.rule.days if isinstance(limit.rule, nodes.PerWindow) else None
-    return limit.channel, days
+def channel_name(policy: nodes.Policy, channel: str | None) -> str:
+    """A channel's label, "All channels" for rules that hold at every channel."""
+    return ALL_CHANNELS_LABEL if channel is None else channel_label(policy, channel)
 
 
 def column_header(policy: nodes.Policy, channel: str | None, days: int | None) -> str:
@@ -224,6 +293,21 @@ def column_header(policy: nodes.Policy, channel: str | None, days: int | None) -
     return f"{label} Maximum Quantity per {counted(days, 'Day')}"
 
 
+# Lines with no window, which read the same in any column: `not covered` and `no limit`.
+_WINDOWLESS = (nodes.NotCovered, nodes.NoLimit)
+
+
+def shared_window(limits: Sequence[nodes.Limit]) -> int | None:
+    """The window every limit shares when all are rolling-window limits of one length.
+
+    A `not covered` or `no limit` line has no window and reads the same in any column ("Not
+    covered"), so it does not stop the others sharing one.
+    """
+    windows = {limit.rule.days if isinstance(limit.rule, nodes.PerWindow) else None
+               for limit in limits if not isinstance(limit.rule, _WINDOWLESS)}
+    return next(iter(windows)) if len(windows) == 1 else None
+
+
 def table_targets(policy: nodes.Policy) -> tuple[str, ...]:
     """Rows in the order products and groups are declared, then any other target limits name."""
     declared = [product.id for product in policy.products] + [group.id for group in policy.groups]
@@ -232,51 +316,66 @@ def table_targets(policy: nodes.Policy) -> tuple[str, ...]:
     return tuple(ordered + [target for target in limited if target not in ordered])
 
 
-# Lines with no window, placed in their channel's first column: `not covered` and `no limit`.
-_WINDOWLESS = (nodes.NotCovered, nodes.NoLimit)
+def row_anchor(target: str) -> str:
+    """The HTML id of a product's or group's first row in the quantity-limits table."""
+    return f"limits-{target}"
+
+
+def dose_tables(policy: nodes.Policy) -> tuple[DoseTable, ...]:
+    """What daily-dose rules count: each product's ingredients per billing unit, then every
+    factor table with its source; none for a policy without contents."""
+    holding = [p for p in policy.products if p.contents]
+    if not holding:
+        return ()
+    tables = [DoseTable(
+        "Ingredient Content per Unit", ("Product", "One unit contains"),
+        tuple((product_name(p), join_words([f"{c.amount.normalize():f} {c.unit} {c.ingredient}"
+                                            for c in p.contents])) for p in holding))]
+    tables += [DoseTable(
+        f"Conversion Factors: {one_line(t.title)}",
+        ("Ingredient", f"{t.id.upper()} per {_content_unit(policy, t)}"),
+        tuple((f.ingredient, f"{f.factor.normalize():f}") for f in t.factors),
+        None if t.source is None else one_line(t.source)) for t in policy.factor_tables]
+    return tuple(tables)
+
+
+def _content_unit(policy: nodes.Policy, table: nodes.FactorTable) -> str:
+    """The unit the products state a table's ingredients in (the checks hold it to one)."""
+    return next((c.unit for p in policy.products for c in p.contents
+                 if table.factor(c.ingredient) is not None), "unit")
 
 
 def limits_table(policy: nodes.Policy) -> LimitsTable | None:
-    """The quantity-limits table: one row per product or group, one column per channel × window."""
+    """The quantity-limits table: a row per product or group and band, a column per channel.
+
+    A column whose limits all share one window says it in its header ("Retail Maximum Quantity
+    per 30 Days") and its cells give quantities; any other column ("Retail Limits") spells
+    each limit out with its window ("300 strips per 30 days"). A target whose limits differ by
+    age band or package gets a row per band, after a row for its limits that hold in every
+    band, so no cell repeats what its row already says.
+    """
     if not policy.limits:
         return None
     rank = {channel: index for index, channel in enumerate(channel_order(policy))}
-    # A `not covered` line has no window: it sits in its channel's first column (the Vivitrol
-    # row's "Mail" cell reads "Not covered"), and gets a column of its own only when no other
-    # limit opens one for that channel.
-    limited = [limit for limit in policy.limits if not isinstance(limit.rule, _WINDOWLESS)]
-    keys = list(dict.fromkeys(column_key(limit) for limit in limited))
-    keys += [(limit.channel, None) for limit in policy.limits
-             if isinstance(limit.rule, _WINDOWLESS)
-             and not any(channel == limit.channel for channel, _ in keys)]
-    keys = sorted(dict.fromkeys(keys), key=lambda key: (rank[key[0]], key[1] is None, key[1] or 0))
-    columns = tuple(
-        LimitColumn(channel, days, column_header(policy, channel, days)) for channel, days in keys
-    )
-    first_column: dict[str | None, tuple[str | None, int | None]] = {}
-    for channel, days in keys:
-        first_column.setdefault(channel, (channel, days))
-
-    def placed(limit: nodes.Limit) -> tuple[str | None, int | None]:
-        if isinstance(limit.rule, _WINDOWLESS):
-            return first_column[limit.channel]
-        return column_key(limit)
-
-    by_target: dict[str, list[nodes.Limit]] = {}  # one pass: a row per product, not a scan each
+    by_channel: dict[str | None, list[nodes.Limit]] = {}
     for limit in policy.limits:
-        by_target.setdefault(limit.target, []).append(limit)
+        by_channel.setdefault(limit.channel, []).append(limit)
+    columns = tuple(
+        LimitColumn(channel, days, column_header(policy, channel, days))
+        for channel in sorted(by_channel, key=lambda channel: rank[channel])
+        for days in (shared_window(by_channel[channel]),)
+    )
+    # One pass: a scan per row made a policy of thousands of products quadratic.
+    by_row: dict[str, dict[str, list[nodes.Limit]]] = {}
+    for limit in policy.limits:
+        products = target_products(policy, limit.target)
+        target_bands = by_row.setdefault(limit.target, {})
+        target_bands.setdefault(band_phrase(limit, products), []).append(limit)
     rows = []
     for target in table_targets(policy):
         products = target_products(policy, target)
-        limits = by_target.get(target, [])
-        cells = tuple(
-            tuple(
-                limit_entry(limit, products, in_window_column=column.days is not None)
-                for limit in limits
-                if placed(limit) == (column.channel, column.days)
-            )
-            for column in columns
-        )
+        # The limits that hold in every band first, then each band in the order written.
+        bands = sorted(by_row[target], key=bool)
         name = target_name(policy, target)
         # A row whose every product needs prior authorization says so, as the source's
         # "Mekinist (PA required)" rows do.
@@ -285,7 +384,20 @@ def limits_table(policy: nodes.Policy) -> LimitsTable | None:
             for product in products
         ):
             name = f"{name} ({PRIOR_AUTHORIZATION_QUALIFIER})"
-        rows.append(LimitRow(name, target_strength_and_form(policy, target), cells))
+        members = tuple(product_name(p) for p in products) if policy.group(target) else ()
+        for number, band in enumerate(bands):
+            limits = by_row[target][band]
+            cells = tuple(
+                tuple(
+                    limit_entry(limit, products, in_window_column=column.days is not None,
+                                with_band=False)
+                    for limit in limits
+                    if limit.channel == column.channel
+                )
+                for column in columns
+            )
+            rows.append(LimitRow(name, band or None, members if number == 0 else (), cells,
+                                 row_anchor(target) if number == 0 else None))
     return LimitsTable(LIMITS_TABLE_CAPTION, columns, tuple(rows))
 
 
@@ -505,7 +617,8 @@ def document_heading(base_heading: str, policy: nodes.Policy) -> str:
 
 
 def policy_document(policy: nodes.Policy, *, base_heading: str,
-                    revision_summaries: Mapping[int, str] | None = None) -> PolicyDocument:
+                    revision_summaries: Mapping[int, str] | None = None,
+                    examples: WorkedExamples | None = None) -> PolicyDocument:
     """The view model of one policy's published document.
 
     `revision_summaries` fills revision rows whose spec gives no summary, by index in
@@ -522,6 +635,8 @@ def policy_document(policy: nodes.Policy, *, base_heading: str,
         effective_date=date_view(policy.effective_date) if policy.effective_date else None,
         leading_sections=leading,
         limits_table=limits_table(policy),
+        examples=examples,
+        dose_tables=dose_tables(policy),
         limit_rules=limit_rules(policy),
         approval_duration_sentence=policy_duration_sentence(policy.approval_duration),
         fallback_sentence=FALLBACK_SENTENCE if policy.fallback else None,
@@ -540,6 +655,65 @@ def policy_document(policy: nodes.Policy, *, base_heading: str,
             for index, revision in enumerate(policy.history)
         ),
     )
+
+
+def product_targets(policy: nodes.Policy, product: nodes.Product) -> tuple[str, ...]:
+    """The limit targets that name a product: itself, then the group it belongs to."""
+    groups = [group.id for group in policy.groups if product.id in group.products]
+    return (product.id, *groups)
+
+
+def has_exceptions(policy: nodes.Policy, product: nodes.Product) -> bool:
+    """Whether some criterion can approve more of the product than its limits allow."""
+    targets = set(product_targets(policy, product))
+    for criterion in policy.criteria:
+        if any(approval.target in targets for approval in criterion.approves):
+            return True
+        if criterion.approves_requested and (
+                not criterion.requested_for or targets & set(criterion.requested_for)):
+            return True
+    return False
+
+
+def product_limits(policy: nodes.Policy, product: nodes.Product) -> tuple[ChannelLimits, ...]:
+    """Every limit on a product (its own and its group's), in words, by channel."""
+    targets = product_targets(policy, product)
+    by_channel: dict[str | None, list[str]] = {}
+    for limit in policy.limits:
+        if limit.target not in targets:
+            continue
+        entry = limit_entry(limit, target_products(policy, limit.target), in_window_column=False)
+        if limit.target != product.id:  # a group's limit counts every member's fills
+            entry = f"{entry}, shared with {target_name(policy, limit.target)}"
+        by_channel.setdefault(limit.channel, []).append(entry)
+    return tuple(ChannelLimits(channel, channel_name(policy, channel), tuple(by_channel[channel]))
+                 for channel in channel_order(policy) if channel in by_channel)
+
+
+def drug_rows(compiled: Sequence[CompiledPolicy]) -> tuple[DrugRow, ...]:
+    """The drug lookup: every product of every policy, by brand, generic, strength and policy."""
+    rows = []
+    # A fallback guideline reviews requests for products whose own policy has no criteria.
+    fallback = next((item.policy for item in compiled if item.policy.fallback), None)
+    for item in compiled:
+        policy = item.policy
+        reviewed_elsewhere = fallback is not None and not policy.criteria
+        html_path, _ = document_paths(policy.id)
+        limited = {limit.target for limit in policy.limits}
+        for product in policy.products:
+            target = next((t for t in product_targets(policy, product) if t in limited), None)
+            fragment = (row_anchor(target) if target is not None
+                        else "criteria-heading" if policy.criteria else None)
+            href = quote(html_path) + (f"#{quote(fragment)}" if fragment else "")
+            rows.append(DrugRow(
+                product_id=product.id, brand=one_line(product.brand),
+                generic=one_line(product.generic), strength=one_line(product.strength or ""),
+                form=one_line(product.form), policy_id=policy.id,
+                policy_title=one_line(policy.title), limits=product_limits(policy, product),
+                exceptions=reviewed_elsewhere or has_exceptions(policy, product), href=href))
+    return tuple(sorted(rows, key=lambda row: (
+        row.brand.casefold(), row.generic.casefold(), row.strength.casefold(),
+        row.form.casefold(), row.policy_title.casefold(), row.policy_id, row.product_id)))
 
 
 def document_paths(policy_id: str) -> tuple[str, str]:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import json
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 
@@ -72,3 +73,21 @@ def load_generated(compiled: Sequence[CompiledPolicy]) -> ModuleType:
         return sys.modules[name]
     package_dir = write_files(files, Path(tempfile.mkdtemp(prefix="dqmc-eval-")))
     return import_package(package_dir, name)
+
+
+@contextlib.contextmanager
+def loaded_files(files: Mapping[str, str]) -> Iterator[ModuleType]:
+    """The package of these generated files, imported for the duration of the `with` only.
+
+    A build decides its documents' worked examples with the very package it writes; its files
+    live in a temporary folder while the block runs (a policy module is imported when a claim
+    first needs it), and the folder and the modules are gone afterwards.
+    """
+    name = f"_dqmc_examples_{files_digest(dict(files))}"
+    with tempfile.TemporaryDirectory(prefix="dqmc-examples-") as root:
+        package = import_package(write_files(dict(files), Path(root)), name)
+        try:
+            yield package
+        finally:
+            for loaded in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
+                del sys.modules[loaded]

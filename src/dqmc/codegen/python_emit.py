@@ -372,6 +372,11 @@ class _PolicyEmitter:
             ("origin", lit(r.origin), r.origin == plan_ir.BASE),
             ("daily_rate", "True", not r.daily_rate),
             ("noun", lit(r.noun), r.noun is None),
+            ("terms", dict_lit((lit(k), lit(decimal_text(v))) for k, v in r.terms or ()),
+             r.terms is None),
+            ("overrides", lit(r.overrides), not r.overrides),
+            ("exempt", self._set(r.exempt) if r.exempt else "", not r.exempt),
+            ("reject_code", lit(r.reject_code), r.reject_code is None),
         ]
         call = keyword_call("rt.rule", [(k, v) for k, v, default in arguments if not default],
                             len(f"{const} = "))

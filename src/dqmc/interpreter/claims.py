@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 import decimal
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from fractions import Fraction
 
 from dqmc import runtime as rt
 from dqmc.lang.compiled import CompiledPolicy
@@ -107,6 +109,7 @@ class _Rule:
     limit: rt.AppliedLimit
     source: str | None
     hard: bool = False
+    line: nodes.Limit | None = None  # the base line it comes from (exclusions, soft edit, code)
 
     @property
     def text(self) -> str:
@@ -245,9 +248,11 @@ def _decide_claim(compiled: CompiledPolicy, claim: rt.Claim) -> dict:
         checks = _checks(policy, rules, claim, history, own)
         steps.append(rt.select_step([r.text for r in rules], None, rules[0].source))
 
-    # Steps 4-6: every check, then the decision.
-    return rt.conclude(claim, policy_id, policy_hash, policy.reject_code, product.unit, size,
-                       steps, checks)
+    # Steps 4-6: every check, then the decision; a line may name its own reject code.
+    failed = next((r for r, c in zip(rules, checks, strict=False) if not c.passed), None)
+    code = (failed.line.reject_code if failed is not None and failed.line is not None
+            else None) or policy.reject_code
+    return rt.conclude(claim, policy_id, policy_hash, code, product.unit, size, steps, checks)
 
 
 def _unmeasured_supply(policy: nodes.Policy, product: nodes.Product, targets: tuple[str, ...],
@@ -256,23 +261,33 @@ def _unmeasured_supply(policy: nodes.Policy, product: nodes.Product, targets: tu
     """(index from 1, entry, the rule's spec line) of the first paid prior fill that a therapy
     rule stated at this channel (base or approved, whatever its selectors) would measure but
     that has no days_supply; None when there is none."""
+    measured = (nodes.TherapyMax, nodes.DailyDose)
     rules: list[nodes.Limit | nodes.Approval] = [
         lim for lim in policy.limits if lim.target in targets
-        and lim.channel in (None, channel) and isinstance(lim.rule, nodes.TherapyMax)]
+        and lim.channel in (None, channel) and isinstance(lim.rule, measured)]
     rules += [a for c in policy.criteria for a in c.approves if a.target in targets
-              and a.channel in (None, channel) and isinstance(a.rule, nodes.TherapyMax)]
+              and a.channel in (None, channel) and isinstance(a.rule, measured)]
     if not rules:
         return None
-    products = {p for r in rules for p in scope_products(policy, r.target)}
-    ndcs = set(scope_ndcs(policy, sorted(products)))
+    # A therapy rule measures its target's fills, a dose rule every product holding what it
+    # counts; therapy rules are asked first, over their longest horizon, as the runtime does.
     day = claim.date_of_service
-    first = day.toordinal() - max(history_days(r.rule) for r in rules) + 1
-    for index, entry in enumerate(claim.history, 1):
-        if (entry.status == "paid" and entry.days_supply is None
-                and (claim.claim_id is None or entry.claim_id != claim.claim_id)
-                and (entry.product in products or entry.ndc in ndcs)
-                and first <= entry.date_of_service.toordinal() and entry.date_of_service <= day):
-            return index, entry, location(rules[0])
+    for kind in measured:
+        of_kind = [r for r in rules if isinstance(r.rule, kind)]
+        if not of_kind:
+            continue
+        products = {p for r in of_kind for p in (
+            _dose_products(policy, r.rule) if isinstance(r.rule, nodes.DailyDose)
+            else scope_products(policy, r.target))}
+        ndcs = set(scope_ndcs(policy, sorted(products)))
+        first = day.toordinal() - max(history_days(r.rule) for r in of_kind) + 1
+        for index, entry in enumerate(claim.history, 1):
+            if (entry.status == "paid" and entry.days_supply is None
+                    and (claim.claim_id is None or entry.claim_id != claim.claim_id)
+                    and (entry.product in products or entry.ndc in ndcs)
+                    and first <= entry.date_of_service.toordinal()
+                    and entry.date_of_service <= day):
+                return index, entry, location(of_kind[0])
     return None
 
 
@@ -410,6 +425,8 @@ def _selectors_hold(limit: nodes.Limit, claim: rt.Claim,
 
 def _applied(rule: nodes.Rule, source: str, authorization_id: str | None) -> rt.AppliedLimit:
     kind, quantity, unit, days, _, _ = rule_fields(rule)
+    if isinstance(rule, nodes.DailyDose):
+        unit = None  # a dose is not in billing units; the text names what it measures
     return rt.AppliedLimit(kind, quantity, unit, days, rule_text(rule), source, authorization_id)
 
 
@@ -436,7 +453,7 @@ def _sized(policy: nodes.Policy, r: _Rule, size: Decimal | None) -> _Rule:
 def _base_rule(policy: nodes.Policy, limit: nodes.Limit) -> _Rule:
     products = scope_products(policy, limit.target)
     return _Rule(limit.rule, products, scope_ndcs(policy, products),
-                 _applied(limit.rule, "base", None), location(limit), limit.hard)
+                 _applied(limit.rule, "base", None), location(limit), limit.hard, limit)
 
 
 def _authorization_rules(policy: nodes.Policy, authorization: rt.Authorization,
@@ -503,7 +520,7 @@ def _checks(policy: nodes.Policy, rules: Sequence[_Rule], claim: rt.Claim,
             history: Sequence[rt.HistoryEntry],
             own: tuple[tuple[str, ...], tuple[str, ...]]) -> list[rt.RuleCheck]:
     """Every rule's check; `own` is (products, NDCs) billed in the claim's unit (own_products)."""
-    checks = [_check(r, claim, history, own) for r in rules]
+    checks = [_soft(r, _check(policy, r, claim, history, own), claim) for r in rules]
     if policy.daily_rate_check:
         checks += [_daily_rate(r, claim) for r in rules if isinstance(r.rule, nodes.PerWindow)]
     return checks
@@ -515,9 +532,131 @@ def _in_window(rule: _Rule, history: Sequence[rt.HistoryEntry], start: date,
             and (e.product in rule.products or e.ndc in rule.ndcs)]
 
 
-def _check(r: _Rule, claim: rt.Claim, history: Sequence[rt.HistoryEntry],
+def _soft(r: _Rule, check: rt.RuleCheck, claim: rt.Claim) -> rt.RuleCheck:
+    """A rule the member is exempt from passes; a failed soft edit passes when the claim
+    carries DUR/PPS codes it names (docs/semantics.md, *Daily-dose edits*)."""
+    line = r.line
+    if line is None:
+        return check
+    exempt = sorted(set(line.exempt) & claim.exclusions)
+    if exempt:
+        return rt.RuleCheck("exempt", True, r.limit, None, None, None, None,
+                            f"{r.text}: the member is exempt ({', '.join(exempt)})", r.source,
+                            check.message.split("\n")[0])
+    if check.passed:
+        return check
+    for override in line.overrides:
+        wanted = (override.reason, override.service, override.result)
+        if any(all(w is None or w == sent for w, sent in zip(wanted, entry, strict=True))
+               for entry in claim.dur_pps):
+            codes = rt.dur_codes_text(wanted)
+            return check._replace(step="dur_override", passed=True, allowed=None,
+                                  detail=f"{check.detail}; passed by DUR/PPS {codes}",
+                                  message=rt.message(f"SOFT EDIT PASSED BY DUR/PPS {codes}"))
+    return check
+
+
+def _dose_products(policy: nodes.Policy, rule: nodes.DailyDose) -> tuple[str, ...]:
+    """Every product holding something a dose rule counts."""
+    table = policy.factor_table(rule.measure)
+    return tuple(p.id for p in policy.products if any(
+        (c.ingredient == rule.measure) if table is None else table.factor(c.ingredient) is not None
+        for c in p.contents))
+
+
+def _per_unit(policy: nodes.Policy, rule: nodes.DailyDose, product: nodes.Product) -> Fraction:
+    """What one billing unit of a product adds to a dose rule's measure per day of supply."""
+    table = policy.factor_table(rule.measure)
+    total = Fraction(0)
+    for content in product.contents:
+        if table is None:
+            factor = Decimal(1) if content.ingredient == rule.measure else None
+        else:
+            factor = table.factor(content.ingredient)
+        if factor is not None:
+            total += Fraction(content.amount) * Fraction(factor)
+    return total
+
+
+def _daily_dose(policy: nodes.Policy, r: _Rule, rule: nodes.DailyDose, claim: rt.Claim,
+                history: Sequence[rt.HistoryEntry]) -> rt.RuleCheck:
+    """This claim's daily dose plus every active prior fill's, each quantity × per unit ÷ days
+    supply; a fill is active from its date of service through its last day of supply."""
+    by_ndc = {ndc: p for p in policy.products for ndc in product_ndcs(p)}
+    day = claim.date_of_service
+    parts: list[tuple[str, Fraction]] = []
+    for entry in history:
+        held = policy.product(entry.product) if entry.product is not None else None
+        if held is None and entry.ndc is not None:
+            held = by_ndc.get(entry.ndc)
+        if held is None or held.id not in _dose_products(policy, rule):
+            continue
+        # A supply lasts at most 999 days: an older fill, or one after the claim, is not active
+        if not 0 <= (day - entry.date_of_service).days < rt.MAX_DAYS_SUPPLY:
+            continue
+        assert entry.days_supply is not None  # refused before the checks (_unmeasured_supply)
+        last = entry.date_of_service.toordinal() + entry.days_supply - 1
+        if entry.date_of_service <= day and day.toordinal() <= last:
+            share = (Fraction(entry.quantity) * _per_unit(policy, rule, held)
+                     / entry.days_supply)
+            parts.append((f"{entry.date_of_service.isoformat()} {entry.product or entry.ndc}",
+                          share))
+    others = sum((share for _, share in parts), Fraction(0))
+    own = policy.product(claim.product) if claim.product is not None else by_ndc[claim.ndc or ""]
+    per_unit = _per_unit(policy, rule, own) if own is not None else Fraction(0)
+    mine = Fraction(claim.quantity) * per_unit / claim.days_supply
+    total = others + mine
+    limit = Fraction(rule.limit)
+    below = rule.op == "<"
+    passed = total < limit if below else total <= limit
+    allowed = None
+    if per_unit:
+        # The most this claim may hold (whole thousandths) with the total still within bounds
+        most = (limit - others) * claim.days_supply / per_unit
+        thousandths = math.floor(most * 1000)
+        if below and Fraction(thousandths, 1000) == most:
+            thousandths -= 1
+        allowed = Decimal(max(thousandths, 0)).scaleb(-3)
+    unit_label = rule_fields(rule)[2] or ""
+    message = rt.rule_message(*rule_fields(rule))
+    if not passed:
+        first = line.overrides[0] if (line := r.line) is not None and line.overrides else None
+        message += "\n" + rt.dose_lines(unit_label, _pair(total), None if first is None else
+                                        (first.reason, first.service, first.result))
+    return rt.RuleCheck("daily_dose", passed, r.limit, allowed, None, None, None,
+                        rt.dose_detail(unit_label,
+                                       [(label, _pair(share)) for label, share in
+                                        [*parts, ("this claim", mine)]],
+                                       _pair(total), below, rt.quantity_text(rule.limit), passed),
+                        r.source, message)
+
+
+def _pair(value: Fraction) -> tuple[int, int]:
+    return value.numerator, value.denominator
+
+
+def _first_fill(r: _Rule, rule: nodes.FirstFill, claim: rt.Claim,
+                history: Sequence[rt.HistoryEntry]) -> rt.RuleCheck:
+    """A member with no paid fill of the rule's scope in the look-back days before the date
+    of service may have at most the rule's days supply."""
+    day = claim.date_of_service
+    earlier = [e.date_of_service for e in history if (e.product in r.products or e.ndc in r.ndcs)
+               and (day - e.date_of_service).days in range(1, rule.lookback + 1)]
+    last = max(earlier).toordinal() if earlier else None
+    passed = last is not None or claim.days_supply <= rule.days
+    return rt.RuleCheck("first_fill", passed, r.limit, None, None, None, None,
+                        rt.first_fill_detail(last, rule.lookback, claim.days_supply, rule.days,
+                                             passed),
+                        r.source, rt.rule_message(*rule_fields(rule)))
+
+
+def _check(policy: nodes.Policy, r: _Rule, claim: rt.Claim, history: Sequence[rt.HistoryEntry],
            own: tuple[tuple[str, ...], tuple[str, ...]]) -> rt.RuleCheck:
     rule = r.rule
+    if isinstance(rule, nodes.DailyDose):
+        return _daily_dose(policy, r, rule, claim, history)
+    if isinstance(rule, nodes.FirstFill):
+        return _first_fill(r, rule, claim, history)
     requested, days_supply, end = claim.quantity, claim.days_supply, claim.date_of_service
     message = rt.rule_message(*rule_fields(rule))
     if isinstance(rule, nodes.PerWindow):

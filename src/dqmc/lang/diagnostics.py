@@ -113,6 +113,20 @@ CODES: dict[str, tuple[Severity, str]] = {
     "window.non-positive": (Severity.ERROR,
                             "a window, day count or fill count that is zero or negative"),
     "window.too-long": (Severity.ERROR, "a window longer than the evaluator supports"),
+    # Daily-dose edits (lang/ir/check_dose.py).
+    "product.duplicate-content": (Severity.ERROR, "a product states one ingredient twice"),
+    "factors.duplicate": (Severity.ERROR, "a factor table or one of its ingredients twice"),
+    "factors.empty": (Severity.ERROR, "a factor table lists no ingredient"),
+    "factors.no-source": (Severity.WARNING, "a factor table does not cite its source"),
+    "factors.unused": (Severity.WARNING, "a factor table no dose rule uses"),
+    "dose.unknown-measure": (Severity.ERROR,
+                             "a dose rule names neither a factor table nor an ingredient"),
+    "dose.unit": (Severity.ERROR, "a dose limit in another unit than what it counts"),
+    "dose.mixed-units": (Severity.ERROR, "a dose rule counts ingredients stated in two units"),
+    "dose.no-content": (Severity.ERROR, "a dose rule's target contains nothing it counts"),
+    "limit.hard-override": (Severity.ERROR, "a hard line that DUR/PPS codes would pass"),
+    "override.code": (Severity.ERROR, "an override names a code that is not a DUR/PPS code"),
+    "limit.duplicate-exclusion": (Severity.WARNING, "a line names one exclusion twice"),
     "rate.differs-between-channels": (Severity.NOTE, "channels allow different daily rates"),
     "age.invalid-band": (Severity.ERROR, "an age band whose bounds are reversed or negative"),
     # Dates and history.
@@ -123,6 +137,8 @@ CODES: dict[str, tuple[Severity, str]] = {
     "date.month-only": (Severity.ERROR, "a month without a day where a day is needed"),
     "date.order": (Severity.ERROR, "dates that are out of order"),
     "history.out-of-order": (Severity.ERROR, "revision history rows that are not in date order"),
+    "history.empty-summary": (Severity.ERROR,
+                              "a revision whose summary is given but empty (blank text)"),
     "duration.invalid": (Severity.ERROR, "an approval duration that is not positive"),
     # Policy-level.
     "policy.missing-setting": (Severity.ERROR, "a required policy setting is missing"),
@@ -139,6 +155,9 @@ CODES: dict[str, tuple[Severity, str]] = {
     "product.invalid-ndc": (Severity.ERROR, "an NDC that is not 11 ASCII digits"),
     "product.in-two-policies": (Severity.ERROR, "a product id or NDC covered by two policies"),
     "policy.no-limits": (Severity.WARNING, "a policy with no limits"),
+    # The documents' settings (docs.config.yaml).
+    "docs.no-config": (Severity.WARNING, "no documents' settings file: neutral boilerplate"),
+    "docs.no-footer": (Severity.WARNING, "the documents' settings give no footer"),
     "policy.reject-code": (Severity.ERROR, "a reject code that is not an NCPDP reject code form"),
     # Verification: the claim space (dqmc verify; lang/verify/claim_space.py).
     "verify.age-gap": (Severity.ERROR,

@@ -17,6 +17,7 @@ fills, max days); everything here carries those fields whatever the kind.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
@@ -77,6 +78,13 @@ class RulePlan:
     noun: str | None = None  # the drug-file package noun its quantity counts, if it does
     criterion: str | None = None  # the approving criterion of an approval
     selection: Selection | None = None  # when a base limit applies; None: always
+    # A daily-dose rule: what one billing unit of each product (by id and NDC) adds per day of
+    # supply to what it measures (queries.dose_terms), in product order
+    terms: tuple[tuple[str, Decimal], ...] | None = None
+    # A soft edit: the DUR/PPS code sets (reason, service, result; None: any) that pass it
+    overrides: tuple[tuple[str | None, str | None, str | None], ...] = ()
+    exempt: tuple[str, ...] = ()  # member exclusions that exempt a claim from it
+    reject_code: str | None = None  # the code it rejects with; None: the policy's
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,9 +166,11 @@ class PolicyPlan:
 
 def lower(policy: nodes.Policy) -> PolicyPlan:
     """The plan of a checked, resolved policy."""
-    limits = tuple(_rule(policy, limit.rule, limit.target, limit.channel, queries.location(limit),
-                         hard=limit.hard, selection=_selection(limit))
-                   for limit in _limiting(policy))
+    limits = tuple(dataclasses.replace(
+        _rule(policy, limit.rule, limit.target, limit.channel, queries.location(limit),
+              hard=limit.hard, selection=_selection(limit)),
+        overrides=tuple((o.reason, o.service, o.result) for o in limit.overrides),
+        exempt=limit.exempt, reject_code=limit.reject_code) for limit in _limiting(policy))
     approvals = {(c, a): _rule(policy, approval.rule, approval.target, approval.channel,
                                queries.location(approval), origin=OVERRIDE, criterion=criterion.id)
                  for c, criterion in enumerate(policy.criteria)
@@ -192,7 +202,16 @@ def _rule(policy: nodes.Policy, rule: nodes.Rule, target: str, channel: str | No
         quantity=quantity, unit=unit, days=days, fills=fills, max_days=max_days, scope=scope,
         scope_ndcs=queries.scope_ndcs(policy, scope), hard=hard, origin=origin,
         daily_rate=policy.daily_rate_check and kind == "per_window",
-        noun=queries.drug_file_noun(policy, rule), criterion=criterion, selection=selection)
+        noun=queries.drug_file_noun(policy, rule), criterion=criterion, selection=selection,
+        terms=_terms(policy, rule) if isinstance(rule, nodes.DailyDose) else None)
+
+
+def _terms(policy: nodes.Policy, rule: nodes.DailyDose) -> tuple[tuple[str, Decimal], ...]:
+    """A dose rule's terms by product id, then by each of those products' NDCs."""
+    terms = queries.dose_terms(policy, rule)
+    by_ndc = [(ndc, term) for product_id, term in terms.items()
+              for ndc in queries.scope_ndcs(policy, (product_id,))]
+    return tuple(terms.items()) + tuple(by_ndc)
 
 
 def _selection(limit: nodes.Limit) -> Selection | None:

@@ -17,6 +17,7 @@ from dqmc.revisions.direction import (
     duration_effect,
     effective_duration,
     leaf_effect,
+    more_is_stricter,
     rule_effect,
     serves_effect,
 )
@@ -95,6 +96,7 @@ class _Differ:
         self._limits()
         self._products()
         self._groups()
+        self._factor_tables()
         self._criteria()
         self._facts()
         self._policy()
@@ -223,6 +225,20 @@ class _Differ:
             self.add("product", "changed", (n.id,), f"{name}: one dose is now "
                      f"{dose_words(n.dose, n)} (before: {dose_words(o.dose, o)}).",
                      field="dose", old=o.dose, new=n.dose)
+        old_contents = {c.ingredient: c for c in o.contents}
+        new_contents = {c.ingredient: c for c in n.contents}
+        for ingredient in keys_in_order(old_contents, new_contents):
+            was, now = old_contents.get(ingredient), new_contents.get(ingredient)
+            if was is not None and now is not None and (was.amount, was.unit) == (now.amount,
+                                                                                now.unit):
+                continue
+            same_unit = was is None or now is None or was.unit == now.unit
+            self.add("product", "changed", (n.id, "contains", ingredient),
+                     f"{name}: one unit now contains {_content_words(now)} of {ingredient} "
+                     f"(before: {_content_words(was)}).", field="contents", old=was, new=now,
+                     effect=more_is_stricter(None if was is None else was.amount,
+                                             None if now is None else now.amount)
+                     if same_unit else UNKNOWN)
         self._ndcs((n.id,), name, o.ndcs, n.ndcs)
         old_packages = {p.id: p for p in o.packages}
         new_packages = {p.id: p for p in n.packages}
@@ -294,6 +310,33 @@ class _Differ:
                     self.add("group", "removed", (gid,), f"{names} no longer count toward the "
                              f"{quote(n.title)} limits.", field="products", old=left,
                              effect=LOOSER)
+
+    def _factor_tables(self) -> None:
+        old = {t.id: t for t in self.old.factor_tables}
+        new = {t.id: t for t in self.new.factor_tables}
+        for tid in keys_in_order(old, new):
+            o, n = old.get(tid), new.get(tid)
+            if o is None or n is None:
+                kind = "added" if o is None else "removed"
+                table = n or o
+                assert table is not None
+                self.add("factors", kind, (tid,), f"Conversion factors {quote(table.title)} "
+                         f"{kind}.", old=o, new=n)
+                continue
+            before = {f.ingredient: f.factor for f in o.factors}
+            after = {f.ingredient: f.factor for f in n.factors}
+            for ingredient in keys_in_order(before, after):
+                a, b = before.get(ingredient), after.get(ingredient)
+                if a != b:
+                    self.add("factors", "changed", (tid, ingredient),
+                             f"{quote(n.title)}: the factor of {ingredient} is now "
+                             f"{'none' if b is None else f'{b:f}'} (before: "
+                             f"{'none' if a is None else f'{a:f}'}).", field="factor",
+                             old=a, new=b, effect=more_is_stricter(a, b))
+            if (o.source or "") != (n.source or ""):
+                self.add("factors", "changed", (tid,), f"{quote(n.title)}: the source changed "
+                         f"from {quote(o.source or 'none')} to {quote(n.source or 'none')}.",
+                         field="source", old=o.source, new=n.source)
 
     # -- limits -----------------------------------------------------------------------------
 
@@ -374,6 +417,25 @@ class _Differ:
             later = o.since is None or (n.since is not None and n.since > o.since)
             self.add("limit", "changed", short_key, f"{subject} of {rule} {text}.",
                      field="since", old=o.since, new=n.since, effect=LOOSER if later else STRICTER)
+        if o.overrides != n.overrides:
+            codes = words.join_words_or([words.override_phrase(x) for x in n.overrides]) or "none"
+            self.add("limit", "changed", short_key, f"{subject} of {rule}: the DUR/PPS codes "
+                     f"a pharmacist may pass it with are now {codes}.", field="overrides",
+                     old=o.overrides, new=n.overrides,
+                     effect=(LOOSER if set(o.overrides) < set(n.overrides)
+                             else STRICTER if set(n.overrides) < set(o.overrides) else UNKNOWN))
+        if o.exempt != n.exempt:
+            self.add("limit", "changed", short_key, f"{subject} of {rule}: the exclusions that "
+                     f"exempt a member are now {', '.join(n.exempt) or 'none'} (before: "
+                     f"{', '.join(o.exempt) or 'none'}).", field="exempt", old=o.exempt,
+                     new=n.exempt,
+                     effect=(LOOSER if set(o.exempt) <= set(n.exempt)
+                             else STRICTER if set(n.exempt) <= set(o.exempt) else UNKNOWN))
+        if o.reject_code != n.reject_code:
+            self.add("limit", "changed", short_key, f"{subject} of {rule} now rejects with "
+                     f"{n.reject_code or 'the policy reject code'} (before: "
+                     f"{o.reject_code or 'the policy reject code'}).", field="reject_code",
+                     old=o.reject_code, new=n.reject_code)
         if (o.note or "") != (n.note or ""):
             self.add("limit", "changed", short_key, f"{subject} of {rule}: the note changed "
                      f"from {quote(o.note or 'none')} to {quote(n.note or 'none')}.",
@@ -654,3 +716,8 @@ class _Differ:
                 self.add("history", "changed", key, f"The summary of revision row {label} "
                          "changed.", field="summary", old=o.summary, new=n.summary,
                          in_summary=False)
+
+
+def _content_words(content: nodes.Content | None) -> str:
+    """What one unit holds of an ingredient: "325 mg", or "none"."""
+    return "none" if content is None else f"{content.amount.normalize():f} {content.unit}"

@@ -34,6 +34,7 @@ from typing import Any
 
 from dqmc.lang.diagnostics import Diagnostic
 from dqmc.lang.ir import nodes
+from dqmc.lang.printers import english as words
 from dqmc.revisions.changes import Change, find_changes
 from dqmc.revisions.verdicts import Verdict, find_verdicts, verdicts_in_words
 from dqmc.revisions.witnesses import Witness, check_verdicts, decided_claims, witnesses_for
@@ -108,9 +109,30 @@ def revision_summaries(versions: Sequence[nodes.Policy]) -> list[str]:
     summaries = []
     for old, new in pairwise(versions):
         sentences = diff_policies(old, new).sentences(summary=True)
-        summaries.append(" ".join(sentences) if sentences
+        summaries.append(shorten_names(" ".join(sentences), (old, new)) if sentences
                          else "No changes other than the review date and history.")
     return summaries
+
+
+def shorten_names(text: str, versions: Sequence[nodes.Policy]) -> str:
+    """A summary that names each product in full once, then by its brand alone.
+
+    One history cell reads as one paragraph: "Anzupgo (delgocitinib 2% cream)" five times
+    over says nothing the first mention did not. A brand that two products share keeps
+    the full names, which are then what tells them apart.
+    """
+    products = {p.id: p for version in versions for p in version.products}
+    brands = [p.brand.casefold() for p in products.values()]
+    for product in products.values():
+        full = words.product_name(product)
+        short = product.brand
+        if full == short or brands.count(short.casefold()) > 1 or product.label:
+            continue
+        first = text.find(full)
+        if first >= 0:
+            head = first + len(full)
+            text = text[:head] + text[head:].replace(full, short)
+    return text
 
 
 @dataclass(frozen=True)

@@ -68,7 +68,22 @@ def rule_effect(old: nodes.Rule, new: nodes.Rule) -> str | None:
             return _from_signs(_sign(old.days, new.days))
         case nodes.TherapyMax(), nodes.TherapyMax():
             return _from_signs(_sign(old.days, new.days))
+        case nodes.DailyDose(), nodes.DailyDose():
+            if (old.measure, old.unit) != (new.measure, new.unit):
+                return UNKNOWN
+            # At one limit, `<=` allows the total that `<` rejects
+            return _from_signs(_sign(old.limit, new.limit),
+                               _sign(int(old.op == "<="), int(new.op == "<=")))
+        case nodes.FirstFill(), nodes.FirstFill():
+            # A longer look-back finds more earlier fills: fewer members are new to the drug
+            return _from_signs(_sign(old.days, new.days), _sign(old.lookback, new.lookback))
     return UNKNOWN
+
+
+def more_is_stricter(old: Decimal | None, new: Decimal | None) -> str | None:
+    """The effect of an amount that makes a daily dose larger (a content, a factor): more is
+    stricter; None when unchanged."""
+    return _from_signs(_sign(new or Decimal(0), old or Decimal(0)))
 
 
 def combine(effects: Iterable[str | None]) -> str:

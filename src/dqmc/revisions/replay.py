@@ -17,6 +17,9 @@ The same code runs on one machine (`run_embedded`) and in Spark executors
 * A product whose packages are sized `from drug file` needs each row's `package_size` column
   (billing units per package, as the processor's drug file gives it); rows without it are
   rejected 21 by both versions, as the evaluator rejects such a claim.
+* Daily-dose edits read two optional columns: `exclusions` (the member's, `hospice;cancer`) and
+  `dur_pps` (the DUR/PPS entries a pharmacy sent, `reason/service/result` each, `;` between
+  entries, an empty part not sent: `/M0/1G`), and each fill's `days_supply`.
 * The claims file carries no authorizations, so the replay shows the point of service; what a
   new criterion would approve on review is the diff's business.
 
@@ -80,6 +83,10 @@ class ClaimRow(NamedTuple):
     birth_date: str | None
     package: str | None
     package_size: Any  # as read, or None: billing units per package, from the drug file
+    # `hospice;cancer`: the member's exclusions (daily-dose edits), or None
+    exclusions: str | None = None
+    # `ER/M0/1G;/M0/1G`: DUR/PPS entries as reason/service/result (empty: not sent), or None
+    dur_pps: str | None = None
 
     @property
     def product_key(self) -> str:
@@ -105,7 +112,13 @@ def _blank(value: Any) -> Any:
     return value
 
 
+# Each reader below first takes text as it is (CSV and JSON Lines files hold mostly text): the
+# replay reads every field of every row, so these are most of its reading cost.
+
+
 def _text(value: Any) -> str | None:
+    if value.__class__ is str:
+        return value or None
     value = _blank(value)
     if value is None:
         return None
@@ -115,12 +128,16 @@ def _text(value: Any) -> str | None:
 
 
 def _date_text(value: Any) -> str | None:
+    if value.__class__ is str:
+        return value or None
     if isinstance(value, dt.datetime):
         return value.date().isoformat()
     return _text(value)
 
 
 def _days(value: Any) -> Any:
+    if value.__class__ is str and value.isdigit() and value.isascii():
+        return int(value)
     value = _blank(value)
     if isinstance(value, str) and _DIGITS.fullmatch(value):
         return int(value)
@@ -130,19 +147,29 @@ def _days(value: Any) -> Any:
 
 
 def _quantity(value: Any) -> Any:
+    if value.__class__ is str:
+        return value or None
     value = _blank(value)
     if hasattr(value, "item") and not isinstance(value, (str, bytes, Decimal)):
         return value.item()
     return value
 
 
+_DATES: set[str] = set()  # texts _is_date accepted (a claims file repeats a few thousand dates)
+
+
 def _is_date(text: str) -> bool:
+    if text in _DATES:
+        return True
     if not _ISO_DATE.fullmatch(text):
         return False
     try:
         dt.date.fromisoformat(text)
     except ValueError:
         return False
+    if len(_DATES) >= 100_000:  # a bound: memory stays flat whatever the file holds
+        _DATES.clear()
+    _DATES.add(text)
     return True
 
 
@@ -168,7 +195,8 @@ def normalize_row(raw: Mapping[str, Any], seq: int) -> ClaimRow | str:
                     _text(raw.get("ndc")), _quantity(raw.get("quantity")),
                     _text(raw.get("unit")), _days(raw.get("days_supply")),
                     _text(raw.get("channel")), status, _date_text(raw.get("birth_date")),
-                    _text(raw.get("package")), _quantity(raw.get("package_size")))
+                    _text(raw.get("package")), _quantity(raw.get("package_size")),
+                    _text(raw.get("exclusions")), _text(raw.get("dur_pps")))
 
 
 class _Position:
@@ -344,9 +372,23 @@ def claim_request(row: ClaimRow) -> dict[str, Any]:
         claim["package"] = row.package
     if row.package_size is not None:
         claim["package_size"] = row.package_size
+    member: dict[str, Any] = {}
     if row.birth_date is not None:
-        claim["member"] = {"birth_date": row.birth_date}
+        member["birth_date"] = row.birth_date
+    if row.exclusions is not None:
+        member["exclusions"] = [e.strip() for e in row.exclusions.split(";") if e.strip()]
+    if member:
+        claim["member"] = member
+    if row.dur_pps is not None:
+        claim["dur_pps"] = [_dur_entry(text) for text in row.dur_pps.split(";") if text.strip()]
     return claim
+
+
+def _dur_entry(text: str) -> dict[str, str | None]:
+    """`ER/M0/1G` → {reason, professional_service, result}; an empty part is not sent. A part
+    that is no code goes through as written, for the evaluator to reject (E4, E5, E6)."""
+    parts = [p.strip() or None for p in text.split("/")] + [None, None]
+    return {"reason": parts[0], "professional_service": parts[1], "result": parts[2]}
 
 
 def _history_entry(row: ClaimRow) -> dict[str, Any]:
@@ -372,11 +414,11 @@ class _VersionHistory:
         self.lookback = lookback
         self.entries: list[dict[str, Any]] = []
 
-    def decide(self, row: ClaimRow, claim: dict[str, Any]) -> dict:
+    def decide(self, row: ClaimRow, claim: dict[str, Any], first_day: str) -> dict:
+        """The version's decision for a claim; `first_day` is the first day (ISO text) of the
+        lookback ending on the claim's date: older entries are dropped first."""
         entries = self.entries
         if entries:
-            first_day = (dt.date.fromisoformat(row.date_of_service)
-                         - dt.timedelta(days=self.lookback - 1)).isoformat()
             drop = 0
             while drop < len(entries) and entries[drop]["date_of_service"] < first_day:
                 drop += 1
@@ -403,6 +445,7 @@ class Replay:
     def __init__(self, evaluators: Sequence[Evaluate], lookback: int) -> None:
         self.evaluators = tuple(evaluators)
         self.lookback = lookback
+        self._first_days: dict[str, str] = {}  # date of service → first day of its lookback
         self.histories: list[_VersionHistory] = []
         self.start_member()
 
@@ -416,7 +459,15 @@ class Replay:
                 history.reverse(row.claim_id)  # type: ignore[arg-type]
             return None
         claim = claim_request(row)
-        return [history.decide(row, claim) for history in self.histories]
+        day = row.date_of_service
+        first_day = self._first_days.get(day)
+        if first_day is None:  # the same few hundred dates recur, from member to member
+            first_day = (dt.date.fromisoformat(day)
+                         - dt.timedelta(days=self.lookback - 1)).isoformat()
+            if len(self._first_days) >= 100_000:  # a bound: memory stays flat
+                self._first_days.clear()
+            self._first_days[day] = first_day
+        return [history.decide(row, claim, first_day) for history in self.histories]
 
 
 def change_of(old_outcome: str, new_outcome: str) -> str | None:

@@ -45,7 +45,7 @@ from dqmc.revisions.synth import claims_format
 # The columns the replay reads; a file may lack the optional ones.
 INPUT_COLUMNS = ("member_id", "claim_id", "date_of_service", "product", "ndc", "quantity", "unit",
                  "days_supply", "channel", "status", "birth_date", "package",
-                 "package_size")
+                 "package_size", "exclusions", "dur_pps")
 REQUIRED_COLUMNS = ("member_id", "status")
 
 # Executor side: generated packages imported in this worker process, by content digest.

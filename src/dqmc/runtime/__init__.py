@@ -29,6 +29,7 @@ from .authorizations import (
 )
 from .checks import (
     Check,
+    Member,
     check_rules,
 )
 from .claims import (
@@ -40,6 +41,7 @@ from .claims import (
     parse_authorization,
     parse_claim,
     parse_history_entry,
+    read_dur_pps,
 )
 from .dates import (
     age_on,
@@ -68,6 +70,7 @@ from .decisions import (
 from .history import (
     Kept,
     billed_history,
+    dose_fills,
     history_unit_texts,
     keep_history,
     keep_typed,
@@ -135,6 +138,7 @@ from .tables import (
     with_history,
 )
 from .texts import (
+    DOSE_KINDS,
     authorization_held_step,
     authorization_required_texts,
     authorization_step,
@@ -142,7 +146,13 @@ from .texts import (
     daily_rate_detail,
     daily_rate_message,
     days_supply_detail,
+    dose_detail,
+    dose_lines,
+    dose_text,
+    dur_codes_text,
+    dur_match,
     fills_detail,
+    first_fill_detail,
     matched_step,
     message,
     missing_supply_texts,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from .checks import Check, check_rules
+from .checks import Check, Member, check_rules
 from .claims import Authorization, parse_authorization
 from .history import Kept
 from .tables import Plan, Product, Rule, rule, step_json
@@ -27,39 +27,61 @@ def read_authorizations(raw: object) -> tuple[Authorization, ...] | None:
 
 
 def override(authorizations: Sequence[Authorization], steps: list[dict], item: Product,
-             chosen: Plan, base: Sequence[Rule], channel: str, requested: int, days_supply: int,
-             end: int, end_text: str, history: Sequence[Kept], criteria_at: Mapping[str, str],
-             daily_rate: bool, supplies: Sequence[tuple] | None = None) -> list[Check] | None:
-    """The checks under the most generous authorization that applies, or None when none does.
+             chosen: Plan, base: Sequence[Rule], channel: str, requested: int, asked: str,
+             days_supply: int, end: int, end_text: str, history: Sequence[Kept],
+             criteria_at: Mapping[str, str], daily_rate: bool,
+             supplies: Sequence[tuple] | None = None, member: Member | None = None
+             ) -> tuple[list[Check], Authorization] | None:
+    """The checks under the most generous authorization that applies, and that authorization;
+    None when none does. The rules an approval of the policy's criteria grants are its own
+    (`limit.authorization_id` is None): the decision names the authorization.
 
     Records an `authorize` step for every authorization that covers the product and, when one
     applies, the `select` step naming it. Hard base limits hold under every authorization; of
     several that apply, the one under which the claim pays wins, then the larger max allowed
     now (no quantity bound counts as largest), then the earlier in the claim's list.
     """
-    hard = tuple(r for r in base if r.hard)
-    best = None
+    hard = chosen.hard if base is chosen.rules else tuple(r for r in base if r.hard)
+    # (its rank, or None while it is the only one; the authorization; its rules' texts; checks)
+    best: tuple[tuple[bool, bool, int] | None, Authorization, str, list[Check]] | None = None
     for authorization in authorizations:
         if item.cover.isdisjoint(authorization.products):
             continue
-        rules, why, source = _granted(authorization, item, chosen, channel, end, history,
-                                      criteria_at, daily_rate)
-        steps.append(step_json(authorization_step(authorization, rules is not None, why, source)))
+        rules, said, source = _granted(authorization, item, chosen, channel, end, history,
+                                       criteria_at, daily_rate)
         if rules is None:
+            steps.append(step_json(authorization_step(authorization, False, said, source)))
             continue
-        rules += hard
-        checks = check_rules(rules, requested, days_supply, end, end_text, history, daily_rate,
-                             item, supplies)
-        bounds = [c[2] for c in checks if c[2] is not None]
-        key = (all(c[1] for c in checks), not bounds, min(bounds) if bounds else 0)
-        if best is None or key > best[0]:  # strictly better: ties stay with the earlier one
-            best = (key, authorization, rules, checks)
+        steps.append(step_json(authorization_step(authorization, True, "applies: " + said,
+                                                  source)))
+        if hard:  # the select step lists them, the authorize step does not
+            rules += hard
+            said = "; ".join(r.text for r in rules)
+        checks = check_rules(rules, requested, asked, days_supply, end, end_text, history,
+                             daily_rate, item, supplies, member)
+        if best is None:
+            best = (None, authorization, said, checks)  # ranked only if another one applies
+            continue
+        rank = best[0]
+        if rank is None:
+            rank = _rank(best[3])
+            best = (rank, best[1], best[2], best[3])
+        key = _rank(checks)
+        if key > rank:  # strictly better: ties stay with the earlier one
+            best = (key, authorization, said, checks)
     if best is None:
         return None
-    _, authorization, rules, checks = best
-    steps.append(step_json(select_step([r.text for r in rules], authorization,
+    _, authorization, said, checks = best
+    steps.append(step_json(select_step((said,), authorization,
                                        criteria_at.get(authorization.criterion))))  # type: ignore[arg-type]
-    return checks
+    return checks, authorization
+
+
+def _rank(checks: Sequence[Check]) -> tuple[bool, bool, int]:
+    """How generous an authorization's checks are: paid first, then the larger max allowed now
+    (no quantity bound counts as largest)."""
+    bounds = [c[2] for c in checks if c[2] is not None]
+    return all(c[1] for c in checks), not bounds, min(bounds) if bounds else 0
 
 
 def _covers(authorization: Authorization, item: Product, channel: str, end: int,
@@ -88,7 +110,8 @@ def _covers(authorization: Authorization, item: Product, channel: str, end: int,
 def _granted(authorization: Authorization, item: Product, chosen: Plan, channel: str, end: int,
              history: Sequence[Kept], criteria_at: Mapping[str, str],
              daily_rate: bool) -> tuple[tuple[Rule, ...] | None, str, str | None]:
-    """(the rules an authorization grants here or None, why, the spec line behind it)."""
+    """(the rules an authorization grants here, their texts as steps list them, the spec line
+    behind it), or (None, why not, the spec line)."""
     criterion = authorization.criterion
     source = criteria_at.get(criterion)  # type: ignore[arg-type]
     if authorization.status == "revoked":
@@ -117,8 +140,7 @@ def _granted(authorization: Authorization, item: Product, chosen: Plan, channel:
         if approved is None:
             why = f"criterion {criterion} approves nothing for {item.id} at {channel}"
             return None, why, source
-        rules = tuple(r._replace(applied=dict(r.applied, authorization_id=authorization.id))
-                      for r in approved)
+        rules = approved
     if authorization.max_fills is not None:
         first_day, last_day = first.toordinal(), last.toordinal()
         scope, ndcs = item.scope, item.ndcs
@@ -126,4 +148,6 @@ def _granted(authorization: Authorization, item: Product, chosen: Plan, channel:
                    if first_day <= day <= last_day and (named in scope or ndc in ndcs))
         if used >= authorization.max_fills:
             return None, f"used {used} of {authorization.max_fills} fills", source
-    return rules, "applies: " + "; ".join(r.text for r in rules), source
+    if authorization.limits:
+        return rules, rules[0].text, source
+    return rules, chosen.approved_texts[criterion], source  # type: ignore[index]

@@ -7,7 +7,16 @@ from collections.abc import Sequence
 from .history import Kept
 from .read import _DAY_TEXT, _FIRST_DAY, _MILLI_TEXT, day_text, milli_text
 from .tables import Product, Rule
-from .texts import _days, therapy_detail
+from .texts import (
+    _days,
+    dose_detail,
+    dose_lines,
+    dur_codes_text,
+    dur_match,
+    first_fill_detail,
+    message,
+    therapy_detail,
+)
 
 # A rule applied to a claim: (its trace step, passed, allowed or None, prior or None, window
 # start (ISO text) or None, message, rule) — quantities in thousandths. The trace step is the
@@ -18,26 +27,40 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     Check = tuple[dict[str, object], bool, int | None, int | None, str | None, str | None, Rule]
+    # What daily-dose and soft edits read of a claim: (its prior fills of the dose rules' scope
+    # whose supply may be active, as (first day, last day, product, ndc, thousandths), its
+    # member's exclusions, its DUR/PPS entries as (reason, service, result)).
+    Member = tuple[Sequence[tuple], frozenset[str], Sequence[tuple]]
 else:
     Check = tuple
+    Member = tuple
 
 
-def check_rules(rules: Sequence[Rule], requested: int, days_supply: int, end: int,
+def check_rules(rules: Sequence[Rule], requested: int, asked: str, days_supply: int, end: int,
                 end_text: str, history: Sequence[Kept], daily_rate: bool,
-                own: Product | None = None, supplies: Sequence[tuple] | None = None
-                ) -> list[Check]:
+                own: Product | None = None, supplies: Sequence[tuple] | None = None,
+                member: Member | None = None) -> list[Check]:
     """Every rule's check, then (where the policy declares it) every window rule's daily rate.
 
-    `end` is the date of service (an ordinal) and `end_text` the same date in ISO form. A fill
+    `asked` is `requested` as text, `end` the date of service (an ordinal) and `end_text` the
+    same date in ISO form. A fill
     count's prior quantity adds only the fills of `own`'s scope (the claim's product and the
     members of its group billed in its unit): a group of mixed units counts fills, not amounts.
-    `supplies` are the prior supply periods therapy rules measure (`therapy_supplies`).
+    `supplies` are the prior supply periods therapy rules measure (`therapy_supplies`);
+    `member` what daily-dose and soft edits read (`Member`), for products that have them.
     """
-    asked = _MILLI_TEXT.get(requested) or milli_text(requested)
-    checks = []
+    checks = []  # a loop, not a comprehension: cheaper for the one or two rules of most plans
     for r in rules:
-        checks.append(CHECKS[r.kind](r, requested, asked, days_supply, end, end_text, history,
-                                     own, supplies))
+        if r.exempt and member is not None and not r.exempt.isdisjoint(member[1]):
+            checks.append(_exempt(r, member[1]))
+            continue
+        check = CHECKS[r.kind](r, requested, asked, days_supply, end, end_text, history,
+                               own, supplies, member)
+        if not check[1] and r.overrides and member is not None:
+            passed_by = dur_match(r.overrides, member[2])
+            if passed_by is not None:
+                check = _overridden(check, passed_by)
+        checks.append(check)
     if daily_rate:
         for r in rules:
             if r.kind == "per_window":
@@ -58,7 +81,7 @@ def check_rules(rules: Sequence[Rule], requested: int, days_supply: int, end: in
 
 def _window_check(r: Rule, requested: int, asked: str, days_supply: int, end: int,
                   end_text: str, history: Sequence[Kept], own: Product | None,
-                  supplies: Sequence[tuple] | None) -> Check:
+                  supplies: Sequence[tuple] | None, member: Member | None = None) -> Check:
     """Q per N days: the paid fills of the rule's scope in the window ending on the date of
     service, plus this claim, at most the quantity."""
     start = end - r.days + 1  # type: ignore[operator]
@@ -70,14 +93,13 @@ def _window_check(r: Rule, requested: int, asked: str, days_supply: int, end: in
         for day, amount, named, ndc in history:
             if start <= day <= end and (named in scope or ndc in ndcs):
                 prior += amount
-    limit, unit, total = r.limit, r.unit, prior + requested
+    limit, total = r.limit, prior + requested
+    plus, equals, within, over = r.words
     passed = total <= limit  # type: ignore[operator]
     first = _DAY_TEXT.get(start) or day_text(start)
     detail = (f"window {first}..{end_text}: prior"
-              f" {(_MILLI_TEXT.get(prior) or milli_text(prior)) if prior else '0'}"
-              f" {unit} + requested {asked} {unit} ="
-              f" {_MILLI_TEXT.get(total) or milli_text(total)} {unit}"
-              f" {'<=' if passed else '>'} {r.limit_text} {unit}")
+              f" {(_MILLI_TEXT.get(prior) or milli_text(prior)) if prior else '0'}{plus}{asked}"
+              f"{equals}{_MILLI_TEXT.get(total) or milli_text(total)}{within if passed else over}")
     return ({"step": "accumulate", "result": "pass" if passed else "fail", "detail": detail,
              "source": r.source},
             passed, limit - prior if prior < limit else 0, prior, first, r.message, r)  # type: ignore[operator]
@@ -85,7 +107,7 @@ def _window_check(r: Rule, requested: int, asked: str, days_supply: int, end: in
 
 def _fill_check(r: Rule, requested: int, asked: str, days_supply: int, end: int,
                 end_text: str, history: Sequence[Kept], own: Product | None,
-                supplies: Sequence[tuple] | None) -> Check:
+                supplies: Sequence[tuple] | None, member: Member | None = None) -> Check:
     """Q per fill: this claim's quantity alone."""
     limit, unit = r.limit, r.unit
     passed = requested <= limit  # type: ignore[operator]
@@ -96,7 +118,7 @@ def _fill_check(r: Rule, requested: int, asked: str, days_supply: int, end: int,
 
 def _day_check(r: Rule, requested: int, asked: str, days_supply: int, end: int,
                end_text: str, history: Sequence[Kept], own: Product | None,
-               supplies: Sequence[tuple] | None) -> Check:
+               supplies: Sequence[tuple] | None, member: Member | None = None) -> Check:
     """Q per day: the quantity times the days supply, for up to `max_days` days if stated."""
     limit, unit, max_days = r.limit, r.unit, r.max_days
     allows = limit * days_supply  # type: ignore[operator]
@@ -117,7 +139,7 @@ def _day_check(r: Rule, requested: int, asked: str, days_supply: int, end: int,
 
 def _fills_check(r: Rule, requested: int, asked: str, days_supply: int, end: int,
                  end_text: str, history: Sequence[Kept], own: Product | None,
-                 supplies: Sequence[tuple] | None) -> Check:
+                 supplies: Sequence[tuple] | None, member: Member | None = None) -> Check:
     """F fills per N days: the paid fills of the rule's scope in the window, plus this one."""
     start = end - r.days + 1  # type: ignore[operator]
     start = max(start, _FIRST_DAY)
@@ -140,7 +162,7 @@ def _fills_check(r: Rule, requested: int, asked: str, days_supply: int, end: int
 
 def _days_supply_check(r: Rule, requested: int, asked: str, days_supply: int, end: int,
                        end_text: str, history: Sequence[Kept], own: Product | None,
-                       supplies: Sequence[tuple] | None) -> Check:
+                       supplies: Sequence[tuple] | None, member: Member | None = None) -> Check:
     """At most D days supply."""
     passed = days_supply <= r.days  # type: ignore[operator]
     detail = f"days supply {days_supply} {'<=' if passed else '>'} {r.days}"
@@ -150,7 +172,7 @@ def _days_supply_check(r: Rule, requested: int, asked: str, days_supply: int, en
 
 def _therapy(r: Rule, requested: int, asked: str, days_supply: int, end: int,
              end_text: str, history: Sequence[Kept], own: Product | None,
-             supplies: Sequence[tuple] | None) -> Check:
+             supplies: Sequence[tuple] | None, member: Member | None = None) -> Check:
     return _therapy_check(r, days_supply, end, supplies or ())
 
 
@@ -176,9 +198,97 @@ def _therapy_check(r: Rule, days_supply: int, end: int, supplies: Sequence[tuple
              "source": r.source}, passed, None, None, None, r.message, r)
 
 
+def _dose_check(r: Rule, requested: int, asked: str, days_supply: int, end: int,
+                end_text: str, history: Sequence[Kept], own: Product | None,
+                supplies: Sequence[tuple] | None, member: Member | None = None) -> Check:
+    """A cumulative daily dose: each active prior fill's quantity × its product's term ÷ its
+    days supply, plus this claim's, below (or at most) the limit. Exact: every share is an
+    integer fraction (thousandths × term ÷ days), the total their sum over a common
+    denominator, so a total at the threshold is at it, not a rounding away."""
+    terms = r.terms
+    parts = []
+    total_n, total_d = 0, 1
+    for first, last, named, ndc, amount in (member[0] if member is not None else ()):
+        term = terms.get(named) or terms.get(ndc)  # type: ignore[union-attr]
+        if term is not None and first <= end <= last:
+            share = (amount * term[0], 1000 * term[1] * (last - first + 1))
+            parts.append((f"{day_text(first)} {named or ndc}", share))
+            total_n, total_d = total_n * share[1] + share[0] * total_d, total_d * share[1]
+    others_n, others_d = total_n, total_d
+    term = terms.get(own.id) if own is not None else None  # type: ignore[union-attr]
+    unit_n, unit_d = term if term is not None else (0, 1)
+    mine = (requested * unit_n, 1000 * unit_d * days_supply)
+    parts.append(("this claim", mine))
+    total_n, total_d = total_n * mine[1] + mine[0] * total_d, total_d * mine[1]
+    limit_n, limit_d = _ratio(r.limit_text)  # type: ignore[arg-type]
+    below = r.kind == "daily_dose_below"
+    # total <= limit  ⟺  total_n × limit_d <= limit_n × total_d (denominators are positive)
+    left, right = total_n * limit_d, limit_n * total_d
+    passed = left < right if below else left <= right
+    allowed = None
+    if unit_n:
+        # The most thousandths q with others + q × unit ÷ (1000 × days) within the limit:
+        # q <= (limit - others) × 1000 × days ÷ unit
+        room_n = (limit_n * others_d - others_n * limit_d) * days_supply * unit_d * 1000
+        room_d = limit_d * others_d * unit_n
+        most = room_n // room_d
+        if below and most * room_d == room_n:
+            most -= 1
+        allowed = max(most, 0)
+    detail = dose_detail(r.unit, parts, (total_n, total_d), below, r.limit_text, passed)  # type: ignore[arg-type]
+    line = r.message if passed else r.message + "\n" + dose_lines(
+        r.unit, (total_n, total_d), r.overrides[0] if r.overrides else None)  # type: ignore[arg-type]
+    return ({"step": "daily_dose", "result": "pass" if passed else "fail", "detail": detail,
+             "source": r.source}, passed, allowed, None, None, line, r)
+
+
+_RATIOS: dict[str, tuple[int, int]] = {}
+
+
+def _ratio(text: str) -> tuple[int, int]:
+    """A decimal text as an exact (numerator, denominator), remembered."""
+    found = _RATIOS.get(text)
+    if found is None:
+        from decimal import Decimal  # only the first claim under a dose rule pays for it
+
+        found = _RATIOS[text] = Decimal(text).as_integer_ratio()
+    return found
+
+
+def _first_fill_check(r: Rule, requested: int, asked: str, days_supply: int, end: int,
+                      end_text: str, history: Sequence[Kept], own: Product | None,
+                      supplies: Sequence[tuple] | None, member: Member | None = None) -> Check:
+    """A first fill: with no paid fill of the rule's scope in the look-back (`max_days` days
+    before the date of service), at most `days` days supply."""
+    scope, ndcs, first = r.scope, r.ndcs, end - r.max_days  # type: ignore[operator]
+    last = max((day for day, _, named, ndc in history
+                if first <= day < end and (named in scope or ndc in ndcs)), default=None)
+    passed = last is not None or days_supply <= r.days  # type: ignore[operator]
+    return ({"step": "first_fill", "result": "pass" if passed else "fail",
+             "detail": first_fill_detail(last, r.max_days, days_supply, r.days, passed),  # type: ignore[arg-type]
+             "source": r.source}, passed, None, None, None, r.message, r)
+
+
+def _exempt(r: Rule, exclusions: frozenset[str]) -> Check:
+    """A rule the member is exempt from: it passes, and bounds nothing."""
+    named = ", ".join(sorted(r.exempt & exclusions))
+    return ({"step": "exempt", "result": "pass",
+             "detail": f"{r.text}: the member is exempt ({named})", "source": r.source},
+            True, None, None, None, r.message, r)
+
+
+def _overridden(check: Check, codes: tuple) -> Check:
+    """A failed soft edit the claim's DUR/PPS codes pass: paid, and the decision says so."""
+    step, _, _, prior, start, _, r = check
+    sent = dur_codes_text(codes)
+    detail = f"{step['detail']}; passed by DUR/PPS {sent}"
+    return ({"step": "dur_override", "result": "pass", "detail": detail, "source": r.source},
+            True, None, prior, start, message(f"SOFT EDIT PASSED BY DUR/PPS {sent}"), r)
+
+
 if TYPE_CHECKING:
     CheckFunction = Callable[[Rule, int, str, int, int, str, Sequence[Kept], "Product | None",
-                              "Sequence[tuple] | None"], Check]
+                              "Sequence[tuple] | None", "Member | None"], Check]
 
 # The check of each rule kind (tables.Rule.kind). `not_covered` has none: a claim under it is
 # refused before the checks (decide.judge).
@@ -189,4 +299,7 @@ CHECKS: dict[str, CheckFunction] = {
     "fills_per_window": _fills_check,
     "days_supply_max": _days_supply_check,
     "therapy_max": _therapy,
+    "daily_dose": _dose_check,
+    "daily_dose_below": _dose_check,
+    "first_fill": _first_fill_check,
 }

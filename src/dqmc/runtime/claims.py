@@ -113,16 +113,28 @@ class Claim:
     # Billing units per package, from the payer's drug file (NCPDP claims do not carry it): needed
     # for a product whose limits count packages sized `from drug file`.
     package_size: Decimal | None = None
+    # `member.exclusions`: what exempts the member from the edits that name it (hospice, ...)
+    exclusions: frozenset[str] = frozenset()
+    # DUR/PPS entries (NCPDP 439-E4 reason, 440-E5 professional service, 441-E6 result of
+    # service) as (reason, service, result), each None when not sent: they pass soft edits
+    dur_pps: tuple[tuple[str | None, str | None, str | None], ...] = ()
 
     def to_dict(self) -> dict[str, object]:
-        return {"claim_id": self.claim_id, "date_of_service": _plain(self.date_of_service),
-                "product": self.product, "ndc": self.ndc, "package": self.package,
-                "package_size": _plain(self.package_size),
-                "quantity": _plain(self.quantity), "unit": self.unit,
-                "days_supply": self.days_supply, "channel": self.channel,
-                "member": {"birth_date": _plain(self.birth_date)},
-                "history": _as_data_list(self.history),
-                "authorizations": _as_data_list(self.authorizations)}
+        member: dict[str, object] = {"birth_date": _plain(self.birth_date)}
+        if self.exclusions:
+            member["exclusions"] = sorted(self.exclusions)
+        out = {"claim_id": self.claim_id, "date_of_service": _plain(self.date_of_service),
+               "product": self.product, "ndc": self.ndc, "package": self.package,
+               "package_size": _plain(self.package_size),
+               "quantity": _plain(self.quantity), "unit": self.unit,
+               "days_supply": self.days_supply, "channel": self.channel,
+               "member": member,
+               "history": _as_data_list(self.history),
+               "authorizations": _as_data_list(self.authorizations)}
+        if self.dur_pps:
+            out["dur_pps"] = [{"reason": r, "professional_service": p, "result": o}
+                              for r, p, o in self.dur_pps]
+        return out
 
 
 # Parsing builds a Claim and a HistoryEntry per history row on every evaluation. Setting the
@@ -151,7 +163,9 @@ def _history_entry(date_of_service: date, quantity: Decimal, status: str, claim_
 def _claim(date_of_service: date, quantity: Decimal, unit: str, days_supply: int, channel: str,
            claim_id: str | None, product: str | None, ndc: str | None, package: str | None,
            birth_date: date | None, history: tuple[HistoryEntry, ...],
-           authorizations: tuple[Authorization, ...], package_size: Decimal | None) -> Claim:
+           authorizations: tuple[Authorization, ...], package_size: Decimal | None,
+           exclusions: frozenset[str] = frozenset(),
+           dur_pps: tuple[tuple[str | None, str | None, str | None], ...] = ()) -> Claim:
     claim = _new(Claim)
     _set(claim, "date_of_service", date_of_service)
     _set(claim, "quantity", quantity)
@@ -166,6 +180,8 @@ def _claim(date_of_service: date, quantity: Decimal, unit: str, days_supply: int
     _set(claim, "history", history)
     _set(claim, "authorizations", authorizations)
     _set(claim, "package_size", package_size)
+    _set(claim, "exclusions", exclusions)
+    _set(claim, "dur_pps", dur_pps)
     return claim
 
 
@@ -262,6 +278,7 @@ def parse_claim(data: object) -> Claim | Rejection:
             return _reject(CODE_PRODUCT, "M/I PACKAGE SIZE", _problem(
                 "package_size", get("package_size"), "a decimal > 0, at most 3 decimals"))
     birth_date = None
+    exclusions: frozenset[str] = frozenset()
     member = get("member")
     if member is not None:
         if type(member) is not dict and not isinstance(member, Mapping):
@@ -273,6 +290,16 @@ def parse_claim(data: object) -> Claim | Rejection:
                 return _reject(CODE_BIRTH_DATE, "M/I DATE OF BIRTH", _problem(
                     "member.birth_date", raw_birth,
                     "a date YYYY-MM-DD on or before the date of service"))
+        raw_exclusions = member.get("exclusions")
+        if raw_exclusions is not None:
+            if (not isinstance(raw_exclusions, (list, tuple))
+                    or any(_text(e) is None for e in raw_exclusions)):
+                return _reject(CODE_RECORD, "M/I MEMBER EXCLUSIONS",
+                               "member.exclusions is not a list of non-empty strings")
+            exclusions = frozenset(raw_exclusions)
+    dur_pps = read_dur_pps(get("dur_pps"))
+    if isinstance(dur_pps, Rejection):
+        return dur_pps
     raw_history = get("history")
     history: tuple[HistoryEntry, ...] = ()
     if raw_history is not None:
@@ -303,7 +330,39 @@ def parse_claim(data: object) -> Claim | Rejection:
         authorizations = tuple(found)
     return _claim(date_of_service, quantity, UNIT_ALIASES.get(unit, unit), days_supply, channel,
                   claim_id, product, ndc, package, birth_date, history, authorizations,
-                  package_size)
+                  package_size, exclusions, dur_pps)
+
+
+# The DUR/PPS fields (NCPDP 473-7E segment) and the reject code of each when it is malformed
+_DUR_FIELDS = (("reason", "E4", "REASON FOR SERVICE"),
+               ("professional_service", "E5", "PROFESSIONAL SERVICE"),
+               ("result", "E6", "RESULT OF SERVICE"))
+
+
+def read_dur_pps(raw: object) -> tuple[tuple[str | None, str | None, str | None], ...] | Rejection:
+    """A claim's `dur_pps` list as (reason, service, result) triples, or the Rejection of its
+    first malformed entry: each field is absent, null or a code of 2 capital letters or digits."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, (list, tuple)):
+        return _reject(CODE_RECORD, "DUR/PPS IS NOT A LIST", "dur_pps is not a list")
+    entries = []
+    for index, entry in enumerate(raw, 1):
+        if not isinstance(entry, Mapping):
+            return _reject(CODE_RECORD, f"BAD DUR/PPS ENTRY {index}",
+                           f"dur_pps entry {index} is not an object")
+        codes: list[str | None] = []
+        for name, code, words in _DUR_FIELDS:
+            value = entry.get(name)
+            if value is not None and not (type(value) is str and len(value) == 2
+                                          and value.isascii() and value.isalnum()
+                                          and value == value.upper()):
+                return _reject(code, f"M/I {words} CODE",
+                               _problem(f"dur_pps[{index}].{name}", value,
+                                        "a code of 2 capital letters or digits"))
+            codes.append(value)
+        entries.append((codes[0], codes[1], codes[2]))
+    return tuple(entries)
 
 
 def _problem(name: str, value: object, wanted: str) -> str:
@@ -412,15 +471,16 @@ def parse_authorization(data: object) -> Authorization | str:
         if criterion is None:
             return "criterion is not a non-empty string"
     channels: tuple[str, ...] = ()
-    if get("channels") is not None:
-        listed = _text_list(get("channels"))
+    listed = get("channels")
+    if listed is not None:
+        listed = _text_list(listed)
         if not listed:
             return "channels is not a non-empty list of channel ids"
         channels = listed
-    status = get("status", "active")
+    status = get("status")
     if status is None:
         status = "active"
-    if status != "active" and status != "revoked":
+    elif status != "active" and status != "revoked":
         return _problem("status", status, "active or revoked")
     max_fills = get("max_fills")
     if max_fills is not None and not (type(max_fills) is int and max_fills >= 1):
@@ -465,8 +525,9 @@ def _parse_granted_limit(raw_channel: object, raw: object) -> GrantedLimit | str
 
 
 def _text_list(value: object) -> tuple[str, ...] | None:
-    if not isinstance(value, (list, tuple)) or not value:
+    if (value.__class__ is not list and not isinstance(value, (list, tuple))) or not value:
         return None
-    if not all(type(item) is str and item for item in value):
-        return None
+    for item in value:
+        if item.__class__ is not str or not item:
+            return None
     return tuple(value)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from .authorizations import _covers, override, read_authorizations
-from .checks import check_rules
+from .checks import CHECKS, Check, Member, check_rules
 from .claims import Authorization, Claim
 from .history import (
     Kept,
     billed_history,
+    dose_fills,
     history_unit_texts,
     keep_history,
     keep_typed,
@@ -36,9 +37,11 @@ from .tables import (
     unsized_history_texts,
 )
 from .texts import (
+    _MAX_ALLOWED,
     authorization_held_step,
     authorization_required_texts,
     matched_step,
+    max_allowed_message,
     message,
     missing_supply_texts,
     not_covered_texts,
@@ -111,10 +114,12 @@ def decide_plain(policy: Policy, claim: dict) -> dict[str, object] | None:
     value = get("package_size")
     if value is not None and read_milli(value) is None:
         return None
+    if get("dur_pps") is not None:
+        return None  # DUR/PPS codes are read (and checked) by `parse_claim`
     birth = None
     member = get("member")
     if member is not None:
-        if member.__class__ is not dict:
+        if member.__class__ is not dict or member.get("exclusions") is not None:
             return None
         value = member.get("birth_date")
         if value is not None:
@@ -284,82 +289,106 @@ def decide_claim(policy: Policy, claim: Claim) -> dict[str, object]:
                 steps.append(chosen.matched)
             text, detail = missing_supply_texts(supplies[0], supplies[1], chosen.therapy[3])
             return refuse(text, detail, CODE_RECORD, chosen.therapy[3])
+    fills: Sequence[tuple] = ()
+    if chosen.dose is not None:
+        found = dose_fills(entries, claim.claim_id, end, chosen.dose[0])
+        if found.__class__ is tuple:
+            if not item.drug_file:
+                steps.append(chosen.matched)
+            text, detail = missing_supply_texts(found[0], found[1], chosen.dose[1])
+            return refuse(text, detail, CODE_RECORD, chosen.dose[1])
+        fills = found  # type: ignore[assignment]
     history = keep_typed(entries, claim.claim_id, end, item, bool(claim.authorizations))
     return judge(policy, item, chosen, package, requested, claim.days_supply, end, day_text(end),
-                 birth, channel, history, claim.authorizations, size, supplies)  # type: ignore[arg-type]
+                 birth, channel, history, claim.authorizations, size, supplies,  # type: ignore[arg-type]
+                 (fills, claim.exclusions, claim.dur_pps))
 
 
 def judge(policy: Policy, item: Product, chosen: Plan, package: str | None, requested: int,
           days_supply: int, end: int, end_text: str, birth: int | None, channel: str,
           history: Sequence[Kept] | None, authorizations: Sequence[Authorization] | None,
-          package_size: int | None = None, supplies: Sequence[tuple] | None = None
-          ) -> dict[str, object]:
+          package_size: int | None = None, supplies: Sequence[tuple] | None = None,
+          member: Member | None = None) -> dict[str, object]:
     """docs/semantics.md §3-§5 for a claim matched to a product and channel: select the limits,
     apply authorizations, check every rule and decide.
 
     Quantities are thousandths and dates ordinals (`end` is the date of service, `end_text` the
     same date in ISO form); no history and no authorizations may be given as None.
     `package_size` is the claim's, for a product whose package size comes from the drug file;
-    `supplies` the prior supply periods its therapy rules measure (`therapy_supplies`).
+    `supplies` the prior supply periods its therapy rules measure (`therapy_supplies`);
+    `member` what its daily-dose and soft edits read (`checks.Member`).
     """
     history = history or ()
-    if package_size is not None:
-        size: int | None = package_size
-    elif package is None:
-        size = item.size
+    # The decision's trace, its constant steps copied: a caller may change what it is given.
+    trace = [policy.validated.copy(), chosen.matched.copy()]
+    if chosen.select is None:
+        base = chosen.rules
+        uncovered = chosen.not_covered
     else:
-        size = item.sizes.get(package, item.size)
-    steps = [policy.validated, chosen.matched]
-    base = chosen.rules
-    if chosen.select is not None:
         picked = chosen.select(birth, package, end)
         if isinstance(picked, Refusal):
-            return refused(policy.id, policy.hash, steps, "select", picked.code, picked.text,
+            return refused(policy.id, policy.hash, trace, "select", picked.code, picked.text,
                            picked.detail, picked.source, channel, requested)
         base = picked
         if not base:
-            return skipped(policy.id, policy.hash, steps, (
+            return skipped(policy.id, policy.hash, trace, (
                 "select", "skip", f"no limit for {item.id} at {channel} applies to this claim",
                 chosen.first_source), channel, requested)
-    for r in base:
-        if r.kind == "not_covered":  # before authorizations: none can make it covered
-            text, detail = not_covered_texts(item.id, channel)
-            return refused(policy.id, policy.hash, steps, "select", CODE_NOT_COVERED, text,
-                           detail, r.source, channel, requested)
+        uncovered = next((r for r in base if r.kind == "not_covered"), None)
+    if uncovered is not None:  # before authorizations: none can make it covered
+        text, detail = not_covered_texts(item.id, channel)
+        return refused(policy.id, policy.hash, trace, "select", CODE_NOT_COVERED, text,
+                       detail, uncovered.source, channel, requested)
     if item.authorization is not None:
         holder = next((a for a in authorizations or ()
                        if _covers(a, item, channel, end, history)), None)
         if holder is None:
             text, detail = authorization_required_texts(item.id, channel, end_text)
-            return refused(policy.id, policy.hash, steps, "authorize", CODE_PRIOR_AUTHORIZATION,
+            return refused(policy.id, policy.hash, trace, "authorize", CODE_PRIOR_AUTHORIZATION,
                            text, detail, item.authorization, channel, requested)
-        steps.append(step_json(authorization_held_step(holder.id, item.id, item.authorization)))
-    checks = None
-    if authorizations:
-        checks = override(authorizations, steps, item, chosen, base, channel, requested,
-                          days_supply, end, end_text, history, policy.criteria_at,
-                          policy.daily_rate, supplies)
-    if checks is None:
-        steps.append(chosen.selected or step_json(
-            select_step([r.text for r in base], None, base[0].source)))
-        checks = check_rules(base, requested, days_supply, end, end_text, history,
-                             policy.daily_rate, item, supplies)
-    # The decision (docs/semantics.md §5): paid when every check passes, else the first failure
-    # rejects; max allowed now is the tightest bound of any check.
-    failed = allowed = tightest = None
-    trace = list(map(dict.copy, steps))
-    for check in checks:
-        trace.append(check[0])  # made for this claim by its check: the decision's own
-        if not check[1] and failed is None:
-            failed = check
-        bound = check[2]
-        if bound is not None and (allowed is None or bound < allowed):
-            allowed, tightest = bound, check
-    _, _, _, prior, start, line, rule = failed or tightest or checks[0]
-    source = rule.source
+        trace.append(step_json(authorization_held_step(holder.id, item.id, item.authorization)))
     # Texts of quantities seen before are looked up, not made: most claims ask the same few.
     text_of = _MILLI_TEXT.get
     asked = text_of(requested) or milli_text(requested)
+    checks: Sequence[Check] | None = None
+    granting: Authorization | None = None
+    if authorizations:
+        granted = override(authorizations, trace, item, chosen, base, channel, requested,
+                           asked, days_supply, end, end_text, history, policy.criteria_at,
+                           policy.daily_rate, supplies, member)
+        if granted is not None:
+            checks, granting = granted
+    if checks is None:
+        selected = chosen.selected
+        trace.append(selected.copy() if selected is not None else step_json(
+            select_step([r.text for r in base], None, base[0].source)))
+        r = base[0]
+        if len(base) == 1 and not (policy.daily_rate or r.exempt or r.overrides):
+            # most plans: one rule, its one check (exemptions and DUR/PPS overrides are
+            # check_rules' to apply)
+            checks = (CHECKS[r.kind](r, requested, asked, days_supply, end, end_text, history,
+                                     item, supplies, member),)
+        else:
+            checks = check_rules(base, requested, asked, days_supply, end, end_text, history,
+                                 policy.daily_rate, item, supplies, member)
+    # The decision (docs/semantics.md §5): paid when every check passes, else the first failure
+    # rejects; max allowed now is the tightest bound of any check.
+    if len(checks) == 1:  # most plans hold one rule: no failure or bound to compare
+        check = checks[0]
+        trace.append(check[0])  # made for this claim by its check: the decision's own
+        _, passed, allowed, prior, start, line, rule = check
+        failed = None if passed else check
+    else:
+        failed = allowed = tightest = None
+        for check in checks:
+            trace.append(check[0])
+            if not check[1] and failed is None:
+                failed = check
+            bound = check[2]
+            if bound is not None and (allowed is None or bound < allowed):
+                allowed, tightest = bound, check
+        _, _, _, prior, start, line, rule = failed or tightest or checks[0]
+    source = rule.source
     if prior:
         total = prior + requested
         prior_text = text_of(prior) or milli_text(prior)
@@ -372,23 +401,37 @@ def judge(policy: Policy, item: Product, chosen: Plan, package: str | None, requ
         suffix = ""
     else:
         allowed_text = text_of(allowed) or milli_text(allowed)
+        if package_size is not None:
+            size: int | None = package_size
+        elif package is None:
+            size = item.size
+        else:
+            size = item.sizes.get(package, item.size)
         packages = allowed // size if size else None
         suffix = f"; max allowed now {allowed_text} {unit}"
+    # A check's line may hold several 526-FQ lines (a daily dose's), newline-separated.
+    messages = [line] if line is None or "\n" not in line else line.split("\n")
     if failed is None:
         outcome = "paid"
         code = None
-        messages = [line]
+        messages += [c[5] for c in checks
+                     if c[0]["step"] == "dur_override" and c[5] != line]
         trace.append({"step": "decide", "result": "pass", "detail": "paid" + suffix,
                       "source": source})
     else:
         outcome = "rejected"
-        code = policy.reject_code
-        messages = [line]
+        code = rule.reject_code or policy.reject_code
         if allowed_text is not None:
-            messages.append(message(f"MAX ALLOWED NOW {allowed_text} {unit_message(unit)}"))
+            messages.append(_MAX_ALLOWED.get((allowed_text, unit))
+                            or max_allowed_message(allowed_text, unit))
         trace.append({"step": "decide", "result": "fail",
                       "detail": f"rejected {code}: {rule.applied['text']} exceeded{suffix}",
                       "source": source})
+    limit = rule.applied.copy()
+    if granting is not None and limit["source"] == "override":
+        # An approval of the policy's criteria is granted by the authorization: the decision
+        # names it.
+        limit["authorization_id"] = granting.id
     return {
         "outcome": outcome,
         "reject_code": code,
@@ -396,7 +439,7 @@ def judge(policy: Policy, item: Product, chosen: Plan, package: str | None, requ
         "policy_id": policy.id,
         "policy_hash": policy.hash,
         "channel": channel,
-        "limit": rule.applied.copy(),
+        "limit": limit,
         "window": None if start is None else {"start": start, "end": end_text},
         "prior_quantity": prior_text,
         "requested_quantity": asked,

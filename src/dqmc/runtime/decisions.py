@@ -7,7 +7,7 @@ from datetime import date
 from decimal import Decimal
 
 from .claims import Claim, Rejection
-from .texts import message, quantity_text, unit_message
+from .texts import max_allowed_message, quantity_text
 from .values import ZERO, Step, _named, _NamedTuple, _record
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
@@ -210,15 +210,19 @@ def conclude(claim: Claim, policy_id: str, policy_hash: str, reject_code: str, u
     if failed is None:
         outcome = "paid"
         code = None
-        messages = [headline.message]
+        # A check's message may hold several 526-FQ lines (a daily dose's), newline-separated;
+        # a soft edit passed by DUR/PPS codes says so.
+        messages = headline.message.split("\n")
+        messages += [c.message for c in checks
+                     if c.step == "dur_override" and c.message != headline.message]
         trace.append({"step": "decide", "result": "pass", "detail": "paid" + suffix,
                       "source": headline.source})
     else:
         outcome = "rejected"
         code = reject_code
-        messages = [failed.message]
+        messages = failed.message.split("\n")
         if allowed_text is not None:
-            messages.append(message(f"MAX ALLOWED NOW {allowed_text} {unit_message(unit)}"))
+            messages.append(max_allowed_message(allowed_text, unit))
         trace.append({"step": "decide", "result": "fail",
                       "detail": f"rejected {reject_code}: {failed.limit.text} exceeded{suffix}",
                       "source": failed.source})

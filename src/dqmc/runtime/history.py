@@ -9,6 +9,7 @@ from .claims import HistoryEntry, _history_entry
 from .read import _FIRST_DAY, MILLI, ORDINAL, milli, read_milli, read_ndc, read_ordinal
 from .tables import Product
 from .texts import message, unit_message
+from .values import MAX_DAYS_SUPPLY
 
 # History as the checks read it: (ordinal, thousandths, product, ndc) of each paid entry that
 # may count — not the claim itself (a rebill), and dated and scoped where some rule looks.
@@ -37,19 +38,21 @@ def keep_history(entries: object, claim_id: str | None, end: int, reach: Product
     kept = []
     read_day, read_amount, get = ORDINAL.get, MILLI.get, dict.get
     # Required fields by subscript, optional ones by get: this loop is most of a long history's
-    # cost. A missing required field ends it with KeyError: the entry is malformed.
+    # cost. A missing required field ends it with KeyError, an unhashable date or quantity with
+    # TypeError (the caches hold only texts read before; anything else is read in full): the
+    # entry is malformed either way.
     try:
         for entry in entries:
             if entry.__class__ is not dict:
                 return None
             value = entry["date_of_service"]
-            day = read_day(value) if value.__class__ is str else None
+            day = read_day(value)
             if day is None:
                 day = read_ordinal(value)
                 if day is None:
                     return None
             value = entry["quantity"]
-            amount = read_amount(value) if value.__class__ is str else None
+            amount = read_amount(value)
             if amount is None:
                 amount = read_milli(value)
                 if amount is None:
@@ -60,12 +63,12 @@ def keep_history(entries: object, claim_id: str | None, end: int, reach: Product
                 return None
             named = get(entry, "product")
             ndc = get(entry, "ndc")
-            if named is None:
-                if ndc is None:
+            if ndc is not None:
+                if read_ndc(ndc) is None:
                     return None
-            elif named.__class__ is not str or not named:
+            elif named is None:
                 return None
-            if ndc is not None and read_ndc(ndc) is None:
+            if named is not None and (named.__class__ is not str or not named):
                 return None
             value = get(entry, "days_supply")
             if value is not None and (value.__class__ is not int or not 1 <= value <= 999):
@@ -84,7 +87,7 @@ def keep_history(entries: object, claim_id: str | None, end: int, reach: Product
                     kept.append((day, amount, named, ndc))
             elif status != "reversed":
                 return None
-    except KeyError:
+    except (KeyError, TypeError):
         return None
     return kept
 
@@ -126,6 +129,26 @@ def therapy_supplies(entries: Sequence[HistoryEntry], claim_id: str | None, end:
     return found
 
 
+def dose_fills(entries: Sequence[HistoryEntry], claim_id: str | None, end: int,
+               scope: frozenset[str]
+               ) -> list[tuple[int, int, str | None, str | None, int]] | tuple[int, HistoryEntry]:
+    """The prior fills daily-dose rules may count: (first day, last day of supply, product, ndc,
+    thousandths) of each paid fill of `scope` (product ids and NDCs) dated on or before the
+    date of service `end` and at most 998 days before it (a supply lasts at most 999 days), not
+    the claim itself; or (index from 1, entry) of the first such fill without a days_supply
+    (whether it is active cannot be told: 85)."""
+    first = end - MAX_DAYS_SUPPLY + 1
+    found = []
+    for index, entry in enumerate(entries, 1):
+        if (entry.status == "paid" and (claim_id is None or entry.claim_id != claim_id)
+                and (entry.product in scope or entry.ndc in scope)):
+            day = entry.date_of_service.toordinal()
+            if first <= day <= end:
+                if entry.days_supply is None:
+                    return index, entry
+                found.append((day, day + entry.days_supply - 1, entry.product, entry.ndc,
+                              milli(entry.quantity)))
+    return found
 def billed_history(entries: Sequence[HistoryEntry], claim_id: str | None,
                    products: Mapping[str, Product], ndcs: Mapping[str, tuple[str, str | None]]
                    ) -> tuple[HistoryEntry, ...] | tuple[int, HistoryEntry, Product]:

@@ -11,6 +11,7 @@ from .claims import Claim, HistoryEntry, _claim, _history_entry
 from .dates import age_on
 from .read import milli, milli_text
 from .texts import (
+    DOSE_KINDS,
     daily_rate_message,
     matched_step,
     message,
@@ -78,6 +79,16 @@ class Rule(_NamedTuple):
     # The package noun when `limit` counts packages sized by the drug file (thousandths of
     # packages, not of billing units): `sized_rule` turns it into billing units for one claim.
     noun: str | None
+    # A window rule's trace wording around the claim's numbers, written once (checks.py):
+    # " g + requested ", " g = ", " g <= 30 g", " g > 30 g"; () for other kinds.
+    words: tuple[str, ...]
+    # Daily-dose rules: what one billing unit of each product (by id and by NDC) adds to the
+    # measure per day of supply, as an exact (numerator, denominator)
+    terms: Mapping[str, tuple[int, int]] | None
+    # A soft edit's DUR/PPS code sets (reason, service, result; None: any) that pass it
+    overrides: tuple[tuple[str | None, str | None, str | None], ...]
+    exempt: frozenset[str]  # member exclusions that exempt a claim from the rule
+    reject_code: str | None  # the code it rejects with; None: the policy's
 
 
 _NONE: frozenset[str] = frozenset()
@@ -87,7 +98,9 @@ def rule(kind: str, quantity: str | None = None, unit: str | None = None, days: 
          fills: int | None = None, max_days: int | None = None, scope: frozenset[str] = _NONE,
          ndcs: frozenset[str] = _NONE, source: str | None = None, *, hard: bool = False,
          daily_rate: bool = False, origin: str = "base", authorization_id: str | None = None,
-         noun: str | None = None, note: str = "") -> Rule:
+         noun: str | None = None, note: str = "", terms: Mapping[str, str] | None = None,
+         overrides: tuple[tuple[str | None, str | None, str | None], ...] = (),
+         exempt: frozenset[str] = _NONE, reject_code: str | None = None) -> Rule:
     """A Rule from its spec values (`quantity` as decimal text); `origin` is base or override.
     Generated modules name every argument not at its default.
 
@@ -107,11 +120,17 @@ def rule(kind: str, quantity: str | None = None, unit: str | None = None, days: 
         if daily_rate and kind == "per_window":
             daily = daily_rate_message(amount, unit, days)  # type: ignore[arg-type]
     applied: dict[str, object] = {
-        "quantity": limit_text, "unit": unit, "days": days, "source": origin,
-        "authorization_id": authorization_id, "kind": kind, "text": text}
-    return Rule(kind, None if amount is None else milli(amount), limit_text, unit, days, fills,
-                max_days, scope, ndcs, source, line, text + (" (hard)" if hard else ""), hard,
-                applied, daily, noun)
+        "quantity": limit_text, "unit": None if kind in DOSE_KINDS else unit, "days": days,
+        "source": origin, "authorization_id": authorization_id, "kind": kind, "text": text}
+    words = ((f" {unit} + requested ", f" {unit} = ", f" {unit} <= {limit_text} {unit}",
+              f" {unit} > {limit_text} {unit}") if kind == "per_window" else ())
+    exact = None
+    if terms is not None:
+        exact = {named: Decimal(term).as_integer_ratio() for named, term in terms.items()}
+    return Rule(kind, None if amount is None or kind in DOSE_KINDS else milli(amount),
+                limit_text, unit, days, fills, max_days, scope, ndcs, source, line,
+                text + (" (hard)" if hard else ""), hard, applied, daily, noun, words, exact,
+                overrides, exempt, reject_code)
 
 
 def package_count_note(packages: str, noun: str, size: str, unit: str) -> str:
@@ -170,7 +189,8 @@ def with_history(claim: Claim, history: tuple[HistoryEntry, ...]) -> Claim:
     """The claim with another history (sized_history's)."""
     return _claim(claim.date_of_service, claim.quantity, claim.unit, claim.days_supply,
                   claim.channel, claim.claim_id, claim.product, claim.ndc, claim.package,
-                  claim.birth_date, history, claim.authorizations, claim.package_size)
+                  claim.birth_date, history, claim.authorizations, claim.package_size,
+                  claim.exclusions, claim.dur_pps)
 
 
 def unsized_history_texts(index: int, entry: HistoryEntry, product_id: str) -> tuple[str, str]:
@@ -195,6 +215,13 @@ class Plan(_NamedTuple):
     # When a therapy rule (base or approved) is stated here: (the days of history its longest
     # look-back needs, every product and NDC those rules count, the first one's spec line).
     therapy: tuple[int, frozenset[str], frozenset[str], str | None] | None
+    hard: tuple[Rule, ...]  # the hard ones of `rules`: they hold under every authorization
+    # The first `not covered` rule of `rules` (None: none), for a plan without selectors.
+    not_covered: Rule | None
+    approved_texts: Mapping[str, str]  # criterion → its approvals' texts, as steps list them
+    # When a daily-dose rule (base or approved) is stated here: (every product id and NDC those
+    # rules count, the first one's spec line); the claim's active fills are read for them.
+    dose: tuple[frozenset[str], str | None] | None
 
 
 def plan(product_id: str, channel: str, location: str, rules: tuple[Rule, ...],
@@ -209,8 +236,19 @@ def plan(product_id: str, channel: str, location: str, rules: tuple[Rule, ...],
         therapy = (max(therapy_history_days(r.days) for r in courses),  # type: ignore[arg-type]
                    frozenset().union(*(r.scope for r in courses)),
                    frozenset().union(*(r.ndcs for r in courses)), courses[0].source)
+    doses = [r for r in rules + tuple(r for a in approvals.values() for r in a)
+             if r.terms is not None]
+    dose = None
+    if doses:
+        dose = (frozenset().union(*(r.terms for r in doses)), doses[0].source)  # type: ignore[arg-type]
     return Plan(step_json(matched_step(product_id, channel, location)), rules, select, selected,
-                approvals, rules[0].source, therapy)
+                approvals, rules[0].source, therapy, tuple(r for r in rules if r.hard),
+                next((r for r in rules if r.kind == "not_covered"), None),
+                _approved_texts(approvals), dose)
+
+
+def _approved_texts(approvals: Mapping[str, tuple[Rule, ...]]) -> dict[str, str]:
+    return {criterion: "; ".join(r.text for r in rules) for criterion, rules in approvals.items()}
 
 
 def sized_plan(chosen: Plan, size: int) -> Plan:
@@ -231,8 +269,11 @@ def sized_plan(chosen: Plan, size: int) -> Plan:
     rules = sized(chosen.rules)
     selected = None if select is not None else step_json(
         select_step([r.text for r in rules], None, rules[0].source))
-    return chosen._replace(rules=rules, select=select, selected=selected,
-                           approvals={c: sized(a) for c, a in chosen.approvals.items()})
+    approvals = {c: sized(a) for c, a in chosen.approvals.items()}
+    return chosen._replace(rules=rules, select=select, selected=selected, approvals=approvals,
+                           approved_texts=_approved_texts(approvals),
+                           hard=tuple(r for r in rules if r.hard),
+                           not_covered=next((r for r in rules if r.kind == "not_covered"), None))
 
 
 @_named
@@ -254,7 +295,10 @@ class Product(_NamedTuple):
     reach_ndcs: frozenset[str]
     authorization: str | None  # the spec line requiring prior authorization, or None
     drug_file: bool  # its package size comes from the drug file: claims bring `package_size`
-    therapy: bool  # a therapy rule is stated for it: claims are decided by `decide_claim`
+    # A therapy or daily-dose rule, an exclusion or a soft edit is stated for it: its claims are
+    # decided by `decide_claim`, which reads each prior fill's days supply and the member's
+    # exclusions and DUR/PPS codes.
+    therapy: bool
 
 
 def product(product_id: str, unit: str, location: str, *, group: str | None = None,
@@ -274,14 +318,20 @@ def product(product_id: str, unit: str, location: str, *, group: str | None = No
     made = {channel: plan(product_id, channel, location, **entry)
             for channel, entry in plans.items()}
     counting = [r for p in made.values() for r in p.rules
-                if r.kind in ("per_window", "fills_per_window")]
+                if r.kind in ("per_window", "fills_per_window", "first_fill")]
+    # A first-fill rule looks at the `max_days` days before the date of service
+    reach = 0
+    for r in counting:
+        days = (r.max_days or 0) + 1 if r.kind == "first_fill" else r.days or 0
+        reach = max(reach, days)
     return Product(product_id, unit, location, cover,
                    frozenset((product_id,)) if scope is None else scope, scope_ndcs, bool(ndcs),
-                   millis, distinct.pop() if len(distinct) == 1 else None, made,
-                   max((r.days for r in counting), default=0),  # type: ignore[arg-type, type-var]
+                   millis, distinct.pop() if len(distinct) == 1 else None, made, reach,
                    frozenset().union(*(r.scope for r in counting)),
                    frozenset().union(*(r.ndcs for r in counting)), authorization,
-                   drug_file, any(p.therapy is not None for p in made.values()))
+                   drug_file, any(p.therapy is not None or p.dose is not None
+                                  or any(r.exempt or r.overrides for r in p.rules)
+                                  for p in made.values()))
 
 
 @_named

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 
-from .read import _LAST_DAY, _remember, day_text
+from .read import _LAST_DAY, _remember, day_text, milli_text
 from .values import _CONTEXT, _MILLI, _UNIT_MESSAGE, MAX_DAYS_SUPPLY, MESSAGE_WIDTH, Step
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
@@ -44,6 +44,19 @@ def unit_message(unit: str) -> str:
     return _UNIT_MESSAGE.get(unit, unit.upper())
 
 
+# Rejects repeat the same few maxima: each line is made once (by (quantity text, unit)).
+_MAX_ALLOWED: dict[tuple[str, str], str] = {}
+
+
+def max_allowed_message(allowed_text: str, unit: str) -> str:
+    """The line a reject by a rule adds after the rule's own: "MAX ALLOWED NOW 15 G"."""
+    line = _MAX_ALLOWED.get((allowed_text, unit))
+    if line is None:
+        line = message(f"MAX ALLOWED NOW {allowed_text} {unit_message(unit)}")
+        _remember(_MAX_ALLOWED, (allowed_text, unit), line)
+    return line
+
+
 def _days(n: int) -> str:
     return f"{n} day" if n == 1 else f"{n} days"
 
@@ -66,6 +79,12 @@ def rule_text(kind: str, quantity: Decimal | None, unit: str | None, days: int |
         return "no limit"
     if kind == "therapy_max":
         return f"therapy at most {_days(days)}"  # type: ignore[arg-type]
+    if kind in DOSE_KINDS:
+        # `unit` is the dose's unit with what it measures: "mme", "mg acetaminophen"
+        word = "below" if kind == "daily_dose_below" else "at most"
+        return f"daily dose {word} {quantity_text(quantity)} {unit}"  # type: ignore[arg-type]
+    if kind == "first_fill":
+        return f"days supply at most {days} without a fill in {_days(max_days)}"  # type: ignore[arg-type]
     return f"days supply at most {days}"
 
 
@@ -88,9 +107,68 @@ def rule_message(kind: str, quantity: Decimal | None, unit: str | None, days: in
         text = "NO LIMIT"
     elif kind == "therapy_max":
         text = f"THERAPY LIMIT {days} DAYS"
+    elif kind in DOSE_KINDS:
+        text = (f"{unit} {'<' if kind == 'daily_dose_below' else '<='}"
+                f" {quantity_text(quantity)} PER DAY")  # type: ignore[arg-type]
+    elif kind == "first_fill":
+        text = f"FIRST FILL DAYS SUPPLY LIMIT {days}"
     else:
         text = f"DAYS SUPPLY LIMIT {days}"
     return message(text)
+
+
+# The rule kinds of cumulative daily-dose limits: at most (<=) and below (<) the limit.
+DOSE_KINDS = ("daily_dose", "daily_dose_below")
+
+
+def dose_text(value: tuple[int, int]) -> str:
+    """A daily dose, exact as (numerator, denominator >= 1) of a value >= 0, as text rounded
+    half up to three decimals."""
+    numerator, denominator = value
+    return milli_text((numerator * 2000 + denominator) // (2 * denominator))
+
+
+def dose_detail(unit: str, parts: Sequence[tuple[str, tuple[int, int]]], total: tuple[int, int],
+                below: bool,
+                limit: str, passed: bool) -> str:
+    """The trace of a daily-dose check: each active fill's share, this claim's, the total."""
+    shares = " + ".join(f"{label} {dose_text(share)}" for label, share in parts)
+    sign = ("<" if below else "<=") if passed else (">=" if below else ">")
+    return f"{unit} per day: {shares} = {dose_text(total)} {sign} {limit}"
+
+
+def dose_lines(unit: str, total: tuple[int, int], override: tuple | None) -> str:
+    """The 526-FQ lines of a failed daily-dose check (newline-separated): the cumulative dose,
+    and for a soft edit the DUR/PPS codes that pass it."""
+    text = message(f"TOTAL {dose_text(total)} {unit}/DAY")
+    if override is not None:
+        text += "\n" + message("SOFT EDIT: RESUBMIT WITH DUR/PPS " + dur_codes_text(override))
+    return text
+
+
+def dur_codes_text(override: Sequence[str | None]) -> str:
+    """DUR/PPS codes as a pharmacist sends them: "M0/1G", reason/service/result, "*" for any."""
+    return "/".join(code or "*" for code in override)
+
+
+def dur_match(overrides: Sequence[tuple], sent: Sequence[tuple]) -> tuple | None:
+    """The first of a soft edit's code sets that some DUR/PPS entry of the claim carries (a code
+    the set leaves out matches any value); None when none does."""
+    for wanted in overrides:
+        for entry in sent:
+            if all(w is None or w == e for w, e in zip(wanted, entry, strict=True)):
+                return wanted
+    return None
+
+
+def first_fill_detail(last: int | None, lookback: int, days_supply: int, days: int,
+                      passed: bool) -> str:
+    """The trace of a first-fill check: the latest fill in the look-back, or the claim's days
+    supply against the first-fill limit."""
+    if last is not None:
+        return f"not a first fill: a fill on {day_text(last)} is within {_days(lookback)}"
+    return (f"no fill in the {_days(lookback)} before: days supply {days_supply}"
+            f" {'<=' if passed else '>'} {days}")
 
 
 def not_covered_texts(product_id: str, channel: str) -> tuple[str, str]:

@@ -48,6 +48,14 @@ def rule_text(rule: nodes.Rule) -> str:
         case nodes.TherapyMax(days=d):
             return (f"continuous therapy at most {_days(d)} (the course this claim continues, "
                     "through the last day of its supply)")
+        case nodes.DailyDose():
+            unit = rule.measure.upper() if rule.unit is None else f"{rule.unit} {rule.measure}"
+            word = "below" if rule.op == "<" else "at most"
+            return (f"cumulative daily dose {word} {decimal_text(rule.limit)} {unit}: this claim's "
+                    "plus every active fill's (fill date through fill date + days supply - 1)")
+        case nodes.FirstFill(days=d, lookback=lookback):
+            return (f"days supply at most {d} for a member with no fill in the {_days(lookback)}"
+                    " before the date of service")
         case nodes.NotCovered():
             return "not covered"
         case nodes.NoLimit():
@@ -152,6 +160,12 @@ def describe_product(policy: nodes.Policy, product: nodes.Product) -> str:
     if product.dose is not None:
         lines.append(f"One dose: {product.dose.amount.normalize():f} {product.dose.unit} "
                      "(limits may count doses)")
+    for content in product.contents:
+        factors = [f"{t.id.upper()} factor {f.factor.normalize():f}" for t in policy.factor_tables
+                   for f in t.factors if f.ingredient == content.ingredient]
+        counted_as = f" ({'; '.join(factors)})" if factors else ""
+        lines.append(f"One unit contains {content.amount.normalize():f} {content.unit} "
+                     f"{content.ingredient}{counted_as}")
     for package in product.packages:
         noun = f", counted as {package.noun}" if package.noun else ""
         lines.append(f"- package `{package.id}`: {_size_text(package)} "

@@ -99,8 +99,8 @@ class _ToIR(Transformer):
         span = self._span(meta)
         settings: dict[str, Any] = {}
         lists: dict[str, list[Any]] = {k: [] for k in (
-            "channel", "product", "group", "limit", "fact", "criterion", "section", "reference",
-            "revision")}
+            "channel", "product", "group", "factors", "limit", "fact", "criterion", "section",
+            "reference", "revision")}
         for item in items:
             if item.kind in lists:
                 if item.kind == "limit":
@@ -133,6 +133,7 @@ class _ToIR(Transformer):
             channels=nodes.default_channels() + tuple(lists["channel"]),
             products=tuple(lists["product"]),
             groups=tuple(lists["group"]),
+            factor_tables=tuple(lists["factors"]),
             limits=tuple(lists["limit"]),
             facts=tuple(lists["fact"]),
             criteria=tuple(lists["criterion"]),
@@ -192,9 +193,12 @@ class _ToIR(Transformer):
         span = self._span(meta)
         fields: dict[str, Any] = {}
         packages: list[nodes.Package] = []
+        contents: list[nodes.Content] = []
         for item in items:
             if item.kind == "package":
                 packages.append(item.value)
+            elif item.kind == "contains":
+                contents.append(item.value)
             elif item.kind in fields:
                 self.diagnostics.append(Diagnostic(
                     "product.duplicate-field",
@@ -222,6 +226,7 @@ class _ToIR(Transformer):
             label=fields.get("label"),
             requires_authorization=fields.get("requires_authorization", False),
             dose=fields.get("dose"),
+            contents=tuple(contents),
             span=span,
         ), span)
 
@@ -245,6 +250,12 @@ class _ToIR(Transformer):
         size = common.billing_size(self._decimal(amount), str(word), self._tspan(word),
                                    self.diagnostics)
         return self._field("dose", meta, dataclasses.replace(size, span=self._tspan(amount)))
+
+    def p_contains(self, meta, children):
+        amount, unit, ingredient = children
+        return self._field("contains", meta, nodes.Content(
+            amount=self._decimal(amount), unit=str(unit), ingredient=str(ingredient),
+            span=self._span(meta)))
 
     def p_unit(self, meta, children):
         return self._field("unit", meta, str(children[0]))
@@ -294,6 +305,19 @@ class _ToIR(Transformer):
     def id_list(self, meta, children):
         return tuple(self._ref(t) for t in children)
 
+    def factor_table(self, meta, children):
+        table_id, title, *rows = children
+        source = rows.pop() if rows and not isinstance(rows[-1], nodes.Factor) else None
+        span = self._span(meta)
+        return _Item("factors", nodes.FactorTable(
+            id=self._ref(table_id), title=self._string(title), factors=tuple(rows),
+            source=None if source is None else self._string(source), span=span), span)
+
+    def factor(self, meta, children):
+        ingredient, amount = children
+        return nodes.Factor(ingredient=str(ingredient), factor=self._decimal(amount),
+                            span=self._span(meta))
+
     # -- limits ------------------------------------------------------------------------------
     def limit_block(self, meta, children):
         target, *lines = children
@@ -318,13 +342,18 @@ class _ToIR(Transformer):
         hard = any(f == ("hard", None) for f in flags)
         notes = [value for kind, value in flags if kind == "note"]
         dates = [value for kind, value in flags if kind == "since"]
-        if len(dates) > 1:
-            self.diagnostics.append(Diagnostic(
-                "syntax.invalid-value", "a limit line has one `since` date; keep one",
-                self._span(meta)))
+        codes = [value for kind, value in flags if kind == "reject"]
+        exempt = tuple(m for kind, value in flags if kind == "unless" for m in value)
+        for name, found in (("since", dates), ("reject", codes)):
+            if len(found) > 1:
+                self.diagnostics.append(Diagnostic(
+                    "syntax.invalid-value", f"a limit line has one `{name}`; keep one",
+                    self._span(meta)))
         return nodes.Limit(
             target="", channel=None, rule=rule, when=selectors or (), hard=hard,
             note=notes[0] if notes else None, since=dates[0] if dates else None,
+            overrides=tuple(value for kind, value in flags if kind == "override"),
+            reject_code=codes[0] if codes else None, exempt=exempt,
             span=self._span(meta))
 
     def channel_named(self, meta, children):
@@ -362,6 +391,31 @@ class _ToIR(Transformer):
         return ("since", common.parse_date(str(children[0]), self._tspan(children[0]),
                                            self.diagnostics))
 
+    def flag_override(self, meta, children):
+        codes: dict[str, str] = {}
+        for kind, value in children:
+            if kind in codes:
+                self.diagnostics.append(Diagnostic(
+                    "syntax.invalid-value", f"an override names one {kind} code; keep one",
+                    self._span(meta)))
+            codes.setdefault(kind, value)
+        return ("override", nodes.DurOverride(span=self._span(meta), **codes))
+
+    def dur_reason(self, meta, children):
+        return ("reason", self._string(children[0]))
+
+    def dur_service(self, meta, children):
+        return ("service", self._string(children[0]))
+
+    def dur_result(self, meta, children):
+        return ("result", self._string(children[0]))
+
+    def flag_reject(self, meta, children):
+        return ("reject", self._string(children[0]))
+
+    def flag_unless(self, meta, children):
+        return ("unless", tuple(str(m) for m in children[0]))
+
     def quantity(self, meta, children):
         amount, word = children
         return common.RawQuantity(amount=self._decimal(amount), word=str(word),
@@ -394,6 +448,20 @@ class _ToIR(Transformer):
     def therapy_max(self, meta, children):
         return nodes.TherapyMax(days=self._int(children[0], "a length of therapy in days"),
                                 span=self._span(meta))
+
+    def daily_dose(self, meta, children):
+        measure, op, amount, unit = children
+        return nodes.DailyDose(measure=self._ref(measure), op=op, limit=self._decimal(amount),
+                               unit=None if unit is None else str(unit), span=self._span(meta))
+
+    def dose_op(self, meta, children):
+        return str(children[0])
+
+    def first_fill(self, meta, children):
+        days, lookback = children
+        return nodes.FirstFill(days=self._int(days, "a days supply"),
+                               lookback=self._int(lookback, "a look-back in days"),
+                               span=self._span(meta))
 
     def not_covered(self, meta, children):
         return nodes.NotCovered(span=self._span(meta))
@@ -483,11 +551,14 @@ class _ToIR(Transformer):
                 "quantity the request asks for", self._span(meta)))
         approvals = []
         for line in lines:
-            if line.when or line.hard or line.note or line.since:
+            if (line.when or line.hard or line.note or line.since or line.overrides
+                    or line.reject_code or line.exempt):
                 self.diagnostics.append(Diagnostic(
                     "syntax.invalid-value",
                     "an approval line states a channel and a rule only; selectors, `hard`, "
-                    "`since` and `note` belong to base limits", line.span))
+                    "`since` and `note` belong to base limits (and `override`, `reject`, "
+                    "`unless`)",
+                        line.span))
             approvals.append(nodes.Approval(target=self._ref(target), channel=line.channel,
                                             rule=line.rule, span=line.span,
                                             target_span=self._tspan(target)))

@@ -37,6 +37,8 @@ from dqmc.lang.source import SourceFile, Span
 ALL_CHANNELS = "all"  # the channel key for "every channel" (None in the IR), as in the DSL
 
 # A package size: the schema's pattern, with the number and the unit word captured.
+# `10 mg oxycodone`: amount, unit of strength, ingredient (the schema's `contains` pattern)
+_CONTENT = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*((?:mg|mcg|g)(?:/h)?)\s+(\S+?)\s*\Z")
 _SIZE = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]+)\s*\Z")
 
 # `size: from drug file`: the claim brings the package's size from the payer's drug file.
@@ -131,6 +133,8 @@ class _Lowering:
             channels=nodes.default_channels() + tuple(self._channels(data.get("channels", {}))),
             products=tuple(self._product(pid, p) for pid, p in data.get("products", {}).items()),
             groups=tuple(self._group(gid, g) for gid, g in data.get("groups", {}).items()),
+            factor_tables=tuple(self._factors(tid, t)
+                                for tid, t in data.get("factors", {}).items()),
             limits=tuple(self._limits(data.get("limits", {}))),
             facts=tuple(self._fact(fid, f) for fid, f in data.get("facts", {}).items()),
             criteria=tuple(self._criterion(cid, c) for cid, c in data.get("criteria", {}).items()),
@@ -170,8 +174,25 @@ class _Lowering:
             label=data.get("label"),
             requires_authorization=data.get("requires_authorization", False),
             dose=self._dose(at + "/dose") if "dose" in data else None,
+            contents=tuple(self._content(pointer_join(at + "/contains", i), text)
+                           for i, text in enumerate(data.get("contains", ()))),
             span=span,
         )
+
+    def _content(self, at: str, text: str) -> nodes.Content:
+        match = _CONTENT.match(text)
+        assert match is not None, "the schema's contains pattern admits only what _CONTENT matches"
+        return nodes.Content(amount=Decimal(match[1]), unit=match[2], ingredient=match[3],
+                             span=self.doc.span(at))
+
+    def _factors(self, table_id: str, data: dict[str, Any]) -> nodes.FactorTable:
+        at = pointer_join("/factors", table_id)
+        return nodes.FactorTable(
+            id=nodes.Ref(table_id, self.doc.key_span(at)), title=data["title"],
+            factors=tuple(nodes.Factor(ingredient=name, factor=Decimal(str(value)),
+                                       span=self.doc.key_span(pointer_join(at + "/factors", name)))
+                          for name, value in data["factors"].items()),
+            source=data.get("source"), span=self.doc.key_span(at))
 
     def _dose(self, at: str) -> nodes.Quantity:
         fragment = self.doc.fragment(at)
@@ -252,11 +273,14 @@ class _Lowering:
                     f"{{requested: [{target}]}}` to approve the quantity the request asks for",
                     self.doc.key_span(pointer_join(at, target))))
             for line, span in self._lines(pointer_join(at, target), entries):
-                if line.when or line.hard or line.note is not None or line.since is not None:
+                if (line.when or line.hard or line.note is not None or line.since is not None
+                        or line.overrides or line.reject_code is not None or line.exempt):
                     self.diagnostics.append(Diagnostic(
                         "syntax.invalid-value",
                         "an approval states a channel and a rule only; selectors, `hard`, "
-                        "`since` and `note` belong to base limits", line.span))
+                        "`since` and `note` belong to base limits (and `override`, `reject`, "
+                        "`unless`)",
+                        line.span))
                 named_at = self.doc.key_span(pointer_join(at, target))
                 yield nodes.Approval(target=nodes.Ref(target, named_at), channel=line.channel,
                                      rule=line.rule, span=span, target_span=named_at)

@@ -15,7 +15,7 @@ from dqmc.lang.ir import nodes
 # Members of the IR's unions carry their node name, so the JSON says which variant it is.
 _TAGGED = (
     nodes.PerWindow, nodes.PerFill, nodes.PerDay, nodes.FillsPerWindow, nodes.DaysSupplyMax,
-    nodes.TherapyMax, nodes.NotCovered, nodes.NoLimit,
+    nodes.TherapyMax, nodes.DailyDose, nodes.FirstFill, nodes.NotCovered, nodes.NoLimit,
     nodes.AgeBand, nodes.PackageIs,
     nodes.FactRef, nodes.Compare, nodes.InSet, nodes.Subset, nodes.Not, nodes.And, nodes.Or,
 )
@@ -27,8 +27,9 @@ _TAGGED = (
 # schema of the first published hashes, which left fields added later out at their defaults;
 # 2 writes every field; 3 states the defaults a spec leaves out (a policy with criteria always
 # has its approval duration, lower_common.fill_defaults), so the same JSON now means what the
-# evaluators do without a fallback of their own.
-IR_VERSION = 3
+# evaluators do without a fallback of their own; 4 adds daily-dose rules, ingredient contents,
+# factor tables and soft edits (DUR/PPS overrides, exclusions, per-line reject codes).
+IR_VERSION = 4
 
 
 def snake(name: str) -> str:

@@ -18,6 +18,7 @@ from decimal import Decimal
 
 from dqmc.lang.diagnostics import Diagnostic
 from dqmc.lang.ir import nodes
+from dqmc.lang.ir.check_dose import check_doses
 from dqmc.lang.source import NO_SPAN, Span, known_or
 from dqmc.runtime.values import MAX_QUANTITY
 
@@ -45,6 +46,7 @@ def check_policy(policy: nodes.Policy) -> list[Diagnostic]:
     found += _check_criteria(policy)
     found += _check_history(policy)
     found += _check_sections(policy)
+    found += check_doses(policy)
     return found
 
 
@@ -648,6 +650,13 @@ def _approves_less(approval: nodes.Approval, base: list[nodes.Limit]) -> Iterato
             less = new_rate is not None and old_rate is not None and new_rate < old_rate
         elif isinstance(new, nodes.FillsPerWindow):
             less = new.fills * old.days < old.fills * new.days  # type: ignore[union-attr]
+        elif isinstance(new, nodes.DailyDose):
+            assert isinstance(old, nodes.DailyDose)
+            less = (new.measure, new.unit) == (old.measure, old.unit) and (
+                new.limit < old.limit or (new.limit == old.limit and new.op < old.op))
+        elif isinstance(new, nodes.FirstFill):
+            assert isinstance(old, nodes.FirstFill)
+            less = new.days < old.days or new.lookback < old.lookback
         else:
             less = new.days < old.days  # type: ignore[union-attr]
         if less:
@@ -758,6 +767,13 @@ def _check_history(policy: nodes.Policy) -> Iterator[Diagnostic]:
         yield Diagnostic("history.out-of-order",
                          f"revision of {culprit.date.isoformat()} breaks the date order of the "
                          "history; list revisions oldest first or newest first", culprit.span)
+    for revision in policy.history:
+        # A blank summary would publish an empty history cell; leaving the summary out lets the
+        # build write one from a kept earlier version (`dqmc diff`).
+        if revision.summary is not None and not revision.summary.strip():
+            yield Diagnostic("history.empty-summary",
+                             f"the revision of {revision.date.isoformat()} has an empty summary; "
+                             "say what changed, or leave the summary out", revision.span)
     if policy.review_date is not None:
         for revision in policy.history:
             if nodes.surely_after(revision.date, policy.review_date):

@@ -266,6 +266,41 @@ class Package(Node):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Content(Node):
+    """`contains 10 mg oxycodone`: how much of one ingredient one billing unit holds, in a unit of
+    strength (mg, mcg, mcg/h...); daily-dose rules add these up across products."""
+
+    amount: Decimal
+    unit: str
+    ingredient: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Factor(Node):
+    """One row of a conversion-factor table: an ingredient and what one unit of it counts as."""
+
+    ingredient: str
+    factor: Decimal
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FactorTable(Node):
+    """`factors mme "..." { oxycodone 1.5 ... }`: conversion factors a daily-dose rule multiplies
+    each ingredient's amount by (e.g. morphine milligram equivalents), with the source cited."""
+
+    id: str
+    title: str
+    factors: tuple[Factor, ...]
+    source: str | None = None
+    span: Span = _span()
+
+    def factor(self, ingredient: str) -> Decimal | None:
+        return next((f.factor for f in self.factors if f.ingredient == ingredient), None)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Product(Node):
     """A product row of the policy: one strength and form, billed in one unit."""
 
@@ -283,6 +318,8 @@ class Product(Node):
     requires_authorization: bool = False
     # `dose 1 each`: one dose in billing units, so that limits may count doses ("16 doses")
     dose: Quantity | None = None
+    # `contains 10 mg oxycodone`: what one billing unit holds, for daily-dose rules
+    contents: tuple[Content, ...] = ()
     span: Span = _span()
 
     @property
@@ -367,6 +404,30 @@ class TherapyMax(Node):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class DailyDose(Node):
+    """`dose mme < 90 per day`, `dose acetaminophen <= 4000 mg per day`: the cumulative daily dose
+    of an ingredient (or, through a factor table, of every ingredient it lists) over this claim
+    and every active prior fill, below (`<`) or at most (`<=`) the limit (docs/language.md,
+    *Daily dose*). A fill is active from its date of service through date + days supply - 1."""
+
+    measure: str  # an ingredient, or the id of a factor table
+    op: Literal["<", "<="]
+    limit: Decimal
+    unit: str | None  # the ingredient's unit (mg); None for a factor table (its id names it)
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FirstFill(Node):
+    """`days supply <= 7 if no fill in 60 days`: a member with no paid fill of the rule's products
+    dated in the `lookback` days before the date of service may have at most `days` days supply."""
+
+    days: int
+    lookback: int
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class NotCovered(Node):
     """`not covered`: the product is not available at the channel; a claim there is rejected and
     no authorization can approve it (e.g. a drug "not available by mail")."""
@@ -384,8 +445,8 @@ class NoLimit(Node):
     span: Span = _span()
 
 
-Rule = (PerWindow | PerFill | PerDay | FillsPerWindow | DaysSupplyMax | TherapyMax | NotCovered
-        | NoLimit)
+Rule = (PerWindow | PerFill | PerDay | FillsPerWindow | DaysSupplyMax | TherapyMax | DailyDose
+        | FirstFill | NotCovered | NoLimit)
 # The rules that state a quantity (their `quantity` field); `isinstance(rule, QuantityRule)`.
 QuantityRule = PerWindow | PerFill | PerDay
 
@@ -414,6 +475,18 @@ Selector = AgeBand | PackageIs
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class DurOverride(Node):
+    """`override service "M0" result "1G"`: the DUR/PPS codes (NCPDP 439-E4 reason for service,
+    440-E5 professional service, 441-E6 result of service) with which a pharmacist passes a soft
+    edit; a code left out matches any value the claim sends."""
+
+    reason: str | None = None
+    service: str | None = None
+    result: str | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Limit(Node):
     """A base limit: a product or group, a channel (None: every channel), a rule and when it
     applies."""
@@ -425,6 +498,11 @@ class Limit(Node):
     hard: bool = False  # a ceiling no override may pass
     note: str | None = None  # a qualifier the document prints, e.g. "before chemotherapy"
     since: dt.date | None = None  # the implementation date: claims dated before it ignore the rule
+    # A soft edit: DUR/PPS code sets any one of which, sent on the claim, passes this line
+    overrides: tuple[DurOverride, ...] = ()
+    reject_code: str | None = None  # the code this line rejects with (None: the policy's)
+    # `unless member hospice, cancer`: a member with any of these exclusions is exempt
+    exempt: tuple[str, ...] = ()
     span: Span = _span()
     target_span: Span = _span()  # where the source names the target, for diagnostics about it
 
@@ -637,6 +715,7 @@ class Policy(Node):
     channels: tuple[Channel, ...] = ()
     products: tuple[Product, ...] = ()
     groups: tuple[Group, ...] = ()
+    factor_tables: tuple[FactorTable, ...] = ()
     limits: tuple[Limit, ...] = ()
     facts: tuple[Fact, ...] = ()
     criteria: tuple[Criterion, ...] = ()
@@ -665,6 +744,9 @@ class Policy(Node):
 
     def channel(self, channel_id: str) -> Channel | None:
         return self.index.channels.get(channel_id)
+
+    def factor_table(self, table_id: str) -> FactorTable | None:
+        return next((t for t in self.factor_tables if t.id == table_id), None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -118,6 +118,15 @@ def rule_fields(rule: nodes.Rule) -> RuleFields:
         return "no_limit", None, None, None, None, None
     if isinstance(rule, nodes.TherapyMax):
         return "therapy_max", None, None, rule.days, None, None
+    if isinstance(rule, nodes.DailyDose):
+        # The unit a dose is counted in, with what it measures: "mg acetaminophen"; a factor
+        # table's dose is in the table's own unit, its id ("mme")
+        unit = rule.measure if rule.unit is None else f"{rule.unit} {rule.measure}"
+        return ("daily_dose_below" if rule.op == "<" else "daily_dose", rule.limit, unit, 1,
+                None, None)
+    if isinstance(rule, nodes.FirstFill):
+        # days: the most days supply of a first fill; max_days: the look-back
+        return "first_fill", None, None, rule.days, None, rule.lookback
     return "days_supply_max", None, None, rule.days, None, None
 
 
@@ -129,7 +138,31 @@ def history_days(rule: nodes.Rule) -> int:
         return rule.days
     if isinstance(rule, nodes.TherapyMax):
         return rt.therapy_history_days(rule.days)
+    if isinstance(rule, nodes.DailyDose):
+        return rt.MAX_DAYS_SUPPLY  # a fill dated up to 999 days back may still be active
+    if isinstance(rule, nodes.FirstFill):
+        return rule.lookback + 1
     return 0
+
+
+def dose_terms(policy: nodes.Policy, rule: nodes.DailyDose) -> dict[str, Decimal]:
+    """What one billing unit of each product adds to a dose rule's measure per unit of its
+    daily supply: every counted ingredient's amount times its factor (1 for a plain ingredient);
+    products that hold none of it are left out."""
+    table = policy.factor_table(rule.measure)
+    terms: dict[str, Decimal] = {}
+    for product in policy.products:
+        total = Decimal(0)
+        counted = False
+        for content in product.contents:
+            factor = (Decimal(1) if content.ingredient == rule.measure and table is None
+                      else table.factor(content.ingredient) if table is not None else None)
+            if factor is not None:
+                total += content.amount * factor
+                counted = True
+        if counted:
+            terms.setdefault(product.id, total)
+    return terms
 
 
 def drug_file_noun(policy: nodes.Policy, rule: nodes.Rule) -> str | None:

@@ -207,6 +207,12 @@ def format_rule(rule: nodes.Rule, products: Sequence[nodes.Product] = ()) -> str
             return f"days supply <= {rule.days}"
         case nodes.TherapyMax():
             return f"therapy <= {_days(rule.days)}"
+        case nodes.DailyDose():
+            unit = "" if rule.unit is None else f" {rule.unit}"
+            return (f"dose {format_id(rule.measure)} {rule.op} {format_decimal(rule.limit)}{unit}"
+                    " per day")
+        case nodes.FirstFill():
+            return f"days supply <= {rule.days} if no fill in {_days(rule.lookback)}"
         case nodes.NotCovered():
             return "not covered"
         case nodes.NoLimit():
@@ -252,9 +258,25 @@ def format_limit_tail(limit: nodes.Limit, products: Sequence[nodes.Product] = ()
         parts.append("hard")
     if limit.since is not None:
         parts.append(f"since {limit.since.isoformat()}")
+    for override in limit.overrides:
+        parts.append("override " + format_override(override))
+    if limit.reject_code is not None:
+        parts.append("reject " + format_string(limit.reject_code))
+    if limit.exempt:
+        parts.append("unless member " + ", ".join(format_id(m) for m in limit.exempt))
     if limit.note is not None:
         parts.append("note " + format_string(limit.note))
     return " ".join(parts)
+
+
+def format_override(override: nodes.DurOverride) -> str:
+    """The DUR/PPS codes of a soft edit's override: `service "M0" result "1G"`."""
+    codes = [(word, code) for word, code in (("reason", override.reason),
+                                             ("service", override.service),
+                                             ("result", override.result)) if code is not None]
+    if not codes:
+        raise PrintError("an override names at least one DUR/PPS code")
+    return " ".join(f"{word} {format_string(code)}" for word, code in codes)
 
 
 def format_duration(duration: nodes.Duration) -> str:

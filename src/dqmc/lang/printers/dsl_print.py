@@ -159,13 +159,21 @@ def _source_statements(policy: Tree[Token]) -> list[_SourceStatement]:
         elif kind == "product":
             index = next_index("product")
             add(item, ("product", index), ("product", index, _BLOCK_CLOSE))
-            packages = 0
+            packages = contents = 0
             for field in _subtrees(item):
                 if field.data in ("p_package", "p_package_drug_file"):
                     add(field, ("package", index, packages))
                     packages += 1
+                elif field.data == "p_contains":
+                    add(field, ("contains", index, contents))
+                    contents += 1
                 else:
                     add(field, ("product", index, _PRODUCT_FIELDS[str(field.data)]))
+        elif kind == "factor_table":
+            index = next_index("factors")
+            add(item, ("factors", index), ("factors", index, _BLOCK_CLOSE))
+            for row, factor in enumerate(_subtrees(item)):
+                add(factor, ("factor", index, row))
         elif kind == "limit_block":
             limits = add_block(item, ("limit-block",), ("limit",), limits)
         elif kind == "criterion":
@@ -362,6 +370,7 @@ class _Printer:
             ("channel", [[s] for s in self.channels()]),
             ("product", [self.product(i, p) for i, p in enumerate(policy.products)]),
             ("group", [[self.group(i, g)] for i, g in enumerate(policy.groups)]),
+            ("factors", [self.factor_table(i, t) for i, t in enumerate(policy.factor_tables)]),
             ("limit", self.limit_blocks()),
             ("fact", [[self.fact(i, f)] for i, f in enumerate(policy.facts)]),
             ("criterion", [self.criterion(i, c) for i, c in enumerate(policy.criteria)]),
@@ -446,9 +455,27 @@ class _Printer:
                                   f"{pad}requires authorization"))
         if product.dose is not None:
             out.append(field("dose", f"{format_decimal(product.dose.amount)} {product.dose.unit}"))
+        for j, content in enumerate(product.contents):
+            out.append(_statement(("contains", index, j), inner,
+                                  f"{pad}contains {format_decimal(content.amount)} {content.unit}"
+                                  f" {format_id(content.ingredient)}"))
         for j, package in enumerate(product.packages):
             out.append(_statement(("package", index, j), inner, pad + _package(package)))
         out.append(_close(("product", index, _BLOCK_CLOSE), INDENT))
+        return out
+
+    def factor_table(self, index: int, table: nodes.FactorTable) -> list[_Statement]:
+        pad = " " * INDENT * 2
+        out = [_statement(("factors", index), INDENT,
+                          f"{' ' * INDENT}factors {format_id(table.id)} "
+                          f"{format_string(table.title)} {{", opens=True)]
+        out += [_statement(("factor", index, j), INDENT * 2,
+                           f"{pad}{format_id(f.ingredient)} {format_decimal(f.factor)}")
+                for j, f in enumerate(table.factors)]
+        if table.source is not None:
+            out.append(_statement(("factors", index, "source"), INDENT * 2,
+                                  f"{pad}source {format_string(table.source)}"))
+        out.append(_close(("factors", index, _BLOCK_CLOSE), INDENT))
         return out
 
     def group(self, index: int, group: nodes.Group) -> _Statement:

@@ -224,13 +224,6 @@ def target_name(policy: nodes.Policy, target: str) -> str:
     return group.title if group is not None else humanize(target)
 
 
-def target_strength_and_form(policy: nodes.Policy, target: str) -> str:
-    product = policy.product(target)
-    if product is not None:
-        return strength_and_form(product)
-    return "; ".join(product_name(member) for member in target_products(policy, target))
-
-
 def find_package(package_id: str | None, products: Sequence[nodes.Product]) -> nodes.Package | None:
     """The package a quantity or selector names; with no id, a one-package product's package."""
     packages = [package for product in products for package in product.packages]
@@ -293,12 +286,50 @@ def rule_phrase(rule: nodes.Rule, products: Sequence[nodes.Product]) -> str:
             return f"at most a {days}-day supply per fill"
         case nodes.TherapyMax(days=days):
             return f"at most {counted(days, 'day')} of continuous therapy"
+        case nodes.DailyDose():
+            return (f"a cumulative daily dose {'below' if rule.op == '<' else 'of at most'} "
+                    f"{dose_amount(rule)} across every active fill")
+        case nodes.FirstFill(days=days, lookback=lookback):
+            return (f"at most a {days}-day supply for a member with no fill in the"
+                    f" {counted(lookback, 'day')} before")
         case nodes.NotCovered():
             return NOT_COVERED_TEXT
         case nodes.NoLimit():
             return NO_LIMIT_TEXT
         case _:
             assert_never(rule)
+
+
+def dose_amount(rule: nodes.DailyDose) -> str:
+    """A dose limit in words: "90 MME a day" (a factor table's id, in capitals),
+    "4,000 mg of acetaminophen a day"."""
+    amount = f"{rule.limit:,}" if rule.limit == rule.limit.to_integral_value() else str(rule.limit)
+    if rule.unit is None:
+        return f"{amount} {rule.measure.upper()} a day"
+    return f"{amount} {rule.unit} of {rule.measure} a day"
+
+
+def soft_edit_qualifiers(limit: nodes.Limit) -> list[str]:
+    """What a document says of a line's soft edit, reject code and exclusions."""
+    out = []
+    if limit.overrides:
+        ways = " or ".join(override_phrase(o) for o in limit.overrides)
+        out.append(f"soft edit: the pharmacist may pass it by sending {ways}")
+    if limit.reject_code is not None:
+        out.append(f"rejects with NCPDP code {limit.reject_code}")
+    if limit.exempt:
+        out.append("members with " + join_words_or([humanize(m) for m in limit.exempt])
+                   + " are exempt")
+    return out
+
+
+def override_phrase(override: nodes.DurOverride) -> str:
+    """The DUR/PPS codes that pass a soft edit, in words."""
+    named = [f"{word} code {code}" for word, code in (("reason for service", override.reason),
+                                                       ("professional service", override.service),
+                                                       ("result of service", override.result))
+             if code is not None]
+    return join_words(named)
 
 
 def selector_phrase(selector: nodes.Selector, products: Sequence[nodes.Product]) -> str:

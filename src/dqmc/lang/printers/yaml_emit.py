@@ -115,6 +115,7 @@ def emit_yaml(policy: nodes.Policy) -> str:
         ("products", {p.id: _product(p) for p in policy.products}),
         ("groups", {g.id: {"title": g.title, "products": _Flow(g.products)}
                     for g in policy.groups}),
+        ("factors", {t.id: _factor_table(t) for t in policy.factor_tables}),
         ("limits", _limits(policy, policy.limits, "limits", format_limit_tail)),
         ("facts", {f.id: _fact(f) for f in policy.facts}),
         ("criteria", {c.id: _criterion(policy, c) for c in policy.criteria}),
@@ -183,8 +184,20 @@ def _product(product: nodes.Product) -> dict[str, Any]:
         out["requires_authorization"] = True
     if product.dose is not None:
         out["dose"] = f"{format_decimal(product.dose.amount)} {product.dose.unit}"
+    if product.contents:
+        out["contains"] = [f"{format_decimal(c.amount)} {c.unit} {c.ingredient}"
+                           for c in product.contents]
     if product.packages:
         out["packages"] = {p.id: _package(p) for p in product.packages}
+    return out
+
+
+def _factor_table(table: nodes.FactorTable) -> dict[str, Any]:
+    out: dict[str, Any] = {"title": table.title}
+    if table.source is not None:
+        out["source"] = table.source
+    # Factors as decimal text: a YAML float would print 0.2 as 0.2 but 1 as 1.0
+    out["factors"] = {f.ingredient: format_decimal(f.factor) for f in table.factors}
     return out
 
 

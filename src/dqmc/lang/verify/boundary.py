@@ -15,8 +15,10 @@ The API (`boundary_claims`, `BoundaryClaim`) is stable: documents and other pass
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from dqmc.lang import plan as planning
@@ -292,7 +294,65 @@ class _Edges:
                            history=[self.fill(start - dt.timedelta(days=1), one,
                                               days_supply=ran)])),
             ]
+        if rule.kind in ("daily_dose", "daily_dose_below"):
+            return self.dose_edges(rule, day_of_service)
+        if rule.kind == "first_fill":
+            assert rule.days is not None and rule.max_days is not None
+            lookback = rule.max_days
+            first = day_of_service - dt.timedelta(days=lookback)
+            return [
+                made(rule, "at-limit", f"a first fill of {rule.days} days supply",
+                     claim(inc, rule=rule, days_supply=rule.days)),
+                made(rule, "over-limit", f"a first fill of {rule.days + 1} days supply",
+                     claim(inc, rule=rule, days_supply=rule.days + 1)),
+                made(rule, "lookback-first-day",
+                     f"{rule.days + 1} days supply after a fill on the look-back's first day "
+                     f"({first})", claim(inc, rule=rule, days_supply=rule.days + 1,
+                                         history=[self.fill(first, inc, days_supply=1)])),
+                made(rule, "lookback-day-before",
+                     f"{rule.days + 1} days supply after a fill the day before the look-back",
+                     claim(inc, rule=rule, days_supply=rule.days + 1,
+                           history=[self.fill(first - dt.timedelta(days=1), inc,
+                                              days_supply=1)])),
+            ]
         return []
+
+    def dose_edges(self, rule: planning.RulePlan, day: dt.date) -> list[BoundaryClaim]:
+        """A daily dose at the threshold and one increment over it, alone; and an earlier fill
+        at the threshold on its supply's first and last day and the day after, with one
+        increment on the claim. Every claim carries a fill that is not active on its date (so
+        that a first-fill line does not decide instead)."""
+        per_unit = dict(rule.terms or ()).get(self.product.id)
+        if not per_unit or rule.quantity is None:
+            return []
+        made, claim, inc, ds = self.made, self.claim, self.increment, self.days_supply
+        exact = Fraction(rule.quantity) * ds / Fraction(per_unit)
+        at = Decimal(math.floor(exact / Fraction(inc))) * inc  # whole increments, at or under
+        if at <= 0:
+            return []
+        old = [self.fill(day - dt.timedelta(days=ds + 1), inc, days_supply=ds)]
+        last = day - dt.timedelta(days=ds - 1)
+        under = []
+        if rule.kind == "daily_dose_below" and at - inc > 0:  # at the limit is already over it
+            under = [made(rule, "under-limit", f"one increment under: {_text(at - inc)}",
+                          claim(at - inc, rule=rule, days_supply=ds, history=old))]
+        return [
+            *under,
+            made(rule, "at-limit", f"{_text(at)} {self.product.unit} for {ds} days: at the "
+                 "daily-dose limit", claim(at, rule=rule, days_supply=ds, history=old)),
+            made(rule, "over-limit", f"one increment over: {_text(at + inc)}",
+                 claim(at + inc, rule=rule, days_supply=ds, history=old)),
+            made(rule, "active-first-day", f"a fill at the limit dated today ({day})",
+                 claim(inc, rule=rule, days_supply=ds,
+                       history=[*old, self.fill(day, at, days_supply=ds)])),
+            made(rule, "active-last-day", f"a fill at the limit on its supply's last day ({last})",
+                 claim(inc, rule=rule, days_supply=ds,
+                       history=[*old, self.fill(last, at, days_supply=ds)])),
+            made(rule, "supply-ended", "a fill at the limit whose supply ended yesterday",
+                 claim(inc, rule=rule, days_supply=ds,
+                       history=[*old, self.fill(last - dt.timedelta(days=1), at,
+                                                days_supply=ds)])),
+        ]
 
     def _package_size(self) -> Decimal | None:
         sizes = [p.size for p in self.product.packages if p.size is not None]
