@@ -124,7 +124,8 @@ def test_a_dose_exactly_at_a_limit_is_at_it_whatever_the_fractions() -> None:
     under = interpreter.evaluate(COMPILED, _claim("oxycodone-10mg-tab", "41.999", 7, earlier))
     assert (at["outcome"], at["reject_code"]) == ("rejected", "88")
     assert at["messages"][1] == "TOTAL 90 MME/DAY"
-    assert under["outcome"] == "paid" and under["max_allowed_quantity"] == "41.999"
+    # max allowed is in whole tablets: 41.999 would keep the total under 90, 42 would not
+    assert under["outcome"] == "paid" and under["max_allowed_quantity"] == "41"
 
 
 def test_active_fills_show_their_share_in_the_trace(generated) -> None:
@@ -134,8 +135,8 @@ def test_active_fills_show_their_share_in_the_trace(generated) -> None:
     step = next(s for s in decision["trace"] if s["step"] == "daily_dose")
     assert step["detail"] == (f"mg acetaminophen per day: {DOS - dt.timedelta(3)} "
                               "hydrocodone-apap-10-325-tab 975 + this claim 1000 = 1975 <= 4000")
-    # (4000 − 975) × 30 ÷ 500 = 181.5 tablets keep the total at the ceiling
-    assert decision["max_allowed_quantity"] == "181.5"
+    # (4000 − 975) × 30 ÷ 500 = 181.5 tablets keep the total at the ceiling: 181 whole ones
+    assert decision["max_allowed_quantity"] == "181"
 
 
 def test_both_spellings_print_and_read_back_to_the_same_policy() -> None:

@@ -659,6 +659,8 @@ def _daily_dose(policy: nodes.Policy, r: _Rule, rule: nodes.DailyDose, claim: rt
         thousandths = math.floor(most * 1000)
         if below and Fraction(thousandths, 1000) == most:
             thousandths -= 1
+        if own is not None and own.unit == "each":  # whole units: no 59.999 tablets
+            thousandths = thousandths // 1000 * 1000
         allowed = Decimal(max(thousandths, 0)).scaleb(-3)
     unit_label = rule_fields(rule)[2] or ""
     message = rt.rule_message(*rule_fields(rule))

@@ -234,6 +234,8 @@ def _dose_check(r: Rule, requested: int, asked: str, days_supply: int, end: int,
         most = room_n // room_d
         if below and most * room_d == room_n:
             most -= 1
+        if own is not None and own.unit == "each":  # a pharmacy dispenses whole tablets
+            most -= most % 1000
         allowed = max(most, 0)
     detail = dose_detail(r.unit, parts, (total_n, total_d), below, r.limit_text, passed)  # type: ignore[arg-type]
     line = r.message if passed else r.message + "\n" + dose_lines(
