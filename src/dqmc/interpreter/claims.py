@@ -56,11 +56,7 @@ def evaluate_policy(compiled: CompiledPolicy, claim: object, *,
     service (§2.7), or on `as_of` when given, as the generated registry's `evaluate_policy`;
     never raises on claim data. ValueError when no version is in force on `as_of`."""
     if as_of is not None:
-        version = compiled.version_on(as_of)
-        if version is None:
-            raise ValueError(f"{compiled.policy.id} took effect on "
-                             f"{compiled.versions[0].first_day}: no version is in force on "
-                             f"{as_of.isoformat()}")
+        version = compiled.version_as_of(as_of)
         decision = _evaluate_one(version, claim, dated=False)
         if not compiled.dated:
             return decision

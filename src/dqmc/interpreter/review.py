@@ -41,12 +41,7 @@ def _review_dated(compiled: CompiledPolicy, request: object, as_of: dt.date | No
                   routed: tuple[tuple[str, ...], str | None] | None) -> rt.ReviewResult:
     """The request answered by the version in force on its request date, or on `as_of`."""
     if as_of is not None:
-        version = compiled.version_on(as_of)
-        if version is None:
-            raise ValueError(f"{compiled.policy.id} took effect on "
-                             f"{compiled.versions[0].first_day}: no version is in force on "
-                             f"{as_of.isoformat()}")
-        return decide_review(version, request, routed=routed)
+        return decide_review(compiled.version_as_of(as_of), request, routed=routed)
     day = rt.request_day(request) if compiled.dated else None
     if day is None:  # one version, or a request without a date: the live version answers
         return decide_review(compiled, request, routed=routed)

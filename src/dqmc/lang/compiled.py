@@ -69,3 +69,12 @@ class CompiledPolicy:
             if version.last_day is not None and day <= version.last_day:
                 return version
         return self
+
+    def version_as_of(self, day: dt.date) -> CompiledPolicy:
+        """The version a caller forces with `as_of` (`dqmc eval --as-of`). ValueError when
+        `day` is before the first version, which is a usage error there, not a claim's."""
+        version = self.version_on(day)
+        if version is None:
+            raise ValueError(f"{self.policy.id} took effect on {self.versions[0].first_day}: "
+                             f"no version is in force on {day.isoformat()}")
+        return version
