@@ -116,17 +116,7 @@ def therapy_supplies(entries: Sequence[HistoryEntry], claim_id: str | None, end:
     before the date of service `end`, not the claim itself; or (index from 1, entry) of the
     first such fill without a days_supply (its supply cannot be measured: 85)."""
     reach, scope, ndcs, _ = therapy
-    first = end - reach + 1
-    found = []
-    for index, entry in enumerate(entries, 1):
-        if (entry.status == "paid" and (claim_id is None or entry.claim_id != claim_id)
-                and (entry.product in scope or entry.ndc in ndcs)):
-            day = entry.date_of_service.toordinal()
-            if first <= day <= end:
-                if entry.days_supply is None:
-                    return index, entry
-                found.append((day, day + entry.days_supply - 1, entry.product, entry.ndc))
-    return found
+    return _supplies(entries, claim_id, end - reach + 1, end, scope, ndcs, counted=False)
 
 
 def dose_fills(entries: Sequence[HistoryEntry], claim_id: str | None, end: int,
@@ -137,17 +127,26 @@ def dose_fills(entries: Sequence[HistoryEntry], claim_id: str | None, end: int,
     date of service `end` and at most 998 days before it (a supply lasts at most 999 days), not
     the claim itself; or (index from 1, entry) of the first such fill without a days_supply
     (whether it is active cannot be told: 85)."""
-    first = end - MAX_DAYS_SUPPLY + 1
-    found = []
+    return _supplies(entries, claim_id, end - MAX_DAYS_SUPPLY + 1, end, scope, scope,
+                     counted=True)
+
+
+def _supplies(entries: Sequence[HistoryEntry], claim_id: str | None, first: int, end: int,
+              scope: frozenset[str], ndcs: frozenset[str], *, counted: bool
+              ) -> list[tuple] | tuple[int, HistoryEntry]:
+    """The supply periods of the paid fills of `scope` (by product) or `ndcs` dated in
+    first..end, not the claim itself, each with its thousandths when `counted`; or (index from
+    1, entry) of the first such fill without a days_supply."""
+    found: list[tuple] = []
     for index, entry in enumerate(entries, 1):
         if (entry.status == "paid" and (claim_id is None or entry.claim_id != claim_id)
-                and (entry.product in scope or entry.ndc in scope)):
+                and (entry.product in scope or entry.ndc in ndcs)):
             day = entry.date_of_service.toordinal()
             if first <= day <= end:
                 if entry.days_supply is None:
                     return index, entry
-                found.append((day, day + entry.days_supply - 1, entry.product, entry.ndc,
-                              milli(entry.quantity)))
+                period = (day, day + entry.days_supply - 1, entry.product, entry.ndc)
+                found.append((*period, milli(entry.quantity)) if counted else period)
     return found
 def billed_history(entries: Sequence[HistoryEntry], claim_id: str | None,
                    products: Mapping[str, Product], ndcs: Mapping[str, tuple[str, str | None]]
