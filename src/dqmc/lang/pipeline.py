@@ -12,6 +12,7 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dqmc.lang.compiled import CompiledPolicy
 from dqmc.lang.diagnostics import Diagnostic, has_errors, sorted_unique
@@ -20,6 +21,9 @@ from dqmc.lang.ir.canonical import content_hash
 from dqmc.lang.ir.check import check_policy
 from dqmc.lang.ir.resolve import ResolvedPolicy, resolve
 from dqmc.lang.source import SourceFile, Span
+
+if TYPE_CHECKING:  # the front ends load on first use (lower_source): a cold start skips Lark
+    from dqmc.lang.frontend.shared_factors import Reader
 
 DSL_SUFFIXES = (".dqm",)
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -39,6 +43,9 @@ class FileResult:
     # the policy's references bound to their definitions (None when lowering failed); its
     # `policy` is `policy`
     resolved: ResolvedPolicy | None = None
+    # the shared factor files the policy uses (`use factors`), as read: their diagnostics are
+    # shown from them, and a build's cache records them as inputs
+    shared: tuple[SourceFile, ...] = ()
 
 
 @dataclass
@@ -58,7 +65,16 @@ class CompileResult:
 
     @property
     def sources(self) -> dict[str, SourceFile]:
-        return {f.path: f.source for f in (*self.files, *self.kept) if f.source is not None}
+        found = {s.path: s for f in (*self.files, *self.kept) for s in f.shared}
+        found.update((f.path, f.source) for f in (*self.files, *self.kept)
+                     if f.source is not None)
+        return found
+
+    @property
+    def shared_files(self) -> list[SourceFile]:
+        """Every shared factor file a compiled spec used, each once, by path."""
+        found = {s.path: s for f in (*self.files, *self.kept) for s in f.shared}
+        return [found[path] for path in sorted(found)]
 
 
 def display_path(path: Path) -> str:
@@ -156,23 +172,52 @@ def lower_source(source: SourceFile) -> tuple[nodes.Policy | None, list[Diagnost
     return lower_yaml(source)
 
 
-def compile_source(source: SourceFile) -> FileResult:
-    """Lower, resolve and check one spec; the policy is None when lowering failed."""
+def folder_reader(spec_path: str) -> Reader:
+    """Reads the shared files a spec uses from the file system, relative to the spec's folder."""
+    folder = Path(spec_path).parent
+
+    def read(relative: str) -> tuple[SourceFile | None, list[Diagnostic]]:
+        path = folder / relative
+        if not path.is_file():
+            return None, []
+        return read_source(path)
+
+    return read
+
+
+def compile_source(source: SourceFile, read: Reader | None = None) -> FileResult:
+    """Lower, resolve and check one spec; the policy is None when lowering failed.
+
+    `read`: how to read the shared factor files the spec uses (`folder_reader` of its path
+    unless given: `dqmc diff --against` reads them at a git revision)."""
+    from dqmc.lang.frontend.shared_factors import (
+        is_factors_file,
+        load_factors_file,
+        use_shared_factors,
+    )
+
+    if is_factors_file(source):
+        # A shared factor file checked on its own (`dqmc check policy_specs/shared/`): no policy.
+        return FileResult(source, source.path, None, list(load_factors_file(source).diagnostics))
     lowered, diagnostics = lower_source(source)
     if lowered is None:
         return FileResult(source, source.path, None, diagnostics)
+    lowered, found, shared = use_shared_factors(lowered, read or folder_reader(source.path))
+    diagnostics = diagnostics + found
     # Resolved even when lowering reported errors, so an editor can navigate a broken spec;
     # its findings and the checks' only for a spec that lowered cleanly.
     resolved, unresolved = resolve(lowered)
     if has_errors(diagnostics):
-        return FileResult(source, source.path, resolved.policy, diagnostics, resolved)
+        return FileResult(source, source.path, resolved.policy, diagnostics, resolved,
+                          tuple(shared))
     diagnostics = diagnostics + unresolved + check_policy(resolved.policy)
-    return FileResult(source, source.path, resolved.policy, diagnostics, resolved)
+    return FileResult(source, source.path, resolved.policy, diagnostics, resolved, tuple(shared))
 
 
-def compile_text(path: str, text: str) -> FileResult:
-    """Compile spec text held in memory (editors, tests); `path` decides DSL or YAML."""
-    return compile_source(SourceFile(path, text))
+def compile_text(path: str, text: str, read: Reader | None = None) -> FileResult:
+    """Compile spec text held in memory (editors, tests); `path` decides DSL or YAML and where
+    the shared files it uses are read from (unless `read` says how)."""
+    return compile_source(SourceFile(path, text), read)
 
 
 def compile_file(path: Path) -> FileResult:

@@ -93,14 +93,17 @@ class _ToIR(Transformer):
     def duration_start(self, meta, children):
         return children[0]
 
+    def factors_file(self, meta, children):
+        return tuple(item.value for item in children)
+
     # -- policy ------------------------------------------------------------------------------
     def policy(self, meta, children):
         policy_id, title, *items = children
         span = self._span(meta)
         settings: dict[str, Any] = {}
         lists: dict[str, list[Any]] = {k: [] for k in (
-            "channel", "product", "group", "factors", "limit", "fact", "criterion", "section",
-            "reference", "revision")}
+            "channel", "product", "group", "factors", "use_factors", "limit", "fact", "criterion",
+            "section", "reference", "revision")}
         for item in items:
             if item.kind in lists:
                 if item.kind == "limit":
@@ -133,7 +136,8 @@ class _ToIR(Transformer):
             channels=nodes.default_channels() + tuple(lists["channel"]),
             products=tuple(lists["product"]),
             groups=tuple(lists["group"]),
-            factor_tables=tuple(lists["factors"]),
+            # the tables a policy states, then those it uses, as the YAML spelling orders them
+            factor_tables=tuple(lists["factors"] + lists["use_factors"]),
             limits=tuple(lists["limit"]),
             facts=tuple(lists["fact"]),
             criteria=tuple(lists["criterion"]),
@@ -312,6 +316,15 @@ class _ToIR(Transformer):
         return _Item("factors", nodes.FactorTable(
             id=self._ref(table_id), title=self._string(title), factors=tuple(rows),
             source=None if source is None else self._string(source), span=span), span)
+
+    def factor_use(self, meta, children):
+        table_id, path = children
+        span = self._span(meta)
+        # Taken from the shared file when the pipeline links the policy (shared_factors): until
+        # then the table has its id and origin only.
+        return _Item("use_factors", nodes.FactorTable(
+            id=self._ref(table_id), title="", factors=(), origin=self._string(path), span=span),
+            span)
 
     def factor(self, meta, children):
         ingredient, amount = children
@@ -735,9 +748,8 @@ def bidi_controls(source: SourceFile, limit: int = 50) -> list[Diagnostic]:
     return found
 
 
-def lower_dsl(source: SourceFile, max_bytes: int = common.MAX_SPEC_BYTES,
-              ) -> tuple[nodes.Policy | None, list[Diagnostic]]:
-    """Parse and lower a whole `.dqm` file; quantities come out in billing units."""
+def _parse_whole(source: SourceFile, start: str, max_bytes: int
+                 ) -> tuple[Tree | None, list[Diagnostic]]:
     # As load_yaml does: text compiled from memory skips the pipeline's file-size check.
     size = len(source.text.encode("utf-8", "surrogatepass"))
     if size > max_bytes:
@@ -746,11 +758,31 @@ def lower_dsl(source: SourceFile, max_bytes: int = common.MAX_SPEC_BYTES,
             Span.point(source.path, 1, 1))]
     if bidi := bidi_controls(source):
         return None, bidi
-    tree, diagnostics = parse_text(source)
+    tree, diagnostics = parse_text(source, start)
     if tree is None:
         return None, diagnostics
     if (deep := _too_deep(tree, source, 0, 0)) is not None:
         return None, [deep]
+    return tree, diagnostics
+
+
+def lower_factors_file(source: SourceFile, max_bytes: int = common.MAX_SPEC_BYTES,
+                       ) -> tuple[tuple[nodes.FactorTable, ...] | None, list[Diagnostic]]:
+    """Parse and lower a shared factor file (`factors` blocks only); None when it does not
+    parse."""
+    tree, diagnostics = _parse_whole(source, "factors_file", max_bytes)
+    if tree is None:
+        return None, diagnostics
+    tables, found = _transform(tree, source)
+    return tables, diagnostics + found
+
+
+def lower_dsl(source: SourceFile, max_bytes: int = common.MAX_SPEC_BYTES,
+              ) -> tuple[nodes.Policy | None, list[Diagnostic]]:
+    """Parse and lower a whole `.dqm` file; quantities come out in billing units."""
+    tree, diagnostics = _parse_whole(source, "start", max_bytes)
+    if tree is None:
+        return None, diagnostics
     policy, diagnostics = _transform(tree, source)
     policy, resolve_diagnostics = common.resolve_quantities(policy)
     policy = common.fill_defaults(policy)

@@ -24,6 +24,7 @@ from dqmc.lang.source import SourceFile, Span
 
 START_RULES = (
     "start", "expr_start", "rule_start", "limit_line_start", "limit_tail_start", "duration_start",
+    "factors_file",
 )
 
 # What authors see instead of Lark's terminal names in "expected ..." lists.

@@ -134,7 +134,9 @@ class _Lowering:
             products=tuple(self._product(pid, p) for pid, p in data.get("products", {}).items()),
             groups=tuple(self._group(gid, g) for gid, g in data.get("groups", {}).items()),
             factor_tables=tuple(self._factors(tid, t)
-                                for tid, t in data.get("factors", {}).items()),
+                                for tid, t in data.get("factors", {}).items())
+            + tuple(self._used_factors(tid, path)
+                    for tid, path in data.get("use_factors", {}).items()),
             limits=tuple(self._limits(data.get("limits", {}))),
             facts=tuple(self._fact(fid, f) for fid, f in data.get("facts", {}).items()),
             criteria=tuple(self._criterion(cid, c) for cid, c in data.get("criteria", {}).items()),
@@ -193,6 +195,16 @@ class _Lowering:
                                        span=self.doc.key_span(pointer_join(at + "/factors", name)))
                           for name, value in data["factors"].items()),
             source=data.get("source"), span=self.doc.key_span(at))
+
+    def _used_factors(self, table_id: str, path: str) -> nodes.FactorTable:
+        """`use_factors: {mme: shared/cdc-2022-mme.dqm}`: its id and origin; the pipeline takes
+        the rest from the shared file (shared_factors), as for the DSL's `use factors`."""
+        at = pointer_join("/use_factors", table_id)
+        key = self.doc.key_span(at)
+        value = self.doc.span(at)
+        return nodes.FactorTable(
+            id=nodes.Ref(table_id, key), title="", factors=(), origin=path,
+            span=Span(key.file, key.line, key.col, value.end_line, value.end_col))
 
     def _dose(self, at: str) -> nodes.Quantity:
         fragment = self.doc.fragment(at)

@@ -28,8 +28,9 @@ _TAGGED = (
 # 2 writes every field; 3 states the defaults a spec leaves out (a policy with criteria always
 # has its approval duration, lower_common.fill_defaults), so the same JSON now means what the
 # evaluators do without a fallback of their own; 4 adds daily-dose rules, ingredient contents,
-# factor tables and soft edits (DUR/PPS overrides, exclusions, per-line reject codes).
-IR_VERSION = 4
+# factor tables and soft edits (DUR/PPS overrides, exclusions, per-line reject codes); 5 adds a
+# factor table's `origin`, the shared factor file a policy took it from (`use factors`).
+IR_VERSION = 5
 
 
 def snake(name: str) -> str:

@@ -53,36 +53,46 @@ def _check_contents(policy: nodes.Policy) -> Iterator[Diagnostic]:
 
 
 def _check_tables(policy: nodes.Policy) -> Iterator[Diagnostic]:
-    ids: set[str] = set()
+    ids: dict[str, nodes.FactorTable] = {}
     for table in policy.factor_tables:
-        if table.id in ids:
+        if (first := ids.get(table.id)) is not None:
+            shared = table if table.origin is not None else first
             yield Diagnostic("factors.duplicate",
-                             f"factor table '{table.id}' is already defined; keep one",
-                             table.span)
-        ids.add(table.id)
-        if not table.factors:
-            yield Diagnostic("factors.empty", f"factor table '{table.id}' lists no ingredient",
-                             table.span)
-        if table.source is None:
-            yield Diagnostic("factors.no-source",
-                             f"say where the factors of '{table.id}' come from: add "
-                             "`source \"...\"` (e.g. the CDC 2022 guideline's table)",
-                             table.span)
-        named: set[str] = set()
-        for factor in table.factors:
-            if factor.ingredient in named:
-                yield Diagnostic("factors.duplicate",
-                                 f"'{factor.ingredient}' already has a factor in '{table.id}'",
-                                 factor.span)
-            named.add(factor.ingredient)
-            if factor.factor <= 0:
-                yield Diagnostic("quantity.non-positive", "a conversion factor must be above 0",
-                                 factor.span)
+                             f"factor table '{table.id}' is already defined; keep one"
+                             if shared.origin is None else
+                             f"factor table '{table.id}' is both stated here and used from "
+                             f"\"{shared.origin}\"; keep one", table.span)
+        ids.setdefault(table.id, table)
+        if table.origin is None:
+            # A used table was checked in its own file (shared_factors), where it is written.
+            yield from check_table(table)
         used = any(isinstance(r, nodes.DailyDose) and r.measure == table.id
                    for r in _rules(policy))
         if not used:
             yield Diagnostic("factors.unused",
                              f"no dose rule uses factor table '{table.id}'", table.span)
+
+
+def check_table(table: nodes.FactorTable) -> Iterator[Diagnostic]:
+    """What is wrong with one factor table on its own, in a policy or a shared factor file."""
+    if not table.factors:
+        yield Diagnostic("factors.empty", f"factor table '{table.id}' lists no ingredient",
+                         table.span)
+    if table.source is None:
+        yield Diagnostic("factors.no-source",
+                         f"say where the factors of '{table.id}' come from: add "
+                         "`source \"...\"` (e.g. the CDC 2022 guideline's table)",
+                         table.span)
+    named: set[str] = set()
+    for factor in table.factors:
+        if factor.ingredient in named:
+            yield Diagnostic("factors.duplicate",
+                             f"'{factor.ingredient}' already has a factor in '{table.id}'",
+                             factor.span)
+        named.add(factor.ingredient)
+        if factor.factor <= 0:
+            yield Diagnostic("quantity.non-positive", "a conversion factor must be above 0",
+                             factor.span)
 
 
 def _rules(policy: nodes.Policy) -> Iterator[nodes.Rule]:

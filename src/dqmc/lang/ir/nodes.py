@@ -294,6 +294,12 @@ class FactorTable(Node):
     title: str
     factors: tuple[Factor, ...]
     source: str | None = None
+    # `use factors mme from "shared/cdc-2022-mme.dqm"`: the shared factor file the table was
+    # taken from, as the policy writes it (relative to the policy's file); None for a table the
+    # policy states itself. Content: where the factors come from is part of what the policy says.
+    origin: str | None = None
+    # a table taken from a shared file: where that file defines it (`span` is the `use` line)
+    defined_at: Span = _span()
     span: Span = _span()
 
     def factor(self, ingredient: str) -> Decimal | None:

@@ -114,8 +114,9 @@ _PRODUCT_FIELDS = {
 }
 _CRITERION_FIELDS = {"c_when": "when", "c_duration": "duration", "c_renews": "renews",
                      "c_approve_requested": "requested", "c_for": "for"}
-_SIMPLE_ITEMS = ("channel_decl", "group", "fact", "section", "reference", "revision")
-_SIMPLE_KIND = {"channel_decl": "channel"}
+_SIMPLE_ITEMS = ("channel_decl", "group", "factor_use", "fact", "section", "reference",
+                 "revision")
+_SIMPLE_KIND = {"channel_decl": "channel", "factor_use": "use-factors"}
 
 
 def _subtrees(tree: Tree[Token]) -> list[Tree[Token]]:
@@ -370,7 +371,10 @@ class _Printer:
             ("channel", [[s] for s in self.channels()]),
             ("product", [self.product(i, p) for i, p in enumerate(policy.products)]),
             ("group", [[self.group(i, g)] for i, g in enumerate(policy.groups)]),
-            ("factors", [self.factor_table(i, t) for i, t in enumerate(policy.factor_tables)]),
+            ("factors", [self.factor_table(i, t) for i, t in enumerate(
+                t for t in policy.factor_tables if t.origin is None)]),
+            ("use-factors", [[self.factor_use(i, t)] for i, t in enumerate(
+                t for t in policy.factor_tables if t.origin is not None)]),
             ("limit", self.limit_blocks()),
             ("fact", [[self.fact(i, f)] for i, f in enumerate(policy.facts)]),
             ("criterion", [self.criterion(i, c) for i, c in enumerate(policy.criteria)]),
@@ -477,6 +481,14 @@ class _Printer:
                                   f"{pad}source {format_string(table.source)}"))
         out.append(_close(("factors", index, _BLOCK_CLOSE), INDENT))
         return out
+
+    def factor_use(self, index: int, table: nodes.FactorTable) -> _Statement:
+        """`use factors mme from "shared/cdc-2022-mme.dqm"`: the reference, never the factors
+        it brings (they are the shared file's)."""
+        assert table.origin is not None
+        return _statement(("use-factors", index), INDENT,
+                          f"{' ' * INDENT}use factors {format_id(table.id)} from "
+                          f"{format_string(table.origin)}")
 
     def group(self, index: int, group: nodes.Group) -> _Statement:
         if not group.products:

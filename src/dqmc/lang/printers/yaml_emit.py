@@ -115,7 +115,8 @@ def emit_yaml(policy: nodes.Policy) -> str:
         ("products", {p.id: _product(p) for p in policy.products}),
         ("groups", {g.id: {"title": g.title, "products": _Flow(g.products)}
                     for g in policy.groups}),
-        ("factors", {t.id: _factor_table(t) for t in policy.factor_tables}),
+        ("factors", {t.id: _factor_table(t) for t in policy.factor_tables if t.origin is None}),
+        ("use_factors", {t.id: t.origin for t in policy.factor_tables if t.origin is not None}),
         ("limits", _limits(policy, policy.limits, "limits", format_limit_tail)),
         ("facts", {f.id: _fact(f) for f in policy.facts}),
         ("criteria", {c.id: _criterion(policy, c) for c in policy.criteria}),
