@@ -13,10 +13,16 @@ from pathlib import Path
 from typing import TextIO
 
 from dqmc.lang.diagnostics import Diagnostic, has_errors, render_all, sorted_unique
-from dqmc.lang.frontend.dsl_lower import lower_dsl
+from dqmc.lang.frontend.dsl_lower import lower_dsl, lower_factors_file
+from dqmc.lang.frontend.shared_factors import is_factors_file
 from dqmc.lang.ir.canonical import canonical_json
 from dqmc.lang.printers.dsl_fragments import PrintError
-from dqmc.lang.printers.dsl_print import collect_comments, print_policy, read_layout
+from dqmc.lang.printers.dsl_print import (
+    collect_comments,
+    print_factors_file,
+    print_policy,
+    read_layout,
+)
 from dqmc.lang.source import SourceFile, Span
 
 DSL_SUFFIX = ".dqm"
@@ -34,6 +40,8 @@ def format_source(source: SourceFile) -> tuple[str | None, list[Diagnostic]]:
     Before returning, the printed text is lowered again: it must give an equal IR and keep
     every comment. If not, InternalFormatError is raised and nothing should be written.
     """
+    if is_factors_file(source):
+        return _format_factors_file(source)
     policy, diagnostics = lower_dsl(source)
     if policy is None or has_errors(diagnostics):
         return None, diagnostics
@@ -53,6 +61,29 @@ def format_source(source: SourceFile) -> tuple[str | None, list[Diagnostic]]:
             "the formatted text lowers to a different policy:\n"
             + _first_difference(canonical_json(policy), canonical_json(again)))
     kept = Counter(c.text for c in collect_comments(printed))
+    if kept != Counter(c.text for c in comments):
+        raise InternalFormatError("the formatted text would lose or duplicate a comment")
+    return text, diagnostics
+
+
+def _format_factors_file(source: SourceFile) -> tuple[str | None, list[Diagnostic]]:
+    """`format_source` for a shared factor file: its tables must lower equal again."""
+    tables, diagnostics = lower_factors_file(source)
+    if tables is None or has_errors(diagnostics):
+        return None, diagnostics
+    comments = read_layout(source, "factors_file").comments
+    try:
+        text = print_factors_file(tables, comments)
+    except PrintError as exc:
+        raise InternalFormatError(f"the factor file cannot be printed: {exc}") from exc
+    printed = SourceFile(source.path, text)
+    again, again_diagnostics = lower_factors_file(printed)
+    if again is None or has_errors(again_diagnostics):
+        first = again_diagnostics[0].concise() if again_diagnostics else "no tables"
+        raise InternalFormatError(f"the formatted text does not lower: {first}")
+    if again != tables:
+        raise InternalFormatError("the formatted text lowers to different factor tables")
+    kept = Counter(c.text for c in collect_comments(printed, "factors_file"))
     if kept != Counter(c.text for c in comments):
         raise InternalFormatError("the formatted text would lose or duplicate a comment")
     return text, diagnostics

@@ -34,8 +34,8 @@ from dqmc.lang.printers.dsl_fragments import (
 from dqmc.lang.source import SourceFile
 
 __all__ = [
-    "INDENT", "POLICY_END", "Comment", "Key", "SourceLayout", "collect_comments", "print_policy",
-    "read_layout",
+    "INDENT", "POLICY_END", "Comment", "Key", "SourceLayout", "collect_comments",
+    "print_factors_file", "print_policy", "read_layout",
 ]
 
 INDENT = 2
@@ -82,13 +82,13 @@ def _keep_comment(token: Token) -> Token:
     return token
 
 
-@functools.lru_cache(maxsize=1)
-def _commented_parser() -> Lark:
+@functools.lru_cache(maxsize=2)
+def _commented_parser(start: str = "start") -> Lark:
     # The lowering parser's grammar and options (dsl_parse.build_parser); the grammar ignores
     # comments, and a lexer callback is the one place they are still seen, with their exact
     # positions. Every token is kept, so a condition's parentheses are in the tree (an `atom`
     # node around what they enclose) where the lowering parser drops them.
-    return build_parser(keep_all_tokens=True, start="start",
+    return build_parser(keep_all_tokens=True, start=start,
                         lexer_callbacks={"COMMENT": _keep_comment})
 
 
@@ -125,7 +125,8 @@ def _subtrees(tree: Tree[Token]) -> list[Tree[Token]]:
 
 
 def _source_statements(policy: Tree[Token]) -> list[_SourceStatement]:
-    """Every statement of a parsed policy with the key the printer gives it, in source order."""
+    """Every statement of a parsed policy (or shared factor file) with the key the printer gives
+    it, in source order."""
     out: list[_SourceStatement] = []
     counts: dict[str, int] = {}
 
@@ -148,7 +149,8 @@ def _source_statements(policy: Tree[Token]) -> list[_SourceStatement]:
             add(line, (*line_key, first + offset))
         return first + len(lines)
 
-    add(policy, ("policy",), ("policy", _BLOCK_CLOSE))
+    if policy.data == "policy":
+        add(policy, ("policy",), ("policy", _BLOCK_CLOSE))
     limits = 0
     for item in _subtrees(policy):
         kind = str(item.data)
@@ -227,28 +229,30 @@ class SourceLayout:
     conditions: Mapping[int, ConditionLayout] = field(default_factory=dict)
 
 
-def collect_comments(source: SourceFile) -> list[Comment]:
-    """The comments of a DSL file that parses, each with the statements it may be printed with.
+def collect_comments(source: SourceFile, start: str = "start") -> list[Comment]:
+    """The comments of a DSL file that parses, each with the statements it may be printed with
+    (a shared factor file with `start="factors_file"`).
 
     Raises ValueError if the file does not parse (lower it first to get the diagnostics).
     """
-    return list(read_layout(source).comments)
+    return list(read_layout(source, start).comments)
 
 
-def read_layout(source: SourceFile) -> SourceLayout:
-    """The comments and condition layouts of a DSL file that parses (see SourceLayout).
+def read_layout(source: SourceFile, start: str = "start") -> SourceLayout:
+    """The comments and condition layouts of a DSL file that parses (see SourceLayout); a
+    shared factor file with `start="factors_file"`.
 
     Raises ValueError if the file does not parse (lower it first to get the diagnostics).
     """
     sink: list[Token] = []
     reset = _comment_sink.set(sink)
     try:
-        tree = _commented_parser().parse(source.text)
+        tree = _commented_parser(start).parse(source.text)
     except Exception as exc:  # any Lark error: the caller lowers first, so this is misuse
         raise ValueError(f"{source.path} does not parse; lower it first") from exc
     finally:
         _comment_sink.reset(reset)
-    policy = tree.children[0]
+    policy = tree.children[0] if start == "start" else tree
     assert isinstance(policy, Tree)
     statements = _source_statements(policy)
     # Places a full-line comment can precede, in source order: statement starts, closing braces.
@@ -322,6 +326,22 @@ _BLANK = None  # a separator line between top-level items
 _DEFAULT_REJECT_CODE = next(
     f.default for f in dataclasses.fields(nodes.Policy) if f.name == "reject_code")
 _T = TypeVar("_T")
+
+
+def _factor_table(index: int, table: nodes.FactorTable, indent: int) -> list[_Statement]:
+    """A `factors` block at `indent`: inside a policy, or at the top of a shared factor file."""
+    pad = " " * (indent + INDENT)
+    out = [_statement(("factors", index), indent,
+                      f"{' ' * indent}factors {format_id(table.id)} "
+                      f"{format_string(table.title)} {{", opens=True)]
+    out += [_statement(("factor", index, j), indent + INDENT,
+                       f"{pad}{format_id(f.ingredient)} {format_decimal(f.factor)}")
+            for j, f in enumerate(table.factors)]
+    if table.source is not None:
+        out.append(_statement(("factors", index, "source"), indent + INDENT,
+                              f"{pad}source {format_string(table.source)}"))
+    out.append(_close(("factors", index, _BLOCK_CLOSE), indent))
+    return out
 
 
 def _statement(key: Key, indent: int, *lines: str, opens: bool = False) -> _Statement:
@@ -469,18 +489,7 @@ class _Printer:
         return out
 
     def factor_table(self, index: int, table: nodes.FactorTable) -> list[_Statement]:
-        pad = " " * INDENT * 2
-        out = [_statement(("factors", index), INDENT,
-                          f"{' ' * INDENT}factors {format_id(table.id)} "
-                          f"{format_string(table.title)} {{", opens=True)]
-        out += [_statement(("factor", index, j), INDENT * 2,
-                           f"{pad}{format_id(f.ingredient)} {format_decimal(f.factor)}")
-                for j, f in enumerate(table.factors)]
-        if table.source is not None:
-            out.append(_statement(("factors", index, "source"), INDENT * 2,
-                                  f"{pad}source {format_string(table.source)}"))
-        out.append(_close(("factors", index, _BLOCK_CLOSE), INDENT))
-        return out
+        return _factor_table(index, table, INDENT)
 
     def factor_use(self, index: int, table: nodes.FactorTable) -> _Statement:
         """`use factors mme from "shared/cdc-2022-mme.dqm"`: the reference, never the factors
@@ -647,7 +656,23 @@ def print_policy(policy: nodes.Policy, comments: Sequence[Comment] = (), *,
     Raises PrintError for IR no front end produces (an id the DSL cannot spell, a negative
     number, an empty `and`).
     """
-    items = _Printer(policy, conditions or {}).items()
+    return _weave(_Printer(policy, conditions or {}).items(), comments)
+
+
+def print_factors_file(tables: Sequence[nodes.FactorTable],
+                       comments: Sequence[Comment] = ()) -> str:
+    """The canonical text of a shared factor file: its `factors` blocks at the top level, a
+    blank line between them, with `comments` (from `read_layout(..., "factors_file")`)."""
+    items: list[_Statement | None] = []
+    for index, table in enumerate(tables):
+        if index:
+            items.append(_BLANK)
+        items += _factor_table(index, table, 0)
+    return _weave(items, comments)
+
+
+def _weave(items: Sequence[_Statement | None], comments: Sequence[Comment]) -> str:
+    """Printed statements with the source's comments woven back in, as text."""
     printed = {item.key: item for item in items if item is not None}
     leading, trailing = _place_comments(comments, printed)
     out: list[str] = []
