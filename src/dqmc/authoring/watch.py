@@ -15,7 +15,9 @@ Snapshot = dict[str, tuple[int, int]]  # path → (mtime in ns, size)
 
 def watched_files(paths: Iterable[str]) -> list[Path]:
     """The files whose change can change the build: the specs (as `dqmc build` finds them, one
-    level deep), their kept earlier versions under history/, and the documents' settings file."""
+    level deep), their kept earlier versions under history/, the DSL files in the folders
+    below (the shared factor files policies `use`, such as shared/cdc-2022-mme.dqm), and the
+    documents' settings file."""
     from dqmc.codegen.docs_emit import DOCS_CONFIG_FILE
     from dqmc.lang.pipeline import is_spec, kept_version_files
 
@@ -24,6 +26,9 @@ def watched_files(paths: Iterable[str]) -> list[Path]:
         path = Path(raw)
         if path.is_dir():
             files.update(p for p in path.iterdir() if p.is_file() and is_spec(p))
+            # Which of them a policy uses is known only by compiling; a save of one that no
+            # policy uses costs one needless rebuild.
+            files.update(p for p in path.glob("*/**/*.dqm") if p.is_file())
         elif path.is_file():
             files.add(path)
     # Kept earlier versions write the documents' revision summaries (dqmc build reads them).

@@ -3,8 +3,10 @@
 A build, or a `--check` that found nothing stale, records what it saw in `.dqmc-cache/`: a
 fingerprint of the compiler (the bytes of every file of the dqmc package and its grammars, and the
 versions of the libraries that shape generated text), the sha256 of every input (the specs found,
-their kept earlier versions, the documents' settings file) and the sha256 of every file of the
-output folder. A later `--check` that finds the same fingerprint, the same inputs and the same
+their kept earlier versions, the documents' settings file), the sha256 of every shared factor
+file the compile read (`use factors`; which files those are is known only by compiling, and
+stays right while the specs naming them are unchanged, as a depfile does for make) and the
+sha256 of every file of the output folder. A later `--check` that finds the same fingerprint, the same inputs and the same
 output files knows the answer of a full compile already: the compiler is a pure function of
 those inputs. Any difference, or no record at all (a fresh clone in CI), means a full compile.
 
@@ -20,6 +22,10 @@ import sys
 from collections.abc import Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dqmc.lang.source import SourceFile
 
 CACHE_DIR = Path(".dqmc-cache")
 RECORD_NAME = "build-check.json"
@@ -81,14 +87,33 @@ def _output_digests(out_dir: Path) -> dict[str, str]:
     return {rel: _sha256(out_dir / rel) for rel in sorted(files_on_disk(out_dir))}
 
 
-def remember(key: Mapping[str, object], outputs: Mapping[str, bytes]) -> None:
-    """Record that `outputs`, now the whole of `out_dir`, is what these inputs compile to.
+def _text_digest(source: SourceFile) -> str:
+    # Of the text as compiled (the pipeline's reading: UTF-8, newlines normalised).
+    return hashlib.sha256(source.text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _shared_digests_now(recorded: Mapping[str, str]) -> dict[str, str | None]:
+    """The recorded shared files' digests as they read now (None: unreadable)."""
+    from dqmc.lang.pipeline import read_source
+
+    now: dict[str, str | None] = {}
+    for path in recorded:
+        source, _ = read_source(Path(path)) if Path(path).is_file() else (None, [])
+        now[path] = None if source is None else _text_digest(source)
+    return now
+
+
+def remember(key: Mapping[str, object], outputs: Mapping[str, bytes],
+             shared: Sequence[SourceFile] = ()) -> None:
+    """Record that `outputs`, now the whole of `out_dir`, is what these inputs compile to;
+    `shared`: the shared factor files the compile read, as it read them.
 
     A record that cannot be written only costs the next check its shortcut, so errors are ignored.
     """
     try:
         record = {
             "key": key,
+            "shared": {source.path: _text_digest(source) for source in shared},
             "outputs": {rel: hashlib.sha256(data).hexdigest() for rel, data in outputs.items()},
         }
         CACHE_DIR.mkdir(exist_ok=True)
@@ -107,6 +132,9 @@ def known_up_to_date(key: Mapping[str, object], out_dir: Path) -> bool:
     try:
         record = json.loads((CACHE_DIR / RECORD_NAME).read_text(encoding="utf-8"))
         if not isinstance(record, dict) or record.get("key") != key:
+            return False
+        shared = record.get("shared")
+        if not isinstance(shared, dict) or _shared_digests_now(shared) != shared:
             return False
         return record.get("outputs") == _output_digests(out_dir)
     except (OSError, ValueError):

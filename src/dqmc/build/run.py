@@ -70,7 +70,7 @@ def run(paths: Sequence[str], out_dir: Path, *, check: bool = False, use_cache: 
     if check:
         staleness = compare(outputs, out_dir)
         if staleness.clean:
-            build_cache.remember(key, outputs)
+            build_cache.remember(key, outputs, result.shared_files)
             return BuildResult(EXIT_OK, (*packed,
                                          f"{out_dir}/ is up to date ({len(outputs)} files)"),
                                tuple(shown), result.sources)
@@ -78,7 +78,7 @@ def run(paths: Sequence[str], out_dir: Path, *, check: bool = False, use_cache: 
                                          f"{out_dir}/ is out of date: run `dqmc build`"),
                            tuple(shown), result.sources)
     changes = write_tree(outputs, out_dir)
-    build_cache.remember(key, outputs)
+    build_cache.remember(key, outputs, result.shared_files)
     return BuildResult(EXIT_OK, (*changes.lines(out_dir, _WRITTEN_LABELS), *packed,
                                  _built_line(len(result.compiled), out_dir, changes, len(outputs))),
                        tuple(shown), result.sources)

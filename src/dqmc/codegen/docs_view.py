@@ -170,6 +170,8 @@ class DoseTable:
     headers: tuple[str, ...]
     rows: tuple[tuple[str, ...], ...]
     source: str | None = None  # where a factor table's factors come from
+    # a sentence naming the shared factor file a used table comes from (`use factors`)
+    shared: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -349,7 +351,10 @@ def dose_tables(policy: nodes.Policy) -> tuple[DoseTable, ...]:
         f"Conversion Factors: {one_line(t.title)}",
         ("Ingredient", f"{t.id.upper()} per {_content_unit(policy, t)}"),
         tuple((f.ingredient, f"{f.factor.normalize():f}") for f in t.factors),
-        None if t.source is None else one_line(t.source)) for t in policy.factor_tables]
+        None if t.source is None else one_line(t.source),
+        None if t.origin is None else
+        f"These factors are the shared table {t.id} of {one_line(t.origin)}: every policy that "
+        "uses it counts by the same factors.") for t in policy.factor_tables]
     return tuple(tables)
 
 

@@ -333,6 +333,13 @@ class _Differ:
                              f"{'none' if b is None else f'{b:f}'} (before: "
                              f"{'none' if a is None else f'{a:f}'}).", field="factor",
                              old=a, new=b, effect=more_is_stricter(a, b))
+            if o.origin != n.origin:
+                self.add("factors", "changed", (tid,), f"{quote(n.title)}: the factors now come "
+                         + ("from the policy itself" if n.origin is None else
+                            f"from the shared factor file {quote(n.origin)}")
+                         + (" (before: the policy's own)." if o.origin is None else
+                            f" (before: {quote(o.origin)})."),
+                         field="origin", old=o.origin, new=n.origin)
             if (o.source or "") != (n.source or ""):
                 self.add("factors", "changed", (tid,), f"{quote(n.title)}: the source changed "
                          f"from {quote(o.source or 'none')} to {quote(n.source or 'none')}.",

@@ -30,14 +30,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dqmc.lang.diagnostics import Diagnostic
 from dqmc.lang.ir import nodes
+from dqmc.lang.source import Span
 from dqmc.lang.printers import english as words
 from dqmc.revisions.changes import Change, find_changes
 from dqmc.revisions.verdicts import Verdict, find_verdicts, verdicts_in_words
 from dqmc.revisions.witnesses import Witness, check_verdicts, decided_claims, witnesses_for
+
+if TYPE_CHECKING:
+    from dqmc.lang.frontend.shared_factors import Reader
 
 __all__ = [
     "HISTORY_ROOT", "DiffInputError", "EarlierVersion", "PolicyDiff", "add_arguments",
@@ -240,6 +244,28 @@ def _compile_file(path: str) -> nodes.Policy | None:
     return result.compiled[0].policy if result.ok else None
 
 
+def _revision_reader(folder: Path, revision: str) -> Reader:
+    """Reads the shared factor files a spec uses as they were at `revision`, so the old side of
+    the diff counts by the factors of its day (`git show REV:./path`, from the spec's folder)."""
+    from dqmc.lang.pipeline import display_path
+    from dqmc.lang.source import SourceFile
+
+    def read(relative: str) -> tuple[SourceFile | None, list[Diagnostic]]:
+        shown = subprocess.run(["git", "show", f"{revision}:./{relative}"], cwd=folder,
+                               capture_output=True, check=False)
+        if shown.returncode != 0:
+            return None, []  # not in that revision: the `use` line says no file could be read
+        label = f"{revision}:{display_path(folder / relative)}"
+        try:
+            text = shown.stdout.decode("utf-8").removeprefix("\ufeff")
+        except UnicodeDecodeError as exc:
+            return None, [Diagnostic("io.encoding", f"the file is not UTF-8 (byte {exc.start}); "
+                                     "save it as UTF-8", Span.point(label, 1, 1))]
+        return SourceFile(label, text.replace("\r\n", "\n")), []
+
+    return read
+
+
 def _compile_revision(path: str, revision: str) -> nodes.Policy | None:
     """The spec as it was at a git revision (`git show REV:./path`, from the spec's folder)."""
     from dqmc.lang.diagnostics import has_errors, render_all
@@ -262,9 +288,12 @@ def _compile_revision(path: str, revision: str) -> nodes.Policy | None:
     except UnicodeDecodeError as exc:
         raise DiffInputError(f"{path} at {revision} is not UTF-8 (byte {exc.start})") from None
     # The label ends with the spec's own name, so its suffix still selects the front end.
-    result = compile_text(f"{revision}:{display_path(spec)}", text.replace("\r\n", "\n"))
+    result = compile_text(f"{revision}:{display_path(spec)}", text.replace("\r\n", "\n"),
+                          read=_revision_reader(spec.parent, revision))
     if result.diagnostics:
-        sources = {} if result.source is None else {result.path: result.source}
+        sources = {s.path: s for s in result.shared}
+        if result.source is not None:
+            sources[result.path] = result.source
         print(render_all(result.diagnostics, sources), file=sys.stderr)
     if result.policy is None or has_errors(result.diagnostics):
         return None

@@ -296,3 +296,20 @@ def describe_rule_at(policy: nodes.Policy, line: int, col: int) -> str | None:
                         f"`{approval.target}` {_channel_phrase(policy, approval.channel)}")
     return None
 
+
+def used_table_at(policy: nodes.Policy, line: int, col: int) -> nodes.FactorTable | None:
+    """The table a `use factors` line under the cursor takes from a shared factor file."""
+    for table in policy.factor_tables:
+        s = table.span
+        if table.origin is not None and (s.line, s.col) <= (line, col) <= (s.end_line, s.end_col):
+            return table
+    return None
+
+
+def describe_used_table(table: nodes.FactorTable) -> str:
+    """Hover of a `use factors` line: the shared table's factors and their source."""
+    rows = "\n".join(f"- {f.ingredient}: {decimal_text(f.factor)}" for f in table.factors)
+    source = f"\n\nSource: {table.source}" if table.source else ""
+    return (f"**factor table `{table.id}`**: {table.title}, from the shared factor file "
+            f"`{table.origin}`\n\n{rows or '(no factors)'}{source}")
+

@@ -120,7 +120,12 @@ def build_server() -> Any:
         word_start,
         yaml_candidates,
     )
-    from dqmc.authoring.lsp.describe import describe, describe_rule_at
+    from dqmc.authoring.lsp.describe import (
+        describe,
+        describe_rule_at,
+        describe_used_table,
+        used_table_at,
+    )
     from dqmc.authoring.lsp.index import Occurrence, dsl_names, index_names, index_spec
     from dqmc.lang.diagnostics import Severity
     from dqmc.lang.ir.resolve import Use
@@ -258,6 +263,11 @@ def build_server() -> Any:
             uri_of[f.path] = open_uris.get(resolved) or from_fs_path(str(resolved))
         by_uri: dict[str, tuple[SourceFile | None, list[Diagnostic]]] = {
             uri_of[f.path]: (f.source, []) for f in result.files}
+        # A shared factor file's own findings go to it, not to the policy that uses it.
+        for shared in result.shared_files:
+            shared_uri = from_fs_path(str(Path(shared.path).resolve()))
+            uri_of[shared.path] = shared_uri
+            by_uri.setdefault(shared_uri, (shared, []))
         by_uri.setdefault(uri, (None, []))
         for diagnostic in result.diagnostics:
             target = uri_of.get(diagnostic.span.file, uri)
@@ -339,6 +349,11 @@ def build_server() -> Any:
             if analysis is None or policy is None:
                 return None
             line, col = server_position(analysis.source, params.position)
+            if (used := used_table_at(policy, line, col)) is not None:
+                return types.Hover(
+                    contents=types.MarkupContent(kind=types.MarkupKind.Markdown,
+                                                 value=describe_used_table(used)),
+                    range=client_range(analysis.source, used.span))
             resolved = analysis.result.resolved
             named = resolved.at(line, col) if resolved is not None else None
             definition = resolved.definition_of(named) if resolved and named else None
@@ -359,9 +374,25 @@ def build_server() -> Any:
                 range=client_range(analysis.source, span) if span is not None else None)
         return guarded(answer, None, "hovering")
 
+    def shared_definition(uri: str, position: types.Position) -> types.Location | None:
+        """A `use factors` line's table where its shared factor file defines it."""
+        analysis = analyse(uri)
+        policy = analysis.result.policy if analysis is not None else None
+        if analysis is None or policy is None:
+            return None
+        used = used_table_at(policy, *server_position(analysis.source, position))
+        if used is None or not used.factors:  # not taken: the file or the table is missing
+            return None
+        where = used.defined_at
+        source = next((s for s in analysis.result.shared if s.path == where.file), None)
+        return types.Location(uri=from_fs_path(str(Path(where.file).resolve())),
+                              range=client_range(source, where))
+
     @server.feature(types.TEXT_DOCUMENT_DEFINITION)
     def definition(params: types.DefinitionParams) -> types.Location | None:
         def answer() -> types.Location | None:
+            if (shared := shared_definition(params.text_document.uri, params.position)):
+                return shared
             hit = reference_at(params.text_document.uri, params.position)
             if hit is None:
                 return None
