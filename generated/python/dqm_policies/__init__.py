@@ -9,6 +9,7 @@ module decides a product id, an NDC or a policy id, and that module is imported 
 from __future__ import annotations
 
 import importlib
+from bisect import bisect_left
 from collections.abc import Callable
 from types import ModuleType
 
@@ -284,6 +285,7 @@ _POLICIES = (
 _POLICY_FIELDS = ("id", "title", "content_hash", "source", "module")
 _loaded: dict[str, ModuleType] = {}
 _plain_evaluators: dict[str, Callable[[dict], dict | None]] = {}
+_routed_evaluators: dict[str, Callable[[dict], dict | None]] = {}
 
 
 def policies() -> list[dict]:
@@ -314,16 +316,13 @@ def evaluate(claim: object) -> dict:
                 # that is not a date picks a version whose reader refuses it (None), and the
                 # claim is read and rejected below; one before the first version is too.
                 if day.__class__ is str and (dated[1] is None or day >= dated[1]):
-                    index = 0
-                    for last in dated[2]:
-                        if day <= last:
-                            break
-                        index += 1
+                    index = bisect_left(dated[2], day)  # the first version whose last day >= day
                     name = dated[3][index]
-                    decided = (_plain_evaluators.get(name) or _plain(name))(claim)
+                    # that version's reader, whose decisions carry the version step
+                    decided = (_routed_evaluators.get(name)
+                               or _routed(name, dated[4][index], dated[5][index]))(claim)
                     if decided is not None:
-                        return rt.version_step(decided, rt.BY_SERVICE, day, dated[4][index],
-                                               dated[5][index])
+                        return decided
     parsed = rt.parse_claim(claim)
     if parsed.__class__ is rt.Rejection:
         return rt.rejected_input(parsed, None, None, None)
@@ -453,4 +452,12 @@ def _plain(name: str) -> Callable[[dict], dict | None]:
     function = _plain_evaluators.get(name)
     if function is None:
         function = _plain_evaluators[name] = _module(name).evaluate_plain
+    return function
+
+
+def _routed(name: str, period: str, source: str | None) -> Callable[[dict], dict | None]:
+    """The evaluate_plain of a version's module routed to by date, made once per module."""
+    function = _routed_evaluators.get(name)
+    if function is None:
+        function = _routed_evaluators[name] = _module(name).routed_by_date(period, source)
     return function
