@@ -1737,11 +1737,13 @@ _POLICY = rt.policy(policy_id=POLICY_ID, policy_hash=POLICY_HASH, reject_code=RE
 evaluate_plain = _POLICY.decide_plain
 
 
-def routed_by_date(period: str, source: str | None) -> Callable[[dict], dict | None]:
+def routed_by_date(period: str, source: str | None, *, after: str | None = None,
+                   first: str | None = None) -> Callable[[dict], dict | None]:
     """`evaluate_plain` for the registry, which routes claims here by their date of service when
     the policy keeps several versions: its decisions name in the trace the version that decided
-    (in force `period`, stated at `source`) and why."""
-    return rt.in_force(_POLICY, period, source)
+    (in force `period`, stated at `source`) and why; it declines (None) a claim dated on or
+    before `after` or before `first` (rt.in_force)."""
+    return rt.in_force(_POLICY, period, source, after=after, first=first)
 
 
 # ---------------------------------------------------------------------------------------------

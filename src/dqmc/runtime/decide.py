@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from datetime import date
 
 from .authorizations import _covers, override, read_authorizations
 from .checks import CHECKS, Check, Member, check_rules
@@ -49,7 +50,6 @@ from .texts import (
     select_step,
     unit_message,
     validated_step,
-    version_json,
 )
 from .values import (
     CODE_CHANNEL,
@@ -95,6 +95,9 @@ def decide_plain(policy: Policy, claim: dict) -> dict[str, object] | None:
         end = read_ordinal(end_text)
         if end is None:
             return None
+    version = policy.version
+    if version is not None and end <= version[2]:
+        return None  # before this version took effect (`in_force`)
     product = get("product")
     ndc = get("ndc")
     if product is None:
@@ -193,15 +196,25 @@ class Policy(_NamedTuple):
     criteria_at: Mapping[str, str]  # criterion id → its spec line
     validated: dict[str, object]  # the validate step (step_json)
     # Set when the registry routes claims here by their date of service (`in_force`): when
-    # this version is in force in words, and its spec line, for the trace's version step.
-    version: tuple[str, str | None] | None
+    # this version is in force in words, its spec line (for the trace's version step), and the
+    # ordinal of the last day before it took effect (0: none).
+    version: tuple[str, str | None, int] | None
 
 
-def in_force(policy: Policy, period: str, source: str | None) -> Callable[[dict], dict | None]:
+def in_force(policy: Policy, period: str, source: str | None, *, after: str | None = None,
+             first: str | None = None) -> Callable[[dict], dict | None]:
     """`decide_plain` for the registry, which routes a claim to this version of its policy by
     its date of service: its decisions say in the trace which version decided and why, as
-    `versions.version_step` would add it (docs/semantics.md §2.7)."""
-    return policy._replace(version=(period, source)).decide_plain  # type: ignore[attr-defined]
+    `versions.version_step` would add it (docs/semantics.md §2.7). It declines (None) a claim
+    dated on or before `after` or before `first` (ISO days): the registry tries the live version
+    first and routes the claims it declines."""
+    if after is not None:
+        bound = date.fromisoformat(after).toordinal()
+    elif first is not None:
+        bound = date.fromisoformat(first).toordinal() - 1
+    else:
+        bound = 0
+    return policy._replace(version=(period, source, bound)).decide_plain  # type: ignore[attr-defined]
 
 
 # Bound to its policy, `decide_plain` is a generated module's `evaluate_plain`
@@ -333,9 +346,14 @@ def judge(policy: Policy, item: Product, chosen: Plan, package: str | None, requ
     history = history or ()
     # The decision's trace, its constant steps copied: a caller may change what it is given.
     version = policy.version
-    trace = ([policy.validated.copy(), chosen.matched.copy()] if version is None else
-             [policy.validated.copy(), version_json(BY_SERVICE, end_text, version[0], version[1]),
-              chosen.matched.copy()])
+    if version is None:
+        trace = [policy.validated.copy(), chosen.matched.copy()]
+    else:  # texts.version_json, inlined: every claim of a policy with versions writes it
+        trace = [policy.validated.copy(),
+                 {"step": "version", "result": "info",
+                  "detail": f"{BY_SERVICE} {end_text}: the version in force {version[0]}",
+                  "source": version[1]},
+                 chosen.matched.copy()]
     if chosen.select is None:
         base = chosen.rules
         uncovered = chosen.not_covered
@@ -388,12 +406,12 @@ def judge(policy: Policy, item: Product, chosen: Plan, package: str | None, requ
                                  policy.daily_rate, item, supplies, member)
     # The decision (docs/semantics.md §5): paid when every check passes, else the first failure
     # rejects; max allowed now is the tightest bound of any check.
+    passed_by = None
     if len(checks) == 1:  # most plans hold one rule: no failure or bound to compare
         check = checks[0]
         trace.append(check[0])  # made for this claim by its check: the decision's own
         _, passed, allowed, prior, start, line, rule = check
         failed = None if passed else check
-        passed_by = None
     else:
         failed = allowed = tightest = None
         for check in checks:
