@@ -233,6 +233,36 @@ def test_a_claim_before_the_first_version_is_not_applicable(three) -> None:
     assert registry.evaluate(bad) == interpreter.evaluate_many([compiled], bad)
 
 
+def test_the_live_version_declines_claims_it_does_not_decide(three) -> None:
+    """Once the live version is loaded the registry tries it first: every older day must
+    still reach its own version, or none before the first."""
+    compiled, registry = three
+    assert registry.evaluate(_claim("2025-08-01"))["policy_hash"] == compiled.content_hash
+    for day, version in (("2025-06-30", 1), ("2025-04-01", 1), ("2025-03-31", 0),
+                         ("2025-01-01", 0), ("2024-12-31", None)):
+        decision = registry.evaluate(_claim(day))
+        assert decision == interpreter.evaluate_many([compiled], _claim(day))
+        if version is None:
+            assert decision["outcome"] == "not_applicable"
+        else:
+            assert decision["policy_hash"] == compiled.versions[version].content_hash
+            assert decision["trace"][1]["detail"].startswith(f"date of service {day}: ")
+
+
+def test_a_single_version_with_an_effective_date_routes_by_it(tmp_path: Path) -> None:
+    (tmp_path / "one.dqm").write_text(_spec("one-p", "2025-07-01", 30), encoding="utf-8")
+    result = compile_paths([tmp_path / "one.dqm"])
+    assert result.ok, result.diagnostics
+    (compiled,) = result.compiled
+    registry = load_generated([compiled])
+    for day, outcome in (("2025-07-01", "paid"), ("2025-06-30", "not_applicable"),
+                         ("2025-07-02", "paid"), ("2024-01-01", "not_applicable")):
+        claim = _claim(day, "30")
+        decision = registry.evaluate(claim)
+        assert decision == interpreter.evaluate_many([compiled], claim)
+        assert decision["outcome"] == outcome
+
+
 def test_a_review_before_the_first_version_needs_another_date(three) -> None:
     compiled, registry = three
     request = {"policy": "ver-p", "product": "cream", "request_date": "2024-06-01",

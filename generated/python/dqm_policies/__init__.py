@@ -9,6 +9,7 @@ module decides a product id, an NDC or a policy id, and that module is imported 
 from __future__ import annotations
 
 import importlib
+from bisect import bisect_left
 from collections.abc import Callable
 from types import ModuleType
 
@@ -284,6 +285,7 @@ _POLICIES = (
 _POLICY_FIELDS = ("id", "title", "content_hash", "source", "module")
 _loaded: dict[str, ModuleType] = {}
 _plain_evaluators: dict[str, Callable[[dict], dict | None]] = {}
+_routed_evaluators: dict[str, Callable[[dict], dict | None]] = {}
 
 
 def policies() -> list[dict]:
@@ -309,21 +311,27 @@ def evaluate(claim: object) -> dict:
                 if decided is not None:
                     return decided
             else:
+                # Once loaded, the live version first (most claims are recent): its reader
+                # declines (None) a claim dated before it took effect, and its decisions carry
+                # the version step. Until then, routing by date imports only the module needed.
+                live = _routed_evaluators.get(chosen)
+                decided = None if live is None else live(claim)
+                if decided is not None:
+                    return decided
                 day = get("date_of_service")
-                # Compared as text (rt.version_index, inlined: this is every claim's path): a day
-                # that is not a date picks a version whose reader refuses it (None), and the
-                # claim is read and rejected below; one before the first version is too.
+                # Compared as text (rt.version_index, inlined): a day that is not a date picks a
+                # version whose reader refuses it (None), and the claim is read and rejected
+                # below; one before the first version is too.
                 if day.__class__ is str and (dated[1] is None or day >= dated[1]):
-                    index = 0
-                    for last in dated[2]:
-                        if day <= last:
-                            break
-                        index += 1
-                    name = dated[3][index]
-                    decided = (_plain_evaluators.get(name) or _plain(name))(claim)
+                    index = bisect_left(dated[2], day)  # the first version whose last day >= day
+                    if index < len(dated[2]):
+                        name = dated[3][index]
+                        decided = (_routed_evaluators.get(name)
+                                   or _routed(name, dated[4][index], dated[5][index]))(claim)
+                    elif live is None:
+                        decided = _live(chosen, dated)(claim)
                     if decided is not None:
-                        return rt.version_step(decided, rt.BY_SERVICE, day, dated[4][index],
-                                               dated[5][index])
+                        return decided
     parsed = rt.parse_claim(claim)
     if parsed.__class__ is rt.Rejection:
         return rt.rejected_input(parsed, None, None, None)
@@ -454,3 +462,21 @@ def _plain(name: str) -> Callable[[dict], dict | None]:
     if function is None:
         function = _plain_evaluators[name] = _module(name).evaluate_plain
     return function
+
+
+def _routed(name: str, period: str, source: str | None, *, after: str | None = None,
+            first: str | None = None) -> Callable[[dict], dict | None]:
+    """The evaluate_plain of a version's module routed to by date, made once per module."""
+    function = _routed_evaluators.get(name)
+    if function is None:
+        function = _routed_evaluators[name] = _module(name).routed_by_date(
+            period, source, after=after, first=first)
+    return function
+
+
+def _live(name: str, dated: tuple) -> Callable[[dict], dict | None]:
+    """`_routed` for the live version of a dated policy: it declines the claims dated on or
+    before the last day of the latest kept version, or before the policy took effect."""
+    lasts = dated[2]
+    return _routed(name, dated[4][-1], dated[5][-1], after=lasts[-1] if lasts else None,
+                   first=None if lasts else dated[1])

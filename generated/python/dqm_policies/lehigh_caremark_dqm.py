@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
 from . import _runtime as rt
@@ -733,6 +734,15 @@ _POLICY = rt.policy(policy_id=POLICY_ID, policy_hash=POLICY_HASH, reject_code=RE
 # product, unit and channel with limits here; None for any other claim, which `evaluate` then
 # reads with rt.parse_claim (it rejects the malformed ones) and decides through `evaluate_claim`.
 evaluate_plain = _POLICY.decide_plain
+
+
+def routed_by_date(period: str, source: str | None, *, after: str | None = None,
+                   first: str | None = None) -> Callable[[dict], dict | None]:
+    """`evaluate_plain` for the registry, which routes claims here by their date of service when
+    the policy keeps several versions: its decisions name in the trace the version that decided
+    (in force `period`, stated at `source`) and why; it declines (None) a claim dated on or
+    before `after` or before `first` (rt.in_force)."""
+    return rt.in_force(_POLICY, period, source, after=after, first=first)
 
 
 # ---------------------------------------------------------------------------------------------

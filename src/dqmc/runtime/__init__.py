@@ -53,6 +53,7 @@ from .decide import (
     Policy,
     decide_claim,
     decide_plain,
+    in_force,
     judge,
     policy,
     refused,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date
 
 from .authorizations import _covers, override, read_authorizations
 from .checks import CHECKS, Check, Member, check_rules
@@ -38,6 +39,7 @@ from .tables import (
 )
 from .texts import (
     _MAX_ALLOWED,
+    BY_SERVICE,
     authorization_held_step,
     authorization_required_texts,
     matched_step,
@@ -93,6 +95,9 @@ def decide_plain(policy: Policy, claim: dict) -> dict[str, object] | None:
         end = read_ordinal(end_text)
         if end is None:
             return None
+    version = policy.version
+    if version is not None and end <= version[2]:
+        return None  # before this version took effect (`in_force`)
     product = get("product")
     ndc = get("ndc")
     if product is None:
@@ -190,6 +195,26 @@ class Policy(_NamedTuple):
     ndcs: Mapping[str, tuple[str, str | None]]  # NDC → (product id, package id or None)
     criteria_at: Mapping[str, str]  # criterion id → its spec line
     validated: dict[str, object]  # the validate step (step_json)
+    # Set when the registry routes claims here by their date of service (`in_force`): when
+    # this version is in force in words, its spec line (for the trace's version step), and the
+    # ordinal of the last day before it took effect (0: none).
+    version: tuple[str, str | None, int] | None
+
+
+def in_force(policy: Policy, period: str, source: str | None, *, after: str | None = None,
+             first: str | None = None) -> Callable[[dict], dict | None]:
+    """`decide_plain` for the registry, which routes a claim to this version of its policy by
+    its date of service: its decisions say in the trace which version decided and why, as
+    `versions.version_step` would add it (docs/semantics.md §2.7). It declines (None) a claim
+    dated on or before `after` or before `first` (ISO days): the registry tries the live version
+    first and routes the claims it declines."""
+    if after is not None:
+        bound = date.fromisoformat(after).toordinal()
+    elif first is not None:
+        bound = date.fromisoformat(first).toordinal() - 1
+    else:
+        bound = 0
+    return policy._replace(version=(period, source, bound)).decide_plain  # type: ignore[attr-defined]
 
 
 # Bound to its policy, `decide_plain` is a generated module's `evaluate_plain`
@@ -202,7 +227,7 @@ def policy(policy_id: str, policy_hash: str, reject_code: str, daily_rate: bool,
            ndcs: Mapping[str, tuple[str, str | None]],
            criteria_at: Mapping[str, str]) -> Policy:
     return Policy(policy_id, policy_hash, reject_code, daily_rate, at, channels, products, ndcs,
-                  criteria_at, step_json(validated_step(at)))
+                  criteria_at, step_json(validated_step(at)), None)
 
 
 def decide_claim(policy: Policy, claim: Claim) -> dict[str, object]:
@@ -320,7 +345,15 @@ def judge(policy: Policy, item: Product, chosen: Plan, package: str | None, requ
     """
     history = history or ()
     # The decision's trace, its constant steps copied: a caller may change what it is given.
-    trace = [policy.validated.copy(), chosen.matched.copy()]
+    version = policy.version
+    if version is None:
+        trace = [policy.validated.copy(), chosen.matched.copy()]
+    else:  # texts.version_json, inlined: every claim of a policy with versions writes it
+        trace = [policy.validated.copy(),
+                 {"step": "version", "result": "info",
+                  "detail": f"{BY_SERVICE} {end_text}: the version in force {version[0]}",
+                  "source": version[1]},
+                 chosen.matched.copy()]
     if chosen.select is None:
         base = chosen.rules
         uncovered = chosen.not_covered
@@ -359,20 +392,21 @@ def judge(policy: Policy, item: Product, chosen: Plan, package: str | None, requ
         if granted is not None:
             checks, granting = granted
     if checks is None:
-        selected = chosen.selected
-        trace.append(selected.copy() if selected is not None else step_json(
-            select_step([r.text for r in base], None, base[0].source)))
-        r = base[0]
-        if len(base) == 1 and not (policy.daily_rate or r.exempt or r.overrides):
-            # most plans: one rule, its one check (exemptions and DUR/PPS overrides are
-            # check_rules' to apply)
+        r = chosen.lone
+        if r is not None:
+            # most plans: one rule, its one check (Plan.lone)
+            trace.append(chosen.selected.copy())  # type: ignore[union-attr]
             checks = (CHECKS[r.kind](r, requested, asked, days_supply, end, end_text, history,
                                      item, supplies, member),)
         else:
+            selected = chosen.selected
+            trace.append(selected.copy() if selected is not None else step_json(
+                select_step([r.text for r in base], None, base[0].source)))
             checks = check_rules(base, requested, asked, days_supply, end, end_text, history,
                                  policy.daily_rate, item, supplies, member)
     # The decision (docs/semantics.md §5): paid when every check passes, else the first failure
     # rejects; max allowed now is the tightest bound of any check.
+    passed_by = None
     if len(checks) == 1:  # most plans hold one rule: no failure or bound to compare
         check = checks[0]
         trace.append(check[0])  # made for this claim by its check: the decision's own
@@ -388,6 +422,8 @@ def judge(policy: Policy, item: Product, chosen: Plan, package: str | None, requ
             if bound is not None and (allowed is None or bound < allowed):
                 allowed, tightest = bound, check
         _, _, _, prior, start, line, rule = failed or tightest or checks[0]
+        # A paid claim that passed soft edits by its DUR/PPS codes says so, a line each
+        passed_by = [c[5] for c in checks if c[0]["step"] == "dur_override" and c[5] != line]
     source = rule.source
     if prior:
         total = prior + requested
@@ -414,8 +450,8 @@ def judge(policy: Policy, item: Product, chosen: Plan, package: str | None, requ
     if failed is None:
         outcome = "paid"
         code = None
-        messages += [c[5] for c in checks
-                     if c[0]["step"] == "dur_override" and c[5] != line]
+        if passed_by:
+            messages += passed_by
         trace.append({"step": "decide", "result": "pass", "detail": "paid" + suffix,
                       "source": source})
     else:

@@ -222,6 +222,16 @@ class Plan(_NamedTuple):
     # When a daily-dose rule (base or approved) is stated here: (every product id and NDC those
     # rules count, the first one's spec line); the claim's active fills are read for them.
     dose: tuple[frozenset[str], str | None] | None
+    # The plan's one rule when, with no selector, the whole check is that rule's own (no
+    # daily rate, exemption or DUR/PPS override): `judge` calls its check and nothing else.
+    lone: Rule | None
+
+
+def _lone(rules: tuple[Rule, ...], select: Selector | None) -> Rule | None:
+    if select is not None or len(rules) != 1:
+        return None
+    r = rules[0]
+    return r if r.daily_message is None and not r.exempt and not r.overrides else None
 
 
 def plan(product_id: str, channel: str, location: str, rules: tuple[Rule, ...],
@@ -244,7 +254,7 @@ def plan(product_id: str, channel: str, location: str, rules: tuple[Rule, ...],
     return Plan(step_json(matched_step(product_id, channel, location)), rules, select, selected,
                 approvals, rules[0].source, therapy, tuple(r for r in rules if r.hard),
                 next((r for r in rules if r.kind == "not_covered"), None),
-                _approved_texts(approvals), dose)
+                _approved_texts(approvals), dose, _lone(rules, select))
 
 
 def _approved_texts(approvals: Mapping[str, tuple[Rule, ...]]) -> dict[str, str]:
@@ -273,7 +283,8 @@ def sized_plan(chosen: Plan, size: int) -> Plan:
     return chosen._replace(rules=rules, select=select, selected=selected, approvals=approvals,
                            approved_texts=_approved_texts(approvals),
                            hard=tuple(r for r in rules if r.hard),
-                           not_covered=next((r for r in rules if r.kind == "not_covered"), None))
+                           not_covered=next((r for r in rules if r.kind == "not_covered"), None),
+                           lone=_lone(rules, select))
 
 
 @_named

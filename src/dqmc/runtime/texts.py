@@ -198,6 +198,17 @@ def daily_rate_message(quantity: Decimal, unit: str, days: int) -> str:
 # Trace wording both evaluators share, so their decisions agree to the letter.
 
 
+# What a version is chosen by: a claim's date of service, a review's request date, or a day the
+# caller forces (`dqmc eval --as-of`).
+BY_SERVICE, BY_REQUEST, BY_AS_OF = "date of service", "request date", "as of"
+
+
+def version_json(basis: str, day: str, period: str, source: str | None) -> dict[str, object]:
+    """The trace step saying which version decided and why (docs/semantics.md §2.7)."""
+    return {"step": "version", "result": "info",
+            "detail": f"{basis} {day}: the version in force {period}", "source": source}
+
+
 def validated_step(source: str | None) -> Step:
     return ("validate", "pass", "the claim is well-formed", source)
 

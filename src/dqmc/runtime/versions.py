@@ -9,11 +9,10 @@ from .claims import Claim
 from .decisions import not_applicable
 from .read import read_date
 from .review import Problem, ReviewResult, review_refused
-from .texts import validated_step
+from .texts import BY_AS_OF, BY_REQUEST, BY_SERVICE, validated_step, version_json
 
-# What a version is chosen by: a claim's date of service, a review's request date, or a day the
-# caller forces (`dqmc eval --as-of`).
-BY_SERVICE, BY_REQUEST, BY_AS_OF = "date of service", "request date", "as of"
+__all__ = ["BY_AS_OF", "BY_REQUEST", "BY_SERVICE", "before_first_version", "period_text",
+           "request_day", "review_before_first_version", "version_index", "version_step"]
 
 
 def version_index(day: str, first: str | None, lasts: Sequence[str]) -> int:
@@ -46,10 +45,8 @@ def version_step(decision: dict, basis: str, day: str, period: str,
                  source: str | None) -> dict:
     """The decision with a `version` step saying which version decided and why: after the
     `validate` step when chosen by the claim's date, first when the day was forced."""
-    step = {"step": "version", "result": "info",
-            "detail": f"{basis} {day}: the version in force {period}", "source": source}
-    trace = decision["trace"]
-    trace.insert(0 if basis == BY_AS_OF else 1, step)
+    decision["trace"].insert(0 if basis == BY_AS_OF else 1,
+                             version_json(basis, day, period, source))
     return decision
 
 
