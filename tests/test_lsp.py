@@ -535,3 +535,36 @@ async def test_definitions_come_from_the_resolved_ir(spec: Path) -> None:
         assert lines[span.line - 1][span.col - 1:span.end_col - 1] == item.id, item
         if isinstance(item, Use) and item.kind != "channel":  # retail, home_delivery: built in
             assert isinstance(item.definition, Definition), item
+
+
+async def test_a_use_factors_line_goes_to_and_shows_the_shared_table(
+        client: LanguageClient) -> None:
+    spec = REPO / "policy_specs" / "cms-partd-opioid-safety.dqm"
+    shared = REPO / "policy_specs" / "shared" / "cdc-2022-mme.dqm"
+    text = spec.read_text(encoding="utf-8")
+    uri = open_doc(client, spec, text)
+    doc = types.TextDocumentIdentifier(uri=uri)
+    use = at(text, "use factors mme", 12)
+    found = await client.text_document_definition_async(
+        types.DefinitionParams(text_document=doc, position=use))
+    assert isinstance(found, types.Location) and found.uri == shared.as_uri()
+    assert found.range.start == at(shared.read_text(encoding="utf-8"), "\nfactors mme", 1)
+    answer = await client.text_document_hover_async(types.HoverParams(
+        text_document=doc, position=use))
+    assert answer is not None
+    shown = answer.contents.value  # type: ignore[union-attr]
+    assert "from the shared factor file `shared/cdc-2022-mme.dqm`" in shown
+    assert "- oxycodone: 1.5" in shown and "- tapentadol: 0.4" in shown
+    close_doc(client, uri)
+
+
+async def test_a_missing_shared_file_is_reported_at_the_use_line(
+        client: LanguageClient, specs: Path) -> None:
+    text = (REPO / "policy_specs" / "cms-partd-opioid-safety.dqm").read_text(encoding="utf-8")
+    text = text.replace('"shared/cdc-2022-mme.dqm"', '"shared/nowhere.dqm"')
+    path = specs / "opioids.dqm"
+    uri = open_doc(client, path, text)
+    found = await diagnostics_until(client, uri, lambda ds: bool(ds))
+    [missing] = [d for d in found if d.code == "factors.no-file"]
+    assert missing.range.start == at(text, "use factors mme")
+    close_doc(client, uri)

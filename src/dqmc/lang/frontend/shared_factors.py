@@ -120,11 +120,12 @@ def _read(path: str, read: Reader, problems: list[Diagnostic]) -> FactorFile | N
 
 def _not_dsl(source: SourceFile) -> Diagnostic | None:
     """A policy is not a factor file; saying so beats the syntax error its first line gives."""
-    if not _POLICY_FILE.match(source.text):
+    if (found := _POLICY_FILE.match(source.text)) is None:
         return None
     return Diagnostic("factors.shared-file",
                       "this file is a policy, not a shared factor file: a shared file holds "
-                      "`factors` blocks and nothing else", source.span(0, 1))
+                      "`factors` blocks and nothing else",
+                      source.span(found.end() - len("policy"), found.end()))
 
 
 def _take(table: nodes.FactorTable, file: FactorFile | None, problems: list[Diagnostic]
