@@ -905,14 +905,16 @@ def test_a_file_of_100_000_comment_lines_takes_linear_work_and_reports_the_missi
 
 def assert_well_formed(path: str, text: str):
     result = compile_text(path, text)
-    source = SourceFile(path, text)
+    # A shared factor file the spec uses reports its own findings, at its own positions.
+    sources = {s.path: s for s in result.shared} | {path: SourceFile(path, text)}
     for diagnostic in result.diagnostics:
         span = diagnostic.span
-        assert span.file == path
+        assert span.file in sources, diagnostic
+        source = sources[span.file]
         assert 1 <= span.line <= source.line_count + 1, diagnostic
         assert span.col >= 1 and (span.end_line, span.end_col) >= (span.line, span.col), diagnostic
         assert diagnostic.message
-        render(diagnostic, {path: source})
+        render(diagnostic, sources)
     return result
 
 
@@ -954,11 +956,16 @@ _POOLS = {
     ("quantity", None): ["g", "g", "each", "mL", "tube", "tubes", "box"],
     ("selector", "PACKAGE"): ["pk1", "pk2"], ("atom", None): ["a", "b", "n", "d"],
     ("value", None): ["x", "y", "z"], ("symbol_set", None): ["x", "y", "z"],
-    ("__id_list_star_3", None): ["x", "y", "p", "q"],
+    ("__id_list_star", None): ["x", "y", "p", "q"],
     # daily-dose edits: one ingredient the products contain, one factor table that lists it
     ("product_item", "UNIT_OF_STRENGTH"): ["x"], ("rule", "DOSE"): ["x", "mme"],
     ("factor_table", "FACTORS"): ["mme"], ("factor", None): ["x"],
+    ("factor_use", "FACTORS"): ["mme", "mme", "spare"],
 }
+# `use factors mme from "..."`: the library's shared file (fuzz.dqm compiles from the repository
+# root), and a path that is no file, one that escapes and one that is not a factor file.
+_SHARED_FILES = ['"policy_specs/shared/cdc-2022-mme.dqm"', '"policy_specs/shared/cdc-2022-mme.dqm"',
+                 '"shared/nowhere.dqm"', '"/etc/passwd"', '"policy_specs/anzupgo.dqm"']
 _IDS = ["p", "q", "grp", "a", "b", "n", "d", "x", "y", "g", "mL", "each", "tube", "tubes", "retail",
         "home_delivery", "specialty", "class", "__import__", "None", "True", "c1", "pk1"]
 _STRINGS = ['"x"', '"76"', '"E7"', '"7 6"', '"00574407205"', '"0057440720"', '"2%"',
@@ -979,8 +986,16 @@ _TERMINAL_VALUES = {
 _VALID_VALUES = {
     "NUMBER": ["1", "2", "5", "17", "30", "60", "90"], "DATE": ["2025-01-01", "2025-11-12"],
     "UNIT_OF_STRENGTH": ["mg"],
-    "STRING": [s for s in _STRINGS if "\\uD800" not in s and "\\q" not in s],
+    # (a NUL or a bidi control is refused wherever it is written: not a value that passes)
+    "STRING": [s for s in _STRINGS if "\\uD800" not in s and "\\q" not in s
+               and "\\u0000" not in s],
 }
+
+
+# Strings that are codes where a policy meant to be valid writes them: a line's reject code
+# (NCPDP 511-FB) and DUR/PPS codes; a flag's string may also be a note, hostile text included.
+_VALID_CODES = {"flag": ['"76"', '"E7"', '"88"', '"<script>alert(1)</script>"'],
+                "dur_code": ['"M0"', '"1G"', '"HD"']}
 
 
 _VALUE_FACT = {"NUMBER": "n", "DATE": "d", "TRUE": "a", "FALSE": "a", "ID": "b"}
@@ -1027,8 +1042,15 @@ def derive(data: st.DataObject, start: str = "start", budget: int = 120,
                 text = value
             elif symbol == "ID":
                 before = out[-1][1] if out else None
+                # Lark numbers the rules it makes for `x*` in grammar order ("__id_list_star_3"):
+                # a pool names one without its number, which any new rule would shift.
+                parent = re.sub(r"^(__\w+_(?:star|plus))_\d+$", r"\1", parent)
                 pool = pools.get((parent, before)) or pools.get((parent, None)) or _IDS
                 text = data.draw(st.sampled_from(pool))
+            elif symbol == "STRING" and parent == "factor_use":
+                text = data.draw(st.sampled_from(_SHARED_FILES))
+            elif symbol == "STRING" and valid and parent in _VALID_CODES:
+                text = data.draw(st.sampled_from(_VALID_CODES[parent]))
             else:
                 text = data.draw(st.sampled_from(values[symbol]))
             out.append((text, symbol, parent))
@@ -1053,9 +1075,12 @@ def coherent_policy(data: st.DataObject) -> str:
               f"  type {data.draw(st.sampled_from(_POOLS[('setting', 'TYPE')][:4]))}",
               "  channel specialty \"Specialty\"", "  channel mail \"Mail\"",
               '  product p { brand "B" generic "g" form "cream" package pk1 30 g "tube" as tube'
-              ' package pk2 60 g "jar" as box }',
+              ' package pk2 60 g "jar" as box contains 5 mg x contains 2 mg oxycodone }',
               '  product q { brand "B" generic "g" form "tablet" unit each'
-              ' package pk1 30 each "bottle of 30" as bottle }',
+              ' package pk1 30 each "bottle of 30" as bottle contains 10 mg x contains 5 mg oxycodone }',
+              # derived `dose x` and `dose mme` lines count these; the MME table is the shared
+              # one (fuzz.dqm compiles from the repository root)
+              '  use factors mme from "policy_specs/shared/cdc-2022-mme.dqm"',
               '  fact a: bool "A?"', '  fact b: enum {x, y, z} "B?"', '  fact n: number "N?"',
               '  fact d: date "D?"', '  fact s: set {x, y, z} "S?"']
     if data.draw(st.booleans()):
