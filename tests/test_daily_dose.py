@@ -142,7 +142,8 @@ def test_active_fills_show_their_share_in_the_trace(generated) -> None:
 def test_both_spellings_print_and_read_back_to_the_same_policy() -> None:
     yaml_text = emit_yaml(POLICY)
     # The MME table is the shared one, read from beside the spec in either spelling.
-    assert "contains:" in yaml_text and "\nuse_factors:\n  mme: shared/cdc-2022-mme.dqm\n" in yaml_text
+    assert "contains:" in yaml_text
+    assert "\nuse_factors:\n  mme: shared/cdc-2022-mme.dqm\n" in yaml_text
     from_yaml = compile_text(str(SPEC.with_name("opioids.yaml")), yaml_text)
     assert not from_yaml.diagnostics and from_yaml.policy == POLICY
     again = compile_text(str(SPEC.with_name("opioids.dqm")), print_policy(POLICY))

@@ -1077,7 +1077,8 @@ def coherent_policy(data: st.DataObject) -> str:
               '  product p { brand "B" generic "g" form "cream" package pk1 30 g "tube" as tube'
               ' package pk2 60 g "jar" as box contains 5 mg x contains 2 mg oxycodone }',
               '  product q { brand "B" generic "g" form "tablet" unit each'
-              ' package pk1 30 each "bottle of 30" as bottle contains 10 mg x contains 5 mg oxycodone }',
+              ' package pk1 30 each "bottle of 30" as bottle contains 10 mg x'
+              ' contains 5 mg oxycodone }',
               # derived `dose x` and `dose mme` lines count these; the MME table is the shared
               # one (fuzz.dqm compiles from the repository root)
               '  use factors mme from "policy_specs/shared/cdc-2022-mme.dqm"',

@@ -6,9 +6,10 @@ versions of the libraries that shape generated text), the sha256 of every input 
 their kept earlier versions, the documents' settings file), the sha256 of every shared factor
 file the compile read (`use factors`; which files those are is known only by compiling, and
 stays right while the specs naming them are unchanged, as a depfile does for make) and the
-sha256 of every file of the output folder. A later `--check` that finds the same fingerprint, the same inputs and the same
-output files knows the answer of a full compile already: the compiler is a pure function of
-those inputs. Any difference, or no record at all (a fresh clone in CI), means a full compile.
+sha256 of every file of the output folder. A later `--check` that finds the same fingerprint,
+the same inputs and the same output files knows the answer of a full compile already: the
+compiler is a pure function of those inputs. Any difference, or no record at all (a fresh clone
+in CI), means a full compile.
 
 The record is a cache in the sense of mypy's and ruff's: local, never committed, safe to delete.
 """

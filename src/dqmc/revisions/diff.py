@@ -34,8 +34,8 @@ from typing import TYPE_CHECKING, Any
 
 from dqmc.lang.diagnostics import Diagnostic
 from dqmc.lang.ir import nodes
-from dqmc.lang.source import Span
 from dqmc.lang.printers import english as words
+from dqmc.lang.source import Span
 from dqmc.revisions.changes import Change, find_changes
 from dqmc.revisions.verdicts import Verdict, find_verdicts, verdicts_in_words
 from dqmc.revisions.witnesses import Witness, check_verdicts, decided_claims, witnesses_for

@@ -229,30 +229,30 @@ class SourceLayout:
     conditions: Mapping[int, ConditionLayout] = field(default_factory=dict)
 
 
-def collect_comments(source: SourceFile, start: str = "start") -> list[Comment]:
+def collect_comments(source: SourceFile, start_rule: str = "start") -> list[Comment]:
     """The comments of a DSL file that parses, each with the statements it may be printed with
-    (a shared factor file with `start="factors_file"`).
+    (a shared factor file with `start_rule="factors_file"`).
 
     Raises ValueError if the file does not parse (lower it first to get the diagnostics).
     """
-    return list(read_layout(source, start).comments)
+    return list(read_layout(source, start_rule).comments)
 
 
-def read_layout(source: SourceFile, start: str = "start") -> SourceLayout:
+def read_layout(source: SourceFile, start_rule: str = "start") -> SourceLayout:
     """The comments and condition layouts of a DSL file that parses (see SourceLayout); a
-    shared factor file with `start="factors_file"`.
+    shared factor file with `start_rule="factors_file"`.
 
     Raises ValueError if the file does not parse (lower it first to get the diagnostics).
     """
     sink: list[Token] = []
     reset = _comment_sink.set(sink)
     try:
-        tree = _commented_parser(start).parse(source.text)
+        tree = _commented_parser(start_rule).parse(source.text)
     except Exception as exc:  # any Lark error: the caller lowers first, so this is misuse
         raise ValueError(f"{source.path} does not parse; lower it first") from exc
     finally:
         _comment_sink.reset(reset)
-    policy = tree.children[0] if start == "start" else tree
+    policy = tree.children[0] if start_rule == "start" else tree
     assert isinstance(policy, Tree)
     statements = _source_statements(policy)
     # Places a full-line comment can precede, in source order: statement starts, closing braces.
