@@ -7,7 +7,7 @@ import shutil
 import sys
 import tempfile
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -15,9 +15,11 @@ from typing import TextIO
 from dqmc.lang.diagnostics import Diagnostic, has_errors, render_all, sorted_unique
 from dqmc.lang.frontend.dsl_lower import lower_dsl, lower_factors_file
 from dqmc.lang.frontend.shared_factors import is_factors_file
+from dqmc.lang.ir import nodes
 from dqmc.lang.ir.canonical import canonical_json
 from dqmc.lang.printers.dsl_fragments import PrintError
 from dqmc.lang.printers.dsl_print import (
+    Comment,
     collect_comments,
     print_factors_file,
     print_policy,
@@ -51,18 +53,7 @@ def format_source(source: SourceFile) -> tuple[str | None, list[Diagnostic]]:
         text = print_policy(policy, comments, conditions=layout.conditions)
     except PrintError as exc:
         raise InternalFormatError(f"the policy cannot be printed: {exc}") from exc
-    printed = SourceFile(source.path, text)
-    again, again_diagnostics = lower_dsl(printed)
-    if again is None or has_errors(again_diagnostics):
-        first = again_diagnostics[0].concise() if again_diagnostics else "no IR"
-        raise InternalFormatError(f"the formatted text does not lower: {first}")
-    if again != policy:
-        raise InternalFormatError(
-            "the formatted text lowers to a different policy:\n"
-            + _first_difference(canonical_json(policy), canonical_json(again)))
-    kept = Counter(c.text for c in collect_comments(printed))
-    if kept != Counter(c.text for c in comments):
-        raise InternalFormatError("the formatted text would lose or duplicate a comment")
+    _check_printed(SourceFile(source.path, text), policy, comments, "start")
     return text, diagnostics
 
 
@@ -76,17 +67,31 @@ def _format_factors_file(source: SourceFile) -> tuple[str | None, list[Diagnosti
         text = print_factors_file(tables, comments)
     except PrintError as exc:
         raise InternalFormatError(f"the factor file cannot be printed: {exc}") from exc
-    printed = SourceFile(source.path, text)
-    again, again_diagnostics = lower_factors_file(printed)
-    if again is None or has_errors(again_diagnostics):
-        first = again_diagnostics[0].concise() if again_diagnostics else "no tables"
+    _check_printed(SourceFile(source.path, text), tables, comments, "factors_file")
+    return text, diagnostics
+
+
+def _check_printed(printed: SourceFile, meant: nodes.Policy | tuple[nodes.FactorTable, ...],
+                   comments: Sequence[Comment], start_rule: str) -> None:
+    """Raise InternalFormatError unless the printed text lowers to what the source meant (a
+    policy, or a shared file's tables) and keeps every comment of the source."""
+    again: nodes.Policy | tuple[nodes.FactorTable, ...] | None
+    if isinstance(meant, nodes.Policy):
+        again, found = lower_dsl(printed)
+    else:
+        again, found = lower_factors_file(printed)
+    if again is None or has_errors(found):
+        first = found[0].concise() if found else "nothing"
         raise InternalFormatError(f"the formatted text does not lower: {first}")
-    if again != tables:
+    if again != meant:
+        if isinstance(meant, nodes.Policy) and isinstance(again, nodes.Policy):
+            raise InternalFormatError(
+                "the formatted text lowers to a different policy:\n"
+                + _first_difference(canonical_json(meant), canonical_json(again)))
         raise InternalFormatError("the formatted text lowers to different factor tables")
-    kept = Counter(c.text for c in collect_comments(printed, "factors_file"))
+    kept = Counter(c.text for c in collect_comments(printed, start_rule))
     if kept != Counter(c.text for c in comments):
         raise InternalFormatError("the formatted text would lose or duplicate a comment")
-    return text, diagnostics
 
 
 def _first_difference(before: str, after: str) -> str:
