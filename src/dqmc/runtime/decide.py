@@ -7,14 +7,16 @@ from datetime import date
 
 from .authorizations import _covers, override, read_authorizations
 from .checks import CHECKS, Check, Member, check_rules
-from .claims import Authorization, Claim
+from .claims import Authorization, Claim, Rejection, read_dur_pps
 from .history import (
     Kept,
+    Paid,
     billed_history,
     dose_fills,
     history_unit_texts,
     keep_history,
     keep_typed,
+    paid_fills,
     therapy_supplies,
 )
 from .read import (
@@ -66,6 +68,7 @@ from .values import (
 
 # Texts read before (thousandths, ordinals): a hit skips parsing the value again.
 _MILLI, _ORDINAL, _UNIT = MILLI.get, ORDINAL.get, UNIT_ALIASES.get
+_NO_EXCLUSIONS: frozenset[str] = frozenset()
 
 
 def decide_plain(policy: Policy, claim: dict) -> dict[str, object] | None:
@@ -119,13 +122,25 @@ def decide_plain(policy: Policy, claim: dict) -> dict[str, object] | None:
     value = get("package_size")
     if value is not None and read_milli(value) is None:
         return None
-    if get("dur_pps") is not None:
-        return None  # DUR/PPS codes are read (and checked) by `parse_claim`
+    dur_pps = get("dur_pps")
+    if dur_pps is not None:
+        dur_pps = read_dur_pps(dur_pps)
+        if isinstance(dur_pps, Rejection):
+            return None
+    else:
+        dur_pps = ()
     birth = None
+    exclusions = _NO_EXCLUSIONS
     member = get("member")
     if member is not None:
-        if member.__class__ is not dict or member.get("exclusions") is not None:
+        if member.__class__ is not dict:
             return None
+        value = member.get("exclusions")
+        if value is not None:
+            if value.__class__ is not list or not all(
+                    e.__class__ is str and e for e in value):
+                return None
+            exclusions = frozenset(value)
         value = member.get("birth_date")
         if value is not None:
             birth = _ORDINAL(value) if value.__class__ is str else None
@@ -165,20 +180,37 @@ def decide_plain(policy: Policy, claim: dict) -> dict[str, object] | None:
     chosen = item.plans.get(channel)
     if chosen is None or _UNIT(unit, unit) != item.unit:
         return None
-    # Sizes from the drug file count packages, and therapy rules measure each prior fill's
-    # supply: `decide_claim` does both over the parsed claim.
-    if item.drug_file or item.therapy:
-        return None
+    if item.drug_file:
+        return None  # sizes from the drug file count packages: `decide_claim` converts them
     history = get("history")
-    if history:
-        history = keep_history(history, claim_id, end, item, bool(authorizations))
-        if history is None:
+    if not item.therapy:
+        if history:
+            history = keep_history(history, claim_id, end, item, bool(authorizations))
+            if history is None:
+                return None
+        elif history is not None and history.__class__ is not list:
             return None
-    elif history is not None and history.__class__ is not list:
+        # The date was read from this text, so the text is its ISO form.
+        return judge(policy, item, chosen, package, requested, days_supply, end,
+                     end_text, birth, channel, history, authorizations)  # type: ignore[arg-type]
+    # Therapy and daily-dose rules measure each prior fill's supply; exemptions and soft edits
+    # read the member's exclusions and the claim's DUR/PPS codes.
+    paid: list[Paid] = []
+    history = keep_history(history, claim_id, end, item, bool(authorizations), paid)
+    if history is None:
         return None
-    # The date was read from this text, so the text is its ISO form.
+    supplies = fills = None
+    if chosen.therapy is not None:
+        supplies = therapy_supplies(paid, end, chosen.therapy)
+        if isinstance(supplies, int):
+            return None  # a fill whose supply cannot be measured: `decide_claim` says which
+    if chosen.dose is not None:
+        fills = dose_fills(paid, end, chosen.dose[0])
+        if isinstance(fills, int):
+            return None
     return judge(policy, item, chosen, package, requested, days_supply, end,
-                 end_text, birth, channel, history, authorizations)  # type: ignore[arg-type]
+                 end_text, birth, channel, history, authorizations, None,  # type: ignore[arg-type]
+                 supplies, (fills or (), exclusions, dur_pps))  # type: ignore[arg-type]
 
 
 @_named
@@ -307,25 +339,29 @@ def decide_claim(policy: Policy, claim: Claim) -> dict[str, object]:
             return refuse(text, detail, CODE_RECORD, item.location)
         entries, chosen = sized, sized_plan(chosen, size)  # type: ignore[assignment]
     supplies = None
-    if chosen.therapy is not None:
-        supplies = therapy_supplies(entries, claim.claim_id, end, chosen.therapy)
-        if supplies.__class__ is tuple:
-            if not item.drug_file:
-                steps.append(chosen.matched)
-            text, detail = missing_supply_texts(supplies[0], supplies[1], chosen.therapy[3])
-            return refuse(text, detail, CODE_RECORD, chosen.therapy[3])
     fills: Sequence[tuple] = ()
-    if chosen.dose is not None:
-        found = dose_fills(entries, claim.claim_id, end, chosen.dose[0])
-        if found.__class__ is tuple:
-            if not item.drug_file:
-                steps.append(chosen.matched)
-            text, detail = missing_supply_texts(found[0], found[1], chosen.dose[1])
-            return refuse(text, detail, CODE_RECORD, chosen.dose[1])
-        fills = found  # type: ignore[assignment]
+    if chosen.therapy is not None or chosen.dose is not None:
+        paid = paid_fills(entries, claim.claim_id)
+        if chosen.therapy is not None:
+            measured = therapy_supplies(paid, end, chosen.therapy)
+            if isinstance(measured, int):
+                if not item.drug_file:
+                    steps.append(chosen.matched)
+                text, detail = missing_supply_texts(measured, entries[measured - 1],
+                                                    chosen.therapy[3])
+                return refuse(text, detail, CODE_RECORD, chosen.therapy[3])
+            supplies = measured
+        if chosen.dose is not None:
+            found = dose_fills(paid, end, chosen.dose[0])
+            if isinstance(found, int):
+                if not item.drug_file:
+                    steps.append(chosen.matched)
+                text, detail = missing_supply_texts(found, entries[found - 1], chosen.dose[1])
+                return refuse(text, detail, CODE_RECORD, chosen.dose[1])
+            fills = found
     history = keep_typed(entries, claim.claim_id, end, item, bool(claim.authorizations))
     return judge(policy, item, chosen, package, requested, claim.days_supply, end, day_text(end),
-                 birth, channel, history, claim.authorizations, size, supplies,  # type: ignore[arg-type]
+                 birth, channel, history, claim.authorizations, size, supplies,
                  (fills, claim.exclusions, claim.dur_pps))
 
 
