@@ -52,6 +52,7 @@ from .texts import (
     select_step,
     unit_message,
     validated_step,
+    version_json,
 )
 from .values import (
     CODE_CHANNEL,
@@ -69,6 +70,10 @@ from .values import (
 # Texts read before (thousandths, ordinals): a hit skips parsing the value again.
 _MILLI, _ORDINAL, _UNIT = MILLI.get, ORDINAL.get, UNIT_ALIASES.get
 _NO_EXCLUSIONS: frozenset[str] = frozenset()
+# A decision's fields, in the order docs/contracts.md lists them
+DECISION_FIELDS = ("outcome", "reject_code", "messages", "policy_id", "policy_hash", "channel",
+                   "limit", "window", "prior_quantity", "requested_quantity", "total_quantity",
+                   "max_allowed_quantity", "max_allowed_packages", "trace")
 
 
 def decide_plain(policy: Policy, claim: dict) -> dict[str, object] | None:
@@ -227,10 +232,12 @@ class Policy(_NamedTuple):
     ndcs: Mapping[str, tuple[str, str | None]]  # NDC → (product id, package id or None)
     criteria_at: Mapping[str, str]  # criterion id → its spec line
     validated: dict[str, object]  # the validate step (step_json)
+    # A decision of this policy, every field None but its id and hash: `judge` fills a copy
+    decided: dict[str, object]
     # Set when the registry routes claims here by their date of service (`in_force`): when
     # this version is in force in words, its spec line (for the trace's version step), and the
-    # ordinal of the last day before it took effect (0: none).
-    version: tuple[str, str | None, int] | None
+    # ordinal of the last day before it took effect (0: none), and the step to copy.
+    version: tuple[str, str | None, int, dict[str, object]] | None
 
 
 def in_force(policy: Policy, period: str, source: str | None, *, after: str | None = None,
@@ -246,7 +253,9 @@ def in_force(policy: Policy, period: str, source: str | None, *, after: str | No
         bound = date.fromisoformat(first).toordinal() - 1
     else:
         bound = 0
-    return policy._replace(version=(period, source, bound)).decide_plain  # type: ignore[attr-defined]
+    step = version_json(BY_SERVICE, "", period, source)
+    return policy._replace(  # type: ignore[attr-defined]
+        version=(period, source, bound, step)).decide_plain
 
 
 # Bound to its policy, `decide_plain` is a generated module's `evaluate_plain`
@@ -258,8 +267,10 @@ def policy(policy_id: str, policy_hash: str, reject_code: str, daily_rate: bool,
            channels: tuple[str, ...], products: Mapping[str, Product],
            ndcs: Mapping[str, tuple[str, str | None]],
            criteria_at: Mapping[str, str]) -> Policy:
+    decided = dict.fromkeys(DECISION_FIELDS)
+    decided["policy_id"], decided["policy_hash"] = policy_id, policy_hash
     return Policy(policy_id, policy_hash, reject_code, daily_rate, at, channels, products, ndcs,
-                  criteria_at, step_json(validated_step(at)), None)
+                  criteria_at, step_json(validated_step(at)), decided, None)
 
 
 def decide_claim(policy: Policy, claim: Claim) -> dict[str, object]:
@@ -384,12 +395,10 @@ def judge(policy: Policy, item: Product, chosen: Plan, package: str | None, requ
     version = policy.version
     if version is None:
         trace = [policy.validated.copy(), chosen.matched.copy()]
-    else:  # texts.version_json, inlined: every claim of a policy with versions writes it
-        trace = [policy.validated.copy(),
-                 {"step": "version", "result": "info",
-                  "detail": f"{BY_SERVICE} {end_text}: the version in force {version[0]}",
-                  "source": version[1]},
-                 chosen.matched.copy()]
+    else:  # texts.version_json, in a copy of this version's step (`in_force`)
+        step = version[3].copy()
+        step["detail"] = f"{BY_SERVICE} {end_text}: the version in force {version[0]}"
+        trace = [policy.validated.copy(), step, chosen.matched.copy()]
     if chosen.select is None:
         base = chosen.rules
         uncovered = chosen.not_covered
@@ -504,22 +513,22 @@ def judge(policy: Policy, item: Product, chosen: Plan, package: str | None, requ
         # An approval of the policy's criteria is granted by the authorization: the decision
         # names it.
         limit["authorization_id"] = granting.id
-    return {
-        "outcome": outcome,
-        "reject_code": code,
-        "messages": messages,
-        "policy_id": policy.id,
-        "policy_hash": policy.hash,
-        "channel": channel,
-        "limit": limit,
-        "window": None if start is None else {"start": start, "end": end_text},
-        "prior_quantity": prior_text,
-        "requested_quantity": asked,
-        "total_quantity": total_text,
-        "max_allowed_quantity": allowed_text,
-        "max_allowed_packages": packages,
-        "trace": trace,
-    }
+    # Filled in a copy of the policy's decision (`Policy.decided`): copying a dict is cheaper
+    # than building one of the same keys.
+    decision = policy.decided.copy()
+    decision["outcome"] = outcome
+    decision["reject_code"] = code
+    decision["messages"] = messages
+    decision["channel"] = channel
+    decision["limit"] = limit
+    decision["window"] = None if start is None else {"start": start, "end": end_text}
+    decision["prior_quantity"] = prior_text
+    decision["requested_quantity"] = asked
+    decision["total_quantity"] = total_text
+    decision["max_allowed_quantity"] = allowed_text
+    decision["max_allowed_packages"] = packages
+    decision["trace"] = trace
+    return decision
 
 
 def refused(policy_id: str, policy_hash: str, steps: Sequence[dict], step: str, code: str,
