@@ -215,7 +215,7 @@ def decide_plain(policy: Policy, claim: dict) -> dict[str, object] | None:
             return None
     return judge(policy, item, chosen, package, requested, days_supply, end,
                  end_text, birth, channel, history, authorizations, None,  # type: ignore[arg-type]
-                 supplies, (fills or (), exclusions, dur_pps))  # type: ignore[arg-type]
+                 supplies, (fills or (), exclusions, dur_pps, []))  # type: ignore[arg-type]
 
 
 @_named
@@ -373,7 +373,7 @@ def decide_claim(policy: Policy, claim: Claim) -> dict[str, object]:
     history = keep_typed(entries, claim.claim_id, end, item, bool(claim.authorizations))
     return judge(policy, item, chosen, package, requested, claim.days_supply, end, day_text(end),
                  birth, channel, history, claim.authorizations, size, supplies,
-                 (fills, claim.exclusions, claim.dur_pps))
+                 (fills, claim.exclusions, claim.dur_pps, []))
 
 
 def judge(policy: Policy, item: Product, chosen: Plan, package: str | None, requested: int,
