@@ -116,6 +116,43 @@ def test_interpreter_and_generated_agree_on_every_boundary_claim(generated, inde
     assert generated.evaluate(claim) == interpreter.evaluate(COMPILED, claim)
 
 
+_MEMBER_VARIANTS = (
+    {}, {"member": {"exclusions": ["hospice"]}}, {"member": {"exclusions": ["unrelated"]}},
+    {"dur_pps": [{"professional_service": "M0", "result": "1G"}]},
+    {"dur_pps": [{"reason": "ER", "professional_service": "M0", "result": "1B"}]},
+    {"member": {"exclusions": ["cancer"], "birth_date": "1950-01-01"}, "dur_pps": []},
+    # malformed: the plain reader leaves them to parse_claim, which rejects them
+    {"dur_pps": {"result": "1G"}}, {"member": {"exclusions": "hospice"}},
+    {"member": {"exclusions": [""]}}, {"dur_pps": [{"reason": 7}]},
+)
+
+
+def test_the_plain_reader_decides_dose_claims_as_the_typed_path_does(generated) -> None:
+    """Dose products are read straight from plain JSON (exclusions, DUR/PPS codes, each prior
+    fill's supply): every claim it takes is decided as parse_claim and decide_claim would, and
+    it takes every well-formed one."""
+    parse = generated.rt.parse_claim
+    taken = 0
+    for claim in BOUNDARY[::3]:
+        for extra in _MEMBER_VARIANTS:
+            variant = dict(claim, **extra)
+            parsed = parse(variant)
+            plain = generated.evaluate_plain(variant)
+            if isinstance(parsed, generated.rt.Rejection):
+                assert plain is None, extra
+                continue
+            assert plain == generated.evaluate_claim(parsed) == interpreter.evaluate(
+                COMPILED, variant), extra
+            taken += 1
+    assert taken == len(BOUNDARY[::3]) * 6
+    # A prior opioid fill with no days supply cannot be measured: left to decide_claim (85).
+    unmeasured = _claim("oxycodone-10mg-tab", "20", 5, history=[
+        {k: v for k, v in _fill("morphine-er-30mg-tab", DOS - dt.timedelta(days=3)).items()
+         if k != "days_supply"}])
+    assert generated.evaluate_plain(unmeasured) is None
+    assert generated.evaluate(unmeasured)["reject_code"] == "85"
+
+
 def test_a_dose_exactly_at_a_limit_is_at_it_whatever_the_fractions() -> None:
     # 90 MME over 7 days of oxycodone 15 MME a tablet is 42 tablets: 42 × 15 / 7 = 90 exactly,
     # while 41.999 tablets is 89.99... and one thousandth more is over.

@@ -666,7 +666,7 @@ def _daily_dose(policy: nodes.Policy, r: _Rule, rule: nodes.DailyDose, claim: rt
                                         (first.reason, first.service, first.result))
     return rt.RuleCheck("daily_dose", passed, r.limit, allowed, None, None, None,
                         rt.dose_detail(unit_label,
-                                       [(label, _pair(share)) for label, share in
+                                       [rt.dose_share(label, _pair(share)) for label, share in
                                         [*parts, ("this claim", mine)]],
                                        _pair(total), below, rt.quantity_text(rule.limit), passed),
                         r.source, message)

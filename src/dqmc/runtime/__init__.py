@@ -149,6 +149,7 @@ from .texts import (
     days_supply_detail,
     dose_detail,
     dose_lines,
+    dose_share,
     dose_text,
     dur_codes_text,
     dur_match,

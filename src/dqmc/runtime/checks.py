@@ -11,6 +11,7 @@ from .texts import (
     _days,
     dose_detail,
     dose_lines,
+    dose_share,
     dur_codes_text,
     dur_match,
     first_fill_detail,
@@ -29,8 +30,9 @@ if TYPE_CHECKING:
     Check = tuple[dict[str, object], bool, int | None, int | None, str | None, str | None, Rule]
     # What daily-dose and soft edits read of a claim: (its prior fills of the dose rules' scope
     # whose supply may be active, as (first day, last day, product, ndc, thousandths), its
-    # member's exclusions, its DUR/PPS entries as (reason, service, result)).
-    Member = tuple[Sequence[tuple], frozenset[str], Sequence[tuple]]
+    # member's exclusions, its DUR/PPS entries as (reason, service, result), and an empty list
+    # in which `_dose_check` keeps the active fills' shares per terms for the claim's next line).
+    Member = tuple[Sequence[tuple], frozenset[str], Sequence[tuple], list[tuple]]
 else:
     Check = tuple
     Member = tuple
@@ -206,19 +208,26 @@ def _dose_check(r: Rule, requested: int, asked: str, days_supply: int, end: int,
     integer fraction (thousandths × term ÷ days), the total their sum over a common
     denominator, so a total at the threshold is at it, not a rounding away."""
     terms = r.terms
-    parts = []
-    total_n, total_d = 0, 1
-    for first, last, named, ndc, amount in (member[0] if member is not None else ()):
-        term = terms.get(named) or terms.get(ndc)  # type: ignore[union-attr]
-        if term is not None and first <= end <= last:
-            share = (amount * term[0], 1000 * term[1] * (last - first + 1))
-            parts.append((f"{day_text(first)} {named or ndc}", share))
-            total_n, total_d = total_n * share[1] + share[0] * total_d, total_d * share[1]
-    others_n, others_d = total_n, total_d
+    # The active fills' shares are the same for every line of the same terms (90 and 200 MME):
+    # worked out for the first, kept in the claim's `Member` for the others.
+    shared = member[3] if member is not None else []
+    found = next((s for s in shared if s[0] is terms), None)
+    if found is None:
+        shares = []
+        total_n, total_d = 0, 1
+        for first, last, named, ndc, amount in (member[0] if member is not None else ()):
+            term = terms.get(named) or terms.get(ndc)  # type: ignore[union-attr]
+            if term is not None and first <= end <= last:
+                share = (amount * term[0], 1000 * term[1] * (last - first + 1))
+                shares.append(dose_share(f"{day_text(first)} {named or ndc}", share))
+                total_n, total_d = total_n * share[1] + share[0] * total_d, total_d * share[1]
+        found = (terms, shares, total_n, total_d)
+        shared.append(found)
+    _, others, others_n, others_d = found
+    total_n, total_d = others_n, others_d
     term = terms.get(own.id) if own is not None else None  # type: ignore[union-attr]
     unit_n, unit_d = term if term is not None else (0, 1)
     mine = (requested * unit_n, 1000 * unit_d * days_supply)
-    parts.append(("this claim", mine))
     total_n, total_d = total_n * mine[1] + mine[0] * total_d, total_d * mine[1]
     limit_n, limit_d = _ratio(r.limit_text)  # type: ignore[arg-type]
     below = r.kind == "daily_dose_below"
@@ -237,7 +246,8 @@ def _dose_check(r: Rule, requested: int, asked: str, days_supply: int, end: int,
         if own is not None and own.unit == "each":  # a pharmacy dispenses whole tablets
             most -= most % 1000
         allowed = max(most, 0)
-    detail = dose_detail(r.unit, parts, (total_n, total_d), below, r.limit_text, passed)  # type: ignore[arg-type]
+    detail = dose_detail(r.unit, [*others, dose_share("this claim", mine)],  # type: ignore[arg-type]
+                         (total_n, total_d), below, r.limit_text, passed)  # type: ignore[arg-type]
     line = r.message if passed else r.message + "\n" + dose_lines(
         r.unit, (total_n, total_d), r.overrides[0] if r.overrides else None)  # type: ignore[arg-type]
     return ({"step": "daily_dose", "result": "pass" if passed else "fail", "detail": detail,

@@ -7,14 +7,16 @@ from datetime import date
 
 from .authorizations import _covers, override, read_authorizations
 from .checks import CHECKS, Check, Member, check_rules
-from .claims import Authorization, Claim
+from .claims import Authorization, Claim, Rejection, read_dur_pps
 from .history import (
     Kept,
+    Paid,
     billed_history,
     dose_fills,
     history_unit_texts,
     keep_history,
     keep_typed,
+    paid_fills,
     therapy_supplies,
 )
 from .read import (
@@ -50,6 +52,7 @@ from .texts import (
     select_step,
     unit_message,
     validated_step,
+    version_json,
 )
 from .values import (
     CODE_CHANNEL,
@@ -66,6 +69,11 @@ from .values import (
 
 # Texts read before (thousandths, ordinals): a hit skips parsing the value again.
 _MILLI, _ORDINAL, _UNIT = MILLI.get, ORDINAL.get, UNIT_ALIASES.get
+_NO_EXCLUSIONS: frozenset[str] = frozenset()
+# A decision's fields, in the order docs/contracts.md lists them
+DECISION_FIELDS = ("outcome", "reject_code", "messages", "policy_id", "policy_hash", "channel",
+                   "limit", "window", "prior_quantity", "requested_quantity", "total_quantity",
+                   "max_allowed_quantity", "max_allowed_packages", "trace")
 
 
 def decide_plain(policy: Policy, claim: dict) -> dict[str, object] | None:
@@ -119,13 +127,25 @@ def decide_plain(policy: Policy, claim: dict) -> dict[str, object] | None:
     value = get("package_size")
     if value is not None and read_milli(value) is None:
         return None
-    if get("dur_pps") is not None:
-        return None  # DUR/PPS codes are read (and checked) by `parse_claim`
+    dur_pps = get("dur_pps")
+    if dur_pps is not None:
+        dur_pps = read_dur_pps(dur_pps)
+        if isinstance(dur_pps, Rejection):
+            return None
+    else:
+        dur_pps = ()
     birth = None
+    exclusions = _NO_EXCLUSIONS
     member = get("member")
     if member is not None:
-        if member.__class__ is not dict or member.get("exclusions") is not None:
+        if member.__class__ is not dict:
             return None
+        value = member.get("exclusions")
+        if value is not None:
+            if value.__class__ is not list or not all(
+                    e.__class__ is str and e for e in value):
+                return None
+            exclusions = frozenset(value)
         value = member.get("birth_date")
         if value is not None:
             birth = _ORDINAL(value) if value.__class__ is str else None
@@ -165,20 +185,37 @@ def decide_plain(policy: Policy, claim: dict) -> dict[str, object] | None:
     chosen = item.plans.get(channel)
     if chosen is None or _UNIT(unit, unit) != item.unit:
         return None
-    # Sizes from the drug file count packages, and therapy rules measure each prior fill's
-    # supply: `decide_claim` does both over the parsed claim.
-    if item.drug_file or item.therapy:
-        return None
+    if item.drug_file:
+        return None  # sizes from the drug file count packages: `decide_claim` converts them
     history = get("history")
-    if history:
-        history = keep_history(history, claim_id, end, item, bool(authorizations))
-        if history is None:
+    if not item.therapy:
+        if history:
+            history = keep_history(history, claim_id, end, item, bool(authorizations))
+            if history is None:
+                return None
+        elif history is not None and history.__class__ is not list:
             return None
-    elif history is not None and history.__class__ is not list:
+        # The date was read from this text, so the text is its ISO form.
+        return judge(policy, item, chosen, package, requested, days_supply, end,
+                     end_text, birth, channel, history, authorizations)  # type: ignore[arg-type]
+    # Therapy and daily-dose rules measure each prior fill's supply; exemptions and soft edits
+    # read the member's exclusions and the claim's DUR/PPS codes.
+    paid: list[Paid] = []
+    history = keep_history(history, claim_id, end, item, bool(authorizations), paid)
+    if history is None:
         return None
-    # The date was read from this text, so the text is its ISO form.
+    supplies = fills = None
+    if chosen.therapy is not None:
+        supplies = therapy_supplies(paid, end, chosen.therapy)
+        if isinstance(supplies, int):
+            return None  # a fill whose supply cannot be measured: `decide_claim` says which
+    if chosen.dose is not None:
+        fills = dose_fills(paid, end, chosen.dose[0])
+        if isinstance(fills, int):
+            return None
     return judge(policy, item, chosen, package, requested, days_supply, end,
-                 end_text, birth, channel, history, authorizations)  # type: ignore[arg-type]
+                 end_text, birth, channel, history, authorizations, None,  # type: ignore[arg-type]
+                 supplies, (fills or (), exclusions, dur_pps, []))  # type: ignore[arg-type]
 
 
 @_named
@@ -195,10 +232,12 @@ class Policy(_NamedTuple):
     ndcs: Mapping[str, tuple[str, str | None]]  # NDC → (product id, package id or None)
     criteria_at: Mapping[str, str]  # criterion id → its spec line
     validated: dict[str, object]  # the validate step (step_json)
+    # A decision of this policy, every field None but its id and hash: `judge` fills a copy
+    decided: dict[str, object]
     # Set when the registry routes claims here by their date of service (`in_force`): when
     # this version is in force in words, its spec line (for the trace's version step), and the
-    # ordinal of the last day before it took effect (0: none).
-    version: tuple[str, str | None, int] | None
+    # ordinal of the last day before it took effect (0: none), and the step to copy.
+    version: tuple[str, str | None, int, dict[str, object]] | None
 
 
 def in_force(policy: Policy, period: str, source: str | None, *, after: str | None = None,
@@ -214,7 +253,9 @@ def in_force(policy: Policy, period: str, source: str | None, *, after: str | No
         bound = date.fromisoformat(first).toordinal() - 1
     else:
         bound = 0
-    return policy._replace(version=(period, source, bound)).decide_plain  # type: ignore[attr-defined]
+    step = version_json(BY_SERVICE, "", period, source)
+    return policy._replace(  # type: ignore[attr-defined]
+        version=(period, source, bound, step)).decide_plain
 
 
 # Bound to its policy, `decide_plain` is a generated module's `evaluate_plain`
@@ -226,8 +267,10 @@ def policy(policy_id: str, policy_hash: str, reject_code: str, daily_rate: bool,
            channels: tuple[str, ...], products: Mapping[str, Product],
            ndcs: Mapping[str, tuple[str, str | None]],
            criteria_at: Mapping[str, str]) -> Policy:
+    decided = dict.fromkeys(DECISION_FIELDS)
+    decided["policy_id"], decided["policy_hash"] = policy_id, policy_hash
     return Policy(policy_id, policy_hash, reject_code, daily_rate, at, channels, products, ndcs,
-                  criteria_at, step_json(validated_step(at)), None)
+                  criteria_at, step_json(validated_step(at)), decided, None)
 
 
 def decide_claim(policy: Policy, claim: Claim) -> dict[str, object]:
@@ -307,26 +350,30 @@ def decide_claim(policy: Policy, claim: Claim) -> dict[str, object]:
             return refuse(text, detail, CODE_RECORD, item.location)
         entries, chosen = sized, sized_plan(chosen, size)  # type: ignore[assignment]
     supplies = None
-    if chosen.therapy is not None:
-        supplies = therapy_supplies(entries, claim.claim_id, end, chosen.therapy)
-        if supplies.__class__ is tuple:
-            if not item.drug_file:
-                steps.append(chosen.matched)
-            text, detail = missing_supply_texts(supplies[0], supplies[1], chosen.therapy[3])
-            return refuse(text, detail, CODE_RECORD, chosen.therapy[3])
     fills: Sequence[tuple] = ()
-    if chosen.dose is not None:
-        found = dose_fills(entries, claim.claim_id, end, chosen.dose[0])
-        if found.__class__ is tuple:
-            if not item.drug_file:
-                steps.append(chosen.matched)
-            text, detail = missing_supply_texts(found[0], found[1], chosen.dose[1])
-            return refuse(text, detail, CODE_RECORD, chosen.dose[1])
-        fills = found  # type: ignore[assignment]
+    if chosen.therapy is not None or chosen.dose is not None:
+        paid = paid_fills(entries, claim.claim_id)
+        if chosen.therapy is not None:
+            measured = therapy_supplies(paid, end, chosen.therapy)
+            if isinstance(measured, int):
+                if not item.drug_file:
+                    steps.append(chosen.matched)
+                text, detail = missing_supply_texts(measured, entries[measured - 1],
+                                                    chosen.therapy[3])
+                return refuse(text, detail, CODE_RECORD, chosen.therapy[3])
+            supplies = measured
+        if chosen.dose is not None:
+            found = dose_fills(paid, end, chosen.dose[0])
+            if isinstance(found, int):
+                if not item.drug_file:
+                    steps.append(chosen.matched)
+                text, detail = missing_supply_texts(found, entries[found - 1], chosen.dose[1])
+                return refuse(text, detail, CODE_RECORD, chosen.dose[1])
+            fills = found
     history = keep_typed(entries, claim.claim_id, end, item, bool(claim.authorizations))
     return judge(policy, item, chosen, package, requested, claim.days_supply, end, day_text(end),
-                 birth, channel, history, claim.authorizations, size, supplies,  # type: ignore[arg-type]
-                 (fills, claim.exclusions, claim.dur_pps))
+                 birth, channel, history, claim.authorizations, size, supplies,
+                 (fills, claim.exclusions, claim.dur_pps, []))
 
 
 def judge(policy: Policy, item: Product, chosen: Plan, package: str | None, requested: int,
@@ -348,12 +395,10 @@ def judge(policy: Policy, item: Product, chosen: Plan, package: str | None, requ
     version = policy.version
     if version is None:
         trace = [policy.validated.copy(), chosen.matched.copy()]
-    else:  # texts.version_json, inlined: every claim of a policy with versions writes it
-        trace = [policy.validated.copy(),
-                 {"step": "version", "result": "info",
-                  "detail": f"{BY_SERVICE} {end_text}: the version in force {version[0]}",
-                  "source": version[1]},
-                 chosen.matched.copy()]
+    else:  # texts.version_json, in a copy of this version's step (`in_force`)
+        step = version[3].copy()
+        step["detail"] = f"{BY_SERVICE} {end_text}: the version in force {version[0]}"
+        trace = [policy.validated.copy(), step, chosen.matched.copy()]
     if chosen.select is None:
         base = chosen.rules
         uncovered = chosen.not_covered
@@ -468,22 +513,22 @@ def judge(policy: Policy, item: Product, chosen: Plan, package: str | None, requ
         # An approval of the policy's criteria is granted by the authorization: the decision
         # names it.
         limit["authorization_id"] = granting.id
-    return {
-        "outcome": outcome,
-        "reject_code": code,
-        "messages": messages,
-        "policy_id": policy.id,
-        "policy_hash": policy.hash,
-        "channel": channel,
-        "limit": limit,
-        "window": None if start is None else {"start": start, "end": end_text},
-        "prior_quantity": prior_text,
-        "requested_quantity": asked,
-        "total_quantity": total_text,
-        "max_allowed_quantity": allowed_text,
-        "max_allowed_packages": packages,
-        "trace": trace,
-    }
+    # Filled in a copy of the policy's decision (`Policy.decided`): copying a dict is cheaper
+    # than building one of the same keys.
+    decision = policy.decided.copy()
+    decision["outcome"] = outcome
+    decision["reject_code"] = code
+    decision["messages"] = messages
+    decision["channel"] = channel
+    decision["limit"] = limit
+    decision["window"] = None if start is None else {"start": start, "end": end_text}
+    decision["prior_quantity"] = prior_text
+    decision["requested_quantity"] = asked
+    decision["total_quantity"] = total_text
+    decision["max_allowed_quantity"] = allowed_text
+    decision["max_allowed_packages"] = packages
+    decision["trace"] = trace
+    return decision
 
 
 def refused(policy_id: str, policy_hash: str, steps: Sequence[dict], step: str, code: str,

@@ -16,13 +16,20 @@ from .values import MAX_DAYS_SUPPLY
 Kept = tuple
 
 
+# A paid prior fill (not the claim itself) as the supply rules read it: (ordinal, thousandths,
+# product, ndc, days supply or None, index from 1 in the claim's history).
+Paid = tuple
+
+
 def keep_history(entries: object, claim_id: str | None, end: int, reach: Product | None,
-                 everything: bool) -> list[Kept] | None:
+                 everything: bool, paid: list[Paid] | None = None) -> list[Kept] | None:
     """Read a claim's JSON history in one pass; None when an entry is not plain, valid JSON.
 
     Every entry is checked as `parse_history_entry` checks it (a bad record must not hide a
     fill); only the paid ones inside the product's reach are kept, unless `everything` (an
-    authorization on file may count fills at other dates and products).
+    authorization on file may count fills at other dates and products). Given a `paid` list,
+    every paid fill but the claim itself is added to it as well (`Paid`), for the therapy and
+    daily-dose rules (`supply_periods`).
     """
     if entries is None:
         return []
@@ -85,6 +92,10 @@ def keep_history(entries: object, claim_id: str | None, end: int, reach: Product
                 if (first <= day <= last and (claim_id is None or entry_id != claim_id)
                         and (scope is None or named in scope or ndc in ndcs)):  # type: ignore[operator]
                     kept.append((day, amount, named, ndc))
+                if paid is not None and (claim_id is None or entry_id != claim_id):
+                    # the index is not needed: a fill without its supply sends the claim to
+                    # `decide_claim`, which names the entry
+                    paid.append((day, amount, named, ndc, get(entry, "days_supply"), 0))
             elif status != "reversed":
                 return None
     except (KeyError, TypeError):
@@ -108,46 +119,50 @@ def keep_typed(entries: Sequence[HistoryEntry], claim_id: str | None, end: int,
     return [k for k in kept if first <= k[0] <= end and (k[2] in scope or k[3] in ndcs)]
 
 
-def therapy_supplies(entries: Sequence[HistoryEntry], claim_id: str | None, end: int,
+def paid_fills(entries: Sequence[HistoryEntry], claim_id: str | None) -> list[Paid]:
+    """The paid fills of parsed entries, not the claim itself, as `keep_history` lists them."""
+    return [(entry.date_of_service.toordinal(), milli(entry.quantity), entry.product, entry.ndc,
+             entry.days_supply, index)
+            for index, entry in enumerate(entries, 1)
+            if entry.status == "paid" and (claim_id is None or entry.claim_id != claim_id)]
+
+
+def therapy_supplies(paid: Sequence[Paid], end: int,
                      therapy: tuple[int, frozenset[str], frozenset[str], str | None]
-                     ) -> list[tuple[int, int, str | None, str | None]] | tuple[int, HistoryEntry]:
+                     ) -> list[tuple[int, int, str | None, str | None]] | int:
     """The supply periods a plan's therapy rules measure: (first day, last day, product, ndc)
     of each paid fill of their scope dated within the look-back (`Plan.therapy`) and on or
-    before the date of service `end`, not the claim itself; or (index from 1, entry) of the
-    first such fill without a days_supply (its supply cannot be measured: 85)."""
+    before the date of service `end`; or the index of the first such fill without a
+    days_supply (its supply cannot be measured: 85)."""
     reach, scope, ndcs, _ = therapy
-    return _supplies(entries, claim_id, end - reach + 1, end, scope, ndcs, counted=False)
+    return supply_periods(paid, end - reach + 1, end, scope, ndcs, counted=False)
 
 
-def dose_fills(entries: Sequence[HistoryEntry], claim_id: str | None, end: int,
-               scope: frozenset[str]
-               ) -> list[tuple[int, int, str | None, str | None, int]] | tuple[int, HistoryEntry]:
+def dose_fills(paid: Sequence[Paid], end: int, scope: frozenset[str]
+               ) -> list[tuple[int, int, str | None, str | None, int]] | int:
     """The prior fills daily-dose rules may count: (first day, last day of supply, product, ndc,
     thousandths) of each paid fill of `scope` (product ids and NDCs) dated on or before the
-    date of service `end` and at most 998 days before it (a supply lasts at most 999 days), not
-    the claim itself; or (index from 1, entry) of the first such fill without a days_supply
-    (whether it is active cannot be told: 85)."""
-    return _supplies(entries, claim_id, end - MAX_DAYS_SUPPLY + 1, end, scope, scope,
-                     counted=True)
+    date of service `end` and at most 998 days before it (a supply lasts at most 999 days); or
+    the index of the first such fill without a days_supply (whether it is active cannot be
+    told: 85)."""
+    return supply_periods(paid, end - MAX_DAYS_SUPPLY + 1, end, scope, scope, counted=True)
 
 
-def _supplies(entries: Sequence[HistoryEntry], claim_id: str | None, first: int, end: int,
-              scope: frozenset[str], ndcs: frozenset[str], *, counted: bool
-              ) -> list[tuple] | tuple[int, HistoryEntry]:
+def supply_periods(paid: Sequence[Paid], first: int, end: int, scope: frozenset[str],
+                   ndcs: frozenset[str], *, counted: bool) -> list[tuple] | int:
     """The supply periods of the paid fills of `scope` (by product) or `ndcs` dated in
-    first..end, not the claim itself, each with its thousandths when `counted`; or (index from
-    1, entry) of the first such fill without a days_supply."""
+    first..end, each with its thousandths when `counted`; or the index of the first such fill
+    without a days_supply."""
     found: list[tuple] = []
-    for index, entry in enumerate(entries, 1):
-        if (entry.status == "paid" and (claim_id is None or entry.claim_id != claim_id)
-                and (entry.product in scope or entry.ndc in ndcs)):
-            day = entry.date_of_service.toordinal()
-            if first <= day <= end:
-                if entry.days_supply is None:
-                    return index, entry
-                period = (day, day + entry.days_supply - 1, entry.product, entry.ndc)
-                found.append((*period, milli(entry.quantity)) if counted else period)
+    for day, amount, named, ndc, days, index in paid:
+        if first <= day <= end and (named in scope or ndc in ndcs):
+            if days is None:
+                return index
+            period = (day, day + days - 1, named, ndc)
+            found.append((*period, amount) if counted else period)
     return found
+
+
 def billed_history(entries: Sequence[HistoryEntry], claim_id: str | None,
                    products: Mapping[str, Product], ndcs: Mapping[str, tuple[str, str | None]]
                    ) -> tuple[HistoryEntry, ...] | tuple[int, HistoryEntry, Product]:

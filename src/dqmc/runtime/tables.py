@@ -92,6 +92,7 @@ class Rule(_NamedTuple):
 
 
 _NONE: frozenset[str] = frozenset()
+_TERMS: dict[frozenset, dict[str, tuple[int, int]]] = {}
 
 
 def rule(kind: str, quantity: str | None = None, unit: str | None = None, days: int | None = None,
@@ -127,6 +128,9 @@ def rule(kind: str, quantity: str | None = None, unit: str | None = None, days: 
     exact = None
     if terms is not None:
         exact = {named: Decimal(term).as_integer_ratio() for named, term in terms.items()}
+        # one mapping for equal terms: a claim's lines of the same terms share their fills'
+        # shares (checks._dose_check)
+        exact = _TERMS.setdefault(frozenset(exact.items()), exact)
     return Rule(kind, None if amount is None or kind in DOSE_KINDS else milli(amount),
                 limit_text, unit, days, fills, max_days, scope, ndcs, source, line,
                 text + (" (hard)" if hard else ""), hard, applied, daily, noun, words, exact,

@@ -128,13 +128,17 @@ def dose_text(value: tuple[int, int]) -> str:
     return milli_text((numerator * 2000 + denominator) // (2 * denominator))
 
 
-def dose_detail(unit: str, parts: Sequence[tuple[str, tuple[int, int]]], total: tuple[int, int],
-                below: bool,
+def dose_share(label: str, share: tuple[int, int]) -> str:
+    """A fill's share of a daily dose as the trace lists it: `2026-08-01 oxycodone-10mg-tab 45`."""
+    return f"{label} {dose_text(share)}"
+
+
+def dose_detail(unit: str, shares: Sequence[str], total: tuple[int, int], below: bool,
                 limit: str, passed: bool) -> str:
-    """The trace of a daily-dose check: each active fill's share, this claim's, the total."""
-    shares = " + ".join(f"{label} {dose_text(share)}" for label, share in parts)
+    """The trace of a daily-dose check: each active fill's share and this claim's (`dose_share`),
+    the total."""
     sign = ("<" if below else "<=") if passed else (">=" if below else ">")
-    return f"{unit} per day: {shares} = {dose_text(total)} {sign} {limit}"
+    return f"{unit} per day: {' + '.join(shares)} = {dose_text(total)} {sign} {limit}"
 
 
 def dose_lines(unit: str, total: tuple[int, int], override: tuple | None) -> str:
