@@ -29,6 +29,9 @@ class Template:
     text: str
     policy_id: str
     names: tuple[str, ...]  # product and group ids, longest first
+    # the shared factor files it uses (`use factors`): path as the spec writes it, and text;
+    # a variant needs them beside it as the spec does
+    shared: tuple[tuple[str, str], ...] = ()
 
 
 def templates(folders: tuple[Path, ...] = (SPECS, LIBRARY)) -> list[Template]:
@@ -51,8 +54,10 @@ def templates(folders: tuple[Path, ...] = (SPECS, LIBRARY)) -> list[Template]:
                 continue
             policy = result.compiled[0].policy
             names = [p.id for p in policy.products] + [g.id for g in policy.groups]
+            shared = tuple(sorted({(t.origin, (path.parent / t.origin).read_text(encoding="utf-8"))
+                                   for t in policy.factor_tables if t.origin is not None}))
             found.append(Template(path.name, text, policy.id,
-                                  tuple(sorted(names, key=lambda n: (-len(n), n)))))
+                                  tuple(sorted(names, key=lambda n: (-len(n), n))), shared))
     return found
 
 
@@ -85,5 +90,8 @@ def write_corpus(count: int, folder: Path, pool: list[Template] | None = None) -
         suffix = ".dqm" if template.name.endswith(".dqm") else ".yaml"
         path = folder / f"p{n:04d}-{template.policy_id}{suffix}"
         path.write_text(variant(template, n), encoding="utf-8")
+        for relative, text in template.shared:
+            (folder / relative).parent.mkdir(parents=True, exist_ok=True)
+            (folder / relative).write_text(text, encoding="utf-8")
         paths.append(path)
     return paths
