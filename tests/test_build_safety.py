@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -448,6 +449,8 @@ def spec_copy(tmp_path: Path) -> Path:
     for spec in SPECS.iterdir():
         if spec.is_file():
             (folder / "policy_specs" / spec.name).write_bytes(spec.read_bytes())
+    # the shared factor files the specs use (`use factors`), where they read them
+    shutil.copytree(SPECS / "shared", folder / "policy_specs" / "shared")
     (folder / "docs.config.yaml").write_bytes((REPO / "docs.config.yaml").read_bytes())
     return folder
 

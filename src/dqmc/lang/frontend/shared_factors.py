@@ -109,16 +109,21 @@ def _path_problem(table: nodes.FactorTable) -> Diagnostic | None:
 
 
 def _read(path: str, read: Reader, problems: list[Diagnostic]) -> FactorFile | None:
+    """The shared file at `path`, read and checked once per policy however many tables it
+    gives; its own findings join `problems`."""
     source, unreadable = read(path)
     if source is None:
         problems += unreadable
         return None
-    if (what := _not_dsl(source)) is not None:
-        return FactorFile(source, None, (what,))
-    return load_factors_file(source)
+    if (policy := _is_policy(source)) is not None:
+        file = FactorFile(source, None, (policy,))
+    else:
+        file = load_factors_file(source)
+    problems += file.diagnostics
+    return file
 
 
-def _not_dsl(source: SourceFile) -> Diagnostic | None:
+def _is_policy(source: SourceFile) -> Diagnostic | None:
     """A policy is not a factor file; saying so beats the syntax error its first line gives."""
     if (found := _POLICY_FILE.match(source.text)) is None:
         return None
@@ -138,7 +143,6 @@ def _take(table: nodes.FactorTable, file: FactorFile | None, problems: list[Diag
                                    f"no shared factor file \"{origin}\" can be read from this "
                                    "spec's folder", table.span))
         return None
-    problems += file.diagnostics
     if file.tables is None or has_errors(list(file.diagnostics)):
         what = ("does not parse as a shared factor file (`factors` blocks only)"
                 if file.tables is None else "has errors")
