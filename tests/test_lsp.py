@@ -568,3 +568,27 @@ async def test_a_missing_shared_file_is_reported_at_the_use_line(
     [missing] = [d for d in found if d.code == "factors.no-file"]
     assert missing.range.start == at(text, "use factors mme")
     close_doc(client, uri)
+
+
+async def test_an_unsaved_edit_of_a_shared_file_reaches_the_specs_that_use_it(
+        client: LanguageClient) -> None:
+    spec = REPO / "policy_specs" / "cms-partd-opioid-safety.dqm"
+    shared = REPO / "policy_specs" / "shared" / "cdc-2022-mme.dqm"
+    text = spec.read_text(encoding="utf-8")
+    uri = open_doc(client, spec, text)
+    shared_text = shared.read_text(encoding="utf-8")
+    shared_uri = open_doc(client, shared, shared_text.replace("oxycodone 1.5", "oxycodone 0"))
+    found = await diagnostics_until(
+        client, uri, lambda ds: any(d.code == "factors.shared-file" for d in ds))
+    [broken] = [d for d in found if d.code == "factors.shared-file"]
+    assert broken.range.start == at(text, "use factors mme")
+    # the shared file's own finding is published to it, at its place
+    own = await diagnostics_until(
+        client, shared_uri, lambda ds: any(d.code == "quantity.non-positive" for d in ds))
+    assert [d.range.start for d in own if d.code == "quantity.non-positive"] == [
+        at(shared_text, "oxycodone 1.5")]
+    change_doc(client, shared_uri, shared_text, 2)  # fixed again: the spec is clean
+    await diagnostics_until(
+        client, uri, lambda ds: not any(d.code == "factors.shared-file" for d in ds))
+    close_doc(client, uri)
+    close_doc(client, shared_uri)

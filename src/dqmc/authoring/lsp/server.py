@@ -51,7 +51,8 @@ def compile_folder(spec: Path, open_texts: dict[Path, str]) -> CompileResult:
     """What `dqmc check` would report for the spec's folder if every open document were saved.
 
     `open_texts` maps absolute paths to editor text; every other spec is read from disk. The
-    spec itself is included even when it does not exist on disk yet (a new, unsaved file).
+    spec itself is included even when it does not exist on disk yet (a new, unsaved file). The
+    shared factor files the specs use are read from `open_texts` too when open there.
     """
     from dqmc.lang.diagnostics import has_errors, sorted_unique
     from dqmc.lang.pipeline import (
@@ -60,11 +61,24 @@ def compile_folder(spec: Path, open_texts: dict[Path, str]) -> CompileResult:
         compile_source,
         discover,
         display_path,
+        folder_reader,
         link,
         read_source,
     )
     from dqmc.lang.source import SourceFile
     from dqmc.lang.verify.claim_space import verify_policy
+
+    def reader(spec_path: Path) -> Any:
+        on_disk = folder_reader(display_path(spec_path))
+
+        def read(relative: str) -> tuple[SourceFile | None, list[Diagnostic]]:
+            target = (spec_path.parent / relative).resolve()
+            text = open_texts.get(target)
+            if text is None:
+                return on_disk(relative)
+            return SourceFile(display_path(target), normalise(text)), []
+
+        return read
 
     folder = spec.parent
     paths, problems = discover([folder]) if folder.is_dir() else ([], [])
@@ -73,13 +87,14 @@ def compile_folder(spec: Path, open_texts: dict[Path, str]) -> CompileResult:
     for path in sorted(wanted, key=lambda p: p.as_posix()):
         text = open_texts.get(path)
         if text is not None:
-            files.append(compile_source(SourceFile(display_path(path), normalise(text))))
+            files.append(compile_source(SourceFile(display_path(path), normalise(text)),
+                                        reader(path)))
             continue
         source, read_problems = read_source(path)
         if source is None:
             files.append(FileResult(None, display_path(path), None, read_problems))
         else:
-            files.append(compile_source(source))
+            files.append(compile_source(source, reader(path)))
     # The cross-file stage exactly as compile_paths runs it, on the files compiled above.
     linkable = [f for f in files if f.policy is not None and not has_errors(f.diagnostics)]
     cross, compiled = link(linkable)
@@ -129,6 +144,7 @@ def build_server() -> Any:
     from dqmc.authoring.lsp.index import Occurrence, dsl_names, index_names, index_spec
     from dqmc.lang.diagnostics import Severity
     from dqmc.lang.ir.resolve import Use
+    from dqmc.lang.frontend.shared_factors import is_factors_file
     from dqmc.lang.pipeline import DSL_SUFFIXES, FileResult, compile_source, display_path, is_spec
     from dqmc.lang.source import SourceFile
 
@@ -250,8 +266,11 @@ def build_server() -> Any:
         open_texts, open_uris = {}, {}
         for other in list(server.workspace.text_documents):
             other_path = path_of(other)
-            if other_path is not None and other_path.parent == path.parent:
-                open_texts[other_path] = server.workspace.get_text_document(other).source
+            if other_path is None:
+                continue
+            # every open file: a spec of this folder, or a shared factor file one of them uses
+            open_texts[other_path] = server.workspace.get_text_document(other).source
+            if other_path.parent == path.parent:
                 open_uris[other_path] = other
         result = guarded(lambda: compile_folder(path, open_texts), None, "checking the folder")
         if result is None:
@@ -302,15 +321,27 @@ def build_server() -> Any:
 
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(params: types.DidOpenTextDocumentParams) -> None:
-        publish_for(params.text_document.uri)
+        publish_with_users(params.text_document.uri)
+
+    def publish_with_users(uri: str) -> None:
+        """Diagnostics of the document and, when it is a shared factor file, of every other open
+        spec (any of them may use it; each compiles with its unsaved text)."""
+        publish_for(uri)
+        document = server.workspace.get_text_document(uri)
+        name = spec_name(uri, document)
+        if name is None or not is_factors_file(SourceFile(name, normalise(document.source))):
+            return
+        for other in list(server.workspace.text_documents):
+            if other != uri:
+                publish_for(other)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(params: types.DidChangeTextDocumentParams) -> None:
-        publish_for(params.text_document.uri)
+        publish_with_users(params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     def did_save(params: types.DidSaveTextDocumentParams) -> None:
-        publish_for(params.text_document.uri)
+        publish_with_users(params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(params: types.DidCloseTextDocumentParams) -> None:
