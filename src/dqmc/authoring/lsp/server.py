@@ -143,8 +143,8 @@ def build_server() -> Any:
     )
     from dqmc.authoring.lsp.index import Occurrence, dsl_names, index_names, index_spec
     from dqmc.lang.diagnostics import Severity
-    from dqmc.lang.ir.resolve import Use
     from dqmc.lang.frontend.shared_factors import is_factors_file
+    from dqmc.lang.ir.resolve import Use
     from dqmc.lang.pipeline import DSL_SUFFIXES, FileResult, compile_source, display_path, is_spec
     from dqmc.lang.source import SourceFile
 
