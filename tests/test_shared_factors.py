@@ -215,3 +215,12 @@ def test_the_opioid_policy_uses_the_cdc_2022_table() -> None:
     assert "shared table mme of shared/cdc-2022-mme.dqm" in (
         REPO / "generated" / "docs" / "cms-partd-opioid-safety.md").read_text(encoding="utf-8")
     assert content_hash(policy) == compiled(OPIOIDS).content_hash
+
+
+def test_a_shared_file_cannot_use_another_so_references_never_cycle(folder: Path) -> None:
+    shared = folder / "shared" / "mme.dqm"
+    shared.write_text('use factors mme from "mme.dqm"\n' + FACTORS, encoding="utf-8")
+    result = compile_paths([folder / "p.dqm"])
+    codes = sorted((d.code, Path(d.span.file).name, d.span.line) for d in result.diagnostics)
+    assert codes == [("factors.shared-file", "p.dqm", 5),
+                     ("syntax.unexpected-token", "mme.dqm", 1)]
