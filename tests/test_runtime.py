@@ -386,6 +386,25 @@ def test_value_classes_are_frozen_comparable_hashable_and_copyable() -> None:
         rt.HistoryEntry(dt.date(2026, 1, 1), Decimal(1), "paid")  # type: ignore[misc]
 
 
+def test_records_the_readers_make_are_the_records_keywords_make() -> None:
+    """The readers build records positionally (values._positional): the same records as
+    keyword construction, defaults included, and as frozen."""
+    authorization = rt.parse_authorization(
+        {"id": "pa-1", "products": ["cream"], "effective_from": "2026-01-01",
+         "effective_through": "2026-12-31", "criterion": "more"})
+    assert authorization == rt.Authorization(
+        id="pa-1", products=("cream",), effective_from=dt.date(2026, 1, 1),
+        effective_through=dt.date(2026, 12, 31), criterion="more")
+    entry = rt.parse_history_entry({"date_of_service": "2026-01-02", "quantity": "5",
+                                    "status": "paid", "product": "cream"})
+    assert entry == rt.HistoryEntry(date_of_service=dt.date(2026, 1, 2), quantity=Decimal(5),
+                                    status="paid", product="cream")
+    assert (entry.unit, entry.package_size, entry.claim_id) == (None, None, None)
+    for record in (authorization, entry):
+        with pytest.raises(AttributeError):
+            record.id = "changed"  # type: ignore[union-attr]
+
+
 @pytest.mark.parametrize("value", ["30", "030", "30.5", "30.000", "0.001", "9999999.999", 30, 1,
                                    9999999, "0", "-1", "1e3", " 30", "٣٠", "", 0, 10 ** 7, True,
                                    30.0, Decimal(30), None, [30]])

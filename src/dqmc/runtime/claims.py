@@ -18,10 +18,11 @@ from .values import (
     CODE_RECORD,
     CODE_UNIT_MISSING,
     UNIT_ALIASES,
-    _new,
+    _positional,
     _record,
-    _set,
 )
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
 
 # ---------------------------------------------------------------------------------------------
 # Typed input: claims, history, authorizations
@@ -142,47 +143,29 @@ class Claim:
 # (frozen, equal, hashable), only built faster.
 
 
-def _history_entry(date_of_service: date, quantity: Decimal, status: str, claim_id: str | None,
-                   product: str | None, ndc: str | None, days_supply: int | None,
-                   channel: str | None, package_size: Decimal | None = None,
-                   unit: str | None = None) -> HistoryEntry:
-    entry = _new(HistoryEntry)
-    _set(entry, "date_of_service", date_of_service)
-    _set(entry, "quantity", quantity)
-    _set(entry, "status", status)
-    _set(entry, "claim_id", claim_id)
-    _set(entry, "product", product)
-    _set(entry, "ndc", ndc)
-    _set(entry, "days_supply", days_supply)
-    _set(entry, "channel", channel)
-    _set(entry, "package_size", package_size)
-    _set(entry, "unit", unit)
-    return entry
+# Records made by the readers, every field given positionally (values._positional)
+if TYPE_CHECKING:
+    def _history_entry(date_of_service: date, quantity: Decimal, status: str,
+                       claim_id: str | None, product: str | None, ndc: str | None,
+                       days_supply: int | None, channel: str | None,
+                       package_size: Decimal | None = None,
+                       unit: str | None = None) -> HistoryEntry: ...
 
+    def _claim(date_of_service: date, quantity: Decimal, unit: str, days_supply: int,
+               channel: str, claim_id: str | None, product: str | None, ndc: str | None,
+               package: str | None, birth_date: date | None, history: tuple[HistoryEntry, ...],
+               authorizations: tuple[Authorization, ...], package_size: Decimal | None,
+               exclusions: frozenset[str] = frozenset(),
+               dur_pps: tuple[tuple[str | None, str | None, str | None], ...] = ()) -> Claim: ...
 
-def _claim(date_of_service: date, quantity: Decimal, unit: str, days_supply: int, channel: str,
-           claim_id: str | None, product: str | None, ndc: str | None, package: str | None,
-           birth_date: date | None, history: tuple[HistoryEntry, ...],
-           authorizations: tuple[Authorization, ...], package_size: Decimal | None,
-           exclusions: frozenset[str] = frozenset(),
-           dur_pps: tuple[tuple[str | None, str | None, str | None], ...] = ()) -> Claim:
-    claim = _new(Claim)
-    _set(claim, "date_of_service", date_of_service)
-    _set(claim, "quantity", quantity)
-    _set(claim, "unit", unit)
-    _set(claim, "days_supply", days_supply)
-    _set(claim, "channel", channel)
-    _set(claim, "claim_id", claim_id)
-    _set(claim, "product", product)
-    _set(claim, "ndc", ndc)
-    _set(claim, "package", package)
-    _set(claim, "birth_date", birth_date)
-    _set(claim, "history", history)
-    _set(claim, "authorizations", authorizations)
-    _set(claim, "package_size", package_size)
-    _set(claim, "exclusions", exclusions)
-    _set(claim, "dur_pps", dur_pps)
-    return claim
+    def _authorization(id: str, products: tuple[str, ...], effective_from: date,
+                       effective_through: date, criterion: str | None,
+                       channels: tuple[str, ...], status: str, max_fills: int | None,
+                       limits: tuple[GrantedLimit, ...]) -> Authorization: ...
+else:
+    _history_entry = _positional(HistoryEntry)
+    _claim = _positional(Claim)
+    _authorization = _positional(Authorization)
 
 
 @_record()
@@ -497,10 +480,8 @@ def parse_authorization(data: object) -> Authorization | str:
             limits.append(granted)
     if criterion is None and not limits:
         return "it names no criterion and carries no limits"
-    return Authorization(id=auth_id, products=products, effective_from=effective_from,
-                         effective_through=effective_through, criterion=criterion,
-                         channels=channels, status=status, max_fills=max_fills,
-                         limits=tuple(limits))
+    return _authorization(auth_id, products, effective_from, effective_through, criterion,
+                          channels, status, max_fills, tuple(limits))
 
 
 def _parse_granted_limit(raw_channel: object, raw: object) -> GrantedLimit | str:

@@ -310,9 +310,9 @@ class Product(_NamedTuple):
     reach_ndcs: frozenset[str]
     authorization: str | None  # the spec line requiring prior authorization, or None
     drug_file: bool  # its package size comes from the drug file: claims bring `package_size`
-    # A therapy or daily-dose rule, an exclusion or a soft edit is stated for it: its claims are
-    # decided by `decide_claim`, which reads each prior fill's days supply and the member's
-    # exclusions and DUR/PPS codes.
+    # A therapy or daily-dose rule, an exclusion or a soft edit is stated for it: deciding its
+    # claims takes each prior fill's supply and the member's exclusions and DUR/PPS codes
+    # (`keep_history`'s paid fills, `supply_periods`).
     therapy: bool
 
 

@@ -23,8 +23,8 @@ from decimal import Decimal
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
+    from typing import Any, dataclass_transform
     from typing import NamedTuple as _NamedTuple
-    from typing import dataclass_transform
 else:
     def dataclass_transform(**_options):  # typing's decorator, for type checkers only
         return lambda decorated: decorated
@@ -84,17 +84,39 @@ def _record(*, kw_only: bool = False) -> Callable[[type], type]:
         # Field names are this module's own identifiers, never data.
         params = ", ".join(name + (f"=_default_{name}" if name in defaults else "")
                            for name in names)
-        body = "".join(f"    _set(self, {name!r}, {name})\n" for name in names)
-        scope: dict[str, object] = {"_set": _set}
+        # Each slot is set through its own descriptor (`_set_<name>`), which is cheaper than
+        # object.__setattr__ by name: records are made for every claim, fill and authorization.
+        body = "".join(f"    _set_{name}(self, {name})\n" for name in names) or "    pass\n"
+        namespace.update(__slots__=names, _fields=names, _defaults=defaults)
+        made = type(cls.__name__, (_Value,), namespace)
+        made.__qualname__ = cls.__qualname__
+        scope: dict[str, object] = {f"_set_{name}": getattr(made, name).__set__
+                                    for name in names}
         scope.update({f"_default_{name}": value for name, value in defaults.items()})
         init = f"def __init__(self, {'*, ' if kw_only else ''}{params}):\n{body}"
         exec(init, scope)  # as dataclasses does; the text holds only field names
-        namespace.update(__slots__=names, _fields=names, __init__=scope["__init__"])
-        made = type(cls.__name__, (_Value,), namespace)
-        made.__qualname__ = cls.__qualname__
+        init_function = scope["__init__"]
+        init_function.__qualname__ = f"{cls.__qualname__}.__init__"  # type: ignore[attr-defined]
+        made.__init__ = init_function  # type: ignore[misc]
         return made
 
     return build
+
+
+def _positional(cls: type) -> Callable[..., Any]:
+    """A constructor of an @_record class that takes every field positionally, in order (class
+    defaults for the trailing ones): the readers make a record per claim, fill and
+    authorization, and keyword arguments cost more than the record's slots."""
+    names, defaults = cls._fields, cls._defaults  # type: ignore[attr-defined]
+    params = ", ".join(name + (f"=_default_{name}" if name in defaults else "")
+                       for name in names)
+    body = "".join(f"    _set_{name}(made, {name})\n" for name in names)
+    scope: dict[str, object] = {f"_set_{name}": getattr(cls, name).__set__ for name in names}
+    scope.update({f"_default_{name}": value for name, value in defaults.items()},
+                 _new=_new, _cls=cls)
+    # as in _record: the text holds only field names
+    exec(f"def make({params}):\n    made = _new(_cls)\n{body}    return made\n", scope)
+    return scope["make"]  # type: ignore[return-value]
 
 
 def _named(cls: type) -> type:
