@@ -255,3 +255,26 @@ def test_the_diff_ranks_package_counts(compiled, tmp_path: Path) -> None:
     [change] = [c for c in found.changes if c.area == "limit"]
     assert change.effect == "looser"
     assert "3 vials" in change.sentence and "4 vials" in change.sentence
+
+
+def test_a_line_in_drug_file_packages_keeps_its_soft_edit_exemption_and_code(tmp_path: Path
+                                                                             ) -> None:
+    """Sized for a claim's package, a line keeps its DUR/PPS override, its member exemptions and
+    its reject code, in both evaluators."""
+    spec = tmp_path / "soft.dqm"
+    spec.write_text(DSL.replace(
+        "all 3 vials per 30 days",
+        'all 3 vials per 30 days override service "M0" result "1G" reject "88"'
+        " unless member hospice"), encoding="utf-8")
+    result = compile_paths([spec])
+    assert result.ok, result.diagnostics
+    (compiled,) = result.compiled
+    module = policy_module(import_package(write_generated([compiled], tmp_path / "py")),
+                           "insulin-ql")
+    over = claim("40", "10")
+    assert (decide(compiled, module, over)["reject_code"]) == "88"
+    exempt = decide(compiled, module, dict(over, member={"exclusions": ["hospice"]}))
+    passed = decide(compiled, module,
+                    dict(over, dur_pps=[{"professional_service": "M0", "result": "1G"}]))
+    assert (exempt["outcome"], passed["outcome"]) == ("paid", "paid")
+    assert [s["step"] for s in passed["trace"]][-2] == "dur_override"

@@ -263,6 +263,42 @@ def test_a_single_version_with_an_effective_date_routes_by_it(tmp_path: Path) ->
         assert decision["outcome"] == outcome
 
 
+def test_a_product_only_a_kept_version_lists_is_decided_by_that_version(tmp_path: Path
+                                                                        ) -> None:
+    """A late claim for a product the policy has since dropped goes to the policy, and the
+    version in force on its date decides it."""
+    kept = tmp_path / "history" / "drop-p"
+    kept.mkdir(parents=True)
+    ointment = ('  product ointment {\n    brand "Brand"\n    generic "generic"\n'
+                '    form "ointment"\n    unit g\n  }\n'
+                '  limit ointment {\n    retail 15 g per 30 days\n  }\n')
+    old = _spec("drop-p", None, 60)
+    (kept / "2025-06-30.dqm").write_text(old[:old.rindex("}")] + ointment + "}\n",
+                                         encoding="utf-8")
+    (tmp_path / "drop-p.dqm").write_text(_spec("drop-p", None, 30), encoding="utf-8")
+    result = compile_paths([tmp_path / "drop-p.dqm"])
+    assert result.ok, result.diagnostics
+    (compiled,) = result.compiled
+    registry = load_generated([compiled])
+    late = dict(_claim("2025-06-01", "15"), product="ointment")
+    decision = registry.evaluate(late)
+    assert decision == interpreter.evaluate_many([compiled], late)
+    assert (decision["outcome"], decision["policy_hash"]) == (
+        "paid", compiled.earlier[0].content_hash)
+    over = dict(late, quantity="16")
+    assert registry.evaluate(over)["outcome"] == "rejected"
+    assert registry.evaluate(over) == interpreter.evaluate_many([compiled], over)
+    now = dict(late, date_of_service="2025-07-01")
+    decision = registry.evaluate(now)
+    assert decision == interpreter.evaluate_many([compiled], now)
+    assert (decision["outcome"], decision["policy_id"], decision["policy_hash"]) == (
+        "not_applicable", "drop-p", compiled.content_hash)
+    request = {"product": "ointment", "request_date": "2025-06-01", "facts": {"severe": True}}
+    answer = registry.review(request)
+    assert answer == interpreter.review_many([compiled], request)
+    assert answer["policy_hash"] == compiled.earlier[0].content_hash
+
+
 def test_a_review_before_the_first_version_needs_another_date(three) -> None:
     compiled, registry = three
     request = {"policy": "ver-p", "product": "cream", "request_date": "2024-06-01",

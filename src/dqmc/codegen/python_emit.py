@@ -547,17 +547,13 @@ def _refusal(pad: str, code: str, text: str, detail: str, location: str) -> list
 
 
 def _emit_registry(ordered: Sequence[CompiledPolicy], modules: Sequence[str], version: str) -> str:
-    by_product: dict[str, str] = {}
-    by_ndc: dict[str, str] = {}
-    by_name: dict[str, str] = {}
-    for item, module in zip(ordered, modules, strict=True):
-        for product in item.policy.products:
-            by_product.setdefault(product.id, module)
-            for ndc in queries.product_ndcs(product):
-                by_ndc.setdefault(ndc, module)
-        for name in queries.review_targets(item.policy):
-            by_name.setdefault(name, module)
-    by_policy = {item.policy.id: module for item, module in zip(ordered, modules, strict=True)}
+    module_of = {item.policy.id: module for item, module in zip(ordered, modules, strict=True)}
+    by_id, by_code = queries.claim_routes(ordered)
+    by_product = {name: module_of[item.policy.id] for name, item in by_id.items()}
+    by_ndc = {ndc: module_of[item.policy.id] for ndc, item in by_code.items()}
+    by_name = {name: module_of[item.policy.id]
+               for name, item in queries.review_routes(ordered).items()}
+    by_policy = module_of
     # The registry is imported on a service's first claim: keep it small. A review's name is
     # looked up here first, then as a product id, then as an NDC, so only the names for which
     # those tables would answer differently are listed.

@@ -23,6 +23,7 @@ from dqmc.lang.compiled import CompiledPolicy
 from dqmc.lang.ir import nodes
 from dqmc.lang.ir.queries import (
     authorization_source,
+    claim_routes,
     drug_file_noun,
     group_of,
     history_days,
@@ -89,13 +90,7 @@ def evaluate_many(compiled: Sequence[CompiledPolicy], claim: object) -> dict:
         parsed = rt.parse_claim(claim)
         if isinstance(parsed, rt.Rejection):
             return rt.rejected_input(parsed, None, None, None)
-        by_product: dict[str, CompiledPolicy] = {}
-        by_ndc: dict[str, CompiledPolicy] = {}
-        for item in sorted(compiled, key=lambda c: c.policy.id):
-            for product in item.policy.products:
-                by_product.setdefault(product.id, item)
-                for ndc in product_ndcs(product):
-                    by_ndc.setdefault(ndc, item)
+        by_product, by_ndc = claim_routes(sorted(compiled, key=lambda c: c.policy.id))
         named = by_product.get(parsed.product) if parsed.product is not None else None
         coded = by_ndc.get(parsed.ndc) if parsed.ndc is not None else None
         if named is not None and coded is not None and named is not coded:

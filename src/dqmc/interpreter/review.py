@@ -18,6 +18,7 @@ from dqmc.lang.ir.queries import (
     fallback_routes,
     known_channels,
     review_facts,
+    review_routes,
     review_targets,
     review_units,
 )
@@ -66,7 +67,7 @@ def review_many(compiled: Sequence[CompiledPolicy], request: object) -> dict:
             fallback, routes = fallback_routes(ordered)
             if product in routes:
                 return _review_dated(fallback, request, None, routes[product]).to_dict()  # type: ignore[arg-type]
-            chosen = next((c for c in ordered if product in review_targets(c.policy)), None)
+            chosen = review_routes(ordered).get(product)
     if chosen is None:
         return rt.review_refused(
             (rt.Problem("policy", "no policy matches the request's policy or product"),),

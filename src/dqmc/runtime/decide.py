@@ -245,8 +245,9 @@ def in_force(policy: Policy, period: str, source: str | None, *, after: str | No
     """`decide_plain` for the registry, which routes a claim to this version of its policy by
     its date of service: its decisions say in the trace which version decided and why, as
     `versions.version_step` would add it (docs/semantics.md §2.7). It declines (None) a claim
-    dated on or before `after` or before `first` (ISO days): the registry tries the live version
-    first and routes the claims it declines."""
+    dated on or before `after` (the last day of the version before it) or, when there is none,
+    before `first` (ISO days): the registry tries the live version first and routes the claims
+    it declines."""
     if after is not None:
         bound = date.fromisoformat(after).toordinal()
     elif first is not None:

@@ -152,7 +152,8 @@ def sized_rule(r: Rule, size: int) -> Rule:
     return rule(r.kind, milli_text(r.limit * size // 1000), r.unit, r.days, r.fills,  # type: ignore[operator]
                 r.max_days, r.scope, r.ndcs, r.source, hard=r.hard,
                 daily_rate=r.daily_message is not None, origin=r.applied["source"],  # type: ignore[arg-type]
-                authorization_id=r.applied["authorization_id"], note=note)  # type: ignore[arg-type]
+                authorization_id=r.applied["authorization_id"], note=note,  # type: ignore[arg-type]
+                overrides=r.overrides, exempt=r.exempt, reject_code=r.reject_code)
 
 
 def sized_history_amount(amount: int, size: int, own_size: int) -> int:

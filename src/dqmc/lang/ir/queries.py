@@ -40,6 +40,37 @@ def fallback_routes(ordered: Sequence[CompiledPolicy]) -> tuple[
     return fallback, routes
 
 
+def claim_routes(ordered: Sequence[CompiledPolicy]) -> tuple[
+        dict[str, CompiledPolicy], dict[str, CompiledPolicy]]:
+    """Which policy decides a claim, by its product id and by its NDC (docs/semantics.md §2.7):
+    the first policy in the order given whose live version lists it, else the first with a
+    kept version that lists it (a late claim for a product the policy has since dropped is
+    decided by the version in force on its date)."""
+    by_product: dict[str, CompiledPolicy] = {}
+    by_ndc: dict[str, CompiledPolicy] = {}
+    for kept in (False, True):
+        for item in ordered:
+            for version in (item.earlier if kept else (item,)):
+                for product in version.policy.products:
+                    by_product.setdefault(product.id, item)
+                    for ndc in product_ndcs(product):
+                        by_ndc.setdefault(ndc, item)
+    return by_product, by_ndc
+
+
+def review_routes(ordered: Sequence[CompiledPolicy]) -> dict[str, CompiledPolicy]:
+    """Which policy answers a request that names a product, group or NDC but no policy: as
+    `claim_routes`, the first whose live version knows the name, else one a kept version of
+    which knows it."""
+    found: dict[str, CompiledPolicy] = {}
+    for kept in (False, True):
+        for item in ordered:
+            for version in (item.earlier if kept else (item,)):
+                for name in review_targets(version.policy):
+                    found.setdefault(name, item)
+    return found
+
+
 def location(node: object) -> str:
     """`file:line` of an IR node, as traces cite it."""
     return node.span.location()  # type: ignore[attr-defined]
