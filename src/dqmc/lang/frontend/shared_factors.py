@@ -9,6 +9,7 @@ the shared file changes every policy that uses it.
 
 from __future__ import annotations
 
+import functools
 import posixpath
 import re
 from collections.abc import Callable
@@ -46,9 +47,11 @@ class FactorFile:
     diagnostics: tuple[Diagnostic, ...]
 
 
+@functools.lru_cache(maxsize=64)
 def load_factors_file(source: SourceFile) -> FactorFile:
     """Parse, lower and check a shared factor file on its own: its tables and its findings, at
-    its own positions."""
+    its own positions. Remembered by path and text (the result is immutable): every policy that
+    uses a file reads it, and a library shares one file between many policies."""
     tables, diagnostics = lower_factors_file(source)
     if tables is None:
         return FactorFile(source, None, tuple(diagnostics))
