@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -224,3 +225,24 @@ def test_a_shared_file_cannot_use_another_so_references_never_cycle(folder: Path
     codes = sorted((d.code, Path(d.span.file).name, d.span.line) for d in result.diagnostics)
     assert codes == [("factors.shared-file", "p.dqm", 5),
                      ("syntax.unexpected-token", "mme.dqm", 1)]
+
+
+@pytest.mark.parametrize("command", [["ir"], ["convert", "--to", "yaml"],
+                                     ["eval", "--claims", "-"]])
+def test_commands_of_one_policy_refuse_a_shared_file_without_a_traceback(
+        folder: Path, command: list[str]) -> None:
+    shared = str(folder / "shared" / "mme.dqm")
+    run = subprocess.run([sys.executable, "-m", "dqmc", command[0], shared, *command[1:]],
+                         input="[]",
+                         capture_output=True, text=True, check=False)
+    assert run.returncode == 2, run.stderr
+    assert "holds no policy" in run.stderr and "INTERNAL" not in run.stderr
+
+
+@pytest.mark.parametrize("path", ["a" * 300 + ".dqm", "sha\\u0000red.dqm"])
+def test_a_path_no_file_system_can_hold_is_no_file(folder: Path, path: str) -> None:
+    spec = folder / "p.dqm"
+    spec.write_text(SPEC.replace("shared/mme.dqm", path), encoding="utf-8")
+    result = compile_paths([spec])
+    assert [d.code for d in result.diagnostics if d.severity.name == "ERROR"] == [
+        "factors.no-file"], result.diagnostics

@@ -46,6 +46,9 @@ def _compile_one(spec: str):
     if not result.ok:
         _print_diagnostics(result, sys.stderr)
         return None, result
+    if not result.compiled:  # a shared factor file checks clean but holds no policy
+        raise UsageError(f"{spec} holds no policy (a shared factor file?): give the spec of a "
+                         "policy")
     return result.compiled[0], result
 
 

@@ -178,7 +178,10 @@ def folder_reader(spec_path: str) -> Reader:
 
     def read(relative: str) -> tuple[SourceFile | None, list[Diagnostic]]:
         path = folder / relative
-        if not path.is_file():
+        try:
+            if not path.is_file():
+                return None, []
+        except (OSError, ValueError):  # a name too long, or with a NUL: no such file either
             return None, []
         return read_source(path)
 
@@ -428,6 +431,17 @@ def kept_versions(policy_id: str, folder: Path
             problems.append(Diagnostic(
                 "version.overlap", f"{kept[last_day].source} is already the version in force "
                 f"through {last_day.isoformat()}: keep one file per version", here))
+            continue
+        # A kept version says what was in force: factors taken from a shared file would change
+        # with the file, and with them the decisions of claims already dated in its days.
+        shared = [t for t in result.policy.factor_tables if t.origin is not None]
+        if shared:
+            problems += [Diagnostic(
+                "version.shared-factors",
+                f"a kept version must state its factor table '{t.id}' itself, as it was while "
+                f"the version was in force: \"{t.origin}\" may change since, and would change "
+                "the decisions of claims dated then; write the table here in place of the "
+                "`use` line", t.span) for t in shared]
             continue
         kept[last_day] = CompiledPolicy(result.policy, result.path,
                                         content_hash(result.policy), last_day=last_day)

@@ -241,6 +241,9 @@ def _compile_file(path: str) -> nodes.Policy | None:
         raise DiffInputError(f"no such spec file: {path}")
     result = compile_paths([path])
     _report(result)
+    if result.ok and not result.compiled:  # a shared factor file checks clean but holds none
+        raise DiffInputError(f"{path} holds no policy (a shared factor file?): give the spec "
+                             "of a policy")
     return result.compiled[0].policy if result.ok else None
 
 

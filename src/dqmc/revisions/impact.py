@@ -55,6 +55,8 @@ def compile_version(spec: str) -> Any:
     if not result.ok:
         print(render_all(result.diagnostics, result.sources), file=sys.stderr)
         return None
+    if not result.compiled:  # a shared factor file checks clean but holds no policy
+        raise ClaimsInputError(f"{spec} holds no policy (a shared factor file?)")
     # Each side is the spec as written, whatever the claims' dates: its kept earlier versions
     # would otherwise decide the older claims of both sides alike (docs/semantics.md §2.7).
     return [item.alone() for item in result.compiled]

@@ -342,6 +342,10 @@ def run(args: argparse.Namespace) -> int:
     if not result.ok:
         print(render_all(result.diagnostics, result.sources), file=sys.stderr)
         return 1
+    if not result.compiled:  # a shared factor file checks clean but holds no policy
+        print(f"dqmc: error: {args.policy} holds no policy (a shared factor file?)",
+              file=sys.stderr)
+        return 2
     policies = [c.policy for c in result.compiled]
     try:
         rows = generate(policies, args.members, args.seed, start=args.start, days=args.days)

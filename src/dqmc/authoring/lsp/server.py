@@ -72,7 +72,10 @@ def compile_folder(spec: Path, open_texts: dict[Path, str]) -> CompileResult:
         on_disk = folder_reader(display_path(spec_path))
 
         def read(relative: str) -> tuple[SourceFile | None, list[Diagnostic]]:
-            target = (spec_path.parent / relative).resolve()
+            try:
+                target = (spec_path.parent / relative).resolve()
+            except (OSError, ValueError):  # a NUL or an unresolvable path: no such file
+                return None, []
             text = open_texts.get(target)
             if text is None:
                 return on_disk(relative)
