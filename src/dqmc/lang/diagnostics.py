@@ -162,6 +162,9 @@ CODES: dict[str, tuple[Severity, str]] = {
     # Effective-dated versions: a policy's kept earlier versions and its live spec.
     "version.overlap": (Severity.ERROR, "two versions of a policy in force on the same day"),
     "version.gap": (Severity.ERROR, "days between two versions of a policy with neither in force"),
+    "version.shared-factors": (Severity.ERROR,
+                               "a kept version takes a factor table from a shared file, which "
+                               "may change after the version's days"),
     "version.empty": (Severity.ERROR, "a kept version whose effective date is after its last day"),
     "product.invalid-ndc": (Severity.ERROR, "an NDC that is not 11 ASCII digits"),
     "product.in-two-policies": (Severity.ERROR, "a product id or NDC covered by two policies"),
