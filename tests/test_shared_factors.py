@@ -246,3 +246,13 @@ def test_a_path_no_file_system_can_hold_is_no_file(folder: Path, path: str) -> N
     result = compile_paths([spec])
     assert [d.code for d in result.diagnostics if d.severity.name == "ERROR"] == [
         "factors.no-file"], result.diagnostics
+
+
+def test_a_table_used_twice_is_said_to_be_used_twice(folder: Path) -> None:
+    spec = folder / "p.dqm"
+    spec.write_text(SPEC.replace('  use factors mme from "shared/mme.dqm"\n',
+                                 '  use factors mme from "shared/mme.dqm"\n' * 2),
+                    encoding="utf-8")
+    (duplicate,) = [d for d in compile_paths([spec]).diagnostics if d.code == "factors.duplicate"]
+    assert duplicate.message == ("factor table 'mme' is already used from \"shared/mme.dqm\"; "
+                                 "keep one")

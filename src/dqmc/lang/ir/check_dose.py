@@ -56,12 +56,16 @@ def _check_tables(policy: nodes.Policy) -> Iterator[Diagnostic]:
     ids: dict[str, nodes.FactorTable] = {}
     for table in policy.factor_tables:
         if (first := ids.get(table.id)) is not None:
-            shared = table if table.origin is not None else first
-            yield Diagnostic("factors.duplicate",
-                             f"factor table '{table.id}' is already defined; keep one"
-                             if shared.origin is None else
-                             f"factor table '{table.id}' is both stated here and used from "
-                             f"\"{shared.origin}\"; keep one", table.span)
+            origins = [t.origin for t in (first, table) if t.origin is not None]
+            if not origins:
+                said = f"factor table '{table.id}' is already defined; keep one"
+            elif len(origins) == 2:
+                said = (f"factor table '{table.id}' is already used from \"{first.origin}\"; "
+                        "keep one")
+            else:
+                said = (f"factor table '{table.id}' is both stated here and used from "
+                        f"\"{origins[0]}\"; keep one")
+            yield Diagnostic("factors.duplicate", said, table.span)
         ids.setdefault(table.id, table)
         if table.origin is None:
             # A used table was checked in its own file (shared_factors), where it is written.
