@@ -38,7 +38,7 @@ def _compile(paths: Sequence[str]):
 
 def _compile_one(spec: str):
     """Compile one spec for eval/review/ir/convert; diagnostics go to stderr."""
-    from dqmc.lang.pipeline import compile_paths
+    from dqmc.lang.pipeline import compile_paths, no_policy
 
     if not Path(spec).is_file():
         raise UsageError(f"no such spec file: {spec}")
@@ -47,8 +47,7 @@ def _compile_one(spec: str):
         _print_diagnostics(result, sys.stderr)
         return None, result
     if not result.compiled:  # a shared factor file checks clean but holds no policy
-        raise UsageError(f"{spec} holds no policy (a shared factor file?): give the spec of a "
-                         "policy")
+        raise UsageError(no_policy(spec))
     return result.compiled[0], result
 
 

@@ -172,6 +172,11 @@ def lower_source(source: SourceFile) -> tuple[nodes.Policy | None, list[Diagnost
     return lower_yaml(source)
 
 
+def no_policy(spec: str) -> str:
+    """Why a command that needs a policy refuses a spec that compiled clean to none."""
+    return f"{spec} holds no policy (a shared factor file?): give the spec of a policy"
+
+
 def folder_reader(spec_path: str) -> Reader:
     """Reads the shared files a spec uses from the file system, relative to the spec's folder."""
     folder = Path(spec_path).parent

@@ -235,15 +235,14 @@ def _report(result: Any) -> None:
 
 
 def _compile_file(path: str) -> nodes.Policy | None:
-    from dqmc.lang.pipeline import compile_paths
+    from dqmc.lang.pipeline import compile_paths, no_policy
 
     if not Path(path).is_file():
         raise DiffInputError(f"no such spec file: {path}")
     result = compile_paths([path])
     _report(result)
     if result.ok and not result.compiled:  # a shared factor file checks clean but holds none
-        raise DiffInputError(f"{path} holds no policy (a shared factor file?): give the spec "
-                             "of a policy")
+        raise DiffInputError(no_policy(path))
     return result.compiled[0].policy if result.ok else None
 
 

@@ -47,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def compile_version(spec: str) -> Any:
     """The compiled policies of a spec file or folder, or None after printing its errors."""
     from dqmc.lang.diagnostics import render_all
-    from dqmc.lang.pipeline import compile_paths
+    from dqmc.lang.pipeline import compile_paths, no_policy
 
     if not Path(spec).exists():
         raise ClaimsInputError(f"no such spec file or folder: {spec}")
@@ -56,7 +56,7 @@ def compile_version(spec: str) -> Any:
         print(render_all(result.diagnostics, result.sources), file=sys.stderr)
         return None
     if not result.compiled:  # a shared factor file checks clean but holds no policy
-        raise ClaimsInputError(f"{spec} holds no policy (a shared factor file?)")
+        raise ClaimsInputError(no_policy(spec))
     # Each side is the spec as written, whatever the claims' dates: its kept earlier versions
     # would otherwise decide the older claims of both sides alike (docs/semantics.md §2.7).
     return [item.alone() for item in result.compiled]

@@ -325,7 +325,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from dqmc.lang.diagnostics import render_all
-    from dqmc.lang.pipeline import compile_paths
+    from dqmc.lang.pipeline import compile_paths, no_policy
 
     if args.members < 1 or args.days < 1:
         print("dqmc: error: --members and --days must be at least 1", file=sys.stderr)
@@ -343,8 +343,7 @@ def run(args: argparse.Namespace) -> int:
         print(render_all(result.diagnostics, result.sources), file=sys.stderr)
         return 1
     if not result.compiled:  # a shared factor file checks clean but holds no policy
-        print(f"dqmc: error: {args.policy} holds no policy (a shared factor file?)",
-              file=sys.stderr)
+        print(f"dqmc: error: {no_policy(args.policy)}", file=sys.stderr)
         return 2
     policies = [c.policy for c in result.compiled]
     try:

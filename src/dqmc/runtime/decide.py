@@ -12,12 +12,11 @@ from .history import (
     Kept,
     Paid,
     billed_history,
-    dose_fills,
     history_unit_texts,
     keep_history,
     keep_typed,
     paid_fills,
-    therapy_supplies,
+    plan_supplies,
 )
 from .read import (
     _MILLI_TEXT,
@@ -52,6 +51,7 @@ from .texts import (
     select_step,
     unit_message,
     validated_step,
+    version_detail,
     version_json,
 )
 from .values import (
@@ -204,18 +204,13 @@ def decide_plain(policy: Policy, claim: dict) -> dict[str, object] | None:
     history = keep_history(history, claim_id, end, item, bool(authorizations), paid)
     if history is None:
         return None
-    supplies = fills = None
-    if chosen.therapy is not None:
-        supplies = therapy_supplies(paid, end, chosen.therapy)
-        if isinstance(supplies, int):
-            return None  # a fill whose supply cannot be measured: `decide_claim` says which
-    if chosen.dose is not None:
-        fills = dose_fills(paid, end, chosen.dose[0])
-        if isinstance(fills, int):
-            return None
+    measured = plan_supplies(paid, end, chosen)
+    if measured[0].__class__ is int:
+        return None  # a fill whose supply cannot be measured: `decide_claim` says which
+    supplies, fills = measured
     return judge(policy, item, chosen, package, requested, days_supply, end,
                  end_text, birth, channel, history, authorizations, None,  # type: ignore[arg-type]
-                 supplies, (fills or (), exclusions, dur_pps, []))  # type: ignore[arg-type]
+                 supplies, (fills, exclusions, dur_pps, []))  # type: ignore[arg-type]
 
 
 @_named
@@ -350,27 +345,17 @@ def decide_claim(policy: Policy, claim: Claim) -> dict[str, object]:
             text, detail = unsized_history_texts(sized[0], sized[1], item.id)
             return refuse(text, detail, CODE_RECORD, item.location)
         entries, chosen = sized, sized_plan(chosen, size)  # type: ignore[assignment]
-    supplies = None
+    supplies: Sequence[tuple] | None = None
     fills: Sequence[tuple] = ()
     if chosen.therapy is not None or chosen.dose is not None:
-        paid = paid_fills(entries, claim.claim_id)
-        if chosen.therapy is not None:
-            measured = therapy_supplies(paid, end, chosen.therapy)
-            if isinstance(measured, int):
-                if not item.drug_file:
-                    steps.append(chosen.matched)
-                text, detail = missing_supply_texts(measured, entries[measured - 1],
-                                                    chosen.therapy[3])
-                return refuse(text, detail, CODE_RECORD, chosen.therapy[3])
-            supplies = measured
-        if chosen.dose is not None:
-            found = dose_fills(paid, end, chosen.dose[0])
-            if isinstance(found, int):
-                if not item.drug_file:
-                    steps.append(chosen.matched)
-                text, detail = missing_supply_texts(found, entries[found - 1], chosen.dose[1])
-                return refuse(text, detail, CODE_RECORD, chosen.dose[1])
-            fills = found
+        measured = plan_supplies(paid_fills(entries, claim.claim_id), end, chosen)
+        if measured[0].__class__ is int:
+            if not item.drug_file:
+                steps.append(chosen.matched)
+            index, source = measured
+            text, detail = missing_supply_texts(index, entries[index - 1], source)
+            return refuse(text, detail, CODE_RECORD, source)
+        supplies, fills = measured  # type: ignore[assignment]
     history = keep_typed(entries, claim.claim_id, end, item, bool(claim.authorizations))
     return judge(policy, item, chosen, package, requested, claim.days_supply, end, day_text(end),
                  birth, channel, history, claim.authorizations, size, supplies,
@@ -398,7 +383,7 @@ def judge(policy: Policy, item: Product, chosen: Plan, package: str | None, requ
         trace = [policy.validated.copy(), chosen.matched.copy()]
     else:  # texts.version_json, in a copy of this version's step (`in_force`)
         step = version[3].copy()
-        step["detail"] = f"{BY_SERVICE} {end_text}: the version in force {version[0]}"
+        step["detail"] = version_detail(BY_SERVICE, end_text, version[0])
         trace = [policy.validated.copy(), step, chosen.matched.copy()]
     if chosen.select is None:
         base = chosen.rules

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from .claims import HistoryEntry, _history_entry
 from .read import _FIRST_DAY, MILLI, ORDINAL, milli, read_milli, read_ndc, read_ordinal
-from .tables import Product
+from .tables import Plan, Product
 from .texts import message, unit_message
 from .values import MAX_DAYS_SUPPLY
 
@@ -146,6 +146,26 @@ def dose_fills(paid: Sequence[Paid], end: int, scope: frozenset[str]
     the index of the first such fill without a days_supply (whether it is active cannot be
     told: 85)."""
     return supply_periods(paid, end - MAX_DAYS_SUPPLY + 1, end, scope, scope, counted=True)
+
+
+def plan_supplies(paid: Sequence[Paid], end: int, chosen: Plan
+                  ) -> tuple[list[tuple] | None, Sequence[tuple]] | tuple[int, str | None]:
+    """What a plan's therapy and daily-dose rules measure of a claim's paid fills: (the therapy
+    supply periods or None, the dose fills that may be active); or (the index from 1 of the first
+    fill whose supply cannot be measured, the spec line of the rule that needs it)."""
+    supplies = None
+    if chosen.therapy is not None:
+        periods = therapy_supplies(paid, end, chosen.therapy)
+        if isinstance(periods, int):
+            return periods, chosen.therapy[3]
+        supplies = periods
+    fills: Sequence[tuple] = ()
+    if chosen.dose is not None:
+        found = dose_fills(paid, end, chosen.dose[0])
+        if isinstance(found, int):
+            return found, chosen.dose[1]
+        fills = found
+    return supplies, fills
 
 
 def supply_periods(paid: Sequence[Paid], first: int, end: int, scope: frozenset[str],

@@ -209,8 +209,12 @@ BY_SERVICE, BY_REQUEST, BY_AS_OF = "date of service", "request date", "as of"
 
 def version_json(basis: str, day: str, period: str, source: str | None) -> dict[str, object]:
     """The trace step saying which version decided and why (docs/semantics.md §2.7)."""
-    return {"step": "version", "result": "info",
-            "detail": f"{basis} {day}: the version in force {period}", "source": source}
+    return {"step": "version", "result": "info", "detail": version_detail(basis, day, period),
+            "source": source}
+
+
+def version_detail(basis: str, day: str, period: str) -> str:
+    return f"{basis} {day}: the version in force {period}"
 
 
 def validated_step(source: str | None) -> Step:

@@ -81,23 +81,12 @@ def _record(*, kw_only: bool = False) -> Callable[[type], type]:
         defaults = {name: cls.__dict__[name] for name in names if name in cls.__dict__}
         namespace = {key: value for key, value in cls.__dict__.items()
                      if key not in names and key not in ("__dict__", "__weakref__")}
-        # Field names are this module's own identifiers, never data.
-        params = ", ".join(name + (f"=_default_{name}" if name in defaults else "")
-                           for name in names)
-        # Each slot is set through its own descriptor (`_set_<name>`), which is cheaper than
-        # object.__setattr__ by name: records are made for every claim, fill and authorization.
-        body = "".join(f"    _set_{name}(self, {name})\n" for name in names) or "    pass\n"
         namespace.update(__slots__=names, _fields=names, _defaults=defaults)
         made = type(cls.__name__, (_Value,), namespace)
         made.__qualname__ = cls.__qualname__
-        scope: dict[str, object] = {f"_set_{name}": getattr(made, name).__set__
-                                    for name in names}
-        scope.update({f"_default_{name}": value for name, value in defaults.items()})
-        init = f"def __init__(self, {'*, ' if kw_only else ''}{params}):\n{body}"
-        exec(init, scope)  # as dataclasses does; the text holds only field names
-        init_function = scope["__init__"]
-        init_function.__qualname__ = f"{cls.__qualname__}.__init__"  # type: ignore[attr-defined]
-        made.__init__ = init_function  # type: ignore[misc]
+        init = _setter_function(made, "__init__", "self", "", kw_only)
+        init.__qualname__ = f"{cls.__qualname__}.__init__"
+        made.__init__ = init  # type: ignore[misc]
         return made
 
     return build
@@ -107,16 +96,28 @@ def _positional(cls: type) -> Callable[..., Any]:
     """A constructor of an @_record class that takes every field positionally, in order (class
     defaults for the trailing ones): the readers make a record per claim, fill and
     authorization, and keyword arguments cost more than the record's slots."""
+    return _setter_function(cls, "make", "made", "    made = _new(_cls)\n", False,
+                            "    return made\n")
+
+
+def _setter_function(cls: type, name: str, target: str, prologue: str, kw_only: bool,
+                     epilogue: str = "") -> Callable[..., Any]:
+    """A function taking an @_record class's fields (its defaults for the ones that have them)
+    and setting each on `target` through its slot's own descriptor, which is cheaper than
+    object.__setattr__ by name: `__init__(self, ...)`, or a constructor that makes `target`
+    first. Field names are this module's own identifiers, never data."""
     names, defaults = cls._fields, cls._defaults  # type: ignore[attr-defined]
-    params = ", ".join(name + (f"=_default_{name}" if name in defaults else "")
-                       for name in names)
-    body = "".join(f"    _set_{name}(made, {name})\n" for name in names)
-    scope: dict[str, object] = {f"_set_{name}": getattr(cls, name).__set__ for name in names}
-    scope.update({f"_default_{name}": value for name, value in defaults.items()},
+    params = ", ".join(field + (f"=_default_{field}" if field in defaults else "")
+                       for field in names)
+    if name == "__init__":
+        params = f"self, {'*, ' if kw_only else ''}{params}" if names else "self"
+    body = "".join(f"    _set_{field}({target}, {field})\n" for field in names)
+    scope: dict[str, object] = {f"_set_{field}": getattr(cls, field).__set__ for field in names}
+    scope.update({f"_default_{field}": value for field, value in defaults.items()},
                  _new=_new, _cls=cls)
-    # as in _record: the text holds only field names
-    exec(f"def make({params}):\n    made = _new(_cls)\n{body}    return made\n", scope)
-    return scope["make"]  # type: ignore[return-value]
+    # as dataclasses does; the text holds only field names
+    exec(f"def {name}({params}):\n{prologue}{body or '    pass'}\n{epilogue}", scope)
+    return scope[name]  # type: ignore[return-value]
 
 
 def _named(cls: type) -> type:
